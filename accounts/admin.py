@@ -1,0 +1,84 @@
+"""Staff screens for users, customers and the (read-only) audit log."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.http import HttpRequest
+
+from accounts.models import AuditEvent, Customer, User
+
+
+class UserCreationAdminForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserChangeAdminForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class CustomerInline(admin.StackedInline):
+    model = Customer
+    can_delete = False
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
+    ordering = ("email",)
+    list_display = ("email", "is_staff", "is_active", "email_verified_at", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    search_fields = ("email", "customer__name", "customer__company")
+    readonly_fields = ("last_login", "date_joined")
+    inlines = [CustomerInline]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Status", {"fields": ("is_active", "email_verified_at")}),
+        (
+            "Permissions",
+            {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "company", "email", "country", "preferred_currency", "created_at")
+    list_filter = ("country", "preferred_currency")
+    search_fields = ("user__email", "name", "company")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(ordering="user__email")
+    def email(self, obj: Customer) -> str:
+        return obj.user.email
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log is evidence: staff can search and filter it but never edit it."""
+
+    list_display = ("created_at", "action", "actor_label", "customer", "object_type", "ip_address")
+    list_filter = ("action", "object_type", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("actor_label", "customer__name", "customer__user__email", "object_id")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,20 @@
+"""Errors raised by account services."""
+
+from billing_portal.common.errors import DomainError
+
+
+class AccountError(DomainError):
+    code = "account_error"
+
+
+class EmailAlreadyRegistered(AccountError):
+    code = "email_already_registered"
+    default_message = (
+        "An account with this email address already exists. "
+        "Log in, or reset your password if you have forgotten it."
+    )
+
+
+class InvalidVerificationLink(AccountError):
+    code = "invalid_verification_link"
+    default_message = "This verification link is invalid or has expired. Request a new one below."

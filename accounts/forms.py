@@ -1,0 +1,92 @@
+"""Client-area account forms: input shape and field validation only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+from django_countries.fields import CountryField
+
+from accounts.models import Customer, User, normalize_email
+from accounts.services import PROFILE_FIELDS
+
+
+class RegistrationForm(forms.Form):
+    name = forms.CharField(label="Full name", max_length=200)
+    company = forms.CharField(max_length=200, required=False)
+    email = forms.EmailField(max_length=254)
+    country = CountryField().formfield()
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Confirm password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords do not match.")
+        elif password1:
+            # An unsaved user lets the similarity validator compare against the email.
+            probe = User(email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(password1, probe)
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "The email address or password is incorrect.",
+        "unverified": "Please verify your email address first: follow the link we emailed you.",
+    }
+
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_email_verified:
+            resend = reverse("accounts:resend_verification")
+            raise ValidationError(
+                format_html(
+                    '{} <a href="{}">Send a new link</a>.',
+                    self.error_messages["unverified"],
+                    resend,
+                ),
+                code="unverified",
+            )
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
+
+
+class ProfileForm(forms.ModelForm):
+    preferred_currency = forms.ChoiceField(choices=())
+
+    class Meta:
+        model = Customer
+        fields = PROFILE_FIELDS
+        help_texts = {"phone": "International format, for example +44 20 7946 0958."}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["preferred_currency"].choices = [(c, c) for c in settings.CURRENCIES]

@@ -1,0 +1,66 @@
+"""Demo data: a staff user and a demo customer (and later the first catalogue items).
+
+Idempotent: every object is looked up by a natural key first, so a second run creates
+nothing and never changes a password someone set. With DEBUG on the demo passwords are
+fixed for convenience; with DEBUG off they are random and printed once, at creation.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Customer, User
+
+STAFF_EMAIL = "admin@example.com"
+CUSTOMER_EMAIL = "demo@example.com"
+DEV_PASSWORDS = {STAFF_EMAIL: "admin-demo-pass", CUSTOMER_EMAIL: "demo-customer-pass"}
+
+
+class Command(BaseCommand):
+    help = "Create idempotent demo data: a staff user and a demo customer."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            created = [
+                self._user(STAFF_EMAIL, is_staff=True),
+                self._user(CUSTOMER_EMAIL, is_staff=False),
+            ]
+            self._customer()
+        self.stdout.write(self.style.SUCCESS("Demo data is in place."))
+        self.stdout.write("Demo logins (http://127.0.0.1:8000/accounts/login/, staff: /admin/):")
+        for email, password in created:
+            shown = password or "(unchanged since it was first created)"
+            self.stdout.write(f"  {email:<22} {shown}")
+
+    def _user(self, email: str, *, is_staff: bool) -> tuple[str, str | None]:
+        user = User.objects.filter(email=email).first()
+        if user is not None:
+            return email, DEV_PASSWORDS[email] if settings.DEBUG else None
+        password = DEV_PASSWORDS[email] if settings.DEBUG else secrets.token_urlsafe(12)
+        User.objects.create_user(
+            email=email,
+            password=password,
+            is_staff=is_staff,
+            is_superuser=is_staff,
+            email_verified_at=timezone.now(),
+        )
+        return email, password
+
+    def _customer(self) -> None:
+        Customer.objects.get_or_create(
+            user=User.objects.get(email=CUSTOMER_EMAIL),
+            defaults={
+                "name": "Dana Demo",
+                "company": "Demo Hosting Ltd",
+                "address_line1": "1 Example Street",
+                "city": "London",
+                "postal_code": "EC1A 1AA",
+                "country": "GB",
+                "preferred_currency": settings.DEFAULT_CURRENCY,
+            },
+        )

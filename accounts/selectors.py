@@ -1,0 +1,15 @@
+"""Account reads for views and the API, always scoped by the caller."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import AuditEvent, Customer, User
+
+
+def customer_get_for_user(*, user: User) -> Customer | None:
+    return Customer.objects.filter(user=user).select_related("user").first()
+
+
+def audit_event_list_for_customer(*, customer: Customer) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(customer=customer).select_related("actor")

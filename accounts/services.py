@@ -1,0 +1,285 @@
+"""Account writes: registration, email verification, passwords, profile and the audit log.
+
+Every function here owns its transaction and records an AuditEvent; emails are queued on
+commit so a rolled-back change never sends mail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.utils import reset as axes_reset
+from django.contrib.auth.tokens import default_token_generator
+from django.db import IntegrityError, models, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
+from accounts.models import AuditAction, AuditEvent, Customer, User, normalize_email
+from accounts.tokens import email_verification_token
+from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.request import RequestMeta
+
+# --- Audit log ----------------------------------------------------------------------------
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    actor: User | None = None,
+    customer: Customer | None = None,
+    target: models.Model | None = None,
+    meta: RequestMeta | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. Call it inside the transaction that made the change, so the
+    event exists exactly when the change does."""
+    meta = meta or RequestMeta()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_label=actor.email if actor else "",
+        customer=customer,
+        object_type=target._meta.label_lower if target is not None else "",
+        object_id=str(target.pk) if target is not None else "",
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        details=details or {},
+    )
+
+
+def _customer_of(user: User) -> Customer | None:
+    return Customer.objects.filter(user=user).first()
+
+
+# --- Registration and verification --------------------------------------------------------
+
+
+@transaction.atomic
+def customer_register(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    country: str,
+    company: str = "",
+    base_url: str,
+    meta: RequestMeta | None = None,
+) -> Customer:
+    """Create a user and its customer profile, then email a verification link.
+
+    The user can log in only after following the link (see LoginForm).
+    """
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise EmailAlreadyRegistered
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password)
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise EmailAlreadyRegistered from exc
+    customer = Customer.objects.create(user=user, name=name, company=company, country=country)
+    audit_record(
+        action=AuditAction.ACCOUNT_REGISTERED,
+        actor=user,
+        customer=customer,
+        target=customer,
+        meta=meta,
+    )
+    email_verification_send(user=user, base_url=base_url)
+    return customer
+
+
+def email_verification_send(*, user: User, base_url: str) -> None:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = email_verification_token.make_token(user)
+    path = reverse("accounts:verify_email", kwargs={"uidb64": uid, "token": token})
+    email_send_on_commit(
+        to=[user.email],
+        name="account_verify_email",
+        context={"verify_url": f"{base_url.rstrip('/')}{path}", "email": user.email},
+    )
+
+
+def email_verification_resend(*, email: str, base_url: str) -> None:
+    """Send a fresh link if an unverified account has this email; silent otherwise, so the
+    form cannot be used to discover which addresses have accounts."""
+    user = User.objects.filter(
+        email=normalize_email(email), is_active=True, email_verified_at__isnull=True
+    ).first()
+    if user is not None:
+        email_verification_send(user=user, base_url=base_url)
+
+
+def _user_from_uidb64(uidb64: str) -> User | None:
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    return User.objects.filter(pk=pk).first()
+
+
+@transaction.atomic
+def email_verify(*, uidb64: str, token: str, meta: RequestMeta | None = None) -> User:
+    """Mark the email verified. Idempotent: a repeated click on the link of an already
+    verified account succeeds without a second event."""
+    user = _user_from_uidb64(uidb64)
+    if user is None:
+        raise InvalidVerificationLink
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_email_verified:
+        return user
+    if not email_verification_token.check_token(user, token):
+        raise InvalidVerificationLink
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    audit_record(
+        action=AuditAction.EMAIL_VERIFIED,
+        actor=user,
+        customer=_customer_of(user),
+        target=user,
+        meta=meta,
+    )
+    return user
+
+
+# --- Passwords ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def password_reset_request(*, email: str, base_url: str, meta: RequestMeta | None = None) -> None:
+    """Email a reset link to an active account with this address; silent when none exists."""
+    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    path = reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    email_send_on_commit(
+        to=[user.email],
+        name="account_password_reset",
+        context={"reset_url": f"{base_url.rstrip('/')}{path}", "email": user.email},
+    )
+    audit_record(
+        action=AuditAction.PASSWORD_RESET_REQUESTED,
+        actor=None,
+        customer=_customer_of(user),
+        target=user,
+        meta=meta,
+    )
+
+
+@transaction.atomic
+def user_password_set(
+    *, user: User, password: str, meta: RequestMeta | None = None, via_reset: bool = False
+) -> User:
+    """Set a new password (after the caller validated it), notify the owner, clear lockouts.
+
+    A completed reset proves the user controls the mailbox, so it also verifies the email.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    user.set_password(password)
+    fields = ["password"]
+    if via_reset and not user.is_email_verified:
+        user.email_verified_at = timezone.now()
+        fields.append("email_verified_at")
+    user.save(update_fields=fields)
+    audit_record(
+        action=AuditAction.PASSWORD_CHANGED,
+        actor=user,
+        customer=_customer_of(user),
+        target=user,
+        meta=meta,
+        details={"via": "reset" if via_reset else "change"},
+    )
+    transaction.on_commit(lambda: axes_reset(username=user.email))
+    email_send_on_commit(
+        to=[user.email],
+        name="account_password_changed",
+        context={"email": user.email, "ip_address": (meta or RequestMeta()).ip_address},
+    )
+    return user
+
+
+# --- Profile ------------------------------------------------------------------------------
+
+PROFILE_FIELDS = (
+    "name",
+    "company",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "phone",
+    "tax_id",
+    "preferred_currency",
+)
+
+
+@transaction.atomic
+def customer_profile_update(
+    *, user: User, data: dict[str, Any], meta: RequestMeta | None = None
+) -> Customer:
+    """Update profile fields (creating the profile for a user who has none, such as a staff
+    user), recording which fields changed. Values are not logged: they are personal data."""
+    customer = Customer.objects.select_for_update().filter(user=user).first()
+    created = customer is None
+    if created:
+        customer = Customer(user=user)
+    changed = [
+        field
+        for field in PROFILE_FIELDS
+        if field in data and str(getattr(customer, field)) != str(data[field])
+    ]
+    if not changed and not created:
+        return customer
+    for field in changed:
+        setattr(customer, field, data[field])
+    customer.full_clean()
+    customer.save()
+    audit_record(
+        action=AuditAction.PROFILE_CHANGED,
+        actor=user,
+        customer=customer,
+        target=customer,
+        meta=meta,
+        details={"fields": changed, "created": created},
+    )
+    return customer
+
+
+# --- Login events (called from auth signal receivers) -------------------------------------
+
+
+def login_username_normalize(request: HttpRequest | None, credentials: dict) -> str | None:
+    """Axes' username for throttling: lower-cased, so "A@x.com" and "a@x.com" share a count."""
+    username = (credentials or {}).get("username")
+    return normalize_email(username) if username else None
+
+
+def login_record(*, user: User, meta: RequestMeta) -> None:
+    audit_record(action=AuditAction.LOGIN, actor=user, customer=_customer_of(user), meta=meta)
+
+
+def logout_record(*, user: User, meta: RequestMeta) -> None:
+    audit_record(action=AuditAction.LOGOUT, actor=user, customer=_customer_of(user), meta=meta)
+
+
+def login_failure_record(*, username: str | None, meta: RequestMeta, locked_out: bool) -> None:
+    """Record a failed or refused login. When the address belongs to a customer the event is
+    attached to them, so they can see attempts on their account in the activity log."""
+    email = normalize_email(username or "")
+    user = User.objects.filter(email=email).first() if email else None
+    audit_record(
+        action=AuditAction.LOGIN_LOCKED_OUT if locked_out else AuditAction.LOGIN_FAILED,
+        customer=_customer_of(user) if user else None,
+        target=user,
+        meta=meta,
+        details={"username": email[:254]},
+    )

@@ -1,0 +1,62 @@
+"""Staff screens: customer search and the read-only audit log."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditAction
+from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.parametrize(
+    "query", ["grace@navy.example", "Grace Hopper", "Compilers Inc", "compilers"]
+)
+def test_customers_are_searchable_by_email_name_and_company(staff_client, query):
+    CustomerFactory(user__email="grace@navy.example", name="Grace Hopper", company="Compilers Inc")
+    CustomerFactory(user__email="alan@example.com", name="Alan Turing", company="Bletchley")
+    response = staff_client.get(reverse("admin:accounts_customer_changelist"), {"q": query})
+    assert response.status_code == 200
+    names = [c.name for c in response.context["cl"].result_list]
+    assert names == ["Grace Hopper"]
+
+
+def test_audit_log_is_read_only_with_filters(staff_client):
+    event = AuditEventFactory(action=AuditAction.LOGIN_FAILED)
+    changelist = reverse("admin:accounts_auditevent_changelist")
+
+    response = staff_client.get(changelist, {"action__exact": AuditAction.LOGIN_FAILED})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [event]
+    assert (
+        staff_client.get(changelist, {"action__exact": AuditAction.PAYMENT_RECEIVED})
+        .context["cl"]
+        .result_count
+        == 0
+    )
+
+    assert staff_client.get(reverse("admin:accounts_auditevent_add")).status_code == 403
+    change_url = reverse("admin:accounts_auditevent_change", args=[event.pk])
+    response = staff_client.get(change_url)
+    assert response.status_code == 200
+    assert not response.context["has_change_permission"]
+    staff_client.post(change_url, {"action": AuditAction.LOGIN})
+    event.refresh_from_db()
+    assert event.action == AuditAction.LOGIN_FAILED
+    delete_url = reverse("admin:accounts_auditevent_delete", args=[event.pk])
+    assert staff_client.post(delete_url, {"post": "yes"}).status_code == 403
+
+
+def test_customers_cannot_open_the_admin(client, customer):
+    client.force_login(customer.user)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response.url

@@ -1,0 +1,85 @@
+"""Profile editing through the client area."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditAction, AuditEvent, Customer
+from accounts.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PROFILE = reverse("accounts:profile")
+
+
+def _form_data(customer: Customer, **overrides) -> dict:
+    data = {
+        "name": customer.name,
+        "company": customer.company,
+        "address_line1": "",
+        "address_line2": "",
+        "city": "",
+        "region": "",
+        "postal_code": "",
+        "country": str(customer.country),
+        "phone": "",
+        "tax_id": "",
+        "preferred_currency": customer.preferred_currency,
+    }
+    return {**data, **overrides}
+
+
+def test_profile_edit_saves_and_audits_the_changed_fields(client, customer):
+    client.force_login(customer.user)
+    response = client.post(
+        PROFILE,
+        _form_data(customer, city="Berlin", phone="+49 30 901820", preferred_currency="EUR"),
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.city == "Berlin"
+    assert str(customer.phone) == "+4930901820"
+    assert customer.preferred_currency == "EUR"
+    event = AuditEvent.objects.get(action=AuditAction.PROFILE_CHANGED)
+    assert sorted(event.details["fields"]) == ["city", "phone", "preferred_currency"]
+    assert event.actor == customer.user
+
+
+def test_unchanged_profile_records_nothing(client, customer):
+    client.force_login(customer.user)
+    assert client.post(PROFILE, _form_data(customer)).status_code == 302
+    assert not AuditEvent.objects.filter(action=AuditAction.PROFILE_CHANGED).exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"phone": "12"}, "phone"),
+        ({"preferred_currency": "XXX"}, "preferred_currency"),
+        ({"country": "ZZ"}, "country"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_invalid_profile_is_refused_and_nothing_changes(client, customer, overrides, field):
+    client.force_login(customer.user)
+    before = Customer.objects.values().get(pk=customer.pk)
+    response = client.post(PROFILE, _form_data(customer, **overrides))
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert Customer.objects.values().get(pk=customer.pk) == before
+    assert not AuditEvent.objects.filter(action=AuditAction.PROFILE_CHANGED).exists()
+
+
+def test_user_without_profile_is_sent_to_create_one(client, db):
+    user = UserFactory()
+    client.force_login(user)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response.url == PROFILE
+    response = client.post(
+        PROFILE, {"name": "Sam Staff", "country": "FR", "preferred_currency": "EUR"}
+    )
+    assert response.status_code == 302
+    assert Customer.objects.get(user=user).name == "Sam Staff"
+    assert client.get(reverse("dashboard")).status_code == 200

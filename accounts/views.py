@@ -1,0 +1,191 @@
+"""Client-area account pages: registration, verification, login, passwords, profile,
+activity log and the dashboard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+
+from accounts import services
+from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
+from accounts.forms import EmailForm, LoginForm, ProfileForm, RegistrationForm
+from accounts.mixins import CustomerRequiredMixin
+from accounts.models import AuditEvent
+from accounts.selectors import audit_event_list_for_customer, customer_get_for_user
+from billing_portal.common.request import RequestMeta
+
+DASHBOARD_RECENT_EVENTS = 5
+
+
+def _base_url(request: HttpRequest) -> str:
+    """The portal's address as the customer reached it, for links in emails."""
+    return request.build_absolute_uri("/")
+
+
+class RegisterView(FormView):
+    template_name = "accounts/register.html"
+    form_class = RegistrationForm
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated:
+            return redirect("dashboard")
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: RegistrationForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            services.customer_register(
+                email=data["email"],
+                password=data["password1"],
+                name=data["name"],
+                company=data["company"],
+                country=data["country"],
+                base_url=_base_url(self.request),
+                meta=RequestMeta.from_request(self.request),
+            )
+        except EmailAlreadyRegistered as error:
+            form.add_error("email", error.message)
+            return self.form_invalid(form)
+        return render(self.request, "accounts/register_done.html", {"email": data["email"]})
+
+
+class VerifyEmailView(View):
+    def get(self, request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+        try:
+            services.email_verify(
+                uidb64=uidb64, token=token, meta=RequestMeta.from_request(request)
+            )
+        except InvalidVerificationLink as error:
+            return render(
+                request,
+                "accounts/verify_failed.html",
+                {"error": error.message, "form": EmailForm()},
+                status=400,
+            )
+        messages.success(request, "Your email address is verified. You can now log in.")
+        return redirect("dashboard" if request.user.is_authenticated else "accounts:login")
+
+
+class ResendVerificationView(FormView):
+    template_name = "accounts/resend_verification.html"
+    form_class = EmailForm
+
+    def form_valid(self, form: EmailForm) -> HttpResponse:
+        services.email_verification_resend(
+            email=form.cleaned_data["email"], base_url=_base_url(self.request)
+        )
+        messages.success(
+            self.request,
+            "If that address belongs to an account awaiting verification, a new link is on "
+            "its way.",
+        )
+        return redirect("accounts:login")
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+class PasswordResetView(FormView):
+    template_name = "accounts/password_reset_form.html"
+    form_class = EmailForm
+
+    def form_valid(self, form: EmailForm) -> HttpResponse:
+        services.password_reset_request(
+            email=form.cleaned_data["email"],
+            base_url=_base_url(self.request),
+            meta=RequestMeta.from_request(self.request),
+        )
+        return redirect("accounts:password_reset_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form) -> HttpResponse:
+        services.user_password_set(
+            user=form.user,
+            password=form.cleaned_data["new_password1"],
+            meta=RequestMeta.from_request(self.request),
+            via_reset=True,
+        )
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form) -> HttpResponse:
+        user = services.user_password_set(
+            user=form.user,
+            password=form.cleaned_data["new_password1"],
+            meta=RequestMeta.from_request(self.request),
+        )
+        # Keep this session signed in; every other session of the user is logged out.
+        update_session_auth_hash(self.request, user)
+        messages.success(self.request, "Your password was changed.")
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class ProfileView(LoginRequiredMixin, FormView):
+    template_name = "accounts/profile.html"
+    form_class = ProfileForm
+    success_url = reverse_lazy("accounts:profile")
+
+    def get_form_kwargs(self) -> dict:
+        kwargs = super().get_form_kwargs()
+        kwargs["instance"] = customer_get_for_user(user=self.request.user)
+        return kwargs
+
+    def form_valid(self, form: ProfileForm) -> HttpResponse:
+        services.customer_profile_update(
+            user=self.request.user,
+            data=form.cleaned_data,
+            meta=RequestMeta.from_request(self.request),
+        )
+        messages.success(self.request, "Your profile was saved.")
+        return super().form_valid(form)
+
+
+class ActivityListView(CustomerRequiredMixin, ListView):
+    template_name = "accounts/activity_list.html"
+    context_object_name = "events"
+    paginate_by = 25
+
+    def get_queryset(self):
+        return audit_event_list_for_customer(customer=self.customer)
+
+
+class ActivityDetailView(CustomerRequiredMixin, DetailView):
+    template_name = "accounts/activity_detail.html"
+    context_object_name = "event"
+
+    def get_object(self, queryset=None) -> AuditEvent:
+        return get_object_or_404(
+            audit_event_list_for_customer(customer=self.customer), pk=self.kwargs["pk"]
+        )
+
+
+class DashboardView(CustomerRequiredMixin, TemplateView):
+    template_name = "accounts/dashboard.html"
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["customer"] = self.customer
+        context["recent_events"] = audit_event_list_for_customer(customer=self.customer)[
+            :DASHBOARD_RECENT_EVENTS
+        ]
+        context["activity_url"] = reverse("accounts:activity_list")
+        return context

@@ -1,0 +1,49 @@
+"""Templated email, always sent after commit and off the request path.
+
+A message `name` maps to three templates under templates/emails/: `<name>_subject.txt`,
+`<name>.txt` and `<name>.html`. Contexts must be JSON-serialisable because they travel
+through the broker to a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+
+
+def _full_context(context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "portal_name": settings.PORTAL_NAME,
+        "portal_base_url": settings.PORTAL_BASE_URL,
+        **context,
+    }
+
+
+def email_render(*, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Return (subject, text body, html body) for a message."""
+    full = _full_context(context)
+    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", full).split())
+    text = render_to_string(f"emails/{name}.txt", full)
+    html = render_to_string(f"emails/{name}.html", full)
+    return subject, text, html
+
+
+def email_send(*, to: list[str], name: str, context: dict[str, Any]) -> None:
+    """Render and send now. Called by the email task; use email_send_on_commit elsewhere."""
+    subject, text, html = email_render(name=name, context=context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=to)
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def email_send_on_commit(*, to: list[str], name: str, context: dict[str, Any]) -> None:
+    """Queue a message once the surrounding transaction commits (never if it rolls back)."""
+    from billing_portal.common.tasks import email_send_task
+
+    transaction.on_commit(
+        lambda: email_send_task.delay(to=to, name=name, context=context), robust=True
+    )

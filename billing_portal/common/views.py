@@ -1,0 +1,28 @@
+"""Project-level endpoints that belong to no domain app."""
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from billing_portal.common.health import broker_status, database_status
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the database answers; 503 when it does not.
+
+    A broker outage is reported ("degraded") but keeps 200: the portal still serves pages
+    and records work, which workers pick up once the broker is back.
+    """
+    database = database_status()
+    broker = broker_status()
+    if database["status"] != "ok":
+        overall, http_status = "unavailable", 503
+    elif broker["status"] != "ok":
+        overall, http_status = "degraded", 200
+    else:
+        overall, http_status = "ok", 200
+    return JsonResponse(
+        {"status": overall, "database": database, "broker": broker}, status=http_status
+    )

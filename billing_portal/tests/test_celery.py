@@ -1,0 +1,113 @@
+"""Celery wiring: configuration, routing, the beat schedule, and a real worker on Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from billing_portal.celery import app as celery_app
+from billing_portal.common.tasks import email_send_task
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_celery_configuration_follows_the_design():
+    conf = celery_app.conf
+    assert conf.task_serializer == "json"
+    assert conf.result_serializer == "json"
+    assert conf.accept_content == ["json"]
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.task_time_limit == 300
+    assert conf.task_soft_time_limit == 240
+    assert {queue.name for queue in conf.task_queues} == {"default", "panels", "backups"}
+    assert conf.task_default_queue == "default"
+
+
+def test_tasks_are_routed_to_their_queues():
+    router = celery_app.amqp.router
+    assert router.route({}, "provisioning.operation_run")["queue"].name == "panels"
+    assert router.route({}, "backups.site_backup")["queue"].name == "backups"
+    assert router.route({}, "common.email_send")["queue"].name == "default"
+
+
+def test_every_scheduled_task_exists():
+    celery_app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in celery_app.tasks, entry["task"]
+
+
+def test_without_a_broker_tasks_run_in_process(mailoutbox):
+    # The embedded default (no REDIS_URL) and the test run both execute tasks eagerly.
+    assert celery_app.conf.task_always_eager
+    email_send_task.delay(
+        to=["someone@example.com"],
+        name="account_password_changed",
+        context={"email": "someone@example.com"},
+    )
+    assert len(mailoutbox) == 1
+
+
+def test_login_logs_prune_task_runs(db):
+    from accounts.tasks import login_logs_prune_task
+
+    assert login_logs_prune_task.delay().get() == 0
+
+
+@pytest.fixture
+def real_worker(tmp_path):
+    """A real `celery worker` process on the Redis broker, consuming a private queue."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DEBUG": "true",
+        "READ_DOT_ENV_FILE": "false",
+        # django-environ drops the first slash of the path, hence four.
+        "EMAIL_URL": f"filemail:///{tmp_path}",
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "billing_portal", "worker",
+        "--pool", "solo", "-Q", queue, "--loglevel", "INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield queue, tmp_path
+    finally:
+        celery_app.conf.task_always_eager = eager
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.redis
+def test_a_real_worker_runs_a_task_to_completion(real_worker):
+    queue, mail_dir = real_worker
+    result = email_send_task.apply_async(
+        kwargs={
+            "to": ["worker@example.com"],
+            "name": "account_password_changed",
+            "context": {"email": "worker@example.com"},
+        },
+        queue=queue,
+    )
+    try:
+        result.get(timeout=60)
+    except Exception:
+        print((mail_dir / "worker.log").read_text())  # noqa: T201 - shown on failure
+        raise
+    assert result.successful()
+    sent = [p for p in mail_dir.iterdir() if p.suffix == ".log" and p.name != "worker.log"]
+    assert len(sent) == 1
+    assert "worker@example.com" in sent[0].read_text()

@@ -1,0 +1,79 @@
+"""Production settings behaviour, checked in fresh processes with production-like variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_SECRET = "x7Qe-0c9Jm2LrVt4nWb8kYs1pDz6hFa3gUo5iEq_ZwXyRbNcMvTl"
+
+
+def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update({"READ_DOT_ENV_FILE": "false", **variables})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _production(**extra: str) -> dict[str, str]:
+    return {"SECRET_KEY": PRODUCTION_SECRET, "ALLOWED_HOSTS": "portal.example.com", **extra}
+
+
+def test_check_deploy_is_clean_with_production_variables():
+    result = _run("check", "--deploy", "--fail-level", "WARNING", **_production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_refuses_to_start_without_a_required_secret(missing):
+    variables = _production()
+    del variables[missing]
+    result = _run("check", **variables)
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_debug_is_off_unless_set():
+    script = "from django.conf import settings; print(settings.DEBUG)"
+    result = _run("shell", "-v", "0", "-c", script, **_production())
+    assert result.stdout.strip() == "False"
+
+
+def test_production_cookies_and_headers():
+    script = (
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_NAME, "
+        "s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
+        "s.SECURE_HSTS_SECONDS, s.X_FRAME_OPTIONS, s.SECURE_REFERRER_POLICY)"
+    )
+    result = _run("shell", "-v", "0", "-c", script, **_production())
+    assert result.stdout.split() == [
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "True",
+        "True",
+        "31536000",
+        "DENY",
+        "same-origin",
+    ]
+
+
+def test_services_own_their_transactions():
+    assert settings.DATABASES["default"]["ATOMIC_REQUESTS"] is False

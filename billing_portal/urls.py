@@ -1,0 +1,29 @@
+"""URL wiring. Public contracts (DESIGN.md §5): `/`, `/accounts/…`, `/admin/`, `/api/v1/…`,
+`/api/schema/`, `/api/docs/`, `/healthz`."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.views import DashboardView
+from billing_portal.common.views import healthz
+
+admin.site.site_header = admin.site.site_title = "Billing portal staff"
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("", DashboardView.as_view(), name="dashboard"),
+    path("accounts/", include("accounts.urls")),
+    path("services/", include("provisioning.urls")),
+    path("invoices/", include("invoices.urls")),
+    path("billing/", include("credits.urls")),
+    path("dns/", include("dns.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,55 @@
+"""Project-wide pytest wiring: fast hashers, shared fixtures, and skips with reasons for
+tests that need PostgreSQL, a Redis broker or Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.tests.factories import CustomerFactory
+
+pytest_plugins = ["billing_portal.common.browser"]
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    vendor = connection.vendor
+    for item in items:
+        if "postgres" in item.keywords and vendor != "postgresql":
+            item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL; running on {vendor}"))
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason="needs a Redis broker; REDIS_URL is not set"))
+        # In CI the browser tests must run, so a missing Chromium fails them instead.
+        if "browser" in item.keywords and not IN_CI and not shutil.which(CHROMIUM):
+            item.add_marker(pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM}"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def customer(db):
+    """A verified customer whose password is `factories.PASSWORD`."""
+    return CustomerFactory()
+
+
+@pytest.fixture
+def other_customer(db):
+    return CustomerFactory()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    # Expose each phase's report on the item so fixtures can react to failures
+    # (the browser fixture saves a screenshot).
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,1 @@
+"""The dual wallet: the local account-credit ledger and VirtFusion token purchases."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the credits app: take ids, reload, call one service."""

@@ -1,0 +1,1 @@
+"""DNS plans and subscriptions, zones, records and DNS server adapters."""

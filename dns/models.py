@@ -1,0 +1,1 @@
+"""Models of the dns app: dNS plans and subscriptions, zones, records and DNS server adapters."""

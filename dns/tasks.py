@@ -1,0 +1,1 @@
+"""Celery tasks of the dns app: take ids, reload, call one service."""

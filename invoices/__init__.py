@@ -1,0 +1,3 @@
+"""Catalogue (products, plans, prices, coupons, tax rates), orders, invoices, credit notes and
+the daily billing run.
+"""

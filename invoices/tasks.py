@@ -1,0 +1,1 @@
+"""Celery tasks of the invoices app: take ids, reload, call one service."""

@@ -1,0 +1,1 @@
+"""Gateways (Stripe, PayPal, manual), payments, refunds, webhooks and saved payment methods."""

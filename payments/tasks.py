@@ -1,0 +1,1 @@
+"""Celery tasks of the payments app: take ids, reload, call one service."""

@@ -1,0 +1,1 @@
+"""Client-area pages of the payments app (payment pages are reached from invoices)."""

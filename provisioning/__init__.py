@@ -1,0 +1,1 @@
+"""Panel servers, customer services, panel adapters and provisioning operations."""
