@@ -15,11 +15,11 @@ PRODUCTION_SECRET = "x7Qe-0c9Jm2LrVt4nWb8kYs1pDz6hFa3gUo5iEq_ZwXyRbNcMvTl"
 
 
 def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
-    }
+    isolated = {
+        "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE", "REDIS_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+    }  # fmt: skip
+    env = {key: value for key, value in os.environ.items() if key not in isolated}
     env.update({"READ_DOT_ENV_FILE": "false", **variables})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -77,3 +77,20 @@ def test_production_cookies_and_headers():
 
 def test_services_own_their_transactions():
     assert settings.DATABASES["default"]["ATOMIC_REQUESTS"] is False
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "expected"),
+    [
+        ("", "True memory:// LocMemCache"),
+        ("redis://127.0.0.1:6379/5", "False redis://127.0.0.1:6379/5 RedisCache"),
+    ],
+)
+def test_redis_url_switches_tasks_to_the_broker(redis_url, expected):
+    script = (
+        "from django.conf import settings as s; print(s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND'].rsplit('.', 1)[1])"
+    )
+    variables = _production(REDIS_URL=redis_url)
+    result = _run("shell", "-v", "0", "-c", script, **variables)
+    assert result.stdout.strip() == expected, result.stderr

@@ -32,7 +32,8 @@ class Command(BaseCommand):
             ]
             self._customer()
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
-        self.stdout.write("Demo logins (http://127.0.0.1:8000/accounts/login/, staff: /admin/):")
+        base = settings.PORTAL_BASE_URL
+        self.stdout.write(f"Demo logins ({base}/accounts/login/, staff: {base}/admin/):")
         for email, password in created:
             shown = password or "(unchanged since it was first created)"
             self.stdout.write(f"  {email:<22} {shown}")
