@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from axes.utils import reset as axes_reset
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -94,14 +94,26 @@ def customer_register(
     return customer
 
 
-def email_verification_send(*, user: User, base_url: str) -> None:
+def _signed_user_link(
+    *, user: User, generator: PasswordResetTokenGenerator, url_name: str, base_url: str
+) -> str:
+    """An absolute link carrying the user's id and a token from `generator`."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = email_verification_token.make_token(user)
-    path = reverse("accounts:verify_email", kwargs={"uidb64": uid, "token": token})
+    path = reverse(url_name, kwargs={"uidb64": uid, "token": generator.make_token(user)})
+    return f"{base_url.rstrip('/')}{path}"
+
+
+def email_verification_send(*, user: User, base_url: str) -> None:
+    link = _signed_user_link(
+        user=user,
+        generator=email_verification_token,
+        url_name="accounts:verify_email",
+        base_url=base_url,
+    )
     email_send_on_commit(
         to=[user.email],
         name="account_verify_email",
-        context={"verify_url": f"{base_url.rstrip('/')}{path}", "email": user.email},
+        context={"verify_url": link, "email": user.email},
     )
 
 
@@ -156,13 +168,16 @@ def password_reset_request(*, email: str, base_url: str, meta: RequestMeta | Non
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
     if user is None or not user.has_usable_password():
         return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    path = reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    link = _signed_user_link(
+        user=user,
+        generator=default_token_generator,
+        url_name="accounts:password_reset_confirm",
+        base_url=base_url,
+    )
     email_send_on_commit(
         to=[user.email],
         name="account_password_reset",
-        context={"reset_url": f"{base_url.rstrip('/')}{path}", "email": user.email},
+        context={"reset_url": link, "email": user.email},
     )
     audit_record(
         action=AuditAction.PASSWORD_RESET_REQUESTED,
