@@ -97,6 +97,9 @@ class Customer(models.Model):
     country = CountryField()
     phone = PhoneNumberField(blank=True)
     tax_id = models.CharField("tax / VAT id", max_length=50, blank=True)
+    tax_exempt = models.BooleanField(
+        default=False, help_text="Staff only: no tax is charged to this customer."
+    )
     preferred_currency = models.CharField(max_length=3, default=default_currency)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -126,6 +129,8 @@ class AuditAction(models.TextChoices):
     SERVICE_SUSPENDED = "service.suspended", "Service suspended"
     SERVICE_UNSUSPENDED = "service.unsuspended", "Service unsuspended"
     SERVICE_TERMINATED = "service.terminated", "Service terminated"
+    INVOICE_PAID = "invoice.paid", "Invoice paid"
+    INVOICE_CANCELLED = "invoice.cancelled", "Invoice cancelled"
     PAYMENT_RECEIVED = "payment.received", "Payment received"
     PAYMENT_REFUNDED = "payment.refunded", "Payment refunded"
     PAYMENT_DENIED = "payment.denied", "Payment denied"

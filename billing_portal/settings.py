@@ -264,6 +264,21 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 if DEFAULT_CURRENCY not in CURRENCIES:
     raise ImproperlyConfigured(f"DEFAULT_CURRENCY {DEFAULT_CURRENCY} is not in CURRENCIES.")
 
+# --- Seller, tax and invoices ------------------------------------------------------------
+
+# Frozen onto every invoice when it is issued.
+SELLER_DETAILS = {
+    "name": env.str("SELLER_NAME", default="Example Hosting Ltd"),
+    "address": env.str("SELLER_ADDRESS", default="1 Example Street\nLondon EC1A 1AA"),
+    "country": env.str("SELLER_COUNTRY", default="GB"),
+    "tax_id": env.str("SELLER_TAX_ID", default=""),
+    "email": env.str("SELLER_EMAIL", default="billing@example.com"),
+}
+# Whether catalogue prices already include tax (then tax is the part of the price it is).
+TAX_PRICES_INCLUDE_TAX = env.bool("TAX_PRICES_INCLUDE_TAX", default=False)
+INVOICE_NUMBER_FORMAT = env.str("INVOICE_NUMBER_FORMAT", default="INV-{year}-{number:05}")
+CREDIT_NOTE_NUMBER_FORMAT = env.str("CREDIT_NOTE_NUMBER_FORMAT", default="CN-{year}-{number:05}")
+
 # --- Static files -------------------------------------------------------------------------
 
 STATIC_URL = "/static/"

@@ -1,1 +1,145 @@
-"""Staff screens of the invoices app."""
+"""Staff screens for the catalogue, orders and invoices.
+
+The catalogue is edited freely. Invoices are read-only here: they change only through
+services (issue, cancel, mark paid), offered as admin actions.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from billing_portal.common.errors import DomainError
+from invoices import services
+from invoices.models import (
+    ConfigurableOption,
+    ConfigurableOptionPrice,
+    Coupon,
+    Invoice,
+    InvoiceLine,
+    Order,
+    Product,
+    ProductGroup,
+    ProductPrice,
+    TaxRate,
+)
+
+
+class ProductPriceInline(admin.TabularInline):
+    model = ProductPrice
+    extra = 1
+
+
+class ConfigurableOptionInline(admin.TabularInline):
+    model = ConfigurableOption
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(ProductGroup)
+class ProductGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "is_visible", "sort_order")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "group", "kind", "module", "is_visible", "stock_limit")
+    list_filter = ("kind", "group", "is_visible")
+    search_fields = ("name", "slug", "description")
+    prepopulated_fields = {"slug": ("name",)}
+    list_select_related = ("group",)
+    inlines = [ProductPriceInline, ConfigurableOptionInline]
+
+
+class ConfigurableOptionPriceInline(admin.TabularInline):
+    model = ConfigurableOptionPrice
+    extra = 1
+
+
+@admin.register(ConfigurableOption)
+class ConfigurableOptionAdmin(admin.ModelAdmin):
+    list_display = ("name", "product", "unit_label", "min_quantity", "max_quantity")
+    list_select_related = ("product",)
+    search_fields = ("name", "product__name")
+    inlines = [ConfigurableOptionPriceInline]
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    list_display = ("code", "kind", "percent", "amount", "applies", "expires_at", "is_active")
+    list_filter = ("kind", "applies", "is_active")
+    search_fields = ("code",)
+    filter_horizontal = ("products",)
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ("name", "country", "region", "rate", "is_active")
+    list_filter = ("is_active", "country")
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("id", "customer", "status", "coupon", "created_at")
+    list_filter = ("status",)
+    search_fields = ("customer__name", "customer__user__email")
+    list_select_related = ("customer", "coupon")
+    raw_id_fields = ("customer",)
+    readonly_fields = ("created_at", "cancelled_at")
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    can_delete = False
+    fields = ("kind", "description", "period_start", "period_end", "quantity", "unit_price",
+              "amount", "discount", "tax", "total")  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "customer", "kind", "status", "total", "due_date", "issued_at")
+    list_filter = ("status", "kind", ("due_date", admin.DateFieldListFilter))
+    search_fields = ("number", "customer__name", "customer__company", "customer__user__email")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    inlines = [InvoiceLineInline]
+    actions = ["issue_selected", "cancel_selected", "mark_paid_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
+        done = 0
+        for invoice in queryset:
+            try:
+                action(invoice_id=invoice.pk, actor=request.user)
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"{invoice}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} invoice(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Issue selected draft invoices", permissions=["view"])
+    def issue_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, services.invoice_issue, "issued")
+
+    @admin.action(description="Cancel selected unpaid invoices", permissions=["view"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, services.invoice_cancel, "cancelled")
+
+    @admin.action(description="Mark selected invoices paid (offline payment)", permissions=["view"])
+    def mark_paid_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, services.invoice_mark_paid, "marked paid")

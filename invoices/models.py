@@ -1,3 +1,471 @@
-"""Models of the invoices app: catalogue (products, plans, prices, coupons, tax rates), orders,
-invoices, credit notes and the daily billing run.
+"""Catalogue, orders and invoices.
+
+Catalogue: `ProductGroup` > `Product` with `ProductPrice` per billing cycle and currency, and
+priced `ConfigurableOption`s. `Coupon`s discount orders; `TaxRate`s apply by country/region.
+
+Invoices: an `Invoice` is a draft until issued; issuing assigns a number from a locked
+`InvoiceNumberSequence` row, freezes seller and buyer details and makes it immutable (only
+payment and status fields change afterwards; corrections are credit notes). Amounts are
+Decimal with one currency per invoice. The database enforces:
+- every stored amount is non-negative and totals add up (total = subtotal - discount + tax),
+  on invoices and on each line;
+- an issued invoice has a number, unique per series;
+- one service line per (service, period start): a service period is billed exactly once.
 """
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django_countries.fields import CountryField
+from djmoney.money import Money
+
+from billing_portal.common.money import currency_field, money_field, money_zero
+
+
+class BillingCycle(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    SEMIANNUAL = "semiannual", "Semi-annually"
+    ANNUAL = "annual", "Annually"
+    BIENNIAL = "biennial", "Biennially"
+    ONE_TIME = "one_time", "One time"
+
+
+# Months per cycle; a one-time purchase has no renewal period.
+CYCLE_MONTHS: dict[str, int | None] = {
+    BillingCycle.MONTHLY: 1,
+    BillingCycle.QUARTERLY: 3,
+    BillingCycle.SEMIANNUAL: 6,
+    BillingCycle.ANNUAL: 12,
+    BillingCycle.BIENNIAL: 24,
+    BillingCycle.ONE_TIME: None,
+}
+
+
+def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
+    condition = Q()
+    for field in fields:
+        condition &= Q(**{f"{field}__gte": 0})
+    return models.CheckConstraint(condition=condition, name=name)
+
+
+# --- Catalogue ----------------------------------------------------------------------------
+
+
+class ProductGroup(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    is_visible = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    class Kind(models.TextChoices):
+        GAME_SERVER = "game_server", "Game server"
+        VPS = "vps", "VPS"
+        WEB_HOSTING = "web_hosting", "Web hosting"
+        WORDPRESS_SITE = "wordpress_site", "WordPress site"
+        DNS_PLAN = "dns_plan", "DNS plan"
+        SUPPORT = "support", "Support subscription"
+        OTHER = "other", "Other"
+
+    group = models.ForeignKey(ProductGroup, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(max_length=150)
+    slug = models.SlugField(unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    description = models.TextField(blank=True)
+    module = models.CharField(
+        "provisioning module", max_length=50, blank=True, help_text="Empty: no automation."
+    )
+    module_settings = models.JSONField(default=dict, blank=True)
+    stock_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many can be sold in all. Empty: unlimited."
+    )
+    is_visible = models.BooleanField(default=True, help_text="Shown in the client catalogue.")
+    requires_domain = models.BooleanField(default=False)
+    requires_hostname = models.BooleanField(default=False)
+    # Usage billing: a quantity of `usage_metric` included per period; the rest is overage.
+    usage_metric = models.CharField(max_length=50, blank=True)
+    usage_included = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["group__sort_order", "sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductPrice(models.Model):
+    """The price of a product for one billing cycle in one currency."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
+    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    currency = currency_field()
+    price = money_field()
+    setup_fee = money_field()
+    overage_unit_price = money_field(
+        null=True, blank=True, help_text="Price per unit of usage above the included quantity."
+    )
+
+    class Meta:
+        ordering = ["product", "currency", "cycle"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "cycle", "currency"], name="invoices_productprice_unique"
+            ),
+            _nonnegative("invoices_productprice_nonnegative", "price", "setup_fee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.get_cycle_display()} {self.price}"
+
+
+class ConfigurableOption(models.Model):
+    """A priced, per-unit add-on such as extra memory (GB), extra backups or extra domains."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="options")
+    name = models.CharField(max_length=100)
+    unit_label = models.CharField(max_length=30, default="unit")
+    min_quantity = models.PositiveIntegerField(default=0)
+    max_quantity = models.PositiveIntegerField(default=1)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_quantity__gte=F("min_quantity")),
+                name="invoices_configurableoption_quantity_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product}: {self.name}"
+
+
+class ConfigurableOptionPrice(models.Model):
+    option = models.ForeignKey(ConfigurableOption, on_delete=models.CASCADE, related_name="prices")
+    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    currency = currency_field()
+    unit_price = money_field()
+    setup_fee = money_field()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["option", "cycle", "currency"], name="invoices_optionprice_unique"
+            ),
+            _nonnegative("invoices_optionprice_nonnegative", "unit_price", "setup_fee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.option} {self.get_cycle_display()} {self.unit_price}"
+
+
+class Coupon(models.Model):
+    class Kind(models.TextChoices):
+        PERCENT = "percent", "Percentage"
+        FIXED = "fixed", "Fixed amount"
+
+    class Applies(models.TextChoices):
+        FIRST_INVOICE = "first_invoice", "First invoice only"
+        RECURRING = "recurring", "Every invoice"
+
+    code = models.CharField(max_length=40, unique=True, help_text="Stored upper-case.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
+    )
+    currency = currency_field(blank=True, help_text="For fixed coupons.")
+    amount = money_field(null=True, blank=True, help_text="For fixed coupons, per invoice.")
+    applies = models.CharField(max_length=16, choices=Applies.choices)
+    products = models.ManyToManyField(
+        Product, blank=True, help_text="Empty: valid for every product."
+    )
+    starts_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
+    max_uses_per_customer = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="percent", percent__isnull=False, amount__isnull=True)
+                    | (Q(kind="fixed", percent__isnull=True, amount__gt=0) & ~Q(currency=""))
+                ),
+                name="invoices_coupon_value_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CouponRedemption(models.Model):
+    """One use of a coupon, counted against its total and per-customer limits."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="coupon_redemptions"
+    )
+    order = models.OneToOneField(
+        "invoices.Order", on_delete=models.CASCADE, related_name="coupon_redemption"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.coupon} on order #{self.order_id}"
+
+
+class TaxRate(models.Model):
+    """A tax rate for a country, or one region of it (a region rate wins over the country's)."""
+
+    name = models.CharField(max_length=50, help_text='Shown on invoices, e.g. "VAT".')
+    country = CountryField()
+    region = models.CharField(max_length=100, blank=True, help_text="Empty: whole country.")
+    rate = models.DecimalField(
+        "rate (%)",
+        max_digits=6,
+        decimal_places=3,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["country", "region"]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "region"], name="invoices_taxrate_unique"),
+            models.CheckConstraint(
+                condition=Q(rate__gte=0, rate__lte=100), name="invoices_taxrate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.country.code}/{self.region}" if self.region else self.country.code
+        return f"{self.name} {self.rate}% ({where})"
+
+
+# --- Orders -------------------------------------------------------------------------------
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+# --- Invoices -----------------------------------------------------------------------------
+
+
+class InvoiceNumberSequence(models.Model):
+    """The counter of one numbering series, locked while a number is taken from it."""
+
+    series = models.CharField(max_length=20, unique=True)
+    next_number = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.series}: next {self.next_number}"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        UNPAID = "unpaid", "Unpaid"
+        PAID = "paid", "Paid"
+        CANCELLED = "cancelled", "Cancelled"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    class Kind(models.TextChoices):
+        ORDER = "order", "New order"
+        RENEWAL = "renewal", "Renewal"
+        MANUAL = "manual", "Manual"
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="invoices"
+    )
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    series = models.CharField(max_length=20, blank=True)
+    sequence_number = models.PositiveBigIntegerField(null=True, blank=True)
+    number = models.CharField(max_length=40, null=True, blank=True, unique=True)
+
+    currency = currency_field()
+    subtotal = money_field()
+    discount_total = money_field()
+    tax_total = money_field()
+    total = money_field()
+    amount_paid = money_field()
+    amount_refunded = money_field()
+
+    prices_include_tax = models.BooleanField(default=False)
+    tax_name = models.CharField(max_length=50, blank=True)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))
+    reverse_charge = models.BooleanField(default=False)
+    tax_note = models.CharField(max_length=200, blank=True)
+    seller_details = models.JSONField(default=dict, blank=True)
+    buyer_details = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+
+    due_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="invoices_invoice_cust_idx"),
+            models.Index(fields=["status", "due_date"], name="invoices_invoice_due_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "sequence_number"],
+                condition=Q(sequence_number__isnull=False),
+                name="invoices_invoice_number_unique_per_series",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(number__isnull=False, issued_at__isnull=False),
+                name="invoices_invoice_issued_has_number",
+            ),
+            _nonnegative(
+                "invoices_invoice_amounts_nonnegative",
+                "subtotal",
+                "discount_total",
+                "tax_total",
+                "total",
+                "amount_paid",
+                "amount_refunded",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") - F("discount_total") + F("tax_total")),
+                name="invoices_invoice_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft invoice #{self.pk}"
+
+    @property
+    def amount_due(self) -> Money:
+        due = self.total - self.amount_paid
+        return due if due.amount > 0 else money_zero(str(self.currency))
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status != self.Status.DRAFT
+
+
+# The invoice state machine; services check it under a row lock before any change.
+INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
+    Invoice.Status.DRAFT: frozenset({Invoice.Status.UNPAID, Invoice.Status.CANCELLED}),
+    Invoice.Status.UNPAID: frozenset({Invoice.Status.PAID, Invoice.Status.CANCELLED}),
+    Invoice.Status.PAID: frozenset({Invoice.Status.PARTIALLY_REFUNDED, Invoice.Status.REFUNDED}),
+    Invoice.Status.PARTIALLY_REFUNDED: frozenset({Invoice.Status.REFUNDED}),
+    Invoice.Status.CANCELLED: frozenset(),
+    Invoice.Status.REFUNDED: frozenset(),
+}
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        SERVICE = "service", "Service"
+        SETUP_FEE = "setup_fee", "Setup fee"
+        OPTION = "option", "Configurable option"
+        OVERAGE = "overage", "Usage overage"
+        LATE_FEE = "late_fee", "Late fee"
+        MANUAL = "manual", "Manual"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    service = models.ForeignKey(
+        "provisioning.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    quantity = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("1"))
+    currency = currency_field()
+    unit_price = money_field(help_text="As catalogued: tax-inclusive if the invoice's prices are.")
+    amount = money_field(help_text="Net of tax, before discount.")
+    discount = money_field()
+    tax = money_field()
+    total = money_field()
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "period_start"],
+                condition=Q(kind="service"),
+                name="invoices_invoiceline_one_per_service_period",
+            ),
+            _nonnegative("invoices_invoiceline_nonnegative", "amount", "discount", "tax", "total"),
+            models.CheckConstraint(
+                condition=Q(total=F("amount") - F("discount") + F("tax")),
+                name="invoices_invoiceline_total_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount__lte=F("amount")), name="invoices_invoiceline_discount_le"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def seller_details_from_settings() -> dict[str, str]:
+    """The seller block frozen onto each invoice when it is issued."""
+    return dict(settings.SELLER_DETAILS)

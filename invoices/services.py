@@ -1,2 +1,250 @@
-"""Writes of the invoices app: keyword-only, typed `<entity>_<verb>` functions that own
-their transaction, lock what they change and record an audit event."""
+"""Invoice writes: drafts, issuing (numbering, frozen details), payment and cancellation.
+
+Every function owns its transaction and locks the invoice row before checking its status
+against INVOICE_TRANSITIONS, so two concurrent callers cannot both move one invoice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import AuditAction, Customer, User
+from accounts.services import audit_record
+from billing_portal.common.emails import email_send_on_commit
+from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable
+from invoices.hooks import invoice_paid_dispatch
+from invoices.models import (
+    INVOICE_TRANSITIONS,
+    Invoice,
+    InvoiceLine,
+    InvoiceNumberSequence,
+    Order,
+    seller_details_from_settings,
+)
+from invoices.pricing import line_amounts, totals_of
+from invoices.tax import tax_treatment_for
+
+INVOICE_SERIES = "invoice"
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    """A line to bill, priced as catalogued (tax-inclusive if the site's prices are)."""
+
+    kind: str
+    description: str
+    unit_price: Money
+    quantity: Decimal = Decimal("1")
+    discount: Money | None = None
+    service_id: int | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def invoice_assert_transition(invoice: Invoice, *, to: str) -> None:
+    if to not in INVOICE_TRANSITIONS[invoice.status]:
+        raise InvalidInvoiceTransition(
+            f"Invoice {invoice} is {invoice.get_status_display().lower()} and cannot become "
+            f"{Invoice.Status(to).label.lower()}."
+        )
+
+
+def _lock(invoice_id: int) -> Invoice:
+    return Invoice.objects.select_for_update().select_related("customer__user").get(pk=invoice_id)
+
+
+@transaction.atomic
+def invoice_create_draft(
+    *,
+    customer: Customer,
+    currency: str,
+    lines: list[LineDraft],
+    kind: str = Invoice.Kind.MANUAL,
+    order: Order | None = None,
+    due_date: date | None = None,
+    notes: str = "",
+) -> Invoice:
+    """Price the lines for this customer (tax, discounts) and store a draft invoice."""
+    tax = tax_treatment_for(customer)
+    include = settings.TAX_PRICES_INCLUDE_TAX
+    priced = [
+        line_amounts(
+            quantity=draft.quantity,
+            unit_price=draft.unit_price,
+            discount=draft.discount or Money(0, currency),
+            tax=tax,
+            prices_include_tax=include,
+        )
+        for draft in lines
+    ]
+    totals = totals_of(priced, currency)
+    invoice = Invoice.objects.create(
+        customer=customer,
+        order=order,
+        kind=kind,
+        currency=currency,
+        subtotal=totals.subtotal,
+        discount_total=totals.discount_total,
+        tax_total=totals.tax_total,
+        total=totals.total,
+        amount_paid=Money(0, currency),
+        amount_refunded=Money(0, currency),
+        prices_include_tax=include,
+        tax_name=tax.name,
+        tax_rate=tax.rate,
+        reverse_charge=tax.reverse_charge,
+        tax_note=tax.note,
+        due_date=due_date,
+        notes=notes,
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=invoice,
+            kind=draft.kind,
+            description=draft.description,
+            service_id=draft.service_id,
+            period_start=draft.period_start,
+            period_end=draft.period_end,
+            quantity=draft.quantity,
+            currency=currency,
+            unit_price=draft.unit_price,
+            amount=amounts.amount,
+            discount=amounts.discount,
+            tax=amounts.tax,
+            total=amounts.total,
+            position=position,
+        )
+        for position, (draft, amounts) in enumerate(zip(lines, priced, strict=True))
+    )
+    return invoice
+
+
+def invoice_number_allocate(*, series: str, number_format: str, on: date) -> tuple[int, str]:
+    """Take the next number of a series. Call inside the issuing transaction: the counter row
+    stays locked until it commits, so concurrent issuers queue and a rollback returns the
+    number, which keeps the series free of gaps and duplicates."""
+    InvoiceNumberSequence.objects.get_or_create(series=series)
+    sequence = InvoiceNumberSequence.objects.select_for_update().get(series=series)
+    number = sequence.next_number
+    sequence.next_number = number + 1
+    sequence.save(update_fields=["next_number"])
+    return number, number_format.format(number=number, year=on.year, month=on.month)
+
+
+def _buyer_details(customer: Customer) -> dict[str, str]:
+    return {
+        "name": customer.name,
+        "company": customer.company,
+        "email": customer.user.email,
+        "address_line1": customer.address_line1,
+        "address_line2": customer.address_line2,
+        "city": customer.city,
+        "region": customer.region,
+        "postal_code": customer.postal_code,
+        "country": customer.country.code,
+        "tax_id": customer.tax_id,
+    }
+
+
+@transaction.atomic
+def invoice_issue(
+    *, invoice_id: int, actor: User | None = None, now: datetime | None = None
+) -> Invoice:
+    """Number the draft, freeze seller and buyer details, make it payable, email it."""
+    now = now or timezone.now()
+    invoice = _lock(invoice_id)
+    invoice_assert_transition(invoice, to=Invoice.Status.UNPAID)
+    sequence_number, number = invoice_number_allocate(
+        series=INVOICE_SERIES, number_format=settings.INVOICE_NUMBER_FORMAT, on=now.date()
+    )
+    invoice.series, invoice.sequence_number, invoice.number = (
+        INVOICE_SERIES,
+        sequence_number,
+        number,
+    )
+    invoice.status = Invoice.Status.UNPAID
+    invoice.issued_at = now
+    invoice.due_date = invoice.due_date or now.date()
+    invoice.seller_details = seller_details_from_settings()
+    invoice.buyer_details = _buyer_details(invoice.customer)
+    invoice.save()
+    email_send_on_commit(
+        to=[invoice.customer.user.email],
+        name="invoice_issued",
+        context=_email_context(invoice),
+    )
+    return invoice
+
+
+def _email_context(invoice: Invoice) -> dict[str, str]:
+    return {
+        "number": invoice.number or "",
+        "total": str(invoice.total),
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
+        "customer_name": invoice.customer.name,
+        "invoice_path": f"/invoices/{invoice.pk}/",
+    }
+
+
+@transaction.atomic
+def invoice_mark_paid(
+    *,
+    invoice_id: int,
+    paid_at: datetime | None = None,
+    actor: User | None = None,
+    reference: str = "",
+) -> Invoice:
+    """Mark an unpaid invoice paid in full and run the invoice_paid hook, exactly once.
+
+    Paying an invoice that is already paid returns it unchanged (a retried call is safe).
+    """
+    invoice = _lock(invoice_id)
+    if invoice.status == Invoice.Status.PAID:
+        return invoice
+    invoice_assert_transition(invoice, to=Invoice.Status.PAID)
+    invoice.status = Invoice.Status.PAID
+    invoice.paid_at = paid_at or timezone.now()
+    invoice.amount_paid = invoice.total
+    invoice.save(update_fields=["status", "paid_at", "amount_paid"])
+    audit_record(
+        action=AuditAction.INVOICE_PAID,
+        actor=actor,
+        customer=invoice.customer,
+        target=invoice,
+        details={"number": invoice.number, "total": str(invoice.total), "reference": reference},
+    )
+    invoice_paid_dispatch(invoice)
+    return invoice
+
+
+@transaction.atomic
+def invoice_cancel(
+    *, invoice_id: int, actor: User | None = None, reason: str = "", now: datetime | None = None
+) -> Invoice:
+    invoice = _lock(invoice_id)
+    if invoice.status == Invoice.Status.CANCELLED:
+        return invoice
+    invoice_assert_transition(invoice, to=Invoice.Status.CANCELLED)
+    if invoice.amount_paid.amount > 0:
+        raise InvoiceNotEditable(
+            "This invoice has payments recorded against it; refund them or issue a credit note."
+        )
+    invoice.status = Invoice.Status.CANCELLED
+    invoice.cancelled_at = now or timezone.now()
+    invoice.save(update_fields=["status", "cancelled_at"])
+    audit_record(
+        action=AuditAction.INVOICE_CANCELLED,
+        actor=actor,
+        customer=invoice.customer,
+        target=invoice,
+        details={"number": invoice.number, "reason": reason},
+    )
+    return invoice

@@ -6,8 +6,11 @@ migrations use the constants below so precision is changed in exactly one place.
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.exceptions import ValidationError
+from django.db import models
+from djmoney.models.fields import MoneyField
 from djmoney.money import Money
-from moneyed import get_currency
+from moneyed import CurrencyDoesNotExist, get_currency
 
 MONEY_MAX_DIGITS = 14
 MONEY_DECIMAL_PLACES = 2
@@ -37,3 +40,37 @@ def money_to_minor_units(amount: Money) -> int:
 def money_from_minor_units(value: int, currency_code: str) -> Money:
     """The inverse of money_to_minor_units."""
     return Money(Decimal(value).scaleb(-_exponent(currency_code)), currency_code)
+
+
+def validate_currency_code(value: str) -> None:
+    try:
+        get_currency(value)
+    except CurrencyDoesNotExist as exc:
+        raise ValidationError(f"{value!r} is not an ISO 4217 currency code.") from exc
+
+
+def currency_field(**kwargs) -> models.CharField:
+    """The one currency column of a row holding money; declare it before the money fields.
+
+    Declared explicitly (django-money then reuses it) so migrations do not capture the
+    CURRENCIES setting as choices: which currencies a provider sells is configuration.
+    """
+    kwargs.setdefault("max_length", 3)
+    kwargs.setdefault("validators", [validate_currency_code])
+    return models.CharField(**kwargs)
+
+
+def money_field(**kwargs) -> MoneyField:
+    """A MoneyField with the portal's precision, amounts in the row's `currency` column.
+
+    No defaults: a default amount would need a currency, which is the row's to say. Services
+    always set every amount.
+    """
+    kwargs.setdefault("max_digits", MONEY_MAX_DIGITS)
+    kwargs.setdefault("decimal_places", MONEY_DECIMAL_PLACES)
+    kwargs.setdefault("currency_field_name", "currency")
+    return MoneyField(**kwargs)
+
+
+def money_zero(currency: str) -> Money:
+    return Money(Decimal("0"), currency)

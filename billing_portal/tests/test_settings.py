@@ -94,3 +94,11 @@ def test_redis_url_switches_tasks_to_the_broker(redis_url, expected):
     variables = _production(REDIS_URL=redis_url)
     result = _run("shell", "-v", "0", "-c", script, **variables)
     assert result.stdout.strip() == expected, result.stderr
+
+
+def test_migrations_do_not_depend_on_the_currency_settings():
+    result = _run(
+        "makemigrations", "--check", "--dry-run",
+        DEBUG="true", CURRENCIES="CAD,JPY", DEFAULT_CURRENCY="CAD",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,70 @@
+"""Staff screens for the catalogue and invoices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from djmoney.money import Money
+
+from accounts.tests.factories import CustomerFactory, UserFactory
+from invoices import services
+from invoices.models import Invoice
+from invoices.tests.factories import (
+    ConfigurableOptionFactory,
+    CouponFactory,
+    ProductPriceFactory,
+    TaxRateFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.parametrize(
+    "model", ["productgroup", "product", "configurableoption", "coupon", "taxrate", "order"]
+)
+def test_catalogue_screens_open(staff_client, model):
+    price = ProductPriceFactory()
+    ConfigurableOptionFactory(product=price.product)
+    CouponFactory()
+    TaxRateFactory()
+    assert staff_client.get(reverse(f"admin:invoices_{model}_changelist")).status_code == 200
+    assert staff_client.get(reverse(f"admin:invoices_{model}_add")).status_code == 200
+
+
+def _draft() -> Invoice:
+    line = services.LineDraft(
+        kind="manual", description="Work", unit_price=Money(Decimal("5"), "USD")
+    )
+    return services.invoice_create_draft(customer=CustomerFactory(), currency="USD", lines=[line])
+
+
+def test_invoices_change_only_through_actions(staff_client):
+    invoice = _draft()
+    changelist = reverse("admin:invoices_invoice_changelist")
+    assert staff_client.get(reverse("admin:invoices_invoice_add")).status_code == 403
+
+    response = staff_client.post(
+        changelist, {"action": "issue_selected", "_selected_action": [invoice.pk]}, follow=True
+    )
+    assert "1 invoice(s) issued." in response.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.UNPAID
+
+    response = staff_client.post(
+        changelist, {"action": "issue_selected", "_selected_action": [invoice.pk]}, follow=True
+    )
+    assert "cannot become unpaid" in response.content.decode()
+
+    staff_client.post(
+        changelist, {"action": "mark_paid_selected", "_selected_action": [invoice.pk]}
+    )
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
