@@ -10,6 +10,7 @@ HTTPS-only cookies, HSTS and SSL redirect so `check --deploy --fail-level WARNIN
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,12 +26,19 @@ if env.bool("READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").is_file()
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
+# Commands that only read model definitions sign nothing and serve nothing, so they run
+# without production secrets (a fresh clone can check its migrations as it is).
+SCHEMA_ONLY_COMMAND = len(sys.argv) > 1 and sys.argv[1] in {
+    "makemigrations",
+    "showmigrations",
+    "sqlmigrate",
+}
 
 # --- Secrets and hosts -------------------------------------------------------------------
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not (DEBUG or SCHEMA_ONLY_COMMAND):
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. With DEBUG off the portal refuses to start without it. "
             "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
@@ -41,7 +49,7 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
-    if not DEBUG:
+    if not (DEBUG or SCHEMA_ONLY_COMMAND):
         raise ImproperlyConfigured(
             "ALLOWED_HOSTS is not set. With DEBUG off the portal refuses to start without it. "
             "Set it to the portal's host names, comma separated, e.g. portal.example.com"

@@ -51,6 +51,12 @@ def test_refuses_to_start_without_a_required_secret(missing):
     assert f"{missing} is not set" in result.stderr
 
 
+def test_schema_commands_run_without_production_secrets():
+    result = _run("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
 def test_debug_is_off_unless_set():
     script = "from django.conf import settings; print(settings.DEBUG)"
     result = _run("shell", "-v", "0", "-c", script, **_production())
