@@ -1,1 +1,30 @@
-"""Reads of the invoices app for views and the API, always scoped by the caller."""
+"""Invoice and catalogue reads for views and the API, always scoped by the caller."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import Customer
+from invoices.models import Invoice, InvoiceLine
+
+CUSTOMER_VISIBLE_STATUSES = [status for status in Invoice.Status.values if status != "draft"]
+
+
+def invoice_list_for_customer(
+    *, customer: Customer, status: str | None = None
+) -> QuerySet[Invoice]:
+    """The customer's issued invoices (drafts are staff work in progress), newest first."""
+    invoices = Invoice.objects.filter(customer=customer, status__in=CUSTOMER_VISIBLE_STATUSES)
+    if status:
+        invoices = invoices.filter(status=status)
+    return invoices.order_by("-issued_at", "-id")
+
+
+def invoice_get_for_customer(*, customer: Customer, invoice_id: int) -> Invoice:
+    """One issued invoice of this customer with its lines; Invoice.DoesNotExist otherwise."""
+    lines = InvoiceLine.objects.order_by("position", "id")
+    return (
+        invoice_list_for_customer(customer=customer)
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .get(pk=invoice_id)
+    )

@@ -1,0 +1,156 @@
+"""Client-area invoice pages: list, detail, print, PDF; isolation and query counts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from io import BytesIO
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from djmoney.money import Money
+from pypdf import PdfReader
+
+from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import assert_customer_isolation
+from invoices import services
+from invoices.models import Invoice
+from invoices.tests.factories import TaxRateFactory
+
+pytestmark = pytest.mark.django_db
+
+MAX_PAGE_QUERIES = 10
+
+
+def _issued(customer, *, amount="50.00", lines=1) -> Invoice:
+    drafts = [
+        services.LineDraft(
+            kind="manual", description=f"Line {n}", unit_price=Money(Decimal(amount), "EUR")
+        )
+        for n in range(lines)
+    ]
+    draft = services.invoice_create_draft(customer=customer, currency="EUR", lines=drafts)
+    return services.invoice_issue(invoice_id=draft.pk)
+
+
+@pytest.fixture
+def buyer(settings):
+    settings.SELLER_DETAILS = {
+        **settings.SELLER_DETAILS,
+        "name": "Seller AG",
+        "country": "DE",
+        "tax_id": "DE136695976",
+    }
+    TaxRateFactory(country="DE", rate=Decimal("19"))
+    TaxRateFactory(country="NL", rate=Decimal("21"))
+    return CustomerFactory(
+        country="NL", name="Nina Buyer", company="Acme BV", tax_id="NL004495445B01"
+    )
+
+
+def test_list_shows_own_issued_invoices_with_status_filter(client, buyer, other_customer):
+    paid = _issued(buyer)
+    services.invoice_mark_paid(invoice_id=paid.pk)
+    unpaid = _issued(buyer)
+    services.invoice_create_draft(customer=buyer, currency="EUR", lines=[])  # a draft
+    _issued(other_customer)
+    client.force_login(buyer.user)
+
+    everything = client.get(reverse("invoices:invoice_list"))
+    assert list(everything.context["invoices"]) == [unpaid, paid]
+    only_unpaid = client.get(reverse("invoices:invoice_list"), {"status": "unpaid"})
+    assert list(only_unpaid.context["invoices"]) == [unpaid]
+    refunded = client.get(reverse("invoices:invoice_list"), {"status": "refunded"})
+    assert b"No invoices with this status" in refunded.content
+    bogus = client.get(reverse("invoices:invoice_list"), {"status": "draft"})
+    assert list(bogus.context["invoices"]) == [unpaid, paid]
+
+
+def test_list_is_paginated(client, buyer):
+    for _ in range(25):
+        _issued(buyer)
+    client.force_login(buyer.user)
+    response = client.get(reverse("invoices:invoice_list"))
+    assert len(response.context["invoices"]) == 20
+    assert len(client.get(reverse("invoices:invoice_list") + "?page=2").context["invoices"]) == 5
+
+
+def test_detail_and_print_show_frozen_details_lines_tax_and_totals(client, buyer):
+    invoice = _issued(buyer, amount="50.00", lines=2)
+    buyer.company = "Renamed BV"
+    buyer.save()
+    client.force_login(buyer.user)
+    for url_name in ("invoices:invoice_detail", "invoices:invoice_print"):
+        html = client.get(reverse(url_name, args=[invoice.pk])).content.decode()
+        assert invoice.number in html
+        assert "Seller AG" in html
+        assert "DE136695976" in html
+        assert "Acme BV" in html
+        assert "Renamed BV" not in html
+        assert "Line 0" in html
+        assert "Line 1" in html
+        assert "€100.00" in html  # total: reverse charge, no VAT
+        assert "Reverse charge" in html
+
+
+def test_pdf_download_contains_the_invoice(client, buyer):
+    invoice = _issued(buyer, amount="12.34", lines=3)
+    client.force_login(buyer.user)
+    response = client.get(reverse("invoices:invoice_pdf", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="{invoice.number}.pdf"'
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
+    for expected in (invoice.number, "Seller AG", "Acme BV", "Line 2", "37.02", "Reverse charge"):
+        assert expected in text, expected
+
+
+def test_invoice_pages_are_hidden_from_other_customers(client, buyer, other_customer):
+    invoice = _issued(buyer)
+    assert_customer_isolation(
+        client,
+        urls=[
+            reverse(name, args=[invoice.pk])
+            for name in (
+                "invoices:invoice_detail",
+                "invoices:invoice_print",
+                "invoices:invoice_pdf",
+            )
+        ],
+        owner=buyer,
+        intruder=other_customer,
+    )
+
+
+def test_drafts_are_not_shown_to_their_customer(client, buyer):
+    draft = services.invoice_create_draft(customer=buyer, currency="EUR", lines=[])
+    client.force_login(buyer.user)
+    assert client.get(reverse("invoices:invoice_detail", args=[draft.pk])).status_code == 404
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_list_runs_a_constant_number_of_queries(client, buyer, django_assert_max_num_queries):
+    client.force_login(buyer.user)
+    url = reverse("invoices:invoice_list")
+    _issued(buyer)
+    one = _queries(client, url)
+    for _ in range(49):
+        _issued(buyer)
+    with django_assert_max_num_queries(MAX_PAGE_QUERIES):
+        fifty = _queries(client, url + "?page=1")
+    assert one == fifty
+
+
+def test_detail_runs_a_constant_number_of_queries(client, buyer, django_assert_max_num_queries):
+    client.force_login(buyer.user)
+    small, large = _issued(buyer, lines=1), _issued(buyer, lines=50)
+    one = _queries(client, reverse("invoices:invoice_detail", args=[small.pk]))
+    with django_assert_max_num_queries(MAX_PAGE_QUERIES):
+        fifty = _queries(client, reverse("invoices:invoice_detail", args=[large.pk]))
+    assert one == fifty
