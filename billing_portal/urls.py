@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("services/", include("provisioning.urls")),
     path("invoices/", include("invoices.urls")),
+    path("order/", include("invoices.order_urls")),
     path("billing/", include("credits.urls")),
     path("dns/", include("dns.urls")),
     path("admin/", admin.site.urls),

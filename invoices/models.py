@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.utils import timezone
 from django_countries.fields import CountryField
 from djmoney.money import Money
@@ -53,6 +53,20 @@ def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
     for field in fields:
         condition &= Q(**{f"{field}__gte": 0})
     return models.CheckConstraint(condition=condition, name=name)
+
+
+def _adds_up(name: str, total: str, *, plus: tuple[str, ...], minus: tuple[str, ...]):
+    """CHECK that `total` = sum(plus) - sum(minus). Amounts have two decimal places, so
+    "within half a cent" is exact equality; the tolerance only absorbs SQLite, which stores
+    decimals as floating point and would otherwise fail on 6.43 != 6.0 - 0.6 + 1.03."""
+    expected = sum((F(field) for field in plus[1:]), F(plus[0]))
+    for field in minus:
+        expected = expected - F(field)
+    half_cent = Value(Decimal("0.005"))
+    return models.CheckConstraint(
+        condition=Q(**{f"{total}__gt": expected - half_cent, f"{total}__lt": expected + half_cent}),
+        name=name,
+    )
 
 
 # --- Catalogue ----------------------------------------------------------------------------
@@ -384,9 +398,11 @@ class Invoice(models.Model):
                 "amount_paid",
                 "amount_refunded",
             ),
-            models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount_total") + F("tax_total")),
-                name="invoices_invoice_total_adds_up",
+            _adds_up(
+                "invoices_invoice_total_adds_up",
+                "total",
+                plus=("subtotal", "tax_total"),
+                minus=("discount_total",),
             ),
         ]
 
@@ -453,9 +469,11 @@ class InvoiceLine(models.Model):
                 name="invoices_invoiceline_one_per_service_period",
             ),
             _nonnegative("invoices_invoiceline_nonnegative", "amount", "discount", "tax", "total"),
-            models.CheckConstraint(
-                condition=Q(total=F("amount") - F("discount") + F("tax")),
-                name="invoices_invoiceline_total_adds_up",
+            _adds_up(
+                "invoices_invoiceline_total_adds_up",
+                "total",
+                plus=("amount", "tax"),
+                minus=("discount",),
             ),
             models.CheckConstraint(
                 condition=Q(discount__lte=F("amount")), name="invoices_invoiceline_discount_le"

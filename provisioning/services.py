@@ -1,2 +1,136 @@
-"""Writes of the provisioning app: keyword-only, typed `<entity>_<verb>` functions that own
-their transaction, lock what they change and record an audit event."""
+"""Service writes: creation at order time, cancellation, and what an invoice payment does.
+
+Until the panel adapters arrive (the provisioning issue), a paid new service becomes active
+directly; with adapters, activation will wait for the panel's confirmation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import AuditAction, Customer, User
+from accounts.services import audit_record
+from invoices.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Invoice, InvoiceLine, Product
+from provisioning.errors import InvalidServiceTransition
+from provisioning.models import SERVICE_TRANSITIONS, Service, ServiceOption
+
+
+def service_period_end(*, start: date, cycle: str) -> date | None:
+    """Last day of the billing period that starts on `start` (None for one-time purchases)."""
+    months = CYCLE_MONTHS[cycle]
+    if months is None:
+        return None
+    return start + relativedelta(months=months) - timedelta(days=1)
+
+
+def service_assert_transition(service: Service, *, to: str) -> None:
+    if to not in SERVICE_TRANSITIONS[service.status]:
+        raise InvalidServiceTransition(
+            f"{service} is {service.get_status_display().lower()} and cannot become "
+            f"{Service.Status(to).label.lower()}."
+        )
+
+
+def service_create_pending(
+    *,
+    customer: Customer,
+    product: Product,
+    cycle: str,
+    recurring_amount: Money,
+    options: list[tuple[ConfigurableOption, int]],
+    order_id: int | None = None,
+    recurring_coupon: Coupon | None = None,
+    domain: str = "",
+    hostname: str = "",
+) -> Service:
+    """A new, unpaid service. Call inside the ordering transaction."""
+    service = Service.objects.create(
+        customer=customer,
+        order_id=order_id,
+        product=product,
+        cycle=cycle,
+        currency=str(recurring_amount.currency),
+        recurring_amount=recurring_amount,
+        recurring_coupon=recurring_coupon,
+        domain=domain,
+        hostname=hostname,
+    )
+    ServiceOption.objects.bulk_create(
+        ServiceOption(service=service, option=option, quantity=quantity)
+        for option, quantity in options
+        if quantity
+    )
+    return service
+
+
+@transaction.atomic
+def service_cancel(*, service_id: int, actor: User | None = None, reason: str = "") -> Service:
+    """Cancel a service that never started (its order was cancelled or never paid)."""
+    service = Service.objects.select_for_update().get(pk=service_id)
+    if service.status == Service.Status.CANCELLED:
+        return service
+    service_assert_transition(service, to=Service.Status.CANCELLED)
+    service.status = Service.Status.CANCELLED
+    service.cancelled_at = timezone.now()
+    service.save(update_fields=["status", "cancelled_at"])
+    audit_record(
+        action=AuditAction.SERVICE_CANCELLED,
+        actor=actor,
+        customer=service.customer,
+        target=service,
+        details={"reason": reason},
+    )
+    return service
+
+
+def _activate(service: Service, line: InvoiceLine) -> None:
+    service_assert_transition(service, to=Service.Status.ACTIVE)
+    service.status = Service.Status.ACTIVE
+    service.activated_at = timezone.now()
+    service.next_due_date = line.period_end + timedelta(days=1) if line.period_end else None
+    service.save(update_fields=["status", "activated_at", "next_due_date"])
+    audit_record(
+        action=AuditAction.SERVICE_PROVISIONED,
+        customer=service.customer,
+        target=service,
+        details={"invoice": line.invoice.number, "module": service.product.module},
+    )
+
+
+def _renew(service: Service, line: InvoiceLine) -> None:
+    service.next_due_date = line.period_end + timedelta(days=1)
+    service.save(update_fields=["next_due_date"])
+    audit_record(
+        action=AuditAction.SERVICE_RENEWED,
+        customer=service.customer,
+        target=service,
+        details={"invoice": line.invoice.number, "paid_until": line.period_end.isoformat()},
+    )
+
+
+def services_on_invoice_paid(invoice: Invoice) -> None:
+    """The invoice_paid handler: activate new services, extend renewed ones.
+
+    Runs inside the paying transaction (see invoices.hooks). A line for a period that is no
+    longer the service's next one (already extended, or the service ended) changes nothing.
+    """
+    lines = invoice.lines.filter(kind=InvoiceLine.Kind.SERVICE, service__isnull=False)
+    for line in lines.select_related("invoice").order_by("period_start"):
+        service = (
+            Service.objects.select_for_update()
+            .select_related("customer", "product")
+            .get(pk=line.service_id)
+        )
+        if service.status == Service.Status.PENDING:
+            _activate(service, line)
+        elif (
+            service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+            and line.period_end
+            and service.next_due_date == line.period_start
+        ):
+            _renew(service, line)

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from accounts.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
 from accounts.models import AuditEvent, Customer, User
+from invoices.models import ConfigurableOptionPrice, Product, ProductPrice
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +19,8 @@ def _counts() -> dict[str, int]:
         "users": User.objects.count(),
         "customers": Customer.objects.count(),
         "events": AuditEvent.objects.count(),
+        "products": Product.objects.count(),
+        "prices": ProductPrice.objects.count() + ConfigurableOptionPrice.objects.count(),
     }
 
 
@@ -38,7 +41,17 @@ def test_seed_demo_creates_staff_and_customer_once(settings):
 
     call_command("seed_demo", stdout=StringIO())
 
-    assert _counts() == first == {"users": 2, "customers": 1, "events": 0}
+    assert (
+        _counts()
+        == first
+        == {
+            "users": 2,
+            "customers": 1,
+            "events": 0,
+            "products": 3,
+            "prices": 36,
+        }
+    )
     staff.refresh_from_db()
     assert staff.password == staff_password_hash
 

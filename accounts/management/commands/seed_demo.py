@@ -1,4 +1,4 @@
-"""Demo data: a staff user and a demo customer (and later the first catalogue items).
+"""Demo data: a staff user, a demo customer and a small catalogue.
 
 Idempotent: every object is looked up by a natural key first, so a second run creates
 nothing and never changes a password someone set. With DEBUG on the demo passwords are
@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Customer, User
+from invoices.demo import catalogue_seed
 
 STAFF_EMAIL = "admin@example.com"
 CUSTOMER_EMAIL = "demo@example.com"
@@ -22,7 +23,7 @@ DEV_PASSWORDS = {STAFF_EMAIL: "admin-demo-pass", CUSTOMER_EMAIL: "demo-customer-
 
 
 class Command(BaseCommand):
-    help = "Create idempotent demo data: a staff user and a demo customer."
+    help = "Create idempotent demo data: a staff user, a demo customer and a catalogue."
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
@@ -31,6 +32,7 @@ class Command(BaseCommand):
                 self._user(CUSTOMER_EMAIL, is_staff=False),
             ]
             self._customer()
+            catalogue_seed()
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
         self.stdout.write(f"Demo logins ({base}/accounts/login/, staff: {base}/admin/):")

@@ -28,8 +28,8 @@ from invoices.models import (
     Order,
     seller_details_from_settings,
 )
-from invoices.pricing import line_amounts, totals_of
-from invoices.tax import tax_treatment_for
+from invoices.pricing import LineAmounts, Totals, line_amounts, totals_of
+from invoices.tax import TaxTreatment, tax_treatment_for
 
 INVOICE_SERIES = "invoice"
 
@@ -61,6 +61,32 @@ def _lock(invoice_id: int) -> Invoice:
     return Invoice.objects.select_for_update().select_related("customer__user").get(pk=invoice_id)
 
 
+@dataclass(frozen=True)
+class PricedLines:
+    tax: TaxTreatment
+    prices_include_tax: bool
+    amounts: list[LineAmounts]
+    totals: Totals
+
+
+def lines_price(*, customer: Customer, currency: str, lines: list[LineDraft]) -> PricedLines:
+    """Tax and amounts of lines for this customer: the one place quotes and invoices share,
+    so a customer pays exactly what the review page showed."""
+    tax = tax_treatment_for(customer)
+    include = settings.TAX_PRICES_INCLUDE_TAX
+    amounts = [
+        line_amounts(
+            quantity=draft.quantity,
+            unit_price=draft.unit_price,
+            discount=draft.discount or Money(0, currency),
+            tax=tax,
+            prices_include_tax=include,
+        )
+        for draft in lines
+    ]
+    return PricedLines(tax, include, amounts, totals_of(amounts, currency))
+
+
 @transaction.atomic
 def invoice_create_draft(
     *,
@@ -73,19 +99,8 @@ def invoice_create_draft(
     notes: str = "",
 ) -> Invoice:
     """Price the lines for this customer (tax, discounts) and store a draft invoice."""
-    tax = tax_treatment_for(customer)
-    include = settings.TAX_PRICES_INCLUDE_TAX
-    priced = [
-        line_amounts(
-            quantity=draft.quantity,
-            unit_price=draft.unit_price,
-            discount=draft.discount or Money(0, currency),
-            tax=tax,
-            prices_include_tax=include,
-        )
-        for draft in lines
-    ]
-    totals = totals_of(priced, currency)
+    priced = lines_price(customer=customer, currency=currency, lines=lines)
+    tax, totals = priced.tax, priced.totals
     invoice = Invoice.objects.create(
         customer=customer,
         order=order,
@@ -97,7 +112,7 @@ def invoice_create_draft(
         total=totals.total,
         amount_paid=Money(0, currency),
         amount_refunded=Money(0, currency),
-        prices_include_tax=include,
+        prices_include_tax=priced.prices_include_tax,
         tax_name=tax.name,
         tax_rate=tax.rate,
         reverse_charge=tax.reverse_charge,
@@ -122,7 +137,7 @@ def invoice_create_draft(
             total=amounts.total,
             position=position,
         )
-        for position, (draft, amounts) in enumerate(zip(lines, priced, strict=True))
+        for position, (draft, amounts) in enumerate(zip(lines, priced.amounts, strict=True))
     )
     return invoice
 
@@ -176,6 +191,13 @@ def invoice_issue(
     invoice.seller_details = seller_details_from_settings()
     invoice.buyer_details = _buyer_details(invoice.customer)
     invoice.save()
+    audit_record(
+        action=AuditAction.INVOICE_ISSUED,
+        actor=actor,
+        customer=invoice.customer,
+        target=invoice,
+        details={"number": number, "total": str(invoice.total)},
+    )
     email_send_on_commit(
         to=[invoice.customer.user.email],
         name="invoice_issued",

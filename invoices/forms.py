@@ -1,0 +1,46 @@
+"""Client-area ordering form: the choices a product offers, built from the catalogue."""
+
+from __future__ import annotations
+
+from django import forms
+
+from invoices.models import BillingCycle, Product
+
+
+def _cycle_label(price) -> str:
+    label = f"{BillingCycle(price.cycle).label}: {price.price}"
+    return f"{label} (+ {price.setup_fee} setup)" if price.setup_fee.amount else label
+
+
+class OrderForm(forms.Form):
+    """Cycle, option quantities, required domain/hostname and a coupon code for one product
+    in the customer's currency. Business rules (stock, coupon validity) are the service's."""
+
+    cycle = forms.ChoiceField(widget=forms.RadioSelect, label="Billing cycle")
+    coupon_code = forms.CharField(max_length=40, required=False, label="Coupon code")
+
+    def __init__(self, *args, product: Product, currency: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.product = product
+        prices = [p for p in product.prices.all() if p.currency == currency]
+        self.fields["cycle"].choices = [(p.cycle, _cycle_label(p)) for p in prices]
+        if len(prices) == 1:
+            self.fields["cycle"].initial = prices[0].cycle
+        for option in product.options.all():
+            self.fields[f"option_{option.pk}"] = forms.IntegerField(
+                label=f"{option.name} ({option.unit_label})",
+                min_value=option.min_quantity,
+                max_value=option.max_quantity,
+                initial=option.min_quantity,
+            )
+        if product.requires_domain:
+            self.fields["domain"] = forms.CharField(max_length=253, label="Domain name")
+        if product.requires_hostname:
+            self.fields["hostname"] = forms.CharField(max_length=253, label="Hostname")
+
+    def option_quantities(self) -> dict[int, int]:
+        return {
+            int(name.removeprefix("option_")): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("option_")
+        }

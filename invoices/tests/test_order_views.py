@@ -1,0 +1,154 @@
+"""Client-area ordering pages and the services list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from djmoney.money import Money
+
+from billing_portal.common.testing import assert_customer_isolation
+from invoices import services
+from invoices.models import Invoice, Order
+from invoices.tests.factories import ProductFactory, ProductPriceFactory
+from provisioning.models import Service
+
+pytestmark = pytest.mark.django_db
+
+
+def usd(value: str) -> Money:
+    return Money(Decimal(value), "USD")
+
+
+@pytest.fixture
+def price():
+    product = ProductFactory(name="Minecraft 4 GB", slug="minecraft-4gb", requires_hostname=True)
+    return ProductPriceFactory(product=product, price=usd("12.00"), setup_fee=usd("3.00"))
+
+
+def test_catalogue_lists_visible_products_with_prices_in_the_customers_currency(
+    client, customer, price
+):
+    ProductFactory(name="Secret plan", is_visible=False, group=price.product.group)
+    ProductPriceFactory(product=price.product, cycle="annual", price=usd("120.00"))
+    client.force_login(customer.user)
+    html = client.get(reverse("orders:catalogue")).content.decode()
+    assert "Minecraft 4 GB" in html
+    assert "From <strong>$12.00</strong>" in html
+    assert "Secret plan" not in html
+
+
+def test_configure_review_place(client, customer, price, django_capture_on_commit_callbacks):
+    client.force_login(customer.user)
+    url = reverse("orders:product", args=["minecraft-4gb"])
+    assert b"Monthly: $12.00 (+ $3.00 setup)" in client.get(url).content
+
+    data = {"cycle": "monthly", "hostname": "mc.example.net", "coupon_code": ""}
+    review = client.post(url, data)
+    assert review.status_code == 200
+    assert review.context["quote"].totals.total == usd("15.00")
+    assert b'data-testid="order-total">$15.00<' in review.content
+    assert Order.objects.count() == 0  # reviewing writes nothing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = client.post(url, {**data, "place": "1"})
+    invoice = Invoice.objects.get(customer=customer)
+    assert placed.status_code == 302
+    assert placed.url == reverse("invoices:invoice_detail", args=[invoice.pk])
+    assert invoice.total == usd("15.00")
+    assert Service.objects.get(customer=customer).hostname == "mc.example.net"
+
+    services_page = client.get(reverse("provisioning:service_list")).content.decode()
+    assert "Minecraft 4 GB" in services_page
+    assert "Pending" in services_page
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"cycle": "monthly", "hostname": "h", "coupon_code": "NOPE"}, "is not valid"),
+        ({"cycle": "monthly", "hostname": ""}, "This field is required"),
+        ({"cycle": "annual", "hostname": "h"}, "Select a valid choice"),
+    ],
+)
+def test_bad_orders_show_the_reason_and_change_nothing(client, customer, price, data, error):
+    client.force_login(customer.user)
+    response = client.post(
+        reverse("orders:product", args=["minecraft-4gb"]), {**data, "place": "1"}
+    )
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert Order.objects.count() == 0
+
+
+def test_hidden_products_cannot_be_ordered(client, customer, price):
+    price.product.is_visible = False
+    price.product.save()
+    client.force_login(customer.user)
+    assert client.get(reverse("orders:product", args=["minecraft-4gb"])).status_code == 404
+
+
+def test_customer_cancels_an_unpaid_order_from_its_invoice(client, customer, price):
+    order = services.order_place(
+        customer=customer,
+        request=services.OrderRequest(
+            product=price.product, cycle="monthly", currency="USD", hostname="h"
+        ),
+    )
+    client.force_login(customer.user)
+    invoice = order.invoices.get()
+    detail = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
+    assert reverse("orders:cancel", args=[order.pk]) in detail
+    response = client.post(reverse("orders:cancel", args=[order.pk]), follow=True)
+    assert f"Order #{order.pk} is cancelled." in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+
+
+def test_orders_cannot_be_cancelled_by_another_customer(client, customer, other_customer, price):
+    order = services.order_place(
+        customer=customer,
+        request=services.OrderRequest(
+            product=price.product, cycle="monthly", currency="USD", hostname="h"
+        ),
+    )
+    assert_customer_isolation(
+        client,
+        urls=[reverse("orders:cancel", args=[order.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED  # by its owner, after the intruder's 404
+
+
+def test_services_list_shows_only_own_services_in_constant_queries(
+    client, customer, other_customer, price, django_assert_max_num_queries
+):
+    request = services.OrderRequest(
+        product=price.product, cycle="monthly", currency="USD", hostname="h"
+    )
+    services.order_place(customer=other_customer, request=request)
+    services.order_place(customer=customer, request=request)
+    client.force_login(customer.user)
+    with django_assert_max_num_queries(10) as one:
+        response = client.get(reverse("provisioning:service_list"))
+    assert len(response.context["services"]) == 1
+    for _ in range(49):
+        services.order_place(customer=customer, request=request)
+    with django_assert_max_num_queries(10) as fifty:
+        client.get(reverse("provisioning:service_list"))
+    assert len(one.captured_queries) == len(fifty.captured_queries)
+
+
+def test_catalogue_runs_constant_queries(client, customer, price, django_assert_max_num_queries):
+    client.force_login(customer.user)
+    with django_assert_max_num_queries(10) as one:
+        client.get(reverse("orders:catalogue"))
+    for _ in range(49):
+        ProductPriceFactory(product=ProductFactory(group=price.product.group))
+    with django_assert_max_num_queries(10) as fifty:
+        client.get(reverse("orders:catalogue"))
+    assert len(one.captured_queries) == len(fifty.captured_queries)

@@ -1,0 +1,226 @@
+"""Ordering: quotes, placing (stock, coupons, options), cancelling, and paying the order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from djmoney.money import Money
+
+from accounts.models import AuditAction, AuditEvent
+from accounts.tests.factories import CustomerFactory
+from invoices import services
+from invoices.errors import CouponInvalid, InvalidOptionQuantity, PriceUnavailable
+from invoices.models import ConfigurableOptionPrice, Coupon, Invoice, Order
+from invoices.services.orders import MissingOrderField, OrderNotCancellable, OutOfStock
+from invoices.tests.factories import (
+    ConfigurableOptionFactory,
+    CouponFactory,
+    ProductPriceFactory,
+    TaxRateFactory,
+)
+from provisioning.models import Service
+
+pytestmark = pytest.mark.django_db
+
+TODAY = date(2026, 5, 10)
+
+
+def eur(value: str) -> Money:
+    return Money(Decimal(value), "EUR")
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(datetime(2026, 5, 10, 12, tzinfo=UTC), tick=False):
+        yield
+
+
+@pytest.fixture
+def buyer(settings):
+    settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "country": "DE"}
+    TaxRateFactory(country="DE", rate=Decimal("19"))
+    return CustomerFactory(country="DE", preferred_currency="EUR")
+
+
+@pytest.fixture
+def price():
+    price = ProductPriceFactory(
+        currency="EUR", price=eur("20.00"), setup_fee=eur("5.00"), cycle="monthly"
+    )
+    option = ConfigurableOptionFactory(product=price.product, name="Extra memory", max_quantity=8)
+    ConfigurableOptionPrice.objects.create(
+        option=option, cycle="monthly", currency="EUR", unit_price=eur("2.00"),
+        setup_fee=eur("0.00"),
+    )  # fmt: skip
+    return price
+
+
+def _request(price, **overrides) -> services.OrderRequest:
+    option = price.product.options.get()
+    values = {
+        "product": price.product,
+        "cycle": "monthly",
+        "currency": "EUR",
+        "option_quantities": {option.pk: 3},
+        **overrides,
+    }
+    return services.OrderRequest(**values)
+
+
+def test_quote_breaks_down_price_setup_options_tax_and_recurring(buyer, price):
+    quote = services.order_quote(customer=buyer, request=_request(price))
+    assert [line.description for line in quote.lines] == [
+        f"{price.product.name} (Monthly)",
+        f"Setup fee: {price.product.name}",
+        "Extra memory (GB)",
+    ]
+    assert quote.totals.subtotal == eur("31.00")
+    assert quote.totals.tax_total == eur("5.89")
+    assert quote.totals.total == eur("36.89")
+    assert quote.recurring_amount == eur("26.00")
+    assert quote.recurring_total == eur("30.94")
+    assert quote.lines[0].period_start == TODAY
+    assert quote.lines[0].period_end == date(2026, 6, 9)
+
+
+def test_place_creates_pending_service_and_an_issued_invoice_due_today(
+    buyer, price, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = services.order_place(customer=buyer, request=_request(price, domain="x.test"))
+    service = Service.objects.get(order=order)
+    assert service.status == Service.Status.PENDING
+    assert service.recurring_amount == eur("26.00")
+    assert [(o.option.name, o.quantity) for o in service.options.all()] == [("Extra memory", 3)]
+    invoice = order.invoices.get()
+    assert invoice.status == Invoice.Status.UNPAID
+    assert invoice.kind == Invoice.Kind.ORDER
+    assert invoice.due_date == TODAY
+    assert invoice.total == eur("36.89")
+    assert set(invoice.lines.values_list("service_id", flat=True)) == {service.pk, None}
+    subjects = sorted(m.subject for m in mailoutbox)
+    assert subjects[0].startswith("Invoice INV-2026-")
+    assert subjects[1].startswith(f"Order #{order.pk} received")
+    assert AuditEvent.objects.filter(action=AuditAction.ORDER_PLACED, customer=buyer).exists()
+
+
+def test_paying_the_order_activates_the_service_and_completes_the_order(buyer, price):
+    order = services.order_place(customer=buyer, request=_request(price))
+    services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+    service = Service.objects.get(order=order)
+    assert service.status == Service.Status.ACTIVE
+    assert service.next_due_date == date(2026, 6, 10)
+    order.refresh_from_db()
+    assert order.status == Order.Status.COMPLETED
+
+
+def test_stock_is_respected_and_freed_by_cancellation(buyer, price):
+    price.product.stock_limit = 1
+    price.product.save()
+    first = services.order_place(customer=buyer, request=_request(price))
+    with pytest.raises(OutOfStock, match="sold out"):
+        services.order_place(customer=buyer, request=_request(price))
+    services.order_cancel(order_id=first.pk, actor=buyer.user)
+    services.order_place(customer=buyer, request=_request(price))
+    assert Service.objects.filter(status="pending").count() == 1
+
+
+def test_cancel_cancels_invoice_and_service_once(buyer, price):
+    order = services.order_place(customer=buyer, request=_request(price))
+    services.order_cancel(order_id=order.pk, actor=buyer.user)
+    services.order_cancel(order_id=order.pk, actor=buyer.user)
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert order.invoices.get().status == Invoice.Status.CANCELLED
+    assert Service.objects.get(order=order).status == Service.Status.CANCELLED
+    assert AuditEvent.objects.filter(action=AuditAction.ORDER_CANCELLED).count() == 1
+
+
+def test_paid_orders_cannot_be_cancelled(buyer, price):
+    order = services.order_place(customer=buyer, request=_request(price))
+    services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+    with pytest.raises(OrderNotCancellable):
+        services.order_cancel(order_id=order.pk)
+
+
+def test_percent_coupon_discounts_the_first_invoice_and_recurring_ones_too(buyer, price):
+    CouponFactory(code="HALF", percent=Decimal("50"), applies=Coupon.Applies.RECURRING)
+    quote = services.order_quote(customer=buyer, request=_request(price, coupon_code="half"))
+    assert quote.totals.discount_total == eur("15.50")
+    assert quote.totals.total == eur("18.45")
+    assert quote.recurring_total == eur("15.47")
+    order = services.order_place(customer=buyer, request=_request(price, coupon_code="half"))
+    assert Service.objects.get(order=order).recurring_coupon.code == "HALF"
+
+
+def test_fixed_coupon_is_allocated_and_capped(buyer, price):
+    CouponFactory(code="TENOFF", kind="fixed", percent=None, currency="EUR", amount=eur("10.00"))
+    quote = services.order_quote(customer=buyer, request=_request(price, coupon_code="TENOFF"))
+    assert quote.totals.discount_total == eur("10.00")
+    assert quote.recurring_total == eur("30.94")  # first invoice only
+
+
+@pytest.mark.parametrize(
+    ("coupon", "message"),
+    [
+        ({"expires_at": datetime(2026, 5, 1, tzinfo=UTC)}, "expired"),
+        ({"starts_at": datetime(2026, 6, 1, tzinfo=UTC)}, "not valid yet"),
+        ({"is_active": False}, "not valid"),
+        ({"max_uses": 0}, "used up"),
+        ({"kind": "fixed", "percent": None, "currency": "USD", "amount": Money(5, "USD")}, "USD"),
+    ],
+)
+def test_coupon_rules(buyer, price, coupon, message):
+    CouponFactory(code="RULE", **coupon)
+    with pytest.raises(CouponInvalid, match=message):
+        services.order_quote(customer=buyer, request=_request(price, coupon_code="RULE"))
+
+
+def test_coupon_product_restriction_and_per_customer_limit(buyer, price):
+    other = ProductPriceFactory(currency="EUR").product
+    restricted = CouponFactory(code="ONLYOTHER")
+    restricted.products.add(other)
+    with pytest.raises(CouponInvalid, match="cannot be used for"):
+        services.order_quote(customer=buyer, request=_request(price, coupon_code="ONLYOTHER"))
+
+    CouponFactory(code="ONCE", max_uses_per_customer=1)
+    services.order_place(customer=buyer, request=_request(price, coupon_code="ONCE"))
+    with pytest.raises(CouponInvalid, match="already used"):
+        services.order_quote(customer=buyer, request=_request(price, coupon_code="ONCE"))
+    # another customer may still use it
+    services.order_quote(customer=CustomerFactory(), request=_request(price, coupon_code="ONCE"))
+
+
+def test_invalid_configurations_are_refused_with_a_reason(buyer, price):
+    option = price.product.options.get()
+    with pytest.raises(InvalidOptionQuantity, match="between 0 and 8"):
+        services.order_quote(
+            customer=buyer, request=_request(price, option_quantities={option.pk: 9})
+        )
+    with pytest.raises(InvalidOptionQuantity, match="does not belong"):
+        services.order_quote(customer=buyer, request=_request(price, option_quantities={-1: 1}))
+    with pytest.raises(PriceUnavailable):
+        services.order_quote(customer=buyer, request=_request(price, cycle="annual"))
+    price.product.requires_domain = True
+    price.product.save()
+    with pytest.raises(MissingOrderField, match="domain"):
+        services.order_quote(customer=buyer, request=_request(price))
+    assert Order.objects.count() == 0
+
+
+def test_one_time_products_have_no_renewal(buyer):
+    one_time = ProductPriceFactory(currency="EUR", cycle="one_time", price=eur("99.00"))
+    quote = services.order_quote(
+        customer=buyer,
+        request=services.OrderRequest(product=one_time.product, cycle="one_time", currency="EUR"),
+    )
+    assert quote.recurring_total is None
+    assert quote.lines[0].period_end is None
+    order = services.order_place(customer=buyer, request=quote.request)
+    services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+    service = Service.objects.get(order=order)
+    assert service.status == Service.Status.ACTIVE
+    assert service.next_due_date is None
