@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -181,6 +183,10 @@ CELERY_TASK_ROUTES = {
 }
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
+    "invoices.billing_run": {
+        "task": "invoices.billing_run",
+        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=0),
+    },
     "accounts.login_logs_prune": {
         "task": "accounts.login_logs_prune",
         "schedule": timedelta(days=1),
@@ -286,6 +292,24 @@ SELLER_DETAILS = {
 TAX_PRICES_INCLUDE_TAX = env.bool("TAX_PRICES_INCLUDE_TAX", default=False)
 INVOICE_NUMBER_FORMAT = env.str("INVOICE_NUMBER_FORMAT", default="INV-{year}-{number:05}")
 CREDIT_NOTE_NUMBER_FORMAT = env.str("CREDIT_NOTE_NUMBER_FORMAT", default="CN-{year}-{number:05}")
+
+# --- The daily billing run ---------------------------------------------------------------
+
+BILLING_RENEWAL_DAYS_AHEAD = env.int("BILLING_RENEWAL_DAYS_AHEAD", default=7)
+BILLING_COMBINE_RENEWALS = env.bool("BILLING_COMBINE_RENEWALS", default=False)
+BILLING_REMINDER_DAYS_BEFORE = env.int("BILLING_REMINDER_DAYS_BEFORE", default=3)
+BILLING_OVERDUE_REMINDER_DAYS = env.list(
+    "BILLING_OVERDUE_REMINDER_DAYS", cast=int, default=[1, 3, 7]
+)
+if len(BILLING_OVERDUE_REMINDER_DAYS) != 3:
+    raise ImproperlyConfigured("BILLING_OVERDUE_REMINDER_DAYS takes three day counts, e.g. 1,3,7.")
+BILLING_LATE_FEE_AFTER_DAYS = env.int("BILLING_LATE_FEE_AFTER_DAYS", default=0)  # 0: off
+BILLING_LATE_FEE_PERCENT = Decimal(env.str("BILLING_LATE_FEE_PERCENT", default="10"))
+BILLING_SUSPEND_AFTER_DAYS = env.int("BILLING_SUSPEND_AFTER_DAYS", default=3)
+BILLING_TERMINATE_AFTER_DAYS = env.int("BILLING_TERMINATE_AFTER_DAYS", default=30)
+BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS = env.int(
+    "BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS", default=7
+)
 
 # --- Static files -------------------------------------------------------------------------
 

@@ -13,16 +13,19 @@ from django.http import HttpRequest
 from billing_portal.common.errors import DomainError
 from invoices import services
 from invoices.models import (
+    BillingRun,
     ConfigurableOption,
     ConfigurableOptionPrice,
     Coupon,
     Invoice,
     InvoiceLine,
+    InvoiceNotice,
     Order,
     Product,
     ProductGroup,
     ProductPrice,
     TaxRate,
+    UsageRecord,
 )
 
 
@@ -143,3 +146,48 @@ class InvoiceAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected invoices paid (offline payment)", permissions=["view"])
     def mark_paid_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._apply(request, queryset, services.invoice_mark_paid, "marked paid")
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(admin.ModelAdmin):
+    """What each daily run did: counts per step, failed items and duration. Read-only."""
+
+    list_display = ("as_of", "status", "started_at", "duration_seconds", "summary", "error_count")
+    list_filter = ("status",)
+    date_hierarchy = "started_at"
+    readonly_fields = ("as_of", "status", "counts", "errors", "started_at", "finished_at")
+
+    @admin.display(description="Counts")
+    def summary(self, run: BillingRun) -> str:
+        return ", ".join(f"{step} {count}" for step, count in run.counts.items())
+
+    @admin.display(description="Errors")
+    def error_count(self, run: BillingRun) -> int:
+        return len(run.errors)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(InvoiceNotice)
+class InvoiceNoticeAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "kind", "fee_invoice", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("invoice__number",)
+    list_select_related = ("invoice", "fee_invoice")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ("service", "metric", "quantity", "recorded_at")
+    list_filter = ("metric",)
+    raw_id_fields = ("service",)

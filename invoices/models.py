@@ -334,6 +334,7 @@ class Invoice(models.Model):
     class Kind(models.TextChoices):
         ORDER = "order", "New order"
         RENEWAL = "renewal", "Renewal"
+        LATE_FEE = "late_fee", "Late fee"
         MANUAL = "manual", "Manual"
 
     customer = models.ForeignKey(
@@ -482,6 +483,90 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class InvoiceNotice(models.Model):
+    """A reminder or late fee the billing run sent for an invoice: at most one of each kind
+    per invoice, whatever runs, retries or concurrent runs happen."""
+
+    class Kind(models.TextChoices):
+        UPCOMING = "upcoming", "Payment reminder (upcoming)"
+        DUE = "due", "Payment due today"
+        OVERDUE_1 = "overdue_1", "First overdue notice"
+        OVERDUE_2 = "overdue_2", "Second overdue notice"
+        OVERDUE_3 = "overdue_3", "Final overdue notice"
+        LATE_FEE = "late_fee", "Late fee charged"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    fee_invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "kind"], name="invoices_invoicenotice_once_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.invoice}"
+
+
+class UsageRecord(models.Model):
+    """A measured quantity of a service's usage metric (e.g. bandwidth in GB) at a time."""
+
+    service = models.ForeignKey(
+        "provisioning.Service", on_delete=models.CASCADE, related_name="usage_records"
+    )
+    metric = models.CharField(max_length=50)
+    quantity = models.DecimalField(max_digits=14, decimal_places=4)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["service", "metric", "recorded_at"], name="invoices_usage_service_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0), name="invoices_usagerecord_quantity_nonneg"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.quantity} at {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+class BillingRun(models.Model):
+    """One execution of the daily billing automation, with what each step did."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
+
+    as_of = models.DateField(help_text="The day the run billed for.")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.RUNNING)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Billing run for {self.as_of} ({self.get_status_display()})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
 
 
 def seller_details_from_settings() -> dict[str, str]:

@@ -1,7 +1,10 @@
-"""Service writes: creation at order time, cancellation, and what an invoice payment does.
+"""Service writes: creation at order time, cancellation, suspension, termination, and what an
+invoice payment does.
 
-Until the panel adapters arrive (the provisioning issue), a paid new service becomes active
-directly; with adapters, activation will wait for the panel's confirmation.
+These functions are the one place a service changes state, and so the hook where the panel
+calls attach: until the panel adapters arrive (the provisioning issue), a paid new service
+becomes active directly and suspension/termination change only the portal's record; with
+adapters, each will first record a provisioning operation for the panel.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.emails import email_send_on_commit
 from invoices.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Invoice, InvoiceLine, Product
 from provisioning.errors import InvalidServiceTransition
 from provisioning.models import SERVICE_TRANSITIONS, Service, ServiceOption
@@ -88,6 +93,98 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
     return service
 
 
+def _lock(service_id: int) -> Service:
+    return (
+        Service.objects.select_for_update()
+        .select_related("customer__user", "product")
+        .get(pk=service_id)
+    )
+
+
+def _change_status(
+    *,
+    service_id: int,
+    to: str,
+    action: AuditAction,
+    stamp: str,
+    actor: User | None,
+    reason: str,
+    email: str | None,
+) -> Service:
+    service = _lock(service_id)
+    if service.status == to:
+        return service
+    service_assert_transition(service, to=to)
+    service.status = to
+    setattr(service, stamp, timezone.now())
+    service.save(update_fields=["status", stamp])
+    audit_record(
+        action=action,
+        actor=actor,
+        customer=service.customer,
+        target=service,
+        details={"reason": reason},
+    )
+    if email:
+        email_send_on_commit(
+            to=[service.customer.user.email],
+            name=email,
+            context={
+                "customer_name": service.customer.name,
+                "service": str(service),
+                "reason": reason,
+            },
+        )
+    return service
+
+
+@transaction.atomic
+def service_suspend(*, service_id: int, reason: str, actor: User | None = None) -> Service:
+    return _change_status(
+        service_id=service_id,
+        to=Service.Status.SUSPENDED,
+        action=AuditAction.SERVICE_SUSPENDED,
+        stamp="suspended_at",
+        actor=actor,
+        reason=reason,
+        email="service_suspended",
+    )
+
+
+@transaction.atomic
+def service_unsuspend(*, service_id: int, reason: str, actor: User | None = None) -> Service:
+    return _change_status(
+        service_id=service_id,
+        to=Service.Status.ACTIVE,
+        action=AuditAction.SERVICE_UNSUSPENDED,
+        stamp="activated_at",
+        actor=actor,
+        reason=reason,
+        email=None,
+    )
+
+
+@transaction.atomic
+def service_terminate(*, service_id: int, reason: str, actor: User | None = None) -> Service:
+    return _change_status(
+        service_id=service_id,
+        to=Service.Status.TERMINATED,
+        action=AuditAction.SERVICE_TERMINATED,
+        stamp="terminated_at",
+        actor=actor,
+        reason=reason,
+        email="service_terminated",
+    )
+
+
+def service_has_suspendable_debt(*, service: Service, today: date) -> bool:
+    """Whether an unpaid invoice of this service is overdue long enough to suspend it."""
+    cutoff = today - timedelta(days=settings.BILLING_SUSPEND_AFTER_DAYS)
+    return InvoiceLine.objects.filter(
+        service=service, invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
+    ).exists()
+
+
 def _activate(service: Service, line: InvoiceLine) -> None:
     service_assert_transition(service, to=Service.Status.ACTIVE)
     service.status = Service.Status.ACTIVE
@@ -114,18 +211,24 @@ def _renew(service: Service, line: InvoiceLine) -> None:
 
 
 def services_on_invoice_paid(invoice: Invoice) -> None:
-    """The invoice_paid handler: activate new services, extend renewed ones.
+    """The invoice_paid handler: activate new services, extend renewed ones, and lift a
+    non-payment suspension once no suspendable debt is left.
 
     Runs inside the paying transaction (see invoices.hooks). A line for a period that is no
     longer the service's next one (already extended, or the service ended) changes nothing.
     """
-    lines = invoice.lines.filter(kind=InvoiceLine.Kind.SERVICE, service__isnull=False)
-    for line in lines.select_related("invoice").order_by("period_start"):
-        service = (
-            Service.objects.select_for_update()
-            .select_related("customer", "product")
-            .get(pk=line.service_id)
-        )
+    today = timezone.localdate()
+    lines = invoice.lines.filter(service__isnull=False).select_related("invoice")
+    for line in lines.order_by("period_start", "pk"):
+        service = _lock(line.service_id)
+        if service.status == Service.Status.SUSPENDED and not service_has_suspendable_debt(
+            service=service, today=today
+        ):
+            service = service_unsuspend(
+                service_id=service.pk, reason=f"invoice {invoice.number} paid"
+            )
+        if line.kind != InvoiceLine.Kind.SERVICE:
+            continue
         if service.status == Service.Status.PENDING:
             _activate(service, line)
         elif (

@@ -220,7 +220,9 @@ def _order_lines(
     return lines
 
 
-def _with_discounts(lines: list[LineDraft], coupon: Coupon | None) -> list[LineDraft]:
+def coupon_apply(lines: list[LineDraft], coupon: Coupon | None) -> list[LineDraft]:
+    """The lines with the coupon's discount set on each (percent per line, fixed amounts
+    allocated across them)."""
     if coupon is None:
         return lines
     listed = [line.unit_price * line.quantity for line in lines]
@@ -244,7 +246,7 @@ def _recurring_total(
     priced = lines_price(
         customer=customer,
         currency=request.currency,
-        lines=_with_discounts([line], recurring_coupon),
+        lines=coupon_apply([line], recurring_coupon),
     )
     return priced.totals.total
 
@@ -266,7 +268,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
             at=timezone.now(),
         )
     period = (today, service_period_end(start=today, cycle=request.cycle))
-    lines = _with_discounts(_order_lines(request, price, options, period), coupon)
+    lines = coupon_apply(_order_lines(request, price, options, period), coupon)
     priced = lines_price(customer=customer, currency=request.currency, lines=lines)
     recurring_amount = sum(
         (unit_price * quantity for _option, quantity, unit_price, _fee in options), price.price

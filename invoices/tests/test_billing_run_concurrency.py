@@ -1,0 +1,60 @@
+"""Two billing runs at once, on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from djmoney.money import Money
+
+from accounts.tests.factories import CustomerFactory
+from invoices.models import BillingRun, Invoice, InvoiceNotice
+from invoices.services.billing_run import billing_run
+from invoices.tests.factories import ProductPriceFactory
+from provisioning.models import Service
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SERVICES = 30
+
+
+def test_concurrent_runs_do_the_work_once():
+    product = ProductPriceFactory().product
+    for n in range(SERVICES):
+        Service.objects.create(
+            customer=CustomerFactory(), product=product, cycle="monthly", currency="USD",
+            recurring_amount=Money(Decimal("10"), "USD"), status="active",
+            # a third overdue since Jan 20 (suspend + reminders), the rest due soon (renew)
+            next_due_date=date(2026, 1, 20) if n % 3 == 0 else date(2026, 2, 1),
+        )  # fmt: skip
+    billing_run(today=date(2026, 1, 19))  # issues every renewal once, unpaid from here on
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            billing_run(today=date(2026, 1, 26))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert Invoice.objects.count() == SERVICES
+    assert Service.objects.filter(status="suspended").count() == SERVICES // 3
+    # the ten due Jan 20: "upcoming" on the 19th, "overdue_2" (6 days late) on the 26th
+    notices = list(InvoiceNotice.objects.values_list("invoice_id", "kind"))
+    assert len(notices) == len(set(notices)) == 2 * (SERVICES // 3)
+    runs = BillingRun.objects.filter(as_of=date(2026, 1, 26))
+    assert all(run.errors == [] for run in runs)
+    assert sum(run.counts["suspended"] for run in runs) == SERVICES // 3
