@@ -1,0 +1,63 @@
+"""Staff list pages run the same number of SQL queries for 1 and for 50 rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from djmoney.money import Money
+
+from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from invoices import services
+from invoices.models import BillingRun, Order
+from invoices.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
+from provisioning.models import Service
+
+pytestmark = pytest.mark.django_db
+
+
+def _invoice():
+    line = services.LineDraft(kind="manual", description="x", unit_price=Money(Decimal("1"), "USD"))
+    draft = services.invoice_create_draft(customer=CustomerFactory(), currency="USD", lines=[line])
+    services.invoice_issue(invoice_id=draft.pk)
+
+
+def _service():
+    Service.objects.create(
+        customer=CustomerFactory(), product=ProductPriceFactory().product, cycle="monthly",
+        currency="USD", recurring_amount=Money(Decimal("5"), "USD"),
+    )  # fmt: skip
+
+
+BUILDERS = {
+    "accounts_customer": CustomerFactory,
+    "accounts_user": UserFactory,
+    "accounts_auditevent": AuditEventFactory,
+    "invoices_invoice": _invoice,
+    "invoices_order": lambda: Order.objects.create(customer=CustomerFactory()),
+    "invoices_product": ProductFactory,
+    "invoices_coupon": CouponFactory,
+    "invoices_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
+    "provisioning_service": _service,
+}
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("model", BUILDERS)
+def test_changelist_queries_do_not_grow_with_rows(client, model):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse(f"admin:{model}_changelist")
+    BUILDERS[model]()
+    one = _queries(client, url)
+    for _ in range(49):
+        BUILDERS[model]()
+    assert _queries(client, url) == one
