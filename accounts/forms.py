@@ -13,6 +13,7 @@ from django_countries.fields import CountryField
 
 from accounts.models import Customer, User, normalize_email
 from accounts.services import PROFILE_FIELDS
+from invoices.tax import eu_vat_number_valid, is_eu_member
 
 
 class RegistrationForm(forms.Form):
@@ -90,3 +91,20 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["preferred_currency"].choices = [(c, c) for c in settings.CURRENCIES]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        country = str(cleaned.get("country") or "")
+        tax_id = (cleaned.get("tax_id") or "").strip()
+        # EU VAT numbers decide reverse charge, so their format and checksum are checked
+        # (offline; no VIES lookup). Other countries' tax ids are free text.
+        if (
+            tax_id
+            and is_eu_member(country)
+            and not eu_vat_number_valid(number=tax_id, country_code=country)
+        ):
+            prefix = "EL" if country == "GR" else country
+            self.add_error(
+                "tax_id", f"Enter a valid {country} VAT number, for example {prefix}123456789."
+            )
+        return cleaned

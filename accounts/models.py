@@ -127,6 +127,7 @@ class AuditAction(models.TextChoices):
     ORDER_PLACED = "order.placed", "Order placed"
     ORDER_CANCELLED = "order.cancelled", "Order cancelled"
     INVOICE_ISSUED = "invoice.issued", "Invoice issued"
+    CREDIT_NOTE_ISSUED = "invoice.credit_note_issued", "Credit note issued"
     SERVICE_PROVISIONED = "service.provisioned", "Service provisioned"
     SERVICE_PROVISION_FAILED = "service.provision_failed", "Service provisioning failed"
     SERVICE_SUSPENDED = "service.suspended", "Service suspended"

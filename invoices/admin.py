@@ -7,16 +7,24 @@ services (issue, cancel, mark paid), offered as admin actions.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from djmoney.money import Money
 
 from billing_portal.common.errors import DomainError
 from invoices import services
+from invoices.admin_forms import CreditNoteForm, ManualInvoiceForm, ManualLineFormSet
 from invoices.models import (
     BillingRun,
     ConfigurableOption,
     ConfigurableOptionPrice,
     Coupon,
+    CreditNote,
     Invoice,
     InvoiceLine,
     InvoiceNotice,
@@ -135,6 +143,92 @@ class InvoiceAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"{done} invoice(s) {verb}.", messages.SUCCESS)
 
+    change_list_template = "admin/invoices/invoice/change_list.html"
+    change_form_template = "admin/invoices/invoice/change_form.html"
+
+    def get_urls(self):
+        custom = [
+            path(
+                "manual/",
+                self.admin_site.admin_view(self.manual_invoice_view),
+                name="invoices_invoice_manual",
+            ),
+            path(
+                "<int:invoice_id>/credit-note/",
+                self.admin_site.admin_view(self.credit_note_view),
+                name="invoices_invoice_credit_note",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def _require_billing_staff(self, request: HttpRequest) -> None:
+        if not request.user.has_perm("invoices.add_creditnote"):
+            raise PermissionDenied
+
+    def manual_invoice_view(self, request: HttpRequest) -> HttpResponse:
+        """Create a manual invoice through the invoice services (draft, then issue)."""
+        self._require_billing_staff(request)
+        form = ManualInvoiceForm(request.POST or None)
+        lines = ManualLineFormSet(request.POST or None, prefix="lines")
+        if request.method == "POST" and form.is_valid() and lines.is_valid():
+            data = form.cleaned_data
+            drafts = [
+                services.LineDraft(
+                    kind="manual",
+                    description=line["description"],
+                    quantity=line["quantity"],
+                    unit_price=Money(line["unit_price"], data["currency"]),
+                )
+                for line in lines.cleaned_data
+                if line
+            ]
+            with transaction.atomic():
+                invoice = services.invoice_create_draft(
+                    customer=data["customer"],
+                    currency=data["currency"],
+                    lines=drafts,
+                    due_date=data["due_date"],
+                    notes=data["notes"],
+                )
+                if data["issue_now"]:
+                    invoice = services.invoice_issue(invoice_id=invoice.pk, actor=request.user)
+            self.message_user(request, f"{invoice} created.", messages.SUCCESS)
+            return redirect("admin:invoices_invoice_change", invoice.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Create a manual invoice",
+            "form": form,
+            "lines": lines,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/invoices/invoice/manual.html", context)
+
+    def credit_note_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
+        self._require_billing_staff(request)
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        form = CreditNoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                note = services.credit_note_issue(
+                    invoice_id=invoice.pk,
+                    amount=Money(form.cleaned_data["amount"], invoice.currency),
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, f"Credit note {note} issued.", messages.SUCCESS)
+                return redirect("admin:invoices_invoice_change", invoice.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Credit note for {invoice}",
+            "form": form,
+            "invoice": invoice,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/invoices/invoice/credit_note.html", context)
+
     @admin.action(description="Issue selected draft invoices", permissions=["view"])
     def issue_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._apply(request, queryset, services.invoice_issue, "issued")
@@ -191,3 +285,20 @@ class UsageRecordAdmin(admin.ModelAdmin):
     list_display = ("service", "metric", "quantity", "recorded_at")
     list_filter = ("metric",)
     raw_id_fields = ("service",)
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(admin.ModelAdmin):
+    list_display = ("number", "invoice", "customer", "amount", "issued_at", "created_by")
+    search_fields = ("number", "invoice__number", "customer__name")
+    list_select_related = ("invoice", "customer", "created_by")
+    date_hierarchy = "issued_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -485,6 +485,41 @@ class InvoiceLine(models.Model):
         return self.description
 
 
+class CreditNote(models.Model):
+    """A correction to an issued invoice, numbered in its own series. It reduces what the
+    invoice is worth (recorded as `amount_refunded`); returning the money itself, to the
+    card or as account credit, is the payments' and credits' business."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    series = models.CharField(max_length=20)
+    sequence_number = models.PositiveBigIntegerField()
+    number = models.CharField(max_length=40, unique=True)
+    currency = currency_field()
+    amount = money_field()
+    reason = models.TextField()
+    seller_details = models.JSONField(default=dict, blank=True)
+    buyer_details = models.JSONField(default=dict, blank=True)
+    issued_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "sequence_number"], name="invoices_creditnote_number_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoices_creditnote_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class InvoiceNotice(models.Model):
     """A reminder or late fee the billing run sent for an invoice: at most one of each kind
     per invoice, whatever runs, retries or concurrent runs happen."""

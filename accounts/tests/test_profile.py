@@ -83,3 +83,23 @@ def test_user_without_profile_is_sent_to_create_one(client, db):
     assert response.status_code == 302
     assert Customer.objects.get(user=user).name == "Sam Staff"
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("country", "tax_id", "valid"),
+    [
+        ("DE", "DE136695976", True),
+        ("DE", "136695976", True),
+        ("DE", "DE136695977", False),
+        ("NL", "DE136695976", False),
+        ("US", "12-3456789", True),  # outside the EU: free text
+    ],
+)
+def test_eu_vat_numbers_are_validated(client, customer, country, tax_id, valid):
+    client.force_login(customer.user)
+    response = client.post(PROFILE, _form_data(customer, country=country, tax_id=tax_id))
+    if valid:
+        assert response.status_code == 302
+    else:
+        assert response.status_code == 200
+        assert "Enter a valid" in response.context["form"].errors["tax_id"][0]

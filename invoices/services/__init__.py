@@ -3,6 +3,7 @@
 from invoices.services.invoices import (
     INVOICE_SERIES,
     LineDraft,
+    credit_note_issue,
     invoice_assert_transition,
     invoice_cancel,
     invoice_create_draft,
@@ -26,6 +27,7 @@ __all__ = [
     "OrderRequest",
     "Quote",
     "coupon_check",
+    "credit_note_issue",
     "invoice_assert_transition",
     "invoice_cancel",
     "invoice_create_draft",

@@ -18,10 +18,11 @@ from djmoney.money import Money
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
-from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable
+from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
 from invoices.hooks import invoice_paid_dispatch
 from invoices.models import (
     INVOICE_TRANSITIONS,
+    CreditNote,
     Invoice,
     InvoiceLine,
     InvoiceNumberSequence,
@@ -270,3 +271,75 @@ def invoice_cancel(
         details={"number": invoice.number, "reason": reason},
     )
     return invoice
+
+
+CREDIT_NOTE_SERIES = "credit_note"
+
+
+@transaction.atomic
+def credit_note_issue(
+    *, invoice_id: int, amount: Money, reason: str, actor: User | None = None
+) -> CreditNote:
+    """Credit part or all of a paid invoice, moving it to partially refunded or refunded.
+
+    The invoice itself stays as issued; the credit note is the correction. Refusals change
+    nothing: wrong currency, more than is left to credit, no reason, or an unpaid invoice
+    (cancel that instead).
+    """
+    invoice = _lock(invoice_id)
+    if not reason.strip():
+        raise InvoicesError("Give the reason for the credit note; it is printed on it.")
+    if str(amount.currency) != str(invoice.currency):
+        raise InvoicesError(
+            f"The credit note must be in the invoice's currency, {invoice.currency}."
+        )
+    creditable = invoice.total - invoice.amount_refunded
+    if amount.amount <= 0 or amount > creditable:
+        raise InvoicesError(f"The amount must be more than zero and at most {creditable}.")
+    refunded = invoice.amount_refunded + amount
+    target = (
+        Invoice.Status.REFUNDED if refunded == invoice.total else Invoice.Status.PARTIALLY_REFUNDED
+    )
+    if target != invoice.status:
+        invoice_assert_transition(invoice, to=target)
+    sequence_number, number = invoice_number_allocate(
+        series=CREDIT_NOTE_SERIES,
+        number_format=settings.CREDIT_NOTE_NUMBER_FORMAT,
+        on=timezone.localdate(),
+    )
+    note = CreditNote.objects.create(
+        invoice=invoice,
+        customer=invoice.customer,
+        series=CREDIT_NOTE_SERIES,
+        sequence_number=sequence_number,
+        number=number,
+        currency=str(invoice.currency),
+        amount=amount,
+        reason=reason.strip(),
+        seller_details=invoice.seller_details,
+        buyer_details=invoice.buyer_details,
+        created_by=actor,
+    )
+    invoice.amount_refunded = refunded
+    invoice.status = target
+    invoice.save(update_fields=["amount_refunded", "status"])
+    audit_record(
+        action=AuditAction.CREDIT_NOTE_ISSUED,
+        actor=actor,
+        customer=invoice.customer,
+        target=note,
+        details={"invoice": invoice.number, "amount": str(amount), "reason": note.reason},
+    )
+    email_send_on_commit(
+        to=[invoice.customer.user.email],
+        name="credit_note_issued",
+        context={
+            "customer_name": invoice.customer.name,
+            "number": number,
+            "invoice_number": invoice.number,
+            "amount": str(amount),
+            "reason": note.reason,
+            "invoice_path": f"/invoices/{invoice.pk}/",
+        },
+    )
+    return note

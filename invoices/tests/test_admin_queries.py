@@ -33,7 +33,16 @@ def _service():
     )  # fmt: skip
 
 
+def _credit_note():
+    line = services.LineDraft(kind="manual", description="x", unit_price=Money(Decimal("9"), "USD"))
+    draft = services.invoice_create_draft(customer=CustomerFactory(), currency="USD", lines=[line])
+    services.invoice_issue(invoice_id=draft.pk)
+    services.invoice_mark_paid(invoice_id=draft.pk)
+    services.credit_note_issue(invoice_id=draft.pk, amount=Money(Decimal("1"), "USD"), reason="x")
+
+
 BUILDERS = {
+    "invoices_creditnote": _credit_note,
     "accounts_customer": CustomerFactory,
     "accounts_user": UserFactory,
     "accounts_auditevent": AuditEventFactory,
