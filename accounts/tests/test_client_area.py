@@ -92,3 +92,14 @@ def test_isolation_helper_fails_when_a_page_leaks(client, customer, other_custom
         assert_customer_isolation(
             client, urls=[reverse("accounts:profile")], owner=customer, intruder=other_customer
         )
+
+
+def test_activity_list_runs_constant_queries(client, customer, django_assert_max_num_queries):
+    client.force_login(customer.user)
+    url = reverse("accounts:activity_list")
+    with django_assert_max_num_queries(10) as one:
+        client.get(url)
+    AuditEventFactory.create_batch(50, customer=customer)
+    with django_assert_max_num_queries(10) as fifty:
+        client.get(url)
+    assert len(one.captured_queries) == len(fifty.captured_queries)

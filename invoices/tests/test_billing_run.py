@@ -268,3 +268,14 @@ def test_command_runs_and_reports(customer, product, capsys):
     out = capsys.readouterr().out
     assert "Billing run for 2026-01-26 completed." in out
     assert "renewals: 1" in out
+
+
+def test_beat_task_runs_the_same_billing_run(customer, product):
+    from invoices.tasks import billing_run_task
+
+    with _at(date(2026, 1, 26)):
+        _active_service(customer, product, next_due=date(2026, 2, 1))
+        run_id = billing_run_task.delay().get()
+    run = BillingRun.objects.get(pk=run_id)
+    assert run.as_of == date(2026, 1, 26)
+    assert run.counts["renewals"] == 1
