@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.http import HttpRequest
 
 from accounts.models import AuditEvent, Customer, User
+from billing_portal.common.admin import ReadOnlyAdminMixin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -65,7 +65,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log is evidence: staff can search and filter it but never edit it."""
 
     list_display = ("created_at", "action", "actor_label", "customer", "object_type", "ip_address")
@@ -73,12 +73,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("actor_label", "customer__name", "customer__user__email", "object_id")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from djmoney.money import Money
 
+from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from invoices import services
 from invoices.admin_forms import CreditNoteForm, ManualInvoiceForm, ManualLineFormSet
@@ -114,7 +115,7 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "customer", "kind", "status", "total", "due_date", "issued_at")
     list_filter = ("status", "kind", ("due_date", admin.DateFieldListFilter))
     search_fields = ("number", "customer__name", "customer__company", "customer__user__email")
@@ -122,15 +123,6 @@ class InvoiceAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [InvoiceLineInline]
     actions = ["issue_selected", "cancel_selected", "mark_paid_selected"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def _apply(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
         done = 0
@@ -243,7 +235,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(BillingRun)
-class BillingRunAdmin(admin.ModelAdmin):
+class BillingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What each daily run did: counts per step, failed items and duration. Read-only."""
 
     list_display = ("as_of", "status", "started_at", "duration_seconds", "summary", "error_count")
@@ -259,25 +251,13 @@ class BillingRunAdmin(admin.ModelAdmin):
     def error_count(self, run: BillingRun) -> int:
         return len(run.errors)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(InvoiceNotice)
-class InvoiceNoticeAdmin(admin.ModelAdmin):
+class InvoiceNoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("invoice", "kind", "fee_invoice", "created_at")
     list_filter = ("kind",)
     search_fields = ("invoice__number",)
     list_select_related = ("invoice", "fee_invoice")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(UsageRecord)
@@ -288,17 +268,8 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(admin.ModelAdmin):
+class CreditNoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "invoice", "customer", "amount", "issued_at", "created_by")
     search_fields = ("number", "invoice__number", "customer__name")
     list_select_related = ("invoice", "customer", "created_by")
     date_hierarchy = "issued_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

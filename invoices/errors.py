@@ -27,3 +27,17 @@ class InvalidOptionQuantity(InvoicesError):
 
 class CouponInvalid(InvoicesError):
     code = "coupon_invalid"
+
+
+class OutOfStock(InvoicesError):
+    code = "out_of_stock"
+    default_message = "Sorry, this product is sold out."
+
+
+class MissingOrderField(InvoicesError):
+    code = "missing_order_field"
+
+
+class OrderNotCancellable(InvoicesError):
+    code = "order_not_cancellable"
+    default_message = "Only unpaid orders can be cancelled."

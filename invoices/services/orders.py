@@ -22,7 +22,9 @@ from billing_portal.common.request import RequestMeta
 from invoices.errors import (
     CouponInvalid,
     InvalidOptionQuantity,
-    InvoicesError,
+    MissingOrderField,
+    OrderNotCancellable,
+    OutOfStock,
     PriceUnavailable,
 )
 from invoices.models import (
@@ -49,20 +51,6 @@ from provisioning.models import Service
 from provisioning.services import service_cancel, service_create_pending, service_period_end
 
 LIVE_SERVICE_STATUSES = ("pending", "active", "suspended")
-
-
-class OutOfStock(InvoicesError):
-    code = "out_of_stock"
-    default_message = "Sorry, this product is sold out."
-
-
-class MissingOrderField(InvoicesError):
-    code = "missing_order_field"
-
-
-class OrderNotCancellable(InvoicesError):
-    code = "order_not_cancellable"
-    default_message = "Only unpaid orders can be cancelled."
 
 
 @dataclass(frozen=True)

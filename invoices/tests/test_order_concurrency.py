@@ -9,7 +9,7 @@ from django.db import connections
 
 from accounts.tests.factories import CustomerFactory
 from invoices import services
-from invoices.services.orders import OutOfStock
+from invoices.errors import OutOfStock
 from invoices.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 

@@ -12,9 +12,15 @@ from djmoney.money import Money
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
 from invoices import services
-from invoices.errors import CouponInvalid, InvalidOptionQuantity, PriceUnavailable
+from invoices.errors import (
+    CouponInvalid,
+    InvalidOptionQuantity,
+    MissingOrderField,
+    OrderNotCancellable,
+    OutOfStock,
+    PriceUnavailable,
+)
 from invoices.models import ConfigurableOptionPrice, Coupon, Invoice, Order
-from invoices.services.orders import MissingOrderField, OrderNotCancellable, OutOfStock
 from invoices.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
