@@ -138,6 +138,7 @@ class AuditAction(models.TextChoices):
     INVOICE_PAID = "invoice.paid", "Invoice paid"
     INVOICE_CANCELLED = "invoice.cancelled", "Invoice cancelled"
     PAYMENT_RECEIVED = "payment.received", "Payment received"
+    PAYMENT_HELD = "payment.held", "Payment held for review"
     PAYMENT_REFUNDED = "payment.refunded", "Payment refunded"
     PAYMENT_DENIED = "payment.denied", "Payment denied"
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("invoices/", include("invoices.urls")),
     path("order/", include("invoices.order_urls")),
     path("billing/", include("credits.urls")),
+    path("payments/", include("payments.urls")),
     path("dns/", include("dns.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),

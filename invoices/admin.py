@@ -122,7 +122,7 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
     inlines = [InvoiceLineInline]
-    actions = ["issue_selected", "cancel_selected", "mark_paid_selected"]
+    actions = ["issue_selected", "cancel_selected"]
 
     def _apply(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
         done = 0
@@ -228,10 +228,6 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Cancel selected unpaid invoices", permissions=["view"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._apply(request, queryset, services.invoice_cancel, "cancelled")
-
-    @admin.action(description="Mark selected invoices paid (offline payment)", permissions=["view"])
-    def mark_paid_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._apply(request, queryset, services.invoice_mark_paid, "marked paid")
 
 
 @admin.register(BillingRun)

@@ -25,7 +25,7 @@ def invoice_get_for_customer(*, customer: Customer, invoice_id: int) -> Invoice:
     lines = InvoiceLine.objects.order_by("position", "id")
     return (
         invoice_list_for_customer(customer=customer)
-        .prefetch_related(Prefetch("lines", queryset=lines), "credit_notes")
+        .prefetch_related(Prefetch("lines", queryset=lines), "credit_notes", "payments")
         .get(pk=invoice_id)
     )
 

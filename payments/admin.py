@@ -1,1 +1,132 @@
-"""Staff screens of the payments app."""
+"""Staff screens for payments: read-only records, manual payments and recorded refunds,
+both through the payment services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from djmoney.money import Money
+
+from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.errors import DomainError
+from invoices.models import Invoice
+from payments import services
+from payments.models import Payment
+
+MANUAL_METHODS = [
+    (Payment.Method.BANK_TRANSFER, "Bank transfer"),
+    (Payment.Method.CHEQUE, "Cheque"),
+    (Payment.Method.CASH, "Cash"),
+    (Payment.Method.OTHER, "Other"),
+]
+
+
+class ManualPaymentForm(forms.Form):
+    invoice = forms.ModelChoiceField(
+        queryset=Invoice.objects.filter(status=Invoice.Status.UNPAID).select_related("customer"),
+        help_text="Unpaid invoices only.",
+    )
+    amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    received_on = forms.DateField(initial=timezone.localdate)
+    method = forms.ChoiceField(choices=MANUAL_METHODS)
+    reference = forms.CharField(
+        max_length=200, help_text="Bank reference, cheque number or receipt number."
+    )
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "invoice", "customer", "gateway", "method", "amount",
+                    "status", "reference")  # fmt: skip
+    list_filter = ("status", "gateway", "method")
+    search_fields = ("reference", "invoice__number", "customer__name", "customer__user__email")
+    list_select_related = ("invoice", "customer")
+    date_hierarchy = "received_at"
+    change_list_template = "admin/payments/payment/change_list.html"
+    change_form_template = "admin/payments/payment/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "record/",
+                self.admin_site.admin_view(self.record_view),
+                name="payments_payment_record",
+            ),
+            path(
+                "<int:payment_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="payments_payment_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest, title: str, **extra) -> dict:
+        base = self.admin_site.each_context(request)
+        return {**base, "title": title, "opts": self.model._meta, **extra}
+
+    def record_view(self, request: HttpRequest) -> HttpResponse:
+        """Record a bank transfer, cheque or cash payment; partial payments are allowed."""
+        if not request.user.has_perm("payments.add_payment"):
+            raise PermissionDenied
+        form = ManualPaymentForm(
+            request.POST or None, initial={"invoice": request.GET.get("invoice")}
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            invoice = data["invoice"]
+            payment = services.payment_record(
+                invoice_id=invoice.pk,
+                gateway="manual",
+                reference=data["reference"].strip(),
+                amount=Money(data["amount"], invoice.currency),
+                method=data["method"],
+                received_at=timezone.make_aware(
+                    timezone.datetime.combine(data["received_on"], timezone.datetime.min.time())
+                ),
+                actor=request.user,
+            )
+            if payment.status == Payment.Status.HELD:
+                held = f"Held for review: {payment.review_reason}"
+                self.message_user(request, held, messages.WARNING)
+            else:
+                self.message_user(request, f"Payment recorded on {invoice}.", messages.SUCCESS)
+            return redirect("admin:payments_payment_change", payment.pk)
+        context = self._context(request, "Record a payment", form=form)
+        return TemplateResponse(request, "admin/payments/payment/form.html", context)
+
+    def refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
+        """Record a refund made outside the portal; issues a credit note on the invoice."""
+        if not request.user.has_perm("payments.change_payment"):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment, pk=payment_id)
+        form = RefundForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payment_refund_record(
+                    payment_id=payment.pk,
+                    amount=Money(form.cleaned_data["amount"], payment.currency),
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, "Refund recorded.", messages.SUCCESS)
+                return redirect("admin:payments_payment_change", payment.pk)
+        context = self._context(
+            request, f"Record a refund of {payment}", form=form, payment=payment
+        )
+        return TemplateResponse(request, "admin/payments/payment/form.html", context)

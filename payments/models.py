@@ -1,3 +1,75 @@
-"""Models of the payments app: gateways (Stripe, PayPal, manual), payments, refunds, webhooks
-and saved payment methods.
+"""Payments received for invoices.
+
+A `Payment` is recorded once per provider reference (unique per gateway), so a webhook, the
+customer's return page and a reconciliation pass can all report the same payment and only
+the first one counts. A payment that cannot be applied as it stands (wrong amount or
+currency, invoice no longer payable) is `held` for staff review instead of being applied.
 """
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing_portal.common.money import currency_field, money_field
+
+
+class Payment(models.Model):
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        HELD = "held", "Held for review"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    class Method(models.TextChoices):
+        CARD = "card", "Card"
+        PAYPAL = "paypal", "PayPal"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        CHEQUE = "cheque", "Cheque"
+        CASH = "cash", "Cash"
+        CREDIT = "credit", "Account credit"
+        OTHER = "other", "Other"
+
+    invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, related_name="payments"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="payments"
+    )
+    gateway = models.CharField(max_length=32, help_text="Registry name: stripe, paypal, manual…")
+    reference = models.CharField(max_length=255, help_text="The provider's id for the payment.")
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.OTHER)
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    currency = currency_field()
+    amount = money_field()
+    fee = money_field()
+    amount_refunded = money_field()
+    review_reason = models.CharField(max_length=300, blank=True)
+    raw = models.JSONField(default=dict, blank=True, help_text="The provider's payload.")
+    received_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-received_at"], name="payments_customer_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "reference"], name="payments_payment_reference_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_payment_positive"),
+            models.CheckConstraint(
+                condition=Q(fee__gte=0, amount_refunded__gte=0, amount_refunded__lte=F("amount")),
+                name="payments_payment_fee_refund_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_gateway_display()} {self.amount} ({self.reference})"
+
+    def get_gateway_display(self) -> str:
+        return self.gateway.replace("_", " ").capitalize()

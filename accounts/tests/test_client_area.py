@@ -18,6 +18,7 @@ CLIENT_PAGES = {
     "provisioning:service_list": "You have no services yet",
     "invoices:invoice_list": "No invoices yet",
     "credits:overview": "No transactions yet",
+    "payments:payment_list": "No payments yet",
     "dns:zone_list": "No DNS zones yet",
     "accounts:profile": "Save profile",
     "accounts:activity_list": "No activity yet",

@@ -204,6 +204,8 @@ def invoice_issue(
         name="invoice_issued",
         context=_email_context(invoice),
     )
+    if invoice.total.amount == 0:  # fully discounted: nothing to pay, so it is paid now
+        _settle(invoice, paid_at=now, actor=actor, reference="zero total")
     return invoice
 
 
@@ -217,25 +219,25 @@ def _email_context(invoice: Invoice) -> dict[str, str]:
     }
 
 
-@transaction.atomic
-def invoice_mark_paid(
-    *,
-    invoice_id: int,
-    paid_at: datetime | None = None,
-    actor: User | None = None,
-    reference: str = "",
-) -> Invoice:
-    """Mark an unpaid invoice paid in full and run the invoice_paid hook, exactly once.
+def invoice_payment_problem(invoice: Invoice, amount: Money) -> str | None:
+    """Why `amount` cannot be applied to `invoice` now, or None when it can. Payments that
+    cannot be applied are held for staff review instead of being forced onto the invoice."""
+    if invoice.status != Invoice.Status.UNPAID:
+        return f"Invoice {invoice} is {invoice.get_status_display().lower()}: nothing is due."
+    if str(amount.currency) != str(invoice.currency):
+        return f"The payment is in {amount.currency}; invoice {invoice} is in {invoice.currency}."
+    if amount.amount <= 0:
+        return "A payment must be more than zero."
+    if amount > invoice.amount_due:
+        return f"{amount} is more than the {invoice.amount_due} due on invoice {invoice}."
+    return None
 
-    Paying an invoice that is already paid returns it unchanged (a retried call is safe).
-    """
-    invoice = _lock(invoice_id)
-    if invoice.status == Invoice.Status.PAID:
-        return invoice
+
+def _settle(invoice: Invoice, *, paid_at: datetime | None, actor: User | None, reference: str):
+    """Mark a fully paid invoice paid and run the invoice_paid hook: the one place it runs."""
     invoice_assert_transition(invoice, to=Invoice.Status.PAID)
     invoice.status = Invoice.Status.PAID
     invoice.paid_at = paid_at or timezone.now()
-    invoice.amount_paid = invoice.total
     invoice.save(update_fields=["status", "paid_at", "amount_paid"])
     audit_record(
         action=AuditAction.INVOICE_PAID,
@@ -245,7 +247,55 @@ def invoice_mark_paid(
         details={"number": invoice.number, "total": str(invoice.total), "reference": reference},
     )
     invoice_paid_dispatch(invoice)
+
+
+@transaction.atomic
+def invoice_apply_payment(
+    *,
+    invoice_id: int,
+    amount: Money,
+    paid_at: datetime | None = None,
+    actor: User | None = None,
+    reference: str = "",
+) -> Invoice:
+    """Add a payment to an unpaid invoice. Partial payments accumulate; the payment that
+    completes the total makes it paid and runs the invoice_paid hook, exactly once."""
+    invoice = _lock(invoice_id)
+    problem = invoice_payment_problem(invoice, amount)
+    if problem:
+        raise InvoicesError(problem)
+    invoice.amount_paid = invoice.amount_paid + amount
+    if invoice.amount_paid == invoice.total:
+        _settle(invoice, paid_at=paid_at, actor=actor, reference=reference)
+    else:
+        invoice.save(update_fields=["amount_paid"])
     return invoice
+
+
+@transaction.atomic
+def invoice_mark_paid(
+    *,
+    invoice_id: int,
+    paid_at: datetime | None = None,
+    actor: User | None = None,
+    reference: str = "",
+) -> Invoice:
+    """Pay what is due in full. Paying an invoice that is already paid returns it unchanged
+    (a retried call is safe). Recorded payments go through payments.services instead."""
+    invoice = _lock(invoice_id)
+    if invoice.status == Invoice.Status.PAID:
+        return invoice
+    invoice_assert_transition(invoice, to=Invoice.Status.PAID)
+    if invoice.amount_due.amount == 0:
+        _settle(invoice, paid_at=paid_at, actor=actor, reference=reference)
+        return invoice
+    return invoice_apply_payment(
+        invoice_id=invoice.pk,
+        amount=invoice.amount_due,
+        paid_at=paid_at,
+        actor=actor,
+        reference=reference,
+    )
 
 
 @transaction.atomic

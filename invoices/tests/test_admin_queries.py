@@ -41,7 +41,20 @@ def _credit_note():
     services.credit_note_issue(invoice_id=draft.pk, amount=Money(Decimal("1"), "USD"), reason="x")
 
 
+def _payment():
+    from payments.services import payment_record
+
+    line = services.LineDraft(kind="manual", description="x", unit_price=Money(Decimal("9"), "USD"))
+    draft = services.invoice_create_draft(customer=CustomerFactory(), currency="USD", lines=[line])
+    services.invoice_issue(invoice_id=draft.pk)
+    payment_record(
+        invoice_id=draft.pk, gateway="manual", reference=f"ref-{draft.pk}",
+        amount=Money(Decimal("9"), "USD"),
+    )  # fmt: skip
+
+
 BUILDERS = {
+    "payments_payment": _payment,
     "invoices_creditnote": _credit_note,
     "accounts_customer": CustomerFactory,
     "accounts_user": UserFactory,

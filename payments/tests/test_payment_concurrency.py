@@ -1,0 +1,58 @@
+"""Many reporters of one payment at once, on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from djmoney.money import Money
+
+from accounts.models import AuditAction, AuditEvent
+from accounts.tests.factories import CustomerFactory
+from invoices import services as invoice_services
+from invoices.models import Invoice
+from payments import services
+from payments.models import Payment
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+REPORTERS = 8
+
+
+def test_webhook_return_page_and_reconciliation_racing_record_one_payment():
+    line = invoice_services.LineDraft(
+        kind="manual", description="Work", unit_price=Money(Decimal("50"), "USD")
+    )
+    draft = invoice_services.invoice_create_draft(
+        customer=CustomerFactory(), currency="USD", lines=[line]
+    )
+    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    barrier = threading.Barrier(REPORTERS)
+    errors: list[BaseException] = []
+
+    def report() -> None:
+        try:
+            barrier.wait()
+            services.payment_record(
+                invoice_id=invoice.pk, gateway="stripe", reference="pi_race",
+                amount=Money(Decimal("50"), "USD"),
+            )  # fmt: skip
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=report) for _ in range(REPORTERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert Payment.objects.count() == 1
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+    assert invoice.amount_paid == Money(Decimal("50"), "USD")
+    assert AuditEvent.objects.filter(action=AuditAction.INVOICE_PAID).count() == 1
