@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import DashboardView
 from billing_portal.common.views import healthz
+from payments.webhooks import PayPalWebhookView, StripeWebhookView
 
 admin.site.site_header = admin.site.site_title = "Billing portal staff"
 
@@ -27,5 +28,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("webhooks/stripe/", StripeWebhookView.as_view(), name="webhook-stripe"),
+    path("webhooks/paypal/", PayPalWebhookView.as_view(), name="webhook-paypal"),
     path("healthz", healthz, name="healthz"),
 ]

@@ -19,7 +19,7 @@ from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from invoices.models import Invoice
 from payments import services
-from payments.models import Payment
+from payments.models import Payment, WebhookEvent
 
 MANUAL_METHODS = [
     (Payment.Method.BANK_TRANSFER, "Bank transfer"),
@@ -130,3 +130,18 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request, f"Record a refund of {payment}", form=form, payment=payment
         )
         return TemplateResponse(request, "admin/payments/payment/form.html", context)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("received_at", "provider", "event_type", "event_id", "status", "attempts")
+    list_filter = ("status", "provider", "event_type")
+    search_fields = ("event_id", "event_type")
+    date_hierarchy = "received_at"
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess selected events", permissions=["view"])
+    def reprocess(self, request: HttpRequest, queryset) -> None:
+        for event_id in queryset.values_list("pk", flat=True):
+            services.webhook_event_reprocess(webhook_event_id=event_id)
+        self.message_user(request, "Queued for processing.", messages.SUCCESS)

@@ -73,3 +73,42 @@ class Payment(models.Model):
 
     def get_gateway_display(self) -> str:
         return self.gateway.replace("_", " ").capitalize()
+
+
+class WebhookEvent(models.Model):
+    """A verified delivery from a payment provider, stored before it is processed.
+
+    Unique per (provider, event id): redeliveries are acknowledged without work. Processing
+    happens in a task after commit; a failing handler leaves the event `failed` with its
+    error and attempt count (retried, then shown to staff), never silently done.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        IGNORED = "ignored", "Ignored"
+
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100, db_index=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="payments_webhookevent_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"

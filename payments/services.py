@@ -8,7 +8,9 @@ ones find the first one's record.
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import logging
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,7 +22,9 @@ from billing_portal.common.request import RequestMeta
 from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
 from payments.errors import RefundNotPossible
-from payments.models import Payment
+from payments.models import Payment, WebhookEvent
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -102,10 +106,11 @@ def payment_refund_record(
     amount: Money,
     reason: str,
     actor: User | None = None,
+    via: str = "record",
 ) -> Payment:
-    """Record that (part of) a payment was returned outside the portal, e.g. by bank
-    transfer: the refund is booked and, for an applied payment, a credit note is issued on
-    its invoice. The customer's services are not touched: a refund is not a termination."""
+    """Book a refund that already happened (by bank transfer, or reported by the gateway:
+    `via`): for an applied payment a credit note is issued on its invoice. The customer's
+    services are not touched: a refund is not a termination."""
     payment = Payment.objects.select_related("invoice").get(pk=payment_id)
     Invoice.objects.select_for_update().get(pk=payment.invoice_id)
     payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -127,6 +132,106 @@ def payment_refund_record(
         actor=actor,
         customer=payment.customer,
         target=payment,
-        details={"amount": str(amount), "reason": reason.strip(), "via": "record"},
+        details={"amount": str(amount), "reason": reason.strip(), "via": via},
     )
     return payment
+
+
+# --- Webhooks -----------------------------------------------------------------------------
+
+WEBHOOK_MAX_ATTEMPTS = 8
+
+
+class WebhookHandlerFailed(Exception):
+    """A handler raised; the event is stored as failed and the task retries it."""
+
+
+def webhook_event_receive(
+    *, provider: str, event_id: str, event_type: str, headers: dict, body: str
+) -> tuple[WebhookEvent, bool]:
+    """Store a verified delivery once; (event, False) for a redelivery. Processing is
+    scheduled after the row is committed, so a task never looks for an unsaved event."""
+    from payments.tasks import webhook_event_process_task
+
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                provider=provider,
+                event_id=event_id,
+                event_type=event_type,
+                headers=headers,
+                body=body,
+            )
+            # robust: in-process mode a failing handler must not turn the 2xx into a 500;
+            # the event is stored as failed and retried.
+            transaction.on_commit(lambda: webhook_event_process_task.delay(event.pk), robust=True)
+    except IntegrityError:
+        return WebhookEvent.objects.get(provider=provider, event_id=event_id), False
+    return event, True
+
+
+def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
+    """Run the event's handler once. The event row is locked (skip_locked: another worker
+    already on it wins), the handler's writes commit together with the `processed` status,
+    and a failure rolls them back and records the error, then raises for a retry."""
+    from payments.handlers import HANDLERS, EventIgnored
+
+    failure: Exception | None = None
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=webhook_event_id)
+            .first()
+        )
+        if event is None or event.status in (
+            WebhookEvent.Status.PROCESSED,
+            WebhookEvent.Status.IGNORED,
+        ):
+            return event
+        handler = HANDLERS.get((event.provider, event.event_type))
+        event.attempts += 1
+        if handler is None:
+            event.status, event.error = WebhookEvent.Status.IGNORED, "No handler for this type."
+        else:
+            try:
+                with transaction.atomic():
+                    handler(json.loads(event.body))
+            except EventIgnored as ignored:
+                event.status, event.error = WebhookEvent.Status.IGNORED, str(ignored)
+            except Exception as exc:  # any handler failure is recorded, then retried
+                logger.exception("webhook %s failed", event)
+                failure = exc
+                event.status, event.error = (
+                    WebhookEvent.Status.FAILED,
+                    f"{type(exc).__name__}: {exc}",
+                )
+            else:
+                event.status, event.error = WebhookEvent.Status.PROCESSED, ""
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "error", "attempts", "processed_at"])
+    if failure is not None:
+        raise WebhookHandlerFailed(event.error) from failure
+    return event
+
+
+def webhook_events_stale(*, older_than: timedelta = timedelta(minutes=5)) -> list[int]:
+    """Events a dead worker or lost message left unprocessed, or failed ones with attempts
+    left: the sweep task queues them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        WebhookEvent.objects.filter(
+            status__in=(WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED),
+            attempts__lt=WEBHOOK_MAX_ATTEMPTS,
+            received_at__lt=cutoff,
+        ).values_list("pk", flat=True)
+    )
+
+
+def webhook_event_reprocess(*, webhook_event_id: int) -> None:
+    """Staff action: give a failed or ignored event another run."""
+    from payments.tasks import webhook_event_process_task
+
+    WebhookEvent.objects.filter(pk=webhook_event_id).exclude(
+        status=WebhookEvent.Status.PROCESSED
+    ).update(status=WebhookEvent.Status.RECEIVED, attempts=0)
+    transaction.on_commit(lambda: webhook_event_process_task.delay(webhook_event_id))

@@ -1,1 +1,32 @@
 """Celery tasks of the payments app: take ids, reload, call one service."""
+
+from celery import shared_task
+
+from payments.services import (
+    WEBHOOK_MAX_ATTEMPTS,
+    WebhookHandlerFailed,
+    webhook_event_process,
+    webhook_events_stale,
+)
+
+
+@shared_task(
+    name="payments.webhook_event_process",
+    autoretry_for=(WebhookHandlerFailed,),
+    retry_backoff=10,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=WEBHOOK_MAX_ATTEMPTS - 1,
+)
+def webhook_event_process_task(webhook_event_id: int) -> str | None:
+    event = webhook_event_process(webhook_event_id=webhook_event_id)
+    return event.status if event else None
+
+
+@shared_task(name="payments.webhook_events_sweep")
+def webhook_events_sweep_task() -> int:
+    """Queue events left unprocessed (worker killed, broker lost the message)."""
+    stale = webhook_events_stale()
+    for webhook_event_id in stale:
+        webhook_event_process_task.delay(webhook_event_id)
+    return len(stale)

@@ -53,8 +53,16 @@ def _payment():
     )  # fmt: skip
 
 
+def _webhook_event():
+    from payments.models import WebhookEvent
+
+    n = WebhookEvent.objects.count()
+    WebhookEvent.objects.create(provider="stripe", event_id=f"evt_{n}", event_type="x", body="{}")
+
+
 BUILDERS = {
     "payments_payment": _payment,
+    "payments_webhookevent": _webhook_event,
     "invoices_creditnote": _credit_note,
     "accounts_customer": CustomerFactory,
     "accounts_user": UserFactory,

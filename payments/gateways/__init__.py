@@ -1,0 +1,1 @@
+"""Payment gateway adapters: network I/O and payload checking only, no ORM."""

@@ -1,0 +1,103 @@
+"""What each provider event does, dispatched through a plain dict.
+
+Handlers receive the stored event payload and call payment services with the provider's
+own ids as references, so replays, reorders and races end in the same state:
+- a payment is recorded once per provider reference;
+- refunds apply the difference between the provider's cumulative refunded amount and ours,
+  so an older refund event arriving late changes nothing;
+- a refund that arrives before the success event records the payment first (the charge
+  carries the same invoice metadata as its PaymentIntent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from accounts.models import AuditAction
+from accounts.services import audit_record
+from billing_portal.common.money import money_from_minor_units
+from invoices.models import Invoice
+from payments import services
+from payments.models import Payment
+
+
+class EventIgnored(Exception):
+    """The event is genuine but there is nothing to apply (e.g. it names no invoice of ours)."""
+
+
+def _invoice_id(obj: dict[str, Any]) -> int:
+    metadata = obj.get("metadata") or {}
+    raw = metadata.get("invoice_id") or obj.get("client_reference_id")
+    try:
+        invoice_id = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise EventIgnored("The event names no invoice of this portal.") from exc
+    if not Invoice.objects.filter(pk=invoice_id).exists():
+        raise EventIgnored(f"Invoice {invoice_id} does not exist.")
+    return invoice_id
+
+
+def _stripe_record(obj: dict[str, Any], *, reference: str, minor_amount: int) -> Payment:
+    return services.payment_record(
+        invoice_id=_invoice_id(obj),
+        gateway="stripe",
+        reference=reference,
+        amount=money_from_minor_units(minor_amount, obj["currency"].upper()),
+        method=Payment.Method.CARD,
+        raw=obj,
+    )
+
+
+def stripe_payment_intent_succeeded(event: dict[str, Any]) -> None:
+    intent = event["data"]["object"]
+    amount = intent.get("amount_received") or intent["amount"]
+    _stripe_record(intent, reference=intent["id"], minor_amount=amount)
+
+
+def stripe_checkout_session_completed(event: dict[str, Any]) -> None:
+    session = event["data"]["object"]
+    if session.get("payment_status") != "paid":
+        raise EventIgnored("Checkout finished without payment yet (asynchronous method).")
+    _stripe_record(
+        session, reference=session["payment_intent"], minor_amount=session["amount_total"]
+    )
+
+
+def stripe_payment_intent_failed(event: dict[str, Any]) -> None:
+    intent = event["data"]["object"]
+    invoice = Invoice.objects.select_related("customer").get(pk=_invoice_id(intent))
+    error = intent.get("last_payment_error") or {}
+    audit_record(
+        action=AuditAction.PAYMENT_DENIED,
+        customer=invoice.customer,
+        target=invoice,
+        details={
+            "gateway": "stripe",
+            "reference": intent["id"],
+            "code": error.get("code", ""),
+            "message": error.get("message", ""),
+        },
+    )
+
+
+def stripe_charge_refunded(event: dict[str, Any]) -> None:
+    charge = event["data"]["object"]
+    payment = _stripe_record(
+        charge, reference=charge["payment_intent"], minor_amount=charge["amount"]
+    )
+    refunded = money_from_minor_units(charge["amount_refunded"], charge["currency"].upper())
+    missing = refunded - payment.amount_refunded
+    if missing.amount > 0:
+        services.payment_refund_record(
+            payment_id=payment.pk, amount=missing, reason="Refunded at Stripe", via="stripe"
+        )
+
+
+HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
+    ("stripe", "payment_intent.succeeded"): stripe_payment_intent_succeeded,
+    ("stripe", "checkout.session.completed"): stripe_checkout_session_completed,
+    ("stripe", "checkout.session.async_payment_succeeded"): stripe_checkout_session_completed,
+    ("stripe", "payment_intent.payment_failed"): stripe_payment_intent_failed,
+    ("stripe", "charge.refunded"): stripe_charge_refunded,
+}

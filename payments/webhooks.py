@@ -1,0 +1,53 @@
+"""Webhook receivers: `POST /webhooks/stripe/` and `POST /webhooks/paypal/`.
+
+Order matters: the raw body is read before anything parses it (signatures cover the exact
+bytes), the delivery is verified, stored once per event id, and handed to a task after
+commit; the provider gets its 2xx without waiting for the work.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from payments import services
+from payments.gateways.base import WebhookInvalid
+from payments.gateways.registry import webhook_verifier
+
+KEPT_HEADERS = ("Content-Type", "User-Agent", "Stripe-Signature", "Paypal-Transmission-Id")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class WebhookView(View):
+    provider = ""
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        body = request.body
+        verifier = webhook_verifier(self.provider)
+        if verifier is None:
+            return JsonResponse({"error": f"{self.provider} is not configured."}, status=404)
+        try:
+            event = verifier.verify(body=body, headers=request.headers)
+        except WebhookInvalid as error:
+            return JsonResponse({"error": error.message}, status=400)
+        _record, created = services.webhook_event_receive(
+            provider=self.provider,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            headers={
+                name: request.headers[name] for name in KEPT_HEADERS if name in request.headers
+            },
+            body=body.decode(),
+        )
+        return JsonResponse({"received": True, "duplicate": not created})
+
+
+class StripeWebhookView(WebhookView):
+    provider = "stripe"
+
+
+class PayPalWebhookView(WebhookView):
+    provider = "paypal"
