@@ -338,6 +338,7 @@ MEDIA_URL = "/media/"
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_VERSION = env.str("STRIPE_API_VERSION", default="2026-10-28.endive")
 PAYPAL_CLIENT_ID = env.str("PAYPAL_CLIENT_ID", default="")
 PAYPAL_CLIENT_SECRET = env.str("PAYPAL_CLIENT_SECRET", default="")
 PAYPAL_WEBHOOK_ID = env.str("PAYPAL_WEBHOOK_ID", default="")

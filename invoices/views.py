@@ -53,6 +53,13 @@ class InvoiceDetailView(CustomerInvoiceMixin, DetailView):
     def get_object(self, queryset=None) -> Invoice:
         return self.get_invoice()
 
+    def get_context_data(self, **kwargs) -> dict:
+        from payments.selectors import pay_methods_for_invoice
+
+        context = super().get_context_data(**kwargs)
+        context["pay_methods"] = pay_methods_for_invoice(invoice=self.object)
+        return context
+
 
 class InvoicePrintView(CustomerInvoiceMixin, DetailView):
     def get(self, request, *args, **kwargs) -> HttpResponse:

@@ -112,3 +112,60 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class GatewayCustomer(models.Model):
+    """The provider's id for one of our customers (Stripe `cus_…`)."""
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="gateway_customers"
+    )
+    gateway = models.CharField(max_length=32)
+    reference = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "gateway"], name="payments_gatewaycustomer_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.reference}"
+
+
+class PaymentAttempt(models.Model):
+    """One "Pay" click: our record of a checkout started at a provider. Its id makes the
+    provider call's idempotency key, so a retried call cannot start a second checkout."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", "Started"
+        REDIRECTED = "redirected", "Sent to the provider"
+        COMPLETED = "completed", "Completed"
+        ABANDONED = "abandoned", "Abandoned"
+        FAILED = "failed", "Failed"
+
+    invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.CASCADE, related_name="payment_attempts"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="payment_attempts"
+    )
+    gateway = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
+    reference = models.CharField(max_length=255, blank=True, db_index=True)
+    currency = currency_field()
+    amount = money_field()
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} attempt #{self.pk} for {self.invoice}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"payment-attempt-{self.pk}"

@@ -10,3 +10,12 @@ from payments.models import Payment
 
 def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
     return Payment.objects.filter(customer=customer).select_related("invoice")
+
+
+def pay_methods_for_invoice(*, invoice) -> list[tuple[str, str]]:
+    """(gateway name, label) of each enabled method the customer can pay this invoice with."""
+    from payments.gateways.registry import CHECKOUT_LABELS, checkout_gateways_enabled
+
+    if invoice.status != "unpaid":
+        return []
+    return [(name, CHECKOUT_LABELS[name]) for name in checkout_gateways_enabled()]

@@ -13,16 +13,21 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, User
+from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.request import RequestMeta
 from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
-from payments.errors import RefundNotPossible
-from payments.models import Payment, WebhookEvent
+from payments.errors import PaymentsError, RefundNotPossible
+from payments.gateways.base import GatewayError
+from payments.gateways.registry import checkout_gateway
+from payments.gateways.stripe import StripeGateway
+from payments.models import GatewayCustomer, Payment, PaymentAttempt, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +240,114 @@ def webhook_event_reprocess(*, webhook_event_id: int) -> None:
         status=WebhookEvent.Status.PROCESSED
     ).update(status=WebhookEvent.Status.RECEIVED, attempts=0)
     transaction.on_commit(lambda: webhook_event_process_task.delay(webhook_event_id))
+
+
+# --- Hosted checkout (Stripe Checkout; PayPal follows the same shape) ---------------------
+
+CHECKOUT_UNAVAILABLE = "This payment method is unavailable right now. Please try again shortly."
+
+
+def gateway_customer_reference(*, customer: Customer, gateway: StripeGateway) -> str:
+    """The provider's id for this customer, created at the provider on first use.
+
+    The provider call runs outside any transaction and carries a key derived from our
+    customer id, so two concurrent first payments get the same provider customer and one
+    row stores it."""
+    existing = GatewayCustomer.objects.filter(customer=customer, gateway=gateway.name).first()
+    if existing is not None:
+        return existing.reference
+    reference = gateway.customer_create(
+        portal_customer_id=customer.pk, email=customer.user.email, name=customer.name
+    )
+    record, _ = GatewayCustomer.objects.get_or_create(
+        customer=customer, gateway=gateway.name, defaults={"reference": reference}
+    )
+    return record.reference
+
+
+def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str:
+    """Start paying `invoice` on the provider's page; returns the URL to send the customer to.
+
+    The attempt row is committed before the provider is called, so its id (the idempotency
+    key) exists whatever happens next, and a failed call is on record."""
+    gateway = checkout_gateway(gateway_name)
+    if gateway is None:
+        raise PaymentsError("This payment method is not available.")
+    if invoice.status != Invoice.Status.UNPAID:
+        raise PaymentsError("This invoice has nothing left to pay.")
+    attempt = PaymentAttempt.objects.create(
+        invoice=invoice,
+        customer=invoice.customer,
+        gateway=gateway_name,
+        currency=str(invoice.currency),
+        amount=invoice.amount_due,
+    )
+    base = base_url.rstrip("/")
+    try:
+        start = gateway.checkout_start(
+            invoice_id=invoice.pk,
+            description=f"Invoice {invoice.number}",
+            amount_minor=money_to_minor_units(invoice.amount_due),
+            currency=str(invoice.currency),
+            customer_reference=gateway_customer_reference(
+                customer=invoice.customer, gateway=gateway
+            ),
+            success_url=f"{base}{reverse('payments:stripe_return')}?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{base}{reverse('payments:attempt_cancelled', args=[attempt.pk])}",
+            idempotency_key=attempt.idempotency_key,
+        )
+    except GatewayError as error:
+        attempt.status, attempt.error = PaymentAttempt.Status.FAILED, error.message
+        attempt.save(update_fields=["status", "error"])
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    attempt.status, attempt.reference = PaymentAttempt.Status.REDIRECTED, start.reference
+    attempt.save(update_fields=["status", "reference"])
+    return start.redirect_url
+
+
+def checkout_complete(
+    *, customer: Customer, gateway_name: str, reference: str, meta: RequestMeta | None = None
+) -> PaymentAttempt:
+    """Confirm a checkout when the customer comes back, without waiting for the webhook.
+
+    Raises PaymentAttempt.DoesNotExist for a checkout that is not this customer's. Records
+    the payment (once, whichever of this and the webhook gets there first) when the
+    provider says it is paid; otherwise leaves everything as it was."""
+    attempt = PaymentAttempt.objects.select_related("invoice").get(
+        customer=customer, gateway=gateway_name, reference=reference
+    )
+    gateway = checkout_gateway(gateway_name)
+    if gateway is None:
+        raise PaymentsError("This payment method is not available.")
+    try:
+        result = gateway.checkout_result(reference=reference)
+    except GatewayError as error:
+        raise PaymentsError(
+            "We could not confirm the payment yet; it will show here as soon as the "
+            "provider tells us."
+        ) from error
+    if result.invoice_id != attempt.invoice_id:
+        raise PaymentsError("This payment belongs to another invoice.")
+    if not result.paid:
+        return attempt
+    payment_record(
+        invoice_id=attempt.invoice_id,
+        gateway=gateway_name,
+        reference=result.payment_reference,
+        amount=money_from_minor_units(result.amount_minor, result.currency),
+        method=Payment.Method.CARD,
+        raw=result.raw,
+        actor=customer.user,
+        meta=meta,
+    )
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
+    attempt.status = PaymentAttempt.Status.COMPLETED
+    return attempt
+
+
+def checkout_abandon(*, customer: Customer, attempt_id: int) -> PaymentAttempt:
+    attempt = PaymentAttempt.objects.get(customer=customer, pk=attempt_id)
+    PaymentAttempt.objects.filter(
+        pk=attempt.pk, status__in=(PaymentAttempt.Status.STARTED, PaymentAttempt.Status.REDIRECTED)
+    ).update(status=PaymentAttempt.Status.ABANDONED)
+    return attempt

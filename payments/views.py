@@ -1,8 +1,20 @@
-"""Client-area payment pages."""
+"""Client-area payment pages: history, paying an invoice at a provider, coming back."""
 
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views import View
 from django.views.generic import ListView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing_portal.common.request import RequestMeta
+from invoices.models import Invoice
+from invoices.selectors import invoice_get_for_customer
+from payments import services
+from payments.errors import PaymentsError
+from payments.models import PaymentAttempt
 from payments.selectors import payment_list_for_customer
 
 
@@ -13,3 +25,51 @@ class PaymentListView(CustomerRequiredMixin, ListView):
 
     def get_queryset(self):
         return payment_list_for_customer(customer=self.customer)
+
+
+class CheckoutBeginView(CustomerRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int, gateway: str) -> HttpResponse:
+        try:
+            invoice = invoice_get_for_customer(customer=self.customer, invoice_id=pk)
+        except Invoice.DoesNotExist as exc:
+            raise Http404("No such invoice.") from exc
+        try:
+            url = services.checkout_begin(
+                invoice=invoice, gateway_name=gateway, base_url=request.build_absolute_uri("/")
+            )
+        except PaymentsError as error:
+            messages.error(request, error.message)
+            return redirect("invoices:invoice_detail", pk=invoice.pk)
+        return redirect(url)
+
+
+class StripeReturnView(CustomerRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        reference = request.GET.get("session_id", "")
+        try:
+            attempt = services.checkout_complete(
+                customer=self.customer,
+                gateway_name="stripe",
+                reference=reference,
+                meta=RequestMeta.from_request(request),
+            )
+        except PaymentAttempt.DoesNotExist as exc:
+            raise Http404("No such payment.") from exc
+        except PaymentsError as error:
+            messages.warning(request, error.message)
+            return redirect("payments:payment_list")
+        if attempt.status == PaymentAttempt.Status.COMPLETED:
+            messages.success(request, "Thank you! Your payment was received.")
+        else:
+            messages.warning(request, "The payment was not completed; nothing was charged.")
+        return redirect("invoices:invoice_detail", pk=attempt.invoice_id)
+
+
+class AttemptCancelledView(CustomerRequiredMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            attempt = services.checkout_abandon(customer=self.customer, attempt_id=pk)
+        except PaymentAttempt.DoesNotExist as exc:
+            raise Http404("No such payment.") from exc
+        messages.info(request, "You cancelled the payment. The invoice is still open.")
+        return redirect("invoices:invoice_detail", pk=attempt.invoice_id)

@@ -30,3 +30,59 @@ class WebhookVerifier(Protocol):
 
         Raises WebhookInvalid for a missing, wrong, tampered, stale or future signature and
         for a body that is not an event. Never touches the database."""
+
+
+class GatewayError(Exception):
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class GatewayUnavailable(GatewayError):
+    """Timeouts, connection errors, rate limits, 5xx: try again later."""
+
+    retryable = True
+
+
+class GatewayRejected(GatewayError):
+    """The provider refused the request (invalid, declined): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class CheckoutStart:
+    reference: str
+    redirect_url: str
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    reference: str
+    paid: bool
+    payment_reference: str
+    amount_minor: int
+    currency: str
+    invoice_id: int | None
+    raw: dict[str, Any]
+
+
+class HostedCheckout(Protocol):
+    """Start a payment on the provider's page and read back how it ended."""
+
+    name: str
+
+    def checkout_start(
+        self,
+        *,
+        invoice_id: int,
+        description: str,
+        amount_minor: int,
+        currency: str,
+        customer_reference: str | None,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutStart: ...
+
+    def checkout_result(self, *, reference: str) -> CheckoutResult: ...

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 
 from payments.gateways.base import WebhookVerifier
-from payments.gateways.stripe import StripeWebhookVerifier
+from payments.gateways.stripe import StripeGateway, StripeWebhookVerifier
+
+# Names and labels of the gateways a customer can pick on the pay page.
+CHECKOUT_LABELS = {"stripe": "Card (Stripe)", "paypal": "PayPal"}
 
 
 def webhook_verifier(name: str) -> WebhookVerifier | None:
@@ -13,3 +16,16 @@ def webhook_verifier(name: str) -> WebhookVerifier | None:
     if name == "stripe" and settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET:
         return StripeWebhookVerifier(secret=settings.STRIPE_WEBHOOK_SECRET)
     return None
+
+
+def checkout_gateway(name: str) -> StripeGateway | None:
+    """The hosted-checkout adapter for `name` when it is configured, else None."""
+    if name == "stripe" and settings.STRIPE_SECRET_KEY:
+        return StripeGateway(
+            secret_key=settings.STRIPE_SECRET_KEY, api_version=settings.STRIPE_API_VERSION
+        )
+    return None
+
+
+def checkout_gateways_enabled() -> list[str]:
+    return [name for name in CHECKOUT_LABELS if checkout_gateway(name) is not None]

@@ -1,4 +1,9 @@
-"""Stripe adapter: webhook signature verification (more capabilities follow)."""
+"""Stripe adapter: webhook verification, customers and hosted Checkout.
+
+Network I/O only. Amounts go to Stripe as integer minor units computed by the caller from
+Decimal; every POST carries an idempotency key derived from our own record, so our
+retries are idempotent too (stripe-python's own random key only covers its retries).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,14 @@ from collections.abc import Callable, Mapping
 
 import stripe
 
-from payments.gateways.base import VerifiedEvent, WebhookInvalid
+from payments.gateways.base import (
+    CheckoutResult,
+    CheckoutStart,
+    GatewayRejected,
+    GatewayUnavailable,
+    VerifiedEvent,
+    WebhookInvalid,
+)
 
 TOLERANCE_SECONDS = 300
 
@@ -74,3 +86,95 @@ def _event_from(body: bytes) -> VerifiedEvent:
     ):
         raise WebhookInvalid("Body is not a Stripe event.")
     return VerifiedEvent(payload["id"], payload["type"], payload)
+
+
+def _translate(exc: stripe.StripeError) -> Exception:
+    unavailable = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+    if isinstance(exc, unavailable) or (exc.http_status or 0) >= 500:
+        return GatewayUnavailable(f"Stripe is unavailable: {exc.user_message or exc}")
+    return GatewayRejected(exc.user_message or str(exc))
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(self, *, secret_key: str, api_version: str, timeout: int = 20) -> None:
+        self.client = stripe.StripeClient(
+            secret_key,
+            stripe_version=api_version,
+            http_client=stripe.RequestsClient(timeout=timeout),
+            max_network_retries=1,
+        )
+
+    def customer_create(self, *, portal_customer_id: int, email: str, name: str) -> str:
+        try:
+            customer = self.client.v1.customers.create(
+                {"email": email, "name": name,
+                 "metadata": {"portal_customer_id": str(portal_customer_id)}},
+                {"idempotency_key": f"customer-{portal_customer_id}"},
+            )  # fmt: skip
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return customer.id
+
+    def checkout_start(
+        self,
+        *,
+        invoice_id: int,
+        description: str,
+        amount_minor: int,
+        currency: str,
+        customer_reference: str | None,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutStart:
+        metadata = {"invoice_id": str(invoice_id)}
+        params = {
+            "mode": "payment",
+            "client_reference_id": str(invoice_id),
+            "metadata": metadata,
+            # The PaymentIntent and its charge carry the invoice too, so their events
+            # (payment_intent.succeeded, charge.refunded) find it; the card is saved for
+            # renewals charged off-session.
+            "payment_intent_data": {"metadata": metadata, "setup_future_usage": "off_session"},
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": currency.lower(),
+                        "unit_amount": amount_minor,
+                        "product_data": {"name": description},
+                    },
+                }
+            ],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        if customer_reference:
+            params["customer"] = customer_reference
+        try:
+            session = self.client.v1.checkout.sessions.create(
+                params, {"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return CheckoutStart(reference=session.id, redirect_url=session.url)
+
+    def checkout_result(self, *, reference: str) -> CheckoutResult:
+        try:
+            session = self.client.v1.checkout.sessions.retrieve(reference)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        raw = session.to_dict()
+        metadata = raw.get("metadata") or {}
+        invoice_id = metadata.get("invoice_id") or raw.get("client_reference_id")
+        return CheckoutResult(
+            reference=raw["id"],
+            paid=raw.get("payment_status") == "paid",
+            payment_reference=raw.get("payment_intent") or "",
+            amount_minor=raw.get("amount_total") or 0,
+            currency=(raw.get("currency") or "").upper(),
+            invoice_id=int(invoice_id) if str(invoice_id or "").isdigit() else None,
+            raw=raw,
+        )
