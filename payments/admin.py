@@ -70,6 +70,11 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.refund_view),
                 name="payments_payment_refund",
             ),
+            path(
+                "<int:payment_id>/refund-via-gateway/",
+                self.admin_site.admin_view(self.gateway_refund_view),
+                name="payments_payment_gateway_refund",
+            ),
             *super().get_urls(),
         ]
 
@@ -128,6 +133,30 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 return redirect("admin:payments_payment_change", payment.pk)
         context = self._context(
             request, f"Record a refund of {payment}", form=form, payment=payment
+        )
+        return TemplateResponse(request, "admin/payments/payment/form.html", context)
+
+    def gateway_refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
+        """Refund through the payment's provider; a credit note is issued on the invoice."""
+        if not request.user.has_perm("payments.change_payment"):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment, pk=payment_id)
+        form = RefundForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.payment_refund_via_gateway(
+                    payment_id=payment.pk,
+                    amount=Money(form.cleaned_data["amount"], payment.currency),
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, "Refunded; a credit note was issued.", messages.SUCCESS)
+                return redirect("admin:payments_payment_change", payment.pk)
+        context = self._context(
+            request, f"Refund {payment} through {payment.gateway}", form=form, payment=payment
         )
         return TemplateResponse(request, "admin/payments/payment/form.html", context)
 

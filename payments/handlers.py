@@ -86,12 +86,14 @@ def stripe_charge_refunded(event: dict[str, Any]) -> None:
     payment = _stripe_record(
         charge, reference=charge["payment_intent"], minor_amount=charge["amount"]
     )
-    refunded = money_from_minor_units(charge["amount_refunded"], charge["currency"].upper())
-    missing = refunded - payment.amount_refunded
-    if missing.amount > 0:
-        services.payment_refund_record(
-            payment_id=payment.pk, amount=missing, reason="Refunded at Stripe", via="stripe"
-        )
+    services.payment_refund_sync(
+        payment_id=payment.pk,
+        refunded_total=money_from_minor_units(
+            charge["amount_refunded"], charge["currency"].upper()
+        ),
+        reason="Refunded at Stripe",
+        via="stripe",
+    )
 
 
 HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {

@@ -169,3 +169,34 @@ class PaymentAttempt(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"payment-attempt-{self.pk}"
+
+
+class RefundRequest(models.Model):
+    """A refund staff asked a provider to make: our record, whose id keys the provider call."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_requests")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    currency = currency_field()
+    amount = money_field()
+    reason = models.TextField()
+    reference = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Refund of {self.amount} on {self.payment}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"refund-{self.pk}"

@@ -27,7 +27,7 @@ from payments.errors import PaymentsError, RefundNotPossible
 from payments.gateways.base import GatewayError
 from payments.gateways.registry import checkout_gateway
 from payments.gateways.stripe import StripeGateway
-from payments.models import GatewayCustomer, Payment, PaymentAttempt, WebhookEvent
+from payments.models import GatewayCustomer, Payment, PaymentAttempt, RefundRequest, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,66 @@ def payment_refund_record(
         details={"amount": str(amount), "reason": reason.strip(), "via": via},
     )
     return payment
+
+
+@transaction.atomic
+def payment_refund_sync(
+    *, payment_id: int, refunded_total: Money, reason: str, via: str
+) -> Payment:
+    """Bring our refunded amount up to the provider's cumulative total for this payment.
+
+    Both the provider's refund events and our own refund calls end here, and the difference
+    is taken under the payment's lock, so a refund reported twice, late or out of order is
+    booked once."""
+    payment = Payment.objects.get(pk=payment_id)
+    Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    missing = refunded_total - payment.amount_refunded
+    if missing.amount <= 0:
+        return payment
+    return payment_refund_record(payment_id=payment.pk, amount=missing, reason=reason, via=via)
+
+
+def payment_refund_via_gateway(
+    *, payment_id: int, amount: Money, reason: str, actor: User | None = None
+) -> RefundRequest:
+    """Ask the payment's provider to return money, then book it (credit note included).
+
+    The request row is committed before the call (its id is the idempotency key); the
+    booking goes through payment_refund_sync, so the provider's refund webhook, whenever it
+    arrives, finds the refund already booked or books it itself, never twice."""
+    payment = Payment.objects.get(pk=payment_id)
+    gateway = checkout_gateway(payment.gateway)
+    if gateway is None:
+        raise RefundNotPossible(f"Payments by {payment.gateway} cannot be refunded from here.")
+    refundable = payment.amount - payment.amount_refunded
+    if str(amount.currency) != str(payment.currency) or not 0 < amount.amount <= refundable.amount:
+        raise RefundNotPossible(f"The refund must be more than zero and at most {refundable}.")
+    if not reason.strip():
+        raise RefundNotPossible("Give the reason for the refund.")
+    request = RefundRequest.objects.create(
+        payment=payment, currency=str(amount.currency), amount=amount, reason=reason.strip(),
+        requested_by=actor,
+    )  # fmt: skip
+    try:
+        reference, refunded_minor = gateway.refund(
+            payment_reference=payment.reference,
+            amount_minor=money_to_minor_units(amount),
+            idempotency_key=request.idempotency_key,
+        )
+    except GatewayError as error:
+        request.status, request.error = RefundRequest.Status.FAILED, error.message
+        request.save(update_fields=["status", "error"])
+        raise RefundNotPossible(f"{payment.gateway} refused the refund: {error.message}") from error
+    payment_refund_sync(
+        payment_id=payment.pk,
+        refunded_total=money_from_minor_units(refunded_minor, str(payment.currency)),
+        reason=reason.strip(),
+        via=payment.gateway,
+    )
+    request.status, request.reference = RefundRequest.Status.SUCCEEDED, reference
+    request.save(update_fields=["status", "reference"])
+    return request
 
 
 # --- Webhooks -----------------------------------------------------------------------------

@@ -178,3 +178,19 @@ class StripeGateway:
             invoice_id=int(invoice_id) if str(invoice_id or "").isdigit() else None,
             raw=raw,
         )
+
+    def refund(
+        self, *, payment_reference: str, amount_minor: int, idempotency_key: str
+    ) -> tuple[str, int]:
+        """Refund part or all of a PaymentIntent; returns (refund id, the charge's total
+        refunded so far in minor units, this refund included)."""
+        try:
+            refund = self.client.v1.refunds.create(
+                {"payment_intent": payment_reference, "amount": amount_minor,
+                 "reason": "requested_by_customer"},
+                {"idempotency_key": idempotency_key},
+            )  # fmt: skip
+            charge = self.client.v1.charges.retrieve(refund.charge)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return refund.id, charge.amount_refunded
