@@ -88,7 +88,7 @@ def test_services_own_their_transactions():
 @pytest.mark.parametrize(
     ("redis_url", "expected"),
     [
-        ("", "True memory:// LocMemCache"),
+        ("", "True memory://localhost/ LocMemCache"),
         ("redis://127.0.0.1:6379/5", "False redis://127.0.0.1:6379/5 RedisCache"),
     ],
 )
