@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.conf import settings
 from django.db import connection
 
@@ -28,6 +29,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # In CI the browser tests must run, so a missing Chromium fails them instead.
         if "browser" in item.keywords and not IN_CI and not shutil.which(CHROMIUM):
             item.add_marker(pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM}"))
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag_reset() -> None:
+    # Eager tasks save and restore a process-wide "joining would block" flag around each
+    # run; eager tasks in concurrent live-server threads interleave those restores and can
+    # leave it set, which would make a later test's result.get() refuse to wait.
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture(autouse=True)
