@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoices.billing_run",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=0),
     },
+    "payments.reconcile": {
+        "task": "payments.reconcile",
+        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=30),
+    },
     "payments.webhook_events_sweep": {
         "task": "payments.webhook_events_sweep",
         "schedule": timedelta(minutes=5),

@@ -411,3 +411,41 @@ def checkout_abandon(*, customer: Customer, attempt_id: int) -> PaymentAttempt:
         pk=attempt.pk, status__in=(PaymentAttempt.Status.STARTED, PaymentAttempt.Status.REDIRECTED)
     ).update(status=PaymentAttempt.Status.ABANDONED)
     return attempt
+
+
+# --- Reconciliation -----------------------------------------------------------------------
+
+RECONCILE_WINDOW = timedelta(days=3)
+
+
+def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Ask each enabled gateway for its recent successful payments and record those the
+    portal missed (a webhook that never arrived). Recording is idempotent per reference, so
+    payments we have are left as they are."""
+    since = int(((now or timezone.now()) - RECONCILE_WINDOW).timestamp())
+    counts = {"checked": 0, "recorded": 0, "skipped": 0}
+    gateway = checkout_gateway("stripe")
+    if gateway is None:
+        return counts
+    known = set(Payment.objects.filter(gateway="stripe").values_list("reference", flat=True))
+    for intent in gateway.recent_payments(since=since):
+        counts["checked"] += 1
+        if intent["id"] in known:
+            continue
+        invoice_id = str((intent.get("metadata") or {}).get("invoice_id", ""))
+        if not invoice_id.isdigit() or not Invoice.objects.filter(pk=int(invoice_id)).exists():
+            counts["skipped"] += 1
+            continue
+        payment_record(
+            invoice_id=int(invoice_id),
+            gateway="stripe",
+            reference=intent["id"],
+            amount=money_from_minor_units(
+                intent.get("amount_received") or intent["amount"], intent["currency"].upper()
+            ),
+            method=Payment.Method.CARD,
+            raw=intent,
+        )
+        counts["recorded"] += 1
+    logger.info("payments reconciliation: %s", counts)
+    return counts

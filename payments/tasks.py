@@ -5,6 +5,7 @@ from celery import shared_task
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
     WebhookHandlerFailed,
+    payments_reconcile,
     webhook_event_process,
     webhook_events_stale,
 )
@@ -30,3 +31,9 @@ def webhook_events_sweep_task() -> int:
     for webhook_event_id in stale:
         webhook_event_process_task.delay(webhook_event_id)
     return len(stale)
+
+
+@shared_task(name="payments.reconcile")
+def payments_reconcile_task() -> dict[str, int]:
+    """Daily: record payments the gateways have and the portal missed."""
+    return payments_reconcile()

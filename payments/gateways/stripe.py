@@ -194,3 +194,12 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return refund.id, charge.amount_refunded
+
+    def recent_payments(self, *, since: int) -> list[dict]:
+        """Succeeded PaymentIntents created since the unix time `since`, all pages."""
+        try:
+            page = self.client.v1.payment_intents.list({"created": {"gte": since}, "limit": 100})
+            intents = [intent.to_dict() for intent in page.auto_paging_iter()]
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return [intent for intent in intents if intent.get("status") == "succeeded"]
