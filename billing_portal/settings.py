@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoices.billing_run",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=0),
     },
+    "payments.charge_due_renewals": {
+        "task": "payments.charge_due_renewals",
+        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=15),
+    },
     "payments.reconcile": {
         "task": "payments.reconcile",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=30),

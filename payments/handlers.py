@@ -96,10 +96,28 @@ def stripe_charge_refunded(event: dict[str, Any]) -> None:
     )
 
 
+def stripe_setup_intent_succeeded(event: dict[str, Any]) -> None:
+    """A card saved at Stripe: keep it (the return page usually did already). The card's
+    display details are fetched from Stripe: the event carries only its id."""
+    from payments.gateways.registry import checkout_gateway
+    from payments.models import GatewayCustomer
+
+    intent = event["data"]["object"]
+    link = GatewayCustomer.objects.filter(
+        gateway="stripe", reference=intent.get("customer")
+    ).first()
+    gateway = checkout_gateway("stripe")
+    if link is None or gateway is None or not intent.get("payment_method"):
+        raise EventIgnored("The card belongs to no customer of this portal.")
+    card = gateway.payment_method(reference=intent["payment_method"])
+    services.card_store(customer=link.customer, card=card)
+
+
 HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("stripe", "payment_intent.succeeded"): stripe_payment_intent_succeeded,
     ("stripe", "checkout.session.completed"): stripe_checkout_session_completed,
     ("stripe", "checkout.session.async_payment_succeeded"): stripe_checkout_session_completed,
     ("stripe", "payment_intent.payment_failed"): stripe_payment_intent_failed,
     ("stripe", "charge.refunded"): stripe_charge_refunded,
+    ("stripe", "setup_intent.succeeded"): stripe_setup_intent_succeeded,
 }

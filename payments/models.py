@@ -136,8 +136,14 @@ class GatewayCustomer(models.Model):
 
 
 class PaymentAttempt(models.Model):
-    """One "Pay" click: our record of a checkout started at a provider. Its id makes the
-    provider call's idempotency key, so a retried call cannot start a second checkout."""
+    """One call to a provider that may move money or save a card: a "Pay" click, an "Add
+    card" click, or an off-session renewal charge. Its id makes the provider call's
+    idempotency key, so a retried call cannot charge or start a checkout twice."""
+
+    class Kind(models.TextChoices):
+        CHECKOUT = "checkout", "Checkout"
+        CARD_SETUP = "card_setup", "Card setup"
+        OFF_SESSION = "off_session", "Off-session charge"
 
     class Status(models.TextChoices):
         STARTED = "started", "Started"
@@ -146,8 +152,13 @@ class PaymentAttempt(models.Model):
         ABANDONED = "abandoned", "Abandoned"
         FAILED = "failed", "Failed"
 
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHECKOUT)
     invoice = models.ForeignKey(
-        "invoices.Invoice", on_delete=models.CASCADE, related_name="payment_attempts"
+        "invoices.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="payment_attempts",
     )
     customer = models.ForeignKey(
         "accounts.Customer", on_delete=models.CASCADE, related_name="payment_attempts"
@@ -155,16 +166,24 @@ class PaymentAttempt(models.Model):
     gateway = models.CharField(max_length=32)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
     reference = models.CharField(max_length=255, blank=True, db_index=True)
-    currency = currency_field()
-    amount = money_field()
+    currency = currency_field(blank=True)
+    amount = money_field(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # A renewal is charged off-session at most once, whatever runs or retries.
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(kind="off_session"),
+                name="payments_attempt_one_off_session_charge",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.gateway} attempt #{self.pk} for {self.invoice}"
+        return f"{self.get_kind_display()} #{self.pk} ({self.gateway})"
 
     @property
     def idempotency_key(self) -> str:
@@ -200,3 +219,36 @@ class RefundRequest(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"refund-{self.pk}"
+
+
+class SavedPaymentMethod(models.Model):
+    """A card the customer saved at a provider (only its reference and display details are
+    kept here; the card itself never touches the portal)."""
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="saved_payment_methods"
+    )
+    gateway = models.CharField(max_length=32)
+    reference = models.CharField(max_length=255)
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "reference"], name="payments_savedmethod_reference_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "gateway"],
+                condition=Q(is_default=True),
+                name="payments_savedmethod_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand.title() or 'Card'} •••• {self.last4}"

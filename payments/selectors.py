@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Customer
-from payments.models import Payment
+from payments.models import Payment, SavedPaymentMethod
 
 
 def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
@@ -19,3 +19,7 @@ def pay_methods_for_invoice(*, invoice) -> list[tuple[str, str]]:
     if invoice.status != "unpaid":
         return []
     return [(name, CHECKOUT_LABELS[name]) for name in checkout_gateways_enabled()]
+
+
+def card_list_for_customer(*, customer: Customer) -> QuerySet[SavedPaymentMethod]:
+    return SavedPaymentMethod.objects.filter(customer=customer)

@@ -1,11 +1,13 @@
 """Celery tasks of the payments app: take ids, reload, call one service."""
 
 from celery import shared_task
+from django.utils import timezone
 
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
     WebhookHandlerFailed,
     payments_reconcile,
+    renewals_charge_off_session,
     webhook_event_process,
     webhook_events_stale,
 )
@@ -37,3 +39,9 @@ def webhook_events_sweep_task() -> int:
 def payments_reconcile_task() -> dict[str, int]:
     """Daily: record payments the gateways have and the portal missed."""
     return payments_reconcile()
+
+
+@shared_task(name="payments.charge_due_renewals")
+def renewals_charge_off_session_task() -> dict[str, int]:
+    """Daily, after the billing run: charge renewals due today to saved default cards."""
+    return renewals_charge_off_session(today=timezone.localdate())

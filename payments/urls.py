@@ -11,6 +11,17 @@ urlpatterns = [
         views.CheckoutBeginView.as_view(),
         name="checkout_begin",
     ),
+    path("cards/", views.CardListView.as_view(), name="card_list"),
+    path("cards/add/", views.CardAddView.as_view(), name="card_add"),
+    path("cards/return/", views.CardReturnView.as_view(), name="card_return"),
+    path(
+        "cards/<int:pk>/remove/", views.CardActionView.as_view(action="remove"), name="card_remove"
+    ),
+    path(
+        "cards/<int:pk>/default/",
+        views.CardActionView.as_view(action="default"),
+        name="card_default",
+    ),
     path("stripe/return/", views.StripeReturnView.as_view(), name="stripe_return"),
     path(
         "attempts/<int:pk>/cancelled/",

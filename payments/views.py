@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views import View
-from django.views.generic import ListView
+from django.views.generic import ListView, TemplateView
 
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.request import RequestMeta
@@ -14,8 +14,8 @@ from invoices.models import Invoice
 from invoices.selectors import invoice_get_for_customer
 from payments import services
 from payments.errors import PaymentsError
-from payments.models import PaymentAttempt
-from payments.selectors import payment_list_for_customer
+from payments.models import PaymentAttempt, SavedPaymentMethod
+from payments.selectors import card_list_for_customer, payment_list_for_customer
 
 
 class PaymentListView(CustomerRequiredMixin, ListView):
@@ -73,3 +73,62 @@ class AttemptCancelledView(CustomerRequiredMixin, View):
             raise Http404("No such payment.") from exc
         messages.info(request, "You cancelled the payment. The invoice is still open.")
         return redirect("invoices:invoice_detail", pk=attempt.invoice_id)
+
+
+class CardListView(CustomerRequiredMixin, TemplateView):
+    template_name = "payments/card_list.html"
+
+    def get_context_data(self, **kwargs) -> dict:
+        from payments.gateways.registry import checkout_gateway
+
+        context = super().get_context_data(**kwargs)
+        context["cards"] = card_list_for_customer(customer=self.customer)
+        context["can_add"] = checkout_gateway("stripe") is not None
+        return context
+
+
+class CardAddView(CustomerRequiredMixin, View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            url = services.card_setup_begin(
+                customer=self.customer, base_url=request.build_absolute_uri("/")
+            )
+        except PaymentsError as error:
+            messages.error(request, error.message)
+            return redirect("payments:card_list")
+        return redirect(url)
+
+
+class CardReturnView(CustomerRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            card = services.card_setup_complete(
+                customer=self.customer, reference=request.GET.get("session_id", "")
+            )
+        except PaymentAttempt.DoesNotExist as exc:
+            raise Http404("No such card setup.") from exc
+        except PaymentsError as error:
+            messages.warning(request, error.message)
+        else:
+            if card is None:
+                messages.warning(request, "The card was not saved.")
+            else:
+                messages.success(request, f"{card} is saved.")
+        return redirect("payments:card_list")
+
+
+class CardActionView(CustomerRequiredMixin, View):
+    action = ""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        service = services.card_remove if self.action == "remove" else services.card_set_default
+        try:
+            service(customer=self.customer, method_id=pk)
+        except SavedPaymentMethod.DoesNotExist as exc:
+            raise Http404("No such card.") from exc
+        except PaymentsError as error:
+            messages.error(request, error.message)
+        else:
+            done = "removed" if self.action == "remove" else "now your default card"
+            messages.success(request, f"The card is {done}.")
+        return redirect("payments:card_list")

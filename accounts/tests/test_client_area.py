@@ -19,6 +19,7 @@ CLIENT_PAGES = {
     "invoices:invoice_list": "No invoices yet",
     "credits:overview": "No transactions yet",
     "payments:payment_list": "No payments yet",
+    "payments:card_list": "No saved cards",
     "dns:zone_list": "No DNS zones yet",
     "accounts:profile": "Save profile",
     "accounts:activity_list": "No activity yet",

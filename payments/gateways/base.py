@@ -86,3 +86,22 @@ class HostedCheckout(Protocol):
     ) -> CheckoutStart: ...
 
     def checkout_result(self, *, reference: str) -> CheckoutResult: ...
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    reference: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True)
+class OffSessionResult:
+    """How an off-session charge ended: `succeeded`, `authentication_required` (the bank
+    wants the customer present: send them a pay link) or `declined`."""
+
+    outcome: str
+    reference: str
+    message: str = ""

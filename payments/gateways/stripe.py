@@ -18,6 +18,8 @@ from payments.gateways.base import (
     CheckoutStart,
     GatewayRejected,
     GatewayUnavailable,
+    OffSessionResult,
+    SavedCard,
     VerifiedEvent,
     WebhookInvalid,
 )
@@ -203,3 +205,110 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return [intent for intent in intents if intent.get("status") == "succeeded"]
+
+    def setup_start(
+        self, *, customer_reference: str, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> CheckoutStart:
+        """A hosted page where the customer saves a card for later (a SetupIntent)."""
+        params = {
+            "mode": "setup",
+            "customer": customer_reference,
+            "payment_method_types": ["card"],
+            "setup_intent_data": {"metadata": {"purpose": "saved_card"}},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        try:
+            session = self.client.v1.checkout.sessions.create(
+                params, {"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return CheckoutStart(reference=session.id, redirect_url=session.url)
+
+    def setup_result(self, *, reference: str) -> SavedCard | None:
+        """The card saved by a setup session, or None if the customer did not finish."""
+        try:
+            session = self.client.v1.checkout.sessions.retrieve(
+                reference, {"expand": ["setup_intent.payment_method"]}
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        intent = session.to_dict().get("setup_intent") or {}
+        if not isinstance(intent, dict) or intent.get("status") != "succeeded":
+            return None
+        return _card(intent["payment_method"])
+
+    def payment_method(self, *, reference: str) -> SavedCard:
+        try:
+            method = self.client.v1.payment_methods.retrieve(reference)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return _card(method.to_dict())
+
+    def payment_method_detach(self, *, reference: str) -> None:
+        try:
+            self.client.v1.payment_methods.detach(reference)
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":  # already gone at Stripe: nothing to undo
+                raise _translate(exc) from exc
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def customer_set_default(self, *, customer_reference: str, method_reference: str) -> None:
+        try:
+            self.client.v1.customers.update(
+                customer_reference,
+                {"invoice_settings": {"default_payment_method": method_reference}},
+            )
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def charge_off_session(
+        self,
+        *,
+        customer_reference: str,
+        method_reference: str,
+        amount_minor: int,
+        currency: str,
+        invoice_id: int,
+        idempotency_key: str,
+    ) -> OffSessionResult:
+        params = {
+            "amount": amount_minor,
+            "currency": currency.lower(),
+            "customer": customer_reference,
+            "payment_method": method_reference,
+            "off_session": True,
+            "confirm": True,
+            "metadata": {"invoice_id": str(invoice_id)},
+        }
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params, {"idempotency_key": idempotency_key}
+            )
+        except stripe.CardError as exc:
+            error = (exc.json_body or {}).get("error", {})
+            reference = (error.get("payment_intent") or {}).get("id", "")
+            outcome = (
+                "authentication_required" if exc.code == "authentication_required" else "declined"
+            )
+            return OffSessionResult(outcome, reference, exc.user_message or "")
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        if intent.status == "succeeded":
+            return OffSessionResult("succeeded", intent.id)
+        if intent.status == "requires_action":
+            return OffSessionResult("authentication_required", intent.id)
+        return OffSessionResult("declined", intent.id, f"Payment is {intent.status}.")
+
+
+def _card(method: dict) -> SavedCard:
+    card = method.get("card") or {}
+    return SavedCard(
+        reference=method["id"],
+        brand=card.get("brand", ""),
+        last4=card.get("last4", ""),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+    )

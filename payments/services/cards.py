@@ -1,0 +1,260 @@
+"""Saved cards and off-session renewal charges (Stripe).
+
+Cards are saved on Stripe's hosted page (a SetupIntent); the portal keeps only the
+reference and display details. Renewal invoices are charged off-session on their due date
+when the customer has a default card; when the bank asks for authentication (SCA) or
+declines, the customer gets an email with a link to pay on-session.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+
+from accounts.models import Customer
+from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.money import money_to_minor_units
+from invoices.models import Invoice
+from payments.errors import PaymentsError
+from payments.gateways.base import GatewayError, GatewayUnavailable, SavedCard
+from payments.gateways.registry import checkout_gateway
+from payments.models import Payment, PaymentAttempt, SavedPaymentMethod
+from payments.services.payments import (
+    CHECKOUT_UNAVAILABLE,
+    gateway_customer_reference,
+    payment_record,
+)
+
+logger = logging.getLogger(__name__)
+GATEWAY = "stripe"
+
+
+def _stripe():
+    gateway = checkout_gateway(GATEWAY)
+    if gateway is None:
+        raise PaymentsError("Saving cards is not available.")
+    return gateway
+
+
+def card_setup_begin(*, customer: Customer, base_url: str) -> str:
+    """Send the customer to Stripe to save a card; returns the URL."""
+    gateway = _stripe()
+    attempt = PaymentAttempt.objects.create(
+        kind=PaymentAttempt.Kind.CARD_SETUP, customer=customer, gateway=GATEWAY
+    )
+    base = base_url.rstrip("/")
+    try:
+        start = gateway.setup_start(
+            customer_reference=gateway_customer_reference(customer=customer, gateway=gateway),
+            success_url=f"{base}{reverse('payments:card_return')}?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{base}{reverse('payments:card_list')}",
+            idempotency_key=attempt.idempotency_key,
+        )
+    except GatewayError as error:
+        attempt.status, attempt.error = PaymentAttempt.Status.FAILED, error.message
+        attempt.save(update_fields=["status", "error"])
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    attempt.status, attempt.reference = PaymentAttempt.Status.REDIRECTED, start.reference
+    attempt.save(update_fields=["status", "reference"])
+    return start.redirect_url
+
+
+@transaction.atomic
+def card_store(*, customer: Customer, card: SavedCard) -> SavedPaymentMethod:
+    """Keep a saved card once (by reference); the customer's first card becomes default."""
+    Customer.objects.select_for_update().get(pk=customer.pk)
+    method, created = SavedPaymentMethod.objects.get_or_create(
+        gateway=GATEWAY,
+        reference=card.reference,
+        defaults={
+            "customer": customer,
+            "brand": card.brand,
+            "last4": card.last4,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+        },
+    )
+    if (
+        created
+        and not SavedPaymentMethod.objects.filter(
+            customer=customer, gateway=GATEWAY, is_default=True
+        ).exists()
+    ):
+        method.is_default = True
+        method.save(update_fields=["is_default"])
+    return method
+
+
+def card_setup_complete(*, customer: Customer, reference: str) -> SavedPaymentMethod | None:
+    """Store the card when the customer comes back; None if they did not finish."""
+    attempt = PaymentAttempt.objects.get(
+        customer=customer, kind=PaymentAttempt.Kind.CARD_SETUP, reference=reference
+    )
+    try:
+        card = _stripe().setup_result(reference=reference)
+    except GatewayError as error:
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    if card is None:
+        return None
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
+    return card_store(customer=customer, card=card)
+
+
+def card_remove(*, customer: Customer, method_id: int) -> None:
+    """Detach the card at Stripe, then forget it; another card becomes default if needed."""
+    method = SavedPaymentMethod.objects.get(customer=customer, pk=method_id)
+    try:
+        _stripe().payment_method_detach(reference=method.reference)
+    except GatewayError as error:
+        raise PaymentsError("The card could not be removed right now; try again.") from error
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(pk=customer.pk)
+        was_default = method.is_default
+        method.delete()
+        successor = SavedPaymentMethod.objects.filter(customer=customer, gateway=GATEWAY).first()
+        if was_default and successor is not None:
+            successor.is_default = True
+            successor.save(update_fields=["is_default"])
+
+
+def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMethod:
+    method = SavedPaymentMethod.objects.get(customer=customer, pk=method_id)
+    gateway = _stripe()
+    try:
+        gateway.customer_set_default(
+            customer_reference=gateway_customer_reference(customer=customer, gateway=gateway),
+            method_reference=method.reference,
+        )
+    except GatewayError as error:
+        raise PaymentsError("The default card could not be changed right now.") from error
+    with transaction.atomic():
+        Customer.objects.select_for_update().get(pk=customer.pk)
+        SavedPaymentMethod.objects.filter(customer=customer, gateway=GATEWAY).update(
+            is_default=False
+        )
+        SavedPaymentMethod.objects.filter(pk=method.pk).update(is_default=True)
+    method.is_default = True
+    return method
+
+
+# --- Off-session renewal charges ----------------------------------------------------------
+
+
+def renewals_chargeable(*, today: date):
+    """Unpaid renewal invoices due by `today` whose customer has a default card and that
+    were not charged yet; an attempt left `started` (the provider did not answer) is
+    included, so it is retried with the same idempotency key."""
+    has_card = SavedPaymentMethod.objects.filter(
+        customer=OuterRef("customer"), gateway=GATEWAY, is_default=True
+    )
+    finished = PaymentAttempt.objects.filter(
+        invoice=OuterRef("pk"), kind=PaymentAttempt.Kind.OFF_SESSION
+    ).exclude(status=PaymentAttempt.Status.STARTED)
+    return (
+        Invoice.objects.filter(
+            status=Invoice.Status.UNPAID, kind=Invoice.Kind.RENEWAL, due_date__lte=today
+        )
+        .filter(Exists(has_card))
+        .exclude(Exists(finished))
+    )
+
+
+def _notify(invoice: Invoice, template: str, message: str = "") -> None:
+    email_send_on_commit(
+        to=[invoice.customer.user.email],
+        name=template,
+        context={
+            "customer_name": invoice.customer.name,
+            "number": invoice.number,
+            "amount_due": str(invoice.amount_due),
+            "message": message,
+            "invoice_path": f"/invoices/{invoice.pk}/",
+        },
+    )
+
+
+def invoice_charge_off_session(*, invoice_id: int) -> str:
+    """Charge one renewal invoice to the customer's default card, at most once.
+
+    The attempt row (unique per invoice) is committed before Stripe is called and its id is
+    the idempotency key: a retry after a lost answer replays Stripe's first answer instead
+    of charging again."""
+    invoice = Invoice.objects.select_related("customer__user").get(pk=invoice_id)
+    card = SavedPaymentMethod.objects.filter(
+        customer=invoice.customer, gateway=GATEWAY, is_default=True
+    ).first()
+    if invoice.status != Invoice.Status.UNPAID or card is None:
+        return "skipped"
+    try:
+        with transaction.atomic():
+            attempt, _ = PaymentAttempt.objects.get_or_create(
+                invoice=invoice,
+                kind=PaymentAttempt.Kind.OFF_SESSION,
+                defaults={
+                    "customer": invoice.customer,
+                    "gateway": GATEWAY,
+                    "currency": str(invoice.currency),
+                    "amount": invoice.amount_due,
+                },
+            )
+    except IntegrityError:
+        return "skipped"
+    if attempt.status != PaymentAttempt.Status.STARTED:
+        return "skipped"
+    gateway = _stripe()
+    try:
+        result = gateway.charge_off_session(
+            customer_reference=gateway_customer_reference(
+                customer=invoice.customer, gateway=gateway
+            ),
+            method_reference=card.reference,
+            amount_minor=money_to_minor_units(attempt.amount),
+            currency=attempt.currency,
+            invoice_id=invoice.pk,
+            idempotency_key=attempt.idempotency_key,
+        )
+    except GatewayUnavailable:
+        return "retry later"  # the attempt stays `started`; the next run retries its key
+    except GatewayError as error:
+        result_outcome, message, reference = "declined", error.message, ""
+    else:
+        result_outcome, message, reference = result.outcome, result.message, result.reference
+    with transaction.atomic():
+        if result_outcome == "succeeded":
+            payment_record(
+                invoice_id=invoice.pk,
+                gateway=GATEWAY,
+                reference=reference,
+                amount=attempt.amount,
+                method=Payment.Method.CARD,
+                raw={"off_session": True, "payment_intent": reference},
+            )
+            status = PaymentAttempt.Status.COMPLETED
+        else:
+            template = (
+                "invoice_payment_action_required"
+                if result_outcome == "authentication_required"
+                else "invoice_payment_failed"
+            )
+            _notify(invoice, template, message)
+            status = PaymentAttempt.Status.FAILED
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(
+            status=status, reference=reference, error=message
+        )
+    return result_outcome
+
+
+def renewals_charge_off_session(*, today: date) -> dict[str, int]:
+    outcomes: dict[str, int] = {}
+    for invoice_id in renewals_chargeable(today=today).values_list("pk", flat=True):
+        try:
+            outcome = invoice_charge_off_session(invoice_id=invoice_id)
+        except Exception:  # one customer's failure must not stop the others
+            logger.exception("off-session charge of invoice %s failed", invoice_id)
+            outcome = "error"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
