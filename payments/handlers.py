@@ -113,6 +113,71 @@ def stripe_setup_intent_succeeded(event: dict[str, Any]) -> None:
     services.card_store(customer=link.customer, card=card)
 
 
+# --- PayPal -------------------------------------------------------------------------------
+
+
+def _paypal_amount(resource: dict[str, Any]):
+    from billing_portal.common.money import currency_exponent
+    from payments.gateways.paypal import minor_units
+
+    amount = resource["amount"]
+    currency = amount["currency_code"]
+    return money_from_minor_units(
+        minor_units(amount["value"], currency_exponent(currency)), currency
+    )
+
+
+def _paypal_invoice_id(resource: dict[str, Any]) -> int:
+    return _invoice_id({"metadata": {"invoice_id": resource.get("custom_id")}})
+
+
+def paypal_capture_completed(event: dict[str, Any]) -> None:
+    capture = event["resource"]
+    if capture.get("status") != "COMPLETED":
+        raise EventIgnored(f"Capture is {capture.get('status')}.")
+    services.payment_record(
+        invoice_id=_paypal_invoice_id(capture),
+        gateway="paypal",
+        reference=capture["id"],
+        amount=_paypal_amount(capture),
+        method=Payment.Method.PAYPAL,
+        raw=capture,
+    )
+
+
+def paypal_capture_denied(event: dict[str, Any]) -> None:
+    capture = event["resource"]
+    invoice = Invoice.objects.select_related("customer").get(pk=_paypal_invoice_id(capture))
+    audit_record(
+        action=AuditAction.PAYMENT_DENIED,
+        customer=invoice.customer,
+        target=invoice,
+        details={"gateway": "paypal", "reference": capture.get("id", ""),
+                 "status": capture.get("status", "")},
+    )  # fmt: skip
+
+
+def _capture_id_of(refund: dict[str, Any]) -> str:
+    for link in refund.get("links", []):
+        if link.get("rel") == "up" and "/captures/" in link.get("href", ""):
+            return link["href"].rstrip("/").rsplit("/", 1)[1]
+    return ""
+
+
+def paypal_capture_refunded(event: dict[str, Any]) -> None:
+    refund = event["resource"]
+    payment = Payment.objects.filter(gateway="paypal", reference=_capture_id_of(refund)).first()
+    if payment is None:
+        raise EventIgnored("The refund is for a capture this portal has not recorded.")
+    services.payment_refund_book_once(
+        payment_id=payment.pk,
+        reference=refund["id"],
+        amount=_paypal_amount(refund),
+        reason="Refunded at PayPal",
+        via="paypal",
+    )
+
+
 HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("stripe", "payment_intent.succeeded"): stripe_payment_intent_succeeded,
     ("stripe", "checkout.session.completed"): stripe_checkout_session_completed,
@@ -120,4 +185,8 @@ HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("stripe", "payment_intent.payment_failed"): stripe_payment_intent_failed,
     ("stripe", "charge.refunded"): stripe_charge_refunded,
     ("stripe", "setup_intent.succeeded"): stripe_setup_intent_succeeded,
+    ("paypal", "PAYMENT.CAPTURE.COMPLETED"): paypal_capture_completed,
+    ("paypal", "PAYMENT.CAPTURE.DENIED"): paypal_capture_denied,
+    ("paypal", "PAYMENT.CAPTURE.DECLINED"): paypal_capture_denied,
+    ("paypal", "PAYMENT.CAPTURE.REFUNDED"): paypal_capture_refunded,
 }

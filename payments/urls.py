@@ -22,7 +22,16 @@ urlpatterns = [
         views.CardActionView.as_view(action="default"),
         name="card_default",
     ),
-    path("stripe/return/", views.StripeReturnView.as_view(), name="stripe_return"),
+    path(
+        "stripe/return/",
+        views.CheckoutReturnView.as_view(gateway="stripe", reference_parameter="session_id"),
+        name="stripe_return",
+    ),
+    path(
+        "paypal/return/",
+        views.CheckoutReturnView.as_view(gateway="paypal", reference_parameter="token"),
+        name="paypal_return",
+    ),
     path(
         "attempts/<int:pk>/cancelled/",
         views.AttemptCancelledView.as_view(),

@@ -43,13 +43,18 @@ class CheckoutBeginView(CustomerRequiredMixin, View):
         return redirect(url)
 
 
-class StripeReturnView(CustomerRequiredMixin, View):
+class CheckoutReturnView(CustomerRequiredMixin, View):
+    """The customer is back from the provider's page: confirm the payment now."""
+
+    gateway = ""
+    reference_parameter = ""
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        reference = request.GET.get("session_id", "")
+        reference = request.GET.get(self.reference_parameter, "")
         try:
             attempt = services.checkout_complete(
                 customer=self.customer,
-                gateway_name="stripe",
+                gateway_name=self.gateway,
                 reference=reference,
                 meta=RequestMeta.from_request(request),
             )

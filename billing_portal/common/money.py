@@ -17,7 +17,7 @@ MONEY_DECIMAL_PLACES = 2
 ROUNDING = ROUND_HALF_UP
 
 
-def _exponent(currency_code: str) -> int:
+def currency_exponent(currency_code: str) -> int:
     """Minor-unit digits of a currency (2 for USD, 0 for JPY, 3 for KWD)."""
     sub_unit = get_currency(currency_code).sub_unit or 1
     return len(str(sub_unit)) - 1
@@ -25,13 +25,13 @@ def _exponent(currency_code: str) -> int:
 
 def money_quantize(amount: Money) -> Money:
     """Round to the currency's minor unit with the portal's one rounding rule."""
-    exponent = Decimal(1).scaleb(-_exponent(str(amount.currency)))
+    exponent = Decimal(1).scaleb(-currency_exponent(str(amount.currency)))
     return Money(amount.amount.quantize(exponent, rounding=ROUNDING), amount.currency)
 
 
 def money_to_minor_units(amount: Money) -> int:
     """Integer minor units (cents) for gateways such as Stripe; refuses lossy conversion."""
-    exact = amount.amount.scaleb(_exponent(str(amount.currency)))
+    exact = amount.amount.scaleb(currency_exponent(str(amount.currency)))
     if exact != exact.to_integral_value():
         raise ValueError(f"{amount} has more precision than its currency's minor unit.")
     return int(exact)
@@ -39,7 +39,7 @@ def money_to_minor_units(amount: Money) -> int:
 
 def money_from_minor_units(value: int, currency_code: str) -> Money:
     """The inverse of money_to_minor_units."""
-    return Money(Decimal(value).scaleb(-_exponent(currency_code)), currency_code)
+    return Money(Decimal(value).scaleb(-currency_exponent(currency_code)), currency_code)
 
 
 def validate_currency_code(value: str) -> None:

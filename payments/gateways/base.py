@@ -105,3 +105,13 @@ class OffSessionResult:
     outcome: str
     reference: str
     message: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """A refund the provider made: its id, its amount, and the payment's total refunded so
+    far when the provider reports one (Stripe does, PayPal does not)."""
+
+    reference: str
+    amount_minor: int
+    total_minor: int | None

@@ -19,6 +19,7 @@ from payments.gateways.base import (
     GatewayRejected,
     GatewayUnavailable,
     OffSessionResult,
+    RefundResult,
     SavedCard,
     VerifiedEvent,
     WebhookInvalid,
@@ -99,6 +100,7 @@ def _translate(exc: stripe.StripeError) -> Exception:
 
 class StripeGateway:
     name = "stripe"
+    has_customers = True  # whether the provider keeps customer records for us
 
     def __init__(self, *, secret_key: str, api_version: str, timeout: int = 20) -> None:
         self.client = stripe.StripeClient(
@@ -182,10 +184,10 @@ class StripeGateway:
         )
 
     def refund(
-        self, *, payment_reference: str, amount_minor: int, idempotency_key: str
-    ) -> tuple[str, int]:
-        """Refund part or all of a PaymentIntent; returns (refund id, the charge's total
-        refunded so far in minor units, this refund included)."""
+        self, *, payment_reference: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> RefundResult:
+        """Refund part or all of a PaymentIntent; the result carries the charge's total
+        refunded so far (this refund included)."""
         try:
             refund = self.client.v1.refunds.create(
                 {"payment_intent": payment_reference, "amount": amount_minor,
@@ -195,7 +197,7 @@ class StripeGateway:
             charge = self.client.v1.charges.retrieve(refund.charge)
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
-        return refund.id, charge.amount_refunded
+        return RefundResult(refund.id, amount_minor, charge.amount_refunded)
 
     def recent_payments(self, *, since: int) -> list[dict]:
         """Succeeded PaymentIntents created since the unix time `since`, all pages."""

@@ -182,24 +182,72 @@ def payment_refund_via_gateway(
         requested_by=actor,
     )  # fmt: skip
     try:
-        reference, refunded_minor = gateway.refund(
+        result = gateway.refund(
             payment_reference=payment.reference,
             amount_minor=money_to_minor_units(amount),
+            currency=str(payment.currency),
             idempotency_key=request.idempotency_key,
         )
     except GatewayError as error:
         request.status, request.error = RefundRequest.Status.FAILED, error.message
         request.save(update_fields=["status", "error"])
         raise RefundNotPossible(f"{payment.gateway} refused the refund: {error.message}") from error
-    payment_refund_sync(
-        payment_id=payment.pk,
-        refunded_total=money_from_minor_units(refunded_minor, str(payment.currency)),
-        reason=reason.strip(),
-        via=payment.gateway,
-    )
-    request.status, request.reference = RefundRequest.Status.SUCCEEDED, reference
-    request.save(update_fields=["status", "reference"])
+    if result.total_minor is not None:
+        payment_refund_sync(
+            payment_id=payment.pk,
+            refunded_total=money_from_minor_units(result.total_minor, str(payment.currency)),
+            reason=reason.strip(),
+            via=payment.gateway,
+        )
+        RefundRequest.objects.filter(pk=request.pk).update(
+            status=RefundRequest.Status.SUCCEEDED, reference=result.reference
+        )
+    else:
+        payment_refund_book_once(
+            payment_id=payment.pk,
+            reference=result.reference,
+            amount=money_from_minor_units(result.amount_minor, str(payment.currency)),
+            reason=reason.strip(),
+            via=payment.gateway,
+            request_id=request.pk,
+        )
+    request.refresh_from_db()
     return request
+
+
+@transaction.atomic
+def payment_refund_book_once(
+    *,
+    payment_id: int,
+    reference: str,
+    amount: Money,
+    reason: str,
+    via: str,
+    request_id: int | None = None,
+) -> bool:
+    """Book one provider refund, identified by the provider's refund id, exactly once:
+    whichever of our own refund call and the provider's refund notification gets here
+    first books it, the other finds it booked. Returns whether this call booked it."""
+    payment = Payment.objects.get(pk=payment_id)
+    Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    booked = RefundRequest.objects.filter(
+        payment=payment, reference=reference, status=RefundRequest.Status.SUCCEEDED
+    ).exists()
+    if not booked:
+        payment_refund_record(payment_id=payment.pk, amount=amount, reason=reason, via=via)
+    if request_id is not None:
+        RefundRequest.objects.filter(pk=request_id).update(
+            status=RefundRequest.Status.SUCCEEDED,
+            reference="" if booked else reference,
+            error="Booked from the provider's notification." if booked else "",
+        )
+    elif not booked:
+        RefundRequest.objects.create(
+            payment=payment, status=RefundRequest.Status.SUCCEEDED, currency=str(amount.currency),
+            amount=amount, reason=reason, reference=reference,
+        )  # fmt: skip
+    return not booked
 
 
 # --- Webhooks -----------------------------------------------------------------------------
@@ -325,6 +373,17 @@ def gateway_customer_reference(*, customer: Customer, gateway: StripeGateway) ->
     return record.reference
 
 
+def _return_path(gateway_name: str) -> str:
+    """Where the provider sends the customer back; Stripe fills in its session id, PayPal
+    appends `?token=<order id>`."""
+    if gateway_name == "stripe":
+        return f"{reverse('payments:stripe_return')}?session_id={{CHECKOUT_SESSION_ID}}"
+    return reverse("payments:paypal_return")
+
+
+GATEWAY_METHODS = {"stripe": Payment.Method.CARD, "paypal": Payment.Method.PAYPAL}
+
+
 def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str:
     """Start paying `invoice` on the provider's page; returns the URL to send the customer to.
 
@@ -349,10 +408,12 @@ def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str
             description=f"Invoice {invoice.number}",
             amount_minor=money_to_minor_units(invoice.amount_due),
             currency=str(invoice.currency),
-            customer_reference=gateway_customer_reference(
-                customer=invoice.customer, gateway=gateway
+            customer_reference=(
+                gateway_customer_reference(customer=invoice.customer, gateway=gateway)
+                if gateway.has_customers
+                else None
             ),
-            success_url=f"{base}{reverse('payments:stripe_return')}?session_id={{CHECKOUT_SESSION_ID}}",
+            success_url=f"{base}{_return_path(gateway_name)}",
             cancel_url=f"{base}{reverse('payments:attempt_cancelled', args=[attempt.pk])}",
             idempotency_key=attempt.idempotency_key,
         )
@@ -386,16 +447,16 @@ def checkout_complete(
             "We could not confirm the payment yet; it will show here as soon as the "
             "provider tells us."
         ) from error
-    if result.invoice_id != attempt.invoice_id:
-        raise PaymentsError("This payment belongs to another invoice.")
     if not result.paid:
         return attempt
+    if result.invoice_id != attempt.invoice_id:
+        raise PaymentsError("This payment belongs to another invoice.")
     payment_record(
         invoice_id=attempt.invoice_id,
         gateway=gateway_name,
         reference=result.payment_reference,
         amount=money_from_minor_units(result.amount_minor, result.currency),
-        method=Payment.Method.CARD,
+        method=GATEWAY_METHODS.get(gateway_name, Payment.Method.OTHER),
         raw=result.raw,
         actor=customer.user,
         meta=meta,

@@ -1,0 +1,275 @@
+"""PayPal adapter (REST: OAuth2 client credentials, Orders v2, Payments v2, webhooks).
+
+Network I/O only. The access token is cached (Django's cache, shared by every process)
+until shortly before it expires; a 401 drops it and the call is retried once. Every POST
+carries `PayPal-Request-Id` derived from our own record, so a retried call returns PayPal's
+first answer instead of acting twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+
+import requests
+from django.core.cache import cache
+
+from billing_portal.common.money import currency_exponent
+from payments.gateways.base import (
+    CheckoutResult,
+    CheckoutStart,
+    GatewayRejected,
+    GatewayUnavailable,
+    RefundResult,
+    VerifiedEvent,
+    WebhookInvalid,
+)
+
+BASE_URLS = {"sandbox": "https://api-m.sandbox.paypal.com", "live": "https://api-m.paypal.com"}
+TIMEOUT_SECONDS = 20
+TOKEN_MARGIN_SECONDS = 120
+WEBHOOK_HEADERS = {
+    "auth_algo": "Paypal-Auth-Algo",
+    "cert_url": "Paypal-Cert-Url",
+    "transmission_id": "Paypal-Transmission-Id",
+    "transmission_sig": "Paypal-Transmission-Sig",
+    "transmission_time": "Paypal-Transmission-Time",
+}
+
+
+def amount_value(minor: int, exponent: int) -> str:
+    """PayPal's amount string: the currency's decimals exactly ("25.00", "2500" for JPY)."""
+    return str(Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+
+
+def minor_units(value: str, exponent: int) -> int:
+    return int(Decimal(value).scaleb(exponent))
+
+
+def _issue(body: dict) -> str:
+    details = body.get("details") or [{}]
+    return details[0].get("issue") or body.get("name") or "UNKNOWN"
+
+
+class PayPalGateway:
+    name = "paypal"
+    has_customers = False  # whether the provider keeps customer records for us
+
+    def __init__(self, *, client_id: str, client_secret: str, mode: str) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.base = BASE_URLS[mode]
+        self.token_key = f"paypal:token:{mode}:{client_id}"
+
+    # --- transport --------------------------------------------------------------------
+
+    def _token(self) -> str:
+        token = cache.get(self.token_key)
+        if token:
+            return token
+        try:
+            response = requests.post(
+                f"{self.base}/v1/oauth2/token",
+                auth=(self.client_id, self.client_secret),
+                data={"grant_type": "client_credentials"},
+                timeout=TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as exc:
+            raise GatewayUnavailable(f"PayPal is unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise GatewayUnavailable(f"PayPal refused the credentials ({response.status_code}).")
+        body = response.json()
+        ttl = max(int(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS, 1)
+        cache.set(self.token_key, body["access_token"], ttl)
+        return body["access_token"]
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | None = None,
+        request_id: str | None = None,
+        prefer: str | None = None,
+    ) -> tuple[int, dict]:
+        for attempt in range(2):
+            headers = {
+                "Authorization": f"Bearer {self._token()}",
+                "Content-Type": "application/json",
+            }
+            if request_id:
+                headers["PayPal-Request-Id"] = request_id
+            if prefer:
+                headers["Prefer"] = prefer
+            try:
+                response = requests.request(
+                    method,
+                    f"{self.base}{path}",
+                    data=body,
+                    headers=headers,
+                    timeout=TIMEOUT_SECONDS,
+                )
+            except requests.RequestException as exc:
+                raise GatewayUnavailable(f"PayPal is unreachable: {exc}") from exc
+            if response.status_code == 401 and attempt == 0:
+                cache.delete(self.token_key)  # expired early: fetch a new one, once
+                continue
+            payload = response.json() if response.content else {}
+            if response.status_code >= 500 or response.status_code == 429:
+                raise GatewayUnavailable(f"PayPal is unavailable ({response.status_code}).")
+            return response.status_code, payload
+        raise GatewayUnavailable("PayPal keeps refusing the access token.")
+
+    def _ok(self, status: int, payload: dict) -> dict:
+        if status >= 400:
+            raise GatewayRejected(f"PayPal refused: {_issue(payload)}")
+        return payload
+
+    # --- hosted checkout ----------------------------------------------------------------
+
+    def checkout_start(
+        self,
+        *,
+        invoice_id: int,
+        description: str,
+        amount_minor: int,
+        currency: str,
+        customer_reference: str | None,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutStart:
+        order = {
+            "intent": "CAPTURE",
+            "purchase_units": [
+                {
+                    "reference_id": f"inv-{invoice_id}",
+                    "custom_id": str(invoice_id),
+                    "description": description,
+                    "amount": {
+                        "currency_code": currency,
+                        "value": amount_value(amount_minor, currency_exponent(currency)),
+                    },
+                }
+            ],
+            "payment_source": {
+                "paypal": {
+                    "experience_context": {
+                        "return_url": success_url,
+                        "cancel_url": cancel_url,
+                        "user_action": "PAY_NOW",
+                        "shipping_preference": "NO_SHIPPING",
+                    }
+                }
+            },
+        }
+        status, payload = self._call(
+            "POST", "/v2/checkout/orders", body=json.dumps(order), request_id=idempotency_key
+        )
+        payload = self._ok(status, payload)
+        links = {link["rel"]: link["href"] for link in payload.get("links", [])}
+        approve = links.get("payer-action") or links.get("approve")
+        if not approve:
+            raise GatewayRejected("PayPal returned no approval link.")
+        return CheckoutStart(reference=payload["id"], redirect_url=approve)
+
+    def checkout_result(self, *, reference: str) -> CheckoutResult:
+        """Capture the approved order (the customer is back), or read the capture made
+        before; a declined or pending capture is reported as not paid."""
+        status, payload = self._call(
+            "POST",
+            f"/v2/checkout/orders/{reference}/capture",
+            body="{}",
+            request_id=f"capture-{reference}",
+            prefer="return=representation",
+        )
+        if status == 422 and _issue(payload) == "ORDER_ALREADY_CAPTURED":
+            status, payload = self._call("GET", f"/v2/checkout/orders/{reference}")
+        if status == 422 and _issue(payload) in ("INSTRUMENT_DECLINED", "ORDER_NOT_APPROVED"):
+            return CheckoutResult(reference, False, "", 0, "", None, payload)
+        payload = self._ok(status, payload)
+        capture = _first_capture(payload)
+        if capture is None:
+            return CheckoutResult(reference, False, "", 0, "", None, payload)
+        currency = capture["amount"]["currency_code"]
+        custom_id = str(capture.get("custom_id") or "")
+        return CheckoutResult(
+            reference=reference,
+            paid=capture.get("status") == "COMPLETED",
+            payment_reference=capture["id"],
+            amount_minor=minor_units(capture["amount"]["value"], currency_exponent(currency)),
+            currency=currency,
+            invoice_id=int(custom_id) if custom_id.isdigit() else None,
+            raw=payload,
+        )
+
+    def refund(
+        self,
+        *,
+        payment_reference: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+    ) -> RefundResult:
+        """Refund part of a capture. PayPal reports each refund on its own (no running
+        total), so the result carries the refund's id for booking it exactly once."""
+        value = amount_value(amount_minor, currency_exponent(currency))
+        body = {"amount": {"value": value, "currency_code": currency}}
+        status, payload = self._call(
+            "POST",
+            f"/v2/payments/captures/{payment_reference}/refund",
+            body=json.dumps(body),
+            request_id=idempotency_key,
+        )
+        payload = self._ok(status, payload)
+        if payload.get("status") in ("FAILED", "CANCELLED"):
+            raise GatewayRejected(f"PayPal refund {payload.get('status', '').lower()}.")
+        return RefundResult(reference=payload["id"], amount_minor=amount_minor, total_minor=None)
+
+
+def _first_capture(order: dict) -> dict | None:
+    for unit in order.get("purchase_units", []):
+        captures = (unit.get("payments") or {}).get("captures") or []
+        if captures:
+            return captures[0]
+    return None
+
+
+class PayPalWebhookVerifier:
+    """Verification through PayPal's verify-webhook-signature API. The event is passed to
+    PayPal exactly as received (spliced in as raw text), since re-serialising it is a known
+    cause of false failures."""
+
+    name = "paypal"
+
+    def __init__(self, *, gateway: PayPalGateway, webhook_id: str) -> None:
+        self.gateway = gateway
+        self.webhook_id = webhook_id
+
+    def verify(self, *, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
+        values = {field: headers.get(header, "") for field, header in WEBHOOK_HEADERS.items()}
+        missing = [header for field, header in WEBHOOK_HEADERS.items() if not values[field]]
+        if missing:
+            raise WebhookInvalid(f"Missing {', '.join(missing)} header.")
+        try:
+            text = body.decode("utf-8")
+            event = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise WebhookInvalid("Body is not valid JSON.") from exc
+        if not (isinstance(event, dict) and isinstance(event.get("id"), str)
+                and isinstance(event.get("event_type"), str)
+                and isinstance(event.get("resource"), dict)):  # fmt: skip
+            raise WebhookInvalid("Body is not a PayPal event.")
+        request = json.dumps({**values, "webhook_id": self.webhook_id})[:-1]
+        request += f', "webhook_event": {text}}}'
+        try:
+            status, payload = self.gateway._call(
+                "POST", "/v1/notifications/verify-webhook-signature", body=request
+            )
+        except GatewayUnavailable as exc:
+            # Not a verdict on the delivery: answer non-2xx so PayPal delivers it again.
+            raise WebhookInvalid("PayPal could not verify the signature right now.") from exc
+        if status != 200 or payload.get("verification_status") != "SUCCESS":
+            raise WebhookInvalid("PayPal signature verification failed.")
+        return VerifiedEvent(event["id"], event["event_type"], event)
