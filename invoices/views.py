@@ -54,10 +54,11 @@ class InvoiceDetailView(CustomerInvoiceMixin, DetailView):
         return self.get_invoice()
 
     def get_context_data(self, **kwargs) -> dict:
-        from payments.selectors import pay_methods_for_invoice
+        from payments.selectors import pay_methods_for_invoice, saved_cards_for_invoice
 
         context = super().get_context_data(**kwargs)
         context["pay_methods"] = pay_methods_for_invoice(invoice=self.object)
+        context["saved_cards"] = saved_cards_for_invoice(invoice=self.object)
         return context
 
 

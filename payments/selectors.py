@@ -12,6 +12,15 @@ def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
     return Payment.objects.filter(customer=customer).select_related("invoice")
 
 
+def saved_cards_for_invoice(*, invoice) -> list[SavedPaymentMethod]:
+    """The customer's saved cards, offered on an unpaid invoice while card payment is on."""
+    from payments.gateways.registry import checkout_gateway
+
+    if invoice.status != "unpaid" or checkout_gateway("stripe") is None:
+        return []
+    return list(card_list_for_customer(customer=invoice.customer))
+
+
 def pay_methods_for_invoice(*, invoice) -> list[tuple[str, str]]:
     """(gateway name, label) of each enabled method the customer can pay this invoice with."""
     from payments.gateways.registry import CHECKOUT_LABELS, checkout_gateways_enabled

@@ -11,6 +11,14 @@ urlpatterns = [
         views.CheckoutBeginView.as_view(),
         name="checkout_begin",
     ),
+    path(
+        "invoices/<int:pk>/pay-with-card/<int:method_id>/",
+        views.SavedCardPayView.as_view(),
+        name="saved_card_pay",
+    ),
+    path(
+        "stripe/intent-return/", views.StripeIntentReturnView.as_view(), name="stripe_intent_return"
+    ),
     path("cards/", views.CardListView.as_view(), name="card_list"),
     path("cards/add/", views.CardAddView.as_view(), name="card_add"),
     path("cards/return/", views.CardReturnView.as_view(), name="card_return"),

@@ -137,3 +137,39 @@ class CardActionView(CustomerRequiredMixin, View):
             done = "removed" if self.action == "remove" else "now your default card"
             messages.success(request, f"The card is {done}.")
         return redirect("payments:card_list")
+
+
+class SavedCardPayView(CustomerRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int, method_id: int) -> HttpResponse:
+        try:
+            invoice = invoice_get_for_customer(customer=self.customer, invoice_id=pk)
+            url = services.saved_card_pay(
+                invoice=invoice, method_id=method_id, base_url=request.build_absolute_uri("/")
+            )
+        except (Invoice.DoesNotExist, SavedPaymentMethod.DoesNotExist) as exc:
+            raise Http404("No such invoice or card.") from exc
+        except PaymentsError as error:
+            messages.error(request, error.message)
+            return redirect("invoices:invoice_detail", pk=pk)
+        if url:  # the bank wants the customer to confirm (3-D Secure)
+            return redirect(url)
+        messages.success(request, "Thank you! Your payment was received.")
+        return redirect("invoices:invoice_detail", pk=pk)
+
+
+class StripeIntentReturnView(CustomerRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            attempt = services.saved_card_pay_complete(
+                customer=self.customer, reference=request.GET.get("payment_intent", "")
+            )
+        except PaymentAttempt.DoesNotExist as exc:
+            raise Http404("No such payment.") from exc
+        except PaymentsError as error:
+            messages.warning(request, error.message)
+            return redirect("payments:payment_list")
+        if attempt.status == PaymentAttempt.Status.COMPLETED:
+            messages.success(request, "Thank you! Your payment was received.")
+        else:
+            messages.warning(request, "The payment was not confirmed; nothing was charged.")
+        return redirect("invoices:invoice_detail", pk=attempt.invoice_id)

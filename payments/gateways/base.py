@@ -115,3 +115,14 @@ class RefundResult:
     reference: str
     amount_minor: int
     total_minor: int | None
+
+
+@dataclass(frozen=True)
+class OnSessionResult:
+    """An on-session card payment: `succeeded`, `requires_action` (send the customer to
+    `redirect_url`, their bank's 3-D Secure page) or `declined` with the bank's message."""
+
+    outcome: str
+    reference: str
+    redirect_url: str = ""
+    message: str = ""

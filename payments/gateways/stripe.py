@@ -19,6 +19,7 @@ from payments.gateways.base import (
     GatewayRejected,
     GatewayUnavailable,
     OffSessionResult,
+    OnSessionResult,
     RefundResult,
     SavedCard,
     VerifiedEvent,
@@ -303,6 +304,66 @@ class StripeGateway:
         if intent.status == "requires_action":
             return OffSessionResult("authentication_required", intent.id)
         return OffSessionResult("declined", intent.id, f"Payment is {intent.status}.")
+
+    def charge_on_session(
+        self,
+        *,
+        customer_reference: str,
+        method_reference: str,
+        amount_minor: int,
+        currency: str,
+        invoice_id: int,
+        return_url: str,
+        idempotency_key: str,
+    ) -> OnSessionResult:
+        """Pay with a saved card while the customer is here; 3-D Secure comes back as
+        `requires_action` with the bank's page to send them to (then `return_url`)."""
+        params = {
+            "amount": amount_minor,
+            "currency": currency.lower(),
+            "customer": customer_reference,
+            "payment_method": method_reference,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "return_url": return_url,
+            "metadata": {"invoice_id": str(invoice_id)},
+        }
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params, {"idempotency_key": idempotency_key}
+            )
+        except stripe.CardError as exc:
+            error = (exc.json_body or {}).get("error", {})
+            reference = (error.get("payment_intent") or {}).get("id", "")
+            return OnSessionResult("declined", reference, message=exc.user_message or "")
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        raw = intent.to_dict()
+        if raw["status"] == "succeeded":
+            return OnSessionResult("succeeded", raw["id"])
+        action = raw.get("next_action") or {}
+        if raw["status"] == "requires_action" and action.get("type") == "redirect_to_url":
+            return OnSessionResult(
+                "requires_action", raw["id"], redirect_url=action["redirect_to_url"]["url"]
+            )
+        return OnSessionResult("declined", raw["id"], message=f"Payment is {raw['status']}.")
+
+    def payment_intent_result(self, *, reference: str) -> CheckoutResult:
+        """How a PaymentIntent ended, e.g. after the customer's 3-D Secure step."""
+        try:
+            raw = self.client.v1.payment_intents.retrieve(reference).to_dict()
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        invoice_id = str((raw.get("metadata") or {}).get("invoice_id", ""))
+        return CheckoutResult(
+            reference=raw["id"],
+            paid=raw.get("status") == "succeeded",
+            payment_reference=raw["id"],
+            amount_minor=raw.get("amount_received") or raw.get("amount") or 0,
+            currency=(raw.get("currency") or "").upper(),
+            invoice_id=int(invoice_id) if invoice_id.isdigit() else None,
+            raw=raw,
+        )
 
 
 def _card(method: dict) -> SavedCard:

@@ -9,6 +9,8 @@ from payments.services.cards import (
     invoice_charge_off_session,
     renewals_charge_off_session,
     renewals_chargeable,
+    saved_card_pay,
+    saved_card_pay_complete,
 )
 from payments.services.payments import (
     CHECKOUT_UNAVAILABLE,
@@ -52,6 +54,8 @@ __all__ = [
     "payments_reconcile",
     "renewals_charge_off_session",
     "renewals_chargeable",
+    "saved_card_pay",
+    "saved_card_pay_complete",
     "webhook_event_process",
     "webhook_event_receive",
     "webhook_event_reprocess",

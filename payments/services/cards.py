@@ -25,6 +25,7 @@ from payments.gateways.registry import checkout_gateway
 from payments.models import Payment, PaymentAttempt, SavedPaymentMethod
 from payments.services.payments import (
     CHECKOUT_UNAVAILABLE,
+    _checkout_record,
     gateway_customer_reference,
     payment_record,
 )
@@ -258,3 +259,74 @@ def renewals_charge_off_session(*, today: date) -> dict[str, int]:
             outcome = "error"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
+
+
+# --- Paying an invoice with a saved card, customer present --------------------------------
+
+
+def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | None:
+    """Charge `invoice` to one of the customer's saved cards now.
+
+    Returns None when it is paid, or the URL of the bank's 3-D Secure page when the bank
+    wants the customer to confirm; the customer then comes back to the intent return page.
+    Raises PaymentsError with the bank's message when the card is declined."""
+    card = SavedPaymentMethod.objects.get(customer=invoice.customer, pk=method_id)
+    if invoice.status != Invoice.Status.UNPAID:
+        raise PaymentsError("This invoice has nothing left to pay.")
+    gateway = _stripe()
+    attempt = PaymentAttempt.objects.create(
+        invoice=invoice, customer=invoice.customer, gateway=GATEWAY,
+        currency=str(invoice.currency), amount=invoice.amount_due,
+    )  # fmt: skip
+    try:
+        result = gateway.charge_on_session(
+            customer_reference=gateway_customer_reference(
+                customer=invoice.customer, gateway=gateway
+            ),
+            method_reference=card.reference,
+            amount_minor=money_to_minor_units(invoice.amount_due),
+            currency=str(invoice.currency),
+            invoice_id=invoice.pk,
+            return_url=f"{base_url.rstrip('/')}{reverse('payments:stripe_intent_return')}",
+            idempotency_key=attempt.idempotency_key,
+        )
+    except GatewayError as error:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(
+            status=PaymentAttempt.Status.FAILED, error=error.message
+        )
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    if result.outcome == "declined":
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(
+            status=PaymentAttempt.Status.FAILED, reference=result.reference, error=result.message
+        )
+        raise PaymentsError(f"Your card was declined. {result.message}".strip())
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(
+        status=PaymentAttempt.Status.REDIRECTED, reference=result.reference
+    )
+    if result.outcome == "requires_action":
+        return result.redirect_url
+    payment_record(
+        invoice_id=invoice.pk,
+        gateway=GATEWAY,
+        reference=result.reference,
+        amount=invoice.amount_due,
+        method=Payment.Method.CARD,
+        raw={"payment_intent": result.reference, "on_session": True},
+        actor=invoice.customer.user,
+    )
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
+    return None
+
+
+def saved_card_pay_complete(*, customer: Customer, reference: str) -> PaymentAttempt:
+    """The customer is back from their bank's 3-D Secure page: read the PaymentIntent."""
+    attempt = PaymentAttempt.objects.select_related("invoice").get(
+        customer=customer, gateway=GATEWAY, reference=reference
+    )
+    try:
+        result = _stripe().payment_intent_result(reference=reference)
+    except GatewayError as error:
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    return _checkout_record(
+        attempt=attempt, result=result, customer=customer, gateway_name=GATEWAY, meta=None
+    )

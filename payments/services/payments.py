@@ -447,6 +447,21 @@ def checkout_complete(
             "We could not confirm the payment yet; it will show here as soon as the "
             "provider tells us."
         ) from error
+    return _checkout_record(
+        attempt=attempt, result=result, customer=customer, gateway_name=gateway_name, meta=meta
+    )
+
+
+def _checkout_record(
+    *,
+    attempt: PaymentAttempt,
+    result,
+    customer: Customer,
+    gateway_name: str,
+    meta: RequestMeta | None,
+) -> PaymentAttempt:
+    """Record what the provider says about a customer-present payment: the shared tail of
+    the return pages (hosted checkout, 3-D Secure)."""
     if not result.paid:
         return attempt
     if result.invoice_id != attempt.invoice_id:
