@@ -178,6 +178,49 @@ def paypal_capture_refunded(event: dict[str, Any]) -> None:
     )
 
 
+def paypal_subscription_activated(event: dict[str, Any]) -> None:
+    services.subscription_mark_active(reference=event["resource"]["id"])
+
+
+def paypal_subscription_ended(event: dict[str, Any]) -> None:
+    services.subscription_mark_cancelled(reference=event["resource"]["id"])
+
+
+def paypal_subscription_payment_failed(event: dict[str, Any]) -> None:
+    from payments.models import GatewaySubscription
+
+    subscription = (
+        GatewaySubscription.objects.filter(gateway="paypal", reference=event["resource"]["id"])
+        .select_related("customer")
+        .first()
+    )
+    if subscription is None:
+        raise EventIgnored("The subscription is not one of this portal's.")
+    audit_record(
+        action=AuditAction.PAYMENT_DENIED,
+        customer=subscription.customer,
+        target=subscription,
+        details={"gateway": "paypal", "subscription": subscription.reference},
+    )
+
+
+def paypal_sale_completed(event: dict[str, Any]) -> None:
+    sale = event["resource"]
+    if sale.get("state") != "completed" or not sale.get("billing_agreement_id"):
+        raise EventIgnored("Not a completed subscription payment.")
+    from billing_portal.common.money import currency_exponent
+    from payments.gateways.paypal import minor_units
+
+    currency = sale["amount"]["currency"]
+    amount = money_from_minor_units(
+        minor_units(sale["amount"]["total"], currency_exponent(currency)), currency
+    )
+    services.subscription_payment_record(
+        subscription_reference=sale["billing_agreement_id"], sale_id=sale["id"],
+        amount=amount, raw=sale,
+    )  # fmt: skip
+
+
 HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("stripe", "payment_intent.succeeded"): stripe_payment_intent_succeeded,
     ("stripe", "checkout.session.completed"): stripe_checkout_session_completed,
@@ -189,4 +232,9 @@ HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("paypal", "PAYMENT.CAPTURE.DENIED"): paypal_capture_denied,
     ("paypal", "PAYMENT.CAPTURE.DECLINED"): paypal_capture_denied,
     ("paypal", "PAYMENT.CAPTURE.REFUNDED"): paypal_capture_refunded,
+    ("paypal", "BILLING.SUBSCRIPTION.ACTIVATED"): paypal_subscription_activated,
+    ("paypal", "BILLING.SUBSCRIPTION.CANCELLED"): paypal_subscription_ended,
+    ("paypal", "BILLING.SUBSCRIPTION.EXPIRED"): paypal_subscription_ended,
+    ("paypal", "BILLING.SUBSCRIPTION.PAYMENT.FAILED"): paypal_subscription_payment_failed,
+    ("paypal", "PAYMENT.SALE.COMPLETED"): paypal_sale_completed,
 }

@@ -252,3 +252,71 @@ class SavedPaymentMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand.title() or 'Card'} •••• {self.last4}"
+
+
+class GatewayPlan(models.Model):
+    """A provider-side recurring plan for one product price (PayPal catalog product and
+    billing plan), created on first use and reused."""
+
+    gateway = models.CharField(max_length=32)
+    product = models.ForeignKey("invoices.Product", on_delete=models.PROTECT, related_name="+")
+    cycle = models.CharField(max_length=16)
+    currency = currency_field()
+    amount = money_field()
+    product_reference = models.CharField(max_length=255)
+    reference = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "product", "cycle", "currency", "amount"],
+                name="payments_gatewayplan_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} plan {self.reference}"
+
+
+class GatewaySubscription(models.Model):
+    """A provider subscription paying one service's renewals automatically."""
+
+    class Status(models.TextChoices):
+        APPROVAL_PENDING = "approval_pending", "Waiting for approval"
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+
+    service = models.ForeignKey(
+        "provisioning.Service", on_delete=models.PROTECT, related_name="gateway_subscriptions"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="gateway_subscriptions"
+    )
+    gateway = models.CharField(max_length=32)
+    reference = models.CharField(max_length=255, blank=True)
+    plan = models.ForeignKey(GatewayPlan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.APPROVAL_PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "reference"],
+                condition=~Q(reference=""),
+                name="payments_gatewaysubscription_reference_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=Q(status__in=["approval_pending", "active"]),
+                name="payments_gatewaysubscription_one_live_per_service",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} subscription {self.reference or '(pending)'}"

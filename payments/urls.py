@@ -19,6 +19,21 @@ urlpatterns = [
     path(
         "stripe/intent-return/", views.StripeIntentReturnView.as_view(), name="stripe_intent_return"
     ),
+    path(
+        "services/<int:service_id>/paypal-subscription/",
+        views.SubscriptionBeginView.as_view(),
+        name="subscription_begin",
+    ),
+    path(
+        "paypal/subscription/return/",
+        views.SubscriptionReturnView.as_view(),
+        name="subscription_return",
+    ),
+    path(
+        "subscriptions/<int:pk>/cancel/",
+        views.SubscriptionCancelView.as_view(),
+        name="subscription_cancel",
+    ),
     path("cards/", views.CardListView.as_view(), name="card_list"),
     path("cards/add/", views.CardAddView.as_view(), name="card_add"),
     path("cards/return/", views.CardReturnView.as_view(), name="card_return"),

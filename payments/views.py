@@ -173,3 +173,55 @@ class StripeIntentReturnView(CustomerRequiredMixin, View):
         else:
             messages.warning(request, "The payment was not confirmed; nothing was charged.")
         return redirect("invoices:invoice_detail", pk=attempt.invoice_id)
+
+
+class SubscriptionBeginView(CustomerRequiredMixin, View):
+    def post(self, request: HttpRequest, service_id: int) -> HttpResponse:
+        from provisioning.models import Service
+
+        try:
+            url = services.subscription_begin(
+                customer=self.customer, service_id=service_id,
+                base_url=request.build_absolute_uri("/"),
+            )  # fmt: skip
+        except Service.DoesNotExist as exc:
+            raise Http404("No such service.") from exc
+        except PaymentsError as error:
+            messages.error(request, error.message)
+            return redirect("provisioning:service_list")
+        return redirect(url)
+
+
+class SubscriptionReturnView(CustomerRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        from payments.models import GatewaySubscription
+
+        try:
+            subscription = services.subscription_confirm(
+                customer=self.customer, reference=request.GET.get("subscription_id", "")
+            )
+        except GatewaySubscription.DoesNotExist as exc:
+            raise Http404("No such subscription.") from exc
+        except PaymentsError as error:
+            messages.warning(request, error.message)
+        else:
+            if subscription.status == GatewaySubscription.Status.ACTIVE:
+                messages.success(request, "Renewals of this service are now paid with PayPal.")
+            else:
+                messages.info(request, "PayPal has not confirmed automatic payments yet.")
+        return redirect("provisioning:service_list")
+
+
+class SubscriptionCancelView(CustomerRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from payments.models import GatewaySubscription
+
+        try:
+            services.subscription_cancel_by_customer(customer=self.customer, subscription_id=pk)
+        except GatewaySubscription.DoesNotExist as exc:
+            raise Http404("No such subscription.") from exc
+        except PaymentsError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Automatic PayPal payments are stopped.")
+        return redirect("provisioning:service_list")

@@ -9,4 +9,8 @@ from provisioning.models import Service
 
 
 def service_list_for_customer(*, customer: Customer) -> QuerySet[Service]:
-    return Service.objects.filter(customer=customer).select_related("product")
+    return (
+        Service.objects.filter(customer=customer)
+        .select_related("product")
+        .prefetch_related("gateway_subscriptions")
+    )

@@ -22,6 +22,7 @@ from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from invoices.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Invoice, InvoiceLine, Product
 from provisioning.errors import InvalidServiceTransition
+from provisioning.hooks import service_ended_dispatch_on_commit
 from provisioning.models import SERVICE_TRANSITIONS, Service, ServiceOption
 
 
@@ -79,6 +80,7 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
     service = Service.objects.select_for_update().get(pk=service_id)
     if service.status == Service.Status.CANCELLED:
         return service
+    service_ended_dispatch_on_commit(service.pk)
     service_assert_transition(service, to=Service.Status.CANCELLED)
     service.status = Service.Status.CANCELLED
     service.cancelled_at = timezone.now()
@@ -166,6 +168,7 @@ def service_unsuspend(*, service_id: int, reason: str, actor: User | None = None
 
 @transaction.atomic
 def service_terminate(*, service_id: int, reason: str, actor: User | None = None) -> Service:
+    service_ended_dispatch_on_commit(service_id)
     return _change_status(
         service_id=service_id,
         to=Service.Status.TERMINATED,

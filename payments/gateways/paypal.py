@@ -227,6 +227,103 @@ class PayPalGateway:
             raise GatewayRejected(f"PayPal refund {payload.get('status', '').lower()}.")
         return RefundResult(reference=payload["id"], amount_minor=amount_minor, total_minor=None)
 
+    # --- subscriptions -----------------------------------------------------------------
+
+    def plan_create(
+        self,
+        *,
+        name: str,
+        months: int,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+    ) -> tuple[str, str]:
+        """A catalog product and an active billing plan for it; returns (product id, plan id)."""
+        product = {"name": name[:127], "type": "SERVICE", "category": "SOFTWARE"}
+        status, payload = self._call(
+            "POST", "/v1/catalogs/products", body=json.dumps(product),
+            request_id=f"{idempotency_key}-product",
+        )  # fmt: skip
+        product_id = self._ok(status, payload)["id"]
+        unit, count = INTERVALS[months]
+        value = amount_value(amount_minor, currency_exponent(currency))
+        plan = {
+            "product_id": product_id,
+            "name": name[:127],
+            "status": "ACTIVE",
+            "billing_cycles": [
+                {
+                    "frequency": {"interval_unit": unit, "interval_count": count},
+                    "tenure_type": "REGULAR",
+                    "sequence": 1,
+                    "total_cycles": 0,
+                    "pricing_scheme": {"fixed_price": {"value": value, "currency_code": currency}},
+                }
+            ],
+            "payment_preferences": {"auto_bill_outstanding": True, "payment_failure_threshold": 3},
+        }
+        status, payload = self._call(
+            "POST", "/v1/billing/plans", body=json.dumps(plan),
+            request_id=f"{idempotency_key}-plan",
+        )  # fmt: skip
+        return product_id, self._ok(status, payload)["id"]
+
+    def subscription_create(
+        self,
+        *,
+        plan_reference: str,
+        custom_id: str,
+        email: str,
+        start_time: str,
+        return_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> CheckoutStart:
+        """A subscription starting at `start_time` (the service's next due date, so the
+        period already paid is not charged again); returns its id and approval link."""
+        body = {
+            "plan_id": plan_reference,
+            "custom_id": custom_id,
+            "start_time": start_time,
+            "subscriber": {"email_address": email},
+            "application_context": {
+                "user_action": "SUBSCRIBE_NOW",
+                "shipping_preference": "NO_SHIPPING",
+                "return_url": return_url,
+                "cancel_url": cancel_url,
+            },
+        }
+        status, payload = self._call(
+            "POST", "/v1/billing/subscriptions", body=json.dumps(body), request_id=idempotency_key
+        )
+        payload = self._ok(status, payload)
+        approve = _link(payload, "approve")
+        if not approve:
+            raise GatewayRejected("PayPal returned no approval link.")
+        return CheckoutStart(reference=payload["id"], redirect_url=approve)
+
+    def subscription_status(self, *, reference: str) -> str:
+        status, payload = self._call("GET", f"/v1/billing/subscriptions/{reference}")
+        return self._ok(status, payload).get("status", "")
+
+    def subscription_cancel(self, *, reference: str, reason: str) -> None:
+        status, payload = self._call(
+            "POST", f"/v1/billing/subscriptions/{reference}/cancel",
+            body=json.dumps({"reason": reason[:128]}),
+        )  # fmt: skip
+        if status == 422 and _issue(payload) == "SUBSCRIPTION_STATUS_INVALID":
+            return  # already cancelled or expired at PayPal
+        self._ok(status, payload)
+
+
+# Subscriptions ------------------------------------------------------------------------
+
+INTERVALS = {1: ("MONTH", 1), 3: ("MONTH", 3), 6: ("MONTH", 6), 12: ("YEAR", 1), 24: ("YEAR", 2)}
+
+
+def _link(payload: dict, rel: str) -> str:
+    return next((link["href"] for link in payload.get("links", []) if link["rel"] == rel), "")
+
 
 def _first_capture(order: dict) -> dict | None:
     for unit in order.get("purchase_units", []):

@@ -1,0 +1,223 @@
+"""PayPal subscriptions paying a service's renewal invoices automatically.
+
+The plan is created from the service's renewal price (tax and recurring discount included,
+exactly what each renewal invoice totals), once per price, and reused. The subscription
+starts on the service's next due date, so the period already paid is not charged again.
+Each subscription payment (PAYMENT.SALE.COMPLETED) pays the service's oldest unpaid
+renewal invoice; the subscription is cancelled at PayPal when the customer stops it or the
+service is cancelled or terminated.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import Customer
+from billing_portal.common.money import money_to_minor_units
+from invoices.models import CYCLE_MONTHS, BillingCycle, Invoice, InvoiceLine
+from invoices.services import lines_price
+from invoices.services.billing_run import renewal_lines
+from payments.errors import PaymentsError
+from payments.gateways.base import GatewayError
+from payments.gateways.registry import checkout_gateway
+from payments.models import GatewayPlan, GatewaySubscription, Payment
+from payments.services.payments import CHECKOUT_UNAVAILABLE, payment_record
+from provisioning.models import Service
+
+logger = logging.getLogger(__name__)
+GATEWAY = "paypal"
+LIVE = (GatewaySubscription.Status.APPROVAL_PENDING, GatewaySubscription.Status.ACTIVE)
+
+
+class SubscriptionPaymentUnmatched(Exception):
+    """A subscription payment arrived with no unpaid renewal to pay: retried later (the
+    renewal is usually issued days before PayPal charges), then left to staff."""
+
+
+def _paypal():
+    gateway = checkout_gateway(GATEWAY)
+    if gateway is None:
+        raise PaymentsError("PayPal is not available.")
+    return gateway
+
+
+def renewal_total(service: Service) -> Money:
+    """What each renewal invoice of this service totals (usage overage aside)."""
+    lines = [line for line in renewal_lines(service) if line.kind == InvoiceLine.Kind.SERVICE]
+    return lines_price(
+        customer=service.customer, currency=service.currency, lines=lines
+    ).totals.total
+
+
+def _plan_for(service: Service, amount: Money) -> GatewayPlan:
+    plan = GatewayPlan.objects.filter(
+        gateway=GATEWAY, product=service.product, cycle=service.cycle,
+        currency=service.currency, amount=amount,
+    ).first()  # fmt: skip
+    if plan is not None:
+        return plan
+    product_reference, reference = _paypal().plan_create(
+        name=f"{service.product.name} ({BillingCycle(service.cycle).label})",
+        months=CYCLE_MONTHS[service.cycle],
+        amount_minor=money_to_minor_units(amount),
+        currency=service.currency,
+        idempotency_key=(
+            f"plan-{service.product_id}-{service.cycle}-{money_to_minor_units(amount)}"
+            f"-{service.currency}"
+        ),
+    )
+    plan, _ = GatewayPlan.objects.get_or_create(
+        gateway=GATEWAY, product=service.product, cycle=service.cycle, currency=service.currency,
+        amount=amount, defaults={"product_reference": product_reference, "reference": reference},
+    )  # fmt: skip
+    return plan
+
+
+def subscription_begin(*, customer: Customer, service_id: int, base_url: str) -> str:
+    """Send the customer to PayPal to approve automatic payments for a service."""
+    service = Service.objects.select_related("product", "customer__user", "recurring_coupon").get(
+        customer=customer, pk=service_id
+    )
+    if (
+        service.status != Service.Status.ACTIVE
+        or service.cycle == BillingCycle.ONE_TIME
+        or service.next_due_date is None
+    ):
+        raise PaymentsError("Automatic payments are for active services that renew.")
+    try:
+        plan = _plan_for(service, renewal_total(service))
+        with transaction.atomic():
+            subscription = GatewaySubscription.objects.create(
+                service=service, customer=customer, gateway=GATEWAY, plan=plan
+            )
+    except IntegrityError as exc:
+        raise PaymentsError("This service already pays its renewals automatically.") from exc
+    except GatewayError as error:
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    base = base_url.rstrip("/")
+    try:
+        start = _paypal().subscription_create(
+            plan_reference=plan.reference,
+            custom_id=str(service.pk),
+            email=customer.user.email,
+            start_time=f"{service.next_due_date.isoformat()}T00:00:00Z",
+            return_url=f"{base}{reverse('payments:subscription_return')}",
+            cancel_url=f"{base}{reverse('provisioning:service_list')}",
+            idempotency_key=f"subscription-{subscription.pk}",
+        )
+    except GatewayError as error:
+        GatewaySubscription.objects.filter(pk=subscription.pk).update(
+            status=GatewaySubscription.Status.CANCELLED, cancelled_at=timezone.now()
+        )
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    GatewaySubscription.objects.filter(pk=subscription.pk).update(reference=start.reference)
+    return start.redirect_url
+
+
+def subscription_mark_active(*, reference: str) -> GatewaySubscription | None:
+    """PayPal says the customer approved: idempotent, from the return page or the webhook."""
+    with transaction.atomic():
+        subscription = (
+            GatewaySubscription.objects.select_for_update()
+            .filter(gateway=GATEWAY, reference=reference)
+            .first()
+        )
+        if (
+            subscription is None
+            or subscription.status != GatewaySubscription.Status.APPROVAL_PENDING
+        ):
+            return subscription
+        subscription.status = GatewaySubscription.Status.ACTIVE
+        subscription.activated_at = timezone.now()
+        subscription.save(update_fields=["status", "activated_at"])
+    return subscription
+
+
+def subscription_confirm(*, customer: Customer, reference: str) -> GatewaySubscription:
+    """The customer is back from PayPal: ask PayPal whether the subscription is on."""
+    subscription = GatewaySubscription.objects.get(
+        customer=customer, gateway=GATEWAY, reference=reference
+    )
+    try:
+        status = _paypal().subscription_status(reference=reference)
+    except GatewayError as error:
+        raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
+    if status in ("ACTIVE", "APPROVED"):
+        return subscription_mark_active(reference=reference) or subscription
+    return subscription
+
+
+def subscription_mark_cancelled(*, reference: str) -> None:
+    GatewaySubscription.objects.filter(
+        gateway=GATEWAY, reference=reference, status__in=LIVE
+    ).update(status=GatewaySubscription.Status.CANCELLED, cancelled_at=timezone.now())
+
+
+def subscription_cancel(*, subscription: GatewaySubscription, reason: str) -> None:
+    """Stop automatic payments at PayPal, then here."""
+    if subscription.status not in LIVE:
+        return
+    if subscription.reference:
+        _paypal().subscription_cancel(reference=subscription.reference, reason=reason)
+    subscription_mark_cancelled(reference=subscription.reference)
+    if not subscription.reference:
+        GatewaySubscription.objects.filter(pk=subscription.pk).update(
+            status=GatewaySubscription.Status.CANCELLED, cancelled_at=timezone.now()
+        )
+
+
+def subscription_cancel_by_customer(*, customer: Customer, subscription_id: int) -> None:
+    subscription = GatewaySubscription.objects.get(customer=customer, pk=subscription_id)
+    try:
+        subscription_cancel(subscription=subscription, reason="Cancelled by the customer")
+    except GatewayError as error:
+        raise PaymentsError(
+            "Automatic payments could not be stopped right now; try again."
+        ) from error
+
+
+def subscriptions_cancel_for_service(service_id: int) -> None:
+    """service_ended handler: a cancelled or terminated service must not be charged again."""
+    for subscription in GatewaySubscription.objects.filter(service_id=service_id, status__in=LIVE):
+        try:
+            subscription_cancel(subscription=subscription, reason="Service ended")
+        except GatewayError:
+            # Left live here so staff see it; PayPal's own CANCELLED event also closes it.
+            logger.exception("could not cancel %s at PayPal", subscription)
+
+
+def subscription_payment_record(
+    *, subscription_reference: str, sale_id: str, amount: Money, raw: dict
+) -> Payment:
+    """A subscription charge pays the service's oldest unpaid renewal invoice."""
+    subscription = GatewaySubscription.objects.filter(
+        gateway=GATEWAY, reference=subscription_reference
+    ).first()
+    if subscription is None:
+        raise SubscriptionPaymentUnmatched(f"No subscription {subscription_reference} here.")
+    existing = Payment.objects.filter(gateway=GATEWAY, reference=sale_id).first()
+    if existing is not None:
+        return existing
+    invoice = (
+        Invoice.objects.filter(
+            status=Invoice.Status.UNPAID,
+            lines__service_id=subscription.service_id,
+            lines__kind=InvoiceLine.Kind.SERVICE,
+        )
+        .order_by("due_date", "pk")
+        .first()
+    )
+    if invoice is None:
+        raise SubscriptionPaymentUnmatched(
+            f"PayPal charged {amount} for service #{subscription.service_id}, "
+            "which has no unpaid renewal."
+        )
+    return payment_record(
+        invoice_id=invoice.pk, gateway=GATEWAY, reference=sale_id, amount=amount,
+        method=Payment.Method.PAYPAL, raw=raw,
+    )  # fmt: skip
