@@ -128,7 +128,11 @@ def _paypal_amount(resource: dict[str, Any]):
 
 
 def _paypal_invoice_id(resource: dict[str, Any]) -> int:
-    return _invoice_id({"metadata": {"invoice_id": resource.get("custom_id")}})
+    from payments.gateways.paypal import invoice_from_custom_id
+
+    return _invoice_id(
+        {"metadata": {"invoice_id": invoice_from_custom_id(resource.get("custom_id"))}}
+    )
 
 
 def paypal_capture_completed(event: dict[str, Any]) -> None:

@@ -126,3 +126,16 @@ class OnSessionResult:
     reference: str
     redirect_url: str = ""
     message: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """A successful payment as the provider lists it, for reconciliation: for one of our
+    invoices (`invoice_id`) or a subscription charge (`subscription_reference`)."""
+
+    reference: str
+    amount_minor: int
+    currency: str
+    invoice_id: int | None = None
+    subscription_reference: str = ""
+    raw: dict[str, Any] | None = None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import requests
 from django.core.cache import cache
@@ -21,6 +23,7 @@ from payments.gateways.base import (
     CheckoutStart,
     GatewayRejected,
     GatewayUnavailable,
+    ProviderPayment,
     RefundResult,
     VerifiedEvent,
     WebhookInvalid,
@@ -145,7 +148,7 @@ class PayPalGateway:
             "purchase_units": [
                 {
                     "reference_id": f"inv-{invoice_id}",
-                    "custom_id": str(invoice_id),
+                    "custom_id": invoice_custom_id(invoice_id),
                     "description": description,
                     "amount": {
                         "currency_code": currency,
@@ -193,16 +196,36 @@ class PayPalGateway:
         if capture is None:
             return CheckoutResult(reference, False, "", 0, "", None, payload)
         currency = capture["amount"]["currency_code"]
-        custom_id = str(capture.get("custom_id") or "")
         return CheckoutResult(
             reference=reference,
             paid=capture.get("status") == "COMPLETED",
             payment_reference=capture["id"],
             amount_minor=minor_units(capture["amount"]["value"], currency_exponent(currency)),
             currency=currency,
-            invoice_id=int(custom_id) if custom_id.isdigit() else None,
+            invoice_id=invoice_from_custom_id(capture.get("custom_id")),
             raw=payload,
         )
+
+    def recent_payments(self, *, since: int) -> list[ProviderPayment]:
+        """Completed incoming transactions since the unix time `since` (Transaction Search;
+        it can lag up to three hours, hence the reconciliation's wider window)."""
+        start = datetime.fromtimestamp(since, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        end = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        payments, page, pages = [], 1, 1
+        while page <= pages:
+            query = urlencode(
+                {"start_date": start, "end_date": end, "transaction_status": "S",
+                 "fields": "transaction_info", "page_size": 500, "page": page}
+            )  # fmt: skip
+            status, payload = self._call("GET", f"/v1/reporting/transactions?{query}")
+            payload = self._ok(status, payload)
+            pages = int(payload.get("total_pages") or 1)
+            page += 1
+            for detail in payload.get("transaction_details", []):
+                payment = _provider_payment(detail.get("transaction_info") or {})
+                if payment is not None:
+                    payments.append(payment)
+        return payments
 
     def refund(
         self,
@@ -319,6 +342,39 @@ class PayPalGateway:
 # Subscriptions ------------------------------------------------------------------------
 
 INTERVALS = {1: ("MONTH", 1), 3: ("MONTH", 3), 6: ("MONTH", 6), 12: ("YEAR", 1), 24: ("YEAR", 2)}
+
+
+def invoice_custom_id(invoice_id: int) -> str:
+    return f"invoice-{invoice_id}"
+
+
+def invoice_from_custom_id(value: object) -> int | None:
+    """Our invoice id from a custom_id we set ("invoice-42"); None for anything else
+    (subscription charges carry "service-<id>")."""
+    text = str(value or "")
+    number = text.removeprefix("invoice-")
+    return int(number) if text.startswith("invoice-") and number.isdigit() else None
+
+
+def _provider_payment(info: dict) -> ProviderPayment | None:
+    amount = info.get("transaction_amount") or {}
+    if info.get("transaction_status") != "S" or not amount.get("value"):
+        return None
+    currency = amount["currency_code"]
+    minor = minor_units(amount["value"], currency_exponent(currency))
+    if minor <= 0:  # refunds and fees are negative
+        return None
+    subscription = (
+        info.get("paypal_reference_id", "") if info.get("paypal_reference_id_type") == "SUB" else ""
+    )
+    return ProviderPayment(
+        reference=info["transaction_id"],
+        amount_minor=minor,
+        currency=currency,
+        invoice_id=invoice_from_custom_id(info.get("custom_field")),
+        subscription_reference=subscription,
+        raw=info,
+    )
 
 
 def _link(payload: dict, rel: str) -> str:

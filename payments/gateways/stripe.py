@@ -20,6 +20,7 @@ from payments.gateways.base import (
     GatewayUnavailable,
     OffSessionResult,
     OnSessionResult,
+    ProviderPayment,
     RefundResult,
     SavedCard,
     VerifiedEvent,
@@ -200,14 +201,24 @@ class StripeGateway:
             raise _translate(exc) from exc
         return RefundResult(refund.id, amount_minor, charge.amount_refunded)
 
-    def recent_payments(self, *, since: int) -> list[dict]:
+    def recent_payments(self, *, since: int) -> list[ProviderPayment]:
         """Succeeded PaymentIntents created since the unix time `since`, all pages."""
         try:
             page = self.client.v1.payment_intents.list({"created": {"gte": since}, "limit": 100})
             intents = [intent.to_dict() for intent in page.auto_paging_iter()]
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
-        return [intent for intent in intents if intent.get("status") == "succeeded"]
+        return [
+            ProviderPayment(
+                reference=intent["id"],
+                amount_minor=intent.get("amount_received") or intent["amount"],
+                currency=intent["currency"].upper(),
+                invoice_id=_invoice_id_of(intent),
+                raw=intent,
+            )
+            for intent in intents
+            if intent.get("status") == "succeeded"
+        ]
 
     def setup_start(
         self, *, customer_reference: str, success_url: str, cancel_url: str, idempotency_key: str
@@ -364,6 +375,11 @@ class StripeGateway:
             invoice_id=int(invoice_id) if invoice_id.isdigit() else None,
             raw=raw,
         )
+
+
+def _invoice_id_of(obj: dict) -> int | None:
+    value = str((obj.get("metadata") or {}).get("invoice_id", ""))
+    return int(value) if value.isdigit() else None
 
 
 def _card(method: dict) -> SavedCard:

@@ -498,30 +498,41 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     """Ask each enabled gateway for its recent successful payments and record those the
     portal missed (a webhook that never arrived). Recording is idempotent per reference, so
     payments we have are left as they are."""
+    from payments.services.subscriptions import (
+        SubscriptionPaymentUnmatched,
+        subscription_payment_record,
+    )
+
     since = int(((now or timezone.now()) - RECONCILE_WINDOW).timestamp())
     counts = {"checked": 0, "recorded": 0, "skipped": 0}
-    gateway = checkout_gateway("stripe")
-    if gateway is None:
-        return counts
-    known = set(Payment.objects.filter(gateway="stripe").values_list("reference", flat=True))
-    for intent in gateway.recent_payments(since=since):
-        counts["checked"] += 1
-        if intent["id"] in known:
+    for name in ("stripe", "paypal"):
+        gateway = checkout_gateway(name)
+        if gateway is None:
             continue
-        invoice_id = str((intent.get("metadata") or {}).get("invoice_id", ""))
-        if not invoice_id.isdigit() or not Invoice.objects.filter(pk=int(invoice_id)).exists():
-            counts["skipped"] += 1
-            continue
-        payment_record(
-            invoice_id=int(invoice_id),
-            gateway="stripe",
-            reference=intent["id"],
-            amount=money_from_minor_units(
-                intent.get("amount_received") or intent["amount"], intent["currency"].upper()
-            ),
-            method=Payment.Method.CARD,
-            raw=intent,
-        )
-        counts["recorded"] += 1
+        known = set(Payment.objects.filter(gateway=name).values_list("reference", flat=True))
+        for found in gateway.recent_payments(since=since):
+            counts["checked"] += 1
+            if found.reference in known:
+                continue
+            amount = money_from_minor_units(found.amount_minor, found.currency)
+            if found.subscription_reference:
+                try:
+                    subscription_payment_record(
+                        subscription_reference=found.subscription_reference,
+                        sale_id=found.reference, amount=amount, raw=found.raw or {},
+                    )  # fmt: skip
+                except SubscriptionPaymentUnmatched:
+                    counts["skipped"] += 1
+                    continue
+            elif found.invoice_id and Invoice.objects.filter(pk=found.invoice_id).exists():
+                payment_record(
+                    invoice_id=found.invoice_id, gateway=name, reference=found.reference,
+                    amount=amount, method=GATEWAY_METHODS.get(name, Payment.Method.OTHER),
+                    raw=found.raw or {},
+                )  # fmt: skip
+            else:
+                counts["skipped"] += 1
+                continue
+            counts["recorded"] += 1
     logger.info("payments reconciliation: %s", counts)
     return counts

@@ -103,7 +103,7 @@ def subscription_begin(*, customer: Customer, service_id: int, base_url: str) ->
     try:
         start = _paypal().subscription_create(
             plan_reference=plan.reference,
-            custom_id=str(service.pk),
+            custom_id=f"service-{service.pk}",
             email=customer.user.email,
             start_time=f"{service.next_due_date.isoformat()}T00:00:00Z",
             return_url=f"{base}{reverse('payments:subscription_return')}",

@@ -64,7 +64,7 @@ def _captured(invoice, *, order_id="5O190127TN364715T", capture_id="3C679366HH90
               status="COMPLETED", value="49.99") -> dict:  # fmt: skip
     capture = {"id": capture_id, "status": status, "final_capture": True,
                "amount": {"currency_code": "EUR", "value": value},
-               "custom_id": str(invoice.pk)}  # fmt: skip
+               "custom_id": f"invoice-{invoice.pk}"}  # fmt: skip
     return {"id": order_id, "status": "COMPLETED",
             "purchase_units": [{"reference_id": f"inv-{invoice.pk}",
                                 "payments": {"captures": [capture]}}]}  # fmt: skip
@@ -89,7 +89,7 @@ def test_pay_with_paypal_approve_and_capture_on_return(client, customer, mocked)
     assert order["intent"] == "CAPTURE"
     unit = order["purchase_units"][0]
     assert unit["amount"] == {"currency_code": "EUR", "value": "49.99"}
-    assert unit["custom_id"] == str(invoice.pk)
+    assert unit["custom_id"] == f"invoice-{invoice.pk}"
     context = order["payment_source"]["paypal"]["experience_context"]
     assert context["return_url"].endswith("/payments/paypal/return/")
     assert context["user_action"] == "PAY_NOW"
@@ -238,7 +238,7 @@ def test_denied_capture_is_audited(client, customer, mocked, django_capture_on_c
     invoice = _invoice(customer)
     mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
                 json={"verification_status": "SUCCESS"})  # fmt: skip
-    capture = {"id": "CAP-DENIED", "status": "DECLINED", "custom_id": str(invoice.pk),
+    capture = {"id": "CAP-DENIED", "status": "DECLINED", "custom_id": f"invoice-{invoice.pk}",
                "amount": {"currency_code": "EUR", "value": "49.99"}}  # fmt: skip
     _deliver(
         client, django_capture_on_commit_callbacks, _event("PAYMENT.CAPTURE.DECLINED", capture)

@@ -86,7 +86,7 @@ def test_customer_turns_on_automatic_paypal_payments(client, customer, service, 
     assert cycle["pricing_scheme"]["fixed_price"] == {"value": "12.50", "currency_code": "USD"}
     subscription = _body(calls["/v1/billing/subscriptions"])
     assert subscription["plan_id"] == "P-1"
-    assert subscription["custom_id"] == str(service.pk)
+    assert subscription["custom_id"] == f"service-{service.pk}"
     assert subscription["start_time"] == "2026-12-01T00:00:00Z"  # the paid period is not charged
     assert subscription["application_context"]["return_url"].endswith(
         "/payments/paypal/subscription/return/"

@@ -66,3 +66,75 @@ def test_missed_payments_are_recorded_and_known_ones_left_alone():
 def test_without_stripe_there_is_nothing_to_reconcile(settings):
     settings.STRIPE_SECRET_KEY = ""
     assert services.payments_reconcile() == {"checked": 0, "recorded": 0, "skipped": 0}
+
+
+def test_paypal_transactions_the_portal_missed_are_recorded(settings):
+    from django.core.cache import cache
+
+    from payments.gateways.registry import checkout_gateway
+    from payments.models import GatewayPlan, GatewaySubscription
+    from payments.tests.test_paypal import TOKEN
+    from provisioning.models import Service
+
+    settings.STRIPE_SECRET_KEY = ""
+    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "client-id", "client-secret"
+    cache.delete(checkout_gateway("paypal").token_key)
+    missed = _invoice()
+    service = Service.objects.create(
+        customer=missed.customer, product=missed_product(), cycle="monthly", currency="USD",
+        recurring_amount=Money(Decimal("25"), "USD"), status="active",
+    )  # fmt: skip
+    plan = GatewayPlan.objects.create(
+        gateway="paypal", product=service.product, cycle="monthly", currency="USD",
+        amount=Money(Decimal("25"), "USD"), product_reference="PROD-1", reference="P-1",
+    )  # fmt: skip
+    GatewaySubscription.objects.create(
+        service=service, customer=service.customer, plan=plan, gateway="paypal",
+        reference="I-SUB9", status="active",
+    )  # fmt: skip
+    renewal = _renewal_for(service)
+
+    def info(transaction_id, value, custom="", ref_type="", ref=""):
+        return {"transaction_info": {
+            "transaction_id": transaction_id, "transaction_status": "S",
+            "transaction_amount": {"currency_code": "USD", "value": value},
+            "custom_field": custom, "paypal_reference_id_type": ref_type,
+            "paypal_reference_id": ref}}  # fmt: skip
+
+    page = {"transaction_details": [
+        info("CAP-MISSED", "25.00", custom=f"invoice-{missed.pk}", ref_type="ODR", ref="ORDER1"),
+        info("SALE-MISSED", "25.00", custom=f"service-{service.pk}", ref_type="SUB", ref="I-SUB9"),
+        info("REFUND-1", "-5.00", custom=f"invoice-{missed.pk}"),
+        info("FOREIGN", "9.00", custom="someone-else"),
+    ], "total_pages": 1, "page": 1}  # fmt: skip
+    with responses.RequestsMock() as rsps:
+        rsps.post("https://api-m.sandbox.paypal.com/v1/oauth2/token", json=TOKEN)
+        rsps.get("https://api-m.sandbox.paypal.com/v1/reporting/transactions", json=page)
+        counts = services.payments_reconcile()
+        query = parse_qs(urlparse(rsps.calls[-1].request.url).query)
+    assert query["transaction_status"] == ["S"]
+    assert counts == {"checked": 3, "recorded": 2, "skipped": 1}
+    missed.refresh_from_db()
+    renewal.refresh_from_db()
+    assert (missed.status, renewal.status) == ("paid", "paid")
+    assert set(Payment.objects.values_list("reference", flat=True)) == {"CAP-MISSED", "SALE-MISSED"}
+    cache.delete(checkout_gateway("paypal").token_key)
+
+
+def missed_product():
+    from invoices.tests.factories import ProductFactory
+
+    return ProductFactory()
+
+
+def _renewal_for(service) -> Invoice:
+    from datetime import date
+
+    line = invoice_services.LineDraft(
+        kind="service", description="Renewal", unit_price=Money(Decimal("25"), "USD"),
+        service_id=service.pk, period_start=date(2026, 12, 1), period_end=date(2026, 12, 31),
+    )  # fmt: skip
+    draft = invoice_services.invoice_create_draft(
+        customer=service.customer, currency="USD", lines=[line], kind="renewal"
+    )
+    return invoice_services.invoice_issue(invoice_id=draft.pk)
