@@ -1,0 +1,126 @@
+"""A worker killed in the middle of processing a webhook loses nothing (PostgreSQL + Redis)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.tests.factories import CustomerFactory
+from billing_portal.celery import app as celery_app
+from invoices import services as invoice_services
+from invoices.models import Invoice
+from payments.models import Payment, WebhookEvent
+from payments.tasks import webhook_event_process_task, webhook_events_sweep_task
+from payments.tests import stripe_events as se
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(tmp_path):
+    # given a stored webhook event for an unpaid invoice
+    line = invoice_services.LineDraft(
+        kind="manual", description="x", unit_price=Money(Decimal("10"), "USD")
+    )
+    draft = invoice_services.invoice_create_draft(
+        customer=CustomerFactory(), currency="USD", lines=[line]
+    )
+    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=1000))
+    event = WebhookEvent.objects.create(
+        provider="stripe", event_id=payload["id"], event_type=payload["type"],
+        body=json.dumps(payload),
+    )  # fmt: skip
+
+    # and the invoice row locked by another session, so the worker blocks mid-transaction
+    blocker = psycopg.connect(_database_url().replace("postgres://", "postgresql://"))
+    blocker.execute("SELECT id FROM invoices_invoice WHERE id = %s FOR UPDATE", [invoice.pk])
+
+    queue = f"fault-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DEBUG": "true",
+        "READ_DOT_ENV_FILE": "false",
+    }
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool", "solo",
+         "-Q", queue, "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        webhook_event_process_task.apply_async(args=[event.pk], queue=queue)
+
+        # when the worker is inside its transaction, waiting for the lock...
+        # (watched from a separate autocommit session: pg_stat_activity is a snapshot taken
+        # once per transaction, so the blocker's own transaction would never see a change)
+        watcher = psycopg.connect(blocker.info.dsn, autocommit=True)
+
+        def worker_is_waiting() -> bool:
+            rows = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            return rows[0] > 0
+
+        waiting = _wait_for(worker_is_waiting)
+        watcher.close()
+        assert waiting, (tmp_path / "worker.log").read_text()
+        # ...it is killed outright
+        worker.kill()
+        worker.wait(timeout=30)
+    finally:
+        celery_app.conf.task_always_eager = eager
+        blocker.rollback()
+        blocker.close()
+        log.close()
+
+    # then nothing was applied and the event is still waiting, not lost
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == ("received", 0)
+    assert Payment.objects.count() == 0
+    assert Invoice.objects.get(pk=invoice.pk).status == "unpaid"
+
+    # and the sweep processes it, once
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        received_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert webhook_events_sweep_task.apply().get() == 1
+    event.refresh_from_db()
+    assert event.status == "processed"
+    assert Payment.objects.count() == 1
