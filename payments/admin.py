@@ -114,37 +114,27 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         """Record a refund made outside the portal; issues a credit note on the invoice."""
-        if not request.user.has_perm("payments.change_payment"):
-            raise PermissionDenied
-        payment = get_object_or_404(Payment, pk=payment_id)
-        form = RefundForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.payment_refund_record(
-                    payment_id=payment.pk,
-                    amount=Money(form.cleaned_data["amount"], payment.currency),
-                    reason=form.cleaned_data["reason"],
-                    actor=request.user,
-                )
-            except DomainError as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(request, "Refund recorded.", messages.SUCCESS)
-                return redirect("admin:payments_payment_change", payment.pk)
-        context = self._context(
-            request, f"Record a refund of {payment}", form=form, payment=payment
-        )
-        return TemplateResponse(request, "admin/payments/payment/form.html", context)
+        return self._refund(
+            request, payment_id, refund=services.payment_refund_record,
+            title="Record a refund of {payment}", done="Refund recorded.",
+        )  # fmt: skip
 
     def gateway_refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         """Refund through the payment's provider; a credit note is issued on the invoice."""
+        return self._refund(
+            request, payment_id, refund=services.payment_refund_via_gateway,
+            title="Refund {payment} through {payment.gateway}",
+            done="Refunded; a credit note was issued.",
+        )  # fmt: skip
+
+    def _refund(self, request, payment_id: int, *, refund, title: str, done: str) -> HttpResponse:
         if not request.user.has_perm("payments.change_payment"):
             raise PermissionDenied
         payment = get_object_or_404(Payment, pk=payment_id)
         form = RefundForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.payment_refund_via_gateway(
+                refund(
                     payment_id=payment.pk,
                     amount=Money(form.cleaned_data["amount"], payment.currency),
                     reason=form.cleaned_data["reason"],
@@ -153,11 +143,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
-                self.message_user(request, "Refunded; a credit note was issued.", messages.SUCCESS)
+                self.message_user(request, done, messages.SUCCESS)
                 return redirect("admin:payments_payment_change", payment.pk)
-        context = self._context(
-            request, f"Refund {payment} through {payment.gateway}", form=form, payment=payment
-        )
+        context = self._context(request, title.format(payment=payment), form=form, payment=payment)
         return TemplateResponse(request, "admin/payments/payment/form.html", context)
 
 

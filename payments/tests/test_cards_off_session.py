@@ -25,15 +25,8 @@ API = "https://api.stripe.com/v1"
 
 
 @pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    settings.STRIPE_WEBHOOK_SECRET = se.SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+def _stripe(stripe_settings):
+    return stripe_settings
 
 
 def _pm(pm_id: str, last4: str = "4242") -> dict:

@@ -6,7 +6,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
-import responses
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -22,15 +21,8 @@ API = "https://api.stripe.com/v1"
 
 
 @pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    settings.STRIPE_WEBHOOK_SECRET = se.SECRET
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+def _stripe(stripe_settings):
+    return stripe_settings
 
 
 @pytest.fixture

@@ -28,9 +28,8 @@ def eur(value: str) -> Money:
 
 
 @pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    settings.STRIPE_WEBHOOK_SECRET = se.SECRET
+def _stripe(stripe_settings):
+    return stripe_settings
 
 
 @pytest.fixture
