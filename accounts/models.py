@@ -100,6 +100,11 @@ class Customer(models.Model):
     tax_exempt = models.BooleanField(
         default=False, help_text="Staff only: no tax is charged to this customer."
     )
+    credit_auto_apply = models.BooleanField(
+        "pay renewals from account credit",
+        default=True,
+        help_text="Available account credit pays renewal invoices when they are issued.",
+    )
     preferred_currency = models.CharField(max_length=3, default=default_currency)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,6 +133,8 @@ class AuditAction(models.TextChoices):
     ORDER_CANCELLED = "order.cancelled", "Order cancelled"
     INVOICE_ISSUED = "invoice.issued", "Invoice issued"
     CREDIT_NOTE_ISSUED = "invoice.credit_note_issued", "Credit note issued"
+    CREDIT_ADDED = "credit.added", "Credit added"
+    CREDIT_REMOVED = "credit.removed", "Credit removed"
     SERVICE_PROVISIONED = "service.provisioned", "Service provisioned"
     SERVICE_PROVISION_FAILED = "service.provision_failed", "Service provisioning failed"
     SERVICE_SUSPENDED = "service.suspended", "Service suspended"

@@ -234,6 +234,7 @@ PROFILE_FIELDS = (
     "phone",
     "tax_id",
     "preferred_currency",
+    "credit_auto_apply",
 )
 
 

@@ -191,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.charge_due_renewals",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=15),
     },
+    "credits.reconcile": {
+        "task": "credits.reconcile",
+        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=45),
+    },
     "payments.reconcile": {
         "task": "payments.reconcile",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=30),
@@ -322,6 +326,12 @@ BILLING_TERMINATE_AFTER_DAYS = env.int("BILLING_TERMINATE_AFTER_DAYS", default=3
 BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS = env.int(
     "BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS", default=7
 )
+
+# --- Account credit ----------------------------------------------------------------------
+
+# Pay renewal invoices from available account credit when they are issued (customers can
+# opt out in their profile).
+CREDITS_AUTO_APPLY = env.bool("CREDITS_AUTO_APPLY", default=True)
 
 # --- Static files -------------------------------------------------------------------------
 

@@ -1,3 +1,104 @@
-"""Models of the credits app: the dual wallet: the local account-credit ledger and VirtFusion
-token purchases.
+"""The account-credit ledger.
+
+A `CreditAccount` per customer and currency caches the balance; `CreditEntry` rows are the
+truth and are append-only. The database enforces, whatever code runs:
+- an entry's amount is not zero and balance_after = balance_before + amount;
+- no balance, cached or after an entry, is ever negative;
+- sequence numbers and idempotency keys are unique per account;
+- entries cannot be updated or deleted (triggers, see migration 0002).
+Only `credits.services.credit_entry_append` writes entries: it locks the account row first.
 """
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Value
+from django.utils import timezone
+
+from billing_portal.common.money import currency_field, money_field
+
+
+class CreditAccount(models.Model):
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="credit_accounts"
+    )
+    currency = currency_field()
+    balance = money_field()
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "currency"], name="credits_account_unique_per_currency"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="credits_account_balance_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} credit {self.balance}"
+
+
+class CreditEntry(models.Model):
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", "Credit purchase"
+        ADMIN_ADD = "admin_add", "Added by staff"
+        ADMIN_REMOVE = "admin_remove", "Removed by staff"
+        INVOICE_PAYMENT = "invoice_payment", "Invoice payment"
+        REFUND_TO_CREDIT = "refund_to_credit", "Refund to credit"
+        DOWNGRADE_CREDIT = "downgrade_credit", "Downgrade credit"
+        OVERPAYMENT = "overpayment", "Overpayment"
+        SERVICE_PURCHASE = "service_purchase", "Service purchase"
+        REVERSAL = "reversal", "Reversal"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    sequence = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    currency = currency_field()
+    amount = money_field(help_text="Signed: positive adds credit, negative spends it.")
+    balance_before = money_field()
+    balance_after = money_field()
+    description = models.CharField(max_length=300, blank=True)
+    payment_reference = models.CharField(max_length=255, blank=True)
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [models.Index(fields=["account", "-sequence"], name="credits_entry_account_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="credits_entry_amount_nonzero"),
+            # Amounts have two decimal places, so within half a cent is exact equality; the
+            # tolerance only absorbs SQLite, which stores decimals as floating point.
+            models.CheckConstraint(
+                condition=Q(
+                    balance_after__gt=F("balance_before") + F("amount") - Value(Decimal("0.005")),
+                    balance_after__lt=F("balance_before") + F("amount") + Value(Decimal("0.005")),
+                ),
+                name="credits_entry_balance_arithmetic",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="credits_entry_balance_nonnegative"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "sequence"], name="credits_entry_sequence_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="credits_entry_idempotency_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.get_kind_display()} {self.amount}"

@@ -1,2 +1,259 @@
-"""Writes of the credits app: keyword-only, typed `<entity>_<verb>` functions that own
-their transaction, lock what they change and record an audit event."""
+"""Account-credit writes.
+
+`credit_entry_append` is the only function that writes ledger entries. It locks the
+account row first, so concurrent writers queue on it, and it is idempotent: a retry with the
+same key (derived from the source, e.g. `invoice:42:auto-apply`) returns the first entry
+instead of writing a second. Lock order across apps: credit account, then invoice, then
+payment (DESIGN.md), which `credit_pay_invoice` follows.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.db import transaction
+from django.db.models import Sum
+from djmoney.money import Money
+
+from accounts.models import AuditAction, Customer, User
+from accounts.services import audit_record
+from billing_portal.common.request import RequestMeta
+from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
+from credits.models import CreditAccount, CreditEntry
+from invoices.models import Invoice
+
+logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+
+
+def credit_amount_parse(value: Any, *, currency: str, maximum: Decimal | None = None) -> Money:
+    """A positive amount with at most two decimals (and at most `maximum`), or
+    InvalidCreditAmount saying what is wrong."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidCreditAmount(f"{value!r} is not an amount.") from exc
+    if not amount.is_finite():
+        raise InvalidCreditAmount(f"{value!r} is not an amount.")
+    if amount <= 0:
+        raise InvalidCreditAmount("The amount must be more than zero.")
+    if amount != amount.quantize(CENT):
+        raise InvalidCreditAmount("The amount can have at most two decimals.")
+    if maximum is not None and amount > maximum:
+        raise InvalidCreditAmount(f"The amount can be at most {maximum} {currency}.")
+    return Money(amount, currency)
+
+
+def _locked_account(customer: Customer, currency: str) -> CreditAccount:
+    CreditAccount.objects.get_or_create(
+        customer=customer, currency=currency, defaults={"balance": Money(0, currency)}
+    )
+    return CreditAccount.objects.select_for_update().get(customer=customer, currency=currency)
+
+
+@transaction.atomic
+def credit_entry_append(
+    *,
+    customer: Customer,
+    amount: Money,
+    kind: str,
+    idempotency_key: str,
+    description: str = "",
+    payment_reference: str = "",
+    staff_user: User | None = None,
+    reason: str = "",
+    metadata: dict | None = None,
+) -> CreditEntry:
+    """Append one signed entry to the customer's ledger in `amount`'s currency."""
+    if amount.amount == 0:
+        raise InvalidCreditAmount("A credit entry cannot be zero.")
+    if amount.amount != amount.amount.quantize(CENT):
+        raise InvalidCreditAmount("The amount can have at most two decimals.")
+    currency = str(amount.currency)
+    account = _locked_account(customer, currency)
+    existing = account.entries.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    after = account.balance + amount
+    if after.amount < 0:
+        raise InsufficientCredit(
+            f"Not enough credit: {-amount} needed, {account.balance} available."
+        )
+    sequence = account.last_sequence + 1
+    entry = CreditEntry.objects.create(
+        account=account,
+        sequence=sequence,
+        kind=kind,
+        currency=currency,
+        amount=amount,
+        balance_before=account.balance,
+        balance_after=after,
+        description=description,
+        payment_reference=payment_reference,
+        staff_user=staff_user,
+        reason=reason,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+    )
+    account.balance, account.last_sequence = after, sequence
+    account.save(update_fields=["balance", "last_sequence", "updated_at"])
+    return entry
+
+
+# --- Staff --------------------------------------------------------------------------------
+
+
+def _staff_change(
+    *, customer: Customer, amount: Money, reason: str, staff: User, request_key: str, add: bool
+) -> CreditEntry:
+    if not reason.strip():
+        raise CreditsError("Give the reason: it is kept with the entry.")
+    with transaction.atomic():
+        entry = credit_entry_append(
+            customer=customer,
+            amount=amount if add else -amount,
+            kind=CreditEntry.Kind.ADMIN_ADD if add else CreditEntry.Kind.ADMIN_REMOVE,
+            idempotency_key=f"staff:{request_key}",
+            description="Added by staff" if add else "Removed by staff",
+            staff_user=staff,
+            reason=reason.strip(),
+        )
+        audit_record(
+            action=AuditAction.CREDIT_ADDED if add else AuditAction.CREDIT_REMOVED,
+            actor=staff,
+            customer=customer,
+            target=entry,
+            details={"amount": str(amount), "reason": reason.strip()},
+        )
+    return entry
+
+
+def credit_add_by_staff(
+    *, customer: Customer, amount: Money, reason: str, staff: User, request_key: str
+) -> CreditEntry:
+    return _staff_change(
+        customer=customer, amount=amount, reason=reason, staff=staff,
+        request_key=request_key, add=True,
+    )  # fmt: skip
+
+
+def credit_remove_by_staff(
+    *, customer: Customer, amount: Money, reason: str, staff: User, request_key: str
+) -> CreditEntry:
+    try:
+        return _staff_change(
+            customer=customer, amount=amount, reason=reason, staff=staff,
+            request_key=request_key, add=False,
+        )  # fmt: skip
+    except InsufficientCredit as exc:
+        balance = credit_balance(customer=customer, currency=str(amount.currency))
+        raise InsufficientCredit(f"Cannot remove {amount}: the balance is only {balance}.") from exc
+
+
+# --- Spending -----------------------------------------------------------------------------
+
+
+def credit_balance(*, customer: Customer, currency: str) -> Money:
+    account = CreditAccount.objects.filter(customer=customer, currency=currency).first()
+    return account.balance if account else Money(0, currency)
+
+
+@transaction.atomic
+def credit_pay_invoice(
+    *,
+    customer: Customer,
+    invoice_id: int,
+    idempotency_key: str,
+    limit: Money | None = None,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> CreditEntry:
+    """Pay as much of an unpaid invoice as the credit (and `limit`) allows; the rest can be
+    paid another way. The credit debit and the payment commit together."""
+    from payments.models import Payment
+    from payments.services import payment_record
+
+    invoice = Invoice.objects.get(pk=invoice_id, customer=customer)
+    currency = str(invoice.currency)
+    account = _locked_account(customer, currency)  # account first, then the invoice
+    existing = account.entries.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    if invoice.status != Invoice.Status.UNPAID:
+        raise CreditsError("This invoice has nothing left to pay.")
+    pay = min(invoice.amount_due, account.balance, *([limit] if limit is not None else []))
+    if pay.amount <= 0:
+        raise InsufficientCredit("There is no account credit to use.")
+    entry = credit_entry_append(
+        customer=customer,
+        amount=-pay,
+        kind=CreditEntry.Kind.INVOICE_PAYMENT,
+        idempotency_key=idempotency_key,
+        description=f"Payment of invoice {invoice.number}",
+        payment_reference=invoice.number or "",
+    )
+    payment_record(
+        invoice_id=invoice.pk,
+        gateway="credit",
+        reference=f"credit-entry-{entry.pk}",
+        amount=pay,
+        method=Payment.Method.CREDIT,
+        actor=actor,
+        meta=meta,
+    )
+    return entry
+
+
+def credit_auto_apply(invoice_id: int) -> None:
+    """invoice_issued handler: a renewal is paid from available credit when the site and
+    the customer allow it (after the issuing transaction commits)."""
+    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    if (
+        invoice.kind != Invoice.Kind.RENEWAL
+        or not settings.CREDITS_AUTO_APPLY
+        or not invoice.customer.credit_auto_apply
+        or credit_balance(customer=invoice.customer, currency=str(invoice.currency)).amount <= 0
+    ):
+        return
+    try:
+        credit_pay_invoice(
+            customer=invoice.customer,
+            invoice_id=invoice.pk,
+            idempotency_key=f"invoice:{invoice.pk}:auto-apply",
+        )
+    except CreditsError:
+        logger.info("no credit applied to %s", invoice)
+
+
+# --- Reconciliation -----------------------------------------------------------------------
+
+
+def credits_reconcile() -> list[dict[str, str]]:
+    """Check that every cached balance equals the sum of its entries and the last entry's
+    balance_after; report mismatches to staff. Returns the mismatches."""
+    sums = dict(
+        CreditEntry.objects.values("account_id")
+        .annotate(total=Sum("amount"))
+        .values_list("account_id", "total")
+    )
+    mismatches = []
+    for account in CreditAccount.objects.select_related("customer"):
+        total = Decimal(sums.get(account.pk) or 0).quantize(CENT)
+        last = account.entries.order_by("-sequence").first()
+        last_after = (last.balance_after.amount if last else Decimal(0)).quantize(CENT)
+        if account.balance.amount != total or account.balance.amount != last_after:
+            mismatches.append({
+                "account": str(account.pk), "customer": str(account.customer),
+                "cached": str(account.balance.amount), "sum": str(total),
+                "last_entry": str(last_after),
+            })  # fmt: skip
+    if mismatches:
+        lines = "\n".join(str(m) for m in mismatches)
+        logger.error("credit ledger mismatches: %s", lines)
+        mail_admins("Credit ledger mismatch", f"Cached balances differ from entries:\n{lines}")
+    return mismatches

@@ -26,6 +26,7 @@ def _form_data(customer: Customer, **overrides) -> dict:
         "phone": "",
         "tax_id": "",
         "preferred_currency": customer.preferred_currency,
+        "credit_auto_apply": "on",
     }
     return {**data, **overrides}
 

@@ -19,7 +19,7 @@ from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
-from invoices.hooks import invoice_paid_dispatch
+from invoices.hooks import invoice_issued_dispatch_on_commit, invoice_paid_dispatch
 from invoices.models import (
     INVOICE_TRANSITIONS,
     CreditNote,
@@ -206,6 +206,8 @@ def invoice_issue(
     )
     if invoice.total.amount == 0:  # fully discounted: nothing to pay, so it is paid now
         _settle(invoice, paid_at=now, actor=actor, reference="zero total")
+    else:
+        invoice_issued_dispatch_on_commit(invoice.pk)
     return invoice
 
 
