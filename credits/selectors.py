@@ -1,1 +1,21 @@
-"""Reads of the credits app for views and the API, always scoped by the caller."""
+"""Credit reads for views and the API, always scoped by the caller."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Customer
+from credits.models import CreditAccount, CreditEntry
+
+
+def credit_accounts_for_customer(*, customer: Customer) -> QuerySet[CreditAccount]:
+    return CreditAccount.objects.filter(customer=customer).order_by("currency")
+
+
+def credit_entries_for_customer(
+    *, customer: Customer, kind: str | None = None
+) -> QuerySet[CreditEntry]:
+    entries = CreditEntry.objects.filter(account__customer=customer).select_related("account")
+    if kind:
+        entries = entries.filter(kind=kind)
+    return entries.order_by("-created_at", "-id")

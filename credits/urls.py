@@ -6,4 +6,6 @@ app_name = "credits"
 
 urlpatterns = [
     path("", views.BillingOverviewView.as_view(), name="overview"),
+    path("transactions.csv", views.TransactionsCsvView.as_view(), name="transactions_csv"),
+    path("pay-invoice/<int:pk>/", views.PayInvoiceWithCreditView.as_view(), name="pay_invoice"),
 ]

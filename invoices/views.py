@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import Http404, HttpResponse
 from django.views.generic import DetailView, ListView
 
@@ -59,7 +61,20 @@ class InvoiceDetailView(CustomerInvoiceMixin, DetailView):
         context = super().get_context_data(**kwargs)
         context["pay_methods"] = pay_methods_for_invoice(invoice=self.object)
         context["saved_cards"] = saved_cards_for_invoice(invoice=self.object)
+        context["credit_balance"] = _credit_for(self.object)
+        # One nonce per rendered page: a double-clicked "use credit" applies it once.
+        context["pay_nonce"] = uuid.uuid4().hex
         return context
+
+
+def _credit_for(invoice: Invoice):
+    """The customer's credit in the invoice's currency, when it can pay part of it."""
+    from credits.services import credit_balance
+
+    if invoice.status != Invoice.Status.UNPAID:
+        return None
+    balance = credit_balance(customer=invoice.customer, currency=str(invoice.currency))
+    return balance if balance.amount > 0 else None
 
 
 class InvoicePrintView(CustomerInvoiceMixin, DetailView):

@@ -60,7 +60,17 @@ def _webhook_event():
     WebhookEvent.objects.create(provider="stripe", event_id=f"evt_{n}", event_type="x", body="{}")
 
 
+def _credit():
+    from credits.services import credit_entry_append
+
+    customer = CustomerFactory()
+    credit_entry_append(customer=customer, amount=Money(Decimal("5"), "USD"),
+                        kind="admin_add", idempotency_key="k")  # fmt: skip
+
+
 BUILDERS = {
+    "credits_creditaccount": _credit,
+    "credits_creditentry": _credit,
     "payments_payment": _payment,
     "payments_webhookevent": _webhook_event,
     "invoices_creditnote": _credit_note,
