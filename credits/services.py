@@ -49,10 +49,15 @@ def credit_amount_parse(value: Any, *, currency: str, maximum: Decimal | None = 
 
 
 def _locked_account(customer: Customer, currency: str) -> CreditAccount:
-    CreditAccount.objects.get_or_create(
-        customer=customer, currency=currency, defaults={"balance": Money(0, currency)}
-    )
-    return CreditAccount.objects.select_for_update().get(customer=customer, currency=currency)
+    """The customer's account in `currency`, row-locked; created on first use."""
+    accounts = CreditAccount.objects.select_for_update()
+    account = accounts.filter(customer=customer, currency=currency).first()
+    if account is None:  # first entry in this currency (rare): create, then lock
+        CreditAccount.objects.get_or_create(
+            customer=customer, currency=currency, defaults={"balance": Money(0, currency)}
+        )
+        account = accounts.get(customer=customer, currency=currency)
+    return account
 
 
 @transaction.atomic
