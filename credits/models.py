@@ -11,14 +11,12 @@ Only `credits.services.credit_entry_append` writes entries: it locks the account
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import Q
 from django.utils import timezone
 
-from billing_portal.common.money import currency_field, money_field
+from billing_portal.common.money import currency_field, money_adds_up_constraint, money_field
 
 
 class CreditAccount(models.Model):
@@ -80,14 +78,10 @@ class CreditEntry(models.Model):
         indexes = [models.Index(fields=["account", "-sequence"], name="credits_entry_account_idx")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="credits_entry_amount_nonzero"),
-            # Amounts have two decimal places, so within half a cent is exact equality; the
-            # tolerance only absorbs SQLite, which stores decimals as floating point.
-            models.CheckConstraint(
-                condition=Q(
-                    balance_after__gt=F("balance_before") + F("amount") - Value(Decimal("0.005")),
-                    balance_after__lt=F("balance_before") + F("amount") + Value(Decimal("0.005")),
-                ),
-                name="credits_entry_balance_arithmetic",
+            money_adds_up_constraint(
+                "credits_entry_balance_arithmetic",
+                "balance_after",
+                plus=("balance_before", "amount"),
             ),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="credits_entry_balance_nonnegative"

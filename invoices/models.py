@@ -20,12 +20,17 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import F, Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 from djmoney.money import Money
 
-from billing_portal.common.money import currency_field, money_field, money_zero
+from billing_portal.common.money import (
+    currency_field,
+    money_adds_up_constraint,
+    money_field,
+    money_zero,
+)
 
 
 class BillingCycle(models.TextChoices):
@@ -53,20 +58,6 @@ def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
     for field in fields:
         condition &= Q(**{f"{field}__gte": 0})
     return models.CheckConstraint(condition=condition, name=name)
-
-
-def _adds_up(name: str, total: str, *, plus: tuple[str, ...], minus: tuple[str, ...]):
-    """CHECK that `total` = sum(plus) - sum(minus). Amounts have two decimal places, so
-    "within half a cent" is exact equality; the tolerance only absorbs SQLite, which stores
-    decimals as floating point and would otherwise fail on 6.43 != 6.0 - 0.6 + 1.03."""
-    expected = sum((F(field) for field in plus[1:]), F(plus[0]))
-    for field in minus:
-        expected = expected - F(field)
-    half_cent = Value(Decimal("0.005"))
-    return models.CheckConstraint(
-        condition=Q(**{f"{total}__gt": expected - half_cent, f"{total}__lt": expected + half_cent}),
-        name=name,
-    )
 
 
 # --- Catalogue ----------------------------------------------------------------------------
@@ -399,7 +390,7 @@ class Invoice(models.Model):
                 "amount_paid",
                 "amount_refunded",
             ),
-            _adds_up(
+            money_adds_up_constraint(
                 "invoices_invoice_total_adds_up",
                 "total",
                 plus=("subtotal", "tax_total"),
@@ -470,7 +461,7 @@ class InvoiceLine(models.Model):
                 name="invoices_invoiceline_one_per_service_period",
             ),
             _nonnegative("invoices_invoiceline_nonnegative", "amount", "discount", "tax", "total"),
-            _adds_up(
+            money_adds_up_constraint(
                 "invoices_invoiceline_total_adds_up",
                 "total",
                 plus=("amount", "tax"),

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q, Value
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 from moneyed import CurrencyDoesNotExist, get_currency
@@ -74,3 +75,22 @@ def money_field(**kwargs) -> MoneyField:
 
 def money_zero(currency: str) -> Money:
     return Money(Decimal("0"), currency)
+
+
+def money_adds_up_constraint(
+    name: str, total: str, *, plus: tuple[str, ...], minus: tuple[str, ...] = ()
+) -> models.CheckConstraint:
+    """CHECK that `total` = sum(plus) - sum(minus), for money columns of one row.
+
+    Amounts have two decimal places, so "within half a cent" is exact equality; the
+    tolerance only absorbs SQLite, which stores decimals as floating point and would
+    otherwise fail on 6.43 != 6.0 - 0.6 + 1.03.
+    """
+    expected = sum((F(field) for field in plus[1:]), F(plus[0]))
+    for field in minus:
+        expected = expected - F(field)
+    half_cent = Value(Decimal("0.005"))
+    return models.CheckConstraint(
+        condition=Q(**{f"{total}__gt": expected - half_cent, f"{total}__lt": expected + half_cent}),
+        name=name,
+    )
