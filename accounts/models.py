@@ -148,6 +148,11 @@ class AuditAction(models.TextChoices):
     PAYMENT_HELD = "payment.held", "Payment held for review"
     PAYMENT_REFUNDED = "payment.refunded", "Payment refunded"
     PAYMENT_DENIED = "payment.denied", "Payment denied"
+    CREDIT_PURCHASED = "credit.purchased", "Credit purchased"
+    TOKENS_ADDED = "tokens.added", "VPS tokens added"
+    TOKENS_CANCELLED = "tokens.cancelled", "VPS token credit cancelled"
+    TOKENS_DELIVERY_FAILED = "tokens.delivery_failed", "VPS tokens could not be added"
+    TOKENS_RESOLVED = "tokens.resolved", "Pending VPS tokens resolved by staff"
 
 
 class AuditEvent(models.Model):

@@ -179,6 +179,7 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("panels"), Queue("backups"))
 CELERY_TASK_ROUTES = {
     "provisioning.*": {"queue": "panels"},
     "dns.*": {"queue": "panels"},
+    "credits.token_credit_deliver": {"queue": "panels"},
     "backups.*": {"queue": "backups"},
 }
 # The schedule lives in code so it is reviewed with the tasks it runs.
@@ -201,6 +202,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "payments.webhook_events_sweep": {
         "task": "payments.webhook_events_sweep",
+        "schedule": timedelta(minutes=5),
+    },
+    "credits.token_credits_sweep": {
+        "task": "credits.token_credits_sweep",
         "schedule": timedelta(minutes=5),
     },
     "accounts.login_logs_prune": {
@@ -332,6 +337,24 @@ BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS = env.int(
 # Pay renewal invoices from available account credit when they are issued (customers can
 # opt out in their profile).
 CREDITS_AUTO_APPLY = env.bool("CREDITS_AUTO_APPLY", default=True)
+# What customers may buy at once, in their currency (credit) or the token currency (tokens).
+CREDITS_PURCHASE_MIN = Decimal(env.str("CREDITS_PURCHASE_MIN", default="1"))
+CREDITS_PURCHASE_MAX = Decimal(env.str("CREDITS_PURCHASE_MAX", default="1000"))
+CREDITS_PURCHASE_PRESETS = tuple(
+    Decimal(value)
+    for value in env.list("CREDITS_PURCHASE_PRESETS", default=["5", "10", "25", "50"])
+)
+if not 0 < CREDITS_PURCHASE_MIN <= CREDITS_PURCHASE_MAX:
+    raise ImproperlyConfigured("CREDITS_PURCHASE_MIN must be above 0 and at most the maximum.")
+
+# --- VirtFusion (VPS panel; holds the customers' VPS tokens) -----------------------------
+
+VIRTFUSION_URL = env.str("VIRTFUSION_URL", default="")  # https://cp.example.com (no /api/v1)
+VIRTFUSION_API_TOKEN = env.str("VIRTFUSION_API_TOKEN", default="")
+# VirtFusion's own token value: how many tokens one unit of VIRTFUSION_TOKEN_CURRENCY buys.
+VIRTFUSION_TOKENS_PER_UNIT = Decimal(env.str("VIRTFUSION_TOKENS_PER_UNIT", default="100"))
+VIRTFUSION_TOKEN_CURRENCY = env.str("VIRTFUSION_TOKEN_CURRENCY", default="USD")
+VIRTFUSION_BALANCE_CACHE_SECONDS = env.int("VIRTFUSION_BALANCE_CACHE_SECONDS", default=60)
 
 # --- Static files -------------------------------------------------------------------------
 

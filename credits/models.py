@@ -96,3 +96,85 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.get_kind_display()} {self.amount}"
+
+
+class TokenCredit(models.Model):
+    """VirtFusion VPS tokens the portal adds to a customer's panel account: bought by the
+    customer (with an invoice) or granted by staff. The portal never holds the balance, only
+    this record of every credit it makes, so each one is sent at most once (see
+    `credits.services.tokens`)."""
+
+    class Source(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        STAFF = "staff", "Added by staff"
+
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        PENDING = "pending", "Pending"  # queued, or waiting for its next attempt
+        SENDING = "sending", "Sending"  # a call to VirtFusion is in flight
+        DELIVERED = "delivered", "Added"
+        # The answer to a call was lost: VirtFusion may or may not have added the tokens.
+        # Never resent automatically; staff check the panel and resolve it.
+        UNCERTAIN = "uncertain", "Needs checking"
+        FAILED = "failed", "Failed"
+        CONVERTED = "converted", "Converted to account credit"
+        REFUNDED = "refunded", "Refunded"
+        CANCELLED = "cancelled", "Cancelled"
+
+    STAFF_RESOLVABLE = (Status.PENDING, Status.UNCERTAIN, Status.FAILED)
+    CUSTOMER_PENDING = (Status.PENDING, Status.SENDING, Status.UNCERTAIN, Status.FAILED)
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="token_credits"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    invoice = models.OneToOneField(
+        "invoices.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="token_credit",
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    tokens = models.DecimalField(max_digits=14, decimal_places=2)
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=4, help_text="Tokens per unit of the currency."
+    )
+    currency = currency_field()
+    amount = money_field(help_text="Price of the tokens before tax (zero for staff grants).")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    virtfusion_credit_id = models.PositiveBigIntegerField(null=True, blank=True)
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    resolution = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(tokens__gt=0), name="credits_tokencredit_positive"),
+            models.CheckConstraint(
+                condition=Q(source="staff") | Q(invoice__isnull=False),
+                name="credits_tokencredit_purchase_has_invoice",
+            ),
+            models.UniqueConstraint(
+                fields=["virtfusion_credit_id"],
+                condition=Q(virtfusion_credit_id__isnull=False),
+                name="credits_tokencredit_virtfusion_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.tokens.normalize():f} tokens for {self.customer} ({self.get_status_display()})"
+        )
+
+    @property
+    def customer_status(self) -> str:
+        return "Pending" if self.status in self.CUSTOMER_PENDING else self.get_status_display()

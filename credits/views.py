@@ -1,24 +1,34 @@
-"""Client-area pages of the credits app: balances, transactions (with CSV), paying with
-credit."""
+"""Client-area pages of the credits app: balances, buying credit and VPS tokens,
+transactions (with CSV), paying with credit."""
 
 from __future__ import annotations
 
 import csv
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import ListView
+from djmoney.money import Money
 
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.request import RequestMeta
 from credits import services
 from credits.errors import CreditsError
 from credits.models import CreditEntry
-from credits.selectors import credit_accounts_for_customer, credit_entries_for_customer
+from credits.selectors import (
+    credit_accounts_for_customer,
+    credit_entries_for_customer,
+    token_credits_for_customer,
+)
 from invoices.models import Invoice
+from payments.errors import PaymentsError
+from payments.gateways.registry import CHECKOUT_LABELS, checkout_gateways_enabled
+from payments.selectors import payment_list_for_customer
+from payments.services import checkout_begin
 
 
 class _EntriesMixin(CustomerRequiredMixin):
@@ -31,12 +41,24 @@ class _EntriesMixin(CustomerRequiredMixin):
 
 
 class BillingOverviewView(_EntriesMixin, ListView):
+    """Balances, purchase forms and two tabs: the credit ledger, and all payments."""
+
     template_name = "credits/overview.html"
-    context_object_name = "entries"
     paginate_by = 20
+
+    def tab(self) -> str:
+        return "payments" if self.request.GET.get("tab") == "payments" else "credit"
+
+    def get_queryset(self):
+        if self.tab() == "payments":
+            return payment_list_for_customer(customer=self.customer)
+        return super().get_queryset()
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
+        context["tab"] = self.tab()
+        context["entries" if self.tab() == "credit" else "payments"] = context["object_list"]
+        context.update(self._purchase_context())
         accounts = list(credit_accounts_for_customer(customer=self.customer))
         preferred = self.customer.preferred_currency
         context["balance"] = next(
@@ -46,8 +68,24 @@ class BillingOverviewView(_EntriesMixin, ListView):
         context["other_balances"] = [a.balance for a in accounts if a.currency != preferred]
         context["kind"] = self.kind()
         context["kinds"] = CreditEntry.Kind.choices
-        context["query_string"] = f"kind={self.kind()}" if self.kind() else ""
+        query = {"tab=payments"} if self.tab() == "payments" else set()
+        if self.kind() and self.tab() == "credit":
+            query = {f"kind={self.kind()}"}
+        context["query_string"] = "&".join(query)
         return context
+
+    def _purchase_context(self) -> dict:
+        return {
+            "credit_currency": self.customer.preferred_currency,
+            "gateways": [(name, CHECKOUT_LABELS[name]) for name in checkout_gateways_enabled()],
+            "presets": settings.CREDITS_PURCHASE_PRESETS,
+            "purchase_min": settings.CREDITS_PURCHASE_MIN,
+            "purchase_max": settings.CREDITS_PURCHASE_MAX,
+            "token_balance": services.token_balance_get(customer=self.customer),
+            "token_currency": services.token_currency(),
+            "tokens_per_unit": settings.VIRTFUSION_TOKENS_PER_UNIT,
+            "token_credits": token_credits_for_customer(customer=self.customer)[:5],
+        }
 
 
 class TransactionsCsvView(_EntriesMixin, View):
@@ -64,6 +102,60 @@ class TransactionsCsvView(_EntriesMixin, View):
                 entry.balance_after.amount, entry.payment_reference,
             ])  # fmt: skip
         return response
+
+
+class _PurchaseView(CustomerRequiredMixin, View):
+    """Validate the amount, issue the purchase invoice and send the customer to the chosen
+    gateway; what was bought is added when the payment is recorded."""
+
+    def currency(self) -> str:
+        raise NotImplementedError
+
+    def start(self, *, amount: Money) -> Invoice:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        gateway = request.POST.get("gateway", "")
+        if gateway not in checkout_gateways_enabled():
+            messages.error(request, "Choose a payment method.")
+            return redirect("credits:overview")
+        try:
+            raw = request.POST.get("preset") or request.POST.get("amount", "")
+            if not raw.strip():
+                raise CreditsError("Enter the amount to buy.")
+            amount = services.purchase_amount_parse(raw, currency=self.currency())
+            invoice = self.start(amount=amount)
+        except CreditsError as error:
+            messages.error(request, error.message)
+            return redirect("credits:overview")
+        try:
+            url = checkout_begin(
+                invoice=invoice, gateway_name=gateway, base_url=request.build_absolute_uri("/")
+            )
+        except PaymentsError as error:
+            messages.error(request, error.message)
+            return redirect("invoices:invoice_detail", pk=invoice.pk)
+        return redirect(url)
+
+
+class BuyCreditView(_PurchaseView):
+    def currency(self) -> str:
+        return self.customer.preferred_currency
+
+    def start(self, *, amount: Money) -> Invoice:
+        return services.credit_purchase_start(
+            customer=self.customer, amount=amount, actor=self.request.user
+        )
+
+
+class BuyTokensView(_PurchaseView):
+    def currency(self) -> str:
+        return services.token_currency()
+
+    def start(self, *, amount: Money) -> Invoice:
+        return services.token_purchase_start(
+            customer=self.customer, amount=amount, actor=self.request.user
+        )
 
 
 class PayInvoiceWithCreditView(CustomerRequiredMixin, View):

@@ -327,6 +327,8 @@ class Invoice(models.Model):
         RENEWAL = "renewal", "Renewal"
         LATE_FEE = "late_fee", "Late fee"
         MANUAL = "manual", "Manual"
+        CREDIT_PURCHASE = "credit", "Account credit purchase"
+        TOKEN_PURCHASE = "tokens", "VPS token purchase"
 
     customer = models.ForeignKey(
         "accounts.Customer", on_delete=models.PROTECT, related_name="invoices"
@@ -430,6 +432,8 @@ class InvoiceLine(models.Model):
         OVERAGE = "overage", "Usage overage"
         LATE_FEE = "late_fee", "Late fee"
         MANUAL = "manual", "Manual"
+        CREDIT = "credit", "Account credit"
+        TOKENS = "tokens", "VPS tokens"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -71,7 +71,7 @@ def _credit_for(invoice: Invoice):
     """The customer's credit in the invoice's currency, when it can pay part of it."""
     from credits.services import credit_balance
 
-    if invoice.status != Invoice.Status.UNPAID:
+    if invoice.status != Invoice.Status.UNPAID or invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
         return None
     balance = credit_balance(customer=invoice.customer, currency=str(invoice.currency))
     return balance if balance.amount > 0 else None

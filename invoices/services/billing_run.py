@@ -1,5 +1,5 @@
 """The daily billing run: renewals, reminders, late fees, suspension, termination and the
-cancellation of unpaid new orders.
+cancellation of unpaid new orders and abandoned credit or token purchases.
 
 `manage.py billing_run` and the `invoices.billing_run` beat task both call `billing_run()`.
 Every step selects what is due with one query, then handles each item in its own
@@ -59,6 +59,9 @@ from provisioning.services import (
 logger = logging.getLogger(__name__)
 
 RENEWABLE = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+# Credit and token purchases are offers the customer may walk away from: no reminders, no
+# late fees; left unpaid, they are cancelled with the unpaid orders.
+PURCHASE_KINDS = (Invoice.Kind.CREDIT_PURCHASE, Invoice.Kind.TOKEN_PURCHASE)
 
 
 @dataclass
@@ -91,6 +94,7 @@ def billing_run(*, today: date | None = None) -> BillingRun:
     services_suspend_overdue(context)
     services_terminate_overdue(context)
     orders_cancel_unpaid(context)
+    purchases_cancel_abandoned(context)
     run.counts = dict(context.counts)
     run.errors = context.errors
     run.status = (
@@ -282,7 +286,9 @@ def _remind(item: tuple[int, str]) -> int:
 def reminders_send(context: RunContext) -> None:
     today = context.today
     horizon = today + timedelta(days=settings.BILLING_REMINDER_DAYS_BEFORE)
-    unpaid = Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=horizon)
+    unpaid = Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=horizon).exclude(
+        kind__in=PURCHASE_KINDS
+    )
     wanted = {
         (invoice_id, kind)
         for invoice_id, due_date in unpaid.values_list("pk", "due_date").iterator()
@@ -325,7 +331,7 @@ def late_fees_charge(context: RunContext) -> None:
         Invoice.objects.filter(
             status=Invoice.Status.UNPAID, due_date__lte=context.today - timedelta(days=days)
         )
-        .exclude(kind=Invoice.Kind.LATE_FEE)
+        .exclude(kind__in=(Invoice.Kind.LATE_FEE, *PURCHASE_KINDS))
         .exclude(Exists(charged))
         .values_list("pk", flat=True)
     )
@@ -425,3 +431,18 @@ def orders_cancel_unpaid(context: RunContext) -> None:
         .distinct()
     )
     context.each("orders_cancelled", list(stale), _cancel_order)
+
+
+def _cancel_purchase(invoice_id: int) -> int:
+    if _locked_unpaid(invoice_id) is None:
+        return 0
+    invoice_cancel(invoice_id=invoice_id, reason="Purchase not paid in time.")
+    return 1
+
+
+def purchases_cancel_abandoned(context: RunContext) -> None:
+    cutoff = context.today - timedelta(days=settings.BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS)
+    stale = Invoice.objects.filter(
+        kind__in=PURCHASE_KINDS, status=Invoice.Status.UNPAID, due_date__lte=cutoff
+    ).values_list("pk", flat=True)
+    context.each("purchases_cancelled", list(stale), _cancel_purchase)

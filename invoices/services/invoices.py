@@ -48,6 +48,11 @@ class LineDraft:
     period_start: date | None = None
     period_end: date | None = None
     extra: dict = field(default_factory=dict)
+    # Prepaid account credit is not taxed when bought: the invoices it pays are taxed.
+    taxable: bool = True
+
+
+UNTAXED = TaxTreatment(name="", rate=Decimal(0), location_rate=Decimal(0))
 
 
 def invoice_assert_transition(invoice: Invoice, *, to: str) -> None:
@@ -80,7 +85,7 @@ def lines_price(*, customer: Customer, currency: str, lines: list[LineDraft]) ->
             quantity=draft.quantity,
             unit_price=draft.unit_price,
             discount=draft.discount or Money(0, currency),
-            tax=tax,
+            tax=tax if draft.taxable else UNTAXED,
             prices_include_tax=include,
         )
         for draft in lines
@@ -221,16 +226,19 @@ def _email_context(invoice: Invoice) -> dict[str, str]:
     }
 
 
-def invoice_payment_problem(invoice: Invoice, amount: Money) -> str | None:
-    """Why `amount` cannot be applied to `invoice` now, or None when it can. Payments that
-    cannot be applied are held for staff review instead of being forced onto the invoice."""
+def invoice_payment_problem(
+    invoice: Invoice, amount: Money, *, allow_excess: bool = False
+) -> str | None:
+    """Why `amount` cannot be applied to `invoice` now, or None when it can (`allow_excess`:
+    the caller credits what is above the amount due). Payments that cannot be applied are
+    held for staff review instead of being forced onto the invoice."""
     if invoice.status != Invoice.Status.UNPAID:
         return f"Invoice {invoice} is {invoice.get_status_display().lower()}: nothing is due."
     if str(amount.currency) != str(invoice.currency):
         return f"The payment is in {amount.currency}; invoice {invoice} is in {invoice.currency}."
     if amount.amount <= 0:
         return "A payment must be more than zero."
-    if amount > invoice.amount_due:
+    if amount > invoice.amount_due and not allow_excess:
         return f"{amount} is more than the {invoice.amount_due} due on invoice {invoice}."
     return None
 

@@ -48,15 +48,17 @@ def payment_record(
 ) -> Payment:
     """Record a payment for an invoice and apply it, exactly once per (gateway, reference).
 
-    Returns the existing record when this reference was recorded before. A payment whose
-    amount or currency does not fit the invoice, or that arrives for an invoice that is no
-    longer payable, is stored `held` with the reason and not applied.
+    Returns the existing record when this reference was recorded before. A payment above
+    what is due pays the invoice and the rest becomes account credit. A payment in another
+    currency, or for an invoice that is no longer payable, is stored `held` with the reason
+    and not applied.
     """
+    credit_locked = _credit_account_lock_first(invoice_id, amount)
     invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice_id)
     existing = Payment.objects.filter(gateway=gateway, reference=reference).first()
     if existing is not None:
         return existing
-    problem = invoice_payment_problem(invoice, amount)
+    problem = invoice_payment_problem(invoice, amount, allow_excess=credit_locked)
     currency = str(amount.currency)
     try:
         with transaction.atomic():
@@ -80,13 +82,7 @@ def payment_record(
         # The same reference was recorded against another invoice: keep the first record.
         return Payment.objects.get(gateway=gateway, reference=reference)
     if problem is None:
-        invoice_apply_payment(
-            invoice_id=invoice.pk,
-            amount=amount,
-            paid_at=payment.received_at,
-            actor=actor,
-            reference=f"{gateway}:{reference}",
-        )
+        _apply(payment, invoice, actor=actor)
     audit_record(
         action=AuditAction.PAYMENT_HELD if problem else AuditAction.PAYMENT_RECEIVED,
         actor=actor,
@@ -102,6 +98,39 @@ def payment_record(
         },
     )
     return payment
+
+
+def _credit_account_lock_first(invoice_id: int, amount: Money) -> bool:
+    """Lock the customer's credit account before the invoice (the lock order) when this
+    payment may write to it: a credit purchase, or more than is due. Decided on an unlocked
+    read; if a concurrent payment changes the answer, the excess is held for staff."""
+    from credits.services import credit_account_lock
+
+    peek = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    if str(amount.currency) != str(peek.currency) or peek.status != Invoice.Status.UNPAID:
+        return False
+    if peek.kind != Invoice.Kind.CREDIT_PURCHASE and amount <= peek.amount_due:
+        return False
+    credit_account_lock(peek.customer, str(peek.currency))
+    return True
+
+
+def _apply(payment: Payment, invoice: Invoice, *, actor: User | None) -> None:
+    applied = min(payment.amount, invoice.amount_due)
+    invoice_apply_payment(
+        invoice_id=invoice.pk,
+        amount=applied,
+        paid_at=payment.received_at,
+        actor=actor,
+        reference=f"{payment.gateway}:{payment.reference}",
+    )
+    if payment.amount > applied:
+        from credits.services import credit_overpayment_add
+
+        credit_overpayment_add(
+            customer=invoice.customer, amount=payment.amount - applied, payment_id=payment.pk,
+            invoice=invoice, reference=f"{payment.gateway}:{payment.reference}",
+        )  # fmt: skip
 
 
 @transaction.atomic

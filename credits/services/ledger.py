@@ -1,4 +1,4 @@
-"""Account-credit writes.
+"""Account-credit ledger writes.
 
 `credit_entry_append` is the only function that writes ledger entries. It locks the
 account row first, so concurrent writers queue on it, and it is idempotent: a retry with the
@@ -10,6 +10,7 @@ payment (DESIGN.md), which `credit_pay_invoice` follows.
 from __future__ import annotations
 
 import logging
+import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,8 +31,14 @@ logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 
 
-def credit_amount_parse(value: Any, *, currency: str, maximum: Decimal | None = None) -> Money:
-    """A positive amount with at most two decimals (and at most `maximum`), or
+def credit_amount_parse(
+    value: Any,
+    *,
+    currency: str,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = None,
+) -> Money:
+    """A positive amount with at most two decimals (within `minimum` and `maximum`), or
     InvalidCreditAmount saying what is wrong."""
     try:
         amount = Decimal(str(value).strip())
@@ -43,13 +50,16 @@ def credit_amount_parse(value: Any, *, currency: str, maximum: Decimal | None = 
         raise InvalidCreditAmount("The amount must be more than zero.")
     if amount != amount.quantize(CENT):
         raise InvalidCreditAmount("The amount can have at most two decimals.")
+    if minimum is not None and amount < minimum:
+        raise InvalidCreditAmount(f"The amount must be at least {minimum} {currency}.")
     if maximum is not None and amount > maximum:
         raise InvalidCreditAmount(f"The amount can be at most {maximum} {currency}.")
     return Money(amount, currency)
 
 
-def _locked_account(customer: Customer, currency: str) -> CreditAccount:
-    """The customer's account in `currency`, row-locked; created on first use."""
+def credit_account_lock(customer: Customer, currency: str) -> CreditAccount:
+    """The customer's account in `currency`, row-locked (call inside a transaction); created
+    on first use. Other apps call it to take this lock first, as the lock order requires."""
     accounts = CreditAccount.objects.select_for_update()
     account = accounts.filter(customer=customer, currency=currency).first()
     if account is None:  # first entry in this currency (rare): create, then lock
@@ -79,7 +89,7 @@ def credit_entry_append(
     if amount.amount != amount.amount.quantize(CENT):
         raise InvalidCreditAmount("The amount can have at most two decimals.")
     currency = str(amount.currency)
-    account = _locked_account(customer, currency)
+    account = credit_account_lock(customer, currency)
     existing = account.entries.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -183,8 +193,10 @@ def credit_pay_invoice(
     from payments.services import payment_record
 
     invoice = Invoice.objects.get(pk=invoice_id, customer=customer)
+    if invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
+        raise CreditsError("Account credit cannot be bought with account credit.")
     currency = str(invoice.currency)
-    account = _locked_account(customer, currency)  # account first, then the invoice
+    account = credit_account_lock(customer, currency)  # account first, then the invoice
     existing = account.entries.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -233,6 +245,52 @@ def credit_auto_apply(invoice_id: int) -> None:
         )
     except CreditsError:
         logger.info("no credit applied to %s", invoice)
+
+
+@transaction.atomic
+def credit_refund_payment(
+    *,
+    payment_id: int,
+    amount: Money,
+    reason: str,
+    actor: User | None = None,
+    request_key: str = "",
+) -> CreditEntry:
+    """Refund (part of) a payment to account credit instead of to the card or PayPal: the
+    refund is booked (a credit note on its invoice) and the credit added in one transaction.
+    `request_key` (the staff form's nonce) makes a double submission one refund."""
+    from payments.models import Payment
+    from payments.services import payment_refund_record
+
+    if not reason.strip():
+        raise CreditsError("Give the reason for the refund.")
+    payment = Payment.objects.select_related("customer").get(pk=payment_id)
+    account = credit_account_lock(payment.customer, str(payment.currency))  # account first
+    key = f"payment:{payment.pk}:refund-to-credit:{request_key or uuid.uuid4().hex}"
+    existing = account.entries.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    payment_refund_record(
+        payment_id=payment.pk, amount=amount, reason=reason, actor=actor, via="credit"
+    )
+    entry = credit_entry_append(
+        customer=payment.customer,
+        amount=amount,
+        kind=CreditEntry.Kind.REFUND_TO_CREDIT,
+        idempotency_key=key,
+        description=f"Refund of a payment on invoice {payment.invoice.number}",
+        payment_reference=f"{payment.gateway}:{payment.reference}",
+        staff_user=actor,
+        reason=reason.strip(),
+    )
+    audit_record(
+        action=AuditAction.CREDIT_ADDED,
+        actor=actor,
+        customer=payment.customer,
+        target=entry,
+        details={"amount": str(amount), "source": "refund", "payment": payment.pk},
+    )
+    return entry
 
 
 # --- Reconciliation -----------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""Buying account credit, and credit that arrives from overpayments.
+
+A purchase is an invoice of kind `credit` with one untaxed line (tax is charged on the
+invoices the credit later pays). It is paid like any invoice (Stripe, PayPal), so every way a
+payment can be reported (the capture on the return page, the webhook, the reconciliation)
+ends in `payment_record`, which applies it to the invoice once; the invoice becomes paid
+exactly once and `credits_on_invoice_paid` appends the credit under the idempotency key
+`invoice:<id>:purchase`, in the same transaction. Whichever report comes first adds the
+credit; the others find the payment recorded and change nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from djmoney.money import Money
+
+from accounts.models import AuditAction, Customer, User
+from accounts.services import audit_record
+from credits.models import CreditEntry
+from credits.services.ledger import credit_amount_parse, credit_entry_append
+from invoices.models import Invoice, InvoiceLine
+from invoices.services import LineDraft, invoice_create_draft, invoice_issue
+
+
+def purchase_amount_parse(value: Any, *, currency: str) -> Money:
+    """An amount a customer may buy at once (CREDITS_PURCHASE_MIN to _MAX), or
+    InvalidCreditAmount saying what is wrong."""
+    return credit_amount_parse(
+        value,
+        currency=currency,
+        minimum=settings.CREDITS_PURCHASE_MIN,
+        maximum=settings.CREDITS_PURCHASE_MAX,
+    )
+
+
+@transaction.atomic
+def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
+    """Issue the invoice that buys `amount` of account credit; pay it to receive the credit."""
+    draft = invoice_create_draft(
+        customer=customer,
+        currency=str(amount.currency),
+        kind=Invoice.Kind.CREDIT_PURCHASE,
+        lines=[
+            LineDraft(
+                kind=InvoiceLine.Kind.CREDIT,
+                description=f"Account credit ({amount})",
+                unit_price=amount,
+                taxable=False,
+            )
+        ],
+        notes="Prepaid account credit: tax is charged on the invoices it pays.",
+    )
+    return invoice_issue(invoice_id=draft.pk, actor=actor)
+
+
+def _credit_bought(invoice: Invoice) -> CreditEntry:
+    lines = invoice.lines.filter(kind=InvoiceLine.Kind.CREDIT)
+    amount = sum((line.total for line in lines), Money(0, invoice.currency))
+    entry = credit_entry_append(
+        customer=invoice.customer,
+        amount=amount,
+        kind=CreditEntry.Kind.PURCHASE,
+        idempotency_key=f"invoice:{invoice.pk}:purchase",
+        description=f"Credit bought with invoice {invoice.number}",
+        payment_reference=invoice.number or "",
+    )
+    audit_record(
+        action=AuditAction.CREDIT_PURCHASED,
+        customer=invoice.customer,
+        target=entry,
+        details={"amount": str(amount), "invoice": invoice.number},
+    )
+    return entry
+
+
+def credits_on_invoice_paid(invoice: Invoice) -> None:
+    """invoice_paid handler (inside the paying transaction, invoice locked): deliver what a
+    credit or token purchase bought."""
+    if invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
+        _credit_bought(invoice)
+    elif invoice.kind == Invoice.Kind.TOKEN_PURCHASE:
+        from credits.services.tokens import token_purchase_paid
+
+        token_purchase_paid(invoice)
+
+
+def credit_overpayment_add(
+    *, customer: Customer, amount: Money, payment_id: int, invoice: Invoice, reference: str
+) -> CreditEntry:
+    """The part of a payment above what its invoice asked for becomes account credit. The
+    caller (payments.payment_record) holds the credit account's lock, taken first."""
+    entry = credit_entry_append(
+        customer=customer,
+        amount=amount,
+        kind=CreditEntry.Kind.OVERPAYMENT,
+        idempotency_key=f"payment:{payment_id}:overpayment",
+        description=f"Overpayment of invoice {invoice.number}",
+        payment_reference=reference,
+    )
+    audit_record(
+        action=AuditAction.CREDIT_ADDED,
+        customer=customer,
+        target=entry,
+        details={"amount": str(amount), "source": "overpayment", "invoice": invoice.number},
+    )
+    return entry

@@ -1,0 +1,471 @@
+"""VirtFusion VPS tokens: buying them, adding them in the panel, and staff resolution.
+
+Tokens live in VirtFusion; the portal keeps a `TokenCredit` row for every credit it makes.
+
+Why a token credit is never added twice. VirtFusion's credit call has no idempotency key,
+so the portal makes sure it sends each credit at most once per *uncertain* outcome:
+1. Before calling VirtFusion, `token_credit_deliver` moves the row from `pending` to
+   `sending` and commits, under the row's lock; a second worker (a duplicate task message,
+   the sweeper) finds it `sending` and does nothing.
+2. The call's outcome decides the next state:
+   - 201 with a credit id: `delivered`, the id stored (unique).
+   - The request never reached VirtFusion (connection refused, connect timeout) or
+     VirtFusion answered that it did nothing (429, 502-504, other 4xx): nothing was added,
+     so the row goes back to `pending` with a backoff and the call is repeated later.
+   - The answer was lost (read timeout, connection dropped after sending, a 500): VirtFusion
+     may have added the tokens. The row becomes `uncertain` and is *not* resent; staff are
+     alerted, look for the credit in the panel (reference_1 = our row id, reference_2 =
+     "portal-token-credit-<id>"), and mark it delivered, retry it, convert it to account
+     credit or refund it.
+   - A worker that dies mid-call leaves the row `sending`; the sweeper treats a row stuck
+     there as `uncertain` for the same reason.
+The customer's money is safe throughout: the payment stays on the paid invoice until the
+tokens are delivered, converted to account credit, or refunded.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import mail_admins
+from django.db import transaction
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import AuditAction, Customer, User
+from accounts.services import audit_record
+from billing_portal.common.emails import email_send_on_commit
+from credits.errors import CreditsError, InvalidCreditAmount
+from credits.models import CreditEntry, TokenCredit
+from credits.services.ledger import (
+    credit_account_lock,
+    credit_entry_append,
+    credit_refund_payment,
+)
+from invoices.models import Invoice, InvoiceLine
+from invoices.services import LineDraft, invoice_create_draft, invoice_issue
+from provisioning.errors import PanelError
+from provisioning.panels.virtfusion import VirtFusionClient
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # with the backoff below: about two hours of VirtFusion downtime
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+STUCK_AFTER = timedelta(minutes=10)  # far beyond the adapter's timeouts
+TOKENS_QUANTUM = Decimal("0.01")
+UNREACHABLE_CACHE_SECONDS = 30
+
+
+def tokens_enabled() -> bool:
+    return VirtFusionClient.from_settings() is not None
+
+
+def token_currency() -> str:
+    return settings.VIRTFUSION_TOKEN_CURRENCY
+
+
+def tokens_for(amount: Money) -> Decimal:
+    return (amount.amount * settings.VIRTFUSION_TOKENS_PER_UNIT).quantize(TOKENS_QUANTUM)
+
+
+def tokens_value(tokens: Decimal) -> Money:
+    return Money(
+        (tokens / settings.VIRTFUSION_TOKENS_PER_UNIT).quantize(TOKENS_QUANTUM), token_currency()
+    )
+
+
+def _client() -> VirtFusionClient:
+    client = VirtFusionClient.from_settings()
+    if client is None:
+        raise CreditsError("VPS tokens are not available at the moment.")
+    return client
+
+
+# --- Balance ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenBalance:
+    reachable: bool
+    tokens: Decimal | None = None  # None: no VirtFusion account yet (or unreachable)
+
+    @property
+    def value(self) -> Money | None:
+        return tokens_value(self.tokens) if self.tokens is not None else None
+
+
+def _balance_key(customer_id: int) -> str:
+    return f"credits:token-balance:{customer_id}"
+
+
+def token_balance_get(*, customer: Customer) -> TokenBalance | None:
+    """The customer's token balance, read from VirtFusion and cached briefly; `reachable` is
+    False when VirtFusion could not be asked. None when tokens are not offered."""
+    client = VirtFusionClient.from_settings()
+    if client is None:
+        return None
+    cached = cache.get(_balance_key(customer.pk))
+    if cached is not None:
+        return cached
+    try:
+        balance = TokenBalance(True, client.token_balance(ext_relation_id=customer.pk))
+        timeout = settings.VIRTFUSION_BALANCE_CACHE_SECONDS
+    except PanelError as error:
+        logger.warning("VirtFusion balance of customer %s: %s", customer.pk, error.message)
+        balance, timeout = TokenBalance(False), UNREACHABLE_CACHE_SECONDS
+    cache.set(_balance_key(customer.pk), balance, timeout)
+    return balance
+
+
+def _balance_forget(customer_id: int) -> None:
+    transaction.on_commit(lambda: cache.delete(_balance_key(customer_id)))
+
+
+# --- Buying -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def token_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
+    """Issue the invoice for `amount` worth of tokens; the tokens are added once it is paid."""
+    _client()
+    tokens = tokens_for(amount)
+    if tokens <= 0:
+        raise InvalidCreditAmount("That amount buys no tokens.")
+    draft = invoice_create_draft(
+        customer=customer,
+        currency=str(amount.currency),
+        kind=Invoice.Kind.TOKEN_PURCHASE,
+        lines=[
+            LineDraft(
+                kind=InvoiceLine.Kind.TOKENS,
+                description=f"{tokens.normalize():f} VirtFusion VPS tokens",
+                unit_price=amount,
+            )
+        ],
+    )
+    TokenCredit.objects.create(
+        customer=customer,
+        source=TokenCredit.Source.PURCHASE,
+        invoice=draft,
+        status=TokenCredit.Status.AWAITING_PAYMENT,
+        tokens=tokens,
+        rate=settings.VIRTFUSION_TOKENS_PER_UNIT,
+        currency=str(amount.currency),
+        amount=amount,
+    )
+    return invoice_issue(invoice_id=draft.pk, actor=actor)
+
+
+def _queue(token_credit_id: int, countdown: float = 0) -> None:
+    from credits.tasks import token_credit_deliver_task
+
+    transaction.on_commit(
+        lambda: token_credit_deliver_task.apply_async(args=[token_credit_id], countdown=countdown),
+        robust=True,
+    )
+
+
+def token_purchase_paid(invoice: Invoice) -> None:
+    """invoice_paid handler part: the paid purchase is queued for delivery on commit."""
+    credit = TokenCredit.objects.select_for_update().get(invoice=invoice)
+    if credit.status != TokenCredit.Status.AWAITING_PAYMENT:
+        return
+    credit.status, credit.next_attempt_at = TokenCredit.Status.PENDING, timezone.now()
+    credit.save(update_fields=["status", "next_attempt_at", "updated_at"])
+    _queue(credit.pk)
+
+
+@transaction.atomic
+def token_credit_add_by_staff(
+    *, customer: Customer, tokens: Decimal, reason: str, staff: User
+) -> TokenCredit:
+    """Grant tokens (goodwill, compensation): recorded and delivered like a purchase."""
+    _client()
+    if not reason.strip():
+        raise CreditsError("Give the reason: it is kept with the credit.")
+    if tokens <= 0 or tokens != tokens.quantize(TOKENS_QUANTUM):
+        raise InvalidCreditAmount("Tokens must be more than zero, with at most two decimals.")
+    credit = TokenCredit.objects.create(
+        customer=customer, source=TokenCredit.Source.STAFF, status=TokenCredit.Status.PENDING,
+        tokens=tokens, rate=settings.VIRTFUSION_TOKENS_PER_UNIT, currency=token_currency(),
+        amount=Money(0, token_currency()), staff_user=staff, reason=reason.strip(),
+        next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    _queue(credit.pk)
+    return credit
+
+
+# --- Delivery -----------------------------------------------------------------------------
+
+
+def _backoff(attempts: int) -> timedelta:
+    delay = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
+    return delay + delay * random.uniform(0, 0.1)  # noqa: S311 (jitter, not a secret)
+
+
+def _claim(token_credit_id: int, now: datetime) -> TokenCredit | None:
+    """Step 1: take the row from pending to sending (committed), or None if not due."""
+    with transaction.atomic():
+        credit = TokenCredit.objects.select_for_update().get(pk=token_credit_id)
+        if credit.status != TokenCredit.Status.PENDING or (
+            credit.next_attempt_at and credit.next_attempt_at > now
+        ):
+            return None
+        credit.status, credit.attempts = TokenCredit.Status.SENDING, credit.attempts + 1
+        credit.save(update_fields=["status", "attempts", "updated_at"])
+    return credit
+
+
+def _alert_staff(credit: TokenCredit, what: str) -> None:
+    message = (
+        f"{what}\n\nToken credit #{credit.pk}: {credit.tokens} tokens for {credit.customer} "
+        f"(customer id {credit.customer_id}), attempts {credit.attempts}.\n"
+        f"Last error: {credit.last_error}\n"
+        f"Look for reference_1={credit.pk} / reference_2=portal-token-credit-{credit.pk} in "
+        "VirtFusion, then resolve it in the admin (Credits > Token credits)."
+    )
+    transaction.on_commit(lambda: mail_admins(f"VPS tokens need attention (#{credit.pk})", message))
+
+
+def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenCredit:
+    credit = TokenCredit.objects.select_for_update().select_related("customer").get(pk=credit_id)
+    credit.last_error = error.message
+    if error.may_have_applied:
+        credit.status = TokenCredit.Status.UNCERTAIN
+        _alert_staff(credit, "VirtFusion may have added these tokens but its answer was lost.")
+    elif error.retryable and credit.attempts < MAX_ATTEMPTS:
+        credit.status = TokenCredit.Status.PENDING
+        credit.next_attempt_at = now + _backoff(credit.attempts)
+    else:
+        credit.status = TokenCredit.Status.FAILED
+        _alert_staff(credit, "VirtFusion did not add these tokens.")
+    credit.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
+    if credit.status == TokenCredit.Status.PENDING:
+        _queue(credit.pk, countdown=(credit.next_attempt_at - now).total_seconds())
+    else:
+        audit_record(
+            action=AuditAction.TOKENS_DELIVERY_FAILED,
+            customer=credit.customer,
+            target=credit,
+            details={"tokens": str(credit.tokens), "status": credit.status,
+                     "error": error.message},
+        )  # fmt: skip
+    return credit
+
+
+def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -> TokenCredit:
+    credit = (
+        TokenCredit.objects.select_for_update().select_related("customer__user").get(pk=credit_id)
+    )
+    credit.status, credit.virtfusion_credit_id = TokenCredit.Status.DELIVERED, virtfusion_credit_id
+    credit.delivered_at, credit.last_error = now, ""
+    credit.save()
+    audit_record(
+        action=AuditAction.TOKENS_ADDED,
+        actor=credit.staff_user,
+        customer=credit.customer,
+        target=credit,
+        details={"tokens": str(credit.tokens), "virtfusion_credit_id": virtfusion_credit_id,
+                 "source": credit.source},
+    )  # fmt: skip
+    email_send_on_commit(
+        to=[credit.customer.user.email],
+        name="tokens_added",
+        context={"customer_name": credit.customer.name, "tokens": f"{credit.tokens.normalize():f}",
+                 "billing_path": "/billing/"},
+    )  # fmt: skip
+    _balance_forget(credit.customer_id)
+    return credit
+
+
+def token_credit_deliver(*, token_credit_id: int, now: datetime | None = None) -> TokenCredit:
+    """Add a pending token credit in VirtFusion: claim, call once, record the outcome."""
+    now = now or timezone.now()
+    credit = _claim(token_credit_id, now)
+    if credit is None:
+        return TokenCredit.objects.get(pk=token_credit_id)
+    customer = credit.customer
+    try:
+        client = _client()
+        client.user_ensure(
+            ext_relation_id=customer.pk, name=customer.name or customer.user.email,
+            email=customer.user.email,
+        )  # fmt: skip
+        virtfusion_credit_id = client.token_credit_add(
+            ext_relation_id=customer.pk, tokens=credit.tokens, reference_1=credit.pk,
+            reference_2=f"portal-token-credit-{credit.pk}",
+        )  # fmt: skip
+    except PanelError as error:
+        with transaction.atomic():
+            return _record_failure(credit.pk, error, now)
+    except CreditsError as error:  # VirtFusion was switched off meanwhile: try again later
+        with transaction.atomic():
+            return _record_failure(credit.pk, PanelError(error.message, retryable=True), now)
+    with transaction.atomic():
+        return _record_delivery(credit.pk, virtfusion_credit_id, now)
+
+
+def token_credits_sweep(*, now: datetime | None = None) -> list[int]:
+    """Every few minutes: rows stuck `sending` (a worker died mid-call) become uncertain;
+    returns the pending rows that are due, for the caller to queue (lost broker messages)."""
+    now = now or timezone.now()
+    stuck = TokenCredit.objects.filter(
+        status=TokenCredit.Status.SENDING, updated_at__lt=now - STUCK_AFTER
+    ).values_list("pk", flat=True)
+    for credit_id in stuck:
+        with transaction.atomic():
+            _record_failure(
+                credit_id,
+                PanelError("The call to VirtFusion was interrupted.", retryable=True,
+                           may_have_applied=True),
+                now,
+            )  # fmt: skip
+    due = TokenCredit.objects.filter(status=TokenCredit.Status.PENDING, next_attempt_at__lte=now)
+    return list(due.values_list("pk", flat=True))
+
+
+# --- Staff resolution ---------------------------------------------------------------------
+
+
+def _locked_for_staff(token_credit_id: int, allowed: tuple[str, ...]) -> TokenCredit:
+    credit = (
+        TokenCredit.objects.select_for_update()
+        .select_related("customer", "invoice")
+        .get(pk=token_credit_id)
+    )
+    if credit.status not in allowed:
+        raise CreditsError(
+            f"This token credit is {credit.get_status_display().lower()}: nothing to do."
+        )
+    return credit
+
+
+def _resolved(credit: TokenCredit, *, staff: User, status: str, note: str, **details) -> None:
+    credit.status, credit.resolution = status, note.strip()
+    credit.save(update_fields=["status", "resolution", "updated_at"])
+    audit_record(
+        action=AuditAction.TOKENS_RESOLVED,
+        actor=staff,
+        customer=credit.customer,
+        target=credit,
+        details={"status": status, "note": note.strip(), **details},
+    )
+
+
+def _require_note(note: str) -> None:
+    if not note.strip():
+        raise CreditsError("Give the reason: it is kept with the token credit.")
+
+
+@transaction.atomic
+def token_credit_retry(*, token_credit_id: int, staff: User, note: str) -> TokenCredit:
+    """Send again. For an uncertain credit, staff confirm first that VirtFusion does not
+    have it (the note says so)."""
+    _require_note(note)
+    credit = _locked_for_staff(token_credit_id, TokenCredit.STAFF_RESOLVABLE)
+    credit.attempts, credit.next_attempt_at = 0, timezone.now()
+    credit.save(update_fields=["attempts", "next_attempt_at"])
+    _resolved(credit, staff=staff, status=TokenCredit.Status.PENDING, note=note)
+    _queue(credit.pk)
+    return credit
+
+
+@transaction.atomic
+def token_credit_mark_delivered(
+    *, token_credit_id: int, virtfusion_credit_id: int, staff: User, note: str
+) -> TokenCredit:
+    """Staff found the credit in VirtFusion (an uncertain call that did go through)."""
+    _require_note(note)
+    credit = _locked_for_staff(token_credit_id, (TokenCredit.Status.UNCERTAIN,))
+    credit.virtfusion_credit_id, credit.delivered_at = virtfusion_credit_id, timezone.now()
+    credit.save(update_fields=["virtfusion_credit_id", "delivered_at"])
+    _resolved(credit, staff=staff, status=TokenCredit.Status.DELIVERED, note=note,
+              virtfusion_credit_id=virtfusion_credit_id)  # fmt: skip
+    _balance_forget(credit.customer_id)
+    return credit
+
+
+@transaction.atomic
+def token_credit_convert_to_credit(*, token_credit_id: int, staff: User, note: str) -> CreditEntry:
+    """Give the customer account credit for what they paid instead of the tokens."""
+    _require_note(note)
+    credit = TokenCredit.objects.select_related("customer", "invoice").get(pk=token_credit_id)
+    if credit.invoice is None:
+        raise CreditsError("Only purchased tokens can be converted to account credit.")
+    credit_account_lock(credit.customer, str(credit.invoice.currency))  # account first
+    credit = _locked_for_staff(token_credit_id, TokenCredit.STAFF_RESOLVABLE)
+    entry = credit_entry_append(
+        customer=credit.customer,
+        amount=credit.invoice.amount_paid,
+        kind=CreditEntry.Kind.REFUND_TO_CREDIT,
+        idempotency_key=f"token-credit:{credit.pk}:convert",
+        description=f"VPS tokens of invoice {credit.invoice.number} converted to credit",
+        payment_reference=credit.invoice.number or "",
+        staff_user=staff,
+        reason=note.strip(),
+    )
+    _resolved(credit, staff=staff, status=TokenCredit.Status.CONVERTED, note=note,
+              credit_entry=entry.pk)  # fmt: skip
+    return entry
+
+
+def token_credit_refund(*, token_credit_id: int, staff: User, note: str) -> TokenCredit:
+    """Return the money through the payment's provider (or book a refund made elsewhere)."""
+    from payments.models import Payment
+    from payments.services import payment_refund_via_gateway
+
+    _require_note(note)
+    # Not `pending`: a queued delivery could add the tokens while the money goes back.
+    refundable = (TokenCredit.Status.UNCERTAIN, TokenCredit.Status.FAILED)
+    credit = TokenCredit.objects.select_related("invoice").get(pk=token_credit_id)
+    if credit.status not in refundable or credit.invoice is None:
+        raise CreditsError(
+            "Only paid token purchases that failed or need checking can be refunded."
+        )
+    for payment in Payment.objects.filter(invoice=credit.invoice, status=Payment.Status.APPLIED):
+        refund = (
+            credit_refund_payment
+            if payment.method == Payment.Method.CREDIT
+            else (payment_refund_via_gateway)
+        )
+        refund(
+            payment_id=payment.pk, amount=payment.amount - payment.amount_refunded,
+            reason=note, actor=staff,
+        )  # fmt: skip
+    with transaction.atomic():
+        credit = _locked_for_staff(token_credit_id, refundable)
+        _resolved(credit, staff=staff, status=TokenCredit.Status.REFUNDED, note=note)
+    return credit
+
+
+def token_credit_cancel(*, token_credit_id: int, staff: User, reason: str) -> TokenCredit:
+    """Take delivered tokens back out of VirtFusion (a mistaken grant, a chargeback)."""
+    _require_note(reason)
+    credit = TokenCredit.objects.get(pk=token_credit_id)
+    if credit.status != TokenCredit.Status.DELIVERED or not credit.virtfusion_credit_id:
+        raise CreditsError("Only tokens that were added in VirtFusion can be cancelled.")
+    try:
+        _client().token_credit_cancel(credit_id=credit.virtfusion_credit_id)
+    except PanelError as error:
+        raise CreditsError(f"VirtFusion did not cancel the credit: {error.message}") from error
+    with transaction.atomic():
+        credit = _locked_for_staff(token_credit_id, (TokenCredit.Status.DELIVERED,))
+        credit.status, credit.resolution = TokenCredit.Status.CANCELLED, reason.strip()
+        credit.save(update_fields=["status", "resolution", "updated_at"])
+        audit_record(
+            action=AuditAction.TOKENS_CANCELLED,
+            actor=staff,
+            customer=credit.customer,
+            target=credit,
+            details={"tokens": str(credit.tokens), "reason": reason.strip(),
+                     "virtfusion_credit_id": credit.virtfusion_credit_id},
+        )  # fmt: skip
+        _balance_forget(credit.customer_id)
+    return credit

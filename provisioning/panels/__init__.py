@@ -1,0 +1,1 @@
+"""Panel adapters: network I/O only, one module per panel."""
