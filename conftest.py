@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+import responses
 from celery._state import _set_task_join_will_block
 from django.conf import settings
 from django.db import connection
@@ -62,3 +63,21 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture
+def stripe_settings(settings):
+    """Stripe configured with test keys (its webhook secret signs the test deliveries)."""
+    from payments.tests import stripe_events
+
+    settings.STRIPE_SECRET_KEY = "sk_test_dummy"  # noqa: S105 (a test key)
+    settings.STRIPE_WEBHOOK_SECRET = stripe_events.SECRET
+    return settings
+
+
+@pytest.fixture
+def mocked():
+    """External HTTP APIs (gateways, panels) mocked with `responses`; unused registrations
+    are fine."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps

@@ -1,5 +1,6 @@
-"""Staff screens for account credit: balances and the ledger are read-only; credit is added
-or removed through the credit services, with a mandatory reason."""
+"""Staff screens for the dual wallet: balances, the ledger and token credits are read-only;
+credit and tokens are added, removed and resolved through the credit services, always with a
+reason."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from djmoney.money import Money
@@ -20,7 +21,7 @@ from accounts.models import Customer
 from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from credits import services
-from credits.models import CreditAccount, CreditEntry
+from credits.models import CreditAccount, CreditEntry, TokenCredit
 
 
 class CreditChangeForm(forms.Form):
@@ -87,3 +88,136 @@ class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                      "idempotency_key", "payment_reference")  # fmt: skip
     list_select_related = ("account__customer", "staff_user")
     date_hierarchy = "created_at"
+
+
+class TokenGrantForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=Customer.objects.all())
+    tokens = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class TokenResolveForm(forms.Form):
+    ACTIONS = {
+        "retry": "Send to VirtFusion again (for 'needs checking': I checked it is not there)",
+        "mark_delivered": "VirtFusion has it: mark as added (give its credit id)",
+        "convert": "Give account credit for what was paid instead",
+        "refund": "Refund the payment",
+        "cancel": "Cancel the tokens in VirtFusion",
+    }
+    action = forms.ChoiceField(widget=forms.RadioSelect)
+    virtfusion_credit_id = forms.IntegerField(required=False, min_value=1)
+    note = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, credit: TokenCredit, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [(a, self.ACTIONS[a]) for a in _actions_for(credit)]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("action") == "mark_delivered" and not data.get("virtfusion_credit_id"):
+            self.add_error("virtfusion_credit_id", "Give the credit id VirtFusion shows.")
+        return data
+
+
+def _actions_for(credit: TokenCredit) -> list[str]:
+    status, purchase = credit.status, credit.invoice_id is not None
+    actions = []
+    if status in TokenCredit.STAFF_RESOLVABLE:
+        actions.append("retry")
+    if status == TokenCredit.Status.UNCERTAIN:
+        actions.append("mark_delivered")
+    if purchase and status in TokenCredit.STAFF_RESOLVABLE:
+        actions.append("convert")
+    if purchase and status in (TokenCredit.Status.UNCERTAIN, TokenCredit.Status.FAILED):
+        actions.append("refund")
+    if status == TokenCredit.Status.DELIVERED:
+        actions.append("cancel")
+    return actions
+
+
+@admin.register(TokenCredit)
+class TokenCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "customer", "source", "tokens", "amount", "status",
+                    "attempts", "virtfusion_credit_id", "last_error")  # fmt: skip
+    list_filter = ("status", "source")
+    search_fields = ("customer__name", "customer__user__email", "invoice__number")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    change_form_template = "admin/credits/tokencredit/change_form.html"
+    change_list_template = "admin/credits/tokencredit/change_list.html"
+
+    def get_urls(self):
+        site = self.admin_site
+        return [
+            path("add-tokens/", site.admin_view(self.grant_view), name="credits_tokencredit_grant"),
+            path(
+                "<int:pk>/resolve/",
+                site.admin_view(self.resolve_view),
+                name="credits_tokencredit_resolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        attention = (TokenCredit.Status.UNCERTAIN, TokenCredit.Status.FAILED)
+        needs = TokenCredit.objects.filter(status__in=attention).count()
+        return super().changelist_view(request, {**(extra_context or {}), "needs_attention": needs})
+
+    def _render(self, request: HttpRequest, title: str, form: forms.Form) -> HttpResponse:
+        context = {**self.admin_site.each_context(request), "title": title, "form": form,
+                   "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/credits/change_credit.html", context)
+
+    def grant_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("credits.add_tokencredit"):
+            raise PermissionDenied
+        form = TokenGrantForm(
+            request.POST or None, initial={"customer": request.GET.get("customer")}
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                credit = services.token_credit_add_by_staff(
+                    customer=data["customer"], tokens=data["tokens"], reason=data["reason"],
+                    staff=request.user,
+                )  # fmt: skip
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, "The tokens are being added.", messages.SUCCESS)
+                return redirect("admin:credits_tokencredit_change", credit.pk)
+        return self._render(request, "Add VPS tokens", form)
+
+    def resolve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.user.has_perm("credits.change_tokencredit"):
+            raise PermissionDenied
+        credit = get_object_or_404(TokenCredit, pk=pk)
+        form = TokenResolveForm(request.POST or None, credit=credit)
+        if request.method == "POST" and form.is_valid():
+            try:
+                self._resolve(credit, form.cleaned_data, request.user)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, "Done.", messages.SUCCESS)
+                return redirect("admin:credits_tokencredit_change", credit.pk)
+        return self._render(request, f"Resolve {credit}", form)
+
+    @staticmethod
+    def _resolve(credit: TokenCredit, data: dict, staff) -> None:
+        action, note = data["action"], data["note"]
+        if action == "retry":
+            services.token_credit_retry(token_credit_id=credit.pk, staff=staff, note=note)
+        elif action == "mark_delivered":
+            services.token_credit_mark_delivered(
+                token_credit_id=credit.pk, virtfusion_credit_id=data["virtfusion_credit_id"],
+                staff=staff, note=note,
+            )  # fmt: skip
+        elif action == "convert":
+            services.token_credit_convert_to_credit(
+                token_credit_id=credit.pk, staff=staff, note=note
+            )
+        elif action == "refund":
+            services.token_credit_refund(token_credit_id=credit.pk, staff=staff, note=note)
+        else:
+            services.token_credit_cancel(token_credit_id=credit.pk, staff=staff, reason=note)

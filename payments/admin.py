@@ -3,6 +3,7 @@ both through the payment services."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -45,6 +46,8 @@ class ManualPaymentForm(forms.Form):
 class RefundForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    # One per rendered form: a double submission is one refund (used by refunds to credit).
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False)
 
 
 @admin.register(Payment)
@@ -69,6 +72,11 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "<int:payment_id>/refund/",
                 self.admin_site.admin_view(self.refund_view),
                 name="payments_payment_refund",
+            ),
+            path(
+                "<int:payment_id>/refund-to-credit/",
+                self.admin_site.admin_view(self.credit_refund_view),
+                name="payments_payment_credit_refund",
             ),
             path(
                 "<int:payment_id>/refund-via-gateway/",
@@ -127,11 +135,23 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             done="Refunded; a credit note was issued.",
         )  # fmt: skip
 
+    def credit_refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
+        """Refund to the customer's account credit; a credit note is issued on the invoice."""
+        from credits.services import credit_refund_payment
+
+        def refund(**kwargs) -> None:
+            credit_refund_payment(**kwargs, request_key=request.POST.get("request_key", ""))
+
+        return self._refund(
+            request, payment_id, refund=refund, title="Refund {payment} to account credit",
+            done="Refunded to account credit.",
+        )  # fmt: skip
+
     def _refund(self, request, payment_id: int, *, refund, title: str, done: str) -> HttpResponse:
         if not request.user.has_perm("payments.change_payment"):
             raise PermissionDenied
         payment = get_object_or_404(Payment, pk=payment_id)
-        form = RefundForm(request.POST or None)
+        form = RefundForm(request.POST or None, initial={"request_key": uuid.uuid4().hex})
         if request.method == "POST" and form.is_valid():
             try:
                 refund(

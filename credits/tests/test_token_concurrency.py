@@ -1,0 +1,64 @@
+"""Duplicate delivery tasks for one token credit at the same moment (a redelivered broker
+message, the sweeper), on a real PostgreSQL server: VirtFusion is called once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from djmoney.money import Money
+
+from accounts.tests.factories import CustomerFactory
+from credits import services
+from credits.models import TokenCredit
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+VF = "https://cp.example.test/api/v1"
+WORKERS = 6
+
+
+def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
+    settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "t"
+    customer = CustomerFactory()
+    credit = TokenCredit.objects.create(
+        customer=customer, source="staff", status="pending", tokens=Decimal("300"), rate=100,
+        currency="USD", amount=Money(0, "USD"), reason="Goodwill",
+    )  # fmt: skip
+    mocked.get(
+        f"{VF}/users/{customer.pk}/byExtRelation",
+        json={"data": {"id": 5, "extRelationId": customer.pk, "email": "a@b.c"}},
+    )
+
+    def slow_credit(request):
+        time.sleep(0.3)  # the call is in flight while the other workers arrive
+        return 201, {}, json.dumps({"data": {"id": 808}})
+
+    url = f"{VF}/selfService/credit/byUserExtRelationId/{customer.pk}"
+    mocked.add_callback("POST", url, callback=slow_credit)
+    barrier = threading.Barrier(WORKERS)
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            services.token_credit_deliver(token_credit_id=credit.pk)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sum(1 for call in mocked.calls if call.request.url == url) == 1
+    credit.refresh_from_db()
+    assert (credit.status, credit.virtfusion_credit_id, credit.attempts) == ("delivered", 808, 1)
