@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 
 from accounts import services
 from accounts.errors import EmailAlreadyRegistered
 from accounts.models import AuditAction, AuditEvent, Customer, User
+from billing_portal.common.testing import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -19,31 +17,18 @@ ATTEMPTS = 4
 def test_concurrent_registrations_of_one_email_create_one_account(
     django_capture_on_commit_callbacks,
 ):
-    barrier = threading.Barrier(ATTEMPTS)
-    outcomes: list[str] = []
+    def register() -> str:
+        services.customer_register(
+            email="race@example.com",
+            password="race-condition-passphrase",
+            name="Racer",
+            country="DE",
+            base_url="http://testserver/",
+        )
+        return "created"
 
-    def register() -> None:
-        barrier.wait()
-        try:
-            services.customer_register(
-                email="race@example.com",
-                password="race-condition-passphrase",
-                name="Racer",
-                country="DE",
-                base_url="http://testserver/",
-            )
-            outcomes.append("created")
-        except EmailAlreadyRegistered:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=register) for _ in range(ATTEMPTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    results = run_together([register] * ATTEMPTS)
+    outcomes = ["refused" if isinstance(r, EmailAlreadyRegistered) else r for r in results]
     assert sorted(outcomes) == ["created"] + ["refused"] * (ATTEMPTS - 1)
     assert User.objects.filter(email="race@example.com").count() == 1
     assert Customer.objects.count() == 1

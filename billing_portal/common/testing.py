@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db import connections
 from django.test import Client
 
 from accounts.models import Customer
@@ -39,3 +41,32 @@ def assert_customer_isolation(
             f"{method.upper()} {url} by its owner gave {response.status_code}"
         )
     client.logout()
+
+
+def run_together(calls: Iterable[Callable[[], Any]], *, timeout: float = 120) -> list[Any]:
+    """Run each call in its own thread, all released at once by a barrier, each on its own
+    database connection (closed afterwards); returns each call's result, or the exception it
+    raised, in the order given. For races on PostgreSQL."""
+    calls = list(calls)
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            outcomes[index] = call()
+        except BaseException as exc:  # reported to the test, which decides
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return outcomes
+
+
+def errors_of(outcomes: Iterable[Any]) -> list[BaseException]:
+    return [outcome for outcome in outcomes if isinstance(outcome, BaseException)]

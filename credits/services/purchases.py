@@ -36,24 +36,30 @@ def purchase_amount_parse(value: Any, *, currency: str) -> Money:
     )
 
 
+def purchase_invoice_issue(
+    *, customer: Customer, kind: str, line: LineDraft, actor: User | None, notes: str = ""
+) -> Invoice:
+    """The one-line invoice a credit or token purchase is paid through, issued (due now)."""
+    draft = invoice_create_draft(
+        customer=customer, currency=str(line.unit_price.currency), kind=kind, lines=[line],
+        notes=notes,
+    )  # fmt: skip
+    return invoice_issue(invoice_id=draft.pk, actor=actor)
+
+
 @transaction.atomic
 def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
     """Issue the invoice that buys `amount` of account credit; pay it to receive the credit."""
-    draft = invoice_create_draft(
-        customer=customer,
-        currency=str(amount.currency),
-        kind=Invoice.Kind.CREDIT_PURCHASE,
-        lines=[
-            LineDraft(
-                kind=InvoiceLine.Kind.CREDIT,
-                description=f"Account credit ({amount})",
-                unit_price=amount,
-                taxable=False,
-            )
-        ],
-        notes="Prepaid account credit: tax is charged on the invoices it pays.",
+    line = LineDraft(
+        kind=InvoiceLine.Kind.CREDIT,
+        description=f"Account credit ({amount})",
+        unit_price=amount,
+        taxable=False,
     )
-    return invoice_issue(invoice_id=draft.pk, actor=actor)
+    return purchase_invoice_issue(
+        customer=customer, kind=Invoice.Kind.CREDIT_PURCHASE, line=line, actor=actor,
+        notes="Prepaid account credit: tax is charged on the invoices it pays.",
+    )  # fmt: skip
 
 
 def _credit_bought(invoice: Invoice) -> CreditEntry:

@@ -48,8 +48,9 @@ from credits.services.ledger import (
     credit_entry_append,
     credit_refund_payment,
 )
+from credits.services.purchases import purchase_invoice_issue
 from invoices.models import Invoice, InvoiceLine
-from invoices.services import LineDraft, invoice_create_draft, invoice_issue
+from invoices.services import LineDraft
 from provisioning.errors import PanelError
 from provisioning.panels.virtfusion import VirtFusionClient
 
@@ -138,29 +139,21 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
     tokens = tokens_for(amount)
     if tokens <= 0:
         raise InvalidCreditAmount("That amount buys no tokens.")
-    draft = invoice_create_draft(
-        customer=customer,
-        currency=str(amount.currency),
-        kind=Invoice.Kind.TOKEN_PURCHASE,
-        lines=[
-            LineDraft(
-                kind=InvoiceLine.Kind.TOKENS,
-                description=f"{tokens.normalize():f} VirtFusion VPS tokens",
-                unit_price=amount,
-            )
-        ],
+    line = LineDraft(
+        kind=InvoiceLine.Kind.TOKENS,
+        description=f"{tokens.normalize():f} VirtFusion VPS tokens",
+        unit_price=amount,
     )
+    invoice = purchase_invoice_issue(
+        customer=customer, kind=Invoice.Kind.TOKEN_PURCHASE, line=line, actor=actor
+    )
+    # Same transaction as the invoice: the paid handler always finds this row.
     TokenCredit.objects.create(
-        customer=customer,
-        source=TokenCredit.Source.PURCHASE,
-        invoice=draft,
-        status=TokenCredit.Status.AWAITING_PAYMENT,
-        tokens=tokens,
-        rate=settings.VIRTFUSION_TOKENS_PER_UNIT,
-        currency=str(amount.currency),
-        amount=amount,
-    )
-    return invoice_issue(invoice_id=draft.pk, actor=actor)
+        customer=customer, source=TokenCredit.Source.PURCHASE, invoice=invoice,
+        status=TokenCredit.Status.AWAITING_PAYMENT, tokens=tokens,
+        rate=settings.VIRTFUSION_TOKENS_PER_UNIT, currency=str(amount.currency), amount=amount,
+    )  # fmt: skip
+    return invoice
 
 
 def _queue(token_credit_id: int, countdown: float = 0) -> None:
@@ -235,7 +228,11 @@ def _alert_staff(credit: TokenCredit, what: str) -> None:
 
 
 def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenCredit:
-    credit = TokenCredit.objects.select_for_update().select_related("customer").get(pk=credit_id)
+    credit = (
+        TokenCredit.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=credit_id)
+    )
     credit.last_error = error.message
     if error.may_have_applied:
         credit.status = TokenCredit.Status.UNCERTAIN
@@ -262,7 +259,9 @@ def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenCr
 
 def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -> TokenCredit:
     credit = (
-        TokenCredit.objects.select_for_update().select_related("customer__user").get(pk=credit_id)
+        TokenCredit.objects.select_for_update(of=("self",))
+        .select_related("customer__user")
+        .get(pk=credit_id)
     )
     credit.status, credit.virtfusion_credit_id = TokenCredit.Status.DELIVERED, virtfusion_credit_id
     credit.delivered_at, credit.last_error = now, ""
@@ -336,7 +335,7 @@ def token_credits_sweep(*, now: datetime | None = None) -> list[int]:
 
 def _locked_for_staff(token_credit_id: int, allowed: tuple[str, ...]) -> TokenCredit:
     credit = (
-        TokenCredit.objects.select_for_update()
+        TokenCredit.objects.select_for_update(of=("self",))  # invoice: nullable join
         .select_related("customer", "invoice")
         .get(pk=token_credit_id)
     )

@@ -3,13 +3,12 @@ read-modify-write version as the negative control that must fail the same check.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
 from credits import services
 from credits.errors import InsufficientCredit
 from credits.models import CreditAccount, CreditEntry
@@ -20,27 +19,19 @@ WORKERS, DEBITS = 50, 10
 
 
 def _hammer(debit) -> list[str]:
-    barrier = threading.Barrier(WORKERS)
-    outcomes: list[str] = []
+    def worker(n: int) -> list[str]:
+        outcomes = []
+        for m in range(DEBITS):
+            try:
+                debit(f"w{n}-{m}")
+                outcomes.append("ok")
+            except InsufficientCredit:
+                outcomes.append("refused")
+        return outcomes
 
-    def worker(n: int) -> None:
-        try:
-            barrier.wait()
-            for m in range(DEBITS):
-                try:
-                    debit(f"w{n}-{m}")
-                    outcomes.append("ok")
-                except InsufficientCredit:
-                    outcomes.append("refused")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
+    results = run_together(lambda n=n: worker(n) for n in range(WORKERS))
+    assert errors_of(results) == []
+    return [outcome for outcomes in results for outcome in outcomes]
 
 
 def _funded_customer():

@@ -4,14 +4,13 @@ record at the same moment, on a real PostgreSQL server: the credit is added once
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
 from credits import services
 from credits.models import CreditAccount, CreditEntry
 from invoices.models import Invoice
@@ -58,25 +57,7 @@ def test_return_page_webhooks_and_capture_racing_add_the_credit_once(stripe_sett
         lambda: payment_record(invoice_id=invoice.pk, gateway="stripe", reference="pi_race",
                                amount=Money(Decimal("40"), "USD")),
     ] * ROUNDS  # fmt: skip
-    barrier = threading.Barrier(len(reporters))
-    errors: list[BaseException] = []
-
-    def run(report) -> None:
-        try:
-            barrier.wait()
-            report()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(r,)) for r in reporters]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    assert errors_of(run_together(reporters)) == []
     assert Payment.objects.count() == 1
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID

@@ -4,15 +4,14 @@ message, the sweeper), on a real PostgreSQL server: VirtFusion is called once.""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
 from credits import services
 from credits.models import TokenCredit
 
@@ -40,25 +39,11 @@ def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
 
     url = f"{VF}/selfService/credit/byUserExtRelationId/{customer.pk}"
     mocked.add_callback("POST", url, callback=slow_credit)
-    barrier = threading.Barrier(WORKERS)
-    errors: list[BaseException] = []
 
-    def deliver() -> None:
-        try:
-            barrier.wait()
-            services.token_credit_deliver(token_credit_id=credit.pk)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def deliver() -> TokenCredit:
+        return services.token_credit_deliver(token_credit_id=credit.pk)
 
-    threads = [threading.Thread(target=deliver) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    assert errors_of(run_together([deliver] * WORKERS)) == []
     assert sum(1 for call in mocked.calls if call.request.url == url) == 1
     credit.refresh_from_db()
     assert (credit.status, credit.virtfusion_credit_id, credit.attempts) == ("delivered", 808, 1)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
 from invoices.models import BillingRun, Invoice, InvoiceNotice
 from invoices.services.billing_run import billing_run
 from invoices.tests.factories import ProductPriceFactory
@@ -31,25 +30,8 @@ def test_concurrent_runs_do_the_work_once():
             next_due_date=date(2026, 1, 20) if n % 3 == 0 else date(2026, 2, 1),
         )  # fmt: skip
     billing_run(today=date(2026, 1, 19))  # issues every renewal once, unpaid from here on
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            billing_run(today=date(2026, 1, 26))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert errors == []
+    outcomes = run_together([lambda: billing_run(today=date(2026, 1, 26))] * 2)
+    assert errors_of(outcomes) == []
     assert Invoice.objects.count() == SERVICES
     assert Service.objects.filter(status="suspended").count() == SERVICES // 3
     # the ten due Jan 20: "upcoming" on the 19th, "overdue_2" (6 days late) on the 26th

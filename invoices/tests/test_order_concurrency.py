@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import run_together
 from invoices import services
 from invoices.errors import OutOfStock
 from invoices.tests.factories import ProductPriceFactory
@@ -23,25 +21,13 @@ def test_the_last_unit_is_sold_once():
     product.stock_limit = 1
     product.save()
     customers = [CustomerFactory() for _ in range(BUYERS)]
-    barrier = threading.Barrier(BUYERS)
-    outcomes: list[str] = []
+    request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
 
-    def buy(customer) -> None:
-        request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
-        try:
-            barrier.wait()
-            services.order_place(customer=customer, request=request)
-            outcomes.append("sold")
-        except OutOfStock:
-            outcomes.append("sold out")
-        finally:
-            connections.close_all()
+    def buy(customer) -> str:
+        services.order_place(customer=customer, request=request)
+        return "sold"
 
-    threads = [threading.Thread(target=buy, args=(customer,)) for customer in customers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
+    results = run_together(lambda c=customer: buy(c) for customer in customers)
+    outcomes = ["sold out" if isinstance(r, OutOfStock) else r for r in results]
     assert sorted(outcomes) == ["sold"] + ["sold out"] * (BUYERS - 1)
     assert Service.objects.count() == 1

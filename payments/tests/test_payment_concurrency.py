@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments import services
@@ -29,28 +28,14 @@ def test_webhook_return_page_and_reconciliation_racing_record_one_payment():
         customer=CustomerFactory(), currency="USD", lines=[line]
     )
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
-    barrier = threading.Barrier(REPORTERS)
-    errors: list[BaseException] = []
 
     def report() -> None:
-        try:
-            barrier.wait()
-            services.payment_record(
-                invoice_id=invoice.pk, gateway="stripe", reference="pi_race",
-                amount=Money(Decimal("50"), "USD"),
-            )  # fmt: skip
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        services.payment_record(
+            invoice_id=invoice.pk, gateway="stripe", reference="pi_race",
+            amount=Money(Decimal("50"), "USD"),
+        )  # fmt: skip
 
-    threads = [threading.Thread(target=report) for _ in range(REPORTERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    assert errors_of(run_together([report] * REPORTERS)) == []
     assert Payment.objects.count() == 1
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID

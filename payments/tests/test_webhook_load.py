@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 import requests
 import responses
-from django.db import connections
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments import services
@@ -57,41 +56,21 @@ def test_webhook_and_return_page_racing_record_one_payment():
         "payment_intent": "pi_1", "amount_total": 2000, "currency": "usd",
         "metadata": {"invoice_id": str(invoice.pk)},
     }  # fmt: skip
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
     def webhook() -> None:
-        try:
-            barrier.wait()
-            webhook_event_receive(
-                provider="stripe", event_id=payload["id"], event_type=payload["type"],
-                headers={}, body=json.dumps(payload),
-            )  # fmt: skip
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        webhook_event_receive(
+            provider="stripe", event_id=payload["id"], event_type=payload["type"],
+            headers={}, body=json.dumps(payload),
+        )  # fmt: skip
 
     def return_page() -> None:
-        try:
-            barrier.wait()
-            services.checkout_complete(
-                customer=customer, gateway_name="stripe", reference="cs_race"
-            )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        services.checkout_complete(customer=customer, gateway_name="stripe", reference="cs_race")
 
     with responses.RequestsMock() as rsps:
         rsps.get("https://api.stripe.com/v1/checkout/sessions/cs_race", json=session)
-        threads = [threading.Thread(target=webhook), threading.Thread(target=return_page)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        outcomes = run_together([webhook, return_page])
 
-    assert errors == []
+    assert errors_of(outcomes) == []
     assert Payment.objects.count() == 1
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid) == ("paid", Money(Decimal("20"), "USD"))
