@@ -49,6 +49,19 @@ if not SECRET_KEY:
 # Old keys still accepted for signatures (sessions, reset links) while rotating SECRET_KEY.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
+# Fernet keys for secrets the portal stores (panel credentials, service passwords), newest
+# first: every key decrypts, the first encrypts; `manage.py rotate_keys` re-encrypts every row
+# with the first. Generate one with:
+# python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if not (DEBUG or SCHEMA_ONLY_COMMAND):
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set. With DEBUG off the portal refuses to start "
+            "without it: it encrypts the panel credentials the portal stores."
+        )
+    FIELD_ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE="]  # dev only
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     if not (DEBUG or SCHEMA_ONLY_COMMAND):
@@ -178,6 +191,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("panels"), Queue("backups"))
 CELERY_TASK_ROUTES = {
     "provisioning.*": {"queue": "panels"},
+    "provisioning.staff_alert": {"queue": "default"},
     "dns.*": {"queue": "panels"},
     "credits.token_credit_deliver": {"queue": "panels"},
     "backups.*": {"queue": "backups"},
@@ -206,6 +220,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "credits.token_credits_sweep": {
         "task": "credits.token_credits_sweep",
+        "schedule": timedelta(minutes=5),
+    },
+    "provisioning.operations_sweep": {
+        "task": "provisioning.operations_sweep",
+        "schedule": timedelta(minutes=2),
+    },
+    "provisioning.servers_check": {
+        "task": "provisioning.servers_check",
         "schedule": timedelta(minutes=5),
     },
     "accounts.login_logs_prune": {

@@ -96,6 +96,14 @@ class Product(models.Model):
         "provisioning module", max_length=50, blank=True, help_text="Empty: no automation."
     )
     module_settings = models.JSONField(default=dict, blank=True)
+    server_group = models.ForeignKey(
+        "provisioning.ServerGroup",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="products",
+        help_text="Where new services of this product are placed (with a module).",
+    )
     stock_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="How many can be sold in all. Empty: unlimited."
     )

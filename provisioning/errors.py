@@ -11,6 +11,10 @@ class InvalidServiceTransition(ProvisioningError):
     code = "invalid_service_transition"
 
 
+class NoServerCapacity(ProvisioningError):
+    code = "no_server_capacity"
+
+
 class PanelError(ExternalServiceError):
     """A panel call failed. `retryable`: the same call may succeed later (timeouts, connection
     errors, 429, 5xx). `may_have_applied`: the panel may have carried the request out although

@@ -1,4 +1,4 @@
-"""Customer services (and, with the provisioning issue, panel servers and operations).
+"""Customer services, the panel servers they live on, and the operations that change them.
 
 A `Service` is one thing a customer bought: a product on a billing cycle at a locked-in
 recurring amount. It starts `pending` when ordered and follows the state machine below as
@@ -11,17 +11,81 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from billing_portal.common.crypto import EncryptedJSONField
 from billing_portal.common.money import currency_field, money_field
 from invoices.models import BillingCycle
+
+
+class ServerGroup(models.Model):
+    """Servers a product may be placed on, and how to choose among them."""
+
+    class Strategy(models.TextChoices):
+        LEAST_UTILISED = "least_utilised", "Least utilised first"
+        FILL_FIRST = "fill_first", "Fill one server before the next"
+
+    name = models.CharField(max_length=100, unique=True)
+    strategy = models.CharField(
+        max_length=20, choices=Strategy.choices, default=Strategy.LEAST_UTILISED
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Server(models.Model):
+    """One panel endpoint (a Pterodactyl panel, a DirectAdmin host, ...)."""
+
+    group = models.ForeignKey(
+        ServerGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="servers"
+    )
+    module = models.CharField("panel module", max_length=50)
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(max_length=300)
+    # e.g. {"api_key": ...}, {"username": ..., "password": ...}; encrypted at rest.
+    credentials = EncryptedJSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True, help_text="Non-secret panel settings.")
+    capacity_accounts = models.PositiveIntegerField(default=100)
+    capacity_memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    capacity_disk_gb = models.PositiveIntegerField(null=True, blank=True)
+    current_accounts = models.PositiveIntegerField(default=0)
+    location = models.CharField(max_length=100, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField("active", default=True)
+    is_online = models.BooleanField("online", default=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_error = models.TextField(blank=True)
+    capacity_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["group", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(current_accounts__lte=models.F("capacity_accounts")),
+                name="provisioning_server_within_capacity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def utilisation(self) -> float:
+        """Share of account capacity in use, 0..1 (display only)."""
+        return self.current_accounts / self.capacity_accounts if self.capacity_accounts else 1.0
 
 
 class Service(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        PROVISIONING = "provisioning", "Being set up"
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
         TERMINATED = "terminated", "Terminated"
         CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Set-up failed"
 
     customer = models.ForeignKey(
         "accounts.Customer", on_delete=models.PROTECT, related_name="services"
@@ -48,6 +112,15 @@ class Service(models.Model):
     )
     domain = models.CharField(max_length=253, blank=True)
     hostname = models.CharField(max_length=253, blank=True)
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
+    external_id = models.CharField(max_length=100, blank=True, help_text="The panel's id.")
+    username = models.CharField(max_length=100, blank=True)
+    panel_url = models.URLField(max_length=300, blank=True)
+    # Shown to the customer (e.g. the first password, a support key); encrypted at rest.
+    secrets = EncryptedJSONField(default=dict, blank=True)
+    provision_details = models.JSONField(default=dict, blank=True)
     next_due_date = models.DateField(null=True, blank=True, db_index=True)
     suspension_hold_until = models.DateField(
         null=True, blank=True, help_text="Staff hold: not suspended for non-payment before this."
@@ -73,14 +146,24 @@ class Service(models.Model):
         label = self.domain or self.hostname
         return f"{self.product} ({label})" if label else f"{self.product} #{self.pk}"
 
+    @property
+    def reference(self) -> str:
+        """Our stable reference on the panel (external_id, name): the adoption key."""
+        return f"svc-{self.pk}"
 
+
+_S = Service.Status
 SERVICE_TRANSITIONS: dict[str, frozenset[str]] = {
-    Service.Status.PENDING: frozenset({Service.Status.ACTIVE, Service.Status.CANCELLED}),
-    Service.Status.ACTIVE: frozenset({Service.Status.SUSPENDED, Service.Status.TERMINATED}),
-    Service.Status.SUSPENDED: frozenset({Service.Status.ACTIVE, Service.Status.TERMINATED}),
-    Service.Status.TERMINATED: frozenset(),
-    Service.Status.CANCELLED: frozenset(),
+    # PENDING -> ACTIVE directly only for products without a panel module.
+    _S.PENDING: frozenset({_S.PROVISIONING, _S.ACTIVE, _S.CANCELLED}),
+    _S.PROVISIONING: frozenset({_S.ACTIVE, _S.FAILED}),
+    _S.FAILED: frozenset({_S.PROVISIONING, _S.ACTIVE, _S.CANCELLED}),
+    _S.ACTIVE: frozenset({_S.SUSPENDED, _S.TERMINATED}),
+    _S.SUSPENDED: frozenset({_S.ACTIVE, _S.TERMINATED}),
+    _S.TERMINATED: frozenset(),
+    _S.CANCELLED: frozenset(),
 }
+LIVE_STATUSES = (_S.PENDING, _S.PROVISIONING, _S.ACTIVE, _S.SUSPENDED, _S.FAILED)
 
 
 class ServiceOption(models.Model):
@@ -101,3 +184,49 @@ class ServiceOption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.option} x {self.quantity}"
+
+
+class ProvisioningOperation(models.Model):
+    """One panel call, recorded before it is made. The operations service runs it (locked,
+    retried with backoff, swept when lost) and applies its result to the service."""
+
+    class Kind(models.TextChoices):
+        CREATE = "create", "Create"
+        SUSPEND = "suspend", "Suspend"
+        UNSUSPEND = "unsuspend", "Unsuspend"
+        TERMINATE = "terminate", "Terminate"
+        CHANGE_PACKAGE = "change_package", "Change package"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="operations")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    payload = models.JSONField(default=dict, blank=True, help_text="e.g. a suspension reason.")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    request_summary = models.JSONField(default=dict, blank=True)
+    response_summary = models.JSONField(default=dict, blank=True)
+    resolution = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="prov_operation_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.service} ({self.get_status_display()})"

@@ -1,1 +1,41 @@
-"""Celery tasks of the provisioning app: take ids, reload, call one service."""
+"""Celery tasks of the provisioning app: take ids, reload, call one service. Panel calls run
+on the `panels` queue (routes in settings)."""
+
+from celery import shared_task
+from django.core.mail import mail_admins
+
+from provisioning.models import Server
+from provisioning.services import operation_run, operations_sweep, server_check
+
+
+@shared_task(name="provisioning.operation_run")
+def operation_run_task(operation_id: int) -> str:
+    return operation_run(operation_id=operation_id).status
+
+
+@shared_task(name="provisioning.operations_sweep")
+def operations_sweep_task() -> int:
+    """Every few minutes: queue operations whose message was lost or whose worker died."""
+    due = operations_sweep()
+    for operation_id in due:
+        operation_run_task.delay(operation_id)
+    return len(due)
+
+
+@shared_task(name="provisioning.server_check")
+def server_check_task(server_id: int) -> bool:
+    return server_check(server_id=server_id).is_online
+
+
+@shared_task(name="provisioning.servers_check")
+def servers_check_task() -> int:
+    """Every few minutes: test each active server's connection (one task each)."""
+    ids = list(Server.objects.filter(is_active=True).values_list("pk", flat=True))
+    for server_id in ids:
+        server_check_task.delay(server_id)
+    return len(ids)
+
+
+@shared_task(name="provisioning.staff_alert")
+def staff_alert_task(subject: str, message: str) -> None:
+    mail_admins(subject, message)

@@ -16,8 +16,8 @@ PRODUCTION_SECRET = "x7Qe-0c9Jm2LrVt4nWb8kYs1pDz6hFa3gUo5iEq_ZwXyRbNcMvTl"
 
 def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
     isolated = {
-        "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE", "REDIS_URL",
-        "CELERY_TASK_ALWAYS_EAGER",
+        "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS",
+        "DJANGO_SETTINGS_MODULE", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER",
     }  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key not in isolated}
     env.update({"READ_DOT_ENV_FILE": "false", **variables})
@@ -33,7 +33,12 @@ def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
 
 
 def _production(**extra: str) -> dict[str, str]:
-    return {"SECRET_KEY": PRODUCTION_SECRET, "ALLOWED_HOSTS": "portal.example.com", **extra}
+    return {
+        "SECRET_KEY": PRODUCTION_SECRET,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "FIELD_ENCRYPTION_KEYS": "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc=",
+        **extra,
+    }
 
 
 def test_check_deploy_is_clean_with_production_variables():
@@ -42,7 +47,7 @@ def test_check_deploy_is_clean_with_production_variables():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS"])
 def test_refuses_to_start_without_a_required_secret(missing):
     variables = _production()
     del variables[missing]

@@ -47,10 +47,10 @@ from invoices.services.invoices import (
     lines_price,
 )
 from invoices.tax import TaxTreatment
-from provisioning.models import Service
+from provisioning.models import LIVE_STATUSES, Service
 from provisioning.services import service_cancel, service_create_pending, service_period_end
 
-LIVE_SERVICE_STATUSES = ("pending", "active", "suspended")
+LIVE_SERVICE_STATUSES = LIVE_STATUSES
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Service writes: creation at order time, cancellation, suspension, termination, and what an
-invoice payment does.
+"""Service writes: creation at order time (with placement on a server), cancellation,
+suspension, termination, and what an invoice payment does.
 
-These functions are the one place a service changes state, and so the hook where the panel
-calls attach: until the panel adapters arrive (the provisioning issue), a paid new service
-becomes active directly and suspension/termination change only the portal's record; with
-adapters, each will first record a provisioning operation for the panel.
+These functions are the one place a service changes state. For a product with a panel
+module, each change also records a provisioning operation for the panel (run after commit,
+see `operations`): a paid new service goes `provisioning` and becomes `active` only when the
+panel confirms; suspension and termination take effect in the portal at once (they are
+billing decisions) and are carried to the panel by their operations.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from billing_portal.common.emails import email_send_on_commit
 from invoices.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Invoice, InvoiceLine, Product
 from provisioning.errors import InvalidServiceTransition
 from provisioning.hooks import service_ended_dispatch_on_commit
-from provisioning.models import SERVICE_TRANSITIONS, Service, ServiceOption
+from provisioning.models import SERVICE_TRANSITIONS, ProvisioningOperation, Service, ServiceOption
+from provisioning.panels.base import ProvisionResult
+from provisioning.services.operations import operation_enqueue
+from provisioning.services.servers import server_place, server_release
+
+OpKind = ProvisioningOperation.Kind
 
 
 def service_period_end(*, start: date, cycle: str) -> date | None:
@@ -54,9 +60,12 @@ def service_create_pending(
     domain: str = "",
     hostname: str = "",
 ) -> Service:
-    """A new, unpaid service. Call inside the ordering transaction."""
+    """A new, unpaid service, placed on a server of its product's group (NoServerCapacity
+    when none has room). Call inside the ordering transaction."""
+    server = server_place(product=product)
     service = Service.objects.create(
         customer=customer,
+        server=server,
         order_id=order_id,
         product=product,
         cycle=cycle,
@@ -85,6 +94,7 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
     service.status = Service.Status.CANCELLED
     service.cancelled_at = timezone.now()
     service.save(update_fields=["status", "cancelled_at"])
+    server_release(server_id=service.server_id)
     audit_record(
         action=AuditAction.SERVICE_CANCELLED,
         actor=actor,
@@ -112,6 +122,7 @@ def _change_status(
     actor: User | None,
     reason: str,
     email: str | None,
+    panel_kind: str | None = None,
 ) -> Service:
     service = _lock(service_id)
     if service.status == to:
@@ -120,6 +131,8 @@ def _change_status(
     service.status = to
     setattr(service, stamp, timezone.now())
     service.save(update_fields=["status", stamp])
+    if panel_kind and service.external_id:
+        operation_enqueue(service=service, kind=panel_kind, payload={"reason": reason})
     audit_record(
         action=action,
         actor=actor,
@@ -150,6 +163,7 @@ def service_suspend(*, service_id: int, reason: str, actor: User | None = None) 
         actor=actor,
         reason=reason,
         email="service_suspended",
+        panel_kind=OpKind.SUSPEND,
     )
 
 
@@ -163,13 +177,15 @@ def service_unsuspend(*, service_id: int, reason: str, actor: User | None = None
         actor=actor,
         reason=reason,
         email=None,
+        panel_kind=OpKind.UNSUSPEND,
     )
 
 
 @transaction.atomic
 def service_terminate(*, service_id: int, reason: str, actor: User | None = None) -> Service:
     service_ended_dispatch_on_commit(service_id)
-    return _change_status(
+    before = _lock(service_id).status
+    service = _change_status(
         service_id=service_id,
         to=Service.Status.TERMINATED,
         action=AuditAction.SERVICE_TERMINATED,
@@ -177,7 +193,11 @@ def service_terminate(*, service_id: int, reason: str, actor: User | None = None
         actor=actor,
         reason=reason,
         email="service_terminated",
+        panel_kind=OpKind.TERMINATE,
     )
+    if before != Service.Status.TERMINATED:
+        server_release(server_id=service.server_id)
+    return service
 
 
 def service_has_suspendable_debt(*, service: Service, today: date) -> bool:
@@ -189,10 +209,18 @@ def service_has_suspendable_debt(*, service: Service, today: date) -> bool:
 
 
 def _activate(service: Service, line: InvoiceLine) -> None:
+    """The first payment: start the panel set-up, or (no module) activate at once. The paid
+    period runs from the payment, whichever way."""
+    service.next_due_date = line.period_end + timedelta(days=1) if line.period_end else None
+    if service.product.module and service.server_id:
+        service_assert_transition(service, to=Service.Status.PROVISIONING)
+        service.status = Service.Status.PROVISIONING
+        service.save(update_fields=["status", "next_due_date"])
+        operation_enqueue(service=service, kind=OpKind.CREATE)
+        return
     service_assert_transition(service, to=Service.Status.ACTIVE)
     service.status = Service.Status.ACTIVE
     service.activated_at = timezone.now()
-    service.next_due_date = line.period_end + timedelta(days=1) if line.period_end else None
     service.save(update_fields=["status", "activated_at", "next_due_date"])
     audit_record(
         action=AuditAction.SERVICE_PROVISIONED,
@@ -200,6 +228,59 @@ def _activate(service: Service, line: InvoiceLine) -> None:
         target=service,
         details={"invoice": line.invoice.number, "module": service.product.module},
     )
+
+
+@transaction.atomic
+def service_provisioned(*, service_id: int, result: ProvisionResult) -> Service:
+    """The panel confirmed the create: the service is active, with what the panel gave."""
+    service = _lock(service_id)
+    if service.status != Service.Status.PROVISIONING:
+        return service  # e.g. cancelled by staff meanwhile; the panel account stays for them
+    service.status, service.activated_at = Service.Status.ACTIVE, timezone.now()
+    service.external_id, service.username = result.external_id, result.username
+    service.panel_url, service.secrets = result.panel_url, dict(result.secrets)
+    service.provision_details = dict(result.details)
+    service.save()
+    audit_record(
+        action=AuditAction.SERVICE_PROVISIONED,
+        customer=service.customer,
+        target=service,
+        details={"module": service.product.module, "server": str(service.server),
+                 "external_id": result.external_id},
+    )  # fmt: skip
+    email_send_on_commit(
+        to=[service.customer.user.email],
+        name="service_welcome",
+        context={"customer_name": service.customer.name, "service": str(service),
+                 "panel_url": service.panel_url, "username": service.username,
+                 "service_path": f"/services/{service.pk}/"},
+    )  # fmt: skip
+    return service
+
+
+@transaction.atomic
+def service_provision_failed(*, service_id: int, error: str) -> Service:
+    service = _lock(service_id)
+    if service.status != Service.Status.PROVISIONING:
+        return service
+    service.status = Service.Status.FAILED
+    service.save(update_fields=["status"])
+    audit_record(
+        action=AuditAction.SERVICE_PROVISION_FAILED,
+        customer=service.customer,
+        target=service,
+        details={"error": error, "server": str(service.server)},
+    )
+    return service
+
+
+@transaction.atomic
+def service_provision_retry(*, service_id: int, actor: User | None) -> Service:
+    service = _lock(service_id)
+    if service.status == Service.Status.FAILED:
+        service.status = Service.Status.PROVISIONING
+        service.save(update_fields=["status"])
+    return service
 
 
 def _renew(service: Service, line: InvoiceLine) -> None:

@@ -1,0 +1,225 @@
+"""Provisioning operations: every panel call is a row first, then a task runs it.
+
+- `operation_enqueue` records the call in the transaction that decides it (the service row
+  locked) and queues the task on commit, so a rolled-back decision sends nothing.
+- `operation_run` (the task's one service) claims the row under its lock (pending → running,
+  committed) so duplicate task messages do nothing; it waits while an earlier operation of the
+  same service is unfinished, so a suspend and the unsuspend after it never swap places.
+- The adapter is called outside any transaction. Every adapter call is safe to repeat (see
+  `provisioning.panels.base`): create adopts what carries our reference. So a retry after a
+  lost answer, after a timeout or after a killed worker never makes a second server.
+- Retryable errors (timeouts, connection errors, 429, 5xx) are retried with exponential
+  backoff and jitter, for about two hours of panel downtime; permanent ones fail at once.
+  Failed operations wait in the admin queue (retry, mark resolved) and staff get an email.
+- `operations_sweep` (every few minutes) re-queues operations whose message was lost and
+  puts back operations left running by a killed worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.mail import mail_admins
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from provisioning.errors import PanelError, ProvisioningError
+from provisioning.models import ProvisioningOperation, Service
+from provisioning.panels.base import AccountSpec, ProvisionResult
+from provisioning.services.servers import server_panel
+
+logger = logging.getLogger(__name__)
+
+Op = ProvisioningOperation
+MAX_ATTEMPTS = 12  # 30 s doubling to a 15 min cap: about two hours of downtime
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(minutes=15)
+WAIT_FOR_EARLIER = timedelta(seconds=30)
+RUNNING_TIMEOUT = timedelta(minutes=10)  # far beyond the adapters' timeouts
+LOST_MESSAGE_GRACE = timedelta(minutes=2)
+
+
+def _queue(operation_id: int, countdown: float = 0) -> None:
+    from provisioning.tasks import operation_run_task
+
+    transaction.on_commit(
+        lambda: operation_run_task.apply_async(args=[operation_id], countdown=countdown),
+        robust=True,
+    )
+
+
+def operation_enqueue(*, service: Service, kind: str, payload: dict | None = None) -> Op:
+    """Record a panel call for `service` (locked by the caller) and run it after commit."""
+    sequence = service.operations.filter(kind=kind).count() + 1
+    operation = Op.objects.create(
+        service=service, kind=kind, idempotency_key=f"service:{service.pk}:{kind}:{sequence}",
+        payload=payload or {}, next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    _queue(operation.pk)
+    return operation
+
+
+def _backoff(attempts: int) -> timedelta:
+    delay = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
+    return delay + delay * random.uniform(0, 0.2)  # noqa: S311 (jitter, not a secret)
+
+
+def _claim(operation_id: int, now: datetime) -> Op | None:
+    with transaction.atomic():
+        operation = Op.objects.select_for_update().get(pk=operation_id)
+        if operation.status != Op.Status.PENDING or (
+            operation.next_attempt_at and operation.next_attempt_at > now
+        ):
+            return None
+        earlier = Op.objects.filter(
+            service_id=operation.service_id, pk__lt=operation.pk,
+            status__in=(Op.Status.PENDING, Op.Status.RUNNING),
+        )  # fmt: skip
+        if earlier.exists():
+            operation.next_attempt_at = now + WAIT_FOR_EARLIER
+            operation.save(update_fields=["next_attempt_at", "updated_at"])
+            _queue(operation.pk, WAIT_FOR_EARLIER.total_seconds())
+            return None
+        operation.status, operation.started_at = Op.Status.RUNNING, now
+        operation.attempts += 1
+        operation.save(update_fields=["status", "started_at", "attempts", "updated_at"])
+    return operation
+
+
+def account_spec(service: Service) -> AccountSpec:
+    customer = service.customer
+    options = {opt.option.name: opt.quantity for opt in service.options.select_related("option")}
+    return AccountSpec(
+        reference=service.reference, service_id=service.pk, customer_id=customer.pk,
+        email=customer.user.email, name=customer.name or customer.user.email,
+        settings={**service.product.module_settings, "options": options},
+        hostname=service.hostname, domain=service.domain, username=service.username,
+    )  # fmt: skip
+
+
+def _call(operation: Op, service: Service) -> ProvisionResult | None:
+    panel = server_panel(service.server)
+    if operation.kind == Op.Kind.CREATE:
+        return panel.create(account_spec(service))
+    if operation.kind == Op.Kind.SUSPEND:
+        panel.suspend(service.external_id, reason=operation.payload.get("reason", ""))
+    elif operation.kind == Op.Kind.UNSUSPEND:
+        panel.unsuspend(service.external_id)
+    elif operation.kind == Op.Kind.TERMINATE:
+        panel.terminate(service.external_id)
+    elif operation.kind == Op.Kind.CHANGE_PACKAGE:
+        panel.change_package(service.external_id, settings=operation.payload.get("settings", {}))
+    return None
+
+
+def operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
+    """Run one due operation once: claim, call the panel, record the outcome."""
+    now = now or timezone.now()
+    operation = _claim(operation_id, now)
+    if operation is None:
+        return Op.objects.get(pk=operation_id)
+    service = Service.objects.select_related("server", "product", "customer__user").get(
+        pk=operation.service_id
+    )
+    try:
+        if service.server is None:
+            raise PanelError("The service is not placed on any server.", retryable=False)
+        result = _call(operation, service)
+    except PanelError as error:
+        with transaction.atomic():
+            return _failed(operation.pk, error, now)
+    except (KeyError, ValueError, ProvisioningError) as error:  # set-up mistakes: for staff
+        with transaction.atomic():
+            return _failed(operation.pk, PanelError(str(error), retryable=False), now)
+    with transaction.atomic():
+        return _succeeded(operation.pk, result, now)
+
+
+def _summary(result: ProvisionResult | None) -> dict[str, Any]:
+    """What the panel answered, without secrets."""
+    if result is None:
+        return {"ok": True}
+    return {"external_id": result.external_id, "username": result.username,
+            "panel_url": result.panel_url, "details": result.details}  # fmt: skip
+
+
+def _succeeded(operation_id: int, result: ProvisionResult | None, now: datetime) -> Op:
+    from provisioning.services.lifecycle import service_provisioned
+
+    operation = Op.objects.select_for_update().get(pk=operation_id)
+    operation.status, operation.finished_at = Op.Status.SUCCEEDED, now
+    operation.last_error, operation.response_summary = "", _summary(result)
+    operation.save()
+    if operation.kind == Op.Kind.CREATE and result is not None:
+        service_provisioned(service_id=operation.service_id, result=result)
+    return operation
+
+
+def _failed(operation_id: int, error: PanelError, now: datetime) -> Op:
+    from provisioning.services.lifecycle import service_provision_failed
+
+    operation = Op.objects.select_for_update().select_related("service").get(pk=operation_id)
+    operation.last_error = error.message
+    if error.retryable and operation.attempts < MAX_ATTEMPTS:
+        operation.status = Op.Status.PENDING
+        operation.next_attempt_at = now + _backoff(operation.attempts)
+        operation.save()
+        _queue(operation.pk, (operation.next_attempt_at - now).total_seconds())
+        return operation
+    operation.status, operation.finished_at = Op.Status.FAILED, now
+    operation.save()
+    if operation.kind == Op.Kind.CREATE:
+        service_provision_failed(service_id=operation.service_id, error=error.message)
+    message = (
+        f"{operation} failed after {operation.attempts} attempt(s): {error.message}\n"
+        "Retry it or mark it resolved in the admin (Provisioning > Provisioning operations)."
+    )
+    transaction.on_commit(lambda: mail_admins(f"Panel operation failed: {operation}", message))
+    return operation
+
+
+def operations_sweep(*, now: datetime | None = None) -> list[int]:
+    """Put back operations a killed worker left running and return every pending operation
+    that is overdue (its message was lost), for the caller to queue."""
+    now = now or timezone.now()
+    Op.objects.filter(status=Op.Status.RUNNING, started_at__lt=now - RUNNING_TIMEOUT).update(
+        status=Op.Status.PENDING, next_attempt_at=now, last_error="Interrupted; run again."
+    )
+    overdue = Op.objects.filter(
+        status=Op.Status.PENDING, next_attempt_at__lte=now - LOST_MESSAGE_GRACE
+    ) | Op.objects.filter(status=Op.Status.PENDING, next_attempt_at__isnull=True)
+    return sorted(overdue.values_list("pk", flat=True))
+
+
+@transaction.atomic
+def operation_retry(*, operation_id: int, staff: User) -> Op:
+    from provisioning.services.lifecycle import service_provision_retry
+
+    operation = Op.objects.select_for_update().get(pk=operation_id)
+    if operation.status != Op.Status.FAILED:
+        raise ProvisioningError("Only failed operations can be retried.")
+    operation.status, operation.attempts = Op.Status.PENDING, 0
+    operation.next_attempt_at, operation.resolution = timezone.now(), f"Retried by {staff}"
+    operation.save()
+    if operation.kind == Op.Kind.CREATE:
+        service_provision_retry(service_id=operation.service_id, actor=staff)
+    _queue(operation.pk)
+    return operation
+
+
+@transaction.atomic
+def operation_mark_resolved(*, operation_id: int, staff: User, note: str) -> Op:
+    """Staff fixed it by hand on the panel: the operation is closed as cancelled."""
+    if not note.strip():
+        raise ProvisioningError("Say what was done: it is kept with the operation.")
+    operation = Op.objects.select_for_update().get(pk=operation_id)
+    if operation.status not in (Op.Status.FAILED, Op.Status.PENDING):
+        raise ProvisioningError("Only failed or waiting operations can be marked resolved.")
+    operation.status, operation.finished_at = Op.Status.CANCELLED, timezone.now()
+    operation.resolution = f"{staff}: {note.strip()}"
+    operation.save()
+    return operation

@@ -1,0 +1,152 @@
+"""Panel servers: placement of new services, health checks and capacity alerts, and the
+re-encryption of stored secrets."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing_portal.common.crypto import encrypted_fields
+from invoices.models import Product
+from provisioning.errors import NoServerCapacity, PanelError
+from provisioning.models import Server, ServerGroup, Service
+from provisioning.panels.base import Lifecycle, ServerCredentials
+from provisioning.panels.registry import panel_for
+
+logger = logging.getLogger(__name__)
+
+CAPACITY_ALERT_SHARE = 0.8
+
+
+def server_panel(server: Server) -> Lifecycle:
+    """The module adapter for `server`, with its credentials decrypted in memory only."""
+    credentials = ServerCredentials(
+        base_url=server.base_url, secrets=dict(server.credentials), options=dict(server.options)
+    )
+    return panel_for(server.module, credentials)
+
+
+def _candidates(product: Product):
+    servers = Server.objects.filter(
+        group=product.server_group, module=product.module, is_active=True, is_online=True,
+        current_accounts__lt=F("capacity_accounts"),
+    )  # fmt: skip
+    if product.server_group.strategy == ServerGroup.Strategy.FILL_FIRST:
+        return servers.order_by("-current_accounts", "pk")
+    # least utilised: the smallest share of capacity in use
+    share = models.ExpressionWrapper(
+        F("current_accounts") * 1.0 / F("capacity_accounts"), output_field=models.FloatField()
+    )
+    return servers.annotate(share=share).order_by("share", "pk")
+
+
+def server_place(*, product: Product) -> Server | None:
+    """Pick a server for a new service of `product` and take one account slot on it (call in
+    the ordering transaction; the slot returns if it rolls back). None for products without a
+    panel module; NoServerCapacity when no active, online server of its group has room."""
+    if not product.module or product.module == "" or product.server_group_id is None:
+        return None
+    for candidate in _candidates(product):
+        # Lock, then re-check: a concurrent order may have taken the last slot.
+        server = Server.objects.select_for_update().get(pk=candidate.pk)
+        if server.current_accounts < server.capacity_accounts:
+            server.current_accounts += 1
+            server.save(update_fields=["current_accounts"])
+            return server
+    _alert_no_capacity(product)
+    raise NoServerCapacity(
+        f"Sorry, {product.name} cannot be ordered right now: all our servers for it are full. "
+        "Our team has been told; please try again later."
+    )
+
+
+def _alert_no_capacity(product: Product) -> None:
+    # Not on commit: the order's transaction rolls back, and staff must hear of it anyway.
+    from provisioning.tasks import staff_alert_task
+
+    staff_alert_task.delay(
+        f"No server capacity for {product.name}",
+        f"An order for {product.name} was refused: no active, online server in group "
+        f"{product.server_group} has room. Add capacity or a server.",
+    )
+
+
+def server_release(*, server_id: int | None) -> None:
+    """Give back the account slot of a service that ended (call inside its transaction)."""
+    if server_id is None:
+        return
+    Server.objects.filter(pk=server_id, current_accounts__gt=0).update(
+        current_accounts=F("current_accounts") - 1
+    )
+
+
+def server_place_manually(*, service_id: int, server_id: int) -> Service:
+    """Staff put a not-yet-created service on a chosen server."""
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service_id)
+        if service.external_id:
+            raise NoServerCapacity("This service already exists on its panel.")
+        server = Server.objects.select_for_update().get(pk=server_id)
+        if server.current_accounts >= server.capacity_accounts:
+            raise NoServerCapacity(f"{server} is full.")
+        server_release(server_id=service.server_id)
+        server.current_accounts += 1
+        server.save(update_fields=["current_accounts"])
+        service.server = server
+        service.save(update_fields=["server"])
+    return service
+
+
+# --- Health -------------------------------------------------------------------------------
+
+
+def server_check(*, server_id: int) -> Server:
+    """Test the connection; record online state; alert staff when capacity passes 80%."""
+    server = Server.objects.get(pk=server_id)
+    error = ""
+    try:
+        server_panel(server).test_connection()
+    except PanelError as exc:
+        error = exc.message
+    with transaction.atomic():
+        server = Server.objects.select_for_update().get(pk=server_id)
+        server.is_online, server.last_check_error = not error, error
+        server.last_checked_at = timezone.now()
+        crowded = server.utilisation >= CAPACITY_ALERT_SHARE
+        if crowded and server.capacity_alerted_at is None:
+            server.capacity_alerted_at = server.last_checked_at
+            message = (
+                f"{server} uses {server.current_accounts} of {server.capacity_accounts} accounts."
+            )
+            transaction.on_commit(lambda: mail_admins(f"{server} is over 80% full", message))
+        elif not crowded:
+            server.capacity_alerted_at = None
+        server.save()
+    if error:
+        logger.warning("server %s is offline: %s", server, error)
+    return server
+
+
+# --- Key rotation -------------------------------------------------------------------------
+
+
+def secrets_rotate() -> int:
+    """Re-encrypt every stored secret with the first FIELD_ENCRYPTION_KEYS key; returns the
+    number of rows rewritten. Safe to run again (and while the portal runs)."""
+    count = 0
+    for model in (Server, Service):
+        fields = encrypted_fields(model)
+        for pk in model.objects.values_list("pk", flat=True).iterator():
+            with transaction.atomic():
+                row = model.objects.select_for_update().get(pk=pk)
+                # Saving writes each value back through the field, encrypted with key #1.
+                model.objects.filter(pk=pk).update(**{f: getattr(row, f) for f in fields})
+            count += 1
+    logger.info("re-encrypted %s rows with the newest of %s keys", count,
+                len(settings.FIELD_ENCRYPTION_KEYS))  # fmt: skip
+    return count
