@@ -9,6 +9,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
 from invoices import services
 from invoices.errors import InvoicesError
@@ -74,7 +75,7 @@ class ProductOrderView(CustomerRequiredMixin, View):
                 messages.success(request, "Thank you! Your order is placed; pay it to start.")
                 return redirect("invoices:invoice_detail", pk=order_invoice(order).pk)
             quote = services.order_quote(customer=self.customer, request=order_request)
-        except InvoicesError as error:
+        except DomainError as error:  # pricing, stock, coupons, server capacity
             form.add_error(None, error.message)
             return self._render("order_configure.html", product=product, form=form)
         return self._render("order_review.html", product=product, form=form, quote=quote)

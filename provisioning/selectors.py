@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
 
 from accounts.models import Customer
-from provisioning.models import Service
+from invoices.models import Product
+from provisioning.models import Server, ServerGroup, Service
 
 
 def service_list_for_customer(*, customer: Customer) -> QuerySet[Service]:
@@ -14,3 +15,26 @@ def service_list_for_customer(*, customer: Customer) -> QuerySet[Service]:
         .select_related("product")
         .prefetch_related("gateway_subscriptions")
     )
+
+
+def servers_with_room(*, product: Product) -> QuerySet[Server]:
+    """Active, online servers of the product's group and module with a free account slot,
+    best first by the group's placement strategy."""
+    servers = Server.objects.filter(
+        group=product.server_group, module=product.module, is_active=True, is_online=True,
+        current_accounts__lt=F("capacity_accounts"),
+    )  # fmt: skip
+    if product.server_group.strategy == ServerGroup.Strategy.FILL_FIRST:
+        return servers.order_by("-current_accounts", "pk")
+    share = ExpressionWrapper(
+        F("current_accounts") * 1.0 / F("capacity_accounts"), output_field=FloatField()
+    )
+    return servers.annotate(share=share).order_by("share", "pk")
+
+
+def product_has_room(*, product: Product) -> bool:
+    """Whether a new service of `product` could be placed now (products without a module
+    always can)."""
+    if not product.module or product.server_group_id is None:
+        return True
+    return servers_with_room(product=product).exists()

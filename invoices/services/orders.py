@@ -48,7 +48,12 @@ from invoices.services.invoices import (
 )
 from invoices.tax import TaxTreatment
 from provisioning.models import LIVE_STATUSES, Service
-from provisioning.services import service_cancel, service_create_pending, service_period_end
+from provisioning.services import (
+    server_room_check,
+    service_cancel,
+    service_create_pending,
+    service_period_end,
+)
 
 LIVE_SERVICE_STATUSES = LIVE_STATUSES
 
@@ -244,6 +249,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
     message for the customer when the configuration cannot be ordered."""
     today = today or timezone.localdate()
     _check_required_fields(request)
+    server_room_check(product=request.product)
     price = _product_price(request)
     options = _chosen_options(request)
     coupon = None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning.panels import sandbox
+from provisioning.panels import pterodactyl, sandbox
 from provisioning.panels.base import Lifecycle, ServerCredentials, SettingSpec
 
 
@@ -31,6 +31,12 @@ def module_register(info: ModuleInfo) -> None:
 module_register(
     ModuleInfo("sandbox", sandbox.LABEL, sandbox.SandboxPanel, sandbox.PRODUCT_SETTINGS)
 )
+module_register(
+    ModuleInfo(
+        "pterodactyl", pterodactyl.LABEL, pterodactyl.PterodactylPanel,
+        pterodactyl.PRODUCT_SETTINGS, pterodactyl.LOOKUPS,
+    )
+)  # fmt: skip
 
 
 def module_choices() -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from provisioning.services.servers import (
     server_place,
     server_place_manually,
     server_release,
+    server_room_check,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "server_place",
     "server_place_manually",
     "server_release",
+    "server_room_check",
     "service_assert_transition",
     "service_cancel",
     "service_create_pending",

@@ -4,19 +4,22 @@ re-encryption of stored secrets."""
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import mail_admins
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing_portal.common.crypto import encrypted_fields
 from invoices.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
-from provisioning.models import Server, ServerGroup, Service
+from provisioning.models import Server, Service
 from provisioning.panels.base import Lifecycle, ServerCredentials
 from provisioning.panels.registry import panel_for
+from provisioning.selectors import product_has_room, servers_with_room
 
 logger = logging.getLogger(__name__)
 
@@ -31,48 +34,43 @@ def server_panel(server: Server) -> Lifecycle:
     return panel_for(server.module, credentials)
 
 
-def _candidates(product: Product):
-    servers = Server.objects.filter(
-        group=product.server_group, module=product.module, is_active=True, is_online=True,
-        current_accounts__lt=F("capacity_accounts"),
-    )  # fmt: skip
-    if product.server_group.strategy == ServerGroup.Strategy.FILL_FIRST:
-        return servers.order_by("-current_accounts", "pk")
-    # least utilised: the smallest share of capacity in use
-    share = models.ExpressionWrapper(
-        F("current_accounts") * 1.0 / F("capacity_accounts"), output_field=models.FloatField()
-    )
-    return servers.annotate(share=share).order_by("share", "pk")
-
-
 def server_place(*, product: Product) -> Server | None:
     """Pick a server for a new service of `product` and take one account slot on it (call in
     the ordering transaction; the slot returns if it rolls back). None for products without a
     panel module; NoServerCapacity when no active, online server of its group has room."""
-    if not product.module or product.module == "" or product.server_group_id is None:
+    if not product.module or product.server_group_id is None:
         return None
-    for candidate in _candidates(product):
+    for candidate in servers_with_room(product=product):
         # Lock, then re-check: a concurrent order may have taken the last slot.
         server = Server.objects.select_for_update().get(pk=candidate.pk)
         if server.current_accounts < server.capacity_accounts:
             server.current_accounts += 1
             server.save(update_fields=["current_accounts"])
             return server
-    _alert_no_capacity(product)
+    return _refuse_no_capacity(product)
+
+
+def server_room_check(*, product: Product) -> None:
+    """Refuse (NoServerCapacity, staff alerted) an order no server could take: called when
+    the order is reviewed and placed, before anything is paid."""
+    if not product_has_room(product=product):
+        _refuse_no_capacity(product)
+
+
+def _refuse_no_capacity(product: Product) -> NoReturn:
+    # Not on commit: the order's transaction rolls back, and staff must hear of it anyway;
+    # at most one alert per product an hour, however many customers try.
+    from provisioning.tasks import staff_alert_task
+
+    if cache.add(f"provisioning:no-capacity-alert:{product.pk}", True, timeout=3600):
+        staff_alert_task.delay(
+            f"No server capacity for {product.name}",
+            f"An order for {product.name} was refused: no active, online server in group "
+            f"{product.server_group} has room. Add capacity or a server.",
+        )
     raise NoServerCapacity(
         f"Sorry, {product.name} cannot be ordered right now: all our servers for it are full. "
         "Our team has been told; please try again later."
-    )
-
-
-def _alert_no_capacity(product: Product) -> None:
-    # Not on commit: the order's transaction rolls back, and staff must hear of it anyway.
-    from provisioning.tasks import staff_alert_task
-
-    staff_alert_task.delay(
-        f"No server capacity for {product.name}",
-        f"An order for {product.name} was refused: no active, online server in group "
-        f"{product.server_group} has room. Add capacity or a server.",
     )
 
 

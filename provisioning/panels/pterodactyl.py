@@ -1,0 +1,186 @@
+"""Pterodactyl Panel adapter (application API, `ptla_` key): game servers.
+
+Create is find-or-create at every step: the server is looked up by `external_id` = our
+service reference and adopted when it exists (a create whose answer was lost), the user by
+`external_id` = our customer reference, then by email.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from provisioning.errors import PanelPermanentError
+from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
+from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp
+
+PANEL = "Pterodactyl"
+LABEL = "Pterodactyl (game servers)"
+PRODUCT_SETTINGS = (
+    SettingSpec("nest", "Nest id", kind=int),
+    SettingSpec("egg", "Egg id", kind=int),
+    SettingSpec("location", "Location id (deploy)", kind=int),
+    SettingSpec("memory", "Memory (MiB)", kind=int),
+    SettingSpec("disk", "Disk (MiB)", kind=int),
+    SettingSpec("cpu", "CPU (%; 100 = one core)", kind=int),
+    SettingSpec("swap", "Swap (MiB; -1 unlimited)", required=False, kind=int),
+    SettingSpec("io", "Block IO weight (10-1000)", required=False, kind=int),
+    SettingSpec("databases", "Databases", required=False, kind=int),
+    SettingSpec("backups", "Backups", required=False, kind=int),
+    SettingSpec("allocations", "Extra ports", required=False, kind=int),
+    SettingSpec("docker_image", "Docker image (default: the egg's)", required=False),
+)
+LOOKUPS = {"Nests": "nests", "Locations": "locations", "Nodes": "nodes"}
+
+
+def _attributes(body: dict[str, Any]) -> dict[str, Any]:
+    return body["attributes"]
+
+
+def limits_of(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "memory": int(settings["memory"]),
+        "swap": int(settings.get("swap", 0)),
+        "disk": int(settings["disk"]),
+        "io": int(settings.get("io", 500)),
+        "cpu": int(settings["cpu"]),
+    }
+
+
+def feature_limits_of(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "databases": int(settings.get("databases", 0)),
+        "backups": int(settings.get("backups", 0)),
+        "allocations": int(settings.get("allocations", 0)),
+    }
+
+
+class PterodactylPanel:
+    def __init__(self, credentials: ServerCredentials) -> None:
+        self.panel_url = credentials.base_url.rstrip("/")
+        self.http = PanelHttp(
+            panel=PANEL,
+            base_url=f"{self.panel_url}/api/application",
+            headers={
+                "Authorization": f"Bearer {credentials.secrets['api_key']}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+        )
+
+    def test_connection(self) -> None:
+        self.http.request("GET", "locations", params={"per_page": 1})
+
+    # --- look-ups for staff -----------------------------------------------------------
+
+    def _list(self, path: str) -> list[dict[str, Any]]:
+        body = self.http.request("GET", path, params={"per_page": 100}).json()
+        return [_attributes(item) for item in body["data"]]
+
+    def nests(self) -> list[dict[str, Any]]:
+        return self._list("nests")
+
+    def eggs(self, nest: int) -> list[dict[str, Any]]:
+        return self._list(f"nests/{nest}/eggs")
+
+    def locations(self) -> list[dict[str, Any]]:
+        return self._list("locations")
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self._list("nodes")
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
+        try:
+            return _attributes(self.http.request("GET", path).json())
+        except PanelPermanentError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def _user(self, spec: AccountSpec) -> tuple[dict[str, Any], str]:
+        """(user, password we set, or "" for an existing user)."""
+        external = f"cust-{spec.customer_id}"
+        user = self._get_or_none(f"users/external/{external}")
+        if user is None:
+            found = self.http.request("GET", "users", params={"filter[email]": spec.email}).json()
+            user = _attributes(found["data"][0]) if found["data"] else None
+        if user is not None:
+            return user, ""
+        password = secrets.token_urlsafe(12)
+        first, _, last = spec.name.partition(" ")
+        body = {
+            "email": spec.email,
+            "username": spec.username or f"c{spec.customer_id}",
+            "first_name": first or "Customer",
+            "last_name": last or str(spec.customer_id),
+            "password": password,
+            "external_id": external,
+        }
+        return _attributes(self.http.request("POST", "users", json=body).json()), password
+
+    def _result(self, server: dict[str, Any], user: dict[str, Any], password: str):
+        return ProvisionResult(
+            external_id=str(server["id"]),
+            username=user.get("username", ""),
+            secrets={"password": password} if password else {},
+            panel_url=f"{self.panel_url}/server/{server['identifier']}",
+            details={"uuid": server.get("uuid", "")},
+        )
+
+    def create(self, spec: AccountSpec) -> ProvisionResult:
+        existing = self._get_or_none(f"servers/external/{spec.reference}")
+        user, password = self._user(spec)
+        if existing is not None:  # created before, answer lost: adopt it
+            return self._result(existing, user, password)
+        settings = spec.settings
+        egg = self.http.request(
+            "GET", f"nests/{settings['nest']}/eggs/{settings['egg']}",
+            params={"include": "variables"},
+        ).json()["attributes"]  # fmt: skip
+        variables = egg["relationships"]["variables"]["data"]
+        body = {
+            "name": spec.hostname or spec.reference,
+            "user": user["id"],
+            "egg": int(settings["egg"]),
+            "docker_image": settings.get("docker_image") or egg["docker_image"],
+            "startup": egg["startup"],
+            "environment": {
+                v["attributes"]["env_variable"]: v["attributes"]["default_value"] for v in variables
+            },
+            "limits": limits_of(settings),
+            "feature_limits": feature_limits_of(settings),
+            "deploy": {"locations": [int(settings["location"])], "dedicated_ip": False,
+                       "port_range": []},
+            "external_id": spec.reference,
+            "start_on_completion": True,
+        }  # fmt: skip
+        response = self.http.request("POST", "servers", json=body, timeout=CREATE_TIMEOUT)
+        return self._result(_attributes(response.json()), user, password)
+
+    def suspend(self, external_id: str, *, reason: str) -> None:
+        self.http.request("POST", f"servers/{external_id}/suspend")  # no-op if suspended
+
+    def unsuspend(self, external_id: str) -> None:
+        self.http.request("POST", f"servers/{external_id}/unsuspend")
+
+    def terminate(self, external_id: str) -> None:
+        try:
+            self.http.request("DELETE", f"servers/{external_id}")
+        except PanelPermanentError as error:
+            if error.status != 404:  # already gone: what we wanted
+                raise
+
+    def change_package(self, external_id: str, *, settings: dict[str, Any]) -> None:
+        server = _attributes(self.http.request("GET", f"servers/{external_id}").json())
+        body = {
+            "allocation": server["allocation"],
+            "limits": limits_of(settings),
+            "feature_limits": feature_limits_of(settings),
+        }
+        self.http.request("PATCH", f"servers/{external_id}/build", json=body)
+
+    def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
+        server = _attributes(self.http.request("GET", f"servers/{external_id}").json())
+        return f"{self.panel_url}/server/{server['identifier']}"
