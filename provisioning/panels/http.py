@@ -1,7 +1,7 @@
 """The HTTP layer every panel adapter shares: one session, timeouts, and one mapping from
 transport failures and status codes to PanelError.
 
-- timeouts, connection errors, 429 and 5xx are retryable; other 4xx are permanent;
+- timeouts, connection errors, 423, 429 and 5xx are retryable; other 4xx are permanent;
 - `may_have_applied` tells a non-idempotent caller whether the panel may have done the work
   although we have no answer: only when the request is known not to have reached the panel
   (the connection was never made) or the panel says it did nothing (429, 502-504, 4xx) is it
@@ -27,7 +27,9 @@ CONNECT_TIMEOUT = 10
 MESSAGE_LIMIT = 300
 # Answers that mean the request was not carried out: throttled, or a proxy in front of the
 # panel could not reach it.
-NOT_APPLIED_STATUSES = frozenset({429, 502, 503, 504})
+NOT_APPLIED_STATUSES = frozenset({423, 429, 502, 503, 504})
+# 423 Locked: the panel is busy with the target (e.g. VirtFusion's "Do Not Disturb"); later.
+RETRY_LATER_STATUSES = frozenset({423, 429})
 
 
 def _request_never_sent(error: requests.RequestException) -> bool:
@@ -79,7 +81,7 @@ def error_message(response: requests.Response) -> str:
 def error_for_response(response: requests.Response, *, panel: str) -> PanelError:
     status = response.status_code
     message = f"{panel} answered {status}: {error_message(response)}"
-    if status == 429 or status >= 500:
+    if status in RETRY_LATER_STATUSES or status >= 500:
         return PanelRetryableError(
             message, status=status, may_have_applied=status not in NOT_APPLIED_STATUSES
         )

@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning.panels import pterodactyl, sandbox
+from provisioning.panels import (
+    directadmin,
+    nextpanel,
+    pterodactyl,
+    sandbox,
+    support,
+    virtfusion,
+    wordpress,
+)
 from provisioning.panels.base import Lifecycle, ServerCredentials, SettingSpec
 
 
@@ -31,12 +39,35 @@ def module_register(info: ModuleInfo) -> None:
 module_register(
     ModuleInfo("sandbox", sandbox.LABEL, sandbox.SandboxPanel, sandbox.PRODUCT_SETTINGS)
 )
-module_register(
+for _info in (
     ModuleInfo(
-        "pterodactyl", pterodactyl.LABEL, pterodactyl.PterodactylPanel,
-        pterodactyl.PRODUCT_SETTINGS, pterodactyl.LOOKUPS,
-    )
-)  # fmt: skip
+        "pterodactyl",
+        pterodactyl.LABEL,
+        pterodactyl.PterodactylPanel,
+        pterodactyl.PRODUCT_SETTINGS,
+        pterodactyl.LOOKUPS,
+    ),
+    ModuleInfo(
+        "virtfusion",
+        virtfusion.LABEL,
+        virtfusion.VirtFusionPanel,
+        virtfusion.PRODUCT_SETTINGS,
+        virtfusion.LOOKUPS,
+    ),
+    ModuleInfo(
+        "directadmin",
+        directadmin.LABEL,
+        directadmin.DirectAdminPanel,
+        directadmin.PRODUCT_SETTINGS,
+        directadmin.LOOKUPS,
+    ),
+    ModuleInfo("nextpanel", nextpanel.LABEL, nextpanel.NextPanel, nextpanel.PRODUCT_SETTINGS),
+    ModuleInfo(
+        "wordpress", wordpress.LABEL, wordpress.WordPressBackend, wordpress.PRODUCT_SETTINGS
+    ),
+    ModuleInfo("support", support.LABEL, support.SupportBackend, support.PRODUCT_SETTINGS),
+):
+    module_register(_info)  # fmt: skip
 
 
 def module_choices() -> list[tuple[str, str]]:

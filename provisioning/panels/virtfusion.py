@@ -1,9 +1,9 @@
 """VirtFusion adapter (API v1, Bearer token): network I/O only.
 
-Customers are linked by `extRelationId` = our customer id. This slice holds what the dual
-wallet needs: the connection test, find-or-create of the user, self-service token credit
-(add, cancel) and the token balance. Server lifecycle calls join it with the provisioning
-issue.
+Customers are linked by `extRelationId` = our customer id. `VirtFusionClient` holds the calls
+the dual wallet needs (find-or-create of the user, self-service token credit, the token
+balance); `VirtFusionPanel` is the provisioning module (servers: create and build, suspend,
+unsuspend, delete with a delay, package change, power, login token).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from provisioning.errors import PanelError, PanelPermanentError
+from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
 from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp
 
 PANEL = "VirtFusion"
@@ -142,3 +143,106 @@ class VirtFusionClient:
             raise PanelError(
                 "VirtFusion's statistics did not include a credit balance.", retryable=False
             ) from error
+
+
+# --- Server lifecycle (the panel module) ----------------------------------------------------
+
+LABEL = "VirtFusion (VPS)"
+PRODUCT_SETTINGS = (
+    SettingSpec("package_id", "VirtFusion package id", kind=int),
+    SettingSpec("hypervisor_group_id", "Hypervisor group id", kind=int),
+    SettingSpec("os_template_id", "Operating system template id", kind=int),
+    SettingSpec("ipv4", "IPv4 addresses", required=False, kind=int),
+)
+LOOKUPS = {"Packages": "packages", "Hypervisor groups": "hypervisor_groups"}
+DELETE_DELAY_MINUTES = 5  # VirtFusion's own grace before it destroys the server
+POWER_ACTIONS = ("boot", "shutdown", "restart", "poweroff")
+
+
+class VirtFusionPanel:
+    """VPS lifecycle on a VirtFusion control server. Create is find-or-create: the user by
+    extRelationId, then the servers that user already owns and the portal has not linked to
+    another service (`AccountSpec.settings["linked_external_ids"]`) are adopted first, so a
+    create whose answer was lost is not made twice."""
+
+    def __init__(self, credentials: ServerCredentials) -> None:
+        self.client = VirtFusionClient(
+            base_url=credentials.base_url, api_token=credentials.secrets["api_token"]
+        )
+        self.http = self.client.http
+        self.base_url = credentials.base_url.rstrip("/")
+
+    def test_connection(self) -> None:
+        self.client.test_connection()
+
+    def packages(self) -> list[dict[str, Any]]:
+        return self.http.request("GET", "packages").json()["data"]
+
+    def hypervisor_groups(self) -> list[dict[str, Any]]:
+        return self.http.request("GET", "compute/hypervisors/groups").json()["data"]
+
+    def _unlinked_server(self, user: VirtFusionUser, linked: set[str]) -> dict | None:
+        servers = self.http.request("GET", f"servers/user/{user.id}").json()["data"]
+        return next((s for s in servers if str(s["id"]) not in linked), None)
+
+    def create(self, spec: AccountSpec) -> ProvisionResult:
+        settings = spec.settings
+        user = self.client.user_ensure(
+            ext_relation_id=spec.customer_id, name=spec.name, email=spec.email
+        )
+        linked = {str(x) for x in settings.get("linked_external_ids", [])}
+        server = self._unlinked_server(user, linked)
+        if server is None:
+            body = {"packageId": int(settings["package_id"]), "userId": user.id,
+                    "hypervisorId": int(settings["hypervisor_group_id"])}  # fmt: skip
+            if settings.get("ipv4"):
+                body["ipv4"] = int(settings["ipv4"])
+            server = self.http.request("POST", "servers", json=body, timeout=CREATE_TIMEOUT).json()[
+                "data"
+            ]
+        if not server.get("built"):
+            build = {"operatingSystemId": int(settings["os_template_id"]),
+                     "name": spec.reference, "hostname": spec.hostname or spec.reference,
+                     "email": True}  # fmt: skip
+            self.http.request("POST", f"servers/{server['id']}/build", json=build,
+                              timeout=CREATE_TIMEOUT)  # fmt: skip
+        return ProvisionResult(
+            external_id=str(server["id"]), username=spec.email,
+            panel_url=f"{self.base_url}/", details={"uuid": server.get("uuid", "")},
+        )  # fmt: skip
+
+    def _ok_if_gone(self, method: str, path: str, **kwargs: Any) -> None:
+        try:
+            self.http.request(method, path, **kwargs)
+        except PanelPermanentError as error:
+            if error.status != 404:
+                raise
+
+    def suspend(self, external_id: str, *, reason: str) -> None:
+        self.http.request("POST", f"servers/{external_id}/suspend")
+
+    def unsuspend(self, external_id: str) -> None:
+        self.http.request("POST", f"servers/{external_id}/unsuspend")
+
+    def terminate(self, external_id: str) -> None:
+        self._ok_if_gone("DELETE", f"servers/{external_id}",
+                         params={"delay": DELETE_DELAY_MINUTES})  # fmt: skip
+
+    def change_package(self, external_id: str, *, settings: dict[str, Any]) -> None:
+        flags = {"cpu": True, "memory": True, "primaryDiskSize": True,
+                 "primaryNetworkTraffic": True}  # fmt: skip
+        self.http.request(
+            "PUT", f"servers/{external_id}/package/{int(settings['package_id'])}", json=flags
+        )  # 200 {info: []} or 204: both fine
+
+    def power(self, external_id: str, *, action: str) -> None:
+        if action not in POWER_ACTIONS:
+            raise PanelPermanentError(f"Unknown power action {action!r}.")
+        self.http.request("POST", f"servers/{external_id}/power/{action}")
+
+    def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
+        answer = self.http.request(
+            "POST",
+            f"users/{spec.customer_id}/serverAuthenticationTokens/{external_id}",
+        ).json()["data"]["authentication"]
+        return answer["endpoint_complete"]

@@ -93,10 +93,19 @@ def _claim(operation_id: int, now: datetime) -> Op | None:
 def account_spec(service: Service) -> AccountSpec:
     customer = service.customer
     options = {opt.option.name: opt.quantity for opt in service.options.select_related("option")}
+    # What this customer's other services on the server are, so a panel without a look-up
+    # by our reference can still tell its own earlier creation from the customer's others.
+    linked = (
+        Service.objects.filter(customer=customer, server_id=service.server_id)
+        .exclude(pk=service.pk)
+        .exclude(external_id="")
+        .values_list("external_id", flat=True)
+    )
     return AccountSpec(
         reference=service.reference, service_id=service.pk, customer_id=customer.pk,
         email=customer.user.email, name=customer.name or customer.user.email,
-        settings={**service.product.module_settings, "options": options},
+        settings={**service.product.module_settings, "options": options,
+                  "linked_external_ids": sorted(linked)},
         hostname=service.hostname, domain=service.domain, username=service.username,
     )  # fmt: skip
 

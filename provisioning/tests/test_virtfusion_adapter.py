@@ -92,7 +92,7 @@ def test_token_credit_cancel_and_balance(client, mocked):
         ({"status": 422, "json": {"message": "The given data was invalid.",
                                   "errors": {"tokens": ["The tokens field is required."]}}},
          PanelPermanentError, False, "The given data was invalid."),
-        ({"status": 423, "json": {"msg": "server is locked"}}, PanelPermanentError, False,
+        ({"status": 423, "json": {"msg": "server is locked"}}, PanelRetryableError, False,
          "server is locked"),
         ({"status": 401, "json": {"errors": ["Unauthenticated &amp; refused"]}},
          PanelPermanentError, False, "Unauthenticated &amp; refused"),

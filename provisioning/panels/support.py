@@ -1,0 +1,54 @@
+"""The support subscription backend (bearer token): a support key per subscription, shown to
+the customer. Calls name the subscription by our service reference; 409 on create means it
+exists (an earlier attempt whose answer was lost) and its key is read back."""
+
+from __future__ import annotations
+
+from provisioning.errors import PanelPermanentError
+from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
+from provisioning.panels.http import PanelHttp
+
+PANEL = "Support backend"
+LABEL = "Support subscriptions"
+PRODUCT_SETTINGS = (SettingSpec("tier", "Support tier", required=False),)
+
+
+class SupportBackend:
+    def __init__(self, credentials: ServerCredentials) -> None:
+        self.http = PanelHttp(
+            panel=PANEL,
+            base_url=credentials.base_url,
+            headers={
+                "Authorization": f"Bearer {credentials.secrets['token']}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+        )
+
+    def test_connection(self) -> None:
+        self.http.request("GET", "support/health")
+
+    def create(self, spec: AccountSpec) -> ProvisionResult:
+        body = {"service_id": spec.reference, "email": spec.email, "name": spec.name,
+                "tier": spec.settings.get("tier", "")}  # fmt: skip
+        try:
+            answer = self.http.request("POST", "support/create", json=body).json()
+        except PanelPermanentError as error:
+            if error.status != 409:
+                raise
+            answer = self.http.request("GET", f"support/{spec.reference}").json()
+        return ProvisionResult(
+            external_id=spec.reference, secrets={"support_key": answer["support_key"]}
+        )
+
+    def _post(self, action: str, external_id: str) -> None:
+        self.http.request("POST", f"support/{action}", json={"service_id": external_id})
+
+    def suspend(self, external_id: str, *, reason: str) -> None:
+        self._post("suspend", external_id)
+
+    def unsuspend(self, external_id: str) -> None:
+        self._post("unsuspend", external_id)
+
+    def terminate(self, external_id: str) -> None:
+        self._post("terminate", external_id)
