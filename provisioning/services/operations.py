@@ -195,13 +195,15 @@ def operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Put back operations a killed worker left running and return every pending operation
     that is overdue (its message was lost), for the caller to queue."""
     now = now or timezone.now()
-    Op.objects.filter(status=Op.Status.RUNNING, started_at__lt=now - RUNNING_TIMEOUT).update(
+    interrupted = Op.objects.filter(status=Op.Status.RUNNING, started_at__lt=now - RUNNING_TIMEOUT)
+    put_back = list(interrupted.values_list("pk", flat=True))
+    interrupted.filter(pk__in=put_back).update(
         status=Op.Status.PENDING, next_attempt_at=now, last_error="Interrupted; run again."
     )
     overdue = Op.objects.filter(
         status=Op.Status.PENDING, next_attempt_at__lte=now - LOST_MESSAGE_GRACE
     ) | Op.objects.filter(status=Op.Status.PENDING, next_attempt_at__isnull=True)
-    return sorted(overdue.values_list("pk", flat=True))
+    return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
 
 
 @transaction.atomic
