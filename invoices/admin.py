@@ -19,7 +19,12 @@ from djmoney.money import Money
 from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from invoices import services
-from invoices.admin_forms import CreditNoteForm, ManualInvoiceForm, ManualLineFormSet
+from invoices.admin_forms import (
+    CreditNoteForm,
+    ManualInvoiceForm,
+    ManualLineFormSet,
+    ProductAdminForm,
+)
 from invoices.models import (
     BillingRun,
     ConfigurableOption,
@@ -57,7 +62,8 @@ class ProductGroupAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "group", "kind", "module", "is_visible", "stock_limit")
+    form = ProductAdminForm
+    list_display = ("name", "group", "kind", "module", "server_group", "is_visible", "stock_limit")
     list_filter = ("kind", "group", "is_visible")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}

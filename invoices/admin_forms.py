@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 
 from accounts.models import Customer
-from invoices.models import Invoice
+from invoices.models import Invoice, Product
 
 
 class ManualInvoiceForm(forms.Form):
@@ -40,3 +40,26 @@ ManualLineFormSet = forms.formset_factory(ManualLineForm, extra=3, min_num=1, va
 class CreditNoteForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ProductAdminForm(forms.ModelForm):
+    """Checks the module's required product settings when staff save a product."""
+
+    class Meta:
+        model = Product
+        fields = "__all__"  # noqa: DJ007 (every field is staff-editable)
+
+    def clean(self) -> dict:
+        from provisioning.panels.registry import MODULES, module_settings_errors
+
+        data = super().clean()
+        module = data.get("module") or ""
+        if module and module not in MODULES:
+            self.add_error("module", f"Unknown module. Choose one of: {', '.join(MODULES)}.")
+            return data
+        errors = module_settings_errors(module, data.get("module_settings") or {})
+        for name, message in errors.items():
+            self.add_error("module_settings", f"{name}: {message}")
+        if module and data.get("server_group") is None:
+            self.add_error("server_group", "Choose the server group new services go to.")
+        return data

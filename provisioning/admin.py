@@ -1,8 +1,106 @@
-"""Staff screens for customer services."""
+"""Staff screens for provisioning: servers (utilisation, online state, write-only
+credentials), server groups, services with lifecycle actions and their operations log, and
+the queue of failed operations. Every action calls a service."""
 
-from django.contrib import admin
+from __future__ import annotations
 
-from provisioning.models import Service, ServiceOption
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.errors import DomainError
+from provisioning import services
+from provisioning.models import ProvisioningOperation, Server, ServerGroup, Service, ServiceOption
+from provisioning.panels.registry import module_choices
+
+
+class ServerForm(forms.ModelForm):
+    """Credentials are write-only: blank keeps the stored ones; they are never shown."""
+
+    module = forms.ChoiceField(choices=())
+    new_credentials = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text='JSON, e.g. {"api_key": "ptla_..."}; leave empty to keep the stored ones.',
+    )
+
+    class Meta:
+        model = Server
+        fields = ("group", "module", "name", "base_url", "options", "capacity_accounts",
+                  "capacity_memory_mb", "capacity_disk_gb", "location", "tags", "is_active",
+                  "is_online")  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["module"].choices = module_choices()
+
+    def clean_new_credentials(self) -> dict | None:
+        raw = self.cleaned_data["new_credentials"].strip()
+        if not raw:
+            if not (self.instance.pk and self.instance.credentials):
+                raise forms.ValidationError("Give the panel credentials.")
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError("Not valid JSON.") from exc
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise forms.ValidationError('Give an object of strings, e.g. {"api_key": "..."}.')
+        return value
+
+    def save(self, commit: bool = True) -> Server:
+        if self.cleaned_data.get("new_credentials"):
+            self.instance.credentials = self.cleaned_data["new_credentials"]
+        return super().save(commit)
+
+
+@admin.register(ServerGroup)
+class ServerGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "strategy")
+
+
+@admin.register(Server)
+class ServerAdmin(admin.ModelAdmin):
+    form = ServerForm
+    list_display = ("name", "module", "group", "location", "utilisation_bar", "online_badge",
+                    "is_active", "last_checked_at")  # fmt: skip
+    list_filter = ("module", "group", "is_active", "is_online")
+    search_fields = ("name", "base_url", "location")
+    readonly_fields = ("current_accounts", "stored_credentials", "last_checked_at",
+                       "last_check_error")  # fmt: skip
+    actions = ["check_now"]
+
+    @admin.display(description="Accounts")
+    def utilisation_bar(self, server: Server) -> str:
+        share = round(server.utilisation * 100)
+        colour = "#ba2121" if share >= 80 else "#417690"
+        return format_html(
+            '<span title="{}%" style="color:{}">{} / {} ({}%){}</span>',
+            share, colour, server.current_accounts, server.capacity_accounts, share,
+            " — over 80%" if share >= 80 else "",
+        )  # fmt: skip
+
+    @admin.display(description="Online", boolean=True)
+    def online_badge(self, server: Server) -> bool:
+        return server.is_online
+
+    @admin.display(description="Stored credentials")
+    def stored_credentials(self, server: Server) -> str:
+        keys = ", ".join(sorted(server.credentials)) or "none"
+        return f"{keys} (encrypted; values are never shown)"
+
+    @admin.action(description="Check the connection now")
+    def check_now(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
+        for server in queryset:
+            checked = services.server_check(server_id=server.pk)
+            level = messages.SUCCESS if checked.is_online else messages.ERROR
+            state = "online" if checked.is_online else f"offline: {checked.last_check_error}"
+            self.message_user(request, f"{checked}: {state}", level)
 
 
 class ServiceOptionInline(admin.TabularInline):
@@ -10,13 +108,97 @@ class ServiceOptionInline(admin.TabularInline):
     extra = 0
 
 
+class OperationInline(admin.TabularInline):
+    model = ProvisioningOperation
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "status", "attempts", "last_error", "finished_at")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "customer", "status", "cycle", "recurring_amount", "next_due_date")
-    list_filter = ("status", "cycle", "product")
-    search_fields = ("domain", "hostname", "customer__name", "customer__user__email")
-    list_select_related = ("customer", "product")
+    list_display = ("__str__", "customer", "status", "server", "cycle", "recurring_amount",
+                    "next_due_date")  # fmt: skip
+    list_filter = ("status", "cycle", "product", "server")
+    search_fields = ("domain", "hostname", "external_id", "customer__name",
+                     "customer__user__email")  # fmt: skip
+    list_select_related = ("customer", "product", "server")
     raw_id_fields = ("customer", "order")
-    readonly_fields = ("created_at", "activated_at", "suspended_at", "terminated_at",
-                       "cancelled_at")  # fmt: skip
-    inlines = [ServiceOptionInline]
+    readonly_fields = ("status", "external_id", "username", "panel_url", "created_at",
+                       "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
+    exclude = ("secrets",)
+    inlines = [ServiceOptionInline, OperationInline]
+    actions = ["suspend", "unsuspend", "terminate", "retry_provisioning"]
+
+    def _each(self, request, queryset, call, done: str) -> None:
+        for service in queryset:
+            try:
+                call(service)
+            except DomainError as error:
+                self.message_user(request, f"{service}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{service}: {done}", messages.SUCCESS)
+
+    def _change(self, request, queryset, change, reason: str, done: str) -> None:
+        self._each(
+            request, queryset,
+            lambda s: change(service_id=s.pk, reason=reason, actor=request.user), done,
+        )  # fmt: skip
+
+    @admin.action(description="Suspend (and on the panel)")
+    def suspend(self, request, queryset) -> None:
+        self._change(request, queryset, services.service_suspend, "By staff", "suspended")
+
+    @admin.action(description="Unsuspend (and on the panel)")
+    def unsuspend(self, request, queryset) -> None:
+        self._change(request, queryset, services.service_unsuspend, "By staff", "unsuspended")
+
+    @admin.action(description="Terminate (and delete on the panel)")
+    def terminate(self, request, queryset) -> None:
+        self._change(request, queryset, services.service_terminate, "By staff", "terminated")
+
+    @admin.action(description="Provision / retry the failed set-up")
+    def retry_provisioning(self, request, queryset) -> None:
+        def retry(service: Service) -> None:
+            failed = service.operations.filter(kind="create", status="failed").last()
+            if failed is None:
+                raise DomainError("Nothing to retry: no failed set-up.")
+            services.operation_retry(operation_id=failed.pk, staff=request.user)
+
+        self._each(request, queryset, retry, "set-up queued again")
+
+
+@admin.register(ProvisioningOperation)
+class ProvisioningOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The queue: filter by status "Failed" for what needs staff."""
+
+    list_display = ("created_at", "service", "kind", "status", "attempts", "next_attempt_at",
+                    "last_error")  # fmt: skip
+    list_filter = ("status", "kind")
+    search_fields = ("idempotency_key", "service__customer__user__email", "last_error")
+    list_select_related = ("service__product",)
+    actions = ["retry", "mark_resolved"]
+
+    @admin.action(description="Retry")
+    def retry(self, request, queryset) -> None:
+        for operation in queryset:
+            try:
+                services.operation_retry(operation_id=operation.pk, staff=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{operation}: {error.message}", messages.ERROR)
+
+    @admin.action(description="Mark resolved (fixed by hand on the panel)")
+    def mark_resolved(self, request, queryset) -> None:
+        for operation in queryset:
+            try:
+                services.operation_mark_resolved(
+                    operation_id=operation.pk, staff=request.user,
+                    note="Marked resolved in the admin after fixing it on the panel.",
+                )  # fmt: skip
+            except DomainError as error:
+                self.message_user(request, f"{operation}: {error.message}", messages.ERROR)

@@ -17,6 +17,11 @@ def service_list_for_customer(*, customer: Customer) -> QuerySet[Service]:
     )
 
 
+def service_get_for_customer(*, customer: Customer, service_id: int) -> Service:
+    """The customer's own service (DoesNotExist for anyone else's)."""
+    return Service.objects.select_related("product", "server").get(pk=service_id, customer=customer)
+
+
 def servers_with_room(*, product: Product) -> QuerySet[Server]:
     """Active, online servers of the product's group and module with a free account slot,
     best first by the group's placement strategy."""

@@ -6,4 +6,6 @@ app_name = "provisioning"
 
 urlpatterns = [
     path("", views.ServiceListView.as_view(), name="service_list"),
+    path("<int:pk>/", views.ServiceDetailView.as_view(), name="service_detail"),
+    path("<int:pk>/login/", views.ServiceLoginView.as_view(), name="service_login"),
 ]

@@ -1,9 +1,17 @@
-"""Client-area pages of the provisioning app."""
+"""Client-area pages of the provisioning app: the services list, a service's page (status,
+plan, next due date, location, credentials), and the panel login link."""
 
-from django.views.generic import ListView
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views import View
+from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
-from provisioning.selectors import service_list_for_customer
+from provisioning.errors import PanelError
+from provisioning.models import Service
+from provisioning.selectors import service_get_for_customer, service_list_for_customer
+from provisioning.services import service_login_url
 
 
 class ServiceListView(CustomerRequiredMixin, ListView):
@@ -24,3 +32,39 @@ class ServiceListView(CustomerRequiredMixin, ListView):
                 (s for s in service.gateway_subscriptions.all() if s.status == "active"), None
             )
         return context
+
+
+class _ServiceMixin(CustomerRequiredMixin):
+    def get_object(self, queryset=None):
+        try:
+            return service_get_for_customer(customer=self.customer, service_id=self.kwargs["pk"])
+        except Service.DoesNotExist as exc:  # another customer's, or no such service
+            raise Http404("No such service.") from exc
+
+
+class ServiceDetailView(_ServiceMixin, DetailView):
+    template_name = "provisioning/service_detail.html"
+    context_object_name = "service"
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        service = self.object
+        context["credentials"] = service.secrets if service.status == "active" else {}
+        return context
+
+
+class ServiceLoginView(_ServiceMixin, View):
+    """Single sign-on where the panel offers it, else its login page; fetched on click so
+    one-time links are fresh."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        service = self.get_object()
+        try:
+            url = service_login_url(service=service)
+        except PanelError as error:
+            messages.error(request, f"The control panel cannot be reached right now: {error}")
+            return redirect("provisioning:service_detail", pk=service.pk)
+        if not url:
+            messages.error(request, "This service has no control panel to log in to.")
+            return redirect("provisioning:service_detail", pk=service.pk)
+        return redirect(url)

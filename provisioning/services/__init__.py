@@ -30,6 +30,7 @@ from provisioning.services.servers import (
     server_place_manually,
     server_release,
     server_room_check,
+    service_login_url,
 )
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "service_cancel",
     "service_create_pending",
     "service_has_suspendable_debt",
+    "service_login_url",
     "service_period_end",
     "service_provision_failed",
     "service_provision_retry",

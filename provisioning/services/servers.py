@@ -17,7 +17,7 @@ from billing_portal.common.crypto import encrypted_fields
 from invoices.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
 from provisioning.models import Server, Service
-from provisioning.panels.base import Lifecycle, ServerCredentials
+from provisioning.panels.base import Lifecycle, LoginLink, ServerCredentials
 from provisioning.panels.registry import panel_for
 from provisioning.selectors import product_has_room, servers_with_room
 
@@ -148,3 +148,16 @@ def secrets_rotate() -> int:
     logger.info("re-encrypted %s rows with the newest of %s keys", count,
                 len(settings.FIELD_ENCRYPTION_KEYS))  # fmt: skip
     return count
+
+
+def service_login_url(*, service: Service) -> str:
+    """A login link for the customer's panel account: single sign-on where the module
+    offers it, else the panel URL recorded at creation ("" when there is none)."""
+    from provisioning.services.operations import account_spec
+
+    if service.status != Service.Status.ACTIVE or service.server is None:
+        return ""
+    panel = server_panel(service.server)
+    if isinstance(panel, LoginLink):
+        return panel.login_url(service.external_id, spec=account_spec(service))
+    return service.panel_url

@@ -1,4 +1,5 @@
-"""Demo data: a staff user, a demo customer and a small catalogue.
+"""Demo data: a staff user, a demo customer with demo credit, a small catalogue and a sandbox
+panel server its game server and VPS products are provisioned on.
 
 Idempotent: every object is looked up by a natural key first, so a second run creates
 nothing and never changes a password someone set. With DEBUG on the demo passwords are
@@ -8,17 +9,23 @@ fixed for convenience; with DEBUG off they are random and printed once, at creat
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from djmoney.money import Money
 
 from accounts.models import Customer, User
+from credits.models import CreditEntry
+from credits.services import credit_entry_append
 from invoices.demo import catalogue_seed
+from provisioning.demo import sandbox_seed
 
 STAFF_EMAIL = "admin@example.com"
 CUSTOMER_EMAIL = "demo@example.com"
+DEMO_CREDIT = Decimal("100")
 DEV_PASSWORDS = {STAFF_EMAIL: "admin-demo-pass", CUSTOMER_EMAIL: "demo-customer-pass"}
 
 
@@ -31,8 +38,10 @@ class Command(BaseCommand):
                 self._user(STAFF_EMAIL, is_staff=True),
                 self._user(CUSTOMER_EMAIL, is_staff=False),
             ]
-            self._customer()
+            customer = self._customer()
             catalogue_seed()
+            sandbox_seed()
+            self._demo_credit(customer)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
         self.stdout.write(f"Demo logins ({base}/accounts/login/, staff: {base}/admin/):")
@@ -54,8 +63,16 @@ class Command(BaseCommand):
         )
         return email, password
 
-    def _customer(self) -> None:
-        Customer.objects.get_or_create(
+    def _demo_credit(self, customer: Customer) -> None:
+        """Credit to pay a first order with; added once (the key makes a rerun a no-op)."""
+        credit_entry_append(
+            customer=customer, amount=Money(DEMO_CREDIT, customer.preferred_currency),
+            kind=CreditEntry.Kind.ADMIN_ADD, idempotency_key="demo:welcome-credit",
+            description="Demo credit", reason="seed_demo",
+        )  # fmt: skip
+
+    def _customer(self) -> Customer:
+        customer, _ = Customer.objects.get_or_create(
             user=User.objects.get(email=CUSTOMER_EMAIL),
             defaults={
                 "name": "Dana Demo",
@@ -67,3 +84,4 @@ class Command(BaseCommand):
                 "preferred_currency": settings.DEFAULT_CURRENCY,
             },
         )
+        return customer

@@ -1,0 +1,89 @@
+"""Issue acceptance 1 through the client area on the seeded sandbox panel: a new service is
+ordered, paid with demo credit and becomes active; suspension and unsuspension follow its
+invoices. And customers cannot see or act on each other's services."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from accounts.models import Customer
+from billing_portal.common.testing import assert_customer_isolation
+from invoices.models import Invoice, Product
+from invoices.services.billing_run import billing_run
+from provisioning.models import ProvisioningOperation, Service
+
+pytestmark = pytest.mark.django_db
+
+
+def test_order_pay_with_demo_credit_and_watch_the_service_follow_its_invoices(
+    client, django_capture_on_commit_callbacks
+):
+    call_command("seed_demo", stdout=io.StringIO())
+    customer = Customer.objects.get(user__email="demo@example.com")
+    client.force_login(customer.user)
+
+    # order the sandbox-provisioned game server
+    memory = Product.objects.get(slug="minecraft-4gb").options.get()
+    form = {"cycle": "monthly", "hostname": "mc.demo.test", f"option_{memory.pk}": "0",
+            "place": "1"}  # fmt: skip
+    response = client.post("/order/minecraft-4gb/", form)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    invoice = Invoice.objects.get(customer=customer)
+    assert response.url == reverse("invoices:invoice_detail", args=[invoice.pk])
+    nonce = client.get(response.url).context["pay_nonce"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("credits:pay_invoice", args=[invoice.pk]), {"nonce": nonce})
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+    service = Service.objects.get(customer=customer)
+    assert service.status == Service.Status.ACTIVE
+    assert service.server.name == "sandbox-1"
+
+    page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
+    assert 'data-testid="service-status">Active<' in page
+    assert f'data-testid="credential-password">{service.secrets["password"]}<' in page
+    response = client.post(reverse("provisioning:service_login", args=[service.pk]))
+    assert response.url == f"https://sandbox.invalid/login/sandbox-svc-{service.pk}/"
+
+    # unpaid renewal → suspended on the panel; paid → unsuspended
+    Customer.objects.filter(pk=customer.pk).update(credit_auto_apply=False)
+    due = service.next_due_date
+    with django_capture_on_commit_callbacks(execute=True):
+        billing_run(today=due - timedelta(days=7))
+        billing_run(today=due + timedelta(days=4))
+    service.refresh_from_db()
+    assert service.status == Service.Status.SUSPENDED
+    renewal = Invoice.objects.get(customer=customer, kind="renewal")
+    nonce = client.get(reverse("invoices:invoice_detail", args=[renewal.pk])).context["pay_nonce"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("credits:pay_invoice", args=[renewal.pk]), {"nonce": nonce})
+    service.refresh_from_db()
+    assert service.status == Service.Status.ACTIVE
+    kinds = list(service.operations.order_by("pk").values_list("kind", "status"))
+    assert kinds == [("create", "succeeded"), ("suspend", "succeeded"),
+                     ("unsuspend", "succeeded")]  # fmt: skip
+    assert ProvisioningOperation.objects.filter(status="failed").count() == 0
+
+
+def test_customers_cannot_see_or_act_on_another_customers_service(client, customer, other_customer):
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    server = ServerFactory()
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount="10", server=server, status="active", external_id="sandbox-x",
+        secrets={"password": "owner-only"},
+    )  # fmt: skip
+    assert_customer_isolation(
+        client, urls=[reverse("provisioning:service_detail", args=[service.pk])],
+        owner=customer, intruder=other_customer,
+    )  # fmt: skip
+    assert_customer_isolation(
+        client, urls=[reverse("provisioning:service_login", args=[service.pk])],
+        owner=customer, intruder=other_customer, method="post",
+    )  # fmt: skip
