@@ -315,8 +315,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Django 6 behaviour now: URL fields typed without a scheme mean https.
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 CURRENCIES = tuple(env.list("CURRENCIES", default=["USD", "EUR", "GBP"]))
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")

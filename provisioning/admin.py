@@ -8,6 +8,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -23,6 +24,7 @@ class ServerForm(forms.ModelForm):
     """Credentials are write-only: blank keeps the stored ones; they are never shown."""
 
     module = forms.ChoiceField(choices=())
+    base_url = forms.URLField(max_length=300, assume_scheme="https")
     new_credentials = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
@@ -132,6 +134,7 @@ class ServiceAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "external_id", "username", "panel_url", "created_at",
                        "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
     exclude = ("secrets",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ServiceOptionInline, OperationInline]
     actions = ["suspend", "unsuspend", "terminate", "retry_provisioning"]
 

@@ -254,7 +254,7 @@ def _notice_once(invoice: Invoice, kind: str, fee_invoice: Invoice | None = None
 
 def _locked_unpaid(invoice_id: int) -> Invoice | None:
     return (
-        Invoice.objects.select_for_update()
+        Invoice.objects.select_for_update(of=("self",))
         .select_related("customer__user")
         .filter(pk=invoice_id, status=Invoice.Status.UNPAID)
         .first()

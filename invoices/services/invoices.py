@@ -64,7 +64,11 @@ def invoice_assert_transition(invoice: Invoice, *, to: str) -> None:
 
 
 def _lock(invoice_id: int) -> Invoice:
-    return Invoice.objects.select_for_update().select_related("customer__user").get(pk=invoice_id)
+    return (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer__user")
+        .get(pk=invoice_id)
+    )
 
 
 @dataclass(frozen=True)

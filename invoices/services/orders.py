@@ -368,7 +368,9 @@ def order_cancel(
 ) -> Order:
     """Cancel a pending order whose invoice is unpaid: cancels the invoice and its services
     and frees the coupon use. Cancelling a cancelled order changes nothing."""
-    order = Order.objects.select_for_update().select_related("customer").get(pk=order_id)
+    order = (
+        Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
+    )
     if order.status == Order.Status.CANCELLED:
         return order
     invoice = order_invoice(order)

@@ -54,7 +54,11 @@ def payment_record(
     and not applied.
     """
     credit_locked = _credit_account_lock_first(invoice_id, amount)
-    invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice_id)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=invoice_id)
+    )
     existing = Payment.objects.filter(gateway=gateway, reference=reference).first()
     if existing is not None:
         return existing

@@ -107,7 +107,7 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
 
 def _lock(service_id: int) -> Service:
     return (
-        Service.objects.select_for_update()
+        Service.objects.select_for_update(of=("self",))
         .select_related("customer__user", "product")
         .get(pk=service_id)
     )

@@ -171,7 +171,9 @@ def _succeeded(operation_id: int, result: ProvisionResult | None, now: datetime)
 def _failed(operation_id: int, error: PanelError, now: datetime) -> Op:
     from provisioning.services.lifecycle import service_provision_failed
 
-    operation = Op.objects.select_for_update().select_related("service").get(pk=operation_id)
+    operation = (
+        Op.objects.select_for_update(of=("self",)).select_related("service").get(pk=operation_id)
+    )
     operation.last_error = error.message
     if error.retryable and operation.attempts < MAX_ATTEMPTS:
         operation.status = Op.Status.PENDING
