@@ -142,6 +142,7 @@ class AuditAction(models.TextChoices):
     SERVICE_TERMINATED = "service.terminated", "Service terminated"
     SERVICE_RENEWED = "service.renewed", "Service renewed"
     SERVICE_CANCELLED = "service.cancelled", "Service cancelled"
+    SERVICE_PLAN_CHANGED = "service.plan_changed", "Service plan changed"
     INVOICE_PAID = "invoice.paid", "Invoice paid"
     INVOICE_CANCELLED = "invoice.cancelled", "Invoice cancelled"
     PAYMENT_RECEIVED = "payment.received", "Payment received"

@@ -353,6 +353,7 @@ BILLING_TERMINATE_AFTER_DAYS = env.int("BILLING_TERMINATE_AFTER_DAYS", default=3
 BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS = env.int(
     "BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS", default=7
 )
+BILLING_UPGRADE_INVOICE_EXPIRY_DAYS = env.int("BILLING_UPGRADE_INVOICE_EXPIRY_DAYS", default=3)
 
 # --- Account credit ----------------------------------------------------------------------
 

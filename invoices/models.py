@@ -337,6 +337,7 @@ class Invoice(models.Model):
         MANUAL = "manual", "Manual"
         CREDIT_PURCHASE = "credit", "Account credit purchase"
         TOKEN_PURCHASE = "tokens", "VPS token purchase"
+        UPGRADE = "upgrade", "Plan upgrade"
 
     customer = models.ForeignKey(
         "accounts.Customer", on_delete=models.PROTECT, related_name="invoices"
@@ -442,6 +443,7 @@ class InvoiceLine(models.Model):
         MANUAL = "manual", "Manual"
         CREDIT = "credit", "Account credit"
         TOKENS = "tokens", "VPS tokens"
+        PLAN_CHANGE = "plan_change", "Plan change"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.ServiceListView.as_view(), name="service_list"),
     path("<int:pk>/", views.ServiceDetailView.as_view(), name="service_detail"),
     path("<int:pk>/login/", views.ServiceLoginView.as_view(), name="service_login"),
+    path("<int:pk>/change-plan/", views.ServicePlanChangeView.as_view(), name="service_change"),
 ]

@@ -3,15 +3,21 @@ plan, next due date, location, credentials), and the panel login link."""
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing_portal.common.errors import DomainError
 from provisioning.errors import PanelError
 from provisioning.models import Service
 from provisioning.selectors import service_get_for_customer, service_list_for_customer
-from provisioning.services import service_login_url
+from provisioning.services import (
+    plan_change_quote,
+    plan_change_request,
+    plan_change_targets,
+    service_login_url,
+)
 
 
 class ServiceListView(CustomerRequiredMixin, ListView):
@@ -68,3 +74,39 @@ class ServiceLoginView(_ServiceMixin, View):
             messages.error(request, "This service has no control panel to log in to.")
             return redirect("provisioning:service_detail", pk=service.pk)
         return redirect(url)
+
+
+class ServicePlanChangeView(_ServiceMixin, View):
+    """Other plans with their prorated price for the rest of the period; choosing one
+    upgrades (pay the invoice) or downgrades (credited, applied at once)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        service = self.get_object()
+        quotes, problem = [], ""
+        try:
+            quotes = [plan_change_quote(service=service, to_product=target)
+                      for target in plan_change_targets(service=service)]  # fmt: skip
+        except DomainError as error:
+            problem = error.message
+        context = {"service": service, "quotes": quotes, "problem": problem}
+        return render(request, "provisioning/service_change.html", context)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        service = self.get_object()
+        try:
+            change = plan_change_request(
+                customer=self.customer, service_id=service.pk,
+                to_product_id=int(request.POST.get("product", 0)), actor=request.user,
+            )  # fmt: skip
+        except (DomainError, ValueError) as error:
+            messages.error(request, getattr(error, "message", "Choose one of the plans shown."))
+            return redirect("provisioning:service_change", pk=service.pk)
+        except Service.DoesNotExist as exc:
+            raise Http404("No such service.") from exc
+        if change.invoice_id:
+            messages.success(request, "Pay this invoice to upgrade; the new plan starts then.")
+            return redirect("invoices:invoice_detail", pk=change.invoice_id)
+        credited = -change.prorated_difference
+        note = f" {credited} was added to your account credit." if credited.amount > 0 else ""
+        messages.success(request, f"Your plan is now {change.to_product.name}.{note}")
+        return redirect("provisioning:service_detail", pk=service.pk)

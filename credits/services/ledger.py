@@ -293,6 +293,27 @@ def credit_refund_payment(
     return entry
 
 
+def credit_downgrade_add(
+    *, customer: Customer, amount: Money, change_id: int, description: str
+) -> CreditEntry:
+    """The prorated difference of a downgrade, as account credit; once per plan change.
+    The caller locked the credit account first (lock order)."""
+    entry = credit_entry_append(
+        customer=customer,
+        amount=amount,
+        kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
+        idempotency_key=f"service-change:{change_id}:downgrade",
+        description=description,
+    )
+    audit_record(
+        action=AuditAction.CREDIT_ADDED,
+        customer=customer,
+        target=entry,
+        details={"amount": str(amount), "source": "downgrade", "service_change": change_id},
+    )
+    return entry
+
+
 # --- Reconciliation -----------------------------------------------------------------------
 
 

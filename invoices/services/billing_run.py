@@ -1,5 +1,5 @@
 """The daily billing run: renewals, reminders, late fees, suspension, termination and the
-cancellation of unpaid new orders and abandoned credit or token purchases.
+cancellation of unpaid new orders, abandoned credit or token purchases and unpaid upgrades.
 
 `manage.py billing_run` and the `invoices.billing_run` beat task both call `billing_run()`.
 Every step selects what is due with one query, then handles each item in its own
@@ -48,8 +48,9 @@ from invoices.services.invoices import (
     invoice_issue,
 )
 from invoices.services.orders import coupon_apply, order_cancel
-from provisioning.models import Service
+from provisioning.models import Service, ServiceChange
 from provisioning.services import (
+    plan_change_expire,
     service_has_suspendable_debt,
     service_period_end,
     service_suspend,
@@ -62,6 +63,8 @@ RENEWABLE = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
 # Credit and token purchases are offers the customer may walk away from: no reminders, no
 # late fees; left unpaid, they are cancelled with the unpaid orders.
 PURCHASE_KINDS = (Invoice.Kind.CREDIT_PURCHASE, Invoice.Kind.TOKEN_PURCHASE)
+# Offers that simply lapse when unpaid: no reminders, no late fees.
+NO_DUNNING_KINDS = (*PURCHASE_KINDS, Invoice.Kind.UPGRADE)
 
 
 @dataclass
@@ -95,6 +98,7 @@ def billing_run(*, today: date | None = None) -> BillingRun:
     services_terminate_overdue(context)
     orders_cancel_unpaid(context)
     purchases_cancel_abandoned(context)
+    upgrades_expire(context)
     run.counts = dict(context.counts)
     run.errors = context.errors
     run.status = (
@@ -287,7 +291,7 @@ def reminders_send(context: RunContext) -> None:
     today = context.today
     horizon = today + timedelta(days=settings.BILLING_REMINDER_DAYS_BEFORE)
     unpaid = Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=horizon).exclude(
-        kind__in=PURCHASE_KINDS
+        kind__in=NO_DUNNING_KINDS
     )
     wanted = {
         (invoice_id, kind)
@@ -331,7 +335,7 @@ def late_fees_charge(context: RunContext) -> None:
         Invoice.objects.filter(
             status=Invoice.Status.UNPAID, due_date__lte=context.today - timedelta(days=days)
         )
-        .exclude(kind__in=(Invoice.Kind.LATE_FEE, *PURCHASE_KINDS))
+        .exclude(kind__in=(Invoice.Kind.LATE_FEE, *NO_DUNNING_KINDS))
         .exclude(Exists(charged))
         .values_list("pk", flat=True)
     )
@@ -446,3 +450,11 @@ def purchases_cancel_abandoned(context: RunContext) -> None:
         kind__in=PURCHASE_KINDS, status=Invoice.Status.UNPAID, due_date__lte=cutoff
     ).values_list("pk", flat=True)
     context.each("purchases_cancelled", list(stale), _cancel_purchase)
+
+
+def upgrades_expire(context: RunContext) -> None:
+    cutoff = context.today - timedelta(days=settings.BILLING_UPGRADE_INVOICE_EXPIRY_DAYS)
+    stale = ServiceChange.objects.filter(
+        status=ServiceChange.Status.AWAITING_PAYMENT, invoice__due_date__lte=cutoff
+    ).values_list("pk", flat=True)
+    context.each("upgrades_expired", list(stale), lambda pk: int(plan_change_expire(change_id=pk)))

@@ -1,5 +1,13 @@
 """Writes of the provisioning app, one module per subject; import them from here."""
 
+from provisioning.services.changes import (
+    PlanChangeQuote,
+    plan_change_expire,
+    plan_change_quote,
+    plan_change_request,
+    plan_change_targets,
+    plan_changes_on_invoice_paid,
+)
 from provisioning.services.lifecycle import (
     service_assert_transition,
     service_cancel,
@@ -34,12 +42,18 @@ from provisioning.services.servers import (
 )
 
 __all__ = [
+    "PlanChangeQuote",
     "account_spec",
     "operation_enqueue",
     "operation_mark_resolved",
     "operation_retry",
     "operation_run",
     "operations_sweep",
+    "plan_change_expire",
+    "plan_change_quote",
+    "plan_change_request",
+    "plan_change_targets",
+    "plan_changes_on_invoice_paid",
     "secrets_rotate",
     "server_check",
     "server_panel",

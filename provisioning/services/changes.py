@@ -1,0 +1,197 @@
+"""Plan changes: the customer moves a service to another plan of the same kind (same product
+group and panel module) on the same billing cycle.
+
+The difference between the new and the old recurring amount is prorated to the end of the
+paid period, in Decimal, by days: difference * days left / days in the period. An upgrade
+issues an invoice for it and changes the package when that invoice is paid (unpaid upgrade
+invoices expire, see the billing run); a downgrade credits the difference to account credit
+and changes the package at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from djmoney.money import Money
+
+from accounts.models import AuditAction, Customer, User
+from accounts.services import audit_record
+from billing_portal.common.money import money_quantize
+from invoices.models import CYCLE_MONTHS, Invoice, InvoiceLine, Product, ProductPrice
+from provisioning.errors import ProvisioningError
+from provisioning.models import ProvisioningOperation, Service, ServiceChange
+from provisioning.services.operations import operation_enqueue
+
+
+@dataclass(frozen=True)
+class PlanChangeQuote:
+    to_product: Product
+    new_recurring: Money
+    difference: Money  # positive: to pay now; negative: credited
+    days_left: int
+    days_in_period: int
+
+    @property
+    def is_upgrade(self) -> bool:
+        return self.difference.amount > 0
+
+
+def plan_change_targets(*, service: Service) -> QuerySet[Product]:
+    """Plans this service can move to: same group and module, sold on its cycle."""
+    priced = ProductPrice.objects.filter(cycle=service.cycle, currency=service.currency)
+    return (
+        Product.objects.filter(
+            group=service.product.group_id,
+            module=service.product.module,
+            is_visible=True,
+            prices__in=priced,
+        )
+        .exclude(pk=service.product_id)
+        .distinct()
+        .order_by("sort_order", "name")
+    )
+
+
+def _period(service: Service) -> tuple[date, date]:
+    months = CYCLE_MONTHS[service.cycle]
+    if months is None or service.next_due_date is None:
+        raise ProvisioningError("One-time services have no plan to change.")
+    end = service.next_due_date
+    return end - relativedelta(months=months), end
+
+
+def plan_change_quote(
+    *, service: Service, to_product: Product, today: date | None = None
+) -> PlanChangeQuote:
+    today = today or timezone.localdate()
+    price = ProductPrice.objects.filter(
+        product=to_product, cycle=service.cycle, currency=service.currency
+    ).first()
+    if price is None or not plan_change_targets(service=service).filter(pk=to_product.pk):
+        raise ProvisioningError(f"{service} cannot move to {to_product}.")
+    if service.options.exists():
+        raise ProvisioningError("Remove this service's add-ons before changing its plan.")
+    start, end = _period(service)
+    days_in_period = (end - start).days
+    days_left = min(max((end - today).days, 0), days_in_period)
+    step = price.price - service.recurring_amount
+    difference = money_quantize(step * days_left / days_in_period)
+    return PlanChangeQuote(to_product, price.price, difference, days_left, days_in_period)
+
+
+def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
+    change.status, change.applied_at = ServiceChange.Status.APPLIED, timezone.now()
+    change.save(update_fields=["status", "applied_at"])
+    service.product, service.recurring_amount = change.to_product, change.new_recurring_amount
+    service.save(update_fields=["product", "recurring_amount"])
+    audit_record(
+        action=AuditAction.SERVICE_PLAN_CHANGED,
+        actor=actor,
+        customer=service.customer,
+        target=service,
+        details={"from": str(change.from_product), "to": str(change.to_product),
+                 "difference": str(change.prorated_difference)},
+    )  # fmt: skip
+    if service.external_id and service.server_id:
+        operation_enqueue(
+            service=service, kind=ProvisioningOperation.Kind.CHANGE_PACKAGE,
+            payload={"settings": change.to_product.module_settings},
+        )  # fmt: skip
+
+
+def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | None) -> Invoice:
+    from invoices.services import LineDraft, invoice_create_draft, invoice_issue
+
+    line = LineDraft(
+        kind=InvoiceLine.Kind.PLAN_CHANGE,
+        description=(f"Upgrade to {quote.to_product.name} for the rest of the period "
+                     f"({quote.days_left} of {quote.days_in_period} days)"),
+        unit_price=quote.difference, service_id=service.pk,
+        period_end=service.next_due_date,
+    )  # fmt: skip
+    draft = invoice_create_draft(
+        customer=service.customer, currency=str(service.currency), lines=[line],
+        kind=Invoice.Kind.UPGRADE,
+    )  # fmt: skip
+    return invoice_issue(invoice_id=draft.pk, actor=actor)
+
+
+@transaction.atomic
+def plan_change_request(
+    *, customer: Customer, service_id: int, to_product_id: int, actor: User | None = None,
+    today: date | None = None,
+) -> ServiceChange:  # fmt: skip
+    """Upgrade (invoice, applied when paid) or downgrade (credited and applied now)."""
+    from credits.services import credit_account_lock, credit_downgrade_add
+
+    service = Service.objects.select_related("product").get(pk=service_id, customer=customer)
+    to_product = Product.objects.get(pk=to_product_id)
+    peek = plan_change_quote(service=service, to_product=to_product, today=today)
+    if not peek.is_upgrade:  # it writes credit: the credit account is locked first
+        credit_account_lock(customer, str(service.currency))
+    service = (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=service_id)
+    )
+    if service.status != Service.Status.ACTIVE:
+        raise ProvisioningError("Only an active service can change plan.")
+    if service.changes.filter(status=ServiceChange.Status.AWAITING_PAYMENT).exists():
+        raise ProvisioningError("A plan change of this service is waiting for payment already.")
+    quote = plan_change_quote(service=service, to_product=to_product, today=today)
+    change = ServiceChange.objects.create(
+        service=service, from_product=service.product, to_product=to_product,
+        currency=str(service.currency), new_recurring_amount=quote.new_recurring,
+        prorated_difference=quote.difference, status=ServiceChange.Status.AWAITING_PAYMENT,
+    )  # fmt: skip
+    if quote.is_upgrade:
+        change.invoice = _upgrade_invoice(service, quote, actor)
+        change.save(update_fields=["invoice"])
+        return change
+    if quote.difference.amount < 0:
+        credit_downgrade_add(
+            customer=customer, amount=-quote.difference, change_id=change.pk,
+            description=f"Downgrade of {service} to {to_product.name}",
+        )  # fmt: skip
+    _apply(service, change, actor)
+    return change
+
+
+def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
+    """An upgrade invoice was paid (inside the paying transaction): apply its change."""
+    change = (
+        ServiceChange.objects.select_for_update()
+        .filter(invoice=invoice, status=ServiceChange.Status.AWAITING_PAYMENT)
+        .first()
+    )
+    if change is None:
+        return
+    service = (
+        Service.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=change.service_id)
+    )
+    if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
+        _apply(service, change, None)
+
+
+@transaction.atomic
+def plan_change_expire(*, change_id: int) -> bool:
+    """Drop an upgrade whose invoice was not paid in time (the billing run). True if done."""
+    from invoices.services import invoice_cancel
+
+    change = ServiceChange.objects.select_for_update().get(pk=change_id)
+    if change.status != ServiceChange.Status.AWAITING_PAYMENT:
+        return False
+    invoice = Invoice.objects.get(pk=change.invoice_id)
+    if invoice.status != Invoice.Status.UNPAID:
+        return False
+    invoice_cancel(invoice_id=invoice.pk, reason="Upgrade not paid in time.")
+    change.status = ServiceChange.Status.EXPIRED
+    change.save(update_fields=["status"])
+    return True

@@ -1,0 +1,141 @@
+"""Plan changes: prorated in Decimal to the end of the period; upgrades invoiced and applied
+when paid (or expired), downgrades credited and applied at once; both change the package on
+the panel."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from djmoney.money import Money
+
+from billing_portal.common.testing import assert_customer_isolation
+from credits.models import CreditEntry
+from credits.services import credit_balance
+from invoices import services as invoice_services
+from invoices.models import Invoice
+from invoices.services.billing_run import billing_run
+from invoices.tests.factories import ProductFactory, ProductPriceFactory
+from provisioning import services
+from provisioning.errors import ProvisioningError
+from provisioning.models import Service, ServiceChange
+from provisioning.tests.factories import ServerFactory
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 3, 11)  # 20 of the 31 days from Mar 1 to Apr 1 are left
+
+
+def usd(value: str) -> Money:
+    return Money(Decimal(value), "USD")
+
+
+@pytest.fixture
+def plans():
+    server = ServerFactory()
+    small, medium, large = (
+        ProductFactory(name=name, slug=slug, module="sandbox", server_group=server.group,
+                       module_settings={"plan": slug})
+        for name, slug in (("Small", "small"), ("Medium", "medium"), ("Large", "large"))
+    )  # fmt: skip
+    medium.group = large.group = small.group
+    medium.save()
+    large.save()
+    for product, price in ((small, "4.00"), (medium, "10.00"), (large, "25.00")):
+        ProductPriceFactory(product=product, price=usd(price))
+    return server, small, medium, large
+
+
+@pytest.fixture
+def service(customer, plans):
+    server, _small, medium, _large = plans
+    return Service.objects.create(
+        customer=customer, product=medium, cycle="monthly", currency="USD",
+        recurring_amount=usd("10.00"), server=server, status="active",
+        external_id="sandbox-svc-x", next_due_date=date(2026, 4, 1),
+    )  # fmt: skip
+
+
+def test_proration_is_by_days_left_in_the_period(service, plans):
+    _server, small, _medium, large = plans
+    up = services.plan_change_quote(service=service, to_product=large, today=TODAY)
+    down = services.plan_change_quote(service=service, to_product=small, today=TODAY)
+    assert (up.days_left, up.days_in_period) == (21, 31)
+    assert up.difference == usd("10.16")  # 15 * 21 / 31 = 10.161…
+    assert down.difference == usd("-4.06")  # -6 * 21 / 31 = -4.064…
+    last_day = services.plan_change_quote(service=service, to_product=large,
+                                          today=date(2026, 4, 1))  # fmt: skip
+    assert last_day.difference == usd("0")
+
+
+def test_an_upgrade_is_invoiced_and_applied_when_paid(
+    service, plans, django_capture_on_commit_callbacks
+):
+    _server, _small, _medium, large = plans
+    change = services.plan_change_request(customer=service.customer, service_id=service.pk,
+                                          to_product_id=large.pk, today=TODAY)  # fmt: skip
+    invoice = change.invoice
+    assert (invoice.kind, invoice.total) == (Invoice.Kind.UPGRADE, usd("10.16"))
+    service.refresh_from_db()
+    assert service.product.slug == "medium"  # not before payment
+    with pytest.raises(ProvisioningError, match="waiting for payment"):
+        services.plan_change_request(customer=service.customer, service_id=service.pk,
+                                     to_product_id=large.pk, today=TODAY)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
+    service.refresh_from_db()
+    assert (service.product.slug, service.recurring_amount) == ("large", usd("25.00"))
+    operation = service.operations.get(kind="change_package")
+    assert (operation.status, operation.payload) == ("succeeded", {"settings": {"plan": "large"}})
+
+
+def test_a_downgrade_credits_the_difference_and_applies_now(
+    service, plans, django_capture_on_commit_callbacks
+):
+    _server, small, _medium, _large = plans
+    with django_capture_on_commit_callbacks(execute=True):
+        change = services.plan_change_request(customer=service.customer, service_id=service.pk,
+                                              to_product_id=small.pk, today=TODAY)  # fmt: skip
+    service.refresh_from_db()
+    assert (change.status, change.invoice) == (ServiceChange.Status.APPLIED, None)
+    assert (service.product.slug, service.recurring_amount) == ("small", usd("4.00"))
+    entry = CreditEntry.objects.get()
+    assert (entry.kind, entry.amount) == (CreditEntry.Kind.DOWNGRADE_CREDIT, usd("4.06"))
+    assert credit_balance(customer=service.customer, currency="USD") == usd("4.06")
+    assert service.operations.get(kind="change_package").status == "succeeded"
+
+
+def test_unpaid_upgrades_expire(service, plans, settings):
+    _server, _small, _medium, large = plans
+    change = services.plan_change_request(customer=service.customer, service_id=service.pk,
+                                          to_product_id=large.pk, today=TODAY)  # fmt: skip
+    due = change.invoice.due_date
+    billing_run(today=due + timedelta(days=settings.BILLING_UPGRADE_INVOICE_EXPIRY_DAYS - 1))
+    change.refresh_from_db()
+    assert change.status == ServiceChange.Status.AWAITING_PAYMENT
+    billing_run(today=due + timedelta(days=settings.BILLING_UPGRADE_INVOICE_EXPIRY_DAYS))
+    change.refresh_from_db()
+    change.invoice.refresh_from_db()
+    assert change.status == ServiceChange.Status.EXPIRED
+    assert change.invoice.status == Invoice.Status.CANCELLED
+    assert not change.invoice.notices.exists()  # no reminders for an optional upgrade
+
+
+def test_plan_change_pages_and_isolation(client, service, plans, other_customer):
+    service.next_due_date = timezone.localdate() + timedelta(days=10)
+    service.save()
+    client.force_login(service.customer.user)
+    page = client.get(reverse("provisioning:service_change", args=[service.pk])).content.decode()
+    assert 'data-testid="quote-large">Pay $' in page
+    assert 'data-testid="quote-small">$' in page
+    assert "back as credit" in page
+    _server, small, _medium, _large = plans
+    response = client.post(reverse("provisioning:service_change", args=[service.pk]),
+                           {"product": small.pk}, follow=True)  # fmt: skip
+    assert "Your plan is now Small" in response.content.decode()
+    assert_customer_isolation(
+        client, urls=[reverse("provisioning:service_change", args=[service.pk])],
+        owner=service.customer, intruder=other_customer,
+    )  # fmt: skip
