@@ -8,9 +8,13 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
 from billing_portal.common.admin import ReadOnlyAdminMixin
@@ -122,6 +126,16 @@ class OperationInline(admin.TabularInline):
         return False
 
 
+class PlaceForm(forms.Form):
+    server = forms.ModelChoiceField(queryset=Server.objects.none())
+
+    def __init__(self, *args, service: Service, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["server"].queryset = Server.objects.filter(
+            module=service.product.module, is_active=True
+        )
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     list_display = ("__str__", "customer", "status", "server", "cycle", "recurring_amount",
@@ -131,12 +145,38 @@ class ServiceAdmin(admin.ModelAdmin):
                      "customer__user__email")  # fmt: skip
     list_select_related = ("customer", "product", "server")
     raw_id_fields = ("customer", "order")
-    readonly_fields = ("status", "external_id", "username", "panel_url", "created_at",
+    change_form_template = "admin/provisioning/service/change_form.html"
+    readonly_fields = ("status", "server", "external_id", "username", "panel_url", "created_at",
                        "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
     exclude = ("secrets",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ServiceOptionInline, OperationInline]
     actions = ["suspend", "unsuspend", "terminate", "retry_provisioning"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.place_view)
+        return [path("<int:pk>/place/", view, name="provisioning_service_place"),
+                *super().get_urls()]  # fmt: skip
+
+    def place_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Put a service that is not on its panel yet on a server staff choose."""
+        if not request.user.has_perm("provisioning.change_service"):
+            raise PermissionDenied
+        service = get_object_or_404(Service, pk=pk)
+        form = PlaceForm(request.POST or None, service=service)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.server_place_manually(
+                    service_id=service.pk, server_id=form.cleaned_data["server"].pk
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, "The service was placed.", messages.SUCCESS)
+                return redirect("admin:provisioning_service_change", service.pk)
+        context = {**self.admin_site.each_context(request), "title": f"Place {service}",
+                   "form": form, "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
     def _each(self, request, queryset, call, done: str) -> None:
         for service in queryset:

@@ -77,3 +77,17 @@ def test_failed_operations_can_be_retried_from_the_queue(staff_client, customer)
     service.refresh_from_db()
     assert operation.status in ("pending", "succeeded")
     assert service.status in ("provisioning", "active")
+
+
+def test_staff_place_a_service_from_its_page(staff_client, customer):
+    first, second = ServerFactory(), ServerFactory()
+    service = Service.objects.create(
+        customer=customer, product=panel_product(first), cycle="monthly", currency="USD",
+        recurring_amount=Decimal("10"), server=first, status="pending",
+    )  # fmt: skip
+    change = staff_client.get(reverse("admin:provisioning_service_change", args=[service.pk]))
+    url = reverse("admin:provisioning_service_place", args=[service.pk])
+    assert url in change.content.decode()
+    assert staff_client.post(url, {"server": second.pk}).status_code == 302
+    service.refresh_from_db()
+    assert service.server == second
