@@ -1,0 +1,43 @@
+"""Issue acceptance 1 in a real browser: the demo customer orders a game server on the
+sandbox panel, pays with demo credit and sees it active with its login details."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from accounts.management.commands.seed_demo import CUSTOMER_EMAIL
+from accounts.models import User
+from accounts.tests.factories import PASSWORD
+from provisioning.models import Service
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_order_pay_with_demo_credit_and_see_the_service_active(page, live_server):
+    call_command("seed_demo", stdout=io.StringIO())  # random passwords with DEBUG off
+    user = User.objects.get(email=CUSTOMER_EMAIL)
+    user.set_password(PASSWORD)
+    user.save()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.locator("#id_username").fill(CUSTOMER_EMAIL)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/order/minecraft-4gb/")
+    page.get_by_label("Monthly: $12.00").check()
+    page.locator("#id_hostname").fill("mc.demo.test")
+    page.locator("input[name^=option_]").fill("0")  # no extra memory
+    page.get_by_role("button", name="Review order").click()
+    page.get_by_role("button", name="Place order").click()
+    page.get_by_text("Your order is placed").wait_for()
+    page.get_by_role("button", name="Use account credit").click()
+
+    service = Service.objects.get(customer__user__email=CUSTOMER_EMAIL)
+    page.goto(f"{live_server.url}/services/{service.pk}/")
+    assert page.get_by_test_id("service-status").inner_text() == "Active"
+    service.refresh_from_db()
+    assert page.get_by_test_id("credential-password").inner_text() == service.secrets["password"]
