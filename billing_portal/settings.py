@@ -193,7 +193,7 @@ CELERY_TASK_ROUTES = {
     "provisioning.*": {"queue": "panels"},
     "provisioning.staff_alert": {"queue": "default"},
     "dns.*": {"queue": "panels"},
-    "credits.token_credit_deliver": {"queue": "panels"},
+    "credits.token_purchase_deliver": {"queue": "panels"},
     "backups.*": {"queue": "backups"},
 }
 # The schedule lives in code so it is reviewed with the tasks it runs.
@@ -218,8 +218,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.webhook_events_sweep",
         "schedule": timedelta(minutes=5),
     },
-    "credits.token_credits_sweep": {
-        "task": "credits.token_credits_sweep",
+    "credits.token_purchases_sweep": {
+        "task": "credits.token_purchases_sweep",
         "schedule": timedelta(minutes=5),
     },
     "provisioning.operations_sweep": {

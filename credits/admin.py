@@ -1,4 +1,4 @@
-"""Staff screens for the dual wallet: balances, the ledger and token credits are read-only;
+"""Staff screens for the dual wallet: balances, the ledger and token purchases are read-only;
 credit and tokens are added, removed and resolved through the credit services, always with a
 reason."""
 
@@ -21,7 +21,7 @@ from accounts.models import Customer
 from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from credits import services
-from credits.models import CreditAccount, CreditEntry, TokenCredit
+from credits.models import CreditAccount, CreditEntry, TokenPurchase
 
 
 class CreditChangeForm(forms.Form):
@@ -108,7 +108,7 @@ class TokenResolveForm(forms.Form):
     virtfusion_credit_id = forms.IntegerField(required=False, min_value=1)
     note = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, credit: TokenCredit, **kwargs) -> None:
+    def __init__(self, *args, credit: TokenPurchase, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [(a, self.ACTIONS[a]) for a in _actions_for(credit)]
 
@@ -119,48 +119,50 @@ class TokenResolveForm(forms.Form):
         return data
 
 
-def _actions_for(credit: TokenCredit) -> list[str]:
+def _actions_for(credit: TokenPurchase) -> list[str]:
     status, purchase = credit.status, credit.invoice_id is not None
     actions = []
-    if status in TokenCredit.STAFF_RESOLVABLE:
+    if status in TokenPurchase.STAFF_RESOLVABLE:
         actions.append("retry")
-    if status == TokenCredit.Status.UNCERTAIN:
+    if status == TokenPurchase.Status.UNCERTAIN:
         actions.append("mark_delivered")
-    if purchase and status in TokenCredit.STAFF_RESOLVABLE:
+    if purchase and status in TokenPurchase.STAFF_RESOLVABLE:
         actions.append("convert")
-    if purchase and status in (TokenCredit.Status.UNCERTAIN, TokenCredit.Status.FAILED):
+    if purchase and status in (TokenPurchase.Status.UNCERTAIN, TokenPurchase.Status.FAILED):
         actions.append("refund")
-    if status == TokenCredit.Status.DELIVERED:
+    if status == TokenPurchase.Status.DELIVERED:
         actions.append("cancel")
     return actions
 
 
-@admin.register(TokenCredit)
-class TokenCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+@admin.register(TokenPurchase)
+class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "source", "tokens", "amount", "status",
                     "attempts", "virtfusion_credit_id", "last_error")  # fmt: skip
     list_filter = ("status", "source")
     search_fields = ("customer__name", "customer__user__email", "invoice__number")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
-    change_form_template = "admin/credits/tokencredit/change_form.html"
-    change_list_template = "admin/credits/tokencredit/change_list.html"
+    change_form_template = "admin/credits/tokenpurchase/change_form.html"
+    change_list_template = "admin/credits/tokenpurchase/change_list.html"
 
     def get_urls(self):
         site = self.admin_site
         return [
-            path("add-tokens/", site.admin_view(self.grant_view), name="credits_tokencredit_grant"),
+            path(
+                "add-tokens/", site.admin_view(self.grant_view), name="credits_tokenpurchase_grant"
+            ),
             path(
                 "<int:pk>/resolve/",
                 site.admin_view(self.resolve_view),
-                name="credits_tokencredit_resolve",
+                name="credits_tokenpurchase_resolve",
             ),
             *super().get_urls(),
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        attention = (TokenCredit.Status.UNCERTAIN, TokenCredit.Status.FAILED)
-        needs = TokenCredit.objects.filter(status__in=attention).count()
+        attention = (TokenPurchase.Status.UNCERTAIN, TokenPurchase.Status.FAILED)
+        needs = TokenPurchase.objects.filter(status__in=attention).count()
         return super().changelist_view(request, {**(extra_context or {}), "needs_attention": needs})
 
     def _render(self, request: HttpRequest, title: str, form: forms.Form) -> HttpResponse:
@@ -169,7 +171,7 @@ class TokenCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
     def grant_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("credits.add_tokencredit"):
+        if not request.user.has_perm("credits.add_tokenpurchase"):
             raise PermissionDenied
         form = TokenGrantForm(
             request.POST or None, initial={"customer": request.GET.get("customer")}
@@ -177,7 +179,7 @@ class TokenCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                credit = services.token_credit_add_by_staff(
+                credit = services.tokens_add_by_staff(
                     customer=data["customer"], tokens=data["tokens"], reason=data["reason"],
                     staff=request.user,
                 )  # fmt: skip
@@ -185,13 +187,13 @@ class TokenCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 form.add_error(None, error.message)
             else:
                 self.message_user(request, "The tokens are being added.", messages.SUCCESS)
-                return redirect("admin:credits_tokencredit_change", credit.pk)
+                return redirect("admin:credits_tokenpurchase_change", credit.pk)
         return self._render(request, "Add VPS tokens", form)
 
     def resolve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm("credits.change_tokencredit"):
+        if not request.user.has_perm("credits.change_tokenpurchase"):
             raise PermissionDenied
-        credit = get_object_or_404(TokenCredit, pk=pk)
+        credit = get_object_or_404(TokenPurchase, pk=pk)
         form = TokenResolveForm(request.POST or None, credit=credit)
         if request.method == "POST" and form.is_valid():
             try:
@@ -200,24 +202,24 @@ class TokenCreditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 form.add_error(None, error.message)
             else:
                 self.message_user(request, "Done.", messages.SUCCESS)
-                return redirect("admin:credits_tokencredit_change", credit.pk)
+                return redirect("admin:credits_tokenpurchase_change", credit.pk)
         return self._render(request, f"Resolve {credit}", form)
 
     @staticmethod
-    def _resolve(credit: TokenCredit, data: dict, staff) -> None:
+    def _resolve(credit: TokenPurchase, data: dict, staff) -> None:
         action, note = data["action"], data["note"]
         if action == "retry":
-            services.token_credit_retry(token_credit_id=credit.pk, staff=staff, note=note)
+            services.token_purchase_retry(token_purchase_id=credit.pk, staff=staff, note=note)
         elif action == "mark_delivered":
-            services.token_credit_mark_delivered(
-                token_credit_id=credit.pk, virtfusion_credit_id=data["virtfusion_credit_id"],
+            services.token_purchase_mark_delivered(
+                token_purchase_id=credit.pk, virtfusion_credit_id=data["virtfusion_credit_id"],
                 staff=staff, note=note,
             )  # fmt: skip
         elif action == "convert":
-            services.token_credit_convert_to_credit(
-                token_credit_id=credit.pk, staff=staff, note=note
+            services.token_purchase_convert_to_credit(
+                token_purchase_id=credit.pk, staff=staff, note=note
             )
         elif action == "refund":
-            services.token_credit_refund(token_credit_id=credit.pk, staff=staff, note=note)
+            services.token_purchase_refund(token_purchase_id=credit.pk, staff=staff, note=note)
         else:
-            services.token_credit_cancel(token_credit_id=credit.pk, staff=staff, reason=note)
+            services.token_purchase_cancel(token_purchase_id=credit.pk, staff=staff, reason=note)

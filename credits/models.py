@@ -98,7 +98,7 @@ class CreditEntry(models.Model):
         return f"#{self.sequence} {self.get_kind_display()} {self.amount}"
 
 
-class TokenCredit(models.Model):
+class TokenPurchase(models.Model):
     """VirtFusion VPS tokens the portal adds to a customer's panel account: bought by the
     customer (with an invoice) or granted by staff. The portal never holds the balance, only
     this record of every credit it makes, so each one is sent at most once (see
@@ -125,7 +125,7 @@ class TokenCredit(models.Model):
     CUSTOMER_PENDING = (Status.PENDING, Status.SENDING, Status.UNCERTAIN, Status.FAILED)
 
     customer = models.ForeignKey(
-        "accounts.Customer", on_delete=models.PROTECT, related_name="token_credits"
+        "accounts.Customer", on_delete=models.PROTECT, related_name="token_purchases"
     )
     source = models.CharField(max_length=10, choices=Source.choices)
     invoice = models.OneToOneField(
@@ -133,7 +133,7 @@ class TokenCredit(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="token_credit",
+        related_name="token_purchase",
     )
     status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
     tokens = models.DecimalField(max_digits=14, decimal_places=2)
@@ -158,15 +158,17 @@ class TokenCredit(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(tokens__gt=0), name="credits_tokencredit_positive"),
+            models.CheckConstraint(
+                condition=Q(tokens__gt=0), name="credits_tokenpurchase_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(source="staff") | Q(invoice__isnull=False),
-                name="credits_tokencredit_purchase_has_invoice",
+                name="credits_tokenpurchase_purchase_has_invoice",
             ),
             models.UniqueConstraint(
                 fields=["virtfusion_credit_id"],
                 condition=Q(virtfusion_credit_id__isnull=False),
-                name="credits_tokencredit_virtfusion_id_unique",
+                name="credits_tokenpurchase_virtfusion_id_unique",
             ),
         ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Customer
-from credits.models import CreditAccount, CreditEntry, TokenCredit
+from credits.models import CreditAccount, CreditEntry, TokenPurchase
 
 
 def credit_accounts_for_customer(*, customer: Customer) -> QuerySet[CreditAccount]:
@@ -21,10 +21,10 @@ def credit_entries_for_customer(
     return entries.order_by("-created_at", "-id")
 
 
-def token_credits_for_customer(*, customer: Customer) -> QuerySet[TokenCredit]:
-    """Token credits the customer has paid for or been given (not unpaid purchases)."""
+def token_purchases_for_customer(*, customer: Customer) -> QuerySet[TokenPurchase]:
+    """Token purchases the customer has paid for or been given (not unpaid purchases)."""
     return (
-        TokenCredit.objects.filter(customer=customer)
-        .exclude(status=TokenCredit.Status.AWAITING_PAYMENT)
+        TokenPurchase.objects.filter(customer=customer)
+        .exclude(status=TokenPurchase.Status.AWAITING_PAYMENT)
         .select_related("invoice")
     )

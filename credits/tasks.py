@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from credits.services import credits_reconcile, token_credit_deliver, token_credits_sweep
+from credits.services import credits_reconcile, token_purchase_deliver, token_purchases_sweep
 
 
 @shared_task(name="credits.reconcile")
@@ -11,16 +11,16 @@ def credits_reconcile_task() -> int:
     return len(credits_reconcile())
 
 
-@shared_task(name="credits.token_credit_deliver")
-def token_credit_deliver_task(token_credit_id: int) -> str:
-    """Add one token credit in VirtFusion; the service decides retries (see its module)."""
-    return token_credit_deliver(token_credit_id=token_credit_id).status
+@shared_task(name="credits.token_purchase_deliver")
+def token_purchase_deliver_task(token_purchase_id: int) -> str:
+    """Add one token purchase in VirtFusion; the service decides retries (see its module)."""
+    return token_purchase_deliver(token_purchase_id=token_purchase_id).status
 
 
-@shared_task(name="credits.token_credits_sweep")
-def token_credits_sweep_task() -> int:
+@shared_task(name="credits.token_purchases_sweep")
+def token_purchases_sweep_task() -> int:
     """Every few minutes: flag interrupted calls, queue due retries whose message was lost."""
-    due = token_credits_sweep()
-    for token_credit_id in due:
-        token_credit_deliver_task.delay(token_credit_id)
+    due = token_purchases_sweep()
+    for token_purchase_id in due:
+        token_purchase_deliver_task.delay(token_purchase_id)
     return len(due)

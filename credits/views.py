@@ -22,7 +22,7 @@ from credits.models import CreditEntry
 from credits.selectors import (
     credit_accounts_for_customer,
     credit_entries_for_customer,
-    token_credits_for_customer,
+    token_purchases_for_customer,
 )
 from invoices.models import Invoice
 from payments.errors import PaymentsError
@@ -84,7 +84,7 @@ class BillingOverviewView(_EntriesMixin, ListView):
             "token_balance": services.token_balance_get(customer=self.customer),
             "token_currency": services.token_currency(),
             "tokens_per_unit": settings.VIRTFUSION_TOKENS_PER_UNIT,
-            "token_credits": token_credits_for_customer(customer=self.customer)[:5],
+            "token_purchases": token_purchases_for_customer(customer=self.customer)[:5],
         }
 
 

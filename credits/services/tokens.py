@@ -1,10 +1,10 @@
 """VirtFusion VPS tokens: buying them, adding them in the panel, and staff resolution.
 
-Tokens live in VirtFusion; the portal keeps a `TokenCredit` row for every credit it makes.
+Tokens live in VirtFusion; the portal keeps a `TokenPurchase` row for every credit it makes.
 
-Why a token credit is never added twice. VirtFusion's credit call has no idempotency key,
+Why tokens are never added twice. VirtFusion's credit call has no idempotency key,
 so the portal makes sure it sends each credit at most once per *uncertain* outcome:
-1. Before calling VirtFusion, `token_credit_deliver` moves the row from `pending` to
+1. Before calling VirtFusion, `token_purchase_deliver` moves the row from `pending` to
    `sending` and commits, under the row's lock; a second worker (a duplicate task message,
    the sweeper) finds it `sending` and does nothing.
 2. The call's outcome decides the next state:
@@ -15,7 +15,7 @@ so the portal makes sure it sends each credit at most once per *uncertain* outco
    - The answer was lost (read timeout, connection dropped after sending, a 500): VirtFusion
      may have added the tokens. The row becomes `uncertain` and is *not* resent; staff are
      alerted, look for the credit in the panel (reference_1 = our row id, reference_2 =
-     "portal-token-credit-<id>"), and mark it delivered, retry it, convert it to account
+     "portal-token-purchase-<id>"), and mark it delivered, retry it, convert it to account
      credit or refund it.
    - A worker that dies mid-call leaves the row `sending`; the sweeper treats a row stuck
      there as `uncertain` for the same reason.
@@ -42,7 +42,7 @@ from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from credits.errors import CreditsError, InvalidCreditAmount
-from credits.models import CreditEntry, TokenCredit
+from credits.models import CreditEntry, TokenPurchase
 from credits.services.ledger import (
     credit_account_lock,
     credit_entry_append,
@@ -148,45 +148,47 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
         customer=customer, kind=Invoice.Kind.TOKEN_PURCHASE, line=line, actor=actor
     )
     # Same transaction as the invoice: the paid handler always finds this row.
-    TokenCredit.objects.create(
-        customer=customer, source=TokenCredit.Source.PURCHASE, invoice=invoice,
-        status=TokenCredit.Status.AWAITING_PAYMENT, tokens=tokens,
+    TokenPurchase.objects.create(
+        customer=customer, source=TokenPurchase.Source.PURCHASE, invoice=invoice,
+        status=TokenPurchase.Status.AWAITING_PAYMENT, tokens=tokens,
         rate=settings.VIRTFUSION_TOKENS_PER_UNIT, currency=str(amount.currency), amount=amount,
     )  # fmt: skip
     return invoice
 
 
-def _queue(token_credit_id: int, countdown: float = 0) -> None:
-    from credits.tasks import token_credit_deliver_task
+def _queue(token_purchase_id: int, countdown: float = 0) -> None:
+    from credits.tasks import token_purchase_deliver_task
 
     transaction.on_commit(
-        lambda: token_credit_deliver_task.apply_async(args=[token_credit_id], countdown=countdown),
+        lambda: token_purchase_deliver_task.apply_async(
+            args=[token_purchase_id], countdown=countdown
+        ),
         robust=True,
     )
 
 
 def token_purchase_paid(invoice: Invoice) -> None:
     """invoice_paid handler part: the paid purchase is queued for delivery on commit."""
-    credit = TokenCredit.objects.select_for_update().get(invoice=invoice)
-    if credit.status != TokenCredit.Status.AWAITING_PAYMENT:
+    credit = TokenPurchase.objects.select_for_update().get(invoice=invoice)
+    if credit.status != TokenPurchase.Status.AWAITING_PAYMENT:
         return
-    credit.status, credit.next_attempt_at = TokenCredit.Status.PENDING, timezone.now()
+    credit.status, credit.next_attempt_at = TokenPurchase.Status.PENDING, timezone.now()
     credit.save(update_fields=["status", "next_attempt_at", "updated_at"])
     _queue(credit.pk)
 
 
 @transaction.atomic
-def token_credit_add_by_staff(
+def tokens_add_by_staff(
     *, customer: Customer, tokens: Decimal, reason: str, staff: User
-) -> TokenCredit:
+) -> TokenPurchase:
     """Grant tokens (goodwill, compensation): recorded and delivered like a purchase."""
     _client()
     if not reason.strip():
         raise CreditsError("Give the reason: it is kept with the credit.")
     if tokens <= 0 or tokens != tokens.quantize(TOKENS_QUANTUM):
         raise InvalidCreditAmount("Tokens must be more than zero, with at most two decimals.")
-    credit = TokenCredit.objects.create(
-        customer=customer, source=TokenCredit.Source.STAFF, status=TokenCredit.Status.PENDING,
+    credit = TokenPurchase.objects.create(
+        customer=customer, source=TokenPurchase.Source.STAFF, status=TokenPurchase.Status.PENDING,
         tokens=tokens, rate=settings.VIRTFUSION_TOKENS_PER_UNIT, currency=token_currency(),
         amount=Money(0, token_currency()), staff_user=staff, reason=reason.strip(),
         next_attempt_at=timezone.now(),
@@ -203,48 +205,48 @@ def _backoff(attempts: int) -> timedelta:
     return delay + delay * random.uniform(0, 0.1)  # noqa: S311 (jitter, not a secret)
 
 
-def _claim(token_credit_id: int, now: datetime) -> TokenCredit | None:
+def _claim(token_purchase_id: int, now: datetime) -> TokenPurchase | None:
     """Step 1: take the row from pending to sending (committed), or None if not due."""
     with transaction.atomic():
-        credit = TokenCredit.objects.select_for_update().get(pk=token_credit_id)
-        if credit.status != TokenCredit.Status.PENDING or (
+        credit = TokenPurchase.objects.select_for_update().get(pk=token_purchase_id)
+        if credit.status != TokenPurchase.Status.PENDING or (
             credit.next_attempt_at and credit.next_attempt_at > now
         ):
             return None
-        credit.status, credit.attempts = TokenCredit.Status.SENDING, credit.attempts + 1
+        credit.status, credit.attempts = TokenPurchase.Status.SENDING, credit.attempts + 1
         credit.save(update_fields=["status", "attempts", "updated_at"])
     return credit
 
 
-def _alert_staff(credit: TokenCredit, what: str) -> None:
+def _alert_staff(credit: TokenPurchase, what: str) -> None:
     message = (
-        f"{what}\n\nToken credit #{credit.pk}: {credit.tokens} tokens for {credit.customer} "
+        f"{what}\n\nToken purchase #{credit.pk}: {credit.tokens} tokens for {credit.customer} "
         f"(customer id {credit.customer_id}), attempts {credit.attempts}.\n"
         f"Last error: {credit.last_error}\n"
-        f"Look for reference_1={credit.pk} / reference_2=portal-token-credit-{credit.pk} in "
-        "VirtFusion, then resolve it in the admin (Credits > Token credits)."
+        f"Look for reference_1={credit.pk} / reference_2=portal-token-purchase-{credit.pk} in "
+        "VirtFusion, then resolve it in the admin (Credits > Token purchases)."
     )
     transaction.on_commit(lambda: mail_admins(f"VPS tokens need attention (#{credit.pk})", message))
 
 
-def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenCredit:
+def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenPurchase:
     credit = (
-        TokenCredit.objects.select_for_update(of=("self",))
+        TokenPurchase.objects.select_for_update(of=("self",))
         .select_related("customer")
         .get(pk=credit_id)
     )
     credit.last_error = error.message
     if error.may_have_applied:
-        credit.status = TokenCredit.Status.UNCERTAIN
+        credit.status = TokenPurchase.Status.UNCERTAIN
         _alert_staff(credit, "VirtFusion may have added these tokens but its answer was lost.")
     elif error.retryable and credit.attempts < MAX_ATTEMPTS:
-        credit.status = TokenCredit.Status.PENDING
+        credit.status = TokenPurchase.Status.PENDING
         credit.next_attempt_at = now + _backoff(credit.attempts)
     else:
-        credit.status = TokenCredit.Status.FAILED
+        credit.status = TokenPurchase.Status.FAILED
         _alert_staff(credit, "VirtFusion did not add these tokens.")
     credit.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
-    if credit.status == TokenCredit.Status.PENDING:
+    if credit.status == TokenPurchase.Status.PENDING:
         _queue(credit.pk, countdown=(credit.next_attempt_at - now).total_seconds())
     else:
         audit_record(
@@ -257,13 +259,16 @@ def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenCr
     return credit
 
 
-def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -> TokenCredit:
+def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -> TokenPurchase:
     credit = (
-        TokenCredit.objects.select_for_update(of=("self",))
+        TokenPurchase.objects.select_for_update(of=("self",))
         .select_related("customer__user")
         .get(pk=credit_id)
     )
-    credit.status, credit.virtfusion_credit_id = TokenCredit.Status.DELIVERED, virtfusion_credit_id
+    credit.status, credit.virtfusion_credit_id = (
+        TokenPurchase.Status.DELIVERED,
+        virtfusion_credit_id,
+    )
     credit.delivered_at, credit.last_error = now, ""
     credit.save()
     audit_record(
@@ -284,12 +289,12 @@ def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -
     return credit
 
 
-def token_credit_deliver(*, token_credit_id: int, now: datetime | None = None) -> TokenCredit:
-    """Add a pending token credit in VirtFusion: claim, call once, record the outcome."""
+def token_purchase_deliver(*, token_purchase_id: int, now: datetime | None = None) -> TokenPurchase:
+    """Add a pending token purchase in VirtFusion: claim, call once, record the outcome."""
     now = now or timezone.now()
-    credit = _claim(token_credit_id, now)
+    credit = _claim(token_purchase_id, now)
     if credit is None:
-        return TokenCredit.objects.get(pk=token_credit_id)
+        return TokenPurchase.objects.get(pk=token_purchase_id)
     customer = credit.customer
     try:
         client = _client()
@@ -299,7 +304,7 @@ def token_credit_deliver(*, token_credit_id: int, now: datetime | None = None) -
         )  # fmt: skip
         virtfusion_credit_id = client.token_credit_add(
             ext_relation_id=customer.pk, tokens=credit.tokens, reference_1=credit.pk,
-            reference_2=f"portal-token-credit-{credit.pk}",
+            reference_2=f"portal-token-purchase-{credit.pk}",
         )  # fmt: skip
     except PanelError as error:
         with transaction.atomic():
@@ -311,12 +316,12 @@ def token_credit_deliver(*, token_credit_id: int, now: datetime | None = None) -
         return _record_delivery(credit.pk, virtfusion_credit_id, now)
 
 
-def token_credits_sweep(*, now: datetime | None = None) -> list[int]:
+def token_purchases_sweep(*, now: datetime | None = None) -> list[int]:
     """Every few minutes: rows stuck `sending` (a worker died mid-call) become uncertain;
     returns the pending rows that are due, for the caller to queue (lost broker messages)."""
     now = now or timezone.now()
-    stuck = TokenCredit.objects.filter(
-        status=TokenCredit.Status.SENDING, updated_at__lt=now - STUCK_AFTER
+    stuck = TokenPurchase.objects.filter(
+        status=TokenPurchase.Status.SENDING, updated_at__lt=now - STUCK_AFTER
     ).values_list("pk", flat=True)
     for credit_id in stuck:
         with transaction.atomic():
@@ -326,27 +331,29 @@ def token_credits_sweep(*, now: datetime | None = None) -> list[int]:
                            may_have_applied=True),
                 now,
             )  # fmt: skip
-    due = TokenCredit.objects.filter(status=TokenCredit.Status.PENDING, next_attempt_at__lte=now)
+    due = TokenPurchase.objects.filter(
+        status=TokenPurchase.Status.PENDING, next_attempt_at__lte=now
+    )
     return list(due.values_list("pk", flat=True))
 
 
 # --- Staff resolution ---------------------------------------------------------------------
 
 
-def _locked_for_staff(token_credit_id: int, allowed: tuple[str, ...]) -> TokenCredit:
+def _locked_for_staff(token_purchase_id: int, allowed: tuple[str, ...]) -> TokenPurchase:
     credit = (
-        TokenCredit.objects.select_for_update(of=("self",))  # invoice: nullable join
+        TokenPurchase.objects.select_for_update(of=("self",))  # invoice: nullable join
         .select_related("customer", "invoice")
-        .get(pk=token_credit_id)
+        .get(pk=token_purchase_id)
     )
     if credit.status not in allowed:
         raise CreditsError(
-            f"This token credit is {credit.get_status_display().lower()}: nothing to do."
+            f"This token purchase is {credit.get_status_display().lower()}: nothing to do."
         )
     return credit
 
 
-def _resolved(credit: TokenCredit, *, staff: User, status: str, note: str, **details) -> None:
+def _resolved(credit: TokenPurchase, *, staff: User, status: str, note: str, **details) -> None:
     credit.status, credit.resolution = status, note.strip()
     credit.save(update_fields=["status", "resolution", "updated_at"])
     audit_record(
@@ -360,70 +367,72 @@ def _resolved(credit: TokenCredit, *, staff: User, status: str, note: str, **det
 
 def _require_note(note: str) -> None:
     if not note.strip():
-        raise CreditsError("Give the reason: it is kept with the token credit.")
+        raise CreditsError("Give the reason: it is kept with the token purchase.")
 
 
 @transaction.atomic
-def token_credit_retry(*, token_credit_id: int, staff: User, note: str) -> TokenCredit:
+def token_purchase_retry(*, token_purchase_id: int, staff: User, note: str) -> TokenPurchase:
     """Send again. For an uncertain credit, staff confirm first that VirtFusion does not
     have it (the note says so)."""
     _require_note(note)
-    credit = _locked_for_staff(token_credit_id, TokenCredit.STAFF_RESOLVABLE)
+    credit = _locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
     credit.attempts, credit.next_attempt_at = 0, timezone.now()
     credit.save(update_fields=["attempts", "next_attempt_at"])
-    _resolved(credit, staff=staff, status=TokenCredit.Status.PENDING, note=note)
+    _resolved(credit, staff=staff, status=TokenPurchase.Status.PENDING, note=note)
     _queue(credit.pk)
     return credit
 
 
 @transaction.atomic
-def token_credit_mark_delivered(
-    *, token_credit_id: int, virtfusion_credit_id: int, staff: User, note: str
-) -> TokenCredit:
+def token_purchase_mark_delivered(
+    *, token_purchase_id: int, virtfusion_credit_id: int, staff: User, note: str
+) -> TokenPurchase:
     """Staff found the credit in VirtFusion (an uncertain call that did go through)."""
     _require_note(note)
-    credit = _locked_for_staff(token_credit_id, (TokenCredit.Status.UNCERTAIN,))
+    credit = _locked_for_staff(token_purchase_id, (TokenPurchase.Status.UNCERTAIN,))
     credit.virtfusion_credit_id, credit.delivered_at = virtfusion_credit_id, timezone.now()
     credit.save(update_fields=["virtfusion_credit_id", "delivered_at"])
-    _resolved(credit, staff=staff, status=TokenCredit.Status.DELIVERED, note=note,
+    _resolved(credit, staff=staff, status=TokenPurchase.Status.DELIVERED, note=note,
               virtfusion_credit_id=virtfusion_credit_id)  # fmt: skip
     _balance_forget(credit.customer_id)
     return credit
 
 
 @transaction.atomic
-def token_credit_convert_to_credit(*, token_credit_id: int, staff: User, note: str) -> CreditEntry:
+def token_purchase_convert_to_credit(
+    *, token_purchase_id: int, staff: User, note: str
+) -> CreditEntry:
     """Give the customer account credit for what they paid instead of the tokens."""
     _require_note(note)
-    credit = TokenCredit.objects.select_related("customer", "invoice").get(pk=token_credit_id)
+    credit = TokenPurchase.objects.select_related("customer", "invoice").get(pk=token_purchase_id)
     if credit.invoice is None:
         raise CreditsError("Only purchased tokens can be converted to account credit.")
     credit_account_lock(credit.customer, str(credit.invoice.currency))  # account first
-    credit = _locked_for_staff(token_credit_id, TokenCredit.STAFF_RESOLVABLE)
+    credit = _locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
     entry = credit_entry_append(
         customer=credit.customer,
         amount=credit.invoice.amount_paid,
         kind=CreditEntry.Kind.REFUND_TO_CREDIT,
-        idempotency_key=f"token-credit:{credit.pk}:convert",
+        idempotency_key=f"token-purchase:{credit.pk}:convert",
         description=f"VPS tokens of invoice {credit.invoice.number} converted to credit",
         payment_reference=credit.invoice.number or "",
         staff_user=staff,
         reason=note.strip(),
     )
-    _resolved(credit, staff=staff, status=TokenCredit.Status.CONVERTED, note=note,
+    _resolved(credit, staff=staff, status=TokenPurchase.Status.CONVERTED, note=note,
               credit_entry=entry.pk)  # fmt: skip
     return entry
 
 
-def token_credit_refund(*, token_credit_id: int, staff: User, note: str) -> TokenCredit:
+def token_purchase_refund(*, token_purchase_id: int, staff: User, note: str) -> TokenPurchase:
     """Return the money through the payment's provider (or book a refund made elsewhere)."""
     from payments.models import Payment
     from payments.services import payment_refund_via_gateway
 
     _require_note(note)
     # Not `pending`: a queued delivery could add the tokens while the money goes back.
-    refundable = (TokenCredit.Status.UNCERTAIN, TokenCredit.Status.FAILED)
-    credit = TokenCredit.objects.select_related("invoice").get(pk=token_credit_id)
+    refundable = (TokenPurchase.Status.UNCERTAIN, TokenPurchase.Status.FAILED)
+    credit = TokenPurchase.objects.select_related("invoice").get(pk=token_purchase_id)
     if credit.status not in refundable or credit.invoice is None:
         raise CreditsError(
             "Only paid token purchases that failed or need checking can be refunded."
@@ -439,24 +448,24 @@ def token_credit_refund(*, token_credit_id: int, staff: User, note: str) -> Toke
             reason=note, actor=staff,
         )  # fmt: skip
     with transaction.atomic():
-        credit = _locked_for_staff(token_credit_id, refundable)
-        _resolved(credit, staff=staff, status=TokenCredit.Status.REFUNDED, note=note)
+        credit = _locked_for_staff(token_purchase_id, refundable)
+        _resolved(credit, staff=staff, status=TokenPurchase.Status.REFUNDED, note=note)
     return credit
 
 
-def token_credit_cancel(*, token_credit_id: int, staff: User, reason: str) -> TokenCredit:
+def token_purchase_cancel(*, token_purchase_id: int, staff: User, reason: str) -> TokenPurchase:
     """Take delivered tokens back out of VirtFusion (a mistaken grant, a chargeback)."""
     _require_note(reason)
-    credit = TokenCredit.objects.get(pk=token_credit_id)
-    if credit.status != TokenCredit.Status.DELIVERED or not credit.virtfusion_credit_id:
+    credit = TokenPurchase.objects.get(pk=token_purchase_id)
+    if credit.status != TokenPurchase.Status.DELIVERED or not credit.virtfusion_credit_id:
         raise CreditsError("Only tokens that were added in VirtFusion can be cancelled.")
     try:
         _client().token_credit_cancel(credit_id=credit.virtfusion_credit_id)
     except PanelError as error:
         raise CreditsError(f"VirtFusion did not cancel the credit: {error.message}") from error
     with transaction.atomic():
-        credit = _locked_for_staff(token_credit_id, (TokenCredit.Status.DELIVERED,))
-        credit.status, credit.resolution = TokenCredit.Status.CANCELLED, reason.strip()
+        credit = _locked_for_staff(token_purchase_id, (TokenPurchase.Status.DELIVERED,))
+        credit.status, credit.resolution = TokenPurchase.Status.CANCELLED, reason.strip()
         credit.save(update_fields=["status", "resolution", "updated_at"])
         audit_record(
             action=AuditAction.TOKENS_CANCELLED,

@@ -1,4 +1,4 @@
-"""Duplicate delivery tasks for one token credit at the same moment (a redelivered broker
+"""Duplicate delivery tasks for one token purchase at the same moment (a redelivered broker
 message, the sweeper), on a real PostgreSQL server: VirtFusion is called once."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.testing import errors_of, run_together
 from credits import services
-from credits.models import TokenCredit
+from credits.models import TokenPurchase
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ WORKERS = 6
 def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
     settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "t"
     customer = CustomerFactory()
-    credit = TokenCredit.objects.create(
+    credit = TokenPurchase.objects.create(
         customer=customer, source="staff", status="pending", tokens=Decimal("300"), rate=100,
         currency="USD", amount=Money(0, "USD"), reason="Goodwill",
     )  # fmt: skip
@@ -40,8 +40,8 @@ def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
     url = f"{VF}/selfService/credit/byUserExtRelationId/{customer.pk}"
     mocked.add_callback("POST", url, callback=slow_credit)
 
-    def deliver() -> TokenCredit:
-        return services.token_credit_deliver(token_credit_id=credit.pk)
+    def deliver() -> TokenPurchase:
+        return services.token_purchase_deliver(token_purchase_id=credit.pk)
 
     assert errors_of(run_together([deliver] * WORKERS)) == []
     assert sum(1 for call in mocked.calls if call.request.url == url) == 1

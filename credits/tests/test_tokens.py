@@ -20,7 +20,7 @@ from responses import matchers
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import UserFactory
 from credits import services
-from credits.models import CreditEntry, TokenCredit
+from credits.models import CreditEntry, TokenPurchase
 from credits.services import tokens as token_services
 from invoices.models import Invoice, TaxRate
 from payments.models import Payment
@@ -62,12 +62,12 @@ def _mock_balance(mocked, customer, tokens) -> None:
                json={"data": {"credit": {"value": tokens}}})  # fmt: skip
 
 
-def _paid_purchase(customer, amount="25.00", *, capture) -> TokenCredit:
+def _paid_purchase(customer, amount="25.00", *, capture) -> TokenPurchase:
     invoice = services.token_purchase_start(customer=customer, amount=usd(amount), actor=None)
     with capture(execute=False):  # delivery is queued on commit; the tests drive it
         payment_record(invoice_id=invoice.pk, gateway="stripe", reference=f"pi_{invoice.pk}",
                        amount=invoice.total)  # fmt: skip
-    return TokenCredit.objects.get(invoice=invoice)
+    return TokenPurchase.objects.get(invoice=invoice)
 
 
 def _calls_to(mocked, url: str) -> int:
@@ -81,7 +81,7 @@ def test_paying_queues_the_tokens_and_virtfusion_down_then_up_adds_them_once(
     assert (credit.status, credit.tokens, credit.rate) == ("pending", Decimal("2500.00"), 100)
     _mock_user(mocked, customer)
     body = {"tokens": 2500, "reference_1": credit.pk,
-            "reference_2": f"portal-token-credit-{credit.pk}"}  # fmt: skip
+            "reference_2": f"portal-token-purchase-{credit.pk}"}  # fmt: skip
     match = [matchers.json_params_matcher(body)]
     mocked.post(_credit_url(customer), body=refused(), match=match)  # nothing listens
     mocked.post(_credit_url(customer), status=503, body="<h1>Service Unavailable</h1>",
@@ -91,10 +91,10 @@ def test_paying_queues_the_tokens_and_virtfusion_down_then_up_adds_them_once(
     now = timezone.now()
     for minutes in (0, 0, 60, 60, 180, 180, 300):  # early and repeated calls do nothing
         with django_capture_on_commit_callbacks(execute=True):
-            credit = services.token_credit_deliver(
-                token_credit_id=credit.pk, now=now + timedelta(minutes=minutes)
+            credit = services.token_purchase_deliver(
+                token_purchase_id=credit.pk, now=now + timedelta(minutes=minutes)
             )
-    assert credit.status == TokenCredit.Status.DELIVERED
+    assert credit.status == TokenPurchase.Status.DELIVERED
     assert (credit.virtfusion_credit_id, credit.attempts) == (77, 3)
     assert _calls_to(mocked, _credit_url(customer)) == 3
     assert AuditEvent.objects.filter(action=AuditAction.TOKENS_ADDED).count() == 1
@@ -108,12 +108,12 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     _mock_user(mocked, customer)
     mocked.post(_credit_url(customer), body=requests.ReadTimeout("read timed out"))
     with django_capture_on_commit_callbacks(execute=True):
-        credit = services.token_credit_deliver(token_credit_id=credit.pk)
-    assert credit.status == TokenCredit.Status.UNCERTAIN
+        credit = services.token_purchase_deliver(token_purchase_id=credit.pk)
+    assert credit.status == TokenPurchase.Status.UNCERTAIN
     assert "VPS tokens need attention" in mail.outbox[-1].subject
     later = timezone.now() + timedelta(hours=5)
-    assert services.token_credits_sweep(now=later) == []
-    services.token_credit_deliver(token_credit_id=credit.pk, now=later)
+    assert services.token_purchases_sweep(now=later) == []
+    services.token_purchase_deliver(token_purchase_id=credit.pk, now=later)
     assert _calls_to(mocked, _credit_url(customer)) == 1
 
     # the customer sees it as pending; staff find it in VirtFusion and mark it added
@@ -121,7 +121,7 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     page = client.get(reverse("credits:overview")).content.decode()
     assert "2500 tokens are being added" in page
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    url = reverse("admin:credits_tokencredit_resolve", args=[credit.pk])
+    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
     response = client.post(url, {"action": "mark_delivered", "note": "Found in panel"})
     assert response.status_code == 200  # the credit id is required
     response = client.post(url, {"action": "mark_delivered", "virtfusion_credit_id": "91",
@@ -133,13 +133,13 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
 
 
 def test_a_worker_killed_mid_call_leaves_it_for_staff(customer, mocked):
-    credit = TokenCredit.objects.create(
+    credit = TokenPurchase.objects.create(
         customer=customer, source="staff", status="sending", tokens=Decimal("10"), rate=100,
         currency="USD", amount=usd("0"), reason="Goodwill", attempts=1,
     )  # fmt: skip
-    assert services.token_credits_sweep(now=timezone.now() + timedelta(minutes=11)) == []
+    assert services.token_purchases_sweep(now=timezone.now() + timedelta(minutes=11)) == []
     credit.refresh_from_db()
-    assert credit.status == TokenCredit.Status.UNCERTAIN
+    assert credit.status == TokenPurchase.Status.UNCERTAIN
     assert len(mocked.calls) == 0
 
 
@@ -153,22 +153,22 @@ def test_exhausted_retries_fail_and_staff_convert_to_account_credit(
     now = timezone.now()
     for attempt in range(token_services.MAX_ATTEMPTS):
         with django_capture_on_commit_callbacks(execute=True):
-            credit = services.token_credit_deliver(
-                token_credit_id=credit.pk, now=now + timedelta(hours=2 * attempt)
+            credit = services.token_purchase_deliver(
+                token_purchase_id=credit.pk, now=now + timedelta(hours=2 * attempt)
             )
-    assert credit.status == TokenCredit.Status.FAILED
+    assert credit.status == TokenPurchase.Status.FAILED
     assert _calls_to(mocked, _credit_url(customer)) == token_services.MAX_ATTEMPTS
     assert "did not add these tokens" in mail.outbox[-1].body
     assert AuditEvent.objects.filter(action=AuditAction.TOKENS_DELIVERY_FAILED).count() == 1
 
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    changelist = client.get(reverse("admin:credits_tokencredit_changelist")).content.decode()
-    assert "1 token credit needs attention" in changelist
-    url = reverse("admin:credits_tokencredit_resolve", args=[credit.pk])
+    changelist = client.get(reverse("admin:credits_tokenpurchase_changelist")).content.decode()
+    assert "1 token purchase needs attention" in changelist
+    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
     assert client.post(url, {"action": "convert", "note": " "}).status_code == 200
     client.post(url, {"action": "convert", "note": "VirtFusion migration"})
     credit.refresh_from_db()
-    assert credit.status == TokenCredit.Status.CONVERTED
+    assert credit.status == TokenPurchase.Status.CONVERTED
     entry = CreditEntry.objects.get()
     # what the customer paid, tax included, comes back as credit
     assert (entry.kind, entry.amount) == (CreditEntry.Kind.REFUND_TO_CREDIT, usd("22.00"))
@@ -181,7 +181,7 @@ def test_staff_refund_a_failed_purchase_through_stripe(
     client, customer, mocked, stripe_settings, django_capture_on_commit_callbacks
 ):
     credit = _paid_purchase(customer, "30.00", capture=django_capture_on_commit_callbacks)
-    TokenCredit.objects.filter(pk=credit.pk).update(status="failed")
+    TokenPurchase.objects.filter(pk=credit.pk).update(status="failed")
     stripe = "https://api.stripe.com/v1"
     mocked.post(f"{stripe}/refunds", json={"id": "re_1", "object": "refund", "charge": "ch_1",
                                            "amount": 3000, "status": "succeeded"})  # fmt: skip
@@ -190,10 +190,10 @@ def test_staff_refund_a_failed_purchase_through_stripe(
         json={"id": "ch_1", "object": "charge", "amount": 3000, "amount_refunded": 3000},
     )
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    url = reverse("admin:credits_tokencredit_resolve", args=[credit.pk])
+    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
     assert client.post(url, {"action": "refund", "note": "Customer asked"}).status_code == 302
     credit.refresh_from_db()
-    assert credit.status == TokenCredit.Status.REFUNDED
+    assert credit.status == TokenPurchase.Status.REFUNDED
     assert Payment.objects.get().status == Payment.Status.REFUNDED
 
 
@@ -217,7 +217,7 @@ def test_buying_tokens_from_the_billing_page(
     assert response.url == "https://checkout.stripe.com/c/pay/cs_tok"
     invoice = Invoice.objects.get(kind=Invoice.Kind.TOKEN_PURCHASE)
     assert (invoice.total, invoice.tax_total) == (usd("12.00"), usd("2.00"))  # tokens are taxed
-    assert TokenCredit.objects.get().status == TokenCredit.Status.AWAITING_PAYMENT
+    assert TokenPurchase.objects.get().status == TokenPurchase.Status.AWAITING_PAYMENT
 
     # the customer comes back paid; VirtFusion adds the tokens (the task runs on commit)
     paid = {
@@ -237,7 +237,7 @@ def test_buying_tokens_from_the_billing_page(
     mocked.post(_credit_url(customer), status=201, json={"data": {"id": 501}})
     with django_capture_on_commit_callbacks(execute=True):
         client.get(reverse("payments:stripe_return"), {"session_id": "cs_tok"})
-    assert TokenCredit.objects.get().status == TokenCredit.Status.DELIVERED
+    assert TokenPurchase.objects.get().status == TokenPurchase.Status.DELIVERED
 
     mocked.replace("GET", f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
                    json={"data": {"credit": {"value": 1000}}})  # fmt: skip
@@ -271,27 +271,27 @@ def test_staff_add_and_cancel_tokens_with_a_reason(
 ):
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)
-    grant = reverse("admin:credits_tokencredit_grant")
+    grant = reverse("admin:credits_tokenpurchase_grant")
     response = client.post(grant, {"customer": customer.pk, "tokens": "500", "reason": ""})
     assert response.status_code == 200
-    assert TokenCredit.objects.count() == 0
+    assert TokenPurchase.objects.count() == 0
     _mock_user(mocked, customer)
     mocked.post(_credit_url(customer), status=201, json={"data": {"id": 600}})
     with django_capture_on_commit_callbacks(execute=True):
         client.post(grant, {"customer": customer.pk, "tokens": "500", "reason": "Outage"})
-    credit = TokenCredit.objects.get()
+    credit = TokenPurchase.objects.get()
     assert (credit.status, credit.source, credit.staff_user) == ("delivered", "staff", staff)
 
     mocked.delete(f"{VF}/selfService/credit/600", status=204)
-    url = reverse("admin:credits_tokencredit_resolve", args=[credit.pk])
+    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
     client.post(url, {"action": "cancel", "note": "Granted to the wrong customer"})
     credit.refresh_from_db()
-    assert credit.status == TokenCredit.Status.CANCELLED
+    assert credit.status == TokenPurchase.Status.CANCELLED
     event = AuditEvent.objects.get(action=AuditAction.TOKENS_CANCELLED)
     assert event.details["reason"] == "Granted to the wrong customer"
 
 
-def test_customers_see_only_their_own_token_credits(
+def test_customers_see_only_their_own_token_purchases(
     client, customer, other_customer, mocked, django_capture_on_commit_callbacks
 ):
     _paid_purchase(other_customer, "7.00", capture=django_capture_on_commit_callbacks)
