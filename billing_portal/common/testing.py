@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.db import connections
@@ -70,3 +76,41 @@ def run_together(calls: Iterable[Callable[[], Any]], *, timeout: float = 120) ->
 
 def errors_of(outcomes: Iterable[Any]) -> list[BaseException]:
     return [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def celery_worker(
+    log_path: Path, *, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real `celery worker` process on the Redis broker, consuming a private queue; yields
+    (queue, process). Tasks sent meanwhile go to the broker (eager mode is off) and the
+    worker is stopped at the end (or killed earlier by the test)."""
+    from django.conf import settings
+
+    from billing_portal.celery import app as celery_app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    variables = {**os.environ, "REDIS_URL": settings.REDIS_URL,
+                 "CELERY_TASK_ALWAYS_EAGER": "false", "DEBUG": "true",
+                 "READ_DOT_ENV_FILE": "false", **(env or {})}  # fmt: skip
+    command = [
+        sys.executable, "-m", "celery", "-A", "billing_portal", "worker",
+        "--pool", "solo", "-Q", queue, "--loglevel", "INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603 (a fixed command: this Python, celery)
+            command, cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT
+        )
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = False
+        try:
+            yield queue, process
+        finally:
+            celery_app.conf.task_always_eager = eager
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=30)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,6 +9,7 @@ from django.conf import settings
 
 from billing_portal.celery import app as celery_app
 from billing_portal.common.tasks import email_send_task
+from billing_portal.common.testing import celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,32 +60,12 @@ def test_login_logs_prune_task_runs(db):
 @pytest.fixture
 def real_worker(tmp_path):
     """A real `celery worker` process on the Redis broker, consuming a private queue."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "DEBUG": "true",
-        "READ_DOT_ENV_FILE": "false",
-        # django-environ drops the first slash of the path, hence four.
-        "EMAIL_URL": f"filemail:///{tmp_path}",
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "billing_portal", "worker",
-        "--pool", "solo", "-Q", queue, "--loglevel", "INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    try:
+    # django-environ drops the first slash of the path, hence four.
+    with celery_worker(tmp_path / "worker.log", env={"EMAIL_URL": f"filemail:///{tmp_path}"}) as (
+        queue,
+        _process,
+    ):
         yield queue, tmp_path
-    finally:
-        celery_app.conf.task_always_eager = eager
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.mark.redis

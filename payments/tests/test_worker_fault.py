@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
-from billing_portal.celery import app as celery_app
+from billing_portal.common.testing import celery_worker
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
@@ -65,50 +60,35 @@ def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(t
     blocker = psycopg.connect(_database_url().replace("postgres://", "postgresql://"))
     blocker.execute("SELECT id FROM invoices_invoice WHERE id = %s FOR UPDATE", [invoice.pk])
 
-    queue = f"fault-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "DEBUG": "true",
-        "READ_DOT_ENV_FILE": "false",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool", "solo",
-         "-Q", queue, "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
     try:
-        webhook_event_process_task.apply_async(args=[event.pk], queue=queue)
+        with celery_worker(tmp_path / "worker.log", env={"DATABASE_URL": _database_url()}) as (
+            queue,
+            worker,
+        ):
+            webhook_event_process_task.apply_async(args=[event.pk], queue=queue)
 
-        # when the worker is inside its transaction, waiting for the lock...
-        # (watched from a separate autocommit session: pg_stat_activity is a snapshot taken
-        # once per transaction, so the blocker's own transaction would never see a change)
-        watcher = psycopg.connect(blocker.info.dsn, autocommit=True)
+            # when the worker is inside its transaction, waiting for the lock...
+            # (watched from a separate autocommit session: pg_stat_activity is a snapshot
+            # taken once per transaction, so the blocker's own transaction would never see
+            # a change)
+            watcher = psycopg.connect(blocker.info.dsn, autocommit=True)
 
-        def worker_is_waiting() -> bool:
-            rows = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone()
-            return rows[0] > 0
+            def worker_is_waiting() -> bool:
+                rows = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()
+                return rows[0] > 0
 
-        waiting = _wait_for(worker_is_waiting)
-        watcher.close()
-        assert waiting, (tmp_path / "worker.log").read_text()
-        # ...it is killed outright
-        worker.kill()
-        worker.wait(timeout=30)
+            waiting = _wait_for(worker_is_waiting)
+            watcher.close()
+            assert waiting, (tmp_path / "worker.log").read_text()
+            # ...it is killed outright
+            worker.kill()
+            worker.wait(timeout=30)
     finally:
-        celery_app.conf.task_always_eager = eager
         blocker.rollback()
         blocker.close()
-        log.close()
 
     # then nothing was applied and the event is still waiting, not lost
     event.refresh_from_db()

@@ -88,6 +88,12 @@ def error_for_response(response: requests.Response, *, panel: str) -> PanelError
     return PanelPermanentError(message, status=status)
 
 
+def json_headers(*, bearer: str = "") -> dict[str, str]:
+    """The JSON request headers most panel APIs take, with a Bearer token when given."""
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    return {"Authorization": f"Bearer {bearer}", **headers} if bearer else headers
+
+
 class PanelHttp:
     """One requests session per adapter instance, with the portal's timeouts."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioning.errors import PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
-from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp
+from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp, json_headers
 
 PANEL = "Pterodactyl"
 LABEL = "Pterodactyl (game servers)"
@@ -61,11 +61,7 @@ class PterodactylPanel:
         self.http = PanelHttp(
             panel=PANEL,
             base_url=f"{self.panel_url}/api/application",
-            headers={
-                "Authorization": f"Bearer {credentials.secrets['api_key']}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
+            headers=json_headers(bearer=credentials.secrets["api_key"]),
         )
 
     def test_connection(self) -> None:

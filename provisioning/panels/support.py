@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from provisioning.errors import PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
-from provisioning.panels.http import PanelHttp
+from provisioning.panels.http import PanelHttp, json_headers
 
 PANEL = "Support backend"
 LABEL = "Support subscriptions"
@@ -18,11 +18,7 @@ class SupportBackend:
         self.http = PanelHttp(
             panel=PANEL,
             base_url=credentials.base_url,
-            headers={
-                "Authorization": f"Bearer {credentials.secrets['token']}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
+            headers=json_headers(bearer=credentials.secrets["token"]),
         )
 
     def test_connection(self) -> None:

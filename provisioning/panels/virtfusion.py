@@ -16,7 +16,7 @@ from django.conf import settings
 
 from provisioning.errors import PanelError, PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
-from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp
+from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp, json_headers
 
 PANEL = "VirtFusion"
 BALANCE_TIMEOUT = 5  # the Billing page waits for the balance: fail fast, show "unreachable"
@@ -50,11 +50,7 @@ class VirtFusionClient:
         self.http = PanelHttp(
             panel=PANEL,
             base_url=f"{base_url.rstrip('/')}/api/v1",
-            headers={
-                "Authorization": f"Bearer {api_token}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
+            headers=json_headers(bearer=api_token),
         )
 
     @classmethod

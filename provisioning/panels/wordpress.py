@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioning.errors import PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
-from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp
+from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp, json_headers
 
 PANEL = "WordPress backend"
 LABEL = "Managed WordPress sites"
@@ -25,11 +25,7 @@ class WordPressBackend:
         self.http = PanelHttp(
             panel=PANEL,
             base_url=credentials.base_url,
-            headers={
-                "Authorization": f"Bearer {credentials.secrets['token']}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-            },
+            headers=json_headers(bearer=credentials.secrets["token"]),
         )
 
     def test_connection(self) -> None:

@@ -8,22 +8,17 @@ answers, so the worker is inside the call when it is killed."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from billing_portal.celery import app as celery_app
+from billing_portal.common.testing import celery_worker
 from provisioning import services
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.tasks import operation_run_task
@@ -95,34 +90,18 @@ def test_a_worker_killed_mid_create_completes_once_after_the_sweep(customer, tmp
         service=service, kind="create", idempotency_key="fault", next_attempt_at=timezone.now()
     )
 
-    queue = f"fault-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "DEBUG": "true",
-        "READ_DOT_ENV_FILE": "false",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billing_portal", "worker", "--pool", "solo",
-         "-Q", queue, "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
     try:
-        operation_run_task.apply_async(args=[operation.pk], queue=queue)
-        seen = FakePterodactyl.create_seen.wait(timeout=60)
-        assert seen, (tmp_path / "worker.log").read_text()
-        worker.kill()  # inside the create call
-        worker.wait(timeout=30)
+        with celery_worker(tmp_path / "worker.log", env={"DATABASE_URL": _database_url()}) as (
+            queue,
+            worker,
+        ):
+            operation_run_task.apply_async(args=[operation.pk], queue=queue)
+            seen = FakePterodactyl.create_seen.wait(timeout=60)
+            assert seen, (tmp_path / "worker.log").read_text()
+            worker.kill()  # inside the create call
+            worker.wait(timeout=30)
     finally:
-        celery_app.conf.task_always_eager = eager
         FakePterodactyl.release.set()
-        log.close()
 
     operation.refresh_from_db()
     assert (operation.status, operation.attempts) == ("running", 1)
