@@ -50,6 +50,7 @@ class ProductAdminForm(forms.ModelForm):
         fields = "__all__"  # noqa: DJ007 (every field is staff-editable)
 
     def clean(self) -> dict:
+        from provisioning.models import SitePlan
         from provisioning.panels.registry import MODULES, module_settings_errors
 
         data = super().clean()
@@ -60,6 +61,9 @@ class ProductAdminForm(forms.ModelForm):
         errors = module_settings_errors(module, data.get("module_settings") or {})
         for name, message in errors.items():
             self.add_error("module_settings", f"{name}: {message}")
+        plan = (data.get("module_settings") or {}).get("plan")
+        if module == "wordpress" and plan and not SitePlan.objects.filter(name=plan).exists():
+            self.add_error("module_settings", f"plan: no site plan named {plan!r}.")
         if module and data.get("server_group") is None:
             self.add_error("server_group", "Choose the server group new services go to.")
         return data

@@ -20,7 +20,14 @@ from django.utils.html import format_html
 from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from provisioning import services
-from provisioning.models import ProvisioningOperation, Server, ServerGroup, Service, ServiceOption
+from provisioning.models import (
+    ProvisioningOperation,
+    Server,
+    ServerGroup,
+    Service,
+    ServiceOption,
+    SitePlan,
+)
 from provisioning.panels.registry import module_choices
 
 
@@ -65,6 +72,11 @@ class ServerForm(forms.ModelForm):
         return super().save(commit)
 
 
+@admin.register(SitePlan)
+class SitePlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "memory_gb", "disk_gb", "backups", "domains")
+
+
 @admin.register(ServerGroup)
 class ServerGroupAdmin(admin.ModelAdmin):
     list_display = ("name", "strategy")
@@ -80,6 +92,26 @@ class ServerAdmin(admin.ModelAdmin):
     readonly_fields = ("current_accounts", "stored_credentials", "last_checked_at",
                        "last_check_error")  # fmt: skip
     actions = ["check_now"]
+
+    change_form_template = "admin/provisioning/server/change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.lookups_view)
+        return [path("<int:pk>/lookups/", view, name="provisioning_server_lookups"),
+                *super().get_urls()]  # fmt: skip
+
+    def lookups_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """What the panel offers for product set-up (nests, eggs, packages, ...), live."""
+        server = get_object_or_404(Server, pk=pk)
+        results: list[tuple[str, str]] = []
+        try:
+            for title, rows in services.server_lookups(server=server).items():
+                results.append((title, json.dumps(rows, indent=2, default=str)))
+        except DomainError as error:
+            self.message_user(request, f"{server}: {error.message}", messages.ERROR)
+        context = {**self.admin_site.each_context(request), "title": f"Look-ups on {server}",
+                   "results": results, "opts": self.model._meta, "original": server}  # fmt: skip
+        return TemplateResponse(request, "admin/provisioning/server/lookups.html", context)
 
     @admin.display(description="Accounts")
     def utilisation_bar(self, server: Server) -> str:

@@ -267,3 +267,21 @@ class ServiceChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}: {self.from_product} → {self.to_product}"
+
+
+class SitePlan(models.Model):
+    """Resources and quotas of a managed WordPress plan (sent to the site backend by name;
+    shown to customers); staff edit them in the admin."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    memory_gb = models.PositiveIntegerField()
+    disk_gb = models.PositiveIntegerField()
+    backups = models.PositiveIntegerField()
+    domains = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["memory_gb", "name"]
+
+    def __str__(self) -> str:
+        return (f"{self.name}: {self.memory_gb} GB RAM, {self.disk_gb} GB disk, "
+                f"{self.backups} backups, {self.domains} domains")  # fmt: skip

@@ -6,7 +6,7 @@ from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
 
 from accounts.models import Customer
 from invoices.models import Product
-from provisioning.models import Server, ServerGroup, Service
+from provisioning.models import Server, ServerGroup, Service, SitePlan
 
 
 def service_list_for_customer(*, customer: Customer) -> QuerySet[Service]:
@@ -43,3 +43,10 @@ def product_has_room(*, product: Product) -> bool:
     if not product.module or product.server_group_id is None:
         return True
     return servers_with_room(product=product).exists()
+
+
+def site_plan_for(*, service: Service) -> SitePlan | None:
+    """The WordPress plan (resources and quotas) a site service is on, if any."""
+    if service.product.module != "wordpress":
+        return None
+    return SitePlan.objects.filter(name=service.product.module_settings.get("plan")).first()

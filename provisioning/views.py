@@ -11,7 +11,11 @@ from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
 from provisioning.errors import PanelError
 from provisioning.models import Service
-from provisioning.selectors import service_get_for_customer, service_list_for_customer
+from provisioning.selectors import (
+    service_get_for_customer,
+    service_list_for_customer,
+    site_plan_for,
+)
 from provisioning.services import (
     plan_change_quote,
     plan_change_request,
@@ -56,6 +60,7 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         context = super().get_context_data(**kwargs)
         service = self.object
         context["credentials"] = service.secrets if service.status == "active" else {}
+        context["site_plan"] = site_plan_for(service=service)
         return context
 
 

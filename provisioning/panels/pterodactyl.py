@@ -37,6 +37,12 @@ def _attributes(body: dict[str, Any]) -> dict[str, Any]:
     return body["attributes"]
 
 
+def _environment(egg: dict[str, Any]) -> dict[str, Any]:
+    """Each egg variable at its default value."""
+    variables = egg["relationships"]["variables"]["data"]
+    return {v["attributes"]["env_variable"]: v["attributes"]["default_value"] for v in variables}
+
+
 def limits_of(settings: dict[str, Any]) -> dict[str, Any]:
     return {
         "memory": int(settings["memory"]),
@@ -131,20 +137,14 @@ class PterodactylPanel:
         if existing is not None:  # created before, answer lost: adopt it
             return self._result(existing, user, password)
         settings = spec.settings
-        egg = self.http.request(
-            "GET", f"nests/{settings['nest']}/eggs/{settings['egg']}",
-            params={"include": "variables"},
-        ).json()["attributes"]  # fmt: skip
-        variables = egg["relationships"]["variables"]["data"]
+        egg = self._egg(settings)
         body = {
             "name": spec.hostname or spec.reference,
             "user": user["id"],
             "egg": int(settings["egg"]),
             "docker_image": settings.get("docker_image") or egg["docker_image"],
             "startup": egg["startup"],
-            "environment": {
-                v["attributes"]["env_variable"]: v["attributes"]["default_value"] for v in variables
-            },
+            "environment": _environment(egg),
             "limits": limits_of(settings),
             "feature_limits": feature_limits_of(settings),
             "deploy": {"locations": [int(settings["location"])], "dedicated_ip": False,
@@ -169,6 +169,7 @@ class PterodactylPanel:
                 raise
 
     def change_package(self, external_id: str, *, settings: dict[str, Any]) -> None:
+        """New limits (build); a new egg also gets its startup, image and variables."""
         server = _attributes(self.http.request("GET", f"servers/{external_id}").json())
         body = {
             "allocation": server["allocation"],
@@ -176,6 +177,21 @@ class PterodactylPanel:
             "feature_limits": feature_limits_of(settings),
         }
         self.http.request("PATCH", f"servers/{external_id}/build", json=body)
+        if int(settings.get("egg", server.get("egg") or 0)) != server.get("egg"):
+            egg = self._egg(settings)
+            startup = {
+                "startup": egg["startup"], "environment": _environment(egg),
+                "egg": int(settings["egg"]),
+                "image": settings.get("docker_image") or egg["docker_image"],
+                "skip_scripts": False,
+            }  # fmt: skip
+            self.http.request("PATCH", f"servers/{external_id}/startup", json=startup)
+
+    def _egg(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return self.http.request(
+            "GET", f"nests/{settings['nest']}/eggs/{settings['egg']}",
+            params={"include": "variables"},
+        ).json()["attributes"]  # fmt: skip
 
     def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
         server = _attributes(self.http.request("GET", f"servers/{external_id}").json())

@@ -33,6 +33,7 @@ from provisioning.services.operations import (
 from provisioning.services.servers import (
     secrets_rotate,
     server_check,
+    server_lookups,
     server_panel,
     server_place,
     server_place_manually,
@@ -56,6 +57,7 @@ __all__ = [
     "plan_changes_on_invoice_paid",
     "secrets_rotate",
     "server_check",
+    "server_lookups",
     "server_panel",
     "server_place",
     "server_place_manually",

@@ -134,6 +134,7 @@ def operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
     service = Service.objects.select_related("server", "product", "customer__user").get(
         pk=operation.service_id
     )
+    Op.objects.filter(pk=operation.pk).update(request_summary=_request_summary(operation, service))
     try:
         if service.server is None:
             raise PanelError("The service is not placed on any server.", retryable=False)
@@ -146,6 +147,19 @@ def operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
             return _failed(operation.pk, PanelError(str(error), retryable=False), now)
     with transaction.atomic():
         return _succeeded(operation.pk, result, now)
+
+
+def _request_summary(operation: Op, service: Service) -> dict[str, Any]:
+    """What was asked of which panel, for staff; never credentials or passwords."""
+    return {
+        "kind": operation.kind,
+        "server": service.server.name if service.server else "",
+        "module": service.server.module if service.server else "",
+        "reference": service.reference,
+        "external_id": service.external_id,
+        "payload": operation.payload,
+        "product_settings": sorted(service.product.module_settings),
+    }
 
 
 def _summary(result: ProvisionResult | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ re-encryption of stored secrets."""
 from __future__ import annotations
 
 import logging
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.cache import cache
@@ -18,7 +18,7 @@ from invoices.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
 from provisioning.models import Server, Service
 from provisioning.panels.base import Lifecycle, LoginLink, ServerCredentials
-from provisioning.panels.registry import panel_for
+from provisioning.panels.registry import MODULES, panel_for
 from provisioning.selectors import product_has_room, servers_with_room
 
 logger = logging.getLogger(__name__)
@@ -161,3 +161,12 @@ def service_login_url(*, service: Service) -> str:
     if isinstance(panel, LoginLink):
         return panel.login_url(service.external_id, spec=account_spec(service))
     return service.panel_url
+
+
+def server_lookups(*, server: Server) -> dict[str, Any]:
+    """Run the staff look-ups the server's module offers: title -> rows."""
+    info = MODULES.get(server.module)
+    if info is None or not info.lookups:
+        return {}
+    panel = server_panel(server)
+    return {title: getattr(panel, method)() for title, method in info.lookups.items()}

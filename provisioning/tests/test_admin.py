@@ -91,3 +91,41 @@ def test_staff_place_a_service_from_its_page(staff_client, customer):
     assert staff_client.post(url, {"server": second.pk}).status_code == 302
     service.refresh_from_db()
     assert service.server == second
+
+
+def test_staff_see_the_panels_lookups(staff_client, mocked):
+    server = ServerFactory(module="pterodactyl", base_url="https://panel.example.test",
+                           credentials={"api_key": "ptla_" + "z" * 43})  # fmt: skip
+    api = "https://panel.example.test/api/application"
+    for path, name in (("nests", "Minecraft"), ("locations", "Frankfurt"), ("nodes", "node-1")):
+        mocked.get(f"{api}/{path}", json={"object": "list", "data": [
+            {"object": path[:-1], "attributes": {"id": 1, "name": name}}]})  # fmt: skip
+    page = staff_client.get(reverse("admin:provisioning_server_lookups", args=[server.pk]))
+    text = page.content.decode()
+    for expected in ("Nests", "Minecraft", "Locations", "node-1"):
+        assert expected in text
+
+
+def test_wordpress_plans_are_seeded_editable_and_checked(staff_client, customer):
+    from provisioning.models import SitePlan
+
+    assert list(SitePlan.objects.values_list("name", "memory_gb", "disk_gb", "backups",
+                                             "domains")) == [
+        ("basic", 2, 20, 2, 3), ("standard", 4, 40, 3, 5), ("premium", 8, 80, 5, 10),
+    ]  # fmt: skip
+    group = ServerGroupFactory()
+    form = {"group": ProductGroupFactory().pk, "name": "WP", "slug": "wp", "kind": "wordpress_site",
+            "module": "wordpress", "module_settings": '{"plan": "platinum"}', "sort_order": 0,
+            "usage_included": "0", "server_group": group.pk,
+            "prices-TOTAL_FORMS": 0, "prices-INITIAL_FORMS": 0,
+            "options-TOTAL_FORMS": 0, "options-INITIAL_FORMS": 0}  # fmt: skip
+    page = staff_client.post(reverse("admin:invoices_product_add"), form).content.decode()
+    assert "no site plan named &#x27;platinum&#x27;" in page
+    server = ServerFactory(group=group, module="wordpress", credentials={"token": "t"})
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server, plan="standard"), cycle="monthly",
+        currency="USD", recurring_amount=Decimal("10"), server=server, status="active",
+    )  # fmt: skip
+    staff_client.force_login(customer.user)
+    detail = staff_client.get(reverse("provisioning:service_detail", args=[service.pk]))
+    assert "4 GB RAM, 40 GB disk, 3 backups, 5 domains" in detail.content.decode()

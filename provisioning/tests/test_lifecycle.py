@@ -67,6 +67,11 @@ def test_paid_service_is_active_only_after_the_panel_confirms(
     assert service.external_id == f"sandbox-svc-{service.pk}"
     assert service.secrets["password"]
     assert AuditEvent.objects.filter(action=AuditAction.SERVICE_PROVISIONED).count() == 1
+    summary = operation.request_summary
+    assert (summary["kind"], summary["server"], summary["reference"]) == (
+        "create", server.name, service.reference
+    )  # fmt: skip
+    assert service.secrets["password"] not in str(summary) + str(operation.response_summary)
     welcome = next(m for m in mail.outbox if "is ready" in m.subject)
     assert service.panel_url in welcome.body
     assert service.username in welcome.body

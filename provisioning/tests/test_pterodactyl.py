@@ -58,7 +58,7 @@ EGG = {
 def _server(pk=31, reference="svc-1") -> dict:
     return {"object": "server", "attributes": {
         "id": pk, "external_id": reference, "uuid": "a1b2c3d4-0000", "identifier": "a1b2c3d4",
-        "name": "mc.example.net", "allocation": 77, "status": "installing",
+        "name": "mc.example.net", "allocation": 77, "status": "installing", "egg": 5,
     }}  # fmt: skip
 
 
@@ -155,6 +155,21 @@ def test_suspend_unsuspend_terminate_and_package_change(panel, mocked):
     panel.terminate("31")
     panel.terminate("32")
     panel.change_package("31", settings={**SETTINGS, "memory": 8192})
+
+
+def test_a_new_egg_also_updates_the_startup(panel, mocked):
+    mocked.get(f"{API}/servers/31", json=_server())
+    mocked.patch(f"{API}/servers/31/build", json=_server())
+    mocked.get(f"{API}/nests/1/eggs/6", json={**EGG, "attributes": {**EGG["attributes"], "id": 6}})
+    startup = {
+        "startup": "java -Xms128M -jar {{SERVER_JARFILE}}",
+        "environment": {"SERVER_JARFILE": "server.jar", "VERSION": "latest"},
+        "egg": 6, "image": "ghcr.io/pterodactyl/yolks:java_17", "skip_scripts": False,
+    }  # fmt: skip
+    mocked.patch(f"{API}/servers/31/startup", json=_server(),
+                 match=[matchers.json_params_matcher(startup)])  # fmt: skip
+    panel.change_package("31", settings={**SETTINGS, "egg": 6})
+    assert mocked.calls[-1].request.url == f"{API}/servers/31/startup"
 
 
 def test_lookups_for_product_setup(panel, mocked):
