@@ -246,6 +246,8 @@ class ServiceChange(models.Model):
     to_product = models.ForeignKey("invoices.Product", on_delete=models.PROTECT, related_name="+")
     currency = currency_field()
     new_recurring_amount = money_field()
+    # option id (as text) -> quantity the service has after the change
+    option_quantities = models.JSONField(default=dict, blank=True)
     prorated_difference = money_field(help_text="Positive: to pay; negative: credited.")
     invoice = models.OneToOneField(
         "invoices.Invoice", null=True, blank=True, on_delete=models.PROTECT,

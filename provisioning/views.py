@@ -21,6 +21,7 @@ from provisioning.services import (
     plan_change_request,
     plan_change_targets,
     service_login_url,
+    service_option_quantities,
 )
 
 
@@ -81,6 +82,13 @@ class ServiceLoginView(_ServiceMixin, View):
         return redirect(url)
 
 
+def _option_quantities(data) -> dict[int, int] | None:
+    """Add-on quantities from `option_<id>` fields; None when the form sent none."""
+    chosen = {int(key.removeprefix("option_")): int(value or 0)
+              for key, value in data.items() if key.startswith("option_")}  # fmt: skip
+    return chosen or None
+
+
 class ServicePlanChangeView(_ServiceMixin, View):
     """Other plans with their prorated price for the rest of the period; choosing one
     upgrades (pay the invoice) or downgrades (credited, applied at once)."""
@@ -93,7 +101,10 @@ class ServicePlanChangeView(_ServiceMixin, View):
                       for target in plan_change_targets(service=service)]  # fmt: skip
         except DomainError as error:
             problem = error.message
-        context = {"service": service, "quotes": quotes, "problem": problem}
+        current = service_option_quantities(service)
+        add_ons = [(option, current.get(option.pk, 0))
+                   for option in service.product.options.all()]  # fmt: skip
+        context = {"service": service, "quotes": quotes, "problem": problem, "add_ons": add_ons}
         return render(request, "provisioning/service_change.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -102,6 +113,7 @@ class ServicePlanChangeView(_ServiceMixin, View):
             change = plan_change_request(
                 customer=self.customer, service_id=service.pk,
                 to_product_id=int(request.POST.get("product", 0)), actor=request.user,
+                option_quantities=_option_quantities(request.POST),
             )  # fmt: skip
         except (DomainError, ValueError) as error:
             messages.error(request, getattr(error, "message", "Choose one of the plans shown."))
@@ -113,5 +125,6 @@ class ServicePlanChangeView(_ServiceMixin, View):
             return redirect("invoices:invoice_detail", pk=change.invoice_id)
         credited = -change.prorated_difference
         note = f" {credited} was added to your account credit." if credited.amount > 0 else ""
-        messages.success(request, f"Your plan is now {change.to_product.name}.{note}")
+        messages.success(request, f"Your service now has the {change.to_product.name} plan "
+                                  f"and the add-ons you chose.{note}")  # fmt: skip
         return redirect("provisioning:service_detail", pk=service.pk)

@@ -21,6 +21,7 @@ from invoices.services.orders import (
     order_cancel,
     order_place,
     order_quote,
+    recurring_price,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "order_cancel",
     "order_place",
     "order_quote",
+    "recurring_price",
 ]

@@ -264,9 +264,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
     period = (today, service_period_end(start=today, cycle=request.cycle))
     lines = coupon_apply(_order_lines(request, price, options, period), coupon)
     priced = lines_price(customer=customer, currency=request.currency, lines=lines)
-    recurring_amount = sum(
-        (unit_price * quantity for _option, quantity, unit_price, _fee in options), price.price
-    )
+    recurring_amount = _recurring_of(price, options)
     return Quote(
         request=request,
         lines=lines,
@@ -280,6 +278,24 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
             customer=customer, request=request, amount=recurring_amount, coupon=coupon
         ),
     )
+
+
+def _recurring_of(price: ProductPrice, options) -> Money:
+    return sum(
+        (unit_price * quantity for _option, quantity, unit_price, _fee in options), price.price
+    )
+
+
+def recurring_price(
+    *, product: Product, cycle: str, currency: str, option_quantities: dict[int, int]
+) -> tuple[Money, list[tuple[ConfigurableOption, int]]]:
+    """The recurring amount of `product` with these option quantities on `cycle`, priced as
+    an order would be (plan changes use it), and the options with a quantity."""
+    request = OrderRequest(product=product, cycle=cycle, currency=currency,
+                           option_quantities=option_quantities)  # fmt: skip
+    options = _chosen_options(request)
+    amount = _recurring_of(_product_price(request), options)
+    return amount, [(option, quantity) for option, quantity, _price, _fee in options]
 
 
 def _check_stock(product: Product) -> None:

@@ -7,6 +7,7 @@ from provisioning.services.changes import (
     plan_change_request,
     plan_change_targets,
     plan_changes_on_invoice_paid,
+    service_option_quantities,
 )
 from provisioning.services.lifecycle import (
     service_assert_transition,
@@ -68,6 +69,7 @@ __all__ = [
     "service_create_pending",
     "service_has_suspendable_debt",
     "service_login_url",
+    "service_option_quantities",
     "service_period_end",
     "service_provision_failed",
     "service_provision_retry",

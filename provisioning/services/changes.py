@@ -1,5 +1,5 @@
 """Plan changes: the customer moves a service to another plan of the same kind (same product
-group and panel module) on the same billing cycle.
+group and panel module), or changes its add-ons (configurable options), on the same cycle.
 
 The difference between the new and the old recurring amount is prorated to the end of the
 paid period, in Decimal, by days: difference * days left / days in the period. An upgrade
@@ -22,9 +22,16 @@ from djmoney.money import Money
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.money import money_quantize
-from invoices.models import CYCLE_MONTHS, Invoice, InvoiceLine, Product, ProductPrice
+from invoices.models import (
+    CYCLE_MONTHS,
+    ConfigurableOption,
+    Invoice,
+    InvoiceLine,
+    Product,
+    ProductPrice,
+)
 from provisioning.errors import ProvisioningError
-from provisioning.models import ProvisioningOperation, Service, ServiceChange
+from provisioning.models import ProvisioningOperation, Service, ServiceChange, ServiceOption
 from provisioning.services.operations import operation_enqueue
 
 
@@ -35,14 +42,20 @@ class PlanChangeQuote:
     difference: Money  # positive: to pay now; negative: credited
     days_left: int
     days_in_period: int
+    options: tuple[tuple[ConfigurableOption, int], ...] = ()
 
     @property
     def is_upgrade(self) -> bool:
         return self.difference.amount > 0
 
 
+def service_option_quantities(service: Service) -> dict[int, int]:
+    return dict(service.options.values_list("option_id", "quantity"))
+
+
 def plan_change_targets(*, service: Service) -> QuerySet[Product]:
-    """Plans this service can move to: same group and module, sold on its cycle."""
+    """Plans this service can move to: same group and module, sold on its cycle (its own
+    plan excluded; its add-ons change through `plan_change_quote` with the same product)."""
     priced = ProductPrice.objects.filter(cycle=service.cycle, currency=service.currency)
     return (
         Product.objects.filter(
@@ -66,22 +79,41 @@ def _period(service: Service) -> tuple[date, date]:
 
 
 def plan_change_quote(
-    *, service: Service, to_product: Product, today: date | None = None
+    *,
+    service: Service,
+    to_product: Product,
+    option_quantities: dict[int, int] | None = None,
+    today: date | None = None,
 ) -> PlanChangeQuote:
+    """The new recurring amount (plan and add-ons, priced as an order would be) and the
+    difference prorated to the end of the period. Add-on quantities default to the
+    service's own on its plan, and to each option's minimum on another plan."""
+    from invoices.errors import InvoicesError
+    from invoices.services import recurring_price
+
     today = today or timezone.localdate()
-    price = ProductPrice.objects.filter(
-        product=to_product, cycle=service.cycle, currency=service.currency
-    ).first()
-    if price is None or not plan_change_targets(service=service).filter(pk=to_product.pk):
+    same_plan = to_product.pk == service.product_id
+    if not same_plan and not plan_change_targets(service=service).filter(pk=to_product.pk):
         raise ProvisioningError(f"{service} cannot move to {to_product}.")
-    if service.options.exists():
-        raise ProvisioningError("Remove this service's add-ons before changing its plan.")
+    if option_quantities is None:
+        option_quantities = service_option_quantities(service) if same_plan else {}
+    try:
+        new_recurring, options = recurring_price(
+            product=to_product, cycle=service.cycle, currency=str(service.currency),
+            option_quantities=option_quantities,
+        )  # fmt: skip
+    except InvoicesError as error:
+        raise ProvisioningError(error.message) from error
+    if same_plan and {o.pk: q for o, q in options} == service_option_quantities(service):
+        raise ProvisioningError("Nothing would change.")
     start, end = _period(service)
     days_in_period = (end - start).days
     days_left = min(max((end - today).days, 0), days_in_period)
-    step = price.price - service.recurring_amount
+    step = new_recurring - service.recurring_amount
     difference = money_quantize(step * days_left / days_in_period)
-    return PlanChangeQuote(to_product, price.price, difference, days_left, days_in_period)
+    return PlanChangeQuote(
+        to_product, new_recurring, difference, days_left, days_in_period, tuple(options)
+    )
 
 
 def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
@@ -89,6 +121,14 @@ def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
     change.save(update_fields=["status", "applied_at"])
     service.product, service.recurring_amount = change.to_product, change.new_recurring_amount
     service.save(update_fields=["product", "recurring_amount"])
+    service.options.all().delete()  # the add-ons the service has from now on
+    ServiceOption.objects.bulk_create(
+        ServiceOption(service=service, option_id=int(option_id), quantity=quantity)
+        for option_id, quantity in change.option_quantities.items()
+    )
+    names = dict(ConfigurableOption.objects.filter(
+        pk__in=[int(k) for k in change.option_quantities]).values_list("pk", "name"))  # fmt: skip
+    add_ons = {names[int(k)]: q for k, q in change.option_quantities.items()}
     audit_record(
         action=AuditAction.SERVICE_PLAN_CHANGED,
         actor=actor,
@@ -100,8 +140,13 @@ def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
     if service.external_id and service.server_id:
         operation_enqueue(
             service=service, kind=ProvisioningOperation.Kind.CHANGE_PACKAGE,
-            payload={"settings": change.to_product.module_settings},
+            payload={"settings": {**change.to_product.module_settings, "options": add_ons}},
         )  # fmt: skip
+
+
+def _add_ons_text(quote: PlanChangeQuote) -> str:
+    parts = [f"{option.name} x {quantity}" for option, quantity in quote.options]
+    return f" with {', '.join(parts)}" if parts else ""
 
 
 def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | None) -> Invoice:
@@ -109,8 +154,8 @@ def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | Non
 
     line = LineDraft(
         kind=InvoiceLine.Kind.PLAN_CHANGE,
-        description=(f"Upgrade to {quote.to_product.name} for the rest of the period "
-                     f"({quote.days_left} of {quote.days_in_period} days)"),
+        description=(f"Change to {quote.to_product.name}{_add_ons_text(quote)} for the rest of "
+                     f"the period ({quote.days_left} of {quote.days_in_period} days)"),
         unit_price=quote.difference, service_id=service.pk,
         period_end=service.next_due_date,
     )  # fmt: skip
@@ -124,14 +169,15 @@ def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | Non
 @transaction.atomic
 def plan_change_request(
     *, customer: Customer, service_id: int, to_product_id: int, actor: User | None = None,
-    today: date | None = None,
+    option_quantities: dict[int, int] | None = None, today: date | None = None,
 ) -> ServiceChange:  # fmt: skip
     """Upgrade (invoice, applied when paid) or downgrade (credited and applied now)."""
     from credits.services import credit_account_lock, credit_downgrade_add
 
     service = Service.objects.select_related("product").get(pk=service_id, customer=customer)
     to_product = Product.objects.get(pk=to_product_id)
-    peek = plan_change_quote(service=service, to_product=to_product, today=today)
+    peek = plan_change_quote(service=service, to_product=to_product,
+                             option_quantities=option_quantities, today=today)  # fmt: skip
     if not peek.is_upgrade:  # it writes credit: the credit account is locked first
         credit_account_lock(customer, str(service.currency))
     service = (
@@ -143,10 +189,12 @@ def plan_change_request(
         raise ProvisioningError("Only an active service can change plan.")
     if service.changes.filter(status=ServiceChange.Status.AWAITING_PAYMENT).exists():
         raise ProvisioningError("A plan change of this service is waiting for payment already.")
-    quote = plan_change_quote(service=service, to_product=to_product, today=today)
+    quote = plan_change_quote(service=service, to_product=to_product,
+                              option_quantities=option_quantities, today=today)  # fmt: skip
     change = ServiceChange.objects.create(
         service=service, from_product=service.product, to_product=to_product,
         currency=str(service.currency), new_recurring_amount=quote.new_recurring,
+        option_quantities={str(option.pk): quantity for option, quantity in quote.options},
         prorated_difference=quote.difference, status=ServiceChange.Status.AWAITING_PAYMENT,
     )  # fmt: skip
     if quote.is_upgrade:

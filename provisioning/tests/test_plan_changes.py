@@ -88,7 +88,8 @@ def test_an_upgrade_is_invoiced_and_applied_when_paid(
     service.refresh_from_db()
     assert (service.product.slug, service.recurring_amount) == ("large", usd("25.00"))
     operation = service.operations.get(kind="change_package")
-    assert (operation.status, operation.payload) == ("succeeded", {"settings": {"plan": "large"}})
+    assert operation.status == "succeeded"
+    assert operation.payload == {"settings": {"plan": "large", "options": {}}}
 
 
 def test_a_downgrade_credits_the_difference_and_applies_now(
@@ -105,6 +106,36 @@ def test_a_downgrade_credits_the_difference_and_applies_now(
     assert (entry.kind, entry.amount) == (CreditEntry.Kind.DOWNGRADE_CREDIT, usd("4.06"))
     assert credit_balance(customer=service.customer, currency="USD") == usd("4.06")
     assert service.operations.get(kind="change_package").status == "succeeded"
+
+
+def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
+    service, plans, django_capture_on_commit_callbacks
+):
+    from invoices.models import ConfigurableOptionPrice
+    from invoices.tests.factories import ConfigurableOptionFactory
+
+    memory = ConfigurableOptionFactory(product=service.product, name="Extra memory",
+                                       max_quantity=8)  # fmt: skip
+    ConfigurableOptionPrice.objects.create(option=memory, cycle="monthly", currency="USD",
+                                           unit_price=usd("3.00"), setup_fee=usd("0"))  # fmt: skip
+    with pytest.raises(ProvisioningError, match="choose between 0 and 8"):
+        services.plan_change_quote(service=service, to_product=service.product,
+                                   option_quantities={memory.pk: 9}, today=TODAY)  # fmt: skip
+    with pytest.raises(ProvisioningError, match="Nothing would change"):
+        services.plan_change_quote(service=service, to_product=service.product, today=TODAY)
+    change = services.plan_change_request(
+        customer=service.customer, service_id=service.pk, to_product_id=service.product_id,
+        option_quantities={memory.pk: 2}, today=TODAY,
+    )  # fmt: skip
+    assert change.invoice.total == usd("4.06")  # +6.00 a month, 21 of 31 days
+    assert "Extra memory x 2" in change.invoice.lines.get().description
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_services.invoice_mark_paid(invoice_id=change.invoice_id)
+    service.refresh_from_db()
+    assert service.recurring_amount == usd("16.00")
+    assert list(service.options.values_list("option__name", "quantity")) == [("Extra memory", 2)]
+    package = service.operations.get(kind="change_package")
+    assert package.payload["settings"]["options"] == {"Extra memory": 2}
 
 
 def test_unpaid_upgrades_expire(service, plans, settings):
@@ -134,8 +165,26 @@ def test_plan_change_pages_and_isolation(client, service, plans, other_customer)
     _server, small, _medium, _large = plans
     response = client.post(reverse("provisioning:service_change", args=[service.pk]),
                            {"product": small.pk}, follow=True)  # fmt: skip
-    assert "Your plan is now Small" in response.content.decode()
+    assert "now has the Small plan" in response.content.decode()
     assert_customer_isolation(
         client, urls=[reverse("provisioning:service_change", args=[service.pk])],
         owner=service.customer, intruder=other_customer,
     )  # fmt: skip
+
+
+def test_add_ons_change_from_the_page(client, service):
+    from invoices.models import ConfigurableOptionPrice
+    from invoices.tests.factories import ConfigurableOptionFactory
+
+    memory = ConfigurableOptionFactory(product=service.product, max_quantity=8)
+    ConfigurableOptionPrice.objects.create(option=memory, cycle="monthly", currency="USD",
+                                           unit_price=usd("3.00"), setup_fee=usd("0"))  # fmt: skip
+    service.next_due_date = timezone.localdate() + timedelta(days=10)
+    service.save()
+    client.force_login(service.customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    assert f'name="option_{memory.pk}"' in client.get(url).content.decode()
+    response = client.post(url, {"product": service.product_id, f"option_{memory.pk}": "3"})
+    change = ServiceChange.objects.get()
+    assert response.url == reverse("invoices:invoice_detail", args=[change.invoice_id])
+    assert change.option_quantities == {str(memory.pk): 3}
