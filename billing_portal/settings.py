@@ -104,7 +104,7 @@ INSTALLED_APPS = [
     "payments",
     "credits",
     "provisioning",
-    "dns",
+    "dnszones",
 ]
 
 MIDDLEWARE = [
@@ -378,6 +378,36 @@ VIRTFUSION_API_TOKEN = env.str("VIRTFUSION_API_TOKEN", default="")
 VIRTFUSION_TOKENS_PER_UNIT = Decimal(env.str("VIRTFUSION_TOKENS_PER_UNIT", default="100"))
 VIRTFUSION_TOKEN_CURRENCY = env.str("VIRTFUSION_TOKEN_CURRENCY", default="USD")
 VIRTFUSION_BALANCE_CACHE_SECONDS = env.int("VIRTFUSION_BALANCE_CACHE_SECONDS", default=60)
+
+# --- DNS (customer zones) ----------------------------------------------------------------
+
+# Where zones are served: "local" (kept in the portal only, for `make run`), "powerdns" or
+# "ispconfig".
+DNS_BACKEND = env.str("DNS_BACKEND", default="local")
+if DNS_BACKEND not in ("local", "powerdns", "ispconfig"):
+    raise ImproperlyConfigured(
+        f"DNS_BACKEND must be local, powerdns or ispconfig, not {DNS_BACKEND!r}."
+    )
+DNS_POWERDNS_URL = env.str("DNS_POWERDNS_URL", default="http://127.0.0.1:8081")
+DNS_POWERDNS_API_KEY = env.str("DNS_POWERDNS_API_KEY", default="")
+DNS_POWERDNS_SERVER_ID = env.str("DNS_POWERDNS_SERVER_ID", default="localhost")
+DNS_ISPCONFIG_URL = env.str("DNS_ISPCONFIG_URL", default="")  # https://host:8080/remote/json.php
+DNS_ISPCONFIG_USER = env.str("DNS_ISPCONFIG_USER", default="")
+DNS_ISPCONFIG_PASSWORD = env.str("DNS_ISPCONFIG_PASSWORD", default="")
+DNS_ISPCONFIG_CLIENT_ID = env.int("DNS_ISPCONFIG_CLIENT_ID", default=0)
+DNS_ISPCONFIG_SERVER_ID = env.int("DNS_ISPCONFIG_SERVER_ID", default=1)
+# A zone is created only when the domain is delegated to all of these.
+DNS_REQUIRED_NAMESERVERS = env.list(
+    "DNS_REQUIRED_NAMESERVERS", default=["ns1.nodepoint.eu", "ns2.nodepoint.eu"]
+)
+# The resolver the delegation check asks, host or host:port; empty: the system's.
+DNS_RESOLVER = env.str("DNS_RESOLVER", default="")
+DNS_HOSTMASTER = env.str("DNS_HOSTMASTER", default="hostmaster.nodepoint.eu")
+DNS_PROXY_IP = env.str("DNS_PROXY_IP", default="192.0.2.1")  # what PROXYSRV stands for
+DNS_TTL_MIN = env.int("DNS_TTL_MIN", default=60)
+DNS_TTL_MAX = env.int("DNS_TTL_MAX", default=86400)
+DNS_DEFAULT_TTL = env.int("DNS_DEFAULT_TTL", default=3600)
+DNS_GRACE_DAYS = env.int("DNS_GRACE_DAYS", default=7)
 
 # --- Static files -------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ urlpatterns = [
     path("order/", include("invoices.order_urls")),
     path("billing/", include("credits.urls")),
     path("payments/", include("payments.urls")),
-    path("dns/", include("dns.urls")),
+    path("dns/", include("dnszones.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

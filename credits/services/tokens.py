@@ -26,7 +26,6 @@ tokens are delivered, converted to account credit, or refunded.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,6 +40,7 @@ from djmoney.money import Money
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.retry import backoff
 from credits.errors import CreditsError, InvalidCreditAmount
 from credits.models import CreditEntry, TokenPurchase
 from credits.services.ledger import (
@@ -201,8 +201,7 @@ def tokens_add_by_staff(
 
 
 def _backoff(attempts: int) -> timedelta:
-    delay = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
-    return delay + delay * random.uniform(0, 0.1)  # noqa: S311 (jitter, not a secret)
+    return backoff(attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=0.1)
 
 
 def _claim(token_purchase_id: int, now: datetime) -> TokenPurchase | None:

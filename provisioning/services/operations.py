@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing_portal.common.retry import backoff
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.panels.base import AccountSpec, ProvisionResult
@@ -64,8 +64,7 @@ def operation_enqueue(*, service: Service, kind: str, payload: dict | None = Non
 
 
 def _backoff(attempts: int) -> timedelta:
-    delay = min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_CAP)
-    return delay + delay * random.uniform(0, 0.2)  # noqa: S311 (jitter, not a secret)
+    return backoff(attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
 
 def _claim(operation_id: int, now: datetime) -> Op | None:

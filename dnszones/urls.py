@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dns import views
+from dnszones import views
 
 app_name = "dns"
 

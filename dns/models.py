@@ -1,1 +1,0 @@
-"""Models of the dns app: dNS plans and subscriptions, zones, records and DNS server adapters."""

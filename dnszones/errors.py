@@ -1,0 +1,34 @@
+"""Errors raised by the dns app."""
+
+from billing_portal.common.errors import DomainError
+
+
+class DNSError(DomainError):
+    code = "dns_error"
+
+
+class InvalidZoneName(DNSError):
+    code = "invalid_zone_name"
+
+
+class InvalidRecord(DNSError):
+    code = "invalid_record"
+
+
+class LimitReached(DNSError):
+    code = "dns_limit_reached"
+
+
+class NotDelegated(DNSError):
+    code = "dns_not_delegated"
+
+
+class DnsBackendError(DNSError):
+    """The DNS server refused or failed a call; `retryable` as for panel errors."""
+
+    code = "dns_backend_error"
+
+    def __init__(self, message: str, *, retryable: bool, status: int = 0) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status

@@ -1,0 +1,171 @@
+"""DNS plans and subscriptions (paid from account credit), customer zones and records, and the
+operations that push them to the DNS server.
+
+The portal's database is the truth for zones and records; the DNS server is told through
+`DnsOperation` rows (retried like provisioning operations) and repaired by `dns_reconcile`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from billing_portal.common.money import currency_field, money_field
+
+
+class DnsPlan(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+    description = models.TextField(blank=True)
+    currency = currency_field()
+    price = money_field(help_text="Per month, paid from account credit.")
+    domain_limit = models.PositiveIntegerField()
+    record_limit = models.PositiveIntegerField(help_text="Records per zone.")
+    is_active = models.BooleanField("active", default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "price"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="dns_dnsplan_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DnsSubscription(models.Model):
+    """The customer's one DNS subscription (a row per customer, reused when they buy again)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        GRACE = "grace", "Renewal overdue"  # credit was short; zones still served
+        SUSPENDED = "suspended", "Suspended"  # zones taken off the DNS server, records kept
+        CANCELLED = "cancelled", "Cancelled"  # ran to its end without renewal
+
+    customer = models.OneToOneField(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="dns_subscription"
+    )
+    plan = models.ForeignKey(DnsPlan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField(default=timezone.now)
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="First day not paid for: the next renewal.")
+    auto_renew = models.BooleanField(default=True)
+    last_renewed_at = models.DateTimeField(null=True, blank=True)
+    grace_until = models.DateField(null=True, blank=True)
+    renewals = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["period_end"]
+
+    def __str__(self) -> str:
+        return f"{self.customer}: {self.plan} ({self.get_status_display()})"
+
+    @property
+    def next_renewal(self):
+        return self.period_end if self.auto_renew else None
+
+    @property
+    def serving(self) -> bool:
+        return self.status in (self.Status.ACTIVE, self.Status.GRACE)
+
+
+class Zone(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="zones"
+    )
+    # ASCII (punycode) and without the trailing dot; unique across customers.
+    name = models.CharField(max_length=253, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    serial = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_name(self) -> str:
+        import idna
+
+        try:
+            return idna.decode(self.name)
+        except idna.IDNAError:
+            return self.name
+
+
+class Record(models.Model):
+    class Type(models.TextChoices):
+        A = "A", "A"
+        AAAA = "AAAA", "AAAA"
+        CNAME = "CNAME", "CNAME"
+        MX = "MX", "MX"
+        NS = "NS", "NS"
+        TXT = "TXT", "TXT"
+        SRV = "SRV", "SRV"
+        CAA = "CAA", "CAA"
+
+    zone = models.ForeignKey(Zone, on_delete=models.CASCADE, related_name="records")
+    name = models.CharField(max_length=253, help_text='Relative to the zone; "@" is the apex.')
+    type = models.CharField(max_length=6, choices=Type.choices)
+    ttl = models.PositiveIntegerField()
+    # The record's data in zone-file form (MX "10 mail.example.com.", TXT quoted strings);
+    # PROXYSRV is kept as written and pushed as the proxy's address.
+    content = models.CharField(max_length=4200)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "type", "content"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["zone", "name", "type", "content"], name="dns_record_unique_content"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.ttl} {self.type} {self.content}"
+
+
+class DnsOperation(models.Model):
+    """One push to the DNS server, recorded before it is made; the push reads the zone's
+    current state when it runs, so a late or repeated push still writes the latest."""
+
+    class Kind(models.TextChoices):
+        CREATE_ZONE = "create_zone", "Create zone"
+        PUSH_RRSET = "push_rrset", "Push record set"
+        DELETE_ZONE = "delete_zone", "Delete zone"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    zone_name = models.CharField(max_length=253, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    rrset_name = models.CharField(max_length=253, blank=True)
+    rrset_type = models.CharField(max_length=6, blank=True)
+    idempotency_key = models.CharField(max_length=300, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="dns_operation_due_idx")]
+
+    def __str__(self) -> str:
+        target = f" {self.rrset_name} {self.rrset_type}" if self.rrset_name else ""
+        return f"{self.get_kind_display()} {self.zone_name}{target} ({self.get_status_display()})"
