@@ -230,6 +230,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.servers_check",
         "schedule": timedelta(minutes=5),
     },
+    "dns.operations_sweep": {
+        "task": "dns.operations_sweep",
+        "schedule": timedelta(minutes=2),
+    },
+    "dns.reconcile": {
+        "task": "dns.reconcile",
+        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=50),
+    },
     "accounts.login_logs_prune": {
         "task": "accounts.login_logs_prune",
         "schedule": timedelta(days=1),

@@ -46,7 +46,8 @@ class PowerDnsBackend:
         self._call("GET", "")
 
     def zone_create(self, zone: ZoneData) -> None:
-        body = {"name": zone.name, "kind": "Native", "nameservers": [],
+        # soa_edit_api "": the SOA serial is the portal's, which raises it on every change.
+        body = {"name": zone.name, "kind": "Native", "nameservers": [], "soa_edit_api": "",
                 "rrsets": [self._rrset(r) | {"changetype": "REPLACE"} for r in zone.rrsets
                            if r.contents]}  # fmt: skip
         for rrset in body["rrsets"]:

@@ -99,6 +99,7 @@ def billing_run(*, today: date | None = None) -> BillingRun:
     orders_cancel_unpaid(context)
     purchases_cancel_abandoned(context)
     upgrades_expire(context)
+    dns_subscriptions_renew(context)
     run.counts = dict(context.counts)
     run.errors = context.errors
     run.status = (
@@ -458,3 +459,15 @@ def upgrades_expire(context: RunContext) -> None:
         status=ServiceChange.Status.AWAITING_PAYMENT, invoice__due_date__lte=cutoff
     ).values_list("pk", flat=True)
     context.each("upgrades_expired", list(stale), lambda pk: int(plan_change_expire(change_id=pk)))
+
+
+def dns_subscriptions_renew(context: RunContext) -> None:
+    """DNS plans renew from account credit (grace, then suspension, when it is short)."""
+    from dnszones.services import dns_subscription_renew, dns_subscriptions_due
+
+    due = dns_subscriptions_due(today=context.today)
+    context.each(
+        "dns_renewed", due,
+        lambda pk: int(dns_subscription_renew(subscription_id=pk, today=context.today)
+                       == "renewed"),
+    )  # fmt: skip

@@ -1,0 +1,171 @@
+"""Against a real PowerDNS Authoritative server: zones and records created in the portal are
+answered over DNS, edits and deletions too, reconciliation repairs a record changed behind
+the portal's back, and the delegation check sees real referrals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+import requests
+from djmoney.money import Money
+
+from credits.services import credit_entry_append
+from dnszones import services
+from dnszones.errors import InvalidRecord, NotDelegated
+from dnszones.models import DnsPlan, Zone
+
+pytestmark = pytest.mark.django_db
+PROXY_IP = "203.0.113.80"
+
+
+def ask(pdns, name: str, rtype: str) -> list[str]:
+    """What the server answers for name/type (empty when nothing)."""
+    query = dns.message.make_query(name, rtype)
+    response = dns.query.udp(query, "127.0.0.1", port=pdns.dns_port, timeout=3)
+    return sorted(
+        item.to_text()
+        for rrset in response.answer
+        if rrset.rdtype == dns.rdatatype.from_text(rtype)
+        for item in rrset
+    )
+
+
+def soa_serial(pdns, zone: str) -> int:
+    return int(ask(pdns, zone, "SOA")[0].split()[2])
+
+
+@pytest.fixture
+def parent_zone(powerdns, settings):
+    """The registry side: a parent zone "test." delegating shop.test to our name servers and
+    elsewhere.test to someone else's."""
+    settings.DNS_PROXY_IP = PROXY_IP
+    ns = [f"{n}." for n in settings.DNS_REQUIRED_NAMESERVERS]
+    body = {"name": "test.", "kind": "Native", "nameservers": ["a.nic.test."], "rrsets": [
+        {"name": "shop.test.", "type": "NS", "ttl": 60,
+         "records": [{"content": n, "disabled": False} for n in ns]},
+        {"name": "elsewhere.test.", "type": "NS", "ttl": 60,
+         "records": [{"content": "ns1.other-dns.example.", "disabled": False}]},
+    ]}  # fmt: skip
+    response = requests.post(powerdns.zone_api(), json=body, timeout=5,
+                             headers={"X-API-Key": powerdns.api_key})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return powerdns
+
+
+@pytest.fixture
+def dns_customer(customer):
+    credit_entry_append(customer=customer, amount=Money(Decimal("20"), "USD"),
+                        kind="admin_add", idempotency_key="dns-test-credit")  # fmt: skip
+    services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
+                          request_key="buy-basic")  # fmt: skip
+    return customer
+
+
+def test_buy_basic_create_zone_with_proxysrv_and_the_server_answers(
+    parent_zone, dns_customer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        zone = services.zone_create(customer=dns_customer, name="shop.test",
+                                    apex_address="PROXYSRV")  # fmt: skip
+    assert ask(parent_zone, "shop.test", "A") == [PROXY_IP]
+    assert ask(parent_zone, "shop.test", "NS") == ["ns1.nodepoint.eu.", "ns2.nodepoint.eu."]
+    assert soa_serial(parent_zone, "shop.test") == Zone.objects.get(pk=zone.pk).serial
+
+
+def test_edits_and_deletions_are_served_and_the_serial_rises(
+    parent_zone, dns_customer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        zone = services.zone_create(customer=dns_customer, name="shop.test")
+    serials = [soa_serial(parent_zone, "shop.test")]
+    changes = [
+        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="www",
+                                    type="A", ttl=300, content="192.0.2.10"),
+        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="www",
+                                    type="A", ttl=300, content="192.0.2.11"),
+        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="@",
+                                    type="MX", ttl=300, content="10 mail.shop.test"),
+        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="@",
+                                    type="TXT", ttl=300, content="v=spf1 mx -all"),
+    ]  # fmt: skip
+    for change in changes:
+        with django_capture_on_commit_callbacks(execute=True):
+            change()
+        serials.append(soa_serial(parent_zone, "shop.test"))
+    assert ask(parent_zone, "www.shop.test", "A") == ["192.0.2.10", "192.0.2.11"]
+    assert ask(parent_zone, "shop.test", "MX") == ["10 mail.shop.test."]
+    assert ask(parent_zone, "shop.test", "TXT") == ['"v=spf1 mx -all"']
+
+    record = zone.records.get(content="192.0.2.11")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.record_update(customer=dns_customer, record_id=record.pk, name="api",
+                               type="A", ttl=300, content="192.0.2.12")  # fmt: skip
+    serials.append(soa_serial(parent_zone, "shop.test"))
+    assert ask(parent_zone, "www.shop.test", "A") == ["192.0.2.10"]
+    assert ask(parent_zone, "api.shop.test", "A") == ["192.0.2.12"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.record_delete(customer=dns_customer, record_id=record.pk)
+    serials.append(soa_serial(parent_zone, "shop.test"))
+    assert ask(parent_zone, "api.shop.test", "A") == []
+    assert serials == sorted(set(serials))  # strictly rising on every change
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.zone_delete(customer=dns_customer, zone_id=zone.pk, confirm="shop.test")
+    response = requests.get(parent_zone.zone_api("shop.test."), timeout=5,
+                            headers={"X-API-Key": parent_zone.api_key})  # fmt: skip
+    assert response.status_code == 404
+
+
+def test_reconcile_repairs_a_record_changed_behind_the_portals_back(
+    parent_zone, dns_customer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        zone = services.zone_create(customer=dns_customer, name="shop.test")
+        services.record_add(customer=dns_customer, zone_id=zone.pk, name="www", type="A",
+                            ttl=300, content="192.0.2.10")  # fmt: skip
+    tamper = {"rrsets": [
+        {"name": "www.shop.test.", "type": "A", "ttl": 300, "changetype": "REPLACE",
+         "records": [{"content": "198.51.100.66", "disabled": False}]},
+        {"name": "rogue.shop.test.", "type": "TXT", "ttl": 300, "changetype": "REPLACE",
+         "records": [{"content": '"not ours"', "disabled": False}]},
+    ]}  # fmt: skip
+    requests.patch(parent_zone.zone_api("shop.test."), json=tamper, timeout=5,
+                   headers={"X-API-Key": parent_zone.api_key}).raise_for_status()  # fmt: skip
+    assert ask(parent_zone, "www.shop.test", "A") == ["198.51.100.66"]
+    counts = services.dns_reconcile()
+    assert counts["repaired_sets"] == 2
+    assert ask(parent_zone, "www.shop.test", "A") == ["192.0.2.10"]
+    assert ask(parent_zone, "rogue.shop.test", "TXT") == []
+    assert services.dns_reconcile()["repaired_sets"] == 0  # nothing left to repair
+
+
+def test_invalid_records_change_nothing_on_the_server(
+    parent_zone, dns_customer, django_capture_on_commit_callbacks
+):
+    from dnszones.tests.test_validation import INVALID
+
+    with django_capture_on_commit_callbacks(execute=True):
+        zone = services.zone_create(customer=dns_customer, name="shop.test")
+    headers = {"X-API-Key": parent_zone.api_key}
+    before = requests.get(parent_zone.zone_api("shop.test."), headers=headers, timeout=5).json()
+    for rtype, rows in INVALID.items():
+        for name, content in rows:
+            with pytest.raises(InvalidRecord):
+                services.record_add(customer=dns_customer, zone_id=zone.pk, name=name,
+                                    type=rtype, ttl=300, content=content)  # fmt: skip
+    after = requests.get(parent_zone.zone_api("shop.test."), headers=headers, timeout=5).json()
+    assert after["rrsets"] == before["rrsets"]
+    assert zone.records.count() == 0
+
+
+def test_the_delegation_check_against_a_real_referral(parent_zone, dns_customer):
+    with pytest.raises(NotDelegated, match=r"ns1\.other-dns\.example"):
+        services.zone_create(customer=dns_customer, name="elsewhere.test")
+    with pytest.raises(NotDelegated, match=r"\(now: none\)"):
+        services.zone_create(customer=dns_customer, name="unknown.test")
+    assert Zone.objects.count() == 0
