@@ -57,6 +57,17 @@ def _debit(customer: Customer, amount: Money, key: str, description: str) -> Cre
     )  # fmt: skip
 
 
+def _pay(customer: Customer, amount: Money, key: str, description: str) -> CreditEntry:
+    """A debit the customer asked for: short credit is a clear message, nothing changes."""
+    try:
+        return _debit(customer, amount, key, description)
+    except InsufficientCredit as exc:
+        raise DNSError(
+            f"Not enough account credit: this costs {amount}. Add credit on the Billing & "
+            "credits page first."
+        ) from exc
+
+
 def _prorated(amount: Money, sub: Sub, today: date) -> Money:
     days = (sub.period_end - sub.period_start).days or 1
     left = min(max((sub.period_end - today).days, 0), days)
@@ -80,7 +91,7 @@ def dns_plan_buy(
         return _plan_change(sub, plan, request_key, actor, today)
     if sub is not None and sub.serving:
         raise DNSError(f"You already have the {plan.name} plan.")
-    _debit(customer, plan.price, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
+    _pay(customer, plan.price, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
     values = {"plan": plan, "status": Sub.Status.ACTIVE, "period_start": today,
               "period_end": today + relativedelta(months=1), "auto_renew": True,
               "last_renewed_at": timezone.now(), "grace_until": None}  # fmt: skip
@@ -107,8 +118,8 @@ def _plan_change(sub: Sub, plan: DnsPlan, request_key: str, actor, today: date) 
     difference = _prorated(plan.price - sub.plan.price, sub, today)
     old = sub.plan
     if difference.amount > 0:
-        _debit(sub.customer, difference, f"dns:{request_key}",
-               f"DNS plan change {old.name} → {plan.name} for the rest of the month")  # fmt: skip
+        _pay(sub.customer, difference, f"dns:{request_key}",
+             f"DNS plan change {old.name} → {plan.name} for the rest of the month")  # fmt: skip
     elif difference.amount < 0:
         credit_entry_append(
             customer=sub.customer, amount=-difference, kind=CreditEntry.Kind.DOWNGRADE_CREDIT,

@@ -6,4 +6,6 @@ app_name = "dns"
 
 urlpatterns = [
     path("", views.ZoneListView.as_view(), name="zone_list"),
+    path("zones/<int:pk>/", views.ZoneDetailView.as_view(), name="zone_detail"),
+    path("zones/<int:pk>/delete/", views.ZoneDeleteView.as_view(), name="zone_delete"),
 ]
