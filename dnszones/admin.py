@@ -1,1 +1,65 @@
-"""Staff screens of the dns app."""
+"""Staff screens of the DNS app: plans (editable), subscriptions, every customer's zones with
+their records, and the push operations (read-only; `manage.py dns_reconcile` repairs drift)."""
+
+from django.contrib import admin, messages
+
+from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.errors import DomainError
+from dnszones import services
+from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
+
+
+@admin.register(DnsPlan)
+class DnsPlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "price", "domain_limit", "record_limit", "is_active", "sort_order")
+    list_editable = ("is_active", "sort_order")
+
+
+@admin.register(DnsSubscription)
+class DnsSubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("customer", "plan", "status", "period_end", "auto_renew", "grace_until")
+    list_filter = ("status", "plan", "auto_renew")
+    search_fields = ("customer__name", "customer__user__email")
+    list_select_related = ("customer", "plan")
+
+
+class RecordInline(admin.TabularInline):
+    model = Record
+    extra = 0
+    can_delete = False
+    fields = ("name", "type", "ttl", "content", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Zone)
+class ZoneAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Changes go through the customer's editor (and its checks); staff see every zone and
+    can push it again or repair drift."""
+
+    list_display = ("name", "customer", "status", "serial", "created_at")
+    list_filter = ("status",)
+    search_fields = ("name", "customer__name", "customer__user__email")
+    list_select_related = ("customer",)
+    inlines = [RecordInline]
+    actions = ["reconcile"]
+
+    @admin.action(description="Compare with the DNS server and repair drift (all zones)")
+    def reconcile(self, request, queryset) -> None:
+        try:
+            counts = services.dns_reconcile()
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        self.message_user(request, "Checked {zones} zones: {created} created, {repaired_sets} "
+                          "sets repaired, {removed} removed.".format(**counts))  # fmt: skip
+
+
+@admin.register(DnsOperation)
+class DnsOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "zone_name", "kind", "rrset_name", "rrset_type", "status",
+                    "attempts", "last_error")  # fmt: skip
+    list_filter = ("status", "kind")
+    search_fields = ("zone_name", "last_error")

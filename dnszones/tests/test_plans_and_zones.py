@@ -247,3 +247,20 @@ def test_customers_cannot_see_or_change_another_customers_zones(client, customer
     assert response.status_code == 404
     record.refresh_from_db()
     assert record.content == "192.0.2.1"
+
+
+def test_staff_see_every_zone_and_can_reconcile(client, customer):
+    from accounts.tests.factories import UserFactory
+
+    _fund(customer, "10", "f")
+    _buy(customer)
+    zone = services.zone_create(customer=customer, name="example.com")
+    services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300,
+                        content="192.0.2.1")  # fmt: skip
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:dns_zone_change", args=[zone.pk])).content.decode()
+    assert "192.0.2.1" in page
+    listing = reverse("admin:dns_zone_changelist")
+    response = client.post(listing, {"action": "reconcile", "_selected_action": [zone.pk]},
+                           follow=True)  # fmt: skip
+    assert "Checked 1 zones" in response.content.decode()

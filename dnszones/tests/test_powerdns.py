@@ -169,3 +169,50 @@ def test_the_delegation_check_against_a_real_referral(parent_zone, dns_customer)
     with pytest.raises(NotDelegated, match=r"\(now: none\)"):
         services.zone_create(customer=dns_customer, name="unknown.test")
     assert Zone.objects.count() == 0
+
+
+def test_acceptance_buy_basic_add_a_delegated_zone_with_proxysrv_through_the_client_area(
+    client, parent_zone, customer, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    credit_entry_append(customer=customer, amount=Money(Decimal("10"), "USD"),
+                        kind="admin_add", idempotency_key="acceptance")  # fmt: skip
+    client.force_login(customer.user)
+    basic = DnsPlan.objects.get(name="Basic").pk
+    client.post(reverse("dns:zone_list"), {"action": "buy", "request_key": "acc", "plan": basic})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
+    zone = Zone.objects.get(name="shop.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(response.url, {"action": "add", "name": "www", "type": "A", "ttl": "300",
+                                   "content": "PROXYSRV"})  # fmt: skip
+    assert ask(parent_zone, "www.shop.test", "A") == [PROXY_IP]
+    page = client.get(reverse("dns:zone_detail", args=[zone.pk])).content.decode()
+    assert "PROXYSRV" in page
+
+
+def test_suspended_zones_leave_the_server_and_come_back_on_renewal(
+    parent_zone, dns_customer, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from invoices.services.billing_run import billing_run
+
+    with django_capture_on_commit_callbacks(execute=True):
+        zone = services.zone_create(customer=dns_customer, name="shop.test",
+                                    apex_address="192.0.2.44")  # fmt: skip
+    sub = dns_customer.dns_subscription
+    credit_entry_append(customer=dns_customer, amount=Money(Decimal("-15"), "USD"),
+                        kind="admin_remove", idempotency_key="spend-it")  # fmt: skip
+    for days in (0, 7):  # grace, then suspension
+        with django_capture_on_commit_callbacks(execute=True):
+            billing_run(today=sub.period_end + timedelta(days=days))
+    zone.refresh_from_db()
+    assert zone.status == "suspended"
+    assert ask(parent_zone, "shop.test", "A") == []
+    credit_entry_append(customer=dns_customer, amount=Money(Decimal("5"), "USD"),
+                        kind="admin_add", idempotency_key="top-up")  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        billing_run(today=sub.period_end + timedelta(days=8))
+    assert ask(parent_zone, "shop.test", "A") == ["192.0.2.44"]
