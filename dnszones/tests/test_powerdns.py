@@ -216,3 +216,28 @@ def test_suspended_zones_leave_the_server_and_come_back_on_renewal(
     with django_capture_on_commit_callbacks(execute=True):
         billing_run(today=sub.period_end + timedelta(days=8))
     assert ask(parent_zone, "shop.test", "A") == ["192.0.2.44"]
+
+
+def test_a_push_while_powerdns_is_down_is_retried_until_it_is_up(
+    parent_zone, dns_customer, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dnszones.models import DnsOperation
+
+    good_url = settings.DNS_POWERDNS_URL
+    settings.DNS_POWERDNS_URL = "http://127.0.0.1:9"  # nothing listens: connection refused
+    with django_capture_on_commit_callbacks(execute=True):
+        services.zone_create(customer=dns_customer, name="shop.test", apex_address="192.0.2.7")
+    operation = DnsOperation.objects.get(kind="create_zone")
+    assert (operation.status, operation.attempts) == ("pending", 1)
+    assert "could not be reached" in operation.last_error
+    assert ask(parent_zone, "shop.test", "A") == []
+    settings.DNS_POWERDNS_URL = good_url
+    later = timezone.now() + timedelta(hours=1)
+    assert operation.pk in services.dns_operations_sweep(now=later)
+    operation = services.dns_operation_run(operation_id=operation.pk, now=later)
+    assert (operation.status, operation.attempts) == ("succeeded", 2)
+    assert ask(parent_zone, "shop.test", "A") == ["192.0.2.7"]
