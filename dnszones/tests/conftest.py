@@ -89,3 +89,24 @@ def powerdns(pdns_server, settings) -> Pdns:
     headers = {"X-API-Key": pdns_server.api_key}
     for zone in requests.get(pdns_server.zone_api(), headers=headers, timeout=5).json():
         requests.delete(pdns_server.zone_api(zone["id"]), headers=headers, timeout=5)
+
+
+PROXY_IP = "203.0.113.80"
+
+
+@pytest.fixture
+def parent_zone(powerdns, settings):
+    """The registry side: a parent zone "test." delegating shop.test to our name servers and
+    elsewhere.test to someone else's."""
+    settings.DNS_PROXY_IP = PROXY_IP
+    ns = [f"{n}." for n in settings.DNS_REQUIRED_NAMESERVERS]
+    body = {"name": "test.", "kind": "Native", "nameservers": ["a.nic.test."], "rrsets": [
+        {"name": "shop.test.", "type": "NS", "ttl": 60,
+         "records": [{"content": n, "disabled": False} for n in ns]},
+        {"name": "elsewhere.test.", "type": "NS", "ttl": 60,
+         "records": [{"content": "ns1.other-dns.example.", "disabled": False}]},
+    ]}  # fmt: skip
+    response = requests.post(powerdns.zone_api(), json=body, timeout=5,
+                             headers={"X-API-Key": powerdns.api_key})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return powerdns

@@ -18,9 +18,9 @@ from credits.services import credit_entry_append
 from dnszones import services
 from dnszones.errors import InvalidRecord, NotDelegated
 from dnszones.models import DnsPlan, Zone
+from dnszones.tests.conftest import PROXY_IP
 
 pytestmark = pytest.mark.django_db
-PROXY_IP = "203.0.113.80"
 
 
 def ask(pdns, name: str, rtype: str) -> list[str]:
@@ -37,24 +37,6 @@ def ask(pdns, name: str, rtype: str) -> list[str]:
 
 def soa_serial(pdns, zone: str) -> int:
     return int(ask(pdns, zone, "SOA")[0].split()[2])
-
-
-@pytest.fixture
-def parent_zone(powerdns, settings):
-    """The registry side: a parent zone "test." delegating shop.test to our name servers and
-    elsewhere.test to someone else's."""
-    settings.DNS_PROXY_IP = PROXY_IP
-    ns = [f"{n}." for n in settings.DNS_REQUIRED_NAMESERVERS]
-    body = {"name": "test.", "kind": "Native", "nameservers": ["a.nic.test."], "rrsets": [
-        {"name": "shop.test.", "type": "NS", "ttl": 60,
-         "records": [{"content": n, "disabled": False} for n in ns]},
-        {"name": "elsewhere.test.", "type": "NS", "ttl": 60,
-         "records": [{"content": "ns1.other-dns.example.", "disabled": False}]},
-    ]}  # fmt: skip
-    response = requests.post(powerdns.zone_api(), json=body, timeout=5,
-                             headers={"X-API-Key": powerdns.api_key})  # fmt: skip
-    assert response.status_code == 201, response.text
-    return powerdns
 
 
 @pytest.fixture
