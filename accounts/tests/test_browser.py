@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import PASSWORD
+from billing_portal.common.browser import browser_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -71,11 +72,7 @@ def test_failed_login_shows_an_error(page, live_server, customer):
 )
 def test_every_page_fits_a_phone_screen(page, live_server, customer, url_name):
     page.set_viewport_size(PHONE)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(customer.user.email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
 
     page.goto(f"{live_server.url}{reverse(url_name)}")
     # nothing wider than the screen

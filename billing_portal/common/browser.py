@@ -63,3 +63,12 @@ def page(browser, request) -> Iterator:
         ARTIFACTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def browser_log_in(page, base_url: str, *, email: str, password: str) -> None:
+    """Log in through the login page and wait for the dashboard."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/")

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from accounts.tests.factories import PASSWORD
+from billing_portal.common.browser import browser_log_in
 from invoices.models import Invoice
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,11 +43,7 @@ def test_buy_credit_with_a_preset_and_see_it(page, live_server, customer, stripe
         lambda route: route.fulfill(status=200, body="<h1>Stripe test checkout</h1>"),
     )
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(customer.user.email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
     page.goto(f"{live_server.url}/billing/")
     assert page.get_by_test_id("credit-balance").inner_text() == "$0.00"
 

@@ -9,7 +9,9 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD
+from billing_portal.common.browser import browser_log_in
 from credits.services import credit_entry_append
+from dnszones.demo import dns_plans_seed
 from dnszones.tests.conftest import PROXY_IP
 from dnszones.tests.test_powerdns import ask
 
@@ -17,13 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_buy_basic_add_a_zone_and_a_proxysrv_record(page, live_server, customer, parent_zone):
+    dns_plans_seed()  # a transactional test: earlier ones may have flushed the seeded plans
     credit_entry_append(customer=customer, amount=Money(Decimal("10"), "USD"),
                         kind="admin_add", idempotency_key="browser")  # fmt: skip
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(customer.user.email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
 
     page.goto(f"{live_server.url}/dns/")
     page.get_by_test_id("buy-basic").click()

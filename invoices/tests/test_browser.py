@@ -8,6 +8,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD
+from billing_portal.common.browser import browser_log_in
 from invoices.models import Invoice
 from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.models import Service
@@ -19,11 +20,7 @@ def test_order_a_product_and_land_on_its_invoice(page, live_server, customer):
     product = ProductFactory(name="Valheim 8 GB", slug="valheim", requires_hostname=True)
     ProductPriceFactory(product=product, price=Money(Decimal("15.00"), "USD"))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(customer.user.email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
 
     page.get_by_role("link", name="Services", exact=True).click()
     page.get_by_role("link", name="Browse products").click()

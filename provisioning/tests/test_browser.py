@@ -11,6 +11,7 @@ from django.core.management import call_command
 from accounts.management.commands.seed_demo import CUSTOMER_EMAIL
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
+from billing_portal.common.browser import browser_log_in
 from provisioning.models import Service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,11 +22,7 @@ def test_order_pay_with_demo_credit_and_see_the_service_active(page, live_server
     user = User.objects.get(email=CUSTOMER_EMAIL)
     user.set_password(PASSWORD)
     user.save()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(CUSTOMER_EMAIL)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    browser_log_in(page, live_server.url, email=CUSTOMER_EMAIL, password=PASSWORD)
 
     page.goto(f"{live_server.url}/order/minecraft-4gb/")
     page.get_by_label("Monthly: $12.00").check()

@@ -20,6 +20,7 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
+from dnszones.demo import dns_plans_seed
 from invoices.demo import catalogue_seed
 from provisioning.demo import sandbox_seed
 
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             customer = self._customer()
             catalogue_seed()
             sandbox_seed()
+            dns_plans_seed()
             self._demo_credit(customer)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
