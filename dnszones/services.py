@@ -301,9 +301,15 @@ def _locked_zone(customer: Customer, zone_id: int) -> Zone:
     return Zone.objects.select_for_update().get(pk=zone_id, customer=customer)
 
 
-def _check_set(zone: Zone, name: str, rtype: str, content: str, *, skip: int | None) -> None:
-    """CNAME exclusivity at a name, duplicates."""
+def _check_set(
+    zone: Zone, name: str, rtype: str, content: str, ttl: int, *, skip: int | None
+) -> None:
+    """CNAME exclusivity at a name, duplicates, one TTL per record set (DNS has one)."""
     here = zone.records.filter(name=name).exclude(pk=skip)
+    other_ttl = here.filter(type=rtype).exclude(ttl=ttl).values_list("ttl", flat=True).first()
+    if other_ttl is not None:
+        raise DNSError(f"The other {rtype} records of {name} have TTL {other_ttl}: records of "
+                       "one name and type share one TTL.")  # fmt: skip
     if rtype == "CNAME" and here.exists():
         raise DNSError(f"{name} has other records: a CNAME must be the only record at a name.")
     if rtype != "CNAME" and here.filter(type="CNAME").exists():
@@ -322,7 +328,7 @@ def record_add(
     clean = record_clean(zone=zone.name, name=name, type=type, ttl=ttl, content=content)
     if zone.records.count() >= plan.record_limit:
         raise LimitReached(f"Your {plan.name} plan allows {plan.record_limit} records per zone.")
-    _check_set(zone, clean.name, clean.type, clean.content, skip=None)
+    _check_set(zone, clean.name, clean.type, clean.content, clean.ttl, skip=None)
     record = Record.objects.create(zone=zone, name=clean.name, type=clean.type, ttl=clean.ttl,
                                    content=clean.content)  # fmt: skip
     _changed(zone, [(clean.name, clean.type)], actor, "added", record)
@@ -338,7 +344,7 @@ def record_update(
     zone = _locked_zone(customer, record.zone_id)
     _serving_plan(customer)
     clean = record_clean(zone=zone.name, name=name, type=type, ttl=ttl, content=content)
-    _check_set(zone, clean.name, clean.type, clean.content, skip=record.pk)
+    _check_set(zone, clean.name, clean.type, clean.content, clean.ttl, skip=record.pk)
     before = (record.name, record.type)
     record.name, record.type, record.ttl, record.content = (
         clean.name,

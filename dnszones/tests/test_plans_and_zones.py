@@ -125,6 +125,9 @@ def test_cname_exclusivity_and_duplicates(customer):
         add(name="blog", type="TXT", content="hello")
     with pytest.raises(DNSError, match="exists already"):
         add(name="www", type="A", content="192.0.2.1")
+    with pytest.raises(DNSError, match="share one TTL"):
+        services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A", ttl=600,
+                            content="192.0.2.2")  # fmt: skip
     assert zone.records.count() == 2
 
 
