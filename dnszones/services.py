@@ -27,6 +27,7 @@ from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_quantize
+from billing_portal.common.operations import operation_claim, operations_overdue
 from billing_portal.common.retry import backoff
 from credits.errors import InsufficientCredit
 from credits.models import CreditEntry
@@ -432,23 +433,8 @@ def zone_data(zone: Zone) -> ZoneData:
 
 
 def _claim(operation_id: int, now: datetime) -> Op | None:
-    with transaction.atomic():
-        operation = Op.objects.select_for_update().get(pk=operation_id)
-        if operation.status != Op.Status.PENDING or (
-            operation.next_attempt_at and operation.next_attempt_at > now
-        ):
-            return None
-        earlier = Op.objects.filter(zone_name=operation.zone_name, pk__lt=operation.pk,
-                                    status__in=(Op.Status.PENDING, Op.Status.RUNNING))  # fmt: skip
-        if earlier.exists():
-            operation.next_attempt_at = now + timedelta(seconds=5)
-            operation.save(update_fields=["next_attempt_at"])
-            _queue(operation.pk, 5)
-            return None
-        operation.status, operation.started_at = Op.Status.RUNNING, now
-        operation.attempts += 1
-        operation.save(update_fields=["status", "started_at", "attempts"])
-    return operation
+    return operation_claim(Op, operation_id, now, target_field="zone_name",
+                           wait=timedelta(seconds=5), requeue=_queue)  # fmt: skip
 
 
 def _push(operation: Op) -> None:
@@ -503,14 +489,8 @@ def _failed(operation_id: int, error: DnsBackendError, now: datetime) -> Op:
 
 def dns_operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Operations whose message was lost or whose worker died, for the caller to queue."""
-    now = now or timezone.now()
-    stuck = Op.objects.filter(status=Op.Status.RUNNING, started_at__lt=now - timedelta(minutes=10))
-    put_back = list(stuck.values_list("pk", flat=True))
-    stuck.filter(pk__in=put_back).update(status=Op.Status.PENDING, next_attempt_at=now)
-    lost = Op.objects.filter(
-        status=Op.Status.PENDING, next_attempt_at__lte=now - timedelta(minutes=2)
-    )
-    return sorted(set(put_back) | set(lost.values_list("pk", flat=True)))
+    return operations_overdue(Op, now or timezone.now(), running_timeout=timedelta(minutes=10),
+                              grace=timedelta(minutes=2))  # fmt: skip
 
 
 # --- Reconciliation -----------------------------------------------------------------------

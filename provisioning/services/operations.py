@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing_portal.common.operations import operation_claim, operations_overdue
 from billing_portal.common.retry import backoff
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.models import ProvisioningOperation, Service
@@ -68,25 +69,8 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def _claim(operation_id: int, now: datetime) -> Op | None:
-    with transaction.atomic():
-        operation = Op.objects.select_for_update().get(pk=operation_id)
-        if operation.status != Op.Status.PENDING or (
-            operation.next_attempt_at and operation.next_attempt_at > now
-        ):
-            return None
-        earlier = Op.objects.filter(
-            service_id=operation.service_id, pk__lt=operation.pk,
-            status__in=(Op.Status.PENDING, Op.Status.RUNNING),
-        )  # fmt: skip
-        if earlier.exists():
-            operation.next_attempt_at = now + WAIT_FOR_EARLIER
-            operation.save(update_fields=["next_attempt_at", "updated_at"])
-            _queue(operation.pk, WAIT_FOR_EARLIER.total_seconds())
-            return None
-        operation.status, operation.started_at = Op.Status.RUNNING, now
-        operation.attempts += 1
-        operation.save(update_fields=["status", "started_at", "attempts", "updated_at"])
-    return operation
+    return operation_claim(Op, operation_id, now, target_field="service_id",
+                           wait=WAIT_FOR_EARLIER, requeue=_queue)  # fmt: skip
 
 
 def account_spec(service: Service) -> AccountSpec:
@@ -209,16 +193,8 @@ def _failed(operation_id: int, error: PanelError, now: datetime) -> Op:
 def operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Put back operations a killed worker left running and return every pending operation
     that is overdue (its message was lost), for the caller to queue."""
-    now = now or timezone.now()
-    interrupted = Op.objects.filter(status=Op.Status.RUNNING, started_at__lt=now - RUNNING_TIMEOUT)
-    put_back = list(interrupted.values_list("pk", flat=True))
-    interrupted.filter(pk__in=put_back).update(
-        status=Op.Status.PENDING, next_attempt_at=now, last_error="Interrupted; run again."
-    )
-    overdue = Op.objects.filter(
-        status=Op.Status.PENDING, next_attempt_at__lte=now - LOST_MESSAGE_GRACE
-    ) | Op.objects.filter(status=Op.Status.PENDING, next_attempt_at__isnull=True)
-    return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
+    return operations_overdue(Op, now or timezone.now(), running_timeout=RUNNING_TIMEOUT,
+                              grace=LOST_MESSAGE_GRACE)  # fmt: skip
 
 
 @transaction.atomic
