@@ -183,7 +183,7 @@ class ServiceAdmin(admin.ModelAdmin):
     exclude = ("secrets",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ServiceOptionInline, OperationInline]
-    actions = ["suspend", "unsuspend", "terminate", "retry_provisioning"]
+    actions = ["provision", "suspend", "unsuspend", "terminate", "retry_provisioning"]
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.place_view)
@@ -223,6 +223,17 @@ class ServiceAdmin(admin.ModelAdmin):
         self._each(
             request, queryset,
             lambda s: change(service_id=s.pk, reason=reason, actor=request.user), done,
+        )  # fmt: skip
+
+    @admin.action(description="Provision now, without waiting for payment")
+    def provision(self, request, queryset) -> None:
+        self._each(
+            request, queryset,
+            lambda s: services.service_provision_by_staff(
+                service_id=s.pk, actor=request.user,
+                reason=f"Provisioned from the admin by {request.user}",
+            ),
+            "set-up queued",
         )  # fmt: skip
 
     @admin.action(description="Suspend (and on the panel)")

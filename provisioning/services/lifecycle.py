@@ -275,6 +275,27 @@ def service_provision_failed(*, service_id: int, error: str) -> Service:
 
 
 @transaction.atomic
+def service_provision_by_staff(*, service_id: int, actor: User, reason: str) -> Service:
+    """Staff set up a service before (or without) its payment, e.g. a trial or a goodwill
+    service; its billing is unchanged. Audited with the reason."""
+    if not reason.strip():
+        raise InvalidServiceTransition("Give the reason for setting it up without payment.")
+    service = _lock(service_id)
+    if not (service.product.module and service.server_id):
+        raise InvalidServiceTransition("This service has no panel (module and server) to set up.")
+    service_assert_transition(service, to=Service.Status.PROVISIONING)
+    if service.status != Service.Status.PENDING:
+        raise InvalidServiceTransition("Only a pending service can be set up this way.")
+    service.status = Service.Status.PROVISIONING
+    service.save(update_fields=["status"])
+    operation_enqueue(service=service, kind=OpKind.CREATE)
+    audit_record(action=AuditAction.SERVICE_PROVISIONED, actor=actor, customer=service.customer,
+                 target=service, details={"by_staff": True, "reason": reason.strip(),
+                                          "stage": "requested"})  # fmt: skip
+    return service
+
+
+@transaction.atomic
 def service_provision_retry(*, service_id: int, actor: User | None) -> Service:
     service = _lock(service_id)
     if service.status == Service.Status.FAILED:

@@ -129,3 +129,19 @@ def test_wordpress_plans_are_seeded_editable_and_checked(staff_client, customer)
     staff_client.force_login(customer.user)
     detail = staff_client.get(reverse("provisioning:service_detail", args=[service.pk]))
     assert "4 GB RAM, 40 GB disk, 3 backups, 5 domains" in detail.content.decode()
+
+
+def test_staff_provision_a_pending_service_without_payment(
+    staff_client, customer, django_capture_on_commit_callbacks
+):
+    server = ServerFactory()
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount=Decimal("10"), server=server, status="pending",
+    )  # fmt: skip
+    url = reverse("admin:provisioning_service_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(url, {"action": "provision", "_selected_action": [service.pk]})
+    service.refresh_from_db()
+    assert service.status == "active"
+    assert service.operations.get().kind == "create"
