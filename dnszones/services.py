@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.mail import mail_admins
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -37,6 +37,7 @@ from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
 from dnszones.errors import DnsBackendError, DNSError, LimitReached
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
+from dnszones.selectors import zones_for_customer
 from dnszones.validation import PROXY_ALIAS, record_clean, zone_name_normalize
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def _plan_change(sub: Sub, plan: DnsPlan, request_key: str, actor, today: date) 
     zones = sub.customer.zones.count()
     if zones > plan.domain_limit:
         raise LimitReached(f"{plan.name} allows {plan.domain_limit} domains; you have {zones}.")
-    busiest = max((z.records.count() for z in sub.customer.zones.all()), default=0)
+    busiest = max(zones_for_customer(customer=sub.customer).values_list("record_count", flat=True),
+                  default=0)  # fmt: skip
     if busiest > plan.record_limit:
         raise LimitReached(f"{plan.name} allows {plan.record_limit} records per zone; one of "
                            f"yours has {busiest}.")  # fmt: skip
@@ -270,32 +272,46 @@ def _queue(operation_id: int, countdown: float = 0) -> None:
     )
 
 
-@transaction.atomic
 def zone_create(
     *, customer: Customer, name: str, apex_address: str = "", actor: User | None = None
 ) -> Zone:
-    """A zone for a domain the customer has delegated to us; its apex A record when given."""
-    plan = _serving_plan(customer)
+    """A zone for a domain the customer has delegated to us; its apex A record when given.
+    The delegation is looked up before the transaction (network I/O holds no locks); the
+    checks are made again under the subscription's lock, which also keeps two concurrent
+    creations from passing the domain limit together."""
     zone_name = zone_name_normalize(name)
+    apex = None
+    if apex_address.strip():
+        apex = record_clean(zone=zone_name, name="@", type="A", ttl=settings.DNS_DEFAULT_TTL,
+                            content=apex_address)  # fmt: skip
+    _zone_checks(customer, zone_name)
+    delegation_check(zone_name)
+    with transaction.atomic():
+        Sub.objects.select_for_update().filter(customer=customer).first()
+        _zone_checks(customer, zone_name)
+        try:
+            with transaction.atomic():
+                zone = Zone.objects.create(customer=customer, name=zone_name)
+        except IntegrityError as exc:  # another account created it a moment ago
+            raise DNSError(f"{zone_name} is already a zone in another account.") from exc
+        _bump(zone)
+        if apex is not None:
+            Record.objects.create(zone=zone, name="@", type="A", ttl=apex.ttl,
+                                  content=apex.content)  # fmt: skip
+        _enqueue(zone.name, Op.Kind.CREATE_ZONE)
+        audit_record(action=AuditAction.DNS_ZONE_CREATED, actor=actor, customer=customer,
+                     target=zone, details={"zone": zone.name})  # fmt: skip
+    return zone
+
+
+def _zone_checks(customer: Customer, zone_name: str) -> None:
+    plan = _serving_plan(customer)
     existing = Zone.objects.filter(name=zone_name).first()
     if existing is not None:
         whose = "your account" if existing.customer_id == customer.pk else "another account"
         raise DNSError(f"{zone_name} is already a zone in {whose}.")
     if customer.zones.count() >= plan.domain_limit:
         raise LimitReached(f"Your {plan.name} plan allows {plan.domain_limit} domains.")
-    apex = None
-    if apex_address.strip():
-        apex = record_clean(zone=zone_name, name="@", type="A", ttl=settings.DNS_DEFAULT_TTL,
-                            content=apex_address)  # fmt: skip
-    delegation_check(zone_name)
-    zone = Zone.objects.create(customer=customer, name=zone_name)
-    _bump(zone)
-    if apex is not None:
-        Record.objects.create(zone=zone, name="@", type="A", ttl=apex.ttl, content=apex.content)
-    _enqueue(zone.name, Op.Kind.CREATE_ZONE)
-    audit_record(action=AuditAction.DNS_ZONE_CREATED, actor=actor, customer=customer,
-                 target=zone, details={"zone": zone.name})  # fmt: skip
-    return zone
 
 
 def _locked_zone(customer: Customer, zone_id: int) -> Zone:
