@@ -1,0 +1,35 @@
+"""Concurrent zone creations for one customer on PostgreSQL: the plan's domain limit holds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from djmoney.money import Money
+
+from accounts.tests.factories import CustomerFactory
+from billing_portal.common.testing import errors_of, run_together
+from credits.services import credit_entry_append
+from dnszones import services
+from dnszones.demo import dns_plans_seed
+from dnszones.errors import LimitReached
+from dnszones.models import DnsPlan, Zone
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_parallel_zone_creations_stop_at_the_domain_limit(monkeypatch):
+    monkeypatch.setattr(services, "delegation_check", lambda name: None)
+    dns_plans_seed()
+    customer = CustomerFactory()
+    credit_entry_append(customer=customer, amount=Money(Decimal("5"), "USD"), kind="admin_add",
+                        idempotency_key="fund")  # fmt: skip
+    services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
+                          request_key="buy")  # fmt: skip
+    outcomes = run_together(
+        lambda n=n: services.zone_create(customer=customer, name=f"site{n}.example")
+        for n in range(6)
+    )
+    refused = [o for o in errors_of(outcomes) if isinstance(o, LimitReached)]
+    assert errors_of(outcomes) == refused
+    assert (Zone.objects.filter(customer=customer).count(), len(refused)) == (3, 3)
