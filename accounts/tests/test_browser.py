@@ -83,3 +83,44 @@ def test_every_page_fits_a_phone_screen(page, live_server, customer, url_name):
     assert not services.is_visible()
     page.get_by_role("button", name="Toggle navigation").click()
     services.wait_for(state="visible")
+
+
+def test_pages_with_content_fit_a_phone_screen(page, live_server, customer, settings, monkeypatch):
+    """The service page, the plan-change page, the DNS record editor and the billing page
+    with its purchase forms, filled with data, at 375 px."""
+    from decimal import Decimal
+
+    from djmoney.money import Money
+
+    from credits.services import credit_entry_append
+    from dnszones import services as dns_services
+    from dnszones.demo import dns_plans_seed
+    from dnszones.models import DnsPlan
+    from provisioning.models import Service
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
+    dns_plans_seed()
+    credit_entry_append(customer=customer, amount=Money(Decimal("50"), "USD"), kind="admin_add",
+                        idempotency_key="phone")  # fmt: skip
+    server = ServerFactory(location="Frankfurt am Main")
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount=Decimal("10"), server=server, status="active", external_id="sb-1",
+        username="averyveryverylongusername", panel_url="https://panel.example.test/server/abcdef",
+        secrets={"password": "Xq9-long-generated-password-value"},
+    )  # fmt: skip
+    dns_services.dns_plan_buy(customer=customer, request_key="phone",
+                              plan_id=DnsPlan.objects.get(name="Basic").pk)  # fmt: skip
+    monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)  # layout only
+    zone = dns_services.zone_create(customer=customer, name="a-rather-long-domain-name.example")
+    dns_services.record_add(customer=customer, zone_id=zone.pk, name="_dmarc", type="TXT",
+                            ttl=3600, content="v=DMARC1; p=quarantine; rua=mailto:reports@"
+                            "a-rather-long-domain-name.example; pct=100")  # fmt: skip
+    page.set_viewport_size(PHONE)
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
+    for path in (f"/services/{service.pk}/", f"/services/{service.pk}/change-plan/",
+                 f"/dns/zones/{zone.pk}/", "/dns/", "/billing/"):  # fmt: skip
+        page.goto(f"{live_server.url}{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, path
