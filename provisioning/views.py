@@ -60,7 +60,11 @@ class ServiceDetailView(_ServiceMixin, DetailView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         service = self.object
-        context["credentials"] = service.secrets if service.status == "active" else {}
+        secrets = service.secrets if service.status == "active" else {}
+        # ("support_key", ...) -> ("Support key", ...), for display only
+        context["credentials"] = [
+            (name, name.replace("_", " ").capitalize(), value) for name, value in secrets.items()
+        ]
         context["site_plan"] = site_plan_for(service=service)
         return context
 

@@ -87,3 +87,18 @@ def test_customers_cannot_see_or_act_on_another_customers_service(client, custom
         client, urls=[reverse("provisioning:service_login", args=[service.pk])],
         owner=customer, intruder=other_customer, method="post",
     )  # fmt: skip
+
+
+def test_a_support_key_is_shown_to_its_customer(client, customer):
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    server = ServerFactory(module="support", credentials={"token": "t"})
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount="10", server=server, status="active", external_id="svc-1",
+        secrets={"support_key": "SK-7731"},
+    )  # fmt: skip
+    client.force_login(customer.user)
+    page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
+    assert "Support key" in page
+    assert 'data-testid="credential-support_key">SK-7731<' in page
