@@ -31,7 +31,7 @@ from billing_portal.common.operations import operation_claim, operations_overdue
 from billing_portal.common.retry import backoff
 from credits.errors import InsufficientCredit
 from credits.models import CreditEntry
-from credits.services import credit_account_lock, credit_entry_append
+from credits.services import credit_account_lock, credit_add, credit_entry_append
 from dnszones.backends import dns_backend
 from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
@@ -124,10 +124,11 @@ def _plan_change(sub: Sub, plan: DnsPlan, request_key: str, actor, today: date) 
         _pay(sub.customer, difference, f"dns:{request_key}",
              f"DNS plan change {old.name} → {plan.name} for the rest of the month")  # fmt: skip
     elif difference.amount < 0:
-        credit_entry_append(
+        credit_add(
             customer=sub.customer, amount=-difference, kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
             idempotency_key=f"dns:{request_key}",
             description=f"DNS plan change {old.name} → {plan.name}",
+            details={"source": "dns downgrade", "subscription": sub.pk},
         )  # fmt: skip
     sub.plan = plan
     sub.save(update_fields=["plan"])

@@ -2,6 +2,7 @@
 
 from credits.services.ledger import (
     credit_account_lock,
+    credit_add,
     credit_add_by_staff,
     credit_amount_parse,
     credit_auto_apply,
@@ -40,6 +41,7 @@ from credits.services.tokens import (
 __all__ = [
     "TokenBalance",
     "credit_account_lock",
+    "credit_add",
     "credit_add_by_staff",
     "credit_amount_parse",
     "credit_auto_apply",

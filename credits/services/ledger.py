@@ -119,6 +119,36 @@ def credit_entry_append(
     return entry
 
 
+@transaction.atomic
+def credit_add(
+    *,
+    customer: Customer,
+    amount: Money,
+    kind: str,
+    idempotency_key: str,
+    description: str,
+    details: dict[str, Any],
+    payment_reference: str = "",
+    staff_user: User | None = None,
+    reason: str = "",
+    action: AuditAction = AuditAction.CREDIT_ADDED,
+) -> CreditEntry:
+    """Credit from one source (a purchase, an overpayment, a refund, a downgrade), with its
+    audit event: a retry with the same key returns the first entry and records nothing."""
+    account = credit_account_lock(customer, str(amount.currency))
+    existing = account.entries.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    entry = credit_entry_append(
+        customer=customer, amount=amount, kind=kind, idempotency_key=idempotency_key,
+        description=description, payment_reference=payment_reference, staff_user=staff_user,
+        reason=reason,
+    )  # fmt: skip
+    audit_record(action=action, actor=staff_user, customer=customer, target=entry,
+                 details={"amount": str(amount), **details})  # fmt: skip
+    return entry
+
+
 # --- Staff --------------------------------------------------------------------------------
 
 
@@ -273,24 +303,13 @@ def credit_refund_payment(
     payment_refund_record(
         payment_id=payment.pk, amount=amount, reason=reason, actor=actor, via="credit"
     )
-    entry = credit_entry_append(
-        customer=payment.customer,
-        amount=amount,
-        kind=CreditEntry.Kind.REFUND_TO_CREDIT,
+    return credit_add(
+        customer=payment.customer, amount=amount, kind=CreditEntry.Kind.REFUND_TO_CREDIT,
         idempotency_key=key,
         description=f"Refund of a payment on invoice {payment.invoice.number}",
-        payment_reference=f"{payment.gateway}:{payment.reference}",
-        staff_user=actor,
-        reason=reason.strip(),
-    )
-    audit_record(
-        action=AuditAction.CREDIT_ADDED,
-        actor=actor,
-        customer=payment.customer,
-        target=entry,
-        details={"amount": str(amount), "source": "refund", "payment": payment.pk},
-    )
-    return entry
+        payment_reference=f"{payment.gateway}:{payment.reference}", staff_user=actor,
+        reason=reason.strip(), details={"source": "refund", "payment": payment.pk},
+    )  # fmt: skip
 
 
 def credit_downgrade_add(
@@ -298,20 +317,11 @@ def credit_downgrade_add(
 ) -> CreditEntry:
     """The prorated difference of a downgrade, as account credit; once per plan change.
     The caller locked the credit account first (lock order)."""
-    entry = credit_entry_append(
-        customer=customer,
-        amount=amount,
-        kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
-        idempotency_key=f"service-change:{change_id}:downgrade",
-        description=description,
-    )
-    audit_record(
-        action=AuditAction.CREDIT_ADDED,
-        customer=customer,
-        target=entry,
-        details={"amount": str(amount), "source": "downgrade", "service_change": change_id},
-    )
-    return entry
+    return credit_add(
+        customer=customer, amount=amount, kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
+        idempotency_key=f"service-change:{change_id}:downgrade", description=description,
+        details={"source": "downgrade", "service_change": change_id},
+    )  # fmt: skip
 
 
 # --- Reconciliation -----------------------------------------------------------------------

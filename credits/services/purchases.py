@@ -18,9 +18,8 @@ from django.db import transaction
 from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
 from credits.models import CreditEntry
-from credits.services.ledger import credit_amount_parse, credit_entry_append
+from credits.services.ledger import credit_add, credit_amount_parse
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import LineDraft, invoice_create_draft, invoice_issue
 
@@ -65,21 +64,13 @@ def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | No
 def _credit_bought(invoice: Invoice) -> CreditEntry:
     lines = invoice.lines.filter(kind=InvoiceLine.Kind.CREDIT)
     amount = sum((line.total for line in lines), Money(0, invoice.currency))
-    entry = credit_entry_append(
-        customer=invoice.customer,
-        amount=amount,
-        kind=CreditEntry.Kind.PURCHASE,
+    return credit_add(
+        customer=invoice.customer, amount=amount, kind=CreditEntry.Kind.PURCHASE,
         idempotency_key=f"invoice:{invoice.pk}:purchase",
         description=f"Credit bought with invoice {invoice.number}",
-        payment_reference=invoice.number or "",
-    )
-    audit_record(
-        action=AuditAction.CREDIT_PURCHASED,
-        customer=invoice.customer,
-        target=entry,
-        details={"amount": str(amount), "invoice": invoice.number},
-    )
-    return entry
+        payment_reference=invoice.number or "", action=AuditAction.CREDIT_PURCHASED,
+        details={"invoice": invoice.number},
+    )  # fmt: skip
 
 
 def credits_on_invoice_paid(invoice: Invoice) -> None:
@@ -98,18 +89,9 @@ def credit_overpayment_add(
 ) -> CreditEntry:
     """The part of a payment above what its invoice asked for becomes account credit. The
     caller (payments.payment_record) holds the credit account's lock, taken first."""
-    entry = credit_entry_append(
-        customer=customer,
-        amount=amount,
-        kind=CreditEntry.Kind.OVERPAYMENT,
+    return credit_add(
+        customer=customer, amount=amount, kind=CreditEntry.Kind.OVERPAYMENT,
         idempotency_key=f"payment:{payment_id}:overpayment",
-        description=f"Overpayment of invoice {invoice.number}",
-        payment_reference=reference,
-    )
-    audit_record(
-        action=AuditAction.CREDIT_ADDED,
-        customer=customer,
-        target=entry,
-        details={"amount": str(amount), "source": "overpayment", "invoice": invoice.number},
-    )
-    return entry
+        description=f"Overpayment of invoice {invoice.number}", payment_reference=reference,
+        details={"source": "overpayment", "invoice": invoice.number},
+    )  # fmt: skip
