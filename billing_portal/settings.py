@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "billing_portal.common.middleware.DatabaseConflictMiddleware",
     # Axes must be last: it turns lockouts raised by its backend into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]

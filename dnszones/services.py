@@ -25,6 +25,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_quantize
 from billing_portal.common.operations import operation_claim, operations_overdue
@@ -76,6 +77,7 @@ def _prorated(amount: Money, sub: Sub, today: date) -> Money:
     return money_quantize(amount * left / days)
 
 
+@retry_on_conflict
 @transaction.atomic
 def dns_plan_buy(
     *, customer: Customer, plan_id: int, request_key: str, actor: User | None = None,

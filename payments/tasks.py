@@ -1,8 +1,12 @@
 """Celery tasks of the payments app: take ids, reload, call one service."""
 
-from celery import shared_task
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
+from billing_portal.common.retry import backoff
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
     WebhookHandlerFailed,
@@ -12,8 +16,15 @@ from payments.services import (
     webhook_events_stale,
 )
 
+# A database error (the connection lost, a deadlock at commit) means nothing of the event
+# was applied or recorded: try again within seconds, for a few minutes, not only when the
+# sweep next looks (its five minutes are the last resort, for a worker that died).
+DATABASE_RETRIES = 12
+DATABASE_BACKOFF = {"base": timedelta(seconds=1), "cap": timedelta(seconds=30)}
+
 
 @shared_task(
+    bind=True,
     name="payments.webhook_event_process",
     autoretry_for=(WebhookHandlerFailed,),
     retry_backoff=10,
@@ -21,8 +32,14 @@ from payments.services import (
     retry_jitter=True,
     max_retries=WEBHOOK_MAX_ATTEMPTS - 1,
 )
-def webhook_event_process_task(webhook_event_id: int) -> str | None:
-    event = webhook_event_process(webhook_event_id=webhook_event_id)
+def webhook_event_process_task(self: Task, webhook_event_id: int) -> str | None:
+    try:
+        event = webhook_event_process(webhook_event_id=webhook_event_id)
+    except DatabaseError as error:
+        wait = backoff(self.request.retries + 1, **DATABASE_BACKOFF)
+        raise self.retry(
+            exc=error, countdown=wait.total_seconds(), max_retries=DATABASE_RETRIES
+        ) from error
     return event.status if event else None
 
 

@@ -81,6 +81,14 @@ def errors_of(outcomes: Iterable[Any]) -> list[BaseException]:
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def database_url_for_tests(*, scheme: str = "postgres") -> str:
+    """The URL of the database the tests run on, for worker processes and raw psycopg
+    connections (`scheme="postgresql"` for psycopg)."""
+    db = connections["default"].settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"{scheme}://{db['USER']}@{host}:{port}/{db['NAME']}"
+
+
 @contextlib.contextmanager
 def celery_worker(
     log_path: Path, *, env: dict[str, str] | None = None

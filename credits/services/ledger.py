@@ -22,6 +22,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.request import RequestMeta
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.models import CreditAccount, CreditEntry
@@ -60,7 +61,10 @@ def credit_amount_parse(
 def credit_account_lock(customer: Customer, currency: str) -> CreditAccount:
     """The customer's account in `currency`, row-locked (call inside a transaction); created
     on first use. Other apps call it to take this lock first, as the lock order requires."""
-    accounts = CreditAccount.objects.select_for_update()
+    # Only the account row: a lock that joined the customer row (as the model's ordering by
+    # customer once did) would block every other transaction's foreign-key check on that
+    # customer (a payment row, an audit event) and deadlock with them.
+    accounts = CreditAccount.objects.select_for_update(of=("self",)).order_by()
     account = accounts.filter(customer=customer, currency=currency).first()
     if account is None:  # first entry in this currency (rare): create, then lock
         CreditAccount.objects.get_or_create(
@@ -70,6 +74,7 @@ def credit_account_lock(customer: Customer, currency: str) -> CreditAccount:
     return account
 
 
+@retry_on_conflict
 @transaction.atomic
 def credit_entry_append(
     *,
@@ -119,6 +124,7 @@ def credit_entry_append(
     return entry
 
 
+@retry_on_conflict
 @transaction.atomic
 def credit_add(
     *,
@@ -207,6 +213,7 @@ def credit_balance(*, customer: Customer, currency: str) -> Money:
     return account.balance if account else Money(0, currency)
 
 
+@retry_on_conflict
 @transaction.atomic
 def credit_pay_invoice(
     *,
@@ -277,6 +284,7 @@ def credit_auto_apply(invoice_id: int) -> None:
         logger.info("no credit applied to %s", invoice)
 
 
+@retry_on_conflict
 @transaction.atomic
 def credit_refund_payment(
     *,

@@ -17,6 +17,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.request import RequestMeta
 from invoices.errors import (
@@ -306,6 +307,7 @@ def _check_stock(product: Product) -> None:
         raise OutOfStock(f"Sorry, {product.name} is sold out.")
 
 
+@retry_on_conflict
 @transaction.atomic
 def order_place(
     *, customer: Customer, request: OrderRequest, meta: RequestMeta | None = None

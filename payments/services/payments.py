@@ -19,6 +19,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.db import is_transient_conflict, retry_on_conflict
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.request import RequestMeta
 from invoices.models import Invoice
@@ -32,6 +33,7 @@ from payments.models import GatewayCustomer, Payment, PaymentAttempt, RefundRequ
 logger = logging.getLogger(__name__)
 
 
+@retry_on_conflict
 @transaction.atomic
 def payment_record(
     *,
@@ -137,6 +139,7 @@ def _apply(payment: Payment, invoice: Invoice, *, actor: User | None) -> None:
         )  # fmt: skip
 
 
+@retry_on_conflict
 @transaction.atomic
 def payment_refund_record(
     *,
@@ -175,6 +178,7 @@ def payment_refund_record(
     return payment
 
 
+@retry_on_conflict
 @transaction.atomic
 def payment_refund_sync(
     *, payment_id: int, refunded_total: Money, reason: str, via: str
@@ -248,6 +252,7 @@ def payment_refund_via_gateway(
     return request
 
 
+@retry_on_conflict
 @transaction.atomic
 def payment_refund_book_once(
     *,
@@ -316,6 +321,7 @@ def webhook_event_receive(
     return event, True
 
 
+@retry_on_conflict
 def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     """Run the event's handler once. The event row is locked (skip_locked: another worker
     already on it wins), the handler's writes commit together with the `processed` status,
@@ -345,6 +351,8 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
             except EventIgnored as ignored:
                 event.status, event.error = WebhookEvent.Status.IGNORED, str(ignored)
             except Exception as exc:  # any handler failure is recorded, then retried
+                if is_transient_conflict(exc):
+                    raise  # the whole transaction is lost: run it all again
                 logger.exception("webhook %s failed", event)
                 failure = exc
                 event.status, event.error = (

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
-from billing_portal.common.testing import celery_worker
+from billing_portal.common.testing import celery_worker, database_url_for_tests
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
@@ -25,11 +24,6 @@ from payments.tests import stripe_events as se
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> bool:
@@ -57,11 +51,13 @@ def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(t
     )  # fmt: skip
 
     # and the invoice row locked by another session, so the worker blocks mid-transaction
-    blocker = psycopg.connect(_database_url().replace("postgres://", "postgresql://"))
+    blocker = psycopg.connect(database_url_for_tests(scheme="postgresql"))
     blocker.execute("SELECT id FROM invoices_invoice WHERE id = %s FOR UPDATE", [invoice.pk])
 
     try:
-        with celery_worker(tmp_path / "worker.log", env={"DATABASE_URL": _database_url()}) as (
+        with celery_worker(
+            tmp_path / "worker.log", env={"DATABASE_URL": database_url_for_tests()}
+        ) as (
             queue,
             worker,
         ):

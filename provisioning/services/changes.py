@@ -21,6 +21,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
+from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import money_quantize
 from invoices.models import (
     CYCLE_MONTHS,
@@ -166,6 +167,7 @@ def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | Non
     return invoice_issue(invoice_id=draft.pk, actor=actor)
 
 
+@retry_on_conflict
 @transaction.atomic
 def plan_change_request(
     *, customer: Customer, service_id: int, to_product_id: int, actor: User | None = None,

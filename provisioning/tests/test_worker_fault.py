@@ -15,10 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
-from billing_portal.common.testing import celery_worker
+from billing_portal.common.testing import celery_worker, database_url_for_tests
 from provisioning import services
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.tasks import operation_run_task
@@ -71,11 +70,6 @@ class FakePterodactyl(BaseHTTPRequestHandler):
         self._send(201, {"object": "server", "attributes": server})
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def test_a_worker_killed_mid_create_completes_once_after_the_sweep(customer, tmp_path):
     panel = ThreadingHTTPServer(("127.0.0.1", 0), FakePterodactyl)
     threading.Thread(target=panel.serve_forever, daemon=True).start()
@@ -91,7 +85,9 @@ def test_a_worker_killed_mid_create_completes_once_after_the_sweep(customer, tmp
     )
 
     try:
-        with celery_worker(tmp_path / "worker.log", env={"DATABASE_URL": _database_url()}) as (
+        with celery_worker(
+            tmp_path / "worker.log", env={"DATABASE_URL": database_url_for_tests()}
+        ) as (
             queue,
             worker,
         ):

@@ -1,0 +1,55 @@
+"""Transactions the database aborted to resolve a conflict, and running them again.
+
+PostgreSQL ends one of two transactions that wait on each other (a deadlock) or that it
+cannot serialise; nothing of the victim was written, so running it again from the start is
+safe and, with the other transaction finished, normally succeeds. Only a function that owns
+the outermost transaction can be run again: inside an enclosing transaction the whole of
+that transaction is lost, so there the error goes up to whoever owns it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from django.db import OperationalError, connection
+from psycopg import errors as pg_errors
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TRANSIENT_CAUSES = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+ATTEMPTS = 4
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """A deadlock or serialisation failure: the database rolled the transaction back."""
+    return isinstance(error, OperationalError) and isinstance(error.__cause__, TRANSIENT_CAUSES)
+
+
+def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` (which opens its own transaction) again when the database aborted it for
+    a deadlock or serialisation failure, a few times with a short random pause, so the two
+    contenders do not meet again at once. Nested inside another transaction it runs once."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if connection.in_atomic_block:
+            return func(*args, **kwargs)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as error:
+                if attempt == ATTEMPTS or not is_transient_conflict(error):
+                    raise
+                logger.warning("%s: %s; attempt %d again", func.__qualname__, error, attempt + 1)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (not a secret)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    return wrapper
