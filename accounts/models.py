@@ -159,6 +159,9 @@ class AuditAction(models.TextChoices):
     TOKENS_CANCELLED = "tokens.cancelled", "VPS token credit cancelled"
     TOKENS_DELIVERY_FAILED = "tokens.delivery_failed", "VPS tokens could not be added"
     TOKENS_RESOLVED = "tokens.resolved", "Pending VPS tokens resolved by staff"
+    TOKENS_REMOVED = "tokens.removed", "Refunded VPS tokens taken back"
+    REFUND_SHORTFALL = "refund.shortfall", "Refund could not take back what was bought"
+    REFUND_SHORTFALL_RESOLVED = "refund.shortfall_resolved", "Refund shortfall resolved"
 
 
 class AuditEvent(models.Model):

@@ -21,7 +21,7 @@ from accounts.models import Customer
 from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from credits import services
-from credits.models import CreditAccount, CreditEntry, TokenPurchase
+from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
 
 
 class CreditChangeForm(forms.Form):
@@ -223,3 +223,61 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             services.token_purchase_refund(token_purchase_id=credit.pk, staff=staff, note=note)
         else:
             services.token_purchase_cancel(token_purchase_id=credit.pk, staff=staff, reason=note)
+
+
+class ShortfallResolveForm(forms.Form):
+    note = forms.CharField(
+        label="How it was settled",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="E.g. invoiced the customer, recovered by hand in VirtFusion, written off.",
+    )
+
+
+@admin.register(RefundShortfall)
+class RefundShortfallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What refunds could not take back (credit already spent, tokens used): open items
+    first; staff settle each and resolve it with a note."""
+
+    list_display = ("created_at", "customer", "invoice", "kind", "amount", "tokens", "status")
+    list_filter = ("status", "kind")
+    search_fields = ("customer__name", "customer__user__email", "invoice__number",
+                     "payment_reference")  # fmt: skip
+    list_select_related = ("customer", "invoice")
+    date_hierarchy = "created_at"
+    change_form_template = "admin/credits/refundshortfall/change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.resolve_view)
+        return [
+            path("<int:pk>/resolve/", view, name="credits_refundshortfall_resolve"),
+            *super().get_urls(),
+        ]
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        return ["-status", "-created_at"]  # "open" sorts after "resolved": open ones first
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("credits.resolve_refundshortfall")
+
+    def resolve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_resolve_permission(request):
+            raise PermissionDenied
+        shortfall = get_object_or_404(RefundShortfall, pk=pk)
+        form = ShortfallResolveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.refund_shortfall_resolve(
+                    shortfall_id=shortfall.pk, staff=request.user, note=form.cleaned_data["note"]
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, "Marked resolved.", messages.SUCCESS)
+                return redirect("admin:credits_refundshortfall_change", shortfall.pk)
+        context = {**self.admin_site.each_context(request), "title": f"Resolve {shortfall}",
+                   "form": form, "opts": self.model._meta, "shortfall": shortfall}  # fmt: skip
+        return TemplateResponse(request, "admin/credits/change_credit.html", context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        extra = {**(extra_context or {}), "can_resolve": self.has_resolve_permission(request)}
+        return super().change_view(request, object_id, form_url, extra)

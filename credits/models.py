@@ -55,6 +55,7 @@ class CreditEntry(models.Model):
         OVERPAYMENT = "overpayment", "Overpayment"
         SERVICE_PURCHASE = "service_purchase", "Service purchase"
         REVERSAL = "reversal", "Reversal"
+        PURCHASE_REFUNDED = "purchase_refunded", "Purchase refunded"
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
     sequence = models.PositiveBigIntegerField()
@@ -120,6 +121,11 @@ class TokenPurchase(models.Model):
         CONVERTED = "converted", "Converted to account credit"
         REFUNDED = "refunded", "Refunded"
         CANCELLED = "cancelled", "Cancelled"
+        # The payment was refunded after delivery: the tokens are being taken back out of
+        # VirtFusion (the same claim-call-record cycle as a delivery; see services.tokens).
+        REMOVAL_PENDING = "removal_pending", "Being taken back"
+        REMOVING = "removing", "Being taken back"
+        REMOVED = "removed", "Taken back (refunded)"
 
     STAFF_RESOLVABLE = (Status.PENDING, Status.UNCERTAIN, Status.FAILED)
     CUSTOMER_PENDING = (Status.PENDING, Status.SENDING, Status.UNCERTAIN, Status.FAILED)
@@ -180,3 +186,59 @@ class TokenPurchase(models.Model):
     @property
     def customer_status(self) -> str:
         return "Pending" if self.status in self.CUSTOMER_PENDING else self.get_status_display()
+
+
+class RefundShortfall(models.Model):
+    """What a refund could not take back: account credit the customer had already spent,
+    VPS tokens already used, or tokens VirtFusion cannot take back on its own. The refund
+    itself is booked; this is the part staff must settle (recover, write off), listed in
+    the admin until resolved."""
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", "Account credit already spent"
+        TOKENS = "tokens", "VPS tokens"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="refund_shortfalls"
+    )
+    invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, related_name="refund_shortfalls"
+    )
+    token_purchase = models.ForeignKey(
+        TokenPurchase, null=True, blank=True, on_delete=models.PROTECT, related_name="shortfalls"
+    )
+    payment_reference = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    currency = currency_field()
+    amount = money_field(help_text="Value of what could not be taken back.")
+    tokens = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    description = models.TextField(help_text="What happened and what staff should check.")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("resolve_refundshortfall", "Can resolve refund shortfalls")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="credits_refundshortfall_amount_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(resolved_at__isnull=False),
+                name="credits_refundshortfall_resolved_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund shortfall #{self.pk}: {self.get_kind_display()} ({self.amount})"

@@ -18,6 +18,7 @@ from djmoney.money import Money
 
 from billing_portal.common.admin import ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
+from credits.services import purchase_refund_preview
 from invoices.models import Invoice
 from payments import services
 from payments.models import Payment, WebhookEvent
@@ -46,6 +47,11 @@ class ManualPaymentForm(forms.Form):
 class RefundForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    accept_shortfall = forms.BooleanField(
+        required=False,
+        label="Refund anyway",
+        help_text="The part that cannot be taken back is listed as a refund shortfall.",
+    )
     # One per rendered form: a double submission is one refund (used by refunds to credit).
     request_key = forms.CharField(widget=forms.HiddenInput, required=False)
 
@@ -150,9 +156,22 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def _refund(self, request, payment_id: int, *, refund, title: str, done: str) -> HttpResponse:
         if not request.user.has_perm("payments.change_payment"):
             raise PermissionDenied
-        payment = get_object_or_404(Payment, pk=payment_id)
+        payment = get_object_or_404(Payment.objects.select_related("invoice"), pk=payment_id)
         form = RefundForm(request.POST or None, initial={"request_key": uuid.uuid4().hex})
-        if request.method == "POST" and form.is_valid():
+        valid = request.method == "POST" and form.is_valid()
+        amount = (
+            Money(form.cleaned_data["amount"], payment.currency)
+            if valid
+            else payment.amount - payment.amount_refunded
+        )
+        preview = purchase_refund_preview(invoice=payment.invoice, amount=amount)
+        if valid and preview.needs_confirmation and not form.cleaned_data["accept_shortfall"]:
+            form.add_error(
+                "accept_shortfall",
+                f"{preview.shortfall} cannot be taken back: tick to refund anyway.",
+            )
+            valid = False
+        if valid:
             try:
                 refund(
                     payment_id=payment.pk,
@@ -165,7 +184,9 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, done, messages.SUCCESS)
                 return redirect("admin:payments_payment_change", payment.pk)
-        context = self._context(request, title.format(payment=payment), form=form, payment=payment)
+        context = self._context(
+            request, title.format(payment=payment), form=form, payment=payment, preview=preview
+        )
         return TemplateResponse(request, "admin/payments/payment/form.html", context)
 
 

@@ -20,6 +20,13 @@ from credits.services.purchases import (
     credits_on_invoice_paid,
     purchase_amount_parse,
 )
+from credits.services.refunds import (
+    RefundPreview,
+    locks_credit_on_refund,
+    purchase_refund_preview,
+    purchase_refunded,
+)
+from credits.services.shortfalls import refund_shortfall_resolve
 from credits.services.tokens import (
     TokenBalance,
     token_balance_get,
@@ -29,9 +36,11 @@ from credits.services.tokens import (
     token_purchase_deliver,
     token_purchase_mark_delivered,
     token_purchase_refund,
+    token_purchase_remove,
     token_purchase_retry,
     token_purchase_start,
     token_purchases_sweep,
+    token_removals_sweep,
     tokens_add_by_staff,
     tokens_enabled,
     tokens_for,
@@ -39,6 +48,7 @@ from credits.services.tokens import (
 )
 
 __all__ = [
+    "RefundPreview",
     "TokenBalance",
     "credit_account_lock",
     "credit_add",
@@ -55,7 +65,11 @@ __all__ = [
     "credit_remove_by_staff",
     "credits_on_invoice_paid",
     "credits_reconcile",
+    "locks_credit_on_refund",
     "purchase_amount_parse",
+    "purchase_refund_preview",
+    "purchase_refunded",
+    "refund_shortfall_resolve",
     "token_balance_get",
     "token_currency",
     "token_purchase_cancel",
@@ -63,9 +77,11 @@ __all__ = [
     "token_purchase_deliver",
     "token_purchase_mark_delivered",
     "token_purchase_refund",
+    "token_purchase_remove",
     "token_purchase_retry",
     "token_purchase_start",
     "token_purchases_sweep",
+    "token_removals_sweep",
     "tokens_add_by_staff",
     "tokens_enabled",
     "tokens_for",

@@ -302,7 +302,12 @@ def credit_refund_payment(
 
     if not reason.strip():
         raise CreditsError("Give the reason for the refund.")
-    payment = Payment.objects.select_related("customer").get(pk=payment_id)
+    payment = Payment.objects.select_related("customer", "invoice").get(pk=payment_id)
+    if payment.invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
+        raise CreditsError(
+            "A credit purchase cannot be refunded to account credit: refund it to the card or "
+            "PayPal, or record a refund made another way."
+        )
     account = credit_account_lock(payment.customer, str(payment.currency))  # account first
     key = f"payment:{payment.pk}:refund-to-credit:{request_key or uuid.uuid4().hex}"
     existing = account.entries.filter(idempotency_key=key).first()

@@ -20,6 +20,7 @@ from djmoney.money import Money
 from accounts.models import AuditAction, Customer, User
 from credits.models import CreditEntry
 from credits.services.ledger import credit_add, credit_amount_parse
+from credits.services.shortfalls import purchase_credit_key
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import LineDraft, invoice_create_draft, invoice_issue
 
@@ -66,7 +67,7 @@ def _credit_bought(invoice: Invoice) -> CreditEntry:
     amount = sum((line.total for line in lines), Money(0, invoice.currency))
     return credit_add(
         customer=invoice.customer, amount=amount, kind=CreditEntry.Kind.PURCHASE,
-        idempotency_key=f"invoice:{invoice.pk}:purchase",
+        idempotency_key=purchase_credit_key(invoice),
         description=f"Credit bought with invoice {invoice.number}",
         payment_reference=invoice.number or "", action=AuditAction.CREDIT_PURCHASED,
         details={"invoice": invoice.number},

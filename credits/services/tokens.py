@@ -42,13 +42,18 @@ from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.retry import backoff
 from credits.errors import CreditsError, InvalidCreditAmount
-from credits.models import CreditEntry, TokenPurchase
+from credits.models import CreditEntry, RefundShortfall, TokenPurchase
 from credits.services.ledger import (
     credit_account_lock,
     credit_entry_append,
     credit_refund_payment,
 )
 from credits.services.purchases import purchase_invoice_issue
+from credits.services.shortfalls import (
+    converted_credit_key,
+    credit_take_back,
+    refund_shortfall_open,
+)
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import LineDraft
 from provisioning.errors import PanelError
@@ -336,6 +341,19 @@ def token_purchases_sweep(*, now: datetime | None = None) -> list[int]:
     return list(due.values_list("pk", flat=True))
 
 
+def token_removals_sweep(*, now: datetime | None = None) -> list[int]:
+    """Every few minutes: removals a dead worker left `removing` go back to the queue (a
+    cancel can be repeated safely); returns the due ones, for the caller to queue."""
+    now = now or timezone.now()
+    TokenPurchase.objects.filter(
+        status=TokenPurchase.Status.REMOVING, updated_at__lt=now - STUCK_AFTER
+    ).update(status=TokenPurchase.Status.REMOVAL_PENDING, next_attempt_at=now)
+    due = TokenPurchase.objects.filter(
+        status=TokenPurchase.Status.REMOVAL_PENDING, next_attempt_at__lte=now
+    )
+    return list(due.values_list("pk", flat=True))
+
+
 # --- Staff resolution ---------------------------------------------------------------------
 
 
@@ -412,7 +430,7 @@ def token_purchase_convert_to_credit(
         customer=credit.customer,
         amount=credit.invoice.amount_paid,
         kind=CreditEntry.Kind.REFUND_TO_CREDIT,
-        idempotency_key=f"token-purchase:{credit.pk}:convert",
+        idempotency_key=converted_credit_key(credit.pk),
         description=f"VPS tokens of invoice {credit.invoice.number} converted to credit",
         payment_reference=credit.invoice.number or "",
         staff_user=staff,
@@ -447,7 +465,8 @@ def token_purchase_refund(*, token_purchase_id: int, staff: User, note: str) -> 
             reason=note, actor=staff,
         )  # fmt: skip
     with transaction.atomic():
-        credit = _locked_for_staff(token_purchase_id, refundable)
+        # booking the refund already stopped the tokens (token_purchase_refunded)
+        credit = _locked_for_staff(token_purchase_id, (*refundable, TokenPurchase.Status.REFUNDED))
         _resolved(credit, staff=staff, status=TokenPurchase.Status.REFUNDED, note=note)
     return credit
 
@@ -476,3 +495,215 @@ def token_purchase_cancel(*, token_purchase_id: int, staff: User, reason: str) -
         )  # fmt: skip
         _balance_forget(credit.customer_id)
     return credit
+
+
+# --- Refunds of token purchases -------------------------------------------------------------
+#
+# Called by the refund's booking (payments.payment_refund_record, through
+# credits.services.refunds.purchase_refunded) in its transaction. What happens depends on
+# where the tokens are:
+# - not sent yet (pending), or known not to be in VirtFusion (failed): a full refund stops
+#   them; a partial one lowers what will be sent;
+# - delivered: a full refund takes the credit back out of VirtFusion, by the claim-call-
+#   record cycle of a delivery (`token_purchase_remove`), after checking the customer still
+#   has them; VirtFusion cancels whole credits only, so a partial refund is for staff;
+# - converted to account credit: that credit is taken back from the ledger;
+# - uncertain, or a call in flight: nobody knows yet whether VirtFusion has them, so staff
+#   check (a shortfall item), and the purchase is stopped where that is still possible.
+# Whatever cannot be taken back becomes a RefundShortfall.
+
+
+def _refunded_tokens(credit: TokenPurchase, invoice: Invoice, amount: Money) -> Decimal:
+    share = amount.amount / invoice.total.amount if invoice.total.amount else Decimal(1)
+    return min(credit.tokens, (credit.tokens * share).quantize(TOKENS_QUANTUM))
+
+
+def token_purchase_refunded(
+    *, invoice: Invoice, amount: Money, refund_key: str, payment_reference: str,
+    actor: User | None,
+) -> RefundShortfall | None:  # fmt: skip
+    credit = TokenPurchase.objects.select_for_update(of=("self",)).filter(invoice=invoice).first()
+    if credit is None:
+        return None
+    full = invoice.status == Invoice.Status.REFUNDED
+    tokens = _refunded_tokens(credit, invoice, amount)
+    status = credit.status
+
+    def shortfall(description: str) -> RefundShortfall:
+        return refund_shortfall_open(
+            invoice=invoice, kind=RefundShortfall.Kind.TOKENS, amount=amount,
+            description=description, payment_reference=payment_reference, actor=actor,
+            token_purchase=credit, tokens=tokens,
+        )  # fmt: skip
+
+    if status in (TokenPurchase.Status.PENDING, TokenPurchase.Status.FAILED):
+        _stop_or_lower(credit, full=full, tokens=tokens, actor=actor)
+        return None
+    if status == TokenPurchase.Status.CONVERTED:
+        return credit_take_back(
+            invoice=invoice, amount=amount, delivered_key=converted_credit_key(credit.pk),
+            refund_key=refund_key, payment_reference=payment_reference, actor=actor,
+            token_purchase=credit,
+        )  # fmt: skip
+    if status == TokenPurchase.Status.DELIVERED and full:
+        credit.status, credit.attempts = TokenPurchase.Status.REMOVAL_PENDING, 0
+        credit.next_attempt_at = timezone.now()
+        credit.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+        _queue_removal(credit.pk)
+        return None
+    if status == TokenPurchase.Status.DELIVERED:
+        return shortfall(
+            f"{tokens.normalize():f} of the {credit.tokens.normalize():f} tokens of invoice "
+            f"{invoice.number} were refunded; VirtFusion takes back whole credits only, so "
+            f"remove them by hand (VirtFusion credit {credit.virtfusion_credit_id})."
+        )
+    if status in (TokenPurchase.Status.UNCERTAIN, TokenPurchase.Status.SENDING):
+        if full and status == TokenPurchase.Status.UNCERTAIN:
+            _stop_or_lower(credit, full=True, tokens=tokens, actor=actor)
+        return shortfall(
+            f"The payment of invoice {invoice.number} was refunded while it was not known "
+            f"whether VirtFusion had added its {credit.tokens.normalize():f} tokens. Look for "
+            f"reference_1={credit.pk} in VirtFusion and take them back if they are there."
+        )
+    return None  # awaiting payment, already refunded, cancelled or being taken back
+
+
+def _stop_or_lower(credit: TokenPurchase, *, full: bool, tokens: Decimal, actor) -> None:
+    """Tokens not in VirtFusion: a full refund stops them, a partial one sends fewer."""
+    if full or tokens >= credit.tokens:
+        credit.status, credit.resolution = TokenPurchase.Status.REFUNDED, "Payment refunded."
+        credit.save(update_fields=["status", "resolution", "updated_at"])
+    else:
+        credit.tokens -= tokens
+        credit.save(update_fields=["tokens", "updated_at"])
+    audit_record(
+        action=AuditAction.TOKENS_CANCELLED, actor=actor, customer=credit.customer,
+        target=credit,
+        details={"tokens": str(tokens), "status": credit.status, "reason": "payment refunded"},
+    )  # fmt: skip
+
+
+def token_refund_preview(credit: TokenPurchase | None, invoice: Invoice, amount: Money) -> str:
+    """In words, what a refund of `amount` does to the tokens it paid for (staff form)."""
+    if credit is None:
+        return ""
+    tokens = _refunded_tokens(credit, invoice, amount)
+    full = amount >= invoice.total - invoice.amount_refunded
+    if credit.status == TokenPurchase.Status.DELIVERED and full:
+        return (
+            f"Takes the {credit.tokens.normalize():f} tokens back out of VirtFusion; if the "
+            "customer has used some, they stay and the refund is listed for staff."
+        )
+    if credit.status == TokenPurchase.Status.DELIVERED:
+        return (
+            f"{tokens.normalize():f} tokens cannot be taken back automatically (VirtFusion "
+            "takes back whole credits only): the refund is listed for staff."
+        )
+    if credit.status in (TokenPurchase.Status.PENDING, TokenPurchase.Status.FAILED):
+        return "Fewer tokens will be sent." if not full else "The tokens will not be sent."
+    return f"The tokens are {credit.get_status_display().lower()}: staff check VirtFusion."
+
+
+def _queue_removal(token_purchase_id: int, countdown: float = 0) -> None:
+    from credits.tasks import token_purchase_remove_task
+
+    transaction.on_commit(
+        lambda: token_purchase_remove_task.apply_async(
+            args=[token_purchase_id], countdown=countdown
+        ),
+        robust=True,
+    )
+
+
+def _claim_removal(token_purchase_id: int, now: datetime) -> TokenPurchase | None:
+    with transaction.atomic():
+        credit = (
+            TokenPurchase.objects.select_for_update(of=("self",))
+            .select_related("customer", "invoice")
+            .get(pk=token_purchase_id)
+        )
+        if credit.status != TokenPurchase.Status.REMOVAL_PENDING or (
+            credit.next_attempt_at and credit.next_attempt_at > now
+        ):
+            return None
+        credit.status, credit.attempts = TokenPurchase.Status.REMOVING, credit.attempts + 1
+        credit.save(update_fields=["status", "attempts", "updated_at"])
+    return credit
+
+
+def token_purchase_remove(*, token_purchase_id: int, now: datetime | None = None) -> TokenPurchase:
+    """Take refunded tokens back out of VirtFusion: claim, check that the customer still
+    has them, cancel the credit, record the outcome. Cancelling a credit twice cannot take
+    twice, so unlike a delivery an interrupted call is simply made again."""
+    now = now or timezone.now()
+    credit = _claim_removal(token_purchase_id, now)
+    if credit is None:
+        return TokenPurchase.objects.get(pk=token_purchase_id)
+    try:
+        client = _client()
+        balance = client.token_balance(ext_relation_id=credit.customer_id)
+        if balance is None or balance < credit.tokens:
+            with transaction.atomic():
+                return _removal_refused(credit.pk, f"the customer has {balance or 0} tokens left")
+        client.token_credit_cancel(credit_id=credit.virtfusion_credit_id)
+    except PanelError as error:
+        with transaction.atomic():
+            return _removal_failed(credit.pk, error, now)
+    except CreditsError as error:
+        with transaction.atomic():
+            return _removal_failed(credit.pk, PanelError(error.message, retryable=True), now)
+    with transaction.atomic():
+        return _removal_done(credit.pk)
+
+
+def _locked_removal(credit_id: int) -> TokenPurchase:
+    return (
+        TokenPurchase.objects.select_for_update(of=("self",))
+        .select_related("customer", "invoice")
+        .get(pk=credit_id)
+    )
+
+
+def _removal_done(credit_id: int) -> TokenPurchase:
+    credit = _locked_removal(credit_id)
+    credit.status, credit.last_error = TokenPurchase.Status.REMOVED, ""
+    credit.save(update_fields=["status", "last_error", "updated_at"])
+    audit_record(
+        action=AuditAction.TOKENS_REMOVED, customer=credit.customer, target=credit,
+        details={"tokens": str(credit.tokens), "virtfusion_credit_id": credit.virtfusion_credit_id},
+    )  # fmt: skip
+    _balance_forget(credit.customer_id)
+    return credit
+
+
+def _removal_refused(credit_id: int, why: str) -> TokenPurchase:
+    """The tokens cannot be taken back: they stay delivered and staff settle the refund."""
+    credit = _locked_removal(credit_id)
+    credit.status, credit.last_error = TokenPurchase.Status.DELIVERED, f"Not taken back: {why}."
+    credit.save(update_fields=["status", "last_error", "updated_at"])
+    invoice = credit.invoice
+    refund_shortfall_open(
+        invoice=invoice, kind=RefundShortfall.Kind.TOKENS, amount=invoice.amount_refunded,
+        token_purchase=credit, tokens=credit.tokens,
+        description=(
+            f"Invoice {invoice.number} was refunded, but its {credit.tokens.normalize():f} "
+            f"tokens could not be taken back out of VirtFusion ({why}; VirtFusion credit "
+            f"{credit.virtfusion_credit_id})."
+        ),
+    )  # fmt: skip
+    return credit
+
+
+def _removal_failed(credit_id: int, error: PanelError, now: datetime) -> TokenPurchase:
+    credit = _locked_removal(credit_id)
+    if error.status == 404 and credit.attempts > 1:
+        # the credit id was VirtFusion's own; gone after an earlier try whose answer we did
+        # not get, it is that try that cancelled it
+        return _removal_done(credit.pk)
+    if error.retryable and credit.attempts < MAX_ATTEMPTS:
+        credit.status, credit.last_error = TokenPurchase.Status.REMOVAL_PENDING, error.message
+        credit.next_attempt_at = now + _backoff(credit.attempts)
+        credit.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
+        _queue_removal(credit.pk, countdown=(credit.next_attempt_at - now).total_seconds())
+        return credit
+    return _removal_refused(credit.pk, f"VirtFusion answered: {error.message}")

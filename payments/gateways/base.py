@@ -139,3 +139,16 @@ class ProviderPayment:
     invoice_id: int | None = None
     subscription_reference: str = ""
     raw: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund as the provider lists it, for reconciliation: its id, the payment it returns
+    money from (our payment reference), its amount, and the payment's total refunded so far
+    when the provider reports one (Stripe does, PayPal does not)."""
+
+    reference: str
+    payment_reference: str
+    amount_minor: int
+    currency: str
+    total_minor: int | None = None

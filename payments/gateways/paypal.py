@@ -24,6 +24,7 @@ from payments.gateways.base import (
     GatewayRejected,
     GatewayUnavailable,
     ProviderPayment,
+    ProviderRefund,
     RefundResult,
     VerifiedEvent,
     WebhookInvalid,
@@ -209,9 +210,20 @@ class PayPalGateway:
     def recent_payments(self, *, since: int) -> list[ProviderPayment]:
         """Completed incoming transactions since the unix time `since` (Transaction Search;
         it can lag up to three hours, hence the reconciliation's wider window)."""
+        found = (_provider_payment(info) for info in self._transactions(since=since))
+        return [payment for payment in found if payment is not None]
+
+    def recent_refunds(self, *, since: int) -> list[ProviderRefund]:
+        """Completed refunds and reversals of our captures since the unix time `since`."""
+        found = (_provider_refund(info) for info in self._transactions(since=since))
+        return [refund for refund in found if refund is not None]
+
+    def _transactions(self, *, since: int) -> list[dict]:
+        """The `transaction_info` of every completed transaction since `since`, all pages."""
         start = datetime.fromtimestamp(since, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         end = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        payments, page, pages = [], 1, 1
+        infos: list[dict] = []
+        page, pages = 1, 1
         while page <= pages:
             query = urlencode(
                 {"start_date": start, "end_date": end, "transaction_status": "S",
@@ -221,11 +233,10 @@ class PayPalGateway:
             payload = self._ok(status, payload)
             pages = int(payload.get("total_pages") or 1)
             page += 1
-            for detail in payload.get("transaction_details", []):
-                payment = _provider_payment(detail.get("transaction_info") or {})
-                if payment is not None:
-                    payments.append(payment)
-        return payments
+            infos += [
+                d.get("transaction_info") or {} for d in payload.get("transaction_details", [])
+            ]
+        return infos
 
     def refund(
         self,
@@ -374,6 +385,29 @@ def _provider_payment(info: dict) -> ProviderPayment | None:
         invoice_id=invoice_from_custom_id(info.get("custom_field")),
         subscription_reference=subscription,
         raw=info,
+    )
+
+
+# Transaction event codes of money going back to the buyer from one of our captures: a
+# refund the merchant made (T1107) and a reversal PayPal made (T1106).
+REFUND_EVENT_CODES = ("T1106", "T1107")
+
+
+def _provider_refund(info: dict) -> ProviderRefund | None:
+    amount = info.get("transaction_amount") or {}
+    if (
+        info.get("transaction_status") != "S"
+        or info.get("transaction_event_code") not in REFUND_EVENT_CODES
+        or info.get("paypal_reference_id_type") != "TXN"
+        or not amount.get("value")
+    ):
+        return None
+    currency = amount["currency_code"]
+    return ProviderRefund(
+        reference=info["transaction_id"],
+        payment_reference=info["paypal_reference_id"],
+        amount_minor=abs(minor_units(amount["value"], currency_exponent(currency))),
+        currency=currency,
     )
 
 

@@ -21,6 +21,7 @@ from payments.gateways.base import (
     OffSessionResult,
     OnSessionResult,
     ProviderPayment,
+    ProviderRefund,
     RefundResult,
     SavedCard,
     VerifiedEvent,
@@ -218,6 +219,32 @@ class StripeGateway:
             )
             for intent in intents
             if intent.get("status") == "succeeded"
+        ]
+
+    def recent_refunds(self, *, since: int) -> list[ProviderRefund]:
+        """Succeeded refunds created since the unix time `since`, each with its charge's
+        total refunded (one charge look-up per refunded charge)."""
+        try:
+            page = self.client.v1.refunds.list({"created": {"gte": since}, "limit": 100})
+            refunds = [refund.to_dict() for refund in page.auto_paging_iter()]
+            totals = {
+                charge: self.client.v1.charges.retrieve(charge).amount_refunded
+                for charge in {r["charge"] for r in refunds if r.get("charge")}
+            }
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        return [
+            ProviderRefund(
+                reference=refund["id"],
+                payment_reference=refund["payment_intent"],
+                amount_minor=refund["amount"],
+                currency=refund["currency"].upper(),
+                total_minor=totals[refund["charge"]],
+            )
+            for refund in refunds
+            if refund.get("status") == "succeeded"
+            and refund.get("payment_intent")
+            and refund.get("charge")
         ]
 
     def setup_start(

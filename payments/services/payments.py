@@ -22,6 +22,12 @@ from accounts.services import audit_record
 from billing_portal.common.db import is_transient_conflict, retry_on_conflict
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.request import RequestMeta
+from credits.services import (
+    credit_account_lock,
+    credit_overpayment_add,
+    locks_credit_on_refund,
+    purchase_refunded,
+)
 from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
 from payments.errors import PaymentsError, RefundNotPossible
@@ -110,8 +116,6 @@ def _credit_account_lock_first(invoice_id: int, amount: Money) -> bool:
     """Lock the customer's credit account before the invoice (the lock order) when this
     payment may write to it: a credit purchase, or more than is due. Decided on an unlocked
     read; if a concurrent payment changes the answer, the excess is held for staff."""
-    from credits.services import credit_account_lock
-
     peek = Invoice.objects.select_related("customer").get(pk=invoice_id)
     if str(amount.currency) != str(peek.currency) or peek.status != Invoice.Status.UNPAID:
         return False
@@ -131,12 +135,22 @@ def _apply(payment: Payment, invoice: Invoice, *, actor: User | None) -> None:
         reference=f"{payment.gateway}:{payment.reference}",
     )
     if payment.amount > applied:
-        from credits.services import credit_overpayment_add
-
         credit_overpayment_add(
             customer=invoice.customer, amount=payment.amount - applied, payment_id=payment.pk,
             invoice=invoice, reference=f"{payment.gateway}:{payment.reference}",
         )  # fmt: skip
+
+
+def _refund_lock(payment_id: int) -> Payment:
+    """Lock what a refund changes, in the lock order: the customer's credit account when
+    the invoice bought credit or tokens (the refund may take them back), the invoice, then
+    the payment. An invoice's kind never changes, so it is read before locking."""
+    payment = Payment.objects.select_related("invoice__customer").get(pk=payment_id)
+    invoice = payment.invoice
+    if locks_credit_on_refund(invoice):
+        credit_account_lock(invoice.customer, str(invoice.currency))
+    Invoice.objects.select_for_update().get(pk=invoice.pk)
+    return Payment.objects.select_for_update().get(pk=payment_id)
 
 
 @retry_on_conflict
@@ -150,11 +164,11 @@ def payment_refund_record(
     via: str = "record",
 ) -> Payment:
     """Book a refund that already happened (by bank transfer, or reported by the gateway:
-    `via`): for an applied payment a credit note is issued on its invoice. The customer's
-    services are not touched: a refund is not a termination."""
-    payment = Payment.objects.select_related("invoice").get(pk=payment_id)
-    Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    `via`): for an applied payment a credit note is issued on its invoice, and what the
+    payment bought into the wallet (account credit, VPS tokens) is taken back in the same
+    transaction, the part that cannot be becoming a staff item. The customer's services
+    are not touched: a refund is not a termination."""
+    payment = _refund_lock(payment_id)
     refundable = payment.amount - payment.amount_refunded
     if str(amount.currency) != str(payment.currency) or not 0 < amount.amount <= refundable.amount:
         raise RefundNotPossible(f"The refund must be more than zero and at most {refundable}.")
@@ -162,6 +176,13 @@ def payment_refund_record(
         raise RefundNotPossible("Give the reason for the refund.")
     if payment.status != Payment.Status.HELD:
         credit_note_issue(invoice_id=payment.invoice_id, amount=amount, reason=reason, actor=actor)
+        purchase_refunded(
+            invoice=Invoice.objects.select_related("customer").get(pk=payment.invoice_id),
+            amount=amount,
+            refund_key=f"payment-{payment.pk}-to-{payment.amount_refunded + amount}",
+            payment_reference=f"{payment.gateway}:{payment.reference}",
+            actor=actor,
+        )
     payment.amount_refunded = payment.amount_refunded + amount
     if payment.amount_refunded == payment.amount:
         payment.status = Payment.Status.REFUNDED
@@ -188,9 +209,7 @@ def payment_refund_sync(
     Both the provider's refund events and our own refund calls end here, and the difference
     is taken under the payment's lock, so a refund reported twice, late or out of order is
     booked once."""
-    payment = Payment.objects.get(pk=payment_id)
-    Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    payment = _refund_lock(payment_id)
     missing = refunded_total - payment.amount_refunded
     if missing.amount <= 0:
         return payment
@@ -266,9 +285,7 @@ def payment_refund_book_once(
     """Book one provider refund, identified by the provider's refund id, exactly once:
     whichever of our own refund call and the provider's refund notification gets here
     first books it, the other finds it booked. Returns whether this call booked it."""
-    payment = Payment.objects.get(pk=payment_id)
-    Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    payment = _refund_lock(payment_id)
     booked = RefundRequest.objects.filter(
         payment=payment, reference=reference, status=RefundRequest.Status.SUCCEEDED
     ).exists()
@@ -545,7 +562,7 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     )
 
     since = int(((now or timezone.now()) - RECONCILE_WINDOW).timestamp())
-    counts = {"checked": 0, "recorded": 0, "skipped": 0}
+    counts = {"checked": 0, "recorded": 0, "skipped": 0, "refunds": 0}
     for name in ("stripe", "paypal"):
         gateway = checkout_gateway(name)
         if gateway is None:
@@ -575,5 +592,31 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                 counts["skipped"] += 1
                 continue
             counts["recorded"] += 1
+        counts["refunds"] += _refunds_reconcile(name, gateway, since)
     logger.info("payments reconciliation: %s", counts)
     return counts
+
+
+def _refunds_reconcile(name: str, gateway, since: int) -> int:
+    """Book the provider's refunds of our payments that the portal missed (a lost refund
+    webhook, a refund made in the provider's dashboard); booking is once per refund, so
+    those we have change nothing. Returns how many were booked now."""
+    booked = 0
+    for found in gateway.recent_refunds(since=since):
+        payment = Payment.objects.filter(gateway=name, reference=found.payment_reference).first()
+        if payment is None:
+            continue  # a payment of another shop, or one reconciliation records next time
+        reason = f"Refunded at {name} (found by reconciliation)"
+        if found.total_minor is not None:
+            before = payment.amount_refunded
+            after = payment_refund_sync(
+                payment_id=payment.pk, reason=reason, via=name,
+                refunded_total=money_from_minor_units(found.total_minor, found.currency),
+            ).amount_refunded  # fmt: skip
+            booked += int(after != before)
+        else:
+            booked += payment_refund_book_once(
+                payment_id=payment.pk, reference=found.reference, reason=reason, via=name,
+                amount=money_from_minor_units(found.amount_minor, found.currency),
+            )  # fmt: skip
+    return booked

@@ -54,10 +54,12 @@ def test_missed_payments_are_recorded_and_known_ones_left_alone():
     with responses.RequestsMock() as rsps:
         rsps.get("https://api.stripe.com/v1/payment_intents", json=page_1)
         rsps.get("https://api.stripe.com/v1/payment_intents", json=page_2)
+        no_refunds = {"object": "list", "has_more": False, "url": "/v1/refunds", "data": []}
+        rsps.get("https://api.stripe.com/v1/refunds", json=no_refunds)
         counts = payments_reconcile_task.delay().get()
         first_query = parse_qs(urlparse(rsps.calls[0].request.url).query)
     assert "created[gte]" in first_query
-    assert counts == {"checked": 3, "recorded": 1, "skipped": 1}
+    assert counts == {"checked": 3, "recorded": 1, "skipped": 1, "refunds": 0}
     assert set(Payment.objects.values_list("reference", flat=True)) == {"pi_known", "pi_missed"}
     missed.refresh_from_db()
     assert missed.status == Invoice.Status.PAID
@@ -65,7 +67,9 @@ def test_missed_payments_are_recorded_and_known_ones_left_alone():
 
 def test_without_stripe_there_is_nothing_to_reconcile(settings):
     settings.STRIPE_SECRET_KEY = ""
-    assert services.payments_reconcile() == {"checked": 0, "recorded": 0, "skipped": 0}
+    assert services.payments_reconcile() == {
+        "checked": 0, "recorded": 0, "skipped": 0, "refunds": 0,
+    }  # fmt: skip
 
 
 def test_paypal_transactions_the_portal_missed_are_recorded(settings):
@@ -110,10 +114,11 @@ def test_paypal_transactions_the_portal_missed_are_recorded(settings):
     with responses.RequestsMock() as rsps:
         rsps.post("https://api-m.sandbox.paypal.com/v1/oauth2/token", json=TOKEN)
         rsps.get("https://api-m.sandbox.paypal.com/v1/reporting/transactions", json=page)
+        rsps.get("https://api-m.sandbox.paypal.com/v1/reporting/transactions", json=page)
         counts = services.payments_reconcile()
         query = parse_qs(urlparse(rsps.calls[-1].request.url).query)
     assert query["transaction_status"] == ["S"]
-    assert counts == {"checked": 3, "recorded": 2, "skipped": 1}
+    assert counts == {"checked": 3, "recorded": 2, "skipped": 1, "refunds": 0}
     missed.refresh_from_db()
     renewal.refresh_from_db()
     assert (missed.status, renewal.status) == ("paid", "paid")
