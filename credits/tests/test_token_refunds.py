@@ -12,33 +12,21 @@ import pytest
 import requests
 import responses
 from django.core import mail
-from django.core.cache import cache
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
 from credits import services
 from credits.models import CreditAccount, RefundShortfall, TokenPurchase
+from credits.tests.conftest import VF
 from payments.models import Payment
 from payments.services import payment_record, payment_refund_record
 
-pytestmark = pytest.mark.django_db
-
-VF = "https://cp.example.test/api/v1"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
 
 
 def usd(value: str) -> Money:
     return Money(Decimal(value), "USD")
-
-
-@pytest.fixture(autouse=True)
-def virtfusion(settings):
-    settings.VIRTFUSION_URL = "https://cp.example.test"
-    settings.VIRTFUSION_API_TOKEN = "vf-token"
-    settings.ADMINS = [("Staff", "ops@example.com")]
-    cache.clear()
-    yield settings
-    cache.clear()
 
 
 def _purchase(customer, status: str, *, amount="25.00", credit_id: int | None = 77):

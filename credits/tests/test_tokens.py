@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 import requests
 from django.core import mail
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
@@ -22,28 +21,17 @@ from accounts.tests.factories import UserFactory
 from credits import services
 from credits.models import CreditEntry, TokenPurchase
 from credits.services import tokens as token_services
+from credits.tests.conftest import VF
 from invoices.models import Invoice, TaxRate
 from payments.models import Payment
 from payments.services import payment_record
 from provisioning.tests.test_virtfusion_adapter import refused
 
-pytestmark = pytest.mark.django_db
-
-VF = "https://cp.example.test/api/v1"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
 
 
 def usd(value: str) -> Money:
     return Money(Decimal(value), "USD")
-
-
-@pytest.fixture(autouse=True)
-def virtfusion(settings):
-    settings.VIRTFUSION_URL = "https://cp.example.test"
-    settings.VIRTFUSION_API_TOKEN = "vf-token"
-    settings.ADMINS = [("Staff", "ops@example.com")]
-    cache.clear()
-    yield settings
-    cache.clear()
 
 
 def _credit_url(customer) -> str:
