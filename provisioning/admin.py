@@ -145,8 +145,20 @@ class ServerAdmin(admin.ModelAdmin):
 
 
 class ServiceOptionInline(admin.TabularInline):
+    """Add-ons are chosen when a service is added here; afterwards they are bought and
+    removed through a plan change, like the product."""
+
     model = ServiceOption
     extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_delete_permission(request, obj)
 
 
 class OperationInline(admin.TabularInline):
@@ -183,6 +195,9 @@ class ServiceAdmin(admin.ModelAdmin):
     change_form_template = "admin/provisioning/service/change_form.html"
     readonly_fields = ("status", "server", "external_id", "username", "panel_url", "created_at",
                        "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
+    # What the customer pays and when: set by the order, then changed only by a plan change,
+    # renewals and the lifecycle services (which keep panel and billing in step).
+    billing_fields = ("product", "cycle", "currency", "recurring_amount", "next_due_date")
     exclude = ("secrets",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ServiceOptionInline, OperationInline]
@@ -191,6 +206,10 @@ class ServiceAdmin(admin.ModelAdmin):
     has_provision_permission = permission_check("provisioning.provision_service")
     has_suspend_permission = permission_check("provisioning.suspend_service")
     has_terminate_permission = permission_check("provisioning.terminate_service")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Service | None = None):
+        readonly = super().get_readonly_fields(request, obj)
+        return (*readonly, *self.billing_fields) if obj is not None else readonly
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # invoice lines and operations PROTECT it; terminate or cancel it
