@@ -1,10 +1,15 @@
-"""Staff screens for users, customers and the (read-only) audit log."""
+"""Staff screens for users, customers, the (read-only) audit log and login lockouts."""
 
 from __future__ import annotations
 
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import AuditEvent, Customer, User
 from billing_portal.common.admin import ReadOnlyAdminMixin
@@ -73,3 +78,20 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("actor_label", "customer__name", "customer__user__email", "object_id")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
+
+
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """django-axes' screen, with its clean-up action offered only to staff who may delete
+    attempts (as shipped, anyone who can view them could run it)."""
+
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # The clean-up reads the attempt time axes puts on login requests; an admin request
+        # has none until axes is asked to add its attributes (else it fails with a 500).
+        AxesProxyHandler.update_request(request)
+        AxesAccessAttemptAdmin.cleanup_expired_attempts(self, request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):  # unless AXES_ENABLE_ADMIN is off
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)

@@ -18,7 +18,7 @@ from django.urls import path
 from djmoney.money import Money
 
 from accounts.models import Customer
-from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from credits import services
 from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
@@ -45,12 +45,14 @@ class CreditAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("customer",)
     change_list_template = "admin/credits/creditaccount/change_list.html"
 
+    has_change_credit_permission = permission_check("credits.change_credit")
+
     def get_urls(self):
         view = self.admin_site.admin_view(self.change_credit_view)
         return [path("change-credit/", view, name="credits_change_credit"), *super().get_urls()]
 
     def change_credit_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("credits.add_creditentry"):
+        if not self.has_change_credit_permission(request):
             raise PermissionDenied
         initial = {"request_key": uuid.uuid4().hex, "customer": request.GET.get("customer")}
         form = CreditChangeForm(request.POST or None, initial=initial)
@@ -146,6 +148,8 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/credits/tokenpurchase/change_form.html"
     change_list_template = "admin/credits/tokenpurchase/change_list.html"
 
+    has_manage_tokens_permission = permission_check("credits.manage_tokens")
+
     def get_urls(self):
         site = self.admin_site
         return [
@@ -171,7 +175,7 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
     def grant_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("credits.add_tokenpurchase"):
+        if not self.has_manage_tokens_permission(request):
             raise PermissionDenied
         form = TokenGrantForm(
             request.POST or None, initial={"customer": request.GET.get("customer")}
@@ -191,7 +195,7 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._render(request, "Add VPS tokens", form)
 
     def resolve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm("credits.change_tokenpurchase"):
+        if not self.has_manage_tokens_permission(request):
             raise PermissionDenied
         credit = get_object_or_404(TokenPurchase, pk=pk)
         form = TokenResolveForm(request.POST or None, credit=credit)

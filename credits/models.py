@@ -31,6 +31,7 @@ class CreditAccount(models.Model):
 
     class Meta:
         ordering = ["customer", "currency"]
+        permissions = [("change_credit", "Can add and remove account credit")]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "currency"], name="credits_account_unique_per_currency"
@@ -163,6 +164,7 @@ class TokenPurchase(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("manage_tokens", "Can add, resolve and cancel VPS tokens")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(tokens__gt=0), name="credits_tokenpurchase_positive"

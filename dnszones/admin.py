@@ -3,7 +3,7 @@ their records, and the push operations (read-only; `manage.py dns_reconcile` rep
 
 from django.contrib import admin, messages
 
-from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from dnszones import services
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
@@ -46,7 +46,10 @@ class ZoneAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [RecordInline]
     actions = ["reconcile"]
 
-    @admin.action(description="Compare with the DNS server and repair drift (all zones)")
+    has_reconcile_permission = permission_check("dns.reconcile_zone")
+
+    @admin.action(description="Compare with the DNS server and repair drift (all zones)",
+                  permissions=["reconcile"])  # fmt: skip
     def reconcile(self, request, queryset) -> None:
         try:
             counts = services.dns_reconcile()

@@ -87,6 +87,7 @@ class Zone(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("reconcile_zone", "Can compare zones with the DNS server and repair them")]
 
     def __str__(self) -> str:
         return self.name

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from djmoney.money import Money
 
-from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from invoices import services
 from invoices.admin_forms import (
@@ -107,6 +107,9 @@ class OrderAdmin(admin.ModelAdmin):
     raw_id_fields = ("customer",)
     readonly_fields = ("created_at", "cancelled_at")
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # its invoices and services PROTECT it
+
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
@@ -129,6 +132,12 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [InvoiceLineInline]
     actions = ["issue_selected", "cancel_selected"]
+
+    has_issue_permission = permission_check("invoices.issue_invoice")
+    has_cancel_permission = permission_check("invoices.cancel_invoice")
+    # The standard add form is off (read-only admin); manual invoices have their own view.
+    has_manual_permission = permission_check("invoices.add_invoice")
+    has_credit_note_permission = permission_check("invoices.add_creditnote")
 
     def _apply(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
         done = 0
@@ -159,14 +168,13 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ]
         return custom + super().get_urls()
 
-    def _require_billing_staff(self, request: HttpRequest) -> None:
-        if not request.user.has_perm("invoices.add_creditnote"):
-            raise PermissionDenied
-
     def manual_invoice_view(self, request: HttpRequest) -> HttpResponse:
         """Create a manual invoice through the invoice services (draft, then issue)."""
-        self._require_billing_staff(request)
+        if not self.has_manual_permission(request):
+            raise PermissionDenied
         form = ManualInvoiceForm(request.POST or None)
+        if not self.has_issue_permission(request):
+            del form.fields["issue_now"]  # a draft, for someone who may issue it
         lines = ManualLineFormSet(request.POST or None, prefix="lines")
         if request.method == "POST" and form.is_valid() and lines.is_valid():
             data = form.cleaned_data
@@ -188,7 +196,7 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     due_date=data["due_date"],
                     notes=data["notes"],
                 )
-                if data["issue_now"]:
+                if data.get("issue_now"):
                     invoice = services.invoice_issue(invoice_id=invoice.pk, actor=request.user)
             self.message_user(request, f"{invoice} created.", messages.SUCCESS)
             return redirect("admin:invoices_invoice_change", invoice.pk)
@@ -202,7 +210,8 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/invoices/invoice/manual.html", context)
 
     def credit_note_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
-        self._require_billing_staff(request)
+        if not self.has_credit_note_permission(request):
+            raise PermissionDenied
         invoice = get_object_or_404(Invoice, pk=invoice_id)
         form = CreditNoteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -227,11 +236,11 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/invoices/invoice/credit_note.html", context)
 
-    @admin.action(description="Issue selected draft invoices", permissions=["view"])
+    @admin.action(description="Issue selected draft invoices", permissions=["issue"])
     def issue_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._apply(request, queryset, services.invoice_issue, "issued")
 
-    @admin.action(description="Cancel selected unpaid invoices", permissions=["view"])
+    @admin.action(description="Cancel selected unpaid invoices", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._apply(request, queryset, services.invoice_cancel, "cancelled")
 

@@ -382,6 +382,10 @@ class Invoice(models.Model):
             models.Index(fields=["customer", "-created_at"], name="invoices_invoice_cust_idx"),
             models.Index(fields=["status", "due_date"], name="invoices_invoice_due_idx"),
         ]
+        permissions = [
+            ("issue_invoice", "Can issue draft invoices"),
+            ("cancel_invoice", "Can cancel unpaid invoices"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["series", "sequence_number"],

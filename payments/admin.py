@@ -16,7 +16,7 @@ from django.urls import path
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from credits.services import purchase_refund_preview
 from invoices.models import Invoice
@@ -66,6 +66,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "received_at"
     change_list_template = "admin/payments/payment/change_list.html"
     change_form_template = "admin/payments/payment/change_form.html"
+
+    has_refund_permission = permission_check("payments.refund_payment")
 
     def get_urls(self):
         return [
@@ -154,7 +156,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )  # fmt: skip
 
     def _refund(self, request, payment_id: int, *, refund, title: str, done: str) -> HttpResponse:
-        if not request.user.has_perm("payments.change_payment"):
+        if not self.has_refund_permission(request):
             raise PermissionDenied
         payment = get_object_or_404(Payment.objects.select_related("invoice"), pk=payment_id)
         form = RefundForm(request.POST or None, initial={"request_key": uuid.uuid4().hex})
@@ -198,7 +200,9 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "received_at"
     actions = ["reprocess"]
 
-    @admin.action(description="Reprocess selected events", permissions=["view"])
+    has_reprocess_permission = permission_check("payments.reprocess_webhookevent")
+
+    @admin.action(description="Reprocess selected events", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
         for event_id in queryset.values_list("pk", flat=True):
             services.webhook_event_reprocess(webhook_event_id=event_id)

@@ -57,6 +57,7 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["customer", "-received_at"], name="payments_customer_idx")]
+        permissions = [("refund_payment", "Can refund payments")]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "reference"], name="payments_payment_reference_unique"
@@ -109,6 +110,7 @@ class WebhookEvent(models.Model):
                 fields=["provider", "event_id"], name="payments_webhookevent_unique"
             ),
         ]
+        permissions = [("reprocess_webhookevent", "Can reprocess webhook events")]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"

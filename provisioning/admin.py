@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from provisioning import services
 from provisioning.models import (
@@ -101,7 +101,10 @@ class ServerAdmin(admin.ModelAdmin):
                 *super().get_urls()]  # fmt: skip
 
     def lookups_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """What the panel offers for product set-up (nests, eggs, packages, ...), live."""
+        """What the panel offers for product set-up (nests, eggs, packages, ...), live. For
+        staff who set up servers: it calls the panel with the server's credentials."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         server = get_object_or_404(Server, pk=pk)
         results: list[tuple[str, str]] = []
         try:
@@ -132,7 +135,7 @@ class ServerAdmin(admin.ModelAdmin):
         keys = ", ".join(sorted(server.credentials)) or "none"
         return f"{keys} (encrypted; values are never shown)"
 
-    @admin.action(description="Check the connection now")
+    @admin.action(description="Check the connection now", permissions=["change"])
     def check_now(self, request: HttpRequest, queryset: QuerySet[Server]) -> None:
         for server in queryset:
             checked = services.server_check(server_id=server.pk)
@@ -142,8 +145,20 @@ class ServerAdmin(admin.ModelAdmin):
 
 
 class ServiceOptionInline(admin.TabularInline):
+    """Add-ons are chosen when a service is added here; afterwards they are bought and
+    removed through a plan change, like the product."""
+
     model = ServiceOption
     extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_delete_permission(request, obj)
 
 
 class OperationInline(admin.TabularInline):
@@ -180,10 +195,24 @@ class ServiceAdmin(admin.ModelAdmin):
     change_form_template = "admin/provisioning/service/change_form.html"
     readonly_fields = ("status", "server", "external_id", "username", "panel_url", "created_at",
                        "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
+    # What the customer pays and when: set by the order, then changed only by a plan change,
+    # renewals and the lifecycle services (which keep panel and billing in step).
+    billing_fields = ("product", "cycle", "currency", "recurring_amount", "next_due_date")
     exclude = ("secrets",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ServiceOptionInline, OperationInline]
     actions = ["provision", "suspend", "unsuspend", "terminate", "retry_provisioning"]
+
+    has_provision_permission = permission_check("provisioning.provision_service")
+    has_suspend_permission = permission_check("provisioning.suspend_service")
+    has_terminate_permission = permission_check("provisioning.terminate_service")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Service | None = None):
+        readonly = super().get_readonly_fields(request, obj)
+        return (*readonly, *self.billing_fields) if obj is not None else readonly
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # invoice lines and operations PROTECT it; terminate or cancel it
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.place_view)
@@ -192,7 +221,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def place_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Put a service that is not on its panel yet on a server staff choose."""
-        if not request.user.has_perm("provisioning.change_service"):
+        if not self.has_provision_permission(request):
             raise PermissionDenied
         service = get_object_or_404(Service, pk=pk)
         form = PlaceForm(request.POST or None, service=service)
@@ -225,7 +254,8 @@ class ServiceAdmin(admin.ModelAdmin):
             lambda s: change(service_id=s.pk, reason=reason, actor=request.user), done,
         )  # fmt: skip
 
-    @admin.action(description="Provision now, without waiting for payment")
+    @admin.action(description="Provision now, without waiting for payment",
+                  permissions=["provision"])  # fmt: skip
     def provision(self, request, queryset) -> None:
         self._each(
             request, queryset,
@@ -236,19 +266,19 @@ class ServiceAdmin(admin.ModelAdmin):
             "set-up queued",
         )  # fmt: skip
 
-    @admin.action(description="Suspend (and on the panel)")
+    @admin.action(description="Suspend (and on the panel)", permissions=["suspend"])
     def suspend(self, request, queryset) -> None:
         self._change(request, queryset, services.service_suspend, "By staff", "suspended")
 
-    @admin.action(description="Unsuspend (and on the panel)")
+    @admin.action(description="Unsuspend (and on the panel)", permissions=["suspend"])
     def unsuspend(self, request, queryset) -> None:
         self._change(request, queryset, services.service_unsuspend, "By staff", "unsuspended")
 
-    @admin.action(description="Terminate (and delete on the panel)")
+    @admin.action(description="Terminate (and delete on the panel)", permissions=["terminate"])
     def terminate(self, request, queryset) -> None:
         self._change(request, queryset, services.service_terminate, "By staff", "terminated")
 
-    @admin.action(description="Provision / retry the failed set-up")
+    @admin.action(description="Provision / retry the failed set-up", permissions=["provision"])
     def retry_provisioning(self, request, queryset) -> None:
         def retry(service: Service) -> None:
             failed = service.operations.filter(kind="create", status="failed").last()
@@ -270,7 +300,10 @@ class ProvisioningOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("service__product",)
     actions = ["retry", "mark_resolved"]
 
-    @admin.action(description="Retry")
+    has_retry_permission = permission_check("provisioning.retry_operation")
+    has_resolve_permission = permission_check("provisioning.resolve_operation")
+
+    @admin.action(description="Retry", permissions=["retry"])
     def retry(self, request, queryset) -> None:
         for operation in queryset:
             try:
@@ -278,7 +311,7 @@ class ProvisioningOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, f"{operation}: {error.message}", messages.ERROR)
 
-    @admin.action(description="Mark resolved (fixed by hand on the panel)")
+    @admin.action(description="Mark resolved (fixed by hand on the panel)", permissions=["resolve"])
     def mark_resolved(self, request, queryset) -> None:
         for operation in queryset:
             try:

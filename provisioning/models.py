@@ -136,6 +136,12 @@ class Service(models.Model):
         indexes = [
             models.Index(fields=["status", "next_due_date"], name="prov_service_due_idx"),
         ]
+        # Staff actions that call the panel; each needs its own permission.
+        permissions = [
+            ("provision_service", "Can set up services on a panel and place them on servers"),
+            ("suspend_service", "Can suspend and unsuspend services"),
+            ("terminate_service", "Can terminate services"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(recurring_amount__gte=0), name="provisioning_service_amount_nonneg"
@@ -226,6 +232,10 @@ class ProvisioningOperation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="prov_operation_due_idx"),
+        ]
+        permissions = [
+            ("retry_operation", "Can retry failed panel operations"),
+            ("resolve_operation", "Can mark panel operations resolved"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,67 @@ def assert_customer_isolation(
             f"{method.upper()} {url} by its owner gave {response.status_code}"
         )
     client.logout()
+
+
+class _FormValues(HTMLParser):
+    """Collects what a browser submits for one form (no button pressed): named inputs,
+    checked boxes and radios, each select's selected options (else its first), textareas."""
+
+    SKIPPED = {"submit", "button", "image", "reset", "file"}
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id, self.inside = form_id, False
+        self.values: dict[str, list[str]] = {}
+        self._select: tuple[str, bool, list[str], list[str]] | None = None
+        self._textarea: tuple[str, list[str]] | None = None
+
+    def _add(self, name: str, value: str) -> None:
+        self.values.setdefault(name, []).append(value)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside or "disabled" in a:
+            return
+        if tag == "input" and a.get("name") and a.get("type", "text") not in self.SKIPPED:
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self._add(a["name"], a.get("value", "on" if "checked" in a else ""))
+        elif tag == "select" and a.get("name"):
+            self._select = (a["name"], "multiple" in a, [], [])
+        elif tag == "option" and self._select is not None:
+            self._select[2].append(a.get("value", ""))
+            if "selected" in a:
+                self._select[3].append(a.get("value", ""))
+        elif tag == "textarea" and a.get("name"):
+            self._textarea = (a["name"], [])
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._textarea[1].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select" and self._select is not None:
+            name, multiple, options, selected = self._select
+            for value in selected if multiple else (selected[-1:] or options[:1]):
+                self._add(name, value)
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            name, parts = self._textarea
+            text = "".join(parts)
+            self._add(name, text.removeprefix("\n"))  # browsers drop the newline after <textarea>
+            self._textarea = None
+
+
+def form_values(html: str, form_id: str) -> dict[str, list[str]]:
+    """What submitting the form with id `form_id` in `html` unchanged would post (for the
+    test client: a value list per field name)."""
+    parser = _FormValues(form_id)
+    parser.feed(html)
+    return parser.values
 
 
 def run_together(calls: Iterable[Callable[[], Any]], *, timeout: float = 120) -> list[Any]:

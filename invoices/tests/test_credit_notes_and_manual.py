@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -115,6 +116,24 @@ def test_staff_create_a_manual_invoice(staff_client, customer):
     assert invoice.status == Invoice.Status.UNPAID
     assert invoice.total == usd("120.00")
     assert invoice.notes == "Migration work"
+
+
+def test_staff_who_may_not_issue_invoices_create_manual_drafts_only(client, customer):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_invoice", "add_invoice"])
+    )
+    client.force_login(staff)
+    url = reverse("admin:invoices_invoice_manual")
+    assert 'name="issue_now"' not in client.get(url).content.decode()
+    data = {
+        "customer": customer.pk, "currency": "USD", "issue_now": "on",
+        "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1", "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-description": "Work", "lines-0-quantity": "1", "lines-0-unit_price": "9",
+    }  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    assert Invoice.objects.get(customer=customer).status == Invoice.Status.DRAFT
 
 
 def test_manual_invoice_needs_a_line(staff_client, customer):

@@ -4,14 +4,16 @@ operation queue's actions."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
-from invoices.tests.factories import ProductGroupFactory
-from provisioning.models import ProvisioningOperation, Server, Service
+from billing_portal.common.testing import form_values
+from invoices.tests.factories import ConfigurableOptionFactory, ProductFactory, ProductGroupFactory
+from provisioning.models import ProvisioningOperation, Server, Service, ServiceOption
 from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +147,40 @@ def test_staff_provision_a_pending_service_without_payment(
     service.refresh_from_db()
     assert service.status == "active"
     assert service.operations.get().kind == "create"
+
+
+def test_the_service_form_shows_but_does_not_change_what_the_customer_pays(staff_client, customer):
+    server = ServerFactory()
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount=Decimal("10"), server=server, status="active",
+        next_due_date=date(2026, 5, 1), external_id="sandbox-1",
+    )  # fmt: skip
+    option = ServiceOption.objects.create(
+        service=service, option=ConfigurableOptionFactory(product=service.product), quantity=2
+    )
+    url = reverse("admin:provisioning_service_change", args=[service.pk])
+    page = staff_client.get(url).content.decode()
+    data = form_values(page, "service_form")
+    for name in ("product", "cycle", "currency", "recurring_amount_0", "next_due_date"):
+        assert name not in data  # read-only: no input for it
+    assert "options-0-quantity" not in data
+    other = ProductFactory()
+    data |= {"product": [other.pk], "cycle": ["annually"], "currency": ["EUR"],
+             "recurring_amount_0": ["1.00"], "recurring_amount_1": ["EUR"],
+             "next_due_date": ["2030-01-01"], "options-0-quantity": ["9"],
+             "domain": ["kept.example"]}  # fmt: skip
+    assert staff_client.post(url, data).status_code == 302
+    service.refresh_from_db()
+    option.refresh_from_db()
+    assert (service.product_id, service.cycle, service.recurring_amount.amount,
+            service.currency, service.next_due_date, option.quantity) == (
+        service.product.pk, "monthly", Decimal("10.00"), "USD", date(2026, 5, 1), 2,
+    )  # fmt: skip
+    assert service.domain == "kept.example"  # what staff may edit still saves
+    for shown in (str(service.product), "Monthly", "$10.00", "May 1, 2026", "Extra memory"):
+        assert shown in page  # kept visible
+    # a service staff add by hand is given its product, cycle and amount in the add form
+    add = form_values(staff_client.get(reverse("admin:provisioning_service_add")).content.decode(),
+                      "service_form")  # fmt: skip
+    assert {"product", "cycle", "recurring_amount_0", "next_due_date"} <= set(add)
