@@ -33,7 +33,7 @@ from djmoney.money import Money
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
 from billing_portal.common.testing import form_values
-from credits.models import CreditAccount, CreditEntry, TokenPurchase
+from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
 from invoices import services as invoice_services
@@ -178,6 +178,14 @@ def _axes_row(model: type[Model]) -> Model:
     return row
 
 
+def _shortfall() -> RefundShortfall:
+    invoice = _paid()
+    return RefundShortfall.objects.create(
+        customer=invoice.customer, invoice=invoice, kind="credit", currency="USD",
+        amount=usd("5"), description="The customer had spent it.",
+    )  # fmt: skip
+
+
 def _credit_note():
     invoice = _paid()
     return invoice_services.credit_note_issue(invoice_id=invoice.pk, amount=usd("1"), reason="x")
@@ -210,6 +218,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "credits.CreditAccount": lambda: _credit_entry().account,
     "credits.CreditEntry": _credit_entry,
     "credits.TokenPurchase": _token_purchase,
+    "credits.RefundShortfall": _shortfall,
     "provisioning.SitePlan": lambda: SitePlan.objects.create(
         name="tiny", memory_gb=1, disk_gb=5, backups=1, domains=1
     ),
@@ -245,6 +254,7 @@ UNDELETABLE = {
     "credits.CreditAccount": "its ledger entries PROTECT it",
     "credits.CreditEntry": "the ledger is append-only (a database trigger refuses DELETE)",
     "credits.TokenPurchase": "the record that stops tokens being sent twice",
+    "credits.RefundShortfall": "what a refund could not take back; it ends by being resolved",
     "provisioning.Service": "its invoice lines and operations PROTECT it; it ends by terminate",
     "provisioning.ProvisioningOperation": "the log of panel calls, keyed for idempotency",
     "dns.DnsSubscription": "paid from the ledger; it ends through the DNS services",
@@ -480,6 +490,14 @@ URLS: dict[str, Case] = {
             "virtfusion_credit_id": "91",
             "note": "Found in the panel",
         },
+        pages=_on_its_page,
+    ),
+    "credits_refundshortfall_resolve": Case(
+        "credits.resolve_refundshortfall",
+        lambda env: _shortfall(),
+        _status_is("resolved"),
+        url=lambda env: reverse("admin:credits_refundshortfall_resolve", args=[env.obj.pk]),
+        data=lambda env: {"note": "Invoiced the customer"},
         pages=_on_its_page,
     ),
     "provisioning_server_lookups": Case(

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credits', '0005_token_purchase_related_names'),
+        ('credits', '0006_refund_shortfalls_and_token_removal'),
     ]
 
     operations = [
