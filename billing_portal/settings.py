@@ -73,7 +73,9 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Absolute base URL for links in emails sent outside a request (billing run, workers).
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset, it follows PORT, the port `make run` serves on (and exports).
+PORT = env.int("PORT", default=8000)
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 PORTAL_NAME = env.str("PORTAL_NAME", default="Billing Portal")
 
 # --- Applications -------------------------------------------------------------------------
