@@ -128,6 +128,11 @@ def delegation_checker() -> Callable[[str], None]:
     return CHECKERS[name]
 
 
+def demo_domains_in_use() -> list[str]:
+    """The demo domains customers can add, when the demo checker is the one in use."""
+    return _demo_suffixes() if delegation_checker() is demo_delegation_check else []
+
+
 def delegation_check(domain: str) -> None:
     """Raise NotDelegated (with a message for the customer) unless `domain` is delegated to
     our name servers, by the configured checker."""

@@ -72,3 +72,15 @@ def test_the_client_area_adds_a_demo_zone_and_explains_a_refusal(client, planned
     assert "demo domains" in page
     assert "try again in a few minutes" not in page
     assert not Zone.objects.filter(name="nodepoint.eu").exists()
+
+
+def test_the_zone_form_says_which_domains_the_demo_takes(client, planned, settings):
+    client.force_login(planned.user)
+    page = client.get(reverse("dns:zone_list")).content.decode()
+    assert "demo domain" in page
+    assert "<code>.test</code> or <code>.example</code>" in page
+    assert "at your registrar" not in page
+    settings.DNS_BACKEND = "powerdns"
+    page = client.get(reverse("dns:zone_list")).content.decode()
+    assert "at your registrar to ns1.nodepoint.eu and ns2.nodepoint.eu" in page
+    assert "demo domain" not in page
