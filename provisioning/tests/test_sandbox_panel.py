@@ -9,7 +9,7 @@ from django.core import mail
 from django.urls import reverse
 
 from billing_portal.common.testing import assert_customer_isolation
-from provisioning.models import Service
+from provisioning.models import Server, Service
 from provisioning.services.operations import operation_run
 from provisioning.tests.factories import ServerFactory, panel_product
 
@@ -62,12 +62,11 @@ def test_the_sandbox_page_is_the_owners_only(client, customer, other_customer,
     )  # fmt: skip
 
 
-def test_a_service_on_a_real_panel_has_no_sandbox_page(client, customer):
-    server = ServerFactory(module="support", credentials={"token": "t"})
-    service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status="active", external_id="svc-1",
-    )  # fmt: skip
+def test_a_service_on_a_real_panel_has_no_sandbox_page(
+    client, customer, django_capture_on_commit_callbacks
+):
+    service = _active(customer, ServerFactory(module="sandbox"), django_capture_on_commit_callbacks)
+    Server.objects.filter(pk=service.server_id).update(module="support")  # moved to a real panel
     client.force_login(customer.user)
     response = client.get(reverse("provisioning:sandbox_panel", args=[service.pk]))
     assert response.status_code == 404
