@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import warnings
 from typing import Any
 
 import pytest
@@ -23,7 +24,13 @@ LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost")
 
 
 class NetworkBlocked(RuntimeError):
-    """Not an OSError, so no "could not reach it, try later" handler can swallow it."""
+    """Not an OSError, so no "could not reach it, try later" handler can swallow it; and,
+    like pytest-socket's error, announced as a warning, so an attempt that some broad
+    handler caught still shows in the run's warnings summary."""
+
+    def __init__(self, message: str) -> None:
+        warnings.warn(message, stacklevel=3)
+        super().__init__(message)
 
 
 def _is_loopback(host: Any) -> bool:
