@@ -84,3 +84,18 @@ def test_the_zone_form_says_which_domains_the_demo_takes(client, planned, settin
     page = client.get(reverse("dns:zone_list")).content.decode()
     assert "at your registrar to ns1.nodepoint.eu and ns2.nodepoint.eu" in page
     assert "demo domain" not in page
+
+
+def test_an_unknown_delegation_check_stops_the_portal_from_starting():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "READ_DOT_ENV_FILE": "false", "DEBUG": "true",
+           "DNS_DELEGATION_CHECK": "registrar"}  # fmt: skip
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, text=True,
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert result.returncode != 0
+    assert "DNS_DELEGATION_CHECK must be resolver, demo or empty" in result.stderr
