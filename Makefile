@@ -30,8 +30,10 @@ install: $(VENV)/.runtime-installed  ## Create .venv with the runtime requiremen
 install-dev: $(VENV)/.dev-installed  ## Create .venv with runtime and test requirements
 
 # The embedded default: SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set.
+# PORT is exported so that links in emails and seed_demo's output use the port served.
 run: export DEBUG ?= true
-run: install  ## Migrate, seed demo data and serve http://127.0.0.1:8000
+run: export PORT := $(PORT)
+run: install  ## Migrate, seed demo data and serve http://127.0.0.1:8000 (PORT=8001 for another port)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

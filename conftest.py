@@ -14,7 +14,7 @@ from django.db import connection
 
 from accounts.tests.factories import CustomerFactory
 
-pytest_plugins = ["billing_portal.common.browser"]
+pytest_plugins = ["billing_portal.common.browser", "billing_portal.common.socket_guard"]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -73,7 +73,9 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Absolute base URL for links in emails sent outside a request (billing run, workers).
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unset, it follows PORT, the port `make run` serves on (and exports).
+PORT = env.int("PORT", default=8000)
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 PORTAL_NAME = env.str("PORTAL_NAME", default="Billing Portal")
 
 # --- Applications -------------------------------------------------------------------------
@@ -411,6 +413,14 @@ DNS_REQUIRED_NAMESERVERS = env.list(
 )
 # The resolver the delegation check asks, host or host:port; empty: the system's.
 DNS_RESOLVER = env.str("DNS_RESOLVER", default="")
+# How a domain's delegation is checked: "resolver" (ask DNS) or "demo" (names under
+# DNS_DEMO_DOMAINS count as delegated, nobody is asked); empty: demo with the local backend.
+DNS_DELEGATION_CHECK = env.str("DNS_DELEGATION_CHECK", default="")
+if DNS_DELEGATION_CHECK not in ("", "resolver", "demo"):
+    raise ImproperlyConfigured(
+        f"DNS_DELEGATION_CHECK must be resolver, demo or empty, not {DNS_DELEGATION_CHECK!r}."
+    )
+DNS_DEMO_DOMAINS = env.list("DNS_DEMO_DOMAINS", default=["test", "example"])
 DNS_HOSTMASTER = env.str("DNS_HOSTMASTER", default="hostmaster.nodepoint.eu")
 DNS_PROXY_IP = env.str("DNS_PROXY_IP", default="192.0.2.1")  # what PROXYSRV stands for
 DNS_TTL_MIN = env.int("DNS_TTL_MIN", default=60)

@@ -14,6 +14,7 @@ from django.views import View
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
 from dnszones import services
+from dnszones.delegation import demo_domains_in_use
 from dnszones.models import Record, Zone
 from dnszones.selectors import (
     dns_plans_for_sale,
@@ -33,6 +34,7 @@ class ZoneListView(CustomerRequiredMixin, View):
             "plans": dns_plans_for_sale(),
             "zones": zones_for_customer(customer=self.customer),
             "nameservers": settings.DNS_REQUIRED_NAMESERVERS,
+            "demo_domains": demo_domains_in_use(),
             "request_key": uuid.uuid4().hex,
         }
         return render(request, "dns/zone_list.html", context)

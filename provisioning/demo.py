@@ -1,22 +1,37 @@
 """Demo provisioning for `manage.py seed_demo`: a sandbox server that needs no external
-panel, and the demo game server and VPS products placed on it, so a new user sees a paid
-service go from "being set up" to active. Idempotent (looked up by name and slug)."""
+panel, and every demo product placed on it, each imitating the module a real provider would
+use (`stands_in_for`), so a new user sees a paid service of any kind go from "being set up"
+to active. Idempotent (looked up by name and slug)."""
 
 from __future__ import annotations
+
+from django.conf import settings
 
 from invoices.models import Product
 from provisioning.models import Server, ServerGroup
 
-SANDBOX_PRODUCTS = ("minecraft-4gb", "vps-small")
+# product slug -> the sandbox's module settings for it
+SANDBOX_PRODUCTS = {
+    "minecraft-4gb": {"stands_in_for": "pterodactyl", "plan": "Minecraft 4 GB"},
+    "vps-small": {"stands_in_for": "virtfusion", "plan": "vps-small"},
+    "hosting-directadmin": {"stands_in_for": "directadmin", "plan": "starter"},
+    "hosting-nextpanel": {"stands_in_for": "nextpanel", "plan": "plus"},
+    "wordpress-basic": {"stands_in_for": "wordpress", "plan": "basic"},
+    "support-priority": {"stands_in_for": "support", "plan": "priority"},
+}
 
 
 def sandbox_seed() -> None:
     group, _ = ServerGroup.objects.get_or_create(name="Sandbox")
     Server.objects.get_or_create(
         name="sandbox-1",
-        defaults={"group": group, "module": "sandbox", "base_url": "https://sandbox.invalid",
+        defaults={"group": group, "module": "sandbox", "base_url": settings.PORTAL_BASE_URL,
                   "capacity_accounts": 1000, "location": "Demo"},
     )  # fmt: skip
-    Product.objects.filter(slug__in=SANDBOX_PRODUCTS, module="").update(
-        module="sandbox", server_group=group
-    )
+    for product in Product.objects.filter(slug__in=SANDBOX_PRODUCTS, module__in=("", "sandbox")):
+        wanted = SANDBOX_PRODUCTS[product.slug]
+        if product.module == "sandbox" and product.module_settings.get("stands_in_for"):
+            continue  # set up already (perhaps changed by staff since)
+        product.module, product.server_group = "sandbox", group
+        product.module_settings = {**wanted, **product.module_settings}
+        product.save(update_fields=["module", "server_group", "module_settings"])

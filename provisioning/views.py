@@ -69,6 +69,28 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         return context
 
 
+class SandboxPanelView(_ServiceMixin, DetailView):
+    """The sandbox's control panel (the embedded default has no real one): what a panel
+    would show of the account, for the service's owner; 404 for a service on a real panel."""
+
+    template_name = "provisioning/sandbox_panel.html"
+    context_object_name = "service"
+
+    def get_object(self, queryset=None):
+        service = super().get_object(queryset)
+        if service.server is None or service.server.module != "sandbox":
+            raise Http404("This service is not on the sandbox.")
+        return service
+
+    def get_context_data(self, **kwargs) -> dict:
+        from provisioning.panels.registry import MODULES
+
+        context = super().get_context_data(**kwargs)
+        imitated = MODULES.get(self.object.product.module_settings.get("stands_in_for", ""))
+        context["stands_in_for"] = imitated.label if imitated else ""
+        return context
+
+
 class ServiceLoginView(_ServiceMixin, View):
     """Single sign-on where the panel offers it, else its login page; fetched on click so
     one-time links are fresh."""

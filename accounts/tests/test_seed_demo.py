@@ -6,10 +6,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from djmoney.money import Money
 
 from accounts.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
 from accounts.models import AuditEvent, Customer, User
-from invoices.models import ConfigurableOptionPrice, Product, ProductPrice
+from credits.services import credit_balance, credit_entry_append
+from invoices.models import ConfigurableOptionPrice, Product, ProductGroup, ProductPrice
+from invoices.services import OrderRequest, order_quote
+from provisioning.panels.registry import module_settings_errors
+from provisioning.selectors import servers_with_room
 
 pytestmark = pytest.mark.django_db
 
@@ -48,8 +53,8 @@ def test_seed_demo_creates_staff_and_customer_once(settings):
             "users": 2,
             "customers": 1,
             "events": 0,
-            "products": 3,
-            "prices": 36,
+            "products": 6,
+            "prices": 63,
         }
     )
     staff.refresh_from_db()
@@ -64,3 +69,60 @@ def test_seed_demo_outside_debug_uses_random_passwords(settings):
     assert not staff.check_password("admin-demo-pass")
     printed = out.getvalue().split(STAFF_EMAIL)[1].split()[0]
     assert staff.check_password(printed)
+
+
+def test_seed_demo_offers_one_product_of_every_kind_each_on_a_sandbox_server():
+    call_command("seed_demo", stdout=StringIO())
+    products = list(Product.objects.all())
+    kinds = sorted((p.kind, p.module_settings.get("stands_in_for")) for p in products)
+    assert kinds == [
+        ("game_server", "pterodactyl"), ("support", "support"), ("vps", "virtfusion"),
+        ("web_hosting", "directadmin"), ("web_hosting", "nextpanel"),
+        ("wordpress_site", "wordpress"),
+    ]  # fmt: skip
+    for product in products:
+        assert product.is_visible, product
+        assert len(product.description) > 40, product
+        assert product.module == "sandbox", product
+        assert module_settings_errors(product.module, product.module_settings) == {}
+        assert servers_with_room(product=product).filter(module="sandbox").exists(), product
+    assert not Product.objects.filter(kind="dns_plan").exists()  # bought on the DNS page
+
+
+def test_the_demo_credit_pays_any_first_cycle_of_any_product():
+    call_command("seed_demo", stdout=StringIO())
+    customer = Customer.objects.get(user__email=CUSTOMER_EMAIL)
+    currency = customer.preferred_currency
+    balance = credit_balance(customer=customer, currency=currency)
+    for product in Product.objects.prefetch_related("prices", "options"):
+        most = {o.pk: o.max_quantity for o in product.options.all()}
+        for price in product.prices.filter(currency=currency):
+            quote = order_quote(customer=customer, request=OrderRequest(
+                product=product, cycle=price.cycle, currency=currency, option_quantities=most,
+                domain="shop.test", hostname="host.shop.test",
+            ))  # fmt: skip
+            assert quote.totals.total <= balance, (product.slug, price.cycle)
+
+
+def test_seed_demo_brings_an_older_demo_database_up_to_date():
+    """What an earlier seed_demo left: a "DNS Basic" product that bought nothing, a product
+    without a description or an imitated module, and 100 of demo credit."""
+    dns = ProductGroup.objects.create(slug="dns", name="DNS")
+    Product.objects.create(slug="dns-basic", group=dns, name="DNS Basic (5 zones)",
+                           kind="dns_plan")  # fmt: skip
+    vps = ProductGroup.objects.create(slug="vps", name="Virtual servers")
+    Product.objects.create(slug="vps-small", group=vps, name="VPS Small", kind="vps")
+    user = User.objects.create_user(email=CUSTOMER_EMAIL, password="old-pass")
+    customer = Customer.objects.create(user=user, name="Dana Demo", preferred_currency="USD")
+    credit_entry_append(customer=customer, amount=Money(100, "USD"), kind="admin_add",
+                        idempotency_key="demo:welcome-credit")  # fmt: skip
+
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+
+    assert not Product.objects.filter(slug="dns-basic").exists()
+    assert not ProductGroup.objects.filter(slug="dns").exists()
+    vps = Product.objects.get(slug="vps-small")
+    assert vps.description
+    assert (vps.module, vps.module_settings["stands_in_for"]) == ("sandbox", "virtfusion")
+    assert credit_balance(customer=customer, currency="USD") == Money(1000, "USD")

@@ -10,6 +10,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.resolver
 import pytest
 import requests
 from djmoney.money import Money
@@ -149,7 +150,22 @@ def test_the_delegation_check_against_a_real_referral(parent_zone, dns_customer)
     with pytest.raises(NotDelegated, match=r"ns1\.other-dns\.example"):
         services.zone_create(customer=dns_customer, name="elsewhere.test")
     with pytest.raises(NotDelegated, match=r"\(now: none\)"):
+        services.zone_create(customer=dns_customer, name="www.shop.test")  # exists, no NS
+    assert Zone.objects.count() == 0
+
+
+@pytest.mark.parametrize("through", ["DNS_RESOLVER", "the system resolver"])
+def test_a_domain_that_does_not_exist_is_reported_as_not_registered(
+    parent_zone, dns_customer, settings, monkeypatch, through
+):
+    if through == "the system resolver":  # configured as /etc/resolv.conf would: this server
+        settings.DNS_RESOLVER = ""
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = ["127.0.0.1"], parent_zone.dns_port
+        monkeypatch.setattr(dns.resolver, "default_resolver", resolver)
+    with pytest.raises(NotDelegated, match=r"unknown\.test is not registered") as caught:
         services.zone_create(customer=dns_customer, name="unknown.test")
+    assert "try again" not in caught.value.message
     assert Zone.objects.count() == 0
 
 

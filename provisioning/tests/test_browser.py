@@ -38,3 +38,26 @@ def test_order_pay_with_demo_credit_and_see_the_service_active(page, live_server
     assert page.get_by_test_id("service-status").inner_text() == "Active"
     service.refresh_from_db()
     assert page.get_by_test_id("credential-password").inner_text() == service.secrets["password"]
+
+
+def test_open_control_panel_shows_the_sandbox_page_on_a_phone(page, live_server, customer):
+    from decimal import Decimal
+
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    server = ServerFactory(module="sandbox", location="Frankfurt am Main")
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server, stands_in_for="directadmin"),
+        cycle="monthly", currency="USD", recurring_amount=Decimal("10"), server=server,
+        status="active", external_id="sandbox-svc-with-a-rather-long-reference-0001",
+        username="averyveryverylongusername", domain="a-rather-long-domain-name.example",
+    )  # fmt: skip
+    page.set_viewport_size({"width": 375, "height": 740})
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
+    page.goto(f"{live_server.url}/services/{service.pk}/")
+    page.get_by_role("button", name="Open control panel").click()
+    page.get_by_role("heading", name="Sandbox control panel").wait_for()
+    assert page.url == f"{live_server.url}/services/{service.pk}/sandbox-panel/"
+    assert page.get_by_test_id("sandbox-username").inner_text() == service.username
+    assert "DirectAdmin" in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0

@@ -48,7 +48,7 @@ def test_order_pay_with_demo_credit_and_watch_the_service_follow_its_invoices(
     assert 'data-testid="service-status">Active<' in page
     assert f'data-testid="credential-password">{service.secrets["password"]}<' in page
     response = client.post(reverse("provisioning:service_login", args=[service.pk]))
-    assert response.url == f"https://sandbox.invalid/login/sandbox-svc-{service.pk}/"
+    assert response.url == reverse("provisioning:sandbox_panel", args=[service.pk])
 
     # unpaid renewal → suspended on the panel; paid → unsuspended
     Customer.objects.filter(pk=customer.pk).update(credit_auto_apply=False)

@@ -1,5 +1,6 @@
-"""Demo data: a staff user, a demo customer with demo credit, a small catalogue and a sandbox
-panel server its game server and VPS products are provisioned on.
+"""Demo data: a staff user, a demo customer with demo credit that pays the first cycle of
+any product, a catalogue of one product of every kind (each provisioned on a sandbox panel
+server) and the DNS plans.
 
 Idempotent: every object is looked up by a natural key first, so a second run creates
 nothing and never changes a password someone set. With DEBUG on the demo passwords are
@@ -26,7 +27,8 @@ from provisioning.demo import sandbox_seed
 
 STAFF_EMAIL = "admin@example.com"
 CUSTOMER_EMAIL = "demo@example.com"
-DEMO_CREDIT = Decimal("100")
+# Pays the first cycle of any demo product, even annual with every add-on (about 520).
+DEMO_CREDIT = Decimal("1000")
 DEV_PASSWORDS = {STAFF_EMAIL: "admin-demo-pass", CUSTOMER_EMAIL: "demo-customer-pass"}
 
 
@@ -66,11 +68,18 @@ class Command(BaseCommand):
         return email, password
 
     def _demo_credit(self, customer: Customer) -> None:
-        """Credit to pay a first order with; added once (the key makes a rerun a no-op)."""
-        credit_entry_append(
-            customer=customer, amount=Money(DEMO_CREDIT, customer.preferred_currency),
-            kind=CreditEntry.Kind.ADMIN_ADD, idempotency_key="demo:welcome-credit",
-            description="Demo credit", reason="seed_demo",
+        """Credit to pay a first order with; added once (the key makes a rerun a no-op). An
+        older demo database, which got less, is topped up once."""
+        wanted = Money(DEMO_CREDIT, customer.preferred_currency)
+        given = self._credit(customer, wanted, "demo:welcome-credit")
+        if given.amount < wanted:
+            self._credit(customer, wanted - given.amount, "demo:welcome-credit:top-up")
+
+    @staticmethod
+    def _credit(customer: Customer, amount: Money, key: str) -> CreditEntry:
+        return credit_entry_append(
+            customer=customer, amount=amount, kind=CreditEntry.Kind.ADMIN_ADD,
+            idempotency_key=key, description="Demo credit", reason="seed_demo",
         )  # fmt: skip
 
     def _customer(self) -> Customer:
