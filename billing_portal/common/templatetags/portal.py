@@ -1,0 +1,21 @@
+"""Template filters shared by the portal's pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+register = template.Library()
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A length of time in words ("15 minutes", "1 hour, 30 minutes"), worded as Django words
+    the time since a date; "" for none."""
+    if not value:
+        return ""
+    now = timezone.now()
+    return timesince(now, now + value)
