@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -19,3 +20,10 @@ def duration(value: timedelta | None) -> str:
         return ""
     now = timezone.now()
     return timesince(now, now + value)
+
+
+@register.simple_tag
+def portal_name() -> str:
+    """The portal's name from settings, for pages rendered without context processors (the
+    500 page)."""
+    return settings.PORTAL_NAME
