@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from djmoney.money import Money
 
 from accounts.models import Customer
 from credits.models import CreditAccount, CreditEntry, TokenPurchase
@@ -10,6 +11,15 @@ from credits.models import CreditAccount, CreditEntry, TokenPurchase
 
 def credit_accounts_for_customer(*, customer: Customer) -> QuerySet[CreditAccount]:
     return CreditAccount.objects.filter(customer=customer).order_by("currency")
+
+
+def credit_balances_for_customer(*, customer: Customer) -> tuple[Money, list[Money]]:
+    """The balance in the customer's preferred currency (zero before any credit) and the
+    balances in other currencies; one query."""
+    accounts = list(credit_accounts_for_customer(customer=customer))
+    preferred = customer.preferred_currency
+    balance = next((a.balance for a in accounts if a.currency == preferred), Money(0, preferred))
+    return balance, [a.balance for a in accounts if a.currency != preferred]
 
 
 def credit_entries_for_customer(

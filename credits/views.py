@@ -20,7 +20,7 @@ from credits import services
 from credits.errors import CreditsError
 from credits.models import CreditEntry
 from credits.selectors import (
-    credit_accounts_for_customer,
+    credit_balances_for_customer,
     credit_entries_for_customer,
     token_purchases_for_customer,
 )
@@ -59,13 +59,9 @@ class BillingOverviewView(_EntriesMixin, ListView):
         context["tab"] = self.tab()
         context["entries" if self.tab() == "credit" else "payments"] = context["object_list"]
         context.update(self._purchase_context())
-        accounts = list(credit_accounts_for_customer(customer=self.customer))
-        preferred = self.customer.preferred_currency
-        context["balance"] = next(
-            (a.balance for a in accounts if a.currency == preferred),
-            services.credit_balance(customer=self.customer, currency=preferred),
+        context["balance"], context["other_balances"] = credit_balances_for_customer(
+            customer=self.customer
         )
-        context["other_balances"] = [a.balance for a in accounts if a.currency != preferred]
         context["kind"] = self.kind()
         context["kinds"] = CreditEntry.Kind.choices
         query = {"tab=payments"} if self.tab() == "payments" else set()

@@ -30,13 +30,21 @@ class ServiceListView(CustomerRequiredMixin, ListView):
     context_object_name = "services"
     paginate_by = 20
 
+    def status(self) -> str | None:
+        """The dashboard links here by status; anything else lists every service."""
+        status = self.request.GET.get("status") or None
+        return status if status in Service.Status.values else None
+
     def get_queryset(self):
-        return service_list_for_customer(customer=self.customer)
+        return service_list_for_customer(customer=self.customer, status=self.status())
 
     def get_context_data(self, **kwargs) -> dict:
         from payments.gateways.registry import checkout_gateway
 
         context = super().get_context_data(**kwargs)
+        status = self.status()
+        context["status_label"] = Service.Status(status).label if status else ""
+        context["query_string"] = f"status={status}" if status else ""
         context["paypal_enabled"] = checkout_gateway("paypal") is not None
         for service in context["services"]:  # from the prefetched rows: no extra queries
             service.paypal_subscription = next(
