@@ -38,3 +38,27 @@ def test_order_pay_with_demo_credit_and_see_the_service_active(page, live_server
     assert page.get_by_test_id("service-status").inner_text() == "Active"
     service.refresh_from_db()
     assert page.get_by_test_id("credential-password").inner_text() == service.secrets["password"]
+
+
+def test_the_set_up_page_updates_itself_when_the_service_becomes_active(
+    page, live_server, customer
+):
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    server = ServerFactory()
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount="10", server=server, status="provisioning",
+    )  # fmt: skip
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
+    page.goto(f"{live_server.url}/services/{service.pk}/")
+    assert page.get_by_test_id("service-status").inner_text() == "Being set up"
+
+    # the panel confirms (a worker marks it active): the open page follows without a click
+    Service.objects.filter(pk=service.pk).update(
+        status="active", username="gamer", secrets={"password": "fresh-secret"}
+    )
+    page.get_by_test_id("credential-password").wait_for(timeout=20_000)
+    assert page.get_by_test_id("service-status").inner_text() == "Active"
+    assert page.get_by_test_id("credential-password").inner_text() == "fresh-secret"
+    assert page.get_by_test_id("status-poll").count() == 0  # and it stops asking
