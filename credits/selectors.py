@@ -31,6 +31,16 @@ def credit_entries_for_customer(
     return entries.order_by("-created_at", "-id")
 
 
+def credit_debit_get_for_customer(*, customer: Customer, entry_id: int) -> CreditEntry:
+    """One debit (money taken from credit) of this customer, for its receipt;
+    CreditEntry.DoesNotExist for anyone else's entry and for entries that add credit."""
+    return (
+        CreditEntry.objects.select_related("account__customer__user")
+        .filter(account__customer=customer, amount__lt=0)
+        .get(pk=entry_id)
+    )
+
+
 def token_purchases_for_customer(*, customer: Customer) -> QuerySet[TokenPurchase]:
     """Token purchases the customer has paid for or been given (not unpaid purchases)."""
     return (

@@ -62,6 +62,14 @@ def invoice_next_due_for_customer(*, customer: Customer) -> Invoice | None:
     return unpaid.order_by(F("due_date").asc(nulls_last=True), "id").first()
 
 
+def invoice_ids_by_number_for_customer(*, customer: Customer, numbers: list[str]) -> dict[str, int]:
+    """{number: id} of the customer's issued invoices among `numbers`; one query."""
+    if not numbers:
+        return {}
+    invoices = invoice_list_for_customer(customer=customer).filter(number__in=numbers)
+    return dict(invoices.values_list("number", "pk"))
+
+
 def catalogue_for_currency(*, currency: str) -> QuerySet[ProductGroup]:
     """Visible groups with their visible products and those products' prices in `currency`."""
     prices = ProductPrice.objects.filter(currency=currency).order_by("price")
