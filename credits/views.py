@@ -92,8 +92,8 @@ class BillingOverviewView(_EntriesMixin, ListView):
 
 
 def _with_documents(customer: Customer, entries) -> list[CreditEntry]:
-    """Each debit gets the document the customer can open for it (`document_url`, `label`):
-    the invoice it paid where there is one, else its receipt. One query for the page."""
+    """Each debit gets the document the customer can open for it (`document_url`, with its
+    `document_label`): the invoice it paid where there is one, else its receipt; one query."""
     entries = list(entries)
     paid = [e.payment_reference for e in entries
             if e.kind == CreditEntry.Kind.INVOICE_PAYMENT and e.payment_reference]  # fmt: skip
