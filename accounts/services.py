@@ -138,15 +138,16 @@ def _user_from_uidb64(uidb64: str) -> User | None:
 @transaction.atomic
 def email_verify(*, uidb64: str, token: str, meta: RequestMeta | None = None) -> User:
     """Mark the email verified. Idempotent: a repeated click on the link of an already
-    verified account succeeds without a second event."""
+    verified account succeeds without a second event; any other token is refused, verified
+    account or not."""
     user = _user_from_uidb64(uidb64)
     if user is None:
         raise InvalidVerificationLink
     user = User.objects.select_for_update().get(pk=user.pk)
-    if user.is_email_verified:
-        return user
     if not email_verification_token.check_token(user, token):
         raise InvalidVerificationLink
+    if user.is_email_verified:
+        return user
     user.email_verified_at = timezone.now()
     user.save(update_fields=["email_verified_at"])
     audit_record(

@@ -10,6 +10,7 @@ from billing_portal.common.views import healthz
 from payments.webhooks import PayPalWebhookView, StripeWebhookView
 
 admin.site.site_header = admin.site.site_title = "Billing portal staff"
+handler400 = "billing_portal.common.views.bad_request"  # 403, 404, 500: Django's own handlers
 
 api_v1 = [
     path("", include("accounts.api.urls")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from djmoney.money import Money
 
 from accounts.models import Customer
 from credits.models import CreditAccount, CreditEntry, TokenPurchase
@@ -12,6 +13,15 @@ def credit_accounts_for_customer(*, customer: Customer) -> QuerySet[CreditAccoun
     return CreditAccount.objects.filter(customer=customer).order_by("currency")
 
 
+def credit_balances_for_customer(*, customer: Customer) -> tuple[Money, list[Money]]:
+    """The balance in the customer's preferred currency (zero before any credit) and the
+    balances in other currencies; one query."""
+    accounts = list(credit_accounts_for_customer(customer=customer))
+    preferred = customer.preferred_currency
+    balance = next((a.balance for a in accounts if a.currency == preferred), Money(0, preferred))
+    return balance, [a.balance for a in accounts if a.currency != preferred]
+
+
 def credit_entries_for_customer(
     *, customer: Customer, kind: str | None = None
 ) -> QuerySet[CreditEntry]:
@@ -19,6 +29,16 @@ def credit_entries_for_customer(
     if kind:
         entries = entries.filter(kind=kind)
     return entries.order_by("-created_at", "-id")
+
+
+def credit_debit_get_for_customer(*, customer: Customer, entry_id: int) -> CreditEntry:
+    """One debit (money taken from credit) of this customer, for its receipt;
+    CreditEntry.DoesNotExist for anyone else's entry and for entries that add credit."""
+    return (
+        CreditEntry.objects.select_related("account__customer__user")
+        .filter(account__customer=customer, amount__lt=0)
+        .get(pk=entry_id)
+    )
 
 
 def token_purchases_for_customer(*, customer: Customer) -> QuerySet[TokenPurchase]:

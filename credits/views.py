@@ -9,22 +9,26 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.generic import ListView
 from djmoney.money import Money
 
 from accounts.mixins import CustomerRequiredMixin
+from accounts.models import Customer
 from billing_portal.common.request import RequestMeta
 from credits import services
 from credits.errors import CreditsError
 from credits.models import CreditEntry
 from credits.selectors import (
-    credit_accounts_for_customer,
+    credit_balances_for_customer,
+    credit_debit_get_for_customer,
     credit_entries_for_customer,
     token_purchases_for_customer,
 )
 from invoices.models import Invoice
+from invoices.selectors import invoice_ids_by_number_for_customer
 from payments.errors import PaymentsError
 from payments.gateways.registry import CHECKOUT_LABELS, checkout_gateways_enabled
 from payments.selectors import payment_list_for_customer
@@ -57,15 +61,14 @@ class BillingOverviewView(_EntriesMixin, ListView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         context["tab"] = self.tab()
-        context["entries" if self.tab() == "credit" else "payments"] = context["object_list"]
+        if self.tab() == "credit":
+            context["entries"] = _with_documents(self.customer, context["object_list"])
+        else:
+            context["payments"] = context["object_list"]
         context.update(self._purchase_context())
-        accounts = list(credit_accounts_for_customer(customer=self.customer))
-        preferred = self.customer.preferred_currency
-        context["balance"] = next(
-            (a.balance for a in accounts if a.currency == preferred),
-            services.credit_balance(customer=self.customer, currency=preferred),
+        context["balance"], context["other_balances"] = credit_balances_for_customer(
+            customer=self.customer
         )
-        context["other_balances"] = [a.balance for a in accounts if a.currency != preferred]
         context["kind"] = self.kind()
         context["kinds"] = CreditEntry.Kind.choices
         query = {"tab=payments"} if self.tab() == "payments" else set()
@@ -86,6 +89,38 @@ class BillingOverviewView(_EntriesMixin, ListView):
             "tokens_per_unit": settings.VIRTFUSION_TOKENS_PER_UNIT,
             "token_purchases": token_purchases_for_customer(customer=self.customer)[:5],
         }
+
+
+def _with_documents(customer: Customer, entries) -> list[CreditEntry]:
+    """Each debit gets the document the customer can open for it (`document_url`, with its
+    `document_label`): the invoice it paid where there is one, else its receipt; one query."""
+    entries = list(entries)
+    paid = [e.payment_reference for e in entries
+            if e.kind == CreditEntry.Kind.INVOICE_PAYMENT and e.payment_reference]  # fmt: skip
+    invoice_ids = invoice_ids_by_number_for_customer(customer=customer, numbers=paid)
+    for entry in entries:
+        invoice_id = invoice_ids.get(entry.payment_reference)
+        if entry.kind == CreditEntry.Kind.INVOICE_PAYMENT and invoice_id:
+            entry.document_url = reverse("invoices:invoice_detail", args=[invoice_id])
+            entry.document_label = f"Invoice {entry.payment_reference}"
+        elif entry.amount.amount < 0:
+            entry.document_url = reverse("credits:receipt", args=[entry.pk])
+            entry.document_label = "Receipt"
+    return entries
+
+
+class ReceiptView(CustomerRequiredMixin, View):
+    """A printable receipt for a debit without an invoice, made from the ledger entry (which
+    never changes): seller, customer, date, description, amount and the balance after."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            entry = credit_debit_get_for_customer(customer=self.customer, entry_id=pk)
+        except CreditEntry.DoesNotExist as exc:
+            raise Http404("No such receipt.") from exc
+        context = {"entry": entry, "paid": -entry.amount, "customer": self.customer,
+                   "seller": settings.SELLER_DETAILS}  # fmt: skip
+        return render(request, "credits/receipt.html", context)
 
 
 class TransactionsCsvView(_EntriesMixin, View):

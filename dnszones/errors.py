@@ -19,6 +19,12 @@ class LimitReached(DNSError):
     code = "dns_limit_reached"
 
 
+class PriceChanged(DNSError):
+    """The charge is not the one the customer was shown (a new day, a new price)."""
+
+    code = "dns_price_changed"
+
+
 class NotDelegated(DNSError):
     code = "dns_not_delegated"
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -36,7 +38,7 @@ from credits.services import credit_account_lock, credit_add, credit_entry_appen
 from dnszones.backends import dns_backend
 from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
-from dnszones.errors import DnsBackendError, DNSError, LimitReached
+from dnszones.errors import DnsBackendError, DNSError, LimitReached, PriceChanged
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
 from dnszones.selectors import zones_for_customer
 from dnszones.validation import PROXY_ALIAS, record_clean, zone_name_normalize
@@ -77,27 +79,69 @@ def _prorated(amount: Money, sub: Sub, today: date) -> Money:
     return money_quantize(amount * left / days)
 
 
+@dataclass(frozen=True)
+class PlanQuote:
+    """What buying or switching to `plan` does now, shown to the customer before they
+    confirm: `amount` is taken from their credit (negative: added to it) for the days from
+    `period_start` to `period_end`; the plan then renews on `renews_on` (None: it ends then)
+    at its monthly price."""
+
+    plan: DnsPlan
+    from_plan: DnsPlan | None
+    amount: Money
+    period_start: date
+    period_end: date
+    renews_on: date | None
+
+    @property
+    def credited(self) -> Money:
+        return -self.amount
+
+
+def dns_plan_quote(*, customer: Customer, plan_id: int, today: date | None = None) -> PlanQuote:
+    """The charge (or credit) of buying or switching to a plan today, with the same checks
+    as `dns_plan_buy` (already that plan, the new plan's limits); writes nothing."""
+    today = today or timezone.localdate()
+    plan = DnsPlan.objects.get(pk=plan_id, is_active=True)
+    sub = Sub.objects.filter(customer=customer).select_related("plan").first()
+    return _quote(customer, sub, plan, today)
+
+
+def _quote(customer: Customer, sub: Sub | None, plan: DnsPlan, today: date) -> PlanQuote:
+    if sub is None or not sub.serving:
+        end = today + relativedelta(months=1)
+        return PlanQuote(plan, None, plan.price, today, end, end)
+    if sub.plan_id == plan.pk:
+        raise DNSError(f"You already have the {plan.name} plan.")
+    _change_limits(customer, plan)
+    return PlanQuote(plan, sub.plan, _prorated(plan.price - sub.plan.price, sub, today),
+                     today, sub.period_end, sub.next_renewal)  # fmt: skip
+
+
 @retry_on_conflict
 @transaction.atomic
 def dns_plan_buy(
     *, customer: Customer, plan_id: int, request_key: str, actor: User | None = None,
-    today: date | None = None,
+    today: date | None = None, expected_amount: Decimal | None = None,
 ) -> Sub:  # fmt: skip
     """Buy a plan with account credit (once per `request_key`), or move to another plan:
-    an upgrade pays the prorated difference, a downgrade credits it back (limits allowing)."""
+    an upgrade pays the prorated difference, a downgrade credits it back (limits allowing).
+    With `expected_amount` (what the customer was shown, in the plan's currency), a
+    different charge is refused."""
     today = today or timezone.localdate()
     plan = DnsPlan.objects.get(pk=plan_id, is_active=True)
     account = credit_account_lock(customer, str(plan.currency))  # credit account first
     if account.entries.filter(idempotency_key=f"dns:{request_key}").exists():
         return Sub.objects.get(customer=customer)  # this form was submitted before
     sub = Sub.objects.select_for_update().filter(customer=customer).first()
-    if sub is not None and sub.serving and sub.plan_id != plan.pk:
-        return _plan_change(sub, plan, request_key, actor, today)
-    if sub is not None and sub.serving:
-        raise DNSError(f"You already have the {plan.name} plan.")
-    _pay(customer, plan.price, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
-    values = {"plan": plan, "status": Sub.Status.ACTIVE, "period_start": today,
-              "period_end": today + relativedelta(months=1), "auto_renew": True,
+    quote = _quote(customer, sub, plan, today)
+    if expected_amount is not None and expected_amount != quote.amount.amount:
+        raise PriceChanged("The price changed since it was shown: check it again below.")
+    if quote.from_plan is not None:
+        return _plan_change(sub, quote, request_key, actor)
+    _pay(customer, quote.amount, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
+    values = {"plan": plan, "status": Sub.Status.ACTIVE, "period_start": quote.period_start,
+              "period_end": quote.period_end, "auto_renew": True,
               "last_renewed_at": timezone.now(), "grace_until": None}  # fmt: skip
     if sub is None:
         sub = Sub.objects.create(customer=customer, **values)
@@ -111,17 +155,20 @@ def dns_plan_buy(
     return sub
 
 
-def _plan_change(sub: Sub, plan: DnsPlan, request_key: str, actor, today: date) -> Sub:
-    zones = sub.customer.zones.count()
+def _change_limits(customer: Customer, plan: DnsPlan) -> None:
+    """A switch (a downgrade, in practice) must leave the zones within the new plan."""
+    zones = customer.zones.count()
     if zones > plan.domain_limit:
         raise LimitReached(f"{plan.name} allows {plan.domain_limit} domains; you have {zones}.")
-    busiest = max(zones_for_customer(customer=sub.customer).values_list("record_count", flat=True),
+    busiest = max(zones_for_customer(customer=customer).values_list("record_count", flat=True),
                   default=0)  # fmt: skip
     if busiest > plan.record_limit:
         raise LimitReached(f"{plan.name} allows {plan.record_limit} records per zone; one of "
                            f"yours has {busiest}.")  # fmt: skip
-    difference = _prorated(plan.price - sub.plan.price, sub, today)
-    old = sub.plan
+
+
+def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor) -> Sub:
+    plan, difference, old = quote.plan, quote.amount, sub.plan
     if difference.amount > 0:
         _pay(sub.customer, difference, f"dns:{request_key}",
              f"DNS plan change {old.name} → {plan.name} for the rest of the month")  # fmt: skip

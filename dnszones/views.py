@@ -4,18 +4,21 @@ record editor, zone deletion with confirmation."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
+from credits.services import credit_balance
 from dnszones import services
 from dnszones.delegation import demo_domains_in_use
-from dnszones.models import Record, Zone
+from dnszones.errors import PriceChanged
+from dnszones.models import DnsPlan, Record, Zone
 from dnszones.selectors import (
     dns_plans_for_sale,
     dns_subscription_for_customer,
@@ -35,21 +38,13 @@ class ZoneListView(CustomerRequiredMixin, View):
             "zones": zones_for_customer(customer=self.customer),
             "nameservers": settings.DNS_REQUIRED_NAMESERVERS,
             "demo_domains": demo_domains_in_use(),
-            "request_key": uuid.uuid4().hex,
         }
         return render(request, "dns/zone_list.html", context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         try:
-            if action == "buy":
-                sub = services.dns_plan_buy(
-                    customer=self.customer, plan_id=int(request.POST.get("plan", 0)),
-                    request_key=request.POST.get("request_key") or uuid.uuid4().hex,
-                    actor=request.user,
-                )  # fmt: skip
-                messages.success(request, f"Your DNS plan is {sub.plan.name}.")
-            elif action == "cancel":
+            if action == "cancel":
                 sub = services.dns_subscription_cancel(customer=self.customer, actor=request.user)
                 messages.success(request, f"Your plan ends on {sub.period_end:%Y-%m-%d}.")
             elif action == "zone":
@@ -62,6 +57,55 @@ class ZoneListView(CustomerRequiredMixin, View):
         except (DomainError, ValueError) as error:
             messages.error(request, getattr(error, "message", "Choose one of the plans shown."))
         return redirect("dns:zone_list")
+
+
+class PlanConfirmView(CustomerRequiredMixin, View):
+    """Buying or switching a plan: the charge (or credit), the period it covers and the
+    renewal are shown first; only Confirm takes the money, once per rendered form."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            quote = services.dns_plan_quote(customer=self.customer, plan_id=pk)
+        except DnsPlan.DoesNotExist as exc:  # no such plan, or no longer sold
+            raise Http404("No such plan.") from exc
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("dns:zone_list")
+        balance = credit_balance(customer=self.customer, currency=str(quote.amount.currency))
+        context = {"quote": quote, "balance": balance, "after": balance - quote.amount,
+                   "request_key": uuid.uuid4().hex}  # fmt: skip
+        return render(request, "dns/plan_confirm.html", context)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(dns_plans_for_sale(), pk=pk)
+        try:
+            sub = services.dns_plan_buy(
+                customer=self.customer, plan_id=pk, actor=request.user,
+                request_key=request.POST.get("request_key") or uuid.uuid4().hex,
+                expected_amount=_shown_amount(request.POST.get("amount", "")),
+            )  # fmt: skip
+        except DnsPlan.DoesNotExist as exc:  # withdrawn a moment ago
+            raise Http404("No such plan.") from exc
+        except PriceChanged as error:  # show the new charge before anything is taken
+            messages.error(request, error.message)
+            return redirect("dns:plan_confirm", pk=pk)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("dns:zone_list")
+        messages.success(request, f"Your DNS plan is {sub.plan.name}. The charge is listed "
+                                  "with its receipt under Billing & credits.")  # fmt: skip
+        return redirect("dns:zone_list")
+
+
+def _shown_amount(amount: str) -> Decimal:
+    """The amount the confirmation page showed; anything unreadable is a changed price."""
+    try:
+        shown = Decimal(amount)
+    except InvalidOperation:
+        shown = None
+    if shown is None or not shown.is_finite():
+        raise PriceChanged("The price changed since it was shown: check it again below.")
+    return shown
 
 
 class _ZoneMixin(CustomerRequiredMixin):

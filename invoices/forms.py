@@ -22,9 +22,12 @@ class OrderForm(forms.Form):
     def __init__(self, *args, product: Product, currency: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.product = product
-        prices = [p for p in product.prices.all() if p.currency == currency]
+        # Shortest cycle first (the enum's order), and chosen, so the form is never blank.
+        order = list(BillingCycle.values)
+        prices = sorted((p for p in product.prices.all() if p.currency == currency),
+                        key=lambda p: order.index(p.cycle))  # fmt: skip
         self.fields["cycle"].choices = [(p.cycle, _cycle_label(p)) for p in prices]
-        if len(prices) == 1:
+        if prices:
             self.fields["cycle"].initial = prices[0].cycle
         for option in product.options.all():
             self.fields[f"option_{option.pk}"] = forms.IntegerField(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Min, Prefetch, QuerySet, Sum
+from djmoney.money import Money
 
 from accounts.models import Customer
 from invoices.models import Invoice, InvoiceLine, Order, Product, ProductGroup, ProductPrice
@@ -28,6 +32,42 @@ def invoice_get_for_customer(*, customer: Customer, invoice_id: int) -> Invoice:
         .prefetch_related(Prefetch("lines", queryset=lines), "credit_notes", "payments")
         .get(pk=invoice_id)
     )
+
+
+@dataclass(frozen=True)
+class AmountDue:
+    """What a customer owes in one currency: the sum still due on their unpaid invoices."""
+
+    amount: Money
+    invoices: int
+    next_due_date: date | None
+
+
+def amounts_due_for_customer(*, customer: Customer) -> list[AmountDue]:
+    """The amount due per currency over the customer's unpaid invoices; one query."""
+    due = ExpressionWrapper(F("total") - F("amount_paid"), output_field=DecimalField())
+    rows = (
+        Invoice.objects.filter(customer=customer, status=Invoice.Status.UNPAID)
+        .order_by("currency")
+        .values("currency")
+        .annotate(due=Sum(due), invoices=Count("id"), next_due_date=Min("due_date"))
+    )
+    return [AmountDue(Money(row["due"], row["currency"]), row["invoices"], row["next_due_date"])
+            for row in rows]  # fmt: skip
+
+
+def invoice_next_due_for_customer(*, customer: Customer) -> Invoice | None:
+    """The unpaid invoice to pay first: the earliest due (undated ones last)."""
+    unpaid = invoice_list_for_customer(customer=customer, status=Invoice.Status.UNPAID)
+    return unpaid.order_by(F("due_date").asc(nulls_last=True), "id").first()
+
+
+def invoice_ids_by_number_for_customer(*, customer: Customer, numbers: list[str]) -> dict[str, int]:
+    """{number: id} of the customer's issued invoices among `numbers`; one query."""
+    if not numbers:
+        return {}
+    invoices = invoice_list_for_customer(customer=customer).filter(number__in=numbers)
+    return dict(invoices.values_list("number", "pk"))
 
 
 def catalogue_for_currency(*, currency: str) -> QuerySet[ProductGroup]:

@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
-from django.db.models import ExpressionWrapper, F, FloatField, QuerySet
+from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet
 
 from accounts.models import Customer
 from invoices.models import Product
 from provisioning.models import Server, ServerGroup, Service, SitePlan
 
+S = Service.Status
+SETTING_UP_STATUSES = (S.PENDING, S.PROVISIONING, S.FAILED)
+# Running services first, then those on their way, then those stopped.
+STATUS_DISPLAY_ORDER = (S.ACTIVE, S.PROVISIONING, S.PENDING, S.FAILED, S.SUSPENDED,
+                        S.CANCELLED, S.TERMINATED)  # fmt: skip
 
-def service_list_for_customer(*, customer: Customer) -> QuerySet[Service]:
-    return (
+
+def service_list_for_customer(
+    *, customer: Customer, status: str | None = None
+) -> QuerySet[Service]:
+    services = Service.objects.filter(customer=customer)
+    if status:
+        services = services.filter(status=status)
+    return services.select_related("product").prefetch_related("gateway_subscriptions")
+
+
+def service_counts_for_customer(*, customer: Customer) -> list[tuple[str, str, int]]:
+    """(status, label, count) for each status the customer has services in, running ones
+    first; one query."""
+    counts = dict(
         Service.objects.filter(customer=customer)
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("id"))
+    )
+    return [(status, S(status).label, counts[status])
+            for status in STATUS_DISPLAY_ORDER if status in counts]  # fmt: skip
+
+
+def services_setting_up_for_customer(*, customer: Customer) -> QuerySet[Service]:
+    """Services not running yet: awaiting their first payment, being set up, or whose set-up
+    failed (staff finish those); oldest first."""
+    return (
+        Service.objects.filter(customer=customer, status__in=SETTING_UP_STATUSES)
         .select_related("product")
-        .prefetch_related("gateway_subscriptions")
+        .order_by("created_at", "id")
     )
 
 

@@ -7,6 +7,7 @@ app_name = "provisioning"
 urlpatterns = [
     path("", views.ServiceListView.as_view(), name="service_list"),
     path("<int:pk>/", views.ServiceDetailView.as_view(), name="service_detail"),
+    path("<int:pk>/status/", views.ServiceStatusView.as_view(), name="service_status"),
     path("<int:pk>/login/", views.ServiceLoginView.as_view(), name="service_login"),
     path("<int:pk>/sandbox-panel/", views.SandboxPanelView.as_view(), name="sandbox_panel"),
     path("<int:pk>/change-plan/", views.ServicePlanChangeView.as_view(), name="service_change"),

@@ -2,9 +2,11 @@
 plan, next due date, location, credentials), and the panel login link."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
@@ -30,13 +32,21 @@ class ServiceListView(CustomerRequiredMixin, ListView):
     context_object_name = "services"
     paginate_by = 20
 
+    def status(self) -> str | None:
+        """The dashboard links here by status; anything else lists every service."""
+        status = self.request.GET.get("status") or None
+        return status if status in Service.Status.values else None
+
     def get_queryset(self):
-        return service_list_for_customer(customer=self.customer)
+        return service_list_for_customer(customer=self.customer, status=self.status())
 
     def get_context_data(self, **kwargs) -> dict:
         from payments.gateways.registry import checkout_gateway
 
         context = super().get_context_data(**kwargs)
+        status = self.status()
+        context["status_label"] = Service.Status(status).label if status else ""
+        context["query_string"] = f"status={status}" if status else ""
         context["paypal_enabled"] = checkout_gateway("paypal") is not None
         for service in context["services"]:  # from the prefetched rows: no extra queries
             service.paypal_subscription = next(
@@ -53,6 +63,12 @@ class _ServiceMixin(CustomerRequiredMixin):
             raise Http404("No such service.") from exc
 
 
+# While a service is on its way its page asks for its status (static/js/service_status.js)
+# and reloads when it changes; active, failed and every other status are final for the page.
+SETTLING_STATUSES = (Service.Status.PENDING, Service.Status.PROVISIONING)
+STATUS_POLL_SECONDS = 3
+
+
 class ServiceDetailView(_ServiceMixin, DetailView):
     template_name = "provisioning/service_detail.html"
     context_object_name = "service"
@@ -60,6 +76,8 @@ class ServiceDetailView(_ServiceMixin, DetailView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         service = self.object
+        context["refreshes"] = service.status in SETTLING_STATUSES
+        context["poll_seconds"] = STATUS_POLL_SECONDS
         secrets = service.secrets if service.status == "active" else {}
         # ("support_key", ...) -> ("Support key", ...), for display only
         context["credentials"] = [
@@ -89,6 +107,16 @@ class SandboxPanelView(_ServiceMixin, DetailView):
         imitated = MODULES.get(self.object.product.module_settings.get("stands_in_for", ""))
         context["stands_in_for"] = imitated.label if imitated else ""
         return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class ServiceStatusView(_ServiceMixin, View):
+    """The service's status for its open page to follow; `final` tells it to stop asking."""
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        service = self.get_object()
+        return JsonResponse({"status": service.status, "label": service.get_status_display(),
+                             "final": service.status not in SETTLING_STATUSES})  # fmt: skip
 
 
 class ServiceLoginView(_ServiceMixin, View):

@@ -85,42 +85,195 @@ def test_every_page_fits_a_phone_screen(page, live_server, customer, url_name):
     services.wait_for(state="visible")
 
 
-def test_pages_with_content_fit_a_phone_screen(page, live_server, customer, settings, monkeypatch):
-    """The service page, the plan-change page, the DNS record editor and the billing page
-    with its purchase forms, filled with data, at 375 px."""
+# (name, type, value): every record type, a long DKIM key and SPF/DMARC texts among them.
+DKIM = ("v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwq3mJ5ZfT1b3T0Jk9m0Ch"
+        "r8rS1x2vB4Gf8cH0aW3XkLq9pYt7uV6mN2eD5sF1gH4jK8lZ0xC3vB7nM1qW2eR5tY6uI9oP0aS3dF4gH7"
+        "jK2lZ5xC8vB1nM4qW7eR0tY3uI6oP9aS2dF5gH8jK1lZ4xC7vB0nM3qW6eR9tY2uI5oP8aS1dF4gH7jK0l"
+        "Z3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF3gH6jK9lZ2xC5vB8nM1qW4eR7tY0uI3oP6aS9dF2gH5jK8lZ1QI"
+        "DAQAB")  # fmt: skip
+RECORDS = [
+    ("@", "A", "192.0.2.10"), ("www", "A", "PROXYSRV"), ("@", "AAAA", "2001:db8:1:2:3:4:5:6"),
+    ("shop", "CNAME", "shops.myshopify.com"),
+    ("@", "MX", "10 mail.a-rather-long-domain-name.example"),
+    ("@", "MX", "20 backup-mx.mail-provider.example.net"), ("delegated", "NS", "ns1.example.net"),
+    ("@", "TXT", "v=spf1 include:_spf.mail-provider.example.net include:_spf.example.org ~all"),
+    ("_dmarc", "TXT",
+     "v=DMARC1; p=quarantine; rua=mailto:reports@a-rather-long-domain-name.example; pct=100"),
+    ("mail._domainkey", "TXT", DKIM),
+    ("_minecraft._tcp", "SRV", "0 5 25565 mc.a-rather-long-domain-name.example"),
+    ("@", "CAA", '0 issue "letsencrypt.org"'),
+    ("@", "CAA", '0 iodef "mailto:security@a-rather-long-domain-name.example"'),
+]  # fmt: skip
+
+FULLY_SHOWN = """el => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.left < 0 || r.right > window.innerWidth + 0.5) {
+        return false;
+    }
+    for (let a = el.parentElement; a; a = a.parentElement) {  // not clipped by a scroller
+        if (getComputedStyle(a).overflowX !== "visible") {
+            const box = a.getBoundingClientRect();
+            if (r.left < box.left - 0.5 || r.right > box.right + 0.5) return false;
+        }
+    }
+    return true;
+}"""
+
+
+# Table cells and buttons of the page that are cut off: outside the screen, or hidden behind
+# a horizontal scroller (a table wider than its box). Filter pills (.nav) may scroll.
+CUT_OFF = """() => {
+    const shown = FULLY;
+    return [...document.querySelectorAll("main td, main th, main button, main .btn")]
+        .filter(el => !el.closest(".nav") && el.getClientRects().length && !shown(el))
+        .map(el => el.tagName + ": " + el.innerText.trim().slice(0, 40));
+}""".replace("FULLY", FULLY_SHOWN)
+
+
+def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
+    """A customer with something on every client-area page; returns {page: path}."""
+    from datetime import date, timedelta
     from decimal import Decimal
 
+    from django.utils import timezone
     from djmoney.money import Money
 
+    from accounts.models import AuditEvent
     from credits.services import credit_entry_append
     from dnszones import services as dns_services
     from dnszones.demo import dns_plans_seed
     from dnszones.models import DnsPlan
+    from invoices import services as invoice_services
+    from invoices.models import ConfigurableOptionPrice, TaxRate
+    from invoices.tests.factories import (
+        ConfigurableOptionFactory,
+        ProductFactory,
+        ProductPriceFactory,
+    )
+    from payments.models import SavedPaymentMethod
+    from payments.services import payment_record
     from provisioning.models import Service
     from provisioning.tests.factories import ServerFactory, panel_product
 
+    def usd(value: str) -> Money:
+        return Money(Decimal(value), "USD")
+
     settings.STRIPE_SECRET_KEY = "sk_test_dummy"
     dns_plans_seed()
-    credit_entry_append(customer=customer, amount=Money(Decimal("50"), "USD"), kind="admin_add",
+    credit_entry_append(customer=customer, amount=usd("500"), kind="admin_add",
                         idempotency_key="phone")  # fmt: skip
     server = ServerFactory(location="Frankfurt am Main")
+    product = panel_product(server)
+    ProductPriceFactory(product=product, cycle="annual", price=usd("110"))
+    memory = ConfigurableOptionFactory(product=product, name="Extra memory for the server")
+    ConfigurableOptionPrice.objects.create(option=memory, cycle="monthly", currency="USD",
+                                           unit_price=usd("2.50"), setup_fee=usd("0"))  # fmt: skip
+    bigger = ProductFactory(name="Minecraft 8 GB game server (more players, more mods)",
+                            group=product.group, module=product.module,
+                            server_group=server.group)  # fmt: skip
+    ProductPriceFactory(product=bigger, price=usd("20"))
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        customer=customer, product=product, cycle="monthly", currency="USD",
         recurring_amount=Decimal("10"), server=server, status="active", external_id="sb-1",
         username="averyveryverylongusername", panel_url="https://panel.example.test/server/abcdef",
         secrets={"password": "Xq9-long-generated-password-value"},
+        next_due_date=timezone.localdate() + timedelta(days=20),
+        hostname="mc.a-rather-long-hostname.example",
     )  # fmt: skip
-    dns_services.dns_plan_buy(customer=customer, request_key="phone",
-                              plan_id=DnsPlan.objects.get(name="Basic").pk)  # fmt: skip
+    Service.objects.create(
+        customer=customer, product=ProductFactory(name="WordPress Premium managed site"),
+        cycle="monthly", currency="USD", recurring_amount=Decimal("25"), status="provisioning",
+    )  # fmt: skip
+    TaxRate.objects.create(country=customer.country, rate=Decimal("19"), name="VAT")
+    lines = [
+        invoice_services.LineDraft(
+            kind="service", description="Minecraft 4 GB game server, Frankfurt am Main "
+            "(mc.a-rather-long-hostname.example)", unit_price=usd("1249.99"),
+            quantity=Decimal("2"), discount=usd("125.00"), period_start=date(2026, 4, 1),
+            period_end=date(2026, 5, 1),
+        ),
+        invoice_services.LineDraft(kind="setup_fee", description="Set-up fee",
+                                   unit_price=usd("9.99")),
+    ]  # fmt: skip
+    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=lines)
+    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    payment_record(invoice_id=invoice.pk, gateway="manual", reference="bank-transfer-20260401",
+                   amount=usd("100.00"))  # fmt: skip
+    SavedPaymentMethod.objects.create(customer=customer, gateway="stripe", reference="pm_1",
+                                      brand="visa", last4="4242", exp_month=12, exp_year=2030,
+                                      is_default=True)  # fmt: skip
+    basic = DnsPlan.objects.get(name="Basic").pk
+    dns_services.dns_plan_buy(customer=customer, request_key="phone", plan_id=basic)
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)  # layout only
     zone = dns_services.zone_create(customer=customer, name="a-rather-long-domain-name.example")
-    dns_services.record_add(customer=customer, zone_id=zone.pk, name="_dmarc", type="TXT",
-                            ttl=3600, content="v=DMARC1; p=quarantine; rua=mailto:reports@"
-                            "a-rather-long-domain-name.example; pct=100")  # fmt: skip
+    for name, rtype, value in RECORDS:
+        dns_services.record_add(customer=customer, zone_id=zone.pk, name=name, type=rtype,
+                                ttl=3600, content=value)  # fmt: skip
+    receipt = customer.credit_accounts.get().entries.filter(kind="service_purchase").get()
+    event = AuditEvent.objects.filter(customer=customer).first()
+    return {
+        "dashboard": "/", "services": "/services/", "service": f"/services/{service.pk}/",
+        "plan change": f"/services/{service.pk}/change-plan/", "catalogue": "/order/",
+        "order": f"/order/{product.slug}/", "invoices": "/invoices/",
+        "invoice": f"/invoices/{invoice.pk}/", "invoice print": f"/invoices/{invoice.pk}/print/",
+        "payments": "/payments/",
+        "cards": "/payments/cards/", "billing": "/billing/",
+        "billing payments": "/billing/?tab=payments",
+        "receipt": f"/billing/receipts/{receipt.pk}/", "dns": "/dns/",
+        "dns confirm": f"/dns/plans/{DnsPlan.objects.get(name='Pro').pk}/",
+        "zone": f"/dns/zones/{zone.pk}/", "zone delete": f"/dns/zones/{zone.pk}/delete/",
+        "profile": "/accounts/profile/", "password": "/accounts/password/change/",
+        "activity": "/accounts/activity/", "activity event": f"/accounts/activity/{event.pk}/",
+    }  # fmt: skip
+
+
+def _assert_fully_shown(page, locator, what: str) -> None:
+    assert locator.count() > 0, f"no {what}"
+    for index in range(locator.count()):
+        element = locator.nth(index)
+        element.scroll_into_view_if_needed()
+        assert element.evaluate(FULLY_SHOWN), f"{what} #{index} is cut off or outside the screen"
+
+
+def test_every_client_area_page_with_data_fits_a_phone_screen(
+    page, live_server, customer, settings, monkeypatch
+):
+    """At 375 px nothing is wider than the screen on any client-area page filled with data;
+    the invoice's Discount, Tax and Total, and every record's value and Delete button in the
+    DNS editor, are on the screen (values wrap at word boundaries, never a letter a line)."""
+    from billing_portal.common.browser import ARTIFACTS
+
+    paths = _client_area_with_data(customer, settings, monkeypatch)
     page.set_viewport_size(PHONE)
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
-    for path in (f"/services/{service.pk}/", f"/services/{service.pk}/change-plan/",
-                 f"/dns/zones/{zone.pk}/", "/dns/", "/billing/"):  # fmt: skip
-        page.goto(f"{live_server.url}{path}")
+    too_wide = []
+    for name, path in paths.items():
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, f"{name} ({path}) answered {response.status}"
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, path
+        if overflow > 0:
+            too_wide.append(f"{name} ({path}) overflows by {overflow} px")
+        if cut := page.evaluate(CUT_OFF):
+            too_wide.append(f"{name} ({path}) cuts off {cut}")
+    assert not too_wide, "\n".join(too_wide)
+
+    page.goto(f"{live_server.url}{paths['invoice']}")
+    for label in ("Discount", "Tax", "Total"):
+        _assert_fully_shown(page, page.get_by_test_id(f"line-{label.lower()}"), f"line {label}")
+    _assert_fully_shown(page, page.get_by_test_id("invoice-totals"), "the totals")
+
+    page.goto(f"{live_server.url}{paths['zone']}")
+    _assert_fully_shown(page, page.get_by_role("button", name="Delete", exact=True), "Delete")
+    _assert_fully_shown(page, page.get_by_test_id("record-value"), "a record's value")
+    longest = page.get_by_test_id("record-value").filter(has_text="v=DKIM1").first
+    width = longest.evaluate("el => el.getBoundingClientRect().width")
+    assert width >= 200, f"the DKIM value is squeezed into {width} px"
+
+    # screenshots for people to look at (test-artifacts/, not committed)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for size, viewport in (("375", PHONE), ("1280", {"width": 1280, "height": 900})):
+        page.set_viewport_size(viewport)
+        for name in ("dashboard", "invoice", "zone", "dns confirm", "invoice print", "receipt"):
+            page.goto(f"{live_server.url}{paths[name]}")
+            shot = ARTIFACTS / f"client-{name.replace(' ', '-')}-{size}.png"
+            page.screenshot(path=str(shot), full_page=True)

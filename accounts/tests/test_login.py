@@ -81,6 +81,14 @@ def test_five_failures_lock_the_username_and_ip_pair(client, customer):
     assert _attempt(client, email.upper(), PASSWORD).status_code == 429
 
 
+def test_the_lockout_page_says_how_long_in_words(client, customer):
+    for _ in range(5):
+        _attempt(client, customer.user.email, "wrong-password")
+    page = _attempt(client, customer.user.email, PASSWORD).content.decode().replace("\xa0", " ")
+    assert "Try again in 15 minutes," in page
+    assert "PT15M" not in page
+
+
 def test_four_failures_do_not_lock(client, customer):
     for _ in range(4):
         _attempt(client, customer.user.email, "wrong-password")

@@ -146,6 +146,17 @@ def test_verification_link_is_checked_and_repeat_clicks_are_harmless(
     assert AuditEvent.objects.filter(action=AuditAction.EMAIL_VERIFIED).count() == 1
 
 
+def test_a_bogus_token_for_a_verified_account_is_refused(client, customer):
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    uid = urlsafe_base64_encode(force_bytes(customer.user.pk))
+    response = client.get(reverse("accounts:verify_email", args=[uid, "abc-bogus"]))
+    assert response.status_code == 400
+    assert b"invalid or has expired" in response.content
+    assert b"Your email address is verified" not in response.content
+
+
 def test_resend_verification_only_mails_unverified_accounts(
     client, customer, django_capture_on_commit_callbacks, mailoutbox
 ):

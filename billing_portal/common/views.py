@@ -1,7 +1,9 @@
 """Project-level endpoints that belong to no domain app."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET
 
 from billing_portal.common.health import broker_status, database_status
@@ -26,3 +28,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": overall, "database": database, "broker": broker}, status=http_status
     )
+
+
+@requires_csrf_token
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 400 page in the portal's layout. Django's own handler renders it without the
+    request, so the layout would lose its name and navigation; the request is safe to use
+    here (a disallowed host is only refused when asked for, which the page never does)."""
+    return render(request, "400.html", status=400)

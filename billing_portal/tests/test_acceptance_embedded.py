@@ -57,10 +57,11 @@ def _staff_add_credit(customer, amount: str) -> None:
 
 def _buy_dns_plan(client: Client, plan: DnsPlan):
     """The DNS plan purchase as the client area takes it (one place to adapt the steps)."""
-    page = client.get(reverse("dns:zone_list"))
-    return client.post(reverse("dns:zone_list"), {
-        "action": "buy", "plan": plan.pk, "request_key": page.context["request_key"],
-    }, follow=True)  # fmt: skip
+    url = reverse("dns:plan_confirm", args=[plan.pk])
+    page = client.get(url)  # the charge is shown first...
+    shown = {"request_key": page.context["request_key"],
+             "amount": str(page.context["quote"].amount.amount)}  # fmt: skip
+    return client.post(url, shown, follow=True)  # ...and taken on Confirm
 
 
 def _order_and_pay(client: Client, product: Product, capture) -> Service:

@@ -26,6 +26,8 @@ def test_buy_basic_add_a_zone_and_a_proxysrv_record(page, live_server, customer,
 
     page.goto(f"{live_server.url}/dns/")
     page.get_by_test_id("buy-basic").click()
+    assert "$5.00 will be taken" in page.get_by_test_id("quote-amount").inner_text()
+    page.get_by_test_id("confirm").click()
     page.get_by_text("Your DNS plan is Basic").wait_for()
     page.locator("#zone-name").fill("shop.test")
     page.get_by_role("button", name="Add", exact=True).click()

@@ -195,8 +195,8 @@ def test_buy_add_a_zone_and_edit_records_in_the_client_area(client, customer):
     client.force_login(customer.user)
     page = client.get(reverse("dns:zone_list")).content.decode()
     assert 'data-testid="buy-basic"' in page
-    client.post(reverse("dns:zone_list"), {"action": "buy", "plan": _plan("Basic").pk,
-                                           "request_key": "page-1"})  # fmt: skip
+    confirm = reverse("dns:plan_confirm", args=[_plan("Basic").pk])
+    client.post(confirm, {"request_key": "page-1", "amount": "5.00"})
     response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.example",
                                                       "apex": "PROXYSRV"})  # fmt: skip
     zone = Zone.objects.get()

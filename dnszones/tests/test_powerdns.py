@@ -178,7 +178,7 @@ def test_acceptance_buy_basic_add_a_delegated_zone_with_proxysrv_through_the_cli
                         kind="admin_add", idempotency_key="acceptance")  # fmt: skip
     client.force_login(customer.user)
     basic = DnsPlan.objects.get(name="Basic").pk
-    client.post(reverse("dns:zone_list"), {"action": "buy", "request_key": "acc", "plan": basic})
+    client.post(reverse("dns:plan_confirm", args=[basic]), {"request_key": "acc", "amount": "5"})
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
     zone = Zone.objects.get(name="shop.test")

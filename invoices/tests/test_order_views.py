@@ -152,3 +152,25 @@ def test_catalogue_runs_constant_queries(client, customer, price, django_assert_
     with django_assert_max_num_queries(10) as fifty:
         client.get(reverse("orders:catalogue"))
     assert len(one.captured_queries) == len(fifty.captured_queries)
+
+
+def test_billing_cycles_are_listed_shortest_first_with_the_shortest_chosen(client, customer):
+    product = ProductFactory(slug="vps-cycles", requires_hostname=False)
+    for cycle, amount in [
+        ("biennial", "200"),
+        ("annual", "110"),
+        ("one_time", "500"),
+        ("monthly", "10"),
+        ("semiannual", "57"),
+        ("quarterly", "29"),
+    ]:
+        ProductPriceFactory(product=product, cycle=cycle, price=usd(amount))  # fmt: skip
+    client.force_login(customer.user)
+    response = client.get(reverse("orders:product", args=["vps-cycles"]))
+    field = response.context["form"]["cycle"]
+    assert [value for value, _ in field.field.choices] == [
+        "monthly", "quarterly", "semiannual", "annual", "biennial", "one_time"]  # fmt: skip
+    html = response.content.decode()
+    checked = [line for line in html.splitlines() if 'name="cycle"' in line and "checked" in line]
+    assert len(checked) == 1
+    assert 'value="monthly"' in checked[0]

@@ -61,3 +61,27 @@ def test_open_control_panel_shows_the_sandbox_page_on_a_phone(page, live_server,
     assert page.get_by_test_id("sandbox-username").inner_text() == service.username
     assert "DirectAdmin" in page.content()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+
+def test_the_set_up_page_updates_itself_when_the_service_becomes_active(
+    page, live_server, customer
+):
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    server = ServerFactory()
+    service = Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount="10", server=server, status="provisioning",
+    )  # fmt: skip
+    browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
+    page.goto(f"{live_server.url}/services/{service.pk}/")
+    assert page.get_by_test_id("service-status").inner_text() == "Being set up"
+
+    # the panel confirms (a worker marks it active): the open page follows without a click
+    Service.objects.filter(pk=service.pk).update(
+        status="active", username="gamer", secrets={"password": "fresh-secret"}
+    )
+    page.get_by_test_id("credential-password").wait_for(timeout=20_000)
+    assert page.get_by_test_id("service-status").inner_text() == "Active"
+    assert page.get_by_test_id("credential-password").inner_text() == "fresh-secret"
+    assert page.get_by_test_id("status-poll").count() == 0  # and it stops asking

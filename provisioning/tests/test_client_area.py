@@ -102,3 +102,40 @@ def test_a_support_key_is_shown_to_its_customer(client, customer):
     page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
     assert "Support key" in page
     assert 'data-testid="credential-support_key">SK-7731<' in page
+
+
+def _service_in(customer, status: str) -> Service:
+    from provisioning.tests.factories import ServerFactory, panel_product
+
+    server = ServerFactory()
+    return Service.objects.create(
+        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
+        recurring_amount="10", server=server, status=status,
+    )  # fmt: skip
+
+
+def test_the_status_endpoint_is_the_customers_own(client, customer, other_customer):
+    service = _service_in(customer, "provisioning")
+    url = reverse("provisioning:service_status", args=[service.pk])
+    assert_customer_isolation(client, urls=[url], owner=customer, intruder=other_customer)
+    client.force_login(customer.user)
+    response = client.get(url)
+    assert response.json() == {"status": "provisioning", "label": "Being set up", "final": False}
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(("status", "refreshes"), [
+    ("pending", True), ("provisioning", True), ("active", False), ("failed", False),
+])  # fmt: skip
+def test_the_service_page_refreshes_itself_only_until_active_or_failed(
+    client, customer, status, refreshes
+):
+    service = _service_in(customer, status)
+    client.force_login(customer.user)
+    page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
+    status_url = reverse("provisioning:service_status", args=[service.pk])
+    assert (f'data-status-url="{status_url}"' in page) is refreshes
+    assert ("js/service_status.js" in page) is refreshes
+    final = client.get(status_url).json()["final"]
+    assert final is not refreshes  # the script stops once the endpoint says final
+    assert "<script>" not in page  # no inline script (a CSP comes later)

@@ -1,0 +1,112 @@
+"""A document for every debit of account credit: an invoice payment links to its invoice,
+every other debit (DNS plans bought, switched and renewed, credit removed by staff) to a
+printable receipt made from the ledger entry itself, which only its customer can open."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from djmoney.money import Money
+
+from accounts.tests.factories import UserFactory
+from billing_portal.common.testing import assert_customer_isolation
+from credits import services
+from credits.models import CreditEntry
+from dnszones import services as dns_services
+from dnszones.models import DnsPlan
+from invoices import services as invoice_services
+
+pytestmark = pytest.mark.django_db
+
+
+def usd(value: str) -> Money:
+    return Money(Decimal(value), "USD")
+
+
+def _fund(customer, amount: str = "100.00") -> CreditEntry:
+    return services.credit_entry_append(customer=customer, amount=usd(amount), kind="admin_add",
+                                        idempotency_key=f"fund-{customer.pk}")  # fmt: skip
+
+
+def _pay_an_invoice(customer):
+    line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd("10.00"))
+    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
+    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="pay")
+    return invoice
+
+
+def _buy_dns(customer, plan="Basic", key="dns-1", today=date(2026, 3, 10)):
+    return dns_services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name=plan).pk,
+                                     request_key=key, today=today)  # fmt: skip
+
+
+def _rows(html: str) -> list[str]:
+    table = re.search(r'data-testid="credit-entries".*?</table>', html, re.S).group(0)
+    return re.findall(r"<tr>.*?</tr>", table, re.S)[1:]  # without the header
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).replace("\xa0", " ").split())
+
+
+def test_every_debit_on_the_transactions_list_opens_a_document(client, customer):
+    _fund(customer)
+    invoice = _pay_an_invoice(customer)
+    sub = _buy_dns(customer)
+    _buy_dns(customer, plan="Pro", key="dns-2", today=date(2026, 3, 25))  # a prorated switch
+    dns_services.dns_subscription_renew(subscription_id=sub.pk, today=date(2026, 4, 10))
+    services.credit_remove_by_staff(customer=customer, amount=usd("1.00"), reason="typo fix",
+                                    staff=UserFactory(is_staff=True), request_key="rm")  # fmt: skip
+    client.force_login(customer.user)
+    html = client.get(reverse("credits:overview")).content.decode()
+
+    debits = CreditEntry.objects.filter(account__customer=customer, amount__lt=0)
+    assert debits.count() == 5
+    rows = _rows(html)
+    debit_rows = [row for row in rows if "text-danger" in row]
+    assert len(debit_rows) == 5
+    for row in debit_rows:
+        assert 'data-testid="entry-document"' in row, row
+    paid = next(row for row in debit_rows if invoice.number in row)
+    assert f'href="{reverse("invoices:invoice_detail", args=[invoice.pk])}"' in paid
+    for entry in debits.exclude(kind=CreditEntry.Kind.INVOICE_PAYMENT):
+        assert f'href="{reverse("credits:receipt", args=[entry.pk])}"' in html
+
+
+def test_the_receipt_says_who_sold_what_to_whom_when_and_what_is_left(client, customer,
+                                                                      settings):  # fmt: skip
+    settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "name": "Seller Hosting Ltd",
+                               "tax_id": "GB123456789"}  # fmt: skip
+    _fund(customer)
+    _buy_dns(customer)
+    entry = CreditEntry.objects.get(kind=CreditEntry.Kind.SERVICE_PURCHASE)
+    client.force_login(customer.user)
+    response = client.get(reverse("credits:receipt", args=[entry.pk]))
+    assert response.status_code == 200
+    text = _text(response.content.decode())
+    assert "Receipt USD-" in text
+    assert "Seller Hosting Ltd" in text
+    assert "GB123456789" in text
+    assert customer.name in text
+    assert customer.user.email in text
+    assert entry.created_at.strftime("%Y-%m-%d") in text
+    assert "DNS plan Basic, one month" in text
+    assert "$5.00" in text  # the amount taken
+    assert "Paid from account credit" in text
+    assert "Balance after: $95.00" in text
+
+
+def test_receipts_are_the_customers_own_and_only_for_debits(client, customer, other_customer):
+    credit = _fund(customer)
+    _buy_dns(customer)
+    entry = CreditEntry.objects.get(kind=CreditEntry.Kind.SERVICE_PURCHASE)
+    assert_customer_isolation(client, urls=[reverse("credits:receipt", args=[entry.pk])],
+                              owner=customer, intruder=other_customer)  # fmt: skip
+    client.force_login(customer.user)
+    assert client.get(reverse("credits:receipt", args=[credit.pk])).status_code == 404
+    assert client.get(reverse("credits:receipt", args=[999999])).status_code == 404
