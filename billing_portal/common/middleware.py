@@ -28,6 +28,6 @@ class DatabaseConflictMiddleware:
         if not is_transient_conflict(exception):
             return None
         logger.warning("%s %s: %s", request.method, request.path, exception)
-        response = TemplateResponse(request, "busy.html", status=503)
+        response = TemplateResponse(request, "503.html", status=503)
         response["Retry-After"] = "2"
         return response.render()
