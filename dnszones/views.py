@@ -13,7 +13,9 @@ from django.views import View
 
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
+from billing_portal.common.forms import message_form_errors, object_id
 from dnszones import services
+from dnszones.forms import PlanBuyForm
 from dnszones.models import Record, Zone
 from dnszones.selectors import (
     dns_plans_for_sale,
@@ -41,9 +43,13 @@ class ZoneListView(CustomerRequiredMixin, View):
         action = request.POST.get("action")
         try:
             if action == "buy":
+                form = PlanBuyForm(request.POST)
+                if not form.is_valid():
+                    message_form_errors(request, form)
+                    return redirect("dns:zone_list")
                 sub = services.dns_plan_buy(
-                    customer=self.customer, plan_id=int(request.POST.get("plan", 0)),
-                    request_key=request.POST.get("request_key") or uuid.uuid4().hex,
+                    customer=self.customer, plan_id=form.cleaned_data["plan"].pk,
+                    request_key=form.cleaned_data["request_key"] or uuid.uuid4().hex,
                     actor=request.user,
                 )  # fmt: skip
                 messages.success(request, f"Your DNS plan is {sub.plan.name}.")
@@ -57,8 +63,8 @@ class ZoneListView(CustomerRequiredMixin, View):
                 )  # fmt: skip
                 messages.success(request, f"{zone.name} is created.")
                 return redirect("dns:zone_detail", pk=zone.pk)
-        except (DomainError, ValueError) as error:
-            messages.error(request, getattr(error, "message", "Choose one of the plans shown."))
+        except DomainError as error:
+            messages.error(request, error.message)
         return redirect("dns:zone_list")
 
 
@@ -80,7 +86,7 @@ class ZoneDetailView(_ZoneMixin, View):
             "zone": zone, "records": records_of_zone(zone=zone), "types": Record.Type.values,
             "subscription": subscription, "proxy_alias": PROXY_ALIAS,
             "proxy_ip": settings.DNS_PROXY_IP, "form": form or {"ttl": settings.DNS_DEFAULT_TTL},
-            "error": error, "editing": int(request.GET.get("edit", 0) or 0),
+            "error": error, "editing": object_id(request.GET.get("edit", "")),
         }  # fmt: skip
         return render(request, "dns/zone_detail.html", context, status=400 if error else 200)
 
@@ -88,15 +94,16 @@ class ZoneDetailView(_ZoneMixin, View):
         zone = self.zone()
         data = {k: request.POST.get(k, "") for k in ("name", "type", "ttl", "content")}
         action = request.POST.get("action", "add")
+        record_id = object_id(request.POST.get("record", ""))
+        if action in ("delete", "edit") and record_id is None:
+            raise Http404("No such record.")
         try:
             if action == "delete":
-                services.record_delete(customer=self.customer,
-                                       record_id=int(request.POST.get("record", 0)),
+                services.record_delete(customer=self.customer, record_id=record_id,
                                        actor=request.user)  # fmt: skip
                 messages.success(request, "The record was deleted.")
             elif action == "edit":
-                services.record_update(customer=self.customer,
-                                       record_id=int(request.POST.get("record", 0)),
+                services.record_update(customer=self.customer, record_id=record_id,
                                        actor=request.user, **data)  # fmt: skip
                 messages.success(request, "The record was saved.")
             else:
@@ -105,8 +112,8 @@ class ZoneDetailView(_ZoneMixin, View):
                 messages.success(request, "The record was added.")
         except Record.DoesNotExist as exc:
             raise Http404("No such record.") from exc
-        except (DomainError, ValueError) as error:
-            return self.get(request, pk, form=data, error=getattr(error, "message", str(error)))
+        except DomainError as error:
+            return self.get(request, pk, form=data, error=error.message)
         return redirect("dns:zone_detail", pk=zone.pk)
 
 
