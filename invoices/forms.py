@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from billing_portal.common.forms import DomainNameField, HostNameField
 from invoices.models import BillingCycle, Product
 
 
@@ -34,9 +35,9 @@ class OrderForm(forms.Form):
                 initial=option.min_quantity,
             )
         if product.requires_domain:
-            self.fields["domain"] = forms.CharField(max_length=253, label="Domain name")
+            self.fields["domain"] = DomainNameField(label="Domain name")
         if product.requires_hostname:
-            self.fields["hostname"] = forms.CharField(max_length=253, label="Hostname")
+            self.fields["hostname"] = HostNameField(label="Hostname")
 
     def option_quantities(self) -> dict[int, int]:
         return {

@@ -152,3 +152,48 @@ def test_catalogue_runs_constant_queries(client, customer, price, django_assert_
     with django_assert_max_num_queries(10) as fifty:
         client.get(reverse("orders:catalogue"))
     assert len(one.captured_queries) == len(fifty.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    ["not a host name!", "-mc.example.net", "mc..example.net", "mc_1.example.net",
+     "192.0.2.10", "a" * 64 + ".example.net", "mc.example.net\x00", "mc\u202e.example.net",
+     "<script>alert(1)</script>", "x" * 10_000],
+)  # fmt: skip
+def test_an_order_hostname_must_be_a_host_name(client, customer, price, hostname):
+    client.force_login(customer.user)
+    data = {"cycle": "monthly", "hostname": hostname, "coupon_code": ""}
+    url = reverse("orders:product", args=["minecraft-4gb"])
+    for extra in ({}, {"place": "1"}):
+        response = client.post(url, {**data, **extra})
+        assert response.status_code == 200
+        assert "quote" not in response.context
+        assert response.context["form"].errors["hostname"]
+    assert Order.objects.count() == 0
+    assert not Service.objects.exists()
+
+
+def test_the_review_shows_the_hostname_and_domain_as_they_will_be_stored(client, customer):
+    product = ProductFactory(slug="web-1", requires_domain=True, requires_hostname=True)
+    ProductPriceFactory(product=product, price=usd("5.00"))
+    client.force_login(customer.user)
+    url = reverse("orders:product", args=["web-1"])
+    data = {"cycle": "monthly", "hostname": "Web1.Example.NET.", "domain": "bücher.example",
+            "coupon_code": ""}  # fmt: skip
+    review = client.post(url, data).content.decode()
+    assert 'data-testid="order-hostname">web1.example.net<' in review
+    assert 'data-testid="order-domain">xn--bcher-kva.example<' in review
+    client.post(url, {**data, "place": "1"})
+    service = Service.objects.get(customer=customer)
+    assert (service.hostname, service.domain) == ("web1.example.net", "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize("domain", ["co.uk", "example", "not a domain", "ex ample.com", "-a.com"])
+def test_an_order_domain_must_be_a_registrable_domain_name(client, customer, domain):
+    product = ProductFactory(slug="web-2", requires_domain=True)
+    ProductPriceFactory(product=product, price=usd("5.00"))
+    client.force_login(customer.user)
+    response = client.post(reverse("orders:product", args=["web-2"]),
+                           {"cycle": "monthly", "domain": domain, "place": "1"})  # fmt: skip
+    assert response.context["form"].errors["domain"]
+    assert Order.objects.count() == 0
