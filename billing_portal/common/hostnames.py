@@ -42,7 +42,7 @@ def label_to_ascii(label: str) -> str:
 
 def host_name_ascii(raw: str, *, min_labels: int = 1, service_labels: bool = False) -> str:
     """`raw` as a host name: lower-case ASCII, no trailing dot, at most 253 characters, of
-    RFC 1123 labels (and `_service` labels where allowed), never an IP address."""
+    RFC 1123 labels (and `_service` labels where allowed), never an IP address or a number."""
     name = (raw or "").strip().lower().removesuffix(".")
     if not name:
         raise ValueError("empty")
@@ -59,6 +59,8 @@ def host_name_ascii(raw: str, *, min_labels: int = 1, service_labels: bool = Fal
     labels = ascii_name.split(".")
     if len(labels) < min_labels or len(ascii_name) > NAME_MAX:
         raise ValueError("length")
+    if labels[-1].isdigit():  # no top-level domain is numeric (RFC 3696): "1.5" is a number
+        raise ValueError("a number")
     for label in labels:
         pattern = SERVICE_LABEL if service_labels and label.startswith("_") else HOST_LABEL
         if not pattern.fullmatch(label):

@@ -158,7 +158,7 @@ def test_catalogue_runs_constant_queries(client, customer, price, django_assert_
     "hostname",
     ["not a host name!", "-mc.example.net", "mc..example.net", "mc_1.example.net",
      "192.0.2.10", "a" * 64 + ".example.net", "mc.example.net\x00", "mc\u202e.example.net",
-     "<script>alert(1)</script>", "x" * 10_000],
+     "<script>alert(1)</script>", "x" * 10_000, "1.5", "99999999999999999999"],
 )  # fmt: skip
 def test_an_order_hostname_must_be_a_host_name(client, customer, price, hostname):
     client.force_login(customer.user)
@@ -188,7 +188,9 @@ def test_the_review_shows_the_hostname_and_domain_as_they_will_be_stored(client,
     assert (service.hostname, service.domain) == ("web1.example.net", "xn--bcher-kva.example")
 
 
-@pytest.mark.parametrize("domain", ["co.uk", "example", "not a domain", "ex ample.com", "-a.com"])
+@pytest.mark.parametrize(
+    "domain", ["co.uk", "example", "not a domain", "ex ample.com", "-a.com", "1.5", "example.123"]
+)
 def test_an_order_domain_must_be_a_registrable_domain_name(client, customer, domain):
     product = ProductFactory(slug="web-2", requires_domain=True)
     ProductPriceFactory(product=product, price=usd("5.00"))
