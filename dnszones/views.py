@@ -94,6 +94,8 @@ class ZoneDetailView(_ZoneMixin, View):
         zone = self.zone()
         data = {k: request.POST.get(k, "") for k in ("name", "type", "ttl", "content")}
         action = request.POST.get("action", "add")
+        if action not in ("add", "edit", "delete"):  # a form from elsewhere: do nothing
+            return self.get(request, pk, form=data, error="Choose to add, edit or delete.")
         record_id = object_id(request.POST.get("record", ""))
         if action in ("delete", "edit") and record_id is None:
             raise Http404("No such record.")

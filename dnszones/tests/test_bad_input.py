@@ -109,3 +109,13 @@ def test_numbers_in_records_are_ascii_digits_in_range(client, zone, field, value
     assert response.status_code == 400
     assert "must be" in response.content.decode()
     assert not zone.records.filter(name="mail").exists()
+
+
+@pytest.mark.parametrize("action", ["", "add-all", "\x00", "<script>", "Delete"])
+def test_an_unknown_record_action_is_refused_and_adds_nothing(client, zone, action):
+    client.force_login(zone.customer.user)
+    data = {"action": action, "name": "api", "type": "A", "ttl": "300", "content": "192.0.2.9"}
+    response = client.post(reverse("dns:zone_detail", args=[zone.pk]), data)
+    assert response.status_code == 400
+    assert "Choose to add, edit or delete." in response.content.decode()
+    assert not zone.records.filter(name="api").exists()
