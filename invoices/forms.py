@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from billing_portal.common.forms import DomainNameField, HostNameField
+from billing_portal.common.forms import DomainNameField, HostNameField, WholeNumberField
 from invoices.models import BillingCycle, Product
 
 
@@ -28,7 +28,7 @@ class OrderForm(forms.Form):
         if len(prices) == 1:
             self.fields["cycle"].initial = prices[0].cycle
         for option in product.options.all():
-            self.fields[f"option_{option.pk}"] = forms.IntegerField(
+            self.fields[f"option_{option.pk}"] = WholeNumberField(
                 label=f"{option.name} ({option.unit_label})",
                 min_value=option.min_quantity,
                 max_value=option.max_quantity,

@@ -199,3 +199,15 @@ def test_an_order_domain_must_be_a_registrable_domain_name(client, customer, dom
                            {"cycle": "monthly", "domain": domain, "place": "1"})  # fmt: skip
     assert response.context["form"].errors["domain"]
     assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize("quantity", ["\u0662", "2.5", "1e1", "99999999999999999999", ""])
+def test_option_quantities_are_whole_numbers_in_ascii_digits(client, customer, price, quantity):
+    from invoices.tests.factories import ConfigurableOptionFactory
+
+    option = ConfigurableOptionFactory(product=price.product, max_quantity=4)
+    client.force_login(customer.user)
+    data = {"cycle": "monthly", "hostname": "mc.example.net", f"option_{option.pk}": quantity}
+    response = client.post(reverse("orders:product", args=["minecraft-4gb"]), data)
+    assert response.context["form"].errors[f"option_{option.pk}"]
+    assert "quote" not in response.context
