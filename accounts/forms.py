@@ -13,12 +13,13 @@ from django_countries.fields import CountryField
 
 from accounts.models import Customer, User, normalize_email
 from accounts.services import PROFILE_FIELDS
+from billing_portal.common.forms import SingleLineCharField, validate_single_line
 from invoices.tax import eu_vat_number_valid, is_eu_member
 
 
 class RegistrationForm(forms.Form):
-    name = forms.CharField(label="Full name", max_length=200)
-    company = forms.CharField(max_length=200, required=False)
+    name = SingleLineCharField(label="Full name", max_length=200)
+    company = SingleLineCharField(max_length=200, required=False)
     email = forms.EmailField(max_length=254)
     country = CountryField().formfield()
     password1 = forms.CharField(
@@ -91,6 +92,9 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["preferred_currency"].choices = [(c, c) for c in settings.CURRENCIES]
+        for field in self.fields.values():  # names, addresses and ids are one line each
+            if type(field) is forms.CharField:
+                field.validators.append(validate_single_line)
 
     def clean(self) -> dict:
         cleaned = super().clean()

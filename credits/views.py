@@ -17,9 +17,11 @@ from djmoney.money import Money
 
 from accounts.mixins import CustomerRequiredMixin
 from accounts.models import Customer
+from billing_portal.common.forms import message_form_errors
 from billing_portal.common.request import RequestMeta
 from credits import services
 from credits.errors import CreditsError
+from credits.forms import PayWithCreditForm
 from credits.models import CreditEntry
 from credits.selectors import (
     credit_balances_for_customer,
@@ -197,8 +199,12 @@ class PayInvoiceWithCreditView(CustomerRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not Invoice.objects.filter(pk=pk, customer=self.customer).exists():
             raise Http404("No such invoice.")
+        form = PayWithCreditForm(request.POST)
+        if not form.is_valid():
+            message_form_errors(request, form)
+            return redirect("invoices:invoice_detail", pk=pk)
         # The form's nonce makes a double submission one payment.
-        nonce = request.POST.get("nonce") or uuid.uuid4().hex
+        nonce = form.cleaned_data["nonce"] or uuid.uuid4().hex
         try:
             entry = services.credit_pay_invoice(
                 customer=self.customer,

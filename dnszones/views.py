@@ -14,10 +14,12 @@ from django.views import View
 
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
+from billing_portal.common.forms import FORM_EXPIRED, object_id
 from credits.services import credit_balance
 from dnszones import services
 from dnszones.delegation import demo_domains_in_use
 from dnszones.errors import PriceChanged
+from dnszones.forms import PlanConfirmForm
 from dnszones.models import DnsPlan, Record, Zone
 from dnszones.selectors import (
     dns_plans_for_sale,
@@ -54,8 +56,8 @@ class ZoneListView(CustomerRequiredMixin, View):
                 )  # fmt: skip
                 messages.success(request, f"{zone.name} is created.")
                 return redirect("dns:zone_detail", pk=zone.pk)
-        except (DomainError, ValueError) as error:
-            messages.error(request, getattr(error, "message", "Choose one of the plans shown."))
+        except DomainError as error:
+            messages.error(request, error.message)
         return redirect("dns:zone_list")
 
 
@@ -78,11 +80,15 @@ class PlanConfirmView(CustomerRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         get_object_or_404(dns_plans_for_sale(), pk=pk)
+        form = PlanConfirmForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, FORM_EXPIRED)
+            return redirect("dns:plan_confirm", pk=pk)
         try:
             sub = services.dns_plan_buy(
                 customer=self.customer, plan_id=pk, actor=request.user,
-                request_key=request.POST.get("request_key") or uuid.uuid4().hex,
-                expected_amount=_shown_amount(request.POST.get("amount", "")),
+                request_key=form.cleaned_data["request_key"] or uuid.uuid4().hex,
+                expected_amount=_shown_amount(form.cleaned_data["amount"]),
             )  # fmt: skip
         except DnsPlan.DoesNotExist as exc:  # withdrawn a moment ago
             raise Http404("No such plan.") from exc
@@ -126,7 +132,7 @@ class ZoneDetailView(_ZoneMixin, View):
             "zone": zone, "records": records_of_zone(zone=zone), "types": Record.Type.values,
             "subscription": subscription, "proxy_alias": PROXY_ALIAS,
             "proxy_ip": settings.DNS_PROXY_IP, "form": form or {"ttl": settings.DNS_DEFAULT_TTL},
-            "error": error, "editing": int(request.GET.get("edit", 0) or 0),
+            "error": error, "editing": object_id(request.GET.get("edit", "")),
         }  # fmt: skip
         return render(request, "dns/zone_detail.html", context, status=400 if error else 200)
 
@@ -134,15 +140,18 @@ class ZoneDetailView(_ZoneMixin, View):
         zone = self.zone()
         data = {k: request.POST.get(k, "") for k in ("name", "type", "ttl", "content")}
         action = request.POST.get("action", "add")
+        if action not in ("add", "edit", "delete"):  # a form from elsewhere: do nothing
+            return self.get(request, pk, form=data, error="Choose to add, edit or delete.")
+        record_id = object_id(request.POST.get("record", ""))
+        if action in ("delete", "edit") and record_id is None:
+            raise Http404("No such record.")
         try:
             if action == "delete":
-                services.record_delete(customer=self.customer,
-                                       record_id=int(request.POST.get("record", 0)),
+                services.record_delete(customer=self.customer, record_id=record_id,
                                        actor=request.user)  # fmt: skip
                 messages.success(request, "The record was deleted.")
             elif action == "edit":
-                services.record_update(customer=self.customer,
-                                       record_id=int(request.POST.get("record", 0)),
+                services.record_update(customer=self.customer, record_id=record_id,
                                        actor=request.user, **data)  # fmt: skip
                 messages.success(request, "The record was saved.")
             else:
@@ -151,8 +160,8 @@ class ZoneDetailView(_ZoneMixin, View):
                 messages.success(request, "The record was added.")
         except Record.DoesNotExist as exc:
             raise Http404("No such record.") from exc
-        except (DomainError, ValueError) as error:
-            return self.get(request, pk, form=data, error=getattr(error, "message", str(error)))
+        except DomainError as error:
+            return self.get(request, pk, form=data, error=error.message)
         return redirect("dns:zone_detail", pk=zone.pk)
 
 

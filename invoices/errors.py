@@ -38,6 +38,10 @@ class MissingOrderField(InvoicesError):
     code = "missing_order_field"
 
 
+class InvalidOrderField(InvoicesError):
+    code = "invalid_order_field"
+
+
 class OrderNotCancellable(InvoicesError):
     code = "order_not_cancellable"
     default_message = "Only unpaid orders can be cancelled."

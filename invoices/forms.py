@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from billing_portal.common.forms import DomainNameField, HostNameField, WholeNumberField
 from invoices.models import BillingCycle, Product
 
 
@@ -30,16 +31,16 @@ class OrderForm(forms.Form):
         if prices:
             self.fields["cycle"].initial = prices[0].cycle
         for option in product.options.all():
-            self.fields[f"option_{option.pk}"] = forms.IntegerField(
+            self.fields[f"option_{option.pk}"] = WholeNumberField(
                 label=f"{option.name} ({option.unit_label})",
                 min_value=option.min_quantity,
                 max_value=option.max_quantity,
                 initial=option.min_quantity,
             )
         if product.requires_domain:
-            self.fields["domain"] = forms.CharField(max_length=253, label="Domain name")
+            self.fields["domain"] = DomainNameField(label="Domain name")
         if product.requires_hostname:
-            self.fields["hostname"] = forms.CharField(max_length=253, label="Hostname")
+            self.fields["hostname"] = HostNameField(label="Hostname")
 
     def option_quantities(self) -> dict[int, int]:
         return {

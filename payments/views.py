@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing_portal.common.forms import TokenField
 from billing_portal.common.request import RequestMeta
 from invoices.models import Invoice
 from invoices.selectors import invoice_get_for_customer
@@ -16,6 +18,18 @@ from payments import services
 from payments.errors import PaymentsError
 from payments.models import PaymentAttempt, SavedPaymentMethod
 from payments.selectors import card_list_for_customer, payment_list_for_customer
+
+REFERENCE = TokenField(max_length=255)
+
+
+def _reference_or_404(request: HttpRequest, parameter: str) -> str:
+    """The provider's reference in the URL the customer came back by. A missing or malformed
+    one is nothing of this customer's (an empty one would match the checkouts the provider
+    never answered), so it is not found, and no provider is asked."""
+    try:
+        return REFERENCE.clean(request.GET.get(parameter, ""))
+    except ValidationError as exc:
+        raise Http404("No such payment.") from exc
 
 
 class PaymentListView(CustomerRequiredMixin, ListView):
@@ -50,7 +64,7 @@ class CheckoutReturnView(CustomerRequiredMixin, View):
     reference_parameter = ""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        reference = request.GET.get(self.reference_parameter, "")
+        reference = _reference_or_404(request, self.reference_parameter)
         try:
             attempt = services.checkout_complete(
                 customer=self.customer,
@@ -108,7 +122,7 @@ class CardReturnView(CustomerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             card = services.card_setup_complete(
-                customer=self.customer, reference=request.GET.get("session_id", "")
+                customer=self.customer, reference=_reference_or_404(request, "session_id")
             )
         except PaymentAttempt.DoesNotExist as exc:
             raise Http404("No such card setup.") from exc
@@ -161,7 +175,7 @@ class StripeIntentReturnView(CustomerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             attempt = services.saved_card_pay_complete(
-                customer=self.customer, reference=request.GET.get("payment_intent", "")
+                customer=self.customer, reference=_reference_or_404(request, "payment_intent")
             )
         except PaymentAttempt.DoesNotExist as exc:
             raise Http404("No such payment.") from exc
@@ -198,7 +212,7 @@ class SubscriptionReturnView(CustomerRequiredMixin, View):
 
         try:
             subscription = services.subscription_confirm(
-                customer=self.customer, reference=request.GET.get("subscription_id", "")
+                customer=self.customer, reference=_reference_or_404(request, "subscription_id")
             )
         except GatewaySubscription.DoesNotExist as exc:
             raise Http404("No such subscription.") from exc

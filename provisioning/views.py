@@ -11,7 +11,9 @@ from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
+from billing_portal.common.forms import message_form_errors
 from provisioning.errors import PanelError
+from provisioning.forms import PlanChangeForm
 from provisioning.models import Service
 from provisioning.selectors import (
     service_get_for_customer,
@@ -136,13 +138,6 @@ class ServiceLoginView(_ServiceMixin, View):
         return redirect(url)
 
 
-def _option_quantities(data) -> dict[int, int] | None:
-    """Add-on quantities from `option_<id>` fields; None when the form sent none."""
-    chosen = {int(key.removeprefix("option_")): int(value or 0)
-              for key, value in data.items() if key.startswith("option_")}  # fmt: skip
-    return chosen or None
-
-
 class ServicePlanChangeView(_ServiceMixin, View):
     """Other plans with their prorated price for the rest of the period; choosing one
     upgrades (pay the invoice) or downgrades (credited, applied at once)."""
@@ -163,14 +158,18 @@ class ServicePlanChangeView(_ServiceMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         service = self.get_object()
+        form = PlanChangeForm(request.POST, service=service)
+        if not form.is_valid():
+            message_form_errors(request, form)
+            return redirect("provisioning:service_change", pk=service.pk)
         try:
             change = plan_change_request(
                 customer=self.customer, service_id=service.pk,
-                to_product_id=int(request.POST.get("product", 0)), actor=request.user,
-                option_quantities=_option_quantities(request.POST),
+                to_product_id=form.cleaned_data["product"].pk, actor=request.user,
+                option_quantities=form.option_quantities(),
             )  # fmt: skip
-        except (DomainError, ValueError) as error:
-            messages.error(request, getattr(error, "message", "Choose one of the plans shown."))
+        except DomainError as error:
+            messages.error(request, error.message)
             return redirect("provisioning:service_change", pk=service.pk)
         except Service.DoesNotExist as exc:
             raise Http404("No such service.") from exc

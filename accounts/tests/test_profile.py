@@ -60,6 +60,11 @@ def test_unchanged_profile_records_nothing(client, customer):
         ({"preferred_currency": "XXX"}, "preferred_currency"),
         ({"country": "ZZ"}, "country"),
         ({"name": ""}, "name"),
+        ({"name": "Ada\u202eecalevol"}, "name"),  # a text-direction override
+        ({"company": "Evil\x1b[2J Ltd"}, "company"),  # a terminal escape
+        ({"address_line1": "1 Road\nX-Injected: yes"}, "address_line1"),
+        ({"city": "Berlin\x00"}, "city"),
+        ({"tax_id": "DE\t123"}, "tax_id"),
     ],
 )
 def test_invalid_profile_is_refused_and_nothing_changes(client, customer, overrides, field):

@@ -115,6 +115,8 @@ def test_duplicate_email_is_refused_with_a_clear_error(
         ({"password1": "short", "password2": "short"}, "password1", "too short"),
         ({"email": "not-an-email"}, "email", "valid email"),
         ({"name": ""}, "name", "required"),
+        ({"name": "Grace\u202eeppoh"}, "name", "control characters"),
+        ({"company": "Navy\nLtd"}, "company", "control characters"),
     ],
 )
 def test_invalid_registration_changes_nothing(

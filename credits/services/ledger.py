@@ -10,8 +10,9 @@ payment (DESIGN.md), which `credit_pay_invoice` follows.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from djmoney.money import Money
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.db import retry_on_conflict
+from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from billing_portal.common.request import RequestMeta
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.models import CreditAccount, CreditEntry
@@ -30,6 +32,8 @@ from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
+AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+AMOUNT_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)  # what a column holds
 
 
 def credit_amount_parse(
@@ -39,22 +43,23 @@ def credit_amount_parse(
     minimum: Decimal | None = None,
     maximum: Decimal | None = None,
 ) -> Money:
-    """A positive amount with at most two decimals (within `minimum` and `maximum`), or
-    InvalidCreditAmount saying what is wrong."""
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidCreditAmount(f"{value!r} is not an amount.") from exc
-    if not amount.is_finite():
-        raise InvalidCreditAmount(f"{value!r} is not an amount.")
+    """A positive amount in ASCII digits with at most two decimals (within `minimum` and
+    `maximum`), or InvalidCreditAmount saying what is wrong. Decimal() would also read
+    exponents ("1e308"), other scripts' digits, NaN and Infinity: none is an amount here."""
+    text = str(value).strip()
+    if not AMOUNT.fullmatch(text):
+        raise InvalidCreditAmount("That is not an amount: enter a number such as 25 or 12.50.")
+    amount = Decimal(text)
     if amount <= 0:
         raise InvalidCreditAmount("The amount must be more than zero.")
+    if maximum is not None and amount > maximum:
+        raise InvalidCreditAmount(f"The amount can be at most {maximum} {currency}.")
+    if amount >= AMOUNT_LIMIT:
+        raise InvalidCreditAmount(f"The amount must be less than {AMOUNT_LIMIT} {currency}.")
     if amount != amount.quantize(CENT):
         raise InvalidCreditAmount("The amount can have at most two decimals.")
     if minimum is not None and amount < minimum:
         raise InvalidCreditAmount(f"The amount must be at least {minimum} {currency}.")
-    if maximum is not None and amount > maximum:
-        raise InvalidCreditAmount(f"The amount can be at most {maximum} {currency}.")
     return Money(amount, currency)
 
 

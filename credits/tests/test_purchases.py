@@ -141,6 +141,29 @@ def test_bad_amounts_are_refused_with_a_message_and_change_nothing(
     assert len(stripe_on.calls) == 0
 
 
+@pytest.mark.parametrize("url_name", ["credits:buy_credit", "credits:buy_tokens"])
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1e308", "is not an amount"),  # answered 500 (decimal overflow on rounding)
+        ("9" * 400, "at most 1000"),
+        ("1E+3", "is not an amount"),
+        ("\u0661\u0662\u0663", "is not an amount"),  # Arabic-Indic digits: not an amount here
+        ("Infinity", "is not an amount"),
+        ("\x00", "is not an amount"),
+    ],
+)
+def test_huge_and_foreign_amounts_are_refused_on_both_purchase_forms(
+    client, customer, stripe_on, url_name, amount, message
+):
+    client.force_login(customer.user)
+    response = _buy(client, url_name, amount=amount)
+    assert response.status_code == 302
+    assert message in client.get(response.url).content.decode()
+    assert Invoice.objects.count() == 0
+    assert len(stripe_on.calls) == 0
+
+
 def test_bounds_are_settings(client, customer, stripe_on, settings):
     settings.CREDITS_PURCHASE_MAX = Decimal("50")
     client.force_login(customer.user)

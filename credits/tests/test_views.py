@@ -103,3 +103,17 @@ def test_staff_add_and_remove_credit(client, customer):
     changelist = client.get(reverse("admin:credits_creditentry_changelist"))
     assert changelist.status_code == 200
     assert client.get(reverse("admin:credits_creditentry_add")).status_code == 403
+
+
+@pytest.mark.parametrize("nonce", ["\x00", "n" * 10_000, "<script>", "n\u202e1"])
+def test_a_bad_nonce_is_refused_with_a_message_and_pays_nothing(client, customer, nonce):
+    _give(customer, "15.00", "a")
+    invoice = _invoice(customer)
+    client.force_login(customer.user)
+    response = client.post(reverse("credits:pay_invoice", args=[invoice.pk]), {"nonce": nonce})
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert "This form has expired: reload the page and try again." in page
+    invoice.refresh_from_db()
+    assert invoice.amount_due == usd("40.00")
+    assert not CreditEntry.objects.filter(kind="invoice_payment").exists()

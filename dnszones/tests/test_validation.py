@@ -237,7 +237,8 @@ def test_zone_names_are_normalised(raw, expected):
 @pytest.mark.parametrize(
     "raw",
     ["", "com", "co.uk", "github.io", "localhost", "exa mple.com", "-a.com", "a..com",
-     "http://example.com", "example.com/x", "a" * 64 + ".com", "例え.テスト" * 40],
+     "http://example.com", "example.com/x", "a" * 64 + ".com", "例え.テスト" * 40,
+     "1.5", "192.0.2.10", "example.123", "a\u202e.com", "a\x00.com"],
 )  # fmt: skip
 def test_bad_zone_names_and_public_suffixes_are_refused(raw):
     with pytest.raises(InvalidZoneName):

@@ -19,10 +19,12 @@ from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.hostnames import domain_name_ascii, host_name_ascii
 from billing_portal.common.request import RequestMeta
 from invoices.errors import (
     CouponInvalid,
     InvalidOptionQuantity,
+    InvalidOrderField,
     MissingOrderField,
     OrderNotCancellable,
     OutOfStock,
@@ -85,6 +87,8 @@ class Quote:
     options: list[tuple[ConfigurableOption, int]]
     recurring_amount: Money  # list price per cycle, before any recurring discount
     recurring_total: Money | None  # what each renewal will cost with tax; None if one-time
+    domain: str = ""  # as stored: lower-case ASCII (punycode)
+    hostname: str = ""
 
     @property
     def cycle_label(self) -> str:
@@ -160,11 +164,23 @@ def _chosen_options(request: OrderRequest) -> list[tuple[ConfigurableOption, int
     return chosen
 
 
-def _check_required_fields(request: OrderRequest) -> None:
-    if request.product.requires_domain and not request.domain.strip():
+def _order_names(request: OrderRequest) -> tuple[str, str]:
+    """The domain and hostname as the service stores them (lower-case ASCII): required
+    where the product needs them, and real names whenever given."""
+    domain, hostname = request.domain.strip(), request.hostname.strip()
+    if request.product.requires_domain and not domain:
         raise MissingOrderField("Enter the domain name for this service.")
-    if request.product.requires_hostname and not request.hostname.strip():
+    if request.product.requires_hostname and not hostname:
         raise MissingOrderField("Enter a hostname for this service.")
+    try:
+        domain = domain and domain_name_ascii(domain)
+    except ValueError as exc:
+        raise InvalidOrderField("Enter a domain name such as example.com.") from exc
+    try:
+        hostname = hostname and host_name_ascii(hostname)
+    except ValueError as exc:
+        raise InvalidOrderField("Enter a host name such as server1.example.com.") from exc
+    return domain, hostname
 
 
 def _order_lines(
@@ -249,7 +265,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
     """Price an order without writing anything; raises InvoicesError subclasses with a
     message for the customer when the configuration cannot be ordered."""
     today = today or timezone.localdate()
-    _check_required_fields(request)
+    domain, hostname = _order_names(request)
     server_room_check(product=request.product)
     price = _product_price(request)
     options = _chosen_options(request)
@@ -278,6 +294,8 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
         recurring_total=_recurring_total(
             customer=customer, request=request, amount=recurring_amount, coupon=coupon
         ),
+        domain=domain,
+        hostname=hostname,
     )
 
 
@@ -333,8 +351,8 @@ def order_place(
         options=quote.options,
         order_id=order.pk,
         recurring_coupon=recurring_coupon,
-        domain=request.domain.strip(),
-        hostname=request.hostname.strip(),
+        domain=quote.domain,
+        hostname=quote.hostname,
     )
     if quote.coupon:
         CouponRedemption.objects.create(coupon=quote.coupon, customer=customer, order=order)

@@ -174,3 +174,62 @@ def test_billing_cycles_are_listed_shortest_first_with_the_shortest_chosen(clien
     checked = [line for line in html.splitlines() if 'name="cycle"' in line and "checked" in line]
     assert len(checked) == 1
     assert 'value="monthly"' in checked[0]
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    ["not a host name!", "-mc.example.net", "mc..example.net", "mc_1.example.net",
+     "192.0.2.10", "a" * 64 + ".example.net", "mc.example.net\x00", "mc\u202e.example.net",
+     "<script>alert(1)</script>", "x" * 10_000, "1.5", "99999999999999999999"],
+)  # fmt: skip
+def test_an_order_hostname_must_be_a_host_name(client, customer, price, hostname):
+    client.force_login(customer.user)
+    data = {"cycle": "monthly", "hostname": hostname, "coupon_code": ""}
+    url = reverse("orders:product", args=["minecraft-4gb"])
+    for extra in ({}, {"place": "1"}):
+        response = client.post(url, {**data, **extra})
+        assert response.status_code == 200
+        assert "quote" not in response.context
+        assert response.context["form"].errors["hostname"]
+    assert Order.objects.count() == 0
+    assert not Service.objects.exists()
+
+
+def test_the_review_shows_the_hostname_and_domain_as_they_will_be_stored(client, customer):
+    product = ProductFactory(slug="web-1", requires_domain=True, requires_hostname=True)
+    ProductPriceFactory(product=product, price=usd("5.00"))
+    client.force_login(customer.user)
+    url = reverse("orders:product", args=["web-1"])
+    data = {"cycle": "monthly", "hostname": "Web1.Example.NET.", "domain": "bücher.example",
+            "coupon_code": ""}  # fmt: skip
+    review = client.post(url, data).content.decode()
+    assert 'data-testid="order-hostname">web1.example.net<' in review
+    assert 'data-testid="order-domain">xn--bcher-kva.example<' in review
+    client.post(url, {**data, "place": "1"})
+    service = Service.objects.get(customer=customer)
+    assert (service.hostname, service.domain) == ("web1.example.net", "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize(
+    "domain", ["co.uk", "example", "not a domain", "ex ample.com", "-a.com", "1.5", "example.123"]
+)
+def test_an_order_domain_must_be_a_registrable_domain_name(client, customer, domain):
+    product = ProductFactory(slug="web-2", requires_domain=True)
+    ProductPriceFactory(product=product, price=usd("5.00"))
+    client.force_login(customer.user)
+    response = client.post(reverse("orders:product", args=["web-2"]),
+                           {"cycle": "monthly", "domain": domain, "place": "1"})  # fmt: skip
+    assert response.context["form"].errors["domain"]
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize("quantity", ["\u0662", "2.5", "1e1", "99999999999999999999", ""])
+def test_option_quantities_are_whole_numbers_in_ascii_digits(client, customer, price, quantity):
+    from invoices.tests.factories import ConfigurableOptionFactory
+
+    option = ConfigurableOptionFactory(product=price.product, max_quantity=4)
+    client.force_login(customer.user)
+    data = {"cycle": "monthly", "hostname": "mc.example.net", f"option_{option.pk}": quantity}
+    response = client.post(reverse("orders:product", args=["minecraft-4gb"]), data)
+    assert response.context["form"].errors[f"option_{option.pk}"]
+    assert "quote" not in response.context

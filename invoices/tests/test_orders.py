@@ -230,3 +230,23 @@ def test_one_time_products_have_no_renewal(buyer):
     service = Service.objects.get(order=order)
     assert service.status == Service.Status.ACTIVE
     assert service.next_due_date is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("hostname", "not a host name!", "Enter a host name"),
+     ("hostname", "192.0.2.1", "Enter a host name"),
+     ("domain", "co.uk", "Enter a domain name"), ("domain", "localhost", "Enter a domain name")],
+)  # fmt: skip
+def test_the_order_service_refuses_bad_names_whoever_calls_it(field, value, message):
+    from invoices.errors import InvalidOrderField
+
+    customer = CustomerFactory()
+    product = ProductPriceFactory(currency="USD").product
+    product.requires_domain = product.requires_hostname = True
+    product.save()
+    names = {"domain": "example.com", "hostname": "srv1.example.com", field: value}
+    request = services.OrderRequest(product=product, cycle="monthly", currency="USD", **names)
+    with pytest.raises(InvalidOrderField, match=message):
+        services.order_place(customer=customer, request=request)
+    assert not Order.objects.exists()

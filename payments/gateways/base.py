@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,11 +16,22 @@ class WebhookInvalid(Exception):
         super().__init__(message)
 
 
+EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")  # evt_1Nq…, WH-2WR3…: fits the stored column
+EVENT_TYPE = re.compile(r"[A-Za-z0-9_.]{1,100}")  # payment_intent.succeeded, PAYMENT.SALE…
+
+
 @dataclass(frozen=True)
 class VerifiedEvent:
+    """An authentic delivery, its id and type in the providers' documented shape (even a
+    signed event with a NUL or 10,000 characters in them is refused, not stored)."""
+
     event_id: str
     event_type: str
     payload: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if not (EVENT_ID.fullmatch(self.event_id) and EVENT_TYPE.fullmatch(self.event_type)):
+            raise WebhookInvalid("The event's id or type is malformed.")
 
 
 class WebhookVerifier(Protocol):

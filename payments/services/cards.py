@@ -92,7 +92,8 @@ def card_store(*, customer: Customer, card: SavedCard) -> SavedPaymentMethod:
 
 def card_setup_complete(*, customer: Customer, reference: str) -> SavedPaymentMethod | None:
     """Store the card when the customer comes back; None if they did not finish."""
-    attempt = PaymentAttempt.objects.get(
+    # Set-ups the provider never answered have no reference: an empty one matches nothing.
+    attempt = PaymentAttempt.objects.exclude(reference="").get(
         customer=customer, kind=PaymentAttempt.Kind.CARD_SETUP, reference=reference
     )
     try:
@@ -320,8 +321,10 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
 
 def saved_card_pay_complete(*, customer: Customer, reference: str) -> PaymentAttempt:
     """The customer is back from their bank's 3-D Secure page: read the PaymentIntent."""
-    attempt = PaymentAttempt.objects.select_related("invoice").get(
-        customer=customer, gateway=GATEWAY, reference=reference
+    attempt = (
+        PaymentAttempt.objects.select_related("invoice")
+        .exclude(reference="")
+        .get(customer=customer, gateway=GATEWAY, reference=reference)
     )
     try:
         result = _stripe().payment_intent_result(reference=reference)

@@ -491,9 +491,12 @@ def checkout_complete(
 
     Raises PaymentAttempt.DoesNotExist for a checkout that is not this customer's. Records
     the payment (once, whichever of this and the webhook gets there first) when the
-    provider says it is paid; otherwise leaves everything as it was."""
-    attempt = PaymentAttempt.objects.select_related("invoice").get(
-        customer=customer, gateway=gateway_name, reference=reference
+    provider says it is paid; otherwise leaves everything as it was. Checkouts the provider
+    never answered have no reference: an empty one matches nothing."""
+    attempt = (
+        PaymentAttempt.objects.select_related("invoice")
+        .exclude(reference="")
+        .get(customer=customer, gateway=gateway_name, reference=reference)
     )
     gateway = checkout_gateway(gateway_name)
     if gateway is None:

@@ -140,7 +140,8 @@ def subscription_mark_active(*, reference: str) -> GatewaySubscription | None:
 
 def subscription_confirm(*, customer: Customer, reference: str) -> GatewaySubscription:
     """The customer is back from PayPal: ask PayPal whether the subscription is on."""
-    subscription = GatewaySubscription.objects.get(
+    # Subscriptions PayPal never answered have no reference: an empty one matches nothing.
+    subscription = GatewaySubscription.objects.exclude(reference="").get(
         customer=customer, gateway=GATEWAY, reference=reference
     )
     try:

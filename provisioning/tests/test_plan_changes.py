@@ -188,3 +188,72 @@ def test_add_ons_change_from_the_page(client, service):
     change = ServiceChange.objects.get()
     assert response.url == reverse("invoices:invoice_detail", args=[change.invoice_id])
     assert change.option_quantities == {str(memory.pk): 3}
+
+
+@pytest.mark.parametrize(
+    "product", ["-1", "0", "99999999999999999999", "\u0661", "1e3", "abc", "", "\x00", "999999"]
+)
+def test_an_unknown_or_malformed_plan_is_refused_with_a_message(client, service, product):
+    service.next_due_date = timezone.localdate() + timedelta(days=10)
+    service.save()
+    client.force_login(service.customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    response = client.post(url, {"product": product})
+    assert response.status_code == 302
+    assert "Choose one of the plans shown." in client.get(response.url).content.decode()
+    assert not ServiceChange.objects.exists()
+
+
+@pytest.fixture
+def memory(service):
+    from invoices.models import ConfigurableOptionPrice
+    from invoices.tests.factories import ConfigurableOptionFactory
+    from provisioning.models import ServiceOption
+
+    option = ConfigurableOptionFactory(product=service.product, max_quantity=8)
+    ConfigurableOptionPrice.objects.create(option=option, cycle="monthly", currency="USD",
+                                           unit_price=usd("3.00"), setup_fee=usd("0"))  # fmt: skip
+    ServiceOption.objects.create(service=service, option=option, quantity=2)
+    service.recurring_amount = usd("16.00")
+    service.next_due_date = timezone.localdate() + timedelta(days=10)
+    service.save()
+    return option
+
+
+@pytest.mark.parametrize(
+    "quantity", ["", " ", "-1", "2.5", "\u0662", "99999999999999999999", "NaN", "1e308", "\x00"]
+)
+def test_a_missing_or_malformed_add_on_quantity_is_refused_not_removed(
+    client, service, memory, quantity
+):
+    client.force_login(service.customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    response = client.post(url, {"product": service.product_id, f"option_{memory.pk}": quantity})
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert f"{memory.name}: enter a whole number from 0 to 8." in page
+    assert list(service.options.values_list("quantity", flat=True)) == [2]
+    assert not ServiceChange.objects.exists()
+    assert not CreditEntry.objects.exists()
+
+
+def test_zero_removes_an_add_on_and_credits_the_rest_of_the_period(client, service, memory):
+    client.force_login(service.customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    response = client.post(url, {"product": service.product_id, f"option_{memory.pk}": "0"})
+    assert response.status_code == 302
+    assert not service.options.exists()
+    assert CreditEntry.objects.get().kind == CreditEntry.Kind.DOWNGRADE_CREDIT
+
+
+def test_an_add_on_of_another_product_is_refused(client, service, memory):
+    from invoices.tests.factories import ConfigurableOptionFactory
+
+    foreign = ConfigurableOptionFactory()
+    client.force_login(service.customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    response = client.post(url, {"product": service.product_id, f"option_{memory.pk}": "2",
+                                 f"option_{foreign.pk}": "1"})  # fmt: skip
+    assert response.status_code == 302
+    assert "does not belong" in client.get(response.url).content.decode()
+    assert not ServiceChange.objects.exists()

@@ -1,0 +1,599 @@
+"""Hostile input never answers 500 and changes nothing.
+
+Every client-area form field, query parameter and path id is sent each value of HOSTILE with
+the other fields valid, in a state where the form would otherwise succeed (a customer with
+credit, an unpaid invoice and order, a saved card, a DNS plan with a zone and a record, an
+active service with an add-on, a PayPal subscription). The answer must be below 500, markup
+must never come back unescaped, and unless the value is one the field takes (free text, a
+flag), nothing may be written: no row of any table is inserted, updated or deleted (counted
+by PostgreSQL for the transaction; on SQLite every table's rows are digested), so no invoice,
+payment, ledger entry, credit balance or record changes. Each case runs in a savepoint that
+is rolled back, so the cases do not see each other's effects.
+
+Complete by construction: every URL of the client area (the resolver walked, less admin, API,
+webhooks and health) must have an entry in ENDPOINTS, and every parameter a view reads when it
+is sent valid input must be a tested field of that URL: a new form, field or query parameter
+without hostile coverage fails this test.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.db import connection, transaction
+from django.http import QueryDict
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from djmoney.money import Money
+
+from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
+from billing_portal.common.forms import BIDI_CONTROLS
+from credits.models import CreditEntry
+from credits.services import credit_entry_append
+from dnszones import services as dns_services
+from dnszones.models import DnsPlan
+from invoices import services as invoice_services
+from invoices.models import ConfigurableOptionPrice
+from invoices.tests.factories import (
+    ConfigurableOptionFactory,
+    CouponFactory,
+    ProductFactory,
+    ProductPriceFactory,
+)
+from payments.models import (
+    GatewayCustomer,
+    GatewayPlan,
+    GatewaySubscription,
+    PaymentAttempt,
+    SavedPaymentMethod,
+)
+from provisioning.models import Service, ServiceOption
+from provisioning.tests.factories import ServerFactory
+
+pytestmark = pytest.mark.django_db
+
+MARKUP = "<script>alert(1)</script>"
+HOSTILE = (
+    "", "   ", "x" * 10_000, "\x00", "\x07\x1b[2J\x7f", "line\nbreak", "\u202etxt.exe",
+    "1e308", "99999999999999999999", "-1", "1.5", "\u0661\u0662\u0663", "NaN", "Infinity",
+    MARKUP, "' OR 1=1 --",
+)  # fmt: skip
+# Ids in paths: the route only takes ASCII digits, so these reach the view; the rest are 404
+# at the resolver, which is tried too.
+PATH_IDS = ("0", "99999999999999999999", "-1", "\u0661", "1e3")
+# Tables a request writes whatever its input: the session (messages that do not fit in a
+# cookie are kept there).
+ALWAYS_WRITTEN = frozenset({"django_session"})
+# Failed logins are recorded by design (lockout counting and the customer's activity log).
+LOGIN_LOGS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "accounts_auditevent"})
+# Names libraries look up in every request: Django's CSRF token, and the parameters axes
+# masks before it logs a failed login.
+LIBRARY_READS = frozenset({"csrfmiddlewaretoken", "ip_address"})
+NOT_CLIENT_AREA = ("admin:", "api:", "api-schema", "api-docs", "webhook-", "healthz")
+
+Accepts = Callable[[str], bool]
+
+
+def strict(value: str) -> bool:
+    """No hostile value is valid input here."""
+    return False
+
+
+def only(*values: str) -> Accepts:
+    return lambda value: value in values
+
+
+def anything(value: str) -> bool:
+    """Every value is valid input (a checkbox, a flag, a redirect target checked for safety)."""
+    return True
+
+
+def text(max_length: int, *, blank: bool = False) -> Accepts:
+    """Free text: one line of printable characters, up to `max_length` (spaces alone are
+    empty, which `blank` fields take)."""
+
+    def accepts(value: str) -> bool:
+        if not value.strip():
+            return blank
+        return len(value) <= max_length and not any(
+            unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in value
+        )
+
+    return accepts
+
+
+def token(value: str) -> bool:
+    """A page's one-time key: any ASCII letters, digits, '-' and '_' are one (or none)."""
+    return re.fullmatch(r"[A-Za-z0-9_-]{0,64}", value.strip()) is not None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One form (or one action of a form) or page: its URL, the valid input, and for each
+    field which hostile values it may take. `path` lists path parameters (string ones) to
+    send hostile values in; int ids in the path always get PATH_IDS."""
+
+    name: str
+    method: str = "get"
+    kwargs: Callable[[SimpleNamespace], dict] = lambda w: {}
+    data: Callable[[SimpleNamespace], dict] = lambda w: {}
+    fields: Callable[[SimpleNamespace], dict[str, Accepts]] = lambda w: {}
+    path: tuple[str, ...] = ()
+    anonymous: bool = False
+    logs: frozenset[str] = frozenset()
+    prepare: Callable[[Client, SimpleNamespace], None] | None = None
+    label: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.name}{f' ({self.label})' if self.label else ''}"
+
+
+def _pk(attribute: str, kwarg: str = "pk") -> Callable[[SimpleNamespace], dict]:
+    return lambda w: {kwarg: getattr(w, attribute).pk}
+
+
+def _page(**more: Accepts) -> Callable[[SimpleNamespace], dict]:
+    return lambda w: {"page": strict, **more}
+
+
+PROFILE_TEXT = {"name": text(200), "company": text(200, blank=True),
+                "address_line1": text(200, blank=True), "address_line2": text(200, blank=True),
+                "city": text(100, blank=True), "region": text(100, blank=True),
+                "postal_code": text(20, blank=True)}  # fmt: skip
+
+
+def _profile(w: SimpleNamespace) -> dict:
+    return {"name": "Ada Lovelace", "company": "Analytical Ltd", "address_line1": "1 Road",
+            "address_line2": "", "city": "London", "region": "", "postal_code": "N1",
+            "country": "GB", "phone": "+442079460958", "tax_id": "",
+            "preferred_currency": "USD", "credit_auto_apply": "on"}  # fmt: skip
+
+
+def _reset_session(client: Client, w: SimpleNamespace) -> None:
+    """The reset link puts its token in the session and sends the browser on."""
+    client.get(reverse("accounts:password_reset_confirm", args=[w.uid, w.reset_token]))
+
+
+ZONE_RECORD = {"name": "www", "type": "A", "ttl": "300", "content": "192.0.2.10"}
+# Record names are relative to the zone: "" and "   " are its apex, "1.5" is 1.5.shop.example.
+RECORD_FIELDS = {"name": only("", "   ", "1.5", "NaN", "Infinity", "1e308", "99999999999999999999"),
+                 "type": strict, "ttl": strict, "content": strict}  # fmt: skip
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    # --- accounts (anonymous) ---------------------------------------------------------
+    Endpoint("accounts:login", anonymous=True, fields=lambda w: {"next": strict}),
+    Endpoint("accounts:login", "post", anonymous=True, logs=LOGIN_LOGS,
+             data=lambda w: {"username": w.customer.user.email, "password": "wrong-password"},
+             fields=lambda w: {"username": strict, "password": strict, "next": strict}),
+    Endpoint("accounts:register", anonymous=True),
+    Endpoint("accounts:register", "post", anonymous=True,
+             data=lambda w: {"name": "Grace Hopper", "company": "", "email": "grace@example.com",
+                             "country": "US", "password1": "x-Cobol-1959!",
+                             "password2": "x-Cobol-1959!"},
+             fields=lambda w: {"name": text(200), "company": text(200, blank=True),
+                               "email": strict, "country": strict, "password1": strict,
+                               "password2": strict}),
+    Endpoint("accounts:resend_verification", "post", anonymous=True,
+             data=lambda w: {"email": "nobody@example.com"}, fields=lambda w: {"email": strict}),
+    Endpoint("accounts:verify_email", anonymous=True, path=("uidb64", "token"),
+             kwargs=lambda w: {"uidb64": w.uid, "token": "bad-token"}),
+    Endpoint("accounts:password_reset", "post", anonymous=True,
+             data=lambda w: {"email": "nobody@example.com"}, fields=lambda w: {"email": strict}),
+    Endpoint("accounts:password_reset_done", anonymous=True),
+    Endpoint("accounts:password_reset_confirm", anonymous=True, path=("uidb64", "token"),
+             kwargs=lambda w: {"uidb64": w.uid, "token": w.reset_token}),
+    Endpoint("accounts:password_reset_confirm", "post", anonymous=True, prepare=_reset_session,
+             kwargs=lambda w: {"uidb64": w.uid, "token": "set-password"},
+             data=lambda w: {"new_password1": "x-Cobol-1959!", "new_password2": "x-Cobol-1959!"},
+             fields=lambda w: {"new_password1": strict, "new_password2": strict},
+             label="new password"),
+    Endpoint("accounts:password_reset_complete", anonymous=True),
+    # --- accounts (signed in) -----------------------------------------------------------
+    Endpoint("accounts:logout", "post", fields=lambda w: {"next": anything},
+             logs=frozenset({"accounts_auditevent", "axes_accesslog"})),
+    Endpoint("accounts:password_change", "post",
+             data=lambda w: {"old_password": "wrong-password", "new_password1": "x-Cobol-1959!",
+                             "new_password2": "x-Cobol-1959!"},
+             fields=lambda w: {"old_password": strict, "new_password1": strict,
+                               "new_password2": strict}),
+    Endpoint("accounts:password_change", "post", label="right old password",
+             data=lambda w: {"old_password": PASSWORD, "new_password1": "x-Cobol-1959!",
+                             "new_password2": "x-Cobol-1959!"},
+             fields=lambda w: {"new_password1": strict, "new_password2": strict}),
+    Endpoint("accounts:profile", "post", data=_profile,
+             fields=lambda w: {**PROFILE_TEXT, "country": strict, "phone": only("", "   "),
+                               "tax_id": text(50, blank=True), "preferred_currency": strict,
+                               "credit_auto_apply": anything}),
+    Endpoint("accounts:activity_list", fields=_page()),
+    Endpoint("accounts:activity_detail", kwargs=_pk("event")),
+    Endpoint("dashboard"),
+    # --- credits --------------------------------------------------------------------
+    Endpoint("credits:overview", fields=_page(kind=strict, tab=strict)),
+    Endpoint("credits:transactions_csv", fields=lambda w: {"kind": strict}),
+    *(Endpoint(name, "post", data=lambda w: {"gateway": "stripe", "amount": "10"},
+               fields=lambda w: {"gateway": strict, "amount": only("1.5"),
+                                 "preset": only("", "1.5")})
+      for name in ("credits:buy_credit", "credits:buy_tokens")),
+    Endpoint("credits:receipt", kwargs=_pk("debit")),
+    Endpoint("credits:pay_invoice", "post", kwargs=_pk("invoice"),
+             data=lambda w: {"nonce": "a1b2c3"}, fields=lambda w: {"nonce": token}),
+    # --- DNS -------------------------------------------------------------------------
+    Endpoint("dns:zone_list"),
+    Endpoint("dns:zone_list", "post", label="unknown action", data=lambda w: {"action": "x"},
+             fields=lambda w: {"action": strict}),
+    Endpoint("dns:plan_confirm", kwargs=_pk("pro_plan")),
+    Endpoint("dns:plan_confirm", "post", kwargs=_pk("pro_plan"),
+             data=lambda w: {"request_key": "k1", "amount": "999.99"},  # a price it no longer is
+             fields=lambda w: {"request_key": token, "amount": strict}),
+    Endpoint("dns:zone_list", "post", label="cancel", data=lambda w: {"action": "cancel"}),
+    Endpoint("dns:zone_list", "post", label="zone",
+             data=lambda w: {"action": "zone", "name": "second.example", "apex": "192.0.2.10"},
+             fields=lambda w: {"name": strict, "apex": only("", "   ")}),
+    Endpoint("dns:zone_detail", kwargs=_pk("zone"), fields=lambda w: {"edit": strict}),
+    Endpoint("dns:zone_detail", "post", kwargs=_pk("zone"), label="add",
+             data=lambda w: {"action": "add", **ZONE_RECORD, "name": "api"},
+             fields=lambda w: {"action": strict, **RECORD_FIELDS}),
+    Endpoint("dns:zone_detail", "post", kwargs=_pk("zone"), label="edit",
+             data=lambda w: {"action": "edit", "record": w.record.pk, **ZONE_RECORD,
+                             "content": "192.0.2.11"},
+             fields=lambda w: {"record": strict, **RECORD_FIELDS}),
+    Endpoint("dns:zone_detail", "post", kwargs=_pk("zone"), label="delete",
+             data=lambda w: {"action": "delete", "record": w.record.pk},
+             fields=lambda w: {"record": strict}),
+    Endpoint("dns:zone_delete", kwargs=_pk("zone")),
+    Endpoint("dns:zone_delete", "post", kwargs=_pk("zone"),
+             data=lambda w: {"confirm": "shop.example"}, fields=lambda w: {"confirm": strict}),
+    # --- invoices and orders ---------------------------------------------------------------
+    Endpoint("invoices:invoice_list", fields=_page(status=strict)),
+    Endpoint("invoices:invoice_detail", kwargs=_pk("invoice")),
+    Endpoint("invoices:invoice_print", kwargs=_pk("invoice")),
+    Endpoint("invoices:invoice_pdf", kwargs=_pk("invoice")),
+    Endpoint("orders:catalogue"),
+    Endpoint("orders:product", kwargs=lambda w: {"slug": w.orderable.slug}, path=("slug",)),
+    *(Endpoint("orders:product", "post", kwargs=lambda w: {"slug": w.orderable.slug},
+               label=label,
+               data=lambda w, extra=extra: {
+                   "cycle": "monthly", "coupon_code": w.coupon.code,
+                   f"option_{w.order_option.pk}": "2", "domain": "shop.example",
+                   "hostname": "srv1.shop.example", **extra},
+               fields=lambda w: {"cycle": strict, "coupon_code": only("", "   "),
+                                 f"option_{w.order_option.pk}": strict, "domain": strict,
+                                 "hostname": only("NaN", "Infinity", "1e308"),
+                                 "place": anything})
+      for label, extra in (("review", {}), ("place", {"place": "1"}))),
+    Endpoint("orders:cancel", "post", kwargs=_pk("order")),
+    # --- payments -------------------------------------------------------------------------
+    Endpoint("payments:payment_list", fields=_page()),
+    Endpoint("payments:checkout_begin", "post", path=("gateway",),
+             kwargs=lambda w: {"pk": w.invoice.pk, "gateway": "stripe"}),
+    Endpoint("payments:saved_card_pay", "post",
+             kwargs=lambda w: {"pk": w.invoice.pk, "method_id": w.card.pk}),
+    *(Endpoint(name, fields=lambda w, parameter=parameter: {parameter: strict})
+      for name, parameter in (("payments:stripe_return", "session_id"),
+                              ("payments:paypal_return", "token"),
+                              ("payments:stripe_intent_return", "payment_intent"),
+                              ("payments:card_return", "session_id"),
+                              ("payments:subscription_return", "subscription_id"))),
+    Endpoint("payments:subscription_begin", "post", kwargs=_pk("plain_service", "service_id")),
+    Endpoint("payments:subscription_cancel", "post", kwargs=_pk("subscription")),
+    Endpoint("payments:card_list"),
+    Endpoint("payments:card_add", "post"),
+    Endpoint("payments:card_remove", "post", kwargs=_pk("card")),
+    Endpoint("payments:card_default", "post", kwargs=_pk("card")),
+    Endpoint("payments:attempt_cancelled", kwargs=_pk("attempt")),
+    # --- services -------------------------------------------------------------------------
+    Endpoint("provisioning:service_list", fields=_page(status=strict)),
+    Endpoint("provisioning:service_detail", kwargs=_pk("service")),
+    Endpoint("provisioning:service_status", kwargs=_pk("service")),
+    Endpoint("provisioning:sandbox_panel", kwargs=_pk("service")),
+    Endpoint("provisioning:service_login", "post", kwargs=_pk("service")),
+    Endpoint("provisioning:service_change", kwargs=_pk("service")),
+    Endpoint("provisioning:service_change", "post", kwargs=_pk("service"), label="plan",
+             data=lambda w: {"product": w.small.pk}, fields=lambda w: {"product": strict}),
+    Endpoint("provisioning:service_change", "post", kwargs=_pk("service"), label="add-ons",
+             data=lambda w: {"product": w.service.product_id, f"option_{w.memory.pk}": "3"},
+             fields=lambda w: {"product": strict, f"option_{w.memory.pk}": strict}),
+)  # fmt: skip
+
+
+# --- the state in which every form above would succeed --------------------------------------
+
+
+def _usd(value: str) -> Money:
+    return Money(Decimal(value), "USD")
+
+
+def _invoice(customer) -> object:
+    line = invoice_services.LineDraft(kind="manual", description="Hosting",
+                                      unit_price=_usd("30.00"))  # fmt: skip
+    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
+    return invoice_services.invoice_issue(invoice_id=draft.pk)
+
+
+def _dns(w: SimpleNamespace) -> None:
+    dns_services.dns_plan_buy(customer=w.customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
+                              request_key="world")  # fmt: skip
+    w.pro_plan = DnsPlan.objects.get(name="Pro")
+    w.debit = CreditEntry.objects.get(account__customer=w.customer, kind="service_purchase")
+    w.zone = dns_services.zone_create(customer=w.customer, name="shop.example")
+    w.record = dns_services.record_add(customer=w.customer, zone_id=w.zone.pk, name="www",
+                                       type="A", ttl=300, content="192.0.2.1")  # fmt: skip
+
+
+def _services(w: SimpleNamespace) -> None:
+    server = ServerFactory()
+    medium, w.small = (ProductFactory(name=name, slug=name.lower(), module="sandbox",
+                                      server_group=server.group, module_settings={"plan": name})
+                       for name in ("Medium", "Small"))  # fmt: skip
+    w.small.group = medium.group
+    w.small.save()
+    for product, price in ((medium, "10.00"), (w.small, "4.00")):
+        ProductPriceFactory(product=product, price=_usd(price))
+    w.memory = ConfigurableOptionFactory(product=medium, max_quantity=8)
+    ConfigurableOptionPrice.objects.create(option=w.memory, cycle="monthly", currency="USD",
+                                           unit_price=_usd("3"), setup_fee=_usd("0"))  # fmt: skip
+    w.service = Service.objects.create(
+        customer=w.customer, product=medium, cycle="monthly", currency="USD",
+        recurring_amount=_usd("16.00"), server=server, status="active",
+        external_id="sandbox-svc-1", next_due_date=timezone.localdate() + timedelta(days=10),
+    )  # fmt: skip
+    ServiceOption.objects.create(service=w.service, option=w.memory, quantity=2)
+
+
+def _orders(w: SimpleNamespace) -> None:
+    w.orderable = ProductFactory(slug="web-hosting", requires_domain=True,
+                                 requires_hostname=True)  # fmt: skip
+    price = ProductPriceFactory(product=w.orderable, price=_usd("5.00"))
+    w.order_option = ConfigurableOptionFactory(product=w.orderable, max_quantity=4)
+    ConfigurableOptionPrice.objects.create(option=w.order_option, cycle="monthly",
+                                           currency="USD", unit_price=_usd("1.00"),
+                                           setup_fee=_usd("0"))  # fmt: skip
+    w.coupon = CouponFactory()
+    request = invoice_services.OrderRequest(product=w.orderable, cycle="monthly", currency="USD",
+                                            domain="first.example", hostname="srv1")  # fmt: skip
+    w.order = invoice_services.order_place(customer=w.customer, request=request)
+    w.plain_service = Service.objects.get(order=w.order)
+    plan = GatewayPlan.objects.create(gateway="paypal", product=w.orderable, cycle="monthly",
+                                      currency="USD", amount=price.price,
+                                      product_reference="PROD-1", reference="P-1")  # fmt: skip
+    w.subscription = GatewaySubscription.objects.create(
+        service=w.service, customer=w.customer, gateway="paypal", plan=plan, reference="I-SUB1",
+        status=GatewaySubscription.Status.ACTIVE,
+    )  # fmt: skip
+
+
+def _payments(w: SimpleNamespace) -> None:
+    GatewayCustomer.objects.create(customer=w.customer, gateway="stripe", reference="cus_1")
+    w.card = SavedPaymentMethod.objects.create(
+        customer=w.customer, gateway="stripe", reference="pm_1", brand="visa", last4="4242",
+        exp_month=1, exp_year=2031, is_default=True,
+    )  # fmt: skip
+    for gateway, kind, reference, status in (
+        ("stripe", "checkout", "cs_1", "redirected"),
+        ("paypal", "checkout", "ORDER1", "redirected"),
+        ("stripe", "card_setup", "cs_setup_1", "redirected"),
+        ("stripe", "checkout", "", "failed"), ("stripe", "card_setup", "", "failed"),
+    ):  # fmt: skip
+        PaymentAttempt.objects.create(
+            invoice=w.invoice, customer=w.customer, gateway=gateway, kind=kind,
+            reference=reference, status=status, currency="USD", amount=w.invoice.amount_due,
+        )  # fmt: skip
+    w.attempt = PaymentAttempt.objects.get(reference="cs_1")
+
+
+@pytest.fixture
+def world(monkeypatch, settings, stripe_settings, mocked) -> SimpleNamespace:
+    """Everything the forms act on, for one customer; providers configured but unreachable
+    (`mocked` answers nothing), so no case can reach a real provider."""
+    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
+    monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
+    w = SimpleNamespace(customer=CustomerFactory(preferred_currency="USD"))
+    credit_entry_append(customer=w.customer, amount=_usd("100"), kind="admin_add",
+                        idempotency_key="world")  # fmt: skip
+    w.invoice = _invoice(w.customer)
+    w.event = AuditEventFactory(customer=w.customer)
+    w.uid = urlsafe_base64_encode(force_bytes(w.customer.user.pk))
+    w.reset_token = default_token_generator.make_token(w.customer.user)
+    _dns(w)
+    _services(w)
+    _orders(w)
+    _payments(w)
+    return w
+
+
+# --- running the cases -------------------------------------------------------------------
+
+
+def _database_state() -> dict[str, object]:
+    """Per table, a value that moves whenever a row is written: on PostgreSQL the number of
+    rows this transaction has inserted, updated or deleted (one cheap query, and it also
+    sees a write that puts back the same values); elsewhere a digest of the table's rows."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del "
+                           "FROM pg_stat_xact_user_tables")  # fmt: skip
+            return dict(cursor.fetchall())
+        state = {}
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            rows = sorted(repr(row) for row in cursor.fetchall())
+            state[table] = hashlib.md5("|".join(rows).encode(), usedforsecurity=False).digest()
+        return state
+
+
+@dataclass
+class Outcome:
+    status: int
+    changed: set[str] = field(default_factory=set)
+    error: str = ""
+    markup_shown: bool = False
+
+
+def _run(client: Client, endpoint: Endpoint, w, url: str, data: dict) -> Outcome:
+    """One request in a savepoint that is rolled back, the client's cookies restored."""
+    cookies = copy.deepcopy(client.cookies)
+    try:
+        with transaction.atomic():
+            if endpoint.prepare:
+                endpoint.prepare(client, w)
+            before = _database_state()
+            response = getattr(client, endpoint.method)(url, data)
+            outcome = Outcome(response.status_code)
+            if response.status_code >= 500:
+                exc = response.exc_info[1] if response.exc_info else None
+                outcome.error = f"{type(exc).__name__}: {str(exc)[:200]}" if exc else ""
+            else:
+                after = _database_state()
+                outcome.changed = {t for t in after if before.get(t) != after[t]}
+                outcome.markup_shown = MARKUP.encode() in response.content
+            transaction.set_rollback(True)
+    finally:
+        client.cookies = cookies
+    return outcome
+
+
+def _url(endpoint: Endpoint, w, **override) -> str:
+    return reverse(endpoint.name, kwargs={**endpoint.kwargs(w), **override})
+
+
+def _int_kwargs(endpoint: Endpoint, w) -> list[str]:
+    return [k for k, v in endpoint.kwargs(w).items() if isinstance(v, int)]
+
+
+def _path_with(endpoint: Endpoint, w, kwarg: str, value: str) -> str:
+    """The URL with one path parameter replaced by `value`, even where the route refuses it."""
+    sentinel = "9876543210"
+    kwargs = {**endpoint.kwargs(w), kwarg: int(sentinel) if kwarg in _int_kwargs(endpoint, w)
+              else sentinel}  # fmt: skip
+    return reverse(endpoint.name, kwargs=kwargs).replace(sentinel, value)
+
+
+def _cases(endpoint: Endpoint, w) -> Iterator[tuple[str, str, dict, bool]]:
+    """(what, url, data, whether the value is valid input) for each hostile case."""
+    url, data = _url(endpoint, w), endpoint.data(w)
+    for name, accepts in endpoint.fields(w).items():
+        for value in HOSTILE:
+            yield f"{name}={value[:30]!r}", url, {**data, name: value}, accepts(value)
+    int_kwargs = _int_kwargs(endpoint, w)
+    for kwarg in (*endpoint.path, *int_kwargs):
+        for value in PATH_IDS if kwarg in int_kwargs else HOSTILE[1:]:
+            path = _path_with(endpoint, w, kwarg, value)
+            yield f"path {kwarg}={value[:30]!r}", path, data, False
+
+
+@pytest.fixture
+def clients(world) -> dict[bool, Client]:
+    signed_in = Client(raise_request_exception=False)
+    signed_in.force_login(world.customer.user)
+    return {False: signed_in, True: Client(raise_request_exception=False)}
+
+
+def test_hostile_input_never_answers_500_and_changes_nothing(world, clients):
+    failures = []
+    for endpoint in ENDPOINTS:
+        client = clients[endpoint.anonymous]
+        allowed = ALWAYS_WRITTEN | endpoint.logs
+        for what, url, data, valid in _cases(endpoint, world):
+            outcome = _run(client, endpoint, world, url, data)
+            if outcome.status >= 500:
+                failures.append(f"{endpoint} {what}: {outcome.status} {outcome.error}")
+            elif outcome.markup_shown:
+                failures.append(f"{endpoint} {what}: markup shown unescaped")
+            elif outcome.changed - allowed and not valid:
+                failures.append(f"{endpoint} {what}: changed {sorted(outcome.changed)}")
+    assert not failures, f"{len(failures)} hostile cases failed:\n" + "\n".join(failures)
+
+
+# --- completeness -----------------------------------------------------------------------
+
+
+def _client_area_names() -> set[str]:
+    def walk(patterns, namespace: str = "") -> Iterator[str]:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                yield from walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield f"{namespace}{pattern.name}"
+
+    return {name for name in walk(get_resolver().url_patterns)
+            if not name.startswith(NOT_CLIENT_AREA)}  # fmt: skip
+
+
+def test_every_client_area_url_is_in_the_table():
+    assert _client_area_names() - {endpoint.name for endpoint in ENDPOINTS} == set()
+    assert {endpoint.name for endpoint in ENDPOINTS} - _client_area_names() == set()
+
+
+@pytest.fixture
+def reads(monkeypatch) -> set[str]:
+    """The names a view reads from request.GET / request.POST."""
+    names: set[str] = set()
+    for method in ("get", "getlist", "__getitem__", "__contains__"):
+        original = getattr(QueryDict, method)
+
+        def recording(self, key, *args, _original=original):
+            names.add(key)
+            return _original(self, key, *args)
+
+        monkeypatch.setattr(QueryDict, method, recording)
+    return names
+
+
+def test_every_parameter_a_view_reads_is_tested(world, clients, reads):
+    """Each endpoint sent its valid input: whatever the view reads must be a tested field of
+    that URL (a form or query parameter added without hostile cases fails here)."""
+    untested, broken = {}, []
+    for endpoint in ENDPOINTS:
+        reads.clear()
+        outcome = _run(clients[endpoint.anonymous], endpoint, world, _url(endpoint, world),
+                       endpoint.data(world))  # fmt: skip
+        if outcome.status >= 500:
+            broken.append(f"{endpoint}: {outcome.status} {outcome.error}")
+        tested = {f for e in ENDPOINTS if e.name == endpoint.name for f in e.fields(world)}
+        missing = reads - tested - LIBRARY_READS
+        if missing:
+            untested[str(endpoint)] = sorted(missing)
+    assert not broken
+    assert not untested, f"parameters read without hostile cases: {untested}"
+
+
+# --- webhooks (not the client area, but no 500 either) --------------------------------------
+
+
+def test_hostile_webhook_deliveries_never_answer_500(stripe_settings, settings, mocked):
+    """Signed Stripe events whose id and type are hostile, and unsigned garbage to both
+    endpoints: refused (400) or stored, never 500."""
+    from payments.tests import stripe_events
+
+    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
+    settings.PAYPAL_WEBHOOK_ID = "WH-1"
+    client, failures = Client(raise_request_exception=False), []
+
+    def deliver(url: str, body: str | bytes, **headers) -> None:
+        response = client.post(url, body, content_type="application/json", **headers)
+        if response.status_code >= 500:
+            failures.append(f"{url} {body[:60]!r} {headers}: {response.status_code}")
+
+    for value in HOSTILE:
+        for key in ("id", "type"):
+            payload = {**stripe_events.event("payment_intent.succeeded", {}), key: value}
+            body, headers = stripe_events.signed(payload)
+            deliver("/webhooks/stripe/", body, **headers)
+        for url in ("/webhooks/stripe/", "/webhooks/paypal/"):
+            deliver(url, value, HTTP_STRIPE_SIGNATURE=value, HTTP_PAYPAL_TRANSMISSION_ID=value)
+    deliver("/webhooks/stripe/", b"\xff\xfe\x00garbage", HTTP_STRIPE_SIGNATURE="t=1,v1=00")
+    assert not failures, "\n".join(failures)
