@@ -290,7 +290,8 @@ AXES_CLIENT_IP_CALLABLE = "billing_portal.common.request.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.services.login_username_normalize"
 # Both login forms (client area and admin) post the email in a field named "username".
 AXES_USERNAME_FORM_FIELD = "username"
-# Number of reverse proxies in front of the portal whose X-Forwarded-For we trust.
+# Number of reverse proxies in front of the portal: the client is the N-th address from the
+# right of X-Forwarded-For (billing_portal.common.request.client_ip); 0 means REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Security -----------------------------------------------------------------------------
