@@ -10,6 +10,7 @@ HTTPS-only cookies, HSTS and SSL redirect so `check --deploy --fail-level WARNIN
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import timedelta
 from decimal import Decimal
@@ -293,6 +294,39 @@ AXES_USERNAME_FORM_FIELD = "username"
 # Number of reverse proxies in front of the portal: the client is the N-th address from the
 # right of X-Forwarded-For (billing_portal.common.request.client_ip); 0 means REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Throttles on the forms that send email or check a password (billing_portal/common/
+# throttle.py): per submitted address and per client IP, as django-ratelimit rates
+# "count/period" with period s, m, h or d, optionally multiplied ("30/10m").
+THROTTLE_RATES = {
+    "login": {
+        "address": env.str("THROTTLE_LOGIN_PER_ADDRESS", default="100/h"),
+        "ip": env.str("THROTTLE_LOGIN_PER_IP", default="30/10m"),
+    },
+    "password_reset": {
+        "address": env.str("THROTTLE_PASSWORD_RESET_PER_ADDRESS", default="3/h"),
+        "ip": env.str("THROTTLE_PASSWORD_RESET_PER_IP", default="20/h"),
+    },
+    "verification_resend": {
+        "address": env.str("THROTTLE_VERIFICATION_RESEND_PER_ADDRESS", default="3/h"),
+        "ip": env.str("THROTTLE_VERIFICATION_RESEND_PER_IP", default="20/h"),
+    },
+    "register": {
+        "address": env.str("THROTTLE_REGISTER_PER_ADDRESS", default="3/h"),
+        "ip": env.str("THROTTLE_REGISTER_PER_IP", default="10/h"),
+    },
+}
+for _form, _rates in THROTTLE_RATES.items():
+    for _per, _rate in _rates.items():
+        if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", _rate):
+            raise ImproperlyConfigured(
+                f"THROTTLE_{_form.upper()}_PER_{_per.upper()} must be a rate like 5/h or "
+                f"30/10m, not {_rate!r}."
+            )
+# The counters live in the default cache (Redis when REDIS_URL is set; per process without
+# it). Counted per client_ip; a cache that cannot count lets requests through.
+RATELIMIT_IP_META_KEY = "billing_portal.common.throttle.throttle_ip"
+RATELIMIT_FAIL_OPEN = True
 
 # --- Security -----------------------------------------------------------------------------
 

@@ -6,10 +6,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import DashboardView
+from billing_portal.common.throttle import throttled
 from billing_portal.common.views import healthz
 from payments.webhooks import PayPalWebhookView, StripeWebhookView
 
 admin.site.site_header = admin.site.site_title = "Billing portal staff"
+# The staff login counts against the same limits as the client area's.
+admin.site.login = throttled("login", field="username")(admin.site.login)
 handler400 = "billing_portal.common.views.bad_request"  # 403, 404, 500: Django's own handlers
 
 api_v1 = [
