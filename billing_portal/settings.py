@@ -329,7 +329,9 @@ for _form, _rates in THROTTLE_RATES.items():
                 f"30/10m, not {_rate!r}."
             )
 # The counters live in the default cache (Redis when REDIS_URL is set; per process without
-# it). Counted per client_ip; a cache that cannot count lets requests through.
+# it). Counted per client_ip; a cache that cannot count lets requests through. The
+# django_ratelimit app is not installed: it only adds a system check that calls the embedded
+# default's locmem cache an error and Django's own (atomic) Redis cache unsupported.
 RATELIMIT_IP_META_KEY = "billing_portal.common.throttle.throttle_ip"
 RATELIMIT_FAIL_OPEN = True
 
