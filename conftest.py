@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pytest
 import responses
@@ -43,6 +44,14 @@ def _celery_join_flag_reset() -> None:
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _throttle_counters_per_test(settings) -> None:
+    # Each test counts throttled requests under keys of its own, so no test inherits another's
+    # counts. Clearing the cache instead would flush the Redis database the Celery broker of
+    # the Redis tests shares; these keys expire by themselves.
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
@@ -21,6 +22,7 @@ from accounts.mixins import CustomerRequiredMixin
 from accounts.models import AuditEvent
 from accounts.selectors import audit_event_list_for_customer, customer_get_for_user
 from billing_portal.common.request import RequestMeta
+from billing_portal.common.throttle import throttled
 from credits.selectors import credit_balances_for_customer
 from credits.services import token_balance_get, token_currency
 from invoices.selectors import (
@@ -40,6 +42,7 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")
 
 
+@method_decorator(throttled("register", field="email"), name="post")
 class RegisterView(FormView):
     template_name = "accounts/register.html"
     form_class = RegistrationForm
@@ -84,6 +87,7 @@ class VerifyEmailView(View):
         return redirect("dashboard" if request.user.is_authenticated else "accounts:login")
 
 
+@method_decorator(throttled("verification_resend", field="email"), name="post")
 class ResendVerificationView(FormView):
     template_name = "accounts/resend_verification.html"
     form_class = EmailForm
@@ -100,12 +104,14 @@ class ResendVerificationView(FormView):
         return redirect("accounts:login")
 
 
+@method_decorator(throttled("login", field="username"), name="post")
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
+@method_decorator(throttled("password_reset", field="email"), name="post")
 class PasswordResetView(FormView):
     template_name = "accounts/password_reset_form.html"
     form_class = EmailForm

@@ -10,6 +10,7 @@ HTTPS-only cookies, HSTS and SSL redirect so `check --deploy --fail-level WARNIN
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -91,6 +93,7 @@ INSTALLED_APPS = [
     # Third party
     "axes",
     "bootstrap",
+    "csp",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_countries",
@@ -111,11 +114,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "billing_portal.common.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing_portal.common.middleware.DatabaseConflictMiddleware",
@@ -290,8 +296,44 @@ AXES_CLIENT_IP_CALLABLE = "billing_portal.common.request.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.services.login_username_normalize"
 # Both login forms (client area and admin) post the email in a field named "username".
 AXES_USERNAME_FORM_FIELD = "username"
-# Number of reverse proxies in front of the portal whose X-Forwarded-For we trust.
+# Number of reverse proxies in front of the portal: the client is the N-th address from the
+# right of X-Forwarded-For (billing_portal.common.request.client_ip); 0 means REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Throttles on the forms that send email or check a password (billing_portal/common/
+# throttle.py): per submitted address and per client IP, as django-ratelimit rates
+# "count/period" with period s, m, h or d, optionally multiplied ("30/10m").
+THROTTLE_RATES = {
+    "login": {
+        "address": env.str("THROTTLE_LOGIN_PER_ADDRESS", default="100/h"),
+        "ip": env.str("THROTTLE_LOGIN_PER_IP", default="30/10m"),
+    },
+    "password_reset": {
+        "address": env.str("THROTTLE_PASSWORD_RESET_PER_ADDRESS", default="3/h"),
+        "ip": env.str("THROTTLE_PASSWORD_RESET_PER_IP", default="20/h"),
+    },
+    "verification_resend": {
+        "address": env.str("THROTTLE_VERIFICATION_RESEND_PER_ADDRESS", default="3/h"),
+        "ip": env.str("THROTTLE_VERIFICATION_RESEND_PER_IP", default="20/h"),
+    },
+    "register": {
+        "address": env.str("THROTTLE_REGISTER_PER_ADDRESS", default="3/h"),
+        "ip": env.str("THROTTLE_REGISTER_PER_IP", default="10/h"),
+    },
+}
+for _form, _rates in THROTTLE_RATES.items():
+    for _per, _rate in _rates.items():
+        if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", _rate):
+            raise ImproperlyConfigured(
+                f"THROTTLE_{_form.upper()}_PER_{_per.upper()} must be a rate like 5/h or "
+                f"30/10m, not {_rate!r}."
+            )
+# The counters live in the default cache (Redis when REDIS_URL is set; per process without
+# it). Counted per client_ip; a cache that cannot count lets requests through. The
+# django_ratelimit app is not installed: it only adds a system check that calls the embedded
+# default's locmem cache an error and Django's own (atomic) Redis cache unsupported.
+RATELIMIT_IP_META_KEY = "billing_portal.common.throttle.throttle_ip"
+RATELIMIT_FAIL_OPEN = True
 
 # --- Security -----------------------------------------------------------------------------
 
@@ -307,6 +349,40 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, no
+# inline code anywhere (client area, admin, API docs), no plugins, no framing.
+# form-action also covers the redirects that follow a form's POST (Chromium, Firefox), so it
+# lists where the payment forms send the customer: Stripe Checkout, Stripe's 3-D Secure page
+# and PayPal's approval pages. The service page adds its own panel's origin for "Open control
+# panel" (provisioning.views.ServiceDetailView).
+PAYMENT_FORM_TARGETS = [
+    "https://checkout.stripe.com",
+    "https://hooks.stripe.com",
+    "https://www.paypal.com",
+    "https://www.sandbox.paypal.com",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *PAYMENT_FORM_TARGETS],
+    },
+}
+# Browser features the portal never uses, refused to it and anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "bluetooth", "camera", "display-capture",
+        "encrypted-media", "geolocation", "gyroscope", "hid", "idle-detection",
+        "magnetometer", "microphone", "midi", "payment", "screen-wake-lock", "serial", "usb",
+    )
+}  # fmt: skip
 
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES

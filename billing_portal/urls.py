@@ -3,13 +3,16 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import DashboardView
+from billing_portal.common.throttle import throttled
 from billing_portal.common.views import healthz
 from payments.webhooks import PayPalWebhookView, StripeWebhookView
 
 admin.site.site_header = admin.site.site_title = "Billing portal staff"
+# The staff login counts against the same limits as the client area's.
+admin.site.login = throttled("login", field="username")(admin.site.login)
 handler400 = "billing_portal.common.views.bad_request"  # 403, 404, 500: Django's own handlers
 
 api_v1 = [
@@ -28,7 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("webhooks/stripe/", StripeWebhookView.as_view(), name="webhook-stripe"),
     path("webhooks/paypal/", PayPalWebhookView.as_view(), name="webhook-paypal"),
     path("healthz", healthz, name="healthz"),

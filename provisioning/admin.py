@@ -119,10 +119,10 @@ class ServerAdmin(admin.ModelAdmin):
     @admin.display(description="Accounts")
     def utilisation_bar(self, server: Server) -> str:
         share = round(server.utilisation * 100)
-        colour = "#ba2121" if share >= 80 else "#417690"
+        level = "high" if share >= 80 else "ok"  # colours in static/css/admin.css
         return format_html(
-            '<span title="{}%" style="color:{}">{} / {} ({}%){}</span>',
-            share, colour, server.current_accounts, server.capacity_accounts, share,
+            '<span title="{}%" class="utilisation-{}">{} / {} ({}%){}</span>',
+            share, level, server.current_accounts, server.capacity_accounts, share,
             " — over 80%" if share >= 80 else "",
         )  # fmt: skip
 

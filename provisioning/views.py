@@ -1,6 +1,9 @@
 """Client-area pages of the provisioning app: the services list, a service's page (status,
 plan, next due date, location, credentials), and the panel login link."""
 
+from urllib.parse import urlsplit
+
+from csp.decorators import csp_update
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -87,6 +90,22 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         ]
         context["site_plan"] = site_plan_for(service=service)
         return context
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        # "Open control panel" posts to service_login, which redirects to the panel's
+        # sign-on link; browsers check that redirect against this page's form-action.
+        allow_panel = csp_update({"form-action": _panel_origins(self.object)})
+        return allow_panel(lambda: response)()
+
+
+def _panel_origins(service: Service) -> list[str]:
+    """Where a panel's sign-on links land: the panel's own host (the server's API address,
+    as DirectAdmin's and VirtFusion's one-time links are) or the panel URL recorded for the
+    service (Pterodactyl's)."""
+    urls = (service.server.base_url if service.server else "", service.panel_url)
+    parts = [urlsplit(url) for url in urls if url]
+    return sorted({f"{p.scheme}://{p.netloc}" for p in parts if p.scheme in ("http", "https")})
 
 
 class SandboxPanelView(_ServiceMixin, DetailView):

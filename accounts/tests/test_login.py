@@ -127,3 +127,48 @@ def test_logout_requires_post(client, customer):
     client.force_login(customer.user)
     assert client.get(reverse("accounts:logout")).status_code == 405
     assert "_auth_user_id" in client.session
+
+
+# --- behind the reverse proxy (TRUSTED_PROXY_COUNT=1, as in .env.example) ---------------
+
+PROXY = "10.0.0.1"
+
+
+def _attempt_via_proxy(client, email, password, *, real_ip, spoofed):
+    """A login through one proxy: the client sent its own X-Forwarded-For entry (spoofed),
+    the proxy appended the address it saw (real_ip) and connected from PROXY."""
+    return client.post(
+        LOGIN,
+        {"username": email, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=f"{spoofed}, {real_ip}",
+    )
+
+
+def test_rotating_spoofed_forwarded_for_entries_still_lock_out(client, customer, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    email, real_ip = customer.user.email, "203.0.113.7"
+    statuses = [
+        _attempt_via_proxy(
+            client, email, "wrong-password", real_ip=real_ip, spoofed=f"192.0.2.{n + 1}"
+        ).status_code
+        for n in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    # the failure that reaches the limit is answered with the lockout page
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+
+    response = _attempt_via_proxy(client, email, PASSWORD, real_ip=real_ip, spoofed="192.0.2.99")
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # the audit log records the address the proxy saw, never the spoofed entries
+    events = AuditEvent.objects.filter(
+        action__in=[AuditAction.LOGIN_FAILED, AuditAction.LOGIN_LOCKED_OUT]
+    )
+    assert set(events.values_list("ip_address", flat=True)) == {real_ip}
+
+    # the owner, from another address, is not locked out (the lockout is per email + IP)
+    response = _attempt_via_proxy(
+        client, email, PASSWORD, real_ip="203.0.113.200", spoofed="192.0.2.1"
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(customer.user.pk)

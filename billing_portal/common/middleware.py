@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.cache import patch_cache_control
 
 from billing_portal.common.db import is_transient_conflict
 
@@ -31,3 +32,20 @@ class DatabaseConflictMiddleware:
         response = TemplateResponse(request, "503.html", status=503)
         response["Retry-After"] = "2"
         return response.render()
+
+
+class PrivatePagesMiddleware:
+    """Every response to a signed-in user (client area, admin, API) is `Cache-Control:
+    private, no-store`: invoices, credentials and balances must never be kept by a shared
+    cache or in the browser's history cache. Static files are served by WhiteNoise before
+    this runs, so they keep their long-lived caching."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
+        return response

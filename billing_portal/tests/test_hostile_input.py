@@ -399,6 +399,8 @@ def world(monkeypatch, settings, stripe_settings, mocked) -> SimpleNamespace:
     """Everything the forms act on, for one customer; providers configured but unreachable
     (`mocked` answers nothing), so no case can reach a real provider."""
     settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
+    # Every case must reach its form; the throttles are tested in accounts/tests/test_throttles.py.
+    settings.RATELIMIT_ENABLE = False
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
     w = SimpleNamespace(customer=CustomerFactory(preferred_currency="USD"))
     credit_entry_append(customer=w.customer, amount=_usd("100"), kind="admin_add",
@@ -580,6 +582,8 @@ def test_hostile_webhook_deliveries_never_answer_500(stripe_settings, settings, 
     from payments.tests import stripe_events
 
     settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
+    # Every case must reach its form; the throttles are tested in accounts/tests/test_throttles.py.
+    settings.RATELIMIT_ENABLE = False
     settings.PAYPAL_WEBHOOK_ID = "WH-1"
     client, failures = Client(raise_request_exception=False), []
 

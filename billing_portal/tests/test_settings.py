@@ -113,3 +113,9 @@ def test_migrations_do_not_depend_on_the_currency_settings():
         DEBUG="true", CURRENCIES="CAD,JPY", DEFAULT_CURRENCY="CAD",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_throttle_rate_that_is_not_a_rate_refuses_to_start():
+    result = _run("check", **_production(THROTTLE_LOGIN_PER_IP="lots"))
+    assert result.returncode != 0
+    assert "THROTTLE_LOGIN_PER_IP must be a rate like 5/h or 30/10m, not 'lots'" in result.stderr

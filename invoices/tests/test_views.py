@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.templatetags.static import static
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from djmoney.money import Money
@@ -14,7 +16,7 @@ from pypdf import PdfReader
 
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.testing import assert_customer_isolation
-from invoices import services
+from invoices import documents, services
 from invoices.models import Invoice
 from invoices.tests.factories import TaxRateFactory
 
@@ -104,6 +106,32 @@ def test_pdf_download_contains_the_invoice(client, buyer):
     text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
     for expected in (invoice.number, "Seller AG", "Acme BV", "Line 2", "37.02", "Reverse charge"):
         assert expected in text, expected
+
+
+def test_the_pdf_reads_its_stylesheet_from_the_static_files(buyer, monkeypatch):
+    """The document's styles are a static file (no inline <style>, for the CSP); the PDF
+    renderer reads the same file from disk and nothing from anywhere else."""
+    read, original = [], documents.static_file_path
+
+    def recording(uri, rel=None):
+        read.append((uri, original(uri, rel)))
+        return read[-1][1]
+
+    monkeypatch.setattr(documents, "static_file_path", recording)
+    documents.invoice_render_pdf(_issued(buyer))
+    assert [uri for uri, _path in read] == [static("css/invoice_document.css")]
+    assert Path(read[0][1]).read_text().startswith("/* The invoice document")
+    assert documents.static_file_path("https://cdn.example.com/x.css") == ""
+
+
+def test_the_print_page_prints_with_a_button_not_inline_code(client, buyer):
+    invoice = _issued(buyer)
+    client.force_login(buyer.user)
+    page = client.get(reverse("invoices:invoice_print", args=[invoice.pk])).content.decode()
+    assert '<button type="button" data-print>Print this invoice</button>' in page
+    assert static("js/print.js") in page
+    assert "<style" not in page
+    assert "javascript:" not in page
 
 
 def test_invoice_pages_are_hidden_from_other_customers(client, buyer, other_customer):
