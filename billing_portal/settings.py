@@ -199,6 +199,11 @@ CELERY_TASK_ROUTES = {
     "credits.token_purchase_deliver": {"queue": "panels"},
     "backups.*": {"queue": "backups"},
 }
+# Beat is a singleton: RedBeat keeps the schedule (with each entry's last run) in the broker's
+# Redis, so it survives redeploys, and sends only while holding a lock there; a second beat
+# waits for the lock. The lock expires 5 ticks (150 s) after a beat that was killed.
+CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
     "invoices.billing_run": {
