@@ -18,6 +18,7 @@ def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
     isolated = {
         "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS",
         "DJANGO_SETTINGS_MODULE", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER",
+        "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL",
     }  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key not in isolated}
     env.update({"READ_DOT_ENV_FILE": "false", **variables})
@@ -113,3 +114,20 @@ def test_migrations_do_not_depend_on_the_currency_settings():
         DEBUG="true", CURRENCIES="CAD,JPY", DEFAULT_CURRENCY="CAD",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_broker_results_and_cache_can_each_have_a_redis_of_their_own():
+    # Production (docker-compose.yml) keeps the cache apart, so that its eviction policy
+    # never touches the broker's queued tasks.
+    script = (
+        "from django.conf import settings as s; print(s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND, s.CACHES['default']['LOCATION'])"
+    )
+    variables = _production(
+        CELERY_BROKER_URL="redis://broker:6379/0", CELERY_RESULT_BACKEND="redis://broker:6379/1",
+        CACHE_URL="redis://cache:6379/0",
+    )  # fmt: skip
+    result = _run("shell", "-v", "0", "-c", script, **variables)
+    assert result.stdout.split() == [
+        "False", "redis://broker:6379/0", "redis://broker:6379/1", "redis://cache:6379/0",
+    ], result.stderr  # fmt: skip
