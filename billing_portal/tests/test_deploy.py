@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from billing_portal.common.testing import database_url_for_tests, repository_copy
+from billing_portal.common.testing import database_url_for_tests, free_port, repository_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -33,12 +33,6 @@ PRODUCTION = {
     "READ_DOT_ENV_FILE": "false",
     "DEBUG": "false",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(**variables: str) -> dict[str, str]:
@@ -95,7 +89,7 @@ def _gunicorn(tmp_path: Path, app: Path, **variables: str) -> Iterator[tuple[int
     """The portal under gunicorn as the web container runs it (its command, gunicorn.conf.py,
     production settings, from the image's /app) on a free loopback port; yields (port, its
     environment)."""
-    port = _free_port()
+    port = free_port()
     env = _env(**{
         **PRODUCTION, "DATABASE_URL": database_url_for_tests(),
         "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
@@ -192,7 +186,7 @@ def test_caddyfile_validates(tmp_path):
 @pytest.mark.django_db
 @pytest.mark.skipif(not IN_CI and not shutil.which("caddy"), reason="caddy is not installed")
 def test_caddy_terminates_tls_in_front_of_gunicorn(tmp_path, image):
-    https_port, http_port, health_port = _free_port(), _free_port(), _free_port()
+    https_port, http_port, health_port = free_port(), free_port(), free_port()
     proxied = {"ALLOWED_HOSTS": "localhost", "TRUSTED_PROXY_COUNT": "1"}
     with _gunicorn(tmp_path, image, **proxied) as (port, _):
         # The compose proxy's Caddyfile as it is, with this test's ports and a local CA

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import redis
 import requests
 from django.conf import settings
 
-from billing_portal.common.testing import repository_copy
+from billing_portal.common.testing import free_port, repository_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = ("default", "panels", "backups")
@@ -77,12 +76,6 @@ def _until(condition: Callable[[], bool], process: subprocess.Popen, log: Path) 
         time.sleep(0.5)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=5).status_code == 200
@@ -92,7 +85,7 @@ def _answers(url: str) -> bool:
 
 def test_cp_env_example_and_make_run_serves_pages(checkout, tmp_path):
     shutil.copy(checkout / ".env.example", checkout / ".env")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "make-run.log"
     with _make(checkout, "run", log, _shell(), f"PORT={port}") as process:
         base = f"http://127.0.0.1:{port}"
