@@ -1,4 +1,6 @@
-# Production image: one image for web (gunicorn), worker and beat.
+# Production image: one image for migrate, web (gunicorn), the workers and beat;
+# docker-compose.yml gives each service its command. Runs as an unprivileged user that can
+# read the code but not change it.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -6,10 +8,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
+# A fixed numeric uid/gid, so that volumes and the host see one owner.
+RUN groupadd --system --gid 10001 portal \
+    && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin portal
+
 WORKDIR /app
 
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
 
@@ -18,8 +25,7 @@ RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost READ_DOT_ENV_FILE=fals
     FIELD_ENCRYPTION_KEYS=bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc= \
     python manage.py collectstatic --noinput
 
-RUN useradd --system --uid 1000 --home /app portal && chown -R portal /app
-USER portal
+USER 10001:10001
 
 EXPOSE 8000
-CMD ["gunicorn", "billing_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "billing_portal.wsgi:application"]

@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test worker lint format migrate requirements clean
+.PHONY: help install install-dev run test worker beat lint format migrate requirements clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,16 +41,32 @@ run: install  ## Migrate, seed demo data and serve http://127.0.0.1:8000 (PORT=8
 test: install-dev  ## Run the whole test suite (PostgreSQL if DATABASE_URL is set, else SQLite)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-worker: install  ## Start a Celery worker with the beat scheduler on every queue (needs REDIS_URL)
-	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL: without a broker tasks already run in-process."; exit 1; }
-	$(BIN)/celery -A billing_portal worker --beat --queues default,panels,backups --loglevel INFO
+# Workers and beat need a broker: REDIS_URL (or CELERY_BROKER_URL), from the environment or
+# .env, which is why the settings are asked rather than the shell.
+BROKER_CHECK = $(BIN)/python manage.py shell -v 0 -c "from django.conf import settings; \
+	raise SystemExit(settings.CELERY_BROKER_URL.startswith('memory:') and \
+	'Set REDIS_URL (environment or .env): without a broker tasks already run in-process.')"
+
+# The same development defaults as `make run` (DEBUG on unless set).
+worker: export DEBUG ?= true
+worker: install  ## Start a Celery worker on every queue (needs REDIS_URL; beat is `make beat`)
+	@$(BROKER_CHECK)
+	$(BIN)/celery -A billing_portal worker --queues default,panels,backups --loglevel INFO
+
+# One beat per deployment: RedBeat keeps the schedule and a lock in Redis, so a second beat
+# only waits for the lock.
+beat: export DEBUG ?= true
+beat: install  ## Start the periodic-task scheduler (needs REDIS_URL; one per deployment)
+	@$(BROKER_CHECK)
+	$(BIN)/celery -A billing_portal beat --loglevel INFO
 
 migrate: install  ## Apply database migrations
 	$(BIN)/python manage.py migrate --noinput
 
-lint: install-dev  ## ruff check, ruff format --check, makemigrations --check
+lint: install-dev  ## ruff check, ruff format --check, makemigrations --check, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install-dev  ## Format and auto-fix with ruff

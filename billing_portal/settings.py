@@ -164,22 +164,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery ---------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Broker, results and cache each default to REDIS_URL. Production gives them Redis of their
+# own (docker-compose.yml): an eviction policy is per Redis server, so the cache's may evict
+# only cache keys, while the broker's Redis runs `noeviction` and never drops a queued task.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or "memory://localhost/"
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL) or None
+CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
 
-if REDIS_URL:
+if CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
             "KEY_PREFIX": "billing_portal",
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
-CELERY_RESULT_BACKEND = REDIS_URL or None
 # Without a broker the portal is self-contained: tasks run in the calling process.
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory://")
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -205,6 +211,11 @@ CELERY_TASK_ROUTES = {
     "credits.token_purchase_deliver": {"queue": "panels"},
     "backups.*": {"queue": "backups"},
 }
+# Beat is a singleton: RedBeat keeps the schedule (with each entry's last run) in the broker's
+# Redis, so it survives redeploys, and sends only while holding a lock there; a second beat
+# waits for the lock. The lock expires 5 ticks (150 s) after a beat that was killed.
+CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
     "invoices.billing_run": {
@@ -570,6 +581,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Axes announces its configuration at every start; only its warnings are news.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # Axes announces its configuration at every start; only its warnings are news.
+        "axes": {"level": "WARNING"},
+        # A request for a host the portal does not serve (a probe, a scanner) is logged,
+        # never mailed to staff: Django's default would mail every one.
+        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+    },
 }

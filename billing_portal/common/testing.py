@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -141,6 +143,28 @@ def errors_of(outcomes: Iterable[Any]) -> list[BaseException]:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a server a test starts (never a fixed port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def repository_copy(destination: Path) -> Path:
+    """Copy the repository's files (tracked and new ones, as `git` lists them) into
+    `destination`: a checkout of the working tree for commands that write where they run
+    (a .env, a database, collected static files)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.decode().split("\0")):
+        if (ROOT / name).is_file():  # not a file deleted in the working tree
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, destination / name)
+    return destination
 
 
 def database_url_for_tests(*, scheme: str = "postgres") -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import OperationalError, connections
+from django.test import TestCase
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,16 @@ def test_healthz_reaches_the_real_broker(client, settings):
 
 def test_healthz_only_answers_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_a_disallowed_host_is_logged_and_never_mailed_to_staff(client, settings, mailoutbox):
+    # A probe (or a scanner) naming a host the portal does not serve gets 400; staff are not
+    # mailed for it (a probe every 30 s would be 2,880 mails a day per container).
+    settings.ADMINS = [("Staff", "ops@example.com")]
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert response.status_code == 400
+    assert mailoutbox == []
+    with TestCase().assertLogs("django.security.DisallowedHost", "ERROR") as logged:
+        client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert "Invalid HTTP_HOST header: '127.0.0.1:8000'" in logged.output[0]

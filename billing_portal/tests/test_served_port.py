@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 
 import requests
 
+from billing_portal.common.testing import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(**variables: str) -> dict[str, str]:
@@ -53,7 +48,7 @@ def test_emails_link_to_the_port_in_PORT_unless_PORTAL_BASE_URL_is_set():
 
 
 def test_make_run_on_another_port_prints_links_to_the_port_it_serves(tmp_path):
-    port = _free_port()
+    port = free_port()
     # The tests' own interpreter stands in for .venv (already installed: not remade).
     command = ["make", "--no-print-directory", "run", f"PORT={port}",
                f"BIN={Path(sys.executable).parent}", "-o", ".venv/.runtime-installed"]  # fmt: skip

@@ -18,6 +18,7 @@ def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
     isolated = {
         "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS",
         "DJANGO_SETTINGS_MODULE", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER",
+        "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL",
     }  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key not in isolated}
     env.update({"READ_DOT_ENV_FILE": "false", **variables})
@@ -119,3 +120,20 @@ def test_a_throttle_rate_that_is_not_a_rate_refuses_to_start():
     result = _run("check", **_production(THROTTLE_LOGIN_PER_IP="lots"))
     assert result.returncode != 0
     assert "THROTTLE_LOGIN_PER_IP must be a rate like 5/h or 30/10m, not 'lots'" in result.stderr
+
+
+def test_broker_results_and_cache_can_each_have_a_redis_of_their_own():
+    # Production (docker-compose.yml) keeps the cache apart, so that its eviction policy
+    # never touches the broker's queued tasks.
+    script = (
+        "from django.conf import settings as s; print(s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND, s.CACHES['default']['LOCATION'])"
+    )
+    variables = _production(
+        CELERY_BROKER_URL="redis://broker:6379/0", CELERY_RESULT_BACKEND="redis://broker:6379/1",
+        CACHE_URL="redis://cache:6379/0",
+    )  # fmt: skip
+    result = _run("shell", "-v", "0", "-c", script, **variables)
+    assert result.stdout.split() == [
+        "False", "redis://broker:6379/0", "redis://broker:6379/1", "redis://cache:6379/0",
+    ], result.stderr  # fmt: skip
