@@ -337,7 +337,8 @@ if DEFAULT_CURRENCY not in CURRENCIES:
 # Frozen onto every invoice when it is issued.
 SELLER_DETAILS = {
     "name": env.str("SELLER_NAME", default="Example Hosting Ltd"),
-    "address": env.str("SELLER_ADDRESS", default="1 Example Street\nLondon EC1A 1AA"),
+    # One line in .env: "\n" written between the address lines is a line break.
+    "address": env.str("SELLER_ADDRESS", multiline=True, default="1 Example St\nLondon EC1A 1AA"),
     "country": env.str("SELLER_COUNTRY", default="GB"),
     "tax_id": env.str("SELLER_TAX_ID", default=""),
     "email": env.str("SELLER_EMAIL", default="billing@example.com"),

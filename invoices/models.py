@@ -420,6 +420,12 @@ class Invoice(models.Model):
         return self.number or f"Draft invoice #{self.pk}"
 
     @property
+    def seller_address_lines(self) -> list[str]:
+        """The frozen seller address, a line each. Invoices issued before SELLER_ADDRESS's
+        "\\n" was read as a line break hold the two characters: they print as lines too."""
+        return self.seller_details.get("address", "").replace("\\n", "\n").splitlines()
+
+    @property
     def amount_due(self) -> Money:
         due = self.total - self.amount_paid
         return due if due.amount > 0 else money_zero(str(self.currency))

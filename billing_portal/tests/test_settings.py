@@ -113,3 +113,11 @@ def test_migrations_do_not_depend_on_the_currency_settings():
         DEBUG="true", CURRENCIES="CAD,JPY", DEFAULT_CURRENCY="CAD",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_seller_address_lines_written_with_backslash_n_are_lines():
+    # As in .env.example and compose files, where a value cannot hold a line break.
+    script = "from django.conf import settings; print(repr(settings.SELLER_DETAILS['address']))"
+    variables = _production(SELLER_ADDRESS="1 Example Street\\nLondon EC1A 1AA")
+    result = _run("shell", "-v", "0", "-c", script, **variables)
+    assert result.stdout.strip() == repr("1 Example Street\nLondon EC1A 1AA"), result.stderr
