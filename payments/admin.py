@@ -225,6 +225,10 @@ class WebhookEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @admin.action(description="Reprocess selected events", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
-        for event_id in queryset.values_list("pk", flat=True):
-            services.webhook_event_reprocess(webhook_event_id=event_id)
-        self.message_user(request, "Queued for processing.", messages.SUCCESS)
+        queued = [services.webhook_event_reprocess(webhook_event_id=event_id)
+                  for event_id in queryset.values_list("pk", flat=True)]  # fmt: skip
+        if any(queued):
+            self.message_user(request, "Queued for processing.", messages.SUCCESS)
+        if not all(queued):
+            pruned = f"{queued.count(False)} event(s) not run again: their payload was pruned."
+            self.message_user(request, pruned, messages.WARNING)

@@ -121,3 +121,13 @@ def test_seller_address_lines_written_with_backslash_n_are_lines():
     variables = _production(SELLER_ADDRESS="1 Example Street\\nLondon EC1A 1AA")
     result = _run("shell", "-v", "0", "-c", script, **variables)
     assert result.stdout.strip() == repr("1 Example Street\nLondon EC1A 1AA"), result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["WEBHOOK_RETENTION_DAYS", "OPERATION_LOG_RETENTION_DAYS", "LOGIN_LOG_RETENTION_DAYS"],
+)
+def test_a_retention_period_under_a_day_is_refused(variable):
+    result = _run("check", **_production(**{variable: "0"}))
+    assert result.returncode != 0
+    assert "at least 1 day" in result.stderr
