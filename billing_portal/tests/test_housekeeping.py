@@ -21,6 +21,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditEvent
 from accounts.tests.factories import AuditEventFactory, CustomerFactory
+from billing_portal.common.db import in_batches
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation
@@ -218,3 +219,19 @@ def test_a_pruned_event_is_not_reprocessed(admin_client, old_and_new):
     response = admin_client.post(changelist, data, follow=True)
     assert "their payload was pruned" in response.content.decode()
     assert _fresh(event).status == "ignored"
+
+
+def test_pruning_goes_a_batch_at_a_time_and_leaves_what_stopped_matching():
+    events = [_event("processed", str(n)) for n in range(5)]
+    batches = []
+
+    def blank(rows) -> int:
+        batches.append(sorted(rows.values_list("pk", flat=True)))
+        # meanwhile staff or a worker change the last one: it no longer matches
+        WebhookEvent.objects.filter(pk=events[-1].pk).update(status="failed")
+        return rows.update(body="")
+
+    old = WebhookEvent.objects.filter(status="processed").exclude(body="")
+    assert in_batches(old, blank, size=2) == 4
+    assert batches == [[events[0].pk, events[1].pk], [events[2].pk, events[3].pk]]
+    assert _fresh(events[-1]).body == '{"id": "evt"}'
