@@ -54,6 +54,7 @@ class EstimatedCountPaginator(Paginator):
     off, so the last page links may be a little short or long; filters count exactly."""
 
     ESTIMATE_FROM = 10_000
+    estimated = False  # whether `count` is the estimate (the list then says "about")
 
     @cached_property
     def count(self) -> int:
@@ -67,11 +68,12 @@ class EstimatedCountPaginator(Paginator):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT CASE WHEN c.reltuples >= %s THEN c.reltuples::bigint "  # noqa: S608
-                f"ELSE (SELECT COUNT(*) FROM {table}) END "
+                f"ELSE (SELECT COUNT(*) FROM {table}) END, c.reltuples >= %s "
                 "FROM pg_class c WHERE c.oid = %s::regclass",
-                [self.ESTIMATE_FROM, table],
+                [self.ESTIMATE_FROM, self.ESTIMATE_FROM, table],
             )
-            return int(cursor.fetchone()[0])
+            count, self.estimated = cursor.fetchone()
+        return int(count)
 
 
 def _is_whole_table(queryset: object) -> bool:

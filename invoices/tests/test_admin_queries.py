@@ -198,14 +198,14 @@ def _rows_read(plan: dict, table: str) -> int:
     return read + sum(_rows_read(child, table) for child in plan.get("Plans", []))
 
 
-def _page(client, url: str) -> tuple[list[str], int]:
-    """The SQL a list page ran, and the row count it shows."""
+def _page(client, url: str) -> tuple[list[str], int, str]:
+    """The SQL a list page ran, the row count it has and the paginator's text."""
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
-    return [query["sql"] for query in captured.captured_queries], response.context[
-        "cl"
-    ].result_count
+    paginator = response.content.decode().split('<p class="paginator">')[1].split("</p>")[0]
+    queries = [query["sql"] for query in captured.captured_queries]
+    return queries, response.context["cl"].result_count, " ".join(paginator.split())
 
 
 @pytest.mark.postgres
@@ -217,14 +217,16 @@ def test_large_changelists_at_100000_rows_read_one_page(client, model):
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     for _ in range(10):
         BUILDERS[f"{opts.app_label}_{opts.model_name}"]()
-    small, shown = _page(client, url)
+    small, shown, text = _page(client, url)
     assert shown == model.objects.count() >= 10  # counted exactly (audit: the log-ins too)
+    assert text.startswith(f"{shown} "), text
     if model in COPIED_FIRST:
         _copy_newest_row(COPIED_FIRST[model], ROWS - shown, LARGE_TABLES[COPIED_FIRST[model]])
     _copy_newest_row(model, ROWS - shown, LARGE_TABLES[model])
-    queries, shown = _page(client, url)
+    queries, shown, text = _page(client, url)
     assert len(queries) == len(small), "the page's queries grow with the rows shown"
     assert abs(shown - ROWS) < ROWS // 10, f"{shown}: not an estimate of {ROWS}"
+    assert f"About {shown:,} {opts.verbose_name_plural}" in text, text
     heavy = {}
     with connection.cursor() as cursor:
         for sql in queries:
