@@ -5,6 +5,7 @@ from __future__ import annotations
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -12,7 +13,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import AuditEvent, Customer, User
-from billing_portal.common.admin import ReadOnlyAdminMixin
+from billing_portal.common.admin import (
+    AutocompleteAdminMixin,
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    currency_filter,
+    values_filter,
+)
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -34,7 +41,7 @@ class CustomerInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ("email",)
@@ -56,12 +63,13 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
     list_display = ("name", "company", "email", "country", "preferred_currency", "created_at")
-    list_filter = ("country", "preferred_currency")
+    list_filter = ("country", currency_filter("preferred_currency"))
+    # Also what staff type into every customer field of the admin (autocomplete).
     search_fields = ("user__email", "name", "company")
     list_select_related = ("user",)
-    raw_id_fields = ("user",)
+    autocomplete_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
 
     @admin.display(ordering="user__email")
@@ -69,15 +77,20 @@ class CustomerAdmin(admin.ModelAdmin):
         return obj.user.email
 
 
+def _object_types() -> list[tuple[str, str]]:
+    """What audit events can be about: every model (asked of the code, not the log)."""
+    return sorted((m._meta.label_lower, m._meta.label_lower) for m in apps.get_models())
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log is evidence: staff can search and filter it but never edit it."""
 
     list_display = ("created_at", "action", "actor_label", "customer", "object_type", "ip_address")
-    list_filter = ("action", "object_type", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("action", values_filter("object_type", "object type", _object_types),
+                   ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("actor_label", "customer__name", "customer__user__email", "object_id")
     list_select_related = ("customer",)
-    date_hierarchy = "created_at"
 
 
 class AccessAttemptAdmin(AxesAccessAttemptAdmin):

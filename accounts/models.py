@@ -111,7 +111,10 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["company"], name="accounts_customer_company_idx")]
+        indexes = [
+            models.Index(fields=["company"], name="accounts_customer_company_idx"),
+            models.Index(fields=["name"], name="accounts_customer_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.company})" if self.company else self.name

@@ -6,9 +6,12 @@ commit so a rolled-back change never sends mail.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
@@ -300,3 +303,24 @@ def login_failure_record(*, username: str | None, meta: RequestMeta, locked_out:
         meta=meta,
         details={"username": email[:254]},
     )
+
+
+# --- Housekeeping -------------------------------------------------------------------------
+
+
+def sessions_clear_expired() -> int:
+    """Delete the sessions that have expired (Django's own clean-up, as `clearsessions`
+    does); returns how many there were with the database session store."""
+    from django.contrib.sessions.models import Session
+
+    expired = Session.objects.filter(expire_date__lt=timezone.now()).count()
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return expired
+
+
+def login_logs_prune() -> int:
+    """Delete django-axes' login logs (every login, and failures where that log is on) older
+    than LOGIN_LOG_RETENTION_DAYS; the audit log keeps the security-relevant events."""
+    days = settings.LOGIN_LOG_RETENTION_DAYS
+    logs = AxesProxyHandler.reset_logs(age_days=days)
+    return logs + AxesProxyHandler.reset_failure_logs(age_days=days)

@@ -1,13 +1,17 @@
 """Account maintenance tasks."""
 
-from axes.handlers.proxy import AxesProxyHandler
 from celery import shared_task
 
-LOGIN_LOG_RETENTION_DAYS = 90
+from accounts.services import login_logs_prune, sessions_clear_expired
 
 
 @shared_task(name="accounts.login_logs_prune")
 def login_logs_prune_task() -> int:
-    """Delete axes access logs older than the retention period (the audit log keeps the
-    security-relevant events); returns how many rows went."""
-    return AxesProxyHandler.reset_logs(age_days=LOGIN_LOG_RETENTION_DAYS)
+    """Daily: delete old login logs; returns how many rows went."""
+    return login_logs_prune()
+
+
+@shared_task(name="accounts.sessions_clear_expired")
+def sessions_clear_expired_task() -> int:
+    """Daily: delete expired sessions (nothing else removes them from the database)."""
+    return sessions_clear_expired()

@@ -209,6 +209,9 @@ CELERY_TASK_ROUTES = {
     "provisioning.staff_alert": {"queue": "default"},
     "dns.*": {"queue": "panels"},
     "credits.token_purchase_deliver": {"queue": "panels"},
+    # Housekeeping touches only the database.
+    "provisioning.operation_logs_prune": {"queue": "default"},
+    "dns.operations_prune": {"queue": "default"},
     "backups.*": {"queue": "backups"},
 }
 # Beat is a singleton: RedBeat keeps the schedule (with each entry's last run) in the broker's
@@ -216,6 +219,14 @@ CELERY_TASK_ROUTES = {
 # waits for the lock. The lock expires 5 ticks (150 s) after a beat that was killed.
 CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+# Daily clean-up, also run by `manage.py housekeeping`.
+HOUSEKEEPING_TASKS = (
+    "accounts.sessions_clear_expired",
+    "accounts.login_logs_prune",
+    "payments.webhook_payloads_prune",
+    "provisioning.operation_logs_prune",
+    "dns.operations_prune",
+)
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
     "invoices.billing_run": {
@@ -258,11 +269,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dns.reconcile",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=50),
     },
-    "accounts.login_logs_prune": {
-        "task": "accounts.login_logs_prune",
-        "schedule": timedelta(days=1),
-    },
+    # Housekeeping; audit events and the credit ledger are kept forever.
+    **{name: {"task": name, "schedule": crontab(hour=4, minute=0)} for name in HOUSEKEEPING_TASKS},
 }
+# Retention in days: handled webhook deliveries keep their row (it stops a redelivery being
+# run twice) but lose their body and headers; finished panel operations lose their request
+# and response summaries, succeeded DNS pushes are deleted; login logs are deleted.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
+OPERATION_LOG_RETENTION_DAYS = env.int("OPERATION_LOG_RETENTION_DAYS", default=90)
+LOGIN_LOG_RETENTION_DAYS = env.int("LOGIN_LOG_RETENTION_DAYS", default=90)
+if min(WEBHOOK_RETENTION_DAYS, OPERATION_LOG_RETENTION_DAYS, LOGIN_LOG_RETENTION_DAYS) < 1:
+    raise ImproperlyConfigured("Retention periods (*_RETENTION_DAYS) are at least 1 day.")
 
 # --- Email --------------------------------------------------------------------------------
 
@@ -424,7 +441,8 @@ if DEFAULT_CURRENCY not in CURRENCIES:
 # Frozen onto every invoice when it is issued.
 SELLER_DETAILS = {
     "name": env.str("SELLER_NAME", default="Example Hosting Ltd"),
-    "address": env.str("SELLER_ADDRESS", default="1 Example Street\nLondon EC1A 1AA"),
+    # One line in .env: "\n" written between the address lines is a line break.
+    "address": env.str("SELLER_ADDRESS", multiline=True, default="1 Example St\nLondon EC1A 1AA"),
     "country": env.str("SELLER_COUNTRY", default="GB"),
     "tax_id": env.str("SELLER_TAX_ID", default=""),
     "email": env.str("SELLER_EMAIL", default="billing@example.com"),

@@ -18,14 +18,22 @@ from django.urls import path
 from djmoney.money import Money
 
 from accounts.models import Customer
-from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
+from billing_portal.common.admin import (
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    autocomplete,
+    currency_filter,
+    permission_check,
+)
 from billing_portal.common.errors import DomainError
 from credits import services
 from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
 
 
 class CreditChangeForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.all())
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.all(), widget=autocomplete(CreditAccount, "customer")
+    )
     direction = forms.ChoiceField(choices=[("add", "Add credit"), ("remove", "Remove credit")])
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     currency = forms.ChoiceField(choices=())
@@ -82,18 +90,21 @@ class CreditAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CreditEntry)
-class CreditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CreditEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "account", "sequence", "kind", "amount", "balance_after",
                     "staff_user", "reason")  # fmt: skip
-    list_filter = ("kind", "currency")
+    list_filter = ("kind", currency_filter(), ("created_at", admin.DateFieldListFilter))
     search_fields = ("account__customer__name", "account__customer__user__email",
                      "idempotency_key", "payment_reference")  # fmt: skip
     list_select_related = ("account__customer", "staff_user")
-    date_hierarchy = "created_at"
+    # Newest first across accounts (the model's order, by sequence, is per account).
+    ordering = ("-created_at", "-id")
 
 
 class TokenGrantForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.all())
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.all(), widget=autocomplete(TokenPurchase, "customer")
+    )
     tokens = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -77,7 +77,11 @@ class CreditEntry(models.Model):
 
     class Meta:
         ordering = ["-sequence"]
-        indexes = [models.Index(fields=["account", "-sequence"], name="credits_entry_account_idx")]
+        indexes = [
+            models.Index(fields=["account", "-sequence"], name="credits_entry_account_idx"),
+            # The staff list across accounts, newest first.
+            models.Index(fields=["-created_at", "-id"], name="credits_entry_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="credits_entry_amount_nonzero"),
             money_adds_up_constraint(

@@ -3,7 +3,7 @@ their records, and the push operations (read-only; `manage.py dns_reconcile` rep
 
 from django.contrib import admin, messages
 
-from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
+from billing_portal.common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from dnszones import services
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
@@ -61,7 +61,7 @@ class ZoneAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DnsOperation)
-class DnsOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DnsOperationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "zone_name", "kind", "rrset_name", "rrset_type", "status",
                     "attempts", "last_error")  # fmt: skip
     list_filter = ("status", "kind")

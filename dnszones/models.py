@@ -165,7 +165,10 @@ class DnsOperation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="dns_operation_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="dns_operation_due_idx"),
+            models.Index(fields=["-created_at", "-id"], name="dns_operation_created_idx"),
+        ]
 
     def __str__(self) -> str:
         target = f" {self.rrset_name} {self.rrset_type}" if self.rrset_name else ""

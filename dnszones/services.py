@@ -27,7 +27,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
-from billing_portal.common.db import retry_on_conflict
+from billing_portal.common.db import in_batches, retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_quantize
 from billing_portal.common.operations import operation_claim, operations_overdue
@@ -311,6 +311,15 @@ def _enqueue(zone_name: str, kind: str, name: str = "", rtype: str = "") -> Op:
                                   next_attempt_at=timezone.now())  # fmt: skip
     _queue(operation.pk)
     return operation
+
+
+def dns_operations_prune() -> int:
+    """Delete the DNS pushes that succeeded more than OPERATION_LOG_RETENTION_DAYS ago;
+    returns how many. Each push is a one-off (its key has a random part, and a push writes
+    the zone as it is then), so nothing looks one up again; failed ones stay for staff."""
+    cutoff = timezone.now() - timedelta(days=settings.OPERATION_LOG_RETENTION_DAYS)
+    old = Op.objects.filter(status=Op.Status.SUCCEEDED, finished_at__lt=cutoff)
+    return in_batches(old, lambda rows: rows.delete()[0])
 
 
 def _queue(operation_id: int, countdown: float = 0) -> None:

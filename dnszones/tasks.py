@@ -2,7 +2,12 @@
 
 from celery import shared_task
 
-from dnszones.services import dns_operation_run, dns_operations_sweep, dns_reconcile
+from dnszones.services import (
+    dns_operation_run,
+    dns_operations_prune,
+    dns_operations_sweep,
+    dns_reconcile,
+)
 
 
 @shared_task(name="dns.operation_run")
@@ -21,3 +26,9 @@ def dns_operations_sweep_task() -> int:
 @shared_task(name="dns.reconcile")
 def dns_reconcile_task() -> dict[str, int]:
     return dns_reconcile()
+
+
+@shared_task(name="dns.operations_prune")
+def dns_operations_prune_task() -> int:
+    """Daily: delete old succeeded DNS pushes."""
+    return dns_operations_prune()

@@ -16,7 +16,13 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from djmoney.money import Money
 
-from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
+from billing_portal.common.admin import (
+    AutocompleteAdminMixin,
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    permission_check,
+    values_filter,
+)
 from billing_portal.common.errors import DomainError
 from invoices import services
 from invoices.admin_forms import (
@@ -99,12 +105,12 @@ class TaxRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
     list_display = ("id", "customer", "status", "coupon", "created_at")
     list_filter = ("status",)
     search_fields = ("customer__name", "customer__user__email")
     list_select_related = ("customer", "coupon")
-    raw_id_fields = ("customer",)
+    autocomplete_fields = ("customer",)
     readonly_fields = ("created_at", "cancelled_at")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -124,12 +130,12 @@ class InvoiceLineInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InvoiceAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "customer", "kind", "status", "total", "due_date", "issued_at")
-    list_filter = ("status", "kind", ("due_date", admin.DateFieldListFilter))
+    list_filter = ("status", "kind", ("due_date", admin.DateFieldListFilter),
+                   ("created_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("number", "customer__name", "customer__company", "customer__user__email")
     list_select_related = ("customer",)
-    date_hierarchy = "created_at"
     inlines = [InvoiceLineInline]
     actions = ["issue_selected", "cancel_selected"]
 
@@ -138,6 +144,13 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # The standard add form is off (read-only admin); manual invoices have their own view.
     has_manual_permission = permission_check("invoices.add_invoice")
     has_credit_note_permission = permission_check("invoices.add_creditnote")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        if _autocomplete_for(request, "payments", "payment", "invoice"):
+            # Staff record payments against unpaid invoices only (ManualPaymentForm).
+            queryset = queryset.filter(status=Invoice.Status.UNPAID)
+        return queryset, duplicates
 
     def _apply(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
         done = 0
@@ -245,6 +258,12 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.invoice_cancel, "cancelled")
 
 
+def _autocomplete_for(request: HttpRequest, app_label: str, model: str, field: str) -> bool:
+    """Whether `request` is the admin's autocomplete search for `app_label.model.field`."""
+    asked = [request.GET.get(name) for name in ("app_label", "model_name", "field_name")]
+    return request.resolver_match.url_name == "autocomplete" and asked == [app_label, model, field]
+
+
 @admin.register(BillingRun)
 class BillingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What each daily run did: counts per step, failed items and duration. Read-only."""
@@ -271,11 +290,18 @@ class InvoiceNoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("invoice", "fee_invoice")
 
 
+def _usage_metrics() -> list[tuple[str, str]]:
+    """The metrics products bill (asked of the products, not of every usage record)."""
+    metrics = Product.objects.exclude(usage_metric="").values_list("usage_metric", flat=True)
+    return [(metric, metric) for metric in sorted(set(metrics))]
+
+
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
     list_display = ("service", "metric", "quantity", "recorded_at")
-    list_filter = ("metric",)
-    raw_id_fields = ("service",)
+    list_filter = (values_filter("metric", "metric", _usage_metrics),)
+    list_select_related = ("service__product",)
+    autocomplete_fields = ("service",)
 
 
 @admin.register(CreditNote)

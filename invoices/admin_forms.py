@@ -6,15 +6,16 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 
 from accounts.models import Customer
+from billing_portal.common.admin import autocomplete
 from invoices.models import Invoice, Product
 
 
 class ManualInvoiceForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.all())
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.all(), widget=autocomplete(Invoice, "customer")
+    )
     currency = forms.ChoiceField(choices=())
     due_date = forms.DateField(required=False, help_text="Empty: due on the day it is issued.")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
@@ -23,9 +24,6 @@ class ManualInvoiceForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in settings.CURRENCIES]
-        self.fields["customer"].widget = ForeignKeyRawIdWidget(
-            Invoice._meta.get_field("customer").remote_field, admin.site
-        )
 
 
 class ManualLineForm(forms.Form):

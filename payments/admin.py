@@ -16,11 +16,19 @@ from django.urls import path
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
+from billing_portal.common.admin import (
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    autocomplete,
+    permission_check,
+    values_filter,
+)
 from billing_portal.common.errors import DomainError
 from credits.services import purchase_refund_preview
 from invoices.models import Invoice
 from payments import services
+from payments.gateways.registry import CHECKOUT_LABELS
+from payments.handlers import HANDLERS
 from payments.models import Payment, WebhookEvent
 
 MANUAL_METHODS = [
@@ -31,10 +39,15 @@ MANUAL_METHODS = [
 ]
 
 
+GATEWAYS = [*CHECKOUT_LABELS.items(), ("manual", "Recorded by staff"), ("credit", "Account credit")]
+
+
 class ManualPaymentForm(forms.Form):
+    # The search offers unpaid invoices only (InvoiceAdmin.get_search_results).
     invoice = forms.ModelChoiceField(
         queryset=Invoice.objects.filter(status=Invoice.Status.UNPAID).select_related("customer"),
-        help_text="Unpaid invoices only.",
+        widget=autocomplete(Payment, "invoice"),
+        help_text="Unpaid invoices only: search by number, customer name or email.",
     )
     amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     received_on = forms.DateField(initial=timezone.localdate)
@@ -57,13 +70,13 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "invoice", "customer", "gateway", "method", "amount",
                     "status", "reference")  # fmt: skip
-    list_filter = ("status", "gateway", "method")
+    list_filter = ("status", values_filter("gateway", "gateway", lambda: GATEWAYS), "method",
+                   ("received_at", admin.DateFieldListFilter))  # fmt: skip
     search_fields = ("reference", "invoice__number", "customer__name", "customer__user__email")
     list_select_related = ("invoice", "customer")
-    date_hierarchy = "received_at"
     change_list_template = "admin/payments/payment/change_list.html"
     change_form_template = "admin/payments/payment/change_form.html"
 
@@ -192,18 +205,30 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/payments/payment/form.html", context)
 
 
+def _handled_event_types() -> list[tuple[str, str]]:
+    return sorted({(kind, kind) for _provider, kind in HANDLERS})
+
+
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "provider", "event_type", "event_id", "status", "attempts")
-    list_filter = ("status", "provider", "event_type")
+    list_filter = (
+        "status",
+        values_filter("provider", "provider", CHECKOUT_LABELS.items),
+        values_filter("event_type", "event type (handled ones)", _handled_event_types),
+        ("received_at", admin.DateFieldListFilter),
+    )
     search_fields = ("event_id", "event_type")
-    date_hierarchy = "received_at"
     actions = ["reprocess"]
 
     has_reprocess_permission = permission_check("payments.reprocess_webhookevent")
 
     @admin.action(description="Reprocess selected events", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
-        for event_id in queryset.values_list("pk", flat=True):
-            services.webhook_event_reprocess(webhook_event_id=event_id)
-        self.message_user(request, "Queued for processing.", messages.SUCCESS)
+        queued = [services.webhook_event_reprocess(webhook_event_id=event_id)
+                  for event_id in queryset.values_list("pk", flat=True)]  # fmt: skip
+        if any(queued):
+            self.message_user(request, "Queued for processing.", messages.SUCCESS)
+        if not all(queued):
+            pruned = f"{queued.count(False)} event(s) not run again: their payload was pruned."
+            self.message_user(request, pruned, messages.WARNING)

@@ -56,7 +56,10 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-received_at"], name="payments_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-received_at"], name="payments_customer_idx"),
+            models.Index(fields=["-received_at", "-id"], name="payments_payment_received_idx"),
+        ]
         permissions = [("refund_payment", "Can refund payments")]
         constraints = [
             models.UniqueConstraint(

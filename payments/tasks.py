@@ -14,6 +14,7 @@ from payments.services import (
     renewals_charge_off_session,
     webhook_event_process,
     webhook_events_stale,
+    webhook_payloads_prune,
 )
 
 # A database error (the connection lost, a deadlock at commit) means nothing of the event
@@ -62,3 +63,9 @@ def payments_reconcile_task() -> dict[str, int]:
 def renewals_charge_off_session_task() -> dict[str, int]:
     """Daily, after the billing run: charge renewals due today to saved default cards."""
     return renewals_charge_off_session(today=timezone.localdate())
+
+
+@shared_task(name="payments.webhook_payloads_prune")
+def webhook_payloads_prune_task() -> int:
+    """Daily: blank the payloads of old handled deliveries (the rows stay)."""
+    return webhook_payloads_prune()

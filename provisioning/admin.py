@@ -17,7 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from billing_portal.common.admin import ReadOnlyAdminMixin, permission_check
+from billing_portal.common.admin import (
+    AutocompleteAdminMixin,
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    permission_check,
+)
 from billing_portal.common.errors import DomainError
 from provisioning import services
 from provisioning.models import (
@@ -184,14 +189,14 @@ class PlaceForm(forms.Form):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "customer", "status", "server", "cycle", "recurring_amount",
                     "next_due_date")  # fmt: skip
     list_filter = ("status", "cycle", "product", "server")
     search_fields = ("domain", "hostname", "external_id", "customer__name",
                      "customer__user__email")  # fmt: skip
     list_select_related = ("customer", "product", "server")
-    raw_id_fields = ("customer", "order")
+    autocomplete_fields = ("customer", "order")
     change_form_template = "admin/provisioning/service/change_form.html"
     readonly_fields = ("status", "server", "external_id", "username", "panel_url", "created_at",
                        "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
@@ -290,7 +295,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProvisioningOperation)
-class ProvisioningOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProvisioningOperationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The queue: filter by status "Failed" for what needs staff."""
 
     list_display = ("created_at", "service", "kind", "status", "attempts", "next_attempt_at",

@@ -135,6 +135,7 @@ class Service(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "next_due_date"], name="prov_service_due_idx"),
+            models.Index(fields=["-created_at", "-id"], name="prov_service_created_idx"),
         ]
         # Staff actions that call the panel; each needs its own permission.
         permissions = [
@@ -232,6 +233,7 @@ class ProvisioningOperation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="prov_operation_due_idx"),
+            models.Index(fields=["-created_at", "-id"], name="prov_operation_created_idx"),
         ]
         permissions = [
             ("retry_operation", "Can retry failed panel operations"),

@@ -5,7 +5,12 @@ from celery import shared_task
 from django.core.mail import mail_admins
 
 from provisioning.models import Server
-from provisioning.services import operation_run, operations_sweep, server_check
+from provisioning.services import (
+    operation_logs_prune,
+    operation_run,
+    operations_sweep,
+    server_check,
+)
 
 
 @shared_task(name="provisioning.operation_run")
@@ -20,6 +25,12 @@ def operations_sweep_task() -> int:
     for operation_id in due:
         operation_run_task.delay(operation_id)
     return len(due)
+
+
+@shared_task(name="provisioning.operation_logs_prune")
+def operation_logs_prune_task() -> int:
+    """Daily: empty the summaries of old finished panel operations (the rows stay)."""
+    return operation_logs_prune()
 
 
 @shared_task(name="provisioning.server_check")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin import widgets
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import connections, models
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 
 
 class ReadOnlyAdminMixin:
@@ -32,3 +40,123 @@ def permission_check(permission: str) -> Callable[..., bool]:
 
     check.__name__ = f"has_{permission.split('.')[1]}_permission"
     return check
+
+
+# --- Tables that grow without bound --------------------------------------------------------
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counts an unfiltered list of a large table from PostgreSQL's statistics instead of
+    reading every row: `pg_class.reltuples`, which autovacuum's ANALYZE keeps current, once
+    it says ESTIMATE_FROM rows or more. Smaller tables, filtered and searched lists, and
+    other databases are counted exactly. Either way it is one query: the exact count is a
+    sub-query PostgreSQL runs only when the estimate is small. The estimate can be a little
+    off, so the last page links may be a little short or long; filters count exactly."""
+
+    ESTIMATE_FROM = 10_000
+    estimated = False  # whether `count` is the estimate (the list then says "about")
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not _is_whole_table(queryset):
+            return super().count
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return super().count
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT CASE WHEN c.reltuples >= %s THEN c.reltuples::bigint "  # noqa: S608
+                f"ELSE (SELECT COUNT(*) FROM {table}) END, c.reltuples >= %s "
+                "FROM pg_class c WHERE c.oid = %s::regclass",
+                [self.ESTIMATE_FROM, self.ESTIMATE_FROM, table],
+            )
+            count, self.estimated = cursor.fetchone()
+        return int(count)
+
+
+def _is_whole_table(queryset: object) -> bool:
+    """Whether counting `queryset` counts every row of its table."""
+    if not isinstance(queryset, QuerySet):
+        return False
+    query = queryset.query
+    return not (query.where or query.distinct or query.is_sliced or query.combinator
+                or query.group_by is not None)  # fmt: skip
+
+
+class LargeTableAdminMixin:
+    """For the staff lists of tables that grow with every invoice, payment or event: an
+    estimated count for the unfiltered list and no second, unfiltered count next to a
+    filtered one. Their list filters must not read the table either (no
+    AllValuesFieldListFilter on a free-text column: use `values_filter`), nor may
+    `date_hierarchy`, whose year and month links read every row's date: use a
+    DateFieldListFilter, which offers the same ranges without a query."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
+def values_filter(
+    field_name: str, title: str, values: Callable[[], Iterable[tuple[str, str]]]
+) -> type[admin.SimpleListFilter]:
+    """A list filter on `field_name` offering the known `values` (value, label) instead of
+    asking the table for its distinct values, as AllValuesFieldListFilter does."""
+
+    class ValuesFilter(admin.SimpleListFilter):
+        parameter_name = field_name
+
+        def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+            return list(values())
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            value = self.value()
+            return queryset.filter(**{field_name: value}) if value else queryset
+
+    ValuesFilter.title = title
+    return ValuesFilter
+
+
+def currency_filter(field_name: str = "currency") -> type[admin.SimpleListFilter]:
+    """A filter on a currency column offering the currencies the portal sells."""
+    title = field_name.replace("_", " ")
+    return values_filter(field_name, title, lambda: [(c, c) for c in settings.CURRENCIES])
+
+
+# --- Choosing one of many: autocomplete ----------------------------------------------------
+
+
+class AutocompleteSelect(widgets.AutocompleteSelect):
+    """Django's autocomplete widget, except that a value that cannot be an id of the target
+    (typed into a URL, or posted) renders as nothing chosen instead of failing the page
+    with a 500: the form's own validation still reports it."""
+
+    def optgroups(self, name: str, value: list, attr: dict | None = None) -> list:
+        target = self.field.target_field
+        return super().optgroups(name, [item for item in value if _is_id(target, item)], attr)
+
+
+def _is_id(field: models.Field, value: object) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def autocomplete(model: type[models.Model], field_name: str) -> AutocompleteSelect:
+    """The widget for a form field that picks what `model.field_name` points at (customers,
+    invoices: too many for a select). It searches with the target admin's `search_fields`
+    and answers only staff who may view the target."""
+    return AutocompleteSelect(model._meta.get_field(field_name), admin.site)
+
+
+class AutocompleteAdminMixin:
+    """A ModelAdmin whose `autocomplete_fields` use the widget above."""
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = AutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,4 +1,5 @@
-"""Transactions the database aborted to resolve a conflict, and running them again.
+"""Transactions the database aborted to resolve a conflict, and running them again; changing
+many rows a batch at a time.
 
 PostgreSQL ends one of two transactions that wait on each other (a deadlock) or that it
 cannot serialise; nothing of the victim was written, so running it again from the start is
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from django.db import OperationalError, connection
+from django.db.models import QuerySet
 from psycopg import errors as pg_errors
 
 logger = logging.getLogger(__name__)
@@ -53,3 +55,19 @@ def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     return wrapper
+
+
+def in_batches(queryset: QuerySet, change: Callable[[QuerySet], int], *, size: int = 1000) -> int:
+    """Apply `change` (an update or a delete returning its row count) to the rows of
+    `queryset`, `size` at a time, each batch its own short statement, so pruning a large
+    backlog never holds many row locks at once. Each batch is `queryset` narrowed to those
+    ids, so a row that stopped matching meanwhile is left alone; a changed row must stop
+    matching. Returns how many rows were changed (a batch that changed none ends it: what
+    is left waits for the next run)."""
+    changed = 0
+    while ids := list(queryset.order_by("pk").values_list("pk", flat=True)[:size]):
+        done = change(queryset.filter(pk__in=ids))
+        if not done:
+            break
+        changed += done
+    return changed

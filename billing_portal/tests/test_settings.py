@@ -137,3 +137,21 @@ def test_broker_results_and_cache_can_each_have_a_redis_of_their_own():
     assert result.stdout.split() == [
         "False", "redis://broker:6379/0", "redis://broker:6379/1", "redis://cache:6379/0",
     ], result.stderr  # fmt: skip
+
+
+def test_seller_address_lines_written_with_backslash_n_are_lines():
+    # As in .env.example and compose files, where a value cannot hold a line break.
+    script = "from django.conf import settings; print(repr(settings.SELLER_DETAILS['address']))"
+    variables = _production(SELLER_ADDRESS="1 Example Street\\nLondon EC1A 1AA")
+    result = _run("shell", "-v", "0", "-c", script, **variables)
+    assert result.stdout.strip() == repr("1 Example Street\nLondon EC1A 1AA"), result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["WEBHOOK_RETENTION_DAYS", "OPERATION_LOG_RETENTION_DAYS", "LOGIN_LOG_RETENTION_DAYS"],
+)
+def test_a_retention_period_under_a_day_is_refused(variable):
+    result = _run("check", **_production(**{variable: "0"}))
+    assert result.returncode != 0
+    assert "at least 1 day" in result.stderr

@@ -5,11 +5,14 @@ live server's process; the browser's visit to Stripe's hosted page is answered b
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
+from djmoney.money import Money
 
-from accounts.tests.factories import PASSWORD
+from accounts.tests.factories import PASSWORD, CustomerFactory, UserFactory
 from billing_portal.common.browser import browser_log_in
+from credits.models import CreditEntry
 from invoices.models import Invoice
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,3 +59,26 @@ def test_buy_credit_with_a_preset_and_see_it(page, live_server, customer, stripe
     page.goto(f"{live_server.url}/billing/")
     assert page.get_by_test_id("credit-balance").inner_text() == "$25.00"
     assert "Credit purchase" in page.get_by_test_id("credit-entries").inner_text()
+
+
+def test_staff_find_the_customer_by_email_and_add_credit(page, live_server):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    wanted = CustomerFactory(user__email="wanted@example.com", name="Wanda Wanted", company="")
+    CustomerFactory.create_batch(3)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.locator("#id_username").fill(staff.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/admin/credits/creditaccount/change-credit/")
+
+    page.locator(".select2-selection").click()  # the customer field: a search, not a list
+    page.locator(".select2-search__field").fill("wanted@exa")
+    page.locator(".select2-results__option", has_text="Wanda Wanted").click()
+    page.locator("#id_amount").fill("12.50")
+    page.locator("#id_currency").select_option("USD")
+    page.locator("#id_reason").fill("Goodwill")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("The credit balance was changed.").wait_for()
+
+    entry = CreditEntry.objects.get()
+    assert (entry.account.customer, entry.amount) == (wanted, Money(Decimal("12.50"), "USD"))

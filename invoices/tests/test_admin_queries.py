@@ -1,4 +1,6 @@
-"""Staff list pages run the same number of SQL queries for 1 and for 50 rows."""
+"""Staff list pages run the same number of SQL queries for 1 and for 50 rows, and the lists
+of the tables that grow without bound stay that way at 100,000 rows without reading the
+table: no full count, no unindexed order, no filter that asks every row."""
 
 from __future__ import annotations
 
@@ -7,15 +9,20 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from djmoney.money import Money
 
+from accounts.models import AuditEvent, Customer, User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from credits.models import CreditEntry
+from dnszones.models import DnsOperation
 from invoices import services
-from invoices.models import BillingRun, Order
+from invoices.models import BillingRun, Invoice, Order, UsageRecord
 from invoices.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
-from provisioning.models import Service
+from payments.models import Payment, WebhookEvent
+from provisioning.models import ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +33,29 @@ def _invoice():
     services.invoice_issue(invoice_id=draft.pk)
 
 
-def _service():
-    Service.objects.create(
+def _service() -> Service:
+    return Service.objects.create(
         customer=CustomerFactory(), product=ProductPriceFactory().product, cycle="monthly",
         currency="USD", recurring_amount=Money(Decimal("5"), "USD"),
     )  # fmt: skip
+
+
+def _operation():
+    service = _service()
+    ProvisioningOperation.objects.create(
+        service=service, kind="create", idempotency_key=f"service:{service.pk}:create:1",
+        status="succeeded", request_summary={"kind": "create"},
+    )  # fmt: skip
+
+
+def _dns_operation():
+    n = DnsOperation.objects.count()
+    DnsOperation.objects.create(zone_name=f"zone{n}.test", kind="create_zone",
+                                idempotency_key=f"zone{n}.test:create_zone")  # fmt: skip
+
+
+def _usage():
+    UsageRecord.objects.create(service=_service(), metric="bandwidth_gb", quantity=Decimal("3"))
 
 
 def _credit_note():
@@ -83,6 +108,9 @@ BUILDERS = {
     "invoices_coupon": CouponFactory,
     "invoices_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "provisioning_service": _service,
+    "provisioning_provisioningoperation": _operation,
+    "dns_dnsoperation": _dns_operation,
+    "invoices_usagerecord": _usage,
 }
 
 
@@ -101,3 +129,109 @@ def test_changelist_queries_do_not_grow_with_rows(client, model):
     for _ in range(49):
         BUILDERS[model]()
     assert _queries(client, url) == one
+
+
+# --- At 100,000 rows ------------------------------------------------------------------------
+
+ROWS = 100_000
+PAGE_READ_LIMIT = 1_000  # rows of the table one list page may read (it shows 100)
+
+
+def _older(column: str) -> str:
+    return f"t.{column} - g * interval '1 second'"
+
+
+# The tables that grow with the business, and how a copy of a row differs from the row
+# (SQL over the row `t` and the copy's number `g`): unique columns, and dates spread back.
+LARGE_TABLES: dict[type[Model], dict[str, str]] = {
+    Invoice: {
+        "number": "'BIG-' || g", "sequence_number": "NULL", "created_at": _older("created_at"),
+    },
+    Payment: {"reference": "'big-' || g", "received_at": _older("received_at")},
+    CreditEntry: {
+        "sequence": "t.sequence + g", "idempotency_key": "'big-' || g",
+        "balance_before": "t.balance_after + (g - 1) * t.amount",
+        "balance_after": "t.balance_after + g * t.amount", "created_at": _older("created_at"),
+    },
+    AuditEvent: {"created_at": _older("created_at")},
+    Service: {"created_at": _older("created_at")},
+    WebhookEvent: {"event_id": "'big-' || g", "received_at": _older("received_at")},
+    ProvisioningOperation: {
+        "idempotency_key": "t.idempotency_key || ':big:' || g", "created_at": _older("created_at"),
+    },
+    DnsOperation: {
+        "idempotency_key": "t.idempotency_key || ':big:' || g", "created_at": _older("created_at"),
+    },
+    Order: {"created_at": _older("created_at")},
+    UsageRecord: {"recorded_at": _older("recorded_at")},
+    User: {"email": "'big' || g || '@example.com'", "date_joined": _older("date_joined")},
+    Customer: {
+        "user_id": "(SELECT id FROM accounts_user WHERE email = 'big' || g || '@example.com')",
+        "name": "t.name || ' ' || g", "created_at": _older("created_at"),
+    },
+}  # fmt: skip
+COPIED_FIRST = {Customer: User}  # each copy of a customer takes a copied user
+
+
+def _copy_newest_row(model: type[Model], copies: int, changes: dict[str, str]) -> None:
+    """`copies` copies of the table's newest row, made by PostgreSQL in one statement, then
+    ANALYZE, as autovacuum does after a table grows."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    values = [changes.get(column, f"t.{connection.ops.quote_name(column)}") for column in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(map(connection.ops.quote_name, columns))}) "  # noqa: S608
+            f"SELECT {', '.join(values)} FROM {table} t, generate_series(1, %s) g "
+            f"WHERE t.id = (SELECT max(id) FROM {table})",
+            [copies],
+        )
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _rows_read(plan: dict, table: str) -> int:
+    """Rows of `table` the executed plan read (scans never executed read none)."""
+    read = 0
+    if plan.get("Relation Name") == table:
+        seen = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        read = seen * plan.get("Actual Loops", 0)
+    return read + sum(_rows_read(child, table) for child in plan.get("Plans", []))
+
+
+def _page(client, url: str) -> tuple[list[str], int, str]:
+    """The SQL a list page ran, the row count it has and the paginator's text."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    paginator = response.content.decode().split('<p class="paginator">')[1].split("</p>")[0]
+    queries = [query["sql"] for query in captured.captured_queries]
+    return queries, response.context["cl"].result_count, " ".join(paginator.split())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # ANALYZE's statistics outlive a rolled-back test
+@pytest.mark.parametrize("model", LARGE_TABLES, ids=lambda model: model._meta.db_table)
+def test_large_changelists_at_100000_rows_read_one_page(client, model):
+    opts = model._meta
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    for _ in range(10):
+        BUILDERS[f"{opts.app_label}_{opts.model_name}"]()
+    small, shown, text = _page(client, url)
+    assert shown == model.objects.count() >= 10  # counted exactly (audit: the log-ins too)
+    assert text.startswith(f"{shown} "), text
+    if model in COPIED_FIRST:
+        _copy_newest_row(COPIED_FIRST[model], ROWS - shown, LARGE_TABLES[COPIED_FIRST[model]])
+    _copy_newest_row(model, ROWS - shown, LARGE_TABLES[model])
+    queries, shown, text = _page(client, url)
+    assert len(queries) == len(small), "the page's queries grow with the rows shown"
+    assert abs(shown - ROWS) < ROWS // 10, f"{shown}: not an estimate of {ROWS}"
+    assert f"About {shown:,} {opts.verbose_name_plural}" in text, text
+    heavy = {}
+    with connection.cursor() as cursor:
+        for sql in queries:
+            if sql.startswith("SELECT") and opts.db_table in sql:
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+                heavy[sql] = _rows_read(cursor.fetchone()[0][0]["Plan"], opts.db_table)
+    heavy = {sql: read for sql, read in heavy.items() if read > PAGE_READ_LIMIT}
+    assert not heavy, f"queries that read the whole {opts.db_table}: {heavy}"

@@ -182,3 +182,27 @@ def test_detail_runs_a_constant_number_of_queries(client, buyer, django_assert_m
     with django_assert_max_num_queries(MAX_PAGE_QUERIES):
         fifty = _queries(client, reverse("invoices:invoice_detail", args=[large.pk]))
     assert one == fifty
+
+
+def _pdf_text(content: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(BytesIO(content)).pages)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "1 Example Street\nLondon EC1A 1AA",  # as settings read SELLER_ADDRESS
+        "1 Example Street\\nLondon EC1A 1AA",  # frozen on invoices issued before they did
+    ],
+    ids=["newline", "backslash-n"],
+)
+def test_the_seller_address_prints_as_lines(client, buyer, settings, address):
+    settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "address": address}
+    invoice = _issued(buyer)
+    client.force_login(buyer.user)
+    for name in ("invoices:invoice_detail", "invoices:invoice_print"):
+        html = client.get(reverse(name, args=[invoice.pk])).content.decode()
+        assert "1 Example Street<br>London EC1A 1AA" in html, name
+        assert "\\n" not in html, name
+    text = _pdf_text(client.get(reverse("invoices:invoice_pdf", args=[invoice.pk])).content)
+    assert "1 Example Street\nLondon EC1A 1AA" in text

@@ -30,6 +30,7 @@ from payments.services.payments import (
     webhook_event_receive,
     webhook_event_reprocess,
     webhook_events_stale,
+    webhook_payloads_prune,
 )
 from payments.services.subscriptions import (
     SubscriptionPaymentUnmatched,
@@ -80,4 +81,5 @@ __all__ = [
     "webhook_event_receive",
     "webhook_event_reprocess",
     "webhook_events_stale",
+    "webhook_payloads_prune",
 ]

@@ -12,6 +12,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +20,7 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
-from billing_portal.common.db import is_transient_conflict, retry_on_conflict
+from billing_portal.common.db import in_batches, is_transient_conflict, retry_on_conflict
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.request import RequestMeta
 from credits.services import (
@@ -398,14 +399,34 @@ def webhook_events_stale(*, older_than: timedelta = timedelta(minutes=5)) -> lis
     )
 
 
-def webhook_event_reprocess(*, webhook_event_id: int) -> None:
-    """Staff action: give a failed or ignored event another run."""
+def webhook_event_reprocess(*, webhook_event_id: int) -> bool:
+    """Staff action: give a failed or ignored event another run; False for one whose
+    payload was pruned (nothing left to run)."""
     from payments.tasks import webhook_event_process_task
 
-    WebhookEvent.objects.filter(pk=webhook_event_id).exclude(
-        status=WebhookEvent.Status.PROCESSED
-    ).update(status=WebhookEvent.Status.RECEIVED, attempts=0)
+    event = WebhookEvent.objects.filter(pk=webhook_event_id)
+    if event.filter(body=PRUNED).exists():
+        return False
+    event.exclude(status=WebhookEvent.Status.PROCESSED).update(
+        status=WebhookEvent.Status.RECEIVED, attempts=0
+    )
     transaction.on_commit(lambda: webhook_event_process_task.delay(webhook_event_id))
+    return True
+
+
+PRUNED = ""  # the body of a delivery whose payload was pruned (a verified one is never empty)
+
+
+def webhook_payloads_prune() -> int:
+    """Blank the body and headers of deliveries processed or ignored more than
+    WEBHOOK_RETENTION_DAYS ago; returns how many. The row stays: its (provider, event id)
+    is what stops a redelivery, which providers send for days and staff can trigger for
+    longer, from being run twice. Failed and unprocessed ones keep their payload for staff;
+    what a payment was is kept on the payment."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    done = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
+    old = WebhookEvent.objects.filter(status__in=done, received_at__lt=cutoff).exclude(body=PRUNED)
+    return in_batches(old, lambda rows: rows.update(body=PRUNED, headers={}))
 
 
 # --- Hosted checkout (Stripe Checkout; PayPal follows the same shape) ---------------------

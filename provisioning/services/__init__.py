@@ -27,6 +27,7 @@ from provisioning.services.lifecycle import (
 from provisioning.services.operations import (
     account_spec,
     operation_enqueue,
+    operation_logs_prune,
     operation_mark_resolved,
     operation_retry,
     operation_run,
@@ -48,6 +49,7 @@ __all__ = [
     "PlanChangeQuote",
     "account_spec",
     "operation_enqueue",
+    "operation_logs_prune",
     "operation_mark_resolved",
     "operation_retry",
     "operation_run",

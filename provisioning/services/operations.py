@@ -21,11 +21,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing_portal.common.db import in_batches
 from billing_portal.common.operations import operation_claim, operations_overdue
 from billing_portal.common.retry import backoff
 from provisioning.errors import PanelError, ProvisioningError
@@ -225,3 +227,16 @@ def operation_mark_resolved(*, operation_id: int, staff: User, note: str) -> Op:
     operation.resolution = f"{staff}: {note.strip()}"
     operation.save()
     return operation
+
+
+def operation_logs_prune() -> int:
+    """Empty the request and response summaries of panel operations that ended (succeeded
+    or cancelled) more than OPERATION_LOG_RETENTION_DAYS ago; returns how many. The rows
+    stay: their idempotency keys count a service's operations of each kind, so a deleted
+    one would let the next operation take its key. Failed ones keep everything for staff."""
+    cutoff = timezone.now() - timedelta(days=settings.OPERATION_LOG_RETENTION_DAYS)
+    ended = Op.objects.filter(status__in=(Op.Status.SUCCEEDED, Op.Status.CANCELLED),
+                              updated_at__lt=cutoff)  # fmt: skip
+    old = ended.exclude(request_summary={}, response_summary={})
+    # update() leaves updated_at as it was: the time the operation ended
+    return in_batches(old, lambda rows: rows.update(request_summary={}, response_summary={}))
