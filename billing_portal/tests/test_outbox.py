@@ -12,11 +12,20 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.db import transaction
+from kombu.connection import Connection
 
 from billing_portal.common.models import OutboxMessage
-from billing_portal.common.outbox import OUTBOX_HEADER, outbox_enqueue, outbox_relay
+from billing_portal.common.outbox import (
+    OUTBOX_HEADER,
+    outbox_enqueue,
+    outbox_relay,
+    task_publish_on_commit,
+)
 from billing_portal.common.tasks import email_send_task
 from billing_portal.common.testing import RedisServer, celery_broker, run_together
+from invoices import services as invoice_services
+from provisioning.errors import NoServerCapacity
+from provisioning.tests.factories import ServerFactory, panel_product
 
 EMAIL = "common.email_send"
 
@@ -205,3 +214,42 @@ def test_a_row_that_cannot_be_published_does_not_hold_up_the_others(broker):
     assert known.sent_at is not None
     assert unknown.sent_at is None
     assert "NotRegistered" in unknown.last_error
+
+
+@pytest.mark.parametrize(
+    "queue_it",
+    [
+        lambda: outbox_enqueue(EMAIL, kwargs=_email()),
+        lambda: task_publish_on_commit("provisioning.operation_run", [1]),
+    ],
+    ids=["outbox", "direct"],
+)
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_publish_after_commit_tries_a_broker_that_is_down_once(broker, monkeypatch, queue_it):
+    broker.stop()
+    connects = []
+    factory = Connection._connection_factory
+
+    def counted(self):
+        connects.append(self.as_uri())
+        return factory(self)
+
+    monkeypatch.setattr(Connection, "_connection_factory", counted)
+    started = time.monotonic()
+    with transaction.atomic():
+        queue_it()
+    assert time.monotonic() - started < 1.0
+    assert len(connects) == 1, connects  # no retries: the request goes on at once
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_order_refused_for_capacity_is_refused_with_the_broker_down(broker, customer):
+    # The staff alert is queued outside the order's transaction (which rolls back); with
+    # the broker down it is logged, and the customer still gets the refusal, not a 500.
+    product = panel_product(ServerFactory(capacity_accounts=1, current_accounts=1))
+    request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    broker.stop()
+    with pytest.raises(NoServerCapacity):
+        invoice_services.order_place(customer=customer, request=request)
