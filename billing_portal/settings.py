@@ -201,6 +201,26 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is down must not hold up a request (issue 12: 19 s per queued task, two of
+# them per order). No code reads task results, so none are kept and publishing never
+# touches the result backend; connecting for a publish is one try with a one-second
+# timeout, and publishing from a request is one attempt (`retry=False`); elsewhere a
+# publish is tried three times within half a second. What matters goes through the outbox
+# (billing_portal/common/outbox.py), which publishes again when the broker is back.
+# Workers keep reconnecting on their own (broker_connection_max_retries).
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,  # a broker gone without closing the connection
+    "max_retries": 0,  # connecting for a publish: once (kombu's default is without end)
+}
 # Separate queues so slow backups never starve panel calls, and neither starves email.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("panels"), Queue("backups"))
@@ -268,6 +288,11 @@ CELERY_BEAT_SCHEDULE = {
     "dns.reconcile": {
         "task": "dns.reconcile",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=50),
+    },
+    "common.outbox_relay": {
+        "task": "common.outbox_relay",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},  # relays queued while workers are away are not all run
     },
     # Housekeeping; audit events and the credit ledger are kept forever.
     **{name: {"task": name, "schedule": crontab(hour=4, minute=0)} for name in HOUSEKEEPING_TASKS},

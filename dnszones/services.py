@@ -31,6 +31,7 @@ from billing_portal.common.db import in_batches, retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_quantize
 from billing_portal.common.operations import operation_claim, operations_overdue
+from billing_portal.common.outbox import task_publish_on_commit
 from billing_portal.common.retry import backoff
 from credits.errors import InsufficientCredit
 from credits.models import CreditEntry
@@ -323,12 +324,7 @@ def dns_operations_prune() -> int:
 
 
 def _queue(operation_id: int, countdown: float = 0) -> None:
-    from dnszones.tasks import dns_operation_run_task
-
-    transaction.on_commit(
-        lambda: dns_operation_run_task.apply_async(args=[operation_id], countdown=countdown),
-        robust=True,
-    )
+    task_publish_on_commit("dns.operation_run", [operation_id], countdown=countdown)
 
 
 def zone_create(

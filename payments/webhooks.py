@@ -1,12 +1,17 @@
 """Webhook receivers: `POST /webhooks/stripe/` and `POST /webhooks/paypal/`.
 
 Order matters: the raw body is read before anything parses it (signatures cover the exact
-bytes), the delivery is verified, stored once per event id, and handed to a task after
-commit; the provider gets its 2xx without waiting for the work.
+bytes), the delivery is verified, stored once per event id together with its queued
+processing (the outbox), and handed to a task after commit; the provider gets its 2xx
+without waiting for the work. A database failure while storing answers 503: nothing was
+kept, and the provider delivers again.
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -15,6 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from payments import services
 from payments.gateways.base import WebhookInvalid
 from payments.gateways.registry import webhook_verifier
+
+logger = logging.getLogger(__name__)
 
 KEPT_HEADERS = ("Content-Type", "User-Agent", "Stripe-Signature", "Paypal-Transmission-Id")
 
@@ -33,15 +40,22 @@ class WebhookView(View):
             event = verifier.verify(body=body, headers=request.headers)
         except WebhookInvalid as error:
             return JsonResponse({"error": error.message}, status=400)
-        _record, created = services.webhook_event_receive(
-            provider=self.provider,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            headers={
-                name: request.headers[name] for name in KEPT_HEADERS if name in request.headers
-            },
-            body=body.decode(),
-        )
+        try:
+            _record, created = services.webhook_event_receive(
+                provider=self.provider,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                headers={
+                    name: request.headers[name] for name in KEPT_HEADERS if name in request.headers
+                },
+                body=body.decode(),
+            )
+        except DatabaseError:
+            # The transaction rolled back (or never committed): the provider must retry.
+            logger.exception("%s webhook %s not stored", self.provider, event.event_id)
+            response = JsonResponse({"error": "Not stored; deliver again."}, status=503)
+            response["Retry-After"] = "30"
+            return response
         return JsonResponse({"received": True, "duplicate": not created})
 
 

@@ -1,8 +1,9 @@
 """Templated email, always sent after commit and off the request path.
 
 A message `name` maps to three templates under templates/emails/: `<name>_subject.txt`,
-`<name>.txt` and `<name>.html`. Contexts must be JSON-serialisable because they travel
-through the broker to a worker.
+`<name>.txt` and `<name>.html`. Contexts must be JSON-serialisable because they are stored
+in the outbox and travel through the broker to a worker. Each message queued is sent once:
+the outbox keeps it while the broker is down, and the task records it sent by outbox row.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 
 
@@ -41,9 +41,8 @@ def email_send(*, to: list[str], name: str, context: dict[str, Any]) -> None:
 
 
 def email_send_on_commit(*, to: list[str], name: str, context: dict[str, Any]) -> None:
-    """Queue a message once the surrounding transaction commits (never if it rolls back)."""
-    from billing_portal.common.tasks import email_send_task
+    """Queue a message with the surrounding transaction (never sent if it rolls back),
+    through the outbox, so a broker outage delays it and loses nothing."""
+    from billing_portal.common.outbox import outbox_enqueue
 
-    transaction.on_commit(
-        lambda: email_send_task.delay(to=to, name=name, context=context), robust=True
-    )
+    outbox_enqueue("common.email_send", kwargs={"to": to, "name": name, "context": context})

@@ -1,13 +1,15 @@
-"""Shared tasks: outgoing email."""
+"""Shared tasks: outgoing email, the outbox relay."""
 
 from smtplib import SMTPException
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from billing_portal.common.emails import email_send
+from billing_portal.common.outbox import outbox_id_of, outbox_relay, outbox_run_once
 
 
 @shared_task(
+    bind=True,
     name="common.email_send",
     autoretry_for=(SMTPException, ConnectionError, TimeoutError),
     retry_backoff=30,
@@ -15,5 +17,14 @@ from billing_portal.common.emails import email_send
     retry_jitter=True,
     max_retries=8,
 )
-def email_send_task(*, to: list[str], name: str, context: dict) -> None:
-    email_send(to=to, name=name, context=context)
+def email_send_task(self: Task, *, to: list[str], name: str, context: dict) -> bool:
+    """Send once per outbox message, however often it is delivered; returns whether sent."""
+    return outbox_run_once(
+        outbox_id_of(self.request), lambda: email_send(to=to, name=name, context=context)
+    )
+
+
+@shared_task(name="common.outbox_relay")
+def outbox_relay_task() -> int:
+    """Every 30 s (beat): publish what the outbox still holds, e.g. after a broker outage."""
+    return outbox_relay()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
@@ -177,16 +178,17 @@ def database_url_for_tests(*, scheme: str = "postgres") -> str:
 
 @contextlib.contextmanager
 def celery_worker(
-    log_path: Path, *, env: dict[str, str] | None = None
+    log_path: Path, *, env: dict[str, str] | None = None, queue: str | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A real `celery worker` process on the Redis broker, consuming a private queue; yields
-    (queue, process). Tasks sent meanwhile go to the broker (eager mode is off) and the
-    worker is stopped at the end (or killed earlier by the test)."""
+    """A real `celery worker` process on the Redis broker, consuming a private queue (or
+    `queue`, e.g. "default" on a broker of the test's own); yields (queue, process). Tasks
+    sent meanwhile go to the broker (eager mode is off) and the worker is stopped at the end
+    (or killed earlier by the test)."""
     from django.conf import settings
 
     from billing_portal.celery import app as celery_app
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     variables = {**os.environ, "REDIS_URL": settings.REDIS_URL,
                  "CELERY_TASK_ALWAYS_EAGER": "false", "DEBUG": "true",
                  "READ_DOT_ENV_FILE": "false", **(env or {})}  # fmt: skip
@@ -208,3 +210,141 @@ def celery_worker(
             if process.poll() is None:
                 process.terminate()
             process.wait(timeout=30)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Whether `predicate` became true within `timeout` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+class RedisServer:
+    """A `redis-server` of the test's own on a free loopback port, nothing persisted; the
+    test stops and starts it (same port) to make a broker outage."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port, self.directory = free_port(), directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", str(self.directory)]  # fmt: skip
+        log = (self.directory / "redis.log").open("a")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        if not wait_for(self._answers, 10):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def llen(self, key: str) -> int:
+        """The length of a list (a queue of the Redis transport)."""
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return client.llen(key)
+        finally:
+            client.close()
+
+
+@contextlib.contextmanager
+def celery_broker(url: str) -> Iterator[None]:
+    """Publish from this process to the broker at `url`, which is also the result backend
+    (as one REDIS_URL makes them), eager mode off, until the end."""
+    from billing_portal.celery import app as celery_app
+
+    conf = celery_app.conf
+    names = ("broker_url", "broker_write_url", "result_backend", "task_always_eager")
+    saved = {name: conf[name] for name in names}
+
+    def reset_connections() -> None:
+        from kombu import pools
+
+        pools.reset()  # closes every pooled connection and forgets the pools
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        celery_app._backend_cache = None  # the result backend, made again from conf
+        celery_app._local = threading.local()
+
+    reset_connections()
+    conf.update(broker_url=url, broker_write_url=None, result_backend=url, task_always_eager=False)
+    try:
+        yield
+    finally:
+        reset_connections()
+        conf.update(saved)
+
+
+class CuttableRelay:
+    """Relays loopback TCP connections to `target`; `cut()` severs them until `restore()`:
+    while cut it drops every open connection and closes each new one at once, as a network
+    partition or a restarting database server would."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.severed = threading.Event()
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.severed.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass  # the other side was cut
+        finally:
+            for end in (source, sink):
+                end.close()
+
+    def cut(self) -> None:
+        self.severed.set()
+        with self.lock:
+            for end in self.open:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            self.open.clear()
+
+    def restore(self) -> None:
+        self.severed.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()

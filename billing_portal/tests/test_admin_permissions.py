@@ -32,6 +32,7 @@ from djmoney.money import Money
 
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import form_values
 from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
 from credits.services import credit_entry_append
@@ -194,6 +195,9 @@ def _credit_note():
 # One object per registered admin (for the change/add/delete walk and "delete selected").
 OBJECTS: dict[str, Callable[[], Model]] = {
     "auth.Group": lambda: Group.objects.create(name="Support"),
+    "common.OutboxMessage": lambda: OutboxMessage.objects.create(
+        task_name="accounts.login_logs_prune", last_error="OperationalError: refused"
+    ),
     "axes.AccessAttempt": lambda: _axes_row(AccessAttempt),
     "axes.AccessLog": lambda: _axes_row(AccessLog),
     "axes.AccessFailureLog": lambda: _axes_row(AccessFailureLog),
@@ -243,6 +247,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.
 UNDELETABLE = {
+    "common.OutboxMessage": "the record of queued work and of emails sent (not sent twice)",
     "accounts.AuditEvent": "the audit log is evidence",
     "invoices.Order": "its invoices and services point at it (PROTECT)",
     "invoices.Invoice": "a numbered document; lines, payments and credit notes PROTECT it",
@@ -331,6 +336,11 @@ ACTIONS: dict[tuple[str, str], Case] = {
     ),
     ("invoices.Invoice", "cancel_selected"): Case(
         "invoices.cancel_invoice", lambda env: _unpaid(), _status_is("cancelled")
+    ),
+    ("common.OutboxMessage", "relay_now"): Case(
+        "common.relay_outboxmessage",
+        lambda env: OBJECTS["common.OutboxMessage"](),
+        lambda env: fresh(env.obj).sent_at is not None,
     ),
     ("payments.WebhookEvent", "reprocess"): Case(
         "payments.reprocess_webhookevent",

@@ -27,6 +27,17 @@ def test_celery_configuration_follows_the_design():
     assert conf.task_default_queue == "default"
 
 
+def test_a_broker_that_is_down_cannot_hold_up_a_publish():
+    # Issue 12: results are not kept (publishing never waits on the result backend), one
+    # connect try with a one-second timeout, few publish retries (requests pass retry=False).
+    conf = celery_app.conf
+    assert conf.task_ignore_result is True
+    assert conf.broker_connection_timeout == 1
+    assert conf.broker_transport_options["socket_connect_timeout"] == 1
+    assert conf.broker_transport_options["max_retries"] == 0
+    assert conf.task_publish_retry_policy["max_retries"] <= 2
+
+
 def test_tasks_are_routed_to_their_queues():
     router = celery_app.amqp.router
     assert router.route({}, "provisioning.operation_run")["queue"].name == "panels"
@@ -78,6 +89,7 @@ def test_a_real_worker_runs_a_task_to_completion(real_worker):
             "context": {"email": "worker@example.com"},
         },
         queue=queue,
+        ignore_result=False,  # results are kept only where code reads them, as here
     )
     try:
         result.get(timeout=60)

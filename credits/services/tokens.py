@@ -40,6 +40,7 @@ from djmoney.money import Money
 from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.outbox import task_publish_on_commit
 from billing_portal.common.retry import backoff
 from credits.errors import CreditsError, InvalidCreditAmount
 from credits.models import CreditEntry, RefundShortfall, TokenPurchase
@@ -162,13 +163,8 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
 
 
 def _queue(token_purchase_id: int, countdown: float = 0) -> None:
-    from credits.tasks import token_purchase_deliver_task
-
-    transaction.on_commit(
-        lambda: token_purchase_deliver_task.apply_async(
-            args=[token_purchase_id], countdown=countdown
-        ),
-        robust=True,
+    task_publish_on_commit(
+        "credits.token_purchase_deliver", [token_purchase_id], countdown=countdown
     )
 
 
@@ -605,13 +601,8 @@ def token_refund_preview(credit: TokenPurchase | None, invoice: Invoice, amount:
 
 
 def _queue_removal(token_purchase_id: int, countdown: float = 0) -> None:
-    from credits.tasks import token_purchase_remove_task
-
-    transaction.on_commit(
-        lambda: token_purchase_remove_task.apply_async(
-            args=[token_purchase_id], countdown=countdown
-        ),
-        robust=True,
+    task_publish_on_commit(
+        "credits.token_purchase_remove", [token_purchase_id], countdown=countdown
     )
 
 

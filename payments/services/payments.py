@@ -22,6 +22,7 @@ from accounts.models import AuditAction, Customer, User
 from accounts.services import audit_record
 from billing_portal.common.db import in_batches, is_transient_conflict, retry_on_conflict
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
+from billing_portal.common.outbox import outbox_enqueue
 from billing_portal.common.request import RequestMeta
 from credits.services import (
     credit_account_lock,
@@ -309,6 +310,7 @@ def payment_refund_book_once(
 # --- Webhooks -----------------------------------------------------------------------------
 
 WEBHOOK_MAX_ATTEMPTS = 8
+WEBHOOK_PROCESS_TASK = "payments.webhook_event_process"
 
 
 class WebhookHandlerFailed(Exception):
@@ -318,10 +320,10 @@ class WebhookHandlerFailed(Exception):
 def webhook_event_receive(
     *, provider: str, event_id: str, event_type: str, headers: dict, body: str
 ) -> tuple[WebhookEvent, bool]:
-    """Store a verified delivery once; (event, False) for a redelivery. Processing is
-    scheduled after the row is committed, so a task never looks for an unsaved event."""
-    from payments.tasks import webhook_event_process_task
-
+    """Store a verified delivery once; (event, False) for a redelivery. Its processing is
+    written to the outbox in the same transaction: both are stored or neither (the provider
+    then retries), and it is published after commit, or by the relay once the broker is back.
+    """
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
@@ -331,9 +333,7 @@ def webhook_event_receive(
                 headers=headers,
                 body=body,
             )
-            # robust: in-process mode a failing handler must not turn the 2xx into a 500;
-            # the event is stored as failed and retried.
-            transaction.on_commit(lambda: webhook_event_process_task.delay(event.pk), robust=True)
+            outbox_enqueue(WEBHOOK_PROCESS_TASK, [event.pk])
     except IntegrityError:
         return WebhookEvent.objects.get(provider=provider, event_id=event_id), False
     return event, True
@@ -402,15 +402,14 @@ def webhook_events_stale(*, older_than: timedelta = timedelta(minutes=5)) -> lis
 def webhook_event_reprocess(*, webhook_event_id: int) -> bool:
     """Staff action: give a failed or ignored event another run; False for one whose
     payload was pruned (nothing left to run)."""
-    from payments.tasks import webhook_event_process_task
-
     event = WebhookEvent.objects.filter(pk=webhook_event_id)
     if event.filter(body=PRUNED).exists():
         return False
-    event.exclude(status=WebhookEvent.Status.PROCESSED).update(
-        status=WebhookEvent.Status.RECEIVED, attempts=0
-    )
-    transaction.on_commit(lambda: webhook_event_process_task.delay(webhook_event_id))
+    with transaction.atomic():
+        event.exclude(status=WebhookEvent.Status.PROCESSED).update(
+            status=WebhookEvent.Status.RECEIVED, attempts=0
+        )
+        outbox_enqueue(WEBHOOK_PROCESS_TASK, [webhook_event_id])
     return True
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
-from billing_portal.common.testing import celery_worker, database_url_for_tests
+from billing_portal.common.testing import celery_worker, database_url_for_tests, wait_for
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
@@ -24,15 +23,6 @@ from payments.tests import stripe_events as se
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(tmp_path):
@@ -76,7 +66,7 @@ def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(t
                 ).fetchone()
                 return rows[0] > 0
 
-            waiting = _wait_for(worker_is_waiting)
+            waiting = wait_for(worker_is_waiting, 30)
             watcher.close()
             assert waiting, (tmp_path / "worker.log").read_text()
             # ...it is killed outright

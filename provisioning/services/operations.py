@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing_portal.common.db import in_batches
 from billing_portal.common.operations import operation_claim, operations_overdue
+from billing_portal.common.outbox import task_publish_on_commit
 from billing_portal.common.retry import backoff
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.models import ProvisioningOperation, Service
@@ -47,12 +48,7 @@ LOST_MESSAGE_GRACE = timedelta(minutes=2)
 
 
 def _queue(operation_id: int, countdown: float = 0) -> None:
-    from provisioning.tasks import operation_run_task
-
-    transaction.on_commit(
-        lambda: operation_run_task.apply_async(args=[operation_id], countdown=countdown),
-        robust=True,
-    )
+    task_publish_on_commit("provisioning.operation_run", [operation_id], countdown=countdown)
 
 
 def operation_enqueue(*, service: Service, kind: str, payload: dict | None = None) -> Op:

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing_portal.common.crypto import encrypted_fields
+from billing_portal.common.outbox import BROKER_ERRORS
 from invoices.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
 from provisioning.models import Server, Service
@@ -63,11 +64,15 @@ def _refuse_no_capacity(product: Product) -> NoReturn:
     from provisioning.tasks import staff_alert_task
 
     if cache.add(f"provisioning:no-capacity-alert:{product.pk}", True, timeout=3600):
-        staff_alert_task.delay(
-            f"No server capacity for {product.name}",
-            f"An order for {product.name} was refused: no active, online server in group "
-            f"{product.server_group} has room. Add capacity or a server.",
-        )
+        try:  # once, at once: a broker that is down must not turn the refusal into a 500
+            staff_alert_task.apply_async(
+                [f"No server capacity for {product.name}",
+                 f"An order for {product.name} was refused: no active, online server in "
+                 f"group {product.server_group} has room. Add capacity or a server."],
+                retry=False,
+            )  # fmt: skip
+        except BROKER_ERRORS:
+            logger.exception("staff alert for %s not queued", product)
     raise NoServerCapacity(
         f"Sorry, {product.name} cannot be ordered right now: all our servers for it are full. "
         "Our team has been told; please try again later."

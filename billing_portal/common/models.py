@@ -1,0 +1,52 @@
+"""The kernel's own table: the transactional outbox (see billing_portal/common/outbox.py)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class OutboxMessage(models.Model):
+    """A task to publish, written in the transaction of the change that needs it, so it
+    exists exactly when that change committed. `sent_at` is set once the broker took it;
+    `consumed_at` by a task that must not repeat its effect (email), under the row lock.
+
+    `headers` travel as message headers with `outbox_id` (a request id, for one)."""
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    available_at = models.DateTimeField(default=timezone.now)  # not before (a countdown)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)  # publishing attempts
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="common_outboxmessage_dedupe_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(task_name=""), name="common_outboxmessage_task_name_set"
+            ),
+        ]
+        indexes = [
+            # The relay's scan: unsent rows, oldest first.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(sent_at__isnull=True),
+                name="common_outbox_unsent_idx",
+            ),
+        ]
+        permissions = [("relay_outboxmessage", "Can publish outbox messages now")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.task_name}"

@@ -1,0 +1,229 @@
+"""The transactional outbox: work that must not be lost when the broker is down.
+
+`outbox_enqueue` writes the task as a row (`OutboxMessage`) in the caller's transaction, so
+it exists exactly when the change that needs it committed. After commit one publishing
+attempt is made at once (no retries, a one-second connect timeout: a request never waits
+on a broker that is down), and the beat task `common.outbox_relay` publishes whatever is
+still unsent every 30 s, oldest first, in batches under `SELECT ... FOR UPDATE SKIP
+LOCKED`, so relays running side by side never publish one row twice. Publishing and
+marking the row sent share the row lock; only a commit lost after the broker took the
+message can publish it again, so delivery is at least once and the consumer tolerates a
+repeat: the row id travels as the `outbox_id` message header, and a task whose effect is
+not idempotent (email) runs it through `outbox_run_once`, which records it on the row.
+The row's `headers` travel with it (a request id, for one).
+
+Without a broker (CELERY_TASK_ALWAYS_EAGER, the embedded default and the test suite) the
+task runs in this process right after commit and the row is marked sent.
+
+Which call sites use it. A task goes through the outbox unless a durable row of its own
+already says the work is due and a sweeper queues that row again while it is:
+- outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`,
+  `webhook_event_reprocess`).
+- published once after commit (`task_publish_on_commit`): provisioning and DNS operations,
+  token deliveries and removals: each is an operation row whose sweeper (provisioning/dns
+  every 2 min, tokens every 5 min) queues it again while it is pending, so a publish lost to
+  an outage costs a delay, never the work.
+- in-process after commit (not the broker): `invoice_issued`/`service_ended` hooks, cache
+  invalidation, lockout resets, `mail_admins` staff alerts.
+- sweepers and fan-outs inside tasks publish directly: they run again on their schedule.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import NotRegistered
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import KombuError
+
+from billing_portal.common.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_HEADER = "outbox_id"
+RELAY_BATCH = 100
+# The broker did not take the message: stop this pass, the next one tries again.
+BROKER_ERRORS = (KombuError, OSError)
+
+
+def outbox_enqueue(
+    task_name: str,
+    args: list | tuple = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    queue: str | None = None,
+    countdown: float | None = None,
+    dedupe_key: str | None = None,
+    headers: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    """Write `task_name(*args, **kwargs)` to the outbox in the caller's transaction and
+    publish it after commit (never if the transaction rolls back). Arguments must be
+    JSON-serialisable. A `dedupe_key` already in the outbox returns that row unchanged."""
+    values = {
+        "task_name": task_name,
+        "args": list(args),
+        "kwargs": kwargs or {},
+        "queue": queue or "",
+        "headers": headers or {},
+        "available_at": timezone.now() + timedelta(seconds=countdown or 0),
+    }
+    if dedupe_key:
+        message, created = OutboxMessage.objects.get_or_create(
+            dedupe_key=dedupe_key, defaults=values
+        )
+        if not created:
+            return message
+    else:
+        message = OutboxMessage.objects.create(**values)
+    transaction.on_commit(functools.partial(_publish_after_commit, message.pk))
+    return message
+
+
+def _publish_after_commit(message_id: int) -> None:
+    # The change is committed: nothing here may fail the request that made it. A message
+    # not published now (broker or database away) is published by the relay.
+    try:
+        outbox_relay(ids=[message_id])
+    except Exception:
+        logger.exception("outbox message %s: publishing after commit failed", message_id)
+
+
+def outbox_relay(*, ids: list[int] | None = None, batch: int = RELAY_BATCH) -> int:
+    """Publish unsent messages (only `ids`, if given), oldest first, `batch` rows a
+    transaction; returns how many were published. Stops at the first broker error."""
+    published, after = 0, 0
+    while True:
+        rows, sent, stopped = _relay_batch(ids=ids, after=after, batch=batch)
+        published += sent
+        if stopped or len(rows) < batch:
+            return published
+        after = rows[-1].pk
+
+
+def _relay_batch(
+    *, ids: list[int] | None, after: int, batch: int
+) -> tuple[list[OutboxMessage], int, bool]:
+    """Lock and publish the next unsent rows after id `after` that no other relay holds:
+    (the rows, how many were published, whether a broker error stopped the pass)."""
+    from billing_portal.celery import app
+
+    eager = app.conf.task_always_eager
+    with transaction.atomic():
+        unsent = OutboxMessage.objects.filter(
+            sent_at__isnull=True, consumed_at__isnull=True, pk__gt=after
+        )
+        if ids is not None:
+            unsent = unsent.filter(pk__in=ids)
+        rows = list(unsent.select_for_update(skip_locked=True).order_by("pk")[:batch])
+        if not eager:
+            return rows, *_publish_rows(rows)
+        # In-process: marked sent here, run after this commit, in no outer transaction.
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
+            sent_at=timezone.now(), attempts=1
+        )
+    for row in rows:
+        _run_eagerly(row)
+    return rows, len(rows), False
+
+
+def _publish_rows(rows: list[OutboxMessage]) -> tuple[int, bool]:
+    """Publish locked rows in order, each marked sent as the broker takes it; (published,
+    whether a broker error stopped the pass)."""
+    published = 0
+    for row in rows:
+        row.attempts += 1
+        try:
+            _publish(row)
+        except BROKER_ERRORS as error:
+            _failed(row, error)
+            return published, True
+        except Exception as error:  # this row cannot be sent (e.g. an unknown task): next
+            _failed(row, error)
+            continue
+        row.sent_at, row.last_error = timezone.now(), ""
+        row.save(update_fields=["attempts", "sent_at", "last_error"])
+        published += 1
+    return published, False
+
+
+def _failed(row: OutboxMessage, error: Exception) -> None:
+    logger.warning("outbox message %s (%s) not published: %s", row.pk, row.task_name, error)
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    row.save(update_fields=["attempts", "last_error"])
+
+
+def _task(name: str):
+    from billing_portal.celery import app
+
+    if name not in app.tasks:
+        # A web process imports only the task modules its code used; the outbox names
+        # tasks, so load every app's tasks (what a worker does at start) once.
+        app.loader.import_default_modules()
+    try:
+        return app.tasks[name]
+    except KeyError as exc:
+        raise NotRegistered(name) from exc
+
+
+def _options(row: OutboxMessage) -> dict[str, Any]:
+    options: dict[str, Any] = {"headers": {**row.headers, OUTBOX_HEADER: row.pk}}
+    if row.queue:
+        options["queue"] = row.queue
+    if row.available_at > timezone.now():
+        options["eta"] = row.available_at
+    return options
+
+
+def _publish(row: OutboxMessage) -> None:
+    # One attempt: a broker that is down fails within the connect timeout, and the next
+    # relay pass tries again (settings keep the connection's own retries to none too).
+    _task(row.task_name).apply_async(row.args, row.kwargs, retry=False, **_options(row))
+
+
+def _run_eagerly(row: OutboxMessage) -> None:
+    # As `task.delay()` behaved in-process: a failing task is logged, and its own records
+    # (a failed webhook event, say) say what is left to do.
+    try:
+        _task(row.task_name).apply_async(row.args, row.kwargs, **_options(row))
+    except Exception:
+        logger.exception("outbox message %s (%s) failed in-process", row.pk, row.task_name)
+
+
+def task_publish_on_commit(task_name: str, args: list, *, countdown: float = 0) -> None:
+    """After commit, publish `task_name(*args)` once (no retries; a failure is logged):
+    for work whose own row a sweeper queues again while it is due (see the rule above)."""
+
+    def publish() -> None:
+        _task(task_name).apply_async(args, countdown=countdown, retry=False)
+
+    transaction.on_commit(publish, robust=True)
+
+
+def outbox_id_of(request: Any) -> int | None:
+    """The outbox row a running task's message came from (its `outbox_id` header)."""
+    value = (getattr(request, "headers", None) or {}).get(OUTBOX_HEADER)
+    return int(value) if value is not None else None
+
+
+def outbox_run_once(outbox_id: int | None, effect: Callable[[], None]) -> bool:
+    """Run `effect` once per outbox message, however often the message is delivered:
+    under the row's lock, recorded as consumed in the same transaction (an effect that
+    raises is not recorded, so a retry runs it). Without an outbox id it just runs.
+    Returns whether it ran."""
+    if outbox_id is None:
+        effect()
+        return True
+    with transaction.atomic():
+        message = OutboxMessage.objects.select_for_update().filter(pk=outbox_id).first()
+        if message is None or message.consumed_at is not None:
+            logger.info("outbox message %s already consumed (or gone): skipped", outbox_id)
+            return False
+        effect()
+        message.consumed_at = timezone.now()
+        message.save(update_fields=["consumed_at"])
+    return True
