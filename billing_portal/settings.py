@@ -516,3 +516,16 @@ LOGGING = {
     # Axes announces its configuration at every start; only its warnings are news.
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Error reports (Sentry) ---------------------------------------------------------------
+
+# Reports go to Sentry only when a DSN is set; no PII leaves (see common/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from billing_portal.common.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
