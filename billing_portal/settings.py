@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_countries",
+    "django_prometheus",
     "djmoney",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -112,6 +113,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of the request, even the other middlewares', carries its id.
     "billing_portal.common.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -121,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing_portal.common.middleware.DatabaseConflictMiddleware",
+    # Outside Axes, so its lockout answers are counted too.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Axes must be last: it turns lockouts raised by its backend into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -516,6 +520,16 @@ LOGGING = {
     # Axes announces its configuration at every start; only its warnings are news.
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Metrics -----------------------------------------------------------------------------
+
+# Bearer token Prometheus sends to /metrics; empty: only staff with the permission can see it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters (python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')."
+    )
 
 # --- Error reports (Sentry) ---------------------------------------------------------------
 
