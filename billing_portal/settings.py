@@ -253,6 +253,20 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Backups of the portal itself --------------------------------------------------------
+
+# Where `manage.py backup` and its daily task write; the BACKUP_KEEP newest files are kept.
+BACKUP_DIR = env.str("BACKUP_DIR", default=str(BASE_DIR / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+if BACKUP_KEEP < 1:
+    raise ImproperlyConfigured("BACKUP_KEEP must be at least 1.")
+# Fernet key(s) encrypting backups, newest first: the first encrypts, every one decrypts.
+BACKUP_ENCRYPTION_KEY = env.list("BACKUP_ENCRYPTION_KEY", default=[])
+CELERY_BEAT_SCHEDULE["backups.portal_backup"] = {
+    "task": "backups.portal_backup",
+    "schedule": crontab(hour=env.int("BACKUP_HOUR_UTC", default=1), minute=0),
+}
+
 # --- Email --------------------------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
