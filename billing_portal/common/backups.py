@@ -6,10 +6,12 @@ PostgreSQL is dumped with pg_dump (custom format, compressed), streamed through 
 encryption into the file, and restored by streaming the decrypted file into pg_restore
 --clean --if-exists, in one transaction: tables are dropped and recreated, never emptied
 with DELETE, so the credit ledger's append-only trigger (which refuses UPDATE and DELETE)
-does not stand in the way, and it is recreated with its table. SQLite is copied with its
-online backup API, which gives a consistent copy while the portal runs (in memory: SQLite is
-the embedded mode of small databases), and restored the same way into the live file. No
-unencrypted copy is ever written to disk.
+does not stand in the way, and it is recreated with its table. SQLite is read as one
+consistent snapshot of its pages (sqlite3's serialize, through the portal's own connection:
+in memory, as SQLite is the embedded mode of small databases; the online backup API would
+wait forever on that connection's own open write transaction), checked and written back
+into the live database with the online backup API. No unencrypted copy is ever written to
+disk.
 
 The file is encrypted with Fernet (BACKUP_ENCRYPTION_KEY; several keys, newest first, while
 rotating: the first encrypts, any decrypts). Fernet seals a message as a whole, so a dump is
@@ -167,24 +169,18 @@ def _dump_postgresql(output: BinaryIO, database: dict, fernet: MultiFernet) -> N
         encrypt_stream(dump.stdout, output, vendor="postgresql", fernet=fernet)
 
 
+def _sqlite_connection() -> sqlite3.Connection:
+    """The portal's own connection to its SQLite database (also an in-memory one)."""
+    connection = connections["default"]
+    connection.ensure_connection()
+    return connection.connection
+
+
 def _dump_sqlite(output: BinaryIO, database: dict, fernet: MultiFernet) -> None:
-    # Copied in memory, so no unencrypted copy touches the disk (SQLite is the embedded,
-    # small-database mode).
-    copy = sqlite3.connect(":memory:")
-    try:
-        _sqlite_copy(sqlite3.connect(database["NAME"]), copy)
-        data = copy.serialize()
-    finally:
-        copy.close()
+    # The database's pages as of one read transaction, in memory, so no unencrypted copy
+    # touches the disk (SQLite is the embedded, small-database mode).
+    data = _sqlite_connection().serialize()
     encrypt_stream(io.BytesIO(data), output, vendor="sqlite", fernet=fernet)
-
-
-def _sqlite_copy(origin: sqlite3.Connection, target: sqlite3.Connection) -> None:
-    """Copy with SQLite's online backup API, closing the origin."""
-    try:
-        origin.backup(target)
-    finally:
-        origin.close()
 
 
 def _restore_postgresql(path: Path, database: dict, fernet: MultiFernet) -> None:
@@ -211,14 +207,12 @@ def _restore_sqlite(path: Path, database: dict, fernet: MultiFernet) -> None:
         healthy = copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     except sqlite3.DatabaseError:
         healthy = False
-    if not healthy:
-        copy.close()
-        raise BackupError("The backup decrypted, but is not a sound SQLite database.")
-    live = sqlite3.connect(database["NAME"])
     try:
-        _sqlite_copy(copy, live)
+        if not healthy:
+            raise BackupError("The backup decrypted, but is not a sound SQLite database.")
+        copy.backup(_sqlite_connection())
     finally:
-        live.close()
+        copy.close()
 
 
 class _Discard:

@@ -10,7 +10,7 @@ from billing_portal.common.backups import BackupError, backup_create
 
 
 class Command(BaseCommand):
-    help = "Back up the database (pg_dump or SQLite's backup API), encrypted with "
+    help = "Back up the database (pg_dump or an SQLite snapshot), encrypted with "
     help += "BACKUP_ENCRYPTION_KEY, into BACKUP_DIR; keep the BACKUP_KEEP newest."
 
     def handle(self, *args, **options) -> None:
