@@ -192,7 +192,7 @@ def broker_queue(settings):
     settings.CELERY_TASK_QUEUES = (Queue(name), Queue(f"{name}-empty"))
     yield name
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(name)
+        conn.default_channel.queue_purge(name)
 
 
 @pytest.mark.redis
