@@ -2,12 +2,16 @@
 
 Configuration comes from Django settings under the CELERY_ namespace (see settings.py):
 JSON only, late acks with requeue on worker loss, global time limits, queues default,
-panels and backups, and the beat schedule kept in code (run by RedBeat, a singleton).
+panels and backups, and the beat schedule kept in code (run by RedBeat, a singleton). Each task
+carries the request id of whatever queued it (see common/context.py).
 """
 
 import os
 
 from celery import Celery
+
+# Connects the signals that carry the request id from a request into its tasks.
+import billing_portal.common.context  # noqa: F401
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_portal.settings")
 

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_countries",
+    "django_prometheus",
     "djmoney",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -113,6 +114,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request, even the other middlewares', carries its id.
+    "billing_portal.common.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -125,6 +129,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing_portal.common.middleware.DatabaseConflictMiddleware",
+    # Outside Axes, so its lockout answers are counted too.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Axes must be last: it turns lockouts raised by its backend into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -305,6 +311,20 @@ OPERATION_LOG_RETENTION_DAYS = env.int("OPERATION_LOG_RETENTION_DAYS", default=9
 LOGIN_LOG_RETENTION_DAYS = env.int("LOGIN_LOG_RETENTION_DAYS", default=90)
 if min(WEBHOOK_RETENTION_DAYS, OPERATION_LOG_RETENTION_DAYS, LOGIN_LOG_RETENTION_DAYS) < 1:
     raise ImproperlyConfigured("Retention periods (*_RETENTION_DAYS) are at least 1 day.")
+
+# --- Backups of the portal itself --------------------------------------------------------
+
+# Where `manage.py backup` and its daily task write; the BACKUP_KEEP newest files are kept.
+BACKUP_DIR = env.str("BACKUP_DIR", default=str(BASE_DIR / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+if BACKUP_KEEP < 1:
+    raise ImproperlyConfigured("BACKUP_KEEP must be at least 1.")
+# Fernet key(s) encrypting backups, newest first: the first encrypts, every one decrypts.
+BACKUP_ENCRYPTION_KEY = env.list("BACKUP_ENCRYPTION_KEY", default=[])
+CELERY_BEAT_SCHEDULE["backups.portal_backup"] = {
+    "task": "backups.portal_backup",
+    "schedule": crontab(hour=env.int("BACKUP_HOUR_UTC", default=1), minute=0),
+}
 
 # --- Email --------------------------------------------------------------------------------
 
@@ -616,13 +636,30 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging ------------------------------------------------------------------------------
 
+# plain: one readable line a record; json: one JSON object a line for log collectors.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "billing_portal.common.log.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "logging.Formatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            # for handlers added without the filter
+            "defaults": {"request_id": "-"},
+        },
+        "json": {"()": "billing_portal.common.log.json_formatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Axes announces its configuration at every start; only its warnings are news.
@@ -632,3 +669,26 @@ LOGGING = {
         "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
     },
 }
+
+# --- Metrics -----------------------------------------------------------------------------
+
+# Bearer token Prometheus sends to /metrics; empty: only staff with the permission can see it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters (python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')."
+    )
+
+# --- Error reports (Sentry) ---------------------------------------------------------------
+
+# Reports go to Sentry only when a DSN is set; no PII leaves (see common/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from billing_portal.common.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -1,11 +1,12 @@
 """URL wiring. Public contracts (DESIGN.md §5): `/`, `/accounts/…`, `/admin/`, `/api/v1/…`,
-`/api/schema/`, `/api/docs/`, `/healthz`."""
+`/api/schema/`, `/api/docs/`, `/healthz`; for operators `/metrics` and `/admin/status/`."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import DashboardView
+from billing_portal import status
 from billing_portal.common.throttle import throttled
 from billing_portal.common.views import healthz
 from payments.webhooks import PayPalWebhookView, StripeWebhookView
@@ -28,6 +29,8 @@ urlpatterns = [
     path("billing/", include("credits.urls")),
     path("payments/", include("payments.urls")),
     path("dns/", include("dnszones.urls")),
+    # Before the admin's own URLs, whose app pattern would take "status".
+    path("admin/status/", admin.site.admin_view(status.system_status), name="system-status"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -35,4 +38,5 @@ urlpatterns = [
     path("webhooks/stripe/", StripeWebhookView.as_view(), name="webhook-stripe"),
     path("webhooks/paypal/", PayPalWebhookView.as_view(), name="webhook-paypal"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", status.metrics, name="metrics"),
 ]

@@ -41,6 +41,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from billing_portal.common.context import REQUEST_ID_HEADER, request_id_get
 from billing_portal.common.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ OUTBOX_HEADER = "outbox_id"
 RELAY_BATCH = 100
 # The broker did not take the message: stop this pass, the next one tries again.
 BROKER_ERRORS = (KombuError, OSError)
+
+
+def _request_id_headers() -> dict[str, str]:
+    request_id = request_id_get()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}
 
 
 def outbox_enqueue(
@@ -69,7 +75,8 @@ def outbox_enqueue(
         "args": list(args),
         "kwargs": kwargs or {},
         "queue": queue or "",
-        "headers": headers or {},
+        # the request id travels with the row, so a relay sending it later keeps it
+        "headers": {**_request_id_headers(), **(headers or {})},
         "available_at": timezone.now() + timedelta(seconds=countdown or 0),
     }
     if dedupe_key:

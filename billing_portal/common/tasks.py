@@ -1,9 +1,10 @@
-"""Shared tasks: outgoing email, the outbox relay."""
+"""Shared tasks: outgoing email, the outbox relay, the portal's own backup."""
 
 from smtplib import SMTPException
 
 from celery import Task, shared_task
 
+from billing_portal.common.backups import backup_create
 from billing_portal.common.emails import email_send
 from billing_portal.common.outbox import outbox_id_of, outbox_relay, outbox_run_once
 
@@ -28,3 +29,12 @@ def email_send_task(self: Task, *, to: list[str], name: str, context: dict) -> b
 def outbox_relay_task() -> int:
     """Every 30 s (beat): publish what the outbox still holds, e.g. after a broker outage."""
     return outbox_relay()
+
+
+# On the backups queue (CELERY_TASK_ROUTES), so a long dump never holds up panel calls; with
+# limits of its own, as a large database takes longer than the global five minutes.
+@shared_task(name="backups.portal_backup", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300)
+def portal_backup_task() -> str:
+    """Back up the portal's database (daily at BACKUP_HOUR_UTC); fails loudly, and leaves a
+    failed record on the System status page, when it cannot."""
+    return backup_create().file_name

@@ -82,7 +82,9 @@ LOGIN_LOGS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "accounts
 # Names libraries look up in every request: Django's CSRF token, and the parameters axes
 # masks before it logs a failed login.
 LIBRARY_READS = frozenset({"csrfmiddlewaretoken", "ip_address"})
-NOT_CLIENT_AREA = ("admin:", "api:", "api-schema", "api-docs", "webhook-", "healthz")
+# (metrics and system-status are the operators' pages: test_status.py)
+NOT_CLIENT_AREA = ("admin:", "api:", "api-schema", "api-docs", "webhook-", "healthz",
+                   "metrics", "system-status")  # fmt: skip
 
 Accepts = Callable[[str], bool]
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.connection import Connection
 
+from billing_portal.common.context import request_id_reset, request_id_set
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.outbox import (
     OUTBOX_HEADER,
@@ -74,6 +75,22 @@ def test_a_dedupe_key_already_queued_returns_that_message(django_capture_on_comm
         second = outbox_enqueue(EMAIL, kwargs=_email("b@example.com"), dedupe_key="welcome:1")
     assert second.pk == first.pk
     assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_request_id_is_kept_on_the_row_for_a_relay_sending_it_later(
+    django_capture_on_commit_callbacks,
+):
+    token = request_id_set("req-42")
+    try:
+        with django_capture_on_commit_callbacks(execute=False):
+            message = outbox_enqueue(EMAIL, kwargs=_email(), headers={"other": "x"})
+    finally:
+        request_id_reset(token)
+    assert OutboxMessage.objects.get(pk=message.pk).headers == {
+        "request_id": "req-42",
+        "other": "x",
+    }
 
 
 @pytest.mark.django_db
