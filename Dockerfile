@@ -1,17 +1,27 @@
 # Production image: one image for migrate, web (gunicorn), the workers and beat;
 # docker-compose.yml gives each service its command. Runs as an unprivileged user that can
 # read the code but not change it.
-FROM python:3.11-slim
+FROM python:3.11-slim-trixie
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# A fixed numeric uid/gid, so that volumes and the host see one owner.
+# pg_dump and pg_restore for `manage.py backup` / `restore`: Debian trixie's client (17)
+# dumps and restores every server up to its own major version (compose runs 16). Not pinned:
+# the distribution's security updates are wanted at every build.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
+# A fixed numeric uid/gid, so that volumes and the host see one owner; the backups directory
+# is theirs (a volume mounted there keeps this owner).
 RUN groupadd --system --gid 10001 portal \
     && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home \
-       --shell /usr/sbin/nologin portal
+       --shell /usr/sbin/nologin portal \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/portal/backups
 
 WORKDIR /app
 

@@ -252,6 +252,7 @@ HOUSEKEEPING_TASKS = (
     "payments.webhook_payloads_prune",
     "provisioning.operation_logs_prune",
     "dns.operations_prune",
+    "common.outbox_prune",
 )
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
@@ -309,7 +310,15 @@ CELERY_BEAT_SCHEDULE = {
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
 OPERATION_LOG_RETENTION_DAYS = env.int("OPERATION_LOG_RETENTION_DAYS", default=90)
 LOGIN_LOG_RETENTION_DAYS = env.int("LOGIN_LOG_RETENTION_DAYS", default=90)
-if min(WEBHOOK_RETENTION_DAYS, OPERATION_LOG_RETENTION_DAYS, LOGIN_LOG_RETENTION_DAYS) < 1:
+# Sent outbox messages whose work is done are deleted after this many days.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+RETENTION_DAYS = (
+    WEBHOOK_RETENTION_DAYS,
+    OPERATION_LOG_RETENTION_DAYS,
+    LOGIN_LOG_RETENTION_DAYS,
+    OUTBOX_RETENTION_DAYS,
+)
+if min(RETENTION_DAYS) < 1:
     raise ImproperlyConfigured("Retention periods (*_RETENTION_DAYS) are at least 1 day.")
 
 # --- Backups of the portal itself --------------------------------------------------------

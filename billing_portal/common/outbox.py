@@ -33,15 +33,18 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery.exceptions import NotRegistered
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from billing_portal.common.context import REQUEST_ID_HEADER, request_id_get
+from billing_portal.common.db import in_batches
 from billing_portal.common.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -234,3 +237,20 @@ def outbox_run_once(outbox_id: int | None, effect: Callable[[], None]) -> bool:
         message.consumed_at = timezone.now()
         message.save(update_fields=["consumed_at"])
     return True
+
+
+# Tasks run through `outbox_run_once`: their row is the record that the effect happened, so
+# it may go only once that is recorded (`consumed_at`); a delivery arriving after the row
+# went is then skipped, never repeated.
+RUN_ONCE_TASKS = frozenset({"common.email_send"})
+
+
+def outbox_prune(*, now: datetime | None = None) -> int:
+    """Housekeeping: delete rows the broker took more than OUTBOX_RETENTION_DAYS ago and
+    whose work is done (for run-once tasks, recorded as done); returns how many. Unsent
+    rows, and run-once rows never recorded as done, stay for staff to see."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    done = Q(consumed_at__lt=cutoff) | (
+        Q(sent_at__lt=cutoff, consumed_at__isnull=True) & ~Q(task_name__in=RUN_ONCE_TASKS)
+    )
+    return in_batches(OutboxMessage.objects.filter(done), lambda rows: rows.delete()[0])

@@ -6,7 +6,7 @@ from celery import Task, shared_task
 
 from billing_portal.common.backups import backup_create
 from billing_portal.common.emails import email_send
-from billing_portal.common.outbox import outbox_id_of, outbox_relay, outbox_run_once
+from billing_portal.common.outbox import outbox_id_of, outbox_prune, outbox_relay, outbox_run_once
 
 
 @shared_task(
@@ -29,6 +29,12 @@ def email_send_task(self: Task, *, to: list[str], name: str, context: dict) -> b
 def outbox_relay_task() -> int:
     """Every 30 s (beat): publish what the outbox still holds, e.g. after a broker outage."""
     return outbox_relay()
+
+
+@shared_task(name="common.outbox_prune")
+def outbox_prune_task() -> int:
+    """Daily (housekeeping): delete outbox rows long sent and done."""
+    return outbox_prune()
 
 
 # On the backups queue (CELERY_TASK_ROUTES), so a long dump never holds up panel calls; with

@@ -146,7 +146,14 @@ def test_broker_cache_and_results_live_apart_and_the_broker_never_evicts():
     assert _option(broker_command, "--appendonly") == "yes"
     assert _option(_command("cache"), "--maxmemory-policy") == "allkeys-lru"
     for name in PORTAL:
-        assert SERVICES[name]["environment"] == environment, name
+        assert SERVICES[name]["environment"].items() >= environment.items(), name
+
+
+def test_backups_are_written_to_a_volume_the_backups_worker_keeps():
+    backups = SERVICES["worker-backups"]
+    assert backups["environment"]["BACKUP_DIR"] == "/var/lib/portal/backups"
+    assert "backups:/var/lib/portal/backups" in backups["volumes"]
+    assert "backups" in COMPOSE["volumes"]
 
 
 @pytest.mark.skipif(

@@ -22,6 +22,7 @@ from djmoney.money import Money
 from accounts.models import AuditEvent
 from accounts.tests.factories import AuditEventFactory, CustomerFactory
 from billing_portal.common.db import in_batches
+from billing_portal.common.models import OutboxMessage
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation
@@ -235,3 +236,24 @@ def test_pruning_goes_a_batch_at_a_time_and_leaves_what_stopped_matching():
     assert in_batches(old, blank, size=2) == 4
     assert batches == [[events[0].pk, events[1].pk], [events[2].pk, events[3].pk]]
     assert _fresh(events[-1]).body == '{"id": "evt"}'
+
+
+def test_outbox_rows_go_once_sent_and_done_and_unsent_or_unrecorded_ones_stay(settings):
+    def row(task: str, *, sent: bool, consumed: bool) -> OutboxMessage:
+        at = T0 if sent else None
+        return OutboxMessage.objects.create(
+            task_name=task, created_at=T0, sent_at=at, consumed_at=T0 if consumed else None
+        )
+
+    gone = [row("common.email_send", sent=True, consumed=True),
+            row("payments.webhook_event_process", sent=True, consumed=False)]  # fmt: skip
+    kept = [row("common.email_send", sent=False, consumed=False),
+            row("common.email_send", sent=True, consumed=False),  # never recorded as sent
+            row("payments.webhook_event_process", sent=False, consumed=False)]  # fmt: skip
+    with time_machine.travel(T0 + timedelta(days=6), tick=False):
+        _housekeeping()
+    assert OutboxMessage.objects.count() == 5  # within OUTBOX_RETENTION_DAYS (7)
+    with time_machine.travel(T0 + timedelta(days=8), tick=False):
+        _housekeeping()
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {r.pk for r in kept}
+    assert not any(OutboxMessage.objects.filter(pk=r.pk).exists() for r in gone)

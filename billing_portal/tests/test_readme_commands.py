@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import redis
 import requests
 from django.conf import settings
 
-from billing_portal.common.testing import free_port, repository_copy
+from billing_portal.common.testing import free_port, repository_copy, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = ("default", "panels", "backups")
@@ -63,9 +62,7 @@ def _make(
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_process_group(process, grace=60)
 
 
 def _until(condition: Callable[[], bool], process: subprocess.Popen, log: Path) -> None:

@@ -28,7 +28,7 @@ from billing_portal.common.context import (
 )
 from billing_portal.common.log import RequestIdFilter, json_formatter
 from billing_portal.common.tasks import email_send_task
-from billing_portal.common.testing import celery_worker
+from billing_portal.common.testing import celery_worker, database_url_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -208,7 +208,11 @@ def test_a_request_id_follows_the_request_into_a_real_worker(
     client, customer, tmp_path, json_lines, published
 ):
     log = tmp_path / "worker.log"
-    env = {"LOG_FORMAT": "json", "EMAIL_URL": f"filemail:///{tmp_path}"}
+    env = {
+        "LOG_FORMAT": "json",
+        "EMAIL_URL": f"filemail:///{tmp_path}",
+        "DATABASE_URL": database_url_for_tests(),
+    }  # the email task reads its outbox row
     with celery_worker(log, env=env) as (queue, _):
         default_queue = celery_app.conf.task_default_queue
         celery_app.conf.task_default_queue = queue  # where the view's email task goes

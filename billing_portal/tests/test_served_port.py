@@ -4,7 +4,6 @@ serves on: `make run PORT=...` exports PORT, and PORTAL_BASE_URL follows it unle
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from billing_portal.common.testing import free_port
+from billing_portal.common.testing import free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,8 +63,7 @@ def test_make_run_on_another_port_prints_links_to_the_port_it_serves(tmp_path):
         printed = log.read_text()
         assert f"Demo logins ({login}, staff: http://127.0.0.1:{port}/admin/)" in printed
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop_process_group(process)
 
 
 def _serves(url: str, process: subprocess.Popen, seconds: float = 240) -> bool:
