@@ -178,13 +178,22 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL) or N
 CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
 
 if CACHE_URL:
+    # Nothing the portal caches is needed to serve a page (tokens and balances are fetched
+    # again, alerts throttled less): with the cache's Redis unreachable, reads miss and
+    # writes are dropped after a one-second try, logged, instead of failing the request.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "billing_portal",
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
