@@ -87,8 +87,11 @@ class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     """The audit log is evidence: staff can search and filter it but never edit it."""
 
     list_display = ("created_at", "action", "actor_label", "customer", "object_type", "ip_address")
-    list_filter = ("action", values_filter("object_type", "object type", _object_types),
-                   ("created_at", admin.DateFieldListFilter))  # fmt: skip
+    list_filter = (
+        "action",
+        values_filter("object_type", "object type", _object_types),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("actor_label", "customer__name", "customer__user__email", "object_id")
     list_select_related = ("customer",)
 

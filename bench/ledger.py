@@ -58,8 +58,12 @@ def _reset_and_fund() -> list:
         Customer(user=user, name=f"Ledger {n}", country="US") for n, user in enumerate(users)
     )
     for customer in customers:
-        credit_entry_append(customer=customer, amount=Money(Decimal("1000000"), "USD"),
-                            kind="admin_add", idempotency_key="fund")  # fmt: skip
+        credit_entry_append(
+            customer=customer,
+            amount=Money(Decimal("1000000"), "USD"),
+            kind="admin_add",
+            idempotency_key="fund",
+        )
     return customers
 
 
@@ -98,8 +102,12 @@ def _portal_debit(customers, *, hot: bool, run: str):
 
     def debit(n: int, m: int) -> None:
         customer = customers[0] if hot else customers[(n * 7919 + m) % len(customers)]
-        credit_entry_append(customer=customer, amount=Money(Decimal("-0.01"), "USD"),
-                            kind="service_purchase", idempotency_key=f"{run}-{n}-{m}")  # fmt: skip
+        credit_entry_append(
+            customer=customer,
+            amount=Money(Decimal("-0.01"), "USD"),
+            kind="service_purchase",
+            idempotency_key=f"{run}-{n}-{m}",
+        )
 
     return debit
 

@@ -70,10 +70,21 @@ def _prepare_database(env: dict[str, str]) -> None:
 
 def _start_gunicorn(env: dict[str, str]) -> subprocess.Popen:
     command = [
-        sys.executable, "-m", "gunicorn", "billing_portal.wsgi:application",
-        "--bind", f"127.0.0.1:{PORT}", "--workers", "2", "--threads", "4",
-        "--worker-class", "gthread", "--log-level", "warning",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "billing_portal.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{PORT}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--worker-class",
+        "gthread",
+        "--log-level",
+        "warning",
+    ]
     server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
     for _ in range(100):
         try:
@@ -121,8 +132,11 @@ def main() -> None:
     run = uuid.uuid4().hex[:8]
     webhooks = []
     for n in range(args.events):
-        payload = se.event("payment_intent.succeeded", se.payment_intent(0, amount=100),
-                           event_id=f"evt_bench_{run}_{n}")  # fmt: skip
+        payload = se.event(
+            "payment_intent.succeeded",
+            se.payment_intent(0, amount=100),
+            event_id=f"evt_bench_{run}_{n}",
+        )
         body, headers = se.signed(payload)
         signature = headers["HTTP_STRIPE_SIGNATURE"]
         request_headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
@@ -142,8 +156,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"ratio (trivial / webhook): {t_rate / w_rate:.1f}x throughput, "
-          f"{w_p95 / t_p95:.1f}x p95, {w_p99 / t_p99:.1f}x p99")  # fmt: skip
+    print(
+        f"ratio (trivial / webhook): {t_rate / w_rate:.1f}x throughput, "
+        f"{w_p95 / t_p95:.1f}x p95, {w_p99 / t_p99:.1f}x p99"
+    )
 
 
 if __name__ == "__main__":

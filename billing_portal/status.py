@@ -154,8 +154,11 @@ def _gauge(name: str, documentation: str, value: float | None, **labels: str) ->
 
 def _metrics(figures: SystemFigures) -> Iterator[Metric | None]:
     yield _gauge("database_up", "1 while the database answers.", figures.database["status"] == "ok")
-    yield _gauge("broker_up", "1 while the Celery broker answers (or tasks run in-process).",
-                 figures.broker["status"] == "ok")  # fmt: skip
+    yield _gauge(
+        "broker_up",
+        "1 while the Celery broker answers (or tasks run in-process).",
+        figures.broker["status"] == "ok",
+    )
     if figures.queues is not None:
         queues = GaugeMetricFamily(
             f"{PREFIX}_queue_length", "Messages waiting in a Celery queue.", labels=["queue"]
@@ -172,24 +175,42 @@ def _metrics(figures: SystemFigures) -> Iterator[Metric | None]:
         failed.add_metric(["provisioning"], counts.failed_provisioning_operations)
         failed.add_metric(["dns"], counts.failed_dns_operations)
         yield failed
-        yield _gauge("failed_webhook_events", "Payment webhook events whose processing failed.",
-                     counts.failed_webhook_events)  # fmt: skip
-        yield _gauge("token_purchases_needing_attention",
-                     "VPS token purchases uncertain or failed: staff must check the panel.",
-                     counts.token_purchases_needing_attention)  # fmt: skip
-        yield _gauge("refund_shortfalls_open", "Refund shortfalls staff have not resolved.",
-                     counts.refund_shortfalls_open)  # fmt: skip
+        yield _gauge(
+            "failed_webhook_events",
+            "Payment webhook events whose processing failed.",
+            counts.failed_webhook_events,
+        )
+        yield _gauge(
+            "token_purchases_needing_attention",
+            "VPS token purchases uncertain or failed: staff must check the panel.",
+            counts.token_purchases_needing_attention,
+        )
+        yield _gauge(
+            "refund_shortfalls_open",
+            "Refund shortfalls staff have not resolved.",
+            counts.refund_shortfalls_open,
+        )
     run = figures.last_billing_run
-    yield _gauge("billing_run_last_age_seconds", "Seconds since the last billing run started.",
-                 figures.last_billing_run_age_seconds)  # fmt: skip
-    yield _gauge("billing_run_last_duration_seconds",
-                 "How long the last billing run took (absent while it runs).",
-                 run.duration_seconds if run else None)  # fmt: skip
-    yield _gauge("billing_run_last_failed_items", "Items the last billing run could not do.",
-                 len(run.errors) if run else None)  # fmt: skip
-    yield _gauge("backup_last_success_age_seconds",
-                 "Seconds since the last successful backup of the portal finished.",
-                 figures.last_good_backup_age_seconds)  # fmt: skip
+    yield _gauge(
+        "billing_run_last_age_seconds",
+        "Seconds since the last billing run started.",
+        figures.last_billing_run_age_seconds,
+    )
+    yield _gauge(
+        "billing_run_last_duration_seconds",
+        "How long the last billing run took (absent while it runs).",
+        run.duration_seconds if run else None,
+    )
+    yield _gauge(
+        "billing_run_last_failed_items",
+        "Items the last billing run could not do.",
+        len(run.errors) if run else None,
+    )
+    yield _gauge(
+        "backup_last_success_age_seconds",
+        "Seconds since the last successful backup of the portal finished.",
+        figures.last_good_backup_age_seconds,
+    )
 
 
 class PortalCollector:
@@ -254,17 +275,32 @@ def _attention(counts: Counts, user: User) -> list[tuple[str, int, str | None]]:
     """(what, how many, where staff deal with them)."""
     failed = "?status__exact=failed"
     return [
-        ("Failed provisioning operations", counts.failed_provisioning_operations,
-         _changelist(user, ProvisioningOperation, failed)),
-        ("Failed DNS operations", counts.failed_dns_operations,
-         _changelist(user, DnsOperation, failed)),
-        ("Failed webhook events", counts.failed_webhook_events,
-         _changelist(user, WebhookEvent, failed)),
-        ("VPS token purchases needing attention", counts.token_purchases_needing_attention,
-         _changelist(user, TokenPurchase)),
-        ("Open refund shortfalls", counts.refund_shortfalls_open,
-         _changelist(user, RefundShortfall, "?status__exact=open")),
-    ]  # fmt: skip
+        (
+            "Failed provisioning operations",
+            counts.failed_provisioning_operations,
+            _changelist(user, ProvisioningOperation, failed),
+        ),
+        (
+            "Failed DNS operations",
+            counts.failed_dns_operations,
+            _changelist(user, DnsOperation, failed),
+        ),
+        (
+            "Failed webhook events",
+            counts.failed_webhook_events,
+            _changelist(user, WebhookEvent, failed),
+        ),
+        (
+            "VPS token purchases needing attention",
+            counts.token_purchases_needing_attention,
+            _changelist(user, TokenPurchase),
+        ),
+        (
+            "Open refund shortfalls",
+            counts.refund_shortfalls_open,
+            _changelist(user, RefundShortfall, "?status__exact=open"),
+        ),
+    ]
 
 
 @require_GET

@@ -84,18 +84,34 @@ class CreditAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, "The credit balance was changed.", messages.SUCCESS)
                 return redirect("admin:credits_creditaccount_changelist")
-        context = {**self.admin_site.each_context(request), "title": "Add or remove credit",
-                   "form": form, "opts": self.model._meta}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Add or remove credit",
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
 
 @admin.register(CreditEntry)
 class CreditEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "account", "sequence", "kind", "amount", "balance_after",
-                    "staff_user", "reason")  # fmt: skip
+    list_display = (
+        "created_at",
+        "account",
+        "sequence",
+        "kind",
+        "amount",
+        "balance_after",
+        "staff_user",
+        "reason",
+    )
     list_filter = ("kind", currency_filter(), ("created_at", admin.DateFieldListFilter))
-    search_fields = ("account__customer__name", "account__customer__user__email",
-                     "idempotency_key", "payment_reference")  # fmt: skip
+    search_fields = (
+        "account__customer__name",
+        "account__customer__user__email",
+        "idempotency_key",
+        "payment_reference",
+    )
     list_select_related = ("account__customer", "staff_user")
     # Newest first across accounts (the model's order, by sequence, is per account).
     ordering = ("-created_at", "-id")
@@ -150,8 +166,17 @@ def _actions_for(credit: TokenPurchase) -> list[str]:
 
 @admin.register(TokenPurchase)
 class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "customer", "source", "tokens", "amount", "status",
-                    "attempts", "virtfusion_credit_id", "last_error")  # fmt: skip
+    list_display = (
+        "created_at",
+        "customer",
+        "source",
+        "tokens",
+        "amount",
+        "status",
+        "attempts",
+        "virtfusion_credit_id",
+        "last_error",
+    )
     list_filter = ("status", "source")
     search_fields = ("customer__name", "customer__user__email", "invoice__number")
     list_select_related = ("customer",)
@@ -181,8 +206,12 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().changelist_view(request, {**(extra_context or {}), "needs_attention": needs})
 
     def _render(self, request: HttpRequest, title: str, form: forms.Form) -> HttpResponse:
-        context = {**self.admin_site.each_context(request), "title": title, "form": form,
-                   "opts": self.model._meta}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
     def grant_view(self, request: HttpRequest) -> HttpResponse:
@@ -195,9 +224,11 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 credit = services.tokens_add_by_staff(
-                    customer=data["customer"], tokens=data["tokens"], reason=data["reason"],
+                    customer=data["customer"],
+                    tokens=data["tokens"],
+                    reason=data["reason"],
                     staff=request.user,
-                )  # fmt: skip
+                )
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
@@ -227,9 +258,11 @@ class TokenPurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             services.token_purchase_retry(token_purchase_id=credit.pk, staff=staff, note=note)
         elif action == "mark_delivered":
             services.token_purchase_mark_delivered(
-                token_purchase_id=credit.pk, virtfusion_credit_id=data["virtfusion_credit_id"],
-                staff=staff, note=note,
-            )  # fmt: skip
+                token_purchase_id=credit.pk,
+                virtfusion_credit_id=data["virtfusion_credit_id"],
+                staff=staff,
+                note=note,
+            )
         elif action == "convert":
             services.token_purchase_convert_to_credit(
                 token_purchase_id=credit.pk, staff=staff, note=note
@@ -255,8 +288,12 @@ class RefundShortfallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("created_at", "customer", "invoice", "kind", "amount", "tokens", "status")
     list_filter = ("status", "kind")
-    search_fields = ("customer__name", "customer__user__email", "invoice__number",
-                     "payment_reference")  # fmt: skip
+    search_fields = (
+        "customer__name",
+        "customer__user__email",
+        "invoice__number",
+        "payment_reference",
+    )
     list_select_related = ("customer", "invoice")
     date_hierarchy = "created_at"
     change_form_template = "admin/credits/refundshortfall/change_form.html"
@@ -289,8 +326,13 @@ class RefundShortfallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, "Marked resolved.", messages.SUCCESS)
                 return redirect("admin:credits_refundshortfall_change", shortfall.pk)
-        context = {**self.admin_site.each_context(request), "title": f"Resolve {shortfall}",
-                   "form": form, "opts": self.model._meta, "shortfall": shortfall}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Resolve {shortfall}",
+            "form": form,
+            "opts": self.model._meta,
+            "shortfall": shortfall,
+        }
         return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):

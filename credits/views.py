@@ -97,8 +97,11 @@ def _with_documents(customer: Customer, entries) -> list[CreditEntry]:
     """Each debit gets the document the customer can open for it (`document_url`, with its
     `document_label`): the invoice it paid where there is one, else its receipt; one query."""
     entries = list(entries)
-    paid = [e.payment_reference for e in entries
-            if e.kind == CreditEntry.Kind.INVOICE_PAYMENT and e.payment_reference]  # fmt: skip
+    paid = [
+        e.payment_reference
+        for e in entries
+        if e.kind == CreditEntry.Kind.INVOICE_PAYMENT and e.payment_reference
+    ]
     invoice_ids = invoice_ids_by_number_for_customer(customer=customer, numbers=paid)
     for entry in entries:
         invoice_id = invoice_ids.get(entry.payment_reference)
@@ -120,8 +123,12 @@ class ReceiptView(CustomerRequiredMixin, View):
             entry = credit_debit_get_for_customer(customer=self.customer, entry_id=pk)
         except CreditEntry.DoesNotExist as exc:
             raise Http404("No such receipt.") from exc
-        context = {"entry": entry, "paid": -entry.amount, "customer": self.customer,
-                   "seller": settings.SELLER_DETAILS}  # fmt: skip
+        context = {
+            "entry": entry,
+            "paid": -entry.amount,
+            "customer": self.customer,
+            "seller": settings.SELLER_DETAILS,
+        }
         return render(request, "credits/receipt.html", context)
 
 
@@ -130,14 +137,29 @@ class TransactionsCsvView(_EntriesMixin, View):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="credit-transactions.csv"'
         writer = csv.writer(response)
-        writer.writerow(["date (UTC)", "kind", "description", "amount", "currency",
-                         "balance after", "reference"])  # fmt: skip
+        writer.writerow(
+            [
+                "date (UTC)",
+                "kind",
+                "description",
+                "amount",
+                "currency",
+                "balance after",
+                "reference",
+            ]
+        )
         for entry in self.get_queryset().iterator():
-            writer.writerow([
-                entry.created_at.strftime("%Y-%m-%d %H:%M:%S"), entry.get_kind_display(),
-                entry.description, entry.amount.amount, entry.currency,
-                entry.balance_after.amount, entry.payment_reference,
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    entry.get_kind_display(),
+                    entry.description,
+                    entry.amount.amount,
+                    entry.currency,
+                    entry.balance_after.amount,
+                    entry.payment_reference,
+                ]
+            )
         return response
 
 

@@ -48,21 +48,34 @@ class ZoneAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     has_reconcile_permission = permission_check("dns.reconcile_zone")
 
-    @admin.action(description="Compare with the DNS server and repair drift (all zones)",
-                  permissions=["reconcile"])  # fmt: skip
+    @admin.action(
+        description="Compare with the DNS server and repair drift (all zones)",
+        permissions=["reconcile"],
+    )
     def reconcile(self, request, queryset) -> None:
         try:
             counts = services.dns_reconcile()
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        self.message_user(request, "Checked {zones} zones: {created} created, {repaired_sets} "
-                          "sets repaired, {removed} removed.".format(**counts))  # fmt: skip
+        self.message_user(
+            request,
+            "Checked {zones} zones: {created} created, {repaired_sets} "
+            "sets repaired, {removed} removed.".format(**counts),
+        )
 
 
 @admin.register(DnsOperation)
 class DnsOperationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "zone_name", "kind", "rrset_name", "rrset_type", "status",
-                    "attempts", "last_error")  # fmt: skip
+    list_display = (
+        "created_at",
+        "zone_name",
+        "kind",
+        "rrset_name",
+        "rrset_type",
+        "status",
+        "attempts",
+        "last_error",
+    )
     list_filter = ("status", "kind")
     search_fields = ("zone_name", "last_error")

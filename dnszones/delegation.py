@@ -123,8 +123,9 @@ CHECKERS: dict[str, Callable[[str], None]] = {
 
 
 def delegation_checker() -> Callable[[str], None]:
-    name = settings.DNS_DELEGATION_CHECK or ("demo" if settings.DNS_BACKEND == "local"
-                                             else "resolver")  # fmt: skip
+    name = settings.DNS_DELEGATION_CHECK or (
+        "demo" if settings.DNS_BACKEND == "local" else "resolver"
+    )
     return CHECKERS[name]
 
 

@@ -20,7 +20,12 @@ def dns_plans_seed() -> None:
     for order, (name, description, price, domains, records) in enumerate(PLANS):
         DnsPlan.objects.get_or_create(
             name=name,
-            defaults={"description": description, "currency": settings.DEFAULT_CURRENCY,
-                      "price": Decimal(price), "domain_limit": domains,
-                      "record_limit": records, "sort_order": order},
-        )  # fmt: skip
+            defaults={
+                "description": description,
+                "currency": settings.DEFAULT_CURRENCY,
+                "price": Decimal(price),
+                "domain_limit": domains,
+                "record_limit": records,
+                "sort_order": order,
+            },
+        )

@@ -58,9 +58,12 @@ BACKOFF_CAP = timedelta(minutes=15)
 
 def _debit(customer: Customer, amount: Money, key: str, description: str) -> CreditEntry:
     return credit_entry_append(
-        customer=customer, amount=-amount, kind=CreditEntry.Kind.SERVICE_PURCHASE,
-        idempotency_key=key, description=description,
-    )  # fmt: skip
+        customer=customer,
+        amount=-amount,
+        kind=CreditEntry.Kind.SERVICE_PURCHASE,
+        idempotency_key=key,
+        description=description,
+    )
 
 
 def _pay(customer: Customer, amount: Money, key: str, description: str) -> CreditEntry:
@@ -115,16 +118,27 @@ def _quote(customer: Customer, sub: Sub | None, plan: DnsPlan, today: date) -> P
     if sub.plan_id == plan.pk:
         raise DNSError(f"You already have the {plan.name} plan.")
     _change_limits(customer, plan)
-    return PlanQuote(plan, sub.plan, _prorated(plan.price - sub.plan.price, sub, today),
-                     today, sub.period_end, sub.next_renewal)  # fmt: skip
+    return PlanQuote(
+        plan,
+        sub.plan,
+        _prorated(plan.price - sub.plan.price, sub, today),
+        today,
+        sub.period_end,
+        sub.next_renewal,
+    )
 
 
 @retry_on_conflict
 @transaction.atomic
 def dns_plan_buy(
-    *, customer: Customer, plan_id: int, request_key: str, actor: User | None = None,
-    today: date | None = None, expected_amount: Decimal | None = None,
-) -> Sub:  # fmt: skip
+    *,
+    customer: Customer,
+    plan_id: int,
+    request_key: str,
+    actor: User | None = None,
+    today: date | None = None,
+    expected_amount: Decimal | None = None,
+) -> Sub:
     """Buy a plan with account credit (once per `request_key`), or move to another plan:
     an upgrade pays the prorated difference, a downgrade credits it back (limits allowing).
     With `expected_amount` (what the customer was shown, in the plan's currency), a
@@ -141,9 +155,15 @@ def dns_plan_buy(
     if quote.from_plan is not None:
         return _plan_change(sub, quote, request_key, actor)
     _pay(customer, quote.amount, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
-    values = {"plan": plan, "status": Sub.Status.ACTIVE, "period_start": quote.period_start,
-              "period_end": quote.period_end, "auto_renew": True,
-              "last_renewed_at": timezone.now(), "grace_until": None}  # fmt: skip
+    values = {
+        "plan": plan,
+        "status": Sub.Status.ACTIVE,
+        "period_start": quote.period_start,
+        "period_end": quote.period_end,
+        "auto_renew": True,
+        "last_renewed_at": timezone.now(),
+        "grace_until": None,
+    }
     if sub is None:
         sub = Sub.objects.create(customer=customer, **values)
     else:
@@ -151,8 +171,13 @@ def dns_plan_buy(
             setattr(sub, field, value)
         sub.save()
         _zones_restore(customer)
-    audit_record(action=AuditAction.DNS_PLAN_BOUGHT, actor=actor, customer=customer, target=sub,
-                 details={"plan": plan.name, "price": str(plan.price)})  # fmt: skip
+    audit_record(
+        action=AuditAction.DNS_PLAN_BOUGHT,
+        actor=actor,
+        customer=customer,
+        target=sub,
+        details={"plan": plan.name, "price": str(plan.price)},
+    )
     return sub
 
 
@@ -161,30 +186,42 @@ def _change_limits(customer: Customer, plan: DnsPlan) -> None:
     zones = customer.zones.count()
     if zones > plan.domain_limit:
         raise LimitReached(f"{plan.name} allows {plan.domain_limit} domains; you have {zones}.")
-    busiest = max(zones_for_customer(customer=customer).values_list("record_count", flat=True),
-                  default=0)  # fmt: skip
+    busiest = max(
+        zones_for_customer(customer=customer).values_list("record_count", flat=True), default=0
+    )
     if busiest > plan.record_limit:
-        raise LimitReached(f"{plan.name} allows {plan.record_limit} records per zone; one of "
-                           f"yours has {busiest}.")  # fmt: skip
+        raise LimitReached(
+            f"{plan.name} allows {plan.record_limit} records per zone; one of yours has {busiest}."
+        )
 
 
 def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor) -> Sub:
     plan, difference, old = quote.plan, quote.amount, sub.plan
     if difference.amount > 0:
-        _pay(sub.customer, difference, f"dns:{request_key}",
-             f"DNS plan change {old.name} → {plan.name} for the rest of the month")  # fmt: skip
+        _pay(
+            sub.customer,
+            difference,
+            f"dns:{request_key}",
+            f"DNS plan change {old.name} → {plan.name} for the rest of the month",
+        )
     elif difference.amount < 0:
         credit_add(
-            customer=sub.customer, amount=-difference, kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
+            customer=sub.customer,
+            amount=-difference,
+            kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
             idempotency_key=f"dns:{request_key}",
             description=f"DNS plan change {old.name} → {plan.name}",
             details={"source": "dns downgrade", "subscription": sub.pk},
-        )  # fmt: skip
+        )
     sub.plan = plan
     sub.save(update_fields=["plan"])
-    audit_record(action=AuditAction.DNS_PLAN_BOUGHT, actor=actor, customer=sub.customer,
-                 target=sub, details={"from": old.name, "plan": plan.name,
-                                      "difference": str(difference)})  # fmt: skip
+    audit_record(
+        action=AuditAction.DNS_PLAN_BOUGHT,
+        actor=actor,
+        customer=sub.customer,
+        target=sub,
+        details={"from": old.name, "plan": plan.name, "difference": str(difference)},
+    )
     return sub
 
 
@@ -194,17 +231,27 @@ def dns_subscription_cancel(*, customer: Customer, actor: User | None = None) ->
     sub = Sub.objects.select_for_update().get(customer=customer)
     sub.auto_renew = False
     sub.save(update_fields=["auto_renew"])
-    audit_record(action=AuditAction.DNS_PLAN_CANCELLED, actor=actor, customer=customer,
-                 target=sub, details={"ends": sub.period_end.isoformat()})  # fmt: skip
+    audit_record(
+        action=AuditAction.DNS_PLAN_CANCELLED,
+        actor=actor,
+        customer=customer,
+        target=sub,
+        details={"ends": sub.period_end.isoformat()},
+    )
     return sub
 
 
 def _notify(sub: Sub, subject_line: str, text: str) -> None:
     email_send_on_commit(
-        to=[sub.customer.user.email], name="dns_notice",
-        context={"customer_name": sub.customer.name, "subject_line": subject_line,
-                 "text": text, "billing_path": "/billing/"},
-    )  # fmt: skip
+        to=[sub.customer.user.email],
+        name="dns_notice",
+        context={
+            "customer_name": sub.customer.name,
+            "subject_line": subject_line,
+            "text": text,
+            "billing_path": "/billing/",
+        },
+    )
 
 
 def dns_subscription_renew(*, subscription_id: int, today: date) -> str:
@@ -224,12 +271,20 @@ def dns_subscription_renew(*, subscription_id: int, today: date) -> str:
             sub.status = Sub.Status.CANCELLED
             sub.save(update_fields=["status"])
             _zones_suspend(sub.customer)
-            _notify(sub, "Your DNS plan has ended", "Your zones are no longer served; their "
-                    "records are kept. Buy a plan again to serve them.")  # fmt: skip
+            _notify(
+                sub,
+                "Your DNS plan has ended",
+                "Your zones are no longer served; their "
+                "records are kept. Buy a plan again to serve them.",
+            )
             return "ended"
         try:
-            _debit(sub.customer, sub.plan.price, f"dns-subscription:{sub.pk}:{sub.period_end}",
-                   f"DNS plan {sub.plan.name} renewal")  # fmt: skip
+            _debit(
+                sub.customer,
+                sub.plan.price,
+                f"dns-subscription:{sub.pk}:{sub.period_end}",
+                f"DNS plan {sub.plan.name} renewal",
+            )
         except InsufficientCredit:
             return _short_of_credit(sub, today)
         was_suspended = sub.status == Sub.Status.SUSPENDED
@@ -247,10 +302,13 @@ def _short_of_credit(sub: Sub, today: date) -> str:
         sub.status = Sub.Status.GRACE
         sub.grace_until = sub.period_end + timedelta(days=settings.DNS_GRACE_DAYS)
         sub.save(update_fields=["status", "grace_until"])
-        _notify(sub, "Add credit to keep your DNS plan",
-                f"We could not renew your {sub.plan.name} plan ({sub.plan.price}) from your "
-                f"account credit. Add credit before {sub.grace_until:%Y-%m-%d} or your zones "
-                "stop being served.")  # fmt: skip
+        _notify(
+            sub,
+            "Add credit to keep your DNS plan",
+            f"We could not renew your {sub.plan.name} plan ({sub.plan.price}) from your "
+            f"account credit. Add credit before {sub.grace_until:%Y-%m-%d} or your zones "
+            "stop being served.",
+        )
         return "grace"
     if sub.status == Sub.Status.GRACE and sub.grace_until and today >= sub.grace_until:
         sub.status = Sub.Status.SUSPENDED
@@ -307,9 +365,14 @@ def _bump(zone: Zone) -> None:
 def _enqueue(zone_name: str, kind: str, name: str = "", rtype: str = "") -> Op:
     # Every change gets its own push (they are idempotent; the newest state wins).
     key = f"{zone_name}:{kind}:{name}:{rtype}:{uuid.uuid4().hex}"
-    operation = Op.objects.create(zone_name=zone_name, kind=kind, rrset_name=name,
-                                  rrset_type=rtype, idempotency_key=key,
-                                  next_attempt_at=timezone.now())  # fmt: skip
+    operation = Op.objects.create(
+        zone_name=zone_name,
+        kind=kind,
+        rrset_name=name,
+        rrset_type=rtype,
+        idempotency_key=key,
+        next_attempt_at=timezone.now(),
+    )
     _queue(operation.pk)
     return operation
 
@@ -337,8 +400,9 @@ def zone_create(
     zone_name = zone_name_normalize(name)
     apex = None
     if apex_address.strip():
-        apex = record_clean(zone=zone_name, name="@", type="A", ttl=settings.DNS_DEFAULT_TTL,
-                            content=apex_address)  # fmt: skip
+        apex = record_clean(
+            zone=zone_name, name="@", type="A", ttl=settings.DNS_DEFAULT_TTL, content=apex_address
+        )
     _zone_checks(customer, zone_name)
     delegation_check(zone_name)
     with transaction.atomic():
@@ -351,11 +415,15 @@ def zone_create(
             raise DNSError(f"{zone_name} is already a zone in another account.") from exc
         _bump(zone)
         if apex is not None:
-            Record.objects.create(zone=zone, name="@", type="A", ttl=apex.ttl,
-                                  content=apex.content)  # fmt: skip
+            Record.objects.create(zone=zone, name="@", type="A", ttl=apex.ttl, content=apex.content)
         _enqueue(zone.name, Op.Kind.CREATE_ZONE)
-        audit_record(action=AuditAction.DNS_ZONE_CREATED, actor=actor, customer=customer,
-                     target=zone, details={"zone": zone.name})  # fmt: skip
+        audit_record(
+            action=AuditAction.DNS_ZONE_CREATED,
+            actor=actor,
+            customer=customer,
+            target=zone,
+            details={"zone": zone.name},
+        )
     return zone
 
 
@@ -380,8 +448,10 @@ def _check_set(
     here = zone.records.filter(name=name).exclude(pk=skip)
     other_ttl = here.filter(type=rtype).exclude(ttl=ttl).values_list("ttl", flat=True).first()
     if other_ttl is not None:
-        raise DNSError(f"The other {rtype} records of {name} have TTL {other_ttl}: records of "
-                       "one name and type share one TTL.")  # fmt: skip
+        raise DNSError(
+            f"The other {rtype} records of {name} have TTL {other_ttl}: records of "
+            "one name and type share one TTL."
+        )
     if rtype == "CNAME" and here.exists():
         raise DNSError(f"{name} has other records: a CNAME must be the only record at a name.")
     if rtype != "CNAME" and here.filter(type="CNAME").exists():
@@ -392,26 +462,39 @@ def _check_set(
 
 @transaction.atomic
 def record_add(
-    *, customer: Customer, zone_id: int, name: str, type: str, ttl, content: str,
+    *,
+    customer: Customer,
+    zone_id: int,
+    name: str,
+    type: str,
+    ttl,
+    content: str,
     actor: User | None = None,
-) -> Record:  # fmt: skip
+) -> Record:
     zone = _locked_zone(customer, zone_id)
     plan = _serving_plan(customer)
     clean = record_clean(zone=zone.name, name=name, type=type, ttl=ttl, content=content)
     if zone.records.count() >= plan.record_limit:
         raise LimitReached(f"Your {plan.name} plan allows {plan.record_limit} records per zone.")
     _check_set(zone, clean.name, clean.type, clean.content, clean.ttl, skip=None)
-    record = Record.objects.create(zone=zone, name=clean.name, type=clean.type, ttl=clean.ttl,
-                                   content=clean.content)  # fmt: skip
+    record = Record.objects.create(
+        zone=zone, name=clean.name, type=clean.type, ttl=clean.ttl, content=clean.content
+    )
     _changed(zone, [(clean.name, clean.type)], actor, "added", record)
     return record
 
 
 @transaction.atomic
 def record_update(
-    *, customer: Customer, record_id: int, name: str, type: str, ttl, content: str,
+    *,
+    customer: Customer,
+    record_id: int,
+    name: str,
+    type: str,
+    ttl,
+    content: str,
     actor: User | None = None,
-) -> Record:  # fmt: skip
+) -> Record:
     record = Record.objects.select_related("zone").get(pk=record_id, zone__customer=customer)
     zone = _locked_zone(customer, record.zone_id)
     _serving_plan(customer)
@@ -425,8 +508,9 @@ def record_update(
         clean.content,
     )
     record.save()
-    _changed(zone, list(dict.fromkeys([before, (clean.name, clean.type)])), actor, "changed",
-             record)  # fmt: skip
+    _changed(
+        zone, list(dict.fromkeys([before, (clean.name, clean.type)])), actor, "changed", record
+    )
     return record
 
 
@@ -444,9 +528,17 @@ def _changed(zone: Zone, sets: list[tuple[str, str]], actor, what: str, record) 
     if zone.status == Zone.Status.ACTIVE:
         for name, rtype in sets:
             _enqueue(zone.name, Op.Kind.PUSH_RRSET, name, rtype)
-    audit_record(action=AuditAction.DNS_RECORDS_CHANGED, actor=actor, customer=zone.customer,
-                 target=zone, details={"what": what, "sets": [f"{n} {t}" for n, t in sets],
-                                       "record": str(record) if record else ""})  # fmt: skip
+    audit_record(
+        action=AuditAction.DNS_RECORDS_CHANGED,
+        actor=actor,
+        customer=zone.customer,
+        target=zone,
+        details={
+            "what": what,
+            "sets": [f"{n} {t}" for n, t in sets],
+            "record": str(record) if record else "",
+        },
+    )
 
 
 @transaction.atomic
@@ -457,8 +549,9 @@ def zone_delete(*, customer: Customer, zone_id: int, confirm: str, actor: User |
     name = zone.name
     zone.delete()
     _enqueue(name, Op.Kind.DELETE_ZONE)
-    audit_record(action=AuditAction.DNS_ZONE_DELETED, actor=actor, customer=customer,
-                 details={"zone": name})  # fmt: skip
+    audit_record(
+        action=AuditAction.DNS_ZONE_DELETED, actor=actor, customer=customer, details={"zone": name}
+    )
 
 
 # --- What the server should have ----------------------------------------------------------
@@ -504,8 +597,9 @@ def zone_data(zone: Zone) -> ZoneData:
 
 
 def _claim(operation_id: int, now: datetime) -> Op | None:
-    return operation_claim(Op, operation_id, now, target_field="zone_name",
-                           wait=timedelta(seconds=5), requeue=_queue)  # fmt: skip
+    return operation_claim(
+        Op, operation_id, now, target_field="zone_name", wait=timedelta(seconds=5), requeue=_queue
+    )
 
 
 def _push(operation: Op) -> None:
@@ -536,8 +630,9 @@ def dns_operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
     except DnsBackendError as error:
         with transaction.atomic():
             return _failed(operation.pk, error, now)
-    Op.objects.filter(pk=operation.pk).update(status=Op.Status.SUCCEEDED, finished_at=now,
-                                              last_error="")  # fmt: skip
+    Op.objects.filter(pk=operation.pk).update(
+        status=Op.Status.SUCCEEDED, finished_at=now, last_error=""
+    )
     return Op.objects.get(pk=operation.pk)
 
 
@@ -546,8 +641,9 @@ def _failed(operation_id: int, error: DnsBackendError, now: datetime) -> Op:
     operation.last_error = error.message
     if error.retryable and operation.attempts < MAX_ATTEMPTS:
         operation.status = Op.Status.PENDING
-        operation.next_attempt_at = now + backoff(operation.attempts, base=BACKOFF_BASE,
-                                                  cap=BACKOFF_CAP)  # fmt: skip
+        operation.next_attempt_at = now + backoff(
+            operation.attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP
+        )
         operation.save()
         _queue(operation.pk, (operation.next_attempt_at - now).total_seconds())
         return operation
@@ -560,8 +656,9 @@ def _failed(operation_id: int, error: DnsBackendError, now: datetime) -> Op:
 
 def dns_operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Operations whose message was lost or whose worker died, for the caller to queue."""
-    return operations_overdue(Op, now or timezone.now(), running_timeout=timedelta(minutes=10),
-                              grace=timedelta(minutes=2))  # fmt: skip
+    return operations_overdue(
+        Op, now or timezone.now(), running_timeout=timedelta(minutes=10), grace=timedelta(minutes=2)
+    )
 
 
 # --- Reconciliation -----------------------------------------------------------------------

@@ -94,8 +94,7 @@ def _int(value: str, *, low: int, high: int, what: str) -> int:
 
 
 def ttl_validate(value) -> int:
-    return _int(str(value).strip(), low=settings.DNS_TTL_MIN, high=settings.DNS_TTL_MAX,
-                what="TTL")  # fmt: skip
+    return _int(str(value).strip(), low=settings.DNS_TTL_MIN, high=settings.DNS_TTL_MAX, what="TTL")
 
 
 def _a(content: str) -> str:
@@ -180,9 +179,15 @@ def _target(what: str):
 
 
 CONTENT = {
-    "A": _a, "AAAA": _aaaa, "CNAME": _target("CNAME target"), "MX": _mx,
-    "NS": _target("Name server"), "TXT": _txt, "SRV": _srv, "CAA": _caa,
-}  # fmt: skip
+    "A": _a,
+    "AAAA": _aaaa,
+    "CNAME": _target("CNAME target"),
+    "MX": _mx,
+    "NS": _target("Name server"),
+    "TXT": _txt,
+    "SRV": _srv,
+    "CAA": _caa,
+}
 
 
 @dataclass(frozen=True)

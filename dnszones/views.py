@@ -51,9 +51,11 @@ class ZoneListView(CustomerRequiredMixin, View):
                 messages.success(request, f"Your plan ends on {sub.period_end:%Y-%m-%d}.")
             elif action == "zone":
                 zone = services.zone_create(
-                    customer=self.customer, name=request.POST.get("name", ""),
-                    apex_address=request.POST.get("apex", ""), actor=request.user,
-                )  # fmt: skip
+                    customer=self.customer,
+                    name=request.POST.get("name", ""),
+                    apex_address=request.POST.get("apex", ""),
+                    actor=request.user,
+                )
                 messages.success(request, f"{zone.name} is created.")
                 return redirect("dns:zone_detail", pk=zone.pk)
         except DomainError as error:
@@ -74,8 +76,12 @@ class PlanConfirmView(CustomerRequiredMixin, View):
             messages.error(request, error.message)
             return redirect("dns:zone_list")
         balance = credit_balance(customer=self.customer, currency=str(quote.amount.currency))
-        context = {"quote": quote, "balance": balance, "after": balance - quote.amount,
-                   "request_key": uuid.uuid4().hex}  # fmt: skip
+        context = {
+            "quote": quote,
+            "balance": balance,
+            "after": balance - quote.amount,
+            "request_key": uuid.uuid4().hex,
+        }
         return render(request, "dns/plan_confirm.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -86,10 +92,12 @@ class PlanConfirmView(CustomerRequiredMixin, View):
             return redirect("dns:plan_confirm", pk=pk)
         try:
             sub = services.dns_plan_buy(
-                customer=self.customer, plan_id=pk, actor=request.user,
+                customer=self.customer,
+                plan_id=pk,
+                actor=request.user,
                 request_key=form.cleaned_data["request_key"] or uuid.uuid4().hex,
                 expected_amount=_shown_amount(form.cleaned_data["amount"]),
-            )  # fmt: skip
+            )
         except DnsPlan.DoesNotExist as exc:  # withdrawn a moment ago
             raise Http404("No such plan.") from exc
         except PriceChanged as error:  # show the new charge before anything is taken
@@ -98,8 +106,11 @@ class PlanConfirmView(CustomerRequiredMixin, View):
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("dns:zone_list")
-        messages.success(request, f"Your DNS plan is {sub.plan.name}. The charge is listed "
-                                  "with its receipt under Billing & credits.")  # fmt: skip
+        messages.success(
+            request,
+            f"Your DNS plan is {sub.plan.name}. The charge is listed "
+            "with its receipt under Billing & credits.",
+        )
         return redirect("dns:zone_list")
 
 
@@ -129,11 +140,16 @@ class ZoneDetailView(_ZoneMixin, View):
         zone = self.zone()
         subscription = dns_subscription_for_customer(customer=self.customer)
         context = {
-            "zone": zone, "records": records_of_zone(zone=zone), "types": Record.Type.values,
-            "subscription": subscription, "proxy_alias": PROXY_ALIAS,
-            "proxy_ip": settings.DNS_PROXY_IP, "form": form or {"ttl": settings.DNS_DEFAULT_TTL},
-            "error": error, "editing": object_id(request.GET.get("edit", "")),
-        }  # fmt: skip
+            "zone": zone,
+            "records": records_of_zone(zone=zone),
+            "types": Record.Type.values,
+            "subscription": subscription,
+            "proxy_alias": PROXY_ALIAS,
+            "proxy_ip": settings.DNS_PROXY_IP,
+            "form": form or {"ttl": settings.DNS_DEFAULT_TTL},
+            "error": error,
+            "editing": object_id(request.GET.get("edit", "")),
+        }
         return render(request, "dns/zone_detail.html", context, status=400 if error else 200)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -147,16 +163,19 @@ class ZoneDetailView(_ZoneMixin, View):
             raise Http404("No such record.")
         try:
             if action == "delete":
-                services.record_delete(customer=self.customer, record_id=record_id,
-                                       actor=request.user)  # fmt: skip
+                services.record_delete(
+                    customer=self.customer, record_id=record_id, actor=request.user
+                )
                 messages.success(request, "The record was deleted.")
             elif action == "edit":
-                services.record_update(customer=self.customer, record_id=record_id,
-                                       actor=request.user, **data)  # fmt: skip
+                services.record_update(
+                    customer=self.customer, record_id=record_id, actor=request.user, **data
+                )
                 messages.success(request, "The record was saved.")
             else:
-                services.record_add(customer=self.customer, zone_id=zone.pk, actor=request.user,
-                                    **data)  # fmt: skip
+                services.record_add(
+                    customer=self.customer, zone_id=zone.pk, actor=request.user, **data
+                )
                 messages.success(request, "The record was added.")
         except Record.DoesNotExist as exc:
             raise Http404("No such record.") from exc
@@ -173,9 +192,11 @@ class ZoneDeleteView(_ZoneMixin, View):
         zone = self.zone()
         try:
             services.zone_delete(
-                customer=self.customer, zone_id=zone.pk,
-                confirm=request.POST.get("confirm", ""), actor=request.user,
-            )  # fmt: skip
+                customer=self.customer,
+                zone_id=zone.pk,
+                confirm=request.POST.get("confirm", ""),
+                actor=request.user,
+            )
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("dns:zone_delete", pk=zone.pk)

@@ -121,8 +121,18 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ("kind", "description", "period_start", "period_end", "quantity", "unit_price",
-              "amount", "discount", "tax", "total")  # fmt: skip
+    fields = (
+        "kind",
+        "description",
+        "period_start",
+        "period_end",
+        "quantity",
+        "unit_price",
+        "amount",
+        "discount",
+        "tax",
+        "total",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -132,8 +142,12 @@ class InvoiceLineInline(admin.TabularInline):
 @admin.register(Invoice)
 class InvoiceAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "customer", "kind", "status", "total", "due_date", "issued_at")
-    list_filter = ("status", "kind", ("due_date", admin.DateFieldListFilter),
-                   ("created_at", admin.DateFieldListFilter))  # fmt: skip
+    list_filter = (
+        "status",
+        "kind",
+        ("due_date", admin.DateFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("number", "customer__name", "customer__company", "customer__user__email")
     list_select_related = ("customer",)
     inlines = [InvoiceLineInline]

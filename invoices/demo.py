@@ -37,37 +37,65 @@ class DemoProduct:
 
 PRODUCTS = {
     "minecraft-4gb": DemoProduct(
-        ("game-servers", "Game servers"), "Minecraft 4 GB", "game_server", "12.00", "0",
+        ("game-servers", "Game servers"),
+        "Minecraft 4 GB",
+        "game_server",
+        "12.00",
+        "0",
         "A Minecraft Java server with 4 GB of memory, 2 CPU cores and 20 GB of SSD, managed "
-        "in a Pterodactyl-style game panel. Extra memory can be added per GB.", hostname=True,
+        "in a Pterodactyl-style game panel. Extra memory can be added per GB.",
+        hostname=True,
     ),
     "vps-small": DemoProduct(
-        ("vps", "Virtual servers"), "VPS Small (2 vCPU, 4 GB)", "vps", "9.00", "5.00",
+        ("vps", "Virtual servers"),
+        "VPS Small (2 vCPU, 4 GB)",
+        "vps",
+        "9.00",
+        "5.00",
         "A KVM virtual server with 2 vCPUs, 4 GB of memory, 60 GB of NVMe and one IPv4 "
-        "address, with full root access through a VirtFusion-style panel.", hostname=True,
+        "address, with full root access through a VirtFusion-style panel.",
+        hostname=True,
     ),
     "hosting-directadmin": DemoProduct(
-        ("web-hosting", "Web hosting"), "Web Hosting Starter (DirectAdmin)", "web_hosting",
-        "4.00", "0", "Shared hosting for one website: 10 GB of SSD, 10 mailboxes, free "
-        "SSL certificates and daily backups, managed in DirectAdmin.", domain=True,
+        ("web-hosting", "Web hosting"),
+        "Web Hosting Starter (DirectAdmin)",
+        "web_hosting",
+        "4.00",
+        "0",
+        "Shared hosting for one website: 10 GB of SSD, 10 mailboxes, free "
+        "SSL certificates and daily backups, managed in DirectAdmin.",
+        domain=True,
     ),
     "hosting-nextpanel": DemoProduct(
-        ("web-hosting", "Web hosting"), "Web Hosting Plus (NextPanel)", "web_hosting",
-        "7.00", "0", "Hosting for up to 5 websites on our multi-server NextPanel platform: "
-        "25 GB of SSD, unlimited mailboxes, databases and free SSL.", domain=True,
+        ("web-hosting", "Web hosting"),
+        "Web Hosting Plus (NextPanel)",
+        "web_hosting",
+        "7.00",
+        "0",
+        "Hosting for up to 5 websites on our multi-server NextPanel platform: "
+        "25 GB of SSD, unlimited mailboxes, databases and free SSL.",
+        domain=True,
     ),
     "wordpress-basic": DemoProduct(
-        ("wordpress", "WordPress sites"), "Managed WordPress Basic", "wordpress_site",
-        "10.00", "0", "A managed WordPress site: 2 GB of memory, 10 GB of disk, automatic "
+        ("wordpress", "WordPress sites"),
+        "Managed WordPress Basic",
+        "wordpress_site",
+        "10.00",
+        "0",
+        "A managed WordPress site: 2 GB of memory, 10 GB of disk, automatic "
         "updates, daily backups and a staging copy, set up with its admin login.",
         domain=True,
     ),
     "support-priority": DemoProduct(
-        ("support", "Support"), "Priority Support", "support", "25.00", "0",
+        ("support", "Support"),
+        "Priority Support",
+        "support",
+        "25.00",
+        "0",
         "Priority help from our engineers for all your services: answers within 2 hours, "
         "around the clock, with a personal support key for phone and chat.",
     ),
-}  # fmt: skip
+}
 
 
 def catalogue_seed() -> None:
@@ -80,10 +108,15 @@ def catalogue_seed() -> None:
         )
         product, created = Product.objects.get_or_create(
             slug=slug,
-            defaults={"group": group, "name": demo.name, "kind": demo.kind,
-                      "description": demo.description, "requires_hostname": demo.hostname,
-                      "requires_domain": demo.domain},
-        )  # fmt: skip
+            defaults={
+                "group": group,
+                "name": demo.name,
+                "kind": demo.kind,
+                "description": demo.description,
+                "requires_hostname": demo.hostname,
+                "requires_domain": demo.domain,
+            },
+        )
         if not created:
             Product.objects.filter(pk=product.pk, description="").update(
                 description=demo.description

@@ -25,8 +25,10 @@ class OrderForm(forms.Form):
         self.product = product
         # Shortest cycle first (the enum's order), and chosen, so the form is never blank.
         order = list(BillingCycle.values)
-        prices = sorted((p for p in product.prices.all() if p.currency == currency),
-                        key=lambda p: order.index(p.cycle))  # fmt: skip
+        prices = sorted(
+            (p for p in product.prices.all() if p.currency == currency),
+            key=lambda p: order.index(p.cycle),
+        )
         self.fields["cycle"].choices = [(p.cycle, _cycle_label(p)) for p in prices]
         if prices:
             self.fields["cycle"].initial = prices[0].cycle

@@ -52,8 +52,10 @@ def amounts_due_for_customer(*, customer: Customer) -> list[AmountDue]:
         .values("currency")
         .annotate(due=Sum(due), invoices=Count("id"), next_due_date=Min("due_date"))
     )
-    return [AmountDue(Money(row["due"], row["currency"]), row["invoices"], row["next_due_date"])
-            for row in rows]  # fmt: skip
+    return [
+        AmountDue(Money(row["due"], row["currency"]), row["invoices"], row["next_due_date"])
+        for row in rows
+    ]
 
 
 def invoice_next_due_for_customer(*, customer: Customer) -> Invoice | None:

@@ -71,10 +71,22 @@ class RefundForm(forms.Form):
 
 @admin.register(Payment)
 class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("received_at", "invoice", "customer", "gateway", "method", "amount",
-                    "status", "reference")  # fmt: skip
-    list_filter = ("status", values_filter("gateway", "gateway", lambda: GATEWAYS), "method",
-                   ("received_at", admin.DateFieldListFilter))  # fmt: skip
+    list_display = (
+        "received_at",
+        "invoice",
+        "customer",
+        "gateway",
+        "method",
+        "amount",
+        "status",
+        "reference",
+    )
+    list_filter = (
+        "status",
+        values_filter("gateway", "gateway", lambda: GATEWAYS),
+        "method",
+        ("received_at", admin.DateFieldListFilter),
+    )
     search_fields = ("reference", "invoice__number", "customer__name", "customer__user__email")
     list_select_related = ("invoice", "customer")
     change_list_template = "admin/payments/payment/change_list.html"
@@ -144,17 +156,22 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         """Record a refund made outside the portal; issues a credit note on the invoice."""
         return self._refund(
-            request, payment_id, refund=services.payment_refund_record,
-            title="Record a refund of {payment}", done="Refund recorded.",
-        )  # fmt: skip
+            request,
+            payment_id,
+            refund=services.payment_refund_record,
+            title="Record a refund of {payment}",
+            done="Refund recorded.",
+        )
 
     def gateway_refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         """Refund through the payment's provider; a credit note is issued on the invoice."""
         return self._refund(
-            request, payment_id, refund=services.payment_refund_via_gateway,
+            request,
+            payment_id,
+            refund=services.payment_refund_via_gateway,
             title="Refund {payment} through {payment.gateway}",
             done="Refunded; a credit note was issued.",
-        )  # fmt: skip
+        )
 
     def credit_refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         """Refund to the customer's account credit; a credit note is issued on the invoice."""
@@ -164,9 +181,12 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             credit_refund_payment(**kwargs, request_key=request.POST.get("request_key", ""))
 
         return self._refund(
-            request, payment_id, refund=refund, title="Refund {payment} to account credit",
+            request,
+            payment_id,
+            refund=refund,
+            title="Refund {payment} to account credit",
             done="Refunded to account credit.",
-        )  # fmt: skip
+        )
 
     def _refund(self, request, payment_id: int, *, refund, title: str, done: str) -> HttpResponse:
         if not self.has_refund_permission(request):
@@ -225,8 +245,10 @@ class WebhookEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @admin.action(description="Reprocess selected events", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
-        queued = [services.webhook_event_reprocess(webhook_event_id=event_id)
-                  for event_id in queryset.values_list("pk", flat=True)]  # fmt: skip
+        queued = [
+            services.webhook_event_reprocess(webhook_event_id=event_id)
+            for event_id in queryset.values_list("pk", flat=True)
+        ]
         if any(queued):
             self.message_user(request, "Queued for processing.", messages.SUCCESS)
         if not all(queued):

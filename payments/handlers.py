@@ -156,9 +156,12 @@ def paypal_capture_denied(event: dict[str, Any]) -> None:
         action=AuditAction.PAYMENT_DENIED,
         customer=invoice.customer,
         target=invoice,
-        details={"gateway": "paypal", "reference": capture.get("id", ""),
-                 "status": capture.get("status", "")},
-    )  # fmt: skip
+        details={
+            "gateway": "paypal",
+            "reference": capture.get("id", ""),
+            "status": capture.get("status", ""),
+        },
+    )
 
 
 def _capture_id_of(refund: dict[str, Any]) -> str:
@@ -220,9 +223,11 @@ def paypal_sale_completed(event: dict[str, Any]) -> None:
         minor_units(sale["amount"]["total"], currency_exponent(currency)), currency
     )
     services.subscription_payment_record(
-        subscription_reference=sale["billing_agreement_id"], sale_id=sale["id"],
-        amount=amount, raw=sale,
-    )  # fmt: skip
+        subscription_reference=sale["billing_agreement_id"],
+        sale_id=sale["id"],
+        amount=amount,
+        raw=sale,
+    )
 
 
 HANDLERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {

@@ -195,9 +195,10 @@ class SubscriptionBeginView(CustomerRequiredMixin, View):
 
         try:
             url = services.subscription_begin(
-                customer=self.customer, service_id=service_id,
+                customer=self.customer,
+                service_id=service_id,
                 base_url=request.build_absolute_uri("/"),
-            )  # fmt: skip
+            )
         except Service.DoesNotExist as exc:
             raise Http404("No such service.") from exc
         except PaymentsError as error:

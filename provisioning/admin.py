@@ -49,9 +49,20 @@ class ServerForm(forms.ModelForm):
 
     class Meta:
         model = Server
-        fields = ("group", "module", "name", "base_url", "options", "capacity_accounts",
-                  "capacity_memory_mb", "capacity_disk_gb", "location", "tags", "is_active",
-                  "is_online")  # fmt: skip
+        fields = (
+            "group",
+            "module",
+            "name",
+            "base_url",
+            "options",
+            "capacity_accounts",
+            "capacity_memory_mb",
+            "capacity_disk_gb",
+            "location",
+            "tags",
+            "is_active",
+            "is_online",
+        )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -90,20 +101,34 @@ class ServerGroupAdmin(admin.ModelAdmin):
 @admin.register(Server)
 class ServerAdmin(admin.ModelAdmin):
     form = ServerForm
-    list_display = ("name", "module", "group", "location", "utilisation_bar", "online_badge",
-                    "is_active", "last_checked_at")  # fmt: skip
+    list_display = (
+        "name",
+        "module",
+        "group",
+        "location",
+        "utilisation_bar",
+        "online_badge",
+        "is_active",
+        "last_checked_at",
+    )
     list_filter = ("module", "group", "is_active", "is_online")
     search_fields = ("name", "base_url", "location")
-    readonly_fields = ("current_accounts", "stored_credentials", "last_checked_at",
-                       "last_check_error")  # fmt: skip
+    readonly_fields = (
+        "current_accounts",
+        "stored_credentials",
+        "last_checked_at",
+        "last_check_error",
+    )
     actions = ["check_now"]
 
     change_form_template = "admin/provisioning/server/change_form.html"
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.lookups_view)
-        return [path("<int:pk>/lookups/", view, name="provisioning_server_lookups"),
-                *super().get_urls()]  # fmt: skip
+        return [
+            path("<int:pk>/lookups/", view, name="provisioning_server_lookups"),
+            *super().get_urls(),
+        ]
 
     def lookups_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """What the panel offers for product set-up (nests, eggs, packages, ...), live. For
@@ -117,8 +142,13 @@ class ServerAdmin(admin.ModelAdmin):
                 results.append((title, json.dumps(rows, indent=2, default=str)))
         except DomainError as error:
             self.message_user(request, f"{server}: {error.message}", messages.ERROR)
-        context = {**self.admin_site.each_context(request), "title": f"Look-ups on {server}",
-                   "results": results, "opts": self.model._meta, "original": server}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Look-ups on {server}",
+            "results": results,
+            "opts": self.model._meta,
+            "original": server,
+        }
         return TemplateResponse(request, "admin/provisioning/server/lookups.html", context)
 
     @admin.display(description="Accounts")
@@ -127,9 +157,13 @@ class ServerAdmin(admin.ModelAdmin):
         level = "high" if share >= 80 else "ok"  # colours in static/css/admin.css
         return format_html(
             '<span title="{}%" class="utilisation-{}">{} / {} ({}%){}</span>',
-            share, level, server.current_accounts, server.capacity_accounts, share,
+            share,
+            level,
+            server.current_accounts,
+            server.capacity_accounts,
+            share,
             " — over 80%" if share >= 80 else "",
-        )  # fmt: skip
+        )
 
     @admin.display(description="Online", boolean=True)
     def online_badge(self, server: Server) -> bool:
@@ -190,16 +224,32 @@ class PlaceForm(forms.Form):
 
 @admin.register(Service)
 class ServiceAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "customer", "status", "server", "cycle", "recurring_amount",
-                    "next_due_date")  # fmt: skip
+    list_display = (
+        "__str__",
+        "customer",
+        "status",
+        "server",
+        "cycle",
+        "recurring_amount",
+        "next_due_date",
+    )
     list_filter = ("status", "cycle", "product", "server")
-    search_fields = ("domain", "hostname", "external_id", "customer__name",
-                     "customer__user__email")  # fmt: skip
+    search_fields = ("domain", "hostname", "external_id", "customer__name", "customer__user__email")
     list_select_related = ("customer", "product", "server")
     autocomplete_fields = ("customer", "order")
     change_form_template = "admin/provisioning/service/change_form.html"
-    readonly_fields = ("status", "server", "external_id", "username", "panel_url", "created_at",
-                       "activated_at", "suspended_at", "terminated_at", "cancelled_at")  # fmt: skip
+    readonly_fields = (
+        "status",
+        "server",
+        "external_id",
+        "username",
+        "panel_url",
+        "created_at",
+        "activated_at",
+        "suspended_at",
+        "terminated_at",
+        "cancelled_at",
+    )
     # What the customer pays and when: set by the order, then changed only by a plan change,
     # renewals and the lifecycle services (which keep panel and billing in step).
     billing_fields = ("product", "cycle", "currency", "recurring_amount", "next_due_date")
@@ -221,8 +271,10 @@ class ServiceAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmi
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.place_view)
-        return [path("<int:pk>/place/", view, name="provisioning_service_place"),
-                *super().get_urls()]  # fmt: skip
+        return [
+            path("<int:pk>/place/", view, name="provisioning_service_place"),
+            *super().get_urls(),
+        ]
 
     def place_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Put a service that is not on its panel yet on a server staff choose."""
@@ -240,8 +292,12 @@ class ServiceAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmi
             else:
                 self.message_user(request, "The service was placed.", messages.SUCCESS)
                 return redirect("admin:provisioning_service_change", service.pk)
-        context = {**self.admin_site.each_context(request), "title": f"Place {service}",
-                   "form": form, "opts": self.model._meta}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Place {service}",
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/credits/change_credit.html", context)
 
     def _each(self, request, queryset, call, done: str) -> None:
@@ -255,21 +311,26 @@ class ServiceAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmi
 
     def _change(self, request, queryset, change, reason: str, done: str) -> None:
         self._each(
-            request, queryset,
-            lambda s: change(service_id=s.pk, reason=reason, actor=request.user), done,
-        )  # fmt: skip
+            request,
+            queryset,
+            lambda s: change(service_id=s.pk, reason=reason, actor=request.user),
+            done,
+        )
 
-    @admin.action(description="Provision now, without waiting for payment",
-                  permissions=["provision"])  # fmt: skip
+    @admin.action(
+        description="Provision now, without waiting for payment", permissions=["provision"]
+    )
     def provision(self, request, queryset) -> None:
         self._each(
-            request, queryset,
+            request,
+            queryset,
             lambda s: services.service_provision_by_staff(
-                service_id=s.pk, actor=request.user,
+                service_id=s.pk,
+                actor=request.user,
                 reason=f"Provisioned from the admin by {request.user}",
             ),
             "set-up queued",
-        )  # fmt: skip
+        )
 
     @admin.action(description="Suspend (and on the panel)", permissions=["suspend"])
     def suspend(self, request, queryset) -> None:
@@ -298,8 +359,15 @@ class ServiceAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmi
 class ProvisioningOperationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The queue: filter by status "Failed" for what needs staff."""
 
-    list_display = ("created_at", "service", "kind", "status", "attempts", "next_attempt_at",
-                    "last_error")  # fmt: skip
+    list_display = (
+        "created_at",
+        "service",
+        "kind",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    )
     list_filter = ("status", "kind")
     search_fields = ("idempotency_key", "service__customer__user__email", "last_error")
     list_select_related = ("service__product",)
@@ -321,8 +389,9 @@ class ProvisioningOperationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin
         for operation in queryset:
             try:
                 services.operation_mark_resolved(
-                    operation_id=operation.pk, staff=request.user,
+                    operation_id=operation.pk,
+                    staff=request.user,
                     note="Marked resolved in the admin after fixing it on the panel.",
-                )  # fmt: skip
+                )
             except DomainError as error:
                 self.message_user(request, f"{operation}: {error.message}", messages.ERROR)

@@ -25,9 +25,14 @@ def sandbox_seed() -> None:
     group, _ = ServerGroup.objects.get_or_create(name="Sandbox")
     Server.objects.get_or_create(
         name="sandbox-1",
-        defaults={"group": group, "module": "sandbox", "base_url": settings.PORTAL_BASE_URL,
-                  "capacity_accounts": 1000, "location": "Demo"},
-    )  # fmt: skip
+        defaults={
+            "group": group,
+            "module": "sandbox",
+            "base_url": settings.PORTAL_BASE_URL,
+            "capacity_accounts": 1000,
+            "location": "Demo",
+        },
+    )
     for product in Product.objects.filter(slug__in=SANDBOX_PRODUCTS, module__in=("", "sandbox")):
         wanted = SANDBOX_PRODUCTS[product.slug]
         if product.module == "sandbox" and product.module_settings.get("stands_in_for"):

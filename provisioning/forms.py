@@ -15,8 +15,9 @@ OPTION_PREFIX = "option_"
 
 
 def _quantity_error(option: ConfigurableOption) -> str:
-    return (f"{option.name}: enter a whole number from {option.min_quantity} to "
-            f"{option.max_quantity}.")  # fmt: skip
+    return (
+        f"{option.name}: enter a whole number from {option.min_quantity} to {option.max_quantity}."
+    )
 
 
 class PlanChangeForm(forms.Form):
@@ -35,9 +36,11 @@ class PlanChangeForm(forms.Form):
         for option in self.options:
             message = _quantity_error(option)
             self.fields[self._name(option)] = WholeNumberField(
-                required=False, min_value=option.min_quantity, max_value=option.max_quantity,
+                required=False,
+                min_value=option.min_quantity,
+                max_value=option.max_quantity,
                 error_messages={"invalid": message, "min_value": message, "max_value": message},
-            )  # fmt: skip
+            )
 
     @staticmethod
     def _name(option: ConfigurableOption) -> str:

@@ -262,9 +262,12 @@ class ServiceChange(models.Model):
     option_quantities = models.JSONField(default=dict, blank=True)
     prorated_difference = money_field(help_text="Positive: to pay; negative: credited.")
     invoice = models.OneToOneField(
-        "invoices.Invoice", null=True, blank=True, on_delete=models.PROTECT,
+        "invoices.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="service_change",
-    )  # fmt: skip
+    )
     status = models.CharField(max_length=20, choices=Status.choices)
     created_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(null=True, blank=True)
@@ -297,5 +300,7 @@ class SitePlan(models.Model):
         ordering = ["memory_gb", "name"]
 
     def __str__(self) -> str:
-        return (f"{self.name}: {self.memory_gb} GB RAM, {self.disk_gb} GB disk, "
-                f"{self.backups} backups, {self.domains} domains")  # fmt: skip
+        return (
+            f"{self.name}: {self.memory_gb} GB RAM, {self.disk_gb} GB disk, "
+            f"{self.backups} backups, {self.domains} domains"
+        )

@@ -11,8 +11,15 @@ from provisioning.models import Server, ServerGroup, Service, SitePlan
 S = Service.Status
 SETTING_UP_STATUSES = (S.PENDING, S.PROVISIONING, S.FAILED)
 # Running services first, then those on their way, then those stopped.
-STATUS_DISPLAY_ORDER = (S.ACTIVE, S.PROVISIONING, S.PENDING, S.FAILED, S.SUSPENDED,
-                        S.CANCELLED, S.TERMINATED)  # fmt: skip
+STATUS_DISPLAY_ORDER = (
+    S.ACTIVE,
+    S.PROVISIONING,
+    S.PENDING,
+    S.FAILED,
+    S.SUSPENDED,
+    S.CANCELLED,
+    S.TERMINATED,
+)
 
 
 def service_list_for_customer(
@@ -33,8 +40,11 @@ def service_counts_for_customer(*, customer: Customer) -> list[tuple[str, str, i
         .values_list("status")
         .annotate(count=Count("id"))
     )
-    return [(status, S(status).label, counts[status])
-            for status in STATUS_DISPLAY_ORDER if status in counts]  # fmt: skip
+    return [
+        (status, S(status).label, counts[status])
+        for status in STATUS_DISPLAY_ORDER
+        if status in counts
+    ]
 
 
 def services_setting_up_for_customer(*, customer: Customer) -> QuerySet[Service]:
@@ -56,9 +66,12 @@ def servers_with_room(*, product: Product) -> QuerySet[Server]:
     """Active, online servers of the product's group and module with a free account slot,
     best first by the group's placement strategy."""
     servers = Server.objects.filter(
-        group=product.server_group, module=product.module, is_active=True, is_online=True,
+        group=product.server_group,
+        module=product.module,
+        is_active=True,
+        is_online=True,
         current_accounts__lt=F("capacity_accounts"),
-    )  # fmt: skip
+    )
     if product.server_group.strategy == ServerGroup.Strategy.FILL_FIRST:
         return servers.order_by("-current_accounts", "pk")
     share = ExpressionWrapper(

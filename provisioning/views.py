@@ -136,8 +136,13 @@ class ServiceStatusView(_ServiceMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
         service = self.get_object()
-        return JsonResponse({"status": service.status, "label": service.get_status_display(),
-                             "final": service.status not in SETTLING_STATUSES})  # fmt: skip
+        return JsonResponse(
+            {
+                "status": service.status,
+                "label": service.get_status_display(),
+                "final": service.status not in SETTLING_STATUSES,
+            }
+        )
 
 
 class ServiceLoginView(_ServiceMixin, View):
@@ -165,13 +170,14 @@ class ServicePlanChangeView(_ServiceMixin, View):
         service = self.get_object()
         quotes, problem = [], ""
         try:
-            quotes = [plan_change_quote(service=service, to_product=target)
-                      for target in plan_change_targets(service=service)]  # fmt: skip
+            quotes = [
+                plan_change_quote(service=service, to_product=target)
+                for target in plan_change_targets(service=service)
+            ]
         except DomainError as error:
             problem = error.message
         current = service_option_quantities(service)
-        add_ons = [(option, current.get(option.pk, 0))
-                   for option in service.product.options.all()]  # fmt: skip
+        add_ons = [(option, current.get(option.pk, 0)) for option in service.product.options.all()]
         context = {"service": service, "quotes": quotes, "problem": problem, "add_ons": add_ons}
         return render(request, "provisioning/service_change.html", context)
 
@@ -183,10 +189,12 @@ class ServicePlanChangeView(_ServiceMixin, View):
             return redirect("provisioning:service_change", pk=service.pk)
         try:
             change = plan_change_request(
-                customer=self.customer, service_id=service.pk,
-                to_product_id=form.cleaned_data["product"].pk, actor=request.user,
+                customer=self.customer,
+                service_id=service.pk,
+                to_product_id=form.cleaned_data["product"].pk,
+                actor=request.user,
                 option_quantities=form.option_quantities(),
-            )  # fmt: skip
+            )
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("provisioning:service_change", pk=service.pk)
@@ -197,6 +205,9 @@ class ServicePlanChangeView(_ServiceMixin, View):
             return redirect("invoices:invoice_detail", pk=change.invoice_id)
         credited = -change.prorated_difference
         note = f" {credited} was added to your account credit." if credited.amount > 0 else ""
-        messages.success(request, f"Your service now has the {change.to_product.name} plan "
-                                  f"and the add-ons you chose.{note}")  # fmt: skip
+        messages.success(
+            request,
+            f"Your service now has the {change.to_product.name} plan "
+            f"and the add-ons you chose.{note}",
+        )
         return redirect("provisioning:service_detail", pk=service.pk)

@@ -86,24 +86,32 @@ def test_every_page_fits_a_phone_screen(page, live_server, customer, url_name):
 
 
 # (name, type, value): every record type, a long DKIM key and SPF/DMARC texts among them.
-DKIM = ("v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwq3mJ5ZfT1b3T0Jk9m0Ch"
-        "r8rS1x2vB4Gf8cH0aW3XkLq9pYt7uV6mN2eD5sF1gH4jK8lZ0xC3vB7nM1qW2eR5tY6uI9oP0aS3dF4gH7"
-        "jK2lZ5xC8vB1nM4qW7eR0tY3uI6oP9aS2dF5gH8jK1lZ4xC7vB0nM3qW6eR9tY2uI5oP8aS1dF4gH7jK0l"
-        "Z3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF3gH6jK9lZ2xC5vB8nM1qW4eR7tY0uI3oP6aS9dF2gH5jK8lZ1QI"
-        "DAQAB")  # fmt: skip
+DKIM = (
+    "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwq3mJ5ZfT1b3T0Jk9m0Ch"
+    "r8rS1x2vB4Gf8cH0aW3XkLq9pYt7uV6mN2eD5sF1gH4jK8lZ0xC3vB7nM1qW2eR5tY6uI9oP0aS3dF4gH7"
+    "jK2lZ5xC8vB1nM4qW7eR0tY3uI6oP9aS2dF5gH8jK1lZ4xC7vB0nM3qW6eR9tY2uI5oP8aS1dF4gH7jK0l"
+    "Z3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF3gH6jK9lZ2xC5vB8nM1qW4eR7tY0uI3oP6aS9dF2gH5jK8lZ1QI"
+    "DAQAB"
+)
 RECORDS = [
-    ("@", "A", "192.0.2.10"), ("www", "A", "PROXYSRV"), ("@", "AAAA", "2001:db8:1:2:3:4:5:6"),
+    ("@", "A", "192.0.2.10"),
+    ("www", "A", "PROXYSRV"),
+    ("@", "AAAA", "2001:db8:1:2:3:4:5:6"),
     ("shop", "CNAME", "shops.myshopify.com"),
     ("@", "MX", "10 mail.a-rather-long-domain-name.example"),
-    ("@", "MX", "20 backup-mx.mail-provider.example.net"), ("delegated", "NS", "ns1.example.net"),
+    ("@", "MX", "20 backup-mx.mail-provider.example.net"),
+    ("delegated", "NS", "ns1.example.net"),
     ("@", "TXT", "v=spf1 include:_spf.mail-provider.example.net include:_spf.example.org ~all"),
-    ("_dmarc", "TXT",
-     "v=DMARC1; p=quarantine; rua=mailto:reports@a-rather-long-domain-name.example; pct=100"),
+    (
+        "_dmarc",
+        "TXT",
+        "v=DMARC1; p=quarantine; rua=mailto:reports@a-rather-long-domain-name.example; pct=100",
+    ),
     ("mail._domainkey", "TXT", DKIM),
     ("_minecraft._tcp", "SRV", "0 5 25565 mc.a-rather-long-domain-name.example"),
     ("@", "CAA", '0 issue "letsencrypt.org"'),
     ("@", "CAA", '0 iodef "mailto:security@a-rather-long-domain-name.example"'),
-]  # fmt: skip
+]
 
 FULLY_SHOWN = """el => {
     const r = el.getBoundingClientRect();
@@ -160,71 +168,114 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
 
     settings.STRIPE_SECRET_KEY = "sk_test_dummy"
     dns_plans_seed()
-    credit_entry_append(customer=customer, amount=usd("500"), kind="admin_add",
-                        idempotency_key="phone")  # fmt: skip
+    credit_entry_append(
+        customer=customer, amount=usd("500"), kind="admin_add", idempotency_key="phone"
+    )
     server = ServerFactory(location="Frankfurt am Main")
     product = panel_product(server)
     ProductPriceFactory(product=product, cycle="annual", price=usd("110"))
     memory = ConfigurableOptionFactory(product=product, name="Extra memory for the server")
-    ConfigurableOptionPrice.objects.create(option=memory, cycle="monthly", currency="USD",
-                                           unit_price=usd("2.50"), setup_fee=usd("0"))  # fmt: skip
-    bigger = ProductFactory(name="Minecraft 8 GB game server (more players, more mods)",
-                            group=product.group, module=product.module,
-                            server_group=server.group)  # fmt: skip
+    ConfigurableOptionPrice.objects.create(
+        option=memory, cycle="monthly", currency="USD", unit_price=usd("2.50"), setup_fee=usd("0")
+    )
+    bigger = ProductFactory(
+        name="Minecraft 8 GB game server (more players, more mods)",
+        group=product.group,
+        module=product.module,
+        server_group=server.group,
+    )
     ProductPriceFactory(product=bigger, price=usd("20"))
     service = Service.objects.create(
-        customer=customer, product=product, cycle="monthly", currency="USD",
-        recurring_amount=Decimal("10"), server=server, status="active", external_id="sb-1",
-        username="averyveryverylongusername", panel_url="https://panel.example.test/server/abcdef",
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=server,
+        status="active",
+        external_id="sb-1",
+        username="averyveryverylongusername",
+        panel_url="https://panel.example.test/server/abcdef",
         secrets={"password": "Xq9-long-generated-password-value"},
         next_due_date=timezone.localdate() + timedelta(days=20),
         hostname="mc.a-rather-long-hostname.example",
-    )  # fmt: skip
+    )
     Service.objects.create(
-        customer=customer, product=ProductFactory(name="WordPress Premium managed site"),
-        cycle="monthly", currency="USD", recurring_amount=Decimal("25"), status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=ProductFactory(name="WordPress Premium managed site"),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("25"),
+        status="provisioning",
+    )
     TaxRate.objects.create(country=customer.country, rate=Decimal("19"), name="VAT")
     lines = [
         invoice_services.LineDraft(
-            kind="service", description="Minecraft 4 GB game server, Frankfurt am Main "
-            "(mc.a-rather-long-hostname.example)", unit_price=usd("1249.99"),
-            quantity=Decimal("2"), discount=usd("125.00"), period_start=date(2026, 4, 1),
+            kind="service",
+            description="Minecraft 4 GB game server, Frankfurt am Main "
+            "(mc.a-rather-long-hostname.example)",
+            unit_price=usd("1249.99"),
+            quantity=Decimal("2"),
+            discount=usd("125.00"),
+            period_start=date(2026, 4, 1),
             period_end=date(2026, 5, 1),
         ),
-        invoice_services.LineDraft(kind="setup_fee", description="Set-up fee",
-                                   unit_price=usd("9.99")),
-    ]  # fmt: skip
+        invoice_services.LineDraft(
+            kind="setup_fee", description="Set-up fee", unit_price=usd("9.99")
+        ),
+    ]
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=lines)
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
-    payment_record(invoice_id=invoice.pk, gateway="manual", reference="bank-transfer-20260401",
-                   amount=usd("100.00"))  # fmt: skip
-    SavedPaymentMethod.objects.create(customer=customer, gateway="stripe", reference="pm_1",
-                                      brand="visa", last4="4242", exp_month=12, exp_year=2030,
-                                      is_default=True)  # fmt: skip
+    payment_record(
+        invoice_id=invoice.pk,
+        gateway="manual",
+        reference="bank-transfer-20260401",
+        amount=usd("100.00"),
+    )
+    SavedPaymentMethod.objects.create(
+        customer=customer,
+        gateway="stripe",
+        reference="pm_1",
+        brand="visa",
+        last4="4242",
+        exp_month=12,
+        exp_year=2030,
+        is_default=True,
+    )
     basic = DnsPlan.objects.get(name="Basic").pk
     dns_services.dns_plan_buy(customer=customer, request_key="phone", plan_id=basic)
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)  # layout only
     zone = dns_services.zone_create(customer=customer, name="a-rather-long-domain-name.example")
     for name, rtype, value in RECORDS:
-        dns_services.record_add(customer=customer, zone_id=zone.pk, name=name, type=rtype,
-                                ttl=3600, content=value)  # fmt: skip
+        dns_services.record_add(
+            customer=customer, zone_id=zone.pk, name=name, type=rtype, ttl=3600, content=value
+        )
     receipt = customer.credit_accounts.get().entries.filter(kind="service_purchase").get()
     event = AuditEvent.objects.filter(customer=customer).first()
     return {
-        "dashboard": "/", "services": "/services/", "service": f"/services/{service.pk}/",
-        "plan change": f"/services/{service.pk}/change-plan/", "catalogue": "/order/",
-        "order": f"/order/{product.slug}/", "invoices": "/invoices/",
-        "invoice": f"/invoices/{invoice.pk}/", "invoice print": f"/invoices/{invoice.pk}/print/",
+        "dashboard": "/",
+        "services": "/services/",
+        "service": f"/services/{service.pk}/",
+        "plan change": f"/services/{service.pk}/change-plan/",
+        "catalogue": "/order/",
+        "order": f"/order/{product.slug}/",
+        "invoices": "/invoices/",
+        "invoice": f"/invoices/{invoice.pk}/",
+        "invoice print": f"/invoices/{invoice.pk}/print/",
         "payments": "/payments/",
-        "cards": "/payments/cards/", "billing": "/billing/",
+        "cards": "/payments/cards/",
+        "billing": "/billing/",
         "billing payments": "/billing/?tab=payments",
-        "receipt": f"/billing/receipts/{receipt.pk}/", "dns": "/dns/",
+        "receipt": f"/billing/receipts/{receipt.pk}/",
+        "dns": "/dns/",
         "dns confirm": f"/dns/plans/{DnsPlan.objects.get(name='Pro').pk}/",
-        "zone": f"/dns/zones/{zone.pk}/", "zone delete": f"/dns/zones/{zone.pk}/delete/",
-        "profile": "/accounts/profile/", "password": "/accounts/password/change/",
-        "activity": "/accounts/activity/", "activity event": f"/accounts/activity/{event.pk}/",
-    }  # fmt: skip
+        "zone": f"/dns/zones/{zone.pk}/",
+        "zone delete": f"/dns/zones/{zone.pk}/delete/",
+        "profile": "/accounts/profile/",
+        "password": "/accounts/password/change/",
+        "activity": "/accounts/activity/",
+        "activity event": f"/accounts/activity/{event.pk}/",
+    }
 
 
 def _assert_fully_shown(page, locator, what: str) -> None:

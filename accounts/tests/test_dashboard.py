@@ -40,22 +40,29 @@ def virtfusion(settings, mocked):
 
 
 def _tokens(mocked, customer, value) -> None:
-    mocked.get(f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
-               json={"data": {"credit": {"value": value}}})  # fmt: skip
+    mocked.get(
+        f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
+        json={"data": {"credit": {"value": value}}},
+    )
 
 
 def _service(customer, status: str, name: str) -> Service:
     return Service.objects.create(
-        customer=customer, product=ProductFactory(name=name), cycle="monthly", currency="USD",
-        recurring_amount=usd("10"), status=status, next_due_date=date(2026, 5, 1),
-    )  # fmt: skip
+        customer=customer,
+        product=ProductFactory(name=name),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=usd("10"),
+        status=status,
+        next_due_date=date(2026, 5, 1),
+    )
 
 
 def _invoice(customer, amount: str, due: date | None, *, paid: bool = False) -> Invoice:
-    line = invoice_services.LineDraft(kind="manual", description="Hosting",
-                                      unit_price=usd(amount))  # fmt: skip
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD",
-                                                  lines=[line], due_date=due)  # fmt: skip
+    line = invoice_services.LineDraft(kind="manual", description="Hosting", unit_price=usd(amount))
+    draft = invoice_services.invoice_create_draft(
+        customer=customer, currency="USD", lines=[line], due_date=due
+    )
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
     Invoice.objects.filter(pk=invoice.pk).update(due_date=due)
     if paid:
@@ -65,8 +72,12 @@ def _invoice(customer, amount: str, due: date | None, *, paid: bool = False) -> 
 
 
 def _fund(customer, amount: str) -> None:
-    credit_entry_append(customer=customer, amount=usd(amount), kind="admin_add",
-                        idempotency_key=f"fund-{customer.pk}-{amount}")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=usd(amount),
+        kind="admin_add",
+        idempotency_key=f"fund-{customer.pk}-{amount}",
+    )
 
 
 def _part(html: str, testid: str) -> str:
@@ -192,8 +203,10 @@ def test_a_new_customer_sees_empty_states_with_next_steps(client, customer, sett
 
 
 def test_virtfusion_down_the_dashboard_says_so_and_shows_the_rest(client, customer, virtfusion):
-    virtfusion.get(f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
-                   body=requests.ConnectTimeout())  # fmt: skip
+    virtfusion.get(
+        f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
+        body=requests.ConnectTimeout(),
+    )
     _fund(customer, "12.00")
     client.force_login(customer.user)
     response = client.get(reverse("dashboard"))

@@ -37,11 +37,21 @@ def test_database_refuses_an_action_outside_the_enum():
 
 def test_audit_actions_cover_services_payments_and_account_events():
     required = {
-        "SERVICE_PROVISIONED", "SERVICE_PROVISION_FAILED", "SERVICE_SUSPENDED",
-        "SERVICE_UNSUSPENDED", "SERVICE_TERMINATED", "PAYMENT_RECEIVED", "PAYMENT_REFUNDED",
-        "PAYMENT_DENIED", "ACCOUNT_REGISTERED", "EMAIL_VERIFIED", "LOGIN", "LOGIN_FAILED",
-        "PASSWORD_CHANGED", "PROFILE_CHANGED",
-    }  # fmt: skip
+        "SERVICE_PROVISIONED",
+        "SERVICE_PROVISION_FAILED",
+        "SERVICE_SUSPENDED",
+        "SERVICE_UNSUSPENDED",
+        "SERVICE_TERMINATED",
+        "PAYMENT_RECEIVED",
+        "PAYMENT_REFUNDED",
+        "PAYMENT_DENIED",
+        "ACCOUNT_REGISTERED",
+        "EMAIL_VERIFIED",
+        "LOGIN",
+        "LOGIN_FAILED",
+        "PASSWORD_CHANGED",
+        "PROFILE_CHANGED",
+    }
     assert required <= set(AuditAction.names)
 
 

@@ -76,10 +76,13 @@ def test_seed_demo_offers_one_product_of_every_kind_each_on_a_sandbox_server():
     products = list(Product.objects.all())
     kinds = sorted((p.kind, p.module_settings.get("stands_in_for")) for p in products)
     assert kinds == [
-        ("game_server", "pterodactyl"), ("support", "support"), ("vps", "virtfusion"),
-        ("web_hosting", "directadmin"), ("web_hosting", "nextpanel"),
+        ("game_server", "pterodactyl"),
+        ("support", "support"),
+        ("vps", "virtfusion"),
+        ("web_hosting", "directadmin"),
+        ("web_hosting", "nextpanel"),
         ("wordpress_site", "wordpress"),
-    ]  # fmt: skip
+    ]
     for product in products:
         assert product.is_visible, product
         assert len(product.description) > 40, product
@@ -97,10 +100,17 @@ def test_the_demo_credit_pays_any_first_cycle_of_any_product():
     for product in Product.objects.prefetch_related("prices", "options"):
         most = {o.pk: o.max_quantity for o in product.options.all()}
         for price in product.prices.filter(currency=currency):
-            quote = order_quote(customer=customer, request=OrderRequest(
-                product=product, cycle=price.cycle, currency=currency, option_quantities=most,
-                domain="shop.test", hostname="host.shop.test",
-            ))  # fmt: skip
+            quote = order_quote(
+                customer=customer,
+                request=OrderRequest(
+                    product=product,
+                    cycle=price.cycle,
+                    currency=currency,
+                    option_quantities=most,
+                    domain="shop.test",
+                    hostname="host.shop.test",
+                ),
+            )
             assert quote.totals.total <= balance, (product.slug, price.cycle)
 
 
@@ -108,14 +118,17 @@ def test_seed_demo_brings_an_older_demo_database_up_to_date():
     """What an earlier seed_demo left: a "DNS Basic" product that bought nothing, a product
     without a description or an imitated module, and 100 of demo credit."""
     dns = ProductGroup.objects.create(slug="dns", name="DNS")
-    Product.objects.create(slug="dns-basic", group=dns, name="DNS Basic (5 zones)",
-                           kind="dns_plan")  # fmt: skip
+    Product.objects.create(slug="dns-basic", group=dns, name="DNS Basic (5 zones)", kind="dns_plan")
     vps = ProductGroup.objects.create(slug="vps", name="Virtual servers")
     Product.objects.create(slug="vps-small", group=vps, name="VPS Small", kind="vps")
     user = User.objects.create_user(email=CUSTOMER_EMAIL, password="old-pass")
     customer = Customer.objects.create(user=user, name="Dana Demo", preferred_currency="USD")
-    credit_entry_append(customer=customer, amount=Money(100, "USD"), kind="admin_add",
-                        idempotency_key="demo:welcome-credit")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(100, "USD"),
+        kind="admin_add",
+        idempotency_key="demo:welcome-credit",
+    )
 
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())

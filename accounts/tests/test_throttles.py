@@ -33,8 +33,14 @@ def _post(client, url, data, *, ip="203.0.113.7", capture=None):
 
 
 def _registration(email: str) -> dict:
-    return {"name": "Grace Hopper", "company": "", "email": email, "country": "US",
-            "password1": "x-Cobol-1959!", "password2": "x-Cobol-1959!"}  # fmt: skip
+    return {
+        "name": "Grace Hopper",
+        "company": "",
+        "email": email,
+        "country": "US",
+        "password1": "x-Cobol-1959!",
+        "password2": "x-Cobol-1959!",
+    }
 
 
 def _assert_throttled_page(response, heading: str, outcome: str) -> None:
@@ -52,10 +58,15 @@ def test_reset_requests_for_one_address_send_a_few_emails_then_429(
     # 15 requests in a row for one address, from as many addresses, in any letter case
     email = customer.user.email
     statuses = [
-        _post(client, RESET, {"email": email.upper() if n % 2 else email}, ip=_ip(n),
-              capture=django_capture_on_commit_callbacks).status_code
+        _post(
+            client,
+            RESET,
+            {"email": email.upper() if n % 2 else email},
+            ip=_ip(n),
+            capture=django_capture_on_commit_callbacks,
+        ).status_code
         for n in range(15)
-    ]  # fmt: skip
+    ]
     assert statuses == [302] * 3 + [429] * 12
     assert len(mailoutbox) == 3
     response = _post(client, RESET, {"email": email}, ip=_ip(99))
@@ -71,8 +82,13 @@ def test_reset_requests_from_one_ip_are_throttled_across_addresses(
     assert statuses == [302] * 20 + [429]
     # a customer on another network is not affected
     customer = CustomerFactory()
-    response = _post(client, RESET, {"email": customer.user.email}, ip="192.0.2.44",
-                     capture=django_capture_on_commit_callbacks)  # fmt: skip
+    response = _post(
+        client,
+        RESET,
+        {"email": customer.user.email},
+        ip="192.0.2.44",
+        capture=django_capture_on_commit_callbacks,
+    )
     assert response.status_code == 302
     assert len(mailoutbox) == 1
 
@@ -82,9 +98,11 @@ def test_the_throttle_counts_the_client_behind_the_proxy_not_the_proxy(client, d
 
     def reset(n: int, real_ip: str):
         return client.post(
-            RESET, {"email": f"user{n}@example.com"},
-            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n % 250 + 1}, {real_ip}",
-        ).status_code  # fmt: skip
+            RESET,
+            {"email": f"user{n}@example.com"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n % 250 + 1}, {real_ip}",
+        ).status_code
 
     # rotating spoofed left-most entries: still one client
     assert [reset(n, "203.0.113.7") for n in range(21)] == [302] * 20 + [429]
@@ -97,10 +115,15 @@ def test_verification_resend_is_throttled_per_address(
 ):
     user = UserFactory(email_verified_at=None)
     statuses = [
-        _post(client, RESEND, {"email": user.email}, ip=_ip(n),
-              capture=django_capture_on_commit_callbacks).status_code
+        _post(
+            client,
+            RESEND,
+            {"email": user.email},
+            ip=_ip(n),
+            capture=django_capture_on_commit_callbacks,
+        ).status_code
         for n in range(10)
-    ]  # fmt: skip
+    ]
     assert statuses == [302] * 3 + [429] * 7
     assert len(mailoutbox) == 3
     response = _post(client, RESEND, {"email": user.email}, ip=_ip(99))
@@ -108,8 +131,9 @@ def test_verification_resend_is_throttled_per_address(
 
 
 def test_verification_resend_is_throttled_per_ip(client, db):
-    statuses = [_post(client, RESEND, {"email": f"u{n}@example.com"}).status_code
-                for n in range(21)]  # fmt: skip
+    statuses = [
+        _post(client, RESEND, {"email": f"u{n}@example.com"}).status_code for n in range(21)
+    ]
     assert statuses == [302] * 20 + [429]
 
 
@@ -117,10 +141,14 @@ def test_registrations_from_one_ip_are_throttled(
     client, db, mailoutbox, django_capture_on_commit_callbacks
 ):
     statuses = [
-        _post(client, REGISTER, _registration(f"new{n}@example.com"),
-              capture=django_capture_on_commit_callbacks).status_code
+        _post(
+            client,
+            REGISTER,
+            _registration(f"new{n}@example.com"),
+            capture=django_capture_on_commit_callbacks,
+        ).status_code
         for n in range(12)
-    ]  # fmt: skip
+    ]
     assert statuses == [200] * 10 + [429] * 2
     assert User.objects.count() == 10
     assert len(mailoutbox) == 10
@@ -130,8 +158,10 @@ def test_registrations_from_one_ip_are_throttled(
 
 
 def test_registrations_of_one_address_are_throttled(client, db):
-    statuses = [_post(client, REGISTER, _registration("Same@Example.com"), ip=_ip(n)).status_code
-                for n in range(5)]  # fmt: skip
+    statuses = [
+        _post(client, REGISTER, _registration("Same@Example.com"), ip=_ip(n)).status_code
+        for n in range(5)
+    ]
     # the first creates the account, the next two are told it exists, then 429
     assert statuses == [200, 200, 200, 429, 429]
     assert User.objects.count() == 1
@@ -139,25 +169,34 @@ def test_registrations_of_one_address_are_throttled(client, db):
 
 def test_one_ip_cannot_spray_logins_across_many_accounts(client, db):
     accounts = [UserFactory() for _ in range(31)]
-    statuses = [_post(client, LOGIN, {"username": user.email, "password": "wrong-password"})
-                .status_code for user in accounts[:30]]  # fmt: skip
+    statuses = [
+        _post(client, LOGIN, {"username": user.email, "password": "wrong-password"}).status_code
+        for user in accounts[:30]
+    ]
     assert statuses == [200] * 30
     # the 31st attempt from that IP is refused before the password is checked, even right
     response = _post(client, LOGIN, {"username": accounts[30].email, "password": PASSWORD})
     _assert_throttled_page(response, "Too many login attempts", "Your password was not checked.")
     assert "_auth_user_id" not in client.session
     # from elsewhere the same account logs in
-    response = _post(client, LOGIN, {"username": accounts[30].email, "password": PASSWORD},
-                     ip="192.0.2.44")  # fmt: skip
+    response = _post(
+        client, LOGIN, {"username": accounts[30].email, "password": PASSWORD}, ip="192.0.2.44"
+    )
     assert response.status_code == 302
 
 
 def test_many_ips_cannot_guess_at_one_account_without_limit(client, customer, settings):
-    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES,
-                               "login": {"address": "10/h", "ip": "30/10m"}}  # fmt: skip
+    settings.THROTTLE_RATES = {
+        **settings.THROTTLE_RATES,
+        "login": {"address": "10/h", "ip": "30/10m"},
+    }
     email = customer.user.email
-    statuses = [_post(client, LOGIN, {"username": email, "password": "wrong-password"},
-                      ip=_ip(n)).status_code for n in range(12)]  # fmt: skip
+    statuses = [
+        _post(
+            client, LOGIN, {"username": email, "password": "wrong-password"}, ip=_ip(n)
+        ).status_code
+        for n in range(12)
+    ]
     assert statuses == [200] * 10 + [429] * 2
 
 

@@ -84,8 +84,13 @@ def _is_whole_table(queryset: object) -> bool:
     if not isinstance(queryset, QuerySet):
         return False
     query = queryset.query
-    return not (query.where or query.distinct or query.is_sliced or query.combinator
-                or query.group_by is not None)  # fmt: skip
+    return not (
+        query.where
+        or query.distinct
+        or query.is_sliced
+        or query.combinator
+        or query.group_by is not None
+    )
 
 
 class LargeTableAdminMixin:

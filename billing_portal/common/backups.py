@@ -77,9 +77,13 @@ def backup_fernet() -> MultiFernet:
 
 
 def encrypt_stream(
-    source: BinaryIO, target: BinaryIO, *, vendor: str, fernet: MultiFernet,
+    source: BinaryIO,
+    target: BinaryIO,
+    *,
+    vendor: str,
+    fernet: MultiFernet,
     chunk_size: int = CHUNK_SIZE,
-) -> None:  # fmt: skip
+) -> None:
     target.write(MAGIC + vendor.encode() + b"\n")
     index, chunk = 0, source.read(chunk_size)
     while True:
@@ -134,11 +138,13 @@ def decrypt_stream(source: BinaryIO, target: BinaryIO, *, fernet: MultiFernet) -
 def _postgresql_env(database: dict) -> dict[str, str]:
     """libpq's variables for the database (the password never appears in a command line)."""
     variables = {
-        "PGHOST": database.get("HOST") or "", "PGPORT": str(database.get("PORT") or ""),
-        "PGUSER": database.get("USER") or "", "PGPASSWORD": database.get("PASSWORD") or "",
+        "PGHOST": database.get("HOST") or "",
+        "PGPORT": str(database.get("PORT") or ""),
+        "PGUSER": database.get("USER") or "",
+        "PGPASSWORD": database.get("PASSWORD") or "",
         "PGDATABASE": database["NAME"],
         "PGSSLMODE": database.get("OPTIONS", {}).get("sslmode", ""),
-    }  # fmt: skip
+    }
     return {**os.environ, **{key: value for key, value in variables.items() if value}}
 
 
@@ -185,9 +191,16 @@ def _dump_sqlite(output: BinaryIO, database: dict, fernet: MultiFernet) -> None:
 
 def _restore_postgresql(path: Path, database: dict, fernet: MultiFernet) -> None:
     command = [
-        "pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
-        "--single-transaction", "--exit-on-error", "--dbname", database["NAME"],
-    ]  # fmt: skip
+        "pg_restore",
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--no-privileges",
+        "--single-transaction",
+        "--exit-on-error",
+        "--dbname",
+        database["NAME"],
+    ]
     # pg_restore stopping early closes the pipe; its exit status then says why
     with (
         _program(command, database, stdin=subprocess.PIPE) as restore,
@@ -274,14 +287,21 @@ def backup_create() -> PortalBackup:
         _write(target, lambda output: DUMPERS[vendor](output, database, fernet))
     except (BackupError, ImproperlyConfigured, OSError) as error:
         PortalBackup.objects.create(
-            status=PortalBackup.Status.FAILED, database_vendor=vendor, started_at=started,
-            finished_at=timezone.now(), error=str(error),
-        )  # fmt: skip
+            status=PortalBackup.Status.FAILED,
+            database_vendor=vendor,
+            started_at=started,
+            finished_at=timezone.now(),
+            error=str(error),
+        )
         raise
     record = PortalBackup.objects.create(
-        status=PortalBackup.Status.SUCCEEDED, file_name=target.name, database_vendor=vendor,
-        size_bytes=target.stat().st_size, started_at=started, finished_at=timezone.now(),
-    )  # fmt: skip
+        status=PortalBackup.Status.SUCCEEDED,
+        file_name=target.name,
+        database_vendor=vendor,
+        size_bytes=target.stat().st_size,
+        started_at=started,
+        finished_at=timezone.now(),
+    )
     backups_rotate(directory=directory, keep=settings.BACKUP_KEEP)
     return record
 

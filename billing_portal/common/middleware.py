@@ -44,10 +44,15 @@ class RequestIdMiddleware:
             response[REQUEST_ID_RESPONSE_HEADER] = request.request_id
             match = request.resolver_match
             request_logger.info(
-                "%s %s %s", request.method, match.route if match else "-", response.status_code,
-                extra={"status": response.status_code,
-                       "duration_ms": round((time.monotonic() - started) * 1000)},
-            )  # fmt: skip
+                "%s %s %s",
+                request.method,
+                match.route if match else "-",
+                response.status_code,
+                extra={
+                    "status": response.status_code,
+                    "duration_ms": round((time.monotonic() - started) * 1000),
+                },
+            )
             return response
         finally:
             request_id_reset(token)

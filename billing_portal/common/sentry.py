@@ -21,8 +21,21 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*
 # 13 to 19 digits, optionally grouped by single spaces or dashes, not part of a longer number.
 CARD_LIKE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "authorization", "cookie", "csrf",
-                    "session", "api_key", "apikey", "card_number", "cvc", "cvv")  # fmt: skip
+SECRET_KEY_PARTS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "csrf",
+    "session",
+    "api_key",
+    "apikey",
+    "card_number",
+    "cvc",
+    "cvv",
+)
 
 
 def _luhn_valid(digits: str) -> bool:

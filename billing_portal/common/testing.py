@@ -174,8 +174,10 @@ def repository_copy(destination: Path) -> Path:
     (a .env, a database, collected static files)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.decode().split("\0")):
         if (ROOT / name).is_file():  # not a file deleted in the working tree
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
@@ -204,14 +206,31 @@ def celery_worker(
     from billing_portal.celery import app as celery_app
 
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
-    variables = {**os.environ, "REDIS_URL": settings.REDIS_URL,
-                 "CELERY_TASK_ALWAYS_EAGER": "false", "DEBUG": "true",
-                 "READ_DOT_ENV_FILE": "false", **(env or {})}  # fmt: skip
+    variables = {
+        **os.environ,
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DEBUG": "true",
+        "READ_DOT_ENV_FILE": "false",
+        **(env or {}),
+    }
     command = [
-        sys.executable, "-m", "celery", "-A", "billing_portal", "worker",
-        "--pool", "solo", "-Q", queue, "--loglevel", "INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "billing_portal",
+        "worker",
+        "--pool",
+        "solo",
+        "-Q",
+        queue,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603 (a fixed command: this Python, celery)
             command, cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT
@@ -248,8 +267,19 @@ class RedisServer:
 
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                   "--appendonly", "no", "--dir", str(self.directory)]  # fmt: skip
+        command = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+        ]
         log = (self.directory / "redis.log").open("a")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         if not wait_for(self._answers, 10):

@@ -61,11 +61,23 @@ def throttle_refusal(request: HttpRequest, *, group: str, field: str) -> HttpRes
     rates = settings.THROTTLE_RATES[group]
     try:
         usages = [
-            get_usage(request, group=f"{group}:address", key=_address_key(field),
-                      rate=rates["address"], method="POST", increment=True),
-            get_usage(request, group=f"{group}:ip", key="ip", rate=rates["ip"],
-                      method="POST", increment=True),
-        ]  # fmt: skip
+            get_usage(
+                request,
+                group=f"{group}:address",
+                key=_address_key(field),
+                rate=rates["address"],
+                method="POST",
+                increment=True,
+            ),
+            get_usage(
+                request,
+                group=f"{group}:ip",
+                key="ip",
+                rate=rates["ip"],
+                method="POST",
+                increment=True,
+            ),
+        ]
     except (RedisError, OSError) as error:
         # The cache is down: let the request through rather than refuse every login and
         # reset while it is (axes, in the database, still locks out password guessing).

@@ -32,10 +32,17 @@ EMAIL = "new.customer@example.org"
 
 def _register_and_log_in(client: Client, mailoutbox, capture) -> User:
     with capture(execute=True):
-        client.post(reverse("accounts:register"), {
-            "name": "Nina New", "company": "", "email": EMAIL, "country": "GB",
-            "password1": PASSWORD, "password2": PASSWORD,
-        })  # fmt: skip
+        client.post(
+            reverse("accounts:register"),
+            {
+                "name": "Nina New",
+                "company": "",
+                "email": EMAIL,
+                "country": "GB",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            },
+        )
     link = re.search(r"https?://\S+/accounts/verify/\S+/", mailoutbox[-1].body).group(0)
     client.get(link)
     response = client.post(reverse("accounts:login"), {"username": EMAIL, "password": PASSWORD})
@@ -48,10 +55,17 @@ def _staff_add_credit(customer, amount: str) -> None:
     staff.force_login(User.objects.get(email=STAFF_EMAIL))
     url = reverse("admin:credits_change_credit")
     key = staff.get(url, {"customer": customer.pk}).context["form"].initial["request_key"]
-    response = staff.post(url, {
-        "customer": customer.pk, "direction": "add", "amount": amount,
-        "currency": customer.preferred_currency, "reason": "Demo credit", "request_key": key,
-    })  # fmt: skip
+    response = staff.post(
+        url,
+        {
+            "customer": customer.pk,
+            "direction": "add",
+            "amount": amount,
+            "currency": customer.preferred_currency,
+            "reason": "Demo credit",
+            "request_key": key,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-2000:]
 
 
@@ -59,8 +73,10 @@ def _buy_dns_plan(client: Client, plan: DnsPlan):
     """The DNS plan purchase as the client area takes it (one place to adapt the steps)."""
     url = reverse("dns:plan_confirm", args=[plan.pk])
     page = client.get(url)  # the charge is shown first...
-    shown = {"request_key": page.context["request_key"],
-             "amount": str(page.context["quote"].amount.amount)}  # fmt: skip
+    shown = {
+        "request_key": page.context["request_key"],
+        "amount": str(page.context["quote"].amount.amount),
+    }
     return client.post(url, shown, follow=True)  # ...and taken on Confirm
 
 
@@ -76,8 +92,10 @@ def _order_and_pay(client: Client, product: Product, capture) -> Service:
     assert response.status_code == 302, response.content.decode()[-2000:]
     invoice_page = client.get(response.url)
     with capture(execute=True):
-        client.post(reverse("credits:pay_invoice", args=[invoice_page.context["invoice"].pk]),
-                    {"nonce": invoice_page.context["pay_nonce"]})  # fmt: skip
+        client.post(
+            reverse("credits:pay_invoice", args=[invoice_page.context["invoice"].pk]),
+            {"nonce": invoice_page.context["pay_nonce"]},
+        )
     return Service.objects.get(customer__user__email=EMAIL, product=product)
 
 
@@ -101,20 +119,31 @@ def test_a_new_customer_with_demo_credit_buys_dns_adds_a_demo_zone_and_orders_ev
         response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
     zone = Zone.objects.get(customer=customer, name="shop.test")
     assert response.url == reverse("dns:zone_detail", args=[zone.pk])
-    records = [("@", "A", "192.0.2.10"), ("www", "CNAME", "shop.test."),
-               ("@", "MX", "10 mail.shop.test."), ("@", "TXT", '"v=spf1 mx -all"')]  # fmt: skip
+    records = [
+        ("@", "A", "192.0.2.10"),
+        ("www", "CNAME", "shop.test."),
+        ("@", "MX", "10 mail.shop.test."),
+        ("@", "TXT", '"v=spf1 mx -all"'),
+    ]
     for name, rtype, content in records:
         with capture(execute=True):
-            response = client.post(response.url, {"action": "add", "name": name, "type": rtype,
-                                                   "ttl": "3600", "content": content})  # fmt: skip
+            response = client.post(
+                response.url,
+                {"action": "add", "name": name, "type": rtype, "ttl": "3600", "content": content},
+            )
         assert response.status_code == 302, response.content.decode()[-2000:]
     assert zone.records.count() == len(records)
     assert set(DnsOperation.objects.values_list("status", flat=True)) == {"succeeded"}
 
     # one product of every kind, each paid with credit and set up on the sandbox
     products = list(Product.objects.filter(is_visible=True))
-    assert {p.kind for p in products} == {"game_server", "vps", "web_hosting",
-                                          "wordpress_site", "support"}  # fmt: skip
+    assert {p.kind for p in products} == {
+        "game_server",
+        "vps",
+        "web_hosting",
+        "wordpress_site",
+        "support",
+    }
     for product in products:
         service = _order_and_pay(client, product, capture)
         assert service.status == Service.Status.ACTIVE, product.slug

@@ -49,10 +49,18 @@ def _customers(count: int) -> list[Customer]:
 def _invoice(customer: Customer, status: str, number: str) -> Invoice:
     zero = Money(0, "USD")
     return Invoice(
-        customer=customer, status=status, number=number, issued_at=timezone.now(),
-        currency="USD", subtotal=zero, discount_total=zero, tax_total=zero, total=zero,
-        amount_paid=zero, amount_refunded=zero,
-    )  # fmt: skip
+        customer=customer,
+        status=status,
+        number=number,
+        issued_at=timezone.now(),
+        currency="USD",
+        subtotal=zero,
+        discount_total=zero,
+        tax_total=zero,
+        total=zero,
+        amount_paid=zero,
+        amount_refunded=zero,
+    )
 
 
 def _unpaid_invoices(customers: list[Customer]) -> None:
@@ -122,8 +130,10 @@ def _superuser_request():
 
 def _saved_fields(model_admin, request) -> Iterator[tuple[str, Field]]:
     """The fields of the add and change forms (and their inlines') staff can save."""
-    for change, allowed in ((False, model_admin.has_add_permission(request)),
-                            (True, model_admin.has_change_permission(request))):  # fmt: skip
+    for change, allowed in (
+        (False, model_admin.has_add_permission(request)),
+        (True, model_admin.has_change_permission(request)),
+    ):
         if allowed:
             yield from model_admin.get_form(request, None, change=change).base_fields.items()
     for inline in model_admin.get_inline_instances(request):
@@ -151,9 +161,8 @@ def _autocomplete(client: Client, term: str, source: str = "credits.creditaccoun
     app_label, model_name, field_name = source.split(".")
     return client.get(
         reverse("admin:autocomplete"),
-        {"app_label": app_label, "model_name": model_name, "field_name": field_name,
-         "term": term},
-    )  # fmt: skip
+        {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": term},
+    )
 
 
 def test_the_customer_search_finds_one_of_5000_by_email(admin_client):
@@ -197,8 +206,14 @@ def test_the_payment_form_searches_unpaid_invoices_only(admin_client):
 def test_a_value_that_is_no_id_is_refused_not_a_500(admin_client, value):
     url = reverse("admin:credits_change_credit")
     assert admin_client.get(url, {"customer": value}).status_code == 200
-    data = {"customer": value, "direction": "add", "amount": "5", "currency": "USD",
-            "reason": "x", "request_key": "k"}  # fmt: skip
+    data = {
+        "customer": value,
+        "direction": "add",
+        "amount": "5",
+        "currency": "USD",
+        "reason": "x",
+        "request_key": "k",
+    }
     response = admin_client.post(url, data)
     assert response.status_code == 200
     assert response.context["form"].errors["customer"]

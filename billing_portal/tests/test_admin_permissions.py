@@ -107,10 +107,15 @@ def changelist(model: type[Model]) -> str:
 def _service(status: str = "active", *, on_panel: bool = True) -> Service:
     server = ServerFactory()
     service = Service.objects.create(
-        customer=CustomerFactory(), product=panel_product(server), cycle="monthly",
-        currency="USD", recurring_amount=usd("10"), server=server, status=status,
+        customer=CustomerFactory(),
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=usd("10"),
+        server=server,
+        status=status,
         next_due_date=date(2026, 5, 1),
-    )  # fmt: skip
+    )
     if on_panel:
         service.external_id = f"sandbox-svc-{service.pk}"
         service.save(update_fields=["external_id"])
@@ -120,9 +125,13 @@ def _service(status: str = "active", *, on_panel: bool = True) -> Service:
 def _failed_operation() -> ProvisioningOperation:
     service = _service("failed", on_panel=False)
     return ProvisioningOperation.objects.create(
-        service=service, kind="create", idempotency_key=f"service:{service.pk}:create:1",
-        status="failed", attempts=12, last_error="The panel answered 504",
-    )  # fmt: skip
+        service=service,
+        kind="create",
+        idempotency_key=f"service:{service.pk}:create:1",
+        status="failed",
+        attempts=12,
+        last_error="The panel answered 504",
+    )
 
 
 def _draft() -> Invoice:
@@ -142,28 +151,41 @@ def _paid() -> Invoice:
 
 def _payment(gateway: str = "manual") -> Payment:
     invoice = _unpaid()
-    return payment_record(invoice_id=invoice.pk, gateway=gateway, reference=f"pi_{invoice.pk}",
-                          amount=invoice.total)  # fmt: skip
+    return payment_record(
+        invoice_id=invoice.pk, gateway=gateway, reference=f"pi_{invoice.pk}", amount=invoice.total
+    )
 
 
 def _credit_entry() -> CreditEntry:
-    return credit_entry_append(customer=CustomerFactory(), amount=usd("5"), kind="admin_add",
-                               idempotency_key="k")  # fmt: skip
+    return credit_entry_append(
+        customer=CustomerFactory(), amount=usd("5"), kind="admin_add", idempotency_key="k"
+    )
 
 
 def _token_purchase(status: str = "uncertain") -> TokenPurchase:
     return TokenPurchase.objects.create(
-        customer=CustomerFactory(), source="staff", status=status, tokens=Decimal("500"),
-        rate=Decimal("100"), currency="USD", amount=usd("0"), reason="Outage",
-    )  # fmt: skip
+        customer=CustomerFactory(),
+        source="staff",
+        status=status,
+        tokens=Decimal("500"),
+        rate=Decimal("100"),
+        currency="USD",
+        amount=usd("0"),
+        reason="Outage",
+    )
 
 
 def _webhook_event() -> WebhookEvent:
     n = WebhookEvent.objects.count()
     return WebhookEvent.objects.create(
-        provider="stripe", event_id=f"evt_{n}", event_type="nothing.handles.this", body="{}",
-        status="failed", attempts=8, error="KeyError: 'data'",
-    )  # fmt: skip
+        provider="stripe",
+        event_id=f"evt_{n}",
+        event_type="nothing.handles.this",
+        body="{}",
+        status="failed",
+        attempts=8,
+        error="KeyError: 'data'",
+    )
 
 
 def _zone() -> Zone:
@@ -172,8 +194,13 @@ def _zone() -> Zone:
 
 def _axes_row(model: type[Model]) -> Model:
     extra = {"failures_since_start": 1} if model is AccessAttempt else {}
-    row = model.objects.create(username="someone@example.com", ip_address="203.0.113.9",
-                               user_agent="test", path_info="/admin/login/", **extra)  # fmt: skip
+    row = model.objects.create(
+        username="someone@example.com",
+        ip_address="203.0.113.9",
+        user_agent="test",
+        path_info="/admin/login/",
+        **extra,
+    )
     # attempt_time is set on insert; an old attempt is one the cool-off has expired
     model.objects.filter(pk=row.pk).update(attempt_time=timezone.now() - timedelta(days=1))
     return row
@@ -182,9 +209,13 @@ def _axes_row(model: type[Model]) -> Model:
 def _shortfall() -> RefundShortfall:
     invoice = _paid()
     return RefundShortfall.objects.create(
-        customer=invoice.customer, invoice=invoice, kind="credit", currency="USD",
-        amount=usd("5"), description="The customer had spent it.",
-    )  # fmt: skip
+        customer=invoice.customer,
+        invoice=invoice,
+        kind="credit",
+        currency="USD",
+        amount=usd("5"),
+        description="The customer had spent it.",
+    )
 
 
 def _credit_note():
@@ -370,8 +401,13 @@ def _place_setup(env: Env) -> Service:
 
 def _stripe_payment(env: Env) -> Payment:
     env.settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    refund = {"id": "re_1", "object": "refund", "charge": "ch_1", "amount": 100,
-              "status": "succeeded"}  # fmt: skip
+    refund = {
+        "id": "re_1",
+        "object": "refund",
+        "charge": "ch_1",
+        "amount": 100,
+        "status": "succeeded",
+    }
     charge = {"id": "ch_1", "object": "charge", "amount": 4000, "amount_refunded": 100}
     env.mocked.post(f"{STRIPE}/refunds", json=refund)
     env.mocked.get(f"{STRIPE}/charges/ch_1", json=charge)
@@ -382,10 +418,15 @@ def _virtfusion_customer(env: Env):
     env.settings.VIRTFUSION_URL, env.settings.VIRTFUSION_API_TOKEN = VIRTFUSION, "vf-token"
     customer = CustomerFactory()
     api = f"{VIRTFUSION}/api/v1"
-    env.mocked.get(f"{api}/users/{customer.pk}/byExtRelation",
-                   json={"data": {"id": 5, "extRelationId": customer.pk}})  # fmt: skip
-    env.mocked.post(f"{api}/selfService/credit/byUserExtRelationId/{customer.pk}",
-                    status=201, json={"data": {"id": 600}})  # fmt: skip
+    env.mocked.get(
+        f"{api}/users/{customer.pk}/byExtRelation",
+        json={"data": {"id": 5, "extRelationId": customer.pk}},
+    )
+    env.mocked.post(
+        f"{api}/selfService/credit/byUserExtRelationId/{customer.pk}",
+        status=201,
+        json={"data": {"id": 600}},
+    )
     return customer
 
 
@@ -393,8 +434,13 @@ def _lookups_server(env: Env) -> Server:
     server = ServerFactory(module="pterodactyl", base_url="https://panel.example.test")
     api = "https://panel.example.test/api/application"
     for path, name in (("nests", "Minecraft"), ("locations", "Frankfurt"), ("nodes", "node-1")):
-        env.mocked.get(f"{api}/{path}", json={"object": "list", "data": [
-            {"object": path[:-1], "attributes": {"id": 1, "name": name}}]})  # fmt: skip
+        env.mocked.get(
+            f"{api}/{path}",
+            json={
+                "object": "list",
+                "data": [{"object": path[:-1], "attributes": {"id": 1, "name": name}}],
+            },
+        )
     return server
 
 
@@ -410,10 +456,19 @@ def _refund_case(url_name: str, setup: Callable[[Env], Payment] = lambda env: _p
 
 
 def _manual_invoice_data(env: Env) -> dict:
-    return {"customer": env.obj.pk, "currency": "USD", "due_date": "", "notes": "",
-            "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0", "lines-MIN_NUM_FORMS": "1",
-            "lines-MAX_NUM_FORMS": "1000", "lines-0-description": "Set-up work",
-            "lines-0-quantity": "1", "lines-0-unit_price": "25"}  # fmt: skip
+    return {
+        "customer": env.obj.pk,
+        "currency": "USD",
+        "due_date": "",
+        "notes": "",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-description": "Set-up work",
+        "lines-0-quantity": "1",
+        "lines-0-unit_price": "25",
+    }
 
 
 def _on_its_page(env: Env) -> list[str]:
@@ -605,8 +660,10 @@ def test_every_admin_action_and_custom_url_declares_its_permission(admin_user):
             if (label, name) in ACTIONS:
                 continue
             if name == "delete_selected" and label in UNDELETABLE:
-                undeclared.append(f"{label} offers deleting though {UNDELETABLE[label]} "
-                                  "(has_delete_permission should say no)")  # fmt: skip
+                undeclared.append(
+                    f"{label} offers deleting though {UNDELETABLE[label]} "
+                    "(has_delete_permission should say no)"
+                )
             else:
                 undeclared.append(f"action {name!r} of {label}")
         for name in _custom_url_names(model_admin):
@@ -640,8 +697,9 @@ def test_delete_is_offered_only_where_the_database_allows_it(admin_client, admin
     assert offered is (label not in UNDELETABLE), UNDELETABLE.get(label, "should be deletable")
     if label in UNDELETABLE:  # nor through the delete page
         obj = OBJECTS[label]()
-        delete = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_delete",
-                         args=[obj.pk])  # fmt: skip
+        delete = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_delete", args=[obj.pk]
+        )
         assert admin_client.post(delete, {"post": "yes"}).status_code == 403
         assert fresh(obj) is not None
     # (where it is offered, the ("<label>", "delete_selected") action case proves it works)

@@ -152,8 +152,10 @@ def test_backup_writes_an_encrypted_file_readable_only_by_us_and_records_it(back
     assert backups.backup_vendor(path) == vendor
     record = PortalBackup.objects.get()
     assert (record.status, record.file_name, record.size_bytes) == (
-        "succeeded", path.name, path.stat().st_size,
-    )  # fmt: skip
+        "succeeded",
+        path.name,
+        path.stat().st_size,
+    )
     assert path.name in out.getvalue()
     if vendor == "postgresql":
         assert b"PGDMP" not in path.read_bytes()  # pg_dump's signature is inside the cipher
@@ -265,18 +267,29 @@ LEDGER = (
 
 def _manage(*args: str, env: dict[str, str]) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, f"manage.py {' '.join(args)}: {result.stdout}{result.stderr}"
     return result.stdout
 
 
 def _portal_env(database_url: str, backup_dir: Path) -> dict[str, str]:
     variables = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
-    return {**variables, "DATABASE_URL": database_url, "DEBUG": "true",
-            "READ_DOT_ENV_FILE": "false", "BACKUP_DIR": str(backup_dir),
-            "BACKUP_ENCRYPTION_KEY": KEY, "CELERY_TASK_ALWAYS_EAGER": "true"}  # fmt: skip
+    return {
+        **variables,
+        "DATABASE_URL": database_url,
+        "DEBUG": "true",
+        "READ_DOT_ENV_FILE": "false",
+        "BACKUP_DIR": str(backup_dir),
+        "BACKUP_ENCRYPTION_KEY": KEY,
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+    }
 
 
 def _fill(env: dict[str, str], *, tag: str, customers: int) -> None:
@@ -311,15 +324,19 @@ class Scratch:
         subprocess.run(["createdb", *self.args, self.name], check=True, timeout=60)
 
     def drop(self) -> None:
-        subprocess.run(["dropdb", *self.args, "--if-exists", "--force", self.name],
-                       check=True, timeout=60)  # fmt: skip
+        subprocess.run(
+            ["dropdb", *self.args, "--if-exists", "--force", self.name], check=True, timeout=60
+        )
 
     def snapshot(self) -> dict[str, object]:
         """Every table's row count and the ledger's checksum."""
         with psycopg.connect(self.url.replace("postgres://", "postgresql://")) as conn:
-            tables = [row[0] for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-            )]  # fmt: skip
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+                )
+            ]
             counts = {t: _count(conn, t) for t in tables}
             ledger = conn.execute(LEDGER).fetchone()[0] if "credits_creditentry" in tables else None
             return {"counts": counts, "ledger": ledger}
@@ -375,9 +392,12 @@ def test_postgresql_backup_drop_restore_gives_back_every_row(scratch, tmp_path):
 def _sqlite_snapshot(path: Path) -> dict[str, object]:
     conn = sqlite3.connect(path)
     try:
-        tables = [row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-        )]  # fmt: skip
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         counts = {t: _count(conn, t) for t in tables}
         rows = conn.execute(
             "SELECT id, account_id, sequence, kind, amount, balance_before, balance_after, "

@@ -32,10 +32,16 @@ def probe(tmp_path) -> Iterator[tuple[str, dict[str, str], redis.Redis]]:
     """A probe id, the environment of the test's celery processes, and a Redis client; the
     keys the test made are deleted afterwards."""
     probe_id = uuid.uuid4().hex[:8]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.tests.beat_settings",
-           "BEAT_PROBE_ID": probe_id, "REDIS_URL": settings.REDIS_URL, "DEBUG": "true",
-           "READ_DOT_ENV_FILE": "false", "CELERY_TASK_ALWAYS_EAGER": "false",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "billing_portal.tests.beat_settings",
+        "BEAT_PROBE_ID": probe_id,
+        "REDIS_URL": settings.REDIS_URL,
+        "DEBUG": "true",
+        "READ_DOT_ENV_FILE": "false",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "PYTHONPATH": str(ROOT),
+    }
     client = redis.Redis.from_url(settings.REDIS_URL)
     yield probe_id, env, client
     keys = [*client.scan_iter(f"redbeat-test-{probe_id}:*"), runs_key(probe_id)]
@@ -47,8 +53,11 @@ def _celery(args: list[str], log: Path, env: dict[str, str], cwd: Path) -> Itera
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "billing_portal", *args],
-            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield log
     finally:
@@ -69,23 +78,42 @@ def _runs(client: redis.Redis, probe_id: str) -> list[float]:
 
 def _beat_healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "beat_healthcheck", "--max-lag", "3"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [sys.executable, "manage.py", "beat_healthcheck", "--max-lag", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_two_beats_and_two_workers_send_each_periodic_task_once_per_period(probe, tmp_path):
     probe_id, env, client = probe
     queue = f"beat-probe-{probe_id}"
-    worker = ["worker", "--pool", "solo", "-Q", queue, "--loglevel", "INFO",
-              "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    worker = [
+        "worker",
+        "--pool",
+        "solo",
+        "-Q",
+        queue,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     beat = ["beat", "--loglevel", "INFO"]
     with contextlib.ExitStack() as stack:
         for n in (1, 2):
             log = stack.enter_context(
-                _celery([*worker, "-n", f"probe{n}-{probe_id}@%h"], tmp_path / f"worker{n}.log",
-                        env, ROOT)
-            )  # fmt: skip
+                _celery(
+                    [*worker, "-n", f"probe{n}-{probe_id}@%h"],
+                    tmp_path / f"worker{n}.log",
+                    env,
+                    ROOT,
+                )
+            )
             _wait(lambda log=log: " ready." in log.read_text(), f"worker {n} did not start")
         first_log = tmp_path / "beat1.log"
         first = stack.enter_context(contextlib.ExitStack())

@@ -74,7 +74,7 @@ def test_orders_and_password_resets_during_a_broker_outage_are_sent_once_after(t
         "REDIS_URL": broker.url,
         "DATABASE_URL": database_url_for_tests(),
         "EMAIL_URL": f"filemail:///{mail_dir}",
-    }  # fmt: skip (environ drops a slash)
+    }  # environ drops a slash
     log = tmp_path / "worker.log"
     client = Client()
     try:
@@ -111,10 +111,13 @@ def test_orders_and_password_resets_during_a_broker_outage_are_sent_once_after(t
 
             def matching(sent: Counter) -> dict:
                 return {
-                    (to, start): sum(n for (rcpt, subject), n in sent.items()
-                                     if rcpt == to and subject.startswith(start))
+                    (to, start): sum(
+                        n
+                        for (rcpt, subject), n in sent.items()
+                        if rcpt == to and subject.startswith(start)
+                    )
                     for to, start in expected
-                }  # fmt: skip
+                }
 
             def all_sent() -> bool:
                 return sum(sent_emails(mail_dir).values()) >= len(expected)

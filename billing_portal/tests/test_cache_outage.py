@@ -40,8 +40,10 @@ def test_the_billing_page_reads_the_token_balance_again(client, customer, settin
     settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "vf"
     client.force_login(customer.user)
     with responses.RequestsMock() as rsps:
-        balance = rsps.get(f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
-                           json={"data": {"credit": {"value": 1500}}})  # fmt: skip
+        balance = rsps.get(
+            f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
+            json={"data": {"credit": {"value": 1500}}},
+        )
         for _ in range(2):
             started = time.monotonic()
             response = client.get(reverse("credits:overview"))
@@ -62,9 +64,15 @@ def test_a_paypal_checkout_fetches_its_token_again(client, customer, settings, c
     approve = "https://www.sandbox.paypal.com/checkoutnow?token=ORDER-1"
     with responses.RequestsMock() as rsps:
         rsps.post(f"{PAYPAL}/v1/oauth2/token", json={"access_token": "A21", "expires_in": 32400})
-        rsps.post(f"{PAYPAL}/v2/checkout/orders", status=201, json={
-            "id": "ORDER-1", "status": "PAYER_ACTION_REQUIRED",
-            "links": [{"href": approve, "rel": "payer-action", "method": "GET"}]})  # fmt: skip
+        rsps.post(
+            f"{PAYPAL}/v2/checkout/orders",
+            status=201,
+            json={
+                "id": "ORDER-1",
+                "status": "PAYER_ACTION_REQUIRED",
+                "links": [{"href": approve, "rel": "payer-action", "method": "GET"}],
+            },
+        )
         client.force_login(customer.user)
         response = client.post(reverse("payments:checkout_begin", args=[invoice.pk, "paypal"]))
     assert response.status_code == 302

@@ -47,9 +47,17 @@ def _healthcheck(service: str) -> list[str]:
 
 def test_the_services_are_the_production_shape():
     assert set(SERVICES) == {
-        "migrate", "proxy", "web", "worker-default", "worker-panels", "worker-backups",
-        "beat", "db", "broker", "cache",
-    }  # fmt: skip
+        "migrate",
+        "proxy",
+        "web",
+        "worker-default",
+        "worker-panels",
+        "worker-backups",
+        "beat",
+        "db",
+        "broker",
+        "cache",
+    }
     assert SERVICES["db"]["image"].startswith("postgres:")
     assert SERVICES["broker"]["image"].startswith("redis:")
     assert SERVICES["cache"]["image"].startswith("redis:")
@@ -84,8 +92,11 @@ def test_only_the_tls_proxy_publishes_ports_so_web_scales():
     # Web is reachable on the compose network only, however many replicas run.
     assert SERVICES["web"]["expose"] == ["8000"]
     assert _command("web") == [
-        "gunicorn", "--config", "gunicorn.conf.py", "billing_portal.wsgi:application",
-    ]  # fmt: skip
+        "gunicorn",
+        "--config",
+        "gunicorn.conf.py",
+        "billing_portal.wsgi:application",
+    ]
 
 
 def test_a_worker_per_queue_class_each_with_its_own_concurrency_and_grace_period():
@@ -168,9 +179,14 @@ def test_docker_compose_config_validates(tmp_path):
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     environ = {key: value for key, value in os.environ.items() if not key.startswith("COMPOSE")}
     result = subprocess.run(
-        ["docker-compose", "config"], cwd=tmp_path, env=environ,
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        ["docker-compose", "config"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
     assert set(resolved["services"]) == set(SERVICES)

@@ -41,9 +41,13 @@ def violations(page) -> list[str]:
 
     page.expose_function("reportViolation", report)
     page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", lambda message: message.type == "error" and found.append(
-        f"{message.text} ({message.location.get('url')})"
-    ))  # fmt: skip
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and found.append(f"{message.text} ({message.location.get('url')})")
+        ),
+    )
     page.on("pageerror", lambda error: found.append(f"page error: {error}"))
     return found
 
@@ -82,15 +86,24 @@ def client_world(customer, monkeypatch) -> SimpleNamespace:
     dns_plans_seed()  # a transactional test: earlier ones may have flushed the seeded plans
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
     w = SimpleNamespace(customer=customer)
-    credit_entry_append(customer=customer, amount=Money(Decimal("50"), "USD"),
-                        kind="admin_add", idempotency_key="csp-browser")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("50"), "USD"),
+        kind="admin_add",
+        idempotency_key="csp-browser",
+    )
     w.invoice = hostile._invoice(customer)
     hostile._dns(w)
     server = ServerFactory()
     w.service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status="provisioning",
+    )
     return w
 
 
@@ -123,9 +136,15 @@ def test_open_control_panel_follows_the_redirect_to_the_panels_origin(
     assert panel != live_server.url
     server = ServerFactory(module="sandbox", base_url=panel)
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status="active", external_id="sso-1",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status="active",
+        external_id="sso-1",
+    )
     monkeypatch.setattr(
         "provisioning.views.service_login_url", lambda service: f"{panel}/accounts/login/"
     )

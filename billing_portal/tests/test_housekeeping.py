@@ -43,27 +43,43 @@ SUMMARY = {"kind": "create", "server": "node-1"}
 
 def _event(status: str, name: str) -> WebhookEvent:
     return WebhookEvent.objects.create(
-        provider="stripe", event_id=f"evt_{name}", event_type="payment_intent.succeeded",
-        headers={"Stripe-Signature": "t=1,v1=x"}, body='{"id": "evt"}', status=status,
-    )  # fmt: skip
+        provider="stripe",
+        event_id=f"evt_{name}",
+        event_type="payment_intent.succeeded",
+        headers={"Stripe-Signature": "t=1,v1=x"},
+        body='{"id": "evt"}',
+        status=status,
+    )
 
 
 def _operation(status: str, name: str) -> ProvisioningOperation:
     server = ServerFactory()
     service = Service.objects.create(
-        customer=CustomerFactory(), product=panel_product(server), cycle="monthly",
-        currency="USD", recurring_amount=Money(Decimal("5"), "USD"), server=server,
-    )  # fmt: skip
+        customer=CustomerFactory(),
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Money(Decimal("5"), "USD"),
+        server=server,
+    )
     return ProvisioningOperation.objects.create(
-        service=service, kind="create", idempotency_key=f"service:{service.pk}:create:{name}",
-        status=status, request_summary=SUMMARY, response_summary={"external_id": "7"},
-    )  # fmt: skip
+        service=service,
+        kind="create",
+        idempotency_key=f"service:{service.pk}:create:{name}",
+        status=status,
+        request_summary=SUMMARY,
+        response_summary={"external_id": "7"},
+    )
 
 
 def _dns(status: str, name: str) -> DnsOperation:
-    return DnsOperation.objects.create(zone_name=f"{name}.test", kind="push_rrset",
-                                       idempotency_key=name, status=status,
-                                       finished_at=datetime.now(UTC))  # fmt: skip
+    return DnsOperation.objects.create(
+        zone_name=f"{name}.test",
+        kind="push_rrset",
+        idempotency_key=name,
+        status=status,
+        finished_at=datetime.now(UTC),
+    )
 
 
 def _session(expires: datetime) -> str:
@@ -75,13 +91,19 @@ def _session(expires: datetime) -> str:
 
 
 def _axes_log() -> AccessLog:
-    return AccessLog.objects.create(username="someone@example.com", ip_address="203.0.113.9",
-                                    user_agent="test", path_info="/accounts/login/")  # fmt: skip
+    return AccessLog.objects.create(
+        username="someone@example.com",
+        ip_address="203.0.113.9",
+        user_agent="test",
+        path_info="/accounts/login/",
+    )
 
 
 def _snapshot() -> dict[str, list[dict]]:
-    return {model._meta.label: list(model._base_manager.order_by("pk").values())
-            for model in apps.get_models()}  # fmt: skip
+    return {
+        model._meta.label: list(model._base_manager.order_by("pk").values())
+        for model in apps.get_models()
+    }
 
 
 EVIDENCE = ("accounts.AuditEvent", "credits.CreditEntry", "credits.CreditAccount")
@@ -106,8 +128,12 @@ def old_and_new():
         made["old login log"] = _axes_log()
         for _ in range(3):
             AuditEventFactory()
-            credit_entry_append(customer=CustomerFactory(), amount=Money(Decimal("5"), "USD"),
-                                kind="admin_add", idempotency_key="k")  # fmt: skip
+            credit_entry_append(
+                customer=CustomerFactory(),
+                amount=Money(Decimal("5"), "USD"),
+                kind="admin_add",
+                idempotency_key="k",
+            )
     with time_machine.travel(RECENT, tick=False):
         made["recent event"] = _event("processed", "recent")
         made["recent operation"] = _operation("succeeded", "recent")
@@ -187,8 +213,9 @@ def test_a_redelivery_of_a_pruned_event_is_still_not_run_twice(
     client, stripe_settings, django_capture_on_commit_callbacks
 ):
     with time_machine.travel(T0, tick=False):
-        line = invoice_services.LineDraft(kind="manual", description="Work",
-                                          unit_price=Money(Decimal("100"), "USD"))  # fmt: skip
+        line = invoice_services.LineDraft(
+            kind="manual", description="Work", unit_price=Money(Decimal("100"), "USD")
+        )
         draft = invoice_services.invoice_create_draft(
             customer=CustomerFactory(), currency="USD", lines=[line]
         )
@@ -245,11 +272,15 @@ def test_outbox_rows_go_once_sent_and_done_and_unsent_or_unrecorded_ones_stay(se
             task_name=task, created_at=T0, sent_at=at, consumed_at=T0 if consumed else None
         )
 
-    gone = [row("common.email_send", sent=True, consumed=True),
-            row("payments.webhook_event_process", sent=True, consumed=False)]  # fmt: skip
-    kept = [row("common.email_send", sent=False, consumed=False),
-            row("common.email_send", sent=True, consumed=False),  # never recorded as sent
-            row("payments.webhook_event_process", sent=False, consumed=False)]  # fmt: skip
+    gone = [
+        row("common.email_send", sent=True, consumed=True),
+        row("payments.webhook_event_process", sent=True, consumed=False),
+    ]
+    kept = [
+        row("common.email_send", sent=False, consumed=False),
+        row("common.email_send", sent=True, consumed=False),  # never recorded as sent
+        row("payments.webhook_event_process", sent=False, consumed=False),
+    ]
     with time_machine.travel(T0 + timedelta(days=6), tick=False):
         _housekeeping()
     assert OutboxMessage.objects.count() == 5  # within OUTBOX_RETENTION_DAYS (7)

@@ -37,8 +37,12 @@ def fresh_database() -> str:
 
 
 def test_two_migrations_at_once_both_succeed_and_record_each_migration_once(fresh_database):
-    env = {**os.environ, "DATABASE_URL": fresh_database, "DEBUG": "true",
-           "READ_DOT_ENV_FILE": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database,
+        "DEBUG": "true",
+        "READ_DOT_ENV_FILE": "false",
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     command = [sys.executable, "manage.py", "migrate_locked", "--noinput"]
     pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
@@ -55,9 +59,14 @@ def test_two_migrations_at_once_both_succeed_and_record_each_migration_once(fres
         ).fetchall()
         applied = conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0]
         unapplied = subprocess.run(
-            [sys.executable, "manage.py", "showmigrations", "--plan"], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout.count("[ ]")  # fmt: skip
+            [sys.executable, "manage.py", "showmigrations", "--plan"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.count("[ ]")
     assert duplicates == []
     assert applied > 0
     assert unapplied == 0

@@ -206,9 +206,12 @@ def test_racing_relays_publish_every_row_exactly_once(broker):
 def test_a_message_carries_its_row_id_headers_queue_and_countdown(broker):
     with transaction.atomic():
         later = outbox_enqueue(
-            EMAIL, kwargs=_email(), queue="panels", countdown=600,
+            EMAIL,
+            kwargs=_email(),
+            queue="panels",
+            countdown=600,
             headers={"request_id": "req-42"},
-        )  # fmt: skip
+        )
     (message,) = _queued(broker, "panels")
     assert message["headers"][OUTBOX_HEADER] == later.pk
     assert message["headers"]["request_id"] == "req-42"

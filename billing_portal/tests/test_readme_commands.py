@@ -36,9 +36,21 @@ def checkout(tmp_path_factory) -> Path:
 
 def _shell(**variables: str) -> dict[str, str]:
     """A developer's shell: none of the portal's variables, make's own neither."""
-    ours = {"DATABASE_URL", "REDIS_URL", "DEBUG", "READ_DOT_ENV_FILE", "SECRET_KEY",
-            "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE", "PORT",
-            "PORTAL_BASE_URL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}  # fmt: skip
+    ours = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DEBUG",
+        "READ_DOT_ENV_FILE",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "FIELD_ENCRYPTION_KEYS",
+        "DJANGO_SETTINGS_MODULE",
+        "PORT",
+        "PORTAL_BASE_URL",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+    }
     env = {
         key: value
         for key, value in os.environ.items()
@@ -52,13 +64,24 @@ def _make(
     checkout: Path, target: str, log: Path, env: dict[str, str], *args: str
 ) -> Iterator[subprocess.Popen]:
     # The tests' own interpreter stands in for .venv (already installed: not remade).
-    command = ["make", "--no-print-directory", target, *args,
-               f"BIN={Path(sys.executable).parent}", "-o", ".venv/.runtime-installed"]  # fmt: skip
+    command = [
+        "make",
+        "--no-print-directory",
+        target,
+        *args,
+        f"BIN={Path(sys.executable).parent}",
+        "-o",
+        ".venv/.runtime-installed",
+    ]
     with log.open("w") as out:
         process = subprocess.Popen(
-            command, cwd=checkout, env=env, stdout=out, stderr=subprocess.STDOUT,
+            command,
+            cwd=checkout,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         yield process
     finally:
@@ -160,10 +183,20 @@ def test_make_worker_with_redis_url_only_in_dot_env(checkout, tmp_path, broker):
 def test_make_worker_and_beat_without_a_broker_say_what_to_set(checkout, tmp_path):
     for target in ("worker", "beat"):
         result = subprocess.run(
-            ["make", "--no-print-directory", target, f"BIN={Path(sys.executable).parent}",
-             "-o", ".venv/.runtime-installed"],
-            cwd=checkout, env=_shell(READ_DOT_ENV_FILE="false"), capture_output=True,
-            text=True, timeout=120, check=False,
-        )  # fmt: skip
+            [
+                "make",
+                "--no-print-directory",
+                target,
+                f"BIN={Path(sys.executable).parent}",
+                "-o",
+                ".venv/.runtime-installed",
+            ],
+            cwd=checkout,
+            env=_shell(READ_DOT_ENV_FILE="false"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode != 0
         assert "Set REDIS_URL" in result.stdout + result.stderr

@@ -116,8 +116,13 @@ def _manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
     env.update({"DEBUG": "true", "READ_DOT_ENV_FILE": "false", **variables})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_log_format_json_writes_one_json_object_a_line():
@@ -222,10 +227,13 @@ def test_a_request_id_follows_the_request_into_a_real_worker(
             )
             # a publisher outside any request (the outbox relay) passes the id it stored
             relayed = email_send_task.apply_async(
-                kwargs={"to": ["relay@example.com"], "name": "account_password_changed",
-                        "context": {"email": "relay@example.com"}},
+                kwargs={
+                    "to": ["relay@example.com"],
+                    "name": "account_password_changed",
+                    "context": {"email": "relay@example.com"},
+                },
                 headers={REQUEST_ID_HEADER: "stored-by-the-outbox"},
-            )  # fmt: skip
+            )
         finally:
             celery_app.conf.task_default_queue = default_queue
         relayed.get(timeout=60)

@@ -26,27 +26,54 @@ CARDS = ["4242 4242 4242 4242", "5555-5555-5555-4444", "378282246310005", "40000
 def _event() -> dict:
     return {
         "message": "Payment by jane.doe+billing@example.co.uk with card 4242 4242 4242 4242",
-        "user": {"id": "17", "email": "jane@example.com", "username": "jane",
-                 "ip_address": "203.0.113.9"},
+        "user": {
+            "id": "17",
+            "email": "jane@example.com",
+            "username": "jane",
+            "ip_address": "203.0.113.9",
+        },
         "request": {
             "url": "https://portal.example.com/invoices/5/",
             "query_string": "email=jane%40example.com&next=/",
             "cookies": {"__Host-sessionid": "s3ss10n", "__Host-csrftoken": "c5rf"},
-            "headers": {"Authorization": "Bearer sk_live_abc", "Cookie": "a=b",
-                        "proxy-authorization": "Basic eA==", "X-Api-Key": "k",
-                        "User-Agent": "Mozilla/5.0", "Host": "portal.example.com"},
-            "data": {"email": "jane@example.com", "new_password1": "hunter2-hunter2",
-                     "card": "5555-5555-5555-4444", "amount": "10.00"},
+            "headers": {
+                "Authorization": "Bearer sk_live_abc",
+                "Cookie": "a=b",
+                "proxy-authorization": "Basic eA==",
+                "X-Api-Key": "k",
+                "User-Agent": "Mozilla/5.0",
+                "Host": "portal.example.com",
+            },
+            "data": {
+                "email": "jane@example.com",
+                "new_password1": "hunter2-hunter2",
+                "card": "5555-5555-5555-4444",
+                "amount": "10.00",
+            },
         },
-        "exception": {"values": [{
-            "type": "GatewayError", "value": "card 378282246310005 declined for jane@example.com",
-            "stacktrace": {"frames": [{"function": "pay", "vars": {
-                "customer_email": "'jane@example.com'", "api_token": "'tok_123'",
-                "order_reference": "'1234567890123'", "pan": "'4000056655665556'",
-            }}]},
-        }]},
+        "exception": {
+            "values": [
+                {
+                    "type": "GatewayError",
+                    "value": "card 378282246310005 declined for jane@example.com",
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "function": "pay",
+                                "vars": {
+                                    "customer_email": "'jane@example.com'",
+                                    "api_token": "'tok_123'",
+                                    "order_reference": "'1234567890123'",
+                                    "pan": "'4000056655665556'",
+                                },
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
         "breadcrumbs": {"values": [{"message": "mail to jane@example.com sent"}]},
-    }  # fmt: skip
+    }
 
 
 def test_before_send_removes_cookies_credentials_and_user_details():
@@ -138,8 +165,13 @@ def _shell(**variables: str) -> dict:
     env.update({"DEBUG": "true", "READ_DOT_ENV_FILE": "false", **variables})
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", REPORT_SCRIPT],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

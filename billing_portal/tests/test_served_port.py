@@ -18,17 +18,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _env(**variables: str) -> dict[str, str]:
     """The embedded default (SQLite, in-process tasks) in a child process."""
-    drop = {"DATABASE_URL", "REDIS_URL", "PORTAL_BASE_URL", "PORT", "DJANGO_SETTINGS_MODULE",
-            "CELERY_TASK_ALWAYS_EAGER", "MAKEFLAGS", "MFLAGS"}  # fmt: skip
+    drop = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PORTAL_BASE_URL",
+        "PORT",
+        "DJANGO_SETTINGS_MODULE",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "MAKEFLAGS",
+        "MFLAGS",
+    }
     env = {key: value for key, value in os.environ.items() if key not in drop}
     return {**env, "READ_DOT_ENV_FILE": "false", "DEBUG": "true", **variables}
 
 
 def _manage_shell(code: str, **variables: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=_env(**variables),
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return result.stdout
 
 
@@ -49,14 +62,25 @@ def test_emails_link_to_the_port_in_PORT_unless_PORTAL_BASE_URL_is_set():
 def test_make_run_on_another_port_prints_links_to_the_port_it_serves(tmp_path):
     port = free_port()
     # The tests' own interpreter stands in for .venv (already installed: not remade).
-    command = ["make", "--no-print-directory", "run", f"PORT={port}",
-               f"BIN={Path(sys.executable).parent}", "-o", ".venv/.runtime-installed"]  # fmt: skip
+    command = [
+        "make",
+        "--no-print-directory",
+        "run",
+        f"PORT={port}",
+        f"BIN={Path(sys.executable).parent}",
+        "-o",
+        ".venv/.runtime-installed",
+    ]
     log = tmp_path / "make-run.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            command,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env=_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
-        )  # fmt: skip
+        )
     try:
         login = f"http://127.0.0.1:{port}/accounts/login/"
         assert _serves(login, process), log.read_text()

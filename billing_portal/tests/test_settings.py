@@ -16,10 +16,17 @@ PRODUCTION_SECRET = "x7Qe-0c9Jm2LrVt4nWb8kYs1pDz6hFa3gUo5iEq_ZwXyRbNcMvTl"
 
 def _run(*args: str, **variables: str) -> subprocess.CompletedProcess:
     isolated = {
-        "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS",
-        "DJANGO_SETTINGS_MODULE", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER",
-        "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL",
-    }  # fmt: skip
+        "DEBUG",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "FIELD_ENCRYPTION_KEYS",
+        "DJANGO_SETTINGS_MODULE",
+        "REDIS_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "CELERY_BROKER_URL",
+        "CELERY_RESULT_BACKEND",
+        "CACHE_URL",
+    }
     env = {key: value for key, value in os.environ.items() if key not in isolated}
     env.update({"READ_DOT_ENV_FILE": "false", **variables})
     return subprocess.run(
@@ -110,9 +117,13 @@ def test_redis_url_switches_tasks_to_the_broker(redis_url, expected):
 
 def test_migrations_do_not_depend_on_the_currency_settings():
     result = _run(
-        "makemigrations", "--check", "--dry-run",
-        DEBUG="true", CURRENCIES="CAD,JPY", DEFAULT_CURRENCY="CAD",
-    )  # fmt: skip
+        "makemigrations",
+        "--check",
+        "--dry-run",
+        DEBUG="true",
+        CURRENCIES="CAD,JPY",
+        DEFAULT_CURRENCY="CAD",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -130,13 +141,17 @@ def test_broker_results_and_cache_can_each_have_a_redis_of_their_own():
         "s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND, s.CACHES['default']['LOCATION'])"
     )
     variables = _production(
-        CELERY_BROKER_URL="redis://broker:6379/0", CELERY_RESULT_BACKEND="redis://broker:6379/1",
+        CELERY_BROKER_URL="redis://broker:6379/0",
+        CELERY_RESULT_BACKEND="redis://broker:6379/1",
         CACHE_URL="redis://cache:6379/0",
-    )  # fmt: skip
+    )
     result = _run("shell", "-v", "0", "-c", script, **variables)
     assert result.stdout.split() == [
-        "False", "redis://broker:6379/0", "redis://broker:6379/1", "redis://cache:6379/0",
-    ], result.stderr  # fmt: skip
+        "False",
+        "redis://broker:6379/0",
+        "redis://broker:6379/1",
+        "redis://cache:6379/0",
+    ], result.stderr
 
 
 def test_seller_address_lines_written_with_backslash_n_are_lines():

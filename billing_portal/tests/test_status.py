@@ -46,9 +46,14 @@ def _usd(value: str) -> Money:
 def _provisioning_operation(status_: str) -> ProvisioningOperation:
     server = ServerFactory()
     service = Service.objects.create(
-        customer=CustomerFactory(), product=panel_product(server), cycle="monthly",
-        currency=USD, recurring_amount=_usd("10"), server=server, status="failed",
-    )  # fmt: skip
+        customer=CustomerFactory(),
+        product=panel_product(server),
+        cycle="monthly",
+        currency=USD,
+        recurring_amount=_usd("10"),
+        server=server,
+        status="failed",
+    )
     return ProvisioningOperation.objects.create(
         service=service, kind="create", idempotency_key=uuid.uuid4().hex, status=status_
     )
@@ -56,21 +61,30 @@ def _provisioning_operation(status_: str) -> ProvisioningOperation:
 
 def _dns_operation(status_: str) -> DnsOperation:
     return DnsOperation.objects.create(
-        zone_name="example.test", kind="create_zone", idempotency_key=uuid.uuid4().hex,
+        zone_name="example.test",
+        kind="create_zone",
+        idempotency_key=uuid.uuid4().hex,
         status=status_,
-    )  # fmt: skip
+    )
 
 
 def _webhook_event(status_: str) -> WebhookEvent:
-    return WebhookEvent.objects.create(provider="stripe", event_id=uuid.uuid4().hex,
-                                       event_type="x.y", body="{}", status=status_)  # fmt: skip
+    return WebhookEvent.objects.create(
+        provider="stripe", event_id=uuid.uuid4().hex, event_type="x.y", body="{}", status=status_
+    )
 
 
 def _token_purchase(status_: str) -> TokenPurchase:
     return TokenPurchase.objects.create(
-        customer=CustomerFactory(), source="staff", status=status_, tokens=Decimal("500"),
-        rate=Decimal("100"), currency=USD, amount=_usd("0"), reason="Outage",
-    )  # fmt: skip
+        customer=CustomerFactory(),
+        source="staff",
+        status=status_,
+        tokens=Decimal("500"),
+        rate=Decimal("100"),
+        currency=USD,
+        amount=_usd("0"),
+        reason="Outage",
+    )
 
 
 def _shortfall(status_: str) -> RefundShortfall:
@@ -81,9 +95,15 @@ def _shortfall(status_: str) -> RefundShortfall:
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
     resolved = {"resolved_at": timezone.now()} if status_ == "resolved" else {}
     return RefundShortfall.objects.create(
-        customer=invoice.customer, invoice=invoice, kind="credit", currency=USD,
-        amount=_usd("5"), description="Spent.", status=status_, **resolved,
-    )  # fmt: skip
+        customer=invoice.customer,
+        invoice=invoice,
+        kind="credit",
+        currency=USD,
+        amount=_usd("5"),
+        description="Spent.",
+        status=status_,
+        **resolved,
+    )
 
 
 @pytest.fixture
@@ -109,9 +129,12 @@ def last_billing_run() -> BillingRun:
         as_of=date(2026, 1, 1), started_at=earlier, finished_at=earlier, status="completed"
     )
     return BillingRun.objects.create(
-        as_of=date(2026, 1, 2), started_at=started, finished_at=started + timedelta(seconds=95),
-        status="completed_with_errors", errors=[{"item": "service 4"}, {"item": "service 9"}],
-    )  # fmt: skip
+        as_of=date(2026, 1, 2),
+        started_at=started,
+        finished_at=started + timedelta(seconds=95),
+        status="completed_with_errors",
+        errors=[{"item": "service 4"}, {"item": "service 9"}],
+    )
 
 
 def _staff(*codenames: str) -> User:
@@ -155,21 +178,31 @@ def _bearer(token: str) -> dict[str, str]:
 def test_the_figures_count_what_needs_staff(troubles):
     counts = status.system_figures().counts
     assert counts == status.Counts(
-        failed_provisioning_operations=2, failed_dns_operations=2, failed_webhook_events=2,
-        token_purchases_needing_attention=2, refund_shortfalls_open=2,
-    )  # fmt: skip
+        failed_provisioning_operations=2,
+        failed_dns_operations=2,
+        failed_webhook_events=2,
+        token_purchases_needing_attention=2,
+        refund_shortfalls_open=2,
+    )
 
 
 def test_the_figures_have_the_last_billing_run_and_backup(last_billing_run):
     now = timezone.now()
     good = PortalBackup.objects.create(
-        status="succeeded", file_name="portal-a.enc", size_bytes=10, database_vendor="postgresql",
-        started_at=now - timedelta(hours=30), finished_at=now - timedelta(hours=29),
-    )  # fmt: skip
+        status="succeeded",
+        file_name="portal-a.enc",
+        size_bytes=10,
+        database_vendor="postgresql",
+        started_at=now - timedelta(hours=30),
+        finished_at=now - timedelta(hours=29),
+    )
     failed = PortalBackup.objects.create(
-        status="failed", database_vendor="postgresql", error="pg_dump: connection refused",
-        started_at=now - timedelta(hours=5), finished_at=now - timedelta(hours=5),
-    )  # fmt: skip
+        status="failed",
+        database_vendor="postgresql",
+        error="pg_dump: connection refused",
+        started_at=now - timedelta(hours=5),
+        finished_at=now - timedelta(hours=5),
+    )
     figures = status.system_figures()
     assert figures.last_billing_run == last_billing_run
     assert figures.last_billing_run_age_seconds == pytest.approx(7200, abs=60)
@@ -203,8 +236,9 @@ def test_queue_lengths_are_read_from_the_broker(broker_queue):
     assert figures.queues == {broker_queue: 3, f"{broker_queue}-empty": 0}
     metrics = _scrape(_as(_staff("monitor_system")))
     assert metrics["billing_portal_queue_length"] == {
-        (("queue", broker_queue),): 3.0, (("queue", f"{broker_queue}-empty"),): 0.0,
-    }  # fmt: skip
+        (("queue", broker_queue),): 3.0,
+        (("queue", f"{broker_queue}-empty"),): 0.0,
+    }
 
 
 def _free_port() -> int:
@@ -246,10 +280,14 @@ def test_metrics_has_the_standard_and_the_portal_figures(settings, troubles, las
     assert sum(metrics["django_http_requests_total_by_method_total"].values()) >= 1
     assert "process_cpu_seconds_total" in metrics or "python_info" in metrics
     assert metrics["billing_portal_failed_operations"] == {
-        (("kind", "provisioning"),): 2.0, (("kind", "dns"),): 2.0,
-    }  # fmt: skip
-    for name in ("failed_webhook_events", "token_purchases_needing_attention",
-                 "refund_shortfalls_open"):  # fmt: skip
+        (("kind", "provisioning"),): 2.0,
+        (("kind", "dns"),): 2.0,
+    }
+    for name in (
+        "failed_webhook_events",
+        "token_purchases_needing_attention",
+        "refund_shortfalls_open",
+    ):
         assert metrics[f"billing_portal_{name}"] == {(): 2.0}, name
     assert metrics["billing_portal_billing_run_last_duration_seconds"] == {(): 95.0}
     assert metrics["billing_portal_billing_run_last_failed_items"] == {(): 2.0}
@@ -305,9 +343,14 @@ def test_metrics_is_refused_to_everyone_else(settings, who, expected):
 def test_a_short_metrics_token_stops_the_portal():
     env = {**os.environ, "DEBUG": "true", "READ_DOT_ENV_FILE": "false", "METRICS_TOKEN": "short"}
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=status.settings.BASE_DIR,
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, "manage.py", "check"],
+        cwd=status.settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode != 0
     assert "METRICS_TOKEN must be at least 32 characters" in result.stderr
 

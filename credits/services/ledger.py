@@ -151,12 +151,22 @@ def credit_add(
     if existing is not None:
         return existing
     entry = credit_entry_append(
-        customer=customer, amount=amount, kind=kind, idempotency_key=idempotency_key,
-        description=description, payment_reference=payment_reference, staff_user=staff_user,
+        customer=customer,
+        amount=amount,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        description=description,
+        payment_reference=payment_reference,
+        staff_user=staff_user,
         reason=reason,
-    )  # fmt: skip
-    audit_record(action=action, actor=staff_user, customer=customer, target=entry,
-                 details={"amount": str(amount), **details})  # fmt: skip
+    )
+    audit_record(
+        action=action,
+        actor=staff_user,
+        customer=customer,
+        target=entry,
+        details={"amount": str(amount), **details},
+    )
     return entry
 
 
@@ -192,9 +202,13 @@ def credit_add_by_staff(
     *, customer: Customer, amount: Money, reason: str, staff: User, request_key: str
 ) -> CreditEntry:
     return _staff_change(
-        customer=customer, amount=amount, reason=reason, staff=staff,
-        request_key=request_key, add=True,
-    )  # fmt: skip
+        customer=customer,
+        amount=amount,
+        reason=reason,
+        staff=staff,
+        request_key=request_key,
+        add=True,
+    )
 
 
 def credit_remove_by_staff(
@@ -202,9 +216,13 @@ def credit_remove_by_staff(
 ) -> CreditEntry:
     try:
         return _staff_change(
-            customer=customer, amount=amount, reason=reason, staff=staff,
-            request_key=request_key, add=False,
-        )  # fmt: skip
+            customer=customer,
+            amount=amount,
+            reason=reason,
+            staff=staff,
+            request_key=request_key,
+            add=False,
+        )
     except InsufficientCredit as exc:
         balance = credit_balance(customer=customer, currency=str(amount.currency))
         raise InsufficientCredit(f"Cannot remove {amount}: the balance is only {balance}.") from exc
@@ -322,12 +340,16 @@ def credit_refund_payment(
         payment_id=payment.pk, amount=amount, reason=reason, actor=actor, via="credit"
     )
     return credit_add(
-        customer=payment.customer, amount=amount, kind=CreditEntry.Kind.REFUND_TO_CREDIT,
+        customer=payment.customer,
+        amount=amount,
+        kind=CreditEntry.Kind.REFUND_TO_CREDIT,
         idempotency_key=key,
         description=f"Refund of a payment on invoice {payment.invoice.number}",
-        payment_reference=f"{payment.gateway}:{payment.reference}", staff_user=actor,
-        reason=reason.strip(), details={"source": "refund", "payment": payment.pk},
-    )  # fmt: skip
+        payment_reference=f"{payment.gateway}:{payment.reference}",
+        staff_user=actor,
+        reason=reason.strip(),
+        details={"source": "refund", "payment": payment.pk},
+    )
 
 
 def credit_downgrade_add(
@@ -336,10 +358,13 @@ def credit_downgrade_add(
     """The prorated difference of a downgrade, as account credit; once per plan change.
     The caller locked the credit account first (lock order)."""
     return credit_add(
-        customer=customer, amount=amount, kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
-        idempotency_key=f"service-change:{change_id}:downgrade", description=description,
+        customer=customer,
+        amount=amount,
+        kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
+        idempotency_key=f"service-change:{change_id}:downgrade",
+        description=description,
         details={"source": "downgrade", "service_change": change_id},
-    )  # fmt: skip
+    )
 
 
 # --- Reconciliation -----------------------------------------------------------------------
@@ -359,11 +384,15 @@ def credits_reconcile() -> list[dict[str, str]]:
         last = account.entries.order_by("-sequence").first()
         last_after = (last.balance_after.amount if last else Decimal(0)).quantize(CENT)
         if account.balance.amount != total or account.balance.amount != last_after:
-            mismatches.append({
-                "account": str(account.pk), "customer": str(account.customer),
-                "cached": str(account.balance.amount), "sum": str(total),
-                "last_entry": str(last_after),
-            })  # fmt: skip
+            mismatches.append(
+                {
+                    "account": str(account.pk),
+                    "customer": str(account.customer),
+                    "cached": str(account.balance.amount),
+                    "sum": str(total),
+                    "last_entry": str(last_after),
+                }
+            )
     if mismatches:
         lines = "\n".join(str(m) for m in mismatches)
         logger.error("credit ledger mismatches: %s", lines)

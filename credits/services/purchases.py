@@ -41,9 +41,12 @@ def purchase_invoice_issue(
 ) -> Invoice:
     """The one-line invoice a credit or token purchase is paid through, issued (due now)."""
     draft = invoice_create_draft(
-        customer=customer, currency=str(line.unit_price.currency), kind=kind, lines=[line],
+        customer=customer,
+        currency=str(line.unit_price.currency),
+        kind=kind,
+        lines=[line],
         notes=notes,
-    )  # fmt: skip
+    )
     return invoice_issue(invoice_id=draft.pk, actor=actor)
 
 
@@ -57,21 +60,27 @@ def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | No
         taxable=False,
     )
     return purchase_invoice_issue(
-        customer=customer, kind=Invoice.Kind.CREDIT_PURCHASE, line=line, actor=actor,
+        customer=customer,
+        kind=Invoice.Kind.CREDIT_PURCHASE,
+        line=line,
+        actor=actor,
         notes="Prepaid account credit: tax is charged on the invoices it pays.",
-    )  # fmt: skip
+    )
 
 
 def _credit_bought(invoice: Invoice) -> CreditEntry:
     lines = invoice.lines.filter(kind=InvoiceLine.Kind.CREDIT)
     amount = sum((line.total for line in lines), Money(0, invoice.currency))
     return credit_add(
-        customer=invoice.customer, amount=amount, kind=CreditEntry.Kind.PURCHASE,
+        customer=invoice.customer,
+        amount=amount,
+        kind=CreditEntry.Kind.PURCHASE,
         idempotency_key=purchase_credit_key(invoice),
         description=f"Credit bought with invoice {invoice.number}",
-        payment_reference=invoice.number or "", action=AuditAction.CREDIT_PURCHASED,
+        payment_reference=invoice.number or "",
+        action=AuditAction.CREDIT_PURCHASED,
         details={"invoice": invoice.number},
-    )  # fmt: skip
+    )
 
 
 def credits_on_invoice_paid(invoice: Invoice) -> None:
@@ -91,8 +100,11 @@ def credit_overpayment_add(
     """The part of a payment above what its invoice asked for becomes account credit. The
     caller (payments.payment_record) holds the credit account's lock, taken first."""
     return credit_add(
-        customer=customer, amount=amount, kind=CreditEntry.Kind.OVERPAYMENT,
+        customer=customer,
+        amount=amount,
+        kind=CreditEntry.Kind.OVERPAYMENT,
         idempotency_key=f"payment:{payment_id}:overpayment",
-        description=f"Overpayment of invoice {invoice.number}", payment_reference=reference,
+        description=f"Overpayment of invoice {invoice.number}",
+        payment_reference=reference,
         details={"source": "overpayment", "invoice": invoice.number},
-    )  # fmt: skip
+    )

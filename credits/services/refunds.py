@@ -49,14 +49,21 @@ def purchase_refunded(
     Returns the shortfall opened for what could not be taken back, if any."""
     if invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
         return credit_take_back(
-            invoice=invoice, amount=amount, delivered_key=purchase_credit_key(invoice),
-            refund_key=refund_key, payment_reference=payment_reference, actor=actor,
-        )  # fmt: skip
+            invoice=invoice,
+            amount=amount,
+            delivered_key=purchase_credit_key(invoice),
+            refund_key=refund_key,
+            payment_reference=payment_reference,
+            actor=actor,
+        )
     if invoice.kind == Invoice.Kind.TOKEN_PURCHASE:
         return token_purchase_refunded(
-            invoice=invoice, amount=amount, refund_key=refund_key,
-            payment_reference=payment_reference, actor=actor,
-        )  # fmt: skip
+            invoice=invoice,
+            amount=amount,
+            refund_key=refund_key,
+            payment_reference=payment_reference,
+            actor=actor,
+        )
     return None
 
 

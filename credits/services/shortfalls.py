@@ -55,25 +55,36 @@ def credit_take_back(
     taken = min(amount, account.balance)
     if taken.amount > 0:
         entry = credit_entry_append(
-            customer=customer, amount=-taken, kind=CreditEntry.Kind.PURCHASE_REFUNDED,
-            idempotency_key=key, description=f"Refund of invoice {invoice.number}",
-            payment_reference=payment_reference, staff_user=actor,
-        )  # fmt: skip
+            customer=customer,
+            amount=-taken,
+            kind=CreditEntry.Kind.PURCHASE_REFUNDED,
+            idempotency_key=key,
+            description=f"Refund of invoice {invoice.number}",
+            payment_reference=payment_reference,
+            staff_user=actor,
+        )
         audit_record(
-            action=AuditAction.CREDIT_REMOVED, actor=actor, customer=customer, target=entry,
+            action=AuditAction.CREDIT_REMOVED,
+            actor=actor,
+            customer=customer,
+            target=entry,
             details={"amount": str(taken), "source": "refund", "invoice": invoice.number},
-        )  # fmt: skip
+        )
     short = amount - taken
     if short.amount <= 0:
         return None
     return refund_shortfall_open(
-        invoice=invoice, kind=RefundShortfall.Kind.CREDIT, amount=short,
-        payment_reference=payment_reference, actor=actor, token_purchase=token_purchase,
+        invoice=invoice,
+        kind=RefundShortfall.Kind.CREDIT,
+        amount=short,
+        payment_reference=payment_reference,
+        actor=actor,
+        token_purchase=token_purchase,
         description=(
             f"A refund of {amount} on invoice {invoice.number} took back {taken} of account "
             f"credit; the customer had already spent the other {short}."
         ),
-    )  # fmt: skip
+    )
 
 
 # --- Staff items --------------------------------------------------------------------------
@@ -92,16 +103,28 @@ def refund_shortfall_open(
 ) -> RefundShortfall:
     """List what a refund could not take back for staff: recorded, audited, mailed."""
     shortfall = RefundShortfall.objects.create(
-        customer=invoice.customer, invoice=invoice, token_purchase=token_purchase,
-        payment_reference=payment_reference, kind=kind, currency=str(amount.currency),
-        amount=amount, tokens=tokens, description=description,
-    )  # fmt: skip
+        customer=invoice.customer,
+        invoice=invoice,
+        token_purchase=token_purchase,
+        payment_reference=payment_reference,
+        kind=kind,
+        currency=str(amount.currency),
+        amount=amount,
+        tokens=tokens,
+        description=description,
+    )
     audit_record(
-        action=AuditAction.REFUND_SHORTFALL, actor=actor, customer=invoice.customer,
+        action=AuditAction.REFUND_SHORTFALL,
+        actor=actor,
+        customer=invoice.customer,
         target=shortfall,
-        details={"invoice": invoice.number, "kind": kind, "amount": str(amount),
-                 **({"tokens": str(tokens)} if tokens is not None else {})},
-    )  # fmt: skip
+        details={
+            "invoice": invoice.number,
+            "kind": kind,
+            "amount": str(amount),
+            **({"tokens": str(tokens)} if tokens is not None else {}),
+        },
+    )
     message = (
         f"{description}\n\nCustomer: {invoice.customer} (id {invoice.customer_id})\n"
         f"Invoice: {invoice.number}\nPayment: {payment_reference}\n\n"
@@ -126,7 +149,10 @@ def refund_shortfall_resolve(*, shortfall_id: int, staff: User, note: str) -> Re
     shortfall.resolved_by, shortfall.resolved_at = staff, timezone.now()
     shortfall.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
     audit_record(
-        action=AuditAction.REFUND_SHORTFALL_RESOLVED, actor=staff,
-        customer=shortfall.customer, target=shortfall, details={"note": note.strip()},
-    )  # fmt: skip
+        action=AuditAction.REFUND_SHORTFALL_RESOLVED,
+        actor=staff,
+        customer=shortfall.customer,
+        target=shortfall,
+        details={"note": note.strip()},
+    )
     return shortfall

@@ -155,10 +155,15 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
     )
     # Same transaction as the invoice: the paid handler always finds this row.
     TokenPurchase.objects.create(
-        customer=customer, source=TokenPurchase.Source.PURCHASE, invoice=invoice,
-        status=TokenPurchase.Status.AWAITING_PAYMENT, tokens=tokens,
-        rate=settings.VIRTFUSION_TOKENS_PER_UNIT, currency=str(amount.currency), amount=amount,
-    )  # fmt: skip
+        customer=customer,
+        source=TokenPurchase.Source.PURCHASE,
+        invoice=invoice,
+        status=TokenPurchase.Status.AWAITING_PAYMENT,
+        tokens=tokens,
+        rate=settings.VIRTFUSION_TOKENS_PER_UNIT,
+        currency=str(amount.currency),
+        amount=amount,
+    )
     return invoice
 
 
@@ -189,11 +194,17 @@ def tokens_add_by_staff(
     if tokens <= 0 or tokens != tokens.quantize(TOKENS_QUANTUM):
         raise InvalidCreditAmount("Tokens must be more than zero, with at most two decimals.")
     credit = TokenPurchase.objects.create(
-        customer=customer, source=TokenPurchase.Source.STAFF, status=TokenPurchase.Status.PENDING,
-        tokens=tokens, rate=settings.VIRTFUSION_TOKENS_PER_UNIT, currency=token_currency(),
-        amount=Money(0, token_currency()), staff_user=staff, reason=reason.strip(),
+        customer=customer,
+        source=TokenPurchase.Source.STAFF,
+        status=TokenPurchase.Status.PENDING,
+        tokens=tokens,
+        rate=settings.VIRTFUSION_TOKENS_PER_UNIT,
+        currency=token_currency(),
+        amount=Money(0, token_currency()),
+        staff_user=staff,
+        reason=reason.strip(),
         next_attempt_at=timezone.now(),
-    )  # fmt: skip
+    )
     _queue(credit.pk)
     return credit
 
@@ -253,9 +264,8 @@ def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenPu
             action=AuditAction.TOKENS_DELIVERY_FAILED,
             customer=credit.customer,
             target=credit,
-            details={"tokens": str(credit.tokens), "status": credit.status,
-                     "error": error.message},
-        )  # fmt: skip
+            details={"tokens": str(credit.tokens), "status": credit.status, "error": error.message},
+        )
     return credit
 
 
@@ -276,15 +286,21 @@ def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -
         actor=credit.staff_user,
         customer=credit.customer,
         target=credit,
-        details={"tokens": str(credit.tokens), "virtfusion_credit_id": virtfusion_credit_id,
-                 "source": credit.source},
-    )  # fmt: skip
+        details={
+            "tokens": str(credit.tokens),
+            "virtfusion_credit_id": virtfusion_credit_id,
+            "source": credit.source,
+        },
+    )
     email_send_on_commit(
         to=[credit.customer.user.email],
         name="tokens_added",
-        context={"customer_name": credit.customer.name, "tokens": f"{credit.tokens.normalize():f}",
-                 "billing_path": "/billing/"},
-    )  # fmt: skip
+        context={
+            "customer_name": credit.customer.name,
+            "tokens": f"{credit.tokens.normalize():f}",
+            "billing_path": "/billing/",
+        },
+    )
     _balance_forget(credit.customer_id)
     return credit
 
@@ -299,13 +315,16 @@ def token_purchase_deliver(*, token_purchase_id: int, now: datetime | None = Non
     try:
         client = _client()
         client.user_ensure(
-            ext_relation_id=customer.pk, name=customer.name or customer.user.email,
+            ext_relation_id=customer.pk,
+            name=customer.name or customer.user.email,
             email=customer.user.email,
-        )  # fmt: skip
+        )
         virtfusion_credit_id = client.token_credit_add(
-            ext_relation_id=customer.pk, tokens=credit.tokens, reference_1=credit.pk,
+            ext_relation_id=customer.pk,
+            tokens=credit.tokens,
+            reference_1=credit.pk,
             reference_2=f"portal-token-purchase-{credit.pk}",
-        )  # fmt: skip
+        )
     except PanelError as error:
         with transaction.atomic():
             return _record_failure(credit.pk, error, now)
@@ -327,10 +346,11 @@ def token_purchases_sweep(*, now: datetime | None = None) -> list[int]:
         with transaction.atomic():
             _record_failure(
                 credit_id,
-                PanelError("The call to VirtFusion was interrupted.", retryable=True,
-                           may_have_applied=True),
+                PanelError(
+                    "The call to VirtFusion was interrupted.", retryable=True, may_have_applied=True
+                ),
                 now,
-            )  # fmt: skip
+            )
     due = TokenPurchase.objects.filter(
         status=TokenPurchase.Status.PENDING, next_attempt_at__lte=now
     )
@@ -405,8 +425,13 @@ def token_purchase_mark_delivered(
     credit = _locked_for_staff(token_purchase_id, (TokenPurchase.Status.UNCERTAIN,))
     credit.virtfusion_credit_id, credit.delivered_at = virtfusion_credit_id, timezone.now()
     credit.save(update_fields=["virtfusion_credit_id", "delivered_at"])
-    _resolved(credit, staff=staff, status=TokenPurchase.Status.DELIVERED, note=note,
-              virtfusion_credit_id=virtfusion_credit_id)  # fmt: skip
+    _resolved(
+        credit,
+        staff=staff,
+        status=TokenPurchase.Status.DELIVERED,
+        note=note,
+        virtfusion_credit_id=virtfusion_credit_id,
+    )
     _balance_forget(credit.customer_id)
     return credit
 
@@ -432,8 +457,9 @@ def token_purchase_convert_to_credit(
         staff_user=staff,
         reason=note.strip(),
     )
-    _resolved(credit, staff=staff, status=TokenPurchase.Status.CONVERTED, note=note,
-              credit_entry=entry.pk)  # fmt: skip
+    _resolved(
+        credit, staff=staff, status=TokenPurchase.Status.CONVERTED, note=note, credit_entry=entry.pk
+    )
     return entry
 
 
@@ -457,9 +483,11 @@ def token_purchase_refund(*, token_purchase_id: int, staff: User, note: str) -> 
             else (payment_refund_via_gateway)
         )
         refund(
-            payment_id=payment.pk, amount=payment.amount - payment.amount_refunded,
-            reason=note, actor=staff,
-        )  # fmt: skip
+            payment_id=payment.pk,
+            amount=payment.amount - payment.amount_refunded,
+            reason=note,
+            actor=staff,
+        )
     with transaction.atomic():
         # booking the refund already stopped the tokens (token_purchase_refunded)
         credit = _locked_for_staff(token_purchase_id, (*refundable, TokenPurchase.Status.REFUNDED))
@@ -486,9 +514,12 @@ def token_purchase_cancel(*, token_purchase_id: int, staff: User, reason: str) -
             actor=staff,
             customer=credit.customer,
             target=credit,
-            details={"tokens": str(credit.tokens), "reason": reason.strip(),
-                     "virtfusion_credit_id": credit.virtfusion_credit_id},
-        )  # fmt: skip
+            details={
+                "tokens": str(credit.tokens),
+                "reason": reason.strip(),
+                "virtfusion_credit_id": credit.virtfusion_credit_id,
+            },
+        )
         _balance_forget(credit.customer_id)
     return credit
 
@@ -515,9 +546,13 @@ def _refunded_tokens(credit: TokenPurchase, invoice: Invoice, amount: Money) -> 
 
 
 def token_purchase_refunded(
-    *, invoice: Invoice, amount: Money, refund_key: str, payment_reference: str,
+    *,
+    invoice: Invoice,
+    amount: Money,
+    refund_key: str,
+    payment_reference: str,
     actor: User | None,
-) -> RefundShortfall | None:  # fmt: skip
+) -> RefundShortfall | None:
     credit = TokenPurchase.objects.select_for_update(of=("self",)).filter(invoice=invoice).first()
     if credit is None:
         return None
@@ -527,20 +562,29 @@ def token_purchase_refunded(
 
     def shortfall(description: str) -> RefundShortfall:
         return refund_shortfall_open(
-            invoice=invoice, kind=RefundShortfall.Kind.TOKENS, amount=amount,
-            description=description, payment_reference=payment_reference, actor=actor,
-            token_purchase=credit, tokens=tokens,
-        )  # fmt: skip
+            invoice=invoice,
+            kind=RefundShortfall.Kind.TOKENS,
+            amount=amount,
+            description=description,
+            payment_reference=payment_reference,
+            actor=actor,
+            token_purchase=credit,
+            tokens=tokens,
+        )
 
     if status in (TokenPurchase.Status.PENDING, TokenPurchase.Status.FAILED):
         _stop_or_lower(credit, full=full, tokens=tokens, actor=actor)
         return None
     if status == TokenPurchase.Status.CONVERTED:
         return credit_take_back(
-            invoice=invoice, amount=amount, delivered_key=converted_credit_key(credit.pk),
-            refund_key=refund_key, payment_reference=payment_reference, actor=actor,
+            invoice=invoice,
+            amount=amount,
+            delivered_key=converted_credit_key(credit.pk),
+            refund_key=refund_key,
+            payment_reference=payment_reference,
+            actor=actor,
             token_purchase=credit,
-        )  # fmt: skip
+        )
     if status == TokenPurchase.Status.DELIVERED and full:
         credit.status, credit.attempts = TokenPurchase.Status.REMOVAL_PENDING, 0
         credit.next_attempt_at = timezone.now()
@@ -573,10 +617,12 @@ def _stop_or_lower(credit: TokenPurchase, *, full: bool, tokens: Decimal, actor)
         credit.tokens -= tokens
         credit.save(update_fields=["tokens", "updated_at"])
     audit_record(
-        action=AuditAction.TOKENS_CANCELLED, actor=actor, customer=credit.customer,
+        action=AuditAction.TOKENS_CANCELLED,
+        actor=actor,
+        customer=credit.customer,
         target=credit,
         details={"tokens": str(tokens), "status": credit.status, "reason": "payment refunded"},
-    )  # fmt: skip
+    )
 
 
 def token_refund_preview(credit: TokenPurchase | None, invoice: Invoice, amount: Money) -> str:
@@ -660,9 +706,11 @@ def _removal_done(credit_id: int) -> TokenPurchase:
     credit.status, credit.last_error = TokenPurchase.Status.REMOVED, ""
     credit.save(update_fields=["status", "last_error", "updated_at"])
     audit_record(
-        action=AuditAction.TOKENS_REMOVED, customer=credit.customer, target=credit,
+        action=AuditAction.TOKENS_REMOVED,
+        customer=credit.customer,
+        target=credit,
         details={"tokens": str(credit.tokens), "virtfusion_credit_id": credit.virtfusion_credit_id},
-    )  # fmt: skip
+    )
     _balance_forget(credit.customer_id)
     return credit
 
@@ -674,14 +722,17 @@ def _removal_refused(credit_id: int, why: str) -> TokenPurchase:
     credit.save(update_fields=["status", "last_error", "updated_at"])
     invoice = credit.invoice
     refund_shortfall_open(
-        invoice=invoice, kind=RefundShortfall.Kind.TOKENS, amount=invoice.amount_refunded,
-        token_purchase=credit, tokens=credit.tokens,
+        invoice=invoice,
+        kind=RefundShortfall.Kind.TOKENS,
+        amount=invoice.amount_refunded,
+        token_purchase=credit,
+        tokens=credit.tokens,
         description=(
             f"Invoice {invoice.number} was refunded, but its {credit.tokens.normalize():f} "
             f"tokens could not be taken back out of VirtFusion ({why}; VirtFusion credit "
             f"{credit.virtfusion_credit_id})."
         ),
-    )  # fmt: skip
+    )
     return credit
 
 

@@ -33,13 +33,17 @@ def _stripe_checkout(mocked) -> None:
 
     def session(invoice: Invoice, *, paid: bool) -> dict:
         return {
-            "id": f"cs_{invoice.pk}", "object": "checkout.session",
+            "id": f"cs_{invoice.pk}",
+            "object": "checkout.session",
             "url": f"https://checkout.stripe.com/c/pay/cs_{invoice.pk}",
             "payment_status": "paid" if paid else "unpaid",
-            "status": "complete" if paid else "open", "payment_intent": f"pi_{invoice.pk}",
-            "amount_total": int(invoice.amount_due.amount * 100), "currency": "usd",
-            "client_reference_id": str(invoice.pk), "metadata": {"invoice_id": str(invoice.pk)},
-        }  # fmt: skip
+            "status": "complete" if paid else "open",
+            "payment_intent": f"pi_{invoice.pk}",
+            "amount_total": int(invoice.amount_due.amount * 100),
+            "currency": "usd",
+            "client_reference_id": str(invoice.pk),
+            "metadata": {"invoice_id": str(invoice.pk)},
+        }
 
     def create(request):
         invoice = Invoice.objects.filter(status="unpaid").order_by("-pk").first()
@@ -92,8 +96,9 @@ def test_buy_credit_pay_part_with_it_rest_by_card_and_renew_from_credit(
     kinds = [(e.kind, e.amount) for e in credit_tab.context["entries"]]
     assert kinds == [("invoice_payment", usd("-50.00")), ("purchase", usd("50.00"))]
     payments_tab = client.get(reverse("credits:overview"), {"tab": "payments"})
-    parts = sorted((p.method, p.amount) for p in payments_tab.context["payments"]
-                   if p.invoice_id == invoice.pk)  # fmt: skip
+    parts = sorted(
+        (p.method, p.amount) for p in payments_tab.context["payments"] if p.invoice_id == invoice.pk
+    )
     assert parts == [("card", usd("30.00")), ("credit", usd("50.00"))]
     assert 'data-testid="payments-table"' in payments_tab.content.decode()
 

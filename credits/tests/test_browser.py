@@ -22,13 +22,17 @@ STRIPE = "https://api.stripe.com/v1"
 
 def _session(invoice: Invoice, *, paid: bool) -> dict:
     return {
-        "id": "cs_browser", "object": "checkout.session",
+        "id": "cs_browser",
+        "object": "checkout.session",
         "url": "https://checkout.stripe.com/c/pay/cs_browser",
-        "payment_status": "paid" if paid else "unpaid", "status": "complete" if paid else "open",
-        "payment_intent": "pi_browser", "amount_total": int(invoice.total.amount * 100),
-        "currency": "usd", "client_reference_id": str(invoice.pk),
+        "payment_status": "paid" if paid else "unpaid",
+        "status": "complete" if paid else "open",
+        "payment_intent": "pi_browser",
+        "amount_total": int(invoice.total.amount * 100),
+        "currency": "usd",
+        "client_reference_id": str(invoice.pk),
         "metadata": {"invoice_id": str(invoice.pk)},
-    }  # fmt: skip
+    }
 
 
 def test_buy_credit_with_a_preset_and_see_it(page, live_server, customer, stripe_settings, mocked):

@@ -36,8 +36,9 @@ def _hammer(debit) -> list[str]:
 
 def _funded_customer():
     customer = CustomerFactory()
-    services.credit_entry_append(customer=customer, amount=Money(100, "USD"),
-                                 kind="admin_add", idempotency_key="fund")  # fmt: skip
+    services.credit_entry_append(
+        customer=customer, amount=Money(100, "USD"), kind="admin_add", idempotency_key="fund"
+    )
     return customer
 
 
@@ -45,8 +46,9 @@ def test_fifty_workers_debiting_never_lose_an_update_or_go_negative():
     customer = _funded_customer()
 
     def debit(key: str) -> None:
-        services.credit_entry_append(customer=customer, amount=Money(-1, "USD"),
-                                     kind="service_purchase", idempotency_key=key)  # fmt: skip
+        services.credit_entry_append(
+            customer=customer, amount=Money(-1, "USD"), kind="service_purchase", idempotency_key=key
+        )
 
     outcomes = _hammer(debit)
     assert outcomes.count("ok") == 100

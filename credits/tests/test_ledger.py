@@ -59,13 +59,20 @@ def test_spending_more_than_the_balance_is_refused_and_changes_nothing(customer)
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0", "more than zero"), ("0.00", "more than zero"), ("-5", "more than zero"),
-        ("abc", "is not an amount"), ("", "is not an amount"), ("NaN", "is not an amount"),
-        ("Infinity", "is not an amount"), ("1e3x", "is not an amount"),
-        ("1000.01", "at most 1000"), ("5000", "at most 1000"),
-        ("1.234", "at most two decimals"), ("0.001", "at most two decimals"),
+        ("0", "more than zero"),
+        ("0.00", "more than zero"),
+        ("-5", "more than zero"),
+        ("abc", "is not an amount"),
+        ("", "is not an amount"),
+        ("NaN", "is not an amount"),
+        ("Infinity", "is not an amount"),
+        ("1e3x", "is not an amount"),
+        ("1000.01", "at most 1000"),
+        ("5000", "at most 1000"),
+        ("1.234", "at most two decimals"),
+        ("0.001", "at most two decimals"),
     ],
-)  # fmt: skip
+)
 def test_bad_amounts_are_refused_with_clear_messages(value, message):
     with pytest.raises(InvalidCreditAmount, match=message):
         services.credit_amount_parse(value, currency="USD", maximum=Decimal("1000"))
@@ -83,17 +90,21 @@ def test_zero_and_fractional_cent_entries_are_refused(customer):
 def test_staff_add_and_remove_need_a_reason_and_cannot_overdraw(customer):
     staff = UserFactory(is_staff=True)
     with pytest.raises(CreditsError, match="Give the reason"):
-        services.credit_add_by_staff(customer=customer, amount=usd("10"), reason=" ",
-                                     staff=staff, request_key="k0")  # fmt: skip
-    services.credit_add_by_staff(customer=customer, amount=usd("10"), reason="Goodwill",
-                                 staff=staff, request_key="k1")  # fmt: skip
+        services.credit_add_by_staff(
+            customer=customer, amount=usd("10"), reason=" ", staff=staff, request_key="k0"
+        )
+    services.credit_add_by_staff(
+        customer=customer, amount=usd("10"), reason="Goodwill", staff=staff, request_key="k1"
+    )
     with pytest.raises(
         InsufficientCredit, match=r"Cannot remove \$15.00: the balance is only \$10.00"
     ):
-        services.credit_remove_by_staff(customer=customer, amount=usd("15"), reason="Oops",
-                                        staff=staff, request_key="k2")  # fmt: skip
-    services.credit_remove_by_staff(customer=customer, amount=usd("4"), reason="Correction",
-                                    staff=staff, request_key="k3")  # fmt: skip
+        services.credit_remove_by_staff(
+            customer=customer, amount=usd("15"), reason="Oops", staff=staff, request_key="k2"
+        )
+    services.credit_remove_by_staff(
+        customer=customer, amount=usd("4"), reason="Correction", staff=staff, request_key="k3"
+    )
     entries = list(CreditEntry.objects.order_by("sequence").values_list("kind", "reason"))
     assert entries == [("admin_add", "Goodwill"), ("admin_remove", "Correction")]
     assert CreditAccount.objects.get(customer=customer).balance == usd("6")
@@ -117,10 +128,15 @@ def test_database_refuses_entries_that_do_not_add_up(customer, amount, before, a
     account = CreditAccount.objects.create(customer=customer, currency="USD", balance=usd("0"))
     with pytest.raises(IntegrityError), transaction.atomic():
         CreditEntry.objects.create(
-            account=account, sequence=1, kind="admin_add", currency="USD",
-            amount=usd(amount), balance_before=usd(before), balance_after=usd(after),
+            account=account,
+            sequence=1,
+            kind="admin_add",
+            currency="USD",
+            amount=usd(amount),
+            balance_before=usd(before),
+            balance_after=usd(after),
             idempotency_key="x",
-        )  # fmt: skip
+        )
 
 
 @pytest.mark.postgres

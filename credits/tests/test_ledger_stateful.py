@@ -38,8 +38,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def _append(self, amount: Decimal, kind: str) -> None:
         key = self._key()
         try:
-            services.credit_entry_append(customer=self.customer, amount=Money(amount, "USD"),
-                                         kind=kind, idempotency_key=key)  # fmt: skip
+            services.credit_entry_append(
+                customer=self.customer, amount=Money(amount, "USD"), kind=kind, idempotency_key=key
+            )
             self.expected += amount
             self.written.append(key)
         except InsufficientCredit:
@@ -79,8 +80,9 @@ class LedgerMachine(RuleBasedStateMachine):
         invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
         key = self._key()
         try:
-            entry = services.credit_pay_invoice(customer=self.customer, invoice_id=invoice.pk,
-                                                idempotency_key=key)  # fmt: skip
+            entry = services.credit_pay_invoice(
+                customer=self.customer, invoice_id=invoice.pk, idempotency_key=key
+            )
             self.expected += entry.amount.amount
             self.written.append(key)
             assert -entry.amount.amount <= total
@@ -92,8 +94,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def retry_a_written_key(self, data):
         # A retry with a key already used returns that entry and changes nothing.
         key = data.draw(st.sampled_from(self.written))
-        services.credit_entry_append(customer=self.customer, amount=Money(1, "USD"),
-                                     kind="admin_add", idempotency_key=key)  # fmt: skip
+        services.credit_entry_append(
+            customer=self.customer, amount=Money(1, "USD"), kind="admin_add", idempotency_key=key
+        )
 
     @invariant()
     def balance_equals_entries_and_is_never_negative(self):

@@ -51,8 +51,9 @@ def _invoice(customer, amount: str = "10.00") -> Invoice:
 
 def test_the_credit_lock_leaves_the_customer_row_free_for_foreign_key_checks():
     customer = CustomerFactory()
-    services.credit_entry_append(customer=customer, amount=Money(5, "USD"), kind="admin_add",
-                                 idempotency_key="fund")  # fmt: skip
+    services.credit_entry_append(
+        customer=customer, amount=Money(5, "USD"), kind="admin_add", idempotency_key="fund"
+    )
     other = psycopg.connect(database_url_for_tests(scheme="postgresql"))
     try:
         with transaction.atomic():
@@ -74,17 +75,20 @@ def test_paying_with_credit_while_the_card_webhook_is_processed_never_fails():
     outcomes = []
     for round_ in range(ROUNDS):
         customer = CustomerFactory()
-        services.credit_entry_append(customer=customer, amount=Money(10, "USD"),
-                                     kind="admin_add", idempotency_key="fund")  # fmt: skip
+        services.credit_entry_append(
+            customer=customer, amount=Money(10, "USD"), kind="admin_add", idempotency_key="fund"
+        )
         invoice = _invoice(customer)
         payload = se.event(
             "payment_intent.succeeded",
             se.payment_intent(invoice.pk, amount=1000, pi=f"pi_{round_}"),
         )
         event = WebhookEvent.objects.create(
-            provider="stripe", event_id=payload["id"], event_type=payload["type"],
+            provider="stripe",
+            event_id=payload["id"],
+            event_type=payload["type"],
             body=json.dumps(payload),
-        )  # fmt: skip
+        )
         browser = Client(raise_request_exception=False)
         browser.force_login(customer.user)
 

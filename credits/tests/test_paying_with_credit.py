@@ -41,8 +41,9 @@ def _give(customer, amount: str) -> None:
 def test_credit_pays_part_and_a_card_pays_the_rest(customer):
     _give(customer, "30.00")
     invoice = _invoice(customer)
-    entry = services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk,
-                                        idempotency_key="invoice:1:apply:click-1")  # fmt: skip
+    entry = services.credit_pay_invoice(
+        customer=customer, invoice_id=invoice.pk, idempotency_key="invoice:1:apply:click-1"
+    )
     invoice.refresh_from_db()
     assert entry.amount == usd("-30.00")
     assert invoice.amount_due == usd("70.00")
@@ -87,9 +88,14 @@ def test_no_credit_no_payment(customer):
 def _renewing_service(customer) -> Service:
     price = ProductPriceFactory(price=usd("10.00"))
     return Service.objects.create(
-        customer=customer, product=price.product, cycle="monthly", currency="USD",
-        recurring_amount=usd("10.00"), status="active", next_due_date=date(2026, 2, 1),
-    )  # fmt: skip
+        customer=customer,
+        product=price.product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=usd("10.00"),
+        status="active",
+        next_due_date=date(2026, 2, 1),
+    )
 
 
 def test_a_renewal_is_paid_from_credit_when_issued(customer, django_capture_on_commit_callbacks):

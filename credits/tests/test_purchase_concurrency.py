@@ -29,34 +29,54 @@ def test_return_page_webhooks_and_capture_racing_add_the_credit_once(stripe_sett
         customer=customer, amount=Money(Decimal("40"), "USD"), actor=None
     )
     session = {
-        "id": "cs_race", "object": "checkout.session", "payment_status": "paid",
-        "status": "complete", "payment_intent": "pi_race", "amount_total": 4000,
-        "currency": "usd", "client_reference_id": str(invoice.pk),
+        "id": "cs_race",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "status": "complete",
+        "payment_intent": "pi_race",
+        "amount_total": 4000,
+        "currency": "usd",
+        "client_reference_id": str(invoice.pk),
         "metadata": {"invoice_id": str(invoice.pk)},
-    }  # fmt: skip
+    }
     mocked.get("https://api.stripe.com/v1/checkout/sessions/cs_race", json=session)
     PaymentAttempt.objects.create(
-        invoice=invoice, customer=customer, gateway="stripe", reference="cs_race",
-        status="redirected", currency="USD", amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=customer,
+        gateway="stripe",
+        reference="cs_race",
+        status="redirected",
+        currency="USD",
+        amount=invoice.amount_due,
+    )
     events = [
         se.event("checkout.session.completed", session),
-        se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=4000,
-                                                               pi="pi_race")),
-    ]  # fmt: skip
+        se.event(
+            "payment_intent.succeeded", se.payment_intent(invoice.pk, amount=4000, pi="pi_race")
+        ),
+    ]
     stored = [
-        WebhookEvent.objects.create(provider="stripe", event_id=e["id"], event_type=e["type"],
-                                    headers={}, body=json.dumps(e)).pk
+        WebhookEvent.objects.create(
+            provider="stripe",
+            event_id=e["id"],
+            event_type=e["type"],
+            headers={},
+            body=json.dumps(e),
+        ).pk
         for e in events
-    ]  # fmt: skip
+    ]
 
     reporters = [
         lambda: checkout_complete(customer=customer, gateway_name="stripe", reference="cs_race"),
         lambda: webhook_event_process(webhook_event_id=stored[0]),
         lambda: webhook_event_process(webhook_event_id=stored[1]),
-        lambda: payment_record(invoice_id=invoice.pk, gateway="stripe", reference="pi_race",
-                               amount=Money(Decimal("40"), "USD")),
-    ] * ROUNDS  # fmt: skip
+        lambda: payment_record(
+            invoice_id=invoice.pk,
+            gateway="stripe",
+            reference="pi_race",
+            amount=Money(Decimal("40"), "USD"),
+        ),
+    ] * ROUNDS
     assert errors_of(run_together(reporters)) == []
     assert Payment.objects.count() == 1
     invoice.refresh_from_db()

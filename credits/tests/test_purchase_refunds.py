@@ -32,8 +32,14 @@ pytestmark = pytest.mark.django_db
 
 STRIPE = "https://api.stripe.com/v1"
 PAYPAL = "https://api-m.sandbox.paypal.com"
-PAYPAL_TOKEN = {"scope": "x", "access_token": "A21AAtoken", "token_type": "Bearer",
-                "app_id": "APP-1", "expires_in": 32400, "nonce": "n"}  # fmt: skip
+PAYPAL_TOKEN = {
+    "scope": "x",
+    "access_token": "A21AAtoken",
+    "token_type": "Bearer",
+    "app_id": "APP-1",
+    "expires_in": 32400,
+    "nonce": "n",
+}
 
 
 def usd(value: str) -> Money:
@@ -61,9 +67,11 @@ def _bought(customer, amount="50.00", *, gateway="stripe", reference="pi_credit"
 
 def _spend(customer, amount: str) -> None:
     services.credit_entry_append(
-        customer=customer, amount=-usd(amount), kind="service_purchase",
+        customer=customer,
+        amount=-usd(amount),
+        kind="service_purchase",
         idempotency_key=f"spend-{amount}",
-    )  # fmt: skip
+    )
 
 
 def _balance(customer) -> Money:
@@ -85,8 +93,10 @@ def test_a_recorded_full_refund_takes_the_credit_back_with_the_credit_note(admin
     response = admin_client.post(url, {"amount": "50.00", "reason": "Changed their mind"})
     assert response.status_code == 302
     assert _balance(customer) == usd("0")
-    assert _kinds(customer) == [("purchase", Decimal("50.00")),
-                                ("purchase_refunded", Decimal("-50.00"))]  # fmt: skip
+    assert _kinds(customer) == [
+        ("purchase", Decimal("50.00")),
+        ("purchase_refunded", Decimal("-50.00")),
+    ]
     assert CreditNote.objects.get().amount == usd("50")
     assert RefundShortfall.objects.count() == 0
     assert AuditEvent.objects.filter(action=AuditAction.CREDIT_REMOVED).count() == 1
@@ -181,8 +191,16 @@ def test_a_gateway_refund_from_the_admin_takes_the_credit_back(admin_client, cus
     payment = _bought(customer)
     url = reverse("admin:payments_payment_gateway_refund", args=[payment.pk])
     with responses.RequestsMock() as rsps:
-        rsps.post(f"{STRIPE}/refunds", json={"id": "re_1", "object": "refund", "charge": "ch_1",
-                                             "amount": 2000, "status": "succeeded"})  # fmt: skip
+        rsps.post(
+            f"{STRIPE}/refunds",
+            json={
+                "id": "re_1",
+                "object": "refund",
+                "charge": "ch_1",
+                "amount": 2000,
+                "status": "succeeded",
+            },
+        )
         charge = {"id": "ch_1", "object": "charge", "amount": 5000, "amount_refunded": 2000}
         rsps.get(f"{STRIPE}/charges/ch_1", json=charge)
         assert admin_client.post(url, {"amount": "20.00", "reason": "x"}).status_code == 302
@@ -232,30 +250,53 @@ def test_stripe_refund_webhooks_take_the_credit_back_once(
 
 
 def _paypal_event(refund: dict) -> str:
-    return json.dumps({"id": f"WH-{refund['id']}", "event_version": "1.0",
-                       "event_type": "PAYMENT.CAPTURE.REFUNDED", "resource_type": "refund",
-                       "resource": refund})  # fmt: skip
+    return json.dumps(
+        {
+            "id": f"WH-{refund['id']}",
+            "event_version": "1.0",
+            "event_type": "PAYMENT.CAPTURE.REFUNDED",
+            "resource_type": "refund",
+            "resource": refund,
+        }
+    )
 
 
 def test_paypal_refund_webhooks_take_the_credit_back_once(
     client, customer, django_capture_on_commit_callbacks
 ):
     _bought(customer, gateway="paypal", reference="CAP-CREDIT")
-    refund = {"id": "REF-9", "status": "COMPLETED",
-              "amount": {"currency_code": "USD", "value": "12.50"},
-              "links": [{"rel": "up", "method": "GET",
-                         "href": f"{PAYPAL}/v2/payments/captures/CAP-CREDIT"}]}  # fmt: skip
-    headers = {f"HTTP_PAYPAL_{name}": "x" for name in
-               ("TRANSMISSION_ID", "TRANSMISSION_TIME", "TRANSMISSION_SIG", "CERT_URL",
-                "AUTH_ALGO")}  # fmt: skip
+    refund = {
+        "id": "REF-9",
+        "status": "COMPLETED",
+        "amount": {"currency_code": "USD", "value": "12.50"},
+        "links": [
+            {"rel": "up", "method": "GET", "href": f"{PAYPAL}/v2/payments/captures/CAP-CREDIT"}
+        ],
+    }
+    headers = {
+        f"HTTP_PAYPAL_{name}": "x"
+        for name in (
+            "TRANSMISSION_ID",
+            "TRANSMISSION_TIME",
+            "TRANSMISSION_SIG",
+            "CERT_URL",
+            "AUTH_ALGO",
+        )
+    }
     with responses.RequestsMock() as rsps:
         rsps.post(f"{PAYPAL}/v1/oauth2/token", json=PAYPAL_TOKEN)
-        rsps.post(f"{PAYPAL}/v1/notifications/verify-webhook-signature",
-                  json={"verification_status": "SUCCESS"})  # fmt: skip
+        rsps.post(
+            f"{PAYPAL}/v1/notifications/verify-webhook-signature",
+            json={"verification_status": "SUCCESS"},
+        )
         for _ in range(2):
             with django_capture_on_commit_callbacks(execute=True):
-                response = client.post("/webhooks/paypal/", _paypal_event(refund),
-                                       content_type="application/json", **headers)  # fmt: skip
+                response = client.post(
+                    "/webhooks/paypal/",
+                    _paypal_event(refund),
+                    content_type="application/json",
+                    **headers,
+                )
             assert response.status_code == 200
     assert _balance(customer) == usd("37.50")
 
@@ -263,16 +304,25 @@ def test_paypal_refund_webhooks_take_the_credit_back_once(
 def test_stripe_refunds_found_by_reconciliation_take_the_credit_back_once(settings, customer):
     settings.PAYPAL_CLIENT_ID = ""
     payment = _bought(customer)
-    refund = {"id": "re_dash", "object": "refund", "amount": 5000, "currency": "usd",
-              "charge": "ch_credit", "payment_intent": payment.reference,
-              "status": "succeeded"}  # fmt: skip
+    refund = {
+        "id": "re_dash",
+        "object": "refund",
+        "amount": 5000,
+        "currency": "usd",
+        "charge": "ch_credit",
+        "payment_intent": payment.reference,
+        "status": "succeeded",
+    }
     foreign = {**refund, "id": "re_other", "payment_intent": "pi_other_shop", "charge": "ch_x"}
     for _ in range(2):  # the daily run finds it again the next day
         with responses.RequestsMock() as rsps:
-            rsps.get(f"{STRIPE}/payment_intents",
-                     json={"object": "list", "has_more": False, "data": []})  # fmt: skip
-            rsps.get(f"{STRIPE}/refunds", json={"object": "list", "has_more": False,
-                                                "data": [refund, foreign]})  # fmt: skip
+            rsps.get(
+                f"{STRIPE}/payment_intents", json={"object": "list", "has_more": False, "data": []}
+            )
+            rsps.get(
+                f"{STRIPE}/refunds",
+                json={"object": "list", "has_more": False, "data": [refund, foreign]},
+            )
             rsps.get(
                 f"{STRIPE}/charges/ch_credit",
                 json={"id": "ch_credit", "object": "charge", "amount_refunded": 5000},
@@ -296,18 +346,27 @@ def test_paypal_refunds_found_by_reconciliation_take_the_credit_back_once(settin
     payment = _bought(customer, gateway="paypal", reference="CAP-CREDIT")
 
     def info(transaction_id, value, code, ref_type="TXN", ref="CAP-CREDIT"):
-        return {"transaction_info": {
-            "transaction_id": transaction_id, "transaction_status": "S",
-            "transaction_event_code": code,
-            "transaction_amount": {"currency_code": "USD", "value": value},
-            "paypal_reference_id_type": ref_type, "paypal_reference_id": ref}}  # fmt: skip
+        return {
+            "transaction_info": {
+                "transaction_id": transaction_id,
+                "transaction_status": "S",
+                "transaction_event_code": code,
+                "transaction_amount": {"currency_code": "USD", "value": value},
+                "paypal_reference_id_type": ref_type,
+                "paypal_reference_id": ref,
+            }
+        }
 
-    page = {"transaction_details": [
-        info("CAP-CREDIT", "50.00", "T0006", ref_type="ODR", ref="ORDER-1"),
-        info("REF-DASH", "-20.00", "T1107"),
-        info("FEE-1", "-1.75", "T0106"),  # a fee, not a refund
-        info("REF-ELSEWHERE", "-5.00", "T1107", ref="CAP-OF-ANOTHER-SHOP"),
-    ], "total_pages": 1, "page": 1}  # fmt: skip
+    page = {
+        "transaction_details": [
+            info("CAP-CREDIT", "50.00", "T0006", ref_type="ODR", ref="ORDER-1"),
+            info("REF-DASH", "-20.00", "T1107"),
+            info("FEE-1", "-1.75", "T0106"),  # a fee, not a refund
+            info("REF-ELSEWHERE", "-5.00", "T1107", ref="CAP-OF-ANOTHER-SHOP"),
+        ],
+        "total_pages": 1,
+        "page": 1,
+    }
     for _ in range(2):
         with responses.RequestsMock() as rsps:
             rsps.post(f"{PAYPAL}/v1/oauth2/token", json=PAYPAL_TOKEN)

@@ -34,12 +34,17 @@ def usd(value: str) -> Money:
 
 def _session(invoice, *, cents: int, status="paid", session_id="cs_credit_1") -> dict:
     return {
-        "id": session_id, "object": "checkout.session",
-        "url": f"https://checkout.stripe.com/c/pay/{session_id}", "payment_status": status,
-        "status": "complete" if status == "paid" else "open", "payment_intent": f"pi_{session_id}",
-        "amount_total": cents, "currency": "usd", "client_reference_id": str(invoice.pk),
+        "id": session_id,
+        "object": "checkout.session",
+        "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "payment_status": status,
+        "status": "complete" if status == "paid" else "open",
+        "payment_intent": f"pi_{session_id}",
+        "amount_total": cents,
+        "currency": "usd",
+        "client_reference_id": str(invoice.pk),
         "metadata": {"invoice_id": str(invoice.pk)},
-    }  # fmt: skip
+    }
 
 
 def _mock_checkout(mocked, *, session_id="cs_credit_1") -> None:
@@ -51,8 +56,11 @@ def _mock_checkout(mocked, *, session_id="cs_credit_1") -> None:
         cents = int(invoice.amount_due.amount * 100)
         import json
 
-        return 200, {}, json.dumps(_session(invoice, cents=cents, status="unpaid",
-                                            session_id=session_id))  # fmt: skip
+        return (
+            200,
+            {},
+            json.dumps(_session(invoice, cents=cents, status="unpaid", session_id=session_id)),
+        )
 
     mocked.add_callback("POST", f"{API}/checkout/sessions", callback=create)
 
@@ -63,8 +71,10 @@ def _buy(client, url_name: str, **data) -> object:
 
 def _come_back(client, mocked, invoice, *, session_id="cs_credit_1") -> object:
     cents = int(invoice.amount_due.amount * 100)
-    mocked.get(f"{API}/checkout/sessions/{session_id}",
-               json=_session(invoice, cents=cents, session_id=session_id))  # fmt: skip
+    mocked.get(
+        f"{API}/checkout/sessions/{session_id}",
+        json=_session(invoice, cents=cents, session_id=session_id),
+    )
     return client.get(reverse("payments:stripe_return"), {"session_id": session_id}, follow=True)
 
 
@@ -93,13 +103,16 @@ def test_buying_credit_with_a_preset_adds_it_once_whoever_reports_the_payment(
     _come_back(client, stripe_on, invoice)
     for event in (
         se.event("checkout.session.completed", _session(invoice, cents=2500)),
-        se.event("payment_intent.succeeded",
-                 se.payment_intent(invoice.pk, amount=2500, pi="pi_cs_credit_1")),
-    ):  # fmt: skip
+        se.event(
+            "payment_intent.succeeded",
+            se.payment_intent(invoice.pk, amount=2500, pi="pi_cs_credit_1"),
+        ),
+    ):
         body, headers = se.signed(event)
         client.post("/webhooks/stripe/", body, content_type="application/json", **headers)
-    payment_record(invoice_id=invoice.pk, gateway="stripe", reference="pi_cs_credit_1",
-                   amount=usd("25.00"))  # fmt: skip
+    payment_record(
+        invoice_id=invoice.pk, gateway="stripe", reference="pi_cs_credit_1", amount=usd("25.00")
+    )
 
     assert Payment.objects.count() == 1
     entry = CreditEntry.objects.get()
@@ -186,8 +199,9 @@ def test_without_gateways_no_purchase_is_offered(client, customer, settings):
 
 
 def test_credit_cannot_buy_credit(customer):
-    services.credit_entry_append(customer=customer, amount=usd("50"), kind="admin_add",
-                                 idempotency_key="gift")  # fmt: skip
+    services.credit_entry_append(
+        customer=customer, amount=usd("50"), kind="admin_add", idempotency_key="gift"
+    )
     invoice = services.credit_purchase_start(customer=customer, amount=usd("10"), actor=None)
     with pytest.raises(CreditsError, match="cannot be bought with account credit"):
         services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="k")
@@ -216,8 +230,9 @@ def _paid_invoice(customer, amount="60.00") -> tuple[Invoice, Payment]:
     line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd(amount))
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
-    payment = payment_record(invoice_id=invoice.pk, gateway="stripe", reference="pi_9",
-                             amount=usd(amount))  # fmt: skip
+    payment = payment_record(
+        invoice_id=invoice.pk, gateway="stripe", reference="pi_9", amount=usd(amount)
+    )
     return invoice, payment
 
 

@@ -28,8 +28,12 @@ def usd(value: str) -> Money:
 
 
 def _fund(customer, amount: str = "100.00") -> CreditEntry:
-    return services.credit_entry_append(customer=customer, amount=usd(amount), kind="admin_add",
-                                        idempotency_key=f"fund-{customer.pk}")  # fmt: skip
+    return services.credit_entry_append(
+        customer=customer,
+        amount=usd(amount),
+        kind="admin_add",
+        idempotency_key=f"fund-{customer.pk}",
+    )
 
 
 def _pay_an_invoice(customer):
@@ -41,8 +45,9 @@ def _pay_an_invoice(customer):
 
 
 def _buy_dns(customer, plan="Basic", key="dns-1", today=date(2026, 3, 10)):
-    return dns_services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name=plan).pk,
-                                     request_key=key, today=today)  # fmt: skip
+    return dns_services.dns_plan_buy(
+        customer=customer, plan_id=DnsPlan.objects.get(name=plan).pk, request_key=key, today=today
+    )
 
 
 def _rows(html: str) -> list[str]:
@@ -60,8 +65,13 @@ def test_every_debit_on_the_transactions_list_opens_a_document(client, customer)
     sub = _buy_dns(customer)
     _buy_dns(customer, plan="Pro", key="dns-2", today=date(2026, 3, 25))  # a prorated switch
     dns_services.dns_subscription_renew(subscription_id=sub.pk, today=date(2026, 4, 10))
-    services.credit_remove_by_staff(customer=customer, amount=usd("1.00"), reason="typo fix",
-                                    staff=UserFactory(is_staff=True), request_key="rm")  # fmt: skip
+    services.credit_remove_by_staff(
+        customer=customer,
+        amount=usd("1.00"),
+        reason="typo fix",
+        staff=UserFactory(is_staff=True),
+        request_key="rm",
+    )
     client.force_login(customer.user)
     html = client.get(reverse("credits:overview")).content.decode()
 
@@ -78,10 +88,12 @@ def test_every_debit_on_the_transactions_list_opens_a_document(client, customer)
         assert f'href="{reverse("credits:receipt", args=[entry.pk])}"' in html
 
 
-def test_the_receipt_says_who_sold_what_to_whom_when_and_what_is_left(client, customer,
-                                                                      settings):  # fmt: skip
-    settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "name": "Seller Hosting Ltd",
-                               "tax_id": "GB123456789"}  # fmt: skip
+def test_the_receipt_says_who_sold_what_to_whom_when_and_what_is_left(client, customer, settings):
+    settings.SELLER_DETAILS = {
+        **settings.SELLER_DETAILS,
+        "name": "Seller Hosting Ltd",
+        "tax_id": "GB123456789",
+    }
     _fund(customer)
     _buy_dns(customer)
     entry = CreditEntry.objects.get(kind=CreditEntry.Kind.SERVICE_PURCHASE)
@@ -105,8 +117,12 @@ def test_receipts_are_the_customers_own_and_only_for_debits(client, customer, ot
     credit = _fund(customer)
     _buy_dns(customer)
     entry = CreditEntry.objects.get(kind=CreditEntry.Kind.SERVICE_PURCHASE)
-    assert_customer_isolation(client, urls=[reverse("credits:receipt", args=[entry.pk])],
-                              owner=customer, intruder=other_customer)  # fmt: skip
+    assert_customer_isolation(
+        client,
+        urls=[reverse("credits:receipt", args=[entry.pk])],
+        owner=customer,
+        intruder=other_customer,
+    )
     client.force_login(customer.user)
     assert client.get(reverse("credits:receipt", args=[credit.pk])).status_code == 404
     assert client.get(reverse("credits:receipt", args=[999999])).status_code == 404

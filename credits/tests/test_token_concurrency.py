@@ -25,9 +25,15 @@ def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
     settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "t"
     customer = CustomerFactory()
     credit = TokenPurchase.objects.create(
-        customer=customer, source="staff", status="pending", tokens=Decimal("300"), rate=100,
-        currency="USD", amount=Money(0, "USD"), reason="Goodwill",
-    )  # fmt: skip
+        customer=customer,
+        source="staff",
+        status="pending",
+        tokens=Decimal("300"),
+        rate=100,
+        currency="USD",
+        amount=Money(0, "USD"),
+        reason="Goodwill",
+    )
     mocked.get(
         f"{VF}/users/{customer.pk}/byExtRelation",
         json={"data": {"id": 5, "extRelationId": customer.pk, "email": "a@b.c"}},

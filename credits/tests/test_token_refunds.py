@@ -32,8 +32,9 @@ def usd(value: str) -> Money:
 def _purchase(customer, status: str, *, amount="25.00", credit_id: int | None = 77):
     """A paid token purchase (2,500 tokens for $25) that has reached `status`."""
     invoice = services.token_purchase_start(customer=customer, amount=usd(amount), actor=None)
-    payment = payment_record(invoice_id=invoice.pk, gateway="stripe", reference=f"pi_{invoice.pk}",
-                             amount=invoice.total)  # fmt: skip
+    payment = payment_record(
+        invoice_id=invoice.pk, gateway="stripe", reference=f"pi_{invoice.pk}", amount=invoice.total
+    )
     TokenPurchase.objects.filter(invoice=invoice).update(
         status=status, virtfusion_credit_id=credit_id if status == "delivered" else None
     )
@@ -79,8 +80,10 @@ def test_tokens_the_customer_used_stay_and_the_refund_becomes_a_staff_item(
     assert credit.status == TokenPurchase.Status.DELIVERED
     shortfall = RefundShortfall.objects.get()
     assert (shortfall.kind, shortfall.tokens, shortfall.token_purchase) == (
-        "tokens", Decimal("2500.00"), credit,
-    )  # fmt: skip
+        "tokens",
+        Decimal("2500.00"),
+        credit,
+    )
     assert "the customer has 1200 tokens left" in shortfall.description
     assert any(m.to == ["ops@example.com"] for m in mail.outbox)
 
@@ -170,8 +173,9 @@ def test_tokens_converted_to_account_credit_give_that_credit_back(
     customer, admin_user, django_capture_on_commit_callbacks
 ):
     credit, payment = _purchase(customer, "failed")
-    services.token_purchase_convert_to_credit(token_purchase_id=credit.pk, staff=admin_user,
-                                              note="VirtFusion gone")  # fmt: skip
+    services.token_purchase_convert_to_credit(
+        token_purchase_id=credit.pk, staff=admin_user, note="VirtFusion gone"
+    )
     assert CreditAccount.objects.get(customer=customer).balance == usd("25")
     _refund(payment, "25.00", django_capture_on_commit_callbacks)
     assert CreditAccount.objects.get(customer=customer).balance == usd("0")
@@ -194,15 +198,23 @@ def test_staff_refund_of_a_failed_purchase_ends_refunded_with_their_note(
 ):
     credit, _ = _purchase(customer, "failed")
     with responses.RequestsMock() as rsps, django_capture_on_commit_callbacks(execute=False):
-        rsps.post("https://api.stripe.com/v1/refunds",
-                  json={"id": "re_1", "object": "refund", "charge": "ch_1", "amount": 2500,
-                        "status": "succeeded"})  # fmt: skip
+        rsps.post(
+            "https://api.stripe.com/v1/refunds",
+            json={
+                "id": "re_1",
+                "object": "refund",
+                "charge": "ch_1",
+                "amount": 2500,
+                "status": "succeeded",
+            },
+        )
         rsps.get(
             "https://api.stripe.com/v1/charges/ch_1",
             json={"id": "ch_1", "object": "charge", "amount_refunded": 2500},
         )
-        services.token_purchase_refund(token_purchase_id=credit.pk, staff=admin_user,
-                                       note="VirtFusion refused it")  # fmt: skip
+        services.token_purchase_refund(
+            token_purchase_id=credit.pk, staff=admin_user, note="VirtFusion refused it"
+        )
     credit.refresh_from_db()
     assert (credit.status, credit.resolution) == ("refunded", "VirtFusion refused it")
     assert RefundShortfall.objects.count() == 0

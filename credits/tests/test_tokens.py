@@ -46,15 +46,21 @@ def _mock_user(mocked, customer) -> None:
 
 
 def _mock_balance(mocked, customer, tokens) -> None:
-    mocked.get(f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
-               json={"data": {"credit": {"value": tokens}}})  # fmt: skip
+    mocked.get(
+        f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
+        json={"data": {"credit": {"value": tokens}}},
+    )
 
 
 def _paid_purchase(customer, amount="25.00", *, capture) -> TokenPurchase:
     invoice = services.token_purchase_start(customer=customer, amount=usd(amount), actor=None)
     with capture(execute=False):  # delivery is queued on commit; the tests drive it
-        payment_record(invoice_id=invoice.pk, gateway="stripe", reference=f"pi_{invoice.pk}",
-                       amount=invoice.total)  # fmt: skip
+        payment_record(
+            invoice_id=invoice.pk,
+            gateway="stripe",
+            reference=f"pi_{invoice.pk}",
+            amount=invoice.total,
+        )
     return TokenPurchase.objects.get(invoice=invoice)
 
 
@@ -68,12 +74,14 @@ def test_paying_queues_the_tokens_and_virtfusion_down_then_up_adds_them_once(
     credit = _paid_purchase(customer, capture=django_capture_on_commit_callbacks)
     assert (credit.status, credit.tokens, credit.rate) == ("pending", Decimal("2500.00"), 100)
     _mock_user(mocked, customer)
-    body = {"tokens": 2500, "reference_1": credit.pk,
-            "reference_2": f"portal-token-purchase-{credit.pk}"}  # fmt: skip
+    body = {
+        "tokens": 2500,
+        "reference_1": credit.pk,
+        "reference_2": f"portal-token-purchase-{credit.pk}",
+    }
     match = [matchers.json_params_matcher(body)]
     mocked.post(_credit_url(customer), body=refused(), match=match)  # nothing listens
-    mocked.post(_credit_url(customer), status=503, body="<h1>Service Unavailable</h1>",
-                match=match)  # fmt: skip
+    mocked.post(_credit_url(customer), status=503, body="<h1>Service Unavailable</h1>", match=match)
     mocked.post(_credit_url(customer), status=201, json={"data": {"id": 77}}, match=match)
 
     now = timezone.now()
@@ -112,8 +120,9 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
     response = client.post(url, {"action": "mark_delivered", "note": "Found in panel"})
     assert response.status_code == 200  # the credit id is required
-    response = client.post(url, {"action": "mark_delivered", "virtfusion_credit_id": "91",
-                                 "note": "Found in panel"})  # fmt: skip
+    response = client.post(
+        url, {"action": "mark_delivered", "virtfusion_credit_id": "91", "note": "Found in panel"}
+    )
     assert response.status_code == 302
     credit.refresh_from_db()
     assert (credit.status, credit.virtfusion_credit_id) == ("delivered", 91)
@@ -122,9 +131,16 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
 
 def test_a_worker_killed_mid_call_leaves_it_for_staff(customer, mocked):
     credit = TokenPurchase.objects.create(
-        customer=customer, source="staff", status="sending", tokens=Decimal("10"), rate=100,
-        currency="USD", amount=usd("0"), reason="Goodwill", attempts=1,
-    )  # fmt: skip
+        customer=customer,
+        source="staff",
+        status="sending",
+        tokens=Decimal("10"),
+        rate=100,
+        currency="USD",
+        amount=usd("0"),
+        reason="Goodwill",
+        attempts=1,
+    )
     assert services.token_purchases_sweep(now=timezone.now() + timedelta(minutes=11)) == []
     credit.refresh_from_db()
     assert credit.status == TokenPurchase.Status.UNCERTAIN
@@ -171,8 +187,16 @@ def test_staff_refund_a_failed_purchase_through_stripe(
     credit = _paid_purchase(customer, "30.00", capture=django_capture_on_commit_callbacks)
     TokenPurchase.objects.filter(pk=credit.pk).update(status="failed")
     stripe = "https://api.stripe.com/v1"
-    mocked.post(f"{stripe}/refunds", json={"id": "re_1", "object": "refund", "charge": "ch_1",
-                                           "amount": 3000, "status": "succeeded"})  # fmt: skip
+    mocked.post(
+        f"{stripe}/refunds",
+        json={
+            "id": "re_1",
+            "object": "refund",
+            "charge": "ch_1",
+            "amount": 3000,
+            "status": "succeeded",
+        },
+    )
     mocked.get(
         f"{stripe}/charges/ch_1",
         json={"id": "ch_1", "object": "charge", "amount": 3000, "amount_refunded": 3000},
@@ -197,9 +221,16 @@ def test_buying_tokens_from_the_billing_page(
 
     stripe = "https://api.stripe.com/v1"
     mocked.post(f"{stripe}/customers", json={"id": "cus_1", "object": "customer"})
-    session = {"id": "cs_tok", "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/cs_tok",
-               "payment_status": "unpaid", "status": "open", "payment_intent": "pi_tok",
-               "amount_total": 1200, "currency": "usd"}  # fmt: skip
+    session = {
+        "id": "cs_tok",
+        "object": "checkout.session",
+        "url": "https://checkout.stripe.com/c/pay/cs_tok",
+        "payment_status": "unpaid",
+        "status": "open",
+        "payment_intent": "pi_tok",
+        "amount_total": 1200,
+        "currency": "usd",
+    }
     mocked.post(f"{stripe}/checkout/sessions", json=session)
     response = client.post(reverse("credits:buy_tokens"), {"gateway": "stripe", "amount": "10"})
     assert response.url == "https://checkout.stripe.com/c/pay/cs_tok"
@@ -227,16 +258,21 @@ def test_buying_tokens_from_the_billing_page(
         client.get(reverse("payments:stripe_return"), {"session_id": "cs_tok"})
     assert TokenPurchase.objects.get().status == TokenPurchase.Status.DELIVERED
 
-    mocked.replace("GET", f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
-                   json={"data": {"credit": {"value": 1000}}})  # fmt: skip
+    mocked.replace(
+        "GET",
+        f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
+        json={"data": {"credit": {"value": 1000}}},
+    )
     page = client.get(reverse("credits:overview")).content.decode()
     assert 'data-testid="token-balance">1000<' in page
     assert "worth $10.00" in page
 
 
 def test_virtfusion_unreachable_the_page_says_so_and_works(client, customer, mocked):
-    mocked.get(f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
-               body=requests.ConnectTimeout())  # fmt: skip
+    mocked.get(
+        f"{VF}/selfService/hourlyStats/byUserExtRelationId/{customer.pk}",
+        body=requests.ConnectTimeout(),
+    )
     client.force_login(customer.user)
     for _ in range(3):  # the failure is cached briefly: VirtFusion is asked once
         response = client.get(reverse("credits:overview"))

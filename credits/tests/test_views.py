@@ -25,8 +25,13 @@ def usd(value: str) -> Money:
 
 
 def _give(customer, amount: str, key: str) -> None:
-    services.credit_entry_append(customer=customer, amount=usd(amount), kind="admin_add",
-                                 idempotency_key=key, description="Welcome credit")  # fmt: skip
+    services.credit_entry_append(
+        customer=customer,
+        amount=usd(amount),
+        kind="admin_add",
+        idempotency_key=key,
+        description="Welcome credit",
+    )
 
 
 def _invoice(customer, amount="40.00") -> Invoice:
@@ -39,8 +44,9 @@ def test_balance_and_transactions_with_filter_and_pages(client, customer, other_
     _give(customer, "25.00", "a")
     _give(other_customer, "99.00", "b")
     for n in range(24):
-        services.credit_entry_append(customer=customer, amount=usd("-0.50"),
-                                     kind="service_purchase", idempotency_key=f"s{n}")  # fmt: skip
+        services.credit_entry_append(
+            customer=customer, amount=usd("-0.50"), kind="service_purchase", idempotency_key=f"s{n}"
+        )
     client.force_login(customer.user)
     page = client.get(reverse("credits:overview"))
     assert b'data-testid="credit-balance">$13.00<' in page.content
@@ -81,9 +87,13 @@ def test_paying_with_credit_is_hidden_from_other_customers(client, customer, oth
     _give(customer, "15.00", "a")
     invoice = _invoice(customer)
     assert_customer_isolation(
-        client, urls=[reverse("credits:pay_invoice", args=[invoice.pk])],
-        owner=customer, intruder=other_customer, method="post", data={"nonce": "x"},
-    )  # fmt: skip
+        client,
+        urls=[reverse("credits:pay_invoice", args=[invoice.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+        data={"nonce": "x"},
+    )
 
 
 def test_staff_add_and_remove_credit(client, customer):
@@ -96,8 +106,9 @@ def test_staff_add_and_remove_credit(client, customer):
     assert CreditEntry.objects.count() == 0
     client.post(url, {**base, "direction": "add", "amount": "10", "reason": "Goodwill"})
     client.post(url, {**base, "direction": "add", "amount": "10", "reason": "Goodwill"})  # again
-    too_much = client.post(url, {**base, "request_key": "r2", "direction": "remove",
-                                 "amount": "50", "reason": "x"})  # fmt: skip
+    too_much = client.post(
+        url, {**base, "request_key": "r2", "direction": "remove", "amount": "50", "reason": "x"}
+    )
     assert "Cannot remove $50.00: the balance is only $10.00" in too_much.content.decode()
     assert CreditAccount.objects.get(customer=customer).balance == usd("10.00")
     changelist = client.get(reverse("admin:credits_creditentry_changelist"))

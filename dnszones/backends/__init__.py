@@ -12,17 +12,20 @@ def dns_backend() -> DnsBackend:
         from dnszones.backends.powerdns import PowerDnsBackend
 
         return PowerDnsBackend(
-            base_url=settings.DNS_POWERDNS_URL, api_key=settings.DNS_POWERDNS_API_KEY,
+            base_url=settings.DNS_POWERDNS_URL,
+            api_key=settings.DNS_POWERDNS_API_KEY,
             server_id=settings.DNS_POWERDNS_SERVER_ID,
-        )  # fmt: skip
+        )
     if settings.DNS_BACKEND == "ispconfig":
         from dnszones.backends.ispconfig import IspConfigBackend
 
         return IspConfigBackend(
-            url=settings.DNS_ISPCONFIG_URL, username=settings.DNS_ISPCONFIG_USER,
-            password=settings.DNS_ISPCONFIG_PASSWORD, client_id=settings.DNS_ISPCONFIG_CLIENT_ID,
+            url=settings.DNS_ISPCONFIG_URL,
+            username=settings.DNS_ISPCONFIG_USER,
+            password=settings.DNS_ISPCONFIG_PASSWORD,
+            client_id=settings.DNS_ISPCONFIG_CLIENT_ID,
             server_id=settings.DNS_ISPCONFIG_SERVER_ID,
-        )  # fmt: skip
+        )
     from dnszones.backends.local import LocalBackend
 
     return LocalBackend()

@@ -39,16 +39,21 @@ class IspConfigBackend:
         try:
             response = self.http.post(f"{self.url}?{function}", json=params, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise DnsBackendError(f"ISPConfig could not be reached ({type(exc).__name__}).",
-                                  retryable=True) from exc  # fmt: skip
+            raise DnsBackendError(
+                f"ISPConfig could not be reached ({type(exc).__name__}).", retryable=True
+            ) from exc
         if response.status_code >= 500 or response.status_code == 429:
-            raise DnsBackendError(f"ISPConfig answered {response.status_code}.", retryable=True,
-                                  status=response.status_code)  # fmt: skip
+            raise DnsBackendError(
+                f"ISPConfig answered {response.status_code}.",
+                retryable=True,
+                status=response.status_code,
+            )
         try:
             body = response.json()
         except ValueError as exc:
-            raise DnsBackendError("ISPConfig answered with something other than JSON.",
-                                  retryable=False) from exc  # fmt: skip
+            raise DnsBackendError(
+                "ISPConfig answered with something other than JSON.", retryable=False
+            ) from exc
         if body.get("code") != "ok":
             message = body.get("message") or body.get("code") or "unknown error"
             raise DnsBackendError(f"ISPConfig: {message}"[:300], retryable=False)
@@ -74,12 +79,27 @@ class IspConfigBackend:
     def zone_create(self, zone: ZoneData) -> None:
         soa = next(r for r in zone.rrsets if r.type == "SOA").contents[0].split()
         if self._zone_id(zone.name) is None:
-            self._call("dns_zone_add", session_id=self._sid(), client_id=self.client_id, params={
-                "server_id": self.server_id, "origin": zone.name, "ns": soa[0], "mbox": soa[1],
-                "serial": soa[2], "refresh": soa[3], "retry": soa[4], "expire": soa[5],
-                "minimum": soa[6], "ttl": "3600", "active": "y", "xfer": "", "also_notify": "",
-                "update_acl": "",
-            })  # fmt: skip
+            self._call(
+                "dns_zone_add",
+                session_id=self._sid(),
+                client_id=self.client_id,
+                params={
+                    "server_id": self.server_id,
+                    "origin": zone.name,
+                    "ns": soa[0],
+                    "mbox": soa[1],
+                    "serial": soa[2],
+                    "refresh": soa[3],
+                    "retry": soa[4],
+                    "expire": soa[5],
+                    "minimum": soa[6],
+                    "ttl": "3600",
+                    "active": "y",
+                    "xfer": "",
+                    "also_notify": "",
+                    "update_acl": "",
+                },
+            )
         self.rrset_replace(zone.name, [r for r in zone.rrsets if r.type != "SOA"])
 
     def zone_delete(self, name: str) -> None:
@@ -93,21 +113,34 @@ class IspConfigBackend:
             raise DnsBackendError(f"ISPConfig has no zone {zone}.", retryable=False)
         for rrset in rrsets:
             if rrset.type == "SOA":
-                self._call("dns_zone_update", session_id=self._sid(), client_id=self.client_id,
-                           primary_id=zone_id,
-                           params={"serial": rrset.contents[0].split()[2]})  # fmt: skip
+                self._call(
+                    "dns_zone_update",
+                    session_id=self._sid(),
+                    client_id=self.client_id,
+                    primary_id=zone_id,
+                    params={"serial": rrset.contents[0].split()[2]},
+                )
                 continue
             family = rrset.type.lower()
-            existing = self._call(f"dns_{family}_get", session_id=self._sid(),
-                                  primary_id={"zone": zone_id, "name": rrset.name,
-                                              "type": family}) or []  # fmt: skip
+            existing = (
+                self._call(
+                    f"dns_{family}_get",
+                    session_id=self._sid(),
+                    primary_id={"zone": zone_id, "name": rrset.name, "type": family},
+                )
+                or []
+            )
             for row in existing:
-                self._call(f"dns_{family}_delete", session_id=self._sid(),
-                           primary_id=int(row["id"]))  # fmt: skip
+                self._call(
+                    f"dns_{family}_delete", session_id=self._sid(), primary_id=int(row["id"])
+                )
             for content in rrset.contents:
-                self._call(f"dns_{family}_add", session_id=self._sid(),
-                           client_id=self.client_id,
-                           params=self._record(zone_id, rrset, content))  # fmt: skip
+                self._call(
+                    f"dns_{family}_add",
+                    session_id=self._sid(),
+                    client_id=self.client_id,
+                    params=self._record(zone_id, rrset, content),
+                )
 
     def _record(self, zone_id: int, rrset: RRSet, content: str) -> dict[str, Any]:
         aux, data = "0", content
@@ -116,10 +149,17 @@ class IspConfigBackend:
         elif rrset.type == "TXT":
             data = _unquote_txt(content)
         return {
-            "server_id": self.server_id, "zone": zone_id, "name": rrset.name,
-            "type": rrset.type.lower(), "data": data, "aux": aux, "ttl": str(rrset.ttl),
-            "active": "y", "stamp": timezone.now().strftime("%Y-%m-%d %H:%M:%S"), "serial": "",
-        }  # fmt: skip
+            "server_id": self.server_id,
+            "zone": zone_id,
+            "name": rrset.name,
+            "type": rrset.type.lower(),
+            "data": data,
+            "aux": aux,
+            "ttl": str(rrset.ttl),
+            "active": "y",
+            "stamp": timezone.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "serial": "",
+        }
 
     def zone_get(self, name: str) -> ZoneData | None:
         zone_id = self._zone_id(name)
@@ -128,8 +168,12 @@ class IspConfigBackend:
         sets: dict[tuple[str, str], list[str]] = {}
         ttls: dict[tuple[str, str], int] = {}
         for rtype in TYPES:
-            rows = self._call(f"dns_{rtype.lower()}_get", session_id=self._sid(),
-                              primary_id={"zone": zone_id}) or []  # fmt: skip
+            rows = (
+                self._call(
+                    f"dns_{rtype.lower()}_get", session_id=self._sid(), primary_id={"zone": zone_id}
+                )
+                or []
+            )
             for row in rows:
                 key = (row["name"], rtype)
                 data = row["data"]

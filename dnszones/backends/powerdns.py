@@ -21,8 +21,9 @@ class PowerDnsBackend:
         try:
             response = self.session.request(method, f"{self.base}{path}", timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
-            raise DnsBackendError(f"PowerDNS could not be reached ({type(exc).__name__}).",
-                                  retryable=True) from exc  # fmt: skip
+            raise DnsBackendError(
+                f"PowerDNS could not be reached ({type(exc).__name__}).", retryable=True
+            ) from exc
         if response.ok or response.status_code in ok:
             return response
         try:
@@ -38,18 +39,27 @@ class PowerDnsBackend:
         if not rrset.contents:
             return {"name": rrset.name, "type": rrset.type, "changetype": "DELETE"}
         return {
-            "name": rrset.name, "type": rrset.type, "ttl": rrset.ttl, "changetype": "REPLACE",
+            "name": rrset.name,
+            "type": rrset.type,
+            "ttl": rrset.ttl,
+            "changetype": "REPLACE",
             "records": [{"content": c, "disabled": False} for c in rrset.contents],
-        }  # fmt: skip
+        }
 
     def test_connection(self) -> None:
         self._call("GET", "")
 
     def zone_create(self, zone: ZoneData) -> None:
         # soa_edit_api "": the SOA serial is the portal's, which raises it on every change.
-        body = {"name": zone.name, "kind": "Native", "nameservers": [], "soa_edit_api": "",
-                "rrsets": [self._rrset(r) | {"changetype": "REPLACE"} for r in zone.rrsets
-                           if r.contents]}  # fmt: skip
+        body = {
+            "name": zone.name,
+            "kind": "Native",
+            "nameservers": [],
+            "soa_edit_api": "",
+            "rrsets": [
+                self._rrset(r) | {"changetype": "REPLACE"} for r in zone.rrsets if r.contents
+            ],
+        }
         for rrset in body["rrsets"]:
             rrset.pop("changetype")
         response = self._call("POST", "/zones", json=body, ok=(409,))
@@ -68,8 +78,12 @@ class PowerDnsBackend:
             return None
         body = response.json()
         rrsets = tuple(
-            RRSet(r["name"], r["type"], r["ttl"],
-                  tuple(sorted(x["content"] for x in r["records"] if not x["disabled"])))
+            RRSet(
+                r["name"],
+                r["type"],
+                r["ttl"],
+                tuple(sorted(x["content"] for x in r["records"] if not x["disabled"])),
+            )
             for r in body.get("rrsets", [])
-        )  # fmt: skip
+        )
         return ZoneData(body["name"], rrsets)

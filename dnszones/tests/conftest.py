@@ -47,24 +47,43 @@ def pdns_server(tmp_path_factory) -> Iterator[Pdns]:
     with sqlite3.connect(home / "pdns.sqlite3") as db:
         db.executescript(SCHEMA.read_text())
     dns_port, api_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
-    (home / "pdns.conf").write_text("\n".join([
-        "launch=gsqlite3", f"gsqlite3-database={home / 'pdns.sqlite3'}",
-        "local-address=127.0.0.1", f"local-port={dns_port}",
-        "webserver=yes", "webserver-address=127.0.0.1", f"webserver-port={api_port}",
-        "webserver-allow-from=127.0.0.1", "api=yes", f"api-key={API_KEY}",
-        f"socket-dir={home}", "guardian=no", "daemon=no", "disable-syslog=yes",
-        "security-poll-suffix=",  # no outbound security-status lookup
-        "cache-ttl=0", "negquery-cache-ttl=0", "query-cache-ttl=0", "zone-cache-refresh-interval=0",
-    ]) + "\n")  # fmt: skip
+    (home / "pdns.conf").write_text(
+        "\n".join(
+            [
+                "launch=gsqlite3",
+                f"gsqlite3-database={home / 'pdns.sqlite3'}",
+                "local-address=127.0.0.1",
+                f"local-port={dns_port}",
+                "webserver=yes",
+                "webserver-address=127.0.0.1",
+                f"webserver-port={api_port}",
+                "webserver-allow-from=127.0.0.1",
+                "api=yes",
+                f"api-key={API_KEY}",
+                f"socket-dir={home}",
+                "guardian=no",
+                "daemon=no",
+                "disable-syslog=yes",
+                "security-poll-suffix=",  # no outbound security-status lookup
+                "cache-ttl=0",
+                "negquery-cache-ttl=0",
+                "query-cache-ttl=0",
+                "zone-cache-refresh-interval=0",
+            ]
+        )
+        + "\n"
+    )
     log = (home / "pdns.log").open("w")
-    process = subprocess.Popen([binary, f"--config-dir={home}"], stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [binary, f"--config-dir={home}"], stdout=log, stderr=subprocess.STDOUT
+    )
     server = Pdns(f"http://127.0.0.1:{api_port}", API_KEY, dns_port)
     try:
         for _ in range(100):
             try:
-                if requests.get(f"{server.api_url}/api/v1/servers", timeout=1,
-                                headers={"X-API-Key": API_KEY}).ok:  # fmt: skip
+                if requests.get(
+                    f"{server.api_url}/api/v1/servers", timeout=1, headers={"X-API-Key": API_KEY}
+                ).ok:
                     break
             except requests.ConnectionError:
                 pass
@@ -100,13 +119,27 @@ def parent_zone(powerdns, settings):
     elsewhere.test to someone else's."""
     settings.DNS_PROXY_IP = PROXY_IP
     ns = [f"{n}." for n in settings.DNS_REQUIRED_NAMESERVERS]
-    body = {"name": "test.", "kind": "Native", "nameservers": ["a.nic.test."], "rrsets": [
-        {"name": "shop.test.", "type": "NS", "ttl": 60,
-         "records": [{"content": n, "disabled": False} for n in ns]},
-        {"name": "elsewhere.test.", "type": "NS", "ttl": 60,
-         "records": [{"content": "ns1.other-dns.example.", "disabled": False}]},
-    ]}  # fmt: skip
-    response = requests.post(powerdns.zone_api(), json=body, timeout=5,
-                             headers={"X-API-Key": powerdns.api_key})  # fmt: skip
+    body = {
+        "name": "test.",
+        "kind": "Native",
+        "nameservers": ["a.nic.test."],
+        "rrsets": [
+            {
+                "name": "shop.test.",
+                "type": "NS",
+                "ttl": 60,
+                "records": [{"content": n, "disabled": False} for n in ns],
+            },
+            {
+                "name": "elsewhere.test.",
+                "type": "NS",
+                "ttl": 60,
+                "records": [{"content": "ns1.other-dns.example.", "disabled": False}],
+            },
+        ],
+    }
+    response = requests.post(
+        powerdns.zone_api(), json=body, timeout=5, headers={"X-API-Key": powerdns.api_key}
+    )
     assert response.status_code == 201, response.text
     return powerdns

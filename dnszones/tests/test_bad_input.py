@@ -26,18 +26,24 @@ def _delegated(monkeypatch):
 
 @pytest.fixture
 def funded(customer):
-    credit_entry_append(customer=customer, amount=Money(Decimal("100"), "USD"), kind="admin_add",
-                        idempotency_key="f")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("100"), "USD"),
+        kind="admin_add",
+        idempotency_key="f",
+    )
     return customer
 
 
 @pytest.fixture
 def zone(funded):
-    services.dns_plan_buy(customer=funded, plan_id=DnsPlan.objects.get(name="Basic").pk,
-                          request_key="k0")  # fmt: skip
+    services.dns_plan_buy(
+        customer=funded, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="k0"
+    )
     zone = services.zone_create(customer=funded, name="shop.example")
-    services.record_add(customer=funded, zone_id=zone.pk, name="www", type="A", ttl=300,
-                        content="192.0.2.1")  # fmt: skip
+    services.record_add(
+        customer=funded, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
     return zone
 
 
@@ -60,8 +66,10 @@ def test_an_unknown_or_malformed_plan_is_not_found(client, funded, plan):
 def test_a_bad_request_key_is_refused_with_a_message(client, funded, key):
     client.force_login(funded.user)
     plan = DnsPlan.objects.get(name="Basic")
-    response = client.post(reverse("dns:plan_confirm", args=[plan.pk]),
-                           {"request_key": key, "amount": str(plan.price.amount)})  # fmt: skip
+    response = client.post(
+        reverse("dns:plan_confirm", args=[plan.pk]),
+        {"request_key": key, "amount": str(plan.price.amount)},
+    )
     assert "This form has expired: reload the page and try again." in _messages(client, response)
     assert not DnsSubscription.objects.exists()
     assert CreditEntry.objects.count() == 1  # the funding only
@@ -89,8 +97,14 @@ def test_the_edit_parameter_opens_that_records_form(client, zone):
 def test_a_malformed_record_id_is_not_found_and_changes_nothing(client, zone, action, record):
     before = list(Record.objects.values_list("pk", "name", "content"))
     client.force_login(zone.customer.user)
-    data = {"action": action, "record": record, "name": "www", "type": "A", "ttl": "300",
-            "content": "192.0.2.9"}  # fmt: skip
+    data = {
+        "action": action,
+        "record": record,
+        "name": "www",
+        "type": "A",
+        "ttl": "300",
+        "content": "192.0.2.9",
+    }
     response = client.post(reverse("dns:zone_detail", args=[zone.pk]), data)
     assert response.status_code == 404
     assert list(Record.objects.values_list("pk", "name", "content")) == before
@@ -98,13 +112,23 @@ def test_a_malformed_record_id_is_not_found_and_changes_nothing(client, zone, ac
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("ttl", "\u0661\u0662\u0663\u0664"), ("ttl", "99999999999999999999"), ("ttl", "1e3"),
-     ("content", "\u0661\u0660 mail.example.com")],
-)  # fmt: skip
+    [
+        ("ttl", "\u0661\u0662\u0663\u0664"),
+        ("ttl", "99999999999999999999"),
+        ("ttl", "1e3"),
+        ("content", "\u0661\u0660 mail.example.com"),
+    ],
+)
 def test_numbers_in_records_are_ascii_digits_in_range(client, zone, field, value):
     client.force_login(zone.customer.user)
-    data = {"action": "add", "name": "mail", "type": "MX", "ttl": "300",
-            "content": "10 mail.example.com", field: value}  # fmt: skip
+    data = {
+        "action": "add",
+        "name": "mail",
+        "type": "MX",
+        "ttl": "300",
+        "content": "10 mail.example.com",
+        field: value,
+    }
     response = client.post(reverse("dns:zone_detail", args=[zone.pk]), data)
     assert response.status_code == 400
     assert "must be" in response.content.decode()

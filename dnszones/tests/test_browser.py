@@ -20,8 +20,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_buy_basic_add_a_zone_and_a_proxysrv_record(page, live_server, customer, parent_zone):
     dns_plans_seed()  # a transactional test: earlier ones may have flushed the seeded plans
-    credit_entry_append(customer=customer, amount=Money(Decimal("10"), "USD"),
-                        kind="admin_add", idempotency_key="browser")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("10"), "USD"),
+        kind="admin_add",
+        idempotency_key="browser",
+    )
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
 
     page.goto(f"{live_server.url}/dns/")

@@ -22,10 +22,15 @@ def test_parallel_zone_creations_stop_at_the_domain_limit(monkeypatch):
     monkeypatch.setattr(services, "delegation_check", lambda name: None)
     dns_plans_seed()
     customer = CustomerFactory()
-    credit_entry_append(customer=customer, amount=Money(Decimal("5"), "USD"), kind="admin_add",
-                        idempotency_key="fund")  # fmt: skip
-    services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
-                          request_key="buy")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("5"), "USD"),
+        kind="admin_add",
+        idempotency_key="fund",
+    )
+    services.dns_plan_buy(
+        customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="buy"
+    )
     outcomes = run_together(
         lambda n=n: services.zone_create(customer=customer, name=f"site{n}.example")
         for n in range(6)

@@ -22,10 +22,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def planned(customer):
-    credit_entry_append(customer=customer, amount=Money(Decimal("5"), "USD"), kind="admin_add",
-                        idempotency_key="fund")  # fmt: skip
-    services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
-                          request_key="buy")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("5"), "USD"),
+        kind="admin_add",
+        idempotency_key="fund",
+    )
+    services.dns_plan_buy(
+        customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="buy"
+    )
     return customer
 
 
@@ -34,7 +39,10 @@ def test_the_embedded_default_adds_demo_domains_without_asking_any_resolver(plan
     for name in ("shop.test", "My-Site.Example", "www.portal.test"):
         services.zone_create(customer=planned, name=name)
     assert sorted(Zone.objects.values_list("name", flat=True)) == [
-        "my-site.example", "shop.test", "www.portal.test"]  # fmt: skip
+        "my-site.example",
+        "shop.test",
+        "www.portal.test",
+    ]
 
 
 def test_the_embedded_default_refuses_other_domains_and_says_which_it_takes(planned):
@@ -67,8 +75,9 @@ def test_the_client_area_adds_a_demo_zone_and_explains_a_refusal(client, planned
     response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
     zone = Zone.objects.get(name="shop.test", customer=planned)
     assert response.url == reverse("dns:zone_detail", args=[zone.pk])
-    page = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "nodepoint.eu"},
-                       follow=True).content.decode()  # fmt: skip
+    page = client.post(
+        reverse("dns:zone_list"), {"action": "zone", "name": "nodepoint.eu"}, follow=True
+    ).content.decode()
     assert "demo domains" in page
     assert "try again in a few minutes" not in page
     assert not Zone.objects.filter(name="nodepoint.eu").exists()
@@ -92,10 +101,20 @@ def test_an_unknown_delegation_check_stops_the_portal_from_starting():
     import sys
     from pathlib import Path
 
-    env = {**os.environ, "READ_DOT_ENV_FILE": "false", "DEBUG": "true",
-           "DNS_DELEGATION_CHECK": "registrar"}  # fmt: skip
-    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, text=True,
-                            cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                            timeout=120, check=False)  # fmt: skip
+    env = {
+        **os.environ,
+        "READ_DOT_ENV_FILE": "false",
+        "DEBUG": "true",
+        "DNS_DELEGATION_CHECK": "registrar",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env=env,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode != 0
     assert "DNS_DELEGATION_CHECK must be resolver, demo or empty" in result.stderr

@@ -23,13 +23,19 @@ def ok(response) -> dict:
 
 @pytest.fixture
 def backend() -> IspConfigBackend:
-    return IspConfigBackend(url=URL, username="portal", password="secret", client_id=7,
-                            server_id=2)  # fmt: skip
+    return IspConfigBackend(url=URL, username="portal", password="secret", client_id=7, server_id=2)
 
 
 def _login(mocked) -> None:
-    mocked.post(f"{URL}?login", json=ok("sess-1"), match=[matchers.json_params_matcher(
-        {"username": "portal", "password": "secret", "client_login": False})])  # fmt: skip
+    mocked.post(
+        f"{URL}?login",
+        json=ok("sess-1"),
+        match=[
+            matchers.json_params_matcher(
+                {"username": "portal", "password": "secret", "client_login": False}
+            )
+        ],
+    )
 
 
 def _bodies(mocked, function: str) -> list[dict]:
@@ -46,25 +52,36 @@ def test_a_new_zone_and_its_record_sets(backend, mocked):
     for family in ("ns", "a", "mx", "txt"):
         mocked.post(f"{URL}?dns_{family}_get", json=ok([]))
         mocked.post(f"{URL}?dns_{family}_add", json=ok(100))
-    zone = ZoneData("shop.example.", (
-        RRSet("shop.example.", "SOA", 3600, (SOA,)),
-        RRSet("shop.example.", "NS", 3600, ("ns1.nodepoint.eu.", "ns2.nodepoint.eu.")),
-        RRSet("shop.example.", "A", 300, ("203.0.113.80",)),
-        RRSet("shop.example.", "MX", 300, ("10 mail.shop.example.",)),
-        RRSet("shop.example.", "TXT", 300, ('"v=spf1 mx -all"',)),
-    ))  # fmt: skip
+    zone = ZoneData(
+        "shop.example.",
+        (
+            RRSet("shop.example.", "SOA", 3600, (SOA,)),
+            RRSet("shop.example.", "NS", 3600, ("ns1.nodepoint.eu.", "ns2.nodepoint.eu.")),
+            RRSet("shop.example.", "A", 300, ("203.0.113.80",)),
+            RRSet("shop.example.", "MX", 300, ("10 mail.shop.example.",)),
+            RRSet("shop.example.", "TXT", 300, ('"v=spf1 mx -all"',)),
+        ),
+    )
     backend.zone_create(zone)
     added = _bodies(mocked, "dns_zone_add")[0]
     assert added["session_id"] == "sess-1"
     assert added["client_id"] == 7
     assert {k: added["params"][k] for k in ("server_id", "origin", "ns", "mbox", "serial")} == {
-        "server_id": 2, "origin": "shop.example.", "ns": "ns1.nodepoint.eu.",
-        "mbox": "hostmaster.nodepoint.eu.", "serial": "2026112201",
-    }  # fmt: skip
+        "server_id": 2,
+        "origin": "shop.example.",
+        "ns": "ns1.nodepoint.eu.",
+        "mbox": "hostmaster.nodepoint.eu.",
+        "serial": "2026112201",
+    }
     mx = _bodies(mocked, "dns_mx_add")[0]["params"]
     assert (mx["zone"], mx["name"], mx["type"], mx["data"], mx["aux"], mx["ttl"]) == (
-        41, "shop.example.", "mx", "mail.shop.example.", "10", "300"
-    )  # fmt: skip
+        41,
+        "shop.example.",
+        "mx",
+        "mail.shop.example.",
+        "10",
+        "300",
+    )
     assert _bodies(mocked, "dns_txt_add")[0]["params"]["data"] == "v=spf1 mx -all"
     assert len(_bodies(mocked, "dns_ns_add")) == 2
     assert len(_bodies(mocked, "login")) == 1  # one session for all calls
@@ -73,8 +90,10 @@ def test_a_new_zone_and_its_record_sets(backend, mocked):
 def test_replacing_a_set_deletes_the_old_records_first(backend, mocked):
     _login(mocked)
     mocked.post(f"{URL}?dns_zone_get", json=ok([{"id": "41"}]))
-    mocked.post(f"{URL}?dns_a_get", json=ok([{"id": "5", "data": "192.0.2.1"},
-                                             {"id": "6", "data": "192.0.2.2"}]))  # fmt: skip
+    mocked.post(
+        f"{URL}?dns_a_get",
+        json=ok([{"id": "5", "data": "192.0.2.1"}, {"id": "6", "data": "192.0.2.2"}]),
+    )
     mocked.post(f"{URL}?dns_a_delete", json=ok(1))
     mocked.post(f"{URL}?dns_a_add", json=ok(7))
     backend.rrset_replace("shop.example.", [RRSet("www.shop.example.", "A", 300, ("192.0.2.9",))])
@@ -88,8 +107,10 @@ def test_replacing_a_set_deletes_the_old_records_first(backend, mocked):
 
 
 def test_remote_faults_and_outages(backend, mocked):
-    mocked.post(f"{URL}?login", json={"code": "remote_fault", "message": "The login failed.",
-                                      "response": False})  # fmt: skip
+    mocked.post(
+        f"{URL}?login",
+        json={"code": "remote_fault", "message": "The login failed.", "response": False},
+    )
     with pytest.raises(DnsBackendError, match="The login failed") as caught:
         backend.test_connection()
     assert caught.value.retryable is False

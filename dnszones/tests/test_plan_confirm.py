@@ -35,8 +35,9 @@ def _at(day: date):
 
 
 def _fund(customer, amount: str) -> None:
-    credit_entry_append(customer=customer, amount=usd(amount), kind="admin_add",
-                        idempotency_key=f"fund-{amount}")  # fmt: skip
+    credit_entry_append(
+        customer=customer, amount=usd(amount), kind="admin_add", idempotency_key=f"fund-{amount}"
+    )
 
 
 def _plan(name: str) -> DnsPlan:
@@ -82,8 +83,10 @@ def test_buying_shows_the_charge_and_takes_nothing_until_confirmed(client, custo
         assert not DnsSubscription.objects.exists()
 
         # the old one-click form no longer takes money
-        client.post(reverse("dns:zone_list"), {"action": "buy", "plan": _plan("Basic").pk,
-                                               "request_key": "one-click"})  # fmt: skip
+        client.post(
+            reverse("dns:zone_list"),
+            {"action": "buy", "plan": _plan("Basic").pk, "request_key": "one-click"},
+        )
         assert _debits(customer) == []
 
         form = _form(page)
@@ -156,8 +159,9 @@ def test_short_credit_is_said_before_confirming_and_nothing_is_taken(client, cus
     assert _debits(customer) == []
 
 
-def test_a_switch_the_limits_forbid_is_explained_without_a_confirm_button(client, customer,
-                                                                          monkeypatch):  # fmt: skip
+def test_a_switch_the_limits_forbid_is_explained_without_a_confirm_button(
+    client, customer, monkeypatch
+):
     monkeypatch.setattr(services, "delegation_check", lambda name: None)
     _fund(customer, "100")
     client.force_login(customer.user)

@@ -34,8 +34,9 @@ def _delegated(monkeypatch):
 
 
 def _fund(customer, amount: str, key: str) -> None:
-    credit_entry_append(customer=customer, amount=usd(amount), kind="admin_add",
-                        idempotency_key=key)  # fmt: skip
+    credit_entry_append(
+        customer=customer, amount=usd(amount), kind="admin_add", idempotency_key=key
+    )
 
 
 def _plan(name: str) -> DnsPlan:
@@ -43,14 +44,18 @@ def _plan(name: str) -> DnsPlan:
 
 
 def _buy(customer, name="Basic", key="k1", today=START) -> DnsSubscription:
-    return services.dns_plan_buy(customer=customer, plan_id=_plan(name).pk, request_key=key,
-                                 today=today)  # fmt: skip
+    return services.dns_plan_buy(
+        customer=customer, plan_id=_plan(name).pk, request_key=key, today=today
+    )
 
 
 def test_seeded_plans():
     rows = list(DnsPlan.objects.values_list("name", "price", "domain_limit"))
-    assert rows == [("Basic", Decimal("5.00"), 3), ("Pro", Decimal("15.00"), 10),
-                    ("Enterprise", Decimal("50.00"), 50)]  # fmt: skip
+    assert rows == [
+        ("Basic", Decimal("5.00"), 3),
+        ("Pro", Decimal("15.00"), 10),
+        ("Enterprise", Decimal("50.00"), 50),
+    ]
 
 
 def test_buying_debits_credit_once_and_needs_enough(customer):
@@ -71,17 +76,20 @@ def test_plan_changes_are_prorated_and_respect_limits(customer):
     _fund(customer, "100", "f")
     sub = _buy(customer)
     halfway = START + timedelta(days=15)  # 16 of 31 days left
-    services.dns_plan_buy(customer=customer, plan_id=_plan("Pro").pk, request_key="up",
-                          today=halfway)  # fmt: skip
+    services.dns_plan_buy(
+        customer=customer, plan_id=_plan("Pro").pk, request_key="up", today=halfway
+    )
     assert credit_balance(customer=customer, currency="USD") == usd("89.84")  # 95 - 10*16/31
     for n in range(4):
         services.zone_create(customer=customer, name=f"site{n}.example")
     with pytest.raises(LimitReached, match="allows 3 domains; you have 4"):
-        services.dns_plan_buy(customer=customer, plan_id=_plan("Basic").pk, request_key="dn",
-                              today=halfway)  # fmt: skip
+        services.dns_plan_buy(
+            customer=customer, plan_id=_plan("Basic").pk, request_key="dn", today=halfway
+        )
     Zone.objects.filter(name="site3.example").delete()
-    services.dns_plan_buy(customer=customer, plan_id=_plan("Basic").pk, request_key="dn2",
-                          today=halfway)  # fmt: skip
+    services.dns_plan_buy(
+        customer=customer, plan_id=_plan("Basic").pk, request_key="dn2", today=halfway
+    )
     sub.refresh_from_db()
     assert sub.plan.name == "Basic"
     assert credit_balance(customer=customer, currency="USD") == usd("95.00")
@@ -105,11 +113,13 @@ def test_zone_and_record_limits_and_uniqueness(customer, other_customer):
     with pytest.raises(LimitReached, match="allows 3 domains"):
         services.zone_create(customer=customer, name="four.example")
     DnsPlan.objects.filter(name="Basic").update(record_limit=2)
-    services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300,
-                        content="192.0.2.1")  # fmt: skip
+    services.record_add(
+        customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
     with pytest.raises(LimitReached, match="2 records per zone"):
-        services.record_add(customer=customer, zone_id=zone.pk, name="mail", type="A", ttl=300,
-                            content="192.0.2.2")  # fmt: skip
+        services.record_add(
+            customer=customer, zone_id=zone.pk, name="mail", type="A", ttl=300, content="192.0.2.2"
+        )
 
 
 def test_cname_exclusivity_and_duplicates(customer):
@@ -126,8 +136,9 @@ def test_cname_exclusivity_and_duplicates(customer):
     with pytest.raises(DNSError, match="exists already"):
         add(name="www", type="A", content="192.0.2.1")
     with pytest.raises(DNSError, match="share one TTL"):
-        services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A", ttl=600,
-                            content="192.0.2.2")  # fmt: skip
+        services.record_add(
+            customer=customer, zone_id=zone.pk, name="www", type="A", ttl=600, content="192.0.2.2"
+        )
     assert zone.records.count() == 2
 
 
@@ -137,8 +148,9 @@ def test_renewal_grace_suspension_and_restoration_with_a_moving_clock(
     _fund(customer, "5", "f")
     sub = _buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
-    services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300,
-                        content="192.0.2.1")  # fmt: skip
+    services.record_add(
+        customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
     renewal_day = sub.period_end
     with django_capture_on_commit_callbacks(execute=True):
         billing_run(today=renewal_day - timedelta(days=1))  # not due yet
@@ -197,21 +209,33 @@ def test_buy_add_a_zone_and_edit_records_in_the_client_area(client, customer):
     assert 'data-testid="buy-basic"' in page
     confirm = reverse("dns:plan_confirm", args=[_plan("Basic").pk])
     client.post(confirm, {"request_key": "page-1", "amount": "5.00"})
-    response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.example",
-                                                      "apex": "PROXYSRV"})  # fmt: skip
+    response = client.post(
+        reverse("dns:zone_list"), {"action": "zone", "name": "shop.example", "apex": "PROXYSRV"}
+    )
     zone = Zone.objects.get()
     assert response.url == reverse("dns:zone_detail", args=[zone.pk])
     url = response.url
-    bad = client.post(url, {"action": "add", "name": "www", "type": "A", "ttl": "300",
-                            "content": "300.1.1.1"})  # fmt: skip
+    bad = client.post(
+        url, {"action": "add", "name": "www", "type": "A", "ttl": "300", "content": "300.1.1.1"}
+    )
     assert bad.status_code == 400
     assert "is not an IPv4 address" in bad.content.decode()
     assert 'value="300.1.1.1"' in bad.content.decode()  # the input is kept for correction
-    client.post(url, {"action": "add", "name": "www", "type": "A", "ttl": "300",
-                      "content": "192.0.2.5"})  # fmt: skip
+    client.post(
+        url, {"action": "add", "name": "www", "type": "A", "ttl": "300", "content": "192.0.2.5"}
+    )
     record = Record.objects.get(name="www")
-    client.post(url, {"action": "edit", "record": record.pk, "name": "www", "type": "A",
-                      "ttl": "600", "content": "192.0.2.6"})  # fmt: skip
+    client.post(
+        url,
+        {
+            "action": "edit",
+            "record": record.pk,
+            "name": "www",
+            "type": "A",
+            "ttl": "600",
+            "content": "192.0.2.6",
+        },
+    )
     record.refresh_from_db()
     assert (record.ttl, record.content) == (600, "192.0.2.6")
     page = client.get(url).content.decode()
@@ -230,13 +254,18 @@ def test_customers_cannot_see_or_change_another_customers_zones(client, customer
     _fund(customer, "10", "f")
     _buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
-    record = services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A",
-                                 ttl=300, content="192.0.2.1")  # fmt: skip
+    record = services.record_add(
+        customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
     assert_customer_isolation(
-        client, urls=[reverse("dns:zone_detail", args=[zone.pk]),
-                      reverse("dns:zone_delete", args=[zone.pk])],
-        owner=customer, intruder=other_customer,
-    )  # fmt: skip
+        client,
+        urls=[
+            reverse("dns:zone_detail", args=[zone.pk]),
+            reverse("dns:zone_delete", args=[zone.pk]),
+        ],
+        owner=customer,
+        intruder=other_customer,
+    )
     # the intruder's own zone page cannot reach the owner's record either
     _fund(other_customer, "10", "g")
     _buy(other_customer, key="o")
@@ -245,8 +274,17 @@ def test_customers_cannot_see_or_change_another_customers_zones(client, customer
     url = reverse("dns:zone_detail", args=[theirs.pk])
     response = client.post(url, {"action": "delete", "record": record.pk})
     assert response.status_code == 404
-    response = client.post(url, {"action": "edit", "record": record.pk, "name": "www",
-                                 "type": "A", "ttl": "300", "content": "198.51.100.1"})  # fmt: skip
+    response = client.post(
+        url,
+        {
+            "action": "edit",
+            "record": record.pk,
+            "name": "www",
+            "type": "A",
+            "ttl": "300",
+            "content": "198.51.100.1",
+        },
+    )
     assert response.status_code == 404
     record.refresh_from_db()
     assert record.content == "192.0.2.1"
@@ -258,12 +296,14 @@ def test_staff_see_every_zone_and_can_reconcile(client, customer):
     _fund(customer, "10", "f")
     _buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
-    services.record_add(customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300,
-                        content="192.0.2.1")  # fmt: skip
+    services.record_add(
+        customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get(reverse("admin:dns_zone_change", args=[zone.pk])).content.decode()
     assert "192.0.2.1" in page
     listing = reverse("admin:dns_zone_changelist")
-    response = client.post(listing, {"action": "reconcile", "_selected_action": [zone.pk]},
-                           follow=True)  # fmt: skip
+    response = client.post(
+        listing, {"action": "reconcile", "_selected_action": [zone.pk]}, follow=True
+    )
     assert "Checked 1 zones" in response.content.decode()

@@ -42,10 +42,15 @@ def soa_serial(pdns, zone: str) -> int:
 
 @pytest.fixture
 def dns_customer(customer):
-    credit_entry_append(customer=customer, amount=Money(Decimal("20"), "USD"),
-                        kind="admin_add", idempotency_key="dns-test-credit")  # fmt: skip
-    services.dns_plan_buy(customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk,
-                          request_key="buy-basic")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("20"), "USD"),
+        kind="admin_add",
+        idempotency_key="dns-test-credit",
+    )
+    services.dns_plan_buy(
+        customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="buy-basic"
+    )
     return customer
 
 
@@ -53,8 +58,9 @@ def test_buy_basic_create_zone_with_proxysrv_and_the_server_answers(
     parent_zone, dns_customer, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        zone = services.zone_create(customer=dns_customer, name="shop.test",
-                                    apex_address="PROXYSRV")  # fmt: skip
+        zone = services.zone_create(
+            customer=dns_customer, name="shop.test", apex_address="PROXYSRV"
+        )
     assert ask(parent_zone, "shop.test", "A") == [PROXY_IP]
     assert ask(parent_zone, "shop.test", "NS") == ["ns1.nodepoint.eu.", "ns2.nodepoint.eu."]
     assert soa_serial(parent_zone, "shop.test") == Zone.objects.get(pk=zone.pk).serial
@@ -67,15 +73,39 @@ def test_edits_and_deletions_are_served_and_the_serial_rises(
         zone = services.zone_create(customer=dns_customer, name="shop.test")
     serials = [soa_serial(parent_zone, "shop.test")]
     changes = [
-        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="www",
-                                    type="A", ttl=300, content="192.0.2.10"),
-        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="www",
-                                    type="A", ttl=300, content="192.0.2.11"),
-        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="@",
-                                    type="MX", ttl=300, content="10 mail.shop.test"),
-        lambda: services.record_add(customer=dns_customer, zone_id=zone.pk, name="@",
-                                    type="TXT", ttl=300, content="v=spf1 mx -all"),
-    ]  # fmt: skip
+        lambda: services.record_add(
+            customer=dns_customer,
+            zone_id=zone.pk,
+            name="www",
+            type="A",
+            ttl=300,
+            content="192.0.2.10",
+        ),
+        lambda: services.record_add(
+            customer=dns_customer,
+            zone_id=zone.pk,
+            name="www",
+            type="A",
+            ttl=300,
+            content="192.0.2.11",
+        ),
+        lambda: services.record_add(
+            customer=dns_customer,
+            zone_id=zone.pk,
+            name="@",
+            type="MX",
+            ttl=300,
+            content="10 mail.shop.test",
+        ),
+        lambda: services.record_add(
+            customer=dns_customer,
+            zone_id=zone.pk,
+            name="@",
+            type="TXT",
+            ttl=300,
+            content="v=spf1 mx -all",
+        ),
+    ]
     for change in changes:
         with django_capture_on_commit_callbacks(execute=True):
             change()
@@ -86,8 +116,14 @@ def test_edits_and_deletions_are_served_and_the_serial_rises(
 
     record = zone.records.get(content="192.0.2.11")
     with django_capture_on_commit_callbacks(execute=True):
-        services.record_update(customer=dns_customer, record_id=record.pk, name="api",
-                               type="A", ttl=300, content="192.0.2.12")  # fmt: skip
+        services.record_update(
+            customer=dns_customer,
+            record_id=record.pk,
+            name="api",
+            type="A",
+            ttl=300,
+            content="192.0.2.12",
+        )
     serials.append(soa_serial(parent_zone, "shop.test"))
     assert ask(parent_zone, "www.shop.test", "A") == ["192.0.2.10"]
     assert ask(parent_zone, "api.shop.test", "A") == ["192.0.2.12"]
@@ -99,8 +135,9 @@ def test_edits_and_deletions_are_served_and_the_serial_rises(
 
     with django_capture_on_commit_callbacks(execute=True):
         services.zone_delete(customer=dns_customer, zone_id=zone.pk, confirm="shop.test")
-    response = requests.get(parent_zone.zone_api("shop.test."), timeout=5,
-                            headers={"X-API-Key": parent_zone.api_key})  # fmt: skip
+    response = requests.get(
+        parent_zone.zone_api("shop.test."), timeout=5, headers={"X-API-Key": parent_zone.api_key}
+    )
     assert response.status_code == 404
 
 
@@ -109,16 +146,38 @@ def test_reconcile_repairs_a_record_changed_behind_the_portals_back(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         zone = services.zone_create(customer=dns_customer, name="shop.test")
-        services.record_add(customer=dns_customer, zone_id=zone.pk, name="www", type="A",
-                            ttl=300, content="192.0.2.10")  # fmt: skip
-    tamper = {"rrsets": [
-        {"name": "www.shop.test.", "type": "A", "ttl": 300, "changetype": "REPLACE",
-         "records": [{"content": "198.51.100.66", "disabled": False}]},
-        {"name": "rogue.shop.test.", "type": "TXT", "ttl": 300, "changetype": "REPLACE",
-         "records": [{"content": '"not ours"', "disabled": False}]},
-    ]}  # fmt: skip
-    requests.patch(parent_zone.zone_api("shop.test."), json=tamper, timeout=5,
-                   headers={"X-API-Key": parent_zone.api_key}).raise_for_status()  # fmt: skip
+        services.record_add(
+            customer=dns_customer,
+            zone_id=zone.pk,
+            name="www",
+            type="A",
+            ttl=300,
+            content="192.0.2.10",
+        )
+    tamper = {
+        "rrsets": [
+            {
+                "name": "www.shop.test.",
+                "type": "A",
+                "ttl": 300,
+                "changetype": "REPLACE",
+                "records": [{"content": "198.51.100.66", "disabled": False}],
+            },
+            {
+                "name": "rogue.shop.test.",
+                "type": "TXT",
+                "ttl": 300,
+                "changetype": "REPLACE",
+                "records": [{"content": '"not ours"', "disabled": False}],
+            },
+        ]
+    }
+    requests.patch(
+        parent_zone.zone_api("shop.test."),
+        json=tamper,
+        timeout=5,
+        headers={"X-API-Key": parent_zone.api_key},
+    ).raise_for_status()
     assert ask(parent_zone, "www.shop.test", "A") == ["198.51.100.66"]
     counts = services.dns_reconcile()
     assert counts["repaired_sets"] == 2
@@ -139,8 +198,14 @@ def test_invalid_records_change_nothing_on_the_server(
     for rtype, rows in INVALID.items():
         for name, content in rows:
             with pytest.raises(InvalidRecord):
-                services.record_add(customer=dns_customer, zone_id=zone.pk, name=name,
-                                    type=rtype, ttl=300, content=content)  # fmt: skip
+                services.record_add(
+                    customer=dns_customer,
+                    zone_id=zone.pk,
+                    name=name,
+                    type=rtype,
+                    ttl=300,
+                    content=content,
+                )
     after = requests.get(parent_zone.zone_api("shop.test."), headers=headers, timeout=5).json()
     assert after["rrsets"] == before["rrsets"]
     assert zone.records.count() == 0
@@ -174,8 +239,12 @@ def test_acceptance_buy_basic_add_a_delegated_zone_with_proxysrv_through_the_cli
 ):
     from django.urls import reverse
 
-    credit_entry_append(customer=customer, amount=Money(Decimal("10"), "USD"),
-                        kind="admin_add", idempotency_key="acceptance")  # fmt: skip
+    credit_entry_append(
+        customer=customer,
+        amount=Money(Decimal("10"), "USD"),
+        kind="admin_add",
+        idempotency_key="acceptance",
+    )
     client.force_login(customer.user)
     basic = DnsPlan.objects.get(name="Basic").pk
     client.post(reverse("dns:plan_confirm", args=[basic]), {"request_key": "acc", "amount": "5"})
@@ -183,8 +252,10 @@ def test_acceptance_buy_basic_add_a_delegated_zone_with_proxysrv_through_the_cli
         response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
     zone = Zone.objects.get(name="shop.test")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(response.url, {"action": "add", "name": "www", "type": "A", "ttl": "300",
-                                   "content": "PROXYSRV"})  # fmt: skip
+        client.post(
+            response.url,
+            {"action": "add", "name": "www", "type": "A", "ttl": "300", "content": "PROXYSRV"},
+        )
     assert ask(parent_zone, "www.shop.test", "A") == [PROXY_IP]
     page = client.get(reverse("dns:zone_detail", args=[zone.pk])).content.decode()
     assert "PROXYSRV" in page
@@ -198,19 +269,28 @@ def test_suspended_zones_leave_the_server_and_come_back_on_renewal(
     from invoices.services.billing_run import billing_run
 
     with django_capture_on_commit_callbacks(execute=True):
-        zone = services.zone_create(customer=dns_customer, name="shop.test",
-                                    apex_address="192.0.2.44")  # fmt: skip
+        zone = services.zone_create(
+            customer=dns_customer, name="shop.test", apex_address="192.0.2.44"
+        )
     sub = dns_customer.dns_subscription
-    credit_entry_append(customer=dns_customer, amount=Money(Decimal("-15"), "USD"),
-                        kind="admin_remove", idempotency_key="spend-it")  # fmt: skip
+    credit_entry_append(
+        customer=dns_customer,
+        amount=Money(Decimal("-15"), "USD"),
+        kind="admin_remove",
+        idempotency_key="spend-it",
+    )
     for days in (0, 7):  # grace, then suspension
         with django_capture_on_commit_callbacks(execute=True):
             billing_run(today=sub.period_end + timedelta(days=days))
     zone.refresh_from_db()
     assert zone.status == "suspended"
     assert ask(parent_zone, "shop.test", "A") == []
-    credit_entry_append(customer=dns_customer, amount=Money(Decimal("5"), "USD"),
-                        kind="admin_add", idempotency_key="top-up")  # fmt: skip
+    credit_entry_append(
+        customer=dns_customer,
+        amount=Money(Decimal("5"), "USD"),
+        kind="admin_add",
+        idempotency_key="top-up",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         billing_run(today=sub.period_end + timedelta(days=8))
     assert ask(parent_zone, "shop.test", "A") == ["192.0.2.44"]

@@ -467,7 +467,9 @@ def dns_subscriptions_renew(context: RunContext) -> None:
 
     due = dns_subscriptions_due(today=context.today)
     context.each(
-        "dns_renewed", due,
-        lambda pk: int(dns_subscription_renew(subscription_id=pk, today=context.today)
-                       == "renewed"),
-    )  # fmt: skip
+        "dns_renewed",
+        due,
+        lambda pk: int(
+            dns_subscription_renew(subscription_id=pk, today=context.today) == "renewed"
+        ),
+    )

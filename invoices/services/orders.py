@@ -310,8 +310,9 @@ def recurring_price(
 ) -> tuple[Money, list[tuple[ConfigurableOption, int]]]:
     """The recurring amount of `product` with these option quantities on `cycle`, priced as
     an order would be (plan changes use it), and the options with a quantity."""
-    request = OrderRequest(product=product, cycle=cycle, currency=currency,
-                           option_quantities=option_quantities)  # fmt: skip
+    request = OrderRequest(
+        product=product, cycle=cycle, currency=currency, option_quantities=option_quantities
+    )
     options = _chosen_options(request)
     amount = _recurring_of(_product_price(request), options)
     return amount, [(option, quantity) for option, quantity, _price, _fee in options]

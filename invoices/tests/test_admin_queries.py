@@ -35,23 +35,30 @@ def _invoice():
 
 def _service() -> Service:
     return Service.objects.create(
-        customer=CustomerFactory(), product=ProductPriceFactory().product, cycle="monthly",
-        currency="USD", recurring_amount=Money(Decimal("5"), "USD"),
-    )  # fmt: skip
+        customer=CustomerFactory(),
+        product=ProductPriceFactory().product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Money(Decimal("5"), "USD"),
+    )
 
 
 def _operation():
     service = _service()
     ProvisioningOperation.objects.create(
-        service=service, kind="create", idempotency_key=f"service:{service.pk}:create:1",
-        status="succeeded", request_summary={"kind": "create"},
-    )  # fmt: skip
+        service=service,
+        kind="create",
+        idempotency_key=f"service:{service.pk}:create:1",
+        status="succeeded",
+        request_summary={"kind": "create"},
+    )
 
 
 def _dns_operation():
     n = DnsOperation.objects.count()
-    DnsOperation.objects.create(zone_name=f"zone{n}.test", kind="create_zone",
-                                idempotency_key=f"zone{n}.test:create_zone")  # fmt: skip
+    DnsOperation.objects.create(
+        zone_name=f"zone{n}.test", kind="create_zone", idempotency_key=f"zone{n}.test:create_zone"
+    )
 
 
 def _usage():
@@ -73,9 +80,11 @@ def _payment():
     draft = services.invoice_create_draft(customer=CustomerFactory(), currency="USD", lines=[line])
     services.invoice_issue(invoice_id=draft.pk)
     payment_record(
-        invoice_id=draft.pk, gateway="manual", reference=f"ref-{draft.pk}",
+        invoice_id=draft.pk,
+        gateway="manual",
+        reference=f"ref-{draft.pk}",
         amount=Money(Decimal("9"), "USD"),
-    )  # fmt: skip
+    )
 
 
 def _webhook_event():
@@ -89,8 +98,9 @@ def _credit():
     from credits.services import credit_entry_append
 
     customer = CustomerFactory()
-    credit_entry_append(customer=customer, amount=Money(Decimal("5"), "USD"),
-                        kind="admin_add", idempotency_key="k")  # fmt: skip
+    credit_entry_append(
+        customer=customer, amount=Money(Decimal("5"), "USD"), kind="admin_add", idempotency_key="k"
+    )
 
 
 BUILDERS = {
@@ -145,31 +155,38 @@ def _older(column: str) -> str:
 # (SQL over the row `t` and the copy's number `g`): unique columns, and dates spread back.
 LARGE_TABLES: dict[type[Model], dict[str, str]] = {
     Invoice: {
-        "number": "'BIG-' || g", "sequence_number": "NULL", "created_at": _older("created_at"),
+        "number": "'BIG-' || g",
+        "sequence_number": "NULL",
+        "created_at": _older("created_at"),
     },
     Payment: {"reference": "'big-' || g", "received_at": _older("received_at")},
     CreditEntry: {
-        "sequence": "t.sequence + g", "idempotency_key": "'big-' || g",
+        "sequence": "t.sequence + g",
+        "idempotency_key": "'big-' || g",
         "balance_before": "t.balance_after + (g - 1) * t.amount",
-        "balance_after": "t.balance_after + g * t.amount", "created_at": _older("created_at"),
+        "balance_after": "t.balance_after + g * t.amount",
+        "created_at": _older("created_at"),
     },
     AuditEvent: {"created_at": _older("created_at")},
     Service: {"created_at": _older("created_at")},
     WebhookEvent: {"event_id": "'big-' || g", "received_at": _older("received_at")},
     ProvisioningOperation: {
-        "idempotency_key": "t.idempotency_key || ':big:' || g", "created_at": _older("created_at"),
+        "idempotency_key": "t.idempotency_key || ':big:' || g",
+        "created_at": _older("created_at"),
     },
     DnsOperation: {
-        "idempotency_key": "t.idempotency_key || ':big:' || g", "created_at": _older("created_at"),
+        "idempotency_key": "t.idempotency_key || ':big:' || g",
+        "created_at": _older("created_at"),
     },
     Order: {"created_at": _older("created_at")},
     UsageRecord: {"recorded_at": _older("recorded_at")},
     User: {"email": "'big' || g || '@example.com'", "date_joined": _older("date_joined")},
     Customer: {
         "user_id": "(SELECT id FROM accounts_user WHERE email = 'big' || g || '@example.com')",
-        "name": "t.name || ' ' || g", "created_at": _older("created_at"),
+        "name": "t.name || ' ' || g",
+        "created_at": _older("created_at"),
     },
-}  # fmt: skip
+}
 COPIED_FIRST = {Customer: User}  # each copy of a customer takes a copied user
 
 

@@ -83,8 +83,11 @@ def test_one_service_from_order_to_termination(
     renewal = Invoice.objects.get(kind="renewal")
     assert renewal.due_date == date(2026, 2, 1)
     assert list(renewal.notices.order_by("id").values_list("kind", flat=True)) == [
-        "upcoming", "due", "overdue_1", "overdue_2",
-    ]  # fmt: skip
+        "upcoming",
+        "due",
+        "overdue_1",
+        "overdue_2",
+    ]
 
     # Feb 5: paid: unsuspended and renewed until Mar 1
     timeline.act(lambda: services.invoice_mark_paid(invoice_id=renewal.pk))
@@ -128,15 +131,20 @@ def test_one_service_from_order_to_termination(
         AuditEvent.objects.filter(customer=customer).order_by("id").values_list("action", flat=True)
     )
     assert actions == [
-        AuditAction.INVOICE_ISSUED, AuditAction.ORDER_PLACED,
-        AuditAction.INVOICE_PAID, AuditAction.SERVICE_PROVISIONED,
+        AuditAction.INVOICE_ISSUED,
+        AuditAction.ORDER_PLACED,
+        AuditAction.INVOICE_PAID,
+        AuditAction.SERVICE_PROVISIONED,
         AuditAction.INVOICE_ISSUED,  # Jan 25
         AuditAction.SERVICE_SUSPENDED,  # Feb 4
-        AuditAction.INVOICE_PAID, AuditAction.SERVICE_UNSUSPENDED, AuditAction.SERVICE_RENEWED,
+        AuditAction.INVOICE_PAID,
+        AuditAction.SERVICE_UNSUSPENDED,
+        AuditAction.SERVICE_RENEWED,
         AuditAction.INVOICE_ISSUED,  # Feb 22
         AuditAction.SERVICE_SUSPENDED,  # Mar 4
-        AuditAction.SERVICE_TERMINATED, AuditAction.INVOICE_CANCELLED,  # Mar 31
-    ]  # fmt: skip
+        AuditAction.SERVICE_TERMINATED,
+        AuditAction.INVOICE_CANCELLED,  # Mar 31
+    ]
     assert BillingRun.objects.count() == 2 * ((date(2026, 4, 10) - START).days + 1)
 
 
@@ -171,9 +179,15 @@ def test_suspension_hold_defers_suspension(customer, product, django_capture_on_
 
 def _active_service(customer, product, next_due: date, **extra) -> Service:
     return Service.objects.create(
-        customer=customer, product=product, cycle="monthly", currency="USD",
-        recurring_amount=usd("10.00"), status="active", next_due_date=next_due, **extra,
-    )  # fmt: skip
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=usd("10.00"),
+        status="active",
+        next_due_date=next_due,
+        **extra,
+    )
 
 
 def test_renewals_bill_usage_overage_for_the_period_just_ended(customer, product):
@@ -188,9 +202,11 @@ def test_renewals_bill_usage_overage_for_the_period_just_ended(customer, product
         (date(2026, 2, 2), "999"),
     ):
         UsageRecord.objects.create(
-            service=service, metric="bandwidth_gb", quantity=Decimal(quantity),
+            service=service,
+            metric="bandwidth_gb",
+            quantity=Decimal(quantity),
             recorded_at=datetime(day.year, day.month, day.day, tzinfo=UTC),
-        )  # fmt: skip
+        )
     UsageRecord.objects.create(service=service, metric="other", quantity=Decimal("500"))
 
     billing_run(today=date(2026, 1, 25))
@@ -254,9 +270,18 @@ def test_one_failing_item_does_not_stop_the_run(customer, product, monkeypatch):
 
 @pytest.mark.parametrize(
     ("offset", "kind"),
-    [(-4, None), (-3, "upcoming"), (-1, "upcoming"), (0, "due"), (1, "overdue_1"),
-     (2, "overdue_1"), (3, "overdue_2"), (7, "overdue_3"), (40, "overdue_3")],
-)  # fmt: skip
+    [
+        (-4, None),
+        (-3, "upcoming"),
+        (-1, "upcoming"),
+        (0, "due"),
+        (1, "overdue_1"),
+        (2, "overdue_1"),
+        (3, "overdue_2"),
+        (7, "overdue_3"),
+        (40, "overdue_3"),
+    ],
+)
 def test_reminder_kind_by_day(offset, kind):
     due = date(2026, 6, 15)
     assert reminder_kind(due=due, today=due + timedelta(days=offset)) == kind

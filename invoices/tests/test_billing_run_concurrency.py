@@ -24,11 +24,15 @@ def test_concurrent_runs_do_the_work_once():
     product = ProductPriceFactory().product
     for n in range(SERVICES):
         Service.objects.create(
-            customer=CustomerFactory(), product=product, cycle="monthly", currency="USD",
-            recurring_amount=Money(Decimal("10"), "USD"), status="active",
+            customer=CustomerFactory(),
+            product=product,
+            cycle="monthly",
+            currency="USD",
+            recurring_amount=Money(Decimal("10"), "USD"),
+            status="active",
             # a third overdue since Jan 20 (suspend + reminders), the rest due soon (renew)
             next_due_date=date(2026, 1, 20) if n % 3 == 0 else date(2026, 2, 1),
-        )  # fmt: skip
+        )
     billing_run(today=date(2026, 1, 19))  # issues every renewal once, unpaid from here on
     outcomes = run_together([lambda: billing_run(today=date(2026, 1, 26))] * 2)
     assert errors_of(outcomes) == []

@@ -127,22 +127,33 @@ def test_staff_who_may_not_issue_invoices_create_manual_drafts_only(client, cust
     url = reverse("admin:invoices_invoice_manual")
     assert 'name="issue_now"' not in client.get(url).content.decode()
     data = {
-        "customer": customer.pk, "currency": "USD", "issue_now": "on",
-        "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0",
-        "lines-MIN_NUM_FORMS": "1", "lines-MAX_NUM_FORMS": "1000",
-        "lines-0-description": "Work", "lines-0-quantity": "1", "lines-0-unit_price": "9",
-    }  # fmt: skip
+        "customer": customer.pk,
+        "currency": "USD",
+        "issue_now": "on",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-description": "Work",
+        "lines-0-quantity": "1",
+        "lines-0-unit_price": "9",
+    }
     assert client.post(url, data).status_code == 302
     assert Invoice.objects.get(customer=customer).status == Invoice.Status.DRAFT
 
 
 def test_manual_invoice_needs_a_line(staff_client, customer):
     data = {
-        "customer": customer.pk, "currency": "USD",
-        "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0",
-        "lines-MIN_NUM_FORMS": "1", "lines-MAX_NUM_FORMS": "1000",
-        "lines-0-description": "", "lines-0-quantity": "", "lines-0-unit_price": "",
-    }  # fmt: skip
+        "customer": customer.pk,
+        "currency": "USD",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "1",
+        "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-description": "",
+        "lines-0-quantity": "",
+        "lines-0-unit_price": "",
+    }
     response = staff_client.post(reverse("admin:invoices_invoice_manual"), data)
     assert response.status_code == 200
     assert Invoice.objects.count() == 0

@@ -165,9 +165,12 @@ def test_database_refuses_an_issued_invoice_without_a_number(buyer):
 def test_database_bills_a_service_period_only_once(buyer):
     product = ProductFactory()
     service = Service.objects.create(
-        customer=buyer, product=product, cycle="monthly", currency="USD",
+        customer=buyer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
         recurring_amount=usd("10.00"),
-    )  # fmt: skip
+    )
     line = services.LineDraft(
         kind=InvoiceLine.Kind.SERVICE,
         description="Game server",

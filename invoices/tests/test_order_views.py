@@ -164,12 +164,18 @@ def test_billing_cycles_are_listed_shortest_first_with_the_shortest_chosen(clien
         ("semiannual", "57"),
         ("quarterly", "29"),
     ]:
-        ProductPriceFactory(product=product, cycle=cycle, price=usd(amount))  # fmt: skip
+        ProductPriceFactory(product=product, cycle=cycle, price=usd(amount))
     client.force_login(customer.user)
     response = client.get(reverse("orders:product", args=["vps-cycles"]))
     field = response.context["form"]["cycle"]
     assert [value for value, _ in field.field.choices] == [
-        "monthly", "quarterly", "semiannual", "annual", "biennial", "one_time"]  # fmt: skip
+        "monthly",
+        "quarterly",
+        "semiannual",
+        "annual",
+        "biennial",
+        "one_time",
+    ]
     html = response.content.decode()
     checked = [line for line in html.splitlines() if 'name="cycle"' in line and "checked" in line]
     assert len(checked) == 1
@@ -178,10 +184,21 @@ def test_billing_cycles_are_listed_shortest_first_with_the_shortest_chosen(clien
 
 @pytest.mark.parametrize(
     "hostname",
-    ["not a host name!", "-mc.example.net", "mc..example.net", "mc_1.example.net",
-     "192.0.2.10", "a" * 64 + ".example.net", "mc.example.net\x00", "mc\u202e.example.net",
-     "<script>alert(1)</script>", "x" * 10_000, "1.5", "99999999999999999999"],
-)  # fmt: skip
+    [
+        "not a host name!",
+        "-mc.example.net",
+        "mc..example.net",
+        "mc_1.example.net",
+        "192.0.2.10",
+        "a" * 64 + ".example.net",
+        "mc.example.net\x00",
+        "mc\u202e.example.net",
+        "<script>alert(1)</script>",
+        "x" * 10_000,
+        "1.5",
+        "99999999999999999999",
+    ],
+)
 def test_an_order_hostname_must_be_a_host_name(client, customer, price, hostname):
     client.force_login(customer.user)
     data = {"cycle": "monthly", "hostname": hostname, "coupon_code": ""}
@@ -200,8 +217,12 @@ def test_the_review_shows_the_hostname_and_domain_as_they_will_be_stored(client,
     ProductPriceFactory(product=product, price=usd("5.00"))
     client.force_login(customer.user)
     url = reverse("orders:product", args=["web-1"])
-    data = {"cycle": "monthly", "hostname": "Web1.Example.NET.", "domain": "bücher.example",
-            "coupon_code": ""}  # fmt: skip
+    data = {
+        "cycle": "monthly",
+        "hostname": "Web1.Example.NET.",
+        "domain": "bücher.example",
+        "coupon_code": "",
+    }
     review = client.post(url, data).content.decode()
     assert 'data-testid="order-hostname">web1.example.net<' in review
     assert 'data-testid="order-domain">xn--bcher-kva.example<' in review
@@ -217,8 +238,10 @@ def test_an_order_domain_must_be_a_registrable_domain_name(client, customer, dom
     product = ProductFactory(slug="web-2", requires_domain=True)
     ProductPriceFactory(product=product, price=usd("5.00"))
     client.force_login(customer.user)
-    response = client.post(reverse("orders:product", args=["web-2"]),
-                           {"cycle": "monthly", "domain": domain, "place": "1"})  # fmt: skip
+    response = client.post(
+        reverse("orders:product", args=["web-2"]),
+        {"cycle": "monthly", "domain": domain, "place": "1"},
+    )
     assert response.context["form"].errors["domain"]
     assert Order.objects.count() == 0
 

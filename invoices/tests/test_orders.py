@@ -58,9 +58,12 @@ def price():
     )
     option = ConfigurableOptionFactory(product=price.product, name="Extra memory", max_quantity=8)
     ConfigurableOptionPrice.objects.create(
-        option=option, cycle="monthly", currency="EUR", unit_price=eur("2.00"),
+        option=option,
+        cycle="monthly",
+        currency="EUR",
+        unit_price=eur("2.00"),
         setup_fee=eur("0.00"),
-    )  # fmt: skip
+    )
     return price
 
 
@@ -234,10 +237,13 @@ def test_one_time_products_have_no_renewal(buyer):
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("hostname", "not a host name!", "Enter a host name"),
-     ("hostname", "192.0.2.1", "Enter a host name"),
-     ("domain", "co.uk", "Enter a domain name"), ("domain", "localhost", "Enter a domain name")],
-)  # fmt: skip
+    [
+        ("hostname", "not a host name!", "Enter a host name"),
+        ("hostname", "192.0.2.1", "Enter a host name"),
+        ("domain", "co.uk", "Enter a domain name"),
+        ("domain", "localhost", "Enter a domain name"),
+    ],
+)
 def test_the_order_service_refuses_bad_names_whoever_calls_it(field, value, message):
     from invoices.errors import InvalidOrderField
 

@@ -226,9 +226,15 @@ class PayPalGateway:
         page, pages = 1, 1
         while page <= pages:
             query = urlencode(
-                {"start_date": start, "end_date": end, "transaction_status": "S",
-                 "fields": "transaction_info", "page_size": 500, "page": page}
-            )  # fmt: skip
+                {
+                    "start_date": start,
+                    "end_date": end,
+                    "transaction_status": "S",
+                    "fields": "transaction_info",
+                    "page_size": 500,
+                    "page": page,
+                }
+            )
             status, payload = self._call("GET", f"/v1/reporting/transactions?{query}")
             payload = self._ok(status, payload)
             pages = int(payload.get("total_pages") or 1)
@@ -275,9 +281,11 @@ class PayPalGateway:
         """A catalog product and an active billing plan for it; returns (product id, plan id)."""
         product = {"name": name[:127], "type": "SERVICE", "category": "SOFTWARE"}
         status, payload = self._call(
-            "POST", "/v1/catalogs/products", body=json.dumps(product),
+            "POST",
+            "/v1/catalogs/products",
+            body=json.dumps(product),
             request_id=f"{idempotency_key}-product",
-        )  # fmt: skip
+        )
         product_id = self._ok(status, payload)["id"]
         unit, count = INTERVALS[months]
         value = amount_value(amount_minor, currency_exponent(currency))
@@ -297,9 +305,11 @@ class PayPalGateway:
             "payment_preferences": {"auto_bill_outstanding": True, "payment_failure_threshold": 3},
         }
         status, payload = self._call(
-            "POST", "/v1/billing/plans", body=json.dumps(plan),
+            "POST",
+            "/v1/billing/plans",
+            body=json.dumps(plan),
             request_id=f"{idempotency_key}-plan",
-        )  # fmt: skip
+        )
         return product_id, self._ok(status, payload)["id"]
 
     def subscription_create(
@@ -342,9 +352,10 @@ class PayPalGateway:
 
     def subscription_cancel(self, *, reference: str, reason: str) -> None:
         status, payload = self._call(
-            "POST", f"/v1/billing/subscriptions/{reference}/cancel",
+            "POST",
+            f"/v1/billing/subscriptions/{reference}/cancel",
             body=json.dumps({"reason": reason[:128]}),
-        )  # fmt: skip
+        )
         if status == 422 and _issue(payload) == "SUBSCRIPTION_STATUS_INVALID":
             return  # already cancelled or expired at PayPal
         self._ok(status, payload)
@@ -444,9 +455,12 @@ class PayPalWebhookVerifier:
             event = json.loads(text)
         except (UnicodeDecodeError, ValueError) as exc:
             raise WebhookInvalid("Body is not valid JSON.") from exc
-        if not (isinstance(event, dict) and isinstance(event.get("id"), str)
-                and isinstance(event.get("event_type"), str)
-                and isinstance(event.get("resource"), dict)):  # fmt: skip
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("id"), str)
+            and isinstance(event.get("event_type"), str)
+            and isinstance(event.get("resource"), dict)
+        ):
             raise WebhookInvalid("Body is not a PayPal event.")
         request = json.dumps({**values, "webhook_id": self.webhook_id})[:-1]
         request += f', "webhook_event": {text}}}'

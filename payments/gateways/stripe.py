@@ -116,10 +116,13 @@ class StripeGateway:
     def customer_create(self, *, portal_customer_id: int, email: str, name: str) -> str:
         try:
             customer = self.client.v1.customers.create(
-                {"email": email, "name": name,
-                 "metadata": {"portal_customer_id": str(portal_customer_id)}},
+                {
+                    "email": email,
+                    "name": name,
+                    "metadata": {"portal_customer_id": str(portal_customer_id)},
+                },
                 {"idempotency_key": f"customer-{portal_customer_id}"},
-            )  # fmt: skip
+            )
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return customer.id
@@ -193,10 +196,13 @@ class StripeGateway:
         refunded so far (this refund included)."""
         try:
             refund = self.client.v1.refunds.create(
-                {"payment_intent": payment_reference, "amount": amount_minor,
-                 "reason": "requested_by_customer"},
+                {
+                    "payment_intent": payment_reference,
+                    "amount": amount_minor,
+                    "reason": "requested_by_customer",
+                },
                 {"idempotency_key": idempotency_key},
-            )  # fmt: skip
+            )
             charge = self.client.v1.charges.retrieve(refund.charge)
         except stripe.StripeError as exc:
             raise _translate(exc) from exc

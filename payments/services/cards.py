@@ -276,9 +276,12 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
         raise PaymentsError("This invoice has nothing left to pay.")
     gateway = _stripe()
     attempt = PaymentAttempt.objects.create(
-        invoice=invoice, customer=invoice.customer, gateway=GATEWAY,
-        currency=str(invoice.currency), amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=invoice.customer,
+        gateway=GATEWAY,
+        currency=str(invoice.currency),
+        amount=invoice.amount_due,
+    )
     try:
         result = gateway.charge_on_session(
             customer_reference=gateway_customer_reference(

@@ -138,9 +138,12 @@ def _apply(payment: Payment, invoice: Invoice, *, actor: User | None) -> None:
     )
     if payment.amount > applied:
         credit_overpayment_add(
-            customer=invoice.customer, amount=payment.amount - applied, payment_id=payment.pk,
-            invoice=invoice, reference=f"{payment.gateway}:{payment.reference}",
-        )  # fmt: skip
+            customer=invoice.customer,
+            amount=payment.amount - applied,
+            payment_id=payment.pk,
+            invoice=invoice,
+            reference=f"{payment.gateway}:{payment.reference}",
+        )
 
 
 def _refund_lock(payment_id: int) -> Payment:
@@ -236,9 +239,12 @@ def payment_refund_via_gateway(
     if not reason.strip():
         raise RefundNotPossible("Give the reason for the refund.")
     request = RefundRequest.objects.create(
-        payment=payment, currency=str(amount.currency), amount=amount, reason=reason.strip(),
+        payment=payment,
+        currency=str(amount.currency),
+        amount=amount,
+        reason=reason.strip(),
         requested_by=actor,
-    )  # fmt: skip
+    )
     try:
         result = gateway.refund(
             payment_reference=payment.reference,
@@ -301,9 +307,13 @@ def payment_refund_book_once(
         )
     elif not booked:
         RefundRequest.objects.create(
-            payment=payment, status=RefundRequest.Status.SUCCEEDED, currency=str(amount.currency),
-            amount=amount, reason=reason, reference=reference,
-        )  # fmt: skip
+            payment=payment,
+            status=RefundRequest.Status.SUCCEEDED,
+            currency=str(amount.currency),
+            amount=amount,
+            reason=reason,
+            reference=reference,
+        )
     return not booked
 
 
@@ -600,17 +610,22 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                 try:
                     subscription_payment_record(
                         subscription_reference=found.subscription_reference,
-                        sale_id=found.reference, amount=amount, raw=found.raw or {},
-                    )  # fmt: skip
+                        sale_id=found.reference,
+                        amount=amount,
+                        raw=found.raw or {},
+                    )
                 except SubscriptionPaymentUnmatched:
                     counts["skipped"] += 1
                     continue
             elif found.invoice_id and Invoice.objects.filter(pk=found.invoice_id).exists():
                 payment_record(
-                    invoice_id=found.invoice_id, gateway=name, reference=found.reference,
-                    amount=amount, method=GATEWAY_METHODS.get(name, Payment.Method.OTHER),
+                    invoice_id=found.invoice_id,
+                    gateway=name,
+                    reference=found.reference,
+                    amount=amount,
+                    method=GATEWAY_METHODS.get(name, Payment.Method.OTHER),
                     raw=found.raw or {},
-                )  # fmt: skip
+                )
             else:
                 counts["skipped"] += 1
                 continue
@@ -633,13 +648,18 @@ def _refunds_reconcile(name: str, gateway, since: int) -> int:
         if found.total_minor is not None:
             before = payment.amount_refunded
             after = payment_refund_sync(
-                payment_id=payment.pk, reason=reason, via=name,
+                payment_id=payment.pk,
+                reason=reason,
+                via=name,
                 refunded_total=money_from_minor_units(found.total_minor, found.currency),
-            ).amount_refunded  # fmt: skip
+            ).amount_refunded
             booked += int(after != before)
         else:
             booked += payment_refund_book_once(
-                payment_id=payment.pk, reference=found.reference, reason=reason, via=name,
+                payment_id=payment.pk,
+                reference=found.reference,
+                reason=reason,
+                via=name,
                 amount=money_from_minor_units(found.amount_minor, found.currency),
-            )  # fmt: skip
+            )
     return booked

@@ -56,9 +56,12 @@ def renewal_total(service: Service) -> Money:
 
 def _plan_for(service: Service, amount: Money) -> GatewayPlan:
     plan = GatewayPlan.objects.filter(
-        gateway=GATEWAY, product=service.product, cycle=service.cycle,
-        currency=service.currency, amount=amount,
-    ).first()  # fmt: skip
+        gateway=GATEWAY,
+        product=service.product,
+        cycle=service.cycle,
+        currency=service.currency,
+        amount=amount,
+    ).first()
     if plan is not None:
         return plan
     product_reference, reference = _paypal().plan_create(
@@ -72,9 +75,13 @@ def _plan_for(service: Service, amount: Money) -> GatewayPlan:
         ),
     )
     plan, _ = GatewayPlan.objects.get_or_create(
-        gateway=GATEWAY, product=service.product, cycle=service.cycle, currency=service.currency,
-        amount=amount, defaults={"product_reference": product_reference, "reference": reference},
-    )  # fmt: skip
+        gateway=GATEWAY,
+        product=service.product,
+        cycle=service.cycle,
+        currency=service.currency,
+        amount=amount,
+        defaults={"product_reference": product_reference, "reference": reference},
+    )
     return plan
 
 
@@ -219,6 +226,10 @@ def subscription_payment_record(
             "which has no unpaid renewal."
         )
     return payment_record(
-        invoice_id=invoice.pk, gateway=GATEWAY, reference=sale_id, amount=amount,
-        method=Payment.Method.PAYPAL, raw=raw,
-    )  # fmt: skip
+        invoice_id=invoice.pk,
+        gateway=GATEWAY,
+        reference=sale_id,
+        amount=amount,
+        method=Payment.Method.PAYPAL,
+        raw=raw,
+    )

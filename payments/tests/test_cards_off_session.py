@@ -39,9 +39,15 @@ def _card(customer, reference="pm_1", *, default=True, last4="4242") -> SavedPay
         customer=customer, gateway="stripe", defaults={"reference": "cus_1"}
     )
     return SavedPaymentMethod.objects.create(
-        customer=customer, gateway="stripe", reference=reference, brand="visa", last4=last4,
-        exp_month=4, exp_year=2030, is_default=default,
-    )  # fmt: skip
+        customer=customer,
+        gateway="stripe",
+        reference=reference,
+        brand="visa",
+        last4=last4,
+        exp_month=4,
+        exp_year=2030,
+        is_default=default,
+    )
 
 
 def test_customer_saves_a_card_on_stripes_page(client, customer, mocked):
@@ -61,9 +67,16 @@ def test_customer_saves_a_card_on_stripes_page(client, customer, mocked):
     attempt = PaymentAttempt.objects.get(kind="card_setup")
     assert mocked.calls[1].request.headers["Idempotency-Key"] == f"payment-attempt-{attempt.pk}"
 
-    session = {"id": "cs_setup", "object": "checkout.session",
-               "setup_intent": {"id": "seti_1", "object": "setup_intent", "status": "succeeded",
-                                "payment_method": _pm("pm_1")}}  # fmt: skip
+    session = {
+        "id": "cs_setup",
+        "object": "checkout.session",
+        "setup_intent": {
+            "id": "seti_1",
+            "object": "setup_intent",
+            "status": "succeeded",
+            "payment_method": _pm("pm_1"),
+        },
+    }
     mocked.get(f"{API}/checkout/sessions/cs_setup", json=session)
     page = client.get(reverse("payments:card_return"), {"session_id": "cs_setup"}, follow=True)
     assert "Visa •••• 4242 is saved." in page.content.decode()
@@ -98,14 +111,20 @@ def test_card_actions_are_hidden_from_other_customers(client, customer, other_cu
     card = _card(customer)
     mocked.post(f"{API}/customers/cus_1", json={"id": "cus_1", "object": "customer"})
     assert_customer_isolation(
-        client, urls=[reverse("payments:card_default", args=[card.pk])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("payments:card_default", args=[card.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )
     mocked.post(f"{API}/payment_methods/pm_1/detach", json=_pm("pm_1"))
     assert_customer_isolation(
-        client, urls=[reverse("payments:card_remove", args=[card.pk])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("payments:card_remove", args=[card.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )
 
 
 def test_setup_intent_webhook_stores_the_card(
@@ -113,8 +132,13 @@ def test_setup_intent_webhook_stores_the_card(
 ):
     GatewayCustomer.objects.create(customer=customer, gateway="stripe", reference="cus_1")
     mocked.get(f"{API}/payment_methods/pm_9", json=_pm("pm_9", last4="0005"))
-    intent = {"id": "seti_9", "object": "setup_intent", "status": "succeeded",
-              "customer": "cus_1", "payment_method": "pm_9"}  # fmt: skip
+    intent = {
+        "id": "seti_9",
+        "object": "setup_intent",
+        "status": "succeeded",
+        "customer": "cus_1",
+        "payment_method": "pm_9",
+    }
     body, headers = se.signed(se.event("setup_intent.succeeded", intent))
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/webhooks/stripe/", body, content_type="application/json", **headers)
@@ -125,8 +149,9 @@ def test_setup_intent_webhook_stores_the_card(
 
 
 def _renewal(customer, due: date) -> Invoice:
-    line = invoice_services.LineDraft(kind="service", description="Renewal",
-                                      unit_price=Money(Decimal("15.00"), "USD"))  # fmt: skip
+    line = invoice_services.LineDraft(
+        kind="service", description="Renewal", unit_price=Money(Decimal("15.00"), "USD")
+    )
     draft = invoice_services.invoice_create_draft(
         customer=customer, currency="USD", lines=[line], kind="renewal", due_date=due
     )
@@ -141,16 +166,28 @@ def _charge(capture):
 def test_renewal_is_charged_off_session_once(customer, mocked, django_capture_on_commit_callbacks):
     _card(customer)
     invoice = _renewal(customer, timezone.localdate())
-    mocked.post(f"{API}/payment_intents", json={
-        "id": "pi_off", "object": "payment_intent", "status": "succeeded", "amount": 1500,
-        "currency": "usd"})  # fmt: skip
+    mocked.post(
+        f"{API}/payment_intents",
+        json={
+            "id": "pi_off",
+            "object": "payment_intent",
+            "status": "succeeded",
+            "amount": 1500,
+            "currency": "usd",
+        },
+    )
     assert _charge(django_capture_on_commit_callbacks) == {"succeeded": 1}
     call = mocked.calls[0]
     form = {k: v[0] for k, v in parse_qs(call.request.body).items()}
     assert form == {
-        "amount": "1500", "currency": "usd", "customer": "cus_1", "payment_method": "pm_1",
-        "off_session": "true", "confirm": "true", "metadata[invoice_id]": str(invoice.pk),
-    }  # fmt: skip
+        "amount": "1500",
+        "currency": "usd",
+        "customer": "cus_1",
+        "payment_method": "pm_1",
+        "off_session": "true",
+        "confirm": "true",
+        "metadata[invoice_id]": str(invoice.pk),
+    }
     attempt = PaymentAttempt.objects.get(kind="off_session")
     assert call.request.headers["Idempotency-Key"] == f"payment-attempt-{attempt.pk}"
     invoice.refresh_from_db()
@@ -166,11 +203,22 @@ def test_authentication_required_falls_back_to_an_email(
     _card(customer)
     invoice = _renewal(customer, timezone.localdate())
     mailoutbox.clear()
-    mocked.post(f"{API}/payment_intents", status=402, json={"error": {
-        "type": "card_error", "code": "authentication_required",
-        "message": "This payment requires authentication.",
-        "payment_intent": {"id": "pi_sca", "object": "payment_intent",
-                           "status": "requires_payment_method"}}})  # fmt: skip
+    mocked.post(
+        f"{API}/payment_intents",
+        status=402,
+        json={
+            "error": {
+                "type": "card_error",
+                "code": "authentication_required",
+                "message": "This payment requires authentication.",
+                "payment_intent": {
+                    "id": "pi_sca",
+                    "object": "payment_intent",
+                    "status": "requires_payment_method",
+                },
+            }
+        },
+    )
     assert _charge(django_capture_on_commit_callbacks) == {"authentication_required": 1}
     assert [m.subject for m in mailoutbox] == [
         f"Action needed: confirm the payment of invoice {invoice.number}"
@@ -189,9 +237,18 @@ def test_a_declined_card_is_reported_by_email(
     _card(customer)
     invoice = _renewal(customer, timezone.localdate())
     mailoutbox.clear()
-    mocked.post(f"{API}/payment_intents", status=402, json={"error": {
-        "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
-        "message": "Your card has insufficient funds."}})  # fmt: skip
+    mocked.post(
+        f"{API}/payment_intents",
+        status=402,
+        json={
+            "error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "message": "Your card has insufficient funds.",
+            }
+        },
+    )
     assert _charge(django_capture_on_commit_callbacks) == {"declined": 1}
     assert mailoutbox[0].subject == f"Payment of invoice {invoice.number} failed"
     assert "insufficient funds" in mailoutbox[0].body
@@ -204,8 +261,11 @@ def test_stripe_down_is_retried_later_with_the_same_key(
     invoice = _renewal(customer, timezone.localdate())
     mocked.post(f"{API}/payment_intents", status=500, json={"error": {"type": "api_error"}})
     assert _charge(django_capture_on_commit_callbacks) == {"retry later": 1}
-    mocked.replace(responses.POST, f"{API}/payment_intents", json={
-        "id": "pi_retry", "object": "payment_intent", "status": "succeeded"})  # fmt: skip
+    mocked.replace(
+        responses.POST,
+        f"{API}/payment_intents",
+        json={"id": "pi_retry", "object": "payment_intent", "status": "succeeded"},
+    )
     assert _charge(django_capture_on_commit_callbacks) == {"succeeded": 1}
     keys = {c.request.headers["Idempotency-Key"] for c in mocked.calls}
     assert len(keys) == 1

@@ -31,9 +31,11 @@ def test_webhook_return_page_and_reconciliation_racing_record_one_payment():
 
     def report() -> None:
         services.payment_record(
-            invoice_id=invoice.pk, gateway="stripe", reference="pi_race",
+            invoice_id=invoice.pk,
+            gateway="stripe",
+            reference="pi_race",
             amount=Money(Decimal("50"), "USD"),
-        )  # fmt: skip
+        )
 
     assert errors_of(run_together([report] * REPORTERS)) == []
     assert Payment.objects.count() == 1

@@ -160,9 +160,14 @@ def test_staff_record_a_partial_bank_transfer(staff_client):
     assert staff_client.get(url, {"invoice": invoice.pk}).status_code == 200
     response = staff_client.post(
         url,
-        {"invoice": invoice.pk, "amount": "30.00", "received_on": "2026-03-02",
-         "method": "bank_transfer", "reference": "SEPA-778"},
-    )  # fmt: skip
+        {
+            "invoice": invoice.pk,
+            "amount": "30.00",
+            "received_on": "2026-03-02",
+            "method": "bank_transfer",
+            "reference": "SEPA-778",
+        },
+    )
     assert response.status_code == 302
     payment = Payment.objects.get()
     assert (payment.gateway, payment.method, payment.reference) == (

@@ -23,8 +23,14 @@ from payments.models import Payment, PaymentAttempt, RefundRequest, WebhookEvent
 pytestmark = pytest.mark.django_db
 
 API = "https://api-m.sandbox.paypal.com"
-TOKEN = {"scope": "x", "access_token": "A21AAtoken", "token_type": "Bearer",
-         "app_id": "APP-1", "expires_in": 32400, "nonce": "n"}  # fmt: skip
+TOKEN = {
+    "scope": "x",
+    "access_token": "A21AAtoken",
+    "token_type": "Bearer",
+    "app_id": "APP-1",
+    "expires_in": 32400,
+    "nonce": "n",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -54,20 +60,42 @@ def _invoice(customer, amount="49.99") -> Invoice:
 
 
 def _order_created(order_id="5O190127TN364715T") -> dict:
-    return {"id": order_id, "status": "PAYER_ACTION_REQUIRED", "links": [
-        {"href": f"{API}/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"},
-        {"href": f"https://www.sandbox.paypal.com/checkoutnow?token={order_id}",
-         "rel": "payer-action", "method": "GET"}]}  # fmt: skip
+    return {
+        "id": order_id,
+        "status": "PAYER_ACTION_REQUIRED",
+        "links": [
+            {"href": f"{API}/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"},
+            {
+                "href": f"https://www.sandbox.paypal.com/checkoutnow?token={order_id}",
+                "rel": "payer-action",
+                "method": "GET",
+            },
+        ],
+    }
 
 
-def _captured(invoice, *, order_id="5O190127TN364715T", capture_id="3C679366HH908993F",
-              status="COMPLETED", value="49.99") -> dict:  # fmt: skip
-    capture = {"id": capture_id, "status": status, "final_capture": True,
-               "amount": {"currency_code": "EUR", "value": value},
-               "custom_id": f"invoice-{invoice.pk}"}  # fmt: skip
-    return {"id": order_id, "status": "COMPLETED",
-            "purchase_units": [{"reference_id": f"inv-{invoice.pk}",
-                                "payments": {"captures": [capture]}}]}  # fmt: skip
+def _captured(
+    invoice,
+    *,
+    order_id="5O190127TN364715T",
+    capture_id="3C679366HH908993F",
+    status="COMPLETED",
+    value="49.99",
+) -> dict:
+    capture = {
+        "id": capture_id,
+        "status": status,
+        "final_capture": True,
+        "amount": {"currency_code": "EUR", "value": value},
+        "custom_id": f"invoice-{invoice.pk}",
+    }
+    return {
+        "id": order_id,
+        "status": "COMPLETED",
+        "purchase_units": [
+            {"reference_id": f"inv-{invoice.pk}", "payments": {"captures": [capture]}}
+        ],
+    }
 
 
 def test_pay_with_paypal_approve_and_capture_on_return(client, customer, mocked):
@@ -94,10 +122,14 @@ def test_pay_with_paypal_approve_and_capture_on_return(client, customer, mocked)
     assert context["return_url"].endswith("/payments/paypal/return/")
     assert context["user_action"] == "PAY_NOW"
 
-    mocked.post(f"{API}/v2/checkout/orders/5O190127TN364715T/capture", json=_captured(invoice),
-                status=201)  # fmt: skip
-    back = client.get(reverse("payments:paypal_return"),
-                      {"token": "5O190127TN364715T", "PayerID": "PAYER1"}, follow=True)  # fmt: skip
+    mocked.post(
+        f"{API}/v2/checkout/orders/5O190127TN364715T/capture", json=_captured(invoice), status=201
+    )
+    back = client.get(
+        reverse("payments:paypal_return"),
+        {"token": "5O190127TN364715T", "PayerID": "PAYER1"},
+        follow=True,
+    )
     assert "Your payment was received" in back.content.decode()
     capture_call = mocked.calls[-1]
     assert capture_call.request.headers["PayPal-Request-Id"] == "capture-5O190127TN364715T"
@@ -115,17 +147,28 @@ def test_pay_with_paypal_approve_and_capture_on_return(client, customer, mocked)
 
 def _attempt(invoice, customer, order_id="5O190127TN364715T") -> PaymentAttempt:
     return PaymentAttempt.objects.create(
-        invoice=invoice, customer=customer, gateway="paypal", reference=order_id,
-        status="redirected", currency="EUR", amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=customer,
+        gateway="paypal",
+        reference=order_id,
+        status="redirected",
+        currency="EUR",
+        amount=invoice.amount_due,
+    )
 
 
 def test_declined_funding_is_reported_and_nothing_recorded(client, customer, mocked):
     invoice = _invoice(customer)
     _attempt(invoice, customer)
-    mocked.post(f"{API}/v2/checkout/orders/5O190127TN364715T/capture", status=422, json={
-        "name": "UNPROCESSABLE_ENTITY", "message": "declined",
-        "details": [{"issue": "INSTRUMENT_DECLINED"}]})  # fmt: skip
+    mocked.post(
+        f"{API}/v2/checkout/orders/5O190127TN364715T/capture",
+        status=422,
+        json={
+            "name": "UNPROCESSABLE_ENTITY",
+            "message": "declined",
+            "details": [{"issue": "INSTRUMENT_DECLINED"}],
+        },
+    )
     client.force_login(customer.user)
     back = client.get(
         reverse("payments:paypal_return"), {"token": "5O190127TN364715T"}, follow=True
@@ -137,9 +180,11 @@ def test_declined_funding_is_reported_and_nothing_recorded(client, customer, moc
 def test_an_order_captured_before_is_read_back(client, customer, mocked):
     invoice = _invoice(customer)
     _attempt(invoice, customer)
-    mocked.post(f"{API}/v2/checkout/orders/5O190127TN364715T/capture", status=422, json={
-        "name": "UNPROCESSABLE_ENTITY",
-        "details": [{"issue": "ORDER_ALREADY_CAPTURED"}]})  # fmt: skip
+    mocked.post(
+        f"{API}/v2/checkout/orders/5O190127TN364715T/capture",
+        status=422,
+        json={"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": "ORDER_ALREADY_CAPTURED"}]},
+    )
     mocked.get(f"{API}/v2/checkout/orders/5O190127TN364715T", json=_captured(invoice))
     client.force_login(customer.user)
     client.get(reverse("payments:paypal_return"), {"token": "5O190127TN364715T"})
@@ -179,9 +224,10 @@ HEADERS = {
 
 def _event(event_type: str, resource: dict, event_id: str = "WH-58D329510W468432D") -> str:
     # Deliberately not json.dumps-shaped (spacing, key order) to prove it is passed on as is.
-    return ('{{"id":"{}","event_version":"1.0","event_type":"{}","resource_type":"capture",'
-            '"resource":{}}}').format(
-                event_id, event_type, json.dumps(resource, separators=(",", ":")))  # fmt: skip
+    return (
+        '{{"id":"{}","event_version":"1.0","event_type":"{}","resource_type":"capture",'
+        '"resource":{}}}'
+    ).format(event_id, event_type, json.dumps(resource, separators=(",", ":")))
 
 
 def _deliver(client, capture, body: str, headers=HEADERS):
@@ -194,8 +240,9 @@ def test_capture_completed_webhook_is_verified_and_recorded(
 ):
     invoice = _invoice(customer)
     capture = _captured(invoice)["purchase_units"][0]["payments"]["captures"][0]
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "SUCCESS"})  # fmt: skip
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
     body = _event("PAYMENT.CAPTURE.COMPLETED", capture)
     assert _deliver(client, django_capture_on_commit_callbacks, body).status_code == 200
     verify = mocked.calls[-1].request.body
@@ -215,10 +262,12 @@ def test_failed_verification_is_refused(
 ):
     invoice = _invoice(customer)
     capture = _captured(invoice)["purchase_units"][0]["payments"]["captures"][0]
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "FAILURE"})  # fmt: skip
-    response = _deliver(client, django_capture_on_commit_callbacks,
-                        _event("PAYMENT.CAPTURE.COMPLETED", capture))  # fmt: skip
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "FAILURE"}
+    )
+    response = _deliver(
+        client, django_capture_on_commit_callbacks, _event("PAYMENT.CAPTURE.COMPLETED", capture)
+    )
     assert response.status_code == 400
     assert WebhookEvent.objects.count() == 0
     assert Payment.objects.count() == 0
@@ -236,10 +285,15 @@ def test_deliveries_without_paypals_headers_are_refused(client, mocked, missing)
 
 def test_denied_capture_is_audited(client, customer, mocked, django_capture_on_commit_callbacks):
     invoice = _invoice(customer)
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "SUCCESS"})  # fmt: skip
-    capture = {"id": "CAP-DENIED", "status": "DECLINED", "custom_id": f"invoice-{invoice.pk}",
-               "amount": {"currency_code": "EUR", "value": "49.99"}}  # fmt: skip
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
+    capture = {
+        "id": "CAP-DENIED",
+        "status": "DECLINED",
+        "custom_id": f"invoice-{invoice.pk}",
+        "amount": {"currency_code": "EUR", "value": "49.99"},
+    }
     _deliver(
         client, django_capture_on_commit_callbacks, _event("PAYMENT.CAPTURE.DECLINED", capture)
     )
@@ -252,17 +306,27 @@ def test_paypal_refund_and_its_webhook_book_it_once(
 ):
     invoice = _invoice(customer)
     payment = services.payment_record(
-        invoice_id=invoice.pk, gateway="paypal", reference="CAP-1",
-        amount=Money(Decimal("49.99"), "EUR"), method="paypal",
-    )  # fmt: skip
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "SUCCESS"})  # fmt: skip
-    mocked.post(f"{API}/v2/payments/captures/CAP-1/refund", status=201,
-                json={"id": "REF-1", "status": "COMPLETED"})  # fmt: skip
+        invoice_id=invoice.pk,
+        gateway="paypal",
+        reference="CAP-1",
+        amount=Money(Decimal("49.99"), "EUR"),
+        method="paypal",
+    )
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
+    mocked.post(
+        f"{API}/v2/payments/captures/CAP-1/refund",
+        status=201,
+        json={"id": "REF-1", "status": "COMPLETED"},
+    )
     amount = {"currency_code": "EUR", "value": "10.00"}
-    refund = {"id": "REF-1", "status": "COMPLETED", "amount": amount,
-              "links": [{"rel": "up", "method": "GET",
-                         "href": f"{API}/v2/payments/captures/CAP-1"}]}  # fmt: skip
+    refund = {
+        "id": "REF-1",
+        "status": "COMPLETED",
+        "amount": amount,
+        "links": [{"rel": "up", "method": "GET", "href": f"{API}/v2/payments/captures/CAP-1"}],
+    }
     body = _event("PAYMENT.CAPTURE.REFUNDED", refund, event_id="WH-REFUND-1")
     if webhook_first:
         _deliver(client, django_capture_on_commit_callbacks, body)

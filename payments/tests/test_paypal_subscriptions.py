@@ -45,8 +45,11 @@ def mocked():
 
         def created(request):
             approve = "https://www.sandbox.paypal.com/webapps/billing/subscriptions?ba_token=BA-1"
-            body = {"id": next(ids), "status": "APPROVAL_PENDING",
-                    "links": [{"href": approve, "rel": "approve", "method": "GET"}]}  # fmt: skip
+            body = {
+                "id": next(ids),
+                "status": "APPROVAL_PENDING",
+                "links": [{"href": approve, "rel": "approve", "method": "GET"}],
+            }
             return 201, {}, json.dumps(body)
 
         rsps.add_callback(responses.POST, f"{API}/v1/billing/subscriptions", callback=created)
@@ -57,10 +60,14 @@ def mocked():
 def service(customer) -> Service:
     product = ProductFactory(name="Rust server")
     return Service.objects.create(
-        customer=customer, product=product, cycle="monthly", currency="USD",
-        recurring_amount=Money(Decimal("12.50"), "USD"), status="active",
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Money(Decimal("12.50"), "USD"),
+        status="active",
         next_due_date=date(2026, 12, 1),
-    )  # fmt: skip
+    )
 
 
 def _body(call) -> dict:
@@ -100,8 +107,11 @@ def test_customer_turns_on_automatic_paypal_payments(client, customer, service, 
 
     # back from PayPal: confirmed and shown
     mocked.get(f"{API}/v1/billing/subscriptions/I-NEW1", json={"id": "I-NEW1", "status": "ACTIVE"})
-    back = client.get(reverse("payments:subscription_return"),
-                      {"subscription_id": "I-NEW1", "ba_token": "BA-1"}, follow=True)  # fmt: skip
+    back = client.get(
+        reverse("payments:subscription_return"),
+        {"subscription_id": "I-NEW1", "ba_token": "BA-1"},
+        follow=True,
+    )
     assert "now paid with PayPal" in back.content.decode()
     assert "Paid automatically with PayPal" in back.content.decode()
 
@@ -112,10 +122,14 @@ def test_customer_turns_on_automatic_paypal_payments(client, customer, service, 
 
 def test_plans_are_reused_for_the_same_price(client, customer, service, mocked):
     twin = Service.objects.create(
-        customer=customer, product=service.product, cycle="monthly", currency="USD",
-        recurring_amount=Money(Decimal("12.50"), "USD"), status="active",
+        customer=customer,
+        product=service.product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Money(Decimal("12.50"), "USD"),
+        status="active",
         next_due_date=date(2026, 12, 5),
-    )  # fmt: skip
+    )
     client.force_login(customer.user)
     client.post(reverse("payments:subscription_begin", args=[service.pk]))
     client.post(reverse("payments:subscription_begin", args=[twin.pk]))
@@ -126,24 +140,38 @@ def test_plans_are_reused_for_the_same_price(client, customer, service, mocked):
 
 def _renewal(service) -> Invoice:
     line = invoice_services.LineDraft(
-        kind="service", description="Renewal", unit_price=Money(Decimal("12.50"), "USD"),
-        service_id=service.pk, period_start=service.next_due_date, period_end=date(2026, 12, 31),
-    )  # fmt: skip
+        kind="service",
+        description="Renewal",
+        unit_price=Money(Decimal("12.50"), "USD"),
+        service_id=service.pk,
+        period_start=service.next_due_date,
+        period_end=date(2026, 12, 31),
+    )
     draft = invoice_services.invoice_create_draft(
-        customer=service.customer, currency="USD", lines=[line], kind="renewal",
+        customer=service.customer,
+        currency="USD",
+        lines=[line],
+        kind="renewal",
         due_date=service.next_due_date,
-    )  # fmt: skip
+    )
     return invoice_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _sale_event(sale_id="44P499886K055384U", event_id="WH-SALE-1") -> str:
-    return json.dumps({
-        "id": event_id, "event_version": "1.0", "event_type": "PAYMENT.SALE.COMPLETED",
-        "resource_type": "sale",
-        "resource": {"id": sale_id, "state": "completed", "billing_agreement_id": "I-SUB1",
-                     "amount": {"total": "12.50", "currency": "USD",
-                                "details": {"subtotal": "12.50"}}},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "id": event_id,
+            "event_version": "1.0",
+            "event_type": "PAYMENT.SALE.COMPLETED",
+            "resource_type": "sale",
+            "resource": {
+                "id": sale_id,
+                "state": "completed",
+                "billing_agreement_id": "I-SUB1",
+                "amount": {"total": "12.50", "currency": "USD", "details": {"subtotal": "12.50"}},
+            },
+        }
+    )
 
 
 def _deliver(client, capture, body: str):
@@ -154,20 +182,30 @@ def _deliver(client, capture, body: str):
 @pytest.fixture
 def live_subscription(service) -> GatewaySubscription:
     plan = GatewayPlan.objects.create(
-        gateway="paypal", product=service.product, cycle="monthly", currency="USD",
-        amount=Money(Decimal("12.50"), "USD"), product_reference="PROD-1", reference="P-1",
-    )  # fmt: skip
+        gateway="paypal",
+        product=service.product,
+        cycle="monthly",
+        currency="USD",
+        amount=Money(Decimal("12.50"), "USD"),
+        product_reference="PROD-1",
+        reference="P-1",
+    )
     return GatewaySubscription.objects.create(
-        service=service, customer=service.customer, gateway="paypal", reference="I-SUB1",
-        plan=plan, status="active",
-    )  # fmt: skip
+        service=service,
+        customer=service.customer,
+        gateway="paypal",
+        reference="I-SUB1",
+        plan=plan,
+        status="active",
+    )
 
 
 def test_each_subscription_payment_pays_the_matching_renewal_once(
     client, service, live_subscription, mocked, django_capture_on_commit_callbacks
 ):
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "SUCCESS"})  # fmt: skip
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
     renewal = _renewal(service)
     _deliver(client, django_capture_on_commit_callbacks, _sale_event())
     _deliver(client, django_capture_on_commit_callbacks, _sale_event(event_id="WH-SALE-1-RESENT"))
@@ -184,8 +222,9 @@ def test_each_subscription_payment_pays_the_matching_renewal_once(
 def test_a_subscription_payment_without_a_renewal_is_kept_for_retry(
     client, service, live_subscription, mocked, django_capture_on_commit_callbacks
 ):
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "SUCCESS"})  # fmt: skip
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
     assert _deliver(client, django_capture_on_commit_callbacks, _sale_event()).status_code == 200
     event = WebhookEvent.objects.get()
     assert event.status == "failed"
@@ -198,19 +237,31 @@ def test_a_subscription_payment_without_a_renewal_is_kept_for_retry(
     assert Payment.objects.count() == 1
 
 
-def test_activation_and_cancellation_events(client, service, live_subscription, mocked,
-                                            django_capture_on_commit_callbacks):  # fmt: skip
-    mocked.post(f"{API}/v1/notifications/verify-webhook-signature",
-                json={"verification_status": "SUCCESS"})  # fmt: skip
+def test_activation_and_cancellation_events(
+    client, service, live_subscription, mocked, django_capture_on_commit_callbacks
+):
+    mocked.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
     live_subscription.status = "approval_pending"
     live_subscription.save()
-    activated = json.dumps({"id": "WH-A", "event_type": "BILLING.SUBSCRIPTION.ACTIVATED",
-                            "resource": {"id": "I-SUB1", "status": "ACTIVE"}})  # fmt: skip
+    activated = json.dumps(
+        {
+            "id": "WH-A",
+            "event_type": "BILLING.SUBSCRIPTION.ACTIVATED",
+            "resource": {"id": "I-SUB1", "status": "ACTIVE"},
+        }
+    )
     _deliver(client, django_capture_on_commit_callbacks, activated)
     live_subscription.refresh_from_db()
     assert live_subscription.status == "active"
-    cancelled = json.dumps({"id": "WH-C", "event_type": "BILLING.SUBSCRIPTION.CANCELLED",
-                            "resource": {"id": "I-SUB1", "status": "CANCELLED"}})  # fmt: skip
+    cancelled = json.dumps(
+        {
+            "id": "WH-C",
+            "event_type": "BILLING.SUBSCRIPTION.CANCELLED",
+            "resource": {"id": "I-SUB1", "status": "CANCELLED"},
+        }
+    )
     _deliver(client, django_capture_on_commit_callbacks, cancelled)
     live_subscription.refresh_from_db()
     assert live_subscription.status == "cancelled"
@@ -231,8 +282,9 @@ def test_terminating_the_service_cancels_the_subscription_at_paypal(
 def test_customer_stops_automatic_payments(client, customer, service, live_subscription, mocked):
     mocked.post(f"{API}/v1/billing/subscriptions/I-SUB1/cancel", status=204)
     client.force_login(customer.user)
-    response = client.post(reverse("payments:subscription_cancel", args=[live_subscription.pk]),
-                           follow=True)  # fmt: skip
+    response = client.post(
+        reverse("payments:subscription_cancel", args=[live_subscription.pk]), follow=True
+    )
     assert "Automatic PayPal payments are stopped" in response.content.decode()
     live_subscription.refresh_from_db()
     assert live_subscription.status == "cancelled"
@@ -243,10 +295,16 @@ def test_subscription_urls_are_hidden_from_other_customers(
 ):
     mocked.post(f"{API}/v1/billing/subscriptions/I-SUB1/cancel", status=204)
     assert_customer_isolation(
-        client, urls=[reverse("payments:subscription_cancel", args=[live_subscription.pk])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("payments:subscription_cancel", args=[live_subscription.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )
     assert_customer_isolation(
-        client, urls=[reverse("payments:subscription_begin", args=[service.pk])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("payments:subscription_begin", args=[service.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )

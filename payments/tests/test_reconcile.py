@@ -38,19 +38,29 @@ def _invoice() -> Invoice:
 def test_missed_payments_are_recorded_and_known_ones_left_alone():
     known, missed = _invoice(), _invoice()
     services.payment_record(
-        invoice_id=known.pk, gateway="stripe", reference="pi_known",
+        invoice_id=known.pk,
+        gateway="stripe",
+        reference="pi_known",
         amount=Money(Decimal("25"), "USD"),
-    )  # fmt: skip
+    )
     page_1 = {
-        "object": "list", "has_more": True, "url": "/v1/payment_intents",
-        "data": [se.payment_intent(known.pk, amount=2500, pi="pi_known"),
-                 se.payment_intent(missed.pk, amount=2500, pi="pi_missed")],
-    }  # fmt: skip
+        "object": "list",
+        "has_more": True,
+        "url": "/v1/payment_intents",
+        "data": [
+            se.payment_intent(known.pk, amount=2500, pi="pi_known"),
+            se.payment_intent(missed.pk, amount=2500, pi="pi_missed"),
+        ],
+    }
     unknown = se.payment_intent(0, amount=100, pi="pi_other_shop")
     unknown["metadata"] = {}
     pending = {**se.payment_intent(missed.pk, amount=2500, pi="pi_pending"), "status": "processing"}
-    page_2 = {"object": "list", "has_more": False, "url": "/v1/payment_intents",
-              "data": [unknown, pending]}  # fmt: skip
+    page_2 = {
+        "object": "list",
+        "has_more": False,
+        "url": "/v1/payment_intents",
+        "data": [unknown, pending],
+    }
     with responses.RequestsMock() as rsps:
         rsps.get("https://api.stripe.com/v1/payment_intents", json=page_1)
         rsps.get("https://api.stripe.com/v1/payment_intents", json=page_2)
@@ -68,8 +78,11 @@ def test_missed_payments_are_recorded_and_known_ones_left_alone():
 def test_without_stripe_there_is_nothing_to_reconcile(settings):
     settings.STRIPE_SECRET_KEY = ""
     assert services.payments_reconcile() == {
-        "checked": 0, "recorded": 0, "skipped": 0, "refunds": 0,
-    }  # fmt: skip
+        "checked": 0,
+        "recorded": 0,
+        "skipped": 0,
+        "refunds": 0,
+    }
 
 
 def test_paypal_transactions_the_portal_missed_are_recorded(settings):
@@ -85,32 +98,58 @@ def test_paypal_transactions_the_portal_missed_are_recorded(settings):
     cache.delete(checkout_gateway("paypal").token_key)
     missed = _invoice()
     service = Service.objects.create(
-        customer=missed.customer, product=missed_product(), cycle="monthly", currency="USD",
-        recurring_amount=Money(Decimal("25"), "USD"), status="active",
-    )  # fmt: skip
+        customer=missed.customer,
+        product=missed_product(),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Money(Decimal("25"), "USD"),
+        status="active",
+    )
     plan = GatewayPlan.objects.create(
-        gateway="paypal", product=service.product, cycle="monthly", currency="USD",
-        amount=Money(Decimal("25"), "USD"), product_reference="PROD-1", reference="P-1",
-    )  # fmt: skip
+        gateway="paypal",
+        product=service.product,
+        cycle="monthly",
+        currency="USD",
+        amount=Money(Decimal("25"), "USD"),
+        product_reference="PROD-1",
+        reference="P-1",
+    )
     GatewaySubscription.objects.create(
-        service=service, customer=service.customer, plan=plan, gateway="paypal",
-        reference="I-SUB9", status="active",
-    )  # fmt: skip
+        service=service,
+        customer=service.customer,
+        plan=plan,
+        gateway="paypal",
+        reference="I-SUB9",
+        status="active",
+    )
     renewal = _renewal_for(service)
 
     def info(transaction_id, value, custom="", ref_type="", ref=""):
-        return {"transaction_info": {
-            "transaction_id": transaction_id, "transaction_status": "S",
-            "transaction_amount": {"currency_code": "USD", "value": value},
-            "custom_field": custom, "paypal_reference_id_type": ref_type,
-            "paypal_reference_id": ref}}  # fmt: skip
+        return {
+            "transaction_info": {
+                "transaction_id": transaction_id,
+                "transaction_status": "S",
+                "transaction_amount": {"currency_code": "USD", "value": value},
+                "custom_field": custom,
+                "paypal_reference_id_type": ref_type,
+                "paypal_reference_id": ref,
+            }
+        }
 
-    page = {"transaction_details": [
-        info("CAP-MISSED", "25.00", custom=f"invoice-{missed.pk}", ref_type="ODR", ref="ORDER1"),
-        info("SALE-MISSED", "25.00", custom=f"service-{service.pk}", ref_type="SUB", ref="I-SUB9"),
-        info("REFUND-1", "-5.00", custom=f"invoice-{missed.pk}"),
-        info("FOREIGN", "9.00", custom="someone-else"),
-    ], "total_pages": 1, "page": 1}  # fmt: skip
+    page = {
+        "transaction_details": [
+            info(
+                "CAP-MISSED", "25.00", custom=f"invoice-{missed.pk}", ref_type="ODR", ref="ORDER1"
+            ),
+            info(
+                "SALE-MISSED", "25.00", custom=f"service-{service.pk}", ref_type="SUB", ref="I-SUB9"
+            ),
+            info("REFUND-1", "-5.00", custom=f"invoice-{missed.pk}"),
+            info("FOREIGN", "9.00", custom="someone-else"),
+        ],
+        "total_pages": 1,
+        "page": 1,
+    }
     with responses.RequestsMock() as rsps:
         rsps.post("https://api-m.sandbox.paypal.com/v1/oauth2/token", json=TOKEN)
         rsps.get("https://api-m.sandbox.paypal.com/v1/reporting/transactions", json=page)
@@ -136,9 +175,13 @@ def _renewal_for(service) -> Invoice:
     from datetime import date
 
     line = invoice_services.LineDraft(
-        kind="service", description="Renewal", unit_price=Money(Decimal("25"), "USD"),
-        service_id=service.pk, period_start=date(2026, 12, 1), period_end=date(2026, 12, 31),
-    )  # fmt: skip
+        kind="service",
+        description="Renewal",
+        unit_price=Money(Decimal("25"), "USD"),
+        service_id=service.pk,
+        period_start=date(2026, 12, 1),
+        period_end=date(2026, 12, 31),
+    )
     draft = invoice_services.invoice_create_draft(
         customer=service.customer, currency="USD", lines=[line], kind="renewal"
     )

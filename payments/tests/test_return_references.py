@@ -32,24 +32,43 @@ def failed_attempts(customer, stripe_settings, settings):
     """Checkouts, card set-ups and a PayPal subscription that failed before the provider gave
     them a reference (the provider was down): their reference is empty."""
     settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
-    line = invoice_services.LineDraft(kind="manual", description="x",
-                                      unit_price=Money(Decimal("30.00"), "USD"))  # fmt: skip
+    line = invoice_services.LineDraft(
+        kind="manual", description="x", unit_price=Money(Decimal("30.00"), "USD")
+    )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
     for gateway in ("stripe", "stripe", "paypal", "paypal"):
         for kind in (PaymentAttempt.Kind.CHECKOUT, PaymentAttempt.Kind.CARD_SETUP):
             PaymentAttempt.objects.create(
-                invoice=invoice, customer=customer, gateway=gateway, kind=kind, reference="",
-                status=PaymentAttempt.Status.FAILED, currency="USD", amount=invoice.amount_due,
-            )  # fmt: skip
+                invoice=invoice,
+                customer=customer,
+                gateway=gateway,
+                kind=kind,
+                reference="",
+                status=PaymentAttempt.Status.FAILED,
+                currency="USD",
+                amount=invoice.amount_due,
+            )
     price = ProductPriceFactory()
-    service = Service.objects.create(customer=customer, product=price.product, cycle="monthly",
-                                     currency="USD", recurring_amount=price.price)  # fmt: skip
-    plan = GatewayPlan.objects.create(gateway="paypal", product=price.product, cycle="monthly",
-                                      currency="USD", amount=price.price,
-                                      product_reference="PROD-1", reference="P-1")  # fmt: skip
-    GatewaySubscription.objects.create(service=service, customer=customer, gateway="paypal",
-                                       plan=plan, reference="")  # fmt: skip
+    service = Service.objects.create(
+        customer=customer,
+        product=price.product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=price.price,
+    )
+    plan = GatewayPlan.objects.create(
+        gateway="paypal",
+        product=price.product,
+        cycle="monthly",
+        currency="USD",
+        amount=price.price,
+        product_reference="PROD-1",
+        reference="P-1",
+    )
+    GatewaySubscription.objects.create(
+        service=service, customer=customer, gateway="paypal", plan=plan, reference=""
+    )
     return invoice
 
 
@@ -59,8 +78,10 @@ def test_a_bad_reference_is_not_found_and_asks_no_provider(
     client, customer, failed_attempts, mocked, url_name, parameter, reference
 ):
     def state() -> list:
-        return [*PaymentAttempt.objects.values_list("pk", "status"),
-                *GatewaySubscription.objects.values_list("pk", "status")]  # fmt: skip
+        return [
+            *PaymentAttempt.objects.values_list("pk", "status"),
+            *GatewaySubscription.objects.values_list("pk", "status"),
+        ]
 
     before = state()
     client.force_login(customer.user)

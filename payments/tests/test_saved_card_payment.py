@@ -29,9 +29,15 @@ def _stripe(stripe_settings):
 def card(customer) -> SavedPaymentMethod:
     GatewayCustomer.objects.create(customer=customer, gateway="stripe", reference="cus_1")
     return SavedPaymentMethod.objects.create(
-        customer=customer, gateway="stripe", reference="pm_3ds", brand="visa", last4="3184",
-        exp_month=1, exp_year=2031, is_default=True,
-    )  # fmt: skip
+        customer=customer,
+        gateway="stripe",
+        reference="pm_3ds",
+        brand="visa",
+        last4="3184",
+        exp_month=1,
+        exp_year=2031,
+        is_default=True,
+    )
 
 
 @pytest.fixture
@@ -44,9 +50,16 @@ def invoice(customer) -> Invoice:
 
 
 def _intent(invoice, status: str, **extra) -> dict:
-    return {"id": "pi_3ds", "object": "payment_intent", "status": status, "amount": 3000,
-            "amount_received": 3000 if status == "succeeded" else 0, "currency": "usd",
-            "metadata": {"invoice_id": str(invoice.pk)}, **extra}  # fmt: skip
+    return {
+        "id": "pi_3ds",
+        "object": "payment_intent",
+        "status": status,
+        "amount": 3000,
+        "amount_received": 3000 if status == "succeeded" else 0,
+        "currency": "usd",
+        "metadata": {"invoice_id": str(invoice.pk)},
+        **extra,
+    }
 
 
 def test_a_3d_secure_card_goes_to_the_bank_and_pays_once(client, customer, card, invoice, mocked):
@@ -95,9 +108,15 @@ def test_a_card_without_3d_secure_pays_at_once(client, customer, card, invoice, 
 
 
 def test_3d_secure_not_completed_charges_nothing(client, customer, card, invoice, mocked):
-    PaymentAttempt.objects.create(invoice=invoice, customer=customer, gateway="stripe",
-                                  reference="pi_3ds", status="redirected", currency="USD",
-                                  amount=invoice.amount_due)  # fmt: skip
+    PaymentAttempt.objects.create(
+        invoice=invoice,
+        customer=customer,
+        gateway="stripe",
+        reference="pi_3ds",
+        status="redirected",
+        currency="USD",
+        amount=invoice.amount_due,
+    )
     mocked.get(f"{API}/payment_intents/pi_3ds", json=_intent(invoice, "requires_payment_method"))
     client.force_login(customer.user)
     back = client.get(
@@ -118,10 +137,14 @@ def test_a_declined_card_shows_the_banks_message(client, customer, card, invoice
     assert PaymentAttempt.objects.get().status == "failed"
 
 
-def test_another_customers_card_or_invoice_is_not_found(client, customer, other_customer, card,
-                                                        invoice, mocked):  # fmt: skip
+def test_another_customers_card_or_invoice_is_not_found(
+    client, customer, other_customer, card, invoice, mocked
+):
     mocked.post(f"{API}/payment_intents", json=_intent(invoice, "succeeded"))
     assert_customer_isolation(
-        client, urls=[reverse("payments:saved_card_pay", args=[invoice.pk, card.pk])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("payments:saved_card_pay", args=[invoice.pk, card.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )

@@ -35,11 +35,17 @@ def _invoice(customer, amount="49.99") -> Invoice:
 
 def _session(invoice, *, status="paid", session_id="cs_test_1", amount=4999) -> dict:
     return {
-        "id": session_id, "object": "checkout.session", "url": f"https://checkout.stripe.com/c/pay/{session_id}",
-        "payment_status": status, "status": "complete" if status == "paid" else "open",
-        "payment_intent": "pi_test_1", "amount_total": amount, "currency": "eur",
-        "client_reference_id": str(invoice.pk), "metadata": {"invoice_id": str(invoice.pk)},
-    }  # fmt: skip
+        "id": session_id,
+        "object": "checkout.session",
+        "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "payment_status": status,
+        "status": "complete" if status == "paid" else "open",
+        "payment_intent": "pi_test_1",
+        "amount_total": amount,
+        "currency": "eur",
+        "client_reference_id": str(invoice.pk),
+        "metadata": {"invoice_id": str(invoice.pk)},
+    }
 
 
 def _form(call) -> dict[str, str]:
@@ -112,9 +118,14 @@ def test_the_stripe_customer_is_created_once(client, customer, mocked):
 def test_coming_back_without_paying_changes_nothing(client, customer, mocked):
     invoice = _invoice(customer)
     PaymentAttempt.objects.create(
-        invoice=invoice, customer=customer, gateway="stripe", reference="cs_test_1",
-        status="redirected", currency="EUR", amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=customer,
+        gateway="stripe",
+        reference="cs_test_1",
+        status="redirected",
+        currency="EUR",
+        amount=invoice.amount_due,
+    )
     mocked.get(f"{API}/checkout/sessions/cs_test_1", json=_session(invoice, status="unpaid"))
     client.force_login(customer.user)
     response = client.get(
@@ -127,9 +138,14 @@ def test_coming_back_without_paying_changes_nothing(client, customer, mocked):
 def test_cancelling_at_stripe_leaves_the_invoice_open(client, customer):
     invoice = _invoice(customer)
     attempt = PaymentAttempt.objects.create(
-        invoice=invoice, customer=customer, gateway="stripe", reference="cs_x",
-        status="redirected", currency="EUR", amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=customer,
+        gateway="stripe",
+        reference="cs_x",
+        status="redirected",
+        currency="EUR",
+        amount=invoice.amount_due,
+    )
     client.force_login(customer.user)
     response = client.get(reverse("payments:attempt_cancelled", args=[attempt.pk]), follow=True)
     assert "You cancelled the payment" in response.content.decode()
@@ -174,19 +190,30 @@ def test_without_stripe_keys_no_card_payment_is_offered(client, customer, settin
 def test_checkout_urls_are_hidden_from_other_customers(client, customer, other_customer, mocked):
     invoice = _invoice(customer)
     attempt = PaymentAttempt.objects.create(
-        invoice=invoice, customer=customer, gateway="stripe", reference="cs_iso",
-        status="redirected", currency="EUR", amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=customer,
+        gateway="stripe",
+        reference="cs_iso",
+        status="redirected",
+        currency="EUR",
+        amount=invoice.amount_due,
+    )
     mocked.get(f"{API}/checkout/sessions/cs_iso", json=_session(invoice, session_id="cs_iso"))
     assert_customer_isolation(
         client,
-        urls=[reverse("payments:attempt_cancelled", args=[attempt.pk]),
-              reverse("payments:stripe_return") + "?session_id=cs_iso"],
-        owner=customer, intruder=other_customer,
-    )  # fmt: skip
+        urls=[
+            reverse("payments:attempt_cancelled", args=[attempt.pk]),
+            reverse("payments:stripe_return") + "?session_id=cs_iso",
+        ],
+        owner=customer,
+        intruder=other_customer,
+    )
     mocked.post(f"{API}/customers", json={"id": "cus_1", "object": "customer"})
     mocked.post(f"{API}/checkout/sessions", json=_session(invoice, status="unpaid"))
     assert_customer_isolation(
-        client, urls=[reverse("payments:checkout_begin", args=[invoice.pk, "stripe"])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("payments:checkout_begin", args=[invoice.pk, "stripe"])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )

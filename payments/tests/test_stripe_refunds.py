@@ -45,8 +45,16 @@ def payment() -> Payment:
 
 
 def _mock_refund(rsps, *, refunded_total: int, refund_id="re_1"):
-    rsps.post(f"{API}/refunds", json={"id": refund_id, "object": "refund", "charge": "ch_1",
-                                      "amount": 3000, "status": "succeeded"})  # fmt: skip
+    rsps.post(
+        f"{API}/refunds",
+        json={
+            "id": refund_id,
+            "object": "refund",
+            "charge": "ch_1",
+            "amount": 3000,
+            "status": "succeeded",
+        },
+    )
     charge = {"id": "ch_1", "object": "charge", "amount": 8000, "amount_refunded": refunded_total}
     rsps.get(f"{API}/charges/ch_1", json=charge)
 

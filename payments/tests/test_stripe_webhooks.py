@@ -91,10 +91,15 @@ def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
     client, invoice, django_capture_on_commit_callbacks
 ):
     session = {
-        "id": "cs_1", "object": "checkout.session", "payment_status": "paid",
-        "payment_intent": "pi_1", "amount_total": 10000, "currency": "usd",
-        "client_reference_id": str(invoice.pk), "metadata": {},
-    }  # fmt: skip
+        "id": "cs_1",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "payment_intent": "pi_1",
+        "amount_total": 10000,
+        "currency": "usd",
+        "client_reference_id": str(invoice.pk),
+        "metadata": {},
+    }
     deliver(
         client, django_capture_on_commit_callbacks, se.event("checkout.session.completed", session)
     )
@@ -108,10 +113,14 @@ def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
 
 def test_unfinished_checkout_is_ignored(client, invoice, django_capture_on_commit_callbacks):
     session = {
-        "id": "cs_2", "object": "checkout.session", "payment_status": "unpaid",
-        "payment_intent": "pi_2", "amount_total": 10000, "currency": "usd",
+        "id": "cs_2",
+        "object": "checkout.session",
+        "payment_status": "unpaid",
+        "payment_intent": "pi_2",
+        "amount_total": 10000,
+        "currency": "usd",
         "client_reference_id": str(invoice.pk),
-    }  # fmt: skip
+    }
     deliver(
         client, django_capture_on_commit_callbacks, se.event("checkout.session.completed", session)
     )
@@ -224,9 +233,12 @@ def test_an_event_left_behind_by_a_dead_worker_is_processed_by_the_sweep(invoice
     # given an event stored but never processed (its worker died before committing)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     WebhookEvent.objects.create(
-        provider="stripe", event_id=payload["id"], event_type=payload["type"],
-        body=json.dumps(payload), received_at=timezone.now() - timedelta(minutes=10),
-    )  # fmt: skip
+        provider="stripe",
+        event_id=payload["id"],
+        event_type=payload["type"],
+        body=json.dumps(payload),
+        received_at=timezone.now() - timedelta(minutes=10),
+    )
     # when the sweep runs
     assert webhook_events_sweep_task.delay().get() == 1
     # then it is processed, once
@@ -360,9 +372,14 @@ def test_only_post_is_accepted(client):
 def test_staff_reprocess_a_failed_event(admin_client, invoice, django_capture_on_commit_callbacks):
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     stored = WebhookEvent.objects.create(
-        provider="stripe", event_id=payload["id"], event_type=payload["type"],
-        body=json.dumps(payload), status="failed", attempts=8, error="was broken",
-    )  # fmt: skip
+        provider="stripe",
+        event_id=payload["id"],
+        event_type=payload["type"],
+        body=json.dumps(payload),
+        status="failed",
+        attempts=8,
+        error="was broken",
+    )
     changelist = reverse("admin:payments_webhookevent_changelist")
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(changelist, {"action": "reprocess", "_selected_action": [stored.pk]})

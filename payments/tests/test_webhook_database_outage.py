@@ -46,10 +46,14 @@ def _events() -> list[WebhookEvent]:
         payload = se.event(
             "payment_intent.succeeded", se.payment_intent(invoice.pk, amount=1000, pi=f"pi_{n}")
         )
-        events.append(WebhookEvent.objects.create(
-            provider="stripe", event_id=payload["id"], event_type=payload["type"],
-            body=json.dumps(payload),
-        ))  # fmt: skip
+        events.append(
+            WebhookEvent.objects.create(
+                provider="stripe",
+                event_id=payload["id"],
+                event_type=payload["type"],
+                body=json.dumps(payload),
+            )
+        )
     return events
 
 

@@ -47,21 +47,33 @@ def test_webhook_and_return_page_racing_record_one_payment():
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
     PaymentAttempt.objects.create(
-        invoice=invoice, customer=customer, gateway="stripe", reference="cs_race",
-        status="redirected", currency="USD", amount=invoice.amount_due,
-    )  # fmt: skip
+        invoice=invoice,
+        customer=customer,
+        gateway="stripe",
+        reference="cs_race",
+        status="redirected",
+        currency="USD",
+        amount=invoice.amount_due,
+    )
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=2000))
     session = {
-        "id": "cs_race", "object": "checkout.session", "payment_status": "paid",
-        "payment_intent": "pi_1", "amount_total": 2000, "currency": "usd",
+        "id": "cs_race",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "payment_intent": "pi_1",
+        "amount_total": 2000,
+        "currency": "usd",
         "metadata": {"invoice_id": str(invoice.pk)},
-    }  # fmt: skip
+    }
 
     def webhook() -> None:
         webhook_event_receive(
-            provider="stripe", event_id=payload["id"], event_type=payload["type"],
-            headers={}, body=json.dumps(payload),
-        )  # fmt: skip
+            provider="stripe",
+            event_id=payload["id"],
+            event_type=payload["type"],
+            headers={},
+            body=json.dumps(payload),
+        )
 
     def return_page() -> None:
         services.checkout_complete(customer=customer, gateway_name="stripe", reference="cs_race")
@@ -82,13 +94,24 @@ def _bulk_invoices(count: int) -> list[Invoice]:
     zero = Money(Decimal("0"), "USD")
     return Invoice.objects.bulk_create(
         Invoice(
-            customer=customer, kind="manual", status="unpaid", series="invoice",
-            sequence_number=n + 1, number=f"LOAD-{n + 1:05}", currency="USD",
-            subtotal=amount, discount_total=zero, tax_total=zero, total=amount,
-            amount_paid=zero, amount_refunded=zero, issued_at=now, due_date=now.date(),
+            customer=customer,
+            kind="manual",
+            status="unpaid",
+            series="invoice",
+            sequence_number=n + 1,
+            number=f"LOAD-{n + 1:05}",
+            currency="USD",
+            subtotal=amount,
+            discount_total=zero,
+            tax_total=zero,
+            total=amount,
+            amount_paid=zero,
+            amount_refunded=zero,
+            issued_at=now,
+            due_date=now.date(),
         )
         for n in range(count)
-    )  # fmt: skip
+    )
 
 
 def test_a_thousand_events_delivered_up_to_five_times_by_twenty_clients(live_server):
@@ -110,9 +133,11 @@ def test_a_thousand_events_delivered_up_to_five_times_by_twenty_clients(live_ser
         body, signature = delivery
         with requests.Session() as session:
             response = session.post(
-                url, data=body, timeout=60,
+                url,
+                data=body,
+                timeout=60,
                 headers={"Content-Type": "application/json", "Stripe-Signature": signature},
-            )  # fmt: skip
+            )
         return response.status_code
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:

@@ -36,9 +36,11 @@ def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(t
     invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=1000))
     event = WebhookEvent.objects.create(
-        provider="stripe", event_id=payload["id"], event_type=payload["type"],
+        provider="stripe",
+        event_id=payload["id"],
+        event_type=payload["type"],
         body=json.dumps(payload),
-    )  # fmt: skip
+    )
 
     # and the invoice row locked by another session, so the worker blocks mid-transaction
     blocker = psycopg.connect(database_url_for_tests(scheme="postgresql"))

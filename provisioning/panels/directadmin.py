@@ -83,9 +83,11 @@ class DirectAdminPanel:
     def create(self, spec: AccountSpec) -> ProvisionResult:
         username = username_for(spec)
         result = ProvisionResult(
-            external_id=username, username=username, panel_url=self.base_url,
+            external_id=username,
+            username=username,
+            panel_url=self.base_url,
             details={"domain": spec.domain},
-        )  # fmt: skip
+        )
         existing = self._config(username)
         if existing is not None:
             if existing.get("domain", [""])[0] != spec.domain:
@@ -95,34 +97,65 @@ class DirectAdminPanel:
             return result  # made by an earlier attempt whose answer was lost: adopt it
         password = secrets.token_urlsafe(12)
         self._command(
-            "POST", "CMD_API_ACCOUNT_USER", timeout=CREATE_TIMEOUT, action="create",
-            add="Submit", username=username, email=spec.email, passwd=password,
-            passwd2=password, domain=spec.domain, package=spec.settings["package"],
-            ip=spec.settings.get("ip") or self.default_ip, notify="no",
-        )  # fmt: skip
+            "POST",
+            "CMD_API_ACCOUNT_USER",
+            timeout=CREATE_TIMEOUT,
+            action="create",
+            add="Submit",
+            username=username,
+            email=spec.email,
+            passwd=password,
+            passwd2=password,
+            domain=spec.domain,
+            package=spec.settings["package"],
+            ip=spec.settings.get("ip") or self.default_ip,
+            notify="no",
+        )
         return ProvisionResult(**{**result.__dict__, "secrets": {"password": password}})
 
     def suspend(self, external_id: str, *, reason: str) -> None:
-        self._command("POST", "CMD_API_SELECT_USERS", location="CMD_SELECT_USERS",
-                      dosuspend="yes", select0=external_id)  # fmt: skip
+        self._command(
+            "POST",
+            "CMD_API_SELECT_USERS",
+            location="CMD_SELECT_USERS",
+            dosuspend="yes",
+            select0=external_id,
+        )
 
     def unsuspend(self, external_id: str) -> None:
-        self._command("POST", "CMD_API_SELECT_USERS", location="CMD_SELECT_USERS",
-                      dounsuspend="yes", select0=external_id)  # fmt: skip
+        self._command(
+            "POST",
+            "CMD_API_SELECT_USERS",
+            location="CMD_SELECT_USERS",
+            dounsuspend="yes",
+            select0=external_id,
+        )
 
     def terminate(self, external_id: str) -> None:
         if self._config(external_id) is None:
             return  # already gone
-        self._command("POST", "CMD_API_SELECT_USERS", confirmed="Confirm", delete="yes",
-                      select0=external_id)  # fmt: skip
+        self._command(
+            "POST", "CMD_API_SELECT_USERS", confirmed="Confirm", delete="yes", select0=external_id
+        )
 
     def change_package(self, external_id: str, *, settings: dict[str, Any]) -> None:
-        self._command("POST", "CMD_API_MODIFY_USER", action="package", user=external_id,
-                      package=settings["package"])  # fmt: skip
+        self._command(
+            "POST",
+            "CMD_API_MODIFY_USER",
+            action="package",
+            user=external_id,
+            package=settings["package"],
+        )
 
     def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
-        answer = self._command("POST", "CMD_API_LOGIN_KEYS", action="create",
-                               type="one_time_url", expiry="5m", user=external_id)  # fmt: skip
+        answer = self._command(
+            "POST",
+            "CMD_API_LOGIN_KEYS",
+            action="create",
+            type="one_time_url",
+            expiry="5m",
+            user=external_id,
+        )
         return answer.get("details", [self.base_url])[0]
 
     def usage(self, external_id: str) -> dict[str, Any]:

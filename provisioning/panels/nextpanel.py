@@ -18,8 +18,13 @@ from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp
 PANEL = "NextPanel"
 LABEL = "NextPanel (multi-server hosting)"
 PRODUCT_SETTINGS = (SettingSpec("package_id", "NextPanel package id", kind=int),)
-STATS = ("total_domains", "total_databases", "total_email_accounts", "total_ssl_certificates",
-         "storage_used_mb")  # fmt: skip
+STATS = (
+    "total_domains",
+    "total_databases",
+    "total_email_accounts",
+    "total_ssl_certificates",
+    "storage_used_mb",
+)
 
 
 class NextPanel:
@@ -42,11 +47,15 @@ class NextPanel:
         username = spec.username or f"np{spec.service_id}"
         password = secrets.token_urlsafe(12)
         body = {
-            "username": username, "email": spec.email, "password": password,
-            "full_name": spec.name, "package_id": int(spec.settings["package_id"]),
-            "is_admin": False, "billing_id": spec.reference,
+            "username": username,
+            "email": spec.email,
+            "password": password,
+            "full_name": spec.name,
+            "package_id": int(spec.settings["package_id"]),
+            "is_admin": False,
+            "billing_id": spec.reference,
             "metadata": {"service_reference": spec.reference, "domain": spec.domain},
-        }  # fmt: skip
+        }
         try:
             response = self.http.request(
                 "POST", "api/v1/billing/accounts", json=body, timeout=CREATE_TIMEOUT
@@ -62,15 +71,18 @@ class NextPanel:
             raise
         account = response.json()
         return ProvisionResult(
-            external_id=str(account["id"]), username=username, secrets={"password": password},
+            external_id=str(account["id"]),
+            username=username,
+            secrets={"password": password},
             panel_url=self.base_url,
-        )  # fmt: skip
+        )
 
     def suspend(self, external_id: str, *, reason: str) -> None:
         self.http.request(
-            "POST", f"api/v1/billing/accounts/{external_id}/suspend",
+            "POST",
+            f"api/v1/billing/accounts/{external_id}/suspend",
             json={"reason": reason or "Suspended by billing"},
-        )  # fmt: skip
+        )
 
     def unsuspend(self, external_id: str) -> None:
         self.http.request("POST", f"api/v1/billing/accounts/{external_id}/unsuspend")

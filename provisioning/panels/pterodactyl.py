@@ -147,11 +147,14 @@ class PterodactylPanel:
             "environment": _environment(egg),
             "limits": limits_of(settings),
             "feature_limits": feature_limits_of(settings),
-            "deploy": {"locations": [int(settings["location"])], "dedicated_ip": False,
-                       "port_range": []},
+            "deploy": {
+                "locations": [int(settings["location"])],
+                "dedicated_ip": False,
+                "port_range": [],
+            },
             "external_id": spec.reference,
             "start_on_completion": True,
-        }  # fmt: skip
+        }
         response = self.http.request("POST", "servers", json=body, timeout=CREATE_TIMEOUT)
         return self._result(_attributes(response.json()), user, password)
 
@@ -180,18 +183,20 @@ class PterodactylPanel:
         if int(settings.get("egg", server.get("egg") or 0)) != server.get("egg"):
             egg = self._egg(settings)
             startup = {
-                "startup": egg["startup"], "environment": _environment(egg),
+                "startup": egg["startup"],
+                "environment": _environment(egg),
                 "egg": int(settings["egg"]),
                 "image": settings.get("docker_image") or egg["docker_image"],
                 "skip_scripts": False,
-            }  # fmt: skip
+            }
             self.http.request("PATCH", f"servers/{external_id}/startup", json=startup)
 
     def _egg(self, settings: dict[str, Any]) -> dict[str, Any]:
         return self.http.request(
-            "GET", f"nests/{settings['nest']}/eggs/{settings['egg']}",
+            "GET",
+            f"nests/{settings['nest']}/eggs/{settings['egg']}",
             params={"include": "variables"},
-        ).json()["attributes"]  # fmt: skip
+        ).json()["attributes"]
 
     def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
         server = _attributes(self.http.request("GET", f"servers/{external_id}").json())

@@ -67,7 +67,7 @@ for _info in (
     ),
     ModuleInfo("support", support.LABEL, support.SupportBackend, support.PRODUCT_SETTINGS),
 ):
-    module_register(_info)  # fmt: skip
+    module_register(_info)
 
 
 def module_choices() -> list[tuple[str, str]]:

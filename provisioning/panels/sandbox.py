@@ -20,9 +20,13 @@ from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredent
 LABEL = "Sandbox (no external panel)"
 PRODUCT_SETTINGS = (
     SettingSpec("plan", "Plan name", required=False, help="Shown only."),
-    SettingSpec("stands_in_for", "Module it imitates (e.g. directadmin, support)",
-                required=False, help="Shown on the sandbox page; support: a support key."),
-)  # fmt: skip
+    SettingSpec(
+        "stands_in_for",
+        "Module it imitates (e.g. directadmin, support)",
+        required=False,
+        help="Shown on the sandbox page; support: a support key.",
+    ),
+)
 
 
 def sandbox_page(service_id: int) -> str:
@@ -43,9 +47,10 @@ class SandboxPanel:
         panel_url = f"{settings.PORTAL_BASE_URL}{sandbox_page(spec.service_id)}"
         if spec.settings.get("stands_in_for") == "support":
             return ProvisionResult(
-                external_id=f"sandbox-{spec.reference}", panel_url=panel_url,
+                external_id=f"sandbox-{spec.reference}",
+                panel_url=panel_url,
                 secrets={"support_key": f"SK-{digest[:12].upper()}"},
-            )  # fmt: skip
+            )
         return ProvisionResult(
             external_id=f"sandbox-{spec.reference}",
             username=f"user{spec.service_id}",

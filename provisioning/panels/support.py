@@ -25,8 +25,12 @@ class SupportBackend:
         self.http.request("GET", "support/health")
 
     def create(self, spec: AccountSpec) -> ProvisionResult:
-        body = {"service_id": spec.reference, "email": spec.email, "name": spec.name,
-                "tier": spec.settings.get("tier", "")}  # fmt: skip
+        body = {
+            "service_id": spec.reference,
+            "email": spec.email,
+            "name": spec.name,
+            "tier": spec.settings.get("tier", ""),
+        }
         try:
             answer = self.http.request("POST", "support/create", json=body).json()
         except PanelPermanentError as error:

@@ -189,23 +189,32 @@ class VirtFusionPanel:
         linked = {str(x) for x in settings.get("linked_external_ids", [])}
         server = self._unlinked_server(user, linked)
         if server is None:
-            body = {"packageId": int(settings["package_id"]), "userId": user.id,
-                    "hypervisorId": int(settings["hypervisor_group_id"])}  # fmt: skip
+            body = {
+                "packageId": int(settings["package_id"]),
+                "userId": user.id,
+                "hypervisorId": int(settings["hypervisor_group_id"]),
+            }
             if settings.get("ipv4"):
                 body["ipv4"] = int(settings["ipv4"])
             server = self.http.request("POST", "servers", json=body, timeout=CREATE_TIMEOUT).json()[
                 "data"
             ]
         if not server.get("built"):
-            build = {"operatingSystemId": int(settings["os_template_id"]),
-                     "name": spec.reference, "hostname": spec.hostname or spec.reference,
-                     "email": True}  # fmt: skip
-            self.http.request("POST", f"servers/{server['id']}/build", json=build,
-                              timeout=CREATE_TIMEOUT)  # fmt: skip
+            build = {
+                "operatingSystemId": int(settings["os_template_id"]),
+                "name": spec.reference,
+                "hostname": spec.hostname or spec.reference,
+                "email": True,
+            }
+            self.http.request(
+                "POST", f"servers/{server['id']}/build", json=build, timeout=CREATE_TIMEOUT
+            )
         return ProvisionResult(
-            external_id=str(server["id"]), username=spec.email,
-            panel_url=f"{self.base_url}/", details={"uuid": server.get("uuid", "")},
-        )  # fmt: skip
+            external_id=str(server["id"]),
+            username=spec.email,
+            panel_url=f"{self.base_url}/",
+            details={"uuid": server.get("uuid", "")},
+        )
 
     def _ok_if_gone(self, method: str, path: str, **kwargs: Any) -> None:
         try:
@@ -221,12 +230,15 @@ class VirtFusionPanel:
         self.http.request("POST", f"servers/{external_id}/unsuspend")
 
     def terminate(self, external_id: str) -> None:
-        self._ok_if_gone("DELETE", f"servers/{external_id}",
-                         params={"delay": DELETE_DELAY_MINUTES})  # fmt: skip
+        self._ok_if_gone("DELETE", f"servers/{external_id}", params={"delay": DELETE_DELAY_MINUTES})
 
     def change_package(self, external_id: str, *, settings: dict[str, Any]) -> None:
-        flags = {"cpu": True, "memory": True, "primaryDiskSize": True,
-                 "primaryNetworkTraffic": True}  # fmt: skip
+        flags = {
+            "cpu": True,
+            "memory": True,
+            "primaryDiskSize": True,
+            "primaryNetworkTraffic": True,
+        }
         self.http.request(
             "PUT", f"servers/{external_id}/package/{int(settings['package_id'])}", json=flags
         )  # 200 {info: []} or 204: both fine

@@ -32,8 +32,12 @@ class WordPressBackend:
         self.http.request("GET", "health")
 
     def create(self, spec: AccountSpec) -> ProvisionResult:
-        body = {"service_id": spec.reference, "email": spec.email,
-                "plan": spec.settings["plan"], "public_ip": self.public_ip}  # fmt: skip
+        body = {
+            "service_id": spec.reference,
+            "email": spec.email,
+            "plan": spec.settings["plan"],
+            "public_ip": self.public_ip,
+        }
         try:
             site = self.http.request("POST", "create-site", json=body, timeout=CREATE_TIMEOUT)
             answer = site.json() if site.content else {}

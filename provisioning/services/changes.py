@@ -100,9 +100,11 @@ def plan_change_quote(
         option_quantities = service_option_quantities(service) if same_plan else {}
     try:
         new_recurring, options = recurring_price(
-            product=to_product, cycle=service.cycle, currency=str(service.currency),
+            product=to_product,
+            cycle=service.cycle,
+            currency=str(service.currency),
             option_quantities=option_quantities,
-        )  # fmt: skip
+        )
     except InvoicesError as error:
         raise ProvisioningError(error.message) from error
     if same_plan and {o.pk: q for o, q in options} == service_option_quantities(service):
@@ -127,22 +129,29 @@ def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
         ServiceOption(service=service, option_id=int(option_id), quantity=quantity)
         for option_id, quantity in change.option_quantities.items()
     )
-    names = dict(ConfigurableOption.objects.filter(
-        pk__in=[int(k) for k in change.option_quantities]).values_list("pk", "name"))  # fmt: skip
+    names = dict(
+        ConfigurableOption.objects.filter(
+            pk__in=[int(k) for k in change.option_quantities]
+        ).values_list("pk", "name")
+    )
     add_ons = {names[int(k)]: q for k, q in change.option_quantities.items()}
     audit_record(
         action=AuditAction.SERVICE_PLAN_CHANGED,
         actor=actor,
         customer=service.customer,
         target=service,
-        details={"from": str(change.from_product), "to": str(change.to_product),
-                 "difference": str(change.prorated_difference)},
-    )  # fmt: skip
+        details={
+            "from": str(change.from_product),
+            "to": str(change.to_product),
+            "difference": str(change.prorated_difference),
+        },
+    )
     if service.external_id and service.server_id:
         operation_enqueue(
-            service=service, kind=ProvisioningOperation.Kind.CHANGE_PACKAGE,
+            service=service,
+            kind=ProvisioningOperation.Kind.CHANGE_PACKAGE,
             payload={"settings": {**change.to_product.module_settings, "options": add_ons}},
-        )  # fmt: skip
+        )
 
 
 def _add_ons_text(quote: PlanChangeQuote) -> str:
@@ -155,31 +164,42 @@ def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | Non
 
     line = LineDraft(
         kind=InvoiceLine.Kind.PLAN_CHANGE,
-        description=(f"Change to {quote.to_product.name}{_add_ons_text(quote)} for the rest of "
-                     f"the period ({quote.days_left} of {quote.days_in_period} days)"),
-        unit_price=quote.difference, service_id=service.pk,
+        description=(
+            f"Change to {quote.to_product.name}{_add_ons_text(quote)} for the rest of "
+            f"the period ({quote.days_left} of {quote.days_in_period} days)"
+        ),
+        unit_price=quote.difference,
+        service_id=service.pk,
         period_end=service.next_due_date,
-    )  # fmt: skip
+    )
     draft = invoice_create_draft(
-        customer=service.customer, currency=str(service.currency), lines=[line],
+        customer=service.customer,
+        currency=str(service.currency),
+        lines=[line],
         kind=Invoice.Kind.UPGRADE,
-    )  # fmt: skip
+    )
     return invoice_issue(invoice_id=draft.pk, actor=actor)
 
 
 @retry_on_conflict
 @transaction.atomic
 def plan_change_request(
-    *, customer: Customer, service_id: int, to_product_id: int, actor: User | None = None,
-    option_quantities: dict[int, int] | None = None, today: date | None = None,
-) -> ServiceChange:  # fmt: skip
+    *,
+    customer: Customer,
+    service_id: int,
+    to_product_id: int,
+    actor: User | None = None,
+    option_quantities: dict[int, int] | None = None,
+    today: date | None = None,
+) -> ServiceChange:
     """Upgrade (invoice, applied when paid) or downgrade (credited and applied now)."""
     from credits.services import credit_account_lock, credit_downgrade_add
 
     service = Service.objects.select_related("product").get(pk=service_id, customer=customer)
     to_product = Product.objects.get(pk=to_product_id)
-    peek = plan_change_quote(service=service, to_product=to_product,
-                             option_quantities=option_quantities, today=today)  # fmt: skip
+    peek = plan_change_quote(
+        service=service, to_product=to_product, option_quantities=option_quantities, today=today
+    )
     if not peek.is_upgrade:  # it writes credit: the credit account is locked first
         credit_account_lock(customer, str(service.currency))
     service = (
@@ -191,23 +211,30 @@ def plan_change_request(
         raise ProvisioningError("Only an active service can change plan.")
     if service.changes.filter(status=ServiceChange.Status.AWAITING_PAYMENT).exists():
         raise ProvisioningError("A plan change of this service is waiting for payment already.")
-    quote = plan_change_quote(service=service, to_product=to_product,
-                              option_quantities=option_quantities, today=today)  # fmt: skip
+    quote = plan_change_quote(
+        service=service, to_product=to_product, option_quantities=option_quantities, today=today
+    )
     change = ServiceChange.objects.create(
-        service=service, from_product=service.product, to_product=to_product,
-        currency=str(service.currency), new_recurring_amount=quote.new_recurring,
+        service=service,
+        from_product=service.product,
+        to_product=to_product,
+        currency=str(service.currency),
+        new_recurring_amount=quote.new_recurring,
         option_quantities={str(option.pk): quantity for option, quantity in quote.options},
-        prorated_difference=quote.difference, status=ServiceChange.Status.AWAITING_PAYMENT,
-    )  # fmt: skip
+        prorated_difference=quote.difference,
+        status=ServiceChange.Status.AWAITING_PAYMENT,
+    )
     if quote.is_upgrade:
         change.invoice = _upgrade_invoice(service, quote, actor)
         change.save(update_fields=["invoice"])
         return change
     if quote.difference.amount < 0:
         credit_downgrade_add(
-            customer=customer, amount=-quote.difference, change_id=change.pk,
+            customer=customer,
+            amount=-quote.difference,
+            change_id=change.pk,
             description=f"Downgrade of {service} to {to_product.name}",
-        )  # fmt: skip
+        )
     _apply(service, change, actor)
     return change
 

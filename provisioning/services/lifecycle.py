@@ -245,16 +245,23 @@ def service_provisioned(*, service_id: int, result: ProvisionResult) -> Service:
         action=AuditAction.SERVICE_PROVISIONED,
         customer=service.customer,
         target=service,
-        details={"module": service.product.module, "server": str(service.server),
-                 "external_id": result.external_id},
-    )  # fmt: skip
+        details={
+            "module": service.product.module,
+            "server": str(service.server),
+            "external_id": result.external_id,
+        },
+    )
     email_send_on_commit(
         to=[service.customer.user.email],
         name="service_welcome",
-        context={"customer_name": service.customer.name, "service": str(service),
-                 "panel_url": service.panel_url, "username": service.username,
-                 "service_path": f"/services/{service.pk}/"},
-    )  # fmt: skip
+        context={
+            "customer_name": service.customer.name,
+            "service": str(service),
+            "panel_url": service.panel_url,
+            "username": service.username,
+            "service_path": f"/services/{service.pk}/",
+        },
+    )
     return service
 
 
@@ -289,9 +296,13 @@ def service_provision_by_staff(*, service_id: int, actor: User, reason: str) -> 
     service.status = Service.Status.PROVISIONING
     service.save(update_fields=["status"])
     operation_enqueue(service=service, kind=OpKind.CREATE)
-    audit_record(action=AuditAction.SERVICE_PROVISIONED, actor=actor, customer=service.customer,
-                 target=service, details={"by_staff": True, "reason": reason.strip(),
-                                          "stage": "requested"})  # fmt: skip
+    audit_record(
+        action=AuditAction.SERVICE_PROVISIONED,
+        actor=actor,
+        customer=service.customer,
+        target=service,
+        details={"by_staff": True, "reason": reason.strip(), "stage": "requested"},
+    )
     return service
 
 

@@ -55,9 +55,12 @@ def operation_enqueue(*, service: Service, kind: str, payload: dict | None = Non
     """Record a panel call for `service` (locked by the caller) and run it after commit."""
     sequence = service.operations.filter(kind=kind).count() + 1
     operation = Op.objects.create(
-        service=service, kind=kind, idempotency_key=f"service:{service.pk}:{kind}:{sequence}",
-        payload=payload or {}, next_attempt_at=timezone.now(),
-    )  # fmt: skip
+        service=service,
+        kind=kind,
+        idempotency_key=f"service:{service.pk}:{kind}:{sequence}",
+        payload=payload or {},
+        next_attempt_at=timezone.now(),
+    )
     _queue(operation.pk)
     return operation
 
@@ -67,8 +70,9 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def _claim(operation_id: int, now: datetime) -> Op | None:
-    return operation_claim(Op, operation_id, now, target_field="service_id",
-                           wait=WAIT_FOR_EARLIER, requeue=_queue)  # fmt: skip
+    return operation_claim(
+        Op, operation_id, now, target_field="service_id", wait=WAIT_FOR_EARLIER, requeue=_queue
+    )
 
 
 def account_spec(service: Service) -> AccountSpec:
@@ -83,12 +87,20 @@ def account_spec(service: Service) -> AccountSpec:
         .values_list("external_id", flat=True)
     )
     return AccountSpec(
-        reference=service.reference, service_id=service.pk, customer_id=customer.pk,
-        email=customer.user.email, name=customer.name or customer.user.email,
-        settings={**service.product.module_settings, "options": options,
-                  "linked_external_ids": sorted(linked)},
-        hostname=service.hostname, domain=service.domain, username=service.username,
-    )  # fmt: skip
+        reference=service.reference,
+        service_id=service.pk,
+        customer_id=customer.pk,
+        email=customer.user.email,
+        name=customer.name or customer.user.email,
+        settings={
+            **service.product.module_settings,
+            "options": options,
+            "linked_external_ids": sorted(linked),
+        },
+        hostname=service.hostname,
+        domain=service.domain,
+        username=service.username,
+    )
 
 
 def _call(operation: Op, service: Service) -> ProvisionResult | None:
@@ -147,8 +159,12 @@ def _summary(result: ProvisionResult | None) -> dict[str, Any]:
     """What the panel answered, without secrets."""
     if result is None:
         return {"ok": True}
-    return {"external_id": result.external_id, "username": result.username,
-            "panel_url": result.panel_url, "details": result.details}  # fmt: skip
+    return {
+        "external_id": result.external_id,
+        "username": result.username,
+        "panel_url": result.panel_url,
+        "details": result.details,
+    }
 
 
 def _succeeded(operation_id: int, result: ProvisionResult | None, now: datetime) -> Op:
@@ -191,8 +207,9 @@ def _failed(operation_id: int, error: PanelError, now: datetime) -> Op:
 def operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Put back operations a killed worker left running and return every pending operation
     that is overdue (its message was lost), for the caller to queue."""
-    return operations_overdue(Op, now or timezone.now(), running_timeout=RUNNING_TIMEOUT,
-                              grace=LOST_MESSAGE_GRACE)  # fmt: skip
+    return operations_overdue(
+        Op, now or timezone.now(), running_timeout=RUNNING_TIMEOUT, grace=LOST_MESSAGE_GRACE
+    )
 
 
 @transaction.atomic
@@ -231,8 +248,9 @@ def operation_logs_prune() -> int:
     stay: their idempotency keys count a service's operations of each kind, so a deleted
     one would let the next operation take its key. Failed ones keep everything for staff."""
     cutoff = timezone.now() - timedelta(days=settings.OPERATION_LOG_RETENTION_DAYS)
-    ended = Op.objects.filter(status__in=(Op.Status.SUCCEEDED, Op.Status.CANCELLED),
-                              updated_at__lt=cutoff)  # fmt: skip
+    ended = Op.objects.filter(
+        status__in=(Op.Status.SUCCEEDED, Op.Status.CANCELLED), updated_at__lt=cutoff
+    )
     old = ended.exclude(request_summary={}, response_summary={})
     # update() leaves updated_at as it was: the time the operation ended
     return in_batches(old, lambda rows: rows.update(request_summary={}, response_summary={}))

@@ -66,11 +66,13 @@ def _refuse_no_capacity(product: Product) -> NoReturn:
     if cache.add(f"provisioning:no-capacity-alert:{product.pk}", True, timeout=3600):
         try:  # once, at once: a broker that is down must not turn the refusal into a 500
             staff_alert_task.apply_async(
-                [f"No server capacity for {product.name}",
-                 f"An order for {product.name} was refused: no active, online server in "
-                 f"group {product.server_group} has room. Add capacity or a server."],
+                [
+                    f"No server capacity for {product.name}",
+                    f"An order for {product.name} was refused: no active, online server in "
+                    f"group {product.server_group} has room. Add capacity or a server.",
+                ],
                 retry=False,
-            )  # fmt: skip
+            )
         except BROKER_ERRORS:
             logger.exception("staff alert for %s not queued", product)
     raise NoServerCapacity(
@@ -150,8 +152,11 @@ def secrets_rotate() -> int:
                 # Saving writes each value back through the field, encrypted with key #1.
                 model.objects.filter(pk=pk).update(**{f: getattr(row, f) for f in fields})
             count += 1
-    logger.info("re-encrypted %s rows with the newest of %s keys", count,
-                len(settings.FIELD_ENCRYPTION_KEYS))  # fmt: skip
+    logger.info(
+        "re-encrypted %s rows with the newest of %s keys",
+        count,
+        len(settings.FIELD_ENCRYPTION_KEYS),
+    )
     return count
 
 

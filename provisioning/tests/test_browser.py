@@ -47,11 +47,17 @@ def test_open_control_panel_shows_the_sandbox_page_on_a_phone(page, live_server,
 
     server = ServerFactory(module="sandbox", location="Frankfurt am Main")
     service = Service.objects.create(
-        customer=customer, product=panel_product(server, stands_in_for="directadmin"),
-        cycle="monthly", currency="USD", recurring_amount=Decimal("10"), server=server,
-        status="active", external_id="sandbox-svc-with-a-rather-long-reference-0001",
-        username="averyveryverylongusername", domain="a-rather-long-domain-name.example",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server, stands_in_for="directadmin"),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=server,
+        status="active",
+        external_id="sandbox-svc-with-a-rather-long-reference-0001",
+        username="averyveryverylongusername",
+        domain="a-rather-long-domain-name.example",
+    )
     page.set_viewport_size({"width": 375, "height": 740})
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
     page.goto(f"{live_server.url}/services/{service.pk}/")
@@ -70,9 +76,14 @@ def test_the_set_up_page_updates_itself_when_the_service_becomes_active(
 
     server = ServerFactory()
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status="provisioning",
+    )
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
     page.goto(f"{live_server.url}/services/{service.pk}/")
     assert page.get_by_test_id("service-status").inner_text() == "Being set up"

@@ -29,8 +29,12 @@ def test_order_pay_with_demo_credit_and_watch_the_service_follow_its_invoices(
 
     # order the sandbox-provisioned game server
     memory = Product.objects.get(slug="minecraft-4gb").options.get()
-    form = {"cycle": "monthly", "hostname": "mc.demo.test", f"option_{memory.pk}": "0",
-            "place": "1"}  # fmt: skip
+    form = {
+        "cycle": "monthly",
+        "hostname": "mc.demo.test",
+        f"option_{memory.pk}": "0",
+        "place": "1",
+    }
     response = client.post("/order/minecraft-4gb/", form)
     assert response.status_code == 302, response.content.decode()[-3000:]
     invoice = Invoice.objects.get(customer=customer)
@@ -65,8 +69,7 @@ def test_order_pay_with_demo_credit_and_watch_the_service_follow_its_invoices(
     service.refresh_from_db()
     assert service.status == Service.Status.ACTIVE
     kinds = list(service.operations.order_by("pk").values_list("kind", "status"))
-    assert kinds == [("create", "succeeded"), ("suspend", "succeeded"),
-                     ("unsuspend", "succeeded")]  # fmt: skip
+    assert kinds == [("create", "succeeded"), ("suspend", "succeeded"), ("unsuspend", "succeeded")]
     assert ProvisioningOperation.objects.filter(status="failed").count() == 0
 
 
@@ -75,18 +78,29 @@ def test_customers_cannot_see_or_act_on_another_customers_service(client, custom
 
     server = ServerFactory()
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status="active", external_id="sandbox-x",
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status="active",
+        external_id="sandbox-x",
         secrets={"password": "owner-only"},
-    )  # fmt: skip
+    )
     assert_customer_isolation(
-        client, urls=[reverse("provisioning:service_detail", args=[service.pk])],
-        owner=customer, intruder=other_customer,
-    )  # fmt: skip
+        client,
+        urls=[reverse("provisioning:service_detail", args=[service.pk])],
+        owner=customer,
+        intruder=other_customer,
+    )
     assert_customer_isolation(
-        client, urls=[reverse("provisioning:service_login", args=[service.pk])],
-        owner=customer, intruder=other_customer, method="post",
-    )  # fmt: skip
+        client,
+        urls=[reverse("provisioning:service_login", args=[service.pk])],
+        owner=customer,
+        intruder=other_customer,
+        method="post",
+    )
 
 
 def test_a_support_key_is_shown_to_its_customer(client, customer):
@@ -94,10 +108,16 @@ def test_a_support_key_is_shown_to_its_customer(client, customer):
 
     server = ServerFactory(module="support", credentials={"token": "t"})
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status="active", external_id="svc-1",
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status="active",
+        external_id="svc-1",
         secrets={"support_key": "SK-7731"},
-    )  # fmt: skip
+    )
     client.force_login(customer.user)
     page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
     assert "Support key" in page
@@ -109,9 +129,14 @@ def _service_in(customer, status: str) -> Service:
 
     server = ServerFactory()
     return Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount="10", server=server, status=status,
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status=status,
+    )
 
 
 def test_the_status_endpoint_is_the_customers_own(client, customer, other_customer):
@@ -124,9 +149,15 @@ def test_the_status_endpoint_is_the_customers_own(client, customer, other_custom
     assert "no-cache" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize(("status", "refreshes"), [
-    ("pending", True), ("provisioning", True), ("active", False), ("failed", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "refreshes"),
+    [
+        ("pending", True),
+        ("provisioning", True),
+        ("active", False),
+        ("failed", False),
+    ],
+)
 def test_the_service_page_refreshes_itself_only_until_active_or_failed(
     client, customer, status, refreshes
 ):

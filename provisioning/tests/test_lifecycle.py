@@ -69,8 +69,10 @@ def test_paid_service_is_active_only_after_the_panel_confirms(
     assert AuditEvent.objects.filter(action=AuditAction.SERVICE_PROVISIONED).count() == 1
     summary = operation.request_summary
     assert (summary["kind"], summary["server"], summary["reference"]) == (
-        "create", server.name, service.reference
-    )  # fmt: skip
+        "create",
+        server.name,
+        service.reference,
+    )
     assert service.secrets["password"] not in str(summary) + str(operation.response_summary)
     welcome = next(m for m in mail.outbox if "is ready" in m.subject)
     assert service.panel_url in welcome.body
@@ -181,18 +183,31 @@ def test_later_operations_wait_for_earlier_ones(customer, django_capture_on_comm
 def test_the_sweeper_finds_lost_and_interrupted_operations(customer):
     server = ServerFactory()
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount=Decimal("10"), server=server, status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=server,
+        status="provisioning",
+    )
     now = timezone.now()
-    lost = Op.objects.create(service=service, kind="create", idempotency_key="a",
-                             next_attempt_at=now - timedelta(minutes=5))  # fmt: skip
+    lost = Op.objects.create(
+        service=service,
+        kind="create",
+        idempotency_key="a",
+        next_attempt_at=now - timedelta(minutes=5),
+    )
     killed = Op.objects.create(
-        service=service, kind="suspend", idempotency_key="b", status="running",
+        service=service,
+        kind="suspend",
+        idempotency_key="b",
+        status="running",
         started_at=now - timedelta(minutes=30),
-    )  # fmt: skip
-    fresh = Op.objects.create(service=service, kind="unsuspend", idempotency_key="c",
-                              next_attempt_at=now)  # fmt: skip
+    )
+    fresh = Op.objects.create(
+        service=service, kind="unsuspend", idempotency_key="c", next_attempt_at=now
+    )
     due = services.operations_sweep(now=now)
     assert lost.pk in due
     assert fresh.pk not in due

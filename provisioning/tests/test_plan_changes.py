@@ -36,10 +36,15 @@ def usd(value: str) -> Money:
 def plans():
     server = ServerFactory()
     small, medium, large = (
-        ProductFactory(name=name, slug=slug, module="sandbox", server_group=server.group,
-                       module_settings={"plan": slug})
+        ProductFactory(
+            name=name,
+            slug=slug,
+            module="sandbox",
+            server_group=server.group,
+            module_settings={"plan": slug},
+        )
         for name, slug in (("Small", "small"), ("Medium", "medium"), ("Large", "large"))
-    )  # fmt: skip
+    )
     medium.group = large.group = small.group
     medium.save()
     large.save()
@@ -52,10 +57,16 @@ def plans():
 def service(customer, plans):
     server, _small, medium, _large = plans
     return Service.objects.create(
-        customer=customer, product=medium, cycle="monthly", currency="USD",
-        recurring_amount=usd("10.00"), server=server, status="active",
-        external_id="sandbox-svc-x", next_due_date=date(2026, 4, 1),
-    )  # fmt: skip
+        customer=customer,
+        product=medium,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=usd("10.00"),
+        server=server,
+        status="active",
+        external_id="sandbox-svc-x",
+        next_due_date=date(2026, 4, 1),
+    )
 
 
 def test_proration_is_by_days_left_in_the_period(service, plans):
@@ -65,8 +76,7 @@ def test_proration_is_by_days_left_in_the_period(service, plans):
     assert (up.days_left, up.days_in_period) == (21, 31)
     assert up.difference == usd("10.16")  # 15 * 21 / 31 = 10.161…
     assert down.difference == usd("-4.06")  # -6 * 21 / 31 = -4.064…
-    last_day = services.plan_change_quote(service=service, to_product=large,
-                                          today=date(2026, 4, 1))  # fmt: skip
+    last_day = services.plan_change_quote(service=service, to_product=large, today=date(2026, 4, 1))
     assert last_day.difference == usd("0")
 
 
@@ -74,15 +84,17 @@ def test_an_upgrade_is_invoiced_and_applied_when_paid(
     service, plans, django_capture_on_commit_callbacks
 ):
     _server, _small, _medium, large = plans
-    change = services.plan_change_request(customer=service.customer, service_id=service.pk,
-                                          to_product_id=large.pk, today=TODAY)  # fmt: skip
+    change = services.plan_change_request(
+        customer=service.customer, service_id=service.pk, to_product_id=large.pk, today=TODAY
+    )
     invoice = change.invoice
     assert (invoice.kind, invoice.total) == (Invoice.Kind.UPGRADE, usd("10.16"))
     service.refresh_from_db()
     assert service.product.slug == "medium"  # not before payment
     with pytest.raises(ProvisioningError, match="waiting for payment"):
-        services.plan_change_request(customer=service.customer, service_id=service.pk,
-                                     to_product_id=large.pk, today=TODAY)  # fmt: skip
+        services.plan_change_request(
+            customer=service.customer, service_id=service.pk, to_product_id=large.pk, today=TODAY
+        )
     with django_capture_on_commit_callbacks(execute=True):
         invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
     service.refresh_from_db()
@@ -97,8 +109,9 @@ def test_a_downgrade_credits_the_difference_and_applies_now(
 ):
     _server, small, _medium, _large = plans
     with django_capture_on_commit_callbacks(execute=True):
-        change = services.plan_change_request(customer=service.customer, service_id=service.pk,
-                                              to_product_id=small.pk, today=TODAY)  # fmt: skip
+        change = services.plan_change_request(
+            customer=service.customer, service_id=service.pk, to_product_id=small.pk, today=TODAY
+        )
     service.refresh_from_db()
     assert (change.status, change.invoice) == (ServiceChange.Status.APPLIED, None)
     assert (service.product.slug, service.recurring_amount) == ("small", usd("4.00"))
@@ -114,19 +127,26 @@ def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
     from invoices.models import ConfigurableOptionPrice
     from invoices.tests.factories import ConfigurableOptionFactory
 
-    memory = ConfigurableOptionFactory(product=service.product, name="Extra memory",
-                                       max_quantity=8)  # fmt: skip
-    ConfigurableOptionPrice.objects.create(option=memory, cycle="monthly", currency="USD",
-                                           unit_price=usd("3.00"), setup_fee=usd("0"))  # fmt: skip
+    memory = ConfigurableOptionFactory(product=service.product, name="Extra memory", max_quantity=8)
+    ConfigurableOptionPrice.objects.create(
+        option=memory, cycle="monthly", currency="USD", unit_price=usd("3.00"), setup_fee=usd("0")
+    )
     with pytest.raises(ProvisioningError, match="choose between 0 and 8"):
-        services.plan_change_quote(service=service, to_product=service.product,
-                                   option_quantities={memory.pk: 9}, today=TODAY)  # fmt: skip
+        services.plan_change_quote(
+            service=service,
+            to_product=service.product,
+            option_quantities={memory.pk: 9},
+            today=TODAY,
+        )
     with pytest.raises(ProvisioningError, match="Nothing would change"):
         services.plan_change_quote(service=service, to_product=service.product, today=TODAY)
     change = services.plan_change_request(
-        customer=service.customer, service_id=service.pk, to_product_id=service.product_id,
-        option_quantities={memory.pk: 2}, today=TODAY,
-    )  # fmt: skip
+        customer=service.customer,
+        service_id=service.pk,
+        to_product_id=service.product_id,
+        option_quantities={memory.pk: 2},
+        today=TODAY,
+    )
     assert change.invoice.total == usd("4.06")  # +6.00 a month, 21 of 31 days
     assert "Extra memory x 2" in change.invoice.lines.get().description
     with django_capture_on_commit_callbacks(execute=True):
@@ -140,8 +160,9 @@ def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
 
 def test_unpaid_upgrades_expire(service, plans, settings):
     _server, _small, _medium, large = plans
-    change = services.plan_change_request(customer=service.customer, service_id=service.pk,
-                                          to_product_id=large.pk, today=TODAY)  # fmt: skip
+    change = services.plan_change_request(
+        customer=service.customer, service_id=service.pk, to_product_id=large.pk, today=TODAY
+    )
     due = change.invoice.due_date
     billing_run(today=due + timedelta(days=settings.BILLING_UPGRADE_INVOICE_EXPIRY_DAYS - 1))
     change.refresh_from_db()
@@ -163,13 +184,18 @@ def test_plan_change_pages_and_isolation(client, service, plans, other_customer)
     assert 'data-testid="quote-small">$' in page
     assert "back as credit" in page
     _server, small, _medium, _large = plans
-    response = client.post(reverse("provisioning:service_change", args=[service.pk]),
-                           {"product": small.pk}, follow=True)  # fmt: skip
+    response = client.post(
+        reverse("provisioning:service_change", args=[service.pk]),
+        {"product": small.pk},
+        follow=True,
+    )
     assert "now has the Small plan" in response.content.decode()
     assert_customer_isolation(
-        client, urls=[reverse("provisioning:service_change", args=[service.pk])],
-        owner=service.customer, intruder=other_customer,
-    )  # fmt: skip
+        client,
+        urls=[reverse("provisioning:service_change", args=[service.pk])],
+        owner=service.customer,
+        intruder=other_customer,
+    )
 
 
 def test_add_ons_change_from_the_page(client, service):
@@ -177,8 +203,9 @@ def test_add_ons_change_from_the_page(client, service):
     from invoices.tests.factories import ConfigurableOptionFactory
 
     memory = ConfigurableOptionFactory(product=service.product, max_quantity=8)
-    ConfigurableOptionPrice.objects.create(option=memory, cycle="monthly", currency="USD",
-                                           unit_price=usd("3.00"), setup_fee=usd("0"))  # fmt: skip
+    ConfigurableOptionPrice.objects.create(
+        option=memory, cycle="monthly", currency="USD", unit_price=usd("3.00"), setup_fee=usd("0")
+    )
     service.next_due_date = timezone.localdate() + timedelta(days=10)
     service.save()
     client.force_login(service.customer.user)
@@ -211,8 +238,9 @@ def memory(service):
     from provisioning.models import ServiceOption
 
     option = ConfigurableOptionFactory(product=service.product, max_quantity=8)
-    ConfigurableOptionPrice.objects.create(option=option, cycle="monthly", currency="USD",
-                                           unit_price=usd("3.00"), setup_fee=usd("0"))  # fmt: skip
+    ConfigurableOptionPrice.objects.create(
+        option=option, cycle="monthly", currency="USD", unit_price=usd("3.00"), setup_fee=usd("0")
+    )
     ServiceOption.objects.create(service=service, option=option, quantity=2)
     service.recurring_amount = usd("16.00")
     service.next_due_date = timezone.localdate() + timedelta(days=10)
@@ -252,8 +280,10 @@ def test_an_add_on_of_another_product_is_refused(client, service, memory):
     foreign = ConfigurableOptionFactory()
     client.force_login(service.customer.user)
     url = reverse("provisioning:service_change", args=[service.pk])
-    response = client.post(url, {"product": service.product_id, f"option_{memory.pk}": "2",
-                                 f"option_{foreign.pk}": "1"})  # fmt: skip
+    response = client.post(
+        url,
+        {"product": service.product_id, f"option_{memory.pk}": "2", f"option_{foreign.pk}": "1"},
+    )
     assert response.status_code == 302
     assert "does not belong" in client.get(response.url).content.decode()
     assert not ServiceChange.objects.exists()

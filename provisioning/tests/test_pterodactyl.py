@@ -29,8 +29,16 @@ HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/json",
 }
-SETTINGS = {"nest": 1, "egg": 5, "location": 2, "memory": 4096, "disk": 10240, "cpu": 200,
-            "databases": 1, "backups": 2}  # fmt: skip
+SETTINGS = {
+    "nest": 1,
+    "egg": 5,
+    "location": 2,
+    "memory": 4096,
+    "disk": 10240,
+    "cpu": 200,
+    "databases": 1,
+    "backups": 2,
+}
 NOT_FOUND = {
     "errors": [
         {
@@ -43,23 +51,46 @@ NOT_FOUND = {
 EGG = {
     "object": "egg",
     "attributes": {
-        "id": 5, "nest": 1, "docker_image": "ghcr.io/pterodactyl/yolks:java_17",
+        "id": 5,
+        "nest": 1,
+        "docker_image": "ghcr.io/pterodactyl/yolks:java_17",
         "startup": "java -Xms128M -jar {{SERVER_JARFILE}}",
-        "relationships": {"variables": {"object": "list", "data": [
-            {"object": "egg_variable", "attributes": {"env_variable": "SERVER_JARFILE",
-                                                      "default_value": "server.jar"}},
-            {"object": "egg_variable", "attributes": {"env_variable": "VERSION",
-                                                      "default_value": "latest"}},
-        ]}},
+        "relationships": {
+            "variables": {
+                "object": "list",
+                "data": [
+                    {
+                        "object": "egg_variable",
+                        "attributes": {
+                            "env_variable": "SERVER_JARFILE",
+                            "default_value": "server.jar",
+                        },
+                    },
+                    {
+                        "object": "egg_variable",
+                        "attributes": {"env_variable": "VERSION", "default_value": "latest"},
+                    },
+                ],
+            }
+        },
     },
-}  # fmt: skip
+}
 
 
 def _server(pk=31, reference="svc-1") -> dict:
-    return {"object": "server", "attributes": {
-        "id": pk, "external_id": reference, "uuid": "a1b2c3d4-0000", "identifier": "a1b2c3d4",
-        "name": "mc.example.net", "allocation": 77, "status": "installing", "egg": 5,
-    }}  # fmt: skip
+    return {
+        "object": "server",
+        "attributes": {
+            "id": pk,
+            "external_id": reference,
+            "uuid": "a1b2c3d4-0000",
+            "identifier": "a1b2c3d4",
+            "name": "mc.example.net",
+            "allocation": 77,
+            "status": "installing",
+            "egg": 5,
+        },
+    }
 
 
 def _user(pk=9) -> dict:
@@ -75,9 +106,15 @@ def _user(pk=9) -> dict:
 
 
 def _spec(reference="svc-1", service_id=1) -> AccountSpec:
-    return AccountSpec(reference=reference, service_id=service_id, customer_id=4,
-                       email="ada@example.com", name="Ada Lovelace", settings=SETTINGS,
-                       hostname="mc.example.net")  # fmt: skip
+    return AccountSpec(
+        reference=reference,
+        service_id=service_id,
+        customer_id=4,
+        email="ada@example.com",
+        name="Ada Lovelace",
+        settings=SETTINGS,
+        hostname="mc.example.net",
+    )
 
 
 @pytest.fixture
@@ -94,22 +131,28 @@ def _mock_create_path(mocked, *, reference="svc-1", created=True) -> None:
         match=[matchers.query_param_matcher({"filter[email]": "ada@example.com"})],
     )
     mocked.post(f"{API}/users", status=201, json=_user())
-    mocked.get(f"{API}/nests/1/eggs/5", json=EGG,
-               match=[matchers.query_param_matcher({"include": "variables"})])  # fmt: skip
+    mocked.get(
+        f"{API}/nests/1/eggs/5",
+        json=EGG,
+        match=[matchers.query_param_matcher({"include": "variables"})],
+    )
 
 
 def test_create_sends_the_documented_requests(panel, mocked):
     _mock_create_path(mocked)
     body = {
-        "name": "mc.example.net", "user": 9, "egg": 5,
+        "name": "mc.example.net",
+        "user": 9,
+        "egg": 5,
         "docker_image": "ghcr.io/pterodactyl/yolks:java_17",
         "startup": "java -Xms128M -jar {{SERVER_JARFILE}}",
         "environment": {"SERVER_JARFILE": "server.jar", "VERSION": "latest"},
         "limits": {"memory": 4096, "swap": 0, "disk": 10240, "io": 500, "cpu": 200},
         "feature_limits": {"databases": 1, "backups": 2, "allocations": 0},
         "deploy": {"locations": [2], "dedicated_ip": False, "port_range": []},
-        "external_id": "svc-1", "start_on_completion": True,
-    }  # fmt: skip
+        "external_id": "svc-1",
+        "start_on_completion": True,
+    }
     mocked.post(
         f"{API}/servers",
         status=201,
@@ -126,9 +169,12 @@ def test_create_sends_the_documented_requests(panel, mocked):
     sent = json.loads(user_call.request.body)
     fields = ("email", "username", "first_name", "last_name", "external_id")
     assert {k: sent[k] for k in fields} == {
-        "email": "ada@example.com", "username": "c4", "first_name": "Ada",
-        "last_name": "Lovelace", "external_id": "cust-4",
-    }  # fmt: skip
+        "email": "ada@example.com",
+        "username": "c4",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "external_id": "cust-4",
+    }
 
 
 def test_create_adopts_a_server_carrying_our_reference(panel, mocked):
@@ -145,11 +191,14 @@ def test_suspend_unsuspend_terminate_and_package_change(panel, mocked):
     mocked.delete(f"{API}/servers/31", status=204)
     mocked.delete(f"{API}/servers/32", status=404, json=NOT_FOUND)  # already gone: fine
     mocked.get(f"{API}/servers/31", json=_server())
-    build = {"allocation": 77,
-             "limits": {"memory": 8192, "swap": 0, "disk": 10240, "io": 500, "cpu": 200},
-             "feature_limits": {"databases": 1, "backups": 2, "allocations": 0}}  # fmt: skip
-    mocked.patch(f"{API}/servers/31/build", json=_server(),
-                 match=[matchers.json_params_matcher(build)])  # fmt: skip
+    build = {
+        "allocation": 77,
+        "limits": {"memory": 8192, "swap": 0, "disk": 10240, "io": 500, "cpu": 200},
+        "feature_limits": {"databases": 1, "backups": 2, "allocations": 0},
+    }
+    mocked.patch(
+        f"{API}/servers/31/build", json=_server(), match=[matchers.json_params_matcher(build)]
+    )
     panel.suspend("31", reason="overdue")
     panel.unsuspend("31")
     panel.terminate("31")
@@ -164,10 +213,13 @@ def test_a_new_egg_also_updates_the_startup(panel, mocked):
     startup = {
         "startup": "java -Xms128M -jar {{SERVER_JARFILE}}",
         "environment": {"SERVER_JARFILE": "server.jar", "VERSION": "latest"},
-        "egg": 6, "image": "ghcr.io/pterodactyl/yolks:java_17", "skip_scripts": False,
-    }  # fmt: skip
-    mocked.patch(f"{API}/servers/31/startup", json=_server(),
-                 match=[matchers.json_params_matcher(startup)])  # fmt: skip
+        "egg": 6,
+        "image": "ghcr.io/pterodactyl/yolks:java_17",
+        "skip_scripts": False,
+    }
+    mocked.patch(
+        f"{API}/servers/31/startup", json=_server(), match=[matchers.json_params_matcher(startup)]
+    )
     panel.change_package("31", settings={**SETTINGS, "egg": 6})
     assert mocked.calls[-1].request.url == f"{API}/servers/31/startup"
 
@@ -182,22 +234,89 @@ def test_lookups_for_product_setup(panel, mocked):
 @pytest.mark.parametrize(
     ("answer", "kind", "text"),
     [
-        ({"status": 422, "json": {"errors": [{"code": "ValidationException", "status": "422",
-          "detail": "The name field is required.", "meta": {"source_field": "name"}}]}},
-         PanelPermanentError, "The name field is required."),
-        ({"status": 400, "json": {"errors": [{"code": "NoViableNodeException", "status": "400",
-          "detail": "No nodes satisfying the requirements specified were found."}]}},
-         PanelPermanentError, "No nodes satisfying"),
-        ({"status": 504, "json": {"errors": [{"code": "DaemonConnectionException",
-          "status": "504", "detail": "Could not establish a connection to the machine."}]}},
-         PanelRetryableError, "Could not establish a connection"),
-        ({"status": 429, "json": {"errors": [{"code": "TooManyRequestsHttpException",
-          "status": "429", "detail": "Too Many Attempts."}]}}, PanelRetryableError, "Too Many"),
-        ({"status": 403, "json": {"errors": [{"code": "AccessDeniedHttpException",
-          "status": "403", "detail": "This action is unauthorized."}]}},
-         PanelPermanentError, "unauthorized"),
+        (
+            {
+                "status": 422,
+                "json": {
+                    "errors": [
+                        {
+                            "code": "ValidationException",
+                            "status": "422",
+                            "detail": "The name field is required.",
+                            "meta": {"source_field": "name"},
+                        }
+                    ]
+                },
+            },
+            PanelPermanentError,
+            "The name field is required.",
+        ),
+        (
+            {
+                "status": 400,
+                "json": {
+                    "errors": [
+                        {
+                            "code": "NoViableNodeException",
+                            "status": "400",
+                            "detail": "No nodes satisfying the requirements specified were found.",
+                        }
+                    ]
+                },
+            },
+            PanelPermanentError,
+            "No nodes satisfying",
+        ),
+        (
+            {
+                "status": 504,
+                "json": {
+                    "errors": [
+                        {
+                            "code": "DaemonConnectionException",
+                            "status": "504",
+                            "detail": "Could not establish a connection to the machine.",
+                        }
+                    ]
+                },
+            },
+            PanelRetryableError,
+            "Could not establish a connection",
+        ),
+        (
+            {
+                "status": 429,
+                "json": {
+                    "errors": [
+                        {
+                            "code": "TooManyRequestsHttpException",
+                            "status": "429",
+                            "detail": "Too Many Attempts.",
+                        }
+                    ]
+                },
+            },
+            PanelRetryableError,
+            "Too Many",
+        ),
+        (
+            {
+                "status": 403,
+                "json": {
+                    "errors": [
+                        {
+                            "code": "AccessDeniedHttpException",
+                            "status": "403",
+                            "detail": "This action is unauthorized.",
+                        }
+                    ]
+                },
+            },
+            PanelPermanentError,
+            "unauthorized",
+        ),
     ],
-)  # fmt: skip
+)
 def test_error_envelopes_map_to_clear_errors(panel, mocked, answer, kind, text):
     mocked.post(f"{API}/servers/31/suspend", **answer)
     with pytest.raises(kind, match=text):
@@ -211,9 +330,14 @@ def _provisioning_service(customer) -> Service:
     server = ServerFactory(module="pterodactyl", base_url=PANEL, credentials={"api_key": KEY})
     product = panel_product(server, **SETTINGS)
     return Service.objects.create(
-        customer=customer, product=product, cycle="monthly", currency="USD",
-        recurring_amount=Decimal("10"), server=server, status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=server,
+        status="provisioning",
+    )
 
 
 def _run_until_done(operation, *, start) -> ProvisioningOperation:
@@ -234,8 +358,10 @@ def test_panel_down_then_up_ends_active_with_one_server(customer, mocked):
     mocked.get(f"{API}/servers/external/{reference}", body=requests.ConnectTimeout())
     mocked.get(f"{API}/servers/external/{reference}", body=requests.ReadTimeout())
     mocked.get(f"{API}/servers/external/{reference}", status=404, json=NOT_FOUND)
-    mocked.get(f"{API}/users/external/cust-{customer.pk}",
-               json={"object": "user", "attributes": customer_user})  # fmt: skip
+    mocked.get(
+        f"{API}/users/external/cust-{customer.pk}",
+        json={"object": "user", "attributes": customer_user},
+    )
     mocked.get(f"{API}/nests/1/eggs/5", json=EGG)
     mocked.post(f"{API}/servers", status=201, json=_server(reference=reference))
     operation = ProvisioningOperation.objects.create(
@@ -259,9 +385,11 @@ def test_a_lost_create_answer_is_adopted_not_duplicated_fifty_times(customer, mo
         # the panel creates the server, then the answer never arrives
         mocked.upsert("POST", f"{API}/servers", body=requests.ReadTimeout("read timed out"))
         operation = ProvisioningOperation.objects.create(
-            service=service, kind="create", idempotency_key=f"r{round_}",
+            service=service,
+            kind="create",
+            idempotency_key=f"r{round_}",
             next_attempt_at=timezone.now(),
-        )  # fmt: skip
+        )
         operation = _run_until_done(operation, start=timezone.now())
         service.refresh_from_db()
         assert operation.status == "succeeded"

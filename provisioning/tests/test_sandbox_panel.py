@@ -21,9 +21,14 @@ def _active(customer, server, django_capture_on_commit_callbacks, **settings) ->
     from provisioning.services.operations import operation_enqueue
 
     service = Service.objects.create(
-        customer=customer, product=panel_product(server, **settings), cycle="monthly",
-        currency="USD", recurring_amount="10", server=server, status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server, **settings),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount="10",
+        server=server,
+        status="provisioning",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         operation = operation_enqueue(service=service, kind="create")
     with django_capture_on_commit_callbacks(execute=True):
@@ -53,13 +58,16 @@ def test_open_control_panel_leads_to_the_services_sandbox_page(
     assert "invalid" not in page
 
 
-def test_the_sandbox_page_is_the_owners_only(client, customer, other_customer,
-                                             django_capture_on_commit_callbacks):  # fmt: skip
+def test_the_sandbox_page_is_the_owners_only(
+    client, customer, other_customer, django_capture_on_commit_callbacks
+):
     service = _active(customer, ServerFactory(module="sandbox"), django_capture_on_commit_callbacks)
     assert_customer_isolation(
-        client, urls=[reverse("provisioning:sandbox_panel", args=[service.pk])],
-        owner=customer, intruder=other_customer,
-    )  # fmt: skip
+        client,
+        urls=[reverse("provisioning:sandbox_panel", args=[service.pk])],
+        owner=customer,
+        intruder=other_customer,
+    )
 
 
 def test_a_service_on_a_real_panel_has_no_sandbox_page(

@@ -26,9 +26,14 @@ def _raw(table: str, column: str) -> list[str]:
 def _with_secrets(customer) -> tuple[Server, Service]:
     server = ServerFactory(credentials={"api_key": CANARY})
     service = Service.objects.create(
-        customer=customer, product=panel_product(server), cycle="monthly", currency="USD",
-        recurring_amount=Decimal("10"), server=server, secrets={"password": CANARY},
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=server,
+        secrets={"password": CANARY},
+    )
     return server, service
 
 
@@ -60,9 +65,21 @@ def test_a_database_dump_holds_no_plaintext_secret(customer):
     _with_secrets(customer)
     db = connection.settings_dict
     dump = subprocess.run(
-        ["pg_dump", "--data-only", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
-         "-U", db["USER"], db["NAME"]],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
+        [
+            "pg_dump",
+            "--data-only",
+            "-h",
+            db["HOST"] or "127.0.0.1",
+            "-p",
+            str(db["PORT"] or 5432),
+            "-U",
+            db["USER"],
+            db["NAME"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     assert "provisioning_server" in dump
     assert CANARY not in dump

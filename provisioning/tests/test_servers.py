@@ -33,8 +33,9 @@ def test_health_check_records_online_state(monkeypatch, django_capture_on_commit
         assert servers_check_task.apply().get() == 1
     server.refresh_from_db()
     assert (server.is_online, server.last_check_error) == (
-        False, "Sandbox could not be reached (ConnectTimeout)."
-    )  # fmt: skip
+        False,
+        "Sandbox could not be reached (ConnectTimeout).",
+    )
     assert server.last_checked_at is not None
     monkeypatch.undo()
     assert services.server_check(server_id=server.pk).is_online
@@ -56,17 +57,26 @@ def test_capacity_over_80_percent_alerts_staff_once(django_capture_on_commit_cal
 def test_staff_place_a_service_on_a_chosen_server(customer):
     first, second = ServerFactory(), ServerFactory(capacity_accounts=1)
     service = Service.objects.create(
-        customer=customer, product=panel_product(first), cycle="monthly", currency="USD",
-        recurring_amount=Decimal("10"), server=first, status="pending",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(first),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=first,
+        status="pending",
+    )
     Server.objects.filter(pk=first.pk).update(current_accounts=1)
     services.server_place_manually(service_id=service.pk, server_id=second.pk)
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.current_accounts, second.current_accounts) == (0, 1)
     other = Service.objects.create(
-        customer=customer, product=service.product, cycle="monthly", currency="USD",
-        recurring_amount=Decimal("10"), status="pending",
-    )  # fmt: skip
+        customer=customer,
+        product=service.product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        status="pending",
+    )
     with pytest.raises(NoServerCapacity, match="is full"):
         services.server_place_manually(service_id=other.pk, server_id=second.pk)

@@ -34,10 +34,20 @@ def refused() -> requests.ConnectionError:
 
 
 def test_find_or_create_user_by_ext_relation_id(client, mocked):
-    mocked.get(f"{API}/users/42/byExtRelation", status=404, json={"msg": "user not found"},
-               match=[matchers.header_matcher(HEADERS)])  # fmt: skip
-    body = {"name": "Ada", "email": "ada@example.com", "extRelationId": 42, "selfService": 1,
-            "selfServiceHourlyCredit": True, "sendMail": False}  # fmt: skip
+    mocked.get(
+        f"{API}/users/42/byExtRelation",
+        status=404,
+        json={"msg": "user not found"},
+        match=[matchers.header_matcher(HEADERS)],
+    )
+    body = {
+        "name": "Ada",
+        "email": "ada@example.com",
+        "extRelationId": 42,
+        "selfService": 1,
+        "selfServiceHourlyCredit": True,
+        "sendMail": False,
+    }
     mocked.post(
         f"{API}/users",
         status=201,
@@ -49,8 +59,10 @@ def test_find_or_create_user_by_ext_relation_id(client, mocked):
 
 
 def test_an_existing_user_is_found_not_created(client, mocked):
-    mocked.get(f"{API}/users/42/byExtRelation",
-               json={"data": {"id": 7, "extRelationId": 42, "email": "a@b.c"}})  # fmt: skip
+    mocked.get(
+        f"{API}/users/42/byExtRelation",
+        json={"data": {"id": 7, "extRelationId": 42, "email": "a@b.c"}},
+    )
     assert client.user_ensure(ext_relation_id=42, name="A", email="a@b.c").id == 7
     assert len(mocked.calls) == 1
 
@@ -73,8 +85,10 @@ def test_token_credit_add_sends_the_documented_body(client, mocked, tokens, sent
 def test_token_credit_cancel_and_balance(client, mocked):
     mocked.delete(f"{API}/selfService/credit/77", status=204)
     client.token_credit_cancel(credit_id=77)
-    mocked.get(f"{API}/selfService/hourlyStats/byUserExtRelationId/42",
-               json={"data": {"credit": {"value": 1500}, "currency": {"code": "USD"}}})  # fmt: skip
+    mocked.get(
+        f"{API}/selfService/hourlyStats/byUserExtRelationId/42",
+        json={"data": {"credit": {"value": 1500}, "currency": {"code": "USD"}}},
+    )
     assert client.token_balance(ext_relation_id=42) == Decimal("1500")
     mocked.get(f"{API}/selfService/hourlyStats/byUserExtRelationId/43", status=404, json={})
     assert client.token_balance(ext_relation_id=43) is None
@@ -83,29 +97,59 @@ def test_token_credit_cancel_and_balance(client, mocked):
 @pytest.mark.parametrize(
     ("answer", "kind", "may_have_applied", "text"),
     [
-        ({"status": 503, "body": "<html><h1>503 Service Unavailable</h1></html>"},
-         PanelRetryableError, False, "503 Service Unavailable"),
-        ({"status": 429, "json": {"message": "Too Many Attempts."}},
-         PanelRetryableError, False, "Too Many Attempts."),
-        ({"status": 500, "json": {"message": "Server Error"}}, PanelRetryableError, True,
-         "Server Error"),
-        ({"status": 422, "json": {"message": "The given data was invalid.",
-                                  "errors": {"tokens": ["The tokens field is required."]}}},
-         PanelPermanentError, False, "The given data was invalid."),
-        ({"status": 423, "json": {"msg": "server is locked"}}, PanelRetryableError, False,
-         "server is locked"),
-        ({"status": 401, "json": {"errors": ["Unauthenticated &amp; refused"]}},
-         PanelPermanentError, False, "Unauthenticated &amp; refused"),
+        (
+            {"status": 503, "body": "<html><h1>503 Service Unavailable</h1></html>"},
+            PanelRetryableError,
+            False,
+            "503 Service Unavailable",
+        ),
+        (
+            {"status": 429, "json": {"message": "Too Many Attempts."}},
+            PanelRetryableError,
+            False,
+            "Too Many Attempts.",
+        ),
+        (
+            {"status": 500, "json": {"message": "Server Error"}},
+            PanelRetryableError,
+            True,
+            "Server Error",
+        ),
+        (
+            {
+                "status": 422,
+                "json": {
+                    "message": "The given data was invalid.",
+                    "errors": {"tokens": ["The tokens field is required."]},
+                },
+            },
+            PanelPermanentError,
+            False,
+            "The given data was invalid.",
+        ),
+        (
+            {"status": 423, "json": {"msg": "server is locked"}},
+            PanelRetryableError,
+            False,
+            "server is locked",
+        ),
+        (
+            {"status": 401, "json": {"errors": ["Unauthenticated &amp; refused"]}},
+            PanelPermanentError,
+            False,
+            "Unauthenticated &amp; refused",
+        ),
         ({"body": refused()}, PanelRetryableError, False, "could not be reached"),
         ({"body": requests.ConnectTimeout()}, PanelRetryableError, False, "could not be reached"),
         ({"body": requests.ReadTimeout()}, PanelRetryableError, True, "did not answer in time"),
     ],
-)  # fmt: skip
+)
 def test_errors_map_to_retryable_or_permanent(client, mocked, answer, kind, may_have_applied, text):
     mocked.post(f"{API}/selfService/credit/byUserExtRelationId/42", **answer)
     with pytest.raises(kind) as caught:
-        client.token_credit_add(ext_relation_id=42, tokens=Decimal(1), reference_1=1,
-                                reference_2="r")  # fmt: skip
+        client.token_credit_add(
+            ext_relation_id=42, tokens=Decimal(1), reference_1=1, reference_2="r"
+        )
     assert caught.value.may_have_applied is may_have_applied
     assert text in caught.value.message
     assert len(caught.value.message) < 400

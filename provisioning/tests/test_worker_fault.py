@@ -62,8 +62,12 @@ class FakePterodactyl(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).creates += 1
-        server = {"id": 500 + self.creates, "identifier": "abcd1234", "uuid": "u",
-                  "external_id": body["external_id"]}  # fmt: skip
+        server = {
+            "id": 500 + self.creates,
+            "identifier": "abcd1234",
+            "uuid": "u",
+            "external_id": body["external_id"],
+        }
         self.created[body["external_id"]] = {"object": "server", "attributes": server}
         self.create_seen.set()
         self.release.wait(timeout=60)  # made, but the answer never comes in time
@@ -74,12 +78,18 @@ def test_a_worker_killed_mid_create_completes_once_after_the_sweep(customer, tmp
     panel = ThreadingHTTPServer(("127.0.0.1", 0), FakePterodactyl)
     threading.Thread(target=panel.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{panel.server_address[1]}"
-    server = ServerFactory(module="pterodactyl", base_url=url,
-                           credentials={"api_key": "ptla_" + "k" * 43})  # fmt: skip
+    server = ServerFactory(
+        module="pterodactyl", base_url=url, credentials={"api_key": "ptla_" + "k" * 43}
+    )
     service = Service.objects.create(
-        customer=customer, product=panel_product(server, **SETTINGS), cycle="monthly",
-        currency="USD", recurring_amount=Decimal("10"), server=server, status="provisioning",
-    )  # fmt: skip
+        customer=customer,
+        product=panel_product(server, **SETTINGS),
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10"),
+        server=server,
+        status="provisioning",
+    )
     operation = ProvisioningOperation.objects.create(
         service=service, kind="create", idempotency_key="fault", next_attempt_at=timezone.now()
     )

@@ -78,9 +78,13 @@ class Command(BaseCommand):
     @staticmethod
     def _credit(customer: Customer, amount: Money, key: str) -> CreditEntry:
         return credit_entry_append(
-            customer=customer, amount=amount, kind=CreditEntry.Kind.ADMIN_ADD,
-            idempotency_key=key, description="Demo credit", reason="seed_demo",
-        )  # fmt: skip
+            customer=customer,
+            amount=amount,
+            kind=CreditEntry.Kind.ADMIN_ADD,
+            idempotency_key=key,
+            description="Demo credit",
+            reason="seed_demo",
+        )
 
     def _customer(self) -> Customer:
         customer, _ = Customer.objects.get_or_create(

@@ -10,7 +10,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         counts = dns_reconcile()
-        self.stdout.write(self.style.SUCCESS(
-            "Checked {zones} zones: {created} created, {repaired_sets} record sets repaired, "
-            "{removed} removed.".format(**counts)
-        ))  # fmt: skip
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Checked {zones} zones: {created} created, {repaired_sets} record sets repaired, "
+                "{removed} removed.".format(**counts)
+            )
+        )

@@ -19,9 +19,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", type=Path, help="A file written by manage.py backup.")
         parser.add_argument(
-            "--no-input", action="store_false", dest="interactive",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
             help="Do not ask for confirmation.",
-        )  # fmt: skip
+        )
 
     def handle(self, *args, **options) -> None:
         path: Path = options["file"]
@@ -30,8 +32,10 @@ class Command(BaseCommand):
         database = connections["default"].settings_dict
         where = f"{database['NAME']}" + (f" on {database['HOST']}" if database.get("HOST") else "")
         if options["interactive"]:
-            answer = input(f"This replaces everything in the database {where} with {path}. "
-                           "Type 'yes' to continue: ")  # fmt: skip
+            answer = input(
+                f"This replaces everything in the database {where} with {path}. "
+                "Type 'yes' to continue: "
+            )
             if answer != "yes":
                 raise CommandError("Restore cancelled; nothing was changed.")
         try:
