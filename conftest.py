@@ -86,7 +86,8 @@ def stripe_settings(settings):
 
 @pytest.fixture
 def mocked():
-    """External HTTP APIs (gateways, panels) mocked with `responses`; unused registrations
-    are fine."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    """External HTTP APIs (gateways, panels) mocked with `responses`, strictly: a call that is
+    not registered fails (ConnectionError), and so does a registered call the test never made,
+    so a test cannot pass while the code skipped the request it expects."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         yield rsps

@@ -14,6 +14,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
+from billing_portal.common.testing import drop_unfired
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
@@ -46,9 +47,10 @@ def _paypal(settings):
 
 @pytest.fixture
 def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{API}/v1/oauth2/token", json=TOKEN)
+    with responses.RequestsMock() as rsps:
+        token = rsps.post(f"{API}/v1/oauth2/token", json=TOKEN)
         yield rsps
+        drop_unfired(rsps, token)
 
 
 def _invoice(customer, amount="49.99") -> Invoice:

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
-from billing_portal.common.testing import assert_customer_isolation
+from billing_portal.common.testing import assert_customer_isolation, drop_unfired
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from invoices.tests.factories import ProductFactory
@@ -37,10 +37,14 @@ def _paypal(settings):
 
 @pytest.fixture
 def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{API}/v1/oauth2/token", json=TOKEN)
-        rsps.post(f"{API}/v1/catalogs/products", status=201, json={"id": "PROD-1"})
-        rsps.post(f"{API}/v1/billing/plans", status=201, json={"id": "P-1", "status": "ACTIVE"})
+    with responses.RequestsMock() as rsps:
+        shared = [
+            rsps.post(f"{API}/v1/oauth2/token", json=TOKEN),
+            rsps.post(f"{API}/v1/catalogs/products", status=201, json={"id": "PROD-1"}),
+            rsps.post(
+                f"{API}/v1/billing/plans", status=201, json={"id": "P-1", "status": "ACTIVE"}
+            ),
+        ]
         ids = iter(f"I-NEW{n}" for n in range(1, 100))
 
         def created(request):
@@ -52,8 +56,11 @@ def mocked():
             }
             return 201, {}, json.dumps(body)
 
-        rsps.add_callback(responses.POST, f"{API}/v1/billing/subscriptions", callback=created)
+        shared.append(
+            rsps.add_callback(responses.POST, f"{API}/v1/billing/subscriptions", callback=created)
+        )
         yield rsps
+        drop_unfired(rsps, *shared)
 
 
 @pytest.fixture
