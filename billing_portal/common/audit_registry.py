@@ -57,10 +57,10 @@ class AuditRegistry:
     """Every declared action, by app. The portal has one (`audit_actions`); tests build
     their own to prove the rules."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, autodiscover: bool = True) -> None:
         self._declarations: list[Declaration] = []
         self._labels: dict[str, str] = {}
-        self._discovered = False
+        self._discovered = not autodiscover  # a test's registry holds only what it declares
 
     def register(self, app_label: str, actions: type[AuditActions]) -> None:
         """Record `actions` as declared by `app_label`. Conflicts are kept, not refused, so

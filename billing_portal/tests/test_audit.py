@@ -96,8 +96,7 @@ def test_the_portal_passes_its_own_audit_check():
 
 
 def _registry(*declarations: tuple[str, type[AuditActions]]) -> AuditRegistry:
-    registry = AuditRegistry()
-    registry._discovered = True  # only what the test declares, not the portal's apps
+    registry = AuditRegistry(autodiscover=False)  # only what the test declares
     for app_label, actions in declarations:
         registry.register(app_label, actions)
     return registry

@@ -106,7 +106,7 @@ def _snapshot() -> dict[str, list[dict]]:
     }
 
 
-EVIDENCE = ("accounts.AuditEvent", "credits.CreditEntry", "credits.CreditAccount")
+EVIDENCE = ("common.AuditEvent", "credits.CreditEntry", "credits.CreditAccount")
 
 
 def _evidence() -> dict[str, list[dict]]:
