@@ -1,24 +1,21 @@
-"""Staff screens for users, customers, the (read-only) audit log and login lockouts."""
+"""Staff screens for users, customers and login lockouts (the audit log's is the kernel's)."""
 
 from __future__ import annotations
 
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import AuditEvent, Customer, User
+from accounts.models import Customer, User
 from billing_portal.common.admin import (
     AutocompleteAdminMixin,
     LargeTableAdminMixin,
-    ReadOnlyAdminMixin,
     currency_filter,
-    values_filter,
 )
 
 
@@ -75,25 +72,6 @@ class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdm
     @admin.display(ordering="user__email")
     def email(self, obj: Customer) -> str:
         return obj.user.email
-
-
-def _object_types() -> list[tuple[str, str]]:
-    """What audit events can be about: every model (asked of the code, not the log)."""
-    return sorted((m._meta.label_lower, m._meta.label_lower) for m in apps.get_models())
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The audit log is evidence: staff can search and filter it but never edit it."""
-
-    list_display = ("created_at", "action", "actor_label", "customer", "object_type", "ip_address")
-    list_filter = (
-        "action",
-        values_filter("object_type", "object type", _object_types),
-        ("created_at", admin.DateFieldListFilter),
-    )
-    search_fields = ("actor_label", "customer__name", "customer__user__email", "object_id")
-    list_select_related = ("customer",)
 
 
 class AccessAttemptAdmin(AxesAccessAttemptAdmin):

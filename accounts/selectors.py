@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import AuditEvent, Customer, User
+from accounts.models import Customer, User
+from billing_portal.common.audit import AuditEvent
 
 
 def customer_get_for_user(*, user: User) -> Customer | None:

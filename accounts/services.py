@@ -1,6 +1,6 @@
-"""Account writes: registration, email verification, passwords, profile and the audit log.
+"""Account writes: registration, email verification, passwords and profile.
 
-Every function here owns its transaction and records an AuditEvent; emails are queued on
+Every function here owns its transaction and records an audit event; emails are queued on
 commit so a rolled-back change never sends mail.
 """
 
@@ -13,46 +13,20 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from accounts.audit import AccountAudit
 from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
-from accounts.models import AuditAction, AuditEvent, Customer, User, normalize_email
+from accounts.models import Customer, User, normalize_email
 from accounts.tokens import email_verification_token
+from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.request import RequestMeta
-
-# --- Audit log ----------------------------------------------------------------------------
-
-
-def audit_record(
-    *,
-    action: AuditAction,
-    actor: User | None = None,
-    customer: Customer | None = None,
-    target: models.Model | None = None,
-    meta: RequestMeta | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one audit event. Call it inside the transaction that made the change, so the
-    event exists exactly when the change does."""
-    meta = meta or RequestMeta()
-    actor = actor if actor is not None and actor.is_authenticated else None
-    return AuditEvent.objects.create(
-        action=action,
-        actor=actor,
-        actor_label=actor.email if actor else "",
-        customer=customer,
-        object_type=target._meta.label_lower if target is not None else "",
-        object_id=str(target.pk) if target is not None else "",
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent,
-        details=details or {},
-    )
 
 
 def _customer_of(user: User) -> Customer | None:
@@ -87,7 +61,7 @@ def customer_register(
         raise EmailAlreadyRegistered from exc
     customer = Customer.objects.create(user=user, name=name, company=company, country=country)
     audit_record(
-        action=AuditAction.ACCOUNT_REGISTERED,
+        action=AccountAudit.ACCOUNT_REGISTERED,
         actor=user,
         customer=customer,
         target=customer,
@@ -154,7 +128,7 @@ def email_verify(*, uidb64: str, token: str, meta: RequestMeta | None = None) ->
     user.email_verified_at = timezone.now()
     user.save(update_fields=["email_verified_at"])
     audit_record(
-        action=AuditAction.EMAIL_VERIFIED,
+        action=AccountAudit.EMAIL_VERIFIED,
         actor=user,
         customer=_customer_of(user),
         target=user,
@@ -184,7 +158,7 @@ def password_reset_request(*, email: str, base_url: str, meta: RequestMeta | Non
         context={"reset_url": link, "email": user.email},
     )
     audit_record(
-        action=AuditAction.PASSWORD_RESET_REQUESTED,
+        action=AccountAudit.PASSWORD_RESET_REQUESTED,
         actor=None,
         customer=_customer_of(user),
         target=user,
@@ -208,7 +182,7 @@ def user_password_set(
         fields.append("email_verified_at")
     user.save(update_fields=fields)
     audit_record(
-        action=AuditAction.PASSWORD_CHANGED,
+        action=AccountAudit.PASSWORD_CHANGED,
         actor=user,
         customer=_customer_of(user),
         target=user,
@@ -264,7 +238,7 @@ def customer_profile_update(
     customer.full_clean()
     customer.save()
     audit_record(
-        action=AuditAction.PROFILE_CHANGED,
+        action=AccountAudit.PROFILE_CHANGED,
         actor=user,
         customer=customer,
         target=customer,
@@ -284,11 +258,11 @@ def login_username_normalize(request: HttpRequest | None, credentials: dict) -> 
 
 
 def login_record(*, user: User, meta: RequestMeta) -> None:
-    audit_record(action=AuditAction.LOGIN, actor=user, customer=_customer_of(user), meta=meta)
+    audit_record(action=AccountAudit.LOGIN, actor=user, customer=_customer_of(user), meta=meta)
 
 
 def logout_record(*, user: User, meta: RequestMeta) -> None:
-    audit_record(action=AuditAction.LOGOUT, actor=user, customer=_customer_of(user), meta=meta)
+    audit_record(action=AccountAudit.LOGOUT, actor=user, customer=_customer_of(user), meta=meta)
 
 
 def login_failure_record(*, username: str | None, meta: RequestMeta, locked_out: bool) -> None:
@@ -297,7 +271,7 @@ def login_failure_record(*, username: str | None, meta: RequestMeta, locked_out:
     email = normalize_email(username or "")
     user = User.objects.filter(email=email).first() if email else None
     audit_record(
-        action=AuditAction.LOGIN_LOCKED_OUT if locked_out else AuditAction.LOGIN_FAILED,
+        action=AccountAudit.LOGIN_LOCKED_OUT if locked_out else AccountAudit.LOGIN_FAILED,
         customer=_customer_of(user) if user else None,
         target=user,
         meta=meta,

@@ -19,8 +19,8 @@ from accounts import services
 from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
 from accounts.forms import EmailForm, LoginForm, ProfileForm, RegistrationForm
 from accounts.mixins import CustomerRequiredMixin
-from accounts.models import AuditEvent
 from accounts.selectors import audit_event_list_for_customer, customer_get_for_user
+from billing_portal.common.audit import AuditEvent
 from billing_portal.common.request import RequestMeta
 from billing_portal.common.throttle import throttled
 from credits.selectors import credit_balances_for_customer

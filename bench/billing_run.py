@@ -92,7 +92,7 @@ def _reset() -> None:
             "TRUNCATE invoices_invoicenotice, invoices_invoiceline, invoices_invoice, "
             "invoices_billingrun, invoices_invoicenumbersequence, invoices_couponredemption, "
             "invoices_order, provisioning_serviceoption, invoices_usagerecord, "
-            "provisioning_service, accounts_auditevent, accounts_customer, accounts_user, "
+            "provisioning_service, common_auditevent, accounts_customer, accounts_user, "
             "invoices_productprice, invoices_product, invoices_productgroup CASCADE"
         )
 

@@ -47,7 +47,7 @@ def _reset_and_fund() -> list:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE credits_creditentry, credits_creditaccount, accounts_auditevent, "
+            "TRUNCATE credits_creditentry, credits_creditaccount, common_auditevent, "
             "accounts_customer, accounts_user CASCADE"
         )
     unusable = "!"  # Django's marker for an unusable password

@@ -25,8 +25,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.db import in_batches, retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_quantize
@@ -36,6 +36,7 @@ from billing_portal.common.retry import backoff
 from credits.errors import InsufficientCredit
 from credits.models import CreditEntry
 from credits.services import credit_account_lock, credit_add, credit_entry_append
+from dnszones.audit import DnsAudit
 from dnszones.backends import dns_backend
 from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
@@ -172,7 +173,7 @@ def dns_plan_buy(
         sub.save()
         _zones_restore(customer)
     audit_record(
-        action=AuditAction.DNS_PLAN_BOUGHT,
+        action=DnsAudit.DNS_PLAN_BOUGHT,
         actor=actor,
         customer=customer,
         target=sub,
@@ -216,7 +217,7 @@ def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor) -> Sub:
     sub.plan = plan
     sub.save(update_fields=["plan"])
     audit_record(
-        action=AuditAction.DNS_PLAN_BOUGHT,
+        action=DnsAudit.DNS_PLAN_BOUGHT,
         actor=actor,
         customer=sub.customer,
         target=sub,
@@ -232,7 +233,7 @@ def dns_subscription_cancel(*, customer: Customer, actor: User | None = None) ->
     sub.auto_renew = False
     sub.save(update_fields=["auto_renew"])
     audit_record(
-        action=AuditAction.DNS_PLAN_CANCELLED,
+        action=DnsAudit.DNS_PLAN_CANCELLED,
         actor=actor,
         customer=customer,
         target=sub,
@@ -418,7 +419,7 @@ def zone_create(
             Record.objects.create(zone=zone, name="@", type="A", ttl=apex.ttl, content=apex.content)
         _enqueue(zone.name, Op.Kind.CREATE_ZONE)
         audit_record(
-            action=AuditAction.DNS_ZONE_CREATED,
+            action=DnsAudit.DNS_ZONE_CREATED,
             actor=actor,
             customer=customer,
             target=zone,
@@ -529,7 +530,7 @@ def _changed(zone: Zone, sets: list[tuple[str, str]], actor, what: str, record) 
         for name, rtype in sets:
             _enqueue(zone.name, Op.Kind.PUSH_RRSET, name, rtype)
     audit_record(
-        action=AuditAction.DNS_RECORDS_CHANGED,
+        action=DnsAudit.DNS_RECORDS_CHANGED,
         actor=actor,
         customer=zone.customer,
         target=zone,
@@ -550,7 +551,7 @@ def zone_delete(*, customer: Customer, zone_id: int, confirm: str, actor: User |
     zone.delete()
     _enqueue(name, Op.Kind.DELETE_ZONE)
     audit_record(
-        action=AuditAction.DNS_ZONE_DELETED, actor=actor, customer=customer, details={"zone": name}
+        action=DnsAudit.DNS_ZONE_DELETED, actor=actor, customer=customer, details={"zone": name}
     )
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from accounts.models import AuditAction
-from accounts.services import audit_record
+from billing_portal.common.audit import audit_record
 from billing_portal.common.money import money_from_minor_units
 from invoices.models import Invoice
 from payments import services
+from payments.audit import PaymentAudit
 from payments.models import Payment
 
 
@@ -69,7 +69,7 @@ def stripe_payment_intent_failed(event: dict[str, Any]) -> None:
     invoice = Invoice.objects.select_related("customer").get(pk=_invoice_id(intent))
     error = intent.get("last_payment_error") or {}
     audit_record(
-        action=AuditAction.PAYMENT_DENIED,
+        action=PaymentAudit.PAYMENT_DENIED,
         customer=invoice.customer,
         target=invoice,
         details={
@@ -153,7 +153,7 @@ def paypal_capture_denied(event: dict[str, Any]) -> None:
     capture = event["resource"]
     invoice = Invoice.objects.select_related("customer").get(pk=_paypal_invoice_id(capture))
     audit_record(
-        action=AuditAction.PAYMENT_DENIED,
+        action=PaymentAudit.PAYMENT_DENIED,
         customer=invoice.customer,
         target=invoice,
         details={
@@ -204,7 +204,7 @@ def paypal_subscription_payment_failed(event: dict[str, Any]) -> None:
     if subscription is None:
         raise EventIgnored("The subscription is not one of this portal's.")
     audit_record(
-        action=AuditAction.PAYMENT_DENIED,
+        action=PaymentAudit.PAYMENT_DENIED,
         customer=subscription.customer,
         target=subscription,
         details={"gateway": "paypal", "subscription": subscription.reference},

@@ -6,7 +6,9 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from accounts.models import AuditAction, AuditEvent, Customer, User
+from accounts.audit import AccountAudit
+from accounts.models import Customer, User
+from billing_portal.common.audit import AuditEvent
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -38,5 +40,5 @@ class AuditEventFactory(DjangoModelFactory[AuditEvent]):
     customer = factory.SubFactory(CustomerFactory)
     actor = factory.LazyAttribute(lambda o: o.customer.user)
     actor_label = factory.LazyAttribute(lambda o: o.customer.user.email)
-    action = AuditAction.LOGIN
+    action = AccountAudit.LOGIN
     ip_address = "203.0.113.7"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditAction
+from accounts.audit import AccountAudit
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from payments.audit import PaymentAudit
 
 pytestmark = pytest.mark.django_db
 
@@ -30,28 +31,34 @@ def test_customers_are_searchable_by_email_name_and_company(staff_client, query)
 
 
 def test_audit_log_is_read_only_with_filters(staff_client):
-    event = AuditEventFactory(action=AuditAction.LOGIN_FAILED)
-    changelist = reverse("admin:accounts_auditevent_changelist")
+    event = AuditEventFactory(action=AccountAudit.LOGIN_FAILED)
+    changelist = reverse("admin:common_auditevent_changelist")
 
-    response = staff_client.get(changelist, {"action__exact": AuditAction.LOGIN_FAILED})
+    response = staff_client.get(changelist, {"action__exact": AccountAudit.LOGIN_FAILED})
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == [event]
+    page = response.content.decode()
+    assert '<td class="field-action_label">Login failed</td>' in page
+    # the filter offers the actions every app declares, by label
+    assert ">Payment received</a>" in page
+    assert ">VPS tokens added</a>" in page
     assert (
-        staff_client.get(changelist, {"action__exact": AuditAction.PAYMENT_RECEIVED})
+        staff_client.get(changelist, {"action__exact": PaymentAudit.PAYMENT_RECEIVED})
         .context["cl"]
         .result_count
         == 0
     )
 
-    assert staff_client.get(reverse("admin:accounts_auditevent_add")).status_code == 403
-    change_url = reverse("admin:accounts_auditevent_change", args=[event.pk])
+    assert staff_client.get(reverse("admin:common_auditevent_add")).status_code == 403
+    change_url = reverse("admin:common_auditevent_change", args=[event.pk])
     response = staff_client.get(change_url)
     assert response.status_code == 200
     assert not response.context["has_change_permission"]
-    staff_client.post(change_url, {"action": AuditAction.LOGIN})
+    assert "Login failed" in response.content.decode()
+    staff_client.post(change_url, {"action": AccountAudit.LOGIN})
     event.refresh_from_db()
-    assert event.action == AuditAction.LOGIN_FAILED
-    delete_url = reverse("admin:accounts_auditevent_delete", args=[event.pk])
+    assert event.action == AccountAudit.LOGIN_FAILED
+    delete_url = reverse("admin:common_auditevent_delete", args=[event.pk])
     assert staff_client.post(delete_url, {"post": "yes"}).status_code == 403
 
 

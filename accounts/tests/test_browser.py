@@ -146,7 +146,7 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     from django.utils import timezone
     from djmoney.money import Money
 
-    from accounts.models import AuditEvent
+    from billing_portal.common.audit import AuditEvent
     from credits.services import credit_entry_append
     from dnszones import services as dns_services
     from dnszones.demo import dns_plans_seed

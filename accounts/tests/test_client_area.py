@@ -7,9 +7,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditAction, AuditEvent
+from accounts.audit import AccountAudit
 from accounts.tests.factories import AuditEventFactory
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
+from billing_portal.common.audit import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ def test_pages_use_local_bootstrap_and_no_cdn(client, customer):
 
 def test_activity_list_is_paginated_and_shows_only_own_events(client, customer, other_customer):
     AuditEventFactory.create_batch(30, customer=customer)
-    AuditEventFactory(customer=other_customer, action=AuditAction.PROFILE_CHANGED)
+    AuditEventFactory(customer=other_customer, action=AccountAudit.PROFILE_CHANGED)
     client.force_login(customer.user)  # audited too: 31 events in all
     page1 = client.get(reverse("accounts:activity_list"))
     assert len(page1.context["events"]) == 25

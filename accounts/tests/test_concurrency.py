@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from accounts import services
+from accounts.audit import AccountAudit
 from accounts.errors import EmailAlreadyRegistered
-from accounts.models import AuditAction, AuditEvent, Customer, User
+from accounts.models import Customer, User
+from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -32,4 +34,4 @@ def test_concurrent_registrations_of_one_email_create_one_account(
     assert sorted(outcomes) == ["created"] + ["refused"] * (ATTEMPTS - 1)
     assert User.objects.filter(email="race@example.com").count() == 1
     assert Customer.objects.count() == 1
-    assert AuditEvent.objects.filter(action=AuditAction.ACCOUNT_REGISTERED).count() == 1
+    assert AuditEvent.objects.filter(action=AccountAudit.ACCOUNT_REGISTERED).count() == 1

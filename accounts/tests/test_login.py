@@ -9,8 +9,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditAction, AuditEvent
+from accounts.audit import AccountAudit
 from accounts.tests.factories import PASSWORD, UserFactory
+from billing_portal.common.audit import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def test_failed_login_shows_an_error_and_is_audited(client, customer):
     response = _attempt(client, customer.user.email, "wrong-password")
     assert response.status_code == 200
     assert b"The email address or password is incorrect" in response.content
-    event = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED)
+    event = AuditEvent.objects.get(action=AccountAudit.LOGIN_FAILED)
     assert event.customer == customer
     assert event.ip_address == "198.51.100.10"
     assert event.user_agent == "pytest-browser/1.0"
@@ -41,7 +42,7 @@ def test_failed_login_shows_an_error_and_is_audited(client, customer):
 
 def test_failed_login_for_unknown_email_is_audited_without_customer(client, db):
     _attempt(client, "ghost@example.com", "whatever")
-    event = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED)
+    event = AuditEvent.objects.get(action=AccountAudit.LOGIN_FAILED)
     assert event.customer is None
     assert event.details == {"username": "ghost@example.com"}
 
@@ -58,7 +59,7 @@ def test_successful_login_rotates_the_session_key_and_is_audited(client, custome
     assert response.status_code == 302
     assert client.session.session_key != before
     assert client.session["_auth_user_id"] == str(customer.user.pk)
-    event = AuditEvent.objects.get(action=AuditAction.LOGIN)
+    event = AuditEvent.objects.get(action=AccountAudit.LOGIN)
     assert event.actor == customer.user
     assert event.customer == customer
 
@@ -73,7 +74,7 @@ def test_five_failures_lock_the_username_and_ip_pair(client, customer):
     assert response.status_code == 429
     assert b"Too many failed logins" in response.content
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_LOCKED_OUT).exists()
+    assert AuditEvent.objects.filter(action=AccountAudit.LOGIN_LOCKED_OUT).exists()
 
     # another address is not locked out (username + IP), nor is the email in another case
     assert _attempt(client, email, PASSWORD, ip="198.51.100.99").status_code == 302
@@ -162,7 +163,7 @@ def test_rotating_spoofed_forwarded_for_entries_still_lock_out(client, customer,
     assert "_auth_user_id" not in client.session
     # the audit log records the address the proxy saw, never the spoofed entries
     events = AuditEvent.objects.filter(
-        action__in=[AuditAction.LOGIN_FAILED, AuditAction.LOGIN_LOCKED_OUT]
+        action__in=[AccountAudit.LOGIN_FAILED, AccountAudit.LOGIN_LOCKED_OUT]
     )
     assert set(events.values_list("ip_address", flat=True)) == {real_ip}
 

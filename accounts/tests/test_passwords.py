@@ -7,8 +7,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditAction, AuditEvent
+from accounts.audit import AccountAudit
 from accounts.tests.factories import PASSWORD, CustomerFactory
+from billing_portal.common.audit import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +58,9 @@ def test_password_reset_by_emailed_link(
     assert response.status_code == 302
     assert "password was changed" in mailoutbox[-1].subject
     assert AuditEvent.objects.filter(
-        customer=customer, action=AuditAction.PASSWORD_RESET_REQUESTED
+        customer=customer, action=AccountAudit.PASSWORD_RESET_REQUESTED
     ).exists()
-    changed = AuditEvent.objects.get(customer=customer, action=AuditAction.PASSWORD_CHANGED)
+    changed = AuditEvent.objects.get(customer=customer, action=AccountAudit.PASSWORD_CHANGED)
     assert changed.details == {"via": "reset"}
 
     # and the link cannot be used twice
@@ -112,7 +113,7 @@ def test_password_change_keeps_the_session_and_is_audited(
     )
     assert response.status_code == 200
     assert response.context["form"].errors["old_password"]
-    assert not AuditEvent.objects.filter(action=AuditAction.PASSWORD_CHANGED).exists()
+    assert not AuditEvent.objects.filter(action=AccountAudit.PASSWORD_CHANGED).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -127,6 +128,6 @@ def test_password_change_keeps_the_session_and_is_audited(
     assert client.get(reverse("dashboard")).status_code == 200  # still logged in
     customer.user.refresh_from_db()
     assert customer.user.check_password(NEW_PASSWORD)
-    event = AuditEvent.objects.get(action=AuditAction.PASSWORD_CHANGED)
+    event = AuditEvent.objects.get(action=AccountAudit.PASSWORD_CHANGED)
     assert event.details == {"via": "change"}
     assert [m.to for m in mailoutbox] == [[customer.user.email]]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditAction, AuditEvent, Customer
+from accounts.audit import AccountAudit
+from accounts.models import Customer
 from accounts.tests.factories import UserFactory
+from billing_portal.common.audit import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +44,7 @@ def test_profile_edit_saves_and_audits_the_changed_fields(client, customer):
     assert customer.city == "Berlin"
     assert str(customer.phone) == "+4930901820"
     assert customer.preferred_currency == "EUR"
-    event = AuditEvent.objects.get(action=AuditAction.PROFILE_CHANGED)
+    event = AuditEvent.objects.get(action=AccountAudit.PROFILE_CHANGED)
     assert sorted(event.details["fields"]) == ["city", "phone", "preferred_currency"]
     assert event.actor == customer.user
 
@@ -50,7 +52,7 @@ def test_profile_edit_saves_and_audits_the_changed_fields(client, customer):
 def test_unchanged_profile_records_nothing(client, customer):
     client.force_login(customer.user)
     assert client.post(PROFILE, _form_data(customer)).status_code == 302
-    assert not AuditEvent.objects.filter(action=AuditAction.PROFILE_CHANGED).exists()
+    assert not AuditEvent.objects.filter(action=AccountAudit.PROFILE_CHANGED).exists()
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_invalid_profile_is_refused_and_nothing_changes(client, customer, overri
     assert response.status_code == 200
     assert response.context["form"].errors[field]
     assert Customer.objects.values().get(pk=customer.pk) == before
-    assert not AuditEvent.objects.filter(action=AuditAction.PROFILE_CHANGED).exists()
+    assert not AuditEvent.objects.filter(action=AccountAudit.PROFILE_CHANGED).exists()
 
 
 def test_user_without_profile_is_sent_to_create_one(client, db):

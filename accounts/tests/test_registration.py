@@ -7,8 +7,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditAction, AuditEvent, User
+from accounts.audit import AccountAudit
+from accounts.models import User
 from accounts.tests.factories import PASSWORD, CustomerFactory
+from billing_portal.common.audit import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -81,10 +83,10 @@ def test_register_verify_login_dashboard_logout(
         .values_list("action", flat=True)
     )
     assert actions == [
-        AuditAction.ACCOUNT_REGISTERED,
-        AuditAction.EMAIL_VERIFIED,
-        AuditAction.LOGIN,
-        AuditAction.LOGOUT,
+        AccountAudit.ACCOUNT_REGISTERED,
+        AccountAudit.EMAIL_VERIFIED,
+        AccountAudit.LOGIN,
+        AccountAudit.LOGOUT,
     ]
 
 
@@ -145,7 +147,7 @@ def test_verification_link_is_checked_and_repeat_clicks_are_harmless(
 
     assert client.get(link).status_code == 302
     assert client.get(link).status_code == 302
-    assert AuditEvent.objects.filter(action=AuditAction.EMAIL_VERIFIED).count() == 1
+    assert AuditEvent.objects.filter(action=AccountAudit.EMAIL_VERIFIED).count() == 1
 
 
 def test_a_bogus_token_for_a_verified_account_is_refused(client, customer):

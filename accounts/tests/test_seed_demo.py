@@ -9,7 +9,8 @@ from django.core.management import call_command
 from djmoney.money import Money
 
 from accounts.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
-from accounts.models import AuditEvent, Customer, User
+from accounts.models import Customer, User
+from billing_portal.common.audit import AuditEvent
 from credits.services import credit_balance, credit_entry_append
 from invoices.models import ConfigurableOptionPrice, Product, ProductGroup, ProductPrice
 from invoices.services import OrderRequest, order_quote

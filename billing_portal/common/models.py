@@ -1,11 +1,17 @@
-"""The kernel's own tables: the transactional outbox (see billing_portal/common/outbox.py)
-and the portal's backups of itself (billing_portal/common/backups.py)."""
+"""The kernel's own tables: the transactional outbox (see billing_portal/common/outbox.py),
+the portal's backups of itself (billing_portal/common/backups.py) and the audit log
+(billing_portal/common/audit.py)."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+from billing_portal.common.audit_registry import audit_actions
 
 
 class OutboxMessage(models.Model):
@@ -91,3 +97,57 @@ class PortalBackup(models.Model):
 
     def __str__(self) -> str:
         return f"Backup of {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+
+class AuditEvent(models.Model):
+    """An append-only record of everything that moves money, changes a service or touches an
+    account. `action` is one of the actions the apps declare in their `audit.py` (see
+    billing_portal/common/audit_registry.py): the column has no choices, so a new action
+    needs no migration; `audit_record` refuses an undeclared one."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Frozen so the trail still says who acted after the user row changes or goes.
+    actor_label = models.CharField(max_length=254, blank=True)
+    # A lazy reference: the kernel never imports accounts.
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="common_audit_customer_idx"),
+            models.Index(fields=["object_type", "object_id"], name="common_audit_object_idx"),
+        ]
+        constraints = [
+            # The shape only: which actions exist is the apps' declaration, checked at start-up.
+            models.CheckConstraint(
+                condition=Q(action__contains=".") & Q(action=Lower("action")),
+                name="common_auditevent_action_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.created_at:%Y-%m-%d %H:%M:%S} UTC"
+
+    def get_action_display(self) -> str:
+        """The declared label (what a `choices` field would show), or the stored value of an
+        action no app declares any more."""
+        return audit_actions.label(self.action)

@@ -18,40 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connections
-from django.test import Client
-
-from accounts.models import Customer
-
-
-def assert_customer_isolation(
-    client: Client,
-    *,
-    urls: Iterable[str],
-    owner: Customer,
-    intruder: Customer,
-    method: str = "get",
-    data: dict[str, Any] | None = None,
-    owner_statuses: Iterable[int] = (200, 302),
-) -> None:
-    """Prove that customer-owned URLs answer 404 to any other customer.
-
-    For each URL the intruder (logged in as another customer) must get 404, and must get it
-    before the owner is tried, so a write by the intruder cannot succeed unnoticed; then the
-    owner must get one of `owner_statuses`, which proves the URL is real and the 404 is
-    about ownership, not a broken route.
-    """
-    for url in urls:
-        client.force_login(intruder.user)
-        response = getattr(client, method)(url, data or {})
-        assert response.status_code == 404, (
-            f"{method.upper()} {url} by another customer gave {response.status_code}, not 404"
-        )
-        client.force_login(owner.user)
-        response = getattr(client, method)(url, data or {})
-        assert response.status_code in tuple(owner_statuses), (
-            f"{method.upper()} {url} by its owner gave {response.status_code}"
-        )
-    client.logout()
 
 
 class _FormValues(HTMLParser):

@@ -234,7 +234,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "axes.AccessFailureLog": lambda: _axes_row(AccessFailureLog),
     "accounts.User": UserFactory,
     "accounts.Customer": CustomerFactory,
-    "accounts.AuditEvent": AuditEventFactory,
+    "common.AuditEvent": AuditEventFactory,
     "invoices.ProductGroup": ProductGroupFactory,
     "invoices.Product": ProductFactory,
     "invoices.ConfigurableOption": ConfigurableOptionFactory,
@@ -279,7 +279,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
 # Admins that do not offer deleting (and why); every other admin's delete must work.
 UNDELETABLE = {
     "common.OutboxMessage": "the record of queued work and of emails sent (not sent twice)",
-    "accounts.AuditEvent": "the audit log is evidence",
+    "common.AuditEvent": "the audit log is evidence",
     "invoices.Order": "its invoices and services point at it (PROTECT)",
     "invoices.Invoice": "a numbered document; lines, payments and credit notes PROTECT it",
     "invoices.BillingRun": "the record of what a billing run did",

@@ -91,7 +91,7 @@ PATH_IDS = ("0", "99999999999999999999", "-1", "\u0661", "1e3")
 # cookie are kept there).
 ALWAYS_WRITTEN = frozenset({"django_session"})
 # Failed logins are recorded by design (lockout counting and the customer's activity log).
-LOGIN_LOGS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "accounts_auditevent"})
+LOGIN_LOGS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "common_auditevent"})
 # Names libraries look up in every request: Django's CSRF token, and the parameters axes
 # masks before it logs a failed login.
 LIBRARY_READS = frozenset({"csrfmiddlewaretoken", "ip_address"})
@@ -290,7 +290,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "accounts:logout",
         "post",
         fields=lambda w: {"next": anything},
-        logs=frozenset({"accounts_auditevent", "axes_accesslog"}),
+        logs=frozenset({"common_auditevent", "axes_accesslog"}),
     ),
     Endpoint(
         "accounts:password_change",

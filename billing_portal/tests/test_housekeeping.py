@@ -19,8 +19,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditEvent
 from accounts.tests.factories import AuditEventFactory, CustomerFactory
+from billing_portal.common.audit import AuditEvent
 from billing_portal.common.db import in_batches
 from billing_portal.common.models import OutboxMessage
 from credits.models import CreditEntry
@@ -106,7 +106,7 @@ def _snapshot() -> dict[str, list[dict]]:
     }
 
 
-EVIDENCE = ("accounts.AuditEvent", "credits.CreditEntry", "credits.CreditAccount")
+EVIDENCE = ("common.AuditEvent", "credits.CreditEntry", "credits.CreditAccount")
 
 
 def _evidence() -> dict[str, list[dict]]:

@@ -21,11 +21,12 @@ from django.db import transaction
 from django.db.models import Sum
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from billing_portal.common.request import RequestMeta
+from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.models import CreditAccount, CreditEntry
 from invoices.models import Invoice
@@ -142,7 +143,7 @@ def credit_add(
     payment_reference: str = "",
     staff_user: User | None = None,
     reason: str = "",
-    action: AuditAction = AuditAction.CREDIT_ADDED,
+    action: CreditAudit = CreditAudit.CREDIT_ADDED,
 ) -> CreditEntry:
     """Credit from one source (a purchase, an overpayment, a refund, a downgrade), with its
     audit event: a retry with the same key returns the first entry and records nothing."""
@@ -189,7 +190,7 @@ def _staff_change(
             reason=reason.strip(),
         )
         audit_record(
-            action=AuditAction.CREDIT_ADDED if add else AuditAction.CREDIT_REMOVED,
+            action=CreditAudit.CREDIT_ADDED if add else CreditAudit.CREDIT_REMOVED,
             actor=staff,
             customer=customer,
             target=entry,

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
+from accounts.models import Customer, User
+from credits.audit import CreditAudit
 from credits.models import CreditEntry
 from credits.services.ledger import credit_add, credit_amount_parse
 from credits.services.shortfalls import purchase_credit_key
@@ -78,7 +79,7 @@ def _credit_bought(invoice: Invoice) -> CreditEntry:
         idempotency_key=purchase_credit_key(invoice),
         description=f"Credit bought with invoice {invoice.number}",
         payment_reference=invoice.number or "",
-        action=AuditAction.CREDIT_PURCHASED,
+        action=CreditAudit.CREDIT_PURCHASED,
         details={"invoice": invoice.number},
     )
 

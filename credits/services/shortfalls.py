@@ -13,8 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, User
-from accounts.services import audit_record
+from accounts.models import User
+from billing_portal.common.audit import audit_record
+from credits.audit import CreditAudit
 from credits.errors import CreditsError
 from credits.models import CreditEntry, RefundShortfall, TokenPurchase
 from credits.services.ledger import credit_account_lock, credit_entry_append
@@ -64,7 +65,7 @@ def credit_take_back(
             staff_user=actor,
         )
         audit_record(
-            action=AuditAction.CREDIT_REMOVED,
+            action=CreditAudit.CREDIT_REMOVED,
             actor=actor,
             customer=customer,
             target=entry,
@@ -114,7 +115,7 @@ def refund_shortfall_open(
         description=description,
     )
     audit_record(
-        action=AuditAction.REFUND_SHORTFALL,
+        action=CreditAudit.REFUND_SHORTFALL,
         actor=actor,
         customer=invoice.customer,
         target=shortfall,
@@ -149,7 +150,7 @@ def refund_shortfall_resolve(*, shortfall_id: int, staff: User, note: str) -> Re
     shortfall.resolved_by, shortfall.resolved_at = staff, timezone.now()
     shortfall.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
     audit_record(
-        action=AuditAction.REFUND_SHORTFALL_RESOLVED,
+        action=CreditAudit.REFUND_SHORTFALL_RESOLVED,
         actor=staff,
         customer=shortfall.customer,
         target=shortfall,

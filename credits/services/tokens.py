@@ -37,11 +37,12 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.outbox import task_publish_on_commit
 from billing_portal.common.retry import backoff
+from credits.audit import CreditAudit
 from credits.errors import CreditsError, InvalidCreditAmount
 from credits.models import CreditEntry, RefundShortfall, TokenPurchase
 from credits.services.ledger import (
@@ -261,7 +262,7 @@ def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenPu
         _queue(credit.pk, countdown=(credit.next_attempt_at - now).total_seconds())
     else:
         audit_record(
-            action=AuditAction.TOKENS_DELIVERY_FAILED,
+            action=CreditAudit.TOKENS_DELIVERY_FAILED,
             customer=credit.customer,
             target=credit,
             details={"tokens": str(credit.tokens), "status": credit.status, "error": error.message},
@@ -282,7 +283,7 @@ def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -
     credit.delivered_at, credit.last_error = now, ""
     credit.save()
     audit_record(
-        action=AuditAction.TOKENS_ADDED,
+        action=CreditAudit.TOKENS_ADDED,
         actor=credit.staff_user,
         customer=credit.customer,
         target=credit,
@@ -390,7 +391,7 @@ def _resolved(credit: TokenPurchase, *, staff: User, status: str, note: str, **d
     credit.status, credit.resolution = status, note.strip()
     credit.save(update_fields=["status", "resolution", "updated_at"])
     audit_record(
-        action=AuditAction.TOKENS_RESOLVED,
+        action=CreditAudit.TOKENS_RESOLVED,
         actor=staff,
         customer=credit.customer,
         target=credit,
@@ -510,7 +511,7 @@ def token_purchase_cancel(*, token_purchase_id: int, staff: User, reason: str) -
         credit.status, credit.resolution = TokenPurchase.Status.CANCELLED, reason.strip()
         credit.save(update_fields=["status", "resolution", "updated_at"])
         audit_record(
-            action=AuditAction.TOKENS_CANCELLED,
+            action=CreditAudit.TOKENS_CANCELLED,
             actor=staff,
             customer=credit.customer,
             target=credit,
@@ -617,7 +618,7 @@ def _stop_or_lower(credit: TokenPurchase, *, full: bool, tokens: Decimal, actor)
         credit.tokens -= tokens
         credit.save(update_fields=["tokens", "updated_at"])
     audit_record(
-        action=AuditAction.TOKENS_CANCELLED,
+        action=CreditAudit.TOKENS_CANCELLED,
         actor=actor,
         customer=credit.customer,
         target=credit,
@@ -706,7 +707,7 @@ def _removal_done(credit_id: int) -> TokenPurchase:
     credit.status, credit.last_error = TokenPurchase.Status.REMOVED, ""
     credit.save(update_fields=["status", "last_error", "updated_at"])
     audit_record(
-        action=AuditAction.TOKENS_REMOVED,
+        action=CreditAudit.TOKENS_REMOVED,
         customer=credit.customer,
         target=credit,
         details={"tokens": str(credit.tokens), "virtfusion_credit_id": credit.virtfusion_credit_id},

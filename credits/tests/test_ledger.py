@@ -8,9 +8,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import UserFactory
+from billing_portal.common.audit import AuditEvent
 from credits import services
+from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.models import CreditAccount, CreditEntry
 
@@ -108,7 +109,7 @@ def test_staff_add_and_remove_need_a_reason_and_cannot_overdraw(customer):
     entries = list(CreditEntry.objects.order_by("sequence").values_list("kind", "reason"))
     assert entries == [("admin_add", "Goodwill"), ("admin_remove", "Correction")]
     assert CreditAccount.objects.get(customer=customer).balance == usd("6")
-    assert AuditEvent.objects.filter(action=AuditAction.CREDIT_REMOVED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.CREDIT_REMOVED).count() == 1
 
 
 # --- the database refuses what the writer never does -------------------------------------

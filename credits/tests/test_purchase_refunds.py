@@ -18,8 +18,9 @@ from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
+from billing_portal.common.audit import AuditEvent
 from credits import services
+from credits.audit import CreditAudit
 from credits.errors import CreditsError
 from credits.models import CreditAccount, CreditEntry, RefundShortfall
 from invoices.models import CreditNote, Invoice
@@ -99,7 +100,7 @@ def test_a_recorded_full_refund_takes_the_credit_back_with_the_credit_note(admin
     ]
     assert CreditNote.objects.get().amount == usd("50")
     assert RefundShortfall.objects.count() == 0
-    assert AuditEvent.objects.filter(action=AuditAction.CREDIT_REMOVED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.CREDIT_REMOVED).count() == 1
 
 
 def test_a_partial_refund_takes_back_only_its_part(customer):
@@ -143,7 +144,7 @@ def test_spent_credit_is_taken_as_far_as_it_goes_and_the_rest_is_a_staff_item(
     assert "already spent the other $35.00" in shortfall.description
     [staff_mail] = [m for m in mail.outbox if m.to == ["ops@example.com"]]
     assert "could not take everything back" in staff_mail.subject
-    assert AuditEvent.objects.get(action=AuditAction.REFUND_SHORTFALL).customer == customer
+    assert AuditEvent.objects.get(action=CreditAudit.REFUND_SHORTFALL).customer == customer
     listing = admin_client.get(reverse("admin:credits_refundshortfall_changelist"))
     assert customer.name in listing.content.decode()
 
@@ -158,7 +159,7 @@ def test_staff_resolve_a_shortfall_with_a_note(admin_client, admin_user, custome
     assert admin_client.post(url, {"note": "Invoiced the customer"}).status_code == 302
     shortfall.refresh_from_db()
     assert (shortfall.status, shortfall.resolved_by) == ("resolved", admin_user)
-    assert AuditEvent.objects.filter(action=AuditAction.REFUND_SHORTFALL_RESOLVED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.REFUND_SHORTFALL_RESOLVED).count() == 1
     assert admin_client.post(url, {"note": "again"}).status_code == 200  # already resolved
 
 

@@ -11,9 +11,10 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import UserFactory
+from billing_portal.common.audit import AuditEvent
 from credits import services
+from credits.audit import CreditAudit
 from credits.errors import CreditsError
 from credits.models import CreditEntry
 from invoices import services as invoice_services
@@ -118,7 +119,7 @@ def test_buying_credit_with_a_preset_adds_it_once_whoever_reports_the_payment(
     entry = CreditEntry.objects.get()
     assert (entry.kind, entry.amount) == (CreditEntry.Kind.PURCHASE, usd("25.00"))
     assert services.credit_balance(customer=customer, currency="USD") == usd("25.00")
-    assert AuditEvent.objects.filter(action=AuditAction.CREDIT_PURCHASED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.CREDIT_PURCHASED).count() == 1
 
 
 def test_a_typed_amount_within_bounds_is_bought(client, customer, stripe_on):

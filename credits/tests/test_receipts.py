@@ -13,7 +13,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from credits import services
 from credits.models import CreditEntry
 from dnszones import services as dns_services

@@ -15,8 +15,9 @@ from django.core import mail
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
+from billing_portal.common.audit import AuditEvent
 from credits import services
+from credits.audit import CreditAudit
 from credits.models import CreditAccount, RefundShortfall, TokenPurchase
 from credits.tests.conftest import VF
 from payments.models import Payment
@@ -62,7 +63,7 @@ def test_a_delivered_purchase_refunded_in_full_is_taken_back_out_of_virtfusion(
         rsps.delete(f"{VF}/selfService/credit/77", status=204)
         credit = services.token_purchase_remove(token_purchase_id=credit.pk)
     assert credit.status == TokenPurchase.Status.REMOVED
-    assert AuditEvent.objects.filter(action=AuditAction.TOKENS_REMOVED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_REMOVED).count() == 1
     assert RefundShortfall.objects.count() == 0
     # run again (a duplicate message): nothing is called
     with responses.RequestsMock():

@@ -16,9 +16,10 @@ from django.utils import timezone
 from djmoney.money import Money
 from responses import matchers
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import UserFactory
+from billing_portal.common.audit import AuditEvent
 from credits import services
+from credits.audit import CreditAudit
 from credits.models import CreditEntry, TokenPurchase
 from credits.services import tokens as token_services
 from credits.tests.conftest import VF
@@ -93,7 +94,7 @@ def test_paying_queues_the_tokens_and_virtfusion_down_then_up_adds_them_once(
     assert credit.status == TokenPurchase.Status.DELIVERED
     assert (credit.virtfusion_credit_id, credit.attempts) == (77, 3)
     assert _calls_to(mocked, _credit_url(customer)) == 3
-    assert AuditEvent.objects.filter(action=AuditAction.TOKENS_ADDED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_ADDED).count() == 1
     assert [m.subject for m in mail.outbox] == ["2500 VPS tokens added to your account"]
 
 
@@ -126,7 +127,7 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     assert response.status_code == 302
     credit.refresh_from_db()
     assert (credit.status, credit.virtfusion_credit_id) == ("delivered", 91)
-    assert AuditEvent.objects.filter(action=AuditAction.TOKENS_RESOLVED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_RESOLVED).count() == 1
 
 
 def test_a_worker_killed_mid_call_leaves_it_for_staff(customer, mocked):
@@ -163,7 +164,7 @@ def test_exhausted_retries_fail_and_staff_convert_to_account_credit(
     assert credit.status == TokenPurchase.Status.FAILED
     assert _calls_to(mocked, _credit_url(customer)) == token_services.MAX_ATTEMPTS
     assert "did not add these tokens" in mail.outbox[-1].body
-    assert AuditEvent.objects.filter(action=AuditAction.TOKENS_DELIVERY_FAILED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_DELIVERY_FAILED).count() == 1
 
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     changelist = client.get(reverse("admin:credits_tokenpurchase_changelist")).content.decode()
@@ -311,7 +312,7 @@ def test_staff_add_and_cancel_tokens_with_a_reason(
     client.post(url, {"action": "cancel", "note": "Granted to the wrong customer"})
     credit.refresh_from_db()
     assert credit.status == TokenPurchase.Status.CANCELLED
-    event = AuditEvent.objects.get(action=AuditAction.TOKENS_CANCELLED)
+    event = AuditEvent.objects.get(action=CreditAudit.TOKENS_CANCELLED)
     assert event.details["reason"] == "Granted to the wrong customer"
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from credits import services
 from credits.models import CreditAccount, CreditEntry
 from invoices import services as invoice_services

@@ -12,7 +12,7 @@ from django.core import mail
 from django.urls import reverse
 from djmoney.money import Money
 
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from credits.services import credit_balance, credit_entry_append
 from dnszones import services
 from dnszones.errors import DNSError, LimitReached

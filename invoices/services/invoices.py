@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
 from invoices.hooks import invoice_issued_dispatch_on_commit, invoice_paid_dispatch
 from invoices.models import (
@@ -202,7 +203,7 @@ def invoice_issue(
     invoice.buyer_details = _buyer_details(invoice.customer)
     invoice.save()
     audit_record(
-        action=AuditAction.INVOICE_ISSUED,
+        action=InvoiceAudit.INVOICE_ISSUED,
         actor=actor,
         customer=invoice.customer,
         target=invoice,
@@ -254,7 +255,7 @@ def _settle(invoice: Invoice, *, paid_at: datetime | None, actor: User | None, r
     invoice.paid_at = paid_at or timezone.now()
     invoice.save(update_fields=["status", "paid_at", "amount_paid"])
     audit_record(
-        action=AuditAction.INVOICE_PAID,
+        action=InvoiceAudit.INVOICE_PAID,
         actor=actor,
         customer=invoice.customer,
         target=invoice,
@@ -328,7 +329,7 @@ def invoice_cancel(
     invoice.cancelled_at = now or timezone.now()
     invoice.save(update_fields=["status", "cancelled_at"])
     audit_record(
-        action=AuditAction.INVOICE_CANCELLED,
+        action=InvoiceAudit.INVOICE_CANCELLED,
         actor=actor,
         customer=invoice.customer,
         target=invoice,
@@ -388,7 +389,7 @@ def credit_note_issue(
     invoice.status = target
     invoice.save(update_fields=["amount_refunded", "status"])
     audit_record(
-        action=AuditAction.CREDIT_NOTE_ISSUED,
+        action=InvoiceAudit.CREDIT_NOTE_ISSUED,
         actor=actor,
         customer=invoice.customer,
         target=note,

@@ -15,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.hostnames import domain_name_ascii, host_name_ascii
 from billing_portal.common.request import RequestMeta
+from invoices.audit import OrderAudit
 from invoices.errors import (
     CouponInvalid,
     InvalidOptionQuantity,
@@ -373,7 +374,7 @@ def order_place(
     )
     invoice = invoice_issue(invoice_id=draft.pk)
     audit_record(
-        action=AuditAction.ORDER_PLACED,
+        action=OrderAudit.ORDER_PLACED,
         actor=customer.user,
         customer=customer,
         target=order,
@@ -423,7 +424,7 @@ def order_cancel(
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancelled_at"])
     audit_record(
-        action=AuditAction.ORDER_CANCELLED,
+        action=OrderAudit.ORDER_CANCELLED,
         actor=actor,
         customer=order.customer,
         target=order,

@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditEvent, Customer, User
+from accounts.models import Customer, User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from billing_portal.common.audit import AuditEvent
 from credits.models import CreditEntry
 from dnszones.models import DnsOperation
 from invoices import services
@@ -111,7 +112,7 @@ BUILDERS = {
     "invoices_creditnote": _credit_note,
     "accounts_customer": CustomerFactory,
     "accounts_user": UserFactory,
-    "accounts_auditevent": AuditEventFactory,
+    "common_auditevent": AuditEventFactory,
     "invoices_invoice": _invoice,
     "invoices_order": lambda: Order.objects.create(customer=CustomerFactory()),
     "invoices_product": ProductFactory,

@@ -10,11 +10,13 @@ import time_machine
 from django.core.management import call_command
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
+from billing_portal.common.audit import AuditEvent
 from invoices import services
+from invoices.audit import InvoiceAudit, OrderAudit
 from invoices.models import BillingRun, Invoice, InvoiceNotice, UsageRecord
 from invoices.services.billing_run import billing_run, reminder_kind
 from invoices.tests.factories import ProductFactory, ProductPriceFactory
+from provisioning.audit import ProvisioningAudit
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -131,19 +133,19 @@ def test_one_service_from_order_to_termination(
         AuditEvent.objects.filter(customer=customer).order_by("id").values_list("action", flat=True)
     )
     assert actions == [
-        AuditAction.INVOICE_ISSUED,
-        AuditAction.ORDER_PLACED,
-        AuditAction.INVOICE_PAID,
-        AuditAction.SERVICE_PROVISIONED,
-        AuditAction.INVOICE_ISSUED,  # Jan 25
-        AuditAction.SERVICE_SUSPENDED,  # Feb 4
-        AuditAction.INVOICE_PAID,
-        AuditAction.SERVICE_UNSUSPENDED,
-        AuditAction.SERVICE_RENEWED,
-        AuditAction.INVOICE_ISSUED,  # Feb 22
-        AuditAction.SERVICE_SUSPENDED,  # Mar 4
-        AuditAction.SERVICE_TERMINATED,
-        AuditAction.INVOICE_CANCELLED,  # Mar 31
+        InvoiceAudit.INVOICE_ISSUED,
+        OrderAudit.ORDER_PLACED,
+        InvoiceAudit.INVOICE_PAID,
+        ProvisioningAudit.SERVICE_PROVISIONED,
+        InvoiceAudit.INVOICE_ISSUED,  # Jan 25
+        ProvisioningAudit.SERVICE_SUSPENDED,  # Feb 4
+        InvoiceAudit.INVOICE_PAID,
+        ProvisioningAudit.SERVICE_UNSUSPENDED,
+        ProvisioningAudit.SERVICE_RENEWED,
+        InvoiceAudit.INVOICE_ISSUED,  # Feb 22
+        ProvisioningAudit.SERVICE_SUSPENDED,  # Mar 4
+        ProvisioningAudit.SERVICE_TERMINATED,
+        InvoiceAudit.INVOICE_CANCELLED,  # Mar 31
     ]
     assert BillingRun.objects.count() == 2 * ((date(2026, 4, 10) - START).days + 1)
 

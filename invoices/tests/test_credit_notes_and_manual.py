@@ -9,9 +9,10 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory, UserFactory
+from billing_portal.common.audit import AuditEvent
 from invoices import services
+from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoicesError
 from invoices.models import CreditNote, Invoice
 
@@ -45,7 +46,7 @@ def test_partial_then_full_credit(customer, mailoutbox, django_capture_on_commit
     services.credit_note_issue(invoice_id=invoice.pk, amount=usd("70.00"), reason="Cancelled")
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.REFUNDED
-    assert AuditEvent.objects.filter(action=AuditAction.CREDIT_NOTE_ISSUED).count() == 2
+    assert AuditEvent.objects.filter(action=InvoiceAudit.CREDIT_NOTE_ISSUED).count() == 2
     # the invoice series is untouched by credit notes
     assert _paid(customer).number.endswith("-00002")
 

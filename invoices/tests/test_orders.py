@@ -9,9 +9,10 @@ import pytest
 import time_machine
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.audit import AuditEvent
 from invoices import services
+from invoices.audit import OrderAudit
 from invoices.errors import (
     CouponInvalid,
     InvalidOptionQuantity,
@@ -113,7 +114,7 @@ def test_place_creates_pending_service_and_an_issued_invoice_due_today(
     subjects = sorted(m.subject for m in mailoutbox)
     assert subjects[0].startswith("Invoice INV-2026-")
     assert subjects[1].startswith(f"Order #{order.pk} received")
-    assert AuditEvent.objects.filter(action=AuditAction.ORDER_PLACED, customer=buyer).exists()
+    assert AuditEvent.objects.filter(action=OrderAudit.ORDER_PLACED, customer=buyer).exists()
 
 
 def test_paying_the_order_activates_the_service_and_completes_the_order(buyer, price):
@@ -145,7 +146,7 @@ def test_cancel_cancels_invoice_and_service_once(buyer, price):
     assert order.status == Order.Status.CANCELLED
     assert order.invoices.get().status == Invoice.Status.CANCELLED
     assert Service.objects.get(order=order).status == Service.Status.CANCELLED
-    assert AuditEvent.objects.filter(action=AuditAction.ORDER_CANCELLED).count() == 1
+    assert AuditEvent.objects.filter(action=OrderAudit.ORDER_CANCELLED).count() == 1
 
 
 def test_paid_orders_cannot_be_cancelled(buyer, price):

@@ -15,7 +15,7 @@ from djmoney.money import Money
 from pypdf import PdfReader
 
 from accounts.tests.factories import CustomerFactory
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from invoices import documents, services
 from invoices.models import Invoice
 from invoices.tests.factories import TaxRateFactory

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.db import in_batches, is_transient_conflict, retry_on_conflict
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.outbox import outbox_enqueue
@@ -32,6 +32,7 @@ from credits.services import (
 )
 from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
+from payments.audit import PaymentAudit
 from payments.errors import PaymentsError, RefundNotPossible
 from payments.gateways.base import GatewayError
 from payments.gateways.registry import checkout_gateway
@@ -98,7 +99,7 @@ def payment_record(
     if problem is None:
         _apply(payment, invoice, actor=actor)
     audit_record(
-        action=AuditAction.PAYMENT_HELD if problem else AuditAction.PAYMENT_RECEIVED,
+        action=PaymentAudit.PAYMENT_HELD if problem else PaymentAudit.PAYMENT_RECEIVED,
         actor=actor,
         customer=invoice.customer,
         target=payment,
@@ -195,7 +196,7 @@ def payment_refund_record(
         payment.status = Payment.Status.PARTIALLY_REFUNDED
     payment.save(update_fields=["amount_refunded", "status"])
     audit_record(
-        action=AuditAction.PAYMENT_REFUNDED,
+        action=PaymentAudit.PAYMENT_REFUNDED,
         actor=actor,
         customer=payment.customer,
         target=payment,

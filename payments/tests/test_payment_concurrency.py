@@ -7,10 +7,11 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import errors_of, run_together
 from invoices import services as invoice_services
+from invoices.audit import InvoiceAudit
 from invoices.models import Invoice
 from payments import services
 from payments.models import Payment
@@ -42,4 +43,4 @@ def test_webhook_return_page_and_reconciliation_racing_record_one_payment():
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     assert invoice.amount_paid == Money(Decimal("50"), "USD")
-    assert AuditEvent.objects.filter(action=AuditAction.INVOICE_PAID).count() == 1
+    assert AuditEvent.objects.filter(action=InvoiceAudit.INVOICE_PAID).count() == 1

@@ -8,13 +8,14 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory, UserFactory
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
+from billing_portal.common.audit import AuditEvent
 from invoices import hooks
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
+from payments.audit import PaymentAudit
 from payments.errors import RefundNotPossible
 from payments.models import Payment
 
@@ -55,7 +56,7 @@ def test_a_payment_reported_ten_times_is_applied_once(paid_calls):
     assert invoice.status == Invoice.Status.PAID
     assert invoice.amount_paid == usd("100.00")
     assert paid_calls == [invoice.pk]
-    assert AuditEvent.objects.filter(action=AuditAction.PAYMENT_RECEIVED).count() == 1
+    assert AuditEvent.objects.filter(action=PaymentAudit.PAYMENT_RECEIVED).count() == 1
 
 
 def test_partial_payments_add_up_and_the_last_one_pays(paid_calls):
@@ -81,7 +82,7 @@ def test_payments_in_another_currency_are_held_not_applied(paid_calls):
     assert invoice.status == Invoice.Status.UNPAID
     assert invoice.amount_paid == usd("0")
     assert paid_calls == []
-    assert AuditEvent.objects.get(action=AuditAction.PAYMENT_HELD).details["reason"]
+    assert AuditEvent.objects.get(action=PaymentAudit.PAYMENT_HELD).details["reason"]
 
 
 def test_a_second_payment_for_a_paid_invoice_is_held():
@@ -104,7 +105,7 @@ def test_recorded_refund_issues_a_credit_note_and_keeps_services():
     services.payment_refund_record(payment_id=payment.pk, amount=usd("75.00"), reason="Closed")
     payment.refresh_from_db()
     assert payment.status == Payment.Status.REFUNDED
-    assert AuditEvent.objects.filter(action=AuditAction.PAYMENT_REFUNDED).count() == 2
+    assert AuditEvent.objects.filter(action=PaymentAudit.PAYMENT_REFUNDED).count() == 2
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,12 @@ from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
+from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import drop_unfired
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
+from payments.audit import PaymentAudit
 from payments.gateways.registry import checkout_gateway
 from payments.models import Payment, PaymentAttempt, RefundRequest, WebhookEvent
 
@@ -299,7 +300,7 @@ def test_denied_capture_is_audited(client, customer, mocked, django_capture_on_c
     _deliver(
         client, django_capture_on_commit_callbacks, _event("PAYMENT.CAPTURE.DECLINED", capture)
     )
-    assert AuditEvent.objects.get(action=AuditAction.PAYMENT_DENIED).details["gateway"] == "paypal"
+    assert AuditEvent.objects.get(action=PaymentAudit.PAYMENT_DENIED).details["gateway"] == "paypal"
 
 
 @pytest.mark.parametrize("webhook_first", [True, False])

@@ -12,7 +12,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
-from billing_portal.common.testing import assert_customer_isolation, drop_unfired
+from accounts.tests.helpers import assert_customer_isolation
+from billing_portal.common.testing import drop_unfired
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from invoices.tests.factories import ProductFactory

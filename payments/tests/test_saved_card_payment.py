@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, SavedPaymentMethod

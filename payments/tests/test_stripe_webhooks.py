@@ -13,11 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.audit import AuditEvent
 from invoices import services as invoice_services
+from invoices.audit import InvoiceAudit
 from invoices.models import CreditNote, Invoice
 from payments import handlers
+from payments.audit import PaymentAudit
 from payments.models import Payment, WebhookEvent
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
@@ -84,7 +86,7 @@ def test_the_same_event_delivered_ten_times_pays_once(
     assert [a.json()["duplicate"] for a in answers] == [False] + [True] * 9
     assert Payment.objects.count() == 1
     assert WebhookEvent.objects.count() == 1
-    assert AuditEvent.objects.filter(action=AuditAction.INVOICE_PAID).count() == 1
+    assert AuditEvent.objects.filter(action=InvoiceAudit.INVOICE_PAID).count() == 1
 
 
 def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
@@ -136,7 +138,7 @@ def test_failed_payment_is_audited_as_denied(client, invoice, django_capture_on_
         django_capture_on_commit_callbacks,
         se.event("payment_intent.payment_failed", intent),
     )
-    denied = AuditEvent.objects.get(action=AuditAction.PAYMENT_DENIED)
+    denied = AuditEvent.objects.get(action=PaymentAudit.PAYMENT_DENIED)
     assert denied.details["code"] == "card_declined"
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.UNPAID
@@ -203,7 +205,7 @@ def test_a_handler_failing_once_applies_its_effect_once(
     stored.refresh_from_db()
     assert (stored.status, stored.attempts, stored.error) == ("processed", 2, "")
     assert Payment.objects.count() == 1
-    assert AuditEvent.objects.filter(action=AuditAction.INVOICE_PAID).count() == 1
+    assert AuditEvent.objects.filter(action=InvoiceAudit.INVOICE_PAID).count() == 1
 
 
 def test_a_handler_that_keeps_failing_ends_failed_with_its_error(

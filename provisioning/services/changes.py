@@ -19,8 +19,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import money_quantize
 from invoices.models import (
@@ -31,6 +31,7 @@ from invoices.models import (
     Product,
     ProductPrice,
 )
+from provisioning.audit import ProvisioningAudit
 from provisioning.errors import ProvisioningError
 from provisioning.models import ProvisioningOperation, Service, ServiceChange, ServiceOption
 from provisioning.services.operations import operation_enqueue
@@ -136,7 +137,7 @@ def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
     )
     add_ons = {names[int(k)]: q for k, q in change.option_quantities.items()}
     audit_record(
-        action=AuditAction.SERVICE_PLAN_CHANGED,
+        action=ProvisioningAudit.SERVICE_PLAN_CHANGED,
         actor=actor,
         customer=service.customer,
         target=service,

@@ -18,10 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import AuditAction, Customer, User
-from accounts.services import audit_record
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from invoices.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Invoice, InvoiceLine, Product
+from provisioning.audit import ProvisioningAudit
 from provisioning.errors import InvalidServiceTransition
 from provisioning.hooks import service_ended_dispatch_on_commit
 from provisioning.models import SERVICE_TRANSITIONS, ProvisioningOperation, Service, ServiceOption
@@ -96,7 +97,7 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
     service.save(update_fields=["status", "cancelled_at"])
     server_release(server_id=service.server_id)
     audit_record(
-        action=AuditAction.SERVICE_CANCELLED,
+        action=ProvisioningAudit.SERVICE_CANCELLED,
         actor=actor,
         customer=service.customer,
         target=service,
@@ -117,7 +118,7 @@ def _change_status(
     *,
     service_id: int,
     to: str,
-    action: AuditAction,
+    action: ProvisioningAudit,
     stamp: str,
     actor: User | None,
     reason: str,
@@ -158,7 +159,7 @@ def service_suspend(*, service_id: int, reason: str, actor: User | None = None) 
     return _change_status(
         service_id=service_id,
         to=Service.Status.SUSPENDED,
-        action=AuditAction.SERVICE_SUSPENDED,
+        action=ProvisioningAudit.SERVICE_SUSPENDED,
         stamp="suspended_at",
         actor=actor,
         reason=reason,
@@ -172,7 +173,7 @@ def service_unsuspend(*, service_id: int, reason: str, actor: User | None = None
     return _change_status(
         service_id=service_id,
         to=Service.Status.ACTIVE,
-        action=AuditAction.SERVICE_UNSUSPENDED,
+        action=ProvisioningAudit.SERVICE_UNSUSPENDED,
         stamp="activated_at",
         actor=actor,
         reason=reason,
@@ -188,7 +189,7 @@ def service_terminate(*, service_id: int, reason: str, actor: User | None = None
     service = _change_status(
         service_id=service_id,
         to=Service.Status.TERMINATED,
-        action=AuditAction.SERVICE_TERMINATED,
+        action=ProvisioningAudit.SERVICE_TERMINATED,
         stamp="terminated_at",
         actor=actor,
         reason=reason,
@@ -223,7 +224,7 @@ def _activate(service: Service, line: InvoiceLine) -> None:
     service.activated_at = timezone.now()
     service.save(update_fields=["status", "activated_at", "next_due_date"])
     audit_record(
-        action=AuditAction.SERVICE_PROVISIONED,
+        action=ProvisioningAudit.SERVICE_PROVISIONED,
         customer=service.customer,
         target=service,
         details={"invoice": line.invoice.number, "module": service.product.module},
@@ -242,7 +243,7 @@ def service_provisioned(*, service_id: int, result: ProvisionResult) -> Service:
     service.provision_details = dict(result.details)
     service.save()
     audit_record(
-        action=AuditAction.SERVICE_PROVISIONED,
+        action=ProvisioningAudit.SERVICE_PROVISIONED,
         customer=service.customer,
         target=service,
         details={
@@ -273,7 +274,7 @@ def service_provision_failed(*, service_id: int, error: str) -> Service:
     service.status = Service.Status.FAILED
     service.save(update_fields=["status"])
     audit_record(
-        action=AuditAction.SERVICE_PROVISION_FAILED,
+        action=ProvisioningAudit.SERVICE_PROVISION_FAILED,
         customer=service.customer,
         target=service,
         details={"error": error, "server": str(service.server)},
@@ -297,7 +298,7 @@ def service_provision_by_staff(*, service_id: int, actor: User, reason: str) -> 
     service.save(update_fields=["status"])
     operation_enqueue(service=service, kind=OpKind.CREATE)
     audit_record(
-        action=AuditAction.SERVICE_PROVISIONED,
+        action=ProvisioningAudit.SERVICE_PROVISIONED,
         actor=actor,
         customer=service.customer,
         target=service,
@@ -319,7 +320,7 @@ def _renew(service: Service, line: InvoiceLine) -> None:
     service.next_due_date = line.period_end + timedelta(days=1)
     service.save(update_fields=["next_due_date"])
     audit_record(
-        action=AuditAction.SERVICE_RENEWED,
+        action=ProvisioningAudit.SERVICE_RENEWED,
         customer=service.customer,
         target=service,
         details={"invoice": line.invoice.number, "paid_until": line.period_end.isoformat()},

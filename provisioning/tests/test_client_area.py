@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import Customer
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from invoices.models import Invoice, Product
 from invoices.services.billing_run import billing_run
 from provisioning.models import ProvisioningOperation, Service

@@ -10,10 +10,11 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts.models import AuditAction, AuditEvent
+from billing_portal.common.audit import AuditEvent
 from invoices import services as invoice_services
 from invoices.models import Invoice, Order
 from provisioning import services
+from provisioning.audit import ProvisioningAudit
 from provisioning.errors import NoServerCapacity
 from provisioning.models import ProvisioningOperation, Server, ServerGroup, Service
 from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
@@ -66,7 +67,7 @@ def test_paid_service_is_active_only_after_the_panel_confirms(
     assert operation.status == Op.Status.SUCCEEDED
     assert service.external_id == f"sandbox-svc-{service.pk}"
     assert service.secrets["password"]
-    assert AuditEvent.objects.filter(action=AuditAction.SERVICE_PROVISIONED).count() == 1
+    assert AuditEvent.objects.filter(action=ProvisioningAudit.SERVICE_PROVISIONED).count() == 1
     summary = operation.request_summary
     assert (summary["kind"], summary["server"], summary["reference"]) == (
         "create",

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from credits.models import CreditEntry
 from credits.services import credit_balance
 from invoices import services as invoice_services

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from billing_portal.common.testing import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation
 from provisioning.models import Server, Service
 from provisioning.services.operations import operation_run
 from provisioning.tests.factories import ServerFactory, panel_product

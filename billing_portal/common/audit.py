@@ -1,0 +1,63 @@
+"""The audit log: `audit_record` appends one `AuditEvent` for an action some app declared.
+
+Each app declares its own actions in its `audit.py` as an `AuditActions` class, under
+namespaces only it uses (`invoices/audit.py`: `invoice.*`, `order.*`); the rules and how
+they are found are in billing_portal/common/audit_registry.py. Usage:
+
+    audit_record(action=ProvisioningAudit.SERVICE_SUSPENDED, customer=..., target=service)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from billing_portal.common.audit_registry import AuditActions, AuditRegistry, audit_actions
+from billing_portal.common.models import AuditEvent
+from billing_portal.common.request import RequestMeta
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+__all__ = [
+    "AuditActions",
+    "AuditEvent",
+    "AuditRegistry",
+    "UndeclaredAuditAction",
+    "audit_actions",
+    "audit_record",
+]
+
+
+class UndeclaredAuditAction(ValueError):
+    """`audit_record` was given an action no app declares (a typo, or a missing `audit.py`
+    entry): a programming error, so it fails loudly instead of writing an unknown value."""
+
+
+def audit_record(
+    *,
+    action: AuditActions | str,
+    actor: AbstractBaseUser | None = None,
+    customer: models.Model | None = None,
+    target: models.Model | None = None,
+    meta: RequestMeta | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. Call it inside the transaction that made the change, so the
+    event exists exactly when the change does. `customer` is an `accounts.Customer`."""
+    if not audit_actions.is_declared(str(action)):
+        raise UndeclaredAuditAction(f"No app declares the audit action {str(action)!r}")
+    meta = meta or RequestMeta()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.create(
+        action=str(action),
+        actor=actor,
+        actor_label=actor.get_username() if actor else "",
+        customer=customer,
+        object_type=target._meta.label_lower if target is not None else "",
+        object_id=str(target.pk) if target is not None else "",
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        details=details or {},
+    )

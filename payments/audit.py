@@ -1,0 +1,10 @@
+"""The audit actions payments declares: the `payment.*` namespace."""
+
+from billing_portal.common.audit import AuditActions
+
+
+class PaymentAudit(AuditActions):
+    PAYMENT_RECEIVED = "payment.received", "Payment received"
+    PAYMENT_HELD = "payment.held", "Payment held for review"
+    PAYMENT_REFUNDED = "payment.refunded", "Payment refunded"
+    PAYMENT_DENIED = "payment.denied", "Payment denied"

@@ -1,0 +1,14 @@
+"""The audit actions provisioning declares: the `service.*` namespace."""
+
+from billing_portal.common.audit import AuditActions
+
+
+class ProvisioningAudit(AuditActions):
+    SERVICE_PROVISIONED = "service.provisioned", "Service provisioned"
+    SERVICE_PROVISION_FAILED = "service.provision_failed", "Service provisioning failed"
+    SERVICE_SUSPENDED = "service.suspended", "Service suspended"
+    SERVICE_UNSUSPENDED = "service.unsuspended", "Service unsuspended"
+    SERVICE_TERMINATED = "service.terminated", "Service terminated"
+    SERVICE_RENEWED = "service.renewed", "Service renewed"
+    SERVICE_CANCELLED = "service.cancelled", "Service cancelled"
+    SERVICE_PLAN_CHANGED = "service.plan_changed", "Service plan changed"
