@@ -232,8 +232,9 @@ def _interrupted_uncertain(kind: OperationKind, operation_id: int, now: datetime
 
 
 def operation_requeue(kind: OperationKind[OpT], operation: OpT) -> OpT:
-    """Staff send a failed (or uncertain) operation again, from a fresh count of attempts;
-    the caller holds its row lock, checks its state and records why."""
+    """Queue an operation (again) from a fresh count of attempts: staff retrying a failed
+    or uncertain one, or a row that starts another kind of operation (tokens delivered,
+    then taken back). The caller holds its row lock, checks its state and records why."""
     operation.status, operation.attempts = kind.pending, 0
     operation.next_attempt_at = timezone.now()
     operation.save()
