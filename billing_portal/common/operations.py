@@ -114,7 +114,7 @@ def operation_claim(kind: OperationKind[OpT], operation_id: int, now: datetime) 
             operation.next_attempt_at and operation.next_attempt_at > now
         ):
             return None
-        if kind.target_field and _earlier_unfinished(kind, operation):
+        if kind.target_field and _earlier_unfinished(kind, operation, kind.target_field):
             operation.next_attempt_at = now + kind.wait_for_earlier
             operation.save(update_fields=["next_attempt_at"])
             operation_queue(kind, operation.pk, kind.wait_for_earlier.total_seconds())
@@ -125,8 +125,8 @@ def operation_claim(kind: OperationKind[OpT], operation_id: int, now: datetime) 
     return operation
 
 
-def _earlier_unfinished(kind: OperationKind, operation: Operation) -> bool:
-    target = {kind.target_field: getattr(operation, kind.target_field)}
+def _earlier_unfinished(kind: OperationKind, operation: Operation, target_field: str) -> bool:
+    target = {target_field: getattr(operation, target_field)}
     return (
         kind.model.objects.filter(**target, pk__lt=operation.pk)
         .filter(status__in=(kind.pending, kind.running))
