@@ -11,11 +11,14 @@ Only `credits.services.credit_entry_append` writes entries: it locks the account
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from billing_portal.common.models import Operation
 from billing_portal.common.money import currency_field, money_adds_up_constraint, money_field
 
 
@@ -104,11 +107,19 @@ class CreditEntry(models.Model):
         return f"#{self.sequence} {self.get_kind_display()} {self.amount}"
 
 
-class TokenPurchase(models.Model):
+def _token_purchase_key() -> str:
+    return f"token-purchase:{uuid.uuid4().hex}"
+
+
+class TokenPurchase(Operation):
     """VirtFusion VPS tokens the portal adds to a customer's panel account: bought by the
     customer (with an invoice) or granted by staff. The portal never holds the balance, only
     this record of every credit it makes, so each one is sent at most once (see
-    `credits.services.tokens`)."""
+    `credits.services.tokens`).
+
+    The row is also the operation that delivers the tokens and, after a refund, the one that
+    takes them back (the kernel's `Operation`; one call at a time, so one row carries both):
+    `status` is what customers and staff see, in the kernel's terms per kind."""
 
     class Source(models.TextChoices):
         PURCHASE = "purchase", "Purchase"
@@ -147,15 +158,13 @@ class TokenPurchase(models.Model):
         related_name="token_purchase",
     )
     status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    idempotency_key = models.CharField(max_length=200, unique=True, default=_token_purchase_key)
     tokens = models.DecimalField(max_digits=14, decimal_places=2)
     rate = models.DecimalField(
         max_digits=12, decimal_places=4, help_text="Tokens per unit of the currency."
     )
     currency = currency_field()
     amount = money_field(help_text="Price of the tokens before tax (zero for staff grants).")
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     virtfusion_credit_id = models.PositiveBigIntegerField(null=True, blank=True)
     staff_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -163,7 +172,6 @@ class TokenPurchase(models.Model):
     reason = models.TextField(blank=True)
     resolution = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

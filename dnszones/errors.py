@@ -1,6 +1,6 @@
 """Errors raised by the dns app."""
 
-from billing_portal.common.errors import DomainError
+from billing_portal.common.errors import DomainError, ExternalServiceError
 
 
 class DNSError(DomainError):
@@ -29,12 +29,8 @@ class NotDelegated(DNSError):
     code = "dns_not_delegated"
 
 
-class DnsBackendError(DNSError):
-    """The DNS server refused or failed a call; `retryable` as for panel errors."""
+class DnsBackendError(ExternalServiceError, DNSError):
+    """The DNS server refused or failed a call; `retryable` and `status` as for every
+    ExternalServiceError (pushes are idempotent, so `may_have_applied` does not matter)."""
 
     code = "dns_backend_error"
-
-    def __init__(self, message: str, *, retryable: bool, status: int = 0) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from billing_portal.common.models import Operation, OperationStatus
 from billing_portal.common.money import currency_field, money_field
 
 
@@ -135,33 +136,22 @@ class Record(models.Model):
         return f"{self.name} {self.ttl} {self.type} {self.content}"
 
 
-class DnsOperation(models.Model):
-    """One push to the DNS server, recorded before it is made; the push reads the zone's
-    current state when it runs, so a late or repeated push still writes the latest."""
+class DnsOperation(Operation):
+    """One push to the DNS server, recorded before it is made and run by the operation
+    kernel; the push reads the zone's current state when it runs, so a late or repeated
+    push still writes the latest."""
 
     class Kind(models.TextChoices):
         CREATE_ZONE = "create_zone", "Create zone"
         PUSH_RRSET = "push_rrset", "Push record set"
         DELETE_ZONE = "delete_zone", "Delete zone"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = OperationStatus
 
     zone_name = models.CharField(max_length=253, db_index=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     rrset_name = models.CharField(max_length=253, blank=True)
     rrset_type = models.CharField(max_length=6, blank=True)
-    idempotency_key = models.CharField(max_length=300, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -20,7 +20,6 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from djmoney.money import Money
@@ -29,10 +28,14 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import in_batches, retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.errors import ExternalServiceError
 from billing_portal.common.money import money_quantize
-from billing_portal.common.operations import operation_claim, operations_overdue
-from billing_portal.common.outbox import task_publish_on_commit
-from billing_portal.common.retry import backoff
+from billing_portal.common.operations import (
+    OperationKind,
+    operation_queue,
+    operation_run,
+    operations_sweep,
+)
 from credits.errors import InsufficientCredit
 from credits.models import CreditEntry
 from credits.services import credit_account_lock, credit_add, credit_entry_append
@@ -40,7 +43,7 @@ from dnszones.audit import DnsAudit
 from dnszones.backends import dns_backend
 from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
-from dnszones.errors import DnsBackendError, DNSError, LimitReached, PriceChanged
+from dnszones.errors import DNSError, LimitReached, PriceChanged
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
 from dnszones.selectors import zones_for_customer
 from dnszones.validation import PROXY_ALIAS, record_clean, zone_name_normalize
@@ -49,9 +52,6 @@ logger = logging.getLogger(__name__)
 
 Op = DnsOperation
 Sub = DnsSubscription
-MAX_ATTEMPTS = 12
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(minutes=15)
 
 
 # --- Plans and subscriptions --------------------------------------------------------------
@@ -374,7 +374,7 @@ def _enqueue(zone_name: str, kind: str, name: str = "", rtype: str = "") -> Op:
         idempotency_key=key,
         next_attempt_at=timezone.now(),
     )
-    _queue(operation.pk)
+    operation_queue(DNS_PUSH, operation.pk)
     return operation
 
 
@@ -385,10 +385,6 @@ def dns_operations_prune() -> int:
     cutoff = timezone.now() - timedelta(days=settings.OPERATION_LOG_RETENTION_DAYS)
     old = Op.objects.filter(status=Op.Status.SUCCEEDED, finished_at__lt=cutoff)
     return in_batches(old, lambda rows: rows.delete()[0])
-
-
-def _queue(operation_id: int, countdown: float = 0) -> None:
-    task_publish_on_commit("dns.operation_run", [operation_id], countdown=countdown)
 
 
 def zone_create(
@@ -597,12 +593,6 @@ def zone_data(zone: Zone) -> ZoneData:
 # --- Operations ---------------------------------------------------------------------------
 
 
-def _claim(operation_id: int, now: datetime) -> Op | None:
-    return operation_claim(
-        Op, operation_id, now, target_field="zone_name", wait=timedelta(seconds=5), requeue=_queue
-    )
-
-
 def _push(operation: Op) -> None:
     backend = dns_backend()
     zone = Zone.objects.filter(name=operation.zone_name, status=Zone.Status.ACTIVE).first()
@@ -621,45 +611,30 @@ def _push(operation: Op) -> None:
         )
 
 
-def dns_operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
-    now = now or timezone.now()
-    operation = _claim(operation_id, now)
-    if operation is None:
-        return Op.objects.get(pk=operation_id)
-    try:
-        _push(operation)
-    except DnsBackendError as error:
-        with transaction.atomic():
-            return _failed(operation.pk, error, now)
-    Op.objects.filter(pk=operation.pk).update(
-        status=Op.Status.SUCCEEDED, finished_at=now, last_error=""
-    )
-    return Op.objects.get(pk=operation.pk)
-
-
-def _failed(operation_id: int, error: DnsBackendError, now: datetime) -> Op:
-    operation = Op.objects.select_for_update().get(pk=operation_id)
-    operation.last_error = error.message
-    if error.retryable and operation.attempts < MAX_ATTEMPTS:
-        operation.status = Op.Status.PENDING
-        operation.next_attempt_at = now + backoff(
-            operation.attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP
-        )
-        operation.save()
-        _queue(operation.pk, (operation.next_attempt_at - now).total_seconds())
-        return operation
-    operation.status, operation.finished_at = Op.Status.FAILED, now
-    operation.save()
+def _alert(operation: Op, error: ExternalServiceError) -> tuple[str, str]:
     message = f"{operation} failed: {error.message}. Fix it and run `manage.py dns_reconcile`."
-    transaction.on_commit(lambda: mail_admins(f"DNS push failed: {operation.zone_name}", message))
-    return operation
+    return f"DNS push failed: {operation.zone_name}", message
+
+
+# Pushes are idempotent (they write the zone as it is when they run): a lost answer or a
+# killed worker is simply pushed again. Failures are repaired by `dns_reconcile`.
+DNS_PUSH = OperationKind(
+    model=Op,
+    task_name="dns.operation_run",
+    call=_push,
+    alert=_alert,
+    target_field="zone_name",
+    wait_for_earlier=timedelta(seconds=5),
+)
+
+
+def dns_operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
+    return operation_run(DNS_PUSH, operation_id, now=now)
 
 
 def dns_operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Operations whose message was lost or whose worker died, for the caller to queue."""
-    return operations_overdue(
-        Op, now or timezone.now(), running_timeout=timedelta(minutes=10), grace=timedelta(minutes=2)
-    )
+    return operations_sweep(DNS_PUSH, now=now)
 
 
 # --- Reconciliation -----------------------------------------------------------------------

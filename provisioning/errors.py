@@ -1,6 +1,11 @@
 """Errors raised by the provisioning app."""
 
-from billing_portal.common.errors import DomainError, ExternalServiceError
+from billing_portal.common.errors import (
+    DomainError,
+    ExternalServiceError,
+    ExternalServiceRejected,
+    ExternalServiceUnavailable,
+)
 
 
 class ProvisioningError(DomainError):
@@ -16,31 +21,15 @@ class NoServerCapacity(ProvisioningError):
 
 
 class PanelError(ExternalServiceError):
-    """A panel call failed. `retryable`: the same call may succeed later (timeouts, connection
-    errors, 429, 5xx). `may_have_applied`: the panel may have carried the request out although
-    we did not get its answer (the response was lost, or a 500 after the work was done), so a
-    non-idempotent call must not simply be sent again."""
+    """A panel call failed; `retryable`, `may_have_applied` and `status` as for every
+    ExternalServiceError (the panels' HTTP layer sets them, see `provisioning.panels.http`)."""
 
     code = "panel_error"
 
-    def __init__(
-        self, message: str, *, retryable: bool, may_have_applied: bool = False, status: int = 0
-    ) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.may_have_applied = may_have_applied
-        self.status = status
 
-
-class PanelRetryableError(PanelError):
+class PanelRetryableError(PanelError, ExternalServiceUnavailable):
     code = "panel_retryable"
 
-    def __init__(self, message: str, *, may_have_applied: bool = False, status: int = 0) -> None:
-        super().__init__(message, retryable=True, may_have_applied=may_have_applied, status=status)
 
-
-class PanelPermanentError(PanelError):
+class PanelPermanentError(PanelError, ExternalServiceRejected):
     code = "panel_permanent"
-
-    def __init__(self, message: str, *, status: int = 0) -> None:
-        super().__init__(message, retryable=False, status=status)

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing_portal.common.crypto import EncryptedJSONField
+from billing_portal.common.models import Operation
 from billing_portal.common.money import currency_field, money_field
 from invoices.models import BillingCycle
 
@@ -193,8 +194,8 @@ class ServiceOption(models.Model):
         return f"{self.option} x {self.quantity}"
 
 
-class ProvisioningOperation(models.Model):
-    """One panel call, recorded before it is made. The operations service runs it (locked,
+class ProvisioningOperation(Operation):
+    """One panel call, recorded before it is made. The operation kernel runs it (locked,
     retried with backoff, swept when lost) and applies its result to the service."""
 
     class Kind(models.TextChoices):
@@ -214,19 +215,13 @@ class ProvisioningOperation(models.Model):
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="operations")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=200, unique=True)
-    status = models.CharField(
+    status = models.CharField(  # the kernel's states, and `cancelled` (resolved by staff)
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     payload = models.JSONField(default=dict, blank=True, help_text="e.g. a suspension reason.")
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     request_summary = models.JSONField(default=dict, blank=True)
     response_summary = models.JSONField(default=dict, blank=True)
     resolution = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 """The kernel's own tables: the transactional outbox (see billing_portal/common/outbox.py),
-the portal's backups of itself (billing_portal/common/backups.py) and the audit log
-(billing_portal/common/audit.py)."""
+the portal's backups of itself (billing_portal/common/backups.py), the audit log
+(billing_portal/common/audit.py); and the abstract `Operation` every outbound operation model
+inherits (billing_portal/common/operations.py)."""
 
 from __future__ import annotations
 
@@ -151,3 +152,36 @@ class AuditEvent(models.Model):
         """The declared label (what a `choices` field would show), or the stored value of an
         action no app declares any more."""
         return audit_actions.label(self.action)
+
+
+class OperationStatus(models.TextChoices):
+    """The states every outbound operation passes through (see common/operations.py).
+    A concrete model may name them differently or add its own (cancelled, uncertain)."""
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Operation(models.Model):
+    """One call to a system outside the portal, recorded before it is made and run by the
+    kernel's runner (`billing_portal.common.operations`): claimed under its row lock,
+    retried with backoff, failed with a staff alert, swept when lost or interrupted.
+
+    Concrete models add their target and payload, and may redefine `status` (their own
+    choices) or `idempotency_key` (their own length or default)."""
+
+    status = models.CharField(
+        max_length=10, choices=OperationStatus.choices, default=OperationStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=300, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True

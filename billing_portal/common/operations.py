@@ -1,65 +1,242 @@
-"""What provisioning and DNS operations share: claiming a due operation for one run, and
-finding the ones a lost message or a killed worker left behind.
+"""The outbound-operation kernel: one runner for every call the portal makes to a system
+outside it (panel calls, DNS pushes, VirtFusion token deliveries and removals).
 
-An operation model has `status` (pending/running/...), `attempts`, `next_attempt_at` and
-`started_at`, and belongs to a target (a service, a zone) whose operations run in order.
+Each call is an `Operation` row (billing_portal.common.models) written in the transaction
+that decides it; a task queued on commit runs it through `operation_run`:
+
+1. claim: under the row's lock, a due pending operation becomes running and its attempt is
+   counted, committed, so a duplicate task message finds it running and does nothing. While
+   an earlier operation of the same target is unfinished it waits (requeued after
+   `wait_for_earlier`), so a suspend and the unsuspend after it never swap places;
+2. call: the kind's function, outside any transaction; it raises ExternalServiceError;
+3. success: the kind's effect is applied in the transaction that records the outcome;
+4. failure: a retryable error is retried with exponential backoff (and jitter) until
+   `max_attempts`; a permanent one, or the last attempt, fails the operation and staff
+   are alerted by mail (once: a failed operation is never run again by itself). When the
+   remote side may have applied a call that is not safe to repeat (`idempotent=False`), it
+   is neither retried nor failed: it waits in `uncertain` for staff to check;
+5. sweep (every few minutes, `operations_sweep`): pending operations whose message was lost
+   are returned for queueing; running ones left by a killed worker are run again if the
+   call is safe to repeat, else treated as a call that may have applied.
+
+A concrete kind supplies only an `OperationKind`: its model and task, its call, its success
+effect and its messages (with optional status names, when its model's differ).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from django.db import models, transaction
+from django.core.mail import mail_admins
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-PENDING, RUNNING = "pending", "running"
+from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
+from billing_portal.common.models import Operation, OperationStatus
+from billing_portal.common.outbox import task_publish_on_commit
+from billing_portal.common.retry import backoff
+
+logger = logging.getLogger(__name__)
+
+OpT = TypeVar("OpT", bound=Operation)
+Alert = tuple[str, str]  # (subject, body) of the mail to staff
 
 
-def operation_claim(
-    model: type[models.Model],
-    operation_id: int,
-    now: datetime,
-    *,
-    target_field: str,
-    wait: timedelta,
-    requeue: Callable[[int, float], None],
-) -> Any | None:
+def _no_effect(*args: Any) -> None:
+    return None
+
+
+def _no_alert(*args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class OperationKind(Generic[OpT]):
+    """What a concrete operation supplies to the runner.
+
+    - `call(operation)`: the outbound call, outside any transaction; returns a result for
+      `on_success` or raises ExternalServiceError (set-up mistakes too, as permanent ones);
+    - `on_success(operation, result, now)`: the effect, in the recording transaction with
+      the operation locked; it may set more fields on the operation (saved after it);
+    - `on_failure(operation, error)`: the operation failed for good (or is uncertain), same
+      transaction and rule; `alert(operation, error)`: the staff mail then, or None.
+    """
+
+    model: type[OpT]
+    task_name: str
+    call: Callable[[OpT], Any]
+    on_success: Callable[[OpT, Any, datetime], None] = _no_effect
+    on_failure: Callable[[OpT, ExternalServiceError], None] = _no_effect
+    alert: Callable[[OpT, ExternalServiceError], Alert | None] = _no_alert
+    # Operations of one target (e.g. "service_id") run in the order they were recorded.
+    target_field: str | None = None
+    # Safe to send again when the remote side may have applied it (lost answer, killed
+    # worker); if not, such an operation goes to `uncertain` for staff instead.
+    idempotent: bool = True
+    pending: str = OperationStatus.PENDING
+    running: str = OperationStatus.RUNNING
+    succeeded: str = OperationStatus.SUCCEEDED
+    failed: str = OperationStatus.FAILED
+    uncertain: str = ""
+    max_attempts: int = 12
+    backoff_base: timedelta = timedelta(seconds=30)
+    backoff_cap: timedelta = timedelta(minutes=15)
+    backoff_jitter: float = 0.2
+    wait_for_earlier: timedelta = timedelta(seconds=30)
+    running_timeout: timedelta = timedelta(minutes=10)  # far beyond the adapters' timeouts
+    lost_grace: timedelta = timedelta(minutes=2)  # a queued message is that late: lost
+    interrupted_message: str = "Interrupted; run again."
+    related: tuple[str, ...] = field(default=())  # select_related when recording an outcome
+
+    def __post_init__(self) -> None:
+        if not self.idempotent and not self.uncertain:
+            raise ValueError(f"{self.task_name}: a non-idempotent kind needs `uncertain`.")
+
+
+def operation_queue(kind: OperationKind, operation_id: int, countdown: float = 0) -> None:
+    """Run the operation after the current transaction commits (in `countdown` seconds)."""
+    task_publish_on_commit(kind.task_name, [operation_id], countdown=countdown)
+
+
+def operation_claim(kind: OperationKind[OpT], operation_id: int, now: datetime) -> OpT | None:
     """Take a due pending operation to running (committed, under its row lock) and count the
     attempt; None when it is not due, not pending (a duplicate message), or an earlier
-    operation of the same target is unfinished (then it is requeued after `wait`)."""
+    operation of the same target is unfinished (then it is requeued after a wait)."""
     with transaction.atomic():
-        operation = model.objects.select_for_update().get(pk=operation_id)
-        if operation.status != PENDING or (
+        operation = kind.model.objects.select_for_update().get(pk=operation_id)
+        if operation.status != kind.pending or (
             operation.next_attempt_at and operation.next_attempt_at > now
         ):
             return None
-        target = getattr(operation, target_field)
-        earlier = model.objects.filter(
-            **{target_field: target}, pk__lt=operation.pk, status__in=(PENDING, RUNNING)
-        )
-        if earlier.exists():
-            operation.next_attempt_at = now + wait
+        if kind.target_field and _earlier_unfinished(kind, operation, kind.target_field):
+            operation.next_attempt_at = now + kind.wait_for_earlier
             operation.save(update_fields=["next_attempt_at"])
-            requeue(operation.pk, wait.total_seconds())
+            operation_queue(kind, operation.pk, kind.wait_for_earlier.total_seconds())
             return None
-        operation.status, operation.started_at = RUNNING, now
+        operation.status, operation.started_at = kind.running, now
         operation.attempts += 1
-        operation.save(update_fields=["status", "started_at", "attempts"])
+        operation.save()
     return operation
 
 
-def operations_overdue(
-    model: type[models.Model], now: datetime, *, running_timeout: timedelta, grace: timedelta
-) -> list[int]:
-    """Put back operations left running past `running_timeout` (a killed worker: every
-    operation is safe to run again) and return them with the pending ones overdue by
-    `grace` (a lost message), for the caller to queue."""
-    interrupted = model.objects.filter(status=RUNNING, started_at__lt=now - running_timeout)
-    put_back = list(interrupted.values_list("pk", flat=True))
-    interrupted.filter(pk__in=put_back).update(
-        status=PENDING, next_attempt_at=now, last_error="Interrupted; run again."
+def _earlier_unfinished(kind: OperationKind, operation: Operation, target_field: str) -> bool:
+    target = {target_field: getattr(operation, target_field)}
+    return (
+        kind.model.objects.filter(**target, pk__lt=operation.pk)
+        .filter(status__in=(kind.pending, kind.running))
+        .exists()
     )
-    overdue = model.objects.filter(status=PENDING, next_attempt_at__lte=now - grace)
-    unscheduled = model.objects.filter(status=PENDING, next_attempt_at__isnull=True)
-    return sorted(set(put_back) | set((overdue | unscheduled).values_list("pk", flat=True)))
+
+
+def operation_run(
+    kind: OperationKind[OpT], operation_id: int, *, now: datetime | None = None
+) -> OpT:
+    """Run one due operation once: claim, call, record the outcome. Returns the row."""
+    now = now or timezone.now()
+    operation = operation_claim(kind, operation_id, now)
+    if operation is None:
+        return kind.model.objects.get(pk=operation_id)
+    try:
+        result = kind.call(operation)
+    except ExternalServiceError as error:
+        with transaction.atomic():
+            return _record_failure(kind, operation.pk, error, now)
+    with transaction.atomic():
+        return _record_success(kind, operation.pk, result, now)
+
+
+def _locked(kind: OperationKind[OpT], operation_id: int) -> OpT:
+    rows = kind.model.objects.select_for_update(of=("self",))
+    return rows.select_related(*kind.related).get(pk=operation_id)
+
+
+def _record_success(kind: OperationKind[OpT], operation_id: int, result: Any, now: datetime) -> OpT:
+    operation = _locked(kind, operation_id)
+    operation.status, operation.finished_at, operation.last_error = kind.succeeded, now, ""
+    kind.on_success(operation, result, now)
+    operation.save()
+    return operation
+
+
+def _record_failure(
+    kind: OperationKind[OpT], operation_id: int, error: ExternalServiceError, now: datetime
+) -> OpT:
+    operation = _locked(kind, operation_id)
+    operation.last_error = error.message
+    if error.may_have_applied and not kind.idempotent:
+        operation.status = kind.uncertain  # sending it again could do it twice: for staff
+    elif error.retryable and operation.attempts < kind.max_attempts:
+        operation.status = kind.pending
+        wait = backoff(
+            operation.attempts,
+            base=kind.backoff_base,
+            cap=kind.backoff_cap,
+            jitter=kind.backoff_jitter,
+        )
+        operation.next_attempt_at = now + wait
+        operation.save()
+        operation_queue(kind, operation.pk, wait.total_seconds())
+        return operation
+    else:
+        operation.status = kind.failed
+    operation.finished_at = now
+    kind.on_failure(operation, error)
+    operation.save()
+    alert = kind.alert(operation, error)
+    if alert is not None:
+        subject, body = alert
+        transaction.on_commit(lambda: mail_admins(subject, body))
+    logger.warning("%s #%s ended %s: %s", kind.task_name, operation.pk, operation.status, error)
+    return operation
+
+
+def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> list[int]:
+    """Deal with operations left running past `running_timeout` by a killed worker (run
+    again, or uncertain when the call is not safe to repeat) and return those to run with
+    the pending ones overdue by `lost_grace` (a lost message), for the caller to queue."""
+    now = now or timezone.now()
+    interrupted = list(
+        kind.model.objects.filter(status=kind.running)
+        # a row set running by hand has no started_at: its age counts from its creation
+        .alias(since=Coalesce("started_at", "created_at"))
+        .filter(since__lt=now - kind.running_timeout)
+        .values_list("pk", flat=True)
+    )
+    put_back: list[int] = []
+    if kind.idempotent:
+        kind.model.objects.filter(pk__in=interrupted, status=kind.running).update(
+            status=kind.pending, next_attempt_at=now, last_error=kind.interrupted_message
+        )
+        put_back = interrupted
+    else:
+        for operation_id in interrupted:
+            _interrupted_uncertain(kind, operation_id, now)
+    overdue = kind.model.objects.filter(status=kind.pending).filter(
+        Q(next_attempt_at__lte=now - kind.lost_grace) | Q(next_attempt_at__isnull=True)
+    )
+    return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
+
+
+def _interrupted_uncertain(kind: OperationKind, operation_id: int, now: datetime) -> None:
+    error = ExternalServiceUnavailable(kind.interrupted_message, may_have_applied=True)
+    with transaction.atomic():
+        rows = kind.model.objects.select_for_update().filter(pk=operation_id)
+        if rows.filter(status=kind.running).first() is not None:  # not finished meanwhile
+            _record_failure(kind, operation_id, error, now)
+
+
+def operation_requeue(kind: OperationKind[OpT], operation: OpT) -> OpT:
+    """Queue an operation (again) from a fresh count of attempts: staff retrying a failed
+    or uncertain one, or a row that starts another kind of operation (tokens delivered,
+    then taken back). The caller holds its row lock, checks its state and records why."""
+    operation.status, operation.attempts = kind.pending, 0
+    operation.next_attempt_at = timezone.now()
+    operation.save()
+    operation_queue(kind, operation.pk)
+    return operation

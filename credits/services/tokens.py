@@ -3,7 +3,9 @@
 Tokens live in VirtFusion; the portal keeps a `TokenPurchase` row for every credit it makes.
 
 Why tokens are never added twice. VirtFusion's credit call has no idempotency key,
-so the portal makes sure it sends each credit at most once per *uncertain* outcome:
+so the portal makes sure it sends each credit at most once per *uncertain* outcome (the
+operation kernel, `billing_portal.common.operations`, runs the delivery, TOKEN_DELIVERY, on
+the purchase row itself: `TokenPurchase` is an `Operation`):
 1. Before calling VirtFusion, `token_purchase_deliver` moves the row from `pending` to
    `sending` and commits, under the row's lock; a second worker (a duplicate task message,
    the sweeper) finds it `sending` and does nothing.
@@ -32,7 +34,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
@@ -40,8 +41,14 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
-from billing_portal.common.outbox import task_publish_on_commit
-from billing_portal.common.retry import backoff
+from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
+from billing_portal.common.operations import (
+    OperationKind,
+    operation_queue,
+    operation_requeue,
+    operation_run,
+    operations_sweep,
+)
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InvalidCreditAmount
 from credits.models import CreditEntry, RefundShortfall, TokenPurchase
@@ -63,10 +70,7 @@ from provisioning.panels.virtfusion import VirtFusionClient
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8  # with the backoff below: about two hours of VirtFusion downtime
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=1)
-STUCK_AFTER = timedelta(minutes=10)  # far beyond the adapter's timeouts
+MAX_ATTEMPTS = 8  # with the backoff of TOKEN_DELIVERY: about two hours of VirtFusion downtime
 TOKENS_QUANTUM = Decimal("0.01")
 UNREACHABLE_CACHE_SECONDS = 30
 
@@ -168,12 +172,6 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
     return invoice
 
 
-def _queue(token_purchase_id: int, countdown: float = 0) -> None:
-    task_publish_on_commit(
-        "credits.token_purchase_deliver", [token_purchase_id], countdown=countdown
-    )
-
-
 def token_purchase_paid(invoice: Invoice) -> None:
     """invoice_paid handler part: the paid purchase is queued for delivery on commit."""
     credit = TokenPurchase.objects.select_for_update().get(invoice=invoice)
@@ -181,7 +179,7 @@ def token_purchase_paid(invoice: Invoice) -> None:
         return
     credit.status, credit.next_attempt_at = TokenPurchase.Status.PENDING, timezone.now()
     credit.save(update_fields=["status", "next_attempt_at", "updated_at"])
-    _queue(credit.pk)
+    operation_queue(TOKEN_DELIVERY, credit.pk)
 
 
 @transaction.atomic
@@ -206,82 +204,39 @@ def tokens_add_by_staff(
         reason=reason.strip(),
         next_attempt_at=timezone.now(),
     )
-    _queue(credit.pk)
+    operation_queue(TOKEN_DELIVERY, credit.pk)
     return credit
 
 
 # --- Delivery -----------------------------------------------------------------------------
 
 
-def _backoff(attempts: int) -> timedelta:
-    return backoff(attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=0.1)
+def _client_for_call() -> VirtFusionClient:
+    try:
+        return _client()
+    except CreditsError as error:  # VirtFusion was switched off meanwhile: try again later
+        raise ExternalServiceUnavailable(error.message) from error
 
 
-def _claim(token_purchase_id: int, now: datetime) -> TokenPurchase | None:
-    """Step 1: take the row from pending to sending (committed), or None if not due."""
-    with transaction.atomic():
-        credit = TokenPurchase.objects.select_for_update().get(pk=token_purchase_id)
-        if credit.status != TokenPurchase.Status.PENDING or (
-            credit.next_attempt_at and credit.next_attempt_at > now
-        ):
-            return None
-        credit.status, credit.attempts = TokenPurchase.Status.SENDING, credit.attempts + 1
-        credit.save(update_fields=["status", "attempts", "updated_at"])
-    return credit
-
-
-def _alert_staff(credit: TokenPurchase, what: str) -> None:
-    message = (
-        f"{what}\n\nToken purchase #{credit.pk}: {credit.tokens} tokens for {credit.customer} "
-        f"(customer id {credit.customer_id}), attempts {credit.attempts}.\n"
-        f"Last error: {credit.last_error}\n"
-        f"Look for reference_1={credit.pk} / reference_2=portal-token-purchase-{credit.pk} in "
-        "VirtFusion, then resolve it in the admin (Credits > Token purchases)."
+def _deliver(credit: TokenPurchase) -> int:
+    """The call: the customer's VirtFusion user, then the credit; VirtFusion's credit id."""
+    customer = credit.customer
+    client = _client_for_call()
+    client.user_ensure(
+        ext_relation_id=customer.pk,
+        name=customer.name or customer.user.email,
+        email=customer.user.email,
     )
-    transaction.on_commit(lambda: mail_admins(f"VPS tokens need attention (#{credit.pk})", message))
-
-
-def _record_failure(credit_id: int, error: PanelError, now: datetime) -> TokenPurchase:
-    credit = (
-        TokenPurchase.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=credit_id)
+    return client.token_credit_add(
+        ext_relation_id=customer.pk,
+        tokens=credit.tokens,
+        reference_1=credit.pk,
+        reference_2=f"portal-token-purchase-{credit.pk}",
     )
-    credit.last_error = error.message
-    if error.may_have_applied:
-        credit.status = TokenPurchase.Status.UNCERTAIN
-        _alert_staff(credit, "VirtFusion may have added these tokens but its answer was lost.")
-    elif error.retryable and credit.attempts < MAX_ATTEMPTS:
-        credit.status = TokenPurchase.Status.PENDING
-        credit.next_attempt_at = now + _backoff(credit.attempts)
-    else:
-        credit.status = TokenPurchase.Status.FAILED
-        _alert_staff(credit, "VirtFusion did not add these tokens.")
-    credit.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
-    if credit.status == TokenPurchase.Status.PENDING:
-        _queue(credit.pk, countdown=(credit.next_attempt_at - now).total_seconds())
-    else:
-        audit_record(
-            action=CreditAudit.TOKENS_DELIVERY_FAILED,
-            customer=credit.customer,
-            target=credit,
-            details={"tokens": str(credit.tokens), "status": credit.status, "error": error.message},
-        )
-    return credit
 
 
-def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -> TokenPurchase:
-    credit = (
-        TokenPurchase.objects.select_for_update(of=("self",))
-        .select_related("customer__user")
-        .get(pk=credit_id)
-    )
-    credit.status, credit.virtfusion_credit_id = (
-        TokenPurchase.Status.DELIVERED,
-        virtfusion_credit_id,
-    )
-    credit.delivered_at, credit.last_error = now, ""
-    credit.save()
+def _delivered(credit: TokenPurchase, virtfusion_credit_id: int, now: datetime) -> None:
+    credit.virtfusion_credit_id, credit.delivered_at = virtfusion_credit_id, now
     audit_record(
         action=CreditAudit.TOKENS_ADDED,
         actor=credit.staff_user,
@@ -303,72 +258,76 @@ def _record_delivery(credit_id: int, virtfusion_credit_id: int, now: datetime) -
         },
     )
     _balance_forget(credit.customer_id)
-    return credit
+
+
+def _delivery_failed(credit: TokenPurchase, error: ExternalServiceError) -> None:
+    """Failed for good, or uncertain: the purchase waits for staff."""
+    audit_record(
+        action=CreditAudit.TOKENS_DELIVERY_FAILED,
+        customer=credit.customer,
+        target=credit,
+        details={"tokens": str(credit.tokens), "status": credit.status, "error": error.message},
+    )
+
+
+def _delivery_alert(credit: TokenPurchase, error: ExternalServiceError) -> tuple[str, str]:
+    what = (
+        "VirtFusion may have added these tokens but its answer was lost."
+        if credit.status == TokenPurchase.Status.UNCERTAIN
+        else "VirtFusion did not add these tokens."
+    )
+    message = (
+        f"{what}\n\nToken purchase #{credit.pk}: {credit.tokens} tokens for {credit.customer} "
+        f"(customer id {credit.customer_id}), attempts {credit.attempts}.\n"
+        f"Last error: {credit.last_error}\n"
+        f"Look for reference_1={credit.pk} / reference_2=portal-token-purchase-{credit.pk} in "
+        "VirtFusion, then resolve it in the admin (Credits > Token purchases)."
+    )
+    return f"VPS tokens need attention (#{credit.pk})", message
+
+
+_S = TokenPurchase.Status
+BACKOFF_CAP = timedelta(hours=1)
+NO_GRACE = timedelta(0)  # a due retry whose message was lost is queued at the next sweep
+# VirtFusion's credit call has no idempotency key: a call that may have applied (and a
+# worker killed mid-call) is never resent, it becomes `uncertain` for staff.
+TOKEN_DELIVERY = OperationKind(
+    model=TokenPurchase,
+    task_name="credits.token_purchase_deliver",
+    call=_deliver,
+    on_success=_delivered,
+    on_failure=_delivery_failed,
+    alert=_delivery_alert,
+    idempotent=False,
+    pending=_S.PENDING,
+    running=_S.SENDING,
+    succeeded=_S.DELIVERED,
+    failed=_S.FAILED,
+    uncertain=_S.UNCERTAIN,
+    interrupted_message="The call to VirtFusion was interrupted.",
+    related=("customer__user",),
+    max_attempts=MAX_ATTEMPTS,
+    backoff_cap=BACKOFF_CAP,
+    backoff_jitter=0.1,
+    lost_grace=NO_GRACE,
+)
 
 
 def token_purchase_deliver(*, token_purchase_id: int, now: datetime | None = None) -> TokenPurchase:
     """Add a pending token purchase in VirtFusion: claim, call once, record the outcome."""
-    now = now or timezone.now()
-    credit = _claim(token_purchase_id, now)
-    if credit is None:
-        return TokenPurchase.objects.get(pk=token_purchase_id)
-    customer = credit.customer
-    try:
-        client = _client()
-        client.user_ensure(
-            ext_relation_id=customer.pk,
-            name=customer.name or customer.user.email,
-            email=customer.user.email,
-        )
-        virtfusion_credit_id = client.token_credit_add(
-            ext_relation_id=customer.pk,
-            tokens=credit.tokens,
-            reference_1=credit.pk,
-            reference_2=f"portal-token-purchase-{credit.pk}",
-        )
-    except PanelError as error:
-        with transaction.atomic():
-            return _record_failure(credit.pk, error, now)
-    except CreditsError as error:  # VirtFusion was switched off meanwhile: try again later
-        with transaction.atomic():
-            return _record_failure(credit.pk, PanelError(error.message, retryable=True), now)
-    with transaction.atomic():
-        return _record_delivery(credit.pk, virtfusion_credit_id, now)
+    return operation_run(TOKEN_DELIVERY, token_purchase_id, now=now)
 
 
 def token_purchases_sweep(*, now: datetime | None = None) -> list[int]:
     """Every few minutes: rows stuck `sending` (a worker died mid-call) become uncertain;
     returns the pending rows that are due, for the caller to queue (lost broker messages)."""
-    now = now or timezone.now()
-    stuck = TokenPurchase.objects.filter(
-        status=TokenPurchase.Status.SENDING, updated_at__lt=now - STUCK_AFTER
-    ).values_list("pk", flat=True)
-    for credit_id in stuck:
-        with transaction.atomic():
-            _record_failure(
-                credit_id,
-                PanelError(
-                    "The call to VirtFusion was interrupted.", retryable=True, may_have_applied=True
-                ),
-                now,
-            )
-    due = TokenPurchase.objects.filter(
-        status=TokenPurchase.Status.PENDING, next_attempt_at__lte=now
-    )
-    return list(due.values_list("pk", flat=True))
+    return operations_sweep(TOKEN_DELIVERY, now=now)
 
 
 def token_removals_sweep(*, now: datetime | None = None) -> list[int]:
     """Every few minutes: removals a dead worker left `removing` go back to the queue (a
     cancel can be repeated safely); returns the due ones, for the caller to queue."""
-    now = now or timezone.now()
-    TokenPurchase.objects.filter(
-        status=TokenPurchase.Status.REMOVING, updated_at__lt=now - STUCK_AFTER
-    ).update(status=TokenPurchase.Status.REMOVAL_PENDING, next_attempt_at=now)
-    due = TokenPurchase.objects.filter(
-        status=TokenPurchase.Status.REMOVAL_PENDING, next_attempt_at__lte=now
-    )
-    return list(due.values_list("pk", flat=True))
+    return operations_sweep(TOKEN_REMOVAL, now=now)
 
 
 # --- Staff resolution ---------------------------------------------------------------------
@@ -410,10 +369,8 @@ def token_purchase_retry(*, token_purchase_id: int, staff: User, note: str) -> T
     have it (the note says so)."""
     _require_note(note)
     credit = _locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
-    credit.attempts, credit.next_attempt_at = 0, timezone.now()
-    credit.save(update_fields=["attempts", "next_attempt_at"])
+    operation_requeue(TOKEN_DELIVERY, credit)
     _resolved(credit, staff=staff, status=TokenPurchase.Status.PENDING, note=note)
-    _queue(credit.pk)
     return credit
 
 
@@ -587,10 +544,7 @@ def token_purchase_refunded(
             token_purchase=credit,
         )
     if status == TokenPurchase.Status.DELIVERED and full:
-        credit.status, credit.attempts = TokenPurchase.Status.REMOVAL_PENDING, 0
-        credit.next_attempt_at = timezone.now()
-        credit.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
-        _queue_removal(credit.pk)
+        operation_requeue(TOKEN_REMOVAL, credit)
         return None
     if status == TokenPurchase.Status.DELIVERED:
         return shortfall(
@@ -647,65 +601,28 @@ def token_refund_preview(credit: TokenPurchase | None, invoice: Invoice, amount:
     return f"The tokens are {credit.get_status_display().lower()}: staff check VirtFusion."
 
 
-def _queue_removal(token_purchase_id: int, countdown: float = 0) -> None:
-    task_publish_on_commit(
-        "credits.token_purchase_remove", [token_purchase_id], countdown=countdown
-    )
-
-
-def _claim_removal(token_purchase_id: int, now: datetime) -> TokenPurchase | None:
-    with transaction.atomic():
-        credit = (
-            TokenPurchase.objects.select_for_update(of=("self",))
-            .select_related("customer", "invoice")
-            .get(pk=token_purchase_id)
-        )
-        if credit.status != TokenPurchase.Status.REMOVAL_PENDING or (
-            credit.next_attempt_at and credit.next_attempt_at > now
-        ):
-            return None
-        credit.status, credit.attempts = TokenPurchase.Status.REMOVING, credit.attempts + 1
-        credit.save(update_fields=["status", "attempts", "updated_at"])
-    return credit
-
-
-def token_purchase_remove(*, token_purchase_id: int, now: datetime | None = None) -> TokenPurchase:
-    """Take refunded tokens back out of VirtFusion: claim, check that the customer still
-    has them, cancel the credit, record the outcome. Cancelling a credit twice cannot take
-    twice, so unlike a delivery an interrupted call is simply made again."""
-    now = now or timezone.now()
-    credit = _claim_removal(token_purchase_id, now)
-    if credit is None:
-        return TokenPurchase.objects.get(pk=token_purchase_id)
+def _remove(credit: TokenPurchase) -> str:
+    """The call: check that the customer still has the tokens, cancel the credit. Returns
+    why they cannot be taken back ("" when they were)."""
+    client = _client_for_call()
     try:
-        client = _client()
         balance = client.token_balance(ext_relation_id=credit.customer_id)
         if balance is None or balance < credit.tokens:
-            with transaction.atomic():
-                return _removal_refused(credit.pk, f"the customer has {balance or 0} tokens left")
+            return f"the customer has {balance or 0} tokens left"
         client.token_credit_cancel(credit_id=credit.virtfusion_credit_id)
     except PanelError as error:
-        with transaction.atomic():
-            return _removal_failed(credit.pk, error, now)
-    except CreditsError as error:
-        with transaction.atomic():
-            return _removal_failed(credit.pk, PanelError(error.message, retryable=True), now)
-    with transaction.atomic():
-        return _removal_done(credit.pk)
+        if error.status == 404 and credit.attempts > 1:
+            # the credit id was VirtFusion's own; gone after an earlier try whose answer we
+            # did not get, it is that try that cancelled it
+            return ""
+        raise
+    return ""
 
 
-def _locked_removal(credit_id: int) -> TokenPurchase:
-    return (
-        TokenPurchase.objects.select_for_update(of=("self",))
-        .select_related("customer", "invoice")
-        .get(pk=credit_id)
-    )
-
-
-def _removal_done(credit_id: int) -> TokenPurchase:
-    credit = _locked_removal(credit_id)
-    credit.status, credit.last_error = TokenPurchase.Status.REMOVED, ""
-    credit.save(update_fields=["status", "last_error", "updated_at"])
+def _removed(credit: TokenPurchase, refused: str, now: datetime) -> None:
+    if refused:
+        _removal_refused(credit, refused)
+        return
     audit_record(
         action=CreditAudit.TOKENS_REMOVED,
         customer=credit.customer,
@@ -713,14 +630,15 @@ def _removal_done(credit_id: int) -> TokenPurchase:
         details={"tokens": str(credit.tokens), "virtfusion_credit_id": credit.virtfusion_credit_id},
     )
     _balance_forget(credit.customer_id)
-    return credit
 
 
-def _removal_refused(credit_id: int, why: str) -> TokenPurchase:
+def _removal_failed(credit: TokenPurchase, error: ExternalServiceError) -> None:
+    _removal_refused(credit, f"VirtFusion answered: {error.message}")
+
+
+def _removal_refused(credit: TokenPurchase, why: str) -> None:
     """The tokens cannot be taken back: they stay delivered and staff settle the refund."""
-    credit = _locked_removal(credit_id)
     credit.status, credit.last_error = TokenPurchase.Status.DELIVERED, f"Not taken back: {why}."
-    credit.save(update_fields=["status", "last_error", "updated_at"])
     invoice = credit.invoice
     refund_shortfall_open(
         invoice=invoice,
@@ -734,19 +652,30 @@ def _removal_refused(credit_id: int, why: str) -> TokenPurchase:
             f"{credit.virtfusion_credit_id})."
         ),
     )
-    return credit
 
 
-def _removal_failed(credit_id: int, error: PanelError, now: datetime) -> TokenPurchase:
-    credit = _locked_removal(credit_id)
-    if error.status == 404 and credit.attempts > 1:
-        # the credit id was VirtFusion's own; gone after an earlier try whose answer we did
-        # not get, it is that try that cancelled it
-        return _removal_done(credit.pk)
-    if error.retryable and credit.attempts < MAX_ATTEMPTS:
-        credit.status, credit.last_error = TokenPurchase.Status.REMOVAL_PENDING, error.message
-        credit.next_attempt_at = now + _backoff(credit.attempts)
-        credit.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
-        _queue_removal(credit.pk, countdown=(credit.next_attempt_at - now).total_seconds())
-        return credit
-    return _removal_refused(credit.pk, f"VirtFusion answered: {error.message}")
+# Taking refunded tokens back: cancelling a credit twice cannot take twice, so unlike a
+# delivery an interrupted call is simply made again. When it cannot be done, the tokens
+# stay delivered (`failed` is that state) and the refund becomes a shortfall for staff.
+TOKEN_REMOVAL = OperationKind(
+    model=TokenPurchase,
+    task_name="credits.token_purchase_remove",
+    call=_remove,
+    on_success=_removed,
+    on_failure=_removal_failed,
+    pending=_S.REMOVAL_PENDING,
+    running=_S.REMOVING,
+    succeeded=_S.REMOVED,
+    failed=_S.DELIVERED,
+    related=("customer", "invoice"),
+    max_attempts=MAX_ATTEMPTS,
+    backoff_cap=BACKOFF_CAP,
+    backoff_jitter=0.1,
+    lost_grace=NO_GRACE,
+)
+
+
+def token_purchase_remove(*, token_purchase_id: int, now: datetime | None = None) -> TokenPurchase:
+    """Take refunded tokens back out of VirtFusion: claim, check that the customer still
+    has them, cancel the credit, record the outcome."""
+    return operation_run(TOKEN_REMOVAL, token_purchase_id, now=now)

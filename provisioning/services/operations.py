@@ -1,13 +1,15 @@
-"""Provisioning operations: every panel call is a row first, then a task runs it.
+"""Provisioning operations: every panel call is a row first, then the operation kernel
+(`billing_portal.common.operations`) runs it.
 
 - `operation_enqueue` records the call in the transaction that decides it (the service row
   locked) and queues the task on commit, so a rolled-back decision sends nothing.
-- `operation_run` (the task's one service) claims the row under its lock (pending → running,
-  committed) so duplicate task messages do nothing; it waits while an earlier operation of the
-  same service is unfinished, so a suspend and the unsuspend after it never swap places.
-- The adapter is called outside any transaction. Every adapter call is safe to repeat (see
-  `provisioning.panels.base`): create adopts what carries our reference. So a retry after a
-  lost answer, after a timeout or after a killed worker never makes a second server.
+- `operation_run` (the task's one service) runs it through the kernel: claimed under its
+  row lock, waiting while an earlier operation of the same service is unfinished (so a
+  suspend and the unsuspend after it never swap places), the panel called outside any
+  transaction, its result applied to the service.
+- Every adapter call is safe to repeat (see `provisioning.panels.base`): create adopts what
+  carries our reference. So a retry after a lost answer, after a timeout or after a killed
+  worker never makes a second server.
 - Retryable errors (timeouts, connection errors, 429, 5xx) are retried with exponential
   backoff and jitter, for about two hours of panel downtime; permanent ones fail at once.
   Failed operations wait in the admin queue (retry, mark resolved) and staff get an email.
@@ -22,15 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing_portal.common import operations as kernel
 from billing_portal.common.db import in_batches
-from billing_portal.common.operations import operation_claim, operations_overdue
-from billing_portal.common.outbox import task_publish_on_commit
-from billing_portal.common.retry import backoff
+from billing_portal.common.errors import ExternalServiceError
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.panels.base import AccountSpec, ProvisionResult
@@ -39,16 +39,6 @@ from provisioning.services.servers import server_panel
 logger = logging.getLogger(__name__)
 
 Op = ProvisioningOperation
-MAX_ATTEMPTS = 12  # 30 s doubling to a 15 min cap: about two hours of downtime
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(minutes=15)
-WAIT_FOR_EARLIER = timedelta(seconds=30)
-RUNNING_TIMEOUT = timedelta(minutes=10)  # far beyond the adapters' timeouts
-LOST_MESSAGE_GRACE = timedelta(minutes=2)
-
-
-def _queue(operation_id: int, countdown: float = 0) -> None:
-    task_publish_on_commit("provisioning.operation_run", [operation_id], countdown=countdown)
 
 
 def operation_enqueue(*, service: Service, kind: str, payload: dict | None = None) -> Op:
@@ -61,18 +51,8 @@ def operation_enqueue(*, service: Service, kind: str, payload: dict | None = Non
         payload=payload or {},
         next_attempt_at=timezone.now(),
     )
-    _queue(operation.pk)
+    kernel.operation_queue(PANEL_CALL, operation.pk)
     return operation
-
-
-def _backoff(attempts: int) -> timedelta:
-    return backoff(attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP)
-
-
-def _claim(operation_id: int, now: datetime) -> Op | None:
-    return operation_claim(
-        Op, operation_id, now, target_field="service_id", wait=WAIT_FOR_EARLIER, requeue=_queue
-    )
 
 
 def account_spec(service: Service) -> AccountSpec:
@@ -103,7 +83,7 @@ def account_spec(service: Service) -> AccountSpec:
     )
 
 
-def _call(operation: Op, service: Service) -> ProvisionResult | None:
+def _panel_call(operation: Op, service: Service) -> ProvisionResult | None:
     panel = server_panel(service.server)
     if operation.kind == Op.Kind.CREATE:
         return panel.create(account_spec(service))
@@ -118,28 +98,17 @@ def _call(operation: Op, service: Service) -> ProvisionResult | None:
     return None
 
 
-def operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
-    """Run one due operation once: claim, call the panel, record the outcome."""
-    now = now or timezone.now()
-    operation = _claim(operation_id, now)
-    if operation is None:
-        return Op.objects.get(pk=operation_id)
+def _call(operation: Op) -> ProvisionResult | None:
     service = Service.objects.select_related("server", "product", "customer__user").get(
         pk=operation.service_id
     )
     Op.objects.filter(pk=operation.pk).update(request_summary=_request_summary(operation, service))
+    if service.server is None:
+        raise PanelError("The service is not placed on any server.", retryable=False)
     try:
-        if service.server is None:
-            raise PanelError("The service is not placed on any server.", retryable=False)
-        result = _call(operation, service)
-    except PanelError as error:
-        with transaction.atomic():
-            return _failed(operation.pk, error, now)
+        return _panel_call(operation, service)
     except (KeyError, ValueError, ProvisioningError) as error:  # set-up mistakes: for staff
-        with transaction.atomic():
-            return _failed(operation.pk, PanelError(str(error), retryable=False), now)
-    with transaction.atomic():
-        return _succeeded(operation.pk, result, now)
+        raise PanelError(str(error), retryable=False) from error
 
 
 def _request_summary(operation: Op, service: Service) -> dict[str, Any]:
@@ -167,49 +136,51 @@ def _summary(result: ProvisionResult | None) -> dict[str, Any]:
     }
 
 
-def _succeeded(operation_id: int, result: ProvisionResult | None, now: datetime) -> Op:
+def _succeeded(operation: Op, result: ProvisionResult | None, now: datetime) -> None:
     from provisioning.services.lifecycle import service_provisioned
 
-    operation = Op.objects.select_for_update().get(pk=operation_id)
-    operation.status, operation.finished_at = Op.Status.SUCCEEDED, now
-    operation.last_error, operation.response_summary = "", _summary(result)
-    operation.save()
+    operation.response_summary = _summary(result)
     if operation.kind == Op.Kind.CREATE and result is not None:
         service_provisioned(service_id=operation.service_id, result=result)
-    return operation
 
 
-def _failed(operation_id: int, error: PanelError, now: datetime) -> Op:
+def _failed(operation: Op, error: ExternalServiceError) -> None:
     from provisioning.services.lifecycle import service_provision_failed
 
-    operation = (
-        Op.objects.select_for_update(of=("self",)).select_related("service").get(pk=operation_id)
-    )
-    operation.last_error = error.message
-    if error.retryable and operation.attempts < MAX_ATTEMPTS:
-        operation.status = Op.Status.PENDING
-        operation.next_attempt_at = now + _backoff(operation.attempts)
-        operation.save()
-        _queue(operation.pk, (operation.next_attempt_at - now).total_seconds())
-        return operation
-    operation.status, operation.finished_at = Op.Status.FAILED, now
-    operation.save()
     if operation.kind == Op.Kind.CREATE:
         service_provision_failed(service_id=operation.service_id, error=error.message)
+
+
+def _alert(operation: Op, error: ExternalServiceError) -> tuple[str, str]:
     message = (
         f"{operation} failed after {operation.attempts} attempt(s): {error.message}\n"
         "Retry it or mark it resolved in the admin (Provisioning > Provisioning operations)."
     )
-    transaction.on_commit(lambda: mail_admins(f"Panel operation failed: {operation}", message))
-    return operation
+    return f"Panel operation failed: {operation}", message
+
+
+# 12 attempts, 30 s doubling to a 15 min cap: about two hours of panel downtime.
+PANEL_CALL = kernel.OperationKind(
+    model=Op,
+    task_name="provisioning.operation_run",
+    call=_call,
+    on_success=_succeeded,
+    on_failure=_failed,
+    alert=_alert,
+    target_field="service_id",
+    related=("service",),
+)
+
+
+def operation_run(*, operation_id: int, now: datetime | None = None) -> Op:
+    """Run one due operation once: claim, call the panel, record the outcome."""
+    return kernel.operation_run(PANEL_CALL, operation_id, now=now)
 
 
 def operations_sweep(*, now: datetime | None = None) -> list[int]:
     """Put back operations a killed worker left running and return every pending operation
     that is overdue (its message was lost), for the caller to queue."""
-    return operations_overdue(
-        Op, now or timezone.now(), running_timeout=RUNNING_TIMEOUT, grace=LOST_MESSAGE_GRACE
-    )
+    return kernel.operations_sweep(PANEL_CALL, now=now)
 
 
 @transaction.atomic
@@ -219,13 +190,10 @@ def operation_retry(*, operation_id: int, staff: User) -> Op:
     operation = Op.objects.select_for_update().get(pk=operation_id)
     if operation.status != Op.Status.FAILED:
         raise ProvisioningError("Only failed operations can be retried.")
-    operation.status, operation.attempts = Op.Status.PENDING, 0
-    operation.next_attempt_at, operation.resolution = timezone.now(), f"Retried by {staff}"
-    operation.save()
+    operation.resolution = f"Retried by {staff}"
     if operation.kind == Op.Kind.CREATE:
         service_provision_retry(service_id=operation.service_id, actor=staff)
-    _queue(operation.pk)
-    return operation
+    return kernel.operation_requeue(PANEL_CALL, operation)
 
 
 @transaction.atomic
