@@ -18,6 +18,7 @@ from accounts.tests.factories import CustomerFactory
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import handlers
+from payments.events import PaymentSucceeded
 from payments.models import Payment, WebhookEvent
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
@@ -178,7 +179,7 @@ def test_refunds_and_success_in_any_order_end_in_the_same_state(
 def test_a_handler_failing_once_applies_its_effect_once(
     client, invoice, django_capture_on_commit_callbacks, monkeypatch
 ):
-    real = handlers.stripe_payment_intent_succeeded
+    real = handlers.payment_succeeded
     calls = {"n": 0}
 
     def flaky(event):
@@ -188,7 +189,7 @@ def test_a_handler_failing_once_applies_its_effect_once(
             raise ConnectionError("database went away")
         real(event)
 
-    monkeypatch.setitem(handlers.HANDLERS, ("stripe", "payment_intent.succeeded"), flaky)
+    monkeypatch.setitem(handlers.HANDLERS, PaymentSucceeded, flaky)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     assert deliver(client, django_capture_on_commit_callbacks, payload).status_code == 200
 
@@ -212,7 +213,7 @@ def test_a_handler_that_keeps_failing_ends_failed_with_its_error(
     def broken(event):
         raise RuntimeError("bug in handler")
 
-    monkeypatch.setitem(handlers.HANDLERS, ("stripe", "payment_intent.succeeded"), broken)
+    monkeypatch.setitem(handlers.HANDLERS, PaymentSucceeded, broken)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     assert deliver(client, django_capture_on_commit_callbacks, payload).status_code == 200
     stored = WebhookEvent.objects.get()
