@@ -86,14 +86,15 @@ def payment_failed(event: PaymentFailed) -> None:
 
 
 def refund_reported(event: RefundReported) -> None:
-    if event.payment is not None:
-        payment = _record(event.payment)
-    else:
-        payment = Payment.objects.filter(
+    payment = (
+        _record(event.payment)
+        if event.payment is not None
+        else Payment.objects.filter(
             gateway=event.gateway, reference=event.payment_reference
         ).first()
-        if payment is None:
-            raise EventIgnored("The refund is for a payment this portal has not recorded.")
+    )
+    if payment is None:
+        raise EventIgnored("The refund is for a payment this portal has not recorded.")
     reason = f"Refunded at {registry.display_name(event.gateway)}"
     if event.refunded_total is not None:
         services.payment_refund_sync(

@@ -17,7 +17,9 @@ def _checkout_returns() -> list[URLPattern]:
             f"{name}/return/",
             views.CheckoutReturnView.as_view(
                 gateway=name,
-                reference_parameter=registry.adapter_class(name).return_reference_parameter,
+                reference_parameter=registry.adapter_offering(
+                    name, HostedCheckout
+                ).return_reference_parameter,
             ),
             name=f"{name}_return",
         )
@@ -30,7 +32,9 @@ def _charge_returns() -> list[URLPattern]:
         path(
             f"{name}/intent-return/",
             views.ChargeReturnView.as_view(
-                reference_parameter=registry.adapter_class(name).charge_reference_parameter
+                reference_parameter=registry.adapter_offering(
+                    name, OnSessionCharge
+                ).charge_reference_parameter
             ),
             name=f"{name}_intent_return",
         )
@@ -45,7 +49,9 @@ def _card_return() -> list[URLPattern]:
         path(
             "cards/return/",
             views.CardReturnView.as_view(
-                reference_parameter=registry.adapter_class(name).setup_reference_parameter
+                reference_parameter=registry.adapter_offering(
+                    name, SavedCards
+                ).setup_reference_parameter
             ),
             name="card_return",
         )

@@ -31,6 +31,15 @@ def adapter_class(name: str) -> type[StripeGateway] | type[PayPalGateway]:
     return _BY_NAME[name]
 
 
+def adapter_offering(name: str, capability: type[Capability]) -> type[Capability]:
+    """The adapter class `name`, which must offer `capability` (for its class attributes:
+    the query parameters its return pages read)."""
+    adapter = adapter_class(name)
+    if not offers(adapter, capability):
+        raise LookupError(f"{name} does not offer {capability.__name__}.")
+    return cast(type[Capability], adapter)
+
+
 def names() -> list[str]:
     return [adapter.name for adapter in ADAPTERS]
 

@@ -115,6 +115,8 @@ def _invoice_ref(obj: dict[str, Any]) -> int | None:
     client_reference_id)."""
     metadata = obj.get("metadata") or {}
     raw = metadata.get("invoice_id") or obj.get("client_reference_id")
+    if raw is None:
+        return None
     try:
         return int(raw)
     except (TypeError, ValueError):

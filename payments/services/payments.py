@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -468,6 +469,13 @@ def gateway_customer_reference(*, customer: Customer, gateway: CustomerAccounts)
     return record.reference
 
 
+def _customer_reference(customer: Customer, gateway: HostedCheckout) -> str | None:
+    """The provider's id for the customer, for a provider that keeps customer records."""
+    if not offers(gateway, CustomerAccounts):
+        return None
+    return gateway_customer_reference(customer=customer, gateway=cast(CustomerAccounts, gateway))
+
+
 def _return_path(gateway: HostedCheckout) -> str:
     """Where the provider sends the customer back: its own return page, with the query the
     provider fills in itself, if any (the reference comes back in
@@ -499,11 +507,7 @@ def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str
             description=f"Invoice {invoice.number}",
             amount_minor=money_to_minor_units(invoice.amount_due),
             currency=str(invoice.currency),
-            customer_reference=(
-                gateway_customer_reference(customer=invoice.customer, gateway=gateway)
-                if offers(gateway, CustomerAccounts)
-                else None
-            ),
+            customer_reference=_customer_reference(invoice.customer, gateway),
             success_url=f"{base}{_return_path(gateway)}",
             cancel_url=f"{base}{reverse('payments:attempt_cancelled', args=[attempt.pk])}",
             idempotency_key=attempt.idempotency_key,

@@ -91,16 +91,7 @@ def test_the_same_event_delivered_ten_times_pays_once(
 def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
     client, invoice, django_capture_on_commit_callbacks
 ):
-    session = {
-        "id": "cs_1",
-        "object": "checkout.session",
-        "payment_status": "paid",
-        "payment_intent": "pi_1",
-        "amount_total": 10000,
-        "currency": "usd",
-        "client_reference_id": str(invoice.pk),
-        "metadata": {},
-    }
+    session = se.checkout_session(invoice.pk, amount=10000, pi="pi_1")
     deliver(
         client, django_capture_on_commit_callbacks, se.event("checkout.session.completed", session)
     )
@@ -113,15 +104,7 @@ def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
 
 
 def test_unfinished_checkout_is_ignored(client, invoice, django_capture_on_commit_callbacks):
-    session = {
-        "id": "cs_2",
-        "object": "checkout.session",
-        "payment_status": "unpaid",
-        "payment_intent": "pi_2",
-        "amount_total": 10000,
-        "currency": "usd",
-        "client_reference_id": str(invoice.pk),
-    }
+    session = se.checkout_session(invoice.pk, amount=10000, pi="pi_2", session="cs_2", paid=False)
     deliver(
         client, django_capture_on_commit_callbacks, se.event("checkout.session.completed", session)
     )
