@@ -9,7 +9,7 @@ from accounts.views import DashboardView
 from billing_portal import status
 from billing_portal.common.throttle import throttled
 from billing_portal.common.views import healthz
-from payments.webhooks import PayPalWebhookView, StripeWebhookView
+from payments.webhooks import webhook_urls
 
 admin.site.site_header = admin.site.site_title = "Billing portal staff"
 # The staff login counts against the same limits as the client area's.
@@ -35,8 +35,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("webhooks/stripe/", StripeWebhookView.as_view(), name="webhook-stripe"),
-    path("webhooks/paypal/", PayPalWebhookView.as_view(), name="webhook-paypal"),
+    *webhook_urls(),  # webhooks/<gateway>/
     path("healthz", healthz, name="healthz"),
     path("metrics", status.metrics, name="metrics"),
 ]

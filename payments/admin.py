@@ -27,8 +27,7 @@ from billing_portal.common.errors import DomainError
 from credits.services import purchase_refund_preview
 from invoices.models import Invoice
 from payments import services
-from payments.gateways.registry import CHECKOUT_LABELS
-from payments.handlers import HANDLERS
+from payments.gateways.registry import CHECKOUT_LABELS, handled_event_types
 from payments.models import Payment, WebhookEvent
 
 MANUAL_METHODS = [
@@ -226,7 +225,7 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 def _handled_event_types() -> list[tuple[str, str]]:
-    return sorted({(kind, kind) for _provider, kind in HANDLERS})
+    return [(kind, kind) for kind in handled_event_types()]
 
 
 @admin.register(WebhookEvent)

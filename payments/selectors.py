@@ -13,10 +13,12 @@ def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
 
 
 def saved_cards_for_invoice(*, invoice) -> list[SavedPaymentMethod]:
-    """The customer's saved cards, offered on an unpaid invoice while card payment is on."""
-    from payments.gateways.registry import checkout_gateway
+    """The customer's saved cards, offered on an unpaid invoice while a gateway that charges
+    them with the customer present is on."""
+    from payments.gateways import registry
+    from payments.gateways.base import OnSessionCharge
 
-    if invoice.status != "unpaid" or checkout_gateway("stripe") is None:
+    if invoice.status != "unpaid" or registry.gateway_with(OnSessionCharge) is None:
         return []
     return list(card_list_for_customer(customer=invoice.customer))
 

@@ -16,6 +16,8 @@ from invoices.models import Invoice
 from invoices.selectors import invoice_get_for_customer
 from payments import services
 from payments.errors import PaymentsError
+from payments.gateways import registry
+from payments.gateways.base import SavedCards
 from payments.models import PaymentAttempt, SavedPaymentMethod
 from payments.selectors import card_list_for_customer, payment_list_for_customer
 
@@ -98,11 +100,9 @@ class CardListView(CustomerRequiredMixin, TemplateView):
     template_name = "payments/card_list.html"
 
     def get_context_data(self, **kwargs) -> dict:
-        from payments.gateways.registry import checkout_gateway
-
         context = super().get_context_data(**kwargs)
         context["cards"] = card_list_for_customer(customer=self.customer)
-        context["can_add"] = checkout_gateway("stripe") is not None
+        context["can_add"] = registry.gateway_with(SavedCards) is not None
         return context
 
 
@@ -119,10 +119,13 @@ class CardAddView(CustomerRequiredMixin, View):
 
 
 class CardReturnView(CustomerRequiredMixin, View):
+    reference_parameter = ""  # the saved-cards gateway's (payments/urls.py)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             card = services.card_setup_complete(
-                customer=self.customer, reference=_reference_or_404(request, "session_id")
+                customer=self.customer,
+                reference=_reference_or_404(request, self.reference_parameter),
             )
         except PaymentAttempt.DoesNotExist as exc:
             raise Http404("No such card setup.") from exc
@@ -171,11 +174,16 @@ class SavedCardPayView(CustomerRequiredMixin, View):
         return redirect("invoices:invoice_detail", pk=pk)
 
 
-class StripeIntentReturnView(CustomerRequiredMixin, View):
+class ChargeReturnView(CustomerRequiredMixin, View):
+    """The customer is back from their bank's confirmation of a saved-card payment."""
+
+    reference_parameter = ""  # the gateway's (payments/urls.py)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
             attempt = services.saved_card_pay_complete(
-                customer=self.customer, reference=_reference_or_404(request, "payment_intent")
+                customer=self.customer,
+                reference=_reference_or_404(request, self.reference_parameter),
             )
         except PaymentAttempt.DoesNotExist as exc:
             raise Http404("No such payment.") from exc
@@ -220,10 +228,11 @@ class SubscriptionReturnView(CustomerRequiredMixin, View):
         except PaymentsError as error:
             messages.warning(request, error.message)
         else:
+            provider = registry.display_name(subscription.gateway)
             if subscription.status == GatewaySubscription.Status.ACTIVE:
-                messages.success(request, "Renewals of this service are now paid with PayPal.")
+                messages.success(request, f"Renewals of this service are now paid with {provider}.")
             else:
-                messages.info(request, "PayPal has not confirmed automatic payments yet.")
+                messages.info(request, f"{provider} has not confirmed automatic payments yet.")
         return redirect("provisioning:service_list")
 
 
@@ -232,11 +241,14 @@ class SubscriptionCancelView(CustomerRequiredMixin, View):
         from payments.models import GatewaySubscription
 
         try:
-            services.subscription_cancel_by_customer(customer=self.customer, subscription_id=pk)
+            subscription = services.subscription_cancel_by_customer(
+                customer=self.customer, subscription_id=pk
+            )
         except GatewaySubscription.DoesNotExist as exc:
             raise Http404("No such subscription.") from exc
         except PaymentsError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, "Automatic PayPal payments are stopped.")
+            provider = registry.display_name(subscription.gateway)
+            messages.success(request, f"Automatic {provider} payments are stopped.")
         return redirect("provisioning:service_list")

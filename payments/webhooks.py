@@ -1,4 +1,4 @@
-"""Webhook receivers: `POST /webhooks/stripe/` and `POST /webhooks/paypal/`.
+"""Webhook receivers: `POST /webhooks/<gateway name>/`, one per registered gateway.
 
 Order matters: the raw body is read before anything parses it (signatures cover the exact
 bytes), the delivery is verified, stored once per event id together with its queued
@@ -13,22 +13,25 @@ import logging
 
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, path
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from payments import services
 from payments.gateways.base import WebhookInvalid
-from payments.gateways.registry import webhook_verifier
+from payments.gateways.registry import KEPT_PROVIDER_HEADERS, names, webhook_verifier
 
 logger = logging.getLogger(__name__)
 
-KEPT_HEADERS = ("Content-Type", "User-Agent", "Stripe-Signature", "Paypal-Transmission-Id")
+# Kept on the stored event for staff: the generic ones and each provider's delivery id or
+# signature header.
+KEPT_HEADERS = ("Content-Type", "User-Agent", *KEPT_PROVIDER_HEADERS)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 class WebhookView(View):
-    provider = ""
+    provider = ""  # the gateway's registry name, set per URL (billing_portal/urls.py)
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> JsonResponse:
@@ -59,9 +62,10 @@ class WebhookView(View):
         return JsonResponse({"received": True, "duplicate": not created})
 
 
-class StripeWebhookView(WebhookView):
-    provider = "stripe"
-
-
-class PayPalWebhookView(WebhookView):
-    provider = "paypal"
+def webhook_urls() -> list[URLPattern]:
+    """`webhooks/<name>/` (named `webhook-<name>`) for every registered gateway: the
+    addresses the providers are configured with."""
+    return [
+        path(f"webhooks/{name}/", WebhookView.as_view(provider=name), name=f"webhook-{name}")
+        for name in names()
+    ]

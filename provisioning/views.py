@@ -46,13 +46,14 @@ class ServiceListView(CustomerRequiredMixin, ListView):
         return service_list_for_customer(customer=self.customer, status=self.status())
 
     def get_context_data(self, **kwargs) -> dict:
-        from payments.gateways.registry import checkout_gateway
+        from payments.gateways import registry
+        from payments.gateways.base import Subscriptions
 
         context = super().get_context_data(**kwargs)
         status = self.status()
         context["status_label"] = Service.Status(status).label if status else ""
         context["query_string"] = f"status={status}" if status else ""
-        context["paypal_enabled"] = checkout_gateway("paypal") is not None
+        context["paypal_enabled"] = registry.gateway_with(Subscriptions) is not None
         for service in context["services"]:  # from the prefetched rows: no extra queries
             service.paypal_subscription = next(
                 (s for s in service.gateway_subscriptions.all() if s.status == "active"), None

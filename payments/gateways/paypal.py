@@ -9,26 +9,40 @@ first answer instead of acting twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from django.core.cache import cache
+from djmoney.money import Money
 
-from billing_portal.common.money import currency_exponent
+from billing_portal.common.money import currency_exponent, money_from_minor_units
+from payments.events import (
+    NO_HANDLER,
+    NO_INVOICE,
+    GatewayEvent,
+    Ignored,
+    PaymentFailed,
+    PaymentSucceeded,
+    RefundReported,
+    SubscriptionChanged,
+    SubscriptionPaymentFailed,
+)
 from payments.gateways.base import (
     CheckoutResult,
     CheckoutStart,
     GatewayRejected,
     GatewayUnavailable,
-    ProviderPayment,
-    ProviderRefund,
     RefundResult,
     VerifiedEvent,
     WebhookInvalid,
 )
+
+NAME = "paypal"
+METHOD = "paypal"  # Payment.Method of the payments PayPal takes
 
 BASE_URLS = {"sandbox": "https://api-m.sandbox.paypal.com", "live": "https://api-m.paypal.com"}
 TIMEOUT_SECONDS = 20
@@ -56,9 +70,129 @@ def _issue(body: dict) -> str:
     return details[0].get("issue") or body.get("name") or "UNKNOWN"
 
 
+# --- Webhook events -----------------------------------------------------------------------
+
+
+def _money(
+    amount: dict[str, Any], *, value: str = "value", currency: str = "currency_code"
+) -> Money:
+    code = amount[currency]
+    return money_from_minor_units(minor_units(amount[value], currency_exponent(code)), code)
+
+
+def _capture_completed(capture: dict[str, Any]) -> GatewayEvent:
+    if capture.get("status") != "COMPLETED":
+        return Ignored(f"Capture is {capture.get('status')}.")
+    invoice_id = invoice_from_custom_id(capture.get("custom_id"))
+    if invoice_id is None:
+        return Ignored(NO_INVOICE)
+    return PaymentSucceeded(
+        gateway=NAME,
+        reference=capture["id"],
+        amount=_money(capture["amount"]),
+        method=METHOD,
+        invoice_id=invoice_id,
+        raw=capture,
+    )
+
+
+def _capture_denied(capture: dict[str, Any]) -> GatewayEvent:
+    invoice_id = invoice_from_custom_id(capture.get("custom_id"))
+    if invoice_id is None:
+        return Ignored(NO_INVOICE)
+    return PaymentFailed(
+        gateway=NAME,
+        reference=capture.get("id", ""),
+        invoice_id=invoice_id,
+        details={"status": capture.get("status", "")},
+    )
+
+
+def _capture_id_of(refund: dict[str, Any]) -> str:
+    for link in refund.get("links", []):
+        if link.get("rel") == "up" and "/captures/" in link.get("href", ""):
+            return link["href"].rstrip("/").rsplit("/", 1)[1]
+    return ""
+
+
+def _capture_refunded(refund: dict[str, Any]) -> GatewayEvent:
+    """PayPal reports each refund on its own (no running total): booked once by its id."""
+    return RefundReported(
+        gateway=NAME,
+        payment_reference=_capture_id_of(refund),
+        refund_reference=refund["id"],
+        amount=_money(refund["amount"]),
+    )
+
+
+def _subscription(status: str) -> Callable[[dict[str, Any]], GatewayEvent]:
+    def translate(subscription: dict[str, Any]) -> GatewayEvent:
+        return SubscriptionChanged(gateway=NAME, reference=subscription["id"], status=status)
+
+    return translate
+
+
+def _subscription_payment_failed(subscription: dict[str, Any]) -> GatewayEvent:
+    return SubscriptionPaymentFailed(gateway=NAME, reference=subscription["id"])
+
+
+def _sale_completed(sale: dict[str, Any]) -> GatewayEvent:
+    """A subscription charge (the v1 Sale shape: `amount.total`, `amount.currency`)."""
+    if sale.get("state") != "completed" or not sale.get("billing_agreement_id"):
+        return Ignored("Not a completed subscription payment.")
+    return PaymentSucceeded(
+        gateway=NAME,
+        reference=sale["id"],
+        amount=_money(sale["amount"], value="total", currency="currency"),
+        method=METHOD,
+        subscription_reference=sale["billing_agreement_id"],
+        raw=sale,
+    )
+
+
+EVENTS: dict[str, Callable[[dict[str, Any]], GatewayEvent]] = {
+    "PAYMENT.CAPTURE.COMPLETED": _capture_completed,
+    "PAYMENT.CAPTURE.DENIED": _capture_denied,
+    "PAYMENT.CAPTURE.DECLINED": _capture_denied,
+    "PAYMENT.CAPTURE.REFUNDED": _capture_refunded,
+    "BILLING.SUBSCRIPTION.ACTIVATED": _subscription(SubscriptionChanged.ACTIVE),
+    "BILLING.SUBSCRIPTION.CANCELLED": _subscription(SubscriptionChanged.ENDED),
+    "BILLING.SUBSCRIPTION.EXPIRED": _subscription(SubscriptionChanged.ENDED),
+    "BILLING.SUBSCRIPTION.PAYMENT.FAILED": _subscription_payment_failed,
+    "PAYMENT.SALE.COMPLETED": _sale_completed,
+}
+
+
+def webhook_event(event_type: str, payload: dict[str, Any]) -> GatewayEvent:
+    """The portal's event for a stored PayPal delivery (`resource` was checked to be an
+    object when it was verified)."""
+    translate = EVENTS.get(event_type)
+    if translate is None:
+        return Ignored(NO_HANDLER)
+    return translate(payload["resource"])
+
+
+def _unreachable(exc: requests.RequestException) -> GatewayUnavailable:
+    # Only a connection never made is sure not to have reached PayPal.
+    return GatewayUnavailable(
+        f"PayPal is unreachable: {exc}",
+        may_have_applied=not isinstance(exc, requests.ConnectTimeout),
+    )
+
+
 class PayPalGateway:
-    name = "paypal"
-    has_customers = False  # whether the provider keeps customer records for us
+    """Hosted checkout (Orders v2), refunds, subscriptions, reconciliation (Transaction
+    Search) and webhook events. No customer records, so no saved cards."""
+
+    name = NAME
+    label = "PayPal"
+    display_name = "PayPal"
+    recorded_method = METHOD
+    # PayPal sends the customer back with `?token=<order id>` appended.
+    return_reference_parameter = "token"
+    return_query = ""
+    handled_event_types = tuple(EVENTS)
+    webhook_event = staticmethod(webhook_event)
 
     def __init__(self, *, client_id: str, client_secret: str, mode: str) -> None:
         self.client_id = client_id
@@ -82,7 +216,10 @@ class PayPalGateway:
         except requests.RequestException as exc:
             raise GatewayUnavailable(f"PayPal is unreachable: {exc}") from exc
         if response.status_code != 200:
-            raise GatewayUnavailable(f"PayPal refused the credentials ({response.status_code}).")
+            raise GatewayUnavailable(
+                f"PayPal refused the credentials ({response.status_code}).",
+                status=response.status_code,
+            )
         body = response.json()
         ttl = max(int(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS, 1)
         cache.set(self.token_key, body["access_token"], ttl)
@@ -115,19 +252,23 @@ class PayPalGateway:
                     timeout=TIMEOUT_SECONDS,
                 )
             except requests.RequestException as exc:
-                raise GatewayUnavailable(f"PayPal is unreachable: {exc}") from exc
+                raise _unreachable(exc) from exc
             if response.status_code == 401 and attempt == 0:
                 cache.delete(self.token_key)  # expired early: fetch a new one, once
                 continue
             payload = response.json() if response.content else {}
             if response.status_code >= 500 or response.status_code == 429:
-                raise GatewayUnavailable(f"PayPal is unavailable ({response.status_code}).")
+                raise GatewayUnavailable(
+                    f"PayPal is unavailable ({response.status_code}).",
+                    may_have_applied=response.status_code >= 500,
+                    status=response.status_code,
+                )
             return response.status_code, payload
         raise GatewayUnavailable("PayPal keeps refusing the access token.")
 
     def _ok(self, status: int, payload: dict) -> dict:
         if status >= 400:
-            raise GatewayRejected(f"PayPal refused: {_issue(payload)}")
+            raise GatewayRejected(f"PayPal refused: {_issue(payload)}", status=status)
         return payload
 
     # --- hosted checkout ----------------------------------------------------------------
@@ -207,13 +348,13 @@ class PayPalGateway:
             raw=payload,
         )
 
-    def recent_payments(self, *, since: int) -> list[ProviderPayment]:
+    def recent_payments(self, *, since: int) -> list[PaymentSucceeded]:
         """Completed incoming transactions since the unix time `since` (Transaction Search;
         it can lag up to three hours, hence the reconciliation's wider window)."""
         found = (_provider_payment(info) for info in self._transactions(since=since))
         return [payment for payment in found if payment is not None]
 
-    def recent_refunds(self, *, since: int) -> list[ProviderRefund]:
+    def recent_refunds(self, *, since: int) -> list[RefundReported]:
         """Completed refunds and reversals of our captures since the unix time `since`."""
         found = (_provider_refund(info) for info in self._transactions(since=since))
         return [refund for refund in found if refund is not None]
@@ -346,9 +487,10 @@ class PayPalGateway:
             raise GatewayRejected("PayPal returned no approval link.")
         return CheckoutStart(reference=payload["id"], redirect_url=approve)
 
-    def subscription_status(self, *, reference: str) -> str:
+    def subscription_is_active(self, *, reference: str) -> bool:
+        """Whether the customer approved the subscription (PayPal has it on)."""
         status, payload = self._call("GET", f"/v1/billing/subscriptions/{reference}")
-        return self._ok(status, payload).get("status", "")
+        return self._ok(status, payload).get("status", "") in ("ACTIVE", "APPROVED")
 
     def subscription_cancel(self, *, reference: str, reason: str) -> None:
         status, payload = self._call(
@@ -378,7 +520,7 @@ def invoice_from_custom_id(value: object) -> int | None:
     return int(number) if text.startswith("invoice-") and number.isdigit() else None
 
 
-def _provider_payment(info: dict) -> ProviderPayment | None:
+def _provider_payment(info: dict) -> PaymentSucceeded | None:
     amount = info.get("transaction_amount") or {}
     if info.get("transaction_status") != "S" or not amount.get("value"):
         return None
@@ -389,10 +531,11 @@ def _provider_payment(info: dict) -> ProviderPayment | None:
     subscription = (
         info.get("paypal_reference_id", "") if info.get("paypal_reference_id_type") == "SUB" else ""
     )
-    return ProviderPayment(
+    return PaymentSucceeded(
+        gateway=NAME,
         reference=info["transaction_id"],
-        amount_minor=minor,
-        currency=currency,
+        amount=money_from_minor_units(minor, currency),
+        method=METHOD,
         invoice_id=invoice_from_custom_id(info.get("custom_field")),
         subscription_reference=subscription,
         raw=info,
@@ -404,7 +547,7 @@ def _provider_payment(info: dict) -> ProviderPayment | None:
 REFUND_EVENT_CODES = ("T1106", "T1107")
 
 
-def _provider_refund(info: dict) -> ProviderRefund | None:
+def _provider_refund(info: dict) -> RefundReported | None:
     amount = info.get("transaction_amount") or {}
     if (
         info.get("transaction_status") != "S"
@@ -414,11 +557,13 @@ def _provider_refund(info: dict) -> ProviderRefund | None:
     ):
         return None
     currency = amount["currency_code"]
-    return ProviderRefund(
-        reference=info["transaction_id"],
+    return RefundReported(
+        gateway=NAME,
         payment_reference=info["paypal_reference_id"],
-        amount_minor=abs(minor_units(amount["value"], currency_exponent(currency))),
-        currency=currency,
+        refund_reference=info["transaction_id"],
+        amount=money_from_minor_units(
+            abs(minor_units(amount["value"], currency_exponent(currency))), currency
+        ),
     )
 
 
@@ -439,7 +584,7 @@ class PayPalWebhookVerifier:
     PayPal exactly as received (spliced in as raw text), since re-serialising it is a known
     cause of false failures."""
 
-    name = "paypal"
+    name = NAME
 
     def __init__(self, *, gateway: PayPalGateway, webhook_id: str) -> None:
         self.gateway = gateway

@@ -10,9 +10,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import stripe
 
+from billing_portal.common.money import money_from_minor_units
+from payments.events import (
+    NO_HANDLER,
+    NO_INVOICE,
+    CardSaved,
+    GatewayEvent,
+    Ignored,
+    PaymentFailed,
+    PaymentSucceeded,
+    RefundReported,
+)
 from payments.gateways.base import (
     CheckoutResult,
     CheckoutStart,
@@ -20,13 +32,14 @@ from payments.gateways.base import (
     GatewayUnavailable,
     OffSessionResult,
     OnSessionResult,
-    ProviderPayment,
-    ProviderRefund,
     RefundResult,
     SavedCard,
     VerifiedEvent,
     WebhookInvalid,
 )
+
+NAME = "stripe"
+METHOD = "card"  # Payment.Method of the payments Stripe takes
 
 TOLERANCE_SECONDS = 300
 
@@ -44,7 +57,7 @@ class StripeWebhookVerifier:
     stripe-python; on top, timestamps in the future are refused as well as stale ones, which
     stripe-python alone does not do."""
 
-    name = "stripe"
+    name = NAME
 
     def __init__(
         self,
@@ -94,16 +107,136 @@ def _event_from(body: bytes) -> VerifiedEvent:
     return VerifiedEvent(payload["id"], payload["type"], payload)
 
 
+# --- Webhook events -----------------------------------------------------------------------
+
+
+def _invoice_ref(obj: dict[str, Any]) -> int | None:
+    """The invoice our checkout or charge named in its metadata (or the session's
+    client_reference_id)."""
+    metadata = obj.get("metadata") or {}
+    raw = metadata.get("invoice_id") or obj.get("client_reference_id")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _payment(obj: dict[str, Any], *, reference: str, minor_amount: int) -> GatewayEvent:
+    invoice_id = _invoice_ref(obj)
+    if invoice_id is None:
+        return Ignored(NO_INVOICE)
+    return PaymentSucceeded(
+        gateway=NAME,
+        reference=reference,
+        amount=money_from_minor_units(minor_amount, obj["currency"].upper()),
+        method=METHOD,
+        invoice_id=invoice_id,
+        raw=obj,
+    )
+
+
+def _payment_intent_succeeded(intent: dict[str, Any]) -> GatewayEvent:
+    amount = intent.get("amount_received") or intent["amount"]
+    return _payment(intent, reference=intent["id"], minor_amount=amount)
+
+
+def _checkout_session_completed(session: dict[str, Any]) -> GatewayEvent:
+    if session.get("payment_status") != "paid":
+        return Ignored("Checkout finished without payment yet (asynchronous method).")
+    return _payment(
+        session, reference=session["payment_intent"], minor_amount=session["amount_total"]
+    )
+
+
+def _payment_intent_failed(intent: dict[str, Any]) -> GatewayEvent:
+    invoice_id = _invoice_ref(intent)
+    if invoice_id is None:
+        return Ignored(NO_INVOICE)
+    error = intent.get("last_payment_error") or {}
+    return PaymentFailed(
+        gateway=NAME,
+        reference=intent["id"],
+        invoice_id=invoice_id,
+        details={"code": error.get("code", ""), "message": error.get("message", "")},
+    )
+
+
+def _charge_refunded(charge: dict[str, Any]) -> GatewayEvent:
+    """Stripe reports the charge's cumulative refunded amount; the charge carries the same
+    invoice metadata as its PaymentIntent, so the payment can be recorded first."""
+    payment = _payment(charge, reference=charge["payment_intent"], minor_amount=charge["amount"])
+    if not isinstance(payment, PaymentSucceeded):
+        return payment
+    return RefundReported(
+        gateway=NAME,
+        payment_reference=payment.reference,
+        amount=None,
+        refunded_total=money_from_minor_units(
+            charge["amount_refunded"], charge["currency"].upper()
+        ),
+        payment=payment,
+    )
+
+
+def _setup_intent_succeeded(intent: dict[str, Any]) -> GatewayEvent:
+    return CardSaved(
+        gateway=NAME,
+        customer_reference=intent.get("customer") or "",
+        method_reference=intent.get("payment_method") or "",
+    )
+
+
+EVENTS: dict[str, Callable[[dict[str, Any]], GatewayEvent]] = {
+    "payment_intent.succeeded": _payment_intent_succeeded,
+    "checkout.session.completed": _checkout_session_completed,
+    "checkout.session.async_payment_succeeded": _checkout_session_completed,
+    "payment_intent.payment_failed": _payment_intent_failed,
+    "charge.refunded": _charge_refunded,
+    "setup_intent.succeeded": _setup_intent_succeeded,
+}
+
+
+def webhook_event(event_type: str, payload: dict[str, Any]) -> GatewayEvent:
+    """The portal's event for a stored Stripe delivery (the envelope was checked when it
+    was verified: `data.object` is an object)."""
+    translate = EVENTS.get(event_type)
+    if translate is None:
+        return Ignored(NO_HANDLER)
+    return translate(payload["data"]["object"])
+
+
 def _translate(exc: stripe.StripeError) -> Exception:
+    status = exc.http_status or 0
     unavailable = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
-    if isinstance(exc, unavailable) or (exc.http_status or 0) >= 500:
-        return GatewayUnavailable(f"Stripe is unavailable: {exc.user_message or exc}")
-    return GatewayRejected(exc.user_message or str(exc))
+    if isinstance(exc, unavailable) or status >= 500:
+        # A lost connection or a 5xx may come after Stripe did the work; a 429 never does.
+        return GatewayUnavailable(
+            f"Stripe is unavailable: {exc.user_message or exc}",
+            may_have_applied=not isinstance(exc, stripe.RateLimitError),
+            status=status,
+        )
+    return GatewayRejected(exc.user_message or str(exc), status=status)
 
 
 class StripeGateway:
-    name = "stripe"
-    has_customers = True  # whether the provider keeps customer records for us
+    """Hosted Checkout, saved cards (on- and off-session charges), refunds, reconciliation
+    and webhook events."""
+
+    name = NAME
+    label = "Card (Stripe)"
+    display_name = "Stripe"
+    recorded_method = METHOD
+    # Checkout and card set-up sessions come back with `?session_id=` (Stripe fills it in),
+    # a 3-D Secure confirmation with `?payment_intent=`.
+    return_reference_parameter = "session_id"
+    return_query = "?session_id={CHECKOUT_SESSION_ID}"
+    setup_reference_parameter = "session_id"
+    setup_return_query = return_query
+    charge_reference_parameter = "payment_intent"
+    handled_event_types = tuple(EVENTS)
+    webhook_event = staticmethod(webhook_event)
 
     def __init__(self, *, secret_key: str, api_version: str, timeout: int = 20) -> None:
         self.client = stripe.StripeClient(
@@ -208,7 +341,7 @@ class StripeGateway:
             raise _translate(exc) from exc
         return RefundResult(refund.id, amount_minor, charge.amount_refunded)
 
-    def recent_payments(self, *, since: int) -> list[ProviderPayment]:
+    def recent_payments(self, *, since: int) -> list[PaymentSucceeded]:
         """Succeeded PaymentIntents created since the unix time `since`, all pages."""
         try:
             page = self.client.v1.payment_intents.list({"created": {"gte": since}, "limit": 100})
@@ -216,10 +349,13 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return [
-            ProviderPayment(
+            PaymentSucceeded(
+                gateway=NAME,
                 reference=intent["id"],
-                amount_minor=intent.get("amount_received") or intent["amount"],
-                currency=intent["currency"].upper(),
+                amount=money_from_minor_units(
+                    intent.get("amount_received") or intent["amount"], intent["currency"].upper()
+                ),
+                method=self.recorded_method,
                 invoice_id=_invoice_id_of(intent),
                 raw=intent,
             )
@@ -227,7 +363,7 @@ class StripeGateway:
             if intent.get("status") == "succeeded"
         ]
 
-    def recent_refunds(self, *, since: int) -> list[ProviderRefund]:
+    def recent_refunds(self, *, since: int) -> list[RefundReported]:
         """Succeeded refunds created since the unix time `since`, each with its charge's
         total refunded (one charge look-up per refunded charge)."""
         try:
@@ -240,12 +376,14 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         return [
-            ProviderRefund(
-                reference=refund["id"],
+            RefundReported(
+                gateway=NAME,
                 payment_reference=refund["payment_intent"],
-                amount_minor=refund["amount"],
-                currency=refund["currency"].upper(),
-                total_minor=totals[refund["charge"]],
+                refund_reference=refund["id"],
+                amount=money_from_minor_units(refund["amount"], refund["currency"].upper()),
+                refunded_total=money_from_minor_units(
+                    totals[refund["charge"]], refund["currency"].upper()
+                ),
             )
             for refund in refunds
             if refund.get("status") == "succeeded"
@@ -344,7 +482,7 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
         if intent.status == "succeeded":
-            return OffSessionResult("succeeded", intent.id)
+            return OffSessionResult("succeeded", intent.id, raw={"payment_intent": intent.id})
         if intent.status == "requires_action":
             return OffSessionResult("authentication_required", intent.id)
         return OffSessionResult("declined", intent.id, f"Payment is {intent.status}.")
@@ -384,7 +522,7 @@ class StripeGateway:
             raise _translate(exc) from exc
         raw = intent.to_dict()
         if raw["status"] == "succeeded":
-            return OnSessionResult("succeeded", raw["id"])
+            return OnSessionResult("succeeded", raw["id"], raw={"payment_intent": raw["id"]})
         action = raw.get("next_action") or {}
         if raw["status"] == "requires_action" and action.get("type") == "redirect_to_url":
             return OnSessionResult(
@@ -392,7 +530,7 @@ class StripeGateway:
             )
         return OnSessionResult("declined", raw["id"], message=f"Payment is {raw['status']}.")
 
-    def payment_intent_result(self, *, reference: str) -> CheckoutResult:
+    def charge_result(self, *, reference: str) -> CheckoutResult:
         """How a PaymentIntent ended, e.g. after the customer's 3-D Secure step."""
         try:
             raw = self.client.v1.payment_intents.retrieve(reference).to_dict()

@@ -1,7 +1,8 @@
-"""Saved cards and off-session renewal charges (Stripe).
+"""Saved cards and off-session renewal charges, through the gateway that offers them.
 
-Cards are saved on Stripe's hosted page (a SetupIntent); the portal keeps only the
-reference and display details. Renewal invoices are charged off-session on their due date
+Cards are saved on the provider's hosted page; the portal keeps only the reference and
+display details, under the name of the gateway that holds the card, and each later call
+about a card goes to that gateway. Renewal invoices are charged off-session on their due date
 when the customer has a default card; when the bank asks for authentication (SCA) or
 declines, the customer gets an email with a link to pay on-session.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -20,9 +22,16 @@ from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_to_minor_units
 from invoices.models import Invoice
 from payments.errors import PaymentsError
-from payments.gateways.base import GatewayError, GatewayUnavailable, SavedCard
-from payments.gateways.registry import checkout_gateway
-from payments.models import Payment, PaymentAttempt, SavedPaymentMethod
+from payments.gateways import registry
+from payments.gateways.base import (
+    GatewayError,
+    GatewayUnavailable,
+    OffSessionCharge,
+    OnSessionCharge,
+    SavedCard,
+    SavedCards,
+)
+from payments.models import PaymentAttempt, SavedPaymentMethod
 from payments.services.payments import (
     CHECKOUT_UNAVAILABLE,
     _checkout_record,
@@ -31,27 +40,37 @@ from payments.services.payments import (
 )
 
 logger = logging.getLogger(__name__)
-GATEWAY = "stripe"
+NOT_AVAILABLE = "Saving cards is not available."
+T = TypeVar("T")
 
 
-def _stripe():
-    gateway = checkout_gateway(GATEWAY)
+def _saved_cards() -> SavedCards:
+    """The enabled gateway new cards are saved with."""
+    gateway = registry.gateway_with(SavedCards)
     if gateway is None:
-        raise PaymentsError("Saving cards is not available.")
+        raise PaymentsError(NOT_AVAILABLE)
+    return gateway
+
+
+def _holding(name: str, capability: type[T]) -> T:
+    """The gateway a card or attempt row names, for what it must do with that card."""
+    gateway = registry.gateway_named_with(name, capability)
+    if gateway is None:
+        raise PaymentsError(NOT_AVAILABLE)
     return gateway
 
 
 def card_setup_begin(*, customer: Customer, base_url: str) -> str:
-    """Send the customer to Stripe to save a card; returns the URL."""
-    gateway = _stripe()
+    """Send the customer to the provider to save a card; returns the URL."""
+    gateway = _saved_cards()
     attempt = PaymentAttempt.objects.create(
-        kind=PaymentAttempt.Kind.CARD_SETUP, customer=customer, gateway=GATEWAY
+        kind=PaymentAttempt.Kind.CARD_SETUP, customer=customer, gateway=gateway.name
     )
     base = base_url.rstrip("/")
     try:
         start = gateway.setup_start(
             customer_reference=gateway_customer_reference(customer=customer, gateway=gateway),
-            success_url=f"{base}{reverse('payments:card_return')}?session_id={{CHECKOUT_SESSION_ID}}",
+            success_url=f"{base}{reverse('payments:card_return')}{gateway.setup_return_query}",
             cancel_url=f"{base}{reverse('payments:card_list')}",
             idempotency_key=attempt.idempotency_key,
         )
@@ -65,11 +84,12 @@ def card_setup_begin(*, customer: Customer, base_url: str) -> str:
 
 
 @transaction.atomic
-def card_store(*, customer: Customer, card: SavedCard) -> SavedPaymentMethod:
-    """Keep a saved card once (by reference); the customer's first card becomes default."""
+def card_store(*, customer: Customer, gateway: str, card: SavedCard) -> SavedPaymentMethod:
+    """Keep a card saved at `gateway` once (by reference); the customer's first card there
+    becomes default."""
     Customer.objects.select_for_update().get(pk=customer.pk)
     method, created = SavedPaymentMethod.objects.get_or_create(
-        gateway=GATEWAY,
+        gateway=gateway,
         reference=card.reference,
         defaults={
             "customer": customer,
@@ -82,7 +102,7 @@ def card_store(*, customer: Customer, card: SavedCard) -> SavedPaymentMethod:
     if (
         created
         and not SavedPaymentMethod.objects.filter(
-            customer=customer, gateway=GATEWAY, is_default=True
+            customer=customer, gateway=gateway, is_default=True
         ).exists()
     ):
         method.is_default = True
@@ -96,28 +116,32 @@ def card_setup_complete(*, customer: Customer, reference: str) -> SavedPaymentMe
     attempt = PaymentAttempt.objects.exclude(reference="").get(
         customer=customer, kind=PaymentAttempt.Kind.CARD_SETUP, reference=reference
     )
+    gateway = _holding(attempt.gateway, SavedCards)
     try:
-        card = _stripe().setup_result(reference=reference)
+        card = gateway.setup_result(reference=reference)
     except GatewayError as error:
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     if card is None:
         return None
     PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
-    return card_store(customer=customer, card=card)
+    return card_store(customer=customer, gateway=gateway.name, card=card)
 
 
 def card_remove(*, customer: Customer, method_id: int) -> None:
-    """Detach the card at Stripe, then forget it; another card becomes default if needed."""
+    """Detach the card at its provider, then forget it; another card becomes default if
+    needed."""
     method = SavedPaymentMethod.objects.get(customer=customer, pk=method_id)
     try:
-        _stripe().payment_method_detach(reference=method.reference)
+        _holding(method.gateway, SavedCards).payment_method_detach(reference=method.reference)
     except GatewayError as error:
         raise PaymentsError("The card could not be removed right now; try again.") from error
     with transaction.atomic():
         Customer.objects.select_for_update().get(pk=customer.pk)
         was_default = method.is_default
         method.delete()
-        successor = SavedPaymentMethod.objects.filter(customer=customer, gateway=GATEWAY).first()
+        successor = SavedPaymentMethod.objects.filter(
+            customer=customer, gateway=method.gateway
+        ).first()
         if was_default and successor is not None:
             successor.is_default = True
             successor.save(update_fields=["is_default"])
@@ -125,7 +149,7 @@ def card_remove(*, customer: Customer, method_id: int) -> None:
 
 def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMethod:
     method = SavedPaymentMethod.objects.get(customer=customer, pk=method_id)
-    gateway = _stripe()
+    gateway = _holding(method.gateway, SavedCards)
     try:
         gateway.customer_set_default(
             customer_reference=gateway_customer_reference(customer=customer, gateway=gateway),
@@ -135,7 +159,7 @@ def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMetho
         raise PaymentsError("The default card could not be changed right now.") from error
     with transaction.atomic():
         Customer.objects.select_for_update().get(pk=customer.pk)
-        SavedPaymentMethod.objects.filter(customer=customer, gateway=GATEWAY).update(
+        SavedPaymentMethod.objects.filter(customer=customer, gateway=method.gateway).update(
             is_default=False
         )
         SavedPaymentMethod.objects.filter(pk=method.pk).update(is_default=True)
@@ -151,7 +175,7 @@ def renewals_chargeable(*, today: date):
     were not charged yet; an attempt left `started` (the provider did not answer) is
     included, so it is retried with the same idempotency key."""
     has_card = SavedPaymentMethod.objects.filter(
-        customer=OuterRef("customer"), gateway=GATEWAY, is_default=True
+        customer=OuterRef("customer"), gateway__in=_off_session_names(), is_default=True
     )
     finished = PaymentAttempt.objects.filter(
         invoice=OuterRef("pk"), kind=PaymentAttempt.Kind.OFF_SESSION
@@ -163,6 +187,11 @@ def renewals_chargeable(*, today: date):
         .filter(Exists(has_card))
         .exclude(Exists(finished))
     )
+
+
+def _off_session_names() -> list[str]:
+    """Gateways whose saved cards can be charged without the customer."""
+    return registry.names_offering(OffSessionCharge)
 
 
 def _notify(invoice: Invoice, template: str, message: str = "") -> None:
@@ -182,12 +211,12 @@ def _notify(invoice: Invoice, template: str, message: str = "") -> None:
 def invoice_charge_off_session(*, invoice_id: int) -> str:
     """Charge one renewal invoice to the customer's default card, at most once.
 
-    The attempt row (unique per invoice) is committed before Stripe is called and its id is
-    the idempotency key: a retry after a lost answer replays Stripe's first answer instead
-    of charging again."""
+    The attempt row (unique per invoice) is committed before the provider is called and
+    its id is the idempotency key: a retry after a lost answer replays the provider's first
+    answer instead of charging again."""
     invoice = Invoice.objects.select_related("customer__user").get(pk=invoice_id)
     card = SavedPaymentMethod.objects.filter(
-        customer=invoice.customer, gateway=GATEWAY, is_default=True
+        customer=invoice.customer, gateway__in=_off_session_names(), is_default=True
     ).first()
     if invoice.status != Invoice.Status.UNPAID or card is None:
         return "skipped"
@@ -198,7 +227,7 @@ def invoice_charge_off_session(*, invoice_id: int) -> str:
                 kind=PaymentAttempt.Kind.OFF_SESSION,
                 defaults={
                     "customer": invoice.customer,
-                    "gateway": GATEWAY,
+                    "gateway": card.gateway,
                     "currency": str(invoice.currency),
                     "amount": invoice.amount_due,
                 },
@@ -207,7 +236,7 @@ def invoice_charge_off_session(*, invoice_id: int) -> str:
         return "skipped"
     if attempt.status != PaymentAttempt.Status.STARTED:
         return "skipped"
-    gateway = _stripe()
+    gateway = _holding(card.gateway, OffSessionCharge)
     try:
         result = gateway.charge_off_session(
             customer_reference=gateway_customer_reference(
@@ -222,18 +251,19 @@ def invoice_charge_off_session(*, invoice_id: int) -> str:
     except GatewayUnavailable:
         return "retry later"  # the attempt stays `started`; the next run retries its key
     except GatewayError as error:
-        result_outcome, message, reference = "declined", error.message, ""
+        result_outcome, message, reference, raw = "declined", error.message, "", {}
     else:
-        result_outcome, message, reference = result.outcome, result.message, result.reference
+        result_outcome, message = result.outcome, result.message
+        reference, raw = result.reference, result.raw
     with transaction.atomic():
         if result_outcome == "succeeded":
             payment_record(
                 invoice_id=invoice.pk,
-                gateway=GATEWAY,
+                gateway=gateway.name,
                 reference=reference,
                 amount=attempt.amount,
-                method=Payment.Method.CARD,
-                raw={"off_session": True, "payment_intent": reference},
+                method=gateway.recorded_method,
+                raw={"off_session": True, **raw},
             )
             status = PaymentAttempt.Status.COMPLETED
         else:
@@ -274,11 +304,11 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
     card = SavedPaymentMethod.objects.get(customer=invoice.customer, pk=method_id)
     if invoice.status != Invoice.Status.UNPAID:
         raise PaymentsError("This invoice has nothing left to pay.")
-    gateway = _stripe()
+    gateway = _holding(card.gateway, OnSessionCharge)
     attempt = PaymentAttempt.objects.create(
         invoice=invoice,
         customer=invoice.customer,
-        gateway=GATEWAY,
+        gateway=gateway.name,
         currency=str(invoice.currency),
         amount=invoice.amount_due,
     )
@@ -291,7 +321,7 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
             amount_minor=money_to_minor_units(invoice.amount_due),
             currency=str(invoice.currency),
             invoice_id=invoice.pk,
-            return_url=f"{base_url.rstrip('/')}{reverse('payments:stripe_intent_return')}",
+            return_url=f"{base_url.rstrip('/')}{reverse(f'payments:{gateway.name}_intent_return')}",
             idempotency_key=attempt.idempotency_key,
         )
     except GatewayError as error:
@@ -311,11 +341,11 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
         return result.redirect_url
     payment_record(
         invoice_id=invoice.pk,
-        gateway=GATEWAY,
+        gateway=gateway.name,
         reference=result.reference,
         amount=invoice.amount_due,
-        method=Payment.Method.CARD,
-        raw={"payment_intent": result.reference, "on_session": True},
+        method=gateway.recorded_method,
+        raw={**result.raw, "on_session": True},
         actor=invoice.customer.user,
     )
     PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
@@ -323,16 +353,21 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
 
 
 def saved_card_pay_complete(*, customer: Customer, reference: str) -> PaymentAttempt:
-    """The customer is back from their bank's 3-D Secure page: read the PaymentIntent."""
+    """The customer is back from their bank's 3-D Secure page: read the charge."""
     attempt = (
         PaymentAttempt.objects.select_related("invoice")
         .exclude(reference="")
-        .get(customer=customer, gateway=GATEWAY, reference=reference)
+        .get(
+            customer=customer,
+            gateway__in=registry.names_offering(OnSessionCharge),
+            reference=reference,
+        )
     )
+    gateway = _holding(attempt.gateway, OnSessionCharge)
     try:
-        result = _stripe().payment_intent_result(reference=reference)
+        result = gateway.charge_result(reference=reference)
     except GatewayError as error:
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     return _checkout_record(
-        attempt=attempt, result=result, customer=customer, gateway_name=GATEWAY, meta=None
+        attempt=attempt, result=result, customer=customer, gateway=gateway, meta=None
     )

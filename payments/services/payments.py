@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -34,9 +35,17 @@ from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
 from payments.audit import PaymentAudit
 from payments.errors import PaymentsError, RefundNotPossible
-from payments.gateways.base import GatewayError
-from payments.gateways.registry import checkout_gateway
-from payments.gateways.stripe import StripeGateway
+from payments.gateways import registry
+from payments.gateways.base import (
+    CheckoutResult,
+    CustomerAccounts,
+    Gateway,
+    GatewayError,
+    HostedCheckout,
+    Reconciliation,
+    Refunds,
+    offers,
+)
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, RefundRequest, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -231,7 +240,7 @@ def payment_refund_via_gateway(
     booking goes through payment_refund_sync, so the provider's refund webhook, whenever it
     arrives, finds the refund already booked or books it itself, never twice."""
     payment = Payment.objects.get(pk=payment_id)
-    gateway = checkout_gateway(payment.gateway)
+    gateway = registry.gateway_named_with(payment.gateway, Refunds)
     if gateway is None:
         raise RefundNotPossible(f"Payments by {payment.gateway} cannot be refunded from here.")
     refundable = payment.amount - payment.amount_refunded
@@ -353,9 +362,10 @@ def webhook_event_receive(
 @retry_on_conflict
 def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     """Run the event's handler once. The event row is locked (skip_locked: another worker
-    already on it wins), the handler's writes commit together with the `processed` status,
-    and a failure rolls them back and records the error, then raises for a retry."""
-    from payments.handlers import HANDLERS, EventIgnored
+    already on it wins), its gateway turns the stored payload into the portal's event, the
+    handler's writes commit together with the `processed` status, and a failure rolls them
+    back and records the error, then raises for a retry."""
+    from payments.handlers import EventIgnored, event_handle
 
     failure: Exception | None = None
     with transaction.atomic():
@@ -369,27 +379,25 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
             WebhookEvent.Status.IGNORED,
         ):
             return event
-        handler = HANDLERS.get((event.provider, event.event_type))
         event.attempts += 1
-        if handler is None:
-            event.status, event.error = WebhookEvent.Status.IGNORED, "No handler for this type."
-        else:
-            try:
-                with transaction.atomic():
-                    handler(json.loads(event.body))
-            except EventIgnored as ignored:
-                event.status, event.error = WebhookEvent.Status.IGNORED, str(ignored)
-            except Exception as exc:  # any handler failure is recorded, then retried
-                if is_transient_conflict(exc):
-                    raise  # the whole transaction is lost: run it all again
-                logger.exception("webhook %s failed", event)
-                failure = exc
-                event.status, event.error = (
-                    WebhookEvent.Status.FAILED,
-                    f"{type(exc).__name__}: {exc}",
+        try:
+            with transaction.atomic():
+                event_handle(
+                    registry.webhook_event(event.provider, event.event_type, json.loads(event.body))
                 )
-            else:
-                event.status, event.error = WebhookEvent.Status.PROCESSED, ""
+        except EventIgnored as ignored:
+            event.status, event.error = WebhookEvent.Status.IGNORED, str(ignored)
+        except Exception as exc:  # any handler failure is recorded, then retried
+            if is_transient_conflict(exc):
+                raise  # the whole transaction is lost: run it all again
+            logger.exception("webhook %s failed", event)
+            failure = exc
+            event.status, event.error = (
+                WebhookEvent.Status.FAILED,
+                f"{type(exc).__name__}: {exc}",
+            )
+        else:
+            event.status, event.error = WebhookEvent.Status.PROCESSED, ""
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "error", "attempts", "processed_at"])
     if failure is not None:
@@ -439,12 +447,12 @@ def webhook_payloads_prune() -> int:
     return in_batches(old, lambda rows: rows.update(body=PRUNED, headers={}))
 
 
-# --- Hosted checkout (Stripe Checkout; PayPal follows the same shape) ---------------------
+# --- Hosted checkout ----------------------------------------------------------------------
 
 CHECKOUT_UNAVAILABLE = "This payment method is unavailable right now. Please try again shortly."
 
 
-def gateway_customer_reference(*, customer: Customer, gateway: StripeGateway) -> str:
+def gateway_customer_reference(*, customer: Customer, gateway: CustomerAccounts) -> str:
     """The provider's id for this customer, created at the provider on first use.
 
     The provider call runs outside any transaction and carries a key derived from our
@@ -462,15 +470,18 @@ def gateway_customer_reference(*, customer: Customer, gateway: StripeGateway) ->
     return record.reference
 
 
-def _return_path(gateway_name: str) -> str:
-    """Where the provider sends the customer back; Stripe fills in its session id, PayPal
-    appends `?token=<order id>`."""
-    if gateway_name == "stripe":
-        return f"{reverse('payments:stripe_return')}?session_id={{CHECKOUT_SESSION_ID}}"
-    return reverse("payments:paypal_return")
+def _customer_reference(customer: Customer, gateway: HostedCheckout) -> str | None:
+    """The provider's id for the customer, for a provider that keeps customer records."""
+    if not offers(gateway, CustomerAccounts):
+        return None
+    return gateway_customer_reference(customer=customer, gateway=cast(CustomerAccounts, gateway))
 
 
-GATEWAY_METHODS = {"stripe": Payment.Method.CARD, "paypal": Payment.Method.PAYPAL}
+def _return_path(gateway: HostedCheckout) -> str:
+    """Where the provider sends the customer back: its own return page, with the query the
+    provider fills in itself, if any (the reference comes back in
+    `gateway.return_reference_parameter`)."""
+    return f"{reverse(f'payments:{gateway.name}_return')}{gateway.return_query}"
 
 
 def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str:
@@ -478,7 +489,7 @@ def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str
 
     The attempt row is committed before the provider is called, so its id (the idempotency
     key) exists whatever happens next, and a failed call is on record."""
-    gateway = checkout_gateway(gateway_name)
+    gateway = registry.checkout_gateway(gateway_name)
     if gateway is None:
         raise PaymentsError("This payment method is not available.")
     if invoice.status != Invoice.Status.UNPAID:
@@ -497,12 +508,8 @@ def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str
             description=f"Invoice {invoice.number}",
             amount_minor=money_to_minor_units(invoice.amount_due),
             currency=str(invoice.currency),
-            customer_reference=(
-                gateway_customer_reference(customer=invoice.customer, gateway=gateway)
-                if gateway.has_customers
-                else None
-            ),
-            success_url=f"{base}{_return_path(gateway_name)}",
+            customer_reference=_customer_reference(invoice.customer, gateway),
+            success_url=f"{base}{_return_path(gateway)}",
             cancel_url=f"{base}{reverse('payments:attempt_cancelled', args=[attempt.pk])}",
             idempotency_key=attempt.idempotency_key,
         )
@@ -529,7 +536,7 @@ def checkout_complete(
         .exclude(reference="")
         .get(customer=customer, gateway=gateway_name, reference=reference)
     )
-    gateway = checkout_gateway(gateway_name)
+    gateway = registry.checkout_gateway(gateway_name)
     if gateway is None:
         raise PaymentsError("This payment method is not available.")
     try:
@@ -540,16 +547,16 @@ def checkout_complete(
             "provider tells us."
         ) from error
     return _checkout_record(
-        attempt=attempt, result=result, customer=customer, gateway_name=gateway_name, meta=meta
+        attempt=attempt, result=result, customer=customer, gateway=gateway, meta=meta
     )
 
 
 def _checkout_record(
     *,
     attempt: PaymentAttempt,
-    result,
+    result: CheckoutResult,
     customer: Customer,
-    gateway_name: str,
+    gateway: Gateway,
     meta: RequestMeta | None,
 ) -> PaymentAttempt:
     """Record what the provider says about a customer-present payment: the shared tail of
@@ -560,10 +567,10 @@ def _checkout_record(
         raise PaymentsError("This payment belongs to another invoice.")
     payment_record(
         invoice_id=attempt.invoice_id,
-        gateway=gateway_name,
+        gateway=gateway.name,
         reference=result.payment_reference,
         amount=money_from_minor_units(result.amount_minor, result.currency),
-        method=GATEWAY_METHODS.get(gateway_name, Payment.Method.OTHER),
+        method=gateway.recorded_method,
         raw=result.raw,
         actor=customer.user,
         meta=meta,
@@ -597,23 +604,22 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
     since = int(((now or timezone.now()) - RECONCILE_WINDOW).timestamp())
     counts = {"checked": 0, "recorded": 0, "skipped": 0, "refunds": 0}
-    for name in ("stripe", "paypal"):
-        gateway = checkout_gateway(name)
-        if gateway is None:
-            continue
+    for gateway in registry.gateways_with(Reconciliation):
+        name = gateway.name
         known = set(Payment.objects.filter(gateway=name).values_list("reference", flat=True))
         for found in gateway.recent_payments(since=since):
             counts["checked"] += 1
             if found.reference in known:
                 continue
-            amount = money_from_minor_units(found.amount_minor, found.currency)
             if found.subscription_reference:
                 try:
                     subscription_payment_record(
+                        gateway=name,
                         subscription_reference=found.subscription_reference,
                         sale_id=found.reference,
-                        amount=amount,
-                        raw=found.raw or {},
+                        amount=found.amount,
+                        method=found.method,
+                        raw=found.raw,
                     )
                 except SubscriptionPaymentUnmatched:
                     counts["skipped"] += 1
@@ -623,9 +629,9 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                     invoice_id=found.invoice_id,
                     gateway=name,
                     reference=found.reference,
-                    amount=amount,
-                    method=GATEWAY_METHODS.get(name, Payment.Method.OTHER),
-                    raw=found.raw or {},
+                    amount=found.amount,
+                    method=found.method,
+                    raw=found.raw,
                 )
             else:
                 counts["skipped"] += 1
@@ -636,7 +642,7 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _refunds_reconcile(name: str, gateway, since: int) -> int:
+def _refunds_reconcile(name: str, gateway: Reconciliation, since: int) -> int:
     """Book the provider's refunds of our payments that the portal missed (a lost refund
     webhook, a refund made in the provider's dashboard); booking is once per refund, so
     those we have change nothing. Returns how many were booked now."""
@@ -646,21 +652,21 @@ def _refunds_reconcile(name: str, gateway, since: int) -> int:
         if payment is None:
             continue  # a payment of another shop, or one reconciliation records next time
         reason = f"Refunded at {name} (found by reconciliation)"
-        if found.total_minor is not None:
+        if found.refunded_total is not None:
             before = payment.amount_refunded
             after = payment_refund_sync(
                 payment_id=payment.pk,
                 reason=reason,
                 via=name,
-                refunded_total=money_from_minor_units(found.total_minor, found.currency),
+                refunded_total=found.refunded_total,
             ).amount_refunded
             booked += int(after != before)
-        else:
+        elif found.amount is not None:
             booked += payment_refund_book_once(
                 payment_id=payment.pk,
-                reference=found.reference,
+                reference=found.refund_reference,
                 reason=reason,
                 via=name,
-                amount=money_from_minor_units(found.amount_minor, found.currency),
+                amount=found.amount,
             )
     return booked

@@ -1,11 +1,12 @@
-"""PayPal subscriptions paying a service's renewal invoices automatically.
+"""Provider subscriptions paying a service's renewal invoices automatically.
 
 The plan is created from the service's renewal price (tax and recurring discount included,
 exactly what each renewal invoice totals), once per price, and reused. The subscription
 starts on the service's next due date, so the period already paid is not charged again.
-Each subscription payment (PAYMENT.SALE.COMPLETED) pays the service's oldest unpaid
-renewal invoice; the subscription is cancelled at PayPal when the customer stops it or the
-service is cancelled or terminated.
+Each subscription payment the provider reports pays the service's oldest unpaid renewal
+invoice; the subscription is cancelled at the provider when the customer stops it or the
+service is cancelled or terminated. Plans and subscriptions keep the name of the gateway
+they were made with, and every later call about them goes to that gateway.
 """
 
 from __future__ import annotations
@@ -23,27 +24,42 @@ from invoices.models import CYCLE_MONTHS, BillingCycle, Invoice, InvoiceLine
 from invoices.services import lines_price
 from invoices.services.billing_run import renewal_lines
 from payments.errors import PaymentsError
-from payments.gateways.base import GatewayError
-from payments.gateways.registry import checkout_gateway
+from payments.gateways import registry
+from payments.gateways.base import GatewayError, Subscriptions
 from payments.models import GatewayPlan, GatewaySubscription, Payment
 from payments.services.payments import CHECKOUT_UNAVAILABLE, payment_record
 from provisioning.models import Service
 
 logger = logging.getLogger(__name__)
-GATEWAY = "paypal"
 LIVE = (GatewaySubscription.Status.APPROVAL_PENDING, GatewaySubscription.Status.ACTIVE)
 
 
 class SubscriptionPaymentUnmatched(Exception):
     """A subscription payment arrived with no unpaid renewal to pay: retried later (the
-    renewal is usually issued days before PayPal charges), then left to staff."""
+    renewal is usually issued days before the provider charges), then left to staff."""
 
 
-def _paypal():
-    gateway = checkout_gateway(GATEWAY)
+NOT_AVAILABLE = "Automatic payments are not available."
+
+
+def _subscriptions() -> Subscriptions:
+    """The enabled gateway new subscriptions are made with."""
+    gateway = registry.gateway_with(Subscriptions)
     if gateway is None:
-        raise PaymentsError("PayPal is not available.")
+        raise PaymentsError(NOT_AVAILABLE)
     return gateway
+
+
+def _holding(name: str) -> Subscriptions:
+    """The gateway a plan or subscription row was made with."""
+    gateway = registry.gateway_named_with(name, Subscriptions)
+    if gateway is None:
+        raise PaymentsError(NOT_AVAILABLE)
+    return gateway
+
+
+def _names() -> list[str]:
+    return registry.names_offering(Subscriptions)
 
 
 def renewal_total(service: Service) -> Money:
@@ -54,9 +70,9 @@ def renewal_total(service: Service) -> Money:
     ).totals.total
 
 
-def _plan_for(service: Service, amount: Money) -> GatewayPlan:
+def _plan_for(gateway: Subscriptions, service: Service, amount: Money) -> GatewayPlan:
     plan = GatewayPlan.objects.filter(
-        gateway=GATEWAY,
+        gateway=gateway.name,
         product=service.product,
         cycle=service.cycle,
         currency=service.currency,
@@ -64,7 +80,7 @@ def _plan_for(service: Service, amount: Money) -> GatewayPlan:
     ).first()
     if plan is not None:
         return plan
-    product_reference, reference = _paypal().plan_create(
+    product_reference, reference = gateway.plan_create(
         name=f"{service.product.name} ({BillingCycle(service.cycle).label})",
         months=CYCLE_MONTHS[service.cycle],
         amount_minor=money_to_minor_units(amount),
@@ -75,7 +91,7 @@ def _plan_for(service: Service, amount: Money) -> GatewayPlan:
         ),
     )
     plan, _ = GatewayPlan.objects.get_or_create(
-        gateway=GATEWAY,
+        gateway=gateway.name,
         product=service.product,
         cycle=service.cycle,
         currency=service.currency,
@@ -86,7 +102,7 @@ def _plan_for(service: Service, amount: Money) -> GatewayPlan:
 
 
 def subscription_begin(*, customer: Customer, service_id: int, base_url: str) -> str:
-    """Send the customer to PayPal to approve automatic payments for a service."""
+    """Send the customer to the provider to approve automatic payments for a service."""
     service = Service.objects.select_related("product", "customer__user", "recurring_coupon").get(
         customer=customer, pk=service_id
     )
@@ -97,10 +113,11 @@ def subscription_begin(*, customer: Customer, service_id: int, base_url: str) ->
     ):
         raise PaymentsError("Automatic payments are for active services that renew.")
     try:
-        plan = _plan_for(service, renewal_total(service))
+        gateway = _subscriptions()
+        plan = _plan_for(gateway, service, renewal_total(service))
         with transaction.atomic():
             subscription = GatewaySubscription.objects.create(
-                service=service, customer=customer, gateway=GATEWAY, plan=plan
+                service=service, customer=customer, gateway=gateway.name, plan=plan
             )
     except IntegrityError as exc:
         raise PaymentsError("This service already pays its renewals automatically.") from exc
@@ -108,7 +125,7 @@ def subscription_begin(*, customer: Customer, service_id: int, base_url: str) ->
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     base = base_url.rstrip("/")
     try:
-        start = _paypal().subscription_create(
+        start = gateway.subscription_create(
             plan_reference=plan.reference,
             custom_id=f"service-{service.pk}",
             email=customer.user.email,
@@ -126,12 +143,13 @@ def subscription_begin(*, customer: Customer, service_id: int, base_url: str) ->
     return start.redirect_url
 
 
-def subscription_mark_active(*, reference: str) -> GatewaySubscription | None:
-    """PayPal says the customer approved: idempotent, from the return page or the webhook."""
+def subscription_mark_active(*, gateway: str, reference: str) -> GatewaySubscription | None:
+    """The provider says the customer approved: idempotent, from the return page or the
+    webhook."""
     with transaction.atomic():
         subscription = (
             GatewaySubscription.objects.select_for_update()
-            .filter(gateway=GATEWAY, reference=reference)
+            .filter(gateway=gateway, reference=reference)
             .first()
         )
         if (
@@ -146,40 +164,46 @@ def subscription_mark_active(*, reference: str) -> GatewaySubscription | None:
 
 
 def subscription_confirm(*, customer: Customer, reference: str) -> GatewaySubscription:
-    """The customer is back from PayPal: ask PayPal whether the subscription is on."""
-    # Subscriptions PayPal never answered have no reference: an empty one matches nothing.
+    """The customer is back from the provider: ask it whether the subscription is on."""
+    # Subscriptions the provider never answered have no reference: an empty one matches
+    # nothing.
     subscription = GatewaySubscription.objects.exclude(reference="").get(
-        customer=customer, gateway=GATEWAY, reference=reference
+        customer=customer, gateway__in=_names(), reference=reference
     )
+    gateway = _holding(subscription.gateway)
     try:
-        status = _paypal().subscription_status(reference=reference)
+        active = gateway.subscription_is_active(reference=reference)
     except GatewayError as error:
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
-    if status in ("ACTIVE", "APPROVED"):
-        return subscription_mark_active(reference=reference) or subscription
+    if active:
+        return subscription_mark_active(gateway=gateway.name, reference=reference) or subscription
     return subscription
 
 
-def subscription_mark_cancelled(*, reference: str) -> None:
+def subscription_mark_cancelled(*, gateway: str, reference: str) -> None:
     GatewaySubscription.objects.filter(
-        gateway=GATEWAY, reference=reference, status__in=LIVE
+        gateway=gateway, reference=reference, status__in=LIVE
     ).update(status=GatewaySubscription.Status.CANCELLED, cancelled_at=timezone.now())
 
 
 def subscription_cancel(*, subscription: GatewaySubscription, reason: str) -> None:
-    """Stop automatic payments at PayPal, then here."""
+    """Stop automatic payments at the provider, then here."""
     if subscription.status not in LIVE:
         return
     if subscription.reference:
-        _paypal().subscription_cancel(reference=subscription.reference, reason=reason)
-    subscription_mark_cancelled(reference=subscription.reference)
+        _holding(subscription.gateway).subscription_cancel(
+            reference=subscription.reference, reason=reason
+        )
+    subscription_mark_cancelled(gateway=subscription.gateway, reference=subscription.reference)
     if not subscription.reference:
         GatewaySubscription.objects.filter(pk=subscription.pk).update(
             status=GatewaySubscription.Status.CANCELLED, cancelled_at=timezone.now()
         )
 
 
-def subscription_cancel_by_customer(*, customer: Customer, subscription_id: int) -> None:
+def subscription_cancel_by_customer(
+    *, customer: Customer, subscription_id: int
+) -> GatewaySubscription:
     subscription = GatewaySubscription.objects.get(customer=customer, pk=subscription_id)
     try:
         subscription_cancel(subscription=subscription, reason="Cancelled by the customer")
@@ -187,6 +211,7 @@ def subscription_cancel_by_customer(*, customer: Customer, subscription_id: int)
         raise PaymentsError(
             "Automatic payments could not be stopped right now; try again."
         ) from error
+    return subscription
 
 
 def subscriptions_cancel_for_service(service_id: int) -> None:
@@ -195,20 +220,28 @@ def subscriptions_cancel_for_service(service_id: int) -> None:
         try:
             subscription_cancel(subscription=subscription, reason="Service ended")
         except GatewayError:
-            # Left live here so staff see it; PayPal's own CANCELLED event also closes it.
-            logger.exception("could not cancel %s at PayPal", subscription)
+            # Left live here so staff see it; the provider's own "cancelled" event also
+            # closes it.
+            logger.exception("could not cancel %s at its provider", subscription)
 
 
 def subscription_payment_record(
-    *, subscription_reference: str, sale_id: str, amount: Money, raw: dict
+    *,
+    gateway: str,
+    subscription_reference: str,
+    sale_id: str,
+    amount: Money,
+    method: str,
+    raw: dict,
 ) -> Payment:
-    """A subscription charge pays the service's oldest unpaid renewal invoice."""
+    """A subscription charge (`sale_id`, the provider's id of it) pays the service's oldest
+    unpaid renewal invoice."""
     subscription = GatewaySubscription.objects.filter(
-        gateway=GATEWAY, reference=subscription_reference
+        gateway=gateway, reference=subscription_reference
     ).first()
     if subscription is None:
         raise SubscriptionPaymentUnmatched(f"No subscription {subscription_reference} here.")
-    existing = Payment.objects.filter(gateway=GATEWAY, reference=sale_id).first()
+    existing = Payment.objects.filter(gateway=gateway, reference=sale_id).first()
     if existing is not None:
         return existing
     invoice = (
@@ -222,14 +255,14 @@ def subscription_payment_record(
     )
     if invoice is None:
         raise SubscriptionPaymentUnmatched(
-            f"PayPal charged {amount} for service #{subscription.service_id}, "
-            "which has no unpaid renewal."
+            f"{registry.display_name(gateway)} charged {amount} for service "
+            f"#{subscription.service_id}, which has no unpaid renewal."
         )
     return payment_record(
         invoice_id=invoice.pk,
-        gateway=GATEWAY,
+        gateway=gateway,
         reference=sale_id,
         amount=amount,
-        method=Payment.Method.PAYPAL,
+        method=method,
         raw=raw,
     )

@@ -21,6 +21,7 @@ from payments import services
 from payments.audit import PaymentAudit
 from payments.gateways.registry import checkout_gateway
 from payments.models import Payment, PaymentAttempt, RefundRequest, WebhookEvent
+from payments.tests import vendor_payloads
 
 pytestmark = pytest.mark.django_db
 
@@ -291,12 +292,8 @@ def test_denied_capture_is_audited(client, customer, mocked, django_capture_on_c
     mocked.post(
         f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
     )
-    capture = {
-        "id": "CAP-DENIED",
-        "status": "DECLINED",
-        "custom_id": f"invoice-{invoice.pk}",
-        "amount": {"currency_code": "EUR", "value": "49.99"},
-    }
+    capture = vendor_payloads.load("paypal", "PAYMENT.CAPTURE.DECLINED")["resource"]
+    capture["custom_id"] = f"invoice-{invoice.pk}"
     _deliver(
         client, django_capture_on_commit_callbacks, _event("PAYMENT.CAPTURE.DECLINED", capture)
     )

@@ -19,6 +19,7 @@ from invoices.models import Invoice
 from invoices.tests.factories import ProductFactory
 from payments.gateways.registry import checkout_gateway
 from payments.models import GatewayPlan, GatewaySubscription, Payment, WebhookEvent
+from payments.tests import vendor_payloads
 from payments.tests.test_paypal import API, HEADERS, TOKEN
 from provisioning.models import Service
 from provisioning.services import service_terminate
@@ -166,20 +167,10 @@ def _renewal(service) -> Invoice:
 
 
 def _sale_event(sale_id="44P499886K055384U", event_id="WH-SALE-1") -> str:
-    return json.dumps(
-        {
-            "id": event_id,
-            "event_version": "1.0",
-            "event_type": "PAYMENT.SALE.COMPLETED",
-            "resource_type": "sale",
-            "resource": {
-                "id": sale_id,
-                "state": "completed",
-                "billing_agreement_id": "I-SUB1",
-                "amount": {"total": "12.50", "currency": "USD", "details": {"subtotal": "12.50"}},
-            },
-        }
-    )
+    """PayPal's subscription charge of 12.50 USD on I-SUB1 (fixtures/paypal/)."""
+    event = vendor_payloads.load("paypal", "PAYMENT.SALE.COMPLETED")
+    event["id"], event["resource"]["id"] = event_id, sale_id
+    return json.dumps(event)
 
 
 def _deliver(client, capture, body: str):
@@ -253,23 +244,11 @@ def test_activation_and_cancellation_events(
     )
     live_subscription.status = "approval_pending"
     live_subscription.save()
-    activated = json.dumps(
-        {
-            "id": "WH-A",
-            "event_type": "BILLING.SUBSCRIPTION.ACTIVATED",
-            "resource": {"id": "I-SUB1", "status": "ACTIVE"},
-        }
-    )
+    activated = json.dumps(vendor_payloads.load("paypal", "BILLING.SUBSCRIPTION.ACTIVATED"))
     _deliver(client, django_capture_on_commit_callbacks, activated)
     live_subscription.refresh_from_db()
     assert live_subscription.status == "active"
-    cancelled = json.dumps(
-        {
-            "id": "WH-C",
-            "event_type": "BILLING.SUBSCRIPTION.CANCELLED",
-            "resource": {"id": "I-SUB1", "status": "CANCELLED"},
-        }
-    )
+    cancelled = json.dumps(vendor_payloads.load("paypal", "BILLING.SUBSCRIPTION.CANCELLED"))
     _deliver(client, django_capture_on_commit_callbacks, cancelled)
     live_subscription.refresh_from_db()
     assert live_subscription.status == "cancelled"

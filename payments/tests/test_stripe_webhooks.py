@@ -20,6 +20,7 @@ from invoices.audit import InvoiceAudit
 from invoices.models import CreditNote, Invoice
 from payments import handlers
 from payments.audit import PaymentAudit
+from payments.events import PaymentSucceeded
 from payments.models import Payment, WebhookEvent
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
@@ -92,16 +93,7 @@ def test_the_same_event_delivered_ten_times_pays_once(
 def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
     client, invoice, django_capture_on_commit_callbacks
 ):
-    session = {
-        "id": "cs_1",
-        "object": "checkout.session",
-        "payment_status": "paid",
-        "payment_intent": "pi_1",
-        "amount_total": 10000,
-        "currency": "usd",
-        "client_reference_id": str(invoice.pk),
-        "metadata": {},
-    }
+    session = se.checkout_session(invoice.pk, amount=10000, pi="pi_1")
     deliver(
         client, django_capture_on_commit_callbacks, se.event("checkout.session.completed", session)
     )
@@ -114,15 +106,7 @@ def test_checkout_and_payment_intent_events_for_one_payment_record_it_once(
 
 
 def test_unfinished_checkout_is_ignored(client, invoice, django_capture_on_commit_callbacks):
-    session = {
-        "id": "cs_2",
-        "object": "checkout.session",
-        "payment_status": "unpaid",
-        "payment_intent": "pi_2",
-        "amount_total": 10000,
-        "currency": "usd",
-        "client_reference_id": str(invoice.pk),
-    }
+    session = se.checkout_session(invoice.pk, amount=10000, pi="pi_2", session="cs_2", paid=False)
     deliver(
         client, django_capture_on_commit_callbacks, se.event("checkout.session.completed", session)
     )
@@ -180,7 +164,7 @@ def test_refunds_and_success_in_any_order_end_in_the_same_state(
 def test_a_handler_failing_once_applies_its_effect_once(
     client, invoice, django_capture_on_commit_callbacks, monkeypatch
 ):
-    real = handlers.stripe_payment_intent_succeeded
+    real = handlers.payment_succeeded
     calls = {"n": 0}
 
     def flaky(event):
@@ -190,7 +174,7 @@ def test_a_handler_failing_once_applies_its_effect_once(
             raise ConnectionError("database went away")
         real(event)
 
-    monkeypatch.setitem(handlers.HANDLERS, ("stripe", "payment_intent.succeeded"), flaky)
+    monkeypatch.setitem(handlers.HANDLERS, PaymentSucceeded, flaky)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     assert deliver(client, django_capture_on_commit_callbacks, payload).status_code == 200
 
@@ -214,7 +198,7 @@ def test_a_handler_that_keeps_failing_ends_failed_with_its_error(
     def broken(event):
         raise RuntimeError("bug in handler")
 
-    monkeypatch.setitem(handlers.HANDLERS, ("stripe", "payment_intent.succeeded"), broken)
+    monkeypatch.setitem(handlers.HANDLERS, PaymentSucceeded, broken)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     assert deliver(client, django_capture_on_commit_callbacks, payload).status_code == 200
     stored = WebhookEvent.objects.get()
