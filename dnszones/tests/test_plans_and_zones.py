@@ -12,12 +12,12 @@ from django.core import mail
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing.services import billing_run
 from billing_portal.common.testing import assert_customer_isolation
 from credits.services import credit_balance, credit_entry_append
 from dnszones import services
 from dnszones.errors import DNSError, LimitReached
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
-from invoices.services.billing_run import billing_run
 
 pytestmark = pytest.mark.django_db
 START = date(2026, 3, 10)

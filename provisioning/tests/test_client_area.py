@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import Customer
+from billing.services import billing_run
 from billing_portal.common.testing import assert_customer_isolation
 from invoices.models import Invoice, Product
-from invoices.services.billing_run import billing_run
 from provisioning.models import ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db
