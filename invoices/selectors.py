@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.db.models import (
     Count,
@@ -120,7 +121,7 @@ class UnpaidServiceBills:
             invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
         )
 
-    def service_ids_unpaid_since(self, *, cutoff: date) -> QuerySet[InvoiceLine]:
+    def service_ids_unpaid_since(self, *, cutoff: date) -> QuerySet[InvoiceLine, Any]:
         """The ids of those services, as a subquery."""
         return self._unpaid_since(cutoff).filter(service__isnull=False).values("service_id")
 
@@ -131,7 +132,7 @@ class UnpaidServiceBills:
 unpaid_service_bills = UnpaidServiceBills()
 
 
-def service_period_billed(*, service_id: int, period_start: date) -> bool:
+def service_period_billed(*, service_id: int, period_start: date | None) -> bool:
     """Whether the service's period from `period_start` is on an invoice already."""
     return InvoiceLine.objects.filter(
         service_id=service_id, kind=InvoiceLine.Kind.SERVICE, period_start=period_start

@@ -86,7 +86,7 @@ def invoice_reminders_due(*, today: date) -> list[tuple[int, str]]:
     wanted = {
         (invoice_id, kind)
         for invoice_id, due_date in unpaid.values_list("pk", "due_date").iterator()
-        if (kind := reminder_kind(due=due_date, today=today)) is not None
+        if due_date is not None and (kind := reminder_kind(due=due_date, today=today))
     }
     sent = set(InvoiceNotice.objects.filter(invoice__in=unpaid).values_list("invoice_id", "kind"))
     return sorted(wanted - sent)
@@ -104,7 +104,7 @@ def invoice_remind_if_due(*, invoice_id: int, kind: str) -> bool:
             "customer_name": invoice.customer.name,
             "number": invoice.number,
             "amount_due": str(invoice.amount_due),
-            "due_date": invoice.due_date.isoformat(),
+            "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
             "invoice_path": f"/invoices/{invoice.pk}/",
             "due_today": kind == InvoiceNotice.Kind.DUE,
             "overdue": kind.startswith("overdue"),

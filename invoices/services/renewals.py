@@ -28,17 +28,18 @@ from provisioning.models import Service
 from provisioning.services import service_period_end
 
 
-def _overage_line(service: Service) -> LineDraft | None:
+def _overage_line(service: Service, due: date) -> LineDraft | None:
     """Usage above the plan's included quantity during the period that just ended."""
     product = service.product
-    if not product.usage_metric:
+    months = CYCLE_MONTHS[service.cycle]
+    if not product.usage_metric or months is None:
         return None
-    start = service.next_due_date - relativedelta(months=CYCLE_MONTHS[service.cycle])
+    start = due - relativedelta(months=months)
     used = UsageRecord.objects.filter(
         service=service,
         metric=product.usage_metric,
         recorded_at__date__gte=start,
-        recorded_at__date__lt=service.next_due_date,
+        recorded_at__date__lt=due,
     ).aggregate(total=Sum("quantity"))["total"] or Decimal("0")
     extra = used - (product.usage_included or Decimal("0"))
     price = ProductPrice.objects.filter(
@@ -53,13 +54,15 @@ def _overage_line(service: Service) -> LineDraft | None:
         quantity=extra,
         service_id=service.pk,
         period_start=start,
-        period_end=service.next_due_date - timedelta(days=1),
+        period_end=due - timedelta(days=1),
     )
 
 
 def renewal_lines(service: Service) -> list[LineDraft]:
     """The lines that bill `service`'s next period (from its next due date)."""
     start = service.next_due_date
+    if start is None:
+        raise ValueError(f"{service} has no next due date to renew from.")
     label = service.domain or service.hostname
     description = f"{service.product.name} ({BillingCycle(service.cycle).label})"
     line = LineDraft(
@@ -71,12 +74,12 @@ def renewal_lines(service: Service) -> list[LineDraft]:
         period_end=service_period_end(start=start, cycle=service.cycle),
     )
     lines = coupon_apply([line], service.recurring_coupon)
-    overage = _overage_line(service)
+    overage = _overage_line(service, start)
     return [*lines, overage] if overage else lines
 
 
 def invoice_renewal_issue(
-    *, customer: Customer, currency: str, lines: list[LineDraft], due_date: date
+    *, customer: Customer, currency: str, lines: list[LineDraft], due_date: date | None
 ) -> Invoice:
     """Issue one renewal invoice of these lines (the caller's transaction)."""
     draft = invoice_create_draft(

@@ -16,11 +16,13 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db.models import QuerySet
 
-# BillingCycle as the Service model has it: the catalogue's once it moves there (issue 13).
-from provisioning.models import BillingCycle, Service
+from provisioning.models import Service
 from provisioning.services.lifecycle import service_suspend, service_terminate
 
 RENEWABLE = (Service.Status.ACTIVE, Service.Status.SUSPENDED)
+# The catalogue's BillingCycle.ONE_TIME: bought once, never renewed. Spelled out because the
+# cycles live in invoices (above provisioning) until the catalogue app takes them (issue 13).
+ONE_TIME = "one_time"
 
 
 class UnpaidBills(Protocol):
@@ -38,7 +40,7 @@ def services_due_for_renewal(*, by: date) -> QuerySet[Service]:
     customer, due date and currency (the order renewals may be combined in)."""
     return (
         Service.objects.filter(status__in=RENEWABLE, next_due_date__lte=by)
-        .exclude(cycle=BillingCycle.ONE_TIME)
+        .exclude(cycle=ONE_TIME)
         .order_by("customer_id", "next_due_date", "currency", "pk")
     )
 
