@@ -90,7 +90,7 @@ def _reset() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE invoices_invoicenotice, invoices_invoiceline, invoices_invoice, "
-            "invoices_billingrun, invoices_invoicenumbersequence, invoices_couponredemption, "
+            "billing_billingrun, invoices_invoicenumbersequence, invoices_couponredemption, "
             "invoices_order, provisioning_serviceoption, invoices_usagerecord, "
             "provisioning_service, common_auditevent, accounts_customer, accounts_user, "
             "invoices_productprice, invoices_product, invoices_productgroup CASCADE"
@@ -141,7 +141,7 @@ def _build(services: int) -> None:
 
 
 def _measure_run() -> tuple[float, int, int]:
-    from invoices.services.billing_run import billing_run
+    from billing.services import billing_run
 
     with _count_queries() as counter:
         started = time.perf_counter()

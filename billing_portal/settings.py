@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "credits",
     "provisioning",
     "dnszones",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -265,8 +266,8 @@ HOUSEKEEPING_TASKS = (
 )
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
-    "invoices.billing_run": {
-        "task": "invoices.billing_run",
+    "billing.billing_run": {
+        "task": "billing.billing_run",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=0),
     },
     "payments.charge_due_renewals": {

@@ -32,7 +32,6 @@ from invoices.admin_forms import (
     ProductAdminForm,
 )
 from invoices.models import (
-    BillingRun,
     ConfigurableOption,
     ConfigurableOptionPrice,
     Coupon,
@@ -276,24 +275,6 @@ def _autocomplete_for(request: HttpRequest, app_label: str, model: str, field: s
     """Whether `request` is the admin's autocomplete search for `app_label.model.field`."""
     asked = [request.GET.get(name) for name in ("app_label", "model_name", "field_name")]
     return request.resolver_match.url_name == "autocomplete" and asked == [app_label, model, field]
-
-
-@admin.register(BillingRun)
-class BillingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """What each daily run did: counts per step, failed items and duration. Read-only."""
-
-    list_display = ("as_of", "status", "started_at", "duration_seconds", "summary", "error_count")
-    list_filter = ("status",)
-    date_hierarchy = "started_at"
-    readonly_fields = ("as_of", "status", "counts", "errors", "started_at", "finished_at")
-
-    @admin.display(description="Counts")
-    def summary(self, run: BillingRun) -> str:
-        return ", ".join(f"{step} {count}" for step, count in run.counts.items())
-
-    @admin.display(description="Errors")
-    def error_count(self, run: BillingRun) -> int:
-        return len(run.errors)
 
 
 @admin.register(InvoiceNotice)

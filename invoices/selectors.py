@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Min, Prefetch, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Sum,
+)
 from djmoney.money import Money
 
 from accounts.models import Customer
@@ -94,3 +106,45 @@ def product_get_orderable(*, slug: str) -> Product:
 
 def order_get_for_customer(*, customer: Customer, order_id: int) -> Order:
     return Order.objects.get(customer=customer, pk=order_id)
+
+
+# --- For the billing run ------------------------------------------------------------------
+
+
+class UnpaidServiceBills:
+    """What "unpaid since" means for a service's bills: an unpaid invoice with a line for the
+    service, due on or before the cutoff. Provisioning's overdue rules ask it (as their
+    `UnpaidBills`); the billing run passes `unpaid_service_bills`."""
+
+    def _unpaid_since(self, cutoff: date) -> QuerySet[InvoiceLine]:
+        return InvoiceLine.objects.filter(
+            invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
+        )
+
+    def service_ids_unpaid_since(self, *, cutoff: date) -> QuerySet[InvoiceLine, Any]:
+        """The ids of those services, as a subquery."""
+        return self._unpaid_since(cutoff).filter(service__isnull=False).values("service_id")
+
+    def service_unpaid_since(self, *, service_id: int, cutoff: date) -> bool:
+        return self._unpaid_since(cutoff).filter(service_id=service_id).exists()
+
+
+unpaid_service_bills = UnpaidServiceBills()
+
+
+def service_period_billed(*, service_id: int, period_start: date | None) -> bool:
+    """Whether the service's period from `period_start` is on an invoice already."""
+    return InvoiceLine.objects.filter(
+        service_id=service_id, kind=InvoiceLine.Kind.SERVICE, period_start=period_start
+    ).exists()
+
+
+def service_next_period_billed() -> Exists:
+    """To exclude from a queryset of services those whose next period is billed already."""
+    return Exists(
+        InvoiceLine.objects.filter(
+            service=OuterRef("pk"),
+            kind=InvoiceLine.Kind.SERVICE,
+            period_start=OuterRef("next_due_date"),
+        )
+    )

@@ -32,13 +32,14 @@ from djmoney.money import Money
 
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from billing.models import BillingRun
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import form_values
 from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
 from invoices import services as invoice_services
-from invoices.models import BillingRun, Invoice, InvoiceNotice, Order, UsageRecord
+from invoices.models import Invoice, InvoiceNotice, Order, UsageRecord
 from invoices.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
@@ -242,7 +243,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "invoices.TaxRate": TaxRateFactory,
     "invoices.Order": lambda: Order.objects.create(customer=CustomerFactory()),
     "invoices.Invoice": _unpaid,
-    "invoices.BillingRun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
+    "billing.BillingRun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "invoices.InvoiceNotice": lambda: InvoiceNotice.objects.create(invoice=_unpaid(), kind="due"),
     "invoices.UsageRecord": lambda: UsageRecord.objects.create(
         service=_service(), metric="bandwidth_gb", quantity=Decimal("3")
@@ -282,7 +283,7 @@ UNDELETABLE = {
     "common.AuditEvent": "the audit log is evidence",
     "invoices.Order": "its invoices and services point at it (PROTECT)",
     "invoices.Invoice": "a numbered document; lines, payments and credit notes PROTECT it",
-    "invoices.BillingRun": "the record of what a billing run did",
+    "billing.BillingRun": "the record of what a billing run did",
     "invoices.InvoiceNotice": "the once-per-kind guard of reminders and late fees",
     "invoices.CreditNote": "a numbered document",
     "payments.Payment": "money received; refund requests PROTECT it",

@@ -22,13 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import User
 from accounts.tests.factories import CustomerFactory, UserFactory
+from billing.models import BillingRun
 from billing_portal import status
 from billing_portal.celery import app as celery_app
 from billing_portal.common.models import PortalBackup
 from credits.models import RefundShortfall, TokenPurchase
 from dnszones.models import DnsOperation
 from invoices import services as invoice_services
-from invoices.models import BillingRun
 from payments.models import WebhookEvent
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.tests.factories import ServerFactory, panel_product
@@ -380,7 +380,7 @@ def test_every_link_on_the_status_page_opens(admin_client, troubles, last_billin
     for _label, _count, url in response.context["attention"]:
         assert admin_client.get(url).status_code == 200, url
     assert admin_client.get(response.context["billing_runs_url"]).status_code == 200
-    run_page = reverse("admin:invoices_billingrun_change", args=[last_billing_run.pk])
+    run_page = reverse("admin:billing_billingrun_change", args=[last_billing_run.pk])
     assert run_page in response.content.decode()
 
 

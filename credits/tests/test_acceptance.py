@@ -13,10 +13,10 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing.services import billing_run
 from credits.models import CreditEntry
 from credits.tests.test_paying_with_credit import _invoice, _renewing_service
 from invoices.models import Invoice
-from invoices.services.billing_run import billing_run
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
+from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
 from credits import services
 from credits.audit import CreditAudit
@@ -19,7 +20,6 @@ from credits.errors import CreditsError
 from credits.models import CreditEntry
 from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, TaxRate
-from invoices.services.billing_run import billing_run
 from payments.models import Payment
 from payments.services import payment_record
 from payments.tests import stripe_events as se

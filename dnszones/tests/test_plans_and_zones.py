@@ -13,11 +13,11 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing.services import billing_run
 from credits.services import credit_balance, credit_entry_append
 from dnszones import services
 from dnszones.errors import DNSError, LimitReached
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
-from invoices.services.billing_run import billing_run
 
 pytestmark = pytest.mark.django_db
 START = date(2026, 3, 10)

@@ -266,7 +266,7 @@ def test_suspended_zones_leave_the_server_and_come_back_on_renewal(
 ):
     from datetime import timedelta
 
-    from invoices.services.billing_run import billing_run
+    from billing.services import billing_run
 
     with django_capture_on_commit_callbacks(execute=True):
         zone = services.zone_create(

@@ -16,11 +16,12 @@ from djmoney.money import Money
 
 from accounts.models import Customer, User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from billing.models import BillingRun
 from billing_portal.common.audit import AuditEvent
 from credits.models import CreditEntry
 from dnszones.models import DnsOperation
 from invoices import services
-from invoices.models import BillingRun, Invoice, Order, UsageRecord
+from invoices.models import Invoice, Order, UsageRecord
 from invoices.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Service
@@ -117,7 +118,7 @@ BUILDERS = {
     "invoices_order": lambda: Order.objects.create(customer=CustomerFactory()),
     "invoices_product": ProductFactory,
     "invoices_coupon": CouponFactory,
-    "invoices_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
+    "billing_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "provisioning_service": _service,
     "provisioning_provisioningoperation": _operation,
     "dns_dnsoperation": _dns_operation,

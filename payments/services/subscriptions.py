@@ -22,7 +22,7 @@ from accounts.models import Customer
 from billing_portal.common.money import money_to_minor_units
 from invoices.models import CYCLE_MONTHS, BillingCycle, Invoice, InvoiceLine
 from invoices.services import lines_price
-from invoices.services.billing_run import renewal_lines
+from invoices.services.renewals import renewal_lines
 from payments.errors import PaymentsError
 from payments.gateways import registry
 from payments.gateways.base import GatewayError, Subscriptions

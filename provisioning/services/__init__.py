@@ -6,8 +6,18 @@ from provisioning.services.changes import (
     plan_change_quote,
     plan_change_request,
     plan_change_targets,
+    plan_changes_expiring,
     plan_changes_on_invoice_paid,
     service_option_quantities,
+)
+from provisioning.services.dues import (
+    UnpaidBills,
+    service_suspend_if_overdue,
+    service_terminate_if_overdue,
+    services_due_for_renewal,
+    services_lock_for_renewal,
+    services_overdue_for_suspension,
+    services_overdue_for_termination,
 )
 from provisioning.services.lifecycle import (
     service_assert_transition,
@@ -47,6 +57,7 @@ from provisioning.services.servers import (
 
 __all__ = [
     "PlanChangeQuote",
+    "UnpaidBills",
     "account_spec",
     "operation_enqueue",
     "operation_logs_prune",
@@ -58,6 +69,7 @@ __all__ = [
     "plan_change_quote",
     "plan_change_request",
     "plan_change_targets",
+    "plan_changes_expiring",
     "plan_changes_on_invoice_paid",
     "secrets_rotate",
     "server_check",
@@ -79,7 +91,13 @@ __all__ = [
     "service_provision_retry",
     "service_provisioned",
     "service_suspend",
+    "service_suspend_if_overdue",
     "service_terminate",
+    "service_terminate_if_overdue",
     "service_unsuspend",
+    "services_due_for_renewal",
+    "services_lock_for_renewal",
     "services_on_invoice_paid",
+    "services_overdue_for_suspension",
+    "services_overdue_for_termination",
 ]

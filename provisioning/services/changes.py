@@ -11,9 +11,10 @@ and changes the package at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -259,6 +260,16 @@ def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
 
 
 @transaction.atomic
+def plan_changes_expiring(*, today: date) -> list[int]:
+    """Upgrades still awaiting payment whose invoice is past the days allowed to pay it."""
+    cutoff = today - timedelta(days=settings.BILLING_UPGRADE_INVOICE_EXPIRY_DAYS)
+    return list(
+        ServiceChange.objects.filter(
+            status=ServiceChange.Status.AWAITING_PAYMENT, invoice__due_date__lte=cutoff
+        ).values_list("pk", flat=True)
+    )
+
+
 def plan_change_expire(*, change_id: int) -> bool:
     """Drop an upgrade whose invoice was not paid in time (the billing run). True if done."""
     from invoices.services import invoice_cancel

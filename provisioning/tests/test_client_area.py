@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from accounts.models import Customer
 from accounts.tests.helpers import assert_customer_isolation
+from billing.services import billing_run
 from invoices.models import Invoice, Product
-from invoices.services.billing_run import billing_run
 from provisioning.models import ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db

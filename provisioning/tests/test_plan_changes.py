@@ -13,11 +13,11 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing.services import billing_run
 from credits.models import CreditEntry
 from credits.services import credit_balance
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from invoices.services.billing_run import billing_run
 from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning import services
 from provisioning.errors import ProvisioningError

@@ -6,7 +6,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from invoices.services.billing_run import billing_run
+from billing.services import billing_run
 
 
 class Command(BaseCommand):

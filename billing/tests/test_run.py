@@ -10,11 +10,13 @@ import time_machine
 from django.core.management import call_command
 from djmoney.money import Money
 
+from billing.models import BillingRun
+from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
 from invoices import services
 from invoices.audit import InvoiceAudit, OrderAudit
-from invoices.models import BillingRun, Invoice, InvoiceNotice, UsageRecord
-from invoices.services.billing_run import billing_run, reminder_kind
+from invoices.models import Invoice, InvoiceNotice, UsageRecord
+from invoices.services.dunning import reminder_kind
 from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.audit import ProvisioningAudit
 from provisioning.models import Service
@@ -250,7 +252,7 @@ def test_late_fee_is_charged_once_when_enabled(customer, product, settings):
 
 
 def test_one_failing_item_does_not_stop_the_run(customer, product, monkeypatch):
-    from invoices.services import billing_run as module
+    from billing.services import run as module
 
     broken = _active_service(customer, product, next_due=date(2026, 2, 1))
     healthy = _active_service(customer, product, next_due=date(2026, 2, 1))
@@ -298,7 +300,7 @@ def test_command_runs_and_reports(customer, product, capsys):
 
 
 def test_beat_task_runs_the_same_billing_run(customer, product):
-    from invoices.tasks import billing_run_task
+    from billing.tasks import billing_run_task
 
     with _at(date(2026, 1, 26)):
         _active_service(customer, product, next_due=date(2026, 2, 1))

@@ -9,9 +9,10 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing.models import BillingRun
+from billing.services import billing_run
 from billing_portal.common.testing import errors_of, run_together
-from invoices.models import BillingRun, Invoice, InvoiceNotice
-from invoices.services.billing_run import billing_run
+from invoices.models import Invoice, InvoiceNotice
 from invoices.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 

@@ -1,0 +1,230 @@
+"""The invoices' own rules for unpaid bills, as the billing run asks them one item at a time:
+reminders (each notice once), late fees, the cancellation of unpaid new orders and abandoned
+purchases, and of the renewals left billing a terminated service.
+
+Each `*_due` read selects what is due with one query; each rule locks its own row, checks
+again and returns whether it changed anything (the run counts that), in the caller's
+transaction: running twice, or two runs at once, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from djmoney.money import Money
+
+from billing_portal.common.emails import email_send_on_commit
+from invoices.models import Invoice, InvoiceLine, InvoiceNotice, Order
+from invoices.pricing import percent_of
+from invoices.services.invoices import (
+    LineDraft,
+    invoice_cancel,
+    invoice_create_draft,
+    invoice_issue,
+)
+from invoices.services.orders import order_cancel
+from provisioning.models import Service
+
+# Credit and token purchases are offers the customer may walk away from: no reminders, no
+# late fees; left unpaid, they are cancelled with the unpaid orders.
+PURCHASE_KINDS = (Invoice.Kind.CREDIT_PURCHASE, Invoice.Kind.TOKEN_PURCHASE)
+# Offers that simply lapse when unpaid: no reminders, no late fees.
+NO_DUNNING_KINDS = (*PURCHASE_KINDS, Invoice.Kind.UPGRADE)
+# A renewal still bills something while one of its services may yet run.
+STILL_BILLED = (Service.Status.ACTIVE, Service.Status.SUSPENDED, Service.Status.PENDING)
+
+
+def _locked_unpaid(invoice_id: int) -> Invoice | None:
+    return (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer__user")
+        .filter(pk=invoice_id, status=Invoice.Status.UNPAID)
+        .first()
+    )
+
+
+def _notice_once(invoice: Invoice, kind: str, fee_invoice: Invoice | None = None) -> bool:
+    """Record the notice; False when this (invoice, kind) was already recorded."""
+    try:
+        with transaction.atomic():
+            InvoiceNotice.objects.create(invoice=invoice, kind=kind, fee_invoice=fee_invoice)
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- Reminders ----------------------------------------------------------------------------
+
+
+def reminder_kind(*, due: date, today: date) -> str | None:
+    """The one notice an unpaid invoice should have received by `today`, if any. After a
+    missed day only the latest notice goes out, never a burst of older ones."""
+    first, second, final = settings.BILLING_OVERDUE_REMINDER_DAYS
+    overdue = (today - due).days
+    for days, kind in (
+        (final, InvoiceNotice.Kind.OVERDUE_3),
+        (second, InvoiceNotice.Kind.OVERDUE_2),
+        (first, InvoiceNotice.Kind.OVERDUE_1),
+        (0, InvoiceNotice.Kind.DUE),
+    ):
+        if overdue >= days:
+            return kind
+    if -overdue <= settings.BILLING_REMINDER_DAYS_BEFORE:
+        return InvoiceNotice.Kind.UPCOMING
+    return None
+
+
+def invoice_reminders_due(*, today: date) -> list[tuple[int, str]]:
+    """(invoice id, notice kind) of each reminder due today and not sent yet, in id order."""
+    horizon = today + timedelta(days=settings.BILLING_REMINDER_DAYS_BEFORE)
+    unpaid = Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=horizon).exclude(
+        kind__in=NO_DUNNING_KINDS
+    )
+    wanted = {
+        (invoice_id, kind)
+        for invoice_id, due_date in unpaid.values_list("pk", "due_date").iterator()
+        if due_date is not None and (kind := reminder_kind(due=due_date, today=today))
+    }
+    sent = set(InvoiceNotice.objects.filter(invoice__in=unpaid).values_list("invoice_id", "kind"))
+    return sorted(wanted - sent)
+
+
+def invoice_remind_if_due(*, invoice_id: int, kind: str) -> bool:
+    """Send the `kind` reminder of a still unpaid invoice, unless it was sent already."""
+    invoice = _locked_unpaid(invoice_id)
+    if invoice is None or not _notice_once(invoice, kind):
+        return False
+    email_send_on_commit(
+        to=[invoice.customer.user.email],
+        name="invoice_reminder",
+        context={
+            "customer_name": invoice.customer.name,
+            "number": invoice.number,
+            "amount_due": str(invoice.amount_due),
+            "due_date": invoice.due_date.isoformat() if invoice.due_date else "",
+            "invoice_path": f"/invoices/{invoice.pk}/",
+            "due_today": kind == InvoiceNotice.Kind.DUE,
+            "overdue": kind.startswith("overdue"),
+            "final": kind == InvoiceNotice.Kind.OVERDUE_3,
+        },
+    )
+    return True
+
+
+# --- Late fees ----------------------------------------------------------------------------
+
+
+def invoice_late_fees_due(*, today: date) -> list[int]:
+    """Unpaid invoices overdue long enough for a late fee and not charged one yet (none when
+    late fees are off)."""
+    days = settings.BILLING_LATE_FEE_AFTER_DAYS
+    if days <= 0:
+        return []
+    charged = InvoiceNotice.objects.filter(invoice=OuterRef("pk"), kind=InvoiceNotice.Kind.LATE_FEE)
+    return list(
+        Invoice.objects.filter(
+            status=Invoice.Status.UNPAID, due_date__lte=today - timedelta(days=days)
+        )
+        .exclude(kind__in=(Invoice.Kind.LATE_FEE, *NO_DUNNING_KINDS))
+        .exclude(Exists(charged))
+        .values_list("pk", flat=True)
+    )
+
+
+def invoice_late_fee_charge(*, invoice_id: int, today: date) -> bool:
+    """Issue the late fee invoice of a still unpaid invoice, once."""
+    invoice = _locked_unpaid(invoice_id)
+    if invoice is None or invoice.notices.filter(kind=InvoiceNotice.Kind.LATE_FEE).exists():
+        return False
+    fee = percent_of(invoice.total, settings.BILLING_LATE_FEE_PERCENT)
+    if fee.amount <= 0:
+        return False
+    draft = invoice_create_draft(
+        customer=invoice.customer,
+        currency=str(invoice.currency),
+        lines=[
+            LineDraft(
+                kind=InvoiceLine.Kind.LATE_FEE,
+                description=f"Late fee for invoice {invoice.number}",
+                unit_price=Money(fee.amount, fee.currency),
+            )
+        ],
+        kind=Invoice.Kind.LATE_FEE,
+        due_date=today,
+    )
+    fee_invoice = invoice_issue(invoice_id=draft.pk)
+    return _notice_once(invoice, InvoiceNotice.Kind.LATE_FEE, fee_invoice=fee_invoice)
+
+
+# --- Unpaid orders and purchases ----------------------------------------------------------
+
+
+def _unpaid_order_cutoff(today: date) -> date:
+    return today - timedelta(days=settings.BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS)
+
+
+def orders_unpaid_due(*, today: date) -> list[int]:
+    """Pending orders whose order invoice has been unpaid too long."""
+    cutoff = _unpaid_order_cutoff(today)
+    return list(
+        Order.objects.filter(status=Order.Status.PENDING)
+        .filter(
+            Q(invoices__kind=Invoice.Kind.ORDER)
+            & Q(invoices__status=Invoice.Status.UNPAID)
+            & Q(invoices__due_date__lte=cutoff)
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def order_cancel_if_pending(*, order_id: int) -> bool:
+    """Cancel the order (its invoice, services and coupon use) if it is still pending."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != Order.Status.PENDING:
+        return False
+    order_cancel(order_id=order.pk)
+    return True
+
+
+def purchases_abandoned_due(*, today: date) -> list[int]:
+    """Credit and token purchase invoices left unpaid too long."""
+    return list(
+        Invoice.objects.filter(
+            kind__in=PURCHASE_KINDS,
+            status=Invoice.Status.UNPAID,
+            due_date__lte=_unpaid_order_cutoff(today),
+        ).values_list("pk", flat=True)
+    )
+
+
+def purchase_cancel_if_unpaid(*, invoice_id: int) -> bool:
+    if _locked_unpaid(invoice_id) is None:
+        return False
+    invoice_cancel(invoice_id=invoice_id, reason="Purchase not paid in time.")
+    return True
+
+
+# --- Renewals of an ended service ---------------------------------------------------------
+
+
+def renewals_cancel_for_ended_service(*, service_id: int) -> int:
+    """Cancel the unpaid renewals that bill a service that no longer runs, unless they still
+    bill another service that may; returns how many."""
+    still_billed = InvoiceLine.objects.filter(
+        invoice=OuterRef("pk"), service__status__in=STILL_BILLED
+    )
+    invoice_ids = list(
+        Invoice.objects.filter(
+            status=Invoice.Status.UNPAID, kind=Invoice.Kind.RENEWAL, lines__service=service_id
+        )
+        .exclude(Exists(still_billed))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for invoice_id in invoice_ids:
+        invoice_cancel(invoice_id=invoice_id, reason="service terminated")
+    return len(invoice_ids)
