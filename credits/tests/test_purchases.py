@@ -13,11 +13,12 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import UserFactory
+from catalogue.models import TaxRate
 from credits import services
 from credits.errors import CreditsError
 from credits.models import CreditEntry
 from invoices import services as invoice_services
-from invoices.models import Invoice, InvoiceNotice, TaxRate
+from invoices.models import Invoice, InvoiceNotice
 from invoices.services.billing_run import billing_run
 from payments.models import Payment
 from payments.services import payment_record

@@ -29,17 +29,9 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing_portal.common.emails import email_send_on_commit
-from invoices.models import (
-    CYCLE_MONTHS,
-    BillingCycle,
-    BillingRun,
-    Invoice,
-    InvoiceLine,
-    InvoiceNotice,
-    Order,
-    ProductPrice,
-    UsageRecord,
-)
+from catalogue.models import CYCLE_MONTHS, BillingCycle
+from catalogue.selectors import product_price_find
+from invoices.models import BillingRun, Invoice, InvoiceLine, InvoiceNotice, Order, UsageRecord
 from invoices.pricing import percent_of
 from invoices.services.invoices import (
     LineDraft,
@@ -156,9 +148,7 @@ def _overage_line(service: Service) -> LineDraft | None:
         recorded_at__date__lt=service.next_due_date,
     ).aggregate(total=Sum("quantity"))["total"] or Decimal("0")
     extra = used - (product.usage_included or Decimal("0"))
-    price = ProductPrice.objects.filter(
-        product=product, cycle=service.cycle, currency=service.currency
-    ).first()
+    price = product_price_find(product=product, cycle=service.cycle, currency=service.currency)
     if extra <= 0 or price is None or price.overage_unit_price is None:
         return None
     return LineDraft(

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
+from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices import services
 from invoices.models import BillingRun, Invoice, InvoiceNotice, UsageRecord
 from invoices.services.billing_run import billing_run, reminder_kind
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

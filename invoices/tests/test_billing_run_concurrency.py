@@ -10,9 +10,9 @@ from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.testing import errors_of, run_together
+from catalogue.tests.factories import ProductPriceFactory
 from invoices.models import BillingRun, Invoice, InvoiceNotice
 from invoices.services.billing_run import billing_run
-from invoices.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

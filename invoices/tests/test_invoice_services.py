@@ -11,10 +11,10 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
+from catalogue.tests.factories import ProductFactory, TaxRateFactory
 from invoices import hooks, services
 from invoices.errors import InvalidInvoiceTransition
 from invoices.models import Invoice, InvoiceLine
-from invoices.tests.factories import ProductFactory, TaxRateFactory
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

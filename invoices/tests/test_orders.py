@@ -11,22 +11,17 @@ from djmoney.money import Money
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.tests.factories import CustomerFactory
-from invoices import services
-from invoices.errors import (
-    CouponInvalid,
-    InvalidOptionQuantity,
-    MissingOrderField,
-    OrderNotCancellable,
-    OutOfStock,
-    PriceUnavailable,
-)
-from invoices.models import ConfigurableOptionPrice, Coupon, Invoice, Order
-from invoices.tests.factories import (
+from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
+from catalogue.models import ConfigurableOptionPrice, Coupon
+from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
     ProductPriceFactory,
     TaxRateFactory,
 )
+from invoices import services
+from invoices.errors import CouponInvalid, MissingOrderField, OrderNotCancellable, OutOfStock
+from invoices.models import Invoice, Order
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from billing_portal.common.testing import assert_customer_isolation
+from catalogue.tests.factories import ProductFactory
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from invoices.tests.factories import ProductFactory
 from payments.gateways.registry import checkout_gateway
 from payments.models import GatewayPlan, GatewaySubscription, Payment, WebhookEvent
 from payments.tests.test_paypal import API, HEADERS, TOKEN

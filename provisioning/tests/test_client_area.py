@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from accounts.models import Customer
 from billing_portal.common.testing import assert_customer_isolation
-from invoices.models import Invoice, Product
+from catalogue.models import Product
+from invoices.models import Invoice
 from invoices.services.billing_run import billing_run
 from provisioning.models import ProvisioningOperation, Service
 
