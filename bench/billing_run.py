@@ -93,7 +93,7 @@ def _reset() -> None:
             "billing_billingrun, invoices_invoicenumbersequence, invoices_couponredemption, "
             "invoices_order, provisioning_serviceoption, invoices_usagerecord, "
             "provisioning_service, common_auditevent, accounts_customer, accounts_user, "
-            "invoices_productprice, invoices_product, invoices_productgroup CASCADE"
+            "catalogue_productprice, catalogue_product, catalogue_productgroup CASCADE"
         )
 
 
@@ -101,7 +101,7 @@ def _build(services: int) -> None:
     from djmoney.money import Money
 
     from accounts.models import Customer, User
-    from invoices.models import Product, ProductGroup, ProductPrice
+    from catalogue.models import Product, ProductGroup, ProductPrice
     from provisioning.models import Service
 
     group = ProductGroup.objects.create(name="Bench", slug="bench")

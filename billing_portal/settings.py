@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     # Ours
     "billing_portal.common",
     "accounts",
+    "catalogue",
     "invoices",
     "payments",
     "credits",

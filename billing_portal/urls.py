@@ -25,7 +25,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("services/", include("provisioning.urls")),
     path("invoices/", include("invoices.urls")),
-    path("order/", include("invoices.order_urls")),
+    path("order/", include("catalogue.urls")),
     path("billing/", include("credits.urls")),
     path("payments/", include("payments.urls")),
     path("dns/", include("dnszones.urls")),

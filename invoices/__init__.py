@@ -1,3 +1,3 @@
-"""Catalogue (products, plans, prices, coupons, tax rates), orders, invoices, credit notes and
-the daily billing run.
+"""Orders, invoices, credit notes, numbering, tax calculation and the daily billing run (the
+catalogue they sell from is the `catalogue` app's).
 """

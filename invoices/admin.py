@@ -1,6 +1,6 @@
-"""Staff screens for the catalogue, orders and invoices.
+"""Staff screens for orders, invoices, credit notes and the billing run.
 
-The catalogue is edited freely. Invoices are read-only here: they change only through
+Invoices are read-only here: they change only through
 services (issue, cancel, mark paid), offered as admin actions.
 """
 
@@ -24,83 +24,21 @@ from billing_portal.common.admin import (
     values_filter,
 )
 from billing_portal.common.errors import DomainError
+from catalogue.models import Product
 from invoices import services
 from invoices.admin_forms import (
     CreditNoteForm,
     ManualInvoiceForm,
     ManualLineFormSet,
-    ProductAdminForm,
 )
 from invoices.models import (
-    ConfigurableOption,
-    ConfigurableOptionPrice,
-    Coupon,
     CreditNote,
     Invoice,
     InvoiceLine,
     InvoiceNotice,
     Order,
-    Product,
-    ProductGroup,
-    ProductPrice,
-    TaxRate,
     UsageRecord,
 )
-
-
-class ProductPriceInline(admin.TabularInline):
-    model = ProductPrice
-    extra = 1
-
-
-class ConfigurableOptionInline(admin.TabularInline):
-    model = ConfigurableOption
-    extra = 0
-    show_change_link = True
-
-
-@admin.register(ProductGroup)
-class ProductGroupAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "is_visible", "sort_order")
-    prepopulated_fields = {"slug": ("name",)}
-
-
-@admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    form = ProductAdminForm
-    list_display = ("name", "group", "kind", "module", "server_group", "is_visible", "stock_limit")
-    list_filter = ("kind", "group", "is_visible")
-    search_fields = ("name", "slug", "description")
-    prepopulated_fields = {"slug": ("name",)}
-    list_select_related = ("group",)
-    inlines = [ProductPriceInline, ConfigurableOptionInline]
-
-
-class ConfigurableOptionPriceInline(admin.TabularInline):
-    model = ConfigurableOptionPrice
-    extra = 1
-
-
-@admin.register(ConfigurableOption)
-class ConfigurableOptionAdmin(admin.ModelAdmin):
-    list_display = ("name", "product", "unit_label", "min_quantity", "max_quantity")
-    list_select_related = ("product",)
-    search_fields = ("name", "product__name")
-    inlines = [ConfigurableOptionPriceInline]
-
-
-@admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
-    list_display = ("code", "kind", "percent", "amount", "applies", "expires_at", "is_active")
-    list_filter = ("kind", "applies", "is_active")
-    search_fields = ("code",)
-    filter_horizontal = ("products",)
-
-
-@admin.register(TaxRate)
-class TaxRateAdmin(admin.ModelAdmin):
-    list_display = ("name", "country", "region", "rate", "is_active")
-    list_filter = ("is_active", "country")
 
 
 @admin.register(Order)

@@ -1,7 +1,4 @@
-"""Catalogue, orders and invoices.
-
-Catalogue: `ProductGroup` > `Product` with `ProductPrice` per billing cycle and currency, and
-priced `ConfigurableOption`s. `Coupon`s discount orders; `TaxRate`s apply by country/region.
+"""Orders and invoices (the catalogue they sell from is the `catalogue` app's).
 
 Invoices: an `Invoice` is a draft until issued; issuing assigns a number from a locked
 `InvoiceNumberSequence` row, freezes seller and buyer details and makes it immutable (only
@@ -18,11 +15,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django_countries.fields import CountryField
 from djmoney.money import Money
 
 from billing_portal.common.money import (
@@ -31,26 +26,7 @@ from billing_portal.common.money import (
     money_field,
     money_zero,
 )
-
-
-class BillingCycle(models.TextChoices):
-    MONTHLY = "monthly", "Monthly"
-    QUARTERLY = "quarterly", "Quarterly"
-    SEMIANNUAL = "semiannual", "Semi-annually"
-    ANNUAL = "annual", "Annually"
-    BIENNIAL = "biennial", "Biennially"
-    ONE_TIME = "one_time", "One time"
-
-
-# Months per cycle; a one-time purchase has no renewal period.
-CYCLE_MONTHS: dict[str, int | None] = {
-    BillingCycle.MONTHLY: 1,
-    BillingCycle.QUARTERLY: 3,
-    BillingCycle.SEMIANNUAL: 6,
-    BillingCycle.ANNUAL: 12,
-    BillingCycle.BIENNIAL: 24,
-    BillingCycle.ONE_TIME: None,
-}
+from catalogue.models import Coupon
 
 
 def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
@@ -60,182 +36,7 @@ def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=condition, name=name)
 
 
-# --- Catalogue ----------------------------------------------------------------------------
-
-
-class ProductGroup(models.Model):
-    name = models.CharField(max_length=100)
-    slug = models.SlugField(unique=True)
-    description = models.TextField(blank=True)
-    is_visible = models.BooleanField(default=True)
-    sort_order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["sort_order", "name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Product(models.Model):
-    class Kind(models.TextChoices):
-        GAME_SERVER = "game_server", "Game server"
-        VPS = "vps", "VPS"
-        WEB_HOSTING = "web_hosting", "Web hosting"
-        WORDPRESS_SITE = "wordpress_site", "WordPress site"
-        DNS_PLAN = "dns_plan", "DNS plan"
-        SUPPORT = "support", "Support subscription"
-        OTHER = "other", "Other"
-
-    group = models.ForeignKey(ProductGroup, on_delete=models.PROTECT, related_name="products")
-    name = models.CharField(max_length=150)
-    slug = models.SlugField(unique=True)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    description = models.TextField(blank=True)
-    module = models.CharField(
-        "provisioning module", max_length=50, blank=True, help_text="Empty: no automation."
-    )
-    module_settings = models.JSONField(default=dict, blank=True)
-    server_group = models.ForeignKey(
-        "provisioning.ServerGroup",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="products",
-        help_text="Where new services of this product are placed (with a module).",
-    )
-    stock_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How many can be sold in all. Empty: unlimited."
-    )
-    is_visible = models.BooleanField(default=True, help_text="Shown in the client catalogue.")
-    requires_domain = models.BooleanField(default=False)
-    requires_hostname = models.BooleanField(default=False)
-    # Usage billing: a quantity of `usage_metric` included per period; the rest is overage.
-    usage_metric = models.CharField(max_length=50, blank=True)
-    usage_included = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
-    )
-    sort_order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["group__sort_order", "sort_order", "name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ProductPrice(models.Model):
-    """The price of a product for one billing cycle in one currency."""
-
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
-    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
-    currency = currency_field()
-    price = money_field()
-    setup_fee = money_field()
-    overage_unit_price = money_field(
-        null=True, blank=True, help_text="Price per unit of usage above the included quantity."
-    )
-
-    class Meta:
-        ordering = ["product", "currency", "cycle"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["product", "cycle", "currency"], name="invoices_productprice_unique"
-            ),
-            _nonnegative("invoices_productprice_nonnegative", "price", "setup_fee"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.product} {self.get_cycle_display()} {self.price}"
-
-
-class ConfigurableOption(models.Model):
-    """A priced, per-unit add-on such as extra memory (GB), extra backups or extra domains."""
-
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="options")
-    name = models.CharField(max_length=100)
-    unit_label = models.CharField(max_length=30, default="unit")
-    min_quantity = models.PositiveIntegerField(default=0)
-    max_quantity = models.PositiveIntegerField(default=1)
-    sort_order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["sort_order", "name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(max_quantity__gte=F("min_quantity")),
-                name="invoices_configurableoption_quantity_range",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.product}: {self.name}"
-
-
-class ConfigurableOptionPrice(models.Model):
-    option = models.ForeignKey(ConfigurableOption, on_delete=models.CASCADE, related_name="prices")
-    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
-    currency = currency_field()
-    unit_price = money_field()
-    setup_fee = money_field()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["option", "cycle", "currency"], name="invoices_optionprice_unique"
-            ),
-            _nonnegative("invoices_optionprice_nonnegative", "unit_price", "setup_fee"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.option} {self.get_cycle_display()} {self.unit_price}"
-
-
-class Coupon(models.Model):
-    class Kind(models.TextChoices):
-        PERCENT = "percent", "Percentage"
-        FIXED = "fixed", "Fixed amount"
-
-    class Applies(models.TextChoices):
-        FIRST_INVOICE = "first_invoice", "First invoice only"
-        RECURRING = "recurring", "Every invoice"
-
-    code = models.CharField(max_length=40, unique=True, help_text="Stored upper-case.")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    percent = models.DecimalField(
-        max_digits=5,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
-    )
-    currency = currency_field(blank=True, help_text="For fixed coupons.")
-    amount = money_field(null=True, blank=True, help_text="For fixed coupons, per invoice.")
-    applies = models.CharField(max_length=16, choices=Applies.choices)
-    products = models.ManyToManyField(
-        Product, blank=True, help_text="Empty: valid for every product."
-    )
-    starts_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
-    max_uses_per_customer = models.PositiveIntegerField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["code"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(kind="percent", percent__isnull=False, amount__isnull=True)
-                    | (Q(kind="fixed", percent__isnull=True, amount__gt=0) & ~Q(currency=""))
-                ),
-                name="invoices_coupon_value_matches_kind",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.code
+# --- Orders -------------------------------------------------------------------------------
 
 
 class CouponRedemption(models.Model):
@@ -252,37 +53,6 @@ class CouponRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon} on order #{self.order_id}"
-
-
-class TaxRate(models.Model):
-    """A tax rate for a country, or one region of it (a region rate wins over the country's)."""
-
-    name = models.CharField(max_length=50, help_text='Shown on invoices, e.g. "VAT".')
-    country = CountryField()
-    region = models.CharField(max_length=100, blank=True, help_text="Empty: whole country.")
-    rate = models.DecimalField(
-        "rate (%)",
-        max_digits=6,
-        decimal_places=3,
-        validators=[MinValueValidator(0), MaxValueValidator(100)],
-    )
-    is_active = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["country", "region"]
-        constraints = [
-            models.UniqueConstraint(fields=["country", "region"], name="invoices_taxrate_unique"),
-            models.CheckConstraint(
-                condition=Q(rate__gte=0, rate__lte=100), name="invoices_taxrate_range"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        where = f"{self.country.code}/{self.region}" if self.region else self.country.code
-        return f"{self.name} {self.rate}% ({where})"
-
-
-# --- Orders -------------------------------------------------------------------------------
 
 
 class Order(models.Model):

@@ -1,4 +1,4 @@
-"""Invoice and catalogue reads for views and the API, always scoped by the caller."""
+"""Invoice and order reads for views and the API, always scoped by the caller."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from django.db.models import (
 from djmoney.money import Money
 
 from accounts.models import Customer
-from invoices.models import Invoice, InvoiceLine, Order, Product, ProductGroup, ProductPrice
+from invoices.models import Invoice, InvoiceLine, Order
 
 CUSTOMER_VISIBLE_STATUSES = [status for status in Invoice.Status.values if status != "draft"]
 
@@ -82,26 +82,6 @@ def invoice_ids_by_number_for_customer(*, customer: Customer, numbers: list[str]
         return {}
     invoices = invoice_list_for_customer(customer=customer).filter(number__in=numbers)
     return dict(invoices.values_list("number", "pk"))
-
-
-def catalogue_for_currency(*, currency: str) -> QuerySet[ProductGroup]:
-    """Visible groups with their visible products and those products' prices in `currency`."""
-    prices = ProductPrice.objects.filter(currency=currency).order_by("price")
-    products = Product.objects.filter(is_visible=True).prefetch_related(
-        Prefetch("prices", queryset=prices)
-    )
-    return (
-        ProductGroup.objects.filter(is_visible=True, products__is_visible=True)
-        .distinct()
-        .prefetch_related(Prefetch("products", queryset=products))
-    )
-
-
-def product_get_orderable(*, slug: str) -> Product:
-    """A visible product with its prices and options; Product.DoesNotExist otherwise."""
-    return Product.objects.prefetch_related("prices", "options__prices").get(
-        slug=slug, is_visible=True
-    )
 
 
 def order_get_for_customer(*, customer: Customer, order_id: int) -> Order:

@@ -13,7 +13,7 @@ from django.conf import settings
 from stdnum.eu import vat
 
 from accounts.models import Customer
-from invoices.models import TaxRate
+from catalogue.models import TaxRate
 
 REVERSE_CHARGE_NOTE = (
     "Reverse charge: VAT to be accounted for by the recipient (Art. 196 VAT Directive)."

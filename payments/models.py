@@ -264,7 +264,7 @@ class GatewayPlan(models.Model):
     billing plan), created on first use and reused."""
 
     gateway = models.CharField(max_length=32)
-    product = models.ForeignKey("invoices.Product", on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("catalogue.Product", on_delete=models.PROTECT, related_name="+")
     cycle = models.CharField(max_length=16)
     currency = currency_field()
     amount = money_field()

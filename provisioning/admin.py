@@ -24,8 +24,11 @@ from billing_portal.common.admin import (
     permission_check,
 )
 from billing_portal.common.errors import DomainError
+from catalogue.admin import ProductAdmin
+from catalogue.models import Product
 from provisioning import services
 from provisioning.models import (
+    ProductPlacement,
     ProvisioningOperation,
     Server,
     ServerGroup,
@@ -33,7 +36,7 @@ from provisioning.models import (
     ServiceOption,
     SitePlan,
 )
-from provisioning.panels.registry import module_choices
+from provisioning.panels.registry import MODULES, module_choices, module_settings_errors
 
 
 class ServerForm(forms.ModelForm):
@@ -86,6 +89,70 @@ class ServerForm(forms.ModelForm):
         if self.cleaned_data.get("new_credentials"):
             self.instance.credentials = self.cleaned_data["new_credentials"]
         return super().save(commit)
+
+
+class ProductModuleForm(forms.ModelForm):
+    """Checks the module's required product settings when staff save a product."""
+
+    class Meta:
+        model = Product
+        fields = "__all__"  # noqa: DJ007 (every field is staff-editable)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        module = data.get("module") or ""
+        if module and module not in MODULES:
+            self.add_error("module", f"Unknown module. Choose one of: {', '.join(MODULES)}.")
+            return data
+        errors = module_settings_errors(module, data.get("module_settings") or {})
+        for name, message in errors.items():
+            self.add_error("module_settings", f"{name}: {message}")
+        plan = (data.get("module_settings") or {}).get("plan")
+        if module == "wordpress" and plan and not SitePlan.objects.filter(name=plan).exists():
+            self.add_error("module_settings", f"plan: no site plan named {plan!r}.")
+        return data
+
+
+class ProductPlacementFormSet(forms.BaseInlineFormSet):
+    """A product with a module needs a server group for its new services."""
+
+    def clean(self) -> None:
+        super().clean()
+        placed = any(
+            form.cleaned_data.get("server_group") and not form.cleaned_data.get("DELETE")
+            for form in self.forms
+            if hasattr(form, "cleaned_data")
+        )
+        if self.instance.module and not placed:
+            raise forms.ValidationError("Choose the server group new services go to.")
+
+
+class ProductPlacementInline(admin.TabularInline):
+    model = ProductPlacement
+    formset = ProductPlacementFormSet
+    fields = ("server_group",)
+    extra = 1
+    max_num = 1
+    verbose_name = "placement"
+    verbose_name_plural = "placement (where new services go)"
+
+
+# The catalogue's product screen, with provisioning's part of a product: its module settings
+# checked against the panel module, and where its services are placed.
+admin.site.unregister(Product)
+
+
+@admin.register(Product)
+class PlacedProductAdmin(ProductAdmin):
+    form = ProductModuleForm
+    list_display = (*ProductAdmin.list_display[:4], "server_group", *ProductAdmin.list_display[4:])
+    list_select_related = (*ProductAdmin.list_select_related, "placement__server_group")
+    inlines = [*ProductAdmin.inlines, ProductPlacementInline]
+
+    @admin.display(description="server group", ordering="placement__server_group__name")
+    def server_group(self, product: Product) -> ServerGroup | None:
+        placement = getattr(product, "placement", None)
+        return placement.server_group if placement else None
 
 
 @admin.register(SitePlan)

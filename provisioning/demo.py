@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from invoices.models import Product
-from provisioning.models import Server, ServerGroup
+from catalogue.models import Product
+from provisioning.models import ProductPlacement, Server, ServerGroup
 
 # product slug -> the sandbox's module settings for it
 SANDBOX_PRODUCTS = {
@@ -37,6 +37,7 @@ def sandbox_seed() -> None:
         wanted = SANDBOX_PRODUCTS[product.slug]
         if product.module == "sandbox" and product.module_settings.get("stands_in_for"):
             continue  # set up already (perhaps changed by staff since)
-        product.module, product.server_group = "sandbox", group
+        product.module = "sandbox"
         product.module_settings = {**wanted, **product.module_settings}
-        product.save(update_fields=["module", "server_group", "module_settings"])
+        product.save(update_fields=["module", "module_settings"])
+        ProductPlacement.objects.update_or_create(product=product, defaults={"server_group": group})

@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from billing_portal.common.forms import IdChoiceField, WholeNumberField
-from invoices.models import ConfigurableOption, Product
+from catalogue.models import ConfigurableOption, Product
 from provisioning.models import Service
 
 CHOOSE_PLAN = "Choose one of the plans shown."

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing_portal.common.crypto import EncryptedJSONField
 from billing_portal.common.models import Operation
 from billing_portal.common.money import currency_field, money_field
-from invoices.models import BillingCycle
+from catalogue.models import BillingCycle
 
 
 class ServerGroup(models.Model):
@@ -34,6 +34,24 @@ class ServerGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProductPlacement(models.Model):
+    """Where new services of a catalogue product are placed: provisioning's knowledge about a
+    product, kept here so the catalogue below never points up at servers."""
+
+    product = models.OneToOneField(
+        "catalogue.Product", on_delete=models.CASCADE, related_name="placement"
+    )
+    server_group = models.ForeignKey(
+        ServerGroup,
+        on_delete=models.PROTECT,
+        related_name="placements",
+        help_text="Where new services of this product are placed (with a module).",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.product} on {self.server_group}"
 
 
 class Server(models.Model):
@@ -95,13 +113,13 @@ class Service(models.Model):
         "invoices.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="services"
     )
     product = models.ForeignKey(
-        "invoices.Product", on_delete=models.PROTECT, related_name="services"
+        "catalogue.Product", on_delete=models.PROTECT, related_name="services"
     )
     cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
     currency = currency_field()
     recurring_amount = money_field(help_text="List price per cycle, options included.")
     recurring_coupon = models.ForeignKey(
-        "invoices.Coupon",
+        "catalogue.Coupon",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -179,7 +197,7 @@ class ServiceOption(models.Model):
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="options")
     option = models.ForeignKey(
-        "invoices.ConfigurableOption", on_delete=models.PROTECT, related_name="+"
+        "catalogue.ConfigurableOption", on_delete=models.PROTECT, related_name="+"
     )
     quantity = models.PositiveIntegerField()
 
@@ -249,8 +267,10 @@ class ServiceChange(models.Model):
         EXPIRED = "expired", "Expired"
 
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="changes")
-    from_product = models.ForeignKey("invoices.Product", on_delete=models.PROTECT, related_name="+")
-    to_product = models.ForeignKey("invoices.Product", on_delete=models.PROTECT, related_name="+")
+    from_product = models.ForeignKey(
+        "catalogue.Product", on_delete=models.PROTECT, related_name="+"
+    )
+    to_product = models.ForeignKey("catalogue.Product", on_delete=models.PROTECT, related_name="+")
     currency = currency_field()
     new_recurring_amount = money_field()
     # option id (as text) -> quantity the service has after the change

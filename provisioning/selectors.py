@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet
 
 from accounts.models import Customer
-from invoices.models import Product
-from provisioning.models import Server, ServerGroup, Service, SitePlan
+from catalogue.models import Product
+from provisioning.models import ProductPlacement, Server, ServerGroup, Service, SitePlan
 
 S = Service.Status
 SETTING_UP_STATUSES = (S.PENDING, S.PROVISIONING, S.FAILED)
@@ -62,17 +62,28 @@ def service_get_for_customer(*, customer: Customer, service_id: int) -> Service:
     return Service.objects.select_related("product", "server").get(pk=service_id, customer=customer)
 
 
+def product_server_group(*, product: Product) -> ServerGroup | None:
+    """The server group new services of `product` go to (None: not placed anywhere)."""
+    try:
+        return product.placement.server_group
+    except ProductPlacement.DoesNotExist:
+        return None
+
+
 def servers_with_room(*, product: Product) -> QuerySet[Server]:
     """Active, online servers of the product's group and module with a free account slot,
     best first by the group's placement strategy."""
+    group = product_server_group(product=product)
     servers = Server.objects.filter(
-        group=product.server_group,
+        group=group,
         module=product.module,
         is_active=True,
         is_online=True,
         current_accounts__lt=F("capacity_accounts"),
     )
-    if product.server_group.strategy == ServerGroup.Strategy.FILL_FIRST:
+    if group is None:
+        return servers.none()
+    if group.strategy == ServerGroup.Strategy.FILL_FIRST:
         return servers.order_by("-current_accounts", "pk")
     share = ExpressionWrapper(
         F("current_accounts") * 1.0 / F("capacity_accounts"), output_field=FloatField()
@@ -80,10 +91,15 @@ def servers_with_room(*, product: Product) -> QuerySet[Server]:
     return servers.annotate(share=share).order_by("share", "pk")
 
 
+def product_is_placed(*, product: Product) -> bool:
+    """Whether new services of `product` go to a panel server (a module and a group)."""
+    return bool(product.module) and product_server_group(product=product) is not None
+
+
 def product_has_room(*, product: Product) -> bool:
     """Whether a new service of `product` could be placed now (products without a module
     always can)."""
-    if not product.module or product.server_group_id is None:
+    if not product_is_placed(product=product):
         return True
     return servers_with_room(product=product).exists()
 

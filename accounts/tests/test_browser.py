@@ -147,21 +147,21 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     from djmoney.money import Money
 
     from billing_portal.common.audit import AuditEvent
+    from catalogue.models import ConfigurableOptionPrice, TaxRate
+    from catalogue.tests.factories import (
+        ConfigurableOptionFactory,
+        ProductFactory,
+        ProductPriceFactory,
+    )
     from credits.services import credit_entry_append
     from dnszones import services as dns_services
     from dnszones.demo import dns_plans_seed
     from dnszones.models import DnsPlan
     from invoices import services as invoice_services
-    from invoices.models import ConfigurableOptionPrice, TaxRate
-    from invoices.tests.factories import (
-        ConfigurableOptionFactory,
-        ProductFactory,
-        ProductPriceFactory,
-    )
     from payments.models import SavedPaymentMethod
     from payments.services import payment_record
     from provisioning.models import Service
-    from provisioning.tests.factories import ServerFactory, panel_product
+    from provisioning.tests.factories import ServerFactory, panel_product, placed_product
 
     def usd(value: str) -> Money:
         return Money(Decimal(value), "USD")
@@ -178,11 +178,11 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     ConfigurableOptionPrice.objects.create(
         option=memory, cycle="monthly", currency="USD", unit_price=usd("2.50"), setup_fee=usd("0")
     )
-    bigger = ProductFactory(
+    bigger = placed_product(
+        server.group,
         name="Minecraft 8 GB game server (more players, more mods)",
         group=product.group,
         module=product.module,
-        server_group=server.group,
     )
     ProductPriceFactory(product=bigger, price=usd("20"))
     service = Service.objects.create(

@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from djmoney.money import Money
 
+from catalogue.tests.factories import ProductFactory
 from credits.services import credit_entry_append
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from invoices.tests.factories import ProductFactory
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

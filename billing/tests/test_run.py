@@ -13,11 +13,11 @@ from djmoney.money import Money
 from billing.models import BillingRun
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
+from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices import services
 from invoices.audit import InvoiceAudit, OrderAudit
 from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from invoices.services.dunning import reminder_kind
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.audit import ProvisioningAudit
 from provisioning.models import Service
 

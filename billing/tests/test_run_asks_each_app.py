@@ -15,9 +15,9 @@ from billing.services import billing_run
 from billing.services import run as module
 from billing_portal.celery import app as celery_app
 from billing_portal.common.audit import AuditEvent
+from catalogue.tests.factories import ProductPriceFactory
 from invoices.models import Invoice, InvoiceNotice
 from invoices.selectors import unpaid_service_bills
-from invoices.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from accounts.tests.factories import CustomerFactory
 from billing.models import BillingRun
 from billing.services import billing_run
 from billing_portal.common.testing import errors_of, run_together
+from catalogue.tests.factories import ProductPriceFactory
 from invoices.models import Invoice, InvoiceNotice
-from invoices.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -19,9 +19,10 @@ from djmoney.money import Money
 
 from accounts.management.commands.seed_demo import STAFF_EMAIL
 from accounts.models import User
+from catalogue.models import Product
 from credits.services import credit_balance
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
-from invoices.models import Invoice, Product
+from invoices.models import Invoice
 from provisioning.models import ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db

@@ -35,18 +35,18 @@ from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFac
 from billing.models import BillingRun
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import form_values
-from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
-from credits.services import credit_entry_append
-from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
-from invoices import services as invoice_services
-from invoices.models import Invoice, InvoiceNotice, Order, UsageRecord
-from invoices.tests.factories import (
+from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
     ProductFactory,
     ProductGroupFactory,
     TaxRateFactory,
 )
+from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
+from credits.services import credit_entry_append
+from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
+from invoices import services as invoice_services
+from invoices.models import Invoice, InvoiceNotice, Order, UsageRecord
 from payments.models import Payment, WebhookEvent
 from payments.services import payment_record
 from provisioning.models import ProvisioningOperation, Server, Service, SitePlan
@@ -236,11 +236,11 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "accounts.User": UserFactory,
     "accounts.Customer": CustomerFactory,
     "common.AuditEvent": AuditEventFactory,
-    "invoices.ProductGroup": ProductGroupFactory,
-    "invoices.Product": ProductFactory,
-    "invoices.ConfigurableOption": ConfigurableOptionFactory,
-    "invoices.Coupon": CouponFactory,
-    "invoices.TaxRate": TaxRateFactory,
+    "catalogue.ProductGroup": ProductGroupFactory,
+    "catalogue.Product": ProductFactory,
+    "catalogue.ConfigurableOption": ConfigurableOptionFactory,
+    "catalogue.Coupon": CouponFactory,
+    "catalogue.TaxRate": TaxRateFactory,
     "invoices.Order": lambda: Order.objects.create(customer=CustomerFactory()),
     "invoices.Invoice": _unpaid,
     "billing.BillingRun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),

@@ -31,7 +31,7 @@ from billing_portal.common.testing import (
     run_together,
     wait_for,
 )
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
+from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -41,18 +41,18 @@ from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
 from billing_portal.common.forms import BIDI_CONTROLS
-from credits.models import CreditEntry
-from credits.services import credit_entry_append
-from dnszones import services as dns_services
-from dnszones.models import DnsPlan
-from invoices import services as invoice_services
-from invoices.models import ConfigurableOptionPrice
-from invoices.tests.factories import (
+from catalogue.models import ConfigurableOptionPrice
+from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
     ProductFactory,
     ProductPriceFactory,
 )
+from credits.models import CreditEntry
+from credits.services import credit_entry_append
+from dnszones import services as dns_services
+from dnszones.models import DnsPlan
+from invoices import services as invoice_services
 from payments.models import (
     GatewayCustomer,
     GatewayPlan,
@@ -61,7 +61,7 @@ from payments.models import (
     SavedPaymentMethod,
 )
 from provisioning.models import Service, ServiceOption
-from provisioning.tests.factories import ServerFactory
+from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
 
@@ -531,11 +531,11 @@ def _dns(w: SimpleNamespace) -> None:
 def _services(w: SimpleNamespace) -> None:
     server = ServerFactory()
     medium, w.small = (
-        ProductFactory(
+        placed_product(
+            server.group,
             name=name,
             slug=name.lower(),
             module="sandbox",
-            server_group=server.group,
             module_settings={"plan": name},
         )
         for name in ("Medium", "Small")

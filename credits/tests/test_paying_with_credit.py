@@ -9,12 +9,12 @@ import pytest
 from djmoney.money import Money
 
 from billing.services import billing_run
+from catalogue.tests.factories import ProductPriceFactory
 from credits import services
 from credits.errors import InsufficientCredit
 from credits.models import CreditAccount, CreditEntry
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from invoices.tests.factories import ProductPriceFactory
 from payments.models import Payment
 from payments.services import payment_record
 from provisioning.models import Service

@@ -14,12 +14,13 @@ from djmoney.money import Money
 from accounts.tests.factories import UserFactory
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
+from catalogue.models import TaxRate
 from credits import services
 from credits.audit import CreditAudit
 from credits.errors import CreditsError
 from credits.models import CreditEntry
 from invoices import services as invoice_services
-from invoices.models import Invoice, InvoiceNotice, TaxRate
+from invoices.models import Invoice, InvoiceNotice
 from payments.models import Payment
 from payments.services import payment_record
 from payments.tests import stripe_events as se

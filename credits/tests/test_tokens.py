@@ -18,12 +18,13 @@ from responses import matchers
 
 from accounts.tests.factories import UserFactory
 from billing_portal.common.audit import AuditEvent
+from catalogue.models import TaxRate
 from credits import services
 from credits.audit import CreditAudit
 from credits.models import CreditEntry, TokenPurchase
 from credits.services import tokens as token_services
 from credits.tests.conftest import VF
-from invoices.models import Invoice, TaxRate
+from invoices.models import Invoice
 from payments.models import Payment
 from payments.services import payment_record
 from provisioning.tests.test_virtfusion_adapter import refused

@@ -21,7 +21,6 @@ from invoices.services.orders import (
     order_cancel,
     order_place,
     order_quote,
-    recurring_price,
 )
 
 __all__ = [
@@ -43,5 +42,4 @@ __all__ = [
     "order_cancel",
     "order_place",
     "order_quote",
-    "recurring_price",
 ]

@@ -21,27 +21,18 @@ from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.hostnames import domain_name_ascii, host_name_ascii
 from billing_portal.common.request import RequestMeta
+from catalogue.errors import PriceUnavailable
+from catalogue.models import BillingCycle, ConfigurableOption, Coupon, Product, ProductPrice
+from catalogue.selectors import ChosenOption, options_chosen, product_price_get, recurring_amount_of
 from invoices.audit import OrderAudit
 from invoices.errors import (
     CouponInvalid,
-    InvalidOptionQuantity,
     InvalidOrderField,
     MissingOrderField,
     OrderNotCancellable,
     OutOfStock,
-    PriceUnavailable,
 )
-from invoices.models import (
-    BillingCycle,
-    ConfigurableOption,
-    Coupon,
-    CouponRedemption,
-    Invoice,
-    InvoiceLine,
-    Order,
-    Product,
-    ProductPrice,
-)
+from invoices.models import CouponRedemption, Invoice, InvoiceLine, Order
 from invoices.pricing import LineAmounts, Totals, allocate, percent_of
 from invoices.services.invoices import (
     LineDraft,
@@ -128,41 +119,18 @@ def coupon_check(
 
 
 def _product_price(request: OrderRequest) -> ProductPrice:
-    price = ProductPrice.objects.filter(
+    return product_price_get(
         product=request.product, cycle=request.cycle, currency=request.currency
-    ).first()
-    if price is None:
-        raise PriceUnavailable
-    return price
+    )
 
 
-def _chosen_options(request: OrderRequest) -> list[tuple[ConfigurableOption, int, Money, Money]]:
-    """(option, quantity, unit price, setup fee) for each option with a quantity."""
-    chosen = []
-    options = request.product.options.prefetch_related("prices")
-    for option in options:
-        quantity = request.option_quantities.get(option.pk, option.min_quantity)
-        if not option.min_quantity <= quantity <= option.max_quantity:
-            raise InvalidOptionQuantity(
-                f"{option.name}: choose between {option.min_quantity} and {option.max_quantity}."
-            )
-        if not quantity:
-            continue
-        price = next(
-            (
-                p
-                for p in option.prices.all()
-                if p.cycle == request.cycle and p.currency == request.currency
-            ),
-            None,
-        )
-        if price is None:
-            raise PriceUnavailable(f"{option.name} is not sold on this billing cycle.")
-        chosen.append((option, quantity, price.unit_price, price.setup_fee))
-    unknown = set(request.option_quantities) - {option.pk for option in options}
-    if unknown:
-        raise InvalidOptionQuantity("An option you chose does not belong to this product.")
-    return chosen
+def _chosen_options(request: OrderRequest) -> list[ChosenOption]:
+    return options_chosen(
+        product=request.product,
+        cycle=request.cycle,
+        currency=request.currency,
+        quantities=request.option_quantities,
+    )
 
 
 def _order_names(request: OrderRequest) -> tuple[str, str]:
@@ -187,7 +155,7 @@ def _order_names(request: OrderRequest) -> tuple[str, str]:
 def _order_lines(
     request: OrderRequest,
     price: ProductPrice,
-    options: list[tuple[ConfigurableOption, int, Money, Money]],
+    options: list[ChosenOption],
     period: tuple[date, date | None],
 ) -> list[LineDraft]:
     start, end = period
@@ -209,7 +177,13 @@ def _order_lines(
                 unit_price=price.setup_fee,
             )
         )
-    for option, quantity, unit_price, setup_fee in options:
+    for chosen in options:
+        option, quantity, unit_price, setup_fee = (
+            chosen.option,
+            chosen.quantity,
+            chosen.unit_price,
+            chosen.setup_fee,
+        )
         lines.append(
             LineDraft(
                 kind=InvoiceLine.Kind.OPTION,
@@ -282,7 +256,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
     period = (today, service_period_end(start=today, cycle=request.cycle))
     lines = coupon_apply(_order_lines(request, price, options, period), coupon)
     priced = lines_price(customer=customer, currency=request.currency, lines=lines)
-    recurring_amount = _recurring_of(price, options)
+    recurring_amount = recurring_amount_of(price, options)
     return Quote(
         request=request,
         lines=lines,
@@ -290,7 +264,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
         totals=priced.totals,
         tax=priced.tax,
         coupon=coupon,
-        options=[(option, quantity) for option, quantity, _price, _fee in options],
+        options=[(chosen.option, chosen.quantity) for chosen in options],
         recurring_amount=recurring_amount,
         recurring_total=_recurring_total(
             customer=customer, request=request, amount=recurring_amount, coupon=coupon
@@ -298,25 +272,6 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
         domain=domain,
         hostname=hostname,
     )
-
-
-def _recurring_of(price: ProductPrice, options) -> Money:
-    return sum(
-        (unit_price * quantity for _option, quantity, unit_price, _fee in options), price.price
-    )
-
-
-def recurring_price(
-    *, product: Product, cycle: str, currency: str, option_quantities: dict[int, int]
-) -> tuple[Money, list[tuple[ConfigurableOption, int]]]:
-    """The recurring amount of `product` with these option quantities on `cycle`, priced as
-    an order would be (plan changes use it), and the options with a quantity."""
-    request = OrderRequest(
-        product=product, cycle=cycle, currency=currency, option_quantities=option_quantities
-    )
-    options = _chosen_options(request)
-    amount = _recurring_of(_product_price(request), options)
-    return amount, [(option, quantity) for option, quantity, _price, _fee in options]
 
 
 def _check_stock(product: Product) -> None:

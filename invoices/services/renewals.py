@@ -14,14 +14,8 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import Sum
 
 from accounts.models import Customer
-from invoices.models import (
-    CYCLE_MONTHS,
-    BillingCycle,
-    Invoice,
-    InvoiceLine,
-    ProductPrice,  # the catalogue's (issue 13)
-    UsageRecord,
-)
+from catalogue.models import CYCLE_MONTHS, BillingCycle, ProductPrice
+from invoices.models import Invoice, InvoiceLine, UsageRecord
 from invoices.services.invoices import LineDraft, invoice_create_draft, invoice_issue
 from invoices.services.orders import coupon_apply
 from provisioning.models import Service

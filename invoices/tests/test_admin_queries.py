@@ -18,11 +18,11 @@ from accounts.models import Customer, User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
 from billing.models import BillingRun
 from billing_portal.common.audit import AuditEvent
+from catalogue.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
 from credits.models import CreditEntry
 from dnszones.models import DnsOperation
 from invoices import services
 from invoices.models import Invoice, Order, UsageRecord
-from invoices.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Service
 
@@ -116,8 +116,8 @@ BUILDERS = {
     "common_auditevent": AuditEventFactory,
     "invoices_invoice": _invoice,
     "invoices_order": lambda: Order.objects.create(customer=CustomerFactory()),
-    "invoices_product": ProductFactory,
-    "invoices_coupon": CouponFactory,
+    "catalogue_product": ProductFactory,
+    "catalogue_coupon": CouponFactory,
     "billing_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "provisioning_service": _service,
     "provisioning_provisioningoperation": _operation,

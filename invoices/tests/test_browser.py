@@ -9,8 +9,8 @@ from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD
 from billing_portal.common.browser import browser_log_in
+from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices.models import Invoice
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,11 +11,11 @@ from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.audit import AuditEvent
+from catalogue.tests.factories import ProductFactory, TaxRateFactory
 from invoices import hooks, services
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition
 from invoices.models import Invoice, InvoiceLine
-from invoices.tests.factories import ProductFactory, TaxRateFactory
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

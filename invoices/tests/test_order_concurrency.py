@@ -6,9 +6,9 @@ import pytest
 
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.testing import run_together
+from catalogue.tests.factories import ProductPriceFactory
 from invoices import services
 from invoices.errors import OutOfStock
-from invoices.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -11,23 +11,18 @@ from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.audit import AuditEvent
-from invoices import services
-from invoices.audit import OrderAudit
-from invoices.errors import (
-    CouponInvalid,
-    InvalidOptionQuantity,
-    MissingOrderField,
-    OrderNotCancellable,
-    OutOfStock,
-    PriceUnavailable,
-)
-from invoices.models import ConfigurableOptionPrice, Coupon, Invoice, Order
-from invoices.tests.factories import (
+from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
+from catalogue.models import ConfigurableOptionPrice, Coupon
+from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
     ProductPriceFactory,
     TaxRateFactory,
 )
+from invoices import services
+from invoices.audit import OrderAudit
+from invoices.errors import CouponInvalid, MissingOrderField, OrderNotCancellable, OutOfStock
+from invoices.models import Invoice, Order
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db

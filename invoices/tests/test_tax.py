@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.tests.factories import CustomerFactory
+from catalogue.tests.factories import TaxRateFactory
 from invoices.tax import REVERSE_CHARGE_NOTE, eu_vat_number_valid, tax_treatment_for
-from invoices.tests.factories import TaxRateFactory
 
 pytestmark = pytest.mark.django_db
 

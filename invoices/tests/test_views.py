@@ -16,9 +16,9 @@ from pypdf import PdfReader
 
 from accounts.tests.factories import CustomerFactory
 from accounts.tests.helpers import assert_customer_isolation
+from catalogue.tests.factories import TaxRateFactory
 from invoices import documents, services
 from invoices.models import Invoice
-from invoices.tests.factories import TaxRateFactory
 
 pytestmark = pytest.mark.django_db
 

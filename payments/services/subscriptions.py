@@ -20,7 +20,8 @@ from djmoney.money import Money
 
 from accounts.models import Customer
 from billing_portal.common.money import money_to_minor_units
-from invoices.models import CYCLE_MONTHS, BillingCycle, Invoice, InvoiceLine
+from catalogue.models import CYCLE_MONTHS, BillingCycle
+from invoices.models import Invoice, InvoiceLine
 from invoices.services import lines_price
 from invoices.services.renewals import renewal_lines
 from payments.errors import PaymentsError

@@ -14,9 +14,9 @@ from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing_portal.common.testing import drop_unfired
+from catalogue.tests.factories import ProductFactory
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from invoices.tests.factories import ProductFactory
 from payments.gateways.registry import checkout_gateway
 from payments.models import GatewayPlan, GatewaySubscription, Payment, WebhookEvent
 from payments.tests import vendor_payloads

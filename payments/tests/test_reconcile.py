@@ -166,7 +166,7 @@ def test_paypal_transactions_the_portal_missed_are_recorded(settings):
 
 
 def missed_product():
-    from invoices.tests.factories import ProductFactory
+    from catalogue.tests.factories import ProductFactory
 
     return ProductFactory()
 

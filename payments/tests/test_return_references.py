@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
+from catalogue.tests.factories import ProductPriceFactory
 from invoices import services as invoice_services
-from invoices.tests.factories import ProductPriceFactory
 from payments.models import GatewayPlan, GatewaySubscription, PaymentAttempt
 from provisioning.models import Service
 

@@ -24,14 +24,10 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import money_quantize
-from invoices.models import (
-    CYCLE_MONTHS,
-    ConfigurableOption,
-    Invoice,
-    InvoiceLine,
-    Product,
-    ProductPrice,
-)
+from catalogue.errors import CatalogueError
+from catalogue.models import CYCLE_MONTHS, ConfigurableOption, Product
+from catalogue.selectors import product_alternatives, recurring_price
+from invoices.models import Invoice, InvoiceLine
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import ProvisioningError
 from provisioning.models import ProvisioningOperation, Service, ServiceChange, ServiceOption
@@ -59,17 +55,8 @@ def service_option_quantities(service: Service) -> dict[int, int]:
 def plan_change_targets(*, service: Service) -> QuerySet[Product]:
     """Plans this service can move to: same group and module, sold on its cycle (its own
     plan excluded; its add-ons change through `plan_change_quote` with the same product)."""
-    priced = ProductPrice.objects.filter(cycle=service.cycle, currency=service.currency)
-    return (
-        Product.objects.filter(
-            group=service.product.group_id,
-            module=service.product.module,
-            is_visible=True,
-            prices__in=priced,
-        )
-        .exclude(pk=service.product_id)
-        .distinct()
-        .order_by("sort_order", "name")
+    return product_alternatives(
+        product=service.product, cycle=service.cycle, currency=str(service.currency)
     )
 
 
@@ -91,9 +78,6 @@ def plan_change_quote(
     """The new recurring amount (plan and add-ons, priced as an order would be) and the
     difference prorated to the end of the period. Add-on quantities default to the
     service's own on its plan, and to each option's minimum on another plan."""
-    from invoices.errors import InvoicesError
-    from invoices.services import recurring_price
-
     today = today or timezone.localdate()
     same_plan = to_product.pk == service.product_id
     if not same_plan and not plan_change_targets(service=service).filter(pk=to_product.pk):
@@ -107,7 +91,7 @@ def plan_change_quote(
             currency=str(service.currency),
             option_quantities=option_quantities,
         )
-    except InvoicesError as error:
+    except CatalogueError as error:
         raise ProvisioningError(error.message) from error
     if same_plan and {o.pk: q for o, q in options} == service_option_quantities(service):
         raise ProvisioningError("Nothing would change.")

@@ -21,7 +21,8 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
-from invoices.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Invoice, InvoiceLine, Product
+from catalogue.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Product
+from invoices.models import Invoice, InvoiceLine
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import InvalidServiceTransition
 from provisioning.hooks import service_ended_dispatch_on_commit

@@ -15,12 +15,17 @@ from django.utils import timezone
 
 from billing_portal.common.crypto import encrypted_fields
 from billing_portal.common.outbox import BROKER_ERRORS
-from invoices.models import Product
+from catalogue.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
 from provisioning.models import Server, Service
 from provisioning.panels.base import Lifecycle, LoginLink, ServerCredentials
 from provisioning.panels.registry import MODULES, panel_for
-from provisioning.selectors import product_has_room, servers_with_room
+from provisioning.selectors import (
+    product_has_room,
+    product_is_placed,
+    product_server_group,
+    servers_with_room,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ def server_place(*, product: Product) -> Server | None:
     """Pick a server for a new service of `product` and take one account slot on it (call in
     the ordering transaction; the slot returns if it rolls back). None for products without a
     panel module; NoServerCapacity when no active, online server of its group has room."""
-    if not product.module or product.server_group_id is None:
+    if not product_is_placed(product=product):
         return None
     for candidate in servers_with_room(product=product):
         # Lock, then re-check: a concurrent order may have taken the last slot.
@@ -69,7 +74,8 @@ def _refuse_no_capacity(product: Product) -> NoReturn:
                 [
                     f"No server capacity for {product.name}",
                     f"An order for {product.name} was refused: no active, online server in "
-                    f"group {product.server_group} has room. Add capacity or a server.",
+                    f"group {product_server_group(product=product)} has room. Add capacity or "
+                    "a server.",
                 ],
                 retry=False,
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import factory
 from factory.django import DjangoModelFactory
 
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
-from provisioning.models import Server, ServerGroup
+from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory, ProductPriceFactory
+from provisioning.models import ProductPlacement, Server, ServerGroup
 
 
 class ServerGroupFactory(DjangoModelFactory[ServerGroup]):
@@ -28,10 +29,15 @@ class ServerFactory(DjangoModelFactory[Server]):
     capacity_accounts = 10
 
 
-def panel_product(server: Server, **settings):
+def placed_product(server_group: ServerGroup, **fields) -> Product:
+    """A product (ProductFactory with `fields`) whose new services go to `server_group`."""
+    product = ProductFactory(**fields)
+    ProductPlacement.objects.create(product=product, server_group=server_group)
+    return product
+
+
+def panel_product(server: Server, **settings) -> Product:
     """A product automated by `server`'s module and placed in its group, with a price."""
-    product = ProductFactory(
-        module=server.module, module_settings=settings, server_group=server.group
-    )
+    product = placed_product(server.group, module=server.module, module_settings=settings)
     ProductPriceFactory(product=product)
     return product

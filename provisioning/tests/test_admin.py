@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from billing_portal.common.testing import form_values
-from invoices.tests.factories import ConfigurableOptionFactory, ProductFactory, ProductGroupFactory
+from catalogue.tests.factories import ConfigurableOptionFactory, ProductFactory, ProductGroupFactory
 from provisioning.models import ProvisioningOperation, Server, Service, ServiceOption
 from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
 
@@ -72,8 +72,10 @@ def test_product_settings_are_checked_for_the_module(staff_client):
         "prices-INITIAL_FORMS": 0,
         "options-TOTAL_FORMS": 0,
         "options-INITIAL_FORMS": 0,
+        "placement-TOTAL_FORMS": 1,
+        "placement-INITIAL_FORMS": 0,
     }
-    response = staff_client.post(reverse("admin:invoices_product_add"), form)
+    response = staff_client.post(reverse("admin:catalogue_product_add"), form)
     page = response.content.decode()
     assert response.status_code == 200
     assert "egg: Egg id is required by the Pterodactyl" in page
@@ -168,13 +170,15 @@ def test_wordpress_plans_are_seeded_editable_and_checked(staff_client, customer)
         "module_settings": '{"plan": "platinum"}',
         "sort_order": 0,
         "usage_included": "0",
-        "server_group": group.pk,
+        "placement-TOTAL_FORMS": 1,
+        "placement-INITIAL_FORMS": 0,
+        "placement-0-server_group": group.pk,
         "prices-TOTAL_FORMS": 0,
         "prices-INITIAL_FORMS": 0,
         "options-TOTAL_FORMS": 0,
         "options-INITIAL_FORMS": 0,
     }
-    page = staff_client.post(reverse("admin:invoices_product_add"), form).content.decode()
+    page = staff_client.post(reverse("admin:catalogue_product_add"), form).content.decode()
     assert "no site plan named &#x27;platinum&#x27;" in page
     server = ServerFactory(group=group, module="wordpress", credentials={"token": "t"})
     service = Service.objects.create(

@@ -14,7 +14,8 @@ from django.urls import reverse
 from accounts.models import Customer
 from accounts.tests.helpers import assert_customer_isolation
 from billing.services import billing_run
-from invoices.models import Invoice, Product
+from catalogue.models import Product
+from invoices.models import Invoice
 from provisioning.models import ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db

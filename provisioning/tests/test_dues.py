@@ -10,7 +10,7 @@ import pytest
 from django.db.models import QuerySet
 from djmoney.money import Money
 
-from invoices.tests.factories import ProductPriceFactory
+from catalogue.tests.factories import ProductPriceFactory
 from provisioning.models import Service
 from provisioning.services import (
     service_suspend_if_overdue,

@@ -14,15 +14,15 @@ from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing.services import billing_run
+from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry
 from credits.services import credit_balance
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning import services
 from provisioning.errors import ProvisioningError
 from provisioning.models import Service, ServiceChange
-from provisioning.tests.factories import ServerFactory
+from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 3, 11)  # 20 of the 31 days from Mar 1 to Apr 1 are left
@@ -36,11 +36,11 @@ def usd(value: str) -> Money:
 def plans():
     server = ServerFactory()
     small, medium, large = (
-        ProductFactory(
+        placed_product(
+            server.group,
             name=name,
             slug=slug,
             module="sandbox",
-            server_group=server.group,
             module_settings={"plan": slug},
         )
         for name, slug in (("Small", "small"), ("Medium", "medium"), ("Large", "large"))
@@ -124,8 +124,8 @@ def test_a_downgrade_credits_the_difference_and_applies_now(
 def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
     service, plans, django_capture_on_commit_callbacks
 ):
-    from invoices.models import ConfigurableOptionPrice
-    from invoices.tests.factories import ConfigurableOptionFactory
+    from catalogue.models import ConfigurableOptionPrice
+    from catalogue.tests.factories import ConfigurableOptionFactory
 
     memory = ConfigurableOptionFactory(product=service.product, name="Extra memory", max_quantity=8)
     ConfigurableOptionPrice.objects.create(
@@ -199,8 +199,8 @@ def test_plan_change_pages_and_isolation(client, service, plans, other_customer)
 
 
 def test_add_ons_change_from_the_page(client, service):
-    from invoices.models import ConfigurableOptionPrice
-    from invoices.tests.factories import ConfigurableOptionFactory
+    from catalogue.models import ConfigurableOptionPrice
+    from catalogue.tests.factories import ConfigurableOptionFactory
 
     memory = ConfigurableOptionFactory(product=service.product, max_quantity=8)
     ConfigurableOptionPrice.objects.create(
@@ -233,8 +233,8 @@ def test_an_unknown_or_malformed_plan_is_refused_with_a_message(client, service,
 
 @pytest.fixture
 def memory(service):
-    from invoices.models import ConfigurableOptionPrice
-    from invoices.tests.factories import ConfigurableOptionFactory
+    from catalogue.models import ConfigurableOptionPrice
+    from catalogue.tests.factories import ConfigurableOptionFactory
     from provisioning.models import ServiceOption
 
     option = ConfigurableOptionFactory(product=service.product, max_quantity=8)
@@ -275,7 +275,7 @@ def test_zero_removes_an_add_on_and_credits_the_rest_of_the_period(client, servi
 
 
 def test_an_add_on_of_another_product_is_refused(client, service, memory):
-    from invoices.tests.factories import ConfigurableOptionFactory
+    from catalogue.tests.factories import ConfigurableOptionFactory
 
     foreign = ConfigurableOptionFactory()
     client.force_login(service.customer.user)

@@ -19,10 +19,10 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Customer, User
+from catalogue.demo import catalogue_seed
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones.demo import dns_plans_seed
-from invoices.demo import catalogue_seed
 from provisioning.demo import sandbox_seed
 
 STAFF_EMAIL = "admin@example.com"

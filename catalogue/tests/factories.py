@@ -8,7 +8,7 @@ import factory
 from djmoney.money import Money
 from factory.django import DjangoModelFactory
 
-from invoices.models import (
+from catalogue.models import (
     BillingCycle,
     ConfigurableOption,
     Coupon,

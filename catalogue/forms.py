@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from billing_portal.common.forms import DomainNameField, HostNameField, WholeNumberField
-from invoices.models import BillingCycle, Product
+from catalogue.models import BillingCycle, Product
 
 
 def _cycle_label(price) -> str:

@@ -1,4 +1,7 @@
-"""Client-area ordering: catalogue → configure → review → place; cancel an unpaid order."""
+"""Client-area ordering: catalogue → configure → review → place; cancel an unpaid order.
+
+The pages are the catalogue's; placing and cancelling the order call the invoices services
+(views may call any layer)."""
 
 from __future__ import annotations
 
@@ -11,20 +14,18 @@ from django.views.generic import TemplateView
 from accounts.mixins import CustomerRequiredMixin
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
+from catalogue.forms import OrderForm
+from catalogue.models import Product
+from catalogue.selectors import catalogue_for_currency, product_get_orderable
 from invoices import services
 from invoices.errors import InvoicesError
-from invoices.forms import OrderForm
-from invoices.models import Order, Product
-from invoices.selectors import (
-    catalogue_for_currency,
-    order_get_for_customer,
-    product_get_orderable,
-)
+from invoices.models import Order
+from invoices.selectors import order_get_for_customer
 from invoices.services.orders import order_invoice
 
 
 class CatalogueView(CustomerRequiredMixin, TemplateView):
-    template_name = "invoices/catalogue.html"
+    template_name = "catalogue/catalogue.html"
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
@@ -43,7 +44,7 @@ class ProductOrderView(CustomerRequiredMixin, View):
             raise Http404("No such product.") from exc
 
     def _render(self, template: str, **context) -> HttpResponse:
-        return render(self.request, f"invoices/{template}", context)
+        return render(self.request, f"catalogue/{template}", context)
 
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
         product = self._product()

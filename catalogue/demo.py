@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import ProtectedError
 from djmoney.money import Money
 
-from invoices.models import (
+from catalogue.models import (
     ConfigurableOption,
     ConfigurableOptionPrice,
     Product,
@@ -99,8 +100,11 @@ PRODUCTS = {
 
 
 def catalogue_seed() -> None:
-    Product.objects.filter(slug__in=RETIRED, services__isnull=True).delete()
-    Product.objects.filter(slug__in=RETIRED).update(is_visible=False)  # kept: it has services
+    for retired in Product.objects.filter(slug__in=RETIRED):
+        try:
+            retired.delete()
+        except ProtectedError:  # kept, hidden: something (a service) still refers to it
+            Product.objects.filter(pk=retired.pk).update(is_visible=False)
     ProductGroup.objects.filter(slug="dns", products__isnull=True).delete()
     for slug, demo in PRODUCTS.items():
         group, _ = ProductGroup.objects.get_or_create(

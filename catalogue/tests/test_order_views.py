@@ -9,9 +9,9 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices import services
 from invoices.models import Invoice, Order
-from invoices.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -248,7 +248,7 @@ def test_an_order_domain_must_be_a_registrable_domain_name(client, customer, dom
 
 @pytest.mark.parametrize("quantity", ["\u0662", "2.5", "1e1", "99999999999999999999", ""])
 def test_option_quantities_are_whole_numbers_in_ascii_digits(client, customer, price, quantity):
-    from invoices.tests.factories import ConfigurableOptionFactory
+    from catalogue.tests.factories import ConfigurableOptionFactory
 
     option = ConfigurableOptionFactory(product=price.product, max_quantity=4)
     client.force_login(customer.user)

@@ -1,0 +1,119 @@
+"""Catalogue reads: the client catalogue, one orderable product, and the price of a product
+and its options on a billing cycle in a currency (orders, renewals and plan changes all price
+through these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+from djmoney.money import Money
+
+from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
+from catalogue.models import ConfigurableOption, Product, ProductGroup, ProductPrice
+
+
+@dataclass(frozen=True)
+class ChosenOption:
+    """An option with the quantity the customer chose and its price on the cycle."""
+
+    option: ConfigurableOption
+    quantity: int
+    unit_price: Money
+    setup_fee: Money
+
+
+def catalogue_for_currency(*, currency: str) -> QuerySet[ProductGroup]:
+    """Visible groups with their visible products and those products' prices in `currency`."""
+    prices = ProductPrice.objects.filter(currency=currency).order_by("price")
+    products = Product.objects.filter(is_visible=True).prefetch_related(
+        Prefetch("prices", queryset=prices)
+    )
+    return (
+        ProductGroup.objects.filter(is_visible=True, products__is_visible=True)
+        .distinct()
+        .prefetch_related(Prefetch("products", queryset=products))
+    )
+
+
+def product_get_orderable(*, slug: str) -> Product:
+    """A visible product with its prices and options; Product.DoesNotExist otherwise."""
+    return Product.objects.prefetch_related("prices", "options__prices").get(
+        slug=slug, is_visible=True
+    )
+
+
+def product_price_find(*, product: Product, cycle: str, currency: str) -> ProductPrice | None:
+    """The product's price on `cycle` in `currency`, if it is sold so."""
+    return ProductPrice.objects.filter(product=product, cycle=cycle, currency=currency).first()
+
+
+def product_price_get(*, product: Product, cycle: str, currency: str) -> ProductPrice:
+    """The product's price on `cycle` in `currency`; PriceUnavailable when it has none."""
+    price = product_price_find(product=product, cycle=cycle, currency=currency)
+    if price is None:
+        raise PriceUnavailable
+    return price
+
+
+def product_alternatives(*, product: Product, cycle: str, currency: str) -> QuerySet[Product]:
+    """Visible products of the same group and module as `product` (itself excluded) that are
+    sold on `cycle` in `currency`: the plans a service of `product` could move to."""
+    priced = ProductPrice.objects.filter(cycle=cycle, currency=currency)
+    return (
+        Product.objects.filter(
+            group=product.group_id, module=product.module, is_visible=True, prices__in=priced
+        )
+        .exclude(pk=product.pk)
+        .distinct()
+        .order_by("sort_order", "name")
+    )
+
+
+def options_chosen(
+    *, product: Product, cycle: str, currency: str, quantities: dict[int, int]
+) -> list[ChosenOption]:
+    """Each option of `product` with a quantity (`quantities`: option id -> quantity, the
+    option's minimum when left out), priced on `cycle` in `currency`. InvalidOptionQuantity
+    for a quantity out of range or an option of another product; PriceUnavailable for an
+    option not sold on the cycle."""
+    chosen = []
+    options = product.options.prefetch_related("prices")
+    for option in options:
+        quantity = quantities.get(option.pk, option.min_quantity)
+        if not option.min_quantity <= quantity <= option.max_quantity:
+            raise InvalidOptionQuantity(
+                f"{option.name}: choose between {option.min_quantity} and {option.max_quantity}."
+            )
+        if not quantity:
+            continue
+        price = next(
+            (p for p in option.prices.all() if p.cycle == cycle and p.currency == currency),
+            None,
+        )
+        if price is None:
+            raise PriceUnavailable(f"{option.name} is not sold on this billing cycle.")
+        chosen.append(ChosenOption(option, quantity, price.unit_price, price.setup_fee))
+    unknown = set(quantities) - {option.pk for option in options}
+    if unknown:
+        raise InvalidOptionQuantity("An option you chose does not belong to this product.")
+    return chosen
+
+
+def recurring_amount_of(price: ProductPrice, options: list[ChosenOption]) -> Money:
+    """The list price per cycle of the product with these options (before any discount)."""
+    return sum((chosen.unit_price * chosen.quantity for chosen in options), price.price)
+
+
+def recurring_price(
+    *, product: Product, cycle: str, currency: str, option_quantities: dict[int, int]
+) -> tuple[Money, list[tuple[ConfigurableOption, int]]]:
+    """The recurring amount of `product` with these option quantities on `cycle`, priced as
+    an order would be (plan changes use it), and the options with a quantity."""
+    options = options_chosen(
+        product=product, cycle=cycle, currency=currency, quantities=option_quantities
+    )
+    amount = recurring_amount_of(
+        product_price_get(product=product, cycle=cycle, currency=currency), options
+    )
+    return amount, [(chosen.option, chosen.quantity) for chosen in options]
