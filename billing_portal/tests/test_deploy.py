@@ -55,12 +55,14 @@ def _env(**variables: str) -> dict[str, str]:
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path, **kwargs) -> requests.Response:
-    deadline = time.monotonic() + 60
+    # A first request can take seconds on a loaded machine (the worker imports Django and
+    # opens its first database connection), so a slow answer is waited for, not a failure.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         try:
-            return requests.get(url, timeout=5, allow_redirects=False, **kwargs)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=15, allow_redirects=False, **kwargs)
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.3)
     raise AssertionError(f"{url} never answered:\n{log.read_text()}")
 
