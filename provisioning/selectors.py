@@ -65,14 +65,17 @@ def service_get_for_customer(*, customer: Customer, service_id: int) -> Service:
 def servers_with_room(*, product: Product) -> QuerySet[Server]:
     """Active, online servers of the product's group and module with a free account slot,
     best first by the group's placement strategy."""
+    group = product.server_group
+    if group is None:  # callers ask only for products placed on a server group
+        raise ValueError(f"{product} has no server group to place it on.")
     servers = Server.objects.filter(
-        group=product.server_group,
+        group=group,
         module=product.module,
         is_active=True,
         is_online=True,
         current_accounts__lt=F("capacity_accounts"),
     )
-    if product.server_group.strategy == ServerGroup.Strategy.FILL_FIRST:
+    if group.strategy == ServerGroup.Strategy.FILL_FIRST:
         return servers.order_by("-current_accounts", "pk")
     share = ExpressionWrapper(
         F("current_accounts") * 1.0 / F("capacity_accounts"), output_field=FloatField()
