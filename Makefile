@@ -63,10 +63,11 @@ beat: install  ## Start the periodic-task scheduler (needs REDIS_URL; one per de
 migrate: install  ## Apply database migrations
 	$(BIN)/python manage.py migrate --noinput
 
-lint: install-dev  ## ruff check, ruff format --check, layer contracts, makemigrations --check, hadolint
+lint: install-dev  ## ruff check, ruff format --check, layer contracts, mypy, makemigrations --check, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	DEBUG=true $(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 

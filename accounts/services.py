@@ -224,7 +224,7 @@ def customer_profile_update(
     user), recording which fields changed. Values are not logged: they are personal data."""
     customer = Customer.objects.select_for_update().filter(user=user).first()
     created = customer is None
-    if created:
+    if customer is None:
         customer = Customer(user=user)
     changed = [
         field
@@ -251,7 +251,9 @@ def customer_profile_update(
 # --- Login events (called from auth signal receivers) -------------------------------------
 
 
-def login_username_normalize(request: HttpRequest | None, credentials: dict) -> str | None:
+def login_username_normalize(
+    request: HttpRequest | None, credentials: dict[str, Any]
+) -> str | None:
     """Axes' username for throttling: lower-cased, so "A@x.com" and "a@x.com" share a count."""
     username = (credentials or {}).get("username")
     return normalize_email(username) if username else None
@@ -296,5 +298,6 @@ def login_logs_prune() -> int:
     """Delete django-axes' login logs (every login, and failures where that log is on) older
     than LOGIN_LOG_RETENTION_DAYS; the audit log keeps the security-relevant events."""
     days = settings.LOGIN_LOG_RETENTION_DAYS
-    logs = AxesProxyHandler.reset_logs(age_days=days)
-    return logs + AxesProxyHandler.reset_failure_logs(age_days=days)
+    logs: int = AxesProxyHandler.reset_logs(age_days=days)
+    failures: int = AxesProxyHandler.reset_failure_logs(age_days=days)
+    return logs + failures

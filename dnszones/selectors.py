@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.db.models import Count, QuerySet
 
 from accounts.models import Customer
 from dnszones.models import DnsPlan, DnsSubscription, Record, Zone
+
+if TYPE_CHECKING:  # django-stubs is a development requirement only
+    from django_stubs_ext import WithAnnotations
 
 
 def dns_plans_for_sale() -> QuerySet[DnsPlan]:
@@ -16,7 +21,11 @@ def dns_subscription_for_customer(*, customer: Customer) -> DnsSubscription | No
     return DnsSubscription.objects.filter(customer=customer).select_related("plan").first()
 
 
-def zones_for_customer(*, customer: Customer) -> QuerySet[Zone]:
+class ZoneCounts(TypedDict):
+    record_count: int
+
+
+def zones_for_customer(*, customer: Customer) -> QuerySet[WithAnnotations[Zone, ZoneCounts]]:
     return Zone.objects.filter(customer=customer).annotate(record_count=Count("records"))
 
 

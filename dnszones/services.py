@@ -154,6 +154,8 @@ def dns_plan_buy(
     if expected_amount is not None and expected_amount != quote.amount.amount:
         raise PriceChanged("The price changed since it was shown: check it again below.")
     if quote.from_plan is not None:
+        if sub is None:  # _quote names a plan to move from only for a subscriber
+            raise ValueError("A plan change needs a subscription to change.")
         return _plan_change(sub, quote, request_key, actor)
     _pay(customer, quote.amount, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
     values = {
@@ -196,7 +198,7 @@ def _change_limits(customer: Customer, plan: DnsPlan) -> None:
         )
 
 
-def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor) -> Sub:
+def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor: User | None) -> Sub:
     plan, difference, old = quote.plan, quote.amount, sub.plan
     if difference.amount > 0:
         _pay(
@@ -442,7 +444,9 @@ def _check_set(
     zone: Zone, name: str, rtype: str, content: str, ttl: int, *, skip: int | None
 ) -> None:
     """CNAME exclusivity at a name, duplicates, one TTL per record set (DNS has one)."""
-    here = zone.records.filter(name=name).exclude(pk=skip)
+    here = zone.records.filter(name=name)
+    if skip is not None:  # the record being changed is not its own duplicate
+        here = here.exclude(pk=skip)
     other_ttl = here.filter(type=rtype).exclude(ttl=ttl).values_list("ttl", flat=True).first()
     if other_ttl is not None:
         raise DNSError(
@@ -464,7 +468,7 @@ def record_add(
     zone_id: int,
     name: str,
     type: str,
-    ttl,
+    ttl: int | str,
     content: str,
     actor: User | None = None,
 ) -> Record:
@@ -488,7 +492,7 @@ def record_update(
     record_id: int,
     name: str,
     type: str,
-    ttl,
+    ttl: int | str,
     content: str,
     actor: User | None = None,
 ) -> Record:
@@ -520,7 +524,13 @@ def record_delete(*, customer: Customer, record_id: int, actor: User | None = No
     _changed(zone, [target], actor, "deleted", None)
 
 
-def _changed(zone: Zone, sets: list[tuple[str, str]], actor, what: str, record) -> None:
+def _changed(
+    zone: Zone,
+    sets: list[tuple[str, str]],
+    actor: User | None,
+    what: str,
+    record: Record | None,
+) -> None:
     _bump(zone)
     if zone.status == Zone.Status.ACTIVE:
         for name, rtype in sets:
@@ -539,7 +549,9 @@ def _changed(zone: Zone, sets: list[tuple[str, str]], actor, what: str, record) 
 
 
 @transaction.atomic
-def zone_delete(*, customer: Customer, zone_id: int, confirm: str, actor: User | None = None):
+def zone_delete(
+    *, customer: Customer, zone_id: int, confirm: str, actor: User | None = None
+) -> None:
     zone = _locked_zone(customer, zone_id)
     if confirm.strip().lower().rstrip(".") != zone.name:
         raise DNSError(f"Type {zone.name} to confirm that the zone and its records go.")

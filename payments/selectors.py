@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Customer
+from invoices.models import Invoice
 from payments.models import Payment, SavedPaymentMethod
 
 
@@ -12,7 +13,7 @@ def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
     return Payment.objects.filter(customer=customer).select_related("invoice")
 
 
-def saved_cards_for_invoice(*, invoice) -> list[SavedPaymentMethod]:
+def saved_cards_for_invoice(*, invoice: Invoice) -> list[SavedPaymentMethod]:
     """The customer's saved cards, offered on an unpaid invoice while a gateway that charges
     them with the customer present is on."""
     from payments.gateways import registry
@@ -23,7 +24,7 @@ def saved_cards_for_invoice(*, invoice) -> list[SavedPaymentMethod]:
     return list(card_list_for_customer(customer=invoice.customer))
 
 
-def pay_methods_for_invoice(*, invoice) -> list[tuple[str, str]]:
+def pay_methods_for_invoice(*, invoice: Invoice) -> list[tuple[str, str]]:
     """(gateway name, label) of each enabled method the customer can pay this invoice with."""
     from payments.gateways.registry import CHECKOUT_LABELS, checkout_gateways_enabled
 

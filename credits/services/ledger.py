@@ -92,7 +92,7 @@ def credit_entry_append(
     payment_reference: str = "",
     staff_user: User | None = None,
     reason: str = "",
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> CreditEntry:
     """Append one signed entry to the customer's ledger in `amount`'s currency."""
     if amount.amount == 0:

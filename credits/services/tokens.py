@@ -31,6 +31,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -80,7 +81,7 @@ def tokens_enabled() -> bool:
 
 
 def token_currency() -> str:
-    return settings.VIRTFUSION_TOKEN_CURRENCY
+    return cast(str, settings.VIRTFUSION_TOKEN_CURRENCY)
 
 
 def tokens_for(amount: Money) -> Decimal:
@@ -123,7 +124,7 @@ def token_balance_get(*, customer: Customer) -> TokenBalance | None:
     client = VirtFusionClient.from_settings()
     if client is None:
         return None
-    cached = cache.get(_balance_key(customer.pk))
+    cached: TokenBalance | None = cache.get(_balance_key(customer.pk))
     if cached is not None:
         return cached
     try:
@@ -346,7 +347,9 @@ def _locked_for_staff(token_purchase_id: int, allowed: tuple[str, ...]) -> Token
     return credit
 
 
-def _resolved(credit: TokenPurchase, *, staff: User, status: str, note: str, **details) -> None:
+def _resolved(
+    credit: TokenPurchase, *, staff: User, status: str, note: str, **details: Any
+) -> None:
     credit.status, credit.resolution = status, note.strip()
     credit.save(update_fields=["status", "resolution", "updated_at"])
     audit_record(
@@ -405,13 +408,16 @@ def token_purchase_convert_to_credit(
         raise CreditsError("Only purchased tokens can be converted to account credit.")
     credit_account_lock(credit.customer, str(credit.invoice.currency))  # account first
     credit = _locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
+    invoice = credit.invoice
+    if invoice is None:  # checked above; the row read again under its lock narrows anew
+        raise CreditsError("Only purchased tokens can be converted to account credit.")
     entry = credit_entry_append(
         customer=credit.customer,
-        amount=credit.invoice.amount_paid,
+        amount=invoice.amount_paid,
         kind=CreditEntry.Kind.REFUND_TO_CREDIT,
         idempotency_key=converted_credit_key(credit.pk),
-        description=f"VPS tokens of invoice {credit.invoice.number} converted to credit",
-        payment_reference=credit.invoice.number or "",
+        description=f"VPS tokens of invoice {invoice.number} converted to credit",
+        payment_reference=invoice.number or "",
         staff_user=staff,
         reason=note.strip(),
     )
@@ -563,7 +569,9 @@ def token_purchase_refunded(
     return None  # awaiting payment, already refunded, cancelled or being taken back
 
 
-def _stop_or_lower(credit: TokenPurchase, *, full: bool, tokens: Decimal, actor) -> None:
+def _stop_or_lower(
+    credit: TokenPurchase, *, full: bool, tokens: Decimal, actor: User | None
+) -> None:
     """Tokens not in VirtFusion: a full refund stops them, a partial one sends fewer."""
     if full or tokens >= credit.tokens:
         credit.status, credit.resolution = TokenPurchase.Status.REFUNDED, "Payment refunded."
@@ -609,6 +617,8 @@ def _remove(credit: TokenPurchase) -> str:
         balance = client.token_balance(ext_relation_id=credit.customer_id)
         if balance is None or balance < credit.tokens:
             return f"the customer has {balance or 0} tokens left"
+        if credit.virtfusion_credit_id is None:  # delivered tokens carry VirtFusion's credit id
+            raise PanelError("VirtFusion's credit id of these tokens is not known.")
         client.token_credit_cancel(credit_id=credit.virtfusion_credit_id)
     except PanelError as error:
         if error.status == 404 and credit.attempts > 1:
@@ -640,6 +650,8 @@ def _removal_refused(credit: TokenPurchase, why: str) -> None:
     """The tokens cannot be taken back: they stay delivered and staff settle the refund."""
     credit.status, credit.last_error = TokenPurchase.Status.DELIVERED, f"Not taken back: {why}."
     invoice = credit.invoice
+    if invoice is None:  # only purchased tokens are taken back after a refund
+        raise ValueError(f"Token purchase {credit.pk} has no invoice to refund.")
     refund_shortfall_open(
         invoice=invoice,
         kind=RefundShortfall.Kind.TOKENS,

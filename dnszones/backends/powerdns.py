@@ -3,6 +3,8 @@ and DELETE change types; 401/404/409 answer in plain text, 422 with {"error": ..
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from dnszones.backends.base import RRSet, ZoneData
@@ -17,7 +19,9 @@ class PowerDnsBackend:
         self.session = requests.Session()
         self.session.headers.update({"X-API-Key": api_key, "Accept": "application/json"})
 
-    def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (), **kwargs):
+    def _call(
+        self, method: str, path: str, *, ok: tuple[int, ...] = (), **kwargs: Any
+    ) -> requests.Response:
         try:
             response = self.session.request(method, f"{self.base}{path}", timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
@@ -35,7 +39,7 @@ class PowerDnsBackend:
         raise DnsBackendError(message, retryable=retryable, status=response.status_code)
 
     @staticmethod
-    def _rrset(rrset: RRSet) -> dict:
+    def _rrset(rrset: RRSet) -> dict[str, Any]:
         if not rrset.contents:
             return {"name": rrset.name, "type": rrset.type, "changetype": "DELETE"}
         return {
@@ -51,7 +55,7 @@ class PowerDnsBackend:
 
     def zone_create(self, zone: ZoneData) -> None:
         # soa_edit_api "": the SOA serial is the portal's, which raises it on every change.
-        body = {
+        body: dict[str, Any] = {
             "name": zone.name,
             "kind": "Native",
             "nameservers": [],

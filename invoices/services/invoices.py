@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -48,7 +49,7 @@ class LineDraft:
     service_id: int | None = None
     period_start: date | None = None
     period_end: date | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     # Prepaid account credit is not taxed when bought: the invoices it pays are taxed.
     taxable: bool = True
 
@@ -248,7 +249,9 @@ def invoice_payment_problem(
     return None
 
 
-def _settle(invoice: Invoice, *, paid_at: datetime | None, actor: User | None, reference: str):
+def _settle(
+    invoice: Invoice, *, paid_at: datetime | None, actor: User | None, reference: str
+) -> None:
     """Mark a fully paid invoice paid and run the invoice_paid hook: the one place it runs."""
     invoice_assert_transition(invoice, to=Invoice.Status.PAID)
     invoice.status = Invoice.Status.PAID

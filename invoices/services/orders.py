@@ -212,7 +212,10 @@ def coupon_apply(lines: list[LineDraft], coupon: Coupon | None) -> list[LineDraf
         return lines
     listed = [line.unit_price * line.quantity for line in lines]
     if coupon.kind == Coupon.Kind.PERCENT:
-        discounts = [percent_of(amount, coupon.percent) for amount in listed]
+        percent = coupon.percent
+        if percent is None:  # a check constraint gives every percent coupon its percent
+            raise ValueError(f"Coupon {coupon.pk} is a percent coupon without a percent.")
+        discounts = [percent_of(amount, percent) for amount in listed]
     else:
         discounts = allocate(coupon.amount, listed)
     return [

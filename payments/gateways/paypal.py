@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import requests
@@ -65,7 +65,7 @@ def minor_units(value: str, exponent: int) -> int:
     return int(Decimal(value).scaleb(exponent))
 
 
-def _issue(body: dict) -> str:
+def _issue(body: dict[str, Any]) -> str:
     details = body.get("details") or [{}]
     return details[0].get("issue") or body.get("name") or "UNKNOWN"
 
@@ -111,7 +111,7 @@ def _capture_denied(capture: dict[str, Any]) -> GatewayEvent:
 def _capture_id_of(refund: dict[str, Any]) -> str:
     for link in refund.get("links", []):
         if link.get("rel") == "up" and "/captures/" in link.get("href", ""):
-            return link["href"].rstrip("/").rsplit("/", 1)[1]
+            return cast(str, link["href"]).rstrip("/").rsplit("/", 1)[1]
     return ""
 
 
@@ -203,7 +203,7 @@ class PayPalGateway:
     # --- transport --------------------------------------------------------------------
 
     def _token(self) -> str:
-        token = cache.get(self.token_key)
+        token: str | None = cache.get(self.token_key)
         if token:
             return token
         try:
@@ -223,7 +223,7 @@ class PayPalGateway:
         body = response.json()
         ttl = max(int(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS, 1)
         cache.set(self.token_key, body["access_token"], ttl)
-        return body["access_token"]
+        return cast(str, body["access_token"])
 
     def _call(
         self,
@@ -233,7 +233,7 @@ class PayPalGateway:
         body: str | None = None,
         request_id: str | None = None,
         prefer: str | None = None,
-    ) -> tuple[int, dict]:
+    ) -> tuple[int, dict[str, Any]]:
         for attempt in range(2):
             headers = {
                 "Authorization": f"Bearer {self._token()}",
@@ -266,7 +266,7 @@ class PayPalGateway:
             return response.status_code, payload
         raise GatewayUnavailable("PayPal keeps refusing the access token.")
 
-    def _ok(self, status: int, payload: dict) -> dict:
+    def _ok(self, status: int, payload: dict[str, Any]) -> dict[str, Any]:
         if status >= 400:
             raise GatewayRejected(f"PayPal refused: {_issue(payload)}", status=status)
         return payload
@@ -359,11 +359,11 @@ class PayPalGateway:
         found = (_provider_refund(info) for info in self._transactions(since=since))
         return [refund for refund in found if refund is not None]
 
-    def _transactions(self, *, since: int) -> list[dict]:
+    def _transactions(self, *, since: int) -> list[dict[str, Any]]:
         """The `transaction_info` of every completed transaction since `since`, all pages."""
         start = datetime.fromtimestamp(since, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         end = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        infos: list[dict] = []
+        infos: list[dict[str, Any]] = []
         page, pages = 1, 1
         while page <= pages:
             query = urlencode(
@@ -520,7 +520,7 @@ def invoice_from_custom_id(value: object) -> int | None:
     return int(number) if text.startswith("invoice-") and number.isdigit() else None
 
 
-def _provider_payment(info: dict) -> PaymentSucceeded | None:
+def _provider_payment(info: dict[str, Any]) -> PaymentSucceeded | None:
     amount = info.get("transaction_amount") or {}
     if info.get("transaction_status") != "S" or not amount.get("value"):
         return None
@@ -547,7 +547,7 @@ def _provider_payment(info: dict) -> PaymentSucceeded | None:
 REFUND_EVENT_CODES = ("T1106", "T1107")
 
 
-def _provider_refund(info: dict) -> RefundReported | None:
+def _provider_refund(info: dict[str, Any]) -> RefundReported | None:
     amount = info.get("transaction_amount") or {}
     if (
         info.get("transaction_status") != "S"
@@ -567,15 +567,15 @@ def _provider_refund(info: dict) -> RefundReported | None:
     )
 
 
-def _link(payload: dict, rel: str) -> str:
+def _link(payload: dict[str, Any], rel: str) -> str:
     return next((link["href"] for link in payload.get("links", []) if link["rel"] == rel), "")
 
 
-def _first_capture(order: dict) -> dict | None:
+def _first_capture(order: dict[str, Any]) -> dict[str, Any] | None:
     for unit in order.get("purchase_units", []):
         captures = (unit.get("payments") or {}).get("captures") or []
         if captures:
-            return captures[0]
+            return cast(dict[str, Any], captures[0])
     return None
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import TypeVar
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 
 from accounts.models import Customer
@@ -170,7 +170,7 @@ def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMetho
 # --- Off-session renewal charges ----------------------------------------------------------
 
 
-def renewals_chargeable(*, today: date):
+def renewals_chargeable(*, today: date) -> QuerySet[Invoice]:
     """Unpaid renewal invoices due by `today` whose customer has a default card and that
     were not charged yet; an attempt left `started` (the provider did not answer) is
     included, so it is retried with the same idempotency key."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -62,7 +62,7 @@ def payment_record(
     fee: Money | None = None,
     method: str = Payment.Method.OTHER,
     received_at: datetime | None = None,
-    raw: dict | None = None,
+    raw: dict[str, Any] | None = None,
     actor: User | None = None,
     meta: RequestMeta | None = None,
 ) -> Payment:
@@ -338,7 +338,7 @@ class WebhookHandlerFailed(Exception):
 
 
 def webhook_event_receive(
-    *, provider: str, event_id: str, event_type: str, headers: dict, body: str
+    *, provider: str, event_id: str, event_type: str, headers: dict[str, str], body: str
 ) -> tuple[WebhookEvent, bool]:
     """Store a verified delivery once; (event, False) for a redelivery. Its processing is
     written to the outbox in the same transaction: both are stored or neither (the provider
@@ -565,6 +565,8 @@ def _checkout_record(
         return attempt
     if result.invoice_id != attempt.invoice_id:
         raise PaymentsError("This payment belongs to another invoice.")
+    if attempt.invoice_id is None:  # the return pages are reached from an invoice's attempt
+        raise PaymentsError("This payment is not for an invoice.")
     payment_record(
         invoice_id=attempt.invoice_id,
         gateway=gateway.name,

@@ -12,6 +12,7 @@ they were made with, and every later call about them goes to that gateway.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -81,9 +82,12 @@ def _plan_for(gateway: Subscriptions, service: Service, amount: Money) -> Gatewa
     ).first()
     if plan is not None:
         return plan
+    months = CYCLE_MONTHS[service.cycle]
+    if months is None:  # subscription_begin refuses one-time services first
+        raise PaymentsError("Automatic payments are for active services that renew.")
     product_reference, reference = gateway.plan_create(
         name=f"{service.product.name} ({BillingCycle(service.cycle).label})",
-        months=CYCLE_MONTHS[service.cycle],
+        months=months,
         amount_minor=money_to_minor_units(amount),
         currency=service.currency,
         idempotency_key=(
@@ -233,7 +237,7 @@ def subscription_payment_record(
     sale_id: str,
     amount: Money,
     method: str,
-    raw: dict,
+    raw: dict[str, Any],
 ) -> Payment:
     """A subscription charge (`sale_id`, the provider's id of it) pays the service's oldest
     unpaid renewal invoice."""

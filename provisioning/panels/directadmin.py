@@ -57,7 +57,9 @@ class DirectAdminPanel:
         self.http = PanelHttp(panel=PANEL, base_url=self.base_url, headers={})
         self.http.session.auth = (credentials.secrets["username"], credentials.secrets["password"])
 
-    def _command(self, method: str, command: str, *, timeout: float | None = None, **params: Any):
+    def _command(
+        self, method: str, command: str, *, timeout: float | None = None, **params: Any
+    ) -> dict[str, list[str]]:
         kwargs: dict[str, Any] = {"params": params} if method == "GET" else {"data": params}
         if timeout:
             kwargs["timeout"] = timeout

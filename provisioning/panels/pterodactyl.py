@@ -8,7 +8,7 @@ service reference and adopted when it exists (a create whose answer was lost), t
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from provisioning.errors import PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
@@ -34,7 +34,7 @@ LOOKUPS = {"Nests": "nests", "Locations": "locations", "Nodes": "nodes"}
 
 
 def _attributes(body: dict[str, Any]) -> dict[str, Any]:
-    return body["attributes"]
+    return cast(dict[str, Any], body["attributes"])
 
 
 def _environment(egg: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +122,9 @@ class PterodactylPanel:
         }
         return _attributes(self.http.request("POST", "users", json=body).json()), password
 
-    def _result(self, server: dict[str, Any], user: dict[str, Any], password: str):
+    def _result(
+        self, server: dict[str, Any], user: dict[str, Any], password: str
+    ) -> ProvisionResult:
         return ProvisionResult(
             external_id=str(server["id"]),
             username=user.get("username", ""),
@@ -192,11 +194,12 @@ class PterodactylPanel:
             self.http.request("PATCH", f"servers/{external_id}/startup", json=startup)
 
     def _egg(self, settings: dict[str, Any]) -> dict[str, Any]:
-        return self.http.request(
+        response = self.http.request(
             "GET",
             f"nests/{settings['nest']}/eggs/{settings['egg']}",
             params={"include": "variables"},
-        ).json()["attributes"]
+        )
+        return _attributes(response.json())
 
     def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
         server = _attributes(self.http.request("GET", f"servers/{external_id}").json())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -172,12 +172,13 @@ class VirtFusionPanel:
         self.client.test_connection()
 
     def packages(self) -> list[dict[str, Any]]:
-        return self.http.request("GET", "packages").json()["data"]
+        return cast(list[dict[str, Any]], self.http.request("GET", "packages").json()["data"])
 
     def hypervisor_groups(self) -> list[dict[str, Any]]:
-        return self.http.request("GET", "compute/hypervisors/groups").json()["data"]
+        response = self.http.request("GET", "compute/hypervisors/groups")
+        return cast(list[dict[str, Any]], response.json()["data"])
 
-    def _unlinked_server(self, user: VirtFusionUser, linked: set[str]) -> dict | None:
+    def _unlinked_server(self, user: VirtFusionUser, linked: set[str]) -> dict[str, Any] | None:
         servers = self.http.request("GET", f"servers/user/{user.id}").json()["data"]
         return next((s for s in servers if str(s["id"]) not in linked), None)
 
@@ -253,4 +254,4 @@ class VirtFusionPanel:
             "POST",
             f"users/{spec.customer_id}/serverAuthenticationTokens/{external_id}",
         ).json()["data"]["authentication"]
-        return answer["endpoint_complete"]
+        return cast(str, answer["endpoint_complete"])

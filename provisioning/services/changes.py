@@ -261,6 +261,8 @@ def plan_change_expire(*, change_id: int) -> bool:
     change = ServiceChange.objects.select_for_update().get(pk=change_id)
     if change.status != ServiceChange.Status.AWAITING_PAYMENT:
         return False
+    if change.invoice_id is None:  # an upgrade awaits the payment of its invoice
+        raise ValueError(f"Plan change {change.pk} awaits payment but has no invoice.")
     invoice = Invoice.objects.get(pk=change.invoice_id)
     if invoice.status != Invoice.Status.UNPAID:
         return False

@@ -318,6 +318,8 @@ def service_provision_retry(*, service_id: int, actor: User | None) -> Service:
 
 
 def _renew(service: Service, line: InvoiceLine) -> None:
+    if line.period_end is None:  # the caller renews only from lines with a period
+        raise ValueError(f"Invoice line {line.pk} has no period to renew for.")
     service.next_due_date = line.period_end + timedelta(days=1)
     service.save(update_fields=["next_due_date"])
     audit_record(
@@ -338,6 +340,8 @@ def services_on_invoice_paid(invoice: Invoice) -> None:
     today = timezone.localdate()
     lines = invoice.lines.filter(service__isnull=False).select_related("invoice")
     for line in lines.order_by("period_start", "pk"):
+        if line.service_id is None:  # filtered out above; this narrows the type
+            continue
         service = _lock(line.service_id)
         if service.status == Service.Status.SUSPENDED and not service_has_suspendable_debt(
             service=service, today=today

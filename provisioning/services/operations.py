@@ -33,7 +33,7 @@ from billing_portal.common.db import in_batches
 from billing_portal.common.errors import ExternalServiceError
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.models import ProvisioningOperation, Service
-from provisioning.panels.base import AccountSpec, ProvisionResult
+from provisioning.panels.base import AccountSpec, PackageChange, ProvisionResult
 from provisioning.services.servers import server_panel
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 Op = ProvisioningOperation
 
 
-def operation_enqueue(*, service: Service, kind: str, payload: dict | None = None) -> Op:
+def operation_enqueue(*, service: Service, kind: str, payload: dict[str, Any] | None = None) -> Op:
     """Record a panel call for `service` (locked by the caller) and run it after commit."""
     sequence = service.operations.filter(kind=kind).count() + 1
     operation = Op.objects.create(
@@ -61,7 +61,7 @@ def account_spec(service: Service) -> AccountSpec:
     # What this customer's other services on the server are, so a panel without a look-up
     # by our reference can still tell its own earlier creation from the customer's others.
     linked = (
-        Service.objects.filter(customer=customer, server_id=service.server_id)
+        Service.objects.filter(customer=customer, server=service.server)
         .exclude(pk=service.pk)
         .exclude(external_id="")
         .values_list("external_id", flat=True)
@@ -84,6 +84,8 @@ def account_spec(service: Service) -> AccountSpec:
 
 
 def _panel_call(operation: Op, service: Service) -> ProvisionResult | None:
+    if service.server is None:  # _call refuses these first
+        raise ValueError("The service is not placed on any server.")
     panel = server_panel(service.server)
     if operation.kind == Op.Kind.CREATE:
         return panel.create(account_spec(service))
@@ -94,6 +96,8 @@ def _panel_call(operation: Op, service: Service) -> ProvisionResult | None:
     elif operation.kind == Op.Kind.TERMINATE:
         panel.terminate(service.external_id)
     elif operation.kind == Op.Kind.CHANGE_PACKAGE:
+        if not isinstance(panel, PackageChange):
+            raise ValueError(f"The {service.server.module} module cannot change packages.")
         panel.change_package(service.external_id, settings=operation.payload.get("settings", {}))
     return None
 

@@ -71,12 +71,12 @@ def _refuse_no_capacity(product: Product) -> NoReturn:
     if cache.add(f"provisioning:no-capacity-alert:{product.pk}", True, timeout=3600):
         try:  # once, at once: a broker that is down must not turn the refusal into a 500
             staff_alert_task.apply_async(
-                [
+                (
                     f"No server capacity for {product.name}",
                     f"An order for {product.name} was refused: no active, online server in "
                     f"group {product_server_group(product=product)} has room. Add capacity or "
                     "a server.",
-                ],
+                ),
                 retry=False,
             )
         except BROKER_ERRORS:
