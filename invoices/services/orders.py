@@ -31,6 +31,7 @@ from invoices.errors import (
     OutOfStock,
     PriceUnavailable,
 )
+from invoices.locks import coupon_lock, order_lock, product_lock
 from invoices.models import (
     BillingCycle,
     ConfigurableOption,
@@ -333,12 +334,12 @@ def order_place(
     *, customer: Customer, request: OrderRequest, meta: RequestMeta | None = None
 ) -> Order:
     """Place the order: pending service, coupon redemption and an invoice due today."""
-    product = Product.objects.select_for_update().get(pk=request.product.pk)
+    product = product_lock(request.product.pk)
     if not product.is_visible:
         raise PriceUnavailable("This product is no longer available.")
     _check_stock(product)
     if request.coupon_code.strip():
-        Coupon.objects.select_for_update().filter(code=request.coupon_code.strip().upper()).first()
+        coupon_lock(request.coupon_code.strip().upper())
     quote = order_quote(customer=customer, request=request)
 
     order = Order.objects.create(customer=customer, coupon=quote.coupon)
@@ -406,9 +407,7 @@ def order_cancel(
 ) -> Order:
     """Cancel a pending order whose invoice is unpaid: cancels the invoice and its services
     and frees the coupon use. Cancelling a cancelled order changes nothing."""
-    order = (
-        Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
-    )
+    order = order_lock(order_id, related=("customer",))
     if order.status == Order.Status.CANCELLED:
         return order
     invoice = order_invoice(order)
