@@ -33,6 +33,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM}"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _lock_order_checked() -> None:
+    # Every test checks the lock order as it locks rows (DEBUG is off in tests).
+    settings.LOCK_ORDER_CHECKS = True
+
+
 @pytest.fixture(autouse=True)
 def _celery_join_flag_reset() -> None:
     # Eager tasks save and restore a process-wide "joining would block" flag around each

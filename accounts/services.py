@@ -22,6 +22,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.audit import AccountAudit
 from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
+from accounts.locks import customer_lock_for_user, user_lock
 from accounts.models import Customer, User, normalize_email
 from accounts.tokens import email_verification_token
 from billing_portal.common.audit import audit_record
@@ -120,7 +121,7 @@ def email_verify(*, uidb64: str, token: str, meta: RequestMeta | None = None) ->
     user = _user_from_uidb64(uidb64)
     if user is None:
         raise InvalidVerificationLink
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = user_lock(user.pk)
     if not email_verification_token.check_token(user, token):
         raise InvalidVerificationLink
     if user.is_email_verified:
@@ -174,7 +175,7 @@ def user_password_set(
 
     A completed reset proves the user controls the mailbox, so it also verifies the email.
     """
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = user_lock(user.pk)
     user.set_password(password)
     fields = ["password"]
     if via_reset and not user.is_email_verified:
@@ -222,7 +223,7 @@ def customer_profile_update(
 ) -> Customer:
     """Update profile fields (creating the profile for a user who has none, such as a staff
     user), recording which fields changed. Values are not logged: they are personal data."""
-    customer = Customer.objects.select_for_update().filter(user=user).first()
+    customer = customer_lock_for_user(user)
     created = customer is None
     if customer is None:
         customer = Customer(user=user)

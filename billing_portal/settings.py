@@ -165,6 +165,9 @@ DATABASES = {
 # Services own their transactions (DESIGN.md); a request-wide transaction would also roll
 # back the rows webhooks and failed calls must keep.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Row locks check the portal's lock order (billing_portal/common/locks.py) as they are taken,
+# raising LockOrderViolation when it is broken: in development and in the tests (conftest).
+LOCK_ORDER_CHECKS = env.bool("LOCK_ORDER_CHECKS", default=DEBUG)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -44,6 +44,7 @@ from dnszones.backends import dns_backend
 from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
 from dnszones.errors import DNSError, LimitReached, PriceChanged
+from dnszones.locks import dns_subscription_lock, dns_subscription_lock_for, zone_lock, zones_lock
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
 from dnszones.selectors import zones_for_customer
 from dnszones.validation import PROXY_ALIAS, record_clean, zone_name_normalize
@@ -149,7 +150,7 @@ def dns_plan_buy(
     account = credit_account_lock(customer, str(plan.currency))  # credit account first
     if account.entries.filter(idempotency_key=f"dns:{request_key}").exists():
         return Sub.objects.get(customer=customer)  # this form was submitted before
-    sub = Sub.objects.select_for_update().filter(customer=customer).first()
+    sub = dns_subscription_lock_for(customer)
     quote = _quote(customer, sub, plan, today)
     if expected_amount is not None and expected_amount != quote.amount.amount:
         raise PriceChanged("The price changed since it was shown: check it again below.")
@@ -231,7 +232,7 @@ def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor: User | Non
 @transaction.atomic
 def dns_subscription_cancel(*, customer: Customer, actor: User | None = None) -> Sub:
     """Stop auto-renewal: the plan runs to the end of the paid month."""
-    sub = Sub.objects.select_for_update().get(customer=customer)
+    sub = dns_subscription_lock(customer=customer)
     sub.auto_renew = False
     sub.save(update_fields=["auto_renew"])
     audit_record(
@@ -263,11 +264,7 @@ def dns_subscription_renew(*, subscription_id: int, today: date) -> str:
     with transaction.atomic():
         peek = Sub.objects.select_related("customer", "plan").get(pk=subscription_id)
         credit_account_lock(peek.customer, str(peek.plan.currency))
-        sub = (
-            Sub.objects.select_for_update(of=("self",))
-            .select_related("customer__user", "plan")
-            .get(pk=subscription_id)
-        )
+        sub = dns_subscription_lock(related=("customer__user", "plan"), pk=subscription_id)
         if sub.period_end > today or sub.status == Sub.Status.CANCELLED:
             return "not due"
         if not sub.auto_renew:
@@ -328,14 +325,14 @@ def _short_of_credit(sub: Sub, today: date) -> str:
 
 
 def _zones_suspend(customer: Customer) -> None:
-    for zone in Zone.objects.select_for_update().filter(customer=customer, status="active"):
+    for zone in zones_lock(customer=customer, status="active"):
         zone.status = Zone.Status.SUSPENDED
         zone.save(update_fields=["status"])
         _enqueue(zone.name, Op.Kind.DELETE_ZONE)
 
 
 def _zones_restore(customer: Customer) -> None:
-    for zone in Zone.objects.select_for_update().filter(customer=customer, status="suspended"):
+    for zone in zones_lock(customer=customer, status="suspended"):
         zone.status = Zone.Status.ACTIVE
         _bump(zone)
         _enqueue(zone.name, Op.Kind.CREATE_ZONE)
@@ -405,7 +402,7 @@ def zone_create(
     _zone_checks(customer, zone_name)
     delegation_check(zone_name)
     with transaction.atomic():
-        Sub.objects.select_for_update().filter(customer=customer).first()
+        dns_subscription_lock_for(customer)
         _zone_checks(customer, zone_name)
         try:
             with transaction.atomic():
@@ -437,7 +434,7 @@ def _zone_checks(customer: Customer, zone_name: str) -> None:
 
 
 def _locked_zone(customer: Customer, zone_id: int) -> Zone:
-    return Zone.objects.select_for_update().get(pk=zone_id, customer=customer)
+    return zone_lock(zone_id=zone_id, customer=customer)
 
 
 def _check_set(

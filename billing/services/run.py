@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from billing.models import BillingRun
 from dnszones.services import dns_subscription_renew, dns_subscriptions_due
+from invoices.locks import invoices_lock_unpaid_renewals_of
 from invoices.selectors import service_next_period_billed, service_period_billed
 from invoices.selectors import unpaid_service_bills as bills
 from invoices.services.dunning import (
@@ -186,6 +187,7 @@ def services_suspend_overdue(context: RunContext) -> None:
 
 
 def _terminate(service_id: int, today: date) -> bool:
+    invoices_lock_unpaid_renewals_of(service_id=service_id)  # before the service (lock order)
     if not service_terminate_if_overdue(service_id=service_id, today=today, bills=bills):
         return False
     # Its unpaid renewals bill a service that no longer exists.

@@ -38,6 +38,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
+from billing_portal.common.locks import LockKind, lock_first, lock_one
 from billing_portal.common.models import Operation, OperationStatus
 from billing_portal.common.outbox import task_publish_on_commit
 from billing_portal.common.retry import backoff
@@ -93,6 +94,7 @@ class OperationKind(Generic[OpT]):
     lost_grace: timedelta = timedelta(minutes=2)  # a queued message is that late: lost
     interrupted_message: str = "Interrupted; run again."
     related: tuple[str, ...] = field(default=())  # select_related when recording an outcome
+    lock_kind: LockKind = LockKind.OPERATION  # its rows' place in the lock order
 
     def __post_init__(self) -> None:
         if not self.idempotent and not self.uncertain:
@@ -109,7 +111,7 @@ def operation_claim(kind: OperationKind[OpT], operation_id: int, now: datetime) 
     attempt; None when it is not due, not pending (a duplicate message), or an earlier
     operation of the same target is unfinished (then it is requeued after a wait)."""
     with transaction.atomic():
-        operation = kind.model.objects.select_for_update().get(pk=operation_id)
+        operation = lock_one(kind.model.objects.all(), kind=kind.lock_kind, pk=operation_id)
         if operation.status != kind.pending or (
             operation.next_attempt_at and operation.next_attempt_at > now
         ):
@@ -152,8 +154,8 @@ def operation_run(
 
 
 def _locked(kind: OperationKind[OpT], operation_id: int) -> OpT:
-    rows = kind.model.objects.select_for_update(of=("self",))
-    return rows.select_related(*kind.related).get(pk=operation_id)
+    rows = kind.model.objects.select_related(*kind.related)
+    return lock_one(rows, kind=kind.lock_kind, pk=operation_id)
 
 
 def _record_success(kind: OperationKind[OpT], operation_id: int, result: Any, now: datetime) -> OpT:
@@ -226,8 +228,9 @@ def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> lis
 def _interrupted_uncertain(kind: OperationKind, operation_id: int, now: datetime) -> None:
     error = ExternalServiceUnavailable(kind.interrupted_message, may_have_applied=True)
     with transaction.atomic():
-        rows = kind.model.objects.select_for_update().filter(pk=operation_id)
-        if rows.filter(status=kind.running).first() is not None:  # not finished meanwhile
+        rows = kind.model.objects.all()
+        running = lock_first(rows, kind=kind.lock_kind, pk=operation_id, status=kind.running)
+        if running is not None:  # not finished meanwhile
             _record_failure(kind, operation_id, error, now)
 
 

@@ -45,6 +45,7 @@ from kombu.exceptions import KombuError
 
 from billing_portal.common.context import REQUEST_ID_HEADER, request_id_get
 from billing_portal.common.db import in_batches
+from billing_portal.common.locks import LockKind, lock_first, lock_many
 from billing_portal.common.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _relay_batch(
         )
         if ids is not None:
             unsent = unsent.filter(pk__in=ids)
-        rows = list(unsent.select_for_update(skip_locked=True).order_by("pk")[:batch])
+        rows = lock_many(unsent, kind=LockKind.OUTBOX_MESSAGE, skip_locked=True, limit=batch)
         if not eager:
             return rows, *_publish_rows(rows)
         # In-process: marked sent here, run after this commit, in no outer transaction.
@@ -229,7 +230,9 @@ def outbox_run_once(outbox_id: int | None, effect: Callable[[], None]) -> bool:
         effect()
         return True
     with transaction.atomic():
-        message = OutboxMessage.objects.select_for_update().filter(pk=outbox_id).first()
+        message = lock_first(
+            OutboxMessage.objects.all(), kind=LockKind.OUTBOX_MESSAGE, pk=outbox_id
+        )
         if message is None or message.consumed_at is not None:
             logger.info("outbox message %s already consumed (or gone): skipped", outbox_id)
             return False

@@ -1,7 +1,7 @@
 """Writes of the credits app, one module per subject; import them from here."""
 
+from credits.locks import credit_account_lock
 from credits.services.ledger import (
-    credit_account_lock,
     credit_add,
     credit_add_by_staff,
     credit_amount_parse,

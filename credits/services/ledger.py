@@ -28,7 +28,9 @@ from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from billing_portal.common.request import RequestMeta
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
+from credits.locks import credit_account_lock
 from credits.models import CreditAccount, CreditEntry
+from invoices.locks import invoice_lock
 from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -62,22 +64,6 @@ def credit_amount_parse(
     if minimum is not None and amount < minimum:
         raise InvalidCreditAmount(f"The amount must be at least {minimum} {currency}.")
     return Money(amount, currency)
-
-
-def credit_account_lock(customer: Customer, currency: str) -> CreditAccount:
-    """The customer's account in `currency`, row-locked (call inside a transaction); created
-    on first use. Other apps call it to take this lock first, as the lock order requires."""
-    # Only the account row: a lock that joined the customer row (as the model's ordering by
-    # customer once did) would block every other transaction's foreign-key check on that
-    # customer (a payment row, an audit event) and deadlock with them.
-    accounts = CreditAccount.objects.select_for_update(of=("self",)).order_by()
-    account = accounts.filter(customer=customer, currency=currency).first()
-    if account is None:  # first entry in this currency (rare): create, then lock
-        CreditAccount.objects.get_or_create(
-            customer=customer, currency=currency, defaults={"balance": Money(0, currency)}
-        )
-        account = accounts.get(customer=customer, currency=currency)
-    return account
 
 
 @retry_on_conflict
@@ -261,7 +247,7 @@ def credit_pay_invoice(
     existing = account.entries.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    invoice = invoice_lock(invoice_id)
     if invoice.status != Invoice.Status.UNPAID:
         raise CreditsError("This invoice has nothing left to pay.")
     pay = min(invoice.amount_due, account.balance, *([limit] if limit is not None else []))

@@ -17,8 +17,9 @@ from accounts.models import User
 from billing_portal.common.audit import audit_record
 from credits.audit import CreditAudit
 from credits.errors import CreditsError
+from credits.locks import credit_account_lock, refund_shortfall_lock
 from credits.models import CreditEntry, RefundShortfall, TokenPurchase
-from credits.services.ledger import credit_account_lock, credit_entry_append
+from credits.services.ledger import credit_entry_append
 from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def refund_shortfall_resolve(*, shortfall_id: int, staff: User, note: str) -> Re
     """Staff settled it (recovered the money, wrote it off): say how; it leaves the list."""
     if not note.strip():
         raise CreditsError("Say how it was settled: the note is kept with it.")
-    shortfall = RefundShortfall.objects.select_for_update().get(pk=shortfall_id)
+    shortfall = refund_shortfall_lock(shortfall_id)
     if shortfall.status != RefundShortfall.Status.OPEN:
         raise CreditsError("This shortfall is already resolved.")
     shortfall.status, shortfall.resolution = RefundShortfall.Status.RESOLVED, note.strip()

@@ -43,6 +43,7 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
+from billing_portal.common.locks import LockKind
 from billing_portal.common.operations import (
     OperationKind,
     operation_queue,
@@ -52,9 +53,14 @@ from billing_portal.common.operations import (
 )
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InvalidCreditAmount
+from credits.locks import (
+    credit_account_lock,
+    token_purchase_lock,
+    token_purchase_lock_first,
+    token_purchase_lock_for_staff,
+)
 from credits.models import CreditEntry, RefundShortfall, TokenPurchase
 from credits.services.ledger import (
-    credit_account_lock,
     credit_entry_append,
     credit_refund_payment,
 )
@@ -175,7 +181,7 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
 
 def token_purchase_paid(invoice: Invoice) -> None:
     """invoice_paid handler part: the paid purchase is queued for delivery on commit."""
-    credit = TokenPurchase.objects.select_for_update().get(invoice=invoice)
+    credit = token_purchase_lock(invoice=invoice)
     if credit.status != TokenPurchase.Status.AWAITING_PAYMENT:
         return
     credit.status, credit.next_attempt_at = TokenPurchase.Status.PENDING, timezone.now()
@@ -306,6 +312,7 @@ TOKEN_DELIVERY = OperationKind(
     failed=_S.FAILED,
     uncertain=_S.UNCERTAIN,
     interrupted_message="The call to VirtFusion was interrupted.",
+    lock_kind=LockKind.TOKEN_PURCHASE,
     related=("customer__user",),
     max_attempts=MAX_ATTEMPTS,
     backoff_cap=BACKOFF_CAP,
@@ -335,11 +342,7 @@ def token_removals_sweep(*, now: datetime | None = None) -> list[int]:
 
 
 def _locked_for_staff(token_purchase_id: int, allowed: tuple[str, ...]) -> TokenPurchase:
-    credit = (
-        TokenPurchase.objects.select_for_update(of=("self",))  # invoice: nullable join
-        .select_related("customer", "invoice")
-        .get(pk=token_purchase_id)
-    )
+    credit = token_purchase_lock_for_staff(token_purchase_id)
     if credit.status not in allowed:
         raise CreditsError(
             f"This token purchase is {credit.get_status_display().lower()}: nothing to do."
@@ -517,7 +520,7 @@ def token_purchase_refunded(
     payment_reference: str,
     actor: User | None,
 ) -> RefundShortfall | None:
-    credit = TokenPurchase.objects.select_for_update(of=("self",)).filter(invoice=invoice).first()
+    credit = token_purchase_lock_first(invoice=invoice)
     if credit is None:
         return None
     full = invoice.status == Invoice.Status.REFUNDED
@@ -672,6 +675,7 @@ def _removal_refused(credit: TokenPurchase, why: str) -> None:
 TOKEN_REMOVAL = OperationKind(
     model=TokenPurchase,
     task_name="credits.token_purchase_remove",
+    lock_kind=LockKind.TOKEN_PURCHASE,
     call=_remove,
     on_success=_removed,
     on_failure=_removal_failed,

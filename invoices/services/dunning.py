@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from djmoney.money import Money
 
 from billing_portal.common.emails import email_send_on_commit
+from invoices.locks import invoice_lock_first, order_lock
 from invoices.models import Invoice, InvoiceLine, InvoiceNotice, Order
 from invoices.pricing import percent_of
 from invoices.services.invoices import (
@@ -38,11 +39,8 @@ STILL_BILLED = (Service.Status.ACTIVE, Service.Status.SUSPENDED, Service.Status.
 
 
 def _locked_unpaid(invoice_id: int) -> Invoice | None:
-    return (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("customer__user")
-        .filter(pk=invoice_id, status=Invoice.Status.UNPAID)
-        .first()
+    return invoice_lock_first(
+        related=("customer__user",), pk=invoice_id, status=Invoice.Status.UNPAID
     )
 
 
@@ -183,7 +181,7 @@ def orders_unpaid_due(*, today: date) -> list[int]:
 
 def order_cancel_if_pending(*, order_id: int) -> bool:
     """Cancel the order (its invoice, services and coupon use) if it is still pending."""
-    order = Order.objects.select_for_update().get(pk=order_id)
+    order = order_lock(order_id)
     if order.status != Order.Status.PENDING:
         return False
     order_cancel(order_id=order.pk)

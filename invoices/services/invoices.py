@@ -22,6 +22,7 @@ from billing_portal.common.emails import email_send_on_commit
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
 from invoices.hooks import invoice_issued_dispatch_on_commit, invoice_paid_dispatch
+from invoices.locks import invoice_lock, invoice_number_sequence_lock
 from invoices.models import (
     INVOICE_TRANSITIONS,
     CreditNote,
@@ -66,11 +67,7 @@ def invoice_assert_transition(invoice: Invoice, *, to: str) -> None:
 
 
 def _lock(invoice_id: int) -> Invoice:
-    return (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("customer__user")
-        .get(pk=invoice_id)
-    )
+    return invoice_lock(invoice_id, related=("customer__user",))
 
 
 @dataclass(frozen=True)
@@ -159,7 +156,7 @@ def invoice_number_allocate(*, series: str, number_format: str, on: date) -> tup
     stays locked until it commits, so concurrent issuers queue and a rollback returns the
     number, which keeps the series free of gaps and duplicates."""
     InvoiceNumberSequence.objects.get_or_create(series=series)
-    sequence = InvoiceNumberSequence.objects.select_for_update().get(series=series)
+    sequence = invoice_number_sequence_lock(series)
     number = sequence.next_number
     sequence.next_number = number + 1
     sequence.save(update_fields=["next_number"])

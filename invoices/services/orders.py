@@ -22,6 +22,7 @@ from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.hostnames import domain_name_ascii, host_name_ascii
 from billing_portal.common.request import RequestMeta
 from catalogue.errors import PriceUnavailable
+from catalogue.locks import coupon_lock, product_lock
 from catalogue.models import BillingCycle, ConfigurableOption, Coupon, Product, ProductPrice
 from catalogue.selectors import ChosenOption, options_chosen, product_price_get, recurring_amount_of
 from invoices.audit import OrderAudit
@@ -32,6 +33,7 @@ from invoices.errors import (
     OrderNotCancellable,
     OutOfStock,
 )
+from invoices.locks import order_lock
 from invoices.models import CouponRedemption, Invoice, InvoiceLine, Order
 from invoices.pricing import LineAmounts, Totals, allocate, percent_of
 from invoices.services.invoices import (
@@ -291,12 +293,12 @@ def order_place(
     *, customer: Customer, request: OrderRequest, meta: RequestMeta | None = None
 ) -> Order:
     """Place the order: pending service, coupon redemption and an invoice due today."""
-    product = Product.objects.select_for_update().get(pk=request.product.pk)
+    product = product_lock(request.product.pk)
     if not product.is_visible:
         raise PriceUnavailable("This product is no longer available.")
     _check_stock(product)
     if request.coupon_code.strip():
-        Coupon.objects.select_for_update().filter(code=request.coupon_code.strip().upper()).first()
+        coupon_lock(request.coupon_code.strip().upper())
     quote = order_quote(customer=customer, request=request)
 
     order = Order.objects.create(customer=customer, coupon=quote.coupon)
@@ -364,9 +366,7 @@ def order_cancel(
 ) -> Order:
     """Cancel a pending order whose invoice is unpaid: cancels the invoice and its services
     and frees the coupon use. Cancelling a cancelled order changes nothing."""
-    order = (
-        Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
-    )
+    order = order_lock(order_id, related=("customer",))
     if order.status == Order.Status.CANCELLED:
         return order
     invoice = order_invoice(order)

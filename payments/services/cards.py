@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 
+from accounts.locks import customer_lock
 from accounts.models import Customer
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_to_minor_units
@@ -87,7 +88,7 @@ def card_setup_begin(*, customer: Customer, base_url: str) -> str:
 def card_store(*, customer: Customer, gateway: str, card: SavedCard) -> SavedPaymentMethod:
     """Keep a card saved at `gateway` once (by reference); the customer's first card there
     becomes default."""
-    Customer.objects.select_for_update().get(pk=customer.pk)
+    customer_lock(customer.pk)
     method, created = SavedPaymentMethod.objects.get_or_create(
         gateway=gateway,
         reference=card.reference,
@@ -136,7 +137,7 @@ def card_remove(*, customer: Customer, method_id: int) -> None:
     except GatewayError as error:
         raise PaymentsError("The card could not be removed right now; try again.") from error
     with transaction.atomic():
-        Customer.objects.select_for_update().get(pk=customer.pk)
+        customer_lock(customer.pk)
         was_default = method.is_default
         method.delete()
         successor = SavedPaymentMethod.objects.filter(
@@ -158,7 +159,7 @@ def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMetho
     except GatewayError as error:
         raise PaymentsError("The default card could not be changed right now.") from error
     with transaction.atomic():
-        Customer.objects.select_for_update().get(pk=customer.pk)
+        customer_lock(customer.pk)
         SavedPaymentMethod.objects.filter(customer=customer, gateway=method.gateway).update(
             is_default=False
         )

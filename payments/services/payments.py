@@ -31,6 +31,7 @@ from credits.services import (
     locks_credit_on_refund,
     purchase_refunded,
 )
+from invoices.locks import invoice_lock
 from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
 from payments.audit import PaymentAudit
@@ -46,6 +47,7 @@ from payments.gateways.base import (
     Refunds,
     offers,
 )
+from payments.locks import payment_lock, webhook_event_claim
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, RefundRequest, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -74,11 +76,7 @@ def payment_record(
     and not applied.
     """
     credit_locked = _credit_account_lock_first(invoice_id, amount)
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=invoice_id)
-    )
+    invoice = invoice_lock(invoice_id, related=("customer",))
     existing = Payment.objects.filter(gateway=gateway, reference=reference).first()
     if existing is not None:
         return existing
@@ -129,6 +127,10 @@ def _credit_account_lock_first(invoice_id: int, amount: Money) -> bool:
     payment may write to it: a credit purchase, or more than is due. Decided on an unlocked
     read; if a concurrent payment changes the answer, the excess is held for staff."""
     peek = Invoice.objects.select_related("customer").get(pk=invoice_id)
+    if locks_credit_on_refund(peek):
+        # A refund event carries its payment: the refund that follows in this transaction
+        # may take credit or tokens back, so the account comes first here too.
+        credit_account_lock(peek.customer, str(peek.currency))
     if str(amount.currency) != str(peek.currency) or peek.status != Invoice.Status.UNPAID:
         return False
     if peek.kind != Invoice.Kind.CREDIT_PURCHASE and amount <= peek.amount_due:
@@ -164,8 +166,8 @@ def _refund_lock(payment_id: int) -> Payment:
     invoice = payment.invoice
     if locks_credit_on_refund(invoice):
         credit_account_lock(invoice.customer, str(invoice.currency))
-    Invoice.objects.select_for_update().get(pk=invoice.pk)
-    return Payment.objects.select_for_update().get(pk=payment_id)
+    invoice_lock(invoice.pk)
+    return payment_lock(payment_id)
 
 
 @retry_on_conflict
@@ -369,11 +371,7 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
 
     failure: Exception | None = None
     with transaction.atomic():
-        event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(pk=webhook_event_id)
-            .first()
-        )
+        event = webhook_event_claim(webhook_event_id)
         if event is None or event.status in (
             WebhookEvent.Status.PROCESSED,
             WebhookEvent.Status.IGNORED,

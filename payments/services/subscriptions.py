@@ -28,6 +28,7 @@ from invoices.services.renewals import renewal_lines
 from payments.errors import PaymentsError
 from payments.gateways import registry
 from payments.gateways.base import GatewayError, Subscriptions
+from payments.locks import gateway_subscription_lock
 from payments.models import GatewayPlan, GatewaySubscription, Payment
 from payments.services.payments import CHECKOUT_UNAVAILABLE, payment_record
 from provisioning.models import Service
@@ -152,11 +153,7 @@ def subscription_mark_active(*, gateway: str, reference: str) -> GatewaySubscrip
     """The provider says the customer approved: idempotent, from the return page or the
     webhook."""
     with transaction.atomic():
-        subscription = (
-            GatewaySubscription.objects.select_for_update()
-            .filter(gateway=gateway, reference=reference)
-            .first()
-        )
+        subscription = gateway_subscription_lock(gateway=gateway, reference=reference)
         if (
             subscription is None
             or subscription.status != GatewaySubscription.Status.APPROVAL_PENDING

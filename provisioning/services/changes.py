@@ -30,6 +30,7 @@ from catalogue.selectors import product_alternatives, recurring_price
 from invoices.models import Invoice, InvoiceLine
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import ProvisioningError
+from provisioning.locks import service_change_lock, service_change_lock_first, service_lock
 from provisioning.models import ProvisioningOperation, Service, ServiceChange, ServiceOption
 from provisioning.services.operations import operation_enqueue
 
@@ -188,11 +189,7 @@ def plan_change_request(
     )
     if not peek.is_upgrade:  # it writes credit: the credit account is locked first
         credit_account_lock(customer, str(service.currency))
-    service = (
-        Service.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=service_id)
-    )
+    service = service_lock(service_id, related=("customer",))
     if service.status != Service.Status.ACTIVE:
         raise ProvisioningError("Only an active service can change plan.")
     if service.changes.filter(status=ServiceChange.Status.AWAITING_PAYMENT).exists():
@@ -227,18 +224,12 @@ def plan_change_request(
 
 def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
     """An upgrade invoice was paid (inside the paying transaction): apply its change."""
-    change = (
-        ServiceChange.objects.select_for_update()
-        .filter(invoice=invoice, status=ServiceChange.Status.AWAITING_PAYMENT)
-        .first()
+    change = service_change_lock_first(
+        invoice=invoice, status=ServiceChange.Status.AWAITING_PAYMENT
     )
     if change is None:
         return
-    service = (
-        Service.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=change.service_id)
-    )
+    service = service_lock(change.service_id, related=("customer",))
     if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
         _apply(service, change, None)
 
@@ -256,9 +247,13 @@ def plan_changes_expiring(*, today: date) -> list[int]:
 
 def plan_change_expire(*, change_id: int) -> bool:
     """Drop an upgrade whose invoice was not paid in time (the billing run). True if done."""
+    from invoices.locks import invoice_lock
     from invoices.services import invoice_cancel
 
-    change = ServiceChange.objects.select_for_update().get(pk=change_id)
+    peek = ServiceChange.objects.get(pk=change_id)  # its invoice never changes
+    if peek.invoice_id is not None:
+        invoice_lock(peek.invoice_id)  # the invoice before the plan change (the lock order)
+    change = service_change_lock(change_id)
     if change.status != ServiceChange.Status.AWAITING_PAYMENT:
         return False
     if change.invoice_id is None:  # an upgrade awaits the payment of its invoice

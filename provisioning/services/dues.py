@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db.models import QuerySet
 
+from provisioning.locks import service_lock, services_lock
 from provisioning.models import Service
 from provisioning.services.lifecycle import service_suspend, service_terminate
 
@@ -48,12 +49,8 @@ def services_due_for_renewal(*, by: date) -> QuerySet[Service]:
 def services_lock_for_renewal(*, service_ids: list[int]) -> list[Service]:
     """Lock these services, in id order, and return those still renewable."""
     # of=("self",): PostgreSQL cannot lock the nullable side of the coupon outer join.
-    return list(
-        Service.objects.select_for_update(of=("self",))
-        .filter(pk__in=service_ids, status__in=RENEWABLE)
-        .select_related("customer__user", "product", "recurring_coupon")
-        .order_by("pk")
-    )
+    related = ("customer__user", "product", "recurring_coupon")
+    return services_lock(service_ids=service_ids, statuses=RENEWABLE, related=related)
 
 
 # --- Suspension ---------------------------------------------------------------------------
@@ -75,7 +72,7 @@ def services_overdue_for_suspension(*, today: date, bills: UnpaidBills) -> list[
 
 def service_suspend_if_overdue(*, service_id: int, today: date, bills: UnpaidBills) -> bool:
     """Suspend the service if it is active, not on hold and still overdue. True if done."""
-    service = Service.objects.select_for_update().get(pk=service_id)
+    service = service_lock(service_id)
     held = service.suspension_hold_until and service.suspension_hold_until >= today
     if service.status != Service.Status.ACTIVE or held:
         return False
@@ -103,7 +100,7 @@ def services_overdue_for_termination(*, today: date, bills: UnpaidBills) -> list
 
 def service_terminate_if_overdue(*, service_id: int, today: date, bills: UnpaidBills) -> bool:
     """Terminate the service if it still runs and is still that long overdue. True if done."""
-    service = Service.objects.select_for_update().get(pk=service_id)
+    service = service_lock(service_id)
     if service.status not in RENEWABLE:
         return False
     if not bills.service_unpaid_since(service_id=service.pk, cutoff=_terminate_cutoff(today)):

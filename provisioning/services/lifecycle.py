@@ -26,6 +26,7 @@ from invoices.models import Invoice, InvoiceLine
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import InvalidServiceTransition
 from provisioning.hooks import service_ended_dispatch_on_commit
+from provisioning.locks import service_lock
 from provisioning.models import SERVICE_TRANSITIONS, ProvisioningOperation, Service, ServiceOption
 from provisioning.panels.base import ProvisionResult
 from provisioning.services.operations import operation_enqueue
@@ -88,7 +89,7 @@ def service_create_pending(
 @transaction.atomic
 def service_cancel(*, service_id: int, actor: User | None = None, reason: str = "") -> Service:
     """Cancel a service that never started (its order was cancelled or never paid)."""
-    service = Service.objects.select_for_update().get(pk=service_id)
+    service = service_lock(service_id)
     if service.status == Service.Status.CANCELLED:
         return service
     service_ended_dispatch_on_commit(service.pk)
@@ -108,11 +109,7 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
 
 
 def _lock(service_id: int) -> Service:
-    return (
-        Service.objects.select_for_update(of=("self",))
-        .select_related("customer__user", "product")
-        .get(pk=service_id)
-    )
+    return service_lock(service_id, related=("customer__user", "product"))
 
 
 def _change_status(

@@ -32,6 +32,7 @@ from billing_portal.common import operations as kernel
 from billing_portal.common.db import in_batches
 from billing_portal.common.errors import ExternalServiceError
 from provisioning.errors import PanelError, ProvisioningError
+from provisioning.locks import provisioning_operation_lock
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.panels.base import AccountSpec, PackageChange, ProvisionResult
 from provisioning.services.servers import server_panel
@@ -191,7 +192,7 @@ def operations_sweep(*, now: datetime | None = None) -> list[int]:
 def operation_retry(*, operation_id: int, staff: User) -> Op:
     from provisioning.services.lifecycle import service_provision_retry
 
-    operation = Op.objects.select_for_update().get(pk=operation_id)
+    operation = provisioning_operation_lock(operation_id)
     if operation.status != Op.Status.FAILED:
         raise ProvisioningError("Only failed operations can be retried.")
     operation.resolution = f"Retried by {staff}"
@@ -205,7 +206,7 @@ def operation_mark_resolved(*, operation_id: int, staff: User, note: str) -> Op:
     """Staff fixed it by hand on the panel: the operation is closed as cancelled."""
     if not note.strip():
         raise ProvisioningError("Say what was done: it is kept with the operation.")
-    operation = Op.objects.select_for_update().get(pk=operation_id)
+    operation = provisioning_operation_lock(operation_id)
     if operation.status not in (Op.Status.FAILED, Op.Status.PENDING):
         raise ProvisioningError("Only failed or waiting operations can be marked resolved.")
     operation.status, operation.finished_at = Op.Status.CANCELLED, timezone.now()

@@ -17,6 +17,7 @@ from billing_portal.common.crypto import encrypted_fields
 from billing_portal.common.outbox import BROKER_ERRORS
 from catalogue.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
+from provisioning.locks import secret_row_lock, server_lock, service_lock
 from provisioning.models import Server, Service
 from provisioning.panels.base import Lifecycle, LoginLink, ServerCredentials
 from provisioning.panels.registry import MODULES, panel_for
@@ -48,7 +49,7 @@ def server_place(*, product: Product) -> Server | None:
         return None
     for candidate in servers_with_room(product=product):
         # Lock, then re-check: a concurrent order may have taken the last slot.
-        server = Server.objects.select_for_update().get(pk=candidate.pk)
+        server = server_lock(candidate.pk)
         if server.current_accounts < server.capacity_accounts:
             server.current_accounts += 1
             server.save(update_fields=["current_accounts"])
@@ -99,10 +100,10 @@ def server_release(*, server_id: int | None) -> None:
 def server_place_manually(*, service_id: int, server_id: int) -> Service:
     """Staff put a not-yet-created service on a chosen server."""
     with transaction.atomic():
-        service = Service.objects.select_for_update().get(pk=service_id)
+        service = service_lock(service_id)
         if service.external_id:
             raise NoServerCapacity("This service already exists on its panel.")
-        server = Server.objects.select_for_update().get(pk=server_id)
+        server = server_lock(server_id)
         if server.current_accounts >= server.capacity_accounts:
             raise NoServerCapacity(f"{server} is full.")
         server_release(server_id=service.server_id)
@@ -125,7 +126,7 @@ def server_check(*, server_id: int) -> Server:
     except PanelError as exc:
         error = exc.message
     with transaction.atomic():
-        server = Server.objects.select_for_update().get(pk=server_id)
+        server = server_lock(server_id)
         server.is_online, server.last_check_error = not error, error
         server.last_checked_at = timezone.now()
         crowded = server.utilisation >= CAPACITY_ALERT_SHARE
@@ -154,7 +155,7 @@ def secrets_rotate() -> int:
         fields = encrypted_fields(model)
         for pk in model.objects.values_list("pk", flat=True).iterator():
             with transaction.atomic():
-                row = model.objects.select_for_update().get(pk=pk)
+                row = secret_row_lock(model, pk)
                 # Saving writes each value back through the field, encrypted with key #1.
                 model.objects.filter(pk=pk).update(**{f: getattr(row, f) for f in fields})
             count += 1

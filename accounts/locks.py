@@ -1,0 +1,22 @@
+"""Row locks of accounts' tables, in the portal's lock order (billing_portal/common/locks.py)."""
+
+from __future__ import annotations
+
+from accounts.models import Customer, User
+from billing_portal.common.locks import LockKind, lock_first, lock_one
+
+
+def user_lock(user_id: int) -> User:
+    """The user row, locked: email verification and password changes queue on it."""
+    return lock_one(User.objects.all(), kind=LockKind.USER, pk=user_id)
+
+
+def customer_lock(customer_id: int) -> Customer:
+    """The customer row, locked: serialises changes to what a customer holds as a whole
+    (saved cards, the default card)."""
+    return lock_one(Customer.objects.all(), kind=LockKind.CUSTOMER, pk=customer_id)
+
+
+def customer_lock_for_user(user: User) -> Customer | None:
+    """The user's customer profile, locked, or None when the user has none yet."""
+    return lock_first(Customer.objects.all(), kind=LockKind.CUSTOMER, user=user)

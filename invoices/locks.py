@@ -1,0 +1,43 @@
+"""Row locks of invoices' tables, in the portal's lock order (billing_portal/common/locks.py).
+Products and coupons are the catalogue's (catalogue/locks.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one
+from invoices.models import Invoice, InvoiceLine, InvoiceNumberSequence, Order
+
+
+def order_lock(order_id: int, *, related: tuple[str, ...] = ()) -> Order:
+    """The order row, locked (rows read along by `related` are not)."""
+    return lock_one(Order.objects.select_related(*related), kind=LockKind.ORDER, pk=order_id)
+
+
+def invoice_lock(invoice_id: int, *, related: tuple[str, ...] = ()) -> Invoice:
+    """The invoice row, locked (rows read along by `related` are not)."""
+    rows = Invoice.objects.select_related(*related)
+    return lock_one(rows, kind=LockKind.INVOICE, pk=invoice_id)
+
+
+def invoice_lock_first(*, related: tuple[str, ...] = (), **lookups: Any) -> Invoice | None:
+    """The first invoice matching `lookups` (e.g. its id and a status), locked, or None."""
+    rows = Invoice.objects.select_related(*related)
+    return lock_first(rows, kind=LockKind.INVOICE, **lookups)
+
+
+def invoice_number_sequence_lock(series: str) -> InvoiceNumberSequence:
+    """The series' number counter, locked until the issuing transaction commits."""
+    rows = InvoiceNumberSequence.objects.all()
+    return lock_one(rows, kind=LockKind.INVOICE_NUMBER_SEQUENCE, series=series)
+
+
+def invoices_lock_unpaid_renewals_of(*, service_id: int) -> list[Invoice]:
+    """The unpaid renewal invoices billing this service, locked in id order: ending the
+    service cancels them, and the lock order wants them before the service (a payment of
+    one locks the invoice, then renews the service)."""
+    billing = InvoiceLine.objects.filter(service=service_id).values("invoice_id")
+    rows = Invoice.objects.filter(
+        pk__in=billing, status=Invoice.Status.UNPAID, kind=Invoice.Kind.RENEWAL
+    )
+    return lock_many(rows, kind=LockKind.INVOICE)

@@ -1,0 +1,53 @@
+"""Row locks of provisioning's tables, in the portal's lock order
+(billing_portal/common/locks.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+
+from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one
+from provisioning.models import ProvisioningOperation, Server, Service, ServiceChange
+
+
+def service_lock(service_id: int, *, related: tuple[str, ...] = ()) -> Service:
+    """The service row, locked (rows read along by `related` are not)."""
+    rows = Service.objects.select_related(*related)
+    return lock_one(rows, kind=LockKind.SERVICE, pk=service_id)
+
+
+def services_lock(
+    *, service_ids: Iterable[int], statuses: Iterable[str], related: tuple[str, ...] = ()
+) -> list[Service]:
+    """Those of these services still in one of `statuses`, locked in id order."""
+    rows = Service.objects.filter(pk__in=service_ids, status__in=statuses)
+    return lock_many(rows.select_related(*related), kind=LockKind.SERVICE)
+
+
+def service_change_lock(change_id: int) -> ServiceChange:
+    """The plan change row, locked."""
+    return lock_one(ServiceChange.objects.all(), kind=LockKind.SERVICE_CHANGE, pk=change_id)
+
+
+def service_change_lock_first(**lookups: Any) -> ServiceChange | None:
+    """The first plan change matching `lookups` (e.g. its invoice and status), locked."""
+    return lock_first(ServiceChange.objects.all(), kind=LockKind.SERVICE_CHANGE, **lookups)
+
+
+def server_lock(server_id: int) -> Server:
+    """The server row, locked: its account count and health are changed under it."""
+    return lock_one(Server.objects.all(), kind=LockKind.SERVER, pk=server_id)
+
+
+def provisioning_operation_lock(operation_id: int) -> ProvisioningOperation:
+    """The operation row, locked (staff retrying or closing it)."""
+    rows = ProvisioningOperation.objects.all()
+    return lock_one(rows, kind=LockKind.OPERATION, pk=operation_id)
+
+
+def secret_row_lock(model: type[Model], pk: int) -> Model:
+    """A server's or a service's row, locked while its secrets are re-encrypted."""
+    kind = {Server: LockKind.SERVER, Service: LockKind.SERVICE}[model]
+    return lock_one(model._default_manager.all(), kind=kind, pk=pk)
