@@ -4,8 +4,9 @@ A purchase is an invoice of kind `credit` with one untaxed line (tax is charged 
 invoices the credit later pays). It is paid like any invoice (Stripe, PayPal), so every way a
 payment can be reported (the capture on the return page, the webhook, the reconciliation)
 ends in `payment_record`, which applies it to the invoice once; the invoice becomes paid
-exactly once and `credits_on_invoice_paid` appends the credit under the idempotency key
-`invoice:<id>:purchase`, in the same transaction. Whichever report comes first adds the
+exactly once and settlement (billing's invoice_settled, through `credits_on_invoice_paid`)
+appends the credit under the idempotency key `invoice:<id>:purchase`, in the same
+transaction. Whichever report comes first adds the
 credit; the others find the payment recorded and change nothing.
 """
 
@@ -85,8 +86,8 @@ def _credit_bought(invoice: Invoice) -> CreditEntry:
 
 
 def credits_on_invoice_paid(invoice: Invoice) -> None:
-    """invoice_paid handler (inside the paying transaction, invoice locked): deliver what a
-    credit or token purchase bought."""
+    """Called by billing's invoice_settled (inside the paying transaction, invoice locked):
+    deliver what a credit or token purchase bought."""
     if invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
         _credit_bought(invoice)
     elif invoice.kind == Invoice.Kind.TOKEN_PURCHASE:

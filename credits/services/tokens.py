@@ -173,7 +173,8 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
 
 
 def token_purchase_paid(invoice: Invoice) -> None:
-    """invoice_paid handler part: the paid purchase is queued for delivery on commit."""
+    """A token purchase was paid (billing's invoice_settled): it is queued for delivery on
+    commit."""
     credit = TokenPurchase.objects.select_for_update().get(invoice=invoice)
     if credit.status != TokenPurchase.Status.AWAITING_PAYMENT:
         return
