@@ -2,12 +2,7 @@
 
 from billing.services.credit import credit_auto_apply, credit_pay_invoice
 from billing.services.issuing import invoice_issue, invoice_issued
-from billing.services.ordering import (
-    credit_purchase_start,
-    order_place,
-    plan_change_request,
-    token_purchase_start,
-)
+from billing.services.ordering import order_place, plan_change_request
 from billing.services.payments import (
     checkout_complete,
     gateway_event_handle,
@@ -19,6 +14,11 @@ from billing.services.payments import (
     saved_card_pay_complete,
     subscription_payment_record,
     webhook_event_process,
+)
+from billing.services.purchases import (
+    credit_purchase_start,
+    purchase_invoice_issue,
+    token_purchase_start,
 )
 from billing.services.run import billing_run
 from billing.services.settlement import invoice_apply_payment, invoice_mark_paid, invoice_settled
@@ -40,6 +40,7 @@ __all__ = [
     "payment_record",
     "payments_reconcile",
     "plan_change_request",
+    "purchase_invoice_issue",
     "renewals_charge_off_session",
     "saved_card_pay",
     "saved_card_pay_complete",

@@ -1,4 +1,5 @@
-"""Buying account credit, and credit that arrives from overpayments.
+"""Buying account credit (what a paid purchase delivers; issuing the purchase invoice is
+billing's, billing.services.purchases), and credit that arrives from overpayments.
 
 A purchase is an invoice of kind `credit` with one untaxed line (tax is charged on the
 invoices the credit later pays). It is paid like any invoice (Stripe, PayPal), so every way a
@@ -15,16 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from djmoney.money import Money
 
-from accounts.models import Customer, User
+from accounts.models import Customer
 from credits.audit import CreditAudit
 from credits.models import CreditEntry
 from credits.services.ledger import credit_add, credit_amount_parse
 from credits.services.shortfalls import purchase_credit_key
 from invoices.models import Invoice, InvoiceLine
-from invoices.services import LineDraft, invoice_create_draft, invoice_issue
 
 
 def purchase_amount_parse(value: Any, *, currency: str) -> Money:
@@ -35,38 +34,6 @@ def purchase_amount_parse(value: Any, *, currency: str) -> Money:
         currency=currency,
         minimum=settings.CREDITS_PURCHASE_MIN,
         maximum=settings.CREDITS_PURCHASE_MAX,
-    )
-
-
-def purchase_invoice_issue(
-    *, customer: Customer, kind: str, line: LineDraft, actor: User | None, notes: str = ""
-) -> Invoice:
-    """The one-line invoice a credit or token purchase is paid through, issued (due now)."""
-    draft = invoice_create_draft(
-        customer=customer,
-        currency=str(line.unit_price.currency),
-        kind=kind,
-        lines=[line],
-        notes=notes,
-    )
-    return invoice_issue(invoice_id=draft.pk, actor=actor)
-
-
-@transaction.atomic
-def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
-    """Issue the invoice that buys `amount` of account credit; pay it to receive the credit."""
-    line = LineDraft(
-        kind=InvoiceLine.Kind.CREDIT,
-        description=f"Account credit ({amount})",
-        unit_price=amount,
-        taxable=False,
-    )
-    return purchase_invoice_issue(
-        customer=customer,
-        kind=Invoice.Kind.CREDIT_PURCHASE,
-        line=line,
-        actor=actor,
-        notes="Prepaid account credit: tax is charged on the invoices it pays.",
     )
 
 
