@@ -12,6 +12,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing import services as billing
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
 from catalogue.forms import OrderForm
@@ -68,7 +69,7 @@ class ProductOrderView(CustomerRequiredMixin, View):
         )
         try:
             if "place" in request.POST:
-                order = services.order_place(
+                order = billing.order_place(
                     customer=self.customer,
                     request=order_request,
                     meta=RequestMeta.from_request(request),

@@ -17,6 +17,7 @@ from djmoney.money import Money
 
 from accounts.mixins import CustomerRequiredMixin
 from accounts.models import Customer
+from billing import services as billing
 from billing_portal.common.forms import message_form_errors
 from billing_portal.common.request import RequestMeta
 from credits import services
@@ -202,7 +203,7 @@ class BuyCreditView(_PurchaseView):
         return self.customer.preferred_currency
 
     def start(self, *, amount: Money) -> Invoice:
-        return services.credit_purchase_start(
+        return billing.credit_purchase_start(
             customer=self.customer, amount=amount, actor=self.request.user
         )
 
@@ -212,7 +213,7 @@ class BuyTokensView(_PurchaseView):
         return services.token_currency()
 
     def start(self, *, amount: Money) -> Invoice:
-        return services.token_purchase_start(
+        return billing.token_purchase_start(
             customer=self.customer, amount=amount, actor=self.request.user
         )
 
@@ -228,7 +229,7 @@ class PayInvoiceWithCreditView(CustomerRequiredMixin, View):
         # The form's nonce makes a double submission one payment.
         nonce = form.cleaned_data["nonce"] or uuid.uuid4().hex
         try:
-            entry = services.credit_pay_invoice(
+            entry = billing.credit_pay_invoice(
                 customer=self.customer,
                 invoice_id=pk,
                 idempotency_key=f"invoice:{pk}:apply:{nonce}",

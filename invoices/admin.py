@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from djmoney.money import Money
 
+from billing import services as billing
 from billing_portal.common.admin import (
     AutocompleteAdminMixin,
     LargeTableAdminMixin,
@@ -161,7 +162,7 @@ class InvoiceAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     notes=data["notes"],
                 )
                 if data.get("issue_now"):
-                    invoice = services.invoice_issue(invoice_id=invoice.pk, actor=request.user)
+                    invoice = billing.invoice_issue(invoice_id=invoice.pk, actor=request.user)
             self.message_user(request, f"{invoice} created.", messages.SUCCESS)
             return redirect("admin:invoices_invoice_change", invoice.pk)
         context = {
@@ -202,7 +203,7 @@ class InvoiceAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Issue selected draft invoices", permissions=["issue"])
     def issue_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._apply(request, queryset, services.invoice_issue, "issued")
+        self._apply(request, queryset, billing.invoice_issue, "issued")
 
     @admin.action(description="Cancel selected unpaid invoices", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet) -> None:

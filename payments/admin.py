@@ -16,6 +16,7 @@ from django.urls import path
 from django.utils import timezone
 from djmoney.money import Money
 
+from billing import services as billing
 from billing_portal.common.admin import (
     LargeTableAdminMixin,
     ReadOnlyAdminMixin,
@@ -132,7 +133,7 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             invoice = data["invoice"]
-            payment = services.payment_record(
+            payment = billing.payment_record(
                 invoice_id=invoice.pk,
                 gateway="manual",
                 reference=data["reference"].strip(),

@@ -1,7 +1,10 @@
-"""What each reported event does, dispatched by the event's class through a plain dict.
+"""What each reported event that pays nothing does, dispatched by the event's class through
+a plain dict. The events that record a payment (a payment succeeded, a refund reported,
+which may record the payment it refunds first) make invoices paid, so billing handles them
+(billing.services.payments.gateway_event_handle) and hands the others to `event_handle`.
 
 The gateway adapters turn their providers' payloads into the events of payments.events;
-the handlers here act on those events only, with the provider's own ids as references, so
+these handlers and billing's act on those events only, with the provider's own ids as references, so
 replays, reorders and races end in the same state:
 - a payment is recorded once per provider reference;
 - a refund reported as the payment's cumulative refunded amount applies the difference to
@@ -26,21 +29,20 @@ from payments.events import (
     GatewayEvent,
     Ignored,
     PaymentFailed,
-    PaymentSucceeded,
-    RefundReported,
     SubscriptionChanged,
     SubscriptionPaymentFailed,
 )
 from payments.gateways import registry
 from payments.gateways.base import SavedCards
-from payments.models import GatewayCustomer, GatewaySubscription, Payment
+from payments.models import GatewayCustomer, GatewaySubscription
 
 
 class EventIgnored(Exception):
     """The event is genuine but there is nothing to apply (e.g. it names no invoice of ours)."""
 
 
-def _invoice_id(invoice_id: int | None) -> int:
+def event_invoice_id(invoice_id: int | None) -> int:
+    """The id of the invoice of ours an event names, or EventIgnored."""
     if invoice_id is None:
         raise EventIgnored(NO_INVOICE)
     if not Invoice.objects.filter(pk=invoice_id).exists():
@@ -48,71 +50,14 @@ def _invoice_id(invoice_id: int | None) -> int:
     return invoice_id
 
 
-def _record(event: PaymentSucceeded) -> Payment:
-    return services.payment_record(
-        invoice_id=_invoice_id(event.invoice_id),
-        gateway=event.gateway,
-        reference=event.reference,
-        amount=event.amount,
-        method=event.method,
-        raw=event.raw,
-    )
-
-
-def payment_succeeded(event: PaymentSucceeded) -> None:
-    """An invoice payment, or a subscription charge paying the service's oldest unpaid
-    renewal (none yet: SubscriptionPaymentUnmatched, retried as a failure)."""
-    if event.subscription_reference:
-        services.subscription_payment_record(
-            gateway=event.gateway,
-            subscription_reference=event.subscription_reference,
-            sale_id=event.reference,
-            amount=event.amount,
-            method=event.method,
-            raw=event.raw,
-        )
-    else:
-        _record(event)
-
-
 def payment_failed(event: PaymentFailed) -> None:
-    invoice = Invoice.objects.select_related("customer").get(pk=_invoice_id(event.invoice_id))
+    invoice = Invoice.objects.select_related("customer").get(pk=event_invoice_id(event.invoice_id))
     audit_record(
         action=PaymentAudit.PAYMENT_DENIED,
         customer=invoice.customer,
         target=invoice,
         details={"gateway": event.gateway, "reference": event.reference, **event.details},
     )
-
-
-def refund_reported(event: RefundReported) -> None:
-    payment = (
-        _record(event.payment)
-        if event.payment is not None
-        else Payment.objects.filter(
-            gateway=event.gateway, reference=event.payment_reference
-        ).first()
-    )
-    if payment is None:
-        raise EventIgnored("The refund is for a payment this portal has not recorded.")
-    reason = f"Refunded at {registry.display_name(event.gateway)}"
-    if event.refunded_total is not None:
-        services.payment_refund_sync(
-            payment_id=payment.pk,
-            refunded_total=event.refunded_total,
-            reason=reason,
-            via=event.gateway,
-        )
-    elif event.amount is not None:
-        services.payment_refund_book_once(
-            payment_id=payment.pk,
-            reference=event.refund_reference,
-            amount=event.amount,
-            reason=reason,
-            via=event.gateway,
-        )
-    else:
-        raise EventIgnored("The refund report carries no amount.")
 
 
 def subscription_changed(event: SubscriptionChanged) -> None:
@@ -156,9 +101,7 @@ def card_saved(event: CardSaved) -> None:
 
 
 HANDLERS: dict[type, Callable[[Any], None]] = {
-    PaymentSucceeded: payment_succeeded,
     PaymentFailed: payment_failed,
-    RefundReported: refund_reported,
     SubscriptionChanged: subscription_changed,
     SubscriptionPaymentFailed: subscription_payment_failed,
     CardSaved: card_saved,

@@ -6,13 +6,11 @@ from celery import Task, shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
+from billing.services import payments_reconcile, renewals_charge_off_session, webhook_event_process
 from billing_portal.common.retry import backoff
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
     WebhookHandlerFailed,
-    payments_reconcile,
-    renewals_charge_off_session,
-    webhook_event_process,
     webhook_events_stale,
     webhook_payloads_prune,
 )

@@ -10,6 +10,7 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing import services as billing
 from billing_portal.common.forms import TokenField
 from billing_portal.common.request import RequestMeta
 from invoices.models import Invoice
@@ -68,7 +69,7 @@ class CheckoutReturnView(CustomerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         reference = _reference_or_404(request, self.reference_parameter)
         try:
-            attempt = services.checkout_complete(
+            attempt = billing.checkout_complete(
                 customer=self.customer,
                 gateway_name=self.gateway,
                 reference=reference,
@@ -160,7 +161,7 @@ class SavedCardPayView(CustomerRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int, method_id: int) -> HttpResponse:
         try:
             invoice = invoice_get_for_customer(customer=self.customer, invoice_id=pk)
-            url = services.saved_card_pay(
+            url = billing.saved_card_pay(
                 invoice=invoice, method_id=method_id, base_url=request.build_absolute_uri("/")
             )
         except (Invoice.DoesNotExist, SavedPaymentMethod.DoesNotExist) as exc:
@@ -181,7 +182,7 @@ class ChargeReturnView(CustomerRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            attempt = services.saved_card_pay_complete(
+            attempt = billing.saved_card_pay_complete(
                 customer=self.customer,
                 reference=_reference_or_404(request, self.reference_parameter),
             )

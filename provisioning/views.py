@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
+from billing import services as billing
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import message_form_errors
 from provisioning.errors import PanelError
@@ -25,7 +26,6 @@ from provisioning.selectors import (
 )
 from provisioning.services import (
     plan_change_quote,
-    plan_change_request,
     plan_change_targets,
     service_login_url,
     service_option_quantities,
@@ -189,7 +189,7 @@ class ServicePlanChangeView(_ServiceMixin, View):
             message_form_errors(request, form)
             return redirect("provisioning:service_change", pk=service.pk)
         try:
-            change = plan_change_request(
+            change = billing.plan_change_request(
                 customer=self.customer,
                 service_id=service.pk,
                 to_product_id=form.cleaned_data["product"].pk,

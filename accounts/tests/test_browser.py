@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import PASSWORD
+from billing import services as billing_services
 from billing_portal.common.browser import browser_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -146,6 +147,7 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     from django.utils import timezone
     from djmoney.money import Money
 
+    from billing.services import payment_record
     from billing_portal.common.audit import AuditEvent
     from catalogue.models import ConfigurableOptionPrice, TaxRate
     from catalogue.tests.factories import (
@@ -159,7 +161,6 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     from dnszones.models import DnsPlan
     from invoices import services as invoice_services
     from payments.models import SavedPaymentMethod
-    from payments.services import payment_record
     from provisioning.models import Service
     from provisioning.tests.factories import ServerFactory, panel_product, placed_product
 
@@ -225,7 +226,7 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
         ),
     ]
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=lines)
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     payment_record(
         invoice_id=invoice.pk,
         gateway="manual",

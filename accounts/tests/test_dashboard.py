@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing import services as billing_services
 from catalogue.tests.factories import ProductFactory
 from credits.services import credit_entry_append
 from invoices import services as invoice_services
@@ -63,10 +64,10 @@ def _invoice(customer, amount: str, due: date | None, *, paid: bool = False) -> 
     draft = invoice_services.invoice_create_draft(
         customer=customer, currency="USD", lines=[line], due_date=due
     )
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     Invoice.objects.filter(pk=invoice.pk).update(due_date=due)
     if paid:
-        invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
+        billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     return invoice
 

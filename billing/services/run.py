@@ -35,6 +35,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.models import BillingRun
+from billing.services.issuing import invoice_issued
 from dnszones.services import dns_subscription_renew, dns_subscriptions_due
 from invoices.locks import invoices_lock_unpaid_renewals_of
 from invoices.selectors import service_next_period_billed, service_period_billed
@@ -140,12 +141,13 @@ def _renew(service_ids: list[int]) -> int:
     if not services:
         return 0
     first = services[0]
-    invoice_renewal_issue(
+    invoice = invoice_renewal_issue(
         customer=first.customer,
         currency=first.currency,
         lines=[line for service in services for line in renewal_lines(service)],
         due_date=first.next_due_date,
     )
+    invoice_issued(invoice)  # paid from credit after commit, when the customer allows it
     return len(services)
 
 

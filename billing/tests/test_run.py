@@ -10,6 +10,7 @@ import time_machine
 from django.core.management import call_command
 from djmoney.money import Money
 
+from billing import services as billing_services
 from billing.models import BillingRun
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
@@ -75,8 +76,8 @@ def test_one_service_from_order_to_termination(
 
     def place():
         nonlocal order
-        order = services.order_place(customer=customer, request=request)
-        services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+        order = billing_services.order_place(customer=customer, request=request)
+        billing_services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
 
     # Jan 1: ordered and paid: active until Feb 1
     timeline.act(place)
@@ -94,7 +95,7 @@ def test_one_service_from_order_to_termination(
     ]
 
     # Feb 5: paid: unsuspended and renewed until Mar 1
-    timeline.act(lambda: services.invoice_mark_paid(invoice_id=renewal.pk))
+    timeline.act(lambda: billing_services.invoice_mark_paid(invoice_id=renewal.pk))
     service.refresh_from_db()
     assert (service.status, service.next_due_date) == (Service.Status.ACTIVE, date(2026, 3, 1))
 
@@ -157,7 +158,7 @@ def test_unpaid_new_orders_are_cancelled_after_seven_days(
 ):
     timeline = Timeline(django_capture_on_commit_callbacks)
     request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
-    timeline.act(lambda: services.order_place(customer=customer, request=request))
+    timeline.act(lambda: billing_services.order_place(customer=customer, request=request))
     timeline.run_until(date(2026, 1, 7))
     assert Service.objects.get().status == Service.Status.PENDING
     timeline.run_until(date(2026, 1, 8))
@@ -170,8 +171,8 @@ def test_suspension_hold_defers_suspension(customer, product, django_capture_on_
     request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
 
     def place():
-        order = services.order_place(customer=customer, request=request)
-        services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+        order = billing_services.order_place(customer=customer, request=request)
+        billing_services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
         Service.objects.update(suspension_hold_until=date(2026, 2, 10))
 
     timeline.act(place)

@@ -23,8 +23,8 @@ already says the work is due and a sweeper queues that row again while it is:
   token deliveries and removals: each is an operation row whose sweeper (provisioning/dns
   every 2 min, tokens every 5 min) queues it again while it is pending, so a publish lost to
   an outage costs a delay, never the work.
-- in-process after commit (not the broker): `invoice_issued`/`service_ended` hooks, cache
-  invalidation, lockout resets, `mail_admins` staff alerts.
+- in-process after commit (not the broker): billing's `invoice_issued` reaction and the
+  `service_ended` hook, cache invalidation, lockout resets, `mail_admins` staff alerts.
 - sweepers and fan-outs inside tasks publish directly: they run again on their schedule.
 """
 

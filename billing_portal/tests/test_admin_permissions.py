@@ -32,7 +32,9 @@ from djmoney.money import Money
 
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from billing import services as billing_services
 from billing.models import BillingRun
+from billing.services import payment_record
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import form_values
 from catalogue.tests.factories import (
@@ -48,7 +50,6 @@ from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
 from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, Order, UsageRecord
 from payments.models import Payment, WebhookEvent
-from payments.services import payment_record
 from provisioning.models import ProvisioningOperation, Server, Service, SitePlan
 from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
 
@@ -143,11 +144,11 @@ def _draft() -> Invoice:
 
 
 def _unpaid() -> Invoice:
-    return invoice_services.invoice_issue(invoice_id=_draft().pk)
+    return billing_services.invoice_issue(invoice_id=_draft().pk)
 
 
 def _paid() -> Invoice:
-    return invoice_services.invoice_mark_paid(invoice_id=_unpaid().pk)
+    return billing_services.invoice_mark_paid(invoice_id=_unpaid().pk)
 
 
 def _payment(gateway: str = "manual") -> Payment:

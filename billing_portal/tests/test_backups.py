@@ -254,9 +254,9 @@ for n in range({n}):
                         idempotency_key=f"{tag}-remove-{{n}}", reason="Correction")
     line = invoices.LineDraft(kind="manual", description="Work", unit_price=usd("40"))
     draft = invoices.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    issued = invoices.invoice_issue(invoice_id=draft.pk)
+    issued = billing_services.invoice_issue(invoice_id=draft.pk)
     if n % 2:
-        invoices.invoice_mark_paid(invoice_id=issued.pk)
+        billing_services.invoice_mark_paid(invoice_id=issued.pk)
 """
 LEDGER = (
     "SELECT md5(string_agg(concat_ws(',', id, account_id, sequence, kind, amount, "

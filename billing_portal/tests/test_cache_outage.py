@@ -14,6 +14,7 @@ from django.test import override_settings
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing import services as billing_services
 from billing_portal.common.testing import free_port
 from invoices import services as invoice_services
 from payments.gateways.registry import checkout_gateway
@@ -60,7 +61,7 @@ def test_a_paypal_checkout_fetches_its_token_again(client, customer, settings, c
         kind="manual", description="Hosting", unit_price=Money(Decimal("10"), "EUR")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="EUR", lines=[line])
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     approve = "https://www.sandbox.paypal.com/checkoutnow?token=ORDER-1"
     with responses.RequestsMock() as rsps:
         rsps.post(f"{PAYPAL}/v1/oauth2/token", json={"access_token": "A21", "expires_in": 32400})

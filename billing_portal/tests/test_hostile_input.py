@@ -40,6 +40,7 @@ from django.utils.http import urlsafe_base64_encode
 from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.forms import BIDI_CONTROLS
 from catalogue.models import ConfigurableOptionPrice
 from catalogue.tests.factories import (
@@ -513,7 +514,7 @@ def _invoice(customer) -> object:
         kind="manual", description="Hosting", unit_price=_usd("30.00")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _dns(w: SimpleNamespace) -> None:
@@ -581,7 +582,7 @@ def _orders(w: SimpleNamespace) -> None:
         domain="first.example",
         hostname="srv1",
     )
-    w.order = invoice_services.order_place(customer=w.customer, request=request)
+    w.order = billing_services.order_place(customer=w.customer, request=request)
     w.plain_service = Service.objects.get(order=w.order)
     plan = GatewayPlan.objects.create(
         gateway="paypal",

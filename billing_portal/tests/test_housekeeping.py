@@ -20,6 +20,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import AuditEventFactory, CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.db import in_batches
 from billing_portal.common.models import OutboxMessage
@@ -219,7 +220,7 @@ def test_a_redelivery_of_a_pruned_event_is_still_not_run_twice(
         draft = invoice_services.invoice_create_draft(
             customer=CustomerFactory(), currency="USD", lines=[line]
         )
-        invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+        invoice = billing_services.invoice_issue(invoice_id=draft.pk)
         payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
         body, headers = se.signed(payload)
         with django_capture_on_commit_callbacks(execute=True):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.connection import Connection
 
+from billing import services as billing_services
 from billing_portal.common.context import request_id_reset, request_id_set
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.outbox import (
@@ -272,4 +273,4 @@ def test_an_order_refused_for_capacity_is_refused_with_the_broker_down(broker, c
     request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     broker.stop()
     with pytest.raises(NoServerCapacity):
-        invoice_services.order_place(customer=customer, request=request)
+        billing_services.order_place(customer=customer, request=request)

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import User
 from accounts.tests.factories import CustomerFactory, UserFactory
+from billing import services as billing_services
 from billing.models import BillingRun
 from billing_portal import status
 from billing_portal.celery import app as celery_app
@@ -92,7 +93,7 @@ def _shortfall(status_: str) -> RefundShortfall:
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency=USD, lines=[line]
     )
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     resolved = {"resolved_at": timezone.now()} if status_ == "resolved" else {}
     return RefundShortfall.objects.create(
         customer=invoice.customer,

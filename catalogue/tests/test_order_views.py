@@ -9,6 +9,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices import services
 from invoices.models import Invoice, Order
@@ -90,7 +91,7 @@ def test_hidden_products_cannot_be_ordered(client, customer, price):
 
 
 def test_customer_cancels_an_unpaid_order_from_its_invoice(client, customer, price):
-    order = services.order_place(
+    order = billing_services.order_place(
         customer=customer,
         request=services.OrderRequest(
             product=price.product, cycle="monthly", currency="USD", hostname="h"
@@ -107,7 +108,7 @@ def test_customer_cancels_an_unpaid_order_from_its_invoice(client, customer, pri
 
 
 def test_orders_cannot_be_cancelled_by_another_customer(client, customer, other_customer, price):
-    order = services.order_place(
+    order = billing_services.order_place(
         customer=customer,
         request=services.OrderRequest(
             product=price.product, cycle="monthly", currency="USD", hostname="h"
@@ -130,14 +131,14 @@ def test_services_list_shows_only_own_services_in_constant_queries(
     request = services.OrderRequest(
         product=price.product, cycle="monthly", currency="USD", hostname="h"
     )
-    services.order_place(customer=other_customer, request=request)
-    services.order_place(customer=customer, request=request)
+    billing_services.order_place(customer=other_customer, request=request)
+    billing_services.order_place(customer=customer, request=request)
     client.force_login(customer.user)
     with django_assert_max_num_queries(10) as one:
         response = client.get(reverse("provisioning:service_list"))
     assert len(response.context["services"]) == 1
     for _ in range(49):
-        services.order_place(customer=customer, request=request)
+        billing_services.order_place(customer=customer, request=request)
     with django_assert_max_num_queries(10) as fifty:
         client.get(reverse("provisioning:service_list"))
     assert len(one.captured_queries) == len(fifty.captured_queries)

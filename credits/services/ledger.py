@@ -4,7 +4,7 @@
 account row first, so concurrent writers queue on it, and it is idempotent: a retry with the
 same key (derived from the source, e.g. `invoice:42:auto-apply`) returns the first entry
 instead of writing a second. Lock order across apps: credit account, then invoice, then
-payment (DESIGN.md), which `credit_pay_invoice` follows.
+payment (DESIGN.md), which paying with credit (billing.services.credit) follows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import Sum
@@ -25,12 +24,10 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from billing_portal.common.request import RequestMeta
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.locks import credit_account_lock
 from credits.models import CreditAccount, CreditEntry
-from invoices.locks import invoice_lock
 from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -221,77 +218,6 @@ def credit_remove_by_staff(
 def credit_balance(*, customer: Customer, currency: str) -> Money:
     account = CreditAccount.objects.filter(customer=customer, currency=currency).first()
     return account.balance if account else Money(0, currency)
-
-
-@retry_on_conflict
-@transaction.atomic
-def credit_pay_invoice(
-    *,
-    customer: Customer,
-    invoice_id: int,
-    idempotency_key: str,
-    limit: Money | None = None,
-    actor: User | None = None,
-    meta: RequestMeta | None = None,
-) -> CreditEntry:
-    """Pay as much of an unpaid invoice as the credit (and `limit`) allows; the rest can be
-    paid another way. The credit debit and the payment commit together."""
-    from payments.models import Payment
-    from payments.services import payment_record
-
-    invoice = Invoice.objects.get(pk=invoice_id, customer=customer)
-    if invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
-        raise CreditsError("Account credit cannot be bought with account credit.")
-    currency = str(invoice.currency)
-    account = credit_account_lock(customer, currency)  # account first, then the invoice
-    existing = account.entries.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    invoice = invoice_lock(invoice_id)
-    if invoice.status != Invoice.Status.UNPAID:
-        raise CreditsError("This invoice has nothing left to pay.")
-    pay = min(invoice.amount_due, account.balance, *([limit] if limit is not None else []))
-    if pay.amount <= 0:
-        raise InsufficientCredit("There is no account credit to use.")
-    entry = credit_entry_append(
-        customer=customer,
-        amount=-pay,
-        kind=CreditEntry.Kind.INVOICE_PAYMENT,
-        idempotency_key=idempotency_key,
-        description=f"Payment of invoice {invoice.number}",
-        payment_reference=invoice.number or "",
-    )
-    payment_record(
-        invoice_id=invoice.pk,
-        gateway="credit",
-        reference=f"credit-entry-{entry.pk}",
-        amount=pay,
-        method=Payment.Method.CREDIT,
-        actor=actor,
-        meta=meta,
-    )
-    return entry
-
-
-def credit_auto_apply(invoice_id: int) -> None:
-    """invoice_issued handler: a renewal is paid from available credit when the site and
-    the customer allow it (after the issuing transaction commits)."""
-    invoice = Invoice.objects.select_related("customer").get(pk=invoice_id)
-    if (
-        invoice.kind != Invoice.Kind.RENEWAL
-        or not settings.CREDITS_AUTO_APPLY
-        or not invoice.customer.credit_auto_apply
-        or credit_balance(customer=invoice.customer, currency=str(invoice.currency)).amount <= 0
-    ):
-        return
-    try:
-        credit_pay_invoice(
-            customer=invoice.customer,
-            invoice_id=invoice.pk,
-            idempotency_key=f"invoice:{invoice.pk}:auto-apply",
-        )
-    except CreditsError:
-        logger.info("no credit applied to %s", invoice)
 
 
 @retry_on_conflict

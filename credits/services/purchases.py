@@ -1,11 +1,13 @@
-"""Buying account credit, and credit that arrives from overpayments.
+"""Buying account credit (what a paid purchase delivers; issuing the purchase invoice is
+billing's, billing.services.purchases), and credit that arrives from overpayments.
 
 A purchase is an invoice of kind `credit` with one untaxed line (tax is charged on the
 invoices the credit later pays). It is paid like any invoice (Stripe, PayPal), so every way a
 payment can be reported (the capture on the return page, the webhook, the reconciliation)
 ends in `payment_record`, which applies it to the invoice once; the invoice becomes paid
-exactly once and `credits_on_invoice_paid` appends the credit under the idempotency key
-`invoice:<id>:purchase`, in the same transaction. Whichever report comes first adds the
+exactly once and settlement (billing's invoice_settled, through `credits_on_invoice_paid`)
+appends the credit under the idempotency key `invoice:<id>:purchase`, in the same
+transaction. Whichever report comes first adds the
 credit; the others find the payment recorded and change nothing.
 """
 
@@ -14,16 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from djmoney.money import Money
 
-from accounts.models import Customer, User
+from accounts.models import Customer
 from credits.audit import CreditAudit
 from credits.models import CreditEntry
 from credits.services.ledger import credit_add, credit_amount_parse
 from credits.services.shortfalls import purchase_credit_key
 from invoices.models import Invoice, InvoiceLine
-from invoices.services import LineDraft, invoice_create_draft, invoice_issue
 
 
 def purchase_amount_parse(value: Any, *, currency: str) -> Money:
@@ -34,38 +34,6 @@ def purchase_amount_parse(value: Any, *, currency: str) -> Money:
         currency=currency,
         minimum=settings.CREDITS_PURCHASE_MIN,
         maximum=settings.CREDITS_PURCHASE_MAX,
-    )
-
-
-def purchase_invoice_issue(
-    *, customer: Customer, kind: str, line: LineDraft, actor: User | None, notes: str = ""
-) -> Invoice:
-    """The one-line invoice a credit or token purchase is paid through, issued (due now)."""
-    draft = invoice_create_draft(
-        customer=customer,
-        currency=str(line.unit_price.currency),
-        kind=kind,
-        lines=[line],
-        notes=notes,
-    )
-    return invoice_issue(invoice_id=draft.pk, actor=actor)
-
-
-@transaction.atomic
-def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
-    """Issue the invoice that buys `amount` of account credit; pay it to receive the credit."""
-    line = LineDraft(
-        kind=InvoiceLine.Kind.CREDIT,
-        description=f"Account credit ({amount})",
-        unit_price=amount,
-        taxable=False,
-    )
-    return purchase_invoice_issue(
-        customer=customer,
-        kind=Invoice.Kind.CREDIT_PURCHASE,
-        line=line,
-        actor=actor,
-        notes="Prepaid account credit: tax is charged on the invoices it pays.",
     )
 
 
@@ -85,8 +53,8 @@ def _credit_bought(invoice: Invoice) -> CreditEntry:
 
 
 def credits_on_invoice_paid(invoice: Invoice) -> None:
-    """invoice_paid handler (inside the paying transaction, invoice locked): deliver what a
-    credit or token purchase bought."""
+    """Called by billing's invoice_settled (inside the paying transaction, invoice locked):
+    deliver what a credit or token purchase bought."""
     if invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
         _credit_bought(invoice)
     elif invoice.kind == Invoice.Kind.TOKEN_PURCHASE:

@@ -64,14 +64,12 @@ from credits.services.ledger import (
     credit_entry_append,
     credit_refund_payment,
 )
-from credits.services.purchases import purchase_invoice_issue
 from credits.services.shortfalls import (
     converted_credit_key,
     credit_take_back,
     refund_shortfall_open,
 )
-from invoices.models import Invoice, InvoiceLine
-from invoices.services import LineDraft
+from invoices.models import Invoice
 from provisioning.errors import PanelError
 from provisioning.panels.virtfusion import VirtFusionClient
 
@@ -150,23 +148,22 @@ def _balance_forget(customer_id: int) -> None:
 # --- Buying -------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def token_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
-    """Issue the invoice for `amount` worth of tokens; the tokens are added once it is paid."""
+def token_purchase_quote(amount: Money) -> Decimal:
+    """The tokens `amount` buys, when VirtFusion is set up (CreditsError otherwise) and the
+    amount buys any (InvalidCreditAmount otherwise)."""
     _client()
     tokens = tokens_for(amount)
     if tokens <= 0:
         raise InvalidCreditAmount("That amount buys no tokens.")
-    line = LineDraft(
-        kind=InvoiceLine.Kind.TOKENS,
-        description=f"{tokens.normalize():f} VirtFusion VPS tokens",
-        unit_price=amount,
-    )
-    invoice = purchase_invoice_issue(
-        customer=customer, kind=Invoice.Kind.TOKEN_PURCHASE, line=line, actor=actor
-    )
-    # Same transaction as the invoice: the paid handler always finds this row.
-    TokenPurchase.objects.create(
+    return tokens
+
+
+def token_purchase_await(
+    *, customer: Customer, invoice: Invoice, tokens: Decimal, amount: Money
+) -> TokenPurchase:
+    """The purchase paid through `invoice`, awaiting its payment. Created in the invoice's
+    transaction, so settlement (token_purchase_paid) always finds it."""
+    return TokenPurchase.objects.create(
         customer=customer,
         source=TokenPurchase.Source.PURCHASE,
         invoice=invoice,
@@ -176,11 +173,11 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
         currency=str(amount.currency),
         amount=amount,
     )
-    return invoice
 
 
 def token_purchase_paid(invoice: Invoice) -> None:
-    """invoice_paid handler part: the paid purchase is queued for delivery on commit."""
+    """A token purchase was paid (billing's invoice_settled): it is queued for delivery on
+    commit."""
     credit = token_purchase_lock(invoice=invoice)
     if credit.status != TokenPurchase.Status.AWAITING_PAYMENT:
         return

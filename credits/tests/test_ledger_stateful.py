@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from credits import services
 from credits.errors import InsufficientCredit
 from credits.models import CreditAccount, CreditEntry
@@ -77,10 +78,10 @@ class LedgerMachine(RuleBasedStateMachine):
         draft = invoice_services.invoice_create_draft(
             customer=self.customer, currency="USD", lines=[line]
         )
-        invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+        invoice = billing_services.invoice_issue(invoice_id=draft.pk)
         key = self._key()
         try:
-            entry = services.credit_pay_invoice(
+            entry = billing_services.credit_pay_invoice(
                 customer=self.customer, invoice_id=invoice.pk, idempotency_key=key
             )
             self.expected += entry.amount.amount

@@ -20,13 +20,14 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
+from billing.services import webhook_event_process
 from billing_portal.common.testing import database_url_for_tests, errors_of, run_together
 from credits import services
 from credits.models import CreditEntry
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
-from payments.services import webhook_event_process
 from payments.tests import stripe_events as se
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -46,7 +47,7 @@ def _invoice(customer, amount: str = "10.00") -> Invoice:
         kind="manual", description="x", unit_price=Money(Decimal(amount), "USD")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def test_the_credit_lock_leaves_the_customer_row_free_for_foreign_key_checks():

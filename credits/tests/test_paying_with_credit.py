@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from billing.services import billing_run
+from billing import services as billing_services
+from billing.services import billing_run, payment_record
 from catalogue.tests.factories import ProductPriceFactory
 from credits import services
 from credits.errors import InsufficientCredit
@@ -16,7 +17,6 @@ from credits.models import CreditAccount, CreditEntry
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment
-from payments.services import payment_record
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def usd(value: str) -> Money:
 def _invoice(customer, amount="100.00") -> Invoice:
     line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd(amount))
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _give(customer, amount: str) -> None:
@@ -41,7 +41,7 @@ def _give(customer, amount: str) -> None:
 def test_credit_pays_part_and_a_card_pays_the_rest(customer):
     _give(customer, "30.00")
     invoice = _invoice(customer)
-    entry = services.credit_pay_invoice(
+    entry = billing_services.credit_pay_invoice(
         customer=customer, invoice_id=invoice.pk, idempotency_key="invoice:1:apply:click-1"
     )
     invoice.refresh_from_db()
@@ -59,7 +59,9 @@ def test_credit_pays_part_and_a_card_pays_the_rest(customer):
 def test_credit_never_pays_more_than_is_due(customer):
     _give(customer, "500.00")
     invoice = _invoice(customer, "80.00")
-    services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="k")
+    billing_services.credit_pay_invoice(
+        customer=customer, invoice_id=invoice.pk, idempotency_key="k"
+    )
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     assert CreditAccount.objects.get(customer=customer).balance == usd("420.00")
@@ -68,10 +70,10 @@ def test_credit_never_pays_more_than_is_due(customer):
 def test_paying_with_credit_is_idempotent_per_key(customer):
     _give(customer, "30.00")
     invoice = _invoice(customer)
-    first = services.credit_pay_invoice(
+    first = billing_services.credit_pay_invoice(
         customer=customer, invoice_id=invoice.pk, idempotency_key="k"
     )
-    again = services.credit_pay_invoice(
+    again = billing_services.credit_pay_invoice(
         customer=customer, invoice_id=invoice.pk, idempotency_key="k"
     )
     assert first.pk == again.pk
@@ -81,7 +83,9 @@ def test_paying_with_credit_is_idempotent_per_key(customer):
 def test_no_credit_no_payment(customer):
     invoice = _invoice(customer)
     with pytest.raises(InsufficientCredit):
-        services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="k")
+        billing_services.credit_pay_invoice(
+            customer=customer, invoice_id=invoice.pk, idempotency_key="k"
+        )
     assert Payment.objects.count() == 0
 
 

@@ -10,12 +10,12 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
+from billing.services import checkout_complete, payment_record, webhook_event_process
 from billing_portal.common.testing import errors_of, run_together
-from credits import services
 from credits.models import CreditAccount, CreditEntry
 from invoices.models import Invoice
 from payments.models import Payment, PaymentAttempt, WebhookEvent
-from payments.services import checkout_complete, payment_record, webhook_event_process
 from payments.tests import stripe_events as se
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ ROUNDS = 3  # each reporter several times over
 
 def test_return_page_webhooks_and_capture_racing_add_the_credit_once(stripe_settings, mocked):
     customer = CustomerFactory()
-    invoice = services.credit_purchase_start(
+    invoice = billing_services.credit_purchase_start(
         customer=customer, amount=Money(Decimal("40"), "USD"), actor=None
     )
     session = {

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from credits import services
 from credits.audit import CreditAudit
@@ -60,8 +61,10 @@ def _gateways(stripe_settings, settings):
 
 def _bought(customer, amount="50.00", *, gateway="stripe", reference="pi_credit") -> Payment:
     """A credit purchase, paid: the customer holds its credit."""
-    invoice = services.credit_purchase_start(customer=customer, amount=usd(amount), actor=None)
-    return payment_services.payment_record(
+    invoice = billing_services.credit_purchase_start(
+        customer=customer, amount=usd(amount), actor=None
+    )
+    return billing_services.payment_record(
         invoice_id=invoice.pk, gateway=gateway, reference=reference, amount=invoice.total
     )
 
@@ -216,8 +219,10 @@ def test_a_credit_purchase_cannot_be_refunded_to_account_credit(customer):
 
 
 def test_a_partly_paid_credit_purchase_gave_no_credit_and_takes_none_back(customer):
-    invoice = services.credit_purchase_start(customer=customer, amount=usd("50"), actor=None)
-    part = payment_services.payment_record(
+    invoice = billing_services.credit_purchase_start(
+        customer=customer, amount=usd("50"), actor=None
+    )
+    part = billing_services.payment_record(
         invoice_id=invoice.pk, gateway="manual", reference="bank-1", amount=usd("20")
     )
     assert CreditEntry.objects.filter(account__customer=customer).count() == 0
@@ -332,7 +337,7 @@ def test_stripe_refunds_found_by_reconciliation_take_the_credit_back_once(settin
                 f"{STRIPE}/charges/ch_x",
                 json={"id": "ch_x", "object": "charge", "amount_refunded": 5000},
             )
-            counts = payment_services.payments_reconcile()
+            counts = billing_services.payments_reconcile()
             query = parse_qs(urlparse(rsps.calls[1].request.url).query)
         assert "created[gte]" in query
     assert counts["refunds"] == 0  # the second run booked nothing
@@ -373,7 +378,7 @@ def test_paypal_refunds_found_by_reconciliation_take_the_credit_back_once(settin
             rsps.post(f"{PAYPAL}/v1/oauth2/token", json=PAYPAL_TOKEN)
             rsps.get(f"{PAYPAL}/v1/reporting/transactions", json=page)
             rsps.get(f"{PAYPAL}/v1/reporting/transactions", json=page)
-            payment_services.payments_reconcile()
+            billing_services.payments_reconcile()
         cache.delete(checkout_gateway("paypal").token_key)
     assert _balance(customer) == usd("30")
     payment.refresh_from_db()

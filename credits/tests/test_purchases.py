@@ -12,7 +12,8 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
-from billing.services import billing_run
+from billing import services as billing_services
+from billing.services import billing_run, payment_record
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import TaxRate
 from credits import services
@@ -22,7 +23,6 @@ from credits.models import CreditEntry
 from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice
 from payments.models import Payment
-from payments.services import payment_record
 from payments.tests import stripe_events as se
 
 pytestmark = pytest.mark.django_db
@@ -204,15 +204,21 @@ def test_credit_cannot_buy_credit(customer):
     services.credit_entry_append(
         customer=customer, amount=usd("50"), kind="admin_add", idempotency_key="gift"
     )
-    invoice = services.credit_purchase_start(customer=customer, amount=usd("10"), actor=None)
+    invoice = billing_services.credit_purchase_start(
+        customer=customer, amount=usd("10"), actor=None
+    )
     with pytest.raises(CreditsError, match="cannot be bought with account credit"):
-        services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="k")
+        billing_services.credit_pay_invoice(
+            customer=customer, invoice_id=invoice.pk, idempotency_key="k"
+        )
     assert services.credit_balance(customer=customer, currency="USD") == usd("50")
 
 
 def test_unpaid_purchases_get_no_reminders_or_fees_and_are_cancelled(customer, settings):
     settings.BILLING_LATE_FEE_AFTER_DAYS = 1
-    invoice = services.credit_purchase_start(customer=customer, amount=usd("10"), actor=None)
+    invoice = billing_services.credit_purchase_start(
+        customer=customer, amount=usd("10"), actor=None
+    )
     start = invoice.due_date
     billing_run(today=start + timedelta(days=3))
     assert InvoiceNotice.objects.count() == 0
@@ -231,7 +237,7 @@ def test_unpaid_purchases_get_no_reminders_or_fees_and_are_cancelled(customer, s
 def _paid_invoice(customer, amount="60.00") -> tuple[Invoice, Payment]:
     line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd(amount))
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     payment = payment_record(
         invoice_id=invoice.pk, gateway="stripe", reference="pi_9", amount=usd(amount)
     )

@@ -14,6 +14,7 @@ from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from credits import services
 from credits.models import CreditEntry
 from dnszones import services as dns_services
@@ -39,8 +40,10 @@ def _fund(customer, amount: str = "100.00") -> CreditEntry:
 def _pay_an_invoice(customer):
     line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd("10.00"))
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
-    services.credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="pay")
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    billing_services.credit_pay_invoice(
+        customer=customer, invoice_id=invoice.pk, idempotency_key="pay"
+    )
     return invoice
 
 

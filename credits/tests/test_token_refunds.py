@@ -15,13 +15,15 @@ from django.core import mail
 from django.utils import timezone
 from djmoney.money import Money
 
+from billing import services as billing_services
+from billing.services import payment_record
 from billing_portal.common.audit import AuditEvent
 from credits import services
 from credits.audit import CreditAudit
 from credits.models import CreditAccount, RefundShortfall, TokenPurchase
 from credits.tests.conftest import VF
 from payments.models import Payment
-from payments.services import payment_record, payment_refund_record
+from payments.services import payment_refund_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
 
@@ -32,7 +34,9 @@ def usd(value: str) -> Money:
 
 def _purchase(customer, status: str, *, amount="25.00", credit_id: int | None = 77):
     """A paid token purchase (2,500 tokens for $25) that has reached `status`."""
-    invoice = services.token_purchase_start(customer=customer, amount=usd(amount), actor=None)
+    invoice = billing_services.token_purchase_start(
+        customer=customer, amount=usd(amount), actor=None
+    )
     payment = payment_record(
         invoice_id=invoice.pk, gateway="stripe", reference=f"pi_{invoice.pk}", amount=invoice.total
     )

@@ -17,6 +17,8 @@ from djmoney.money import Money
 from responses import matchers
 
 from accounts.tests.factories import UserFactory
+from billing import services as billing_services
+from billing.services import payment_record
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import TaxRate
 from credits import services
@@ -26,7 +28,6 @@ from credits.services import tokens as token_services
 from credits.tests.conftest import VF
 from invoices.models import Invoice
 from payments.models import Payment
-from payments.services import payment_record
 from provisioning.tests.test_virtfusion_adapter import refused
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
@@ -55,7 +56,9 @@ def _mock_balance(mocked, customer, tokens) -> None:
 
 
 def _paid_purchase(customer, amount="25.00", *, capture) -> TokenPurchase:
-    invoice = services.token_purchase_start(customer=customer, amount=usd(amount), actor=None)
+    invoice = billing_services.token_purchase_start(
+        customer=customer, amount=usd(amount), actor=None
+    )
     with capture(execute=False):  # delivery is queued on commit; the tests drive it
         payment_record(
             invoice_id=invoice.pk,

@@ -12,6 +12,7 @@ from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from credits import services
 from credits.models import CreditAccount, CreditEntry
 from invoices import services as invoice_services
@@ -37,7 +38,7 @@ def _give(customer, amount: str, key: str) -> None:
 def _invoice(customer, amount="40.00") -> Invoice:
     line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd(amount))
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def test_balance_and_transactions_with_filter_and_pages(client, customer, other_customer):

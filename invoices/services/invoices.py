@@ -21,7 +21,6 @@ from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
-from invoices.hooks import invoice_issued_dispatch_on_commit, invoice_paid_dispatch
 from invoices.locks import invoice_lock, invoice_number_sequence_lock
 from invoices.models import (
     INVOICE_TRANSITIONS,
@@ -182,7 +181,9 @@ def _buyer_details(customer: Customer) -> dict[str, str]:
 def invoice_issue(
     *, invoice_id: int, actor: User | None = None, now: datetime | None = None
 ) -> Invoice:
-    """Number the draft, freeze seller and buyer details, make it payable, email it."""
+    """Number the draft, freeze seller and buyer details, make it payable, email it. A zero
+    total is paid at once: the caller (billing) sees it paid and settles it in this
+    transaction."""
     now = now or timezone.now()
     invoice = _lock(invoice_id)
     invoice_assert_transition(invoice, to=Invoice.Status.UNPAID)
@@ -214,8 +215,6 @@ def invoice_issue(
     )
     if invoice.total.amount == 0:  # fully discounted: nothing to pay, so it is paid now
         _settle(invoice, paid_at=now, actor=actor, reference="zero total")
-    else:
-        invoice_issued_dispatch_on_commit(invoice.pk)
     return invoice
 
 
@@ -249,7 +248,9 @@ def invoice_payment_problem(
 def _settle(
     invoice: Invoice, *, paid_at: datetime | None, actor: User | None, reference: str
 ) -> None:
-    """Mark a fully paid invoice paid and run the invoice_paid hook: the one place it runs."""
+    """Mark a fully paid invoice paid: the one place an invoice becomes paid. What follows
+    from it (billing.services.settlement.invoice_settled) is the caller's: the invoice's
+    status tells it that this call made the invoice paid."""
     invoice_assert_transition(invoice, to=Invoice.Status.PAID)
     invoice.status = Invoice.Status.PAID
     invoice.paid_at = paid_at or timezone.now()
@@ -261,7 +262,6 @@ def _settle(
         target=invoice,
         details={"number": invoice.number, "total": str(invoice.total), "reference": reference},
     )
-    invoice_paid_dispatch(invoice)
 
 
 @transaction.atomic
@@ -274,7 +274,8 @@ def invoice_apply_payment(
     reference: str = "",
 ) -> Invoice:
     """Add a payment to an unpaid invoice. Partial payments accumulate; the payment that
-    completes the total makes it paid and runs the invoice_paid hook, exactly once."""
+    completes the total makes it paid, exactly once: the invoice returned is then `paid`
+    (it was unpaid before), and the caller settles it in this transaction."""
     invoice = _lock(invoice_id)
     problem = invoice_payment_problem(invoice, amount)
     if problem:

@@ -392,7 +392,8 @@ def order_cancel(
 
 
 def order_mark_completed_for(invoice: Invoice) -> None:
-    """invoice_paid handler: a paid order invoice completes its order."""
+    """A paid order invoice completes its order (called by billing's invoice_settled, inside the
+    paying transaction)."""
     if invoice.kind != Invoice.Kind.ORDER or invoice.order_id is None:
         return
     Order.objects.filter(pk=invoice.order_id, status=Order.Status.PENDING).update(

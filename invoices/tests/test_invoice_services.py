@@ -10,9 +10,11 @@ from django.db import IntegrityError, transaction
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
+from billing.services import settlement
 from billing_portal.common.audit import AuditEvent
 from catalogue.tests.factories import ProductFactory, TaxRateFactory
-from invoices import hooks, services
+from invoices import services
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition
 from invoices.models import Invoice, InvoiceLine
@@ -65,8 +67,8 @@ def test_issue_numbers_freezes_details_and_emails(
 ):
     first, second = _draft(buyer), _draft(buyer)
     with django_capture_on_commit_callbacks(execute=True):
-        services.invoice_issue(invoice_id=first.pk, now=NOW)
-        services.invoice_issue(invoice_id=second.pk, now=NOW)
+        billing_services.invoice_issue(invoice_id=first.pk, now=NOW)
+        billing_services.invoice_issue(invoice_id=second.pk, now=NOW)
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.number, second.number) == ("INV-2026-00001", "INV-2026-00002")
@@ -88,24 +90,24 @@ def test_issue_numbers_freezes_details_and_emails(
 
 def test_number_format_is_configurable(buyer, settings):
     settings.INVOICE_NUMBER_FORMAT = "{year}/{month:02}/{number}"
-    invoice = services.invoice_issue(invoice_id=_draft(buyer).pk, now=NOW)
+    invoice = billing_services.invoice_issue(invoice_id=_draft(buyer).pk, now=NOW)
     assert invoice.number == "2026/03/1"
 
 
 def test_issuing_twice_is_refused(buyer):
     invoice = _draft(buyer)
-    services.invoice_issue(invoice_id=invoice.pk)
+    billing_services.invoice_issue(invoice_id=invoice.pk)
     with pytest.raises(InvalidInvoiceTransition, match="unpaid and cannot become unpaid"):
-        services.invoice_issue(invoice_id=invoice.pk)
+        billing_services.invoice_issue(invoice_id=invoice.pk)
 
 
-def test_mark_paid_runs_the_hook_exactly_once(buyer, monkeypatch):
+def test_mark_paid_settles_exactly_once(buyer, monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(hooks, "_invoice_paid_handlers", [lambda inv: calls.append(inv.pk)])
-    invoice = services.invoice_issue(invoice_id=_draft(buyer).pk)
+    monkeypatch.setattr(settlement, "invoice_settled", lambda inv: calls.append(inv.pk))
+    invoice = billing_services.invoice_issue(invoice_id=_draft(buyer).pk)
 
-    services.invoice_mark_paid(invoice_id=invoice.pk, reference="bank-123")
-    services.invoice_mark_paid(invoice_id=invoice.pk, reference="bank-123")
+    billing_services.invoice_mark_paid(invoice_id=invoice.pk, reference="bank-123")
+    billing_services.invoice_mark_paid(invoice_id=invoice.pk, reference="bank-123")
 
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
@@ -116,14 +118,14 @@ def test_mark_paid_runs_the_hook_exactly_once(buyer, monkeypatch):
     assert event.details["reference"] == "bank-123"
 
 
-def test_a_failing_hook_rolls_back_the_payment(buyer, monkeypatch):
+def test_a_failing_settlement_rolls_back_the_payment(buyer, monkeypatch):
     def broken(invoice):
         raise RuntimeError("provisioning exploded")
 
-    monkeypatch.setattr(hooks, "_invoice_paid_handlers", [broken])
-    invoice = services.invoice_issue(invoice_id=_draft(buyer).pk)
+    monkeypatch.setattr(settlement, "services_on_invoice_paid", broken)
+    invoice = billing_services.invoice_issue(invoice_id=_draft(buyer).pk)
     with pytest.raises(RuntimeError):
-        services.invoice_mark_paid(invoice_id=invoice.pk)
+        billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.UNPAID
     assert not AuditEvent.objects.filter(action=InvoiceAudit.INVOICE_PAID).exists()
@@ -132,18 +134,18 @@ def test_a_failing_hook_rolls_back_the_payment(buyer, monkeypatch):
 def test_drafts_cannot_be_paid_and_cancelled_invoices_stay_cancelled(buyer):
     draft = _draft(buyer)
     with pytest.raises(InvalidInvoiceTransition):
-        services.invoice_mark_paid(invoice_id=draft.pk)
-    issued = services.invoice_issue(invoice_id=_draft(buyer).pk)
+        billing_services.invoice_mark_paid(invoice_id=draft.pk)
+    issued = billing_services.invoice_issue(invoice_id=_draft(buyer).pk)
     services.invoice_cancel(invoice_id=issued.pk, reason="ordered by mistake")
     services.invoice_cancel(invoice_id=issued.pk)  # idempotent
     with pytest.raises(InvalidInvoiceTransition):
-        services.invoice_mark_paid(invoice_id=issued.pk)
+        billing_services.invoice_mark_paid(invoice_id=issued.pk)
     assert AuditEvent.objects.filter(action=InvoiceAudit.INVOICE_CANCELLED).count() == 1
 
 
 def test_paid_invoices_cannot_be_cancelled(buyer):
-    invoice = services.invoice_issue(invoice_id=_draft(buyer).pk)
-    services.invoice_mark_paid(invoice_id=invoice.pk)
+    invoice = billing_services.invoice_issue(invoice_id=_draft(buyer).pk)
+    billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     with pytest.raises(InvalidInvoiceTransition, match="paid and cannot become cancelled"):
         services.invoice_cancel(invoice_id=invoice.pk)
 

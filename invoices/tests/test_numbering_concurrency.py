@@ -8,6 +8,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.testing import errors_of, run_together
 from invoices import services
 from invoices.models import Invoice
@@ -30,7 +31,7 @@ def test_concurrent_issuing_leaves_no_gaps_or_duplicates():
 
     def issue(ids: list[int]) -> None:
         for invoice_id in ids:
-            services.invoice_issue(invoice_id=invoice_id)
+            billing_services.invoice_issue(invoice_id=invoice_id)
 
     chunks = [drafts[i::THREADS] for i in range(THREADS)]
     assert errors_of(run_together(lambda c=chunk: issue(c) for chunk in chunks)) == []

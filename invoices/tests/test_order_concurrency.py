@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.testing import run_together
 from catalogue.tests.factories import ProductPriceFactory
 from invoices import services
@@ -24,7 +25,7 @@ def test_the_last_unit_is_sold_once():
     request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
 
     def buy(customer) -> str:
-        services.order_place(customer=customer, request=request)
+        billing_services.order_place(customer=customer, request=request)
         return "sold"
 
     results = run_together(lambda c=customer: buy(c) for customer in customers)

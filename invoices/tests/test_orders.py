@@ -10,6 +10,7 @@ import time_machine
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
 from catalogue.models import ConfigurableOptionPrice, Coupon
@@ -95,7 +96,9 @@ def test_place_creates_pending_service_and_an_issued_invoice_due_today(
     buyer, price, mailoutbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        order = services.order_place(customer=buyer, request=_request(price, domain="x.test"))
+        order = billing_services.order_place(
+            customer=buyer, request=_request(price, domain="x.test")
+        )
     service = Service.objects.get(order=order)
     assert service.status == Service.Status.PENDING
     assert service.recurring_amount == eur("26.00")
@@ -113,8 +116,8 @@ def test_place_creates_pending_service_and_an_issued_invoice_due_today(
 
 
 def test_paying_the_order_activates_the_service_and_completes_the_order(buyer, price):
-    order = services.order_place(customer=buyer, request=_request(price))
-    services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+    order = billing_services.order_place(customer=buyer, request=_request(price))
+    billing_services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
     service = Service.objects.get(order=order)
     assert service.status == Service.Status.ACTIVE
     assert service.next_due_date == date(2026, 6, 10)
@@ -125,16 +128,16 @@ def test_paying_the_order_activates_the_service_and_completes_the_order(buyer, p
 def test_stock_is_respected_and_freed_by_cancellation(buyer, price):
     price.product.stock_limit = 1
     price.product.save()
-    first = services.order_place(customer=buyer, request=_request(price))
+    first = billing_services.order_place(customer=buyer, request=_request(price))
     with pytest.raises(OutOfStock, match="sold out"):
-        services.order_place(customer=buyer, request=_request(price))
+        billing_services.order_place(customer=buyer, request=_request(price))
     services.order_cancel(order_id=first.pk, actor=buyer.user)
-    services.order_place(customer=buyer, request=_request(price))
+    billing_services.order_place(customer=buyer, request=_request(price))
     assert Service.objects.filter(status="pending").count() == 1
 
 
 def test_cancel_cancels_invoice_and_service_once(buyer, price):
-    order = services.order_place(customer=buyer, request=_request(price))
+    order = billing_services.order_place(customer=buyer, request=_request(price))
     services.order_cancel(order_id=order.pk, actor=buyer.user)
     services.order_cancel(order_id=order.pk, actor=buyer.user)
     order.refresh_from_db()
@@ -145,8 +148,8 @@ def test_cancel_cancels_invoice_and_service_once(buyer, price):
 
 
 def test_paid_orders_cannot_be_cancelled(buyer, price):
-    order = services.order_place(customer=buyer, request=_request(price))
-    services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+    order = billing_services.order_place(customer=buyer, request=_request(price))
+    billing_services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
     with pytest.raises(OrderNotCancellable):
         services.order_cancel(order_id=order.pk)
 
@@ -157,7 +160,9 @@ def test_percent_coupon_discounts_the_first_invoice_and_recurring_ones_too(buyer
     assert quote.totals.discount_total == eur("15.50")
     assert quote.totals.total == eur("18.45")
     assert quote.recurring_total == eur("15.47")
-    order = services.order_place(customer=buyer, request=_request(price, coupon_code="half"))
+    order = billing_services.order_place(
+        customer=buyer, request=_request(price, coupon_code="half")
+    )
     assert Service.objects.get(order=order).recurring_coupon.code == "HALF"
 
 
@@ -192,7 +197,7 @@ def test_coupon_product_restriction_and_per_customer_limit(buyer, price):
         services.order_quote(customer=buyer, request=_request(price, coupon_code="ONLYOTHER"))
 
     CouponFactory(code="ONCE", max_uses_per_customer=1)
-    services.order_place(customer=buyer, request=_request(price, coupon_code="ONCE"))
+    billing_services.order_place(customer=buyer, request=_request(price, coupon_code="ONCE"))
     with pytest.raises(CouponInvalid, match="already used"):
         services.order_quote(customer=buyer, request=_request(price, coupon_code="ONCE"))
     # another customer may still use it
@@ -224,8 +229,8 @@ def test_one_time_products_have_no_renewal(buyer):
     )
     assert quote.recurring_total is None
     assert quote.lines[0].period_end is None
-    order = services.order_place(customer=buyer, request=quote.request)
-    services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
+    order = billing_services.order_place(customer=buyer, request=quote.request)
+    billing_services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
     service = Service.objects.get(order=order)
     assert service.status == Service.Status.ACTIVE
     assert service.next_due_date is None
@@ -250,5 +255,5 @@ def test_the_order_service_refuses_bad_names_whoever_calls_it(field, value, mess
     names = {"domain": "example.com", "hostname": "srv1.example.com", field: value}
     request = services.OrderRequest(product=product, cycle="monthly", currency="USD", **names)
     with pytest.raises(InvalidOrderField, match=message):
-        services.order_place(customer=customer, request=request)
+        billing_services.order_place(customer=customer, request=request)
     assert not Order.objects.exists()

@@ -35,6 +35,7 @@ from payments.gateways.base import (
 from payments.models import PaymentAttempt, SavedPaymentMethod
 from payments.services.payments import (
     CHECKOUT_UNAVAILABLE,
+    Settle,
     _checkout_record,
     gateway_customer_reference,
     payment_record,
@@ -209,7 +210,7 @@ def _notify(invoice: Invoice, template: str, message: str = "") -> None:
     )
 
 
-def invoice_charge_off_session(*, invoice_id: int) -> str:
+def invoice_charge_off_session(*, invoice_id: int, settle: Settle) -> str:
     """Charge one renewal invoice to the customer's default card, at most once.
 
     The attempt row (unique per invoice) is committed before the provider is called and
@@ -265,6 +266,7 @@ def invoice_charge_off_session(*, invoice_id: int) -> str:
                 amount=attempt.amount,
                 method=gateway.recorded_method,
                 raw={"off_session": True, **raw},
+                settle=settle,
             )
             status = PaymentAttempt.Status.COMPLETED
         else:
@@ -281,11 +283,11 @@ def invoice_charge_off_session(*, invoice_id: int) -> str:
     return result_outcome
 
 
-def renewals_charge_off_session(*, today: date) -> dict[str, int]:
+def renewals_charge_off_session(*, today: date, settle: Settle) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     for invoice_id in renewals_chargeable(today=today).values_list("pk", flat=True):
         try:
-            outcome = invoice_charge_off_session(invoice_id=invoice_id)
+            outcome = invoice_charge_off_session(invoice_id=invoice_id, settle=settle)
         except Exception:  # one customer's failure must not stop the others
             logger.exception("off-session charge of invoice %s failed", invoice_id)
             outcome = "error"
@@ -296,7 +298,9 @@ def renewals_charge_off_session(*, today: date) -> dict[str, int]:
 # --- Paying an invoice with a saved card, customer present --------------------------------
 
 
-def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | None:
+def saved_card_pay(
+    *, invoice: Invoice, method_id: int, base_url: str, settle: Settle
+) -> str | None:
     """Charge `invoice` to one of the customer's saved cards now.
 
     Returns None when it is paid, or the URL of the bank's 3-D Secure page when the bank
@@ -348,12 +352,15 @@ def saved_card_pay(*, invoice: Invoice, method_id: int, base_url: str) -> str | 
         method=gateway.recorded_method,
         raw={**result.raw, "on_session": True},
         actor=invoice.customer.user,
+        settle=settle,
     )
     PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
     return None
 
 
-def saved_card_pay_complete(*, customer: Customer, reference: str) -> PaymentAttempt:
+def saved_card_pay_complete(
+    *, customer: Customer, reference: str, settle: Settle
+) -> PaymentAttempt:
     """The customer is back from their bank's 3-D Secure page: read the charge."""
     attempt = (
         PaymentAttempt.objects.select_related("invoice")
@@ -370,5 +377,5 @@ def saved_card_pay_complete(*, customer: Customer, reference: str) -> PaymentAtt
     except GatewayError as error:
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     return _checkout_record(
-        attempt=attempt, result=result, customer=customer, gateway=gateway, meta=None
+        attempt=attempt, result=result, customer=customer, gateway=gateway, meta=None, settle=settle
     )

@@ -1,5 +1,10 @@
 """Payment writes: recording a payment once, holding what cannot be applied, refunds.
 
+Every function here that can make an invoice paid takes `settle`, the reaction to payment
+(billing passes `billing.services.settlement.invoice_settled`; payments cannot import the
+layer above it): it is called once, inside the paying transaction with the invoice locked,
+when the recorded payment completes the invoice. Call them through billing.services.
+
 Lock order (DESIGN.md): invoice before payment. `payment_record` locks the invoice first and
 only then looks for an earlier record of the same provider reference, so concurrent reports
 of one payment (webhook, return page, reconciliation) queue on the invoice row and the later
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -52,6 +58,9 @@ from payments.models import GatewayCustomer, Payment, PaymentAttempt, RefundRequ
 
 logger = logging.getLogger(__name__)
 
+Settle = Callable[[Invoice], None]
+"""What follows an invoice becoming paid: billing.services.settlement.invoice_settled."""
+
 
 @retry_on_conflict
 @transaction.atomic
@@ -67,6 +76,7 @@ def payment_record(
     raw: dict[str, Any] | None = None,
     actor: User | None = None,
     meta: RequestMeta | None = None,
+    settle: Settle,
 ) -> Payment:
     """Record a payment for an invoice and apply it, exactly once per (gateway, reference).
 
@@ -104,7 +114,7 @@ def payment_record(
         # The same reference was recorded against another invoice: keep the first record.
         return Payment.objects.get(gateway=gateway, reference=reference)
     if problem is None:
-        _apply(payment, invoice, actor=actor)
+        _apply(payment, invoice, actor=actor, settle=settle)
     audit_record(
         action=PaymentAudit.PAYMENT_HELD if problem else PaymentAudit.PAYMENT_RECEIVED,
         actor=actor,
@@ -139,15 +149,17 @@ def _credit_account_lock_first(invoice_id: int, amount: Money) -> bool:
     return True
 
 
-def _apply(payment: Payment, invoice: Invoice, *, actor: User | None) -> None:
+def _apply(payment: Payment, invoice: Invoice, *, actor: User | None, settle: Settle) -> None:
     applied = min(payment.amount, invoice.amount_due)
-    invoice_apply_payment(
+    paid = invoice_apply_payment(
         invoice_id=invoice.pk,
         amount=applied,
         paid_at=payment.received_at,
         actor=actor,
         reference=f"{payment.gateway}:{payment.reference}",
     )
+    if paid.status == Invoice.Status.PAID:  # it was unpaid: this payment completed it
+        settle(paid)
     if payment.amount > applied:
         credit_overpayment_add(
             customer=invoice.customer,
@@ -362,12 +374,17 @@ def webhook_event_receive(
 
 
 @retry_on_conflict
-def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
-    """Run the event's handler once. The event row is locked (skip_locked: another worker
-    already on it wins), its gateway turns the stored payload into the portal's event, the
-    handler's writes commit together with the `processed` status, and a failure rolls them
-    back and records the error, then raises for a retry."""
-    from payments.handlers import EventIgnored, event_handle
+def webhook_event_process(
+    *, webhook_event_id: int, handle: Callable[[Any], None]
+) -> WebhookEvent | None:
+    """Run the event's handler once (`handle`: billing.services.payments.gateway_event_handle,
+    which records payments and refunds and hands the other events to payments.handlers).
+
+    The event row is locked (skip_locked: another worker already on it wins), its gateway
+    turns the stored payload into the portal's event, the handler's writes commit together
+    with the `processed` status, and a failure rolls them back and records the error, then
+    raises for a retry."""
+    from payments.handlers import EventIgnored
 
     failure: Exception | None = None
     with transaction.atomic():
@@ -380,7 +397,7 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         event.attempts += 1
         try:
             with transaction.atomic():
-                event_handle(
+                handle(
                     registry.webhook_event(event.provider, event.event_type, json.loads(event.body))
                 )
         except EventIgnored as ignored:
@@ -521,7 +538,12 @@ def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str
 
 
 def checkout_complete(
-    *, customer: Customer, gateway_name: str, reference: str, meta: RequestMeta | None = None
+    *,
+    customer: Customer,
+    gateway_name: str,
+    reference: str,
+    meta: RequestMeta | None = None,
+    settle: Settle,
 ) -> PaymentAttempt:
     """Confirm a checkout when the customer comes back, without waiting for the webhook.
 
@@ -545,7 +567,7 @@ def checkout_complete(
             "provider tells us."
         ) from error
     return _checkout_record(
-        attempt=attempt, result=result, customer=customer, gateway=gateway, meta=meta
+        attempt=attempt, result=result, customer=customer, gateway=gateway, meta=meta, settle=settle
     )
 
 
@@ -556,6 +578,7 @@ def _checkout_record(
     customer: Customer,
     gateway: Gateway,
     meta: RequestMeta | None,
+    settle: Settle,
 ) -> PaymentAttempt:
     """Record what the provider says about a customer-present payment: the shared tail of
     the return pages (hosted checkout, 3-D Secure)."""
@@ -574,6 +597,7 @@ def _checkout_record(
         raw=result.raw,
         actor=customer.user,
         meta=meta,
+        settle=settle,
     )
     PaymentAttempt.objects.filter(pk=attempt.pk).update(status=PaymentAttempt.Status.COMPLETED)
     attempt.status = PaymentAttempt.Status.COMPLETED
@@ -593,7 +617,7 @@ def checkout_abandon(*, customer: Customer, attempt_id: int) -> PaymentAttempt:
 RECONCILE_WINDOW = timedelta(days=3)
 
 
-def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+def payments_reconcile(*, now: datetime | None = None, settle: Settle) -> dict[str, int]:
     """Ask each enabled gateway for its recent successful payments and record those the
     portal missed (a webhook that never arrived). Recording is idempotent per reference, so
     payments we have are left as they are."""
@@ -620,6 +644,7 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                         amount=found.amount,
                         method=found.method,
                         raw=found.raw,
+                        settle=settle,
                     )
                 except SubscriptionPaymentUnmatched:
                     counts["skipped"] += 1
@@ -632,6 +657,7 @@ def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                     amount=found.amount,
                     method=found.method,
                     raw=found.raw,
+                    settle=settle,
                 )
             else:
                 counts["skipped"] += 1

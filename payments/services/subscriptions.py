@@ -30,7 +30,7 @@ from payments.gateways import registry
 from payments.gateways.base import GatewayError, Subscriptions
 from payments.locks import gateway_subscription_lock
 from payments.models import GatewayPlan, GatewaySubscription, Payment
-from payments.services.payments import CHECKOUT_UNAVAILABLE, payment_record
+from payments.services.payments import CHECKOUT_UNAVAILABLE, Settle, payment_record
 from provisioning.models import Service
 
 logger = logging.getLogger(__name__)
@@ -235,6 +235,7 @@ def subscription_payment_record(
     amount: Money,
     method: str,
     raw: dict[str, Any],
+    settle: Settle,
 ) -> Payment:
     """A subscription charge (`sale_id`, the provider's id of it) pays the service's oldest
     unpaid renewal invoice."""
@@ -267,4 +268,5 @@ def subscription_payment_record(
         amount=amount,
         method=method,
         raw=raw,
+        settle=settle,
     )

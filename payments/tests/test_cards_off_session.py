@@ -13,10 +13,11 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
+from billing.services import renewals_charge_off_session
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, SavedPaymentMethod
-from payments.services import renewals_charge_off_session
 from payments.tests import stripe_events as se
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +156,7 @@ def _renewal(customer, due: date) -> Invoice:
     draft = invoice_services.invoice_create_draft(
         customer=customer, currency="USD", lines=[line], kind="renewal", due_date=due
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _charge(capture):

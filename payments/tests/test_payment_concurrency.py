@@ -8,12 +8,12 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import errors_of, run_together
 from invoices import services as invoice_services
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice
-from payments import services
 from payments.models import Payment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -28,10 +28,10 @@ def test_webhook_return_page_and_reconciliation_racing_record_one_payment():
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency="USD", lines=[line]
     )
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
 
     def report() -> None:
-        services.payment_record(
+        billing_services.payment_record(
             invoice_id=invoice.pk,
             gateway="stripe",
             reference="pi_race",

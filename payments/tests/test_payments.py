@@ -10,8 +10,9 @@ from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory, UserFactory
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
+from billing.services import payments as billing_payments
 from billing_portal.common.audit import AuditEvent
-from invoices import hooks
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
@@ -31,11 +32,11 @@ def _invoice(customer=None, amount="100.00") -> Invoice:
     draft = invoice_services.invoice_create_draft(
         customer=customer or CustomerFactory(), currency="USD", lines=[line]
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _record(invoice, reference="pi_1", amount="100.00", **extra) -> Payment:
-    return services.payment_record(
+    return billing_services.payment_record(
         invoice_id=invoice.pk, gateway="stripe", reference=reference, amount=usd(amount), **extra
     )
 
@@ -43,7 +44,7 @@ def _record(invoice, reference="pi_1", amount="100.00", **extra) -> Payment:
 @pytest.fixture
 def paid_calls(monkeypatch):
     calls: list[int] = []
-    monkeypatch.setattr(hooks, "_invoice_paid_handlers", [lambda inv: calls.append(inv.pk)])
+    monkeypatch.setattr(billing_payments, "invoice_settled", lambda inv: calls.append(inv.pk))
     return calls
 
 
@@ -73,7 +74,7 @@ def test_partial_payments_add_up_and_the_last_one_pays(paid_calls):
 
 def test_payments_in_another_currency_are_held_not_applied(paid_calls):
     invoice = _invoice()
-    payment = services.payment_record(
+    payment = billing_services.payment_record(
         invoice_id=invoice.pk, gateway="paypal", reference="CAP-1", amount=Money(100, "EUR")
     )
     invoice.refresh_from_db()

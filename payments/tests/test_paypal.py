@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import drop_unfired
 from invoices import services as invoice_services
@@ -60,7 +61,7 @@ def _invoice(customer, amount="49.99") -> Invoice:
         kind="manual", description="Hosting", unit_price=Money(Decimal(amount), "EUR")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="EUR", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _order_created(order_id="5O190127TN364715T") -> dict:
@@ -202,7 +203,7 @@ def test_an_expired_token_is_refreshed_once(customer, mocked):
     capture_url = f"{API}/v2/checkout/orders/5O190127TN364715T/capture"
     mocked.post(capture_url, status=401, json={"error": "invalid_token"})
     mocked.post(capture_url, json=_captured(invoice), status=201)
-    services.checkout_complete(
+    billing_services.checkout_complete(
         customer=customer, gateway_name="paypal", reference="5O190127TN364715T"
     )
     auths = [
@@ -305,7 +306,7 @@ def test_paypal_refund_and_its_webhook_book_it_once(
     client, customer, mocked, django_capture_on_commit_callbacks, webhook_first
 ):
     invoice = _invoice(customer)
-    payment = services.payment_record(
+    payment = billing_services.payment_record(
         invoice_id=invoice.pk,
         gateway="paypal",
         reference="CAP-1",

@@ -13,6 +13,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from billing_portal.common.testing import drop_unfired
 from catalogue.tests.factories import ProductFactory
 from invoices import services as invoice_services
@@ -163,7 +164,7 @@ def _renewal(service) -> Invoice:
         kind="renewal",
         due_date=service.next_due_date,
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _sale_event(sale_id="44P499886K055384U", event_id="WH-SALE-1") -> str:
@@ -229,7 +230,7 @@ def test_a_subscription_payment_without_a_renewal_is_kept_for_retry(
     assert event.status == "failed"
     assert "no unpaid renewal" in event.error
     # once the renewal exists, the retry applies it
-    from payments.services import webhook_event_process
+    from billing.services import webhook_event_process
 
     _renewal(service)
     webhook_event_process(webhook_event_id=event.pk)

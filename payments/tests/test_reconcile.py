@@ -10,9 +10,9 @@ import responses
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from payments import services
 from payments.models import Payment
 from payments.tasks import payments_reconcile_task
 from payments.tests import stripe_events as se
@@ -32,12 +32,12 @@ def _invoice() -> Invoice:
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency="USD", lines=[line]
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def test_missed_payments_are_recorded_and_known_ones_left_alone():
     known, missed = _invoice(), _invoice()
-    services.payment_record(
+    billing_services.payment_record(
         invoice_id=known.pk,
         gateway="stripe",
         reference="pi_known",
@@ -77,7 +77,7 @@ def test_missed_payments_are_recorded_and_known_ones_left_alone():
 
 def test_without_stripe_there_is_nothing_to_reconcile(settings):
     settings.STRIPE_SECRET_KEY = ""
-    assert services.payments_reconcile() == {
+    assert billing_services.payments_reconcile() == {
         "checked": 0,
         "recorded": 0,
         "skipped": 0,
@@ -154,7 +154,7 @@ def test_paypal_transactions_the_portal_missed_are_recorded(settings):
         rsps.post("https://api-m.sandbox.paypal.com/v1/oauth2/token", json=TOKEN)
         rsps.get("https://api-m.sandbox.paypal.com/v1/reporting/transactions", json=page)
         rsps.get("https://api-m.sandbox.paypal.com/v1/reporting/transactions", json=page)
-        counts = services.payments_reconcile()
+        counts = billing_services.payments_reconcile()
         query = parse_qs(urlparse(rsps.calls[-1].request.url).query)
     assert query["transaction_status"] == ["S"]
     assert counts == {"checked": 3, "recorded": 2, "skipped": 1, "refunds": 0}
@@ -185,4 +185,4 @@ def _renewal_for(service) -> Invoice:
     draft = invoice_services.invoice_create_draft(
         customer=service.customer, currency="USD", lines=[line], kind="renewal"
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)

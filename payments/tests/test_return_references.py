@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
+from billing import services as billing_services
 from catalogue.tests.factories import ProductPriceFactory
 from invoices import services as invoice_services
 from payments.models import GatewayPlan, GatewaySubscription, PaymentAttempt
@@ -36,7 +37,7 @@ def failed_attempts(customer, stripe_settings, settings):
         kind="manual", description="x", unit_price=Money(Decimal("30.00"), "USD")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     for gateway in ("stripe", "stripe", "paypal", "paypal"):
         for kind in (PaymentAttempt.Kind.CHECKOUT, PaymentAttempt.Kind.CARD_SETUP):
             PaymentAttempt.objects.create(
@@ -100,13 +101,14 @@ def test_no_reference_at_all_is_not_found(client, customer, failed_attempts, url
 def test_the_services_match_nothing_by_an_empty_reference(customer, failed_attempts, mocked):
     from django.core.exceptions import ObjectDoesNotExist
 
+    from billing import services as billing
     from payments import services
 
     calls = [
-        lambda: services.checkout_complete(customer=customer, gateway_name="stripe", reference=""),
-        lambda: services.checkout_complete(customer=customer, gateway_name="paypal", reference=""),
+        lambda: billing.checkout_complete(customer=customer, gateway_name="stripe", reference=""),
+        lambda: billing.checkout_complete(customer=customer, gateway_name="paypal", reference=""),
         lambda: services.card_setup_complete(customer=customer, reference=""),
-        lambda: services.saved_card_pay_complete(customer=customer, reference=""),
+        lambda: billing.saved_card_pay_complete(customer=customer, reference=""),
         lambda: services.subscription_confirm(customer=customer, reference=""),
     ]
     for call in calls:

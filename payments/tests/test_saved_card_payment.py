@@ -10,6 +10,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, SavedPaymentMethod
@@ -46,7 +47,7 @@ def invoice(customer) -> Invoice:
         kind="manual", description="x", unit_price=Money(Decimal("30.00"), "USD")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _intent(invoice, status: str, **extra) -> dict:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt
@@ -30,7 +31,7 @@ def _invoice(customer, amount="49.99") -> Invoice:
         kind="manual", description="Hosting", unit_price=Money(Decimal(amount), "EUR")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="EUR", lines=[line])
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _session(invoice, *, status="paid", session_id="cs_test_1", amount=4999) -> dict:
@@ -170,7 +171,7 @@ def test_stripe_down_shows_a_clear_message_and_records_the_failure(client, custo
 
 def test_paid_invoices_offer_no_payment(client, customer, mocked):
     invoice = _invoice(customer)
-    invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
+    billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     client.force_login(customer.user)
     response = client.post(
         reverse("payments:checkout_begin", args=[invoice.pk, "stripe"]), follow=True

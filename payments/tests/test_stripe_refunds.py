@@ -11,6 +11,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
@@ -38,8 +39,8 @@ def payment() -> Payment:
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency="EUR", lines=[line]
     )
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
-    return services.payment_record(
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.payment_record(
         invoice_id=invoice.pk, gateway="stripe", reference="pi_ref", amount=eur("80")
     )
 

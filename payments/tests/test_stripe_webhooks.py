@@ -14,19 +14,17 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
+from billing.services import payments as billing_payments
+from billing.services import webhook_event_process
 from billing_portal.common.audit import AuditEvent
 from invoices import services as invoice_services
 from invoices.audit import InvoiceAudit
 from invoices.models import CreditNote, Invoice
-from payments import handlers
 from payments.audit import PaymentAudit
 from payments.events import PaymentSucceeded
 from payments.models import Payment, WebhookEvent
-from payments.services import (
-    WEBHOOK_MAX_ATTEMPTS,
-    WebhookHandlerFailed,
-    webhook_event_process,
-)
+from payments.services import WEBHOOK_MAX_ATTEMPTS, WebhookHandlerFailed
 from payments.tasks import webhook_events_sweep_task
 from payments.tests import stripe_events as se
 
@@ -48,7 +46,7 @@ def invoice() -> Invoice:
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency="USD", lines=[line]
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def deliver(client, capture, payload, **signing):
@@ -164,7 +162,7 @@ def test_refunds_and_success_in_any_order_end_in_the_same_state(
 def test_a_handler_failing_once_applies_its_effect_once(
     client, invoice, django_capture_on_commit_callbacks, monkeypatch
 ):
-    real = handlers.payment_succeeded
+    real = billing_payments.payment_succeeded
     calls = {"n": 0}
 
     def flaky(event):
@@ -174,7 +172,7 @@ def test_a_handler_failing_once_applies_its_effect_once(
             raise ConnectionError("database went away")
         real(event)
 
-    monkeypatch.setitem(handlers.HANDLERS, PaymentSucceeded, flaky)
+    monkeypatch.setitem(billing_payments.HANDLERS, PaymentSucceeded, flaky)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     assert deliver(client, django_capture_on_commit_callbacks, payload).status_code == 200
 
@@ -198,7 +196,7 @@ def test_a_handler_that_keeps_failing_ends_failed_with_its_error(
     def broken(event):
         raise RuntimeError("bug in handler")
 
-    monkeypatch.setitem(handlers.HANDLERS, PaymentSucceeded, broken)
+    monkeypatch.setitem(billing_payments.HANDLERS, PaymentSucceeded, broken)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
     assert deliver(client, django_capture_on_commit_callbacks, payload).status_code == 200
     stored = WebhookEvent.objects.get()

@@ -15,6 +15,7 @@ from django.db import connection
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.testing import (
     CuttableRelay,
     celery_worker,
@@ -42,7 +43,7 @@ def _events() -> list[WebhookEvent]:
         draft = invoice_services.invoice_create_draft(
             customer=customer, currency="USD", lines=[line]
         )
-        invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+        invoice = billing_services.invoice_issue(invoice_id=draft.pk)
         payload = se.event(
             "payment_intent.succeeded", se.payment_intent(invoice.pk, amount=1000, pi=f"pi_{n}")
         )

@@ -19,10 +19,10 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.testing import errors_of, run_together
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from payments import services
 from payments.models import Payment, PaymentAttempt, WebhookEvent
 from payments.services import webhook_event_receive
 from payments.tests import stripe_events as se
@@ -45,7 +45,7 @@ def test_webhook_and_return_page_racing_record_one_payment():
         kind="manual", description="x", unit_price=Money(Decimal("20"), "USD")
     )
     draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     PaymentAttempt.objects.create(
         invoice=invoice,
         customer=customer,
@@ -76,7 +76,9 @@ def test_webhook_and_return_page_racing_record_one_payment():
         )
 
     def return_page() -> None:
-        services.checkout_complete(customer=customer, gateway_name="stripe", reference="cs_race")
+        billing_services.checkout_complete(
+            customer=customer, gateway_name="stripe", reference="cs_race"
+        )
 
     with responses.RequestsMock() as rsps:
         rsps.get("https://api.stripe.com/v1/checkout/sessions/cs_race", json=session)

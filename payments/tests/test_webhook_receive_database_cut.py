@@ -15,6 +15,7 @@ from django.db import connection
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import CuttableRelay
 from invoices import services as invoice_services
@@ -51,7 +52,7 @@ def _unpaid_invoice() -> Invoice:
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency="USD", lines=[line]
     )
-    return invoice_services.invoice_issue(invoice_id=draft.pk)
+    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _server_drops_cut_sessions() -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
 from billing_portal.common.testing import celery_worker, database_url_for_tests, wait_for
 from invoices import services as invoice_services
 from invoices.models import Invoice
@@ -33,7 +34,7 @@ def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(t
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency="USD", lines=[line]
     )
-    invoice = invoice_services.invoice_issue(invoice_id=draft.pk)
+    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=1000))
     event = WebhookEvent.objects.create(
         provider="stripe",

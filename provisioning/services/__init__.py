@@ -2,9 +2,12 @@
 
 from provisioning.services.changes import (
     PlanChangeQuote,
+    PlanChangeStarted,
+    plan_change_apply,
     plan_change_expire,
+    plan_change_peek,
     plan_change_quote,
-    plan_change_request,
+    plan_change_start,
     plan_change_targets,
     plan_changes_expiring,
     plan_changes_on_invoice_paid,
@@ -57,6 +60,7 @@ from provisioning.services.servers import (
 
 __all__ = [
     "PlanChangeQuote",
+    "PlanChangeStarted",
     "UnpaidBills",
     "account_spec",
     "operation_enqueue",
@@ -65,9 +69,11 @@ __all__ = [
     "operation_retry",
     "operation_run",
     "operations_sweep",
+    "plan_change_apply",
     "plan_change_expire",
+    "plan_change_peek",
     "plan_change_quote",
-    "plan_change_request",
+    "plan_change_start",
     "plan_change_targets",
     "plan_changes_expiring",
     "plan_changes_on_invoice_paid",

@@ -5,7 +5,8 @@ The difference between the new and the old recurring amount is prorated to the e
 paid period, in Decimal, by days: difference * days left / days in the period. An upgrade
 issues an invoice for it and changes the package when that invoice is paid (unpaid upgrade
 invoices expire, see the billing run); a downgrade credits the difference to account credit
-and changes the package at once.
+and changes the package at once. The request that invoices or credits is billing's
+(billing.services.ordering.plan_change_request); the rules are here.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from djmoney.money import Money
 
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
-from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import money_quantize
 from catalogue.errors import CatalogueError
 from catalogue.models import CYCLE_MONTHS, ConfigurableOption, Product
 from catalogue.selectors import product_alternatives, recurring_price
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import Invoice
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import ProvisioningError
 from provisioning.locks import service_change_lock, service_change_lock_first, service_lock
@@ -106,7 +106,9 @@ def plan_change_quote(
     )
 
 
-def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
+def plan_change_apply(service: Service, change: ServiceChange, actor: User | None) -> None:
+    """Move the locked service to the change's plan and add-ons, and change its package on
+    the panel."""
     change.status, change.applied_at = ServiceChange.Status.APPLIED, timezone.now()
     change.save(update_fields=["status", "applied_at"])
     service.product, service.recurring_amount = change.to_product, change.new_recurring_amount
@@ -141,55 +143,44 @@ def _apply(service: Service, change: ServiceChange, actor: User | None) -> None:
         )
 
 
-def _add_ons_text(quote: PlanChangeQuote) -> str:
-    parts = [f"{option.name} x {quantity}" for option, quantity in quote.options]
-    return f" with {', '.join(parts)}" if parts else ""
+@dataclass(frozen=True)
+class PlanChangeStarted:
+    service: Service  # locked
+    change: ServiceChange  # awaiting payment
+    quote: PlanChangeQuote
 
 
-def _upgrade_invoice(service: Service, quote: PlanChangeQuote, actor: User | None) -> Invoice:
-    from invoices.services import LineDraft, invoice_create_draft, invoice_issue
-
-    line = LineDraft(
-        kind=InvoiceLine.Kind.PLAN_CHANGE,
-        description=(
-            f"Change to {quote.to_product.name}{_add_ons_text(quote)} for the rest of "
-            f"the period ({quote.days_left} of {quote.days_in_period} days)"
-        ),
-        unit_price=quote.difference,
-        service_id=service.pk,
-        period_end=service.next_due_date,
-    )
-    draft = invoice_create_draft(
-        customer=service.customer,
-        currency=str(service.currency),
-        lines=[line],
-        kind=Invoice.Kind.UPGRADE,
-    )
-    return invoice_issue(invoice_id=draft.pk, actor=actor)
-
-
-@retry_on_conflict
-@transaction.atomic
-def plan_change_request(
+def plan_change_peek(
     *,
     customer: Customer,
     service_id: int,
     to_product_id: int,
-    actor: User | None = None,
     option_quantities: dict[int, int] | None = None,
     today: date | None = None,
-) -> ServiceChange:
-    """Upgrade (invoice, applied when paid) or downgrade (credited and applied now)."""
-    from credits.services import credit_account_lock, credit_downgrade_add
-
+) -> PlanChangeQuote:
+    """The quote on unlocked rows: tells the caller whether the change will write account
+    credit (a downgrade), so it can lock the credit account before the service."""
     service = Service.objects.select_related("product").get(pk=service_id, customer=customer)
     to_product = Product.objects.get(pk=to_product_id)
-    peek = plan_change_quote(
+    return plan_change_quote(
         service=service, to_product=to_product, option_quantities=option_quantities, today=today
     )
-    if not peek.is_upgrade:  # it writes credit: the credit account is locked first
-        credit_account_lock(customer, str(service.currency))
+
+
+def plan_change_start(
+    *,
+    customer: Customer,
+    service_id: int,
+    to_product: Product,
+    option_quantities: dict[int, int] | None = None,
+    today: date | None = None,
+) -> PlanChangeStarted:
+    """Lock the service, check it may change now, quote again on the locked row and store
+    the change awaiting payment. Run inside the caller's transaction (billing's
+    plan_change_request, which invoices an upgrade or credits a downgrade and applies it)."""
     service = service_lock(service_id, related=("customer",))
+    if service.customer_id != customer.pk:
+        raise Service.DoesNotExist(f"Service {service_id} is not this customer's.")
     if service.status != Service.Status.ACTIVE:
         raise ProvisioningError("Only an active service can change plan.")
     if service.changes.filter(status=ServiceChange.Status.AWAITING_PAYMENT).exists():
@@ -207,19 +198,7 @@ def plan_change_request(
         prorated_difference=quote.difference,
         status=ServiceChange.Status.AWAITING_PAYMENT,
     )
-    if quote.is_upgrade:
-        change.invoice = _upgrade_invoice(service, quote, actor)
-        change.save(update_fields=["invoice"])
-        return change
-    if quote.difference.amount < 0:
-        credit_downgrade_add(
-            customer=customer,
-            amount=-quote.difference,
-            change_id=change.pk,
-            description=f"Downgrade of {service} to {to_product.name}",
-        )
-    _apply(service, change, actor)
-    return change
+    return PlanChangeStarted(service, change, quote)
 
 
 def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
@@ -231,7 +210,7 @@ def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
         return
     service = service_lock(change.service_id, related=("customer",))
     if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
-        _apply(service, change, None)
+        plan_change_apply(service, change, None)
 
 
 @transaction.atomic

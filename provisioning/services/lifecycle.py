@@ -328,11 +328,12 @@ def _renew(service: Service, line: InvoiceLine) -> None:
 
 
 def services_on_invoice_paid(invoice: Invoice) -> None:
-    """The invoice_paid handler: activate new services, extend renewed ones, and lift a
+    """Called by billing's invoice_settled: activate new services, extend renewed ones, and lift a
     non-payment suspension once no suspendable debt is left.
 
-    Runs inside the paying transaction (see invoices.hooks). A line for a period that is no
-    longer the service's next one (already extended, or the service ended) changes nothing.
+    Runs inside the paying transaction (see billing.services.settlement). A line for a period
+    that is no longer the service's next one (already extended, or the service ended) changes
+    nothing.
     """
     today = timezone.localdate()
     lines = invoice.lines.filter(service__isnull=False).select_related("invoice")

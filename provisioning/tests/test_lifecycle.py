@@ -10,6 +10,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
+from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from invoices import services as invoice_services
 from invoices.models import Invoice, Order
@@ -32,14 +33,14 @@ def _staff(settings):
 def _order(customer, product, capture) -> Service:
     request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     with capture(execute=True):
-        order = invoice_services.order_place(customer=customer, request=request)
+        order = billing_services.order_place(customer=customer, request=request)
     return order.services.get()
 
 
 def _pay(service, capture) -> None:
     invoice = Invoice.objects.get(lines__service=service, status="unpaid")
     with capture(execute=True):
-        invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
+        billing_services.invoice_mark_paid(invoice_id=invoice.pk)
 
 
 def test_paid_service_is_active_only_after_the_panel_confirms(
@@ -53,7 +54,7 @@ def test_paid_service_is_active_only_after_the_panel_confirms(
 
     invoice = Invoice.objects.get(lines__service=service)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
+        billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     service.refresh_from_db()
     assert service.status == Service.Status.PROVISIONING  # paid, not yet confirmed
     operation = Op.objects.get(service=service)
@@ -124,7 +125,7 @@ def test_offline_inactive_and_full_servers_are_skipped_and_the_order_refused(
     product = panel_product(full)
     request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     with pytest.raises(NoServerCapacity, match="all our servers for it are full"):
-        invoice_services.order_place(customer=customer, request=request)
+        billing_services.order_place(customer=customer, request=request)
     assert (Order.objects.count(), Invoice.objects.count(), Service.objects.count()) == (0, 0, 0)
     assert "No server capacity" in mail.outbox[-1].subject
 

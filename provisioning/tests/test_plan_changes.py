@@ -13,11 +13,11 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing import services as billing_services
 from billing.services import billing_run
 from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry
 from credits.services import credit_balance
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from provisioning import services
 from provisioning.errors import ProvisioningError
@@ -84,7 +84,7 @@ def test_an_upgrade_is_invoiced_and_applied_when_paid(
     service, plans, django_capture_on_commit_callbacks
 ):
     _server, _small, _medium, large = plans
-    change = services.plan_change_request(
+    change = billing_services.plan_change_request(
         customer=service.customer, service_id=service.pk, to_product_id=large.pk, today=TODAY
     )
     invoice = change.invoice
@@ -92,11 +92,11 @@ def test_an_upgrade_is_invoiced_and_applied_when_paid(
     service.refresh_from_db()
     assert service.product.slug == "medium"  # not before payment
     with pytest.raises(ProvisioningError, match="waiting for payment"):
-        services.plan_change_request(
+        billing_services.plan_change_request(
             customer=service.customer, service_id=service.pk, to_product_id=large.pk, today=TODAY
         )
     with django_capture_on_commit_callbacks(execute=True):
-        invoice_services.invoice_mark_paid(invoice_id=invoice.pk)
+        billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     service.refresh_from_db()
     assert (service.product.slug, service.recurring_amount) == ("large", usd("25.00"))
     operation = service.operations.get(kind="change_package")
@@ -109,7 +109,7 @@ def test_a_downgrade_credits_the_difference_and_applies_now(
 ):
     _server, small, _medium, _large = plans
     with django_capture_on_commit_callbacks(execute=True):
-        change = services.plan_change_request(
+        change = billing_services.plan_change_request(
             customer=service.customer, service_id=service.pk, to_product_id=small.pk, today=TODAY
         )
     service.refresh_from_db()
@@ -140,7 +140,7 @@ def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
         )
     with pytest.raises(ProvisioningError, match="Nothing would change"):
         services.plan_change_quote(service=service, to_product=service.product, today=TODAY)
-    change = services.plan_change_request(
+    change = billing_services.plan_change_request(
         customer=service.customer,
         service_id=service.pk,
         to_product_id=service.product_id,
@@ -150,7 +150,7 @@ def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
     assert change.invoice.total == usd("4.06")  # +6.00 a month, 21 of 31 days
     assert "Extra memory x 2" in change.invoice.lines.get().description
     with django_capture_on_commit_callbacks(execute=True):
-        invoice_services.invoice_mark_paid(invoice_id=change.invoice_id)
+        billing_services.invoice_mark_paid(invoice_id=change.invoice_id)
     service.refresh_from_db()
     assert service.recurring_amount == usd("16.00")
     assert list(service.options.values_list("option__name", "quantity")) == [("Extra memory", 2)]
@@ -160,7 +160,7 @@ def test_adding_add_ons_is_a_prorated_upgrade_and_they_replace_the_old_ones(
 
 def test_unpaid_upgrades_expire(service, plans, settings):
     _server, _small, _medium, large = plans
-    change = services.plan_change_request(
+    change = billing_services.plan_change_request(
         customer=service.customer, service_id=service.pk, to_product_id=large.pk, today=TODAY
     )
     due = change.invoice.due_date
