@@ -19,14 +19,14 @@ from djmoney.money import Money
 from billing import services as billing
 from billing.services import settlement
 from billing_portal.common.audit import AuditEvent
-from catalogue.tests.factories import ProductFactory, ProductPriceFactory
+from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry, TokenPurchase
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice, Order
 from invoices.services import OrderRequest
 from provisioning.audit import ProvisioningAudit
 from provisioning.models import Service, ServiceChange
-from provisioning.tests.factories import ServerFactory
+from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +58,7 @@ def _active_service(customer) -> tuple[Service, int]:
     """An active service on Medium, and the id of the Large plan it may upgrade to."""
     server = ServerFactory()
     medium, large = (
-        ProductFactory(
-            slug=slug, module="sandbox", server_group=server.group, module_settings={"plan": slug}
-        )
+        placed_product(server.group, slug=slug, module="sandbox", module_settings={"plan": slug})
         for slug in ("medium", "large")
     )
     large.group = medium.group

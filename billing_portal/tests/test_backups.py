@@ -244,6 +244,7 @@ from decimal import Decimal
 from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from credits.services import credit_entry_append
+from billing import services as billing_services
 from invoices import services as invoices
 usd = lambda value: Money(Decimal(value), "USD")
 for n in range({n}):

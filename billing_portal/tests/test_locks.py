@@ -13,6 +13,7 @@ from djmoney.money import Money
 
 from accounts.models import Customer
 from accounts.tests.factories import CustomerFactory
+from billing.services import payment_record
 from billing_portal.common import locks
 from billing_portal.common.locks import LockKind, LockOrderViolation, lock_many, lock_one
 from billing_portal.common.testing import ROOT, errors_of, run_together
@@ -21,7 +22,6 @@ from invoices import services as invoice_services
 from invoices.locks import invoice_lock
 from payments.locks import payment_lock
 from payments.models import Payment
-from payments.services import payment_record
 
 SKIPPED_DIRS = {".venv", "migrations", "tests", "node_modules", ".git"}
 
