@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from billing_portal.common.db import nonnegative_check
 from billing_portal.common.money import currency_field, money_field
 
 
@@ -37,13 +38,6 @@ CYCLE_MONTHS: dict[str, int | None] = {
     BillingCycle.BIENNIAL: 24,
     BillingCycle.ONE_TIME: None,
 }
-
-
-def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
-    condition = Q()
-    for field in fields:
-        condition &= Q(**{f"{field}__gte": 0})
-    return models.CheckConstraint(condition=condition, name=name)
 
 
 # --- Catalogue ----------------------------------------------------------------------------
@@ -120,7 +114,7 @@ class ProductPrice(models.Model):
             models.UniqueConstraint(
                 fields=["product", "cycle", "currency"], name="catalogue_productprice_unique"
             ),
-            _nonnegative("catalogue_productprice_nonnegative", "price", "setup_fee"),
+            nonnegative_check("catalogue_productprice_nonnegative", "price", "setup_fee"),
         ]
 
     def __str__(self) -> str:
@@ -163,7 +157,7 @@ class ConfigurableOptionPrice(models.Model):
                 fields=["option", "cycle", "currency"],
                 name="catalogue_configurableoptionprice_unique",
             ),
-            _nonnegative(
+            nonnegative_check(
                 "catalogue_configurableoptionprice_nonnegative", "unit_price", "setup_fee"
             ),
         ]

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from djmoney.money import Money
 
+from billing_portal.common.db import nonnegative_check
 from billing_portal.common.money import (
     currency_field,
     money_adds_up_constraint,
@@ -27,14 +28,6 @@ from billing_portal.common.money import (
     money_zero,
 )
 from catalogue.models import Coupon
-
-
-def _nonnegative(name: str, *fields: str) -> models.CheckConstraint:
-    condition = Q()
-    for field in fields:
-        condition &= Q(**{f"{field}__gte": 0})
-    return models.CheckConstraint(condition=condition, name=name)
-
 
 # --- Orders -------------------------------------------------------------------------------
 
@@ -169,7 +162,7 @@ class Invoice(models.Model):
                 condition=Q(status="draft") | Q(number__isnull=False, issued_at__isnull=False),
                 name="invoices_invoice_issued_has_number",
             ),
-            _nonnegative(
+            nonnegative_check(
                 "invoices_invoice_amounts_nonnegative",
                 "subtotal",
                 "discount_total",
@@ -257,7 +250,9 @@ class InvoiceLine(models.Model):
                 condition=Q(kind="service"),
                 name="invoices_invoiceline_one_per_service_period",
             ),
-            _nonnegative("invoices_invoiceline_nonnegative", "amount", "discount", "tax", "total"),
+            nonnegative_check(
+                "invoices_invoiceline_nonnegative", "amount", "discount", "tax", "total"
+            ),
             money_adds_up_constraint(
                 "invoices_invoiceline_total_adds_up",
                 "total",

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from django.db import OperationalError, connection
-from django.db.models import QuerySet
+from django.db import OperationalError, connection, models
+from django.db.models import Q, QuerySet
 from psycopg import errors as pg_errors
 
 logger = logging.getLogger(__name__)
@@ -71,3 +71,12 @@ def in_batches(queryset: QuerySet, change: Callable[[QuerySet], int], *, size: i
             break
         changed += done
     return changed
+
+
+def nonnegative_check(name: str, *fields: str) -> models.CheckConstraint:
+    """A CHECK constraint named `name` that keeps every one of `fields` at zero or above
+    (amounts and counts the models must never let go negative)."""
+    condition = Q()
+    for field in fields:
+        condition &= Q(**{f"{field}__gte": 0})
+    return models.CheckConstraint(condition=condition, name=name)
