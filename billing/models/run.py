@@ -1,4 +1,4 @@
-"""What the billing app records: one row per billing run (billing/services/run.py)."""
+"""One row per billing run (billing/services/run.py), with what each step did."""
 
 from __future__ import annotations
 

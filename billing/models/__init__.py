@@ -1,0 +1,5 @@
+"""What the billing app records, one module per flow; every model is re-exported here."""
+
+from billing.models.run import BillingRun
+
+__all__ = ["BillingRun"]
