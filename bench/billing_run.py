@@ -90,8 +90,8 @@ def _reset() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE invoices_invoicenotice, invoices_invoiceline, invoices_invoice, "
-            "billing_billingrun, invoices_invoicenumbersequence, invoices_couponredemption, "
-            "invoices_order, provisioning_serviceoption, invoices_usagerecord, "
+            "billing_billingrun, invoices_invoicenumbersequence, catalogue_couponredemption, "
+            "catalogue_order, provisioning_serviceoption, invoices_usagerecord, "
             "provisioning_service, common_auditevent, accounts_customer, accounts_user, "
             "catalogue_productprice, catalogue_product, catalogue_productgroup CASCADE"
         )

@@ -1,15 +1,18 @@
 """Staff screens for the catalogue: product groups, products with their prices and options,
-coupons and tax rates, edited freely. Provisioning adds where a product's services are placed
-(and checks its module settings) from its own admin."""
+coupons and tax rates, edited freely, and the orders placed from it. Provisioning adds where a
+product's services are placed (and checks its module settings) from its own admin."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
+from billing_portal.common.admin import AutocompleteAdminMixin, LargeTableAdminMixin
 from catalogue.models import (
     ConfigurableOption,
     ConfigurableOptionPrice,
     Coupon,
+    Order,
     Product,
     ProductGroup,
     ProductPrice,
@@ -69,3 +72,16 @@ class CouponAdmin(admin.ModelAdmin):
 class TaxRateAdmin(admin.ModelAdmin):
     list_display = ("name", "country", "region", "rate", "is_active")
     list_filter = ("is_active", "country")
+
+
+@admin.register(Order)
+class OrderAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "customer", "status", "coupon", "created_at")
+    list_filter = ("status",)
+    search_fields = ("customer__name", "customer__user__email")
+    list_select_related = ("customer", "coupon")
+    autocomplete_fields = ("customer",)
+    readonly_fields = ("created_at", "cancelled_at")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # its invoices and services PROTECT it

@@ -1,4 +1,5 @@
-"""Errors of the catalogue's price look-ups (messages are shown to the customer)."""
+"""Errors of the catalogue's price look-ups, coupons and orders (messages are shown to the
+customer)."""
 
 from billing_portal.common.errors import DomainError
 
@@ -14,3 +15,25 @@ class PriceUnavailable(CatalogueError):
 
 class InvalidOptionQuantity(CatalogueError):
     code = "invalid_option_quantity"
+
+
+class CouponInvalid(CatalogueError):
+    code = "coupon_invalid"
+
+
+class OutOfStock(CatalogueError):
+    code = "out_of_stock"
+    default_message = "Sorry, this product is sold out."
+
+
+class MissingOrderField(CatalogueError):
+    code = "missing_order_field"
+
+
+class InvalidOrderField(CatalogueError):
+    code = "invalid_order_field"
+
+
+class OrderNotCancellable(CatalogueError):
+    code = "order_not_cancellable"
+    default_message = "Only unpaid orders can be cancelled."

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from billing_portal.common.locks import LockKind, lock_first, lock_one
-from catalogue.models import Coupon, Product
+from catalogue.models import Coupon, Order, Product
 
 
 def product_lock(product_id: int) -> Product:
@@ -16,3 +16,8 @@ def coupon_lock(code: str) -> Coupon | None:
     """The coupon with this code, locked (None when there is none): concurrent orders
     redeeming its last uses queue on it."""
     return lock_first(Coupon.objects.all(), kind=LockKind.COUPON, code=code)
+
+
+def order_lock(order_id: int, *, related: tuple[str, ...] = ()) -> Order:
+    """The order row, locked (rows read along by `related` are not)."""
+    return lock_one(Order.objects.select_related(*related), kind=LockKind.ORDER, pk=order_id)

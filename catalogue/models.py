@@ -4,6 +4,10 @@
 per-unit `ConfigurableOption`s. `Coupon`s discount orders; `TaxRate`s apply by country/region
 (invoices decide how a rate applies to a customer). Where a product's services are placed is
 provisioning's (`provisioning.ProductPlacement`): the catalogue knows nothing above it.
+
+An `Order` is what a customer bought from it, with the `CouponRedemption` counted against the
+coupon's limits; placing one (services, invoice) is billing's flow. Services and invoices
+point at the order: it sits below them.
 """
 
 from __future__ import annotations
@@ -239,3 +243,44 @@ class TaxRate(models.Model):
     def __str__(self) -> str:
         where = f"{self.country.code}/{self.region}" if self.region else self.country.code
         return f"{self.name} {self.rate}% ({where})"
+
+
+# --- Orders -------------------------------------------------------------------------------
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="catalogue_order_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+class CouponRedemption(models.Model):
+    """One use of a coupon, counted against its total and per-customer limits."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="coupon_redemptions"
+    )
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="coupon_redemption")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.coupon} on order #{self.order_id}"

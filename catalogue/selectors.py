@@ -1,16 +1,26 @@
-"""Catalogue reads: the client catalogue, one orderable product, and the price of a product
-and its options on a billing cycle in a currency (orders, renewals and plan changes all price
-through these)."""
+"""Catalogue reads: the client catalogue, one orderable product, the price of a product and
+its options on a billing cycle in a currency (orders, renewals and plan changes all price
+through these), whether a coupon may be used, and a customer's order."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 from djmoney.money import Money
 
-from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
-from catalogue.models import ConfigurableOption, Product, ProductGroup, ProductPrice
+from accounts.models import Customer
+from catalogue.errors import CouponInvalid, InvalidOptionQuantity, PriceUnavailable
+from catalogue.models import (
+    ConfigurableOption,
+    Coupon,
+    CouponRedemption,
+    Order,
+    Product,
+    ProductGroup,
+    ProductPrice,
+)
 
 
 @dataclass(frozen=True)
@@ -117,3 +127,39 @@ def recurring_price(
         product_price_get(product=product, cycle=cycle, currency=currency), options
     )
     return amount, [(chosen.option, chosen.quantity) for chosen in options]
+
+
+# --- Coupons and orders -------------------------------------------------------------------
+
+
+def coupon_check(
+    *, code: str, customer: Customer, product: Product, currency: str, at: datetime
+) -> Coupon:
+    """The coupon for `code` if this customer may use it on this product now; CouponInvalid
+    with the reason otherwise. Limits are counted again under lock when the order is placed."""
+    coupon = Coupon.objects.filter(code=code.strip().upper(), is_active=True).first()
+    if coupon is None:
+        raise CouponInvalid(f"The coupon code {code.strip()!r} is not valid.")
+    if coupon.starts_at and at < coupon.starts_at:
+        raise CouponInvalid("This coupon is not valid yet.")
+    if coupon.expires_at and at >= coupon.expires_at:
+        raise CouponInvalid("This coupon has expired.")
+    if coupon.products.exists() and not coupon.products.filter(pk=product.pk).exists():
+        raise CouponInvalid(f"This coupon cannot be used for {product.name}.")
+    if coupon.kind == Coupon.Kind.FIXED and coupon.currency != currency:
+        raise CouponInvalid(f"This coupon can only be used for orders in {coupon.currency}.")
+    used = CouponRedemption.objects.filter(coupon=coupon).exclude(
+        order__status=Order.Status.CANCELLED
+    )
+    if coupon.max_uses is not None and used.count() >= coupon.max_uses:
+        raise CouponInvalid("This coupon has been used up.")
+    if (
+        coupon.max_uses_per_customer is not None
+        and used.filter(customer=customer).count() >= coupon.max_uses_per_customer
+    ):
+        raise CouponInvalid("You have already used this coupon.")
+    return coupon
+
+
+def order_get_for_customer(*, customer: Customer, order_id: int) -> Order:
+    return Order.objects.get(customer=customer, pk=order_id)

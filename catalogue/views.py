@@ -1,7 +1,7 @@
 """Client-area ordering: catalogue → configure → review → place; cancel an unpaid order.
 
-The pages are the catalogue's; placing and cancelling the order call the invoices services
-(views may call any layer)."""
+The pages are the catalogue's; quoting, placing and cancelling the order call billing's
+ordering flow (views may call any layer)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from billing import services as billing
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
 from catalogue.forms import OrderForm
-from catalogue.models import Product
-from catalogue.selectors import catalogue_for_currency, product_get_orderable
-from invoices import services
-from invoices.errors import InvoicesError
-from invoices.models import Order
-from invoices.selectors import order_get_for_customer
-from invoices.services.orders import order_invoice
+from catalogue.models import Order, Product
+from catalogue.selectors import (
+    catalogue_for_currency,
+    order_get_for_customer,
+    product_get_orderable,
+)
+from invoices.selectors import order_invoice
 
 
 class CatalogueView(CustomerRequiredMixin, TemplateView):
@@ -58,7 +58,7 @@ class ProductOrderView(CustomerRequiredMixin, View):
         form = OrderForm(request.POST, product=product, currency=currency)
         if not form.is_valid():
             return self._render("order_configure.html", product=product, form=form)
-        order_request = services.OrderRequest(
+        order_request = billing.OrderRequest(
             product=product,
             cycle=form.cleaned_data["cycle"],
             currency=currency,
@@ -76,7 +76,7 @@ class ProductOrderView(CustomerRequiredMixin, View):
                 )
                 messages.success(request, "Thank you! Your order is placed; pay it to start.")
                 return redirect("invoices:invoice_detail", pk=order_invoice(order).pk)
-            quote = services.order_quote(customer=self.customer, request=order_request)
+            quote = billing.order_quote(customer=self.customer, request=order_request)
         except DomainError as error:  # pricing, stock, coupons, server capacity
             form.add_error(None, error.message)
             return self._render("order_configure.html", product=product, form=form)
@@ -90,10 +90,10 @@ class OrderCancelView(CustomerRequiredMixin, View):
         except Order.DoesNotExist as exc:
             raise Http404("No such order.") from exc
         try:
-            services.order_cancel(
+            billing.order_cancel(
                 order_id=order.pk, actor=request.user, meta=RequestMeta.from_request(request)
             )
-        except InvoicesError as error:
+        except DomainError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, f"Order #{order.pk} is cancelled.")

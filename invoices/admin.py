@@ -1,4 +1,4 @@
-"""Staff screens for orders, invoices, credit notes and the billing run.
+"""Staff screens for invoices and credit notes (orders are the catalogue's admin).
 
 Invoices are read-only here: they change only through
 services (issue, cancel, mark paid), offered as admin actions.
@@ -37,22 +37,8 @@ from invoices.models import (
     Invoice,
     InvoiceLine,
     InvoiceNotice,
-    Order,
     UsageRecord,
 )
-
-
-@admin.register(Order)
-class OrderAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "customer", "status", "coupon", "created_at")
-    list_filter = ("status",)
-    search_fields = ("customer__name", "customer__user__email")
-    list_select_related = ("customer", "coupon")
-    autocomplete_fields = ("customer",)
-    readonly_fields = ("created_at", "cancelled_at")
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # its invoices and services PROTECT it
 
 
 class InvoiceLineInline(admin.TabularInline):

@@ -1,4 +1,4 @@
-"""The audit actions invoices declares: `invoice.*` and (while orders live here) `order.*`."""
+"""The audit actions invoices declares: `invoice.*`."""
 
 from billing_portal.common.audit import AuditActions
 
@@ -8,8 +8,3 @@ class InvoiceAudit(AuditActions):
     INVOICE_PAID = "invoice.paid", "Invoice paid"
     INVOICE_CANCELLED = "invoice.cancelled", "Invoice cancelled"
     CREDIT_NOTE_ISSUED = "invoice.credit_note_issued", "Credit note issued"
-
-
-class OrderAudit(AuditActions):
-    ORDER_PLACED = "order.placed", "Order placed"
-    ORDER_CANCELLED = "order.cancelled", "Order cancelled"

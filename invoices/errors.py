@@ -1,4 +1,4 @@
-"""Errors raised by the catalogue, ordering and invoice services."""
+"""Errors raised by the invoice services."""
 
 from billing_portal.common.errors import DomainError
 
@@ -23,25 +23,3 @@ class PriceUnavailable(InvoicesError):
 
 class InvalidOptionQuantity(InvoicesError):
     code = "invalid_option_quantity"
-
-
-class CouponInvalid(InvoicesError):
-    code = "coupon_invalid"
-
-
-class OutOfStock(InvoicesError):
-    code = "out_of_stock"
-    default_message = "Sorry, this product is sold out."
-
-
-class MissingOrderField(InvoicesError):
-    code = "missing_order_field"
-
-
-class InvalidOrderField(InvoicesError):
-    code = "invalid_order_field"
-
-
-class OrderNotCancellable(InvoicesError):
-    code = "order_not_cancellable"
-    default_message = "Only unpaid orders can be cancelled."

@@ -1,17 +1,12 @@
 """Row locks of invoices' tables, in the portal's lock order (billing_portal/common/locks.py).
-Products and coupons are the catalogue's (catalogue/locks.py)."""
+Products, coupons and orders are the catalogue's (catalogue/locks.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one
-from invoices.models import Invoice, InvoiceLine, InvoiceNumberSequence, Order
-
-
-def order_lock(order_id: int, *, related: tuple[str, ...] = ()) -> Order:
-    """The order row, locked (rows read along by `related` are not)."""
-    return lock_one(Order.objects.select_related(*related), kind=LockKind.ORDER, pk=order_id)
+from invoices.models import Invoice, InvoiceLine, InvoiceNumberSequence
 
 
 def invoice_lock(invoice_id: int, *, related: tuple[str, ...] = ()) -> Invoice:

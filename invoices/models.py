@@ -1,4 +1,4 @@
-"""Orders and invoices (the catalogue they sell from is the `catalogue` app's).
+"""Invoices (the orders they bill are the `catalogue` app's; placing one is billing's).
 
 Invoices: an `Invoice` is a draft until issued; issuing assigns a number from a locked
 `InvoiceNumberSequence` row, freezes seller and buyer details and makes it immutable (only
@@ -27,50 +27,6 @@ from billing_portal.common.money import (
     money_field,
     money_zero,
 )
-from catalogue.models import Coupon
-
-# --- Orders -------------------------------------------------------------------------------
-
-
-class CouponRedemption(models.Model):
-    """One use of a coupon, counted against its total and per-customer limits."""
-
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
-    customer = models.ForeignKey(
-        "accounts.Customer", on_delete=models.PROTECT, related_name="coupon_redemptions"
-    )
-    order = models.OneToOneField(
-        "invoices.Order", on_delete=models.CASCADE, related_name="coupon_redemption"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"{self.coupon} on order #{self.order_id}"
-
-
-class Order(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting payment"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    customer = models.ForeignKey(
-        "accounts.Customer", on_delete=models.PROTECT, related_name="orders"
-    )
-    status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
-    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT)
-    created_at = models.DateTimeField(default=timezone.now)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["-created_at", "-id"], name="invoices_order_created_idx")]
-
-    def __str__(self) -> str:
-        return f"Order #{self.pk}"
-
 
 # --- Invoices -----------------------------------------------------------------------------
 
@@ -107,7 +63,11 @@ class Invoice(models.Model):
         "accounts.Customer", on_delete=models.PROTECT, related_name="invoices"
     )
     order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+        "catalogue.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
     )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MANUAL)
     status = models.CharField(

@@ -1,4 +1,4 @@
-"""Invoice and order reads for views and the API, always scoped by the caller."""
+"""Invoice reads for views and the API, always scoped by the caller."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from django.db.models import (
 from djmoney.money import Money
 
 from accounts.models import Customer
-from invoices.models import Invoice, InvoiceLine, Order
+from catalogue.models import Order
+from invoices.models import Invoice, InvoiceLine
 
 CUSTOMER_VISIBLE_STATUSES = [status for status in Invoice.Status.values if status != "draft"]
 
@@ -86,8 +87,9 @@ def invoice_ids_by_number_for_customer(*, customer: Customer, numbers: list[str]
     return {number: pk for number, pk in rows if number is not None}
 
 
-def order_get_for_customer(*, customer: Customer, order_id: int) -> Order:
-    return Order.objects.get(customer=customer, pk=order_id)
+def order_invoice(order: Order) -> Invoice | None:
+    """The invoice an order was placed with (None once none is left to show)."""
+    return order.invoices.filter(kind=Invoice.Kind.ORDER).first()
 
 
 # --- For the billing run ------------------------------------------------------------------

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db.models import Model
 
-from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one
-from provisioning.models import ProvisioningOperation, Server, Service, ServiceChange
+from billing_portal.common.locks import LockKind, lock_many, lock_one
+from provisioning.models import ProvisioningOperation, Server, Service
 
 
 def service_lock(service_id: int, *, related: tuple[str, ...] = ()) -> Service:
@@ -24,16 +23,6 @@ def services_lock(
     """Those of these services still in one of `statuses`, locked in id order."""
     rows = Service.objects.filter(pk__in=service_ids, status__in=statuses)
     return lock_many(rows.select_related(*related), kind=LockKind.SERVICE)
-
-
-def service_change_lock(change_id: int) -> ServiceChange:
-    """The plan change row, locked."""
-    return lock_one(ServiceChange.objects.all(), kind=LockKind.SERVICE_CHANGE, pk=change_id)
-
-
-def service_change_lock_first(**lookups: Any) -> ServiceChange | None:
-    """The first plan change matching `lookups` (e.g. its invoice and status), locked."""
-    return lock_first(ServiceChange.objects.all(), kind=LockKind.SERVICE_CHANGE, **lookups)
 
 
 def server_lock(server_id: int) -> Server:

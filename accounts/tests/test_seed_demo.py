@@ -10,10 +10,10 @@ from djmoney.money import Money
 
 from accounts.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
 from accounts.models import Customer, User
+from billing.services import OrderRequest, order_quote
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import ConfigurableOptionPrice, Product, ProductGroup, ProductPrice
 from credits.services import credit_balance, credit_entry_append
-from invoices.services import OrderRequest, order_quote
 from provisioning.panels.registry import module_settings_errors
 from provisioning.selectors import servers_with_room
 

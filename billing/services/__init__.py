@@ -1,8 +1,24 @@
 """Writes of the billing app: the flows that span apps; import them from here."""
 
+from billing.services.changes import (
+    PlanChangeStarted,
+    plan_change_expire,
+    plan_change_start,
+    plan_changes_expiring,
+    plan_changes_on_invoice_paid,
+)
 from billing.services.credit import credit_auto_apply, credit_pay_invoice
 from billing.services.issuing import invoice_issue, invoice_issued
-from billing.services.ordering import order_place, plan_change_request
+from billing.services.ordering import (
+    OrderRequest,
+    Quote,
+    order_cancel,
+    order_cancel_if_pending,
+    order_place,
+    order_quote,
+    orders_unpaid_due,
+    plan_change_request,
+)
 from billing.services.payments import (
     checkout_complete,
     gateway_event_handle,
@@ -24,6 +40,9 @@ from billing.services.run import billing_run
 from billing.services.settlement import invoice_apply_payment, invoice_mark_paid, invoice_settled
 
 __all__ = [
+    "OrderRequest",
+    "PlanChangeStarted",
+    "Quote",
     "billing_run",
     "checkout_complete",
     "credit_auto_apply",
@@ -36,10 +55,18 @@ __all__ = [
     "invoice_issued",
     "invoice_mark_paid",
     "invoice_settled",
+    "order_cancel",
+    "order_cancel_if_pending",
     "order_place",
+    "order_quote",
+    "orders_unpaid_due",
     "payment_record",
     "payments_reconcile",
+    "plan_change_expire",
     "plan_change_request",
+    "plan_change_start",
+    "plan_changes_expiring",
+    "plan_changes_on_invoice_paid",
     "purchase_invoice_issue",
     "renewals_charge_off_session",
     "saved_card_pay",

@@ -8,10 +8,11 @@ what is due (one query), then hands each item to that app's own rule in its own
 transaction, and counts what changed:
 - renewals: provisioning selects and locks the services due; invoices builds the lines and
   issues the renewal invoice;
-- reminders, late fees, unpaid orders and purchases: invoices' dunning rules;
+- reminders, late fees and unpaid purchases: invoices' dunning rules; unpaid orders:
+  billing's ordering flow (it cancels the invoice and the services);
 - suspension and termination: provisioning's overdue rules, told what is unpaid by invoices;
   the renewals left billing a terminated service are cancelled by invoices;
-- upgrades not paid in time: provisioning's plan change rules; DNS plans: dnszones.
+- upgrades not paid in time: billing's plan changes; DNS plans: dnszones.
 So:
 - one failing item is recorded on the BillingRun and never stops or rolls back the others;
 - running twice, or two runs at once, changes nothing the second time: renewals are unique
@@ -35,7 +36,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.models import BillingRun
+from billing.services.changes import plan_change_expire, plan_changes_expiring
 from billing.services.issuing import invoice_issued
+from billing.services.ordering import order_cancel_if_pending, orders_unpaid_due
 from dnszones.services import dns_subscription_renew, dns_subscriptions_due
 from invoices.locks import invoices_lock_unpaid_renewals_of
 from invoices.selectors import service_next_period_billed, service_period_billed
@@ -45,8 +48,6 @@ from invoices.services.dunning import (
     invoice_late_fees_due,
     invoice_remind_if_due,
     invoice_reminders_due,
-    order_cancel_if_pending,
-    orders_unpaid_due,
     purchase_cancel_if_unpaid,
     purchases_abandoned_due,
     renewals_cancel_for_ended_service,
@@ -54,8 +55,6 @@ from invoices.services.dunning import (
 from invoices.services.renewals import invoice_renewal_issue, renewal_lines
 from provisioning.models import Service
 from provisioning.services import (
-    plan_change_expire,
-    plan_changes_expiring,
     service_suspend_if_overdue,
     service_terminate_if_overdue,
     services_due_for_renewal,

@@ -21,20 +21,49 @@ from django.db import transaction
 from djmoney.money import Money
 
 from accounts.models import User
+from billing.services.changes import plan_changes_on_invoice_paid
+from catalogue.services import order_mark_completed
 from credits.services import credits_on_invoice_paid
 from invoices import services as invoices
 from invoices.locks import invoice_lock
-from invoices.models import Invoice
-from invoices.services.orders import order_mark_completed_for
-from provisioning.services import plan_changes_on_invoice_paid, services_on_invoice_paid
+from invoices.models import Invoice, InvoiceLine
+from invoices.selectors import unpaid_service_bills
+from provisioning import services as provisioning
 
 
 def invoice_settled(invoice: Invoice) -> None:
     """The invoice has just become paid (inside the paying transaction, invoice locked)."""
-    order_mark_completed_for(invoice)  # invoices: a paid order invoice completes its order
+    order_mark_completed_for(invoice)  # catalogue: a paid order invoice completes its order
     credits_on_invoice_paid(invoice)  # credits: deliver the credit or tokens it bought
     services_on_invoice_paid(invoice)  # provisioning: activate, renew, unsuspend services
-    plan_changes_on_invoice_paid(invoice)  # provisioning: apply the upgrade it paid for
+    plan_changes_on_invoice_paid(invoice)  # billing: apply the upgrade it paid for
+
+
+def order_mark_completed_for(invoice: Invoice) -> None:
+    """A paid order invoice completes its order (the catalogue's order_mark_completed)."""
+    if invoice.kind == Invoice.Kind.ORDER and invoice.order_id is not None:
+        order_mark_completed(order_id=invoice.order_id)
+
+
+def services_on_invoice_paid(invoice: Invoice) -> None:
+    """Provisioning's reaction to the invoice's service lines, in period order; what is still
+    unpaid (may a suspension be lifted?) it asks invoices' `unpaid_service_bills`."""
+    lines = invoice.lines.filter(service__isnull=False).order_by("period_start", "pk")
+    provisioning.services_on_invoice_paid(
+        invoice_number=invoice.number or "",
+        lines=[
+            provisioning.PaidServiceLine(
+                service_id=line.service_id,
+                line_id=line.pk,
+                is_period=line.kind == InvoiceLine.Kind.SERVICE,
+                period_start=line.period_start,
+                period_end=line.period_end,
+            )
+            for line in lines
+            if line.service_id is not None  # filtered out above; this narrows the type
+        ],
+        bills=unpaid_service_bills,
+    )
 
 
 @transaction.atomic

@@ -14,9 +14,9 @@ from billing import services as billing_services
 from billing.models import BillingRun
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
+from catalogue.audit import OrderAudit
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
-from invoices import services
-from invoices.audit import InvoiceAudit, OrderAudit
+from invoices.audit import InvoiceAudit
 from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from invoices.services.dunning import reminder_kind
 from provisioning.audit import ProvisioningAudit
@@ -71,7 +71,7 @@ def test_one_service_from_order_to_termination(
     customer, product, mailoutbox, django_capture_on_commit_callbacks
 ):
     timeline = Timeline(django_capture_on_commit_callbacks)
-    request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     order = None
 
     def place():
@@ -157,7 +157,7 @@ def test_unpaid_new_orders_are_cancelled_after_seven_days(
     customer, product, django_capture_on_commit_callbacks
 ):
     timeline = Timeline(django_capture_on_commit_callbacks)
-    request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     timeline.act(lambda: billing_services.order_place(customer=customer, request=request))
     timeline.run_until(date(2026, 1, 7))
     assert Service.objects.get().status == Service.Status.PENDING
@@ -168,7 +168,7 @@ def test_unpaid_new_orders_are_cancelled_after_seven_days(
 
 def test_suspension_hold_defers_suspension(customer, product, django_capture_on_commit_callbacks):
     timeline = Timeline(django_capture_on_commit_callbacks)
-    request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
 
     def place():
         order = billing_services.order_place(customer=customer, request=request)

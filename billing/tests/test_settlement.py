@@ -17,15 +17,17 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing import services as billing
+from billing.models import ServiceChange
 from billing.services import settlement
+from billing.services.ordering import OrderRequest
 from billing_portal.common.audit import AuditEvent
+from catalogue.models import Order
 from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry, TokenPurchase
 from invoices.audit import InvoiceAudit
-from invoices.models import Invoice, Order
-from invoices.services import OrderRequest
+from invoices.models import Invoice
 from provisioning.audit import ProvisioningAudit
-from provisioning.models import Service, ServiceChange
+from provisioning.models import Service
 from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db

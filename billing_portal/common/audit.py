@@ -1,8 +1,8 @@
 """The audit log: `audit_record` appends one `AuditEvent` for an action some app declared.
 
 Each app declares its own actions in its `audit.py` as an `AuditActions` class, under
-namespaces only it uses (`invoices/audit.py`: `invoice.*`, `order.*`); the rules and how
-they are found are in billing_portal/common/audit_registry.py. Usage:
+namespaces only it uses (`invoices/audit.py`: `invoice.*`; `catalogue/audit.py`: `order.*`);
+the rules and how they are found are in billing_portal/common/audit_registry.py. Usage:
 
     audit_record(action=ProvisioningAudit.SERVICE_SUSPENDED, customer=..., target=service)
 """

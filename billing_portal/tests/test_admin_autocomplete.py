@@ -20,10 +20,11 @@ from djmoney.money import Money
 
 from accounts.models import Customer, User
 from accounts.tests.factories import CustomerFactory, UserFactory
+from catalogue.models import Order
 from catalogue.tests.factories import ProductPriceFactory
 from credits.admin import CreditChangeForm, TokenGrantForm
 from invoices.admin_forms import ManualInvoiceForm
-from invoices.models import Invoice, Order
+from invoices.models import Invoice
 from payments.admin import ManualPaymentForm
 from payments.models import Payment
 from provisioning.models import Service
@@ -85,7 +86,7 @@ PAGES: dict[str, tuple[Callable[[], str], Callable[[list[Customer]], None]]] = {
     "manual invoice": (lambda: reverse("admin:invoices_invoice_manual"), lambda cs: None),
     "manual payment": (lambda: reverse("admin:payments_payment_record"), _unpaid_invoices),
     "customer add": (lambda: reverse("admin:accounts_customer_add"), lambda cs: None),
-    "order add": (lambda: reverse("admin:invoices_order_add"), lambda cs: None),
+    "order add": (lambda: reverse("admin:catalogue_order_add"), lambda cs: None),
     "service add": (lambda: reverse("admin:provisioning_service_add"), _services),
     "usage record add": (lambda: reverse("admin:invoices_usagerecord_add"), _services),
 }
@@ -218,5 +219,5 @@ def test_a_value_that_is_no_id_is_refused_not_a_500(admin_client, value):
     assert response.status_code == 200
     assert response.context["form"].errors["customer"]
     order = Order.objects.create(customer=CustomerFactory())
-    change = reverse("admin:invoices_order_change", args=[order.pk])
+    change = reverse("admin:catalogue_order_change", args=[order.pk])
     assert admin_client.post(change, {"customer": value, "status": "pending"}).status_code == 200

@@ -37,6 +37,7 @@ from billing.models import BillingRun
 from billing.services import payment_record
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import form_values
+from catalogue.models import Order
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
@@ -48,7 +49,7 @@ from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPur
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
 from invoices import services as invoice_services
-from invoices.models import Invoice, InvoiceNotice, Order, UsageRecord
+from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Server, Service, SitePlan
 from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
@@ -242,7 +243,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "catalogue.ConfigurableOption": ConfigurableOptionFactory,
     "catalogue.Coupon": CouponFactory,
     "catalogue.TaxRate": TaxRateFactory,
-    "invoices.Order": lambda: Order.objects.create(customer=CustomerFactory()),
+    "catalogue.Order": lambda: Order.objects.create(customer=CustomerFactory()),
     "invoices.Invoice": _unpaid,
     "billing.BillingRun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "invoices.InvoiceNotice": lambda: InvoiceNotice.objects.create(invoice=_unpaid(), kind="due"),
@@ -282,7 +283,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
 UNDELETABLE = {
     "common.OutboxMessage": "the record of queued work and of emails sent (not sent twice)",
     "common.AuditEvent": "the audit log is evidence",
-    "invoices.Order": "its invoices and services point at it (PROTECT)",
+    "catalogue.Order": "its invoices and services point at it (PROTECT)",
     "invoices.Invoice": "a numbered document; lines, payments and credit notes PROTECT it",
     "billing.BillingRun": "the record of what a billing run did",
     "invoices.InvoiceNotice": "the once-per-kind guard of reminders and late fees",

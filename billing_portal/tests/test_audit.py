@@ -37,9 +37,11 @@ STORED_ACTIONS = {
         "account.password_reset_requested",
         "account.profile_changed",
     ],
-    "invoices": [
+    "catalogue": [
         "order.placed",
         "order.cancelled",
+    ],
+    "invoices": [
         "invoice.issued",
         "invoice.credit_note_issued",
         "invoice.paid",

@@ -575,7 +575,7 @@ def _orders(w: SimpleNamespace) -> None:
         setup_fee=_usd("0"),
     )
     w.coupon = CouponFactory()
-    request = invoice_services.OrderRequest(
+    request = billing_services.OrderRequest(
         product=w.orderable,
         cycle="monthly",
         currency="USD",

@@ -25,7 +25,6 @@ from billing_portal.common.outbox import (
 )
 from billing_portal.common.tasks import email_send_task
 from billing_portal.common.testing import RedisServer, celery_broker, run_together
-from invoices import services as invoice_services
 from provisioning.errors import NoServerCapacity
 from provisioning.tests.factories import ServerFactory, panel_product
 
@@ -270,7 +269,7 @@ def test_an_order_refused_for_capacity_is_refused_with_the_broker_down(broker, c
     # The staff alert is queued outside the order's transaction (which rolls back); with
     # the broker down it is logged, and the customer still gets the refusal, not a 500.
     product = panel_product(ServerFactory(capacity_accounts=1, current_accounts=1))
-    request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     broker.stop()
     with pytest.raises(NoServerCapacity):
         billing_services.order_place(customer=customer, request=request)

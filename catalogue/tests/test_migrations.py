@@ -134,8 +134,7 @@ def test_the_move_keeps_rows_foreign_keys_placements_and_permissions():
         ids = _seed_before_the_move(_migrate(BEFORE))
         _migrate(latest)
 
-        from catalogue.models import Coupon, Product, TaxRate
-        from invoices.models import CouponRedemption, Order
+        from catalogue.models import Coupon, CouponRedemption, Order, Product, TaxRate
         from payments.models import GatewayPlan
         from provisioning.models import ProductPlacement, Service, ServiceOption
 

@@ -10,9 +10,9 @@ from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
+from catalogue.models import Order
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
-from invoices import services
-from invoices.models import Invoice, Order
+from invoices.models import Invoice
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_hidden_products_cannot_be_ordered(client, customer, price):
 def test_customer_cancels_an_unpaid_order_from_its_invoice(client, customer, price):
     order = billing_services.order_place(
         customer=customer,
-        request=services.OrderRequest(
+        request=billing_services.OrderRequest(
             product=price.product, cycle="monthly", currency="USD", hostname="h"
         ),
     )
@@ -110,7 +110,7 @@ def test_customer_cancels_an_unpaid_order_from_its_invoice(client, customer, pri
 def test_orders_cannot_be_cancelled_by_another_customer(client, customer, other_customer, price):
     order = billing_services.order_place(
         customer=customer,
-        request=services.OrderRequest(
+        request=billing_services.OrderRequest(
             product=price.product, cycle="monthly", currency="USD", hostname="h"
         ),
     )
@@ -128,7 +128,7 @@ def test_orders_cannot_be_cancelled_by_another_customer(client, customer, other_
 def test_services_list_shows_only_own_services_in_constant_queries(
     client, customer, other_customer, price, django_assert_max_num_queries
 ):
-    request = services.OrderRequest(
+    request = billing_services.OrderRequest(
         product=price.product, cycle="monthly", currency="USD", hostname="h"
     )
     billing_services.order_place(customer=other_customer, request=request)

@@ -3,6 +3,7 @@
 from invoices.services.invoices import (
     INVOICE_SERIES,
     LineDraft,
+    coupon_apply,
     credit_note_issue,
     invoice_apply_payment,
     invoice_assert_transition,
@@ -14,21 +15,11 @@ from invoices.services.invoices import (
     invoice_payment_problem,
     lines_price,
 )
-from invoices.services.orders import (
-    OrderRequest,
-    Quote,
-    coupon_check,
-    order_cancel,
-    order_place,
-    order_quote,
-)
 
 __all__ = [
     "INVOICE_SERIES",
     "LineDraft",
-    "OrderRequest",
-    "Quote",
-    "coupon_check",
+    "coupon_apply",
     "credit_note_issue",
     "invoice_apply_payment",
     "invoice_assert_transition",
@@ -39,7 +30,4 @@ __all__ = [
     "invoice_number_allocate",
     "invoice_payment_problem",
     "lines_price",
-    "order_cancel",
-    "order_place",
-    "order_quote",
 ]

@@ -1,6 +1,7 @@
 """The invoices' own rules for unpaid bills, as the billing run asks them one item at a time:
-reminders (each notice once), late fees, the cancellation of unpaid new orders and abandoned
-purchases, and of the renewals left billing a terminated service.
+reminders (each notice once), late fees, the cancellation of abandoned purchases, and of the
+renewals left billing a terminated service (unpaid new orders are cancelled by billing's
+ordering flow, which cancels their services too).
 
 Each `*_due` read selects what is due with one query; each rule locks its own row, checks
 again and returns whether it changed anything (the run counts that), in the caller's
@@ -13,12 +14,12 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from djmoney.money import Money
 
 from billing_portal.common.emails import email_send_on_commit
-from invoices.locks import invoice_lock_first, order_lock
-from invoices.models import Invoice, InvoiceLine, InvoiceNotice, Order
+from invoices.locks import invoice_lock_first
+from invoices.models import Invoice, InvoiceLine, InvoiceNotice
 from invoices.pricing import percent_of
 from invoices.services.invoices import (
     LineDraft,
@@ -26,7 +27,6 @@ from invoices.services.invoices import (
     invoice_create_draft,
     invoice_issue,
 )
-from invoices.services.orders import order_cancel
 from provisioning.models import Service
 
 # Credit and token purchases are offers the customer may walk away from: no reminders, no
@@ -157,35 +157,11 @@ def invoice_late_fee_charge(*, invoice_id: int, today: date) -> bool:
     return _notice_once(invoice, InvoiceNotice.Kind.LATE_FEE, fee_invoice=fee_invoice)
 
 
-# --- Unpaid orders and purchases ----------------------------------------------------------
+# --- Unpaid purchases -------------------------------------------------------------------
 
 
 def _unpaid_order_cutoff(today: date) -> date:
     return today - timedelta(days=settings.BILLING_CANCEL_UNPAID_ORDERS_AFTER_DAYS)
-
-
-def orders_unpaid_due(*, today: date) -> list[int]:
-    """Pending orders whose order invoice has been unpaid too long."""
-    cutoff = _unpaid_order_cutoff(today)
-    return list(
-        Order.objects.filter(status=Order.Status.PENDING)
-        .filter(
-            Q(invoices__kind=Invoice.Kind.ORDER)
-            & Q(invoices__status=Invoice.Status.UNPAID)
-            & Q(invoices__due_date__lte=cutoff)
-        )
-        .values_list("pk", flat=True)
-        .distinct()
-    )
-
-
-def order_cancel_if_pending(*, order_id: int) -> bool:
-    """Cancel the order (its invoice, services and coupon use) if it is still pending."""
-    order = order_lock(order_id)
-    if order.status != Order.Status.PENDING:
-        return False
-    order_cancel(order_id=order.pk)
-    return True
 
 
 def purchases_abandoned_due(*, today: date) -> list[int]:

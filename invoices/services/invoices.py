@@ -19,6 +19,7 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from catalogue.models import Coupon, Order
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
 from invoices.locks import invoice_lock, invoice_number_sequence_lock
@@ -28,10 +29,9 @@ from invoices.models import (
     Invoice,
     InvoiceLine,
     InvoiceNumberSequence,
-    Order,
     seller_details_from_settings,
 )
-from invoices.pricing import LineAmounts, Totals, line_amounts, totals_of
+from invoices.pricing import LineAmounts, Totals, allocate, line_amounts, percent_of, totals_of
 from invoices.tax import TaxTreatment, tax_treatment_for
 
 INVOICE_SERIES = "invoice"
@@ -93,6 +93,25 @@ def lines_price(*, customer: Customer, currency: str, lines: list[LineDraft]) ->
         for draft in lines
     ]
     return PricedLines(tax, include, amounts, totals_of(amounts, currency))
+
+
+def coupon_apply(lines: list[LineDraft], coupon: Coupon | None) -> list[LineDraft]:
+    """The lines with the coupon's discount set on each (percent per line, fixed amounts
+    allocated across them)."""
+    if coupon is None:
+        return lines
+    listed = [line.unit_price * line.quantity for line in lines]
+    if coupon.kind == Coupon.Kind.PERCENT:
+        percent = coupon.percent
+        if percent is None:  # a check constraint gives every percent coupon its percent
+            raise ValueError(f"Coupon {coupon.pk} is a percent coupon without a percent.")
+        discounts = [percent_of(amount, percent) for amount in listed]
+    else:
+        discounts = allocate(coupon.amount, listed)
+    return [
+        LineDraft(**{**line.__dict__, "discount": discount})
+        for line, discount in zip(lines, discounts, strict=True)
+    ]
 
 
 @transaction.atomic

@@ -16,8 +16,7 @@ from django.db.models import Sum
 from accounts.models import Customer
 from catalogue.models import CYCLE_MONTHS, BillingCycle, ProductPrice
 from invoices.models import Invoice, InvoiceLine, UsageRecord
-from invoices.services.invoices import LineDraft, invoice_create_draft, invoice_issue
-from invoices.services.orders import coupon_apply
+from invoices.services.invoices import LineDraft, coupon_apply, invoice_create_draft, invoice_issue
 from provisioning.models import Service
 from provisioning.services import service_period_end
 

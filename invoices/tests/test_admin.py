@@ -32,8 +32,8 @@ def test_order_screens_open(staff_client):
     ConfigurableOptionFactory(product=price.product)
     CouponFactory()
     TaxRateFactory()
-    assert staff_client.get(reverse("admin:invoices_order_changelist")).status_code == 200
-    assert staff_client.get(reverse("admin:invoices_order_add")).status_code == 200
+    assert staff_client.get(reverse("admin:catalogue_order_changelist")).status_code == 200
+    assert staff_client.get(reverse("admin:catalogue_order_add")).status_code == 200
 
 
 def _draft() -> Invoice:

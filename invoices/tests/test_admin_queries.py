@@ -19,11 +19,12 @@ from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFac
 from billing import services as billing_services
 from billing.models import BillingRun
 from billing_portal.common.audit import AuditEvent
+from catalogue.models import Order
 from catalogue.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
 from credits.models import CreditEntry
 from dnszones.models import DnsOperation
 from invoices import services
-from invoices.models import Invoice, Order, UsageRecord
+from invoices.models import Invoice, UsageRecord
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Service
 
@@ -116,7 +117,7 @@ BUILDERS = {
     "accounts_user": UserFactory,
     "common_auditevent": AuditEventFactory,
     "invoices_invoice": _invoice,
-    "invoices_order": lambda: Order.objects.create(customer=CustomerFactory()),
+    "catalogue_order": lambda: Order.objects.create(customer=CustomerFactory()),
     "catalogue_product": ProductFactory,
     "catalogue_coupon": CouponFactory,
     "billing_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),

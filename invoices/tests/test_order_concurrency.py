@@ -7,9 +7,8 @@ import pytest
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.testing import run_together
+from catalogue.errors import OutOfStock
 from catalogue.tests.factories import ProductPriceFactory
-from invoices import services
-from invoices.errors import OutOfStock
 from provisioning.models import Service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -22,7 +21,7 @@ def test_the_last_unit_is_sold_once():
     product.stock_limit = 1
     product.save()
     customers = [CustomerFactory() for _ in range(BUYERS)]
-    request = services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
 
     def buy(customer) -> str:
         billing_services.order_place(customer=customer, request=request)

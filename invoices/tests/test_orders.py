@@ -12,18 +12,23 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
-from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
-from catalogue.models import ConfigurableOptionPrice, Coupon
+from catalogue.audit import OrderAudit
+from catalogue.errors import (
+    CouponInvalid,
+    InvalidOptionQuantity,
+    MissingOrderField,
+    OrderNotCancellable,
+    OutOfStock,
+    PriceUnavailable,
+)
+from catalogue.models import ConfigurableOptionPrice, Coupon, Order
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
     ProductPriceFactory,
     TaxRateFactory,
 )
-from invoices import services
-from invoices.audit import OrderAudit
-from invoices.errors import CouponInvalid, MissingOrderField, OrderNotCancellable, OutOfStock
-from invoices.models import Invoice, Order
+from invoices.models import Invoice
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +69,7 @@ def price():
     return price
 
 
-def _request(price, **overrides) -> services.OrderRequest:
+def _request(price, **overrides) -> billing_services.OrderRequest:
     option = price.product.options.get()
     values = {
         "product": price.product,
@@ -73,11 +78,11 @@ def _request(price, **overrides) -> services.OrderRequest:
         "option_quantities": {option.pk: 3},
         **overrides,
     }
-    return services.OrderRequest(**values)
+    return billing_services.OrderRequest(**values)
 
 
 def test_quote_breaks_down_price_setup_options_tax_and_recurring(buyer, price):
-    quote = services.order_quote(customer=buyer, request=_request(price))
+    quote = billing_services.order_quote(customer=buyer, request=_request(price))
     assert [line.description for line in quote.lines] == [
         f"{price.product.name} (Monthly)",
         f"Setup fee: {price.product.name}",
@@ -131,15 +136,15 @@ def test_stock_is_respected_and_freed_by_cancellation(buyer, price):
     first = billing_services.order_place(customer=buyer, request=_request(price))
     with pytest.raises(OutOfStock, match="sold out"):
         billing_services.order_place(customer=buyer, request=_request(price))
-    services.order_cancel(order_id=first.pk, actor=buyer.user)
+    billing_services.order_cancel(order_id=first.pk, actor=buyer.user)
     billing_services.order_place(customer=buyer, request=_request(price))
     assert Service.objects.filter(status="pending").count() == 1
 
 
 def test_cancel_cancels_invoice_and_service_once(buyer, price):
     order = billing_services.order_place(customer=buyer, request=_request(price))
-    services.order_cancel(order_id=order.pk, actor=buyer.user)
-    services.order_cancel(order_id=order.pk, actor=buyer.user)
+    billing_services.order_cancel(order_id=order.pk, actor=buyer.user)
+    billing_services.order_cancel(order_id=order.pk, actor=buyer.user)
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
     assert order.invoices.get().status == Invoice.Status.CANCELLED
@@ -151,12 +156,14 @@ def test_paid_orders_cannot_be_cancelled(buyer, price):
     order = billing_services.order_place(customer=buyer, request=_request(price))
     billing_services.invoice_mark_paid(invoice_id=order.invoices.get().pk)
     with pytest.raises(OrderNotCancellable):
-        services.order_cancel(order_id=order.pk)
+        billing_services.order_cancel(order_id=order.pk)
 
 
 def test_percent_coupon_discounts_the_first_invoice_and_recurring_ones_too(buyer, price):
     CouponFactory(code="HALF", percent=Decimal("50"), applies=Coupon.Applies.RECURRING)
-    quote = services.order_quote(customer=buyer, request=_request(price, coupon_code="half"))
+    quote = billing_services.order_quote(
+        customer=buyer, request=_request(price, coupon_code="half")
+    )
     assert quote.totals.discount_total == eur("15.50")
     assert quote.totals.total == eur("18.45")
     assert quote.recurring_total == eur("15.47")
@@ -168,7 +175,9 @@ def test_percent_coupon_discounts_the_first_invoice_and_recurring_ones_too(buyer
 
 def test_fixed_coupon_is_allocated_and_capped(buyer, price):
     CouponFactory(code="TENOFF", kind="fixed", percent=None, currency="EUR", amount=eur("10.00"))
-    quote = services.order_quote(customer=buyer, request=_request(price, coupon_code="TENOFF"))
+    quote = billing_services.order_quote(
+        customer=buyer, request=_request(price, coupon_code="TENOFF")
+    )
     assert quote.totals.discount_total == eur("10.00")
     assert quote.recurring_total == eur("30.94")  # first invoice only
 
@@ -186,7 +195,7 @@ def test_fixed_coupon_is_allocated_and_capped(buyer, price):
 def test_coupon_rules(buyer, price, coupon, message):
     CouponFactory(code="RULE", **coupon)
     with pytest.raises(CouponInvalid, match=message):
-        services.order_quote(customer=buyer, request=_request(price, coupon_code="RULE"))
+        billing_services.order_quote(customer=buyer, request=_request(price, coupon_code="RULE"))
 
 
 def test_coupon_product_restriction_and_per_customer_limit(buyer, price):
@@ -194,38 +203,46 @@ def test_coupon_product_restriction_and_per_customer_limit(buyer, price):
     restricted = CouponFactory(code="ONLYOTHER")
     restricted.products.add(other)
     with pytest.raises(CouponInvalid, match="cannot be used for"):
-        services.order_quote(customer=buyer, request=_request(price, coupon_code="ONLYOTHER"))
+        billing_services.order_quote(
+            customer=buyer, request=_request(price, coupon_code="ONLYOTHER")
+        )
 
     CouponFactory(code="ONCE", max_uses_per_customer=1)
     billing_services.order_place(customer=buyer, request=_request(price, coupon_code="ONCE"))
     with pytest.raises(CouponInvalid, match="already used"):
-        services.order_quote(customer=buyer, request=_request(price, coupon_code="ONCE"))
+        billing_services.order_quote(customer=buyer, request=_request(price, coupon_code="ONCE"))
     # another customer may still use it
-    services.order_quote(customer=CustomerFactory(), request=_request(price, coupon_code="ONCE"))
+    billing_services.order_quote(
+        customer=CustomerFactory(), request=_request(price, coupon_code="ONCE")
+    )
 
 
 def test_invalid_configurations_are_refused_with_a_reason(buyer, price):
     option = price.product.options.get()
     with pytest.raises(InvalidOptionQuantity, match="between 0 and 8"):
-        services.order_quote(
+        billing_services.order_quote(
             customer=buyer, request=_request(price, option_quantities={option.pk: 9})
         )
     with pytest.raises(InvalidOptionQuantity, match="does not belong"):
-        services.order_quote(customer=buyer, request=_request(price, option_quantities={-1: 1}))
+        billing_services.order_quote(
+            customer=buyer, request=_request(price, option_quantities={-1: 1})
+        )
     with pytest.raises(PriceUnavailable):
-        services.order_quote(customer=buyer, request=_request(price, cycle="annual"))
+        billing_services.order_quote(customer=buyer, request=_request(price, cycle="annual"))
     price.product.requires_domain = True
     price.product.save()
     with pytest.raises(MissingOrderField, match="domain"):
-        services.order_quote(customer=buyer, request=_request(price))
+        billing_services.order_quote(customer=buyer, request=_request(price))
     assert Order.objects.count() == 0
 
 
 def test_one_time_products_have_no_renewal(buyer):
     one_time = ProductPriceFactory(currency="EUR", cycle="one_time", price=eur("99.00"))
-    quote = services.order_quote(
+    quote = billing_services.order_quote(
         customer=buyer,
-        request=services.OrderRequest(product=one_time.product, cycle="one_time", currency="EUR"),
+        request=billing_services.OrderRequest(
+            product=one_time.product, cycle="one_time", currency="EUR"
+        ),
     )
     assert quote.recurring_total is None
     assert quote.lines[0].period_end is None
@@ -246,14 +263,16 @@ def test_one_time_products_have_no_renewal(buyer):
     ],
 )
 def test_the_order_service_refuses_bad_names_whoever_calls_it(field, value, message):
-    from invoices.errors import InvalidOrderField
+    from catalogue.errors import InvalidOrderField
 
     customer = CustomerFactory()
     product = ProductPriceFactory(currency="USD").product
     product.requires_domain = product.requires_hostname = True
     product.save()
     names = {"domain": "example.com", "hostname": "srv1.example.com", field: value}
-    request = services.OrderRequest(product=product, cycle="monthly", currency="USD", **names)
+    request = billing_services.OrderRequest(
+        product=product, cycle="monthly", currency="USD", **names
+    )
     with pytest.raises(InvalidOrderField, match=message):
         billing_services.order_place(customer=customer, request=request)
     assert not Order.objects.exists()

@@ -2,15 +2,11 @@
 
 from provisioning.services.changes import (
     PlanChangeQuote,
-    PlanChangeStarted,
     plan_change_apply,
-    plan_change_expire,
     plan_change_peek,
     plan_change_quote,
-    plan_change_start,
+    plan_change_service_lock,
     plan_change_targets,
-    plan_changes_expiring,
-    plan_changes_on_invoice_paid,
     service_option_quantities,
 )
 from provisioning.services.dues import (
@@ -23,6 +19,7 @@ from provisioning.services.dues import (
     services_overdue_for_termination,
 )
 from provisioning.services.lifecycle import (
+    PaidServiceLine,
     service_assert_transition,
     service_cancel,
     service_create_pending,
@@ -59,8 +56,8 @@ from provisioning.services.servers import (
 )
 
 __all__ = [
+    "PaidServiceLine",
     "PlanChangeQuote",
-    "PlanChangeStarted",
     "UnpaidBills",
     "account_spec",
     "operation_enqueue",
@@ -70,13 +67,10 @@ __all__ = [
     "operation_run",
     "operations_sweep",
     "plan_change_apply",
-    "plan_change_expire",
     "plan_change_peek",
     "plan_change_quote",
-    "plan_change_start",
+    "plan_change_service_lock",
     "plan_change_targets",
-    "plan_changes_expiring",
-    "plan_changes_on_invoice_paid",
     "secrets_rotate",
     "server_check",
     "server_lookups",

@@ -10,7 +10,10 @@ billing decisions) and are carried to the panel by their operations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -22,7 +25,6 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from catalogue.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Product
-from invoices.models import Invoice, InvoiceLine
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import InvalidServiceTransition
 from provisioning.hooks import service_ended_dispatch_on_commit
@@ -32,7 +34,22 @@ from provisioning.panels.base import ProvisionResult
 from provisioning.services.operations import operation_enqueue
 from provisioning.services.servers import server_place, server_release
 
+if TYPE_CHECKING:
+    from provisioning.services.dues import UnpaidBills
+
 OpKind = ProvisioningOperation.Kind
+
+
+@dataclass(frozen=True)
+class PaidServiceLine:
+    """One line of a paid invoice that bills a service, as provisioning needs to know it
+    (billing's settlement reads it off the invoice)."""
+
+    service_id: int
+    line_id: int
+    is_period: bool  # the service's own period (not an add-on, a setup fee, a plan change)
+    period_start: date | None
+    period_end: date | None
 
 
 def service_period_end(*, start: date, cycle: str) -> date | None:
@@ -199,15 +216,13 @@ def service_terminate(*, service_id: int, reason: str, actor: User | None = None
     return service
 
 
-def service_has_suspendable_debt(*, service: Service, today: date) -> bool:
+def service_has_suspendable_debt(*, service: Service, today: date, bills: UnpaidBills) -> bool:
     """Whether an unpaid invoice of this service is overdue long enough to suspend it."""
     cutoff = today - timedelta(days=settings.BILLING_SUSPEND_AFTER_DAYS)
-    return InvoiceLine.objects.filter(
-        service=service, invoice__status=Invoice.Status.UNPAID, invoice__due_date__lte=cutoff
-    ).exists()
+    return bills.service_unpaid_since(service_id=service.pk, cutoff=cutoff)
 
 
-def _activate(service: Service, line: InvoiceLine) -> None:
+def _activate(service: Service, line: PaidServiceLine, invoice_number: str) -> None:
     """The first payment: start the panel set-up, or (no module) activate at once. The paid
     period runs from the payment, whichever way."""
     service.next_due_date = line.period_end + timedelta(days=1) if line.period_end else None
@@ -225,7 +240,7 @@ def _activate(service: Service, line: InvoiceLine) -> None:
         action=ProvisioningAudit.SERVICE_PROVISIONED,
         customer=service.customer,
         target=service,
-        details={"invoice": line.invoice.number, "module": service.product.module},
+        details={"invoice": invoice_number, "module": service.product.module},
     )
 
 
@@ -314,46 +329,46 @@ def service_provision_retry(*, service_id: int, actor: User | None) -> Service:
     return service
 
 
-def _renew(service: Service, line: InvoiceLine) -> None:
+def _renew(service: Service, line: PaidServiceLine, invoice_number: str) -> None:
     if line.period_end is None:  # the caller renews only from lines with a period
-        raise ValueError(f"Invoice line {line.pk} has no period to renew for.")
+        raise ValueError(f"Invoice line {line.line_id} has no period to renew for.")
     service.next_due_date = line.period_end + timedelta(days=1)
     service.save(update_fields=["next_due_date"])
     audit_record(
         action=ProvisioningAudit.SERVICE_RENEWED,
         customer=service.customer,
         target=service,
-        details={"invoice": line.invoice.number, "paid_until": line.period_end.isoformat()},
+        details={"invoice": invoice_number, "paid_until": line.period_end.isoformat()},
     )
 
 
-def services_on_invoice_paid(invoice: Invoice) -> None:
-    """Called by billing's invoice_settled: activate new services, extend renewed ones, and lift a
-    non-payment suspension once no suspendable debt is left.
+def services_on_invoice_paid(
+    *, invoice_number: str, lines: Sequence[PaidServiceLine], bills: UnpaidBills
+) -> None:
+    """Called by billing's invoice_settled with the paid invoice's service lines (in period
+    order): activate new services, extend renewed ones, and lift a non-payment suspension
+    once no suspendable debt is left (`bills` tells what is still unpaid).
 
     Runs inside the paying transaction (see billing.services.settlement). A line for a period
     that is no longer the service's next one (already extended, or the service ended) changes
     nothing.
     """
     today = timezone.localdate()
-    lines = invoice.lines.filter(service__isnull=False).select_related("invoice")
-    for line in lines.order_by("period_start", "pk"):
-        if line.service_id is None:  # filtered out above; this narrows the type
-            continue
+    for line in lines:
         service = _lock(line.service_id)
         if service.status == Service.Status.SUSPENDED and not service_has_suspendable_debt(
-            service=service, today=today
+            service=service, today=today, bills=bills
         ):
             service = service_unsuspend(
-                service_id=service.pk, reason=f"invoice {invoice.number} paid"
+                service_id=service.pk, reason=f"invoice {invoice_number} paid"
             )
-        if line.kind != InvoiceLine.Kind.SERVICE:
+        if not line.is_period:
             continue
         if service.status == Service.Status.PENDING:
-            _activate(service, line)
+            _activate(service, line, invoice_number)
         elif (
             service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED)
             and line.period_end
             and service.next_due_date == line.period_start
         ):
-            _renew(service, line)
+            _renew(service, line, invoice_number)

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
-from invoices import services as invoice_services
-from invoices.models import Invoice, Order
+from catalogue.models import Order
+from invoices.models import Invoice
 from provisioning import services
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import NoServerCapacity
@@ -31,7 +31,7 @@ def _staff(settings):
 
 
 def _order(customer, product, capture) -> Service:
-    request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     with capture(execute=True):
         order = billing_services.order_place(customer=customer, request=request)
     return order.services.get()
@@ -123,7 +123,7 @@ def test_offline_inactive_and_full_servers_are_skipped_and_the_order_refused(
     ServerFactory(group=group, is_active=False)
     full = ServerFactory(group=group, capacity_accounts=1, current_accounts=1)
     product = panel_product(full)
-    request = invoice_services.OrderRequest(product=product, cycle="monthly", currency="USD")
+    request = billing_services.OrderRequest(product=product, cycle="monthly", currency="USD")
     with pytest.raises(NoServerCapacity, match="all our servers for it are full"):
         billing_services.order_place(customer=customer, request=request)
     assert (Order.objects.count(), Invoice.objects.count(), Service.objects.count()) == (0, 0, 0)

@@ -14,6 +14,7 @@ from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
+from billing.models import ServiceChange
 from billing.services import billing_run
 from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry
@@ -21,7 +22,7 @@ from credits.services import credit_balance
 from invoices.models import Invoice
 from provisioning import services
 from provisioning.errors import ProvisioningError
-from provisioning.models import Service, ServiceChange
+from provisioning.models import Service
 from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
