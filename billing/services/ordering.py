@@ -74,8 +74,6 @@ from provisioning.services import (
     service_period_end,
 )
 
-LIVE_SERVICE_STATUSES = LIVE_STATUSES
-
 
 @dataclass(frozen=True)
 class OrderRequest:
@@ -258,7 +256,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
 def _check_stock(product: Product) -> None:
     if product.stock_limit is None:
         return
-    sold = Service.objects.filter(product=product, status__in=LIVE_SERVICE_STATUSES).count()
+    sold = Service.objects.filter(product=product, status__in=LIVE_STATUSES).count()
     if sold >= product.stock_limit:
         raise OutOfStock(f"Sorry, {product.name} is sold out.")
 
