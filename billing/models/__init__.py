@@ -1,5 +1,6 @@
 """What the billing app records, one module per flow; every model is re-exported here."""
 
+from billing.models.purchases import RefundShortfall, TokenPurchase
 from billing.models.run import BillingRun
 
-__all__ = ["BillingRun"]
+__all__ = ["BillingRun", "RefundShortfall", "TokenPurchase"]

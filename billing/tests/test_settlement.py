@@ -17,10 +17,11 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing import services as billing
+from billing.models import TokenPurchase
 from billing.services import settlement
 from billing_portal.common.audit import AuditEvent
 from catalogue.tests.factories import ProductPriceFactory
-from credits.models import CreditEntry, TokenPurchase
+from credits.models import CreditEntry
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice, Order
 from invoices.services import OrderRequest
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 EFFECTS = [
     "order_mark_completed_for",
-    "credits_on_invoice_paid",
+    "purchases_on_invoice_paid",
     "services_on_invoice_paid",
     "plan_changes_on_invoice_paid",
 ]
