@@ -45,9 +45,7 @@ def test_purchases_shortfalls_and_their_permissions_survive_the_move():
     line = invoice_services.LineDraft(
         kind="manual", description="Tokens", unit_price=Money(Decimal("5"), "USD")
     )
-    invoice = invoice_services.invoice_create_draft(
-        customer=customer, currency="USD", lines=[line]
-    )
+    invoice = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
     old_apps = _migrate(BEFORE_THE_MOVE).loader.project_state(CREDITS_BEFORE).apps
     try:
         tables = connection.introspection.table_names()
@@ -99,10 +97,12 @@ def test_purchases_shortfalls_and_their_permissions_survive_the_move():
 
     moved = TokenPurchase.objects.get(pk=purchase.pk)
     assert (moved.status, moved.tokens, moved.virtfusion_credit_id) == ("delivered", 500, 71)
-    assert moved.invoice_id == invoice.pk and moved.customer_id == customer.pk
+    assert moved.invoice_id == invoice.pk
+    assert moved.customer_id == customer.pk
     assert moved.idempotency_key == "token-purchase:old"
     kept = RefundShortfall.objects.get(pk=shortfall.pk)
-    assert kept.token_purchase == moved and kept.status == RefundShortfall.Status.OPEN
+    assert kept.token_purchase == moved
+    assert kept.status == RefundShortfall.Status.OPEN
     tables = connection.introspection.table_names()
     assert {"billing_tokenpurchase", "billing_refundshortfall"} <= set(tables)
     assert "credits_tokenpurchase" not in tables
