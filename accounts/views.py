@@ -24,13 +24,13 @@ from billing_portal.common.audit import AuditEvent
 from billing_portal.common.request import RequestMeta
 from billing_portal.common.throttle import throttled
 from credits.selectors import credit_balances_for_customer
-from credits.services import token_balance_get, token_currency
 from invoices.selectors import (
     amounts_due_for_customer,
     invoice_list_for_customer,
     invoice_next_due_for_customer,
 )
 from provisioning.selectors import service_counts_for_customer, services_setting_up_for_customer
+from provisioning.services.tokens import token_balance_get, token_currency
 
 DASHBOARD_RECENT_EVENTS = 5
 DASHBOARD_LATEST_INVOICES = 5

@@ -32,10 +32,9 @@ from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from accounts.models import User
-from billing.models import BillingRun
+from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing_portal.common.health import BROKER_TIMEOUT_SECONDS, broker_status, database_status
 from billing_portal.common.models import PortalBackup
-from credits.models import RefundShortfall, TokenPurchase
 from dnszones.models import DnsOperation
 from payments.models import WebhookEvent
 from provisioning.models import ProvisioningOperation

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from djmoney.money import Money
 
 from accounts.models import Customer
-from credits.models import CreditAccount, CreditEntry, TokenPurchase
+from credits.models import CreditAccount, CreditEntry
 
 
 def credit_accounts_for_customer(*, customer: Customer) -> QuerySet[CreditAccount]:
@@ -38,13 +38,4 @@ def credit_debit_get_for_customer(*, customer: Customer, entry_id: int) -> Credi
         CreditEntry.objects.select_related("account__customer__user")
         .filter(account__customer=customer, amount__lt=0)
         .get(pk=entry_id)
-    )
-
-
-def token_purchases_for_customer(*, customer: Customer) -> QuerySet[TokenPurchase]:
-    """Token purchases the customer has paid for or been given (not unpaid purchases)."""
-    return (
-        TokenPurchase.objects.filter(customer=customer)
-        .exclude(status=TokenPurchase.Status.AWAITING_PAYMENT)
-        .select_related("invoice")
     )

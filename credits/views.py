@@ -18,9 +18,9 @@ from djmoney.money import Money
 from accounts.mixins import CustomerRequiredMixin
 from accounts.models import Customer
 from billing import services as billing
+from billing.selectors import token_purchases_for_customer
 from billing_portal.common.forms import message_form_errors
 from billing_portal.common.request import RequestMeta
-from credits import services
 from credits.errors import CreditsError
 from credits.forms import PayWithCreditForm
 from credits.models import CreditEntry
@@ -28,7 +28,6 @@ from credits.selectors import (
     credit_balances_for_customer,
     credit_debit_get_for_customer,
     credit_entries_for_customer,
-    token_purchases_for_customer,
 )
 from invoices.models import Invoice
 from invoices.selectors import invoice_ids_by_number_for_customer
@@ -36,6 +35,7 @@ from payments.errors import PaymentsError
 from payments.gateways.registry import CHECKOUT_LABELS, checkout_gateways_enabled
 from payments.selectors import payment_list_for_customer
 from payments.services import checkout_begin
+from provisioning.services.tokens import token_balance_get, token_currency
 
 
 class _EntriesMixin(CustomerRequiredMixin):
@@ -87,8 +87,8 @@ class BillingOverviewView(_EntriesMixin, ListView):
             "presets": settings.CREDITS_PURCHASE_PRESETS,
             "purchase_min": settings.CREDITS_PURCHASE_MIN,
             "purchase_max": settings.CREDITS_PURCHASE_MAX,
-            "token_balance": services.token_balance_get(customer=self.customer),
-            "token_currency": services.token_currency(),
+            "token_balance": token_balance_get(customer=self.customer),
+            "token_currency": token_currency(),
             "tokens_per_unit": settings.VIRTFUSION_TOKENS_PER_UNIT,
             "token_purchases": token_purchases_for_customer(customer=self.customer)[:5],
         }
@@ -183,7 +183,7 @@ class _PurchaseView(CustomerRequiredMixin, View):
             raw = request.POST.get("preset") or request.POST.get("amount", "")
             if not raw.strip():
                 raise CreditsError("Enter the amount to buy.")
-            amount = services.purchase_amount_parse(raw, currency=self.currency())
+            amount = billing.purchase_amount_parse(raw, currency=self.currency())
             invoice = self.start(amount=amount)
         except CreditsError as error:
             messages.error(request, error.message)
@@ -210,7 +210,7 @@ class BuyCreditView(_PurchaseView):
 
 class BuyTokensView(_PurchaseView):
     def currency(self) -> str:
-        return services.token_currency()
+        return token_currency()
 
     def start(self, *, amount: Money) -> Invoice:
         return billing.token_purchase_start(

@@ -25,7 +25,6 @@ from billing_portal.common.admin import (
     values_filter,
 )
 from billing_portal.common.errors import DomainError
-from credits.services import purchase_refund_preview
 from invoices.models import Invoice
 from payments import services
 from payments.gateways.registry import CHECKOUT_LABELS, handled_event_types
@@ -158,7 +157,7 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._refund(
             request,
             payment_id,
-            refund=services.payment_refund_record,
+            refund=billing.payment_refund_record,
             title="Record a refund of {payment}",
             done="Refund recorded.",
         )
@@ -168,17 +167,16 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._refund(
             request,
             payment_id,
-            refund=services.payment_refund_via_gateway,
+            refund=billing.payment_refund_via_gateway,
             title="Refund {payment} through {payment.gateway}",
             done="Refunded; a credit note was issued.",
         )
 
     def credit_refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         """Refund to the customer's account credit; a credit note is issued on the invoice."""
-        from credits.services import credit_refund_payment
 
         def refund(**kwargs) -> None:
-            credit_refund_payment(**kwargs, request_key=request.POST.get("request_key", ""))
+            billing.credit_refund_payment(**kwargs, request_key=request.POST.get("request_key", ""))
 
         return self._refund(
             request,
@@ -199,7 +197,7 @@ class PaymentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             if valid
             else payment.amount - payment.amount_refunded
         )
-        preview = purchase_refund_preview(invoice=payment.invoice, amount=amount)
+        preview = billing.purchase_refund_preview(invoice=payment.invoice, amount=amount)
         if valid and preview.needs_confirmation and not form.cleaned_data["accept_shortfall"]:
             form.add_error(
                 "accept_shortfall",

@@ -18,6 +18,11 @@ from typing import Any
 from djmoney.money import Money
 
 from accounts.models import Customer, User
+from billing.services.refunds import (
+    payment_refund_book_once,
+    payment_refund_sync,
+    purchase_refunded,
+)
 from billing.services.settlement import invoice_settled
 from billing_portal.common.request import RequestMeta
 from invoices.models import Invoice
@@ -119,7 +124,7 @@ def subscription_payment_record(
 
 def payments_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     """Record the payments the gateways have and the portal missed."""
-    return payments.payments_reconcile(now=now, settle=invoice_settled)
+    return payments.payments_reconcile(now=now, settle=invoice_settled, take_back=purchase_refunded)
 
 
 # --- Gateway events -----------------------------------------------------------------------
@@ -174,14 +179,14 @@ def refund_reported(event: RefundReported) -> None:
         raise EventIgnored("The refund is for a payment this portal has not recorded.")
     reason = f"Refunded at {registry.display_name(event.gateway)}"
     if event.refunded_total is not None:
-        payments.payment_refund_sync(
+        payment_refund_sync(
             payment_id=payment.pk,
             refunded_total=event.refunded_total,
             reason=reason,
             via=event.gateway,
         )
     elif event.amount is not None:
-        payments.payment_refund_book_once(
+        payment_refund_book_once(
             payment_id=payment.pk,
             reference=event.refund_reference,
             amount=event.amount,

@@ -1,17 +1,41 @@
 """Buying account credit or VirtFusion VPS tokens: a one-line invoice, issued (due now) and
-reacted to (billing.services.issuing). What a paid purchase delivers is credits' own
-(credits_on_invoice_paid, called by settlement)."""
+reacted to (billing.services.issuing); what the paid invoice delivers is in
+billing.services.delivery (`purchases_on_invoice_paid`, called by settlement).
+
+A credit purchase is an invoice of kind `credit` with one untaxed line (tax is charged on the
+invoices the credit later pays). It is paid like any invoice (Stripe, PayPal), so every way a
+payment can be reported (the capture on the return page, the webhook, the reconciliation)
+ends in `payment_record`, which applies it to the invoice once; the invoice becomes paid
+exactly once and settlement (`invoice_settled`) delivers what it bought, in the same
+transaction. Whichever report comes first delivers it; the others find the payment recorded
+and change nothing.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.db import transaction
 from djmoney.money import Money
 
 from accounts.models import Customer, User
 from billing.services.issuing import invoice_issue
-from credits import services as credits
+from billing.services.tokens import token_purchase_await, token_purchase_quote
+from credits.services import credit_amount_parse
 from invoices import services as invoices
 from invoices.models import Invoice, InvoiceLine
+
+
+def purchase_amount_parse(value: Any, *, currency: str) -> Money:
+    """An amount a customer may buy at once (CREDITS_PURCHASE_MIN to _MAX), or
+    InvalidCreditAmount saying what is wrong."""
+    return credit_amount_parse(
+        value,
+        currency=currency,
+        minimum=settings.CREDITS_PURCHASE_MIN,
+        maximum=settings.CREDITS_PURCHASE_MAX,
+    )
 
 
 def purchase_invoice_issue(
@@ -54,7 +78,7 @@ def credit_purchase_start(*, customer: Customer, amount: Money, actor: User | No
 @transaction.atomic
 def token_purchase_start(*, customer: Customer, amount: Money, actor: User | None) -> Invoice:
     """Issue the invoice for `amount` worth of tokens; the tokens are added once it is paid."""
-    tokens = credits.token_purchase_quote(amount)
+    tokens = token_purchase_quote(amount)
     line = invoices.LineDraft(
         kind=InvoiceLine.Kind.TOKENS,
         description=f"{tokens.normalize():f} VirtFusion VPS tokens",
@@ -63,5 +87,5 @@ def token_purchase_start(*, customer: Customer, amount: Money, actor: User | Non
     invoice = purchase_invoice_issue(
         customer=customer, kind=Invoice.Kind.TOKEN_PURCHASE, line=line, actor=actor
     )
-    credits.token_purchase_await(customer=customer, invoice=invoice, tokens=tokens, amount=amount)
+    token_purchase_await(customer=customer, invoice=invoice, tokens=tokens, amount=amount)
     return invoice

@@ -22,8 +22,8 @@ from djmoney.money import Money
 
 from accounts.models import User
 from billing.services.changes import plan_changes_on_invoice_paid
+from billing.services.delivery import purchases_on_invoice_paid
 from catalogue.services import order_mark_completed
-from credits.services import credits_on_invoice_paid
 from invoices import services as invoices
 from invoices.locks import invoice_lock
 from invoices.models import Invoice, InvoiceLine
@@ -34,7 +34,7 @@ from provisioning import services as provisioning
 def invoice_settled(invoice: Invoice) -> None:
     """The invoice has just become paid (inside the paying transaction, invoice locked)."""
     order_mark_completed_for(invoice)  # catalogue: a paid order invoice completes its order
-    credits_on_invoice_paid(invoice)  # credits: deliver the credit or tokens it bought
+    purchases_on_invoice_paid(invoice)  # billing: deliver the credit or tokens it bought
     services_on_invoice_paid(invoice)  # provisioning: activate, renew, unsuspend services
     plan_changes_on_invoice_paid(invoice)  # billing: apply the upgrade it paid for
 

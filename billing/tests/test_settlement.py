@@ -17,13 +17,13 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing import services as billing
-from billing.models import ServiceChange
+from billing.models import ServiceChange, TokenPurchase
 from billing.services import settlement
 from billing.services.ordering import OrderRequest
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import Order
 from catalogue.tests.factories import ProductPriceFactory
-from credits.models import CreditEntry, TokenPurchase
+from credits.models import CreditEntry
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice
 from provisioning.audit import ProvisioningAudit
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 EFFECTS = [
     "order_mark_completed_for",
-    "credits_on_invoice_paid",
+    "purchases_on_invoice_paid",
     "services_on_invoice_paid",
     "plan_changes_on_invoice_paid",
 ]

@@ -20,9 +20,10 @@ from djmoney.money import Money
 
 from accounts.models import Customer, User
 from accounts.tests.factories import CustomerFactory, UserFactory
+from billing.admin import TokenGrantForm
 from catalogue.models import Order
 from catalogue.tests.factories import ProductPriceFactory
-from credits.admin import CreditChangeForm, TokenGrantForm
+from credits.admin import CreditChangeForm
 from invoices.admin_forms import ManualInvoiceForm
 from invoices.models import Invoice
 from payments.admin import ManualPaymentForm
@@ -82,7 +83,7 @@ def _services(customers: list[Customer]) -> None:
 # Admin pages with a form that picks one of many rows, and what makes them many.
 PAGES: dict[str, tuple[Callable[[], str], Callable[[list[Customer]], None]]] = {
     "credit change": (lambda: reverse("admin:credits_change_credit"), lambda cs: None),
-    "token grant": (lambda: reverse("admin:credits_tokenpurchase_grant"), lambda cs: None),
+    "token grant": (lambda: reverse("admin:billing_tokenpurchase_grant"), lambda cs: None),
     "manual invoice": (lambda: reverse("admin:invoices_invoice_manual"), lambda cs: None),
     "manual payment": (lambda: reverse("admin:payments_payment_record"), _unpaid_invoices),
     "customer add": (lambda: reverse("admin:accounts_customer_add"), lambda cs: None),

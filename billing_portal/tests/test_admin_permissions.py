@@ -33,7 +33,7 @@ from djmoney.money import Money
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
 from billing import services as billing_services
-from billing.models import BillingRun
+from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing.services import payment_record
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import form_values
@@ -45,7 +45,7 @@ from catalogue.tests.factories import (
     ProductGroupFactory,
     TaxRateFactory,
 )
-from credits.models import CreditAccount, CreditEntry, RefundShortfall, TokenPurchase
+from credits.models import CreditAccount, CreditEntry
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
 from invoices import services as invoice_services
@@ -255,8 +255,8 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "payments.WebhookEvent": _webhook_event,
     "credits.CreditAccount": lambda: _credit_entry().account,
     "credits.CreditEntry": _credit_entry,
-    "credits.TokenPurchase": _token_purchase,
-    "credits.RefundShortfall": _shortfall,
+    "billing.TokenPurchase": _token_purchase,
+    "billing.RefundShortfall": _shortfall,
     "provisioning.SitePlan": lambda: SitePlan.objects.create(
         name="tiny", memory_gb=1, disk_gb=5, backups=1, domains=1
     ),
@@ -292,8 +292,8 @@ UNDELETABLE = {
     "payments.WebhookEvent": "the provider's delivery, kept so a redelivery is not run twice",
     "credits.CreditAccount": "its ledger entries PROTECT it",
     "credits.CreditEntry": "the ledger is append-only (a database trigger refuses DELETE)",
-    "credits.TokenPurchase": "the record that stops tokens being sent twice",
-    "credits.RefundShortfall": "what a refund could not take back; it ends by being resolved",
+    "billing.TokenPurchase": "the record that stops tokens being sent twice",
+    "billing.RefundShortfall": "what a refund could not take back; it ends by being resolved",
     "provisioning.Service": "its invoice lines and operations PROTECT it; it ends by terminate",
     "provisioning.ProvisioningOperation": "the log of panel calls, keyed for idempotency",
     "dns.DnsSubscription": "paid from the ledger; it ends through the DNS services",
@@ -540,19 +540,19 @@ URLS: dict[str, Case] = {
         },
         pages=lambda env: [changelist(CreditAccount)],
     ),
-    "credits_tokenpurchase_grant": Case(
-        "credits.manage_tokens",
+    "billing_tokenpurchase_grant": Case(
+        "billing.manage_tokens",
         _virtfusion_customer,
         lambda env: TokenPurchase.objects.filter(customer=env.obj).exists(),
-        url=lambda env: reverse("admin:credits_tokenpurchase_grant"),
+        url=lambda env: reverse("admin:billing_tokenpurchase_grant"),
         data=lambda env: {"customer": env.obj.pk, "tokens": "500", "reason": "Outage"},
         pages=lambda env: [changelist(TokenPurchase)],
     ),
-    "credits_tokenpurchase_resolve": Case(
-        "credits.manage_tokens",
+    "billing_tokenpurchase_resolve": Case(
+        "billing.manage_tokens",
         lambda env: _token_purchase("uncertain"),
         _status_is("delivered"),
-        url=lambda env: reverse("admin:credits_tokenpurchase_resolve", args=[env.obj.pk]),
+        url=lambda env: reverse("admin:billing_tokenpurchase_resolve", args=[env.obj.pk]),
         data=lambda env: {
             "action": "mark_delivered",
             "virtfusion_credit_id": "91",
@@ -560,11 +560,11 @@ URLS: dict[str, Case] = {
         },
         pages=_on_its_page,
     ),
-    "credits_refundshortfall_resolve": Case(
-        "credits.resolve_refundshortfall",
+    "billing_refundshortfall_resolve": Case(
+        "billing.resolve_refundshortfall",
         lambda env: _shortfall(),
         _status_is("resolved"),
-        url=lambda env: reverse("admin:credits_refundshortfall_resolve", args=[env.obj.pk]),
+        url=lambda env: reverse("admin:billing_refundshortfall_resolve", args=[env.obj.pk]),
         data=lambda env: {"note": "Invoiced the customer"},
         pages=_on_its_page,
     ),

@@ -51,6 +51,9 @@ STORED_ACTIONS = {
         "credit.added",
         "credit.removed",
         "credit.purchased",
+    ],
+    # Moved from credits with the token purchase and refund flows (issue 13).
+    "billing": [
         "tokens.added",
         "tokens.cancelled",
         "tokens.delivery_failed",

@@ -23,11 +23,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from accounts.models import User
 from accounts.tests.factories import CustomerFactory, UserFactory
 from billing import services as billing_services
-from billing.models import BillingRun
+from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing_portal import status
 from billing_portal.celery import app as celery_app
 from billing_portal.common.models import PortalBackup
-from credits.models import RefundShortfall, TokenPurchase
 from dnszones.models import DnsOperation
 from invoices import services as invoice_services
 from payments.models import WebhookEvent

@@ -1,4 +1,5 @@
-"""Writes of the credits app, one module per subject; import them from here."""
+"""Writes of the credits app (the account-credit ledger); import them from here. What credit
+and token purchases, refunds and shortfalls do is billing's (billing.services)."""
 
 from credits.locks import credit_account_lock
 from credits.services.ledger import (
@@ -8,46 +9,11 @@ from credits.services.ledger import (
     credit_balance,
     credit_downgrade_add,
     credit_entry_append,
-    credit_refund_payment,
     credit_remove_by_staff,
     credits_reconcile,
 )
-from credits.services.purchases import (
-    credit_overpayment_add,
-    credits_on_invoice_paid,
-    purchase_amount_parse,
-)
-from credits.services.refunds import (
-    RefundPreview,
-    locks_credit_on_refund,
-    purchase_refund_preview,
-    purchase_refunded,
-)
-from credits.services.shortfalls import refund_shortfall_resolve
-from credits.services.tokens import (
-    TokenBalance,
-    token_balance_get,
-    token_currency,
-    token_purchase_await,
-    token_purchase_cancel,
-    token_purchase_convert_to_credit,
-    token_purchase_deliver,
-    token_purchase_mark_delivered,
-    token_purchase_quote,
-    token_purchase_refund,
-    token_purchase_remove,
-    token_purchase_retry,
-    token_purchases_sweep,
-    token_removals_sweep,
-    tokens_add_by_staff,
-    tokens_enabled,
-    tokens_for,
-    tokens_value,
-)
 
 __all__ = [
-    "RefundPreview",
-    "TokenBalance",
     "credit_account_lock",
     "credit_add",
     "credit_add_by_staff",
@@ -55,31 +21,6 @@ __all__ = [
     "credit_balance",
     "credit_downgrade_add",
     "credit_entry_append",
-    "credit_overpayment_add",
-    "credit_refund_payment",
     "credit_remove_by_staff",
-    "credits_on_invoice_paid",
     "credits_reconcile",
-    "locks_credit_on_refund",
-    "purchase_amount_parse",
-    "purchase_refund_preview",
-    "purchase_refunded",
-    "refund_shortfall_resolve",
-    "token_balance_get",
-    "token_currency",
-    "token_purchase_await",
-    "token_purchase_cancel",
-    "token_purchase_convert_to_credit",
-    "token_purchase_deliver",
-    "token_purchase_mark_delivered",
-    "token_purchase_quote",
-    "token_purchase_refund",
-    "token_purchase_remove",
-    "token_purchase_retry",
-    "token_purchases_sweep",
-    "token_removals_sweep",
-    "tokens_add_by_staff",
-    "tokens_enabled",
-    "tokens_for",
-    "tokens_value",
 ]

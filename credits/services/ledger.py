@@ -4,14 +4,14 @@
 account row first, so concurrent writers queue on it, and it is idempotent: a retry with the
 same key (derived from the source, e.g. `invoice:42:auto-apply`) returns the first entry
 instead of writing a second. Lock order across apps: credit account, then invoice, then
-payment (DESIGN.md), which paying with credit (billing.services.credit) follows.
+payment (DESIGN.md), which paying with credit (billing.services.credit) follows. The ledger
+knows no invoice or payment: callers name the source in the key and the description.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,6 @@ from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.locks import credit_account_lock
 from credits.models import CreditAccount, CreditEntry
-from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -218,51 +217,6 @@ def credit_remove_by_staff(
 def credit_balance(*, customer: Customer, currency: str) -> Money:
     account = CreditAccount.objects.filter(customer=customer, currency=currency).first()
     return account.balance if account else Money(0, currency)
-
-
-@retry_on_conflict
-@transaction.atomic
-def credit_refund_payment(
-    *,
-    payment_id: int,
-    amount: Money,
-    reason: str,
-    actor: User | None = None,
-    request_key: str = "",
-) -> CreditEntry:
-    """Refund (part of) a payment to account credit instead of to the card or PayPal: the
-    refund is booked (a credit note on its invoice) and the credit added in one transaction.
-    `request_key` (the staff form's nonce) makes a double submission one refund."""
-    from payments.models import Payment
-    from payments.services import payment_refund_record
-
-    if not reason.strip():
-        raise CreditsError("Give the reason for the refund.")
-    payment = Payment.objects.select_related("customer", "invoice").get(pk=payment_id)
-    if payment.invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
-        raise CreditsError(
-            "A credit purchase cannot be refunded to account credit: refund it to the card or "
-            "PayPal, or record a refund made another way."
-        )
-    account = credit_account_lock(payment.customer, str(payment.currency))  # account first
-    key = f"payment:{payment.pk}:refund-to-credit:{request_key or uuid.uuid4().hex}"
-    existing = account.entries.filter(idempotency_key=key).first()
-    if existing is not None:
-        return existing
-    payment_refund_record(
-        payment_id=payment.pk, amount=amount, reason=reason, actor=actor, via="credit"
-    )
-    return credit_add(
-        customer=payment.customer,
-        amount=amount,
-        kind=CreditEntry.Kind.REFUND_TO_CREDIT,
-        idempotency_key=key,
-        description=f"Refund of a payment on invoice {payment.invoice.number}",
-        payment_reference=f"{payment.gateway}:{payment.reference}",
-        staff_user=actor,
-        reason=reason.strip(),
-        details={"source": "refund", "payment": payment.pk},
-    )
 
 
 def credit_downgrade_add(

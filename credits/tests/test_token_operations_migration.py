@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.tests.factories import CustomerFactory
-from credits.models import TokenPurchase
+from billing.models import TokenPurchase
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

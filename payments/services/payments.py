@@ -3,7 +3,9 @@
 Every function here that can make an invoice paid takes `settle`, the reaction to payment
 (billing passes `billing.services.settlement.invoice_settled`; payments cannot import the
 layer above it): it is called once, inside the paying transaction with the invoice locked,
-when the recorded payment completes the invoice. Call them through billing.services.
+when the recorded payment completes the invoice. Likewise every refund flow takes
+`take_back`, what the refund takes back of what the invoice bought (billing passes
+`billing.services.refunds.purchase_refunded`). Call them through billing.services.
 
 Lock order (DESIGN.md): invoice before payment. `payment_record` locks the invoice first and
 only then looks for an earlier record of the same provider reference, so concurrent reports
@@ -17,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -31,12 +33,8 @@ from billing_portal.common.db import in_batches, is_transient_conflict, retry_on
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.outbox import outbox_enqueue
 from billing_portal.common.request import RequestMeta
-from credits.services import (
-    credit_account_lock,
-    credit_overpayment_add,
-    locks_credit_on_refund,
-    purchase_refunded,
-)
+from credits.models import CreditEntry
+from credits.services import credit_account_lock, credit_add
 from invoices.locks import invoice_lock
 from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
@@ -60,6 +58,29 @@ logger = logging.getLogger(__name__)
 
 Settle = Callable[[Invoice], None]
 """What follows an invoice becoming paid: billing.services.settlement.invoice_settled."""
+
+
+class TakeBack(Protocol):
+    """What a refund of a payment takes back of what its invoice bought (account credit, VPS
+    tokens): billing.services.refunds.purchase_refunded, which payments cannot import. Called
+    in the refund's transaction, with the credit account (when the invoice bought credit or
+    tokens), the invoice and the payment locked."""
+
+    def __call__(
+        self,
+        *,
+        invoice: Invoice,
+        amount: Money,
+        refund_key: str,
+        payment_reference: str,
+        actor: User | None,
+    ) -> object: ...
+
+
+def _buys_wallet(invoice: Invoice) -> bool:
+    """Whether the invoice bought credit or tokens, so that refunding a payment of it may take
+    credit back and must lock the credit account before the invoice (the lock order)."""
+    return invoice.kind in (Invoice.Kind.CREDIT_PURCHASE, Invoice.Kind.TOKEN_PURCHASE)
 
 
 @retry_on_conflict
@@ -137,7 +158,7 @@ def _credit_account_lock_first(invoice_id: int, amount: Money) -> bool:
     payment may write to it: a credit purchase, or more than is due. Decided on an unlocked
     read; if a concurrent payment changes the answer, the excess is held for staff."""
     peek = Invoice.objects.select_related("customer").get(pk=invoice_id)
-    if locks_credit_on_refund(peek):
+    if _buys_wallet(peek):
         # A refund event carries its payment: the refund that follows in this transaction
         # may take credit or tokens back, so the account comes first here too.
         credit_account_lock(peek.customer, str(peek.currency))
@@ -161,13 +182,21 @@ def _apply(payment: Payment, invoice: Invoice, *, actor: User | None, settle: Se
     if paid.status == Invoice.Status.PAID:  # it was unpaid: this payment completed it
         settle(paid)
     if payment.amount > applied:
-        credit_overpayment_add(
-            customer=invoice.customer,
-            amount=payment.amount - applied,
-            payment_id=payment.pk,
-            invoice=invoice,
-            reference=f"{payment.gateway}:{payment.reference}",
-        )
+        _overpayment_credit(payment, invoice, payment.amount - applied)
+
+
+def _overpayment_credit(payment: Payment, invoice: Invoice, excess: Money) -> None:
+    """The part of a payment above what its invoice asked for becomes account credit, once
+    per payment. payment_record holds the credit account's lock, taken first."""
+    credit_add(
+        customer=invoice.customer,
+        amount=excess,
+        kind=CreditEntry.Kind.OVERPAYMENT,
+        idempotency_key=f"payment:{payment.pk}:overpayment",
+        description=f"Overpayment of invoice {invoice.number}",
+        payment_reference=f"{payment.gateway}:{payment.reference}",
+        details={"source": "overpayment", "invoice": invoice.number},
+    )
 
 
 def _refund_lock(payment_id: int) -> Payment:
@@ -176,7 +205,7 @@ def _refund_lock(payment_id: int) -> Payment:
     the payment. An invoice's kind never changes, so it is read before locking."""
     payment = Payment.objects.select_related("invoice__customer").get(pk=payment_id)
     invoice = payment.invoice
-    if locks_credit_on_refund(invoice):
+    if _buys_wallet(invoice):
         credit_account_lock(invoice.customer, str(invoice.currency))
     invoice_lock(invoice.pk)
     return payment_lock(payment_id)
@@ -191,6 +220,7 @@ def payment_refund_record(
     reason: str,
     actor: User | None = None,
     via: str = "record",
+    take_back: TakeBack,
 ) -> Payment:
     """Book a refund that already happened (by bank transfer, or reported by the gateway:
     `via`): for an applied payment a credit note is issued on its invoice, and what the
@@ -205,7 +235,7 @@ def payment_refund_record(
         raise RefundNotPossible("Give the reason for the refund.")
     if payment.status != Payment.Status.HELD:
         credit_note_issue(invoice_id=payment.invoice_id, amount=amount, reason=reason, actor=actor)
-        purchase_refunded(
+        take_back(
             invoice=Invoice.objects.select_related("customer").get(pk=payment.invoice_id),
             amount=amount,
             refund_key=f"payment-{payment.pk}-to-{payment.amount_refunded + amount}",
@@ -231,7 +261,7 @@ def payment_refund_record(
 @retry_on_conflict
 @transaction.atomic
 def payment_refund_sync(
-    *, payment_id: int, refunded_total: Money, reason: str, via: str
+    *, payment_id: int, refunded_total: Money, reason: str, via: str, take_back: TakeBack
 ) -> Payment:
     """Bring our refunded amount up to the provider's cumulative total for this payment.
 
@@ -242,11 +272,18 @@ def payment_refund_sync(
     missing = refunded_total - payment.amount_refunded
     if missing.amount <= 0:
         return payment
-    return payment_refund_record(payment_id=payment.pk, amount=missing, reason=reason, via=via)
+    return payment_refund_record(
+        payment_id=payment.pk, amount=missing, reason=reason, via=via, take_back=take_back
+    )
 
 
 def payment_refund_via_gateway(
-    *, payment_id: int, amount: Money, reason: str, actor: User | None = None
+    *,
+    payment_id: int,
+    amount: Money,
+    reason: str,
+    actor: User | None = None,
+    take_back: TakeBack,
 ) -> RefundRequest:
     """Ask the payment's provider to return money, then book it (credit note included).
 
@@ -286,6 +323,7 @@ def payment_refund_via_gateway(
             refunded_total=money_from_minor_units(result.total_minor, str(payment.currency)),
             reason=reason.strip(),
             via=payment.gateway,
+            take_back=take_back,
         )
         RefundRequest.objects.filter(pk=request.pk).update(
             status=RefundRequest.Status.SUCCEEDED, reference=result.reference
@@ -298,6 +336,7 @@ def payment_refund_via_gateway(
             reason=reason.strip(),
             via=payment.gateway,
             request_id=request.pk,
+            take_back=take_back,
         )
     request.refresh_from_db()
     return request
@@ -313,6 +352,7 @@ def payment_refund_book_once(
     reason: str,
     via: str,
     request_id: int | None = None,
+    take_back: TakeBack,
 ) -> bool:
     """Book one provider refund, identified by the provider's refund id, exactly once:
     whichever of our own refund call and the provider's refund notification gets here
@@ -322,7 +362,9 @@ def payment_refund_book_once(
         payment=payment, reference=reference, status=RefundRequest.Status.SUCCEEDED
     ).exists()
     if not booked:
-        payment_refund_record(payment_id=payment.pk, amount=amount, reason=reason, via=via)
+        payment_refund_record(
+            payment_id=payment.pk, amount=amount, reason=reason, via=via, take_back=take_back
+        )
     if request_id is not None:
         RefundRequest.objects.filter(pk=request_id).update(
             status=RefundRequest.Status.SUCCEEDED,
@@ -617,7 +659,9 @@ def checkout_abandon(*, customer: Customer, attempt_id: int) -> PaymentAttempt:
 RECONCILE_WINDOW = timedelta(days=3)
 
 
-def payments_reconcile(*, now: datetime | None = None, settle: Settle) -> dict[str, int]:
+def payments_reconcile(
+    *, now: datetime | None = None, settle: Settle, take_back: TakeBack
+) -> dict[str, int]:
     """Ask each enabled gateway for its recent successful payments and record those the
     portal missed (a webhook that never arrived). Recording is idempotent per reference, so
     payments we have are left as they are."""
@@ -663,12 +707,12 @@ def payments_reconcile(*, now: datetime | None = None, settle: Settle) -> dict[s
                 counts["skipped"] += 1
                 continue
             counts["recorded"] += 1
-        counts["refunds"] += _refunds_reconcile(name, gateway, since)
+        counts["refunds"] += _refunds_reconcile(name, gateway, since, take_back)
     logger.info("payments reconciliation: %s", counts)
     return counts
 
 
-def _refunds_reconcile(name: str, gateway: Reconciliation, since: int) -> int:
+def _refunds_reconcile(name: str, gateway: Reconciliation, since: int, take_back: TakeBack) -> int:
     """Book the provider's refunds of our payments that the portal missed (a lost refund
     webhook, a refund made in the provider's dashboard); booking is once per refund, so
     those we have change nothing. Returns how many were booked now."""
@@ -685,6 +729,7 @@ def _refunds_reconcile(name: str, gateway: Reconciliation, since: int) -> int:
                 reason=reason,
                 via=name,
                 refunded_total=found.refunded_total,
+                take_back=take_back,
             ).amount_refunded
             booked += int(after != before)
         elif found.amount is not None:
@@ -694,5 +739,6 @@ def _refunds_reconcile(name: str, gateway: Reconciliation, since: int) -> int:
                 reason=reason,
                 via=name,
                 amount=found.amount,
+                take_back=take_back,
             )
     return booked

@@ -45,9 +45,9 @@ ALLOWED = {
     ("billing_portal/settings.py", "https://hooks.stripe.com"),
     ("billing_portal/settings.py", "https://www.paypal.com"),
     ("billing_portal/settings.py", "https://www.sandbox.paypal.com"),
-    # A sentence to staff in the credit ledger (another part of issue 13 owns that code).
+    # A sentence to staff refunding a payment to account credit.
     (
-        "credits/services/ledger.py",
+        "billing/services/refunds.py",
         "A credit purchase cannot be refunded to account credit: refund it to the card or "
         "PayPal, or record a refund made another way.",
     ),

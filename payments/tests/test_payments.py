@@ -15,7 +15,6 @@ from billing.services import payments as billing_payments
 from billing_portal.common.audit import AuditEvent
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
-from payments import services
 from payments.audit import PaymentAudit
 from payments.errors import RefundNotPossible
 from payments.models import Payment
@@ -97,13 +96,15 @@ def test_a_second_payment_for_a_paid_invoice_is_held():
 def test_recorded_refund_issues_a_credit_note_and_keeps_services():
     invoice = _invoice()
     payment = _record(invoice)
-    services.payment_refund_record(payment_id=payment.pk, amount=usd("25.00"), reason="SLA")
+    billing_services.payment_refund_record(payment_id=payment.pk, amount=usd("25.00"), reason="SLA")
     payment.refresh_from_db()
     invoice.refresh_from_db()
     assert payment.status == Payment.Status.PARTIALLY_REFUNDED
     assert invoice.status == Invoice.Status.PARTIALLY_REFUNDED
     assert CreditNote.objects.get().amount == usd("25.00")
-    services.payment_refund_record(payment_id=payment.pk, amount=usd("75.00"), reason="Closed")
+    billing_services.payment_refund_record(
+        payment_id=payment.pk, amount=usd("75.00"), reason="Closed"
+    )
     payment.refresh_from_db()
     assert payment.status == Payment.Status.REFUNDED
     assert AuditEvent.objects.filter(action=PaymentAudit.PAYMENT_REFUNDED).count() == 2
@@ -115,7 +116,7 @@ def test_recorded_refund_issues_a_credit_note_and_keeps_services():
 def test_bad_refunds_are_refused_and_change_nothing(amount, reason):
     payment = _record(_invoice())
     with pytest.raises(RefundNotPossible):
-        services.payment_refund_record(payment_id=payment.pk, amount=amount, reason=reason)
+        billing_services.payment_refund_record(payment_id=payment.pk, amount=amount, reason=reason)
     payment.refresh_from_db()
     assert payment.amount_refunded == usd("0")
     assert CreditNote.objects.count() == 0
@@ -141,7 +142,9 @@ def test_refunding_a_held_payment_issues_no_credit_note():
     invoice = _invoice()
     _record(invoice)
     held = _record(invoice, reference="pi_2", amount="150.00")
-    services.payment_refund_record(payment_id=held.pk, amount=usd("150.00"), reason="Overpaid")
+    billing_services.payment_refund_record(
+        payment_id=held.pk, amount=usd("150.00"), reason="Overpaid"
+    )
     held.refresh_from_db()
     assert held.status == Payment.Status.REFUNDED
     assert CreditNote.objects.count() == 0

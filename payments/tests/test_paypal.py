@@ -18,7 +18,6 @@ from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import drop_unfired
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
-from payments import services
 from payments.audit import PaymentAudit
 from payments.gateways.registry import checkout_gateway
 from payments.models import Payment, PaymentAttempt, RefundRequest, WebhookEvent
@@ -331,7 +330,7 @@ def test_paypal_refund_and_its_webhook_book_it_once(
     body = _event("PAYMENT.CAPTURE.REFUNDED", refund, event_id="WH-REFUND-1")
     if webhook_first:
         _deliver(client, django_capture_on_commit_callbacks, body)
-    services.payment_refund_via_gateway(
+    billing_services.payment_refund_via_gateway(
         payment_id=payment.pk, amount=Money(Decimal("10.00"), "EUR"), reason="Partial"
     )
     if not webhook_first:

@@ -14,7 +14,6 @@ from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
-from payments import services
 from payments.errors import RefundNotPossible
 from payments.models import Payment, RefundRequest
 from payments.tests import stripe_events as se
@@ -100,7 +99,9 @@ def test_our_refund_and_its_webhook_book_it_once(
         webhook()
     with responses.RequestsMock() as rsps:
         _mock_refund(rsps, refunded_total=3000)
-        services.payment_refund_via_gateway(payment_id=payment.pk, amount=eur("30"), reason="x")
+        billing_services.payment_refund_via_gateway(
+            payment_id=payment.pk, amount=eur("30"), reason="x"
+        )
     if not webhook_first:
         webhook()
     payment.refresh_from_db()
@@ -116,7 +117,9 @@ def test_stripe_refusing_the_refund_is_shown_and_nothing_is_booked(payment):
         }
         rsps.post(f"{API}/refunds", status=400, json={"error": error})
         with pytest.raises(RefundNotPossible, match="already been refunded"):
-            services.payment_refund_via_gateway(payment_id=payment.pk, amount=eur("10"), reason="x")
+            billing_services.payment_refund_via_gateway(
+                payment_id=payment.pk, amount=eur("10"), reason="x"
+            )
     payment.refresh_from_db()
     assert payment.amount_refunded == eur("0")
     assert RefundRequest.objects.get().status == "failed"
@@ -129,6 +132,8 @@ def test_stripe_refusing_the_refund_is_shown_and_nothing_is_booked(payment):
 def test_invalid_refunds_never_reach_stripe(payment, amount, reason):
     with responses.RequestsMock() as rsps:
         with pytest.raises(RefundNotPossible):
-            services.payment_refund_via_gateway(payment_id=payment.pk, amount=amount, reason=reason)
+            billing_services.payment_refund_via_gateway(
+                payment_id=payment.pk, amount=amount, reason=reason
+            )
         assert len(rsps.calls) == 0
     assert RefundRequest.objects.count() == 0

@@ -18,14 +18,14 @@ from responses import matchers
 
 from accounts.tests.factories import UserFactory
 from billing import services as billing_services
+from billing.audit import TokenAudit
+from billing.models import TokenPurchase
 from billing.services import payment_record
+from billing.services import tokens as token_services
+from billing.tests.conftest import VF
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import TaxRate
-from credits import services
-from credits.audit import CreditAudit
-from credits.models import CreditEntry, TokenPurchase
-from credits.services import tokens as token_services
-from credits.tests.conftest import VF
+from credits.models import CreditEntry
 from invoices.models import Invoice
 from payments.models import Payment
 from provisioning.tests.test_virtfusion_adapter import refused
@@ -92,13 +92,13 @@ def test_paying_queues_the_tokens_and_virtfusion_down_then_up_adds_them_once(
     now = timezone.now()
     for minutes in (0, 0, 60, 60, 180, 180, 300):  # early and repeated calls do nothing
         with django_capture_on_commit_callbacks(execute=True):
-            credit = services.token_purchase_deliver(
+            credit = billing_services.token_purchase_deliver(
                 token_purchase_id=credit.pk, now=now + timedelta(minutes=minutes)
             )
     assert credit.status == TokenPurchase.Status.DELIVERED
     assert (credit.virtfusion_credit_id, credit.attempts) == (77, 3)
     assert _calls_to(mocked, _credit_url(customer)) == 3
-    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_ADDED).count() == 1
+    assert AuditEvent.objects.filter(action=TokenAudit.TOKENS_ADDED).count() == 1
     assert [m.subject for m in mail.outbox] == ["2500 VPS tokens added to your account"]
 
 
@@ -109,12 +109,12 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     _mock_user(mocked, customer)
     mocked.post(_credit_url(customer), body=requests.ReadTimeout("read timed out"))
     with django_capture_on_commit_callbacks(execute=True):
-        credit = services.token_purchase_deliver(token_purchase_id=credit.pk)
+        credit = billing_services.token_purchase_deliver(token_purchase_id=credit.pk)
     assert credit.status == TokenPurchase.Status.UNCERTAIN
     assert "VPS tokens need attention" in mail.outbox[-1].subject
     later = timezone.now() + timedelta(hours=5)
-    assert services.token_purchases_sweep(now=later) == []
-    services.token_purchase_deliver(token_purchase_id=credit.pk, now=later)
+    assert billing_services.token_purchases_sweep(now=later) == []
+    billing_services.token_purchase_deliver(token_purchase_id=credit.pk, now=later)
     assert _calls_to(mocked, _credit_url(customer)) == 1
 
     # the customer sees it as pending; staff find it in VirtFusion and mark it added
@@ -122,7 +122,7 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     page = client.get(reverse("credits:overview")).content.decode()
     assert "2500 tokens are being added" in page
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
+    url = reverse("admin:billing_tokenpurchase_resolve", args=[credit.pk])
     response = client.post(url, {"action": "mark_delivered", "note": "Found in panel"})
     assert response.status_code == 200  # the credit id is required
     response = client.post(
@@ -131,7 +131,7 @@ def test_a_lost_answer_is_never_resent_automatically_and_staff_resolve_it(
     assert response.status_code == 302
     credit.refresh_from_db()
     assert (credit.status, credit.virtfusion_credit_id) == ("delivered", 91)
-    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_RESOLVED).count() == 1
+    assert AuditEvent.objects.filter(action=TokenAudit.TOKENS_RESOLVED).count() == 1
 
 
 def test_a_worker_killed_mid_call_leaves_it_for_staff(customer, mocked):
@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_call_leaves_it_for_staff(customer, mocked):
         reason="Goodwill",
         attempts=1,
     )
-    assert services.token_purchases_sweep(now=timezone.now() + timedelta(minutes=11)) == []
+    assert billing_services.token_purchases_sweep(now=timezone.now() + timedelta(minutes=11)) == []
     credit.refresh_from_db()
     assert credit.status == TokenPurchase.Status.UNCERTAIN
     assert len(mocked.calls) == 0
@@ -162,18 +162,18 @@ def test_exhausted_retries_fail_and_staff_convert_to_account_credit(
     now = timezone.now()
     for attempt in range(token_services.MAX_ATTEMPTS):
         with django_capture_on_commit_callbacks(execute=True):
-            credit = services.token_purchase_deliver(
+            credit = billing_services.token_purchase_deliver(
                 token_purchase_id=credit.pk, now=now + timedelta(hours=2 * attempt)
             )
     assert credit.status == TokenPurchase.Status.FAILED
     assert _calls_to(mocked, _credit_url(customer)) == token_services.MAX_ATTEMPTS
     assert "did not add these tokens" in mail.outbox[-1].body
-    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_DELIVERY_FAILED).count() == 1
+    assert AuditEvent.objects.filter(action=TokenAudit.TOKENS_DELIVERY_FAILED).count() == 1
 
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    changelist = client.get(reverse("admin:credits_tokenpurchase_changelist")).content.decode()
+    changelist = client.get(reverse("admin:billing_tokenpurchase_changelist")).content.decode()
     assert "1 token purchase needs attention" in changelist
-    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
+    url = reverse("admin:billing_tokenpurchase_resolve", args=[credit.pk])
     assert client.post(url, {"action": "convert", "note": " "}).status_code == 200
     client.post(url, {"action": "convert", "note": "VirtFusion migration"})
     credit.refresh_from_db()
@@ -207,7 +207,7 @@ def test_staff_refund_a_failed_purchase_through_stripe(
         json={"id": "ch_1", "object": "charge", "amount": 3000, "amount_refunded": 3000},
     )
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
+    url = reverse("admin:billing_tokenpurchase_resolve", args=[credit.pk])
     assert client.post(url, {"action": "refund", "note": "Customer asked"}).status_code == 302
     credit.refresh_from_db()
     assert credit.status == TokenPurchase.Status.REFUNDED
@@ -300,7 +300,7 @@ def test_staff_add_and_cancel_tokens_with_a_reason(
 ):
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)
-    grant = reverse("admin:credits_tokenpurchase_grant")
+    grant = reverse("admin:billing_tokenpurchase_grant")
     response = client.post(grant, {"customer": customer.pk, "tokens": "500", "reason": ""})
     assert response.status_code == 200
     assert TokenPurchase.objects.count() == 0
@@ -312,11 +312,11 @@ def test_staff_add_and_cancel_tokens_with_a_reason(
     assert (credit.status, credit.source, credit.staff_user) == ("delivered", "staff", staff)
 
     mocked.delete(f"{VF}/selfService/credit/600", status=204)
-    url = reverse("admin:credits_tokenpurchase_resolve", args=[credit.pk])
+    url = reverse("admin:billing_tokenpurchase_resolve", args=[credit.pk])
     client.post(url, {"action": "cancel", "note": "Granted to the wrong customer"})
     credit.refresh_from_db()
     assert credit.status == TokenPurchase.Status.CANCELLED
-    event = AuditEvent.objects.get(action=CreditAudit.TOKENS_CANCELLED)
+    event = AuditEvent.objects.get(action=TokenAudit.TOKENS_CANCELLED)
     assert event.details["reason"] == "Granted to the wrong customer"
 
 

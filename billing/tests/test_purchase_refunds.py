@@ -19,13 +19,14 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from billing import services as billing_services
+from billing.audit import RefundAudit
+from billing.models import RefundShortfall
 from billing_portal.common.audit import AuditEvent
 from credits import services
 from credits.audit import CreditAudit
 from credits.errors import CreditsError
-from credits.models import CreditAccount, CreditEntry, RefundShortfall
+from credits.models import CreditAccount, CreditEntry
 from invoices.models import CreditNote, Invoice
-from payments import services as payment_services
 from payments.gateways.registry import checkout_gateway
 from payments.models import Payment
 from payments.tests import stripe_events as se
@@ -108,9 +109,9 @@ def test_a_recorded_full_refund_takes_the_credit_back_with_the_credit_note(admin
 
 def test_a_partial_refund_takes_back_only_its_part(customer):
     payment = _bought(customer)
-    payment_services.payment_refund_record(payment_id=payment.pk, amount=usd("20"), reason="x")
+    billing_services.payment_refund_record(payment_id=payment.pk, amount=usd("20"), reason="x")
     assert _balance(customer) == usd("30")
-    payment_services.payment_refund_record(payment_id=payment.pk, amount=usd("30"), reason="y")
+    billing_services.payment_refund_record(payment_id=payment.pk, amount=usd("30"), reason="y")
     assert _balance(customer) == usd("0")
     assert Invoice.objects.get(pk=payment.invoice_id).status == Invoice.Status.REFUNDED
 
@@ -121,9 +122,9 @@ def test_the_credit_and_the_credit_note_are_one_transaction(customer, monkeypatc
     def broken(**kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr("credits.services.shortfalls.credit_entry_append", broken)
+    monkeypatch.setattr("billing.services.shortfalls.credit_entry_append", broken)
     with pytest.raises(RuntimeError):
-        payment_services.payment_refund_record(payment_id=payment.pk, amount=usd("50"), reason="x")
+        billing_services.payment_refund_record(payment_id=payment.pk, amount=usd("50"), reason="x")
     assert CreditNote.objects.count() == 0
     payment.refresh_from_db()
     assert payment.amount_refunded == usd("0")
@@ -136,7 +137,7 @@ def test_spent_credit_is_taken_as_far_as_it_goes_and_the_rest_is_a_staff_item(
     payment = _bought(customer)
     _spend(customer, "35.00")
     with django_capture_on_commit_callbacks(execute=True):
-        payment_services.payment_refund_record(
+        billing_services.payment_refund_record(
             payment_id=payment.pk, amount=usd("50"), reason="Chargeback"
         )
     assert _balance(customer) == usd("0")  # never negative
@@ -147,22 +148,22 @@ def test_spent_credit_is_taken_as_far_as_it_goes_and_the_rest_is_a_staff_item(
     assert "already spent the other $35.00" in shortfall.description
     [staff_mail] = [m for m in mail.outbox if m.to == ["ops@example.com"]]
     assert "could not take everything back" in staff_mail.subject
-    assert AuditEvent.objects.get(action=CreditAudit.REFUND_SHORTFALL).customer == customer
-    listing = admin_client.get(reverse("admin:credits_refundshortfall_changelist"))
+    assert AuditEvent.objects.get(action=RefundAudit.REFUND_SHORTFALL).customer == customer
+    listing = admin_client.get(reverse("admin:billing_refundshortfall_changelist"))
     assert customer.name in listing.content.decode()
 
 
 def test_staff_resolve_a_shortfall_with_a_note(admin_client, admin_user, customer):
     payment = _bought(customer)
     _spend(customer, "50.00")
-    payment_services.payment_refund_record(payment_id=payment.pk, amount=usd("50"), reason="x")
+    billing_services.payment_refund_record(payment_id=payment.pk, amount=usd("50"), reason="x")
     shortfall = RefundShortfall.objects.get()
-    url = reverse("admin:credits_refundshortfall_resolve", args=[shortfall.pk])
+    url = reverse("admin:billing_refundshortfall_resolve", args=[shortfall.pk])
     assert admin_client.post(url, {"note": ""}).status_code == 200  # the note is required
     assert admin_client.post(url, {"note": "Invoiced the customer"}).status_code == 302
     shortfall.refresh_from_db()
     assert (shortfall.status, shortfall.resolved_by) == ("resolved", admin_user)
-    assert AuditEvent.objects.filter(action=CreditAudit.REFUND_SHORTFALL_RESOLVED).count() == 1
+    assert AuditEvent.objects.filter(action=RefundAudit.REFUND_SHORTFALL_RESOLVED).count() == 1
     assert admin_client.post(url, {"note": "again"}).status_code == 200  # already resolved
 
 
@@ -214,7 +215,7 @@ def test_a_gateway_refund_from_the_admin_takes_the_credit_back(admin_client, cus
 def test_a_credit_purchase_cannot_be_refunded_to_account_credit(customer):
     payment = _bought(customer)
     with pytest.raises(CreditsError, match="cannot be refunded to account credit"):
-        services.credit_refund_payment(payment_id=payment.pk, amount=usd("10"), reason="x")
+        billing_services.credit_refund_payment(payment_id=payment.pk, amount=usd("10"), reason="x")
     assert _balance(customer) == usd("50")
 
 
@@ -227,7 +228,7 @@ def test_a_partly_paid_credit_purchase_gave_no_credit_and_takes_none_back(custom
     )
     assert CreditEntry.objects.filter(account__customer=customer).count() == 0
     with pytest.raises(Exception, match="unpaid"):  # an unpaid invoice is cancelled, not credited
-        payment_services.payment_refund_record(payment_id=part.pk, amount=usd("20"), reason="x")
+        billing_services.payment_refund_record(payment_id=part.pk, amount=usd("20"), reason="x")
     assert RefundShortfall.objects.count() == 0
 
 

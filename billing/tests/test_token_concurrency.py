@@ -11,9 +11,9 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
+from billing import services as billing_services
+from billing.models import TokenPurchase
 from billing_portal.common.testing import errors_of, run_together
-from credits import services
-from credits.models import TokenPurchase
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +47,7 @@ def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
     mocked.add_callback("POST", url, callback=slow_credit)
 
     def deliver() -> TokenPurchase:
-        return services.token_purchase_deliver(token_purchase_id=credit.pk)
+        return billing_services.token_purchase_deliver(token_purchase_id=credit.pk)
 
     assert errors_of(run_together([deliver] * WORKERS)) == []
     assert sum(1 for call in mocked.calls if call.request.url == url) == 1

@@ -1,7 +1,8 @@
 """What a refund of a wallet purchase could not take back, and taking credit back.
 
 A `RefundShortfall` is the staff item for the part of a refund that the ledger or
-VirtFusion could not take back (see credits.services.refunds)."""
+VirtFusion could not take back (see billing.services.refunds). Moved from credits (issue 13):
+the ledger only keeps the entries; taking credit back for a refunded invoice is billing's."""
 
 from __future__ import annotations
 
@@ -14,19 +15,21 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import User
+from billing.audit import RefundAudit
+from billing.locks import refund_shortfall_lock
+from billing.models import RefundShortfall, TokenPurchase
 from billing_portal.common.audit import audit_record
 from credits.audit import CreditAudit
 from credits.errors import CreditsError
-from credits.locks import credit_account_lock, refund_shortfall_lock
-from credits.models import CreditEntry, RefundShortfall, TokenPurchase
-from credits.services.ledger import credit_entry_append
+from credits.models import CreditEntry
+from credits.services import credit_account_lock, credit_entry_append
 from invoices.models import Invoice
 
 logger = logging.getLogger(__name__)
 
 
 def purchase_credit_key(invoice: Invoice) -> str:
-    """The ledger key of the credit an invoice delivered (see credits.services.purchases)."""
+    """The ledger key of the credit an invoice delivered (see billing.services.purchases)."""
     return f"invoice:{invoice.pk}:purchase"
 
 
@@ -116,7 +119,7 @@ def refund_shortfall_open(
         description=description,
     )
     audit_record(
-        action=CreditAudit.REFUND_SHORTFALL,
+        action=RefundAudit.REFUND_SHORTFALL,
         actor=actor,
         customer=invoice.customer,
         target=shortfall,
@@ -130,7 +133,7 @@ def refund_shortfall_open(
     message = (
         f"{description}\n\nCustomer: {invoice.customer} (id {invoice.customer_id})\n"
         f"Invoice: {invoice.number}\nPayment: {payment_reference}\n\n"
-        "Settle it, then mark it resolved in the admin (Credits > Refund shortfalls)."
+        "Settle it, then mark it resolved in the admin (Billing > Refund shortfalls)."
     )
     transaction.on_commit(
         lambda: mail_admins(f"A refund could not take everything back (#{shortfall.pk})", message)
@@ -151,7 +154,7 @@ def refund_shortfall_resolve(*, shortfall_id: int, staff: User, note: str) -> Re
     shortfall.resolved_by, shortfall.resolved_at = staff, timezone.now()
     shortfall.save(update_fields=["status", "resolution", "resolved_by", "resolved_at"])
     audit_record(
-        action=CreditAudit.REFUND_SHORTFALL_RESOLVED,
+        action=RefundAudit.REFUND_SHORTFALL_RESOLVED,
         actor=staff,
         customer=shortfall.customer,
         target=shortfall,

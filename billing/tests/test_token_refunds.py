@@ -16,14 +16,13 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing import services as billing_services
-from billing.services import payment_record
+from billing.audit import TokenAudit
+from billing.models import RefundShortfall, TokenPurchase
+from billing.services import payment_record, payment_refund_record
+from billing.tests.conftest import VF
 from billing_portal.common.audit import AuditEvent
-from credits import services
-from credits.audit import CreditAudit
-from credits.models import CreditAccount, RefundShortfall, TokenPurchase
-from credits.tests.conftest import VF
+from credits.models import CreditAccount
 from payments.models import Payment
-from payments.services import payment_refund_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
 
@@ -65,13 +64,13 @@ def test_a_delivered_purchase_refunded_in_full_is_taken_back_out_of_virtfusion(
     with responses.RequestsMock() as rsps:
         rsps.get(_balance_url(customer), json={"data": {"credit": {"value": 4000}}})
         rsps.delete(f"{VF}/selfService/credit/77", status=204)
-        credit = services.token_purchase_remove(token_purchase_id=credit.pk)
+        credit = billing_services.token_purchase_remove(token_purchase_id=credit.pk)
     assert credit.status == TokenPurchase.Status.REMOVED
-    assert AuditEvent.objects.filter(action=CreditAudit.TOKENS_REMOVED).count() == 1
+    assert AuditEvent.objects.filter(action=TokenAudit.TOKENS_REMOVED).count() == 1
     assert RefundShortfall.objects.count() == 0
     # run again (a duplicate message): nothing is called
     with responses.RequestsMock():
-        services.token_purchase_remove(token_purchase_id=credit.pk)
+        billing_services.token_purchase_remove(token_purchase_id=credit.pk)
 
 
 def test_tokens_the_customer_used_stay_and_the_refund_becomes_a_staff_item(
@@ -81,7 +80,7 @@ def test_tokens_the_customer_used_stay_and_the_refund_becomes_a_staff_item(
     _refund(payment, "25.00", django_capture_on_commit_callbacks)
     with responses.RequestsMock() as rsps, django_capture_on_commit_callbacks(execute=True):
         rsps.get(_balance_url(customer), json={"data": {"credit": {"value": 1200}}})
-        credit = services.token_purchase_remove(token_purchase_id=credit.pk)
+        credit = billing_services.token_purchase_remove(token_purchase_id=credit.pk)
     assert credit.status == TokenPurchase.Status.DELIVERED
     shortfall = RefundShortfall.objects.get()
     assert (shortfall.kind, shortfall.tokens, shortfall.token_purchase) == (
@@ -103,15 +102,15 @@ def test_virtfusion_down_during_the_removal_is_retried_until_it_answers(
         rsps.get(_balance_url(customer), json={"data": {"credit": {"value": 2500}}})
         rsps.delete(f"{VF}/selfService/credit/77", status=503, body="<h1>Unavailable</h1>")
         with django_capture_on_commit_callbacks(execute=False):
-            credit = services.token_purchase_remove(token_purchase_id=credit.pk, now=now)
+            credit = billing_services.token_purchase_remove(token_purchase_id=credit.pk, now=now)
     assert (credit.status, credit.attempts) == ("removal_pending", 1)
-    assert services.token_removals_sweep(now=now) == []  # not due yet
+    assert billing_services.token_removals_sweep(now=now) == []  # not due yet
     later = now + timedelta(hours=1)
-    assert services.token_removals_sweep(now=later) == [credit.pk]
+    assert billing_services.token_removals_sweep(now=later) == [credit.pk]
     with responses.RequestsMock() as rsps:
         rsps.get(_balance_url(customer), json={"data": {"credit": {"value": 2500}}})
         rsps.delete(f"{VF}/selfService/credit/77", status=204)
-        credit = services.token_purchase_remove(token_purchase_id=credit.pk, now=later)
+        credit = billing_services.token_purchase_remove(token_purchase_id=credit.pk, now=later)
     assert credit.status == TokenPurchase.Status.REMOVED
 
 
@@ -124,13 +123,13 @@ def test_a_lost_answer_to_the_removal_is_asked_again_and_a_404_then_means_done(
     with responses.RequestsMock() as rsps, django_capture_on_commit_callbacks(execute=False):
         rsps.get(_balance_url(customer), json={"data": {"credit": {"value": 2500}}})
         rsps.delete(f"{VF}/selfService/credit/77", body=requests.ReadTimeout("timed out"))
-        credit = services.token_purchase_remove(token_purchase_id=credit.pk, now=now)
+        credit = billing_services.token_purchase_remove(token_purchase_id=credit.pk, now=now)
     assert credit.status == TokenPurchase.Status.REMOVAL_PENDING
     later = now + timedelta(hours=1)
     with responses.RequestsMock() as rsps:
         rsps.get(_balance_url(customer), json={"data": {"credit": {"value": 2500}}})
         rsps.delete(f"{VF}/selfService/credit/77", status=404, json={"msg": "not found"})
-        credit = services.token_purchase_remove(token_purchase_id=credit.pk, now=later)
+        credit = billing_services.token_purchase_remove(token_purchase_id=credit.pk, now=later)
     assert credit.status == TokenPurchase.Status.REMOVED
 
 
@@ -138,7 +137,7 @@ def test_a_removal_a_dead_worker_left_behind_is_queued_again(customer):
     credit, _ = _purchase(customer, "delivered")
     TokenPurchase.objects.filter(pk=credit.pk).update(status="removing")
     later = timezone.now() + timedelta(minutes=11)
-    assert services.token_removals_sweep(now=later) == [credit.pk]
+    assert billing_services.token_removals_sweep(now=later) == [credit.pk]
 
 
 def test_tokens_not_sent_yet_are_not_sent_after_a_full_refund(
@@ -149,7 +148,10 @@ def test_tokens_not_sent_yet_are_not_sent_after_a_full_refund(
     credit.refresh_from_db()
     assert credit.status == TokenPurchase.Status.REFUNDED
     with responses.RequestsMock():  # no call to VirtFusion at all
-        assert services.token_purchase_deliver(token_purchase_id=credit.pk).status == "refunded"
+        assert (
+            billing_services.token_purchase_deliver(token_purchase_id=credit.pk).status
+            == "refunded"
+        )
 
 
 def test_a_partial_refund_before_delivery_sends_fewer_tokens(
@@ -178,7 +180,7 @@ def test_tokens_converted_to_account_credit_give_that_credit_back(
     customer, admin_user, django_capture_on_commit_callbacks
 ):
     credit, payment = _purchase(customer, "failed")
-    services.token_purchase_convert_to_credit(
+    billing_services.token_purchase_convert_to_credit(
         token_purchase_id=credit.pk, staff=admin_user, note="VirtFusion gone"
     )
     assert CreditAccount.objects.get(customer=customer).balance == usd("25")
@@ -217,7 +219,7 @@ def test_staff_refund_of_a_failed_purchase_ends_refunded_with_their_note(
             "https://api.stripe.com/v1/charges/ch_1",
             json={"id": "ch_1", "object": "charge", "amount_refunded": 2500},
         )
-        services.token_purchase_refund(
+        billing_services.token_purchase_refund(
             token_purchase_id=credit.pk, staff=admin_user, note="VirtFusion refused it"
         )
     credit.refresh_from_db()

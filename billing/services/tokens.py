@@ -1,6 +1,9 @@
 """VirtFusion VPS tokens: buying them, adding them in the panel, and staff resolution.
 
 Tokens live in VirtFusion; the portal keeps a `TokenPurchase` row for every credit it makes.
+The panel calls themselves (balance, add, take back) are provisioning's
+(`provisioning.services.tokens`); this module decides when they are made. Moved here from
+credits (issue 13): a purchase spans the invoice, the ledger and the panel.
 
 Why tokens are never added twice. VirtFusion's credit call has no idempotency key,
 so the portal makes sure it sends each credit at most once per *uncertain* outcome (the
@@ -28,21 +31,31 @@ tokens are delivered, converted to account credit, or refunded.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Customer, User
+from billing.audit import TokenAudit
+from billing.locks import (
+    token_purchase_lock,
+    token_purchase_lock_first,
+    token_purchase_lock_for_staff,
+)
+from billing.models import RefundShortfall, TokenPurchase
+from billing.services.shortfalls import (
+    converted_credit_key,
+    credit_take_back,
+    refund_shortfall_open,
+)
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
-from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
+from billing_portal.common.errors import ExternalServiceError
 from billing_portal.common.locks import LockKind
 from billing_portal.common.operations import (
     OperationKind,
@@ -51,98 +64,27 @@ from billing_portal.common.operations import (
     operation_run,
     operations_sweep,
 )
-from credits.audit import CreditAudit
 from credits.errors import CreditsError, InvalidCreditAmount
-from credits.locks import (
-    credit_account_lock,
-    token_purchase_lock,
-    token_purchase_lock_first,
-    token_purchase_lock_for_staff,
-)
-from credits.models import CreditEntry, RefundShortfall, TokenPurchase
-from credits.services.ledger import (
-    credit_entry_append,
-    credit_refund_payment,
-)
-from credits.services.shortfalls import (
-    converted_credit_key,
-    credit_take_back,
-    refund_shortfall_open,
-)
+from credits.models import CreditEntry
+from credits.services import credit_account_lock, credit_entry_append
 from invoices.models import Invoice
 from provisioning.errors import PanelError
-from provisioning.panels.virtfusion import VirtFusionClient
+from provisioning.services import tokens as virtfusion
+from provisioning.services.tokens import TOKENS_QUANTUM
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # with the backoff of TOKEN_DELIVERY: about two hours of VirtFusion downtime
-TOKENS_QUANTUM = Decimal("0.01")
-UNREACHABLE_CACHE_SECONDS = 30
 
 
-def tokens_enabled() -> bool:
-    return VirtFusionClient.from_settings() is not None
-
-
-def token_currency() -> str:
-    return cast(str, settings.VIRTFUSION_TOKEN_CURRENCY)
-
-
-def tokens_for(amount: Money) -> Decimal:
-    return (amount.amount * settings.VIRTFUSION_TOKENS_PER_UNIT).quantize(TOKENS_QUANTUM)
-
-
-def tokens_value(tokens: Decimal) -> Money:
-    return Money(
-        (tokens / settings.VIRTFUSION_TOKENS_PER_UNIT).quantize(TOKENS_QUANTUM), token_currency()
-    )
-
-
-def _client() -> VirtFusionClient:
-    client = VirtFusionClient.from_settings()
-    if client is None:
-        raise CreditsError("VPS tokens are not available at the moment.")
-    return client
-
-
-# --- Balance ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenBalance:
-    reachable: bool
-    tokens: Decimal | None = None  # None: no VirtFusion account yet (or unreachable)
-
-    @property
-    def value(self) -> Money | None:
-        return tokens_value(self.tokens) if self.tokens is not None else None
-
-
-def _balance_key(customer_id: int) -> str:
-    return f"credits:token-balance:{customer_id}"
-
-
-def token_balance_get(*, customer: Customer) -> TokenBalance | None:
-    """The customer's token balance, read from VirtFusion and cached briefly; `reachable` is
-    False when VirtFusion could not be asked. None when tokens are not offered."""
-    client = VirtFusionClient.from_settings()
-    if client is None:
-        return None
-    cached: TokenBalance | None = cache.get(_balance_key(customer.pk))
-    if cached is not None:
-        return cached
-    try:
-        balance = TokenBalance(True, client.token_balance(ext_relation_id=customer.pk))
-        timeout = settings.VIRTFUSION_BALANCE_CACHE_SECONDS
-    except PanelError as error:
-        logger.warning("VirtFusion balance of customer %s: %s", customer.pk, error.message)
-        balance, timeout = TokenBalance(False), UNREACHABLE_CACHE_SECONDS
-    cache.set(_balance_key(customer.pk), balance, timeout)
-    return balance
+def _offered() -> None:
+    """CreditsError unless VirtFusion is set up (staff and customers see the message)."""
+    if not virtfusion.tokens_enabled():
+        raise CreditsError(virtfusion.NOT_OFFERED)
 
 
 def _balance_forget(customer_id: int) -> None:
-    transaction.on_commit(lambda: cache.delete(_balance_key(customer_id)))
+    virtfusion.token_balance_forget(customer_id=customer_id)
 
 
 # --- Buying -------------------------------------------------------------------------------
@@ -151,8 +93,8 @@ def _balance_forget(customer_id: int) -> None:
 def token_purchase_quote(amount: Money) -> Decimal:
     """The tokens `amount` buys, when VirtFusion is set up (CreditsError otherwise) and the
     amount buys any (InvalidCreditAmount otherwise)."""
-    _client()
-    tokens = tokens_for(amount)
+    _offered()
+    tokens = virtfusion.tokens_for(amount)
     if tokens <= 0:
         raise InvalidCreditAmount("That amount buys no tokens.")
     return tokens
@@ -191,7 +133,7 @@ def tokens_add_by_staff(
     *, customer: Customer, tokens: Decimal, reason: str, staff: User
 ) -> TokenPurchase:
     """Grant tokens (goodwill, compensation): recorded and delivered like a purchase."""
-    _client()
+    _offered()
     if not reason.strip():
         raise CreditsError("Give the reason: it is kept with the credit.")
     if tokens <= 0 or tokens != tokens.quantize(TOKENS_QUANTUM):
@@ -202,8 +144,8 @@ def tokens_add_by_staff(
         status=TokenPurchase.Status.PENDING,
         tokens=tokens,
         rate=settings.VIRTFUSION_TOKENS_PER_UNIT,
-        currency=token_currency(),
-        amount=Money(0, token_currency()),
+        currency=virtfusion.token_currency(),
+        amount=Money(0, virtfusion.token_currency()),
         staff_user=staff,
         reason=reason.strip(),
         next_attempt_at=timezone.now(),
@@ -215,24 +157,10 @@ def tokens_add_by_staff(
 # --- Delivery -----------------------------------------------------------------------------
 
 
-def _client_for_call() -> VirtFusionClient:
-    try:
-        return _client()
-    except CreditsError as error:  # VirtFusion was switched off meanwhile: try again later
-        raise ExternalServiceUnavailable(error.message) from error
-
-
 def _deliver(credit: TokenPurchase) -> int:
     """The call: the customer's VirtFusion user, then the credit; VirtFusion's credit id."""
-    customer = credit.customer
-    client = _client_for_call()
-    client.user_ensure(
-        ext_relation_id=customer.pk,
-        name=customer.name or customer.user.email,
-        email=customer.user.email,
-    )
-    return client.token_credit_add(
-        ext_relation_id=customer.pk,
+    return virtfusion.token_credit_add(
+        customer=credit.customer,
         tokens=credit.tokens,
         reference_1=credit.pk,
         reference_2=f"portal-token-purchase-{credit.pk}",
@@ -242,7 +170,7 @@ def _deliver(credit: TokenPurchase) -> int:
 def _delivered(credit: TokenPurchase, virtfusion_credit_id: int, now: datetime) -> None:
     credit.virtfusion_credit_id, credit.delivered_at = virtfusion_credit_id, now
     audit_record(
-        action=CreditAudit.TOKENS_ADDED,
+        action=TokenAudit.TOKENS_ADDED,
         actor=credit.staff_user,
         customer=credit.customer,
         target=credit,
@@ -267,7 +195,7 @@ def _delivered(credit: TokenPurchase, virtfusion_credit_id: int, now: datetime) 
 def _delivery_failed(credit: TokenPurchase, error: ExternalServiceError) -> None:
     """Failed for good, or uncertain: the purchase waits for staff."""
     audit_record(
-        action=CreditAudit.TOKENS_DELIVERY_FAILED,
+        action=TokenAudit.TOKENS_DELIVERY_FAILED,
         customer=credit.customer,
         target=credit,
         details={"tokens": str(credit.tokens), "status": credit.status, "error": error.message},
@@ -285,7 +213,7 @@ def _delivery_alert(credit: TokenPurchase, error: ExternalServiceError) -> tuple
         f"(customer id {credit.customer_id}), attempts {credit.attempts}.\n"
         f"Last error: {credit.last_error}\n"
         f"Look for reference_1={credit.pk} / reference_2=portal-token-purchase-{credit.pk} in "
-        "VirtFusion, then resolve it in the admin (Credits > Token purchases)."
+        "VirtFusion, then resolve it in the admin (Billing > Token purchases)."
     )
     return f"VPS tokens need attention (#{credit.pk})", message
 
@@ -338,7 +266,9 @@ def token_removals_sweep(*, now: datetime | None = None) -> list[int]:
 # --- Staff resolution ---------------------------------------------------------------------
 
 
-def _locked_for_staff(token_purchase_id: int, allowed: tuple[str, ...]) -> TokenPurchase:
+def token_purchase_locked_for_staff(
+    token_purchase_id: int, allowed: tuple[str, ...]
+) -> TokenPurchase:
     credit = token_purchase_lock_for_staff(token_purchase_id)
     if credit.status not in allowed:
         raise CreditsError(
@@ -347,13 +277,13 @@ def _locked_for_staff(token_purchase_id: int, allowed: tuple[str, ...]) -> Token
     return credit
 
 
-def _resolved(
+def token_purchase_resolved(
     credit: TokenPurchase, *, staff: User, status: str, note: str, **details: Any
 ) -> None:
     credit.status, credit.resolution = status, note.strip()
     credit.save(update_fields=["status", "resolution", "updated_at"])
     audit_record(
-        action=CreditAudit.TOKENS_RESOLVED,
+        action=TokenAudit.TOKENS_RESOLVED,
         actor=staff,
         customer=credit.customer,
         target=credit,
@@ -361,7 +291,7 @@ def _resolved(
     )
 
 
-def _require_note(note: str) -> None:
+def note_require(note: str) -> None:
     if not note.strip():
         raise CreditsError("Give the reason: it is kept with the token purchase.")
 
@@ -370,10 +300,10 @@ def _require_note(note: str) -> None:
 def token_purchase_retry(*, token_purchase_id: int, staff: User, note: str) -> TokenPurchase:
     """Send again. For an uncertain credit, staff confirm first that VirtFusion does not
     have it (the note says so)."""
-    _require_note(note)
-    credit = _locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
+    note_require(note)
+    credit = token_purchase_locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
     operation_requeue(TOKEN_DELIVERY, credit)
-    _resolved(credit, staff=staff, status=TokenPurchase.Status.PENDING, note=note)
+    token_purchase_resolved(credit, staff=staff, status=TokenPurchase.Status.PENDING, note=note)
     return credit
 
 
@@ -382,11 +312,11 @@ def token_purchase_mark_delivered(
     *, token_purchase_id: int, virtfusion_credit_id: int, staff: User, note: str
 ) -> TokenPurchase:
     """Staff found the credit in VirtFusion (an uncertain call that did go through)."""
-    _require_note(note)
-    credit = _locked_for_staff(token_purchase_id, (TokenPurchase.Status.UNCERTAIN,))
+    note_require(note)
+    credit = token_purchase_locked_for_staff(token_purchase_id, (TokenPurchase.Status.UNCERTAIN,))
     credit.virtfusion_credit_id, credit.delivered_at = virtfusion_credit_id, timezone.now()
     credit.save(update_fields=["virtfusion_credit_id", "delivered_at"])
-    _resolved(
+    token_purchase_resolved(
         credit,
         staff=staff,
         status=TokenPurchase.Status.DELIVERED,
@@ -402,12 +332,12 @@ def token_purchase_convert_to_credit(
     *, token_purchase_id: int, staff: User, note: str
 ) -> CreditEntry:
     """Give the customer account credit for what they paid instead of the tokens."""
-    _require_note(note)
+    note_require(note)
     credit = TokenPurchase.objects.select_related("customer", "invoice").get(pk=token_purchase_id)
     if credit.invoice is None:
         raise CreditsError("Only purchased tokens can be converted to account credit.")
     credit_account_lock(credit.customer, str(credit.invoice.currency))  # account first
-    credit = _locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
+    credit = token_purchase_locked_for_staff(token_purchase_id, TokenPurchase.STAFF_RESOLVABLE)
     invoice = credit.invoice
     if invoice is None:  # checked above; the row read again under its lock narrows anew
         raise CreditsError("Only purchased tokens can be converted to account credit.")
@@ -421,60 +351,31 @@ def token_purchase_convert_to_credit(
         staff_user=staff,
         reason=note.strip(),
     )
-    _resolved(
+    token_purchase_resolved(
         credit, staff=staff, status=TokenPurchase.Status.CONVERTED, note=note, credit_entry=entry.pk
     )
     return entry
 
 
-def token_purchase_refund(*, token_purchase_id: int, staff: User, note: str) -> TokenPurchase:
-    """Return the money through the payment's provider (or book a refund made elsewhere)."""
-    from payments.models import Payment
-    from payments.services import payment_refund_via_gateway
-
-    _require_note(note)
-    # Not `pending`: a queued delivery could add the tokens while the money goes back.
-    refundable = (TokenPurchase.Status.UNCERTAIN, TokenPurchase.Status.FAILED)
-    credit = TokenPurchase.objects.select_related("invoice").get(pk=token_purchase_id)
-    if credit.status not in refundable or credit.invoice is None:
-        raise CreditsError(
-            "Only paid token purchases that failed or need checking can be refunded."
-        )
-    for payment in Payment.objects.filter(invoice=credit.invoice, status=Payment.Status.APPLIED):
-        refund = (
-            credit_refund_payment
-            if payment.method == Payment.Method.CREDIT
-            else (payment_refund_via_gateway)
-        )
-        refund(
-            payment_id=payment.pk,
-            amount=payment.amount - payment.amount_refunded,
-            reason=note,
-            actor=staff,
-        )
-    with transaction.atomic():
-        # booking the refund already stopped the tokens (token_purchase_refunded)
-        credit = _locked_for_staff(token_purchase_id, (*refundable, TokenPurchase.Status.REFUNDED))
-        _resolved(credit, staff=staff, status=TokenPurchase.Status.REFUNDED, note=note)
-    return credit
-
-
 def token_purchase_cancel(*, token_purchase_id: int, staff: User, reason: str) -> TokenPurchase:
     """Take delivered tokens back out of VirtFusion (a mistaken grant, a chargeback)."""
-    _require_note(reason)
+    note_require(reason)
     credit = TokenPurchase.objects.get(pk=token_purchase_id)
     if credit.status != TokenPurchase.Status.DELIVERED or not credit.virtfusion_credit_id:
         raise CreditsError("Only tokens that were added in VirtFusion can be cancelled.")
+    _offered()
     try:
-        _client().token_credit_cancel(credit_id=credit.virtfusion_credit_id)
-    except PanelError as error:
+        virtfusion.token_credit_cancel(credit_id=credit.virtfusion_credit_id)
+    except ExternalServiceError as error:
         raise CreditsError(f"VirtFusion did not cancel the credit: {error.message}") from error
     with transaction.atomic():
-        credit = _locked_for_staff(token_purchase_id, (TokenPurchase.Status.DELIVERED,))
+        credit = token_purchase_locked_for_staff(
+            token_purchase_id, (TokenPurchase.Status.DELIVERED,)
+        )
         credit.status, credit.resolution = TokenPurchase.Status.CANCELLED, reason.strip()
         credit.save(update_fields=["status", "resolution", "updated_at"])
         audit_record(
-            action=CreditAudit.TOKENS_CANCELLED,
+            action=TokenAudit.TOKENS_CANCELLED,
             actor=staff,
             customer=credit.customer,
             target=credit,
@@ -491,7 +392,7 @@ def token_purchase_cancel(*, token_purchase_id: int, staff: User, reason: str) -
 # --- Refunds of token purchases -------------------------------------------------------------
 #
 # Called by the refund's booking (payments.payment_refund_record, through
-# credits.services.refunds.purchase_refunded) in its transaction. What happens depends on
+# billing.services.refunds.purchase_refunded) in its transaction. What happens depends on
 # where the tokens are:
 # - not sent yet (pending), or known not to be in VirtFusion (failed): a full refund stops
 #   them; a partial one lowers what will be sent;
@@ -580,7 +481,7 @@ def _stop_or_lower(
         credit.tokens -= tokens
         credit.save(update_fields=["tokens", "updated_at"])
     audit_record(
-        action=CreditAudit.TOKENS_CANCELLED,
+        action=TokenAudit.TOKENS_CANCELLED,
         actor=actor,
         customer=credit.customer,
         target=credit,
@@ -612,14 +513,13 @@ def token_refund_preview(credit: TokenPurchase | None, invoice: Invoice, amount:
 def _remove(credit: TokenPurchase) -> str:
     """The call: check that the customer still has the tokens, cancel the credit. Returns
     why they cannot be taken back ("" when they were)."""
-    client = _client_for_call()
     try:
-        balance = client.token_balance(ext_relation_id=credit.customer_id)
+        balance = virtfusion.token_balance_read(customer_id=credit.customer_id)
         if balance is None or balance < credit.tokens:
             return f"the customer has {balance or 0} tokens left"
         if credit.virtfusion_credit_id is None:  # delivered tokens carry VirtFusion's credit id
             raise PanelError("VirtFusion's credit id of these tokens is not known.")
-        client.token_credit_cancel(credit_id=credit.virtfusion_credit_id)
+        virtfusion.token_credit_cancel(credit_id=credit.virtfusion_credit_id)
     except PanelError as error:
         if error.status == 404 and credit.attempts > 1:
             # the credit id was VirtFusion's own; gone after an earlier try whose answer we
@@ -634,7 +534,7 @@ def _removed(credit: TokenPurchase, refused: str, now: datetime) -> None:
         _removal_refused(credit, refused)
         return
     audit_record(
-        action=CreditAudit.TOKENS_REMOVED,
+        action=TokenAudit.TOKENS_REMOVED,
         customer=credit.customer,
         target=credit,
         details={"tokens": str(credit.tokens), "virtfusion_credit_id": credit.virtfusion_credit_id},
