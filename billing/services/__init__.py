@@ -1,6 +1,10 @@
 """Writes of the billing app: the flows that span apps; import them from here."""
 
-from billing.services.credit import credit_auto_apply, credit_pay_invoice
+from billing.services.credit import (
+    credit_auto_apply,
+    credit_pay_invoice,
+    credit_pay_invoice_if_covered,
+)
 from billing.services.issuing import invoice_issue, invoice_issued
 from billing.services.ordering import order_place, plan_change_request
 from billing.services.payments import (
@@ -28,6 +32,7 @@ __all__ = [
     "checkout_complete",
     "credit_auto_apply",
     "credit_pay_invoice",
+    "credit_pay_invoice_if_covered",
     "credit_purchase_start",
     "gateway_event_handle",
     "invoice_apply_payment",

@@ -22,6 +22,11 @@ from provisioning.services.dues import (
     services_overdue_for_suspension,
     services_overdue_for_termination,
 )
+from provisioning.services.ending import (
+    service_end_at_period_end,
+    service_end_if_due,
+    services_ending,
+)
 from provisioning.services.lifecycle import (
     service_assert_transition,
     service_cancel,
@@ -46,6 +51,7 @@ from provisioning.services.operations import (
     operation_run,
     operations_sweep,
 )
+from provisioning.services.packages import service_package_check
 from provisioning.services.servers import (
     secrets_rotate,
     server_check,
@@ -88,9 +94,12 @@ __all__ = [
     "service_assert_transition",
     "service_cancel",
     "service_create_pending",
+    "service_end_at_period_end",
+    "service_end_if_due",
     "service_has_suspendable_debt",
     "service_login_url",
     "service_option_quantities",
+    "service_package_check",
     "service_period_end",
     "service_provision_by_staff",
     "service_provision_failed",
@@ -102,6 +111,7 @@ __all__ = [
     "service_terminate_if_overdue",
     "service_unsuspend",
     "services_due_for_renewal",
+    "services_ending",
     "services_lock_for_renewal",
     "services_on_invoice_paid",
     "services_overdue_for_suspension",
