@@ -110,7 +110,9 @@ def test_plan_switches_are_prorated_and_a_smaller_plan_must_fit(customer, time_m
         )
     assert change.invoice.total == usd("5.16")  # (15 - 5) * 16 / 31
     with after_commit(execute=True):
-        assert billing.credit_pay_invoice_if_covered(customer=customer, invoice_id=change.invoice_id)
+        assert billing.credit_pay_invoice_if_covered(
+            customer=customer, invoice_id=change.invoice_id
+        )
     assert credit_balance(customer=customer, currency="USD") == usd("89.84")
     assert (_allowance(customer).plan_name, _allowance(customer).domain_limit) == ("Pro", 10)
     for n in range(4):
