@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
+from catalogue.models import Product, ProductPrice
 from credits.models import CreditEntry
 from credits.services import credit_balance, credit_entry_append
 from dnszones import services
-from catalogue.models import Product, ProductPrice
 from dnszones.models import Zone
 from dnszones.tests.plans import after_commit, dns_product
 from invoices.models import Invoice

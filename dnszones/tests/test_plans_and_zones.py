@@ -9,7 +9,6 @@ the real one is in test_powerdns."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 from django.core import mail

@@ -19,8 +19,8 @@ from credits.services import credit_entry_append
 from dnszones import services
 from dnszones.errors import InvalidRecord, NotDelegated
 from dnszones.models import Zone
-from dnszones.tests.plans import after_commit, buy, dns_product
 from dnszones.tests.conftest import PROXY_IP
+from dnszones.tests.plans import after_commit, buy, dns_product
 
 pytestmark = pytest.mark.django_db
 
