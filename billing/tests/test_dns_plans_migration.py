@@ -4,13 +4,12 @@ or paid period is lost, and the migrated services go on through the common engin
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
@@ -71,7 +70,7 @@ def _old_world(apps) -> dict[str, int]:
             customer_id=customer.pk,
             plan=pro if case == "active" else basic,
             status=status,
-            started_at=timezone.make_aware(datetime(2026, 1, 10)),
+            started_at=datetime(2026, 1, 10, tzinfo=UTC),
             period_start=PERIOD_END - timedelta(days=31),
             period_end=PERIOD_END,
             auto_renew=auto_renew,
