@@ -414,3 +414,19 @@ def test_staff_see_every_zone_and_can_reconcile(client, customer):
     )
     assert "Checked 1 zones" in response.content.decode()
     assert client.get(reverse("admin:dns_dnsallowance_changelist")).status_code == 200
+
+
+def test_paying_the_issued_renewal_after_cancelling_withdraws_the_cancellation(customer):
+    fund(customer, "5", "f")
+    service, _ = buy(customer)
+    run(RENEWAL - timedelta(days=7))
+    renewal = Invoice.objects.get(kind="renewal")
+    service_end_at_period_end(service_id=service.pk)
+    fund(customer, "5", "g")
+    with after_commit(execute=True):
+        credit_pay_invoice(customer=customer, invoice_id=renewal.pk, idempotency_key="pay")
+    service.refresh_from_db()
+    assert (service.ends_on, service.next_due_date) == (None, date(2026, 5, 10))
+    run(RENEWAL)
+    service.refresh_from_db()
+    assert service.status == "active"  # the paid month is served
