@@ -59,9 +59,13 @@ def _old_world(apps) -> dict[str, int]:
         name="Basic", currency="USD", price=usd("5"), domain_limit=3, record_limit=50
     )
     pro = DnsPlan.objects.create(
-        name="Pro", currency="USD", price=usd("15"), domain_limit=10, record_limit=200,
+        name="Pro",
+        currency="USD",
+        price=usd("15"),
+        domain_limit=10,
+        record_limit=200,
         sort_order=1,
-    )  # fmt: skip
+    )
     customers = {}
     for n, (case, (status, auto_renew, zone_status, records)) in enumerate(CASES.items()):
         customer = CustomerFactory()

@@ -55,13 +55,28 @@ def test_the_plans_are_hidden_products_of_the_dns_module():
         for p in Product.objects.filter(module="dns").order_by("sort_order")
     ]
     assert rows == [
-        ("Basic", "dns_plan", "dns", {"plan": "Basic", "domain_limit": 3, "record_limit": 50},
-         usd("5.00")),
-        ("Pro", "dns_plan", "dns", {"plan": "Pro", "domain_limit": 10, "record_limit": 200},
-         usd("15.00")),
-        ("Enterprise", "dns_plan", "dns",
-         {"plan": "Enterprise", "domain_limit": 50, "record_limit": 1000}, usd("50.00")),
-    ]  # fmt: skip
+        (
+            "Basic",
+            "dns_plan",
+            "dns",
+            {"plan": "Basic", "domain_limit": 3, "record_limit": 50},
+            usd("5.00"),
+        ),
+        (
+            "Pro",
+            "dns_plan",
+            "dns",
+            {"plan": "Pro", "domain_limit": 10, "record_limit": 200},
+            usd("15.00"),
+        ),
+        (
+            "Enterprise",
+            "dns_plan",
+            "dns",
+            {"plan": "Enterprise", "domain_limit": 50, "record_limit": 1000},
+            usd("50.00"),
+        ),
+    ]
     assert not dns_product("Basic").group.is_visible  # sold on the DNS page only
     assert dns_product("Basic").placement.server_group.servers.get().module == "dns"
 
