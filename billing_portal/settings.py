@@ -577,6 +577,13 @@ VIRTFUSION_TOKENS_PER_UNIT = Decimal(env.str("VIRTFUSION_TOKENS_PER_UNIT", defau
 VIRTFUSION_TOKEN_CURRENCY = env.str("VIRTFUSION_TOKEN_CURRENCY", default="USD")
 VIRTFUSION_BALANCE_CACHE_SECONDS = env.int("VIRTFUSION_BALANCE_CACHE_SECONDS", default=60)
 
+# --- Provisioning modules of other apps -------------------------------------------------
+
+# Dotted paths of Python modules that describe a provisioning module (see
+# provisioning/panels/registry.py), loaded when the apps are ready: the `dns` module, whose
+# "panel" is the zone service, lives in dnszones so provisioning never imports it.
+PROVISIONING_MODULES = env.list("PROVISIONING_MODULES", default=["dnszones.module"])
+
 # --- DNS (customer zones) ----------------------------------------------------------------
 
 # Where zones are served: "local" (kept in the portal only, for `make run`), "powerdns" or
@@ -613,7 +620,8 @@ DNS_PROXY_IP = env.str("DNS_PROXY_IP", default="192.0.2.1")  # what PROXYSRV sta
 DNS_TTL_MIN = env.int("DNS_TTL_MIN", default=60)
 DNS_TTL_MAX = env.int("DNS_TTL_MAX", default=86400)
 DNS_DEFAULT_TTL = env.int("DNS_DEFAULT_TTL", default=3600)
-DNS_GRACE_DAYS = env.int("DNS_GRACE_DAYS", default=7)
+# DNS plans are catalogue products billed like any other (reminders, grace and suspension
+# follow the BILLING_* settings); their provisioning module is "dns" (PROVISIONING_MODULES).
 
 # --- Static files -------------------------------------------------------------------------
 

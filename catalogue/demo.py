@@ -1,5 +1,6 @@
 """The demo catalogue for `manage.py seed_demo`: one product of every kind the portal sells
-(DNS plans are sold on the DNS page, not here). Looked up by slug, so it is idempotent; a
+(DNS plans are products too, seeded by dnszones.demo in a hidden group: they are sold on
+the DNS page). Looked up by slug, so it is idempotent; a
 product an earlier run made without a description gets one."""
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from catalogue.models import (
 CURRENCIES = ("USD", "EUR", "GBP")
 # cycle: (months, discount factor)
 CYCLES = {"monthly": (1, "1"), "quarterly": (3, "0.97"), "annual": (12, "0.9")}
-RETIRED = ("dns-basic",)  # bought nothing: DNS plans are bought from the DNS page
+# The former "DNS Basic" demo product, which bought nothing: the DNS plans (dnszones.demo)
+# took its place.
+RETIRED = ("dns-basic",)
 
 
 @dataclass(frozen=True)

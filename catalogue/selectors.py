@@ -46,6 +46,16 @@ def catalogue_for_currency(*, currency: str) -> QuerySet[ProductGroup]:
     )
 
 
+def products_of_module(*, module: str) -> QuerySet[Product]:
+    """Sold products of a provisioning module with their prices, e.g. the DNS plans (sold on
+    the DNS page: their group is hidden from the catalogue)."""
+    return (
+        Product.objects.filter(module=module, is_visible=True)
+        .prefetch_related("prices")
+        .order_by("sort_order", "name")
+    )
+
+
 def product_get_orderable(*, slug: str) -> Product:
     """A visible product with its prices and options; Product.DoesNotExist otherwise."""
     return Product.objects.prefetch_related("prices", "options__prices").get(

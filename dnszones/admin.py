@@ -1,26 +1,24 @@
-"""Staff screens of the DNS app: plans (editable), subscriptions, every customer's zones with
-their records, and the push operations (read-only; `manage.py dns_reconcile` repairs drift)."""
+"""Staff screens of the DNS app: what each customer's plan allows (DNS plans are catalogue
+products, their subscriptions services), every customer's zones with their records, and the
+push operations (read-only; `manage.py dns_reconcile` repairs drift)."""
 
 from django.contrib import admin, messages
 
 from billing_portal.common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, permission_check
 from billing_portal.common.errors import DomainError
 from dnszones import services
-from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
+from dnszones.models import DnsAllowance, DnsOperation, Record, Zone
 
 
-@admin.register(DnsPlan)
-class DnsPlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "price", "domain_limit", "record_limit", "is_active", "sort_order")
-    list_editable = ("is_active", "sort_order")
+@admin.register(DnsAllowance)
+class DnsAllowanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What each customer's DNS plan allows: written by the `dns` provisioning module when
+    the plan's service is set up, changed, suspended or ended (staff act on the service)."""
 
-
-@admin.register(DnsSubscription)
-class DnsSubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("customer", "plan", "status", "period_end", "auto_renew", "grace_until")
-    list_filter = ("status", "plan", "auto_renew")
-    search_fields = ("customer__name", "customer__user__email")
-    list_select_related = ("customer", "plan")
+    list_display = ("customer", "plan_name", "domain_limit", "record_limit", "serving")
+    list_filter = ("serving",)
+    search_fields = ("customer__name", "customer__user__email", "service_ref")
+    list_select_related = ("customer",)
 
 
 class RecordInline(admin.TabularInline):

@@ -1,5 +1,5 @@
-"""DNS plans and subscriptions (paid from account credit), customer zones and records, and the
-operations that push them to the DNS server.
+"""Customer zones and records, what the customer's DNS plan allows, and the operations that
+push zones to the DNS server. DNS plans are catalogue products (module "dns").
 
 The portal's database is the truth for zones and records; the DNS server is told through
 `DnsOperation` rows (retried like provisioning operations) and repaired by `dns_reconcile`.
@@ -8,68 +8,35 @@ The portal's database is the truth for zones and records; the DNS server is told
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from billing_portal.common.models import Operation, OperationStatus
-from billing_portal.common.money import currency_field, money_field
 
 
-class DnsPlan(models.Model):
-    name = models.CharField(max_length=50, unique=True)
-    description = models.TextField(blank=True)
-    currency = currency_field()
-    price = money_field(help_text="Per month, paid from account credit.")
-    domain_limit = models.PositiveIntegerField()
-    record_limit = models.PositiveIntegerField(help_text="Records per zone.")
-    is_active = models.BooleanField("active", default=True)
-    sort_order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["sort_order", "price"]
-        constraints = [
-            models.CheckConstraint(condition=Q(price__gt=0), name="dns_dnsplan_price_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class DnsSubscription(models.Model):
-    """The customer's one DNS subscription (a row per customer, reused when they buy again)."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        GRACE = "grace", "Renewal overdue"  # credit was short; zones still served
-        SUSPENDED = "suspended", "Suspended"  # zones taken off the DNS server, records kept
-        CANCELLED = "cancelled", "Cancelled"  # ran to its end without renewal
+class DnsAllowance(models.Model):
+    """What the customer's DNS plan allows, and whether their zones are served. A DNS plan is
+    a catalogue product billed as a provisioning `Service` (module "dns"); this row is that
+    module's "panel account", written only by the module (dnszones.module: create, package
+    change, suspend, unsuspend, terminate) and read by the zone rules."""
 
     customer = models.OneToOneField(
-        "accounts.Customer", on_delete=models.PROTECT, related_name="dns_subscription"
+        "accounts.Customer", on_delete=models.PROTECT, related_name="dns_allowance"
     )
-    plan = models.ForeignKey(DnsPlan, on_delete=models.PROTECT, related_name="subscriptions")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
-    started_at = models.DateTimeField(default=timezone.now)
-    period_start = models.DateField()
-    period_end = models.DateField(help_text="First day not paid for: the next renewal.")
-    auto_renew = models.BooleanField(default=True)
-    last_renewed_at = models.DateTimeField(null=True, blank=True)
-    grace_until = models.DateField(null=True, blank=True)
-    renewals = models.PositiveIntegerField(default=0)
+    # The provisioning Service.reference ("svc-12") this allowance belongs to: a later DNS
+    # service of the customer takes it over, and calls for an older one change nothing.
+    service_ref = models.CharField(max_length=40)
+    plan_name = models.CharField(max_length=150)
+    domain_limit = models.PositiveIntegerField()
+    record_limit = models.PositiveIntegerField(help_text="Records per zone.")
+    serving = models.BooleanField(default=True, help_text="Off: zones taken off, records kept.")
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["period_end"]
+        ordering = ["customer_id"]
 
     def __str__(self) -> str:
-        return f"{self.customer}: {self.plan} ({self.get_status_display()})"
-
-    @property
-    def next_renewal(self):
-        return self.period_end if self.auto_renew else None
-
-    @property
-    def serving(self) -> bool:
-        return self.status in (self.Status.ACTIVE, self.Status.GRACE)
+        state = "serving" if self.serving else "not serving"
+        return f"{self.customer}: {self.plan_name} ({state})"
 
 
 class Zone(models.Model):

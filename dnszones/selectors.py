@@ -7,18 +7,15 @@ from typing import TYPE_CHECKING, TypedDict
 from django.db.models import Count, QuerySet
 
 from accounts.models import Customer
-from dnszones.models import DnsPlan, DnsSubscription, Record, Zone
+from dnszones.models import DnsAllowance, Record, Zone
 
 if TYPE_CHECKING:  # django-stubs is a development requirement only
     from django_stubs_ext import WithAnnotations
 
 
-def dns_plans_for_sale() -> QuerySet[DnsPlan]:
-    return DnsPlan.objects.filter(is_active=True)
-
-
-def dns_subscription_for_customer(*, customer: Customer) -> DnsSubscription | None:
-    return DnsSubscription.objects.filter(customer=customer).select_related("plan").first()
+def dns_allowance_for_customer(*, customer: Customer) -> DnsAllowance | None:
+    """What the customer's DNS plan allows and whether it is served (None: never had one)."""
+    return DnsAllowance.objects.filter(customer=customer).first()
 
 
 class ZoneCounts(TypedDict):

@@ -1,12 +1,12 @@
-"""Writes of the DNS app: plans bought and renewed with account credit, zones and records,
-and the operations that push them to the DNS server.
+"""Writes of the DNS app: what the customer's DNS plan allows (written by the `dns`
+provisioning module, dnszones.module: DNS plans are catalogue products billed as services),
+zones and records, and the operations that push them to the DNS server.
 
 Every change is written in the portal first and then pushed by a `DnsOperation` (retried with
 backoff like provisioning). A push reads the zone as it is when it runs and replaces whole
 record sets (all records of one name and type) together with the SOA, whose serial the
 portal raises on every change; so pushes are idempotent, and a late or repeated one still
-leaves the server as the portal says. Lock order: credit account, then subscription, then
-zone.
+leaves the server as the portal says. Lock order: allowance, then zone.
 """
 
 from __future__ import annotations
@@ -15,345 +15,164 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
+from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
-from djmoney.money import Money
 
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
-from billing_portal.common.db import in_batches, retry_on_conflict
-from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.db import in_batches
 from billing_portal.common.errors import ExternalServiceError
-from billing_portal.common.money import money_quantize
 from billing_portal.common.operations import (
     OperationKind,
     operation_queue,
     operation_run,
     operations_sweep,
 )
-from credits.errors import InsufficientCredit
-from credits.models import CreditEntry
-from credits.services import credit_account_lock, credit_add, credit_entry_append
 from dnszones.audit import DnsAudit
 from dnszones.backends import dns_backend
 from dnszones.backends.base import RRSet, ZoneData
 from dnszones.delegation import delegation_check
-from dnszones.errors import DNSError, LimitReached, PriceChanged
-from dnszones.locks import dns_subscription_lock, dns_subscription_lock_for, zone_lock, zones_lock
-from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
-from dnszones.selectors import zones_for_customer
+from dnszones.errors import DNSError, LimitReached
+from dnszones.locks import dns_allowance_lock_for, zone_lock, zones_lock
+from dnszones.models import DnsAllowance, DnsOperation, Record, Zone
 from dnszones.validation import PROXY_ALIAS, record_clean, zone_name_normalize
 
 logger = logging.getLogger(__name__)
 
 Op = DnsOperation
-Sub = DnsSubscription
 
 
-# --- Plans and subscriptions --------------------------------------------------------------
-
-
-def _debit(customer: Customer, amount: Money, key: str, description: str) -> CreditEntry:
-    return credit_entry_append(
-        customer=customer,
-        amount=-amount,
-        kind=CreditEntry.Kind.SERVICE_PURCHASE,
-        idempotency_key=key,
-        description=description,
-    )
-
-
-def _pay(customer: Customer, amount: Money, key: str, description: str) -> CreditEntry:
-    """A debit the customer asked for: short credit is a clear message, nothing changes."""
-    try:
-        return _debit(customer, amount, key, description)
-    except InsufficientCredit as exc:
-        raise DNSError(
-            f"Not enough account credit: this costs {amount}. Add credit on the Billing & "
-            "credits page first."
-        ) from exc
-
-
-def _prorated(amount: Money, sub: Sub, today: date) -> Money:
-    days = (sub.period_end - sub.period_start).days or 1
-    left = min(max((sub.period_end - today).days, 0), days)
-    return money_quantize(amount * left / days)
+# --- The DNS plan's allowance (written by the `dns` provisioning module) -------------------
 
 
 @dataclass(frozen=True)
-class PlanQuote:
-    """What buying or switching to `plan` does now, shown to the customer before they
-    confirm: `amount` is taken from their credit (negative: added to it) for the days from
-    `period_start` to `period_end`; the plan then renews on `renews_on` (None: it ends then)
-    at its monthly price."""
+class Limits:
+    """What a DNS plan allows, from its product's module settings."""
 
-    plan: DnsPlan
-    from_plan: DnsPlan | None
-    amount: Money
-    period_start: date
-    period_end: date
-    renews_on: date | None
-
-    @property
-    def credited(self) -> Money:
-        return -self.amount
+    plan_name: str
+    domain_limit: int
+    record_limit: int
 
 
-def dns_plan_quote(*, customer: Customer, plan_id: int, today: date | None = None) -> PlanQuote:
-    """The charge (or credit) of buying or switching to a plan today, with the same checks
-    as `dns_plan_buy` (already that plan, the new plan's limits); writes nothing."""
-    today = today or timezone.localdate()
-    plan = DnsPlan.objects.get(pk=plan_id, is_active=True)
-    sub = Sub.objects.filter(customer=customer).select_related("plan").first()
-    return _quote(customer, sub, plan, today)
+def dns_limits_from_settings(values: dict[str, Any], *, plan_name: str = "") -> Limits:
+    """The limits a product's module settings give (validated by the module's settings
+    schema when staff save the product; a missing value is a set-up mistake)."""
+    try:
+        return Limits(
+            plan_name or str(values.get("plan") or "DNS"),
+            int(values["domain_limit"]),
+            int(values["record_limit"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"DNS plan settings need domain_limit and record_limit: {exc}") from exc
 
 
-def _quote(customer: Customer, sub: Sub | None, plan: DnsPlan, today: date) -> PlanQuote:
-    if sub is None or not sub.serving:
-        end = today + relativedelta(months=1)
-        return PlanQuote(plan, None, plan.price, today, end, end)
-    if sub.plan_id == plan.pk:
-        raise DNSError(f"You already have the {plan.name} plan.")
-    _change_limits(customer, plan)
-    return PlanQuote(
-        plan,
-        sub.plan,
-        _prorated(plan.price - sub.plan.price, sub, today),
-        today,
-        sub.period_end,
-        sub.next_renewal,
-    )
+def dns_limits_refusal(*, customer_id: int, limits: Limits) -> str:
+    """Why the customer's zones do not fit in `limits` ("" when they do): a smaller plan
+    must leave the zones and their records within it."""
+    zones = Zone.objects.filter(customer_id=customer_id)
+    count = zones.count()
+    if count > limits.domain_limit:
+        return f"{limits.plan_name} allows {limits.domain_limit} domains; you have {count}."
+    busiest = max(zones.annotate(n=Count("records")).values_list("n", flat=True), default=0)
+    if busiest > limits.record_limit:
+        return (
+            f"{limits.plan_name} allows {limits.record_limit} records per zone; one of yours "
+            f"has {busiest}."
+        )
+    return ""
 
 
-@retry_on_conflict
 @transaction.atomic
-def dns_plan_buy(
-    *,
-    customer: Customer,
-    plan_id: int,
-    request_key: str,
-    actor: User | None = None,
-    today: date | None = None,
-    expected_amount: Decimal | None = None,
-) -> Sub:
-    """Buy a plan with account credit (once per `request_key`), or move to another plan:
-    an upgrade pays the prorated difference, a downgrade credits it back (limits allowing).
-    With `expected_amount` (what the customer was shown, in the plan's currency), a
-    different charge is refused."""
-    today = today or timezone.localdate()
-    plan = DnsPlan.objects.get(pk=plan_id, is_active=True)
-    account = credit_account_lock(customer, str(plan.currency))  # credit account first
-    if account.entries.filter(idempotency_key=f"dns:{request_key}").exists():
-        return Sub.objects.get(customer=customer)  # this form was submitted before
-    sub = dns_subscription_lock_for(customer)
-    quote = _quote(customer, sub, plan, today)
-    if expected_amount is not None and expected_amount != quote.amount.amount:
-        raise PriceChanged("The price changed since it was shown: check it again below.")
-    if quote.from_plan is not None:
-        if sub is None:  # _quote names a plan to move from only for a subscriber
-            raise ValueError("A plan change needs a subscription to change.")
-        return _plan_change(sub, quote, request_key, actor)
-    _pay(customer, quote.amount, f"dns:{request_key}", f"DNS plan {plan.name}, one month")
+def dns_allowance_grant(*, customer_id: int, service_ref: str, limits: Limits) -> DnsAllowance:
+    """A DNS service was set up (again): its plan's limits, and the customer's zones served
+    (those kept from an earlier plan come back with their records). Safe to repeat."""
+    allowance = dns_allowance_lock_for(customer_id)
     values = {
-        "plan": plan,
-        "status": Sub.Status.ACTIVE,
-        "period_start": quote.period_start,
-        "period_end": quote.period_end,
-        "auto_renew": True,
-        "last_renewed_at": timezone.now(),
-        "grace_until": None,
+        "service_ref": service_ref,
+        "plan_name": limits.plan_name,
+        "domain_limit": limits.domain_limit,
+        "record_limit": limits.record_limit,
+        "serving": True,
     }
-    if sub is None:
-        sub = Sub.objects.create(customer=customer, **values)
+    if allowance is None:
+        allowance = DnsAllowance.objects.create(customer_id=customer_id, **values)
     else:
         for field, value in values.items():
-            setattr(sub, field, value)
-        sub.save()
-        _zones_restore(customer)
-    audit_record(
-        action=DnsAudit.DNS_PLAN_BOUGHT,
-        actor=actor,
-        customer=customer,
-        target=sub,
-        details={"plan": plan.name, "price": str(plan.price)},
-    )
-    return sub
+            setattr(allowance, field, value)
+        allowance.save()
+    _zones_restore(customer_id)
+    return allowance
 
 
-def _change_limits(customer: Customer, plan: DnsPlan) -> None:
-    """A switch (a downgrade, in practice) must leave the zones within the new plan."""
-    zones = customer.zones.count()
-    if zones > plan.domain_limit:
-        raise LimitReached(f"{plan.name} allows {plan.domain_limit} domains; you have {zones}.")
-    busiest = max(
-        zones_for_customer(customer=customer).values_list("record_count", flat=True), default=0
-    )
-    if busiest > plan.record_limit:
-        raise LimitReached(
-            f"{plan.name} allows {plan.record_limit} records per zone; one of yours has {busiest}."
-        )
-
-
-def _plan_change(sub: Sub, quote: PlanQuote, request_key: str, actor: User | None) -> Sub:
-    plan, difference, old = quote.plan, quote.amount, sub.plan
-    if difference.amount > 0:
-        _pay(
-            sub.customer,
-            difference,
-            f"dns:{request_key}",
-            f"DNS plan change {old.name} → {plan.name} for the rest of the month",
-        )
-    elif difference.amount < 0:
-        credit_add(
-            customer=sub.customer,
-            amount=-difference,
-            kind=CreditEntry.Kind.DOWNGRADE_CREDIT,
-            idempotency_key=f"dns:{request_key}",
-            description=f"DNS plan change {old.name} → {plan.name}",
-            details={"source": "dns downgrade", "subscription": sub.pk},
-        )
-    sub.plan = plan
-    sub.save(update_fields=["plan"])
-    audit_record(
-        action=DnsAudit.DNS_PLAN_BOUGHT,
-        actor=actor,
-        customer=sub.customer,
-        target=sub,
-        details={"from": old.name, "plan": plan.name, "difference": str(difference)},
-    )
-    return sub
+def _own_allowance(service_ref: str) -> DnsAllowance | None:
+    """The allowance `service_ref` holds, locked; None when a later DNS service of the
+    customer took it over (or there is none): then the call changes nothing."""
+    peek = DnsAllowance.objects.filter(service_ref=service_ref).first()
+    if peek is None:
+        return None
+    allowance = dns_allowance_lock_for(peek.customer_id)
+    if allowance is None or allowance.service_ref != service_ref:
+        return None
+    return allowance
 
 
 @transaction.atomic
-def dns_subscription_cancel(*, customer: Customer, actor: User | None = None) -> Sub:
-    """Stop auto-renewal: the plan runs to the end of the paid month."""
-    sub = dns_subscription_lock(customer=customer)
-    sub.auto_renew = False
-    sub.save(update_fields=["auto_renew"])
-    audit_record(
-        action=DnsAudit.DNS_PLAN_CANCELLED,
-        actor=actor,
-        customer=customer,
-        target=sub,
-        details={"ends": sub.period_end.isoformat()},
-    )
-    return sub
+def dns_allowance_change(*, service_ref: str, limits: Limits) -> DnsAllowance | None:
+    """The service moved to another plan: its limits from now on."""
+    allowance = _own_allowance(service_ref)
+    if allowance is None:
+        return None
+    allowance.plan_name = limits.plan_name
+    allowance.domain_limit, allowance.record_limit = limits.domain_limit, limits.record_limit
+    allowance.save()
+    return allowance
 
 
-def _notify(sub: Sub, subject_line: str, text: str) -> None:
-    email_send_on_commit(
-        to=[sub.customer.user.email],
-        name="dns_notice",
-        context={
-            "customer_name": sub.customer.name,
-            "subject_line": subject_line,
-            "text": text,
-            "billing_path": "/billing/",
-        },
-    )
+@transaction.atomic
+def dns_allowance_serving_set(*, service_ref: str, serving: bool) -> DnsAllowance | None:
+    """Suspension and termination (False) take the customer's zones off the DNS server,
+    keeping every record; unsuspension (True) serves them again. Safe to repeat."""
+    allowance = _own_allowance(service_ref)
+    if allowance is None:
+        return None
+    if allowance.serving != serving:
+        allowance.serving = serving
+        allowance.save(update_fields=["serving", "updated_at"])
+    if serving:
+        _zones_restore(allowance.customer_id)
+    else:
+        _zones_suspend(allowance.customer_id)
+    return allowance
 
 
-def dns_subscription_renew(*, subscription_id: int, today: date) -> str:
-    """One billing-run step for one subscription: renew from credit when due, else grace,
-    then suspension (zones off the server, records kept); a renewal restores them."""
-    with transaction.atomic():
-        peek = Sub.objects.select_related("customer", "plan").get(pk=subscription_id)
-        credit_account_lock(peek.customer, str(peek.plan.currency))
-        sub = dns_subscription_lock(related=("customer__user", "plan"), pk=subscription_id)
-        if sub.period_end > today or sub.status == Sub.Status.CANCELLED:
-            return "not due"
-        if not sub.auto_renew:
-            sub.status = Sub.Status.CANCELLED
-            sub.save(update_fields=["status"])
-            _zones_suspend(sub.customer)
-            _notify(
-                sub,
-                "Your DNS plan has ended",
-                "Your zones are no longer served; their "
-                "records are kept. Buy a plan again to serve them.",
-            )
-            return "ended"
-        try:
-            _debit(
-                sub.customer,
-                sub.plan.price,
-                f"dns-subscription:{sub.pk}:{sub.period_end}",
-                f"DNS plan {sub.plan.name} renewal",
-            )
-        except InsufficientCredit:
-            return _short_of_credit(sub, today)
-        was_suspended = sub.status == Sub.Status.SUSPENDED
-        sub.period_start, sub.period_end = sub.period_end, sub.period_end + relativedelta(months=1)
-        sub.status, sub.grace_until, sub.renewals = Sub.Status.ACTIVE, None, sub.renewals + 1
-        sub.last_renewed_at = timezone.now()
-        sub.save()
-        if was_suspended:
-            _zones_restore(sub.customer)
-        return "renewed"
-
-
-def _short_of_credit(sub: Sub, today: date) -> str:
-    if sub.status == Sub.Status.ACTIVE:
-        sub.status = Sub.Status.GRACE
-        sub.grace_until = sub.period_end + timedelta(days=settings.DNS_GRACE_DAYS)
-        sub.save(update_fields=["status", "grace_until"])
-        _notify(
-            sub,
-            "Add credit to keep your DNS plan",
-            f"We could not renew your {sub.plan.name} plan ({sub.plan.price}) from your "
-            f"account credit. Add credit before {sub.grace_until:%Y-%m-%d} or your zones "
-            "stop being served.",
-        )
-        return "grace"
-    if sub.status == Sub.Status.GRACE and sub.grace_until and today >= sub.grace_until:
-        sub.status = Sub.Status.SUSPENDED
-        sub.save(update_fields=["status"])
-        _zones_suspend(sub.customer)
-        _notify(
-            sub,
-            "Your DNS zones are suspended",
-            "Your DNS plan could not be renewed, so your zones are no longer served. Their "
-            "records are kept: add credit and they come back with the next renewal.",
-        )
-        return "suspended"
-    return "waiting"
-
-
-def _zones_suspend(customer: Customer) -> None:
-    for zone in zones_lock(customer=customer, status="active"):
+def _zones_suspend(customer_id: int) -> None:
+    for zone in zones_lock(customer=customer_id, status="active"):
         zone.status = Zone.Status.SUSPENDED
         zone.save(update_fields=["status"])
         _enqueue(zone.name, Op.Kind.DELETE_ZONE)
 
 
-def _zones_restore(customer: Customer) -> None:
-    for zone in zones_lock(customer=customer, status="suspended"):
+def _zones_restore(customer_id: int) -> None:
+    for zone in zones_lock(customer=customer_id, status="suspended"):
         zone.status = Zone.Status.ACTIVE
         _bump(zone)
         _enqueue(zone.name, Op.Kind.CREATE_ZONE)
 
 
-def dns_subscriptions_due(*, today: date) -> list[int]:
-    return list(
-        Sub.objects.filter(period_end__lte=today)
-        .exclude(status=Sub.Status.CANCELLED)
-        .values_list("pk", flat=True)
-    )
-
-
 # --- Zones and records --------------------------------------------------------------------
 
 
-def _serving_plan(customer: Customer) -> DnsPlan:
-    sub = Sub.objects.filter(customer=customer).select_related("plan").first()
-    if sub is None or not sub.serving:
-        raise DNSError("You need an active DNS plan first: buy one with your account credit.")
-    return sub.plan
+def _serving_plan(customer: Customer) -> DnsAllowance:
+    allowance = DnsAllowance.objects.filter(customer=customer).first()
+    if allowance is None or not allowance.serving:
+        raise DNSError("You need an active DNS plan first: buy one on the DNS page.")
+    return allowance
 
 
 def _bump(zone: Zone) -> None:
@@ -391,7 +210,7 @@ def zone_create(
 ) -> Zone:
     """A zone for a domain the customer has delegated to us; its apex A record when given.
     The delegation is looked up before the transaction (network I/O holds no locks); the
-    checks are made again under the subscription's lock, which also keeps two concurrent
+    checks are made again under the allowance's lock, which also keeps two concurrent
     creations from passing the domain limit together."""
     zone_name = zone_name_normalize(name)
     apex = None
@@ -402,7 +221,7 @@ def zone_create(
     _zone_checks(customer, zone_name)
     delegation_check(zone_name)
     with transaction.atomic():
-        dns_subscription_lock_for(customer)
+        dns_allowance_lock_for(customer)
         _zone_checks(customer, zone_name)
         try:
             with transaction.atomic():
@@ -430,7 +249,7 @@ def _zone_checks(customer: Customer, zone_name: str) -> None:
         whose = "your account" if existing.customer_id == customer.pk else "another account"
         raise DNSError(f"{zone_name} is already a zone in {whose}.")
     if customer.zones.count() >= plan.domain_limit:
-        raise LimitReached(f"Your {plan.name} plan allows {plan.domain_limit} domains.")
+        raise LimitReached(f"Your {plan.plan_name} plan allows {plan.domain_limit} domains.")
 
 
 def _locked_zone(customer: Customer, zone_id: int) -> Zone:
@@ -473,7 +292,9 @@ def record_add(
     plan = _serving_plan(customer)
     clean = record_clean(zone=zone.name, name=name, type=type, ttl=ttl, content=content)
     if zone.records.count() >= plan.record_limit:
-        raise LimitReached(f"Your {plan.name} plan allows {plan.record_limit} records per zone.")
+        raise LimitReached(
+            f"Your {plan.plan_name} plan allows {plan.record_limit} records per zone."
+        )
     _check_set(zone, clean.name, clean.type, clean.content, clean.ttl, skip=None)
     record = Record.objects.create(
         zone=zone, name=clean.name, type=clean.type, ttl=clean.ttl, content=clean.content

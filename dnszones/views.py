@@ -1,42 +1,106 @@
-"""Client-area pages of the DNS app: the plan, zones with usage against limits, a zone's
-record editor, zone deletion with confirmation."""
+"""Client-area pages of the DNS app: the plan (a catalogue product of the `dns` module,
+ordered, switched and cancelled through billing and provisioning like any service), zones
+with usage against limits, a zone's record editor, zone deletion with confirmation."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views import View
+from djmoney.money import Money
 
 from accounts.mixins import CustomerRequiredMixin
+from billing import services as billing
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import FORM_EXPIRED, object_id
+from billing_portal.common.request import RequestMeta
+from catalogue.models import BillingCycle, Product
+from catalogue.selectors import products_of_module
 from credits.services import credit_balance
 from dnszones import services
 from dnszones.delegation import demo_domains_in_use
-from dnszones.errors import PriceChanged
+from dnszones.errors import DNSError, PriceChanged
 from dnszones.forms import PlanConfirmForm
-from dnszones.models import DnsPlan, Record, Zone
+from dnszones.models import Record, Zone
+from dnszones.module import NAME as DNS
 from dnszones.selectors import (
-    dns_plans_for_sale,
-    dns_subscription_for_customer,
+    dns_allowance_for_customer,
     records_of_zone,
     zone_get_for_customer,
     zones_for_customer,
 )
 from dnszones.validation import PROXY_ALIAS
+from invoices import services as invoices
+from invoices.models import Invoice
+from invoices.services import OrderRequest
+from invoices.services.orders import order_invoice
+from provisioning import services as provisioning
+from provisioning.models import Service
+from provisioning.selectors import service_current_of_module
+
+MONTHLY = BillingCycle.MONTHLY
+
+
+@dataclass(frozen=True)
+class PlanOffer:
+    """A DNS plan as the DNS page sells it: a product of the `dns` module, monthly."""
+
+    product: Product
+    price: Money
+    domain_limit: int
+    record_limit: int
+
+    @property
+    def pk(self) -> int:
+        return self.product.pk
+
+    @property
+    def name(self) -> str:
+        return self.product.name
+
+    @property
+    def description(self) -> str:
+        return self.product.description
+
+
+def _offer(product: Product, currency: str) -> PlanOffer | None:
+    prices = [p for p in product.prices.all() if p.cycle == MONTHLY]
+    price = next((p for p in prices if str(p.currency) == currency), None)
+    price = price or (prices[0] if prices else None)
+    if price is None:
+        return None
+    limits = services.dns_limits_from_settings(product.module_settings, plan_name=product.name)
+    return PlanOffer(product, price.price, limits.domain_limit, limits.record_limit)
+
+
+def _offers(customer) -> list[PlanOffer]:
+    offers = (_offer(p, customer.preferred_currency) for p in products_of_module(module=DNS))
+    return [offer for offer in offers if offer is not None]
+
+
+def _dns_service(customer) -> Service | None:
+    return service_current_of_module(customer=customer, module=DNS)
 
 
 class ZoneListView(CustomerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        subscription = dns_subscription_for_customer(customer=self.customer)
+        allowance = dns_allowance_for_customer(customer=self.customer)
+        service = _dns_service(self.customer)
         context = {
-            "subscription": subscription,
-            "plans": dns_plans_for_sale(),
+            "allowance": allowance,
+            "serving": bool(allowance and allowance.serving),
+            "service": service,
+            "unpaid": _unpaid_invoice(service),
+            "plans": _offers(self.customer),
             "zones": zones_for_customer(customer=self.customer),
             "nameservers": settings.DNS_REQUIRED_NAMESERVERS,
             "demo_domains": demo_domains_in_use(),
@@ -47,8 +111,13 @@ class ZoneListView(CustomerRequiredMixin, View):
         action = request.POST.get("action")
         try:
             if action == "cancel":
-                sub = services.dns_subscription_cancel(customer=self.customer, actor=request.user)
-                messages.success(request, f"Your plan ends on {sub.period_end:%Y-%m-%d}.")
+                service = _dns_service(self.customer)
+                if service is None:
+                    raise DNSError("You have no DNS plan to cancel.")
+                service = provisioning.service_end_at_period_end(
+                    service_id=service.pk, actor=request.user
+                )
+                messages.success(request, f"Your plan ends on {service.ends_on:%Y-%m-%d}.")
             elif action == "zone":
                 zone = services.zone_create(
                     customer=self.customer,
@@ -63,15 +132,76 @@ class ZoneListView(CustomerRequiredMixin, View):
         return redirect("dns:zone_list")
 
 
+def _unpaid_invoice(service: Service | None) -> Invoice | None:
+    """The oldest unpaid invoice billing the DNS service (its order, renewal or upgrade)."""
+    if service is None:
+        return None
+    return (
+        Invoice.objects.filter(lines__service=service, status=Invoice.Status.UNPAID)
+        .order_by("due_date", "pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class PlanQuote:
+    """What buying or switching to `plan` does now, shown before the customer confirms:
+    `amount` is invoiced (and paid from their credit when it covers it; negative: added to
+    their credit) for the days from `period_start` to `period_end`; the plan then renews on
+    `renews_on` (None: it ends then) at its monthly price."""
+
+    plan: PlanOffer
+    from_plan: Product | None
+    amount: Money
+    period_start: date
+    period_end: date
+    renews_on: date | None
+
+    @property
+    def credited(self) -> Money:
+        return -self.amount
+
+
+def _plan_quote(customer, product_id: int) -> PlanQuote:
+    """The quote of buying or switching to the plan; Http404 for a product that is not a
+    DNS plan on sale, DomainError with the reason it cannot be done now."""
+    product = products_of_module(module=DNS).filter(pk=product_id).first()
+    offer = _offer(product, customer.preferred_currency) if product else None
+    if offer is None:
+        raise Http404("No such plan.")
+    today = timezone.localdate()
+    service = _dns_service(customer)
+    if service is None:
+        request = OrderRequest(product=product, cycle=MONTHLY, currency=str(offer.price.currency))
+        total = invoices.order_quote(customer=customer, request=request).totals.total
+        end = today + relativedelta(months=1)
+        return PlanQuote(offer, None, total, today, end, end)
+    if service.status == Service.Status.PENDING:
+        raise DNSError(f"Your order of {service.product.name} awaits payment: pay its invoice.")
+    if service.status in (Service.Status.PROVISIONING, Service.Status.FAILED):
+        raise DNSError(f"Your {service.product.name} plan is being set up.")
+    if service.status != Service.Status.ACTIVE or service.next_due_date is None:
+        raise DNSError(
+            f"Your {service.product.name} plan is {service.get_status_display().lower()}: "
+            "pay its invoice to serve your zones again."
+        )
+    if service.product_id == product.pk:
+        raise DNSError(f"You already have the {product.name} plan.")
+    quote = provisioning.plan_change_peek(
+        customer=customer, service_id=service.pk, to_product_id=product.pk
+    )
+    renews = None if service.ends_on else service.next_due_date
+    return PlanQuote(offer, service.product, quote.difference, today, service.next_due_date, renews)
+
+
 class PlanConfirmView(CustomerRequiredMixin, View):
     """Buying or switching a plan: the charge (or credit), the period it covers and the
-    renewal are shown first; only Confirm takes the money, once per rendered form."""
+    renewal are shown first; only Confirm places the order (or the plan change), whose
+    invoice account credit pays at once when it covers it."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         try:
-            quote = services.dns_plan_quote(customer=self.customer, plan_id=pk)
-        except DnsPlan.DoesNotExist as exc:  # no such plan, or no longer sold
-            raise Http404("No such plan.") from exc
+            quote = _plan_quote(self.customer, pk)
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("dns:zone_list")
@@ -85,33 +215,70 @@ class PlanConfirmView(CustomerRequiredMixin, View):
         return render(request, "dns/plan_confirm.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        get_object_or_404(dns_plans_for_sale(), pk=pk)
         form = PlanConfirmForm(request.POST)
         if not form.is_valid():
+            get_object_or_404(products_of_module(module=DNS), pk=pk)
             messages.error(request, FORM_EXPIRED)
             return redirect("dns:plan_confirm", pk=pk)
         try:
-            sub = services.dns_plan_buy(
-                customer=self.customer,
-                plan_id=pk,
-                actor=request.user,
-                request_key=form.cleaned_data["request_key"] or uuid.uuid4().hex,
-                expected_amount=_shown_amount(form.cleaned_data["amount"]),
-            )
-        except DnsPlan.DoesNotExist as exc:  # withdrawn a moment ago
-            raise Http404("No such plan.") from exc
+            quote = _plan_quote(self.customer, pk)
+            if _shown_amount(form.cleaned_data["amount"]) != quote.amount.amount:
+                raise PriceChanged("The price changed since it was shown: check it again below.")
+            invoice = self._confirm(quote)
         except PriceChanged as error:  # show the new charge before anything is taken
             messages.error(request, error.message)
             return redirect("dns:plan_confirm", pk=pk)
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("dns:zone_list")
-        messages.success(
-            request,
-            f"Your DNS plan is {sub.plan.name}. The charge is listed "
-            "with its receipt under Billing & credits.",
-        )
+        self._tell(request, quote, invoice)
         return redirect("dns:zone_list")
+
+    def _confirm(self, quote: PlanQuote) -> Invoice | None:
+        """Place the order (or the plan change) and pay its invoice from credit when it
+        covers it; the invoice, or None when nothing was invoiced (a downgrade)."""
+        customer = self.customer
+        if quote.from_plan is None:
+            order = billing.order_place(
+                customer=customer,
+                request=OrderRequest(
+                    product=quote.plan.product,
+                    cycle=MONTHLY,
+                    currency=str(quote.plan.price.currency),
+                ),
+                meta=RequestMeta.from_request(self.request),
+            )
+            invoice = order_invoice(order)
+        else:
+            service = _dns_service(customer)
+            if service is None:  # ended a moment ago
+                raise DNSError("You have no DNS plan to switch.")
+            change = billing.plan_change_request(
+                customer=customer,
+                service_id=service.pk,
+                to_product_id=quote.plan.pk,
+                actor=self.request.user,
+            )
+            invoice = change.invoice
+        if invoice is not None:
+            billing.credit_pay_invoice_if_covered(
+                customer=customer, invoice_id=invoice.pk, actor=self.request.user
+            )
+            invoice.refresh_from_db()
+        return invoice
+
+    def _tell(self, request: HttpRequest, quote: PlanQuote, invoice: Invoice | None) -> None:
+        if invoice is None or invoice.status == Invoice.Status.PAID:
+            paid = (
+                f" Invoice {invoice.number} was paid from your account credit." if invoice else ""
+            )
+            messages.success(request, f"Your DNS plan is {quote.plan.name}.{paid}")
+            return
+        messages.warning(
+            request,
+            f"Invoice {invoice.number} for the {quote.plan.name} plan awaits payment: your "
+            "account credit does not cover it. Add credit or pay it another way.",
+        )
 
 
 def _shown_amount(amount: str) -> Decimal:
@@ -138,12 +305,11 @@ class ZoneDetailView(_ZoneMixin, View):
 
     def get(self, request: HttpRequest, pk: int, form: dict | None = None, error: str = ""):
         zone = self.zone()
-        subscription = dns_subscription_for_customer(customer=self.customer)
         context = {
             "zone": zone,
             "records": records_of_zone(zone=zone),
             "types": Record.Type.values,
-            "subscription": subscription,
+            "allowance": dns_allowance_for_customer(customer=self.customer),
             "proxy_alias": PROXY_ALIAS,
             "proxy_ip": settings.DNS_PROXY_IP,
             "form": form or {"ttl": settings.DNS_DEFAULT_TTL},

@@ -12,3 +12,4 @@ class ProvisioningAudit(AuditActions):
     SERVICE_RENEWED = "service.renewed", "Service renewed"
     SERVICE_CANCELLED = "service.cancelled", "Service cancelled"
     SERVICE_PLAN_CHANGED = "service.plan_changed", "Service plan changed"
+    SERVICE_ENDING = "service.ending", "Service set to end at the end of its period"

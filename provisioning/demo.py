@@ -41,3 +41,25 @@ def sandbox_seed() -> None:
         product.module_settings = {**wanted, **product.module_settings}
         product.save(update_fields=["module", "module_settings"])
         ProductPlacement.objects.update_or_create(product=product, defaults={"server_group": group})
+
+
+DNS_SERVER_GROUP = "DNS zones"
+DNS_SERVER = "dns-zones"
+
+
+def dns_server_seed() -> None:
+    """The "server" of the `dns` module (the portal's own zone service: nothing is called
+    at its address) and every DNS plan product placed on it."""
+    group, _ = ServerGroup.objects.get_or_create(name=DNS_SERVER_GROUP)
+    Server.objects.get_or_create(
+        name=DNS_SERVER,
+        defaults={
+            "group": group,
+            "module": "dns",
+            "base_url": settings.PORTAL_BASE_URL,
+            "capacity_accounts": 1_000_000,
+            "location": "Portal",
+        },
+    )
+    for product in Product.objects.filter(module="dns", placement__isnull=True):
+        ProductPlacement.objects.create(product=product, server_group=group)

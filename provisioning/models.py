@@ -144,6 +144,11 @@ class Service(models.Model):
     suspension_hold_until = models.DateField(
         null=True, blank=True, help_text="Staff hold: not suspended for non-payment before this."
     )
+    ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Cancelled at the end of its period: not renewed, terminated on this day.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)

@@ -57,6 +57,18 @@ def services_setting_up_for_customer(*, customer: Customer) -> QuerySet[Service]
     )
 
 
+def service_current_of_module(*, customer: Customer, module: str) -> Service | None:
+    """The customer's newest service of a module's product that has not ended (pending,
+    being set up, running or suspended), e.g. their DNS plan; None when there is none."""
+    live = (S.PENDING, S.PROVISIONING, S.FAILED, S.ACTIVE, S.SUSPENDED)
+    return (
+        Service.objects.filter(customer=customer, product__module=module, status__in=live)
+        .select_related("product")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def service_get_for_customer(*, customer: Customer, service_id: int) -> Service:
     """The customer's own service (DoesNotExist for anyone else's)."""
     return Service.objects.select_related("product", "server").get(pk=service_id, customer=customer)

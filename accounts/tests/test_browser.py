@@ -157,8 +157,7 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     )
     from credits.services import credit_entry_append
     from dnszones import services as dns_services
-    from dnszones.demo import dns_plans_seed
-    from dnszones.models import DnsPlan
+    from dnszones.tests.plans import buy, dns_product, dns_seed
     from invoices import services as invoice_services
     from payments.models import SavedPaymentMethod
     from provisioning.models import Service
@@ -168,7 +167,7 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
         return Money(Decimal(value), "USD")
 
     settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    dns_plans_seed()
+    dns_seed()
     credit_entry_append(
         customer=customer, amount=usd("500"), kind="admin_add", idempotency_key="phone"
     )
@@ -243,15 +242,20 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
         exp_year=2030,
         is_default=True,
     )
-    basic = DnsPlan.objects.get(name="Basic").pk
-    dns_services.dns_plan_buy(customer=customer, request_key="phone", plan_id=basic)
+    buy(customer)
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)  # layout only
     zone = dns_services.zone_create(customer=customer, name="a-rather-long-domain-name.example")
     for name, rtype, value in RECORDS:
         dns_services.record_add(
             customer=customer, zone_id=zone.pk, name=name, type=rtype, ttl=3600, content=value
         )
-    receipt = customer.credit_accounts.get().entries.filter(kind="service_purchase").get()
+    receipt = credit_entry_append(  # a debit with a receipt, as DNS plans were paid before
+        customer=customer,
+        amount=usd("-5.00"),
+        kind="service_purchase",
+        idempotency_key="phone:receipt",
+        description="DNS plan Basic, one month",
+    )
     event = AuditEvent.objects.filter(customer=customer).first()
     return {
         "dashboard": "/",
@@ -269,7 +273,7 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
         "billing payments": "/billing/?tab=payments",
         "receipt": f"/billing/receipts/{receipt.pk}/",
         "dns": "/dns/",
-        "dns confirm": f"/dns/plans/{DnsPlan.objects.get(name='Pro').pk}/",
+        "dns confirm": f"/dns/plans/{dns_product('Pro').pk}/",
         "zone": f"/dns/zones/{zone.pk}/",
         "zone delete": f"/dns/zones/{zone.pk}/delete/",
         "profile": "/accounts/profile/",

@@ -54,8 +54,8 @@ def test_seed_demo_creates_staff_and_customer_once(settings):
             "users": 2,
             "customers": 1,
             "events": 0,
-            "products": 6,
-            "prices": 63,
+            "products": 9,  # 6 in the catalogue, 3 DNS plans
+            "prices": 66,
         }
     )
     staff.refresh_from_db()
@@ -74,7 +74,7 @@ def test_seed_demo_outside_debug_uses_random_passwords(settings):
 
 def test_seed_demo_offers_one_product_of_every_kind_each_on_a_sandbox_server():
     call_command("seed_demo", stdout=StringIO())
-    products = list(Product.objects.all())
+    products = list(Product.objects.filter(group__is_visible=True))
     kinds = sorted((p.kind, p.module_settings.get("stands_in_for")) for p in products)
     assert kinds == [
         ("game_server", "pterodactyl"),
@@ -90,7 +90,13 @@ def test_seed_demo_offers_one_product_of_every_kind_each_on_a_sandbox_server():
         assert product.module == "sandbox", product
         assert module_settings_errors(product.module, product.module_settings) == {}
         assert servers_with_room(product=product).filter(module="sandbox").exists(), product
-    assert not Product.objects.filter(kind="dns_plan").exists()  # bought on the DNS page
+    # the DNS plans: products of the dns module in a hidden group (bought on the DNS page)
+    plans = Product.objects.filter(kind="dns_plan")
+    assert sorted(plans.values_list("name", flat=True)) == ["Basic", "Enterprise", "Pro"]
+    for plan in plans:
+        assert (plan.module, plan.group.is_visible) == ("dns", False)
+        assert module_settings_errors("dns", plan.module_settings) == {}
+        assert servers_with_room(product=plan).filter(module="dns").exists()
 
 
 def test_the_demo_credit_pays_any_first_cycle_of_any_product():

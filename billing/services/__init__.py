@@ -7,7 +7,11 @@ from billing.services.changes import (
     plan_changes_expiring,
     plan_changes_on_invoice_paid,
 )
-from billing.services.credit import credit_auto_apply, credit_pay_invoice
+from billing.services.credit import (
+    credit_auto_apply,
+    credit_pay_invoice,
+    credit_pay_invoice_if_covered,
+)
 from billing.services.delivery import purchases_on_invoice_paid
 from billing.services.issuing import invoice_issue, invoice_issued
 from billing.services.ordering import (
@@ -75,6 +79,7 @@ __all__ = [
     "checkout_complete",
     "credit_auto_apply",
     "credit_pay_invoice",
+    "credit_pay_invoice_if_covered",
     "credit_purchase_start",
     "credit_refund_payment",
     "gateway_event_handle",

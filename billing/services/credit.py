@@ -92,3 +92,30 @@ def credit_auto_apply(invoice_id: int) -> None:
         )
     except CreditsError:
         logger.info("no credit applied to %s", invoice)
+
+
+def credit_pay_invoice_if_covered(
+    *, customer: Customer, invoice_id: int, actor: User | None = None
+) -> bool:
+    """Pay the whole invoice from account credit now if the balance covers it (what the
+    customer chose by buying with credit, e.g. a DNS plan); else leave it unpaid for the
+    usual reminders. Its own transaction, after the one that issued the invoice (the lock
+    order puts the credit account first). True if paid."""
+    invoice = Invoice.objects.get(pk=invoice_id, customer=customer)
+    if invoice.status != Invoice.Status.UNPAID:
+        return invoice.status == Invoice.Status.PAID
+    balance = credit_balance(customer=customer, currency=str(invoice.currency))
+    if balance < invoice.amount_due:
+        return False
+    try:
+        credit_pay_invoice(
+            customer=customer,
+            invoice_id=invoice.pk,
+            idempotency_key=f"invoice:{invoice.pk}:pay-now",
+            limit=invoice.amount_due,
+            actor=actor,
+        )
+    except CreditsError:  # spent meanwhile, or paid another way: the invoice says which
+        logger.info("credit did not pay %s", invoice)
+    invoice.refresh_from_db()
+    return invoice.status == Invoice.Status.PAID

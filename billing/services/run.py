@@ -1,6 +1,7 @@
 """The daily billing run: renewals, reminders, late fees, suspension, termination and the
-cancellation of unpaid new orders, abandoned credit or token purchases and unpaid upgrades,
-then the DNS plans' renewals.
+end of services cancelled at the end of their period, and the cancellation of unpaid new
+orders, abandoned credit or token purchases and unpaid upgrades. DNS plans are products like
+any other (the `dns` provisioning module): they renew, suspend and end through these steps.
 
 `manage.py billing_run` and the `billing.billing_run` beat task both call `billing_run()`.
 The run orchestrates; it judges and locks nothing itself. Each step asks the owning app for
@@ -12,7 +13,9 @@ transaction, and counts what changed:
   billing's ordering flow (it cancels the invoice and the services);
 - suspension and termination: provisioning's overdue rules, told what is unpaid by invoices;
   the renewals left billing a terminated service are cancelled by invoices;
-- upgrades not paid in time: billing's plan changes; DNS plans: dnszones.
+- services cancelled at the end of their period: provisioning ends them on their day, and
+  invoices cancels their unpaid renewals;
+- upgrades not paid in time: billing's plan changes.
 So:
 - one failing item is recorded on the BillingRun and never stops or rolls back the others;
 - running twice, or two runs at once, changes nothing the second time: renewals are unique
@@ -39,7 +42,6 @@ from billing.models import BillingRun
 from billing.services.changes import plan_change_expire, plan_changes_expiring
 from billing.services.issuing import invoice_issued
 from billing.services.ordering import order_cancel_if_pending, orders_unpaid_due
-from dnszones.services import dns_subscription_renew, dns_subscriptions_due
 from invoices.locks import invoices_lock_unpaid_renewals_of
 from invoices.selectors import service_next_period_billed, service_period_billed
 from invoices.selectors import unpaid_service_bills as bills
@@ -55,9 +57,11 @@ from invoices.services.dunning import (
 from invoices.services.renewals import invoice_renewal_issue, renewal_lines
 from provisioning.models import Service
 from provisioning.services import (
+    service_end_if_due,
     service_suspend_if_overdue,
     service_terminate_if_overdue,
     services_due_for_renewal,
+    services_ending,
     services_lock_for_renewal,
     services_overdue_for_suspension,
     services_overdue_for_termination,
@@ -95,10 +99,10 @@ def billing_run(*, today: date | None = None) -> BillingRun:
     late_fees_charge(context)
     services_suspend_overdue(context)
     services_terminate_overdue(context)
+    services_end_due(context)
     orders_cancel_unpaid(context)
     purchases_cancel_abandoned(context)
     upgrades_expire(context)
-    dns_subscriptions_renew(context)
     run.counts = dict(context.counts)
     run.errors = context.errors
     run.status = (
@@ -205,6 +209,21 @@ def services_terminate_overdue(context: RunContext) -> None:
     )
 
 
+def _end(service_id: int, today: date) -> bool:
+    invoices_lock_unpaid_renewals_of(service_id=service_id)  # before the service (lock order)
+    if not service_end_if_due(service_id=service_id, today=today):
+        return False
+    # A renewal issued before the customer cancelled bills a period that never comes.
+    renewals_cancel_for_ended_service(service_id=service_id)
+    return True
+
+
+def services_end_due(context: RunContext) -> None:
+    """Services cancelled at the end of their period are terminated on their end day."""
+    today = context.today
+    context.each("ended", services_ending(today=today), lambda pk: _end(pk, today))
+
+
 def orders_cancel_unpaid(context: RunContext) -> None:
     context.each(
         "orders_cancelled",
@@ -226,13 +245,4 @@ def upgrades_expire(context: RunContext) -> None:
         "upgrades_expired",
         plan_changes_expiring(today=context.today),
         lambda pk: plan_change_expire(change_id=pk),
-    )
-
-
-def dns_subscriptions_renew(context: RunContext) -> None:
-    """DNS plans renew from account credit (grace, then suspension, when it is short)."""
-    context.each(
-        "dns_renewed",
-        dns_subscriptions_due(today=context.today),
-        lambda pk: dns_subscription_renew(subscription_id=pk, today=context.today) == "renewed",
     )

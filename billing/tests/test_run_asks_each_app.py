@@ -27,10 +27,10 @@ STEPS = [
     "reminders",
     "suspended",
     "terminated",
+    "ended",
     "orders_cancelled",
     "purchases_cancelled",
     "upgrades_expired",
-    "dns_renewed",
 ]
 
 
@@ -149,8 +149,8 @@ def test_the_run_calls_each_rule_in_order_and_counts_its_answers(monkeypatch, se
         ("services_overdue_for_termination", [23]),
         ("orders_unpaid_due", [31]),
         ("purchases_abandoned_due", [41]),
+        ("services_ending", [61]),
         ("plan_changes_expiring", [51]),
-        ("dns_subscriptions_due", [61]),
     ):
         monkeypatch.setattr(module, due, lambda items=items, **_: items)
     for name in (
@@ -161,12 +161,10 @@ def test_the_run_calls_each_rule_in_order_and_counts_its_answers(monkeypatch, se
         "order_cancel_if_pending",
         "purchase_cancel_if_unpaid",
         "plan_change_expire",
+        "service_end_if_due",
     ):
         rule(name)
     rule("service_suspend_if_overdue", answer=False)
-    monkeypatch.setattr(
-        module, "dns_subscription_renew", lambda **kwargs: calls.append(("dns", kwargs)) or "grace"
-    )
 
     run = billing_run(today=date(2026, 1, 26))
 
@@ -180,10 +178,11 @@ def test_the_run_calls_each_rule_in_order_and_counts_its_answers(monkeypatch, se
         ("service_suspend_if_overdue", {"service_id": 22, "today": today, "bills": bills}),
         ("service_terminate_if_overdue", {"service_id": 23, "today": today, "bills": bills}),
         ("renewals_cancel_for_ended_service", {"service_id": 23}),
+        ("service_end_if_due", {"service_id": 61, "today": today}),
+        ("renewals_cancel_for_ended_service", {"service_id": 61}),
         ("order_cancel_if_pending", {"order_id": 31}),
         ("purchase_cancel_if_unpaid", {"invoice_id": 41}),
         ("plan_change_expire", {"change_id": 51}),
-        ("dns", {"subscription_id": 61, "today": today}),
     ]
     assert run.counts == {
         "renewals": 0,
@@ -191,10 +190,10 @@ def test_the_run_calls_each_rule_in_order_and_counts_its_answers(monkeypatch, se
         "late_fees": 1,
         "suspended": 0,
         "terminated": 1,
+        "ended": 1,
         "orders_cancelled": 1,
         "purchases_cancelled": 1,
         "upgrades_expired": 1,
-        "dns_renewed": 0,
     }
 
 

@@ -16,11 +16,8 @@ anywhere else (billing_portal/tests/test_locks.py). `LockKind`'s values are the 
 5. `credit_account`: the customer's credit in one currency. Before anything credit pays or
    is paid into: paying an invoice with credit (then the invoice, then the payment), a
    payment above what is due or buying credit (the overpayment or purchase is credited), a
-   refund that takes credit or tokens back, a downgrade credited (then the service), a DNS
-   plan bought or renewed (then the subscription).
-6. `dns_subscription`: a customer's DNS plan, after their credit account (it is paid from
-   it) and before their zones (suspension and restoration take them all; adding a zone
-   locks the subscription to count the plan's limit).
+   refund that takes credit or tokens back, a downgrade credited (then the service).
+6. (free: DNS plans are services now; their allowance is 18 below.)
 7. `product`, 8. `coupon`: placing an order locks the product (stock) and the coupon (its
    last uses) before it creates the order, services and invoice.
 9. `order`: cancelling a pending order (staff, or dunning when it stays unpaid) locks it,
@@ -41,10 +38,14 @@ anywhere else (billing_portal/tests/test_locks.py). `LockKind`'s values are the 
 16. `service_change`: a plan change, after the service (settlement renews the service, then
     applies the paid upgrade); its expiry locks the unpaid upgrade invoice first.
 17. `server`: a panel server's account count and health, after the service placed on it.
-18. `zone`: a customer's DNS zones, after their subscription, in id order.
-19. `invoice_number_sequence`: the counter of an invoice or credit note series, taken while
+18. `dns_allowance`: what a customer's DNS plan allows, written by the `dns` provisioning
+    module (run by the operation kernel alone, outside the service's transaction) before it
+    suspends or restores the customer's zones; adding a zone locks it to count the limit.
+    After the service and server, before the zones.
+19. `zone`: a customer's DNS zones, after their allowance, in id order.
+20. `invoice_number_sequence`: the counter of an invoice or credit note series, taken while
     numbering, with the flow's other locks held, and only for an instant.
-20. `token_purchase`: a VirtFusion token purchase, also an outbound operation (the runner
+21. `token_purchase`: a VirtFusion token purchase, also an outbound operation (the runner
     claims and records it alone): last, because a refund locks it after the credit note is
     numbered, and settlement after its invoice and payment; staff converting it to credit
     lock the credit account first.
@@ -86,7 +87,6 @@ class LockKind(IntEnum):
     USER = 30
     CUSTOMER = 40
     CREDIT_ACCOUNT = 50
-    DNS_SUBSCRIPTION = 60
     PRODUCT = 70
     COUPON = 80
     ORDER = 90
@@ -98,6 +98,7 @@ class LockKind(IntEnum):
     SERVICE = 150
     SERVICE_CHANGE = 160
     SERVER = 170
+    DNS_ALLOWANCE = 175
     ZONE = 180
     INVOICE_NUMBER_SEQUENCE = 190
     TOKEN_PURCHASE = 200

@@ -21,7 +21,8 @@ from accounts.management.commands.seed_demo import STAFF_EMAIL
 from accounts.models import User
 from catalogue.models import Product
 from credits.services import credit_balance
-from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
+from dnszones.models import DnsAllowance, DnsOperation, Zone
+from dnszones.tests.plans import dns_product
 from invoices.models import Invoice
 from provisioning.models import ProvisioningOperation, Service
 
@@ -70,7 +71,7 @@ def _staff_add_credit(customer, amount: str) -> None:
     assert response.status_code == 302, response.content.decode()[-2000:]
 
 
-def _buy_dns_plan(client: Client, plan: DnsPlan):
+def _buy_dns_plan(client: Client, plan: Product, capture):
     """The DNS plan purchase as the client area takes it (one place to adapt the steps)."""
     url = reverse("dns:plan_confirm", args=[plan.pk])
     page = client.get(url)  # the charge is shown first...
@@ -78,7 +79,8 @@ def _buy_dns_plan(client: Client, plan: DnsPlan):
         "request_key": page.context["request_key"],
         "amount": str(page.context["quote"].amount.amount),
     }
-    return client.post(url, shown, follow=True)  # ...and taken on Confirm
+    with capture(execute=True):
+        return client.post(url, shown, follow=True)  # ...and invoiced, paid from credit
 
 
 def _order_and_pay(client: Client, product: Product, capture) -> Service:
@@ -114,8 +116,10 @@ def test_a_new_customer_with_demo_credit_buys_dns_adds_a_demo_zone_and_orders_ev
     assert credit_balance(customer=customer, currency=currency) == Money(1000, currency)
 
     # a DNS plan, a demo zone and records
-    page = _buy_dns_plan(client, DnsPlan.objects.get(name="Basic")).content.decode()
-    assert DnsSubscription.objects.get(customer=customer).status == "active", page
+    page = _buy_dns_plan(client, dns_product("Basic"), capture).content.decode()
+    dns_service = Service.objects.get(customer=customer, product__module="dns")
+    assert dns_service.status == "active", page
+    assert DnsAllowance.objects.get(customer=customer).serving
     with capture(execute=True):
         response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
     zone = Zone.objects.get(customer=customer, name="shop.test")
@@ -136,8 +140,9 @@ def test_a_new_customer_with_demo_credit_buys_dns_adds_a_demo_zone_and_orders_ev
     assert zone.records.count() == len(records)
     assert set(DnsOperation.objects.values_list("status", flat=True)) == {"succeeded"}
 
-    # one product of every kind, each paid with credit and set up on the sandbox
-    products = list(Product.objects.filter(is_visible=True))
+    # one product of every kind in the catalogue (the DNS plans' group is not in it: they
+    # are sold on the DNS page), each paid with credit and set up on the sandbox
+    products = list(Product.objects.filter(is_visible=True, group__is_visible=True))
     assert {p.kind for p in products} == {
         "game_server",
         "vps",

@@ -47,7 +47,7 @@ from catalogue.tests.factories import (
 )
 from credits.models import CreditAccount, CreditEntry
 from credits.services import credit_entry_append
-from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Zone
+from dnszones.models import DnsAllowance, DnsOperation, Zone
 from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from payments.models import Payment, WebhookEvent
@@ -264,14 +264,12 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "provisioning.Server": ServerFactory,
     "provisioning.Service": _service,
     "provisioning.ProvisioningOperation": _failed_operation,
-    "dns.DnsPlan": lambda: DnsPlan.objects.create(
-        name="Tiny", currency="USD", price=usd("1"), domain_limit=1, record_limit=5
-    ),
-    "dns.DnsSubscription": lambda: DnsSubscription.objects.create(
+    "dns.DnsAllowance": lambda: DnsAllowance.objects.create(
         customer=CustomerFactory(),
-        plan=DnsPlan.objects.first(),
-        period_start=date(2026, 3, 1),
-        period_end=date(2026, 4, 1),
+        service_ref="svc-1",
+        plan_name="Tiny",
+        domain_limit=1,
+        record_limit=5,
     ),
     "dns.Zone": _zone,
     "dns.DnsOperation": lambda: DnsOperation.objects.create(
@@ -296,7 +294,7 @@ UNDELETABLE = {
     "billing.RefundShortfall": "what a refund could not take back; it ends by being resolved",
     "provisioning.Service": "its invoice lines and operations PROTECT it; it ends by terminate",
     "provisioning.ProvisioningOperation": "the log of panel calls, keyed for idempotency",
-    "dns.DnsSubscription": "paid from the ledger; it ends through the DNS services",
+    "dns.DnsAllowance": "written by the dns provisioning module; it ends with the service",
     "dns.Zone": "removed through the customer's editor, which also removes it from DNS",
     "dns.DnsOperation": "the log of DNS pushes, keyed for idempotency",
 }

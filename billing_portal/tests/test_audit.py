@@ -71,6 +71,7 @@ STORED_ACTIONS = {
         "service.renewed",
         "service.cancelled",
         "service.plan_changed",
+        "service.ending",
     ],
     "dns": [
         "dns.plan_bought",

@@ -16,7 +16,7 @@ from billing_portal.common.browser import browser_log_in
 from billing_portal.tests import test_hostile_input as hostile
 from credits.services import credit_entry_append
 from dnszones import services as dns_services
-from dnszones.demo import dns_plans_seed
+from dnszones.tests.plans import dns_seed
 from provisioning.models import Service
 from provisioning.tests.factories import ServerFactory, panel_product
 
@@ -83,7 +83,7 @@ def test_the_admin_works_under_the_policy(page, live_server, violations, custome
 @pytest.fixture
 def client_world(customer, monkeypatch) -> SimpleNamespace:
     """An issued invoice, a DNS plan with a zone and a record, a service being set up."""
-    dns_plans_seed()  # a transactional test: earlier ones may have flushed the seeded plans
+    dns_seed()  # a transactional test: earlier ones may have flushed the seeded plans
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
     w = SimpleNamespace(customer=customer)
     credit_entry_append(

@@ -49,10 +49,9 @@ from catalogue.tests.factories import (
     ProductFactory,
     ProductPriceFactory,
 )
-from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones import services as dns_services
-from dnszones.models import DnsPlan
+from dnszones.tests.plans import buy, dns_product
 from invoices import services as invoice_services
 from payments.models import (
     GatewayCustomer,
@@ -518,11 +517,16 @@ def _invoice(customer) -> object:
 
 
 def _dns(w: SimpleNamespace) -> None:
-    dns_services.dns_plan_buy(
-        customer=w.customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="world"
+    buy(w.customer)
+    w.pro_plan = dns_product("Pro")
+    # a debit with a receipt (not an invoice payment): as DNS plans were paid before
+    w.debit = credit_entry_append(
+        customer=w.customer,
+        amount=_usd("-5.00"),
+        kind="service_purchase",
+        idempotency_key="dns:world",
+        description="DNS plan Basic, one month",
     )
-    w.pro_plan = DnsPlan.objects.get(name="Pro")
-    w.debit = CreditEntry.objects.get(account__customer=w.customer, kind="service_purchase")
     w.zone = dns_services.zone_create(customer=w.customer, name="shop.example")
     w.record = dns_services.record_add(
         customer=w.customer, zone_id=w.zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"

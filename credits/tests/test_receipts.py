@@ -1,6 +1,7 @@
-"""A document for every debit of account credit: an invoice payment links to its invoice,
-every other debit (DNS plans bought, switched and renewed, credit removed by staff) to a
-printable receipt made from the ledger entry itself, which only its customer can open."""
+"""A document for every debit of account credit: an invoice payment (DNS plans bought,
+switched and renewed included: they are invoiced like any service) links to its invoice,
+every other debit (credit removed by staff, a DNS plan bought before DNS plans were invoiced)
+to a printable receipt made from the ledger entry itself, which only its customer can open."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
 from credits import services
 from credits.models import CreditEntry
-from dnszones import services as dns_services
-from dnszones.models import DnsPlan
+from dnszones.tests.plans import after_commit, at, buy, dns_product, run
 from invoices import services as invoice_services
+from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -47,9 +48,14 @@ def _pay_an_invoice(customer):
     return invoice
 
 
-def _buy_dns(customer, plan="Basic", key="dns-1", today=date(2026, 3, 10)):
-    return dns_services.dns_plan_buy(
-        customer=customer, plan_id=DnsPlan.objects.get(name=plan).pk, request_key=key, today=today
+def _old_dns_debit(customer) -> CreditEntry:
+    """A DNS plan debit as the DNS app wrote them before DNS plans were invoiced."""
+    return services.credit_entry_append(
+        customer=customer,
+        amount=usd("-5.00"),
+        kind=CreditEntry.Kind.SERVICE_PURCHASE,
+        idempotency_key="dns:old",
+        description="DNS plan Basic, one month",
     )
 
 
@@ -65,9 +71,18 @@ def _text(html: str) -> str:
 def test_every_debit_on_the_transactions_list_opens_a_document(client, customer):
     _fund(customer)
     invoice = _pay_an_invoice(customer)
-    sub = _buy_dns(customer)
-    _buy_dns(customer, plan="Pro", key="dns-2", today=date(2026, 3, 25))  # a prorated switch
-    dns_services.dns_subscription_renew(subscription_id=sub.pk, today=date(2026, 4, 10))
+    with at(date(2026, 3, 10)):
+        service, _ = buy(customer)
+    with at(date(2026, 3, 25)), after_commit(execute=True):  # a prorated switch
+        change = billing_services.plan_change_request(
+            customer=customer, service_id=service.pk, to_product_id=dns_product("Pro").pk
+        )
+        billing_services.credit_pay_invoice_if_covered(
+            customer=customer, invoice_id=change.invoice_id
+        )
+    with at(date(2026, 4, 3)):
+        run(date(2026, 4, 3))  # the renewal, paid from credit
+    assert Invoice.objects.filter(customer=customer, status="paid").count() == 4
     services.credit_remove_by_staff(
         customer=customer,
         amount=usd("1.00"),
@@ -98,8 +113,7 @@ def test_the_receipt_says_who_sold_what_to_whom_when_and_what_is_left(client, cu
         "tax_id": "GB123456789",
     }
     _fund(customer)
-    _buy_dns(customer)
-    entry = CreditEntry.objects.get(kind=CreditEntry.Kind.SERVICE_PURCHASE)
+    entry = _old_dns_debit(customer)
     client.force_login(customer.user)
     response = client.get(reverse("credits:receipt", args=[entry.pk]))
     assert response.status_code == 200
@@ -118,8 +132,7 @@ def test_the_receipt_says_who_sold_what_to_whom_when_and_what_is_left(client, cu
 
 def test_receipts_are_the_customers_own_and_only_for_debits(client, customer, other_customer):
     credit = _fund(customer)
-    _buy_dns(customer)
-    entry = CreditEntry.objects.get(kind=CreditEntry.Kind.SERVICE_PURCHASE)
+    entry = _old_dns_debit(customer)
     assert_customer_isolation(
         client,
         urls=[reverse("credits:receipt", args=[entry.pk])],

@@ -36,6 +36,22 @@ def _free_port(kind: int) -> int:
         return sock.getsockname()[1]
 
 
+def _dns_and_api_ports() -> tuple[int, int]:
+    """A port free for DNS over both UDP and TCP, and another for the API (the kernel may
+    hand out the same number for a UDP and a TCP socket, and pdns binds DNS on both)."""
+    for _ in range(50):
+        dns_port = _free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", dns_port))
+            except OSError:
+                continue
+            api_port = _free_port(socket.SOCK_STREAM)
+        if api_port != dns_port:
+            return dns_port, api_port
+    raise RuntimeError("no free ports for pdns_server")
+
+
 @pytest.fixture(scope="session")
 def pdns_server(tmp_path_factory) -> Iterator[Pdns]:
     binary = shutil.which("pdns_server") or "/usr/sbin/pdns_server"
@@ -46,7 +62,7 @@ def pdns_server(tmp_path_factory) -> Iterator[Pdns]:
     home = tmp_path_factory.mktemp("pdns")
     with sqlite3.connect(home / "pdns.sqlite3") as db:
         db.executescript(SCHEMA.read_text())
-    dns_port, api_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+    dns_port, api_port = _dns_and_api_ports()
     (home / "pdns.conf").write_text(
         "\n".join(
             [

@@ -12,7 +12,9 @@ from djmoney.money import Money
 from credits.models import CreditEntry
 from credits.services import credit_balance, credit_entry_append
 from dnszones import services
-from dnszones.models import DnsPlan, DnsSubscription, Record
+from dnszones.models import Record
+from dnszones.tests.plans import buy, dns_product
+from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +39,7 @@ def funded(customer):
 
 @pytest.fixture
 def zone(funded):
-    services.dns_plan_buy(
-        customer=funded, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="k0"
-    )
+    buy(funded)
     zone = services.zone_create(customer=funded, name="shop.example")
     services.record_add(
         customer=funded, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
@@ -58,20 +58,20 @@ def test_an_unknown_or_malformed_plan_is_not_found(client, funded, plan):
     url = reverse("dns:plan_confirm", args=[1]).replace("/1/", f"/{plan}/")
     assert client.get(url).status_code == 404
     assert client.post(url, {"request_key": "k1", "amount": "5.00"}).status_code == 404
-    assert not DnsSubscription.objects.exists()
+    assert not Service.objects.exists()
     assert credit_balance(customer=funded, currency="USD") == Money(Decimal("100"), "USD")
 
 
 @pytest.mark.parametrize("key", ["\x00", "k" * 10_000, "k\u202e1", "<script>"])
 def test_a_bad_request_key_is_refused_with_a_message(client, funded, key):
     client.force_login(funded.user)
-    plan = DnsPlan.objects.get(name="Basic")
+    plan = dns_product("Basic")
     response = client.post(
         reverse("dns:plan_confirm", args=[plan.pk]),
-        {"request_key": key, "amount": str(plan.price.amount)},
+        {"request_key": key, "amount": "5.00"},
     )
     assert "This form has expired: reload the page and try again." in _messages(client, response)
-    assert not DnsSubscription.objects.exists()
+    assert not Service.objects.exists()
     assert CreditEntry.objects.count() == 1  # the funding only
 
 

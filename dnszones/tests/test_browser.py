@@ -11,15 +11,15 @@ from djmoney.money import Money
 from accounts.tests.factories import PASSWORD
 from billing_portal.common.browser import browser_log_in
 from credits.services import credit_entry_append
-from dnszones.demo import dns_plans_seed
 from dnszones.tests.conftest import PROXY_IP
+from dnszones.tests.plans import dns_seed
 from dnszones.tests.test_powerdns import ask
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_buy_basic_add_a_zone_and_a_proxysrv_record(page, live_server, customer, parent_zone):
-    dns_plans_seed()  # a transactional test: earlier ones may have flushed the seeded plans
+    dns_seed()  # a transactional test: earlier ones may have flushed the seeded plans
     credit_entry_append(
         customer=customer,
         amount=Money(Decimal("10"), "USD"),
@@ -30,7 +30,7 @@ def test_buy_basic_add_a_zone_and_a_proxysrv_record(page, live_server, customer,
 
     page.goto(f"{live_server.url}/dns/")
     page.get_by_test_id("buy-basic").click()
-    assert "$5.00 will be taken" in page.get_by_test_id("quote-amount").inner_text()
+    assert "$5.00 is invoiced now" in page.get_by_test_id("quote-amount").inner_text()
     page.get_by_test_id("confirm").click()
     page.get_by_text("Your DNS plan is Basic").wait_for()
     page.locator("#zone-name").fill("shop.test")

@@ -11,16 +11,16 @@ from accounts.tests.factories import CustomerFactory
 from billing_portal.common.testing import errors_of, run_together
 from credits.services import credit_entry_append
 from dnszones import services
-from dnszones.demo import dns_plans_seed
 from dnszones.errors import LimitReached
-from dnszones.models import DnsPlan, Zone
+from dnszones.models import Zone
+from dnszones.tests.plans import buy, dns_seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_parallel_zone_creations_stop_at_the_domain_limit(monkeypatch):
     monkeypatch.setattr(services, "delegation_check", lambda name: None)
-    dns_plans_seed()
+    dns_seed()
     customer = CustomerFactory()
     credit_entry_append(
         customer=customer,
@@ -28,9 +28,7 @@ def test_parallel_zone_creations_stop_at_the_domain_limit(monkeypatch):
         kind="admin_add",
         idempotency_key="fund",
     )
-    services.dns_plan_buy(
-        customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="buy"
-    )
+    buy(customer)
     outcomes = run_together(
         lambda n=n: services.zone_create(customer=customer, name=f"site{n}.example")
         for n in range(6)

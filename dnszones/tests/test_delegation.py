@@ -15,7 +15,8 @@ from djmoney.money import Money
 from credits.services import credit_entry_append
 from dnszones import delegation, services
 from dnszones.errors import NotDelegated
-from dnszones.models import DnsPlan, Zone
+from dnszones.models import Zone
+from dnszones.tests.plans import buy
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +29,7 @@ def planned(customer):
         kind="admin_add",
         idempotency_key="fund",
     )
-    services.dns_plan_buy(
-        customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="buy"
-    )
+    buy(customer)
     return customer
 
 

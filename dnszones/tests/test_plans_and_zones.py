@@ -1,30 +1,36 @@
-"""DNS plans paid from credit (buy once, prorated changes, renewals with a moving clock, grace,
-suspension and restoration, cancellation), limits, and the client area with isolation. The
-DNS server here is the local backend; the real one is in test_powerdns."""
+"""DNS plans through the common subscription engine: bought with an order whose invoice
+account credit pays at once, renewed by the billing run's renewal invoice (paid from credit
+when it covers it), reminded, suspended (zones off the server, records kept) and restored on
+payment like any service, cancelled at the end of the period, switched with proration
+(a smaller plan refused while the zones do not fit); limits come from the product. Then the
+zone rules and the client area with isolation. The DNS server here is the local backend;
+the real one is in test_powerdns."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
-from billing.services import billing_run
-from credits.services import credit_balance, credit_entry_append
+from billing import services as billing
+from billing.services.credit import credit_pay_invoice
+from catalogue.models import Product
+from credits.services import credit_balance
 from dnszones import services
 from dnszones.errors import DNSError, LimitReached
-from dnszones.models import DnsOperation, DnsPlan, DnsSubscription, Record, Zone
+from dnszones.models import DnsAllowance, DnsOperation, Record, Zone
+from dnszones.tests.plans import after_commit, at, buy, dns_product, fund, run, usd
+from invoices.models import Invoice
+from provisioning.errors import ProvisioningError
+from provisioning.models import Service
+from provisioning.services import service_end_at_period_end
 
 pytestmark = pytest.mark.django_db
 START = date(2026, 3, 10)
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
+RENEWAL = date(2026, 4, 10)  # the first day the first month does not pay for
 
 
 @pytest.fixture(autouse=True)
@@ -33,73 +39,118 @@ def _delegated(monkeypatch):
     monkeypatch.setattr(services, "delegation_check", lambda name: None)
 
 
-def _fund(customer, amount: str, key: str) -> None:
-    credit_entry_append(
-        customer=customer, amount=usd(amount), kind="admin_add", idempotency_key=key
-    )
+@pytest.fixture(autouse=True)
+def _on_start():
+    with at(START):
+        yield
 
 
-def _plan(name: str) -> DnsPlan:
-    return DnsPlan.objects.get(name=name)
+def _allowance(customer) -> DnsAllowance:
+    return DnsAllowance.objects.get(customer=customer)
 
 
-def _buy(customer, name="Basic", key="k1", today=START) -> DnsSubscription:
-    return services.dns_plan_buy(
-        customer=customer, plan_id=_plan(name).pk, request_key=key, today=today
-    )
-
-
-def test_seeded_plans():
-    rows = list(DnsPlan.objects.values_list("name", "price", "domain_limit"))
-    assert rows == [
-        ("Basic", Decimal("5.00"), 3),
-        ("Pro", Decimal("15.00"), 10),
-        ("Enterprise", Decimal("50.00"), 50),
+def test_the_plans_are_hidden_products_of_the_dns_module():
+    rows = [
+        (p.name, p.kind, p.module, p.module_settings, p.prices.get(cycle="monthly").price)
+        for p in Product.objects.filter(module="dns").order_by("sort_order")
     ]
+    assert rows == [
+        (
+            "Basic",
+            "dns_plan",
+            "dns",
+            {"plan": "Basic", "domain_limit": 3, "record_limit": 50},
+            usd("5.00"),
+        ),
+        (
+            "Pro",
+            "dns_plan",
+            "dns",
+            {"plan": "Pro", "domain_limit": 10, "record_limit": 200},
+            usd("15.00"),
+        ),
+        (
+            "Enterprise",
+            "dns_plan",
+            "dns",
+            {"plan": "Enterprise", "domain_limit": 50, "record_limit": 1000},
+            usd("50.00"),
+        ),
+    ]
+    assert not dns_product("Basic").group.is_visible  # sold on the DNS page only
+    assert dns_product("Basic").placement.server_group.servers.get().module == "dns"
 
 
-def test_buying_debits_credit_once_and_needs_enough(customer):
-    with pytest.raises(DNSError, match=r"Not enough account credit: this costs \$5\.00"):
-        _buy(customer)
-    assert not DnsSubscription.objects.exists()
-    _fund(customer, "12", "f")
-    first = _buy(customer)
-    again = _buy(customer)  # the same form submitted twice
-    assert first.pk == again.pk
-    assert credit_balance(customer=customer, currency="USD") == usd("7.00")
-    assert (first.status, first.period_end) == ("active", date(2026, 4, 10))
-    with pytest.raises(DNSError, match="already have the Basic plan"):
-        _buy(customer, key="k2")
-
-
-def test_plan_changes_are_prorated_and_respect_limits(customer):
-    _fund(customer, "100", "f")
-    sub = _buy(customer)
-    halfway = START + timedelta(days=15)  # 16 of 31 days left
-    services.dns_plan_buy(
-        customer=customer, plan_id=_plan("Pro").pk, request_key="up", today=halfway
+def test_buying_places_an_order_whose_invoice_credit_pays_at_once(customer):
+    fund(customer, "12", "f")
+    service, invoice = buy(customer)
+    assert (invoice.kind, invoice.status, invoice.total) == ("order", "paid", usd("5.00"))
+    service.refresh_from_db()
+    assert (service.status, service.next_due_date) == ("active", RENEWAL)
+    assert service.external_id == service.reference
+    allowance = _allowance(customer)
+    assert (allowance.plan_name, allowance.domain_limit, allowance.record_limit) == (
+        "Basic",
+        3,
+        50,
     )
-    assert credit_balance(customer=customer, currency="USD") == usd("89.84")  # 95 - 10*16/31
+    assert (allowance.serving, allowance.service_ref) == (True, service.reference)
+    assert credit_balance(customer=customer, currency="USD") == usd("7.00")
+
+
+def test_buying_with_short_credit_leaves_the_invoice_to_the_usual_reminders(customer):
+    fund(customer, "2", "f")
+    service, invoice = buy(customer)
+    assert (invoice.status, service.status) == ("unpaid", "pending")
+    assert not DnsAllowance.objects.exists()
+    with pytest.raises(DNSError, match="You need an active DNS plan"):
+        services.zone_create(customer=customer, name="example.com")
+    assert credit_balance(customer=customer, currency="USD") == usd("2.00")  # nothing taken
+    fund(customer, "3", "g")
+    with after_commit(execute=True):
+        credit_pay_invoice(customer=customer, invoice_id=invoice.pk, idempotency_key="pay")
+    service.refresh_from_db()
+    assert service.status == "active"
+    assert _allowance(customer).serving
+
+
+def test_plan_switches_are_prorated_and_a_smaller_plan_must_fit(customer, time_machine):
+    fund(customer, "100", "f")
+    service, _ = buy(customer)
+    time_machine.move_to(START + timedelta(days=15))  # 16 of 31 days left
+    with after_commit(execute=True):
+        change = billing.plan_change_request(
+            customer=customer, service_id=service.pk, to_product_id=dns_product("Pro").pk
+        )
+    assert change.invoice.total == usd("5.16")  # (15 - 5) * 16 / 31
+    with after_commit(execute=True):
+        assert billing.credit_pay_invoice_if_covered(
+            customer=customer, invoice_id=change.invoice_id
+        )
+    assert credit_balance(customer=customer, currency="USD") == usd("89.84")
+    assert (_allowance(customer).plan_name, _allowance(customer).domain_limit) == ("Pro", 10)
     for n in range(4):
         services.zone_create(customer=customer, name=f"site{n}.example")
-    with pytest.raises(LimitReached, match="allows 3 domains; you have 4"):
-        services.dns_plan_buy(
-            customer=customer, plan_id=_plan("Basic").pk, request_key="dn", today=halfway
+    with pytest.raises(ProvisioningError, match="Basic allows 3 domains; you have 4"):
+        billing.plan_change_request(
+            customer=customer, service_id=service.pk, to_product_id=dns_product("Basic").pk
         )
     Zone.objects.filter(name="site3.example").delete()
-    services.dns_plan_buy(
-        customer=customer, plan_id=_plan("Basic").pk, request_key="dn2", today=halfway
-    )
-    sub.refresh_from_db()
-    assert sub.plan.name == "Basic"
+    with after_commit(execute=True):
+        billing.plan_change_request(
+            customer=customer, service_id=service.pk, to_product_id=dns_product("Basic").pk
+        )
+    service.refresh_from_db()
+    assert service.product.name == "Basic"
+    assert (_allowance(customer).plan_name, _allowance(customer).domain_limit) == ("Basic", 3)
     assert credit_balance(customer=customer, currency="USD") == usd("95.00")
 
 
 def test_zone_and_record_limits_and_uniqueness(customer, other_customer):
-    _fund(customer, "10", "f")
-    _fund(other_customer, "10", "g")
-    _buy(customer)
-    _buy(other_customer, key="other")
+    fund(customer, "10", "f")
+    fund(other_customer, "10", "g")
+    buy(customer)
+    buy(other_customer)
     zone = services.zone_create(customer=customer, name="Example.COM.", apex_address="PROXYSRV")
     assert (zone.name, zone.records.get().content) == ("example.com", "PROXYSRV")
     with pytest.raises(DNSError, match="already a zone in another account"):
@@ -112,7 +163,7 @@ def test_zone_and_record_limits_and_uniqueness(customer, other_customer):
     services.zone_create(customer=customer, name="three.example")
     with pytest.raises(LimitReached, match="allows 3 domains"):
         services.zone_create(customer=customer, name="four.example")
-    DnsPlan.objects.filter(name="Basic").update(record_limit=2)
+    DnsAllowance.objects.filter(customer=customer).update(record_limit=2)
     services.record_add(
         customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
     )
@@ -123,8 +174,8 @@ def test_zone_and_record_limits_and_uniqueness(customer, other_customer):
 
 
 def test_cname_exclusivity_and_duplicates(customer):
-    _fund(customer, "10", "f")
-    _buy(customer)
+    fund(customer, "10", "f")
+    buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
     add = lambda **kw: services.record_add(customer=customer, zone_id=zone.pk, ttl=300, **kw)  # noqa: E731
     add(name="www", type="A", content="192.0.2.1")
@@ -142,73 +193,143 @@ def test_cname_exclusivity_and_duplicates(customer):
     assert zone.records.count() == 2
 
 
-def test_renewal_grace_suspension_and_restoration_with_a_moving_clock(
-    customer, django_capture_on_commit_callbacks
+def test_the_renewal_invoice_is_paid_from_credit_when_it_covers_it(customer):
+    fund(customer, "10", "f")
+    service, _ = buy(customer)
+    run(RENEWAL - timedelta(days=8))  # not due within the renewal horizon yet
+    assert not Invoice.objects.filter(kind="renewal").exists()
+    result = run(RENEWAL - timedelta(days=7))
+    renewal = Invoice.objects.get(kind="renewal")
+    assert (result.counts["renewals"], renewal.status, renewal.total) == (1, "paid", usd("5.00"))
+    service.refresh_from_db()
+    assert service.next_due_date == date(2026, 5, 10)
+    assert credit_balance(customer=customer, currency="USD") == usd("0")
+    run(RENEWAL - timedelta(days=7))  # twice the same day: billed once
+    assert Invoice.objects.filter(kind="renewal").count() == 1
+
+
+def test_renewal_without_credit_reminds_suspends_keeping_records_and_restores_on_payment(
+    customer,
 ):
-    _fund(customer, "5", "f")
-    sub = _buy(customer)
+    fund(customer, "5", "f")
+    service, _ = buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
     services.record_add(
         customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
     )
-    renewal_day = sub.period_end
-    with django_capture_on_commit_callbacks(execute=True):
-        billing_run(today=renewal_day - timedelta(days=1))  # not due yet
-        billing_run(today=renewal_day)  # due, credit is 0
-    sub.refresh_from_db()
-    assert (sub.status, sub.grace_until) == ("grace", renewal_day + timedelta(days=7))
-    assert "Add credit to keep your DNS plan" in mail.outbox[-1].subject
-    with django_capture_on_commit_callbacks(execute=True):
-        billing_run(today=renewal_day + timedelta(days=6))
-    assert DnsSubscription.objects.get().status == "grace"
-    with django_capture_on_commit_callbacks(execute=True):
-        billing_run(today=renewal_day + timedelta(days=7))
-    sub.refresh_from_db()
+    run(RENEWAL - timedelta(days=7))
+    renewal = Invoice.objects.get(kind="renewal")
+    assert renewal.status == "unpaid"  # no credit left to pay it
+    sent = len(mail.outbox)
+    run(RENEWAL - timedelta(days=3))  # the reminder before the due date
+    assert len(mail.outbox) > sent
+    assert renewal.number in mail.outbox[-1].subject + mail.outbox[-1].body
+    run(RENEWAL + timedelta(days=2))  # overdue, within the grace days: still served
+    service.refresh_from_db()
+    assert (service.status, _allowance(customer).serving) == ("active", True)
+    run(RENEWAL + timedelta(days=3))  # past the grace days: suspended
+    service.refresh_from_db()
     zone.refresh_from_db()
-    assert (sub.status, zone.status) == ("suspended", "suspended")
+    assert (service.status, zone.status, _allowance(customer).serving) == (
+        "suspended",
+        "suspended",
+        False,
+    )
     assert zone.records.count() == 1  # records kept
     assert DnsOperation.objects.filter(kind="delete_zone", zone_name="example.com").exists()
-    assert "suspended" in mail.outbox[-1].subject
+    with pytest.raises(DNSError, match="You need an active DNS plan"):
+        services.record_add(
+            customer=customer, zone_id=zone.pk, name="a", type="A", ttl=300, content="192.0.2.9"
+        )
 
-    _fund(customer, "5", "g")
-    with django_capture_on_commit_callbacks(execute=True):
-        run = billing_run(today=renewal_day + timedelta(days=8))
-    sub.refresh_from_db()
+    fund(customer, "5", "g")
+    with after_commit(execute=True):
+        credit_pay_invoice(customer=customer, invoice_id=renewal.pk, idempotency_key="pay")
+    service.refresh_from_db()
     zone.refresh_from_db()
-    assert run.counts["dns_renewed"] == 1
-    assert (sub.status, zone.status) == ("active", "active")
-    assert sub.period_end == date(2026, 5, 10)
+    assert (service.status, zone.status, _allowance(customer).serving) == (
+        "active",
+        "active",
+        True,
+    )
+    assert service.next_due_date == date(2026, 5, 10)  # the paid period counts from its due day
     assert DnsOperation.objects.filter(kind="create_zone", zone_name="example.com").count() == 2
-    assert credit_balance(customer=customer, currency="USD") == usd("0")
-    billing_run(today=renewal_day + timedelta(days=8))  # twice the same day: charged once
-    assert credit_balance(customer=customer, currency="USD") == usd("0")
+    assert zone.records.count() == 1
 
 
-def test_cancelling_stops_auto_renew_and_the_plan_ends(
-    customer, django_capture_on_commit_callbacks
-):
-    _fund(customer, "20", "f")
-    sub = _buy(customer)
+def test_cancelling_at_period_end_stops_the_renewal_and_ends_the_plan(customer, client):
+    fund(customer, "20", "f")
+    service, _ = buy(customer)
     services.zone_create(customer=customer, name="example.com")
-    services.dns_subscription_cancel(customer=customer)
-    with django_capture_on_commit_callbacks(execute=True):
-        billing_run(today=sub.period_end)
-    sub.refresh_from_db()
-    assert sub.status == "cancelled"
-    assert Zone.objects.get().status == "suspended"
-    assert credit_balance(customer=customer, currency="USD") == usd("15.00")  # not renewed
+    client.force_login(customer.user)
+    response = client.post(reverse("dns:zone_list"), {"action": "cancel"}, follow=True)
+    assert "Your plan ends on 2026-04-10" in response.content.decode()
+    service.refresh_from_db()
+    assert service.ends_on == RENEWAL
+    run(RENEWAL - timedelta(days=7))
+    assert not Invoice.objects.filter(kind="renewal").exists()  # not renewed
+    run(RENEWAL - timedelta(days=1))
+    service.refresh_from_db()
+    assert service.status == "active"  # the paid month runs to its end
+    result = run(RENEWAL)
+    service.refresh_from_db()
+    assert (result.counts["ended"], service.status) == (1, "terminated")
+    zone = Zone.objects.get()
+    assert (zone.status, zone.records.count(), _allowance(customer).serving) == (
+        "suspended",
+        0,
+        False,
+    )
+    assert credit_balance(customer=customer, currency="USD") == usd("15.00")
+
+
+def test_cancelling_after_the_renewal_was_issued_cancels_the_unpaid_renewal(customer):
+    fund(customer, "5", "f")
+    service, _ = buy(customer)
+    run(RENEWAL - timedelta(days=7))
+    renewal = Invoice.objects.get(kind="renewal")
+    assert renewal.status == "unpaid"
+    service_end_at_period_end(service_id=service.pk)
+    run(RENEWAL)
+    service.refresh_from_db()
+    renewal.refresh_from_db()
+    assert (service.status, renewal.status) == ("terminated", "cancelled")
+
+
+def test_buying_again_after_the_end_serves_the_kept_zones_again(customer):
+    fund(customer, "20", "f")
+    service, _ = buy(customer)
+    zone = services.zone_create(customer=customer, name="example.com")
+    services.record_add(
+        customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
+    )
+    service_end_at_period_end(service_id=service.pk)
+    run(RENEWAL)
+    zone.refresh_from_db()
+    assert zone.status == "suspended"
+    again, invoice = buy(customer, "Pro")
+    zone.refresh_from_db()
+    assert (invoice.status, zone.status, zone.records.count()) == ("paid", "active", 1)
+    assert _allowance(customer).service_ref == again.reference
+    # the ended service's calls no longer reach the new plan's allowance
+    from dnszones.module import Panel
+
+    Panel(None).suspend(service.reference, reason="late")
+    assert _allowance(customer).serving
 
 
 # --- client area --------------------------------------------------------------------------
 
 
 def test_buy_add_a_zone_and_edit_records_in_the_client_area(client, customer):
-    _fund(customer, "10", "f")
+    fund(customer, "10", "f")
     client.force_login(customer.user)
     page = client.get(reverse("dns:zone_list")).content.decode()
     assert 'data-testid="buy-basic"' in page
-    confirm = reverse("dns:plan_confirm", args=[_plan("Basic").pk])
-    client.post(confirm, {"request_key": "page-1", "amount": "5.00"})
+    confirm = reverse("dns:plan_confirm", args=[dns_product("Basic").pk])
+    with after_commit(execute=True):
+        client.post(confirm, {"request_key": "page-1", "amount": "5.00"})
+    assert Service.objects.get(customer=customer).status == "active"
     response = client.post(
         reverse("dns:zone_list"), {"action": "zone", "name": "shop.example", "apex": "PROXYSRV"}
     )
@@ -251,8 +372,8 @@ def test_buy_add_a_zone_and_edit_records_in_the_client_area(client, customer):
 
 
 def test_customers_cannot_see_or_change_another_customers_zones(client, customer, other_customer):
-    _fund(customer, "10", "f")
-    _buy(customer)
+    fund(customer, "10", "f")
+    buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
     record = services.record_add(
         customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
@@ -267,8 +388,8 @@ def test_customers_cannot_see_or_change_another_customers_zones(client, customer
         intruder=other_customer,
     )
     # the intruder's own zone page cannot reach the owner's record either
-    _fund(other_customer, "10", "g")
-    _buy(other_customer, key="o")
+    fund(other_customer, "10", "g")
+    buy(other_customer)
     theirs = services.zone_create(customer=other_customer, name="other.example")
     client.force_login(other_customer.user)
     url = reverse("dns:zone_detail", args=[theirs.pk])
@@ -293,8 +414,8 @@ def test_customers_cannot_see_or_change_another_customers_zones(client, customer
 def test_staff_see_every_zone_and_can_reconcile(client, customer):
     from accounts.tests.factories import UserFactory
 
-    _fund(customer, "10", "f")
-    _buy(customer)
+    fund(customer, "10", "f")
+    buy(customer)
     zone = services.zone_create(customer=customer, name="example.com")
     services.record_add(
         customer=customer, zone_id=zone.pk, name="www", type="A", ttl=300, content="192.0.2.1"
@@ -307,3 +428,20 @@ def test_staff_see_every_zone_and_can_reconcile(client, customer):
         listing, {"action": "reconcile", "_selected_action": [zone.pk]}, follow=True
     )
     assert "Checked 1 zones" in response.content.decode()
+    assert client.get(reverse("admin:dns_dnsallowance_changelist")).status_code == 200
+
+
+def test_paying_the_issued_renewal_after_cancelling_withdraws_the_cancellation(customer):
+    fund(customer, "5", "f")
+    service, _ = buy(customer)
+    run(RENEWAL - timedelta(days=7))
+    renewal = Invoice.objects.get(kind="renewal")
+    service_end_at_period_end(service_id=service.pk)
+    fund(customer, "5", "g")
+    with after_commit(execute=True):
+        credit_pay_invoice(customer=customer, invoice_id=renewal.pk, idempotency_key="pay")
+    service.refresh_from_db()
+    assert (service.ends_on, service.next_due_date) == (None, date(2026, 5, 10))
+    run(RENEWAL)
+    service.refresh_from_db()
+    assert service.status == "active"  # the paid month is served

@@ -18,8 +18,9 @@ from djmoney.money import Money
 from credits.services import credit_entry_append
 from dnszones import services
 from dnszones.errors import InvalidRecord, NotDelegated
-from dnszones.models import DnsPlan, Zone
+from dnszones.models import Zone
 from dnszones.tests.conftest import PROXY_IP
+from dnszones.tests.plans import after_commit, buy, dns_product
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +49,7 @@ def dns_customer(customer):
         kind="admin_add",
         idempotency_key="dns-test-credit",
     )
-    services.dns_plan_buy(
-        customer=customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="buy-basic"
-    )
+    buy(customer)
     return customer
 
 
@@ -246,8 +245,11 @@ def test_acceptance_buy_basic_add_a_delegated_zone_with_proxysrv_through_the_cli
         idempotency_key="acceptance",
     )
     client.force_login(customer.user)
-    basic = DnsPlan.objects.get(name="Basic").pk
-    client.post(reverse("dns:plan_confirm", args=[basic]), {"request_key": "acc", "amount": "5"})
+    basic = dns_product("Basic").pk
+    with after_commit(execute=True):
+        client.post(
+            reverse("dns:plan_confirm", args=[basic]), {"request_key": "acc", "amount": "5.00"}
+        )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("dns:zone_list"), {"action": "zone", "name": "shop.test"})
     zone = Zone.objects.get(name="shop.test")
@@ -261,27 +263,30 @@ def test_acceptance_buy_basic_add_a_delegated_zone_with_proxysrv_through_the_cli
     assert "PROXYSRV" in page
 
 
-def test_suspended_zones_leave_the_server_and_come_back_on_renewal(
+def test_suspended_zones_leave_the_server_and_come_back_on_payment(
     parent_zone, dns_customer, django_capture_on_commit_callbacks
 ):
     from datetime import timedelta
 
     from billing.services import billing_run
+    from billing.services.credit import credit_pay_invoice
+    from invoices.models import Invoice
+    from provisioning.models import Service
 
     with django_capture_on_commit_callbacks(execute=True):
         zone = services.zone_create(
             customer=dns_customer, name="shop.test", apex_address="192.0.2.44"
         )
-    sub = dns_customer.dns_subscription
+    service = Service.objects.get(customer=dns_customer)
     credit_entry_append(
         customer=dns_customer,
         amount=Money(Decimal("-15"), "USD"),
         kind="admin_remove",
         idempotency_key="spend-it",
     )
-    for days in (0, 7):  # grace, then suspension
+    for days in (-7, 3):  # the renewal invoice (unpaid: no credit), then suspension
         with django_capture_on_commit_callbacks(execute=True):
-            billing_run(today=sub.period_end + timedelta(days=days))
+            billing_run(today=service.next_due_date + timedelta(days=days))
     zone.refresh_from_db()
     assert zone.status == "suspended"
     assert ask(parent_zone, "shop.test", "A") == []
@@ -291,8 +296,9 @@ def test_suspended_zones_leave_the_server_and_come_back_on_renewal(
         kind="admin_add",
         idempotency_key="top-up",
     )
+    renewal = Invoice.objects.get(kind="renewal")
     with django_capture_on_commit_callbacks(execute=True):
-        billing_run(today=sub.period_end + timedelta(days=8))
+        credit_pay_invoice(customer=dns_customer, invoice_id=renewal.pk, idempotency_key="pay")
     assert ask(parent_zone, "shop.test", "A") == ["192.0.2.44"]
 
 

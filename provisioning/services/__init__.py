@@ -18,6 +18,11 @@ from provisioning.services.dues import (
     services_overdue_for_suspension,
     services_overdue_for_termination,
 )
+from provisioning.services.ending import (
+    service_end_at_period_end,
+    service_end_if_due,
+    services_ending,
+)
 from provisioning.services.lifecycle import (
     PaidServiceLine,
     service_assert_transition,
@@ -43,6 +48,7 @@ from provisioning.services.operations import (
     operation_run,
     operations_sweep,
 )
+from provisioning.services.packages import service_package_check
 from provisioning.services.servers import (
     secrets_rotate,
     server_check,
@@ -82,9 +88,12 @@ __all__ = [
     "service_assert_transition",
     "service_cancel",
     "service_create_pending",
+    "service_end_at_period_end",
+    "service_end_if_due",
     "service_has_suspendable_debt",
     "service_login_url",
     "service_option_quantities",
+    "service_package_check",
     "service_period_end",
     "service_provision_by_staff",
     "service_provision_failed",
@@ -96,6 +105,7 @@ __all__ = [
     "service_terminate_if_overdue",
     "service_unsuspend",
     "services_due_for_renewal",
+    "services_ending",
     "services_lock_for_renewal",
     "services_on_invoice_paid",
     "services_overdue_for_suspension",

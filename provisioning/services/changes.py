@@ -33,6 +33,7 @@ from provisioning.errors import ProvisioningError
 from provisioning.locks import service_lock
 from provisioning.models import ProvisioningOperation, Service, ServiceOption
 from provisioning.services.operations import operation_enqueue
+from provisioning.services.packages import service_package_check
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def plan_change_quote(
     same_plan = to_product.pk == service.product_id
     if not same_plan and not plan_change_targets(service=service).filter(pk=to_product.pk):
         raise ProvisioningError(f"{service} cannot move to {to_product}.")
+    if not same_plan:
+        service_package_check(service=service, to_product=to_product)
     if option_quantities is None:
         option_quantities = service_option_quantities(service) if same_plan else {}
     try:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from provisioning.locks import service_lock, services_lock
 from provisioning.models import Service
@@ -42,15 +42,30 @@ def services_due_for_renewal(*, by: date) -> QuerySet[Service]:
     return (
         Service.objects.filter(status__in=RENEWABLE, next_due_date__lte=by)
         .exclude(cycle=ONE_TIME)
+        .exclude(ending_by_due_date())
         .order_by("customer_id", "next_due_date", "currency", "pk")
     )
+
+
+def ending_by_due_date() -> Q:
+    """Services cancelled at the end of their period: their next period is never billed."""
+    return Q(ends_on__isnull=False, ends_on__lte=F("next_due_date"))
 
 
 def services_lock_for_renewal(*, service_ids: list[int]) -> list[Service]:
     """Lock these services, in id order, and return those still renewable."""
     # of=("self",): PostgreSQL cannot lock the nullable side of the coupon outer join.
     related = ("customer__user", "product", "recurring_coupon")
-    return services_lock(service_ids=service_ids, statuses=RENEWABLE, related=related)
+    locked = services_lock(service_ids=service_ids, statuses=RENEWABLE, related=related)
+    # Re-checked on the locked rows: the customer may have cancelled at period end meanwhile.
+    return [
+        s for s in locked if not (s.ends_on and s.next_due_date and s.ends_on <= s.next_due_date)
+    ]
+
+
+def _ends_by_due_date(service: Service) -> bool:
+    due, ends = service.next_due_date, service.ends_on
+    return bool(due and ends and ends <= due)
 
 
 # --- Suspension ---------------------------------------------------------------------------

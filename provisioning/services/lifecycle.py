@@ -333,7 +333,9 @@ def _renew(service: Service, line: PaidServiceLine, invoice_number: str) -> None
     if line.period_end is None:  # the caller renews only from lines with a period
         raise ValueError(f"Invoice line {line.line_id} has no period to renew for.")
     service.next_due_date = line.period_end + timedelta(days=1)
-    service.save(update_fields=["next_due_date"])
+    if service.ends_on and line.period_start and service.ends_on <= line.period_start:
+        service.ends_on = None  # the next period was paid anyway: it no longer ends
+    service.save(update_fields=["next_due_date", "ends_on"])
     audit_record(
         action=ProvisioningAudit.SERVICE_RENEWED,
         customer=service.customer,

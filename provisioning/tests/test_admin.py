@@ -43,7 +43,7 @@ def test_server_credentials_are_write_only(staff_client):
     }
     response = staff_client.post(reverse("admin:provisioning_server_add"), form)
     assert response.status_code == 302, response.content.decode()[-2000:]
-    server = Server.objects.get()
+    server = Server.objects.get(name="node-a")
     assert server.credentials == {"api_key": SECRET}
     assert server.base_url == "https://panel.example.test"
     page = staff_client.get(reverse("admin:provisioning_server_change", args=[server.pk]))

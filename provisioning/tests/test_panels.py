@@ -388,9 +388,26 @@ def test_every_module_is_registered_and_validates_product_settings():
         "nextpanel",
         "wordpress",
         "support",
+        "dns",  # dnszones.module, loaded from PROVISIONING_MODULES
     }
     errors = module_settings_errors("pterodactyl", {"nest": "x", "egg": 5})
     assert errors["nest"] == "Nest id must be a whole number."
     assert "is required" in errors["memory"]
     assert module_settings_errors("directadmin", {"package": "starter"}) == {}
     assert "Unknown" in module_settings_errors("nope", {})["module"]
+
+
+def test_modules_of_other_apps_are_loaded_by_path_and_checked_like_the_others(settings):
+    from provisioning.panels.registry import module_from_path
+
+    info = module_from_path("dnszones.module")
+    assert (info.name, [spec.name for spec in info.product_settings]) == (
+        "dns",
+        ["plan", "domain_limit", "record_limit"],
+    )
+    assert info.change_check is not None
+    assert MODULES["dns"].factory is info.factory
+    assert module_settings_errors("dns", {"domain_limit": "x", "record_limit": 5}) == {
+        "domain_limit": "Domains must be a whole number."
+    }
+    assert "is required" in module_settings_errors("dns", {"domain_limit": 3})["record_limit"]

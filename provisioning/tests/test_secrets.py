@@ -41,6 +41,7 @@ def _with_secrets(customer) -> tuple[Server, Service]:
 def test_rotation_re_encrypts_every_row_and_old_keys_can_then_go(customer, settings, capsys):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
+    Server.objects.filter(module="dns").delete()  # the migrations' DNS zones "server": no secrets
     _with_secrets(customer)
     before = _raw("provisioning_server", "credentials") + _raw("provisioning_service", "secrets")
     assert all(CANARY not in value for value in before)

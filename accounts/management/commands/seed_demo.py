@@ -23,7 +23,7 @@ from catalogue.demo import catalogue_seed
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones.demo import dns_plans_seed
-from provisioning.demo import sandbox_seed
+from provisioning.demo import dns_server_seed, sandbox_seed
 
 STAFF_EMAIL = "admin@example.com"
 CUSTOMER_EMAIL = "demo@example.com"
@@ -45,6 +45,7 @@ class Command(BaseCommand):
             catalogue_seed()
             sandbox_seed()
             dns_plans_seed()
+            dns_server_seed()
             self._demo_credit(customer)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
