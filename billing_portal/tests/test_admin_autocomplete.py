@@ -20,11 +20,11 @@ from djmoney.money import Money
 
 from accounts.models import Customer, User
 from accounts.tests.factories import CustomerFactory, UserFactory
+from billing.admin.payments import ManualPaymentForm
 from catalogue.tests.factories import ProductPriceFactory
 from credits.admin import CreditChangeForm, TokenGrantForm
 from invoices.admin_forms import ManualInvoiceForm
 from invoices.models import Invoice, Order
-from payments.admin import ManualPaymentForm
 from payments.models import Payment
 from provisioning.models import Service
 
