@@ -14,7 +14,7 @@ from django_countries.fields import CountryField
 from accounts.models import Customer, User, normalize_email
 from accounts.services import PROFILE_FIELDS
 from billing_portal.common.forms import SingleLineCharField, validate_single_line
-from invoices.tax import eu_vat_number_valid, is_eu_member
+from billing_portal.common.vat import eu_vat_number_valid, is_eu_member
 
 
 class RegistrationForm(forms.Form):

@@ -1,19 +1,19 @@
-"""Client-area account pages: registration, verification, login, passwords, profile,
-activity log and the dashboard."""
+"""Client-area account pages: registration, verification, login, passwords, profile and
+activity log. The dashboard, which shows every app's figures, is billing's
+(billing/views/dashboard.py)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic import DetailView, FormView, ListView
 
 from accounts import services
 from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
@@ -23,18 +23,6 @@ from accounts.selectors import audit_event_list_for_customer, customer_get_for_u
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.request import RequestMeta
 from billing_portal.common.throttle import throttled
-from credits.selectors import credit_balances_for_customer
-from invoices.selectors import (
-    amounts_due_for_customer,
-    invoice_list_for_customer,
-    invoice_next_due_for_customer,
-)
-from provisioning.selectors import service_counts_for_customer, services_setting_up_for_customer
-from provisioning.services.tokens import token_balance_get, token_currency
-
-DASHBOARD_RECENT_EVENTS = 5
-DASHBOARD_LATEST_INVOICES = 5
-DASHBOARD_SETTING_UP = 10
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -193,38 +181,3 @@ class ActivityDetailView(CustomerRequiredMixin, DetailView):
         return get_object_or_404(
             audit_event_list_for_customer(customer=self.customer), pk=self.kwargs["pk"]
         )
-
-
-class DashboardView(CustomerRequiredMixin, TemplateView):
-    """The customer's figures from each app's selectors: services by status, what is due,
-    credit and VPS tokens, the latest invoices, services being set up, recent activity. A
-    fixed number of queries however many services and invoices there are; the token balance
-    comes from the cache or one short call to VirtFusion, and an unreachable VirtFusion is
-    shown as such."""
-
-    template_name = "accounts/dashboard.html"
-
-    def get_context_data(self, **kwargs) -> dict:
-        customer = self.customer
-        context = super().get_context_data(**kwargs)
-        context["customer"] = customer
-        context["service_counts"] = service_counts_for_customer(customer=customer)
-        context["setting_up"] = services_setting_up_for_customer(customer=customer)[
-            :DASHBOARD_SETTING_UP
-        ]
-        context["amounts_due"] = amounts_due_for_customer(customer=customer)
-        context["next_invoice"] = invoice_next_due_for_customer(customer=customer)
-        context["latest_invoices"] = invoice_list_for_customer(customer=customer)[
-            :DASHBOARD_LATEST_INVOICES
-        ]
-        context["balance"], context["other_balances"] = credit_balances_for_customer(
-            customer=customer
-        )
-        context["token_balance"] = token_balance_get(customer=customer)
-        context["token_currency"] = token_currency()
-        context["tokens_per_unit"] = settings.VIRTFUSION_TOKENS_PER_UNIT
-        context["recent_events"] = audit_event_list_for_customer(customer=customer)[
-            :DASHBOARD_RECENT_EVENTS
-        ]
-        context["activity_url"] = reverse("accounts:activity_list")
-        return context

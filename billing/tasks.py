@@ -1,14 +1,27 @@
-"""Celery tasks of the billing app: take ids, reload, call one service."""
+"""Celery tasks of the billing app: take ids, reload, call one service.
 
-from celery import shared_task
+The payment tasks that settle invoices (webhook events, reconciliation, off-session renewal
+charges) are here since issue 13 and keep their payments.* names: beat's schedule, the
+outbox (payments.services.WEBHOOK_PROCESS_TASK) and queued messages call them by name."""
+
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.db import DatabaseError
+from django.utils import timezone
 
 from billing.services import (
     billing_run,
+    payments_reconcile,
+    renewals_charge_off_session,
     token_purchase_deliver,
     token_purchase_remove,
     token_purchases_sweep,
     token_removals_sweep,
+    webhook_event_process,
 )
+from billing_portal.common.retry import backoff
+from payments.services import WEBHOOK_MAX_ATTEMPTS, WebhookHandlerFailed, webhook_events_stale
 
 # Longer limits than the default: the run walks every service.
 RUN_LIMITS = {"soft_time_limit": 3300, "time_limit": 3600}
@@ -25,6 +38,54 @@ def billing_run_legacy_task() -> int:
     """The run under its name before it moved to billing (issue 13), so a message queued
     under that name before a deploy still runs. Remove once no such message can be left."""
     return billing_run().pk
+
+
+# A database error (the connection lost, a deadlock at commit) means nothing of the event
+# was applied or recorded: try again within seconds, for a few minutes, not only when the
+# sweep next looks (its five minutes are the last resort, for a worker that died).
+DATABASE_RETRIES = 12
+DATABASE_BACKOFF = {"base": timedelta(seconds=1), "cap": timedelta(seconds=30)}
+
+
+@shared_task(
+    bind=True,
+    name="payments.webhook_event_process",
+    autoretry_for=(WebhookHandlerFailed,),
+    retry_backoff=10,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=WEBHOOK_MAX_ATTEMPTS - 1,
+)
+def webhook_event_process_task(self: Task, webhook_event_id: int) -> str | None:
+    try:
+        event = webhook_event_process(webhook_event_id=webhook_event_id)
+    except DatabaseError as error:
+        wait = backoff(self.request.retries + 1, **DATABASE_BACKOFF)
+        raise self.retry(
+            exc=error, countdown=wait.total_seconds(), max_retries=DATABASE_RETRIES
+        ) from error
+    return event.status if event else None
+
+
+@shared_task(name="payments.webhook_events_sweep")
+def webhook_events_sweep_task() -> int:
+    """Queue events left unprocessed (worker killed, broker lost the message)."""
+    stale = webhook_events_stale()
+    for webhook_event_id in stale:
+        webhook_event_process_task.delay(webhook_event_id)
+    return len(stale)
+
+
+@shared_task(name="payments.reconcile")
+def payments_reconcile_task() -> dict[str, int]:
+    """Daily: record payments the gateways have and the portal missed."""
+    return payments_reconcile()
+
+
+@shared_task(name="payments.charge_due_renewals")
+def renewals_charge_off_session_task() -> dict[str, int]:
+    """Daily, after the billing run: charge renewals due today to saved default cards."""
+    return renewals_charge_off_session(today=timezone.localdate())
 
 
 # The token purchase tasks keep the names they had in credits (issue 13): queued messages,

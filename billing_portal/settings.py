@@ -451,7 +451,7 @@ X_FRAME_OPTIONS = "DENY"
 # form-action also covers the redirects that follow a form's POST (Chromium, Firefox), so it
 # lists where the payment forms send the customer: Stripe Checkout, Stripe's 3-D Secure page
 # and PayPal's approval pages. The service page adds its own panel's origin for "Open control
-# panel" (provisioning.views.ServiceDetailView).
+# panel" (billing.views.provisioning.ServiceDetailView).
 PAYMENT_FORM_TARGETS = [
     "https://checkout.stripe.com",
     "https://hooks.stripe.com",

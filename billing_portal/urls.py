@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.views import DashboardView
+from billing.views.dashboard import DashboardView
 from billing_portal import status
 from billing_portal.common.throttle import throttled
 from billing_portal.common.views import healthz
@@ -23,11 +23,11 @@ api_v1 = [
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("accounts/", include("accounts.urls")),
-    path("services/", include("provisioning.urls")),
-    path("invoices/", include("invoices.urls")),
-    path("order/", include("catalogue.urls")),
-    path("billing/", include("credits.urls")),
-    path("payments/", include("payments.urls")),
+    path("services/", include("billing.urls.provisioning")),
+    path("invoices/", include("billing.urls.invoices")),
+    path("order/", include("billing.urls.catalogue")),
+    path("billing/", include("billing.urls.credits")),
+    path("payments/", include("billing.urls.payments")),
     path("dns/", include("dnszones.urls")),
     # Before the admin's own URLs, whose app pattern would take "status".
     path("admin/status/", admin.site.admin_view(status.system_status), name="system-status"),

@@ -1,7 +1,7 @@
 """Which tax applies to a customer: location rate, exemption and EU reverse charge.
 
-The EU VAT number check is a format and checksum validation (python-stdnum), never a network
-lookup; staff can still mark a customer tax-exempt by hand.
+The EU VAT number check (billing_portal.common.vat) is a format and checksum validation,
+never a network lookup; staff can still mark a customer tax-exempt by hand.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from stdnum.eu import vat
 
 from accounts.models import Customer
+from billing_portal.common.vat import eu_vat_number_valid, is_eu_member
 from catalogue.models import TaxRate
 
 REVERSE_CHARGE_NOTE = (
@@ -28,26 +28,6 @@ class TaxTreatment:
     location_rate: Decimal  # percent at the buyer's location, to strip from inclusive prices
     reverse_charge: bool = False
     note: str = ""
-
-
-def is_eu_member(country_code: str) -> bool:
-    return country_code.lower() in vat.MEMBER_STATES
-
-
-def _vat_prefix(country_code: str) -> str:
-    return "EL" if country_code == "GR" else country_code
-
-
-def eu_vat_number_valid(*, number: str, country_code: str) -> bool:
-    """True when `number` is a well-formed VAT number of `country_code` (an EU state); the
-    country prefix may be left out."""
-    if not is_eu_member(country_code):
-        return False
-    prefix = _vat_prefix(country_code)
-    compact = "".join((number or "").split()).upper().replace("-", "").replace(".", "")
-    if not compact.startswith(prefix):
-        compact = prefix + compact
-    return vat.is_valid(compact)
 
 
 def is_eu_reverse_charge(customer: Customer, seller_country: str) -> bool:

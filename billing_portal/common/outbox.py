@@ -36,6 +36,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+# The portal's app (billing_portal/celery.py), current once Django is set up: the kernel
+# does not import the project.
+from celery import current_app
 from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
@@ -121,7 +124,7 @@ def _relay_batch(
 ) -> tuple[list[OutboxMessage], int, bool]:
     """Lock and publish the next unsent rows after id `after` that no other relay holds:
     (the rows, how many were published, whether a broker error stopped the pass)."""
-    from billing_portal.celery import app
+    app = current_app._get_current_object()
 
     eager = app.conf.task_always_eager
     with transaction.atomic():
@@ -169,7 +172,7 @@ def _failed(row: OutboxMessage, error: Exception) -> None:
 
 
 def _task(name: str):
-    from billing_portal.celery import app
+    app = current_app._get_current_object()
 
     if name not in app.tasks:
         # A web process imports only the task modules its code used; the outbox names

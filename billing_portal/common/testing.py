@@ -167,9 +167,10 @@ def celery_worker(
     `queue`, e.g. "default" on a broker of the test's own); yields (queue, process). Tasks
     sent meanwhile go to the broker (eager mode is off) and the worker is stopped at the end
     (or killed earlier by the test)."""
+    from celery import current_app
     from django.conf import settings
 
-    from billing_portal.celery import app as celery_app
+    celery_app = current_app._get_current_object()
 
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     variables = {
@@ -280,7 +281,9 @@ class RedisServer:
 def celery_broker(url: str) -> Iterator[None]:
     """Publish from this process to the broker at `url`, which is also the result backend
     (as one REDIS_URL makes them), eager mode off, until the end."""
-    from billing_portal.celery import app as celery_app
+    from celery import current_app
+
+    celery_app = current_app._get_current_object()
 
     conf = celery_app.conf
     names = ("broker_url", "broker_write_url", "result_backend", "task_always_eager")

@@ -17,8 +17,8 @@ from django.test import Client
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.management.commands.seed_demo import STAFF_EMAIL
 from accounts.models import User
+from billing.management.commands.seed_demo import STAFF_EMAIL
 from catalogue.models import Product
 from credits.services import credit_balance
 from dnszones.models import DnsAllowance, DnsOperation, Zone

@@ -20,13 +20,13 @@ from djmoney.money import Money
 
 from accounts.models import Customer, User
 from accounts.tests.factories import CustomerFactory, UserFactory
-from billing.admin import TokenGrantForm
+from billing.admin.payments import ManualPaymentForm
+from billing.admin.purchases import TokenGrantForm
 from catalogue.models import Order
 from catalogue.tests.factories import ProductPriceFactory
 from credits.admin import CreditChangeForm
 from invoices.admin_forms import ManualInvoiceForm
 from invoices.models import Invoice
-from payments.admin import ManualPaymentForm
 from payments.models import Payment
 from provisioning.models import Service
 

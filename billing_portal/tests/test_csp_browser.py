@@ -146,7 +146,7 @@ def test_open_control_panel_follows_the_redirect_to_the_panels_origin(
         external_id="sso-1",
     )
     monkeypatch.setattr(
-        "provisioning.views.service_login_url", lambda service: f"{panel}/accounts/login/"
+        "billing.views.provisioning.service_login_url", lambda service: f"{panel}/accounts/login/"
     )
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
     page.goto(f"{live_server.url}{reverse('provisioning:service_detail', args=[service.pk])}")

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.views import DashboardView
+from billing.views.dashboard import DashboardView
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 
 from accounts.tests.factories import CustomerFactory
+from billing_portal.common.vat import eu_vat_number_valid
 from catalogue.tests.factories import TaxRateFactory
-from invoices.tax import REVERSE_CHARGE_NOTE, eu_vat_number_valid, tax_treatment_for
+from invoices.tax import REVERSE_CHARGE_NOTE, tax_treatment_for
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
+from billing.tasks import payments_reconcile_task
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment
-from payments.tasks import payments_reconcile_task
 from payments.tests import stripe_events as se
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,7 @@ from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing.services import payments as billing_payments
 from billing.services import webhook_event_process
+from billing.tasks import webhook_events_sweep_task
 from billing_portal.common.audit import AuditEvent
 from invoices import services as invoice_services
 from invoices.audit import InvoiceAudit
@@ -25,7 +26,6 @@ from payments.audit import PaymentAudit
 from payments.events import PaymentSucceeded
 from payments.models import Payment, WebhookEvent
 from payments.services import WEBHOOK_MAX_ATTEMPTS, WebhookHandlerFailed
-from payments.tasks import webhook_events_sweep_task
 from payments.tests import stripe_events as se
 
 pytestmark = pytest.mark.django_db

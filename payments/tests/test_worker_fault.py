@@ -14,11 +14,11 @@ from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
+from billing.tasks import webhook_event_process_task, webhook_events_sweep_task
 from billing_portal.common.testing import celery_worker, database_url_for_tests, wait_for
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
-from payments.tasks import webhook_event_process_task, webhook_events_sweep_task
 from payments.tests import stripe_events as se
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

@@ -8,9 +8,9 @@ import io
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands.seed_demo import CUSTOMER_EMAIL
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
+from billing.management.commands.seed_demo import CUSTOMER_EMAIL
 from billing_portal.common.browser import browser_log_in
 from provisioning.models import Service
 

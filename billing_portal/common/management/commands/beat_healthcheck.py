@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from redbeat.schedulers import ensure_conf, get_redis
-
-from billing_portal.celery import app
 
 
 class Command(BaseCommand):
@@ -31,6 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, max_lag: float, **options) -> None:
+        app = current_app._get_current_object()  # the portal's (billing_portal/celery.py)
         schedule_key = ensure_conf(app).schedule_key
         try:
             # Scores are due times (UTC timestamps); -1 marks an entry with no next run.

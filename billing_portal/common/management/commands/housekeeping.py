@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.core.management.base import BaseCommand
-
-from billing_portal.celery import app as celery_app
 
 
 class Command(BaseCommand):

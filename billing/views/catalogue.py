@@ -1,7 +1,8 @@
 """Client-area ordering: catalogue → configure → review → place; cancel an unpaid order.
 
-The pages are the catalogue's; quoting, placing and cancelling the order call billing's
-ordering flow (views may call any layer)."""
+The pages show the catalogue; quoting, placing and cancelling the order are billing's ordering
+flow, so the pages live here (they were catalogue's until issue 13); templates stay under
+catalogue/."""
 
 from __future__ import annotations
 

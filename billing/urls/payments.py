@@ -4,7 +4,7 @@ stay what the providers were given, and no provider is named here."""
 
 from django.urls import URLPattern, path
 
-from payments import views
+from billing.views import payments as views
 from payments.gateways import registry
 from payments.gateways.base import HostedCheckout, OnSessionCharge, SavedCards, Subscriptions
 

@@ -1,5 +1,7 @@
-"""Client-area pages of the provisioning app: the services list, a service's page (status,
-plan, next due date, location, credentials), and the panel login link."""
+"""Client-area service pages: the services list, a service's page (status, plan, next due
+date, location, credentials), the panel login link and plan changes. Plan changes and card
+subscriptions are billing's and payments' flows, so the pages are billing's (they were
+provisioning's until issue 13); templates stay under provisioning/."""
 
 from urllib.parse import urlsplit
 

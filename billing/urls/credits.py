@@ -1,6 +1,6 @@
 from django.urls import path
 
-from credits import views
+from billing.views import credits as views
 
 app_name = "credits"
 

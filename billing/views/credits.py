@@ -1,5 +1,6 @@
-"""Client-area pages of the credits app: balances, buying credit and VPS tokens,
-transactions (with CSV), paying with credit."""
+"""Client-area credit pages: balances, buying credit and VPS tokens, transactions (with
+CSV), paying with credit. They span credits, invoices, payments and billing's purchases, so
+they are billing's (they were credits' until issue 13); templates stay under credits/."""
 
 from __future__ import annotations
 

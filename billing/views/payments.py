@@ -1,4 +1,6 @@
-"""Client-area payment pages: history, paying an invoice at a provider, coming back."""
+"""Client-area payment pages: history, paying an invoice at a provider, coming back. They
+settle invoices through billing, so they are billing's (they were payments' until issue 13);
+templates stay under payments/."""
 
 from __future__ import annotations
 

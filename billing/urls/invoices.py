@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoices import views
+from billing.views import invoices as views
 
 app_name = "invoices"
 

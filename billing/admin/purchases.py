@@ -1,6 +1,5 @@
-"""Staff screens of the billing app: the record of each billing run, read-only; VPS token
-purchases (read-only, granted and resolved through the token services, always with a reason)
-and refund shortfalls (resolved with a note)."""
+"""Staff screens of VPS token purchases (read-only, granted and resolved through the token
+services, always with a reason) and refund shortfalls (resolved with a note)."""
 
 from __future__ import annotations
 
@@ -16,27 +15,9 @@ from django.urls import path
 
 from accounts.models import Customer
 from billing import services as billing
-from billing.models import BillingRun, RefundShortfall, TokenPurchase
+from billing.models import RefundShortfall, TokenPurchase
 from billing_portal.common.admin import ReadOnlyAdminMixin, autocomplete, permission_check
 from billing_portal.common.errors import DomainError
-
-
-@admin.register(BillingRun)
-class BillingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """What each daily run did: counts per step, failed items and duration. Read-only."""
-
-    list_display = ("as_of", "status", "started_at", "duration_seconds", "summary", "error_count")
-    list_filter = ("status",)
-    date_hierarchy = "started_at"
-    readonly_fields = ("as_of", "status", "counts", "errors", "started_at", "finished_at")
-
-    @admin.display(description="Counts")
-    def summary(self, run: BillingRun) -> str:
-        return ", ".join(f"{step} {count}" for step, count in run.counts.items())
-
-    @admin.display(description="Errors")
-    def error_count(self, run: BillingRun) -> int:
-        return len(run.errors)
 
 
 class TokenGrantForm(forms.Form):

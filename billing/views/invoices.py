@@ -1,4 +1,6 @@
-"""Client-area invoice pages: list, detail, printable HTML and PDF download."""
+"""Client-area invoice pages: list, detail, printable HTML and PDF download. The detail
+page offers payment methods and credit (payments, credits), so the pages are billing's (they
+were invoices' until issue 13); templates stay under invoices/."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
+from credits.services import credit_balance
 from invoices.documents import invoice_pdf_filename, invoice_render_html, invoice_render_pdf
 from invoices.models import Invoice
 from invoices.selectors import (
@@ -15,6 +18,7 @@ from invoices.selectors import (
     invoice_get_for_customer,
     invoice_list_for_customer,
 )
+from payments.selectors import pay_methods_for_invoice, saved_cards_for_invoice
 
 
 class InvoiceListView(CustomerRequiredMixin, ListView):
@@ -56,8 +60,6 @@ class InvoiceDetailView(CustomerInvoiceMixin, DetailView):
         return self.get_invoice()
 
     def get_context_data(self, **kwargs) -> dict:
-        from payments.selectors import pay_methods_for_invoice, saved_cards_for_invoice
-
         context = super().get_context_data(**kwargs)
         context["pay_methods"] = pay_methods_for_invoice(invoice=self.object)
         context["saved_cards"] = saved_cards_for_invoice(invoice=self.object)
@@ -69,8 +71,6 @@ class InvoiceDetailView(CustomerInvoiceMixin, DetailView):
 
 def _credit_for(invoice: Invoice):
     """The customer's credit in the invoice's currency, when it can pay part of it."""
-    from credits.services import credit_balance
-
     if invoice.status != Invoice.Status.UNPAID or invoice.kind == Invoice.Kind.CREDIT_PURCHASE:
         return None
     balance = credit_balance(customer=invoice.customer, currency=str(invoice.currency))

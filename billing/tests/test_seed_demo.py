@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from djmoney.money import Money
 
-from accounts.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
 from accounts.models import Customer, User
+from billing.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
 from billing.services import OrderRequest, order_quote
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import ConfigurableOptionPrice, Product, ProductGroup, ProductPrice

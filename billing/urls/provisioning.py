@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning import views
+from billing.views import provisioning as views
 
 app_name = "provisioning"
 
