@@ -28,7 +28,7 @@ urlpatterns = [
     path("order/", include("billing.urls.catalogue")),
     path("billing/", include("billing.urls.credits")),
     path("payments/", include("billing.urls.payments")),
-    path("dns/", include("dnszones.urls")),
+    path("dns/", include("billing.urls.dns")),
     # Before the admin's own URLs, whose app pattern would take "status".
     path("admin/status/", admin.site.admin_view(status.system_status), name="system-status"),
     path("admin/", admin.site.urls),

@@ -124,7 +124,7 @@ STATE = [
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0001_billingrun_from_invoices"),
+        ("billing", "0002_dns_plans_become_products"),
         ("catalogue", "0002_orders_from_invoices"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("invoices", "0013_orders_moved_to_catalogue"),

@@ -304,7 +304,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
         ("accounts", "0012_auditevent_to_common"),
-        ("billing", "0001_billingrun_from_invoices"),
+        ("billing", "0003_service_change_from_provisioning"),
         ("credits", "0010_token_purchase_key_unique"),
         ("invoices", "0012_merge_billingrun_and_catalogue"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

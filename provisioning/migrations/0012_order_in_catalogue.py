@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("catalogue", "0002_orders_from_invoices"),
-        ("provisioning", "0010_catalogue_foreign_keys"),
+        ("provisioning", "0011_service_ends_on"),
     ]
 
     operations = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dnszones import views
+from billing.views import dns as views
 
 app_name = "dns"
 

@@ -1,6 +1,7 @@
-"""Client-area pages of the DNS app: the plan (a catalogue product of the `dns` module,
-ordered, switched and cancelled through billing and provisioning like any service), zones
-with usage against limits, a zone's record editor, zone deletion with confirmation."""
+"""Client-area pages of DNS, billing's as the plan is ordered and paid through billing: the
+plan (a catalogue product of the `dns` module, ordered, switched and cancelled through billing
+and provisioning like any service), zones with usage against limits, a zone's record editor,
+zone deletion with confirmation."""
 
 from __future__ import annotations
 
@@ -39,10 +40,8 @@ from dnszones.selectors import (
     zones_for_customer,
 )
 from dnszones.validation import PROXY_ALIAS
-from invoices import services as invoices
 from invoices.models import Invoice
-from invoices.services import OrderRequest
-from invoices.services.orders import order_invoice
+from invoices.selectors import order_invoice
 from provisioning import services as provisioning
 from provisioning.models import Service
 from provisioning.selectors import service_current_of_module
@@ -172,8 +171,10 @@ def _plan_quote(customer, product_id: int) -> PlanQuote:
     today = timezone.localdate()
     service = _dns_service(customer)
     if service is None:
-        request = OrderRequest(product=product, cycle=MONTHLY, currency=str(offer.price.currency))
-        total = invoices.order_quote(customer=customer, request=request).totals.total
+        request = billing.OrderRequest(
+            product=product, cycle=MONTHLY, currency=str(offer.price.currency)
+        )
+        total = billing.order_quote(customer=customer, request=request).totals.total
         end = today + relativedelta(months=1)
         return PlanQuote(offer, None, total, today, end, end)
     if service.status == Service.Status.PENDING:
@@ -241,7 +242,7 @@ class PlanConfirmView(CustomerRequiredMixin, View):
         if quote.from_plan is None:
             order = billing.order_place(
                 customer=customer,
-                request=OrderRequest(
+                request=billing.OrderRequest(
                     product=quote.plan.product,
                     cycle=MONTHLY,
                     currency=str(quote.plan.price.currency),
