@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.utils import timezone
-from djmoney.money import Money
 
 from billing import services as billing
 from billing.services import settlement
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry, TokenPurchase
 from invoices.audit import InvoiceAudit
@@ -36,10 +35,6 @@ EFFECTS = [
     "services_on_invoice_paid",
     "plan_changes_on_invoice_paid",
 ]
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _pay(invoice: Invoice, reference: str) -> None:

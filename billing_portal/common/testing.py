@@ -13,11 +13,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from django.db import connections
+from djmoney.money import Money
+
+
+def money(amount: str, currency: str) -> Money:
+    """An exact amount (from its text, never a float) in `currency`: `money("12.00", "USD")`."""
+    return Money(Decimal(amount), currency)
+
+
+def usd(amount: str) -> Money:
+    return money(amount, "USD")
+
+
+def eur(amount: str) -> Money:
+    return money(amount, "EUR")
 
 
 class _FormValues(HTMLParser):

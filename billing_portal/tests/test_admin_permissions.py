@@ -28,7 +28,6 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
@@ -36,7 +35,7 @@ from billing import services as billing_services
 from billing.models import BillingRun
 from billing.services import payment_record
 from billing_portal.common.models import OutboxMessage
-from billing_portal.common.testing import form_values
+from billing_portal.common.testing import form_values, usd
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
@@ -83,10 +82,6 @@ class Case:
     data: Callable[[Env], dict] = lambda env: {}
     method: str = "post"
     pages: Callable[[Env], list[str]] = lambda env: []  # admin pages showing its button
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def fresh(obj: Model) -> Any:

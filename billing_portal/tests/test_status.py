@@ -16,7 +16,6 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 from kombu import Queue
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,6 +26,7 @@ from billing.models import BillingRun
 from billing_portal import status
 from billing_portal.celery import app as celery_app
 from billing_portal.common.models import PortalBackup
+from billing_portal.common.testing import usd
 from credits.models import RefundShortfall, TokenPurchase
 from dnszones.models import DnsOperation
 from invoices import services as invoice_services
@@ -40,10 +40,6 @@ TOKEN = "m" * 40
 USD = "USD"
 
 
-def _usd(value: str) -> Money:
-    return Money(Decimal(value), USD)
-
-
 def _provisioning_operation(status_: str) -> ProvisioningOperation:
     server = ServerFactory()
     service = Service.objects.create(
@@ -51,7 +47,7 @@ def _provisioning_operation(status_: str) -> ProvisioningOperation:
         product=panel_product(server),
         cycle="monthly",
         currency=USD,
-        recurring_amount=_usd("10"),
+        recurring_amount=usd("10"),
         server=server,
         status="failed",
     )
@@ -83,13 +79,13 @@ def _token_purchase(status_: str) -> TokenPurchase:
         tokens=Decimal("500"),
         rate=Decimal("100"),
         currency=USD,
-        amount=_usd("0"),
+        amount=usd("0"),
         reason="Outage",
     )
 
 
 def _shortfall(status_: str) -> RefundShortfall:
-    line = invoice_services.LineDraft(kind="manual", description="Work", unit_price=_usd("40"))
+    line = invoice_services.LineDraft(kind="manual", description="Work", unit_price=usd("40"))
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency=USD, lines=[line]
     )
@@ -100,7 +96,7 @@ def _shortfall(status_: str) -> RefundShortfall:
         invoice=invoice,
         kind="credit",
         currency=USD,
-        amount=_usd("5"),
+        amount=usd("5"),
         description="Spent.",
         status=status_,
         **resolved,

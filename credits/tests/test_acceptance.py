@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from billing.services import billing_run
+from billing_portal.common.testing import usd
 from credits.models import CreditEntry
 from credits.tests.test_paying_with_credit import _invoice, _renewing_service
 from invoices.models import Invoice
@@ -21,10 +20,6 @@ from invoices.models import Invoice
 pytestmark = pytest.mark.django_db
 
 STRIPE = "https://api.stripe.com/v1"
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _stripe_checkout(mocked) -> None:

@@ -6,10 +6,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from djmoney.money import Money
 
 from billing import services as billing_services
 from billing.services import billing_run, payment_record
+from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductPriceFactory
 from credits import services
 from credits.errors import InsufficientCredit
@@ -20,10 +20,6 @@ from payments.models import Payment
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _invoice(customer, amount="100.00") -> Invoice:

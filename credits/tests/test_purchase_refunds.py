@@ -20,6 +20,7 @@ from djmoney.money import Money
 
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from credits import services
 from credits.audit import CreditAudit
 from credits.errors import CreditsError
@@ -42,10 +43,6 @@ PAYPAL_TOKEN = {
     "expires_in": 32400,
     "nonce": "n",
 }
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 @pytest.fixture(autouse=True)

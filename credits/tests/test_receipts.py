@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
+from billing_portal.common.testing import usd
 from credits import services
 from credits.models import CreditEntry
 from dnszones import services as dns_services
@@ -22,10 +21,6 @@ from dnszones.models import DnsPlan
 from invoices import services as invoice_services
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _fund(customer, amount: str = "100.00") -> CreditEntry:

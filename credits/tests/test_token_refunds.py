@@ -13,11 +13,11 @@ import requests
 import responses
 from django.core import mail
 from django.utils import timezone
-from djmoney.money import Money
 
 from billing import services as billing_services
 from billing.services import payment_record
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from credits import services
 from credits.audit import CreditAudit
 from credits.models import CreditAccount, RefundShortfall, TokenPurchase
@@ -26,10 +26,6 @@ from payments.models import Payment
 from payments.services import payment_refund_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _purchase(customer, status: str, *, amount="25.00", credit_id: int | None = 77):

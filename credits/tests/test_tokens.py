@@ -13,13 +13,13 @@ import requests
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 from responses import matchers
 
 from accounts.tests.factories import UserFactory
 from billing import services as billing_services
 from billing.services import payment_record
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.models import TaxRate
 from credits import services
 from credits.audit import CreditAudit
@@ -31,10 +31,6 @@ from payments.models import Payment
 from provisioning.tests.test_virtfusion_adapter import refused
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _credit_url(customer) -> str:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
+from billing_portal.common.testing import usd
 from credits import services
 from credits.models import CreditAccount, CreditEntry
 from invoices import services as invoice_services
 from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _give(customer, amount: str, key: str) -> None:

@@ -12,16 +12,13 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory, UserFactory
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from invoices import services
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoicesError
 from invoices.models import CreditNote, Invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _paid(customer, amount="100.00") -> Invoice:

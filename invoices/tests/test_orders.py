@@ -12,6 +12,7 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import eur
 from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
 from catalogue.models import ConfigurableOptionPrice, Coupon
 from catalogue.tests.factories import (
@@ -29,10 +30,6 @@ from provisioning.models import Service
 pytestmark = pytest.mark.django_db
 
 TODAY = date(2026, 5, 10)
-
-
-def eur(value: str) -> Money:
-    return Money(Decimal(value), "EUR")
 
 
 @pytest.fixture(autouse=True)

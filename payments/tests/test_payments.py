@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.urls import reverse
 from djmoney.money import Money
@@ -13,6 +11,7 @@ from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
 from billing.services import payments as billing_payments
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
@@ -21,10 +20,6 @@ from payments.errors import RefundNotPossible
 from payments.models import Payment
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _invoice(customer=None, amount="100.00") -> Invoice:

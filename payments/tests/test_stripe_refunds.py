@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
 import responses
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
+from billing_portal.common.testing import eur
 from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
@@ -22,10 +21,6 @@ from payments.tests import stripe_events as se
 pytestmark = pytest.mark.django_db
 
 API = "https://api.stripe.com/v1"
-
-
-def eur(value: str) -> Money:
-    return Money(Decimal(value), "EUR")
 
 
 @pytest.fixture(autouse=True)
