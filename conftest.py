@@ -13,7 +13,8 @@ from celery._state import _set_task_join_will_block
 from django.conf import settings
 from django.db import connection
 
-from accounts.tests.factories import CustomerFactory
+from accounts.tests.factories import CustomerFactory, UserFactory
+from accounts.tests.helpers import logged_in, staff_user
 
 pytest_plugins = ["billing_portal.common.browser", "billing_portal.common.socket_guard"]
 
@@ -71,6 +72,31 @@ def other_customer(db):
     return CustomerFactory()
 
 
+@pytest.fixture
+def staff_client(client):
+    """The test client logged in as staff with every right (a superuser)."""
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def staff_client_factory(db):
+    """Clients of their own, each logged in as a new staff member with only the permissions
+    named: `staff_client_factory("change_credit", "view_customer")`."""
+
+    def make(*codenames: str, superuser: bool = False):
+        return logged_in(staff_user(*codenames, superuser=superuser))
+
+    return make
+
+
+@pytest.fixture
+def staff_alerts(settings):
+    """Staff alerts (mail_admins) go to ops@example.com."""
+    settings.ADMINS = [("Staff", "ops@example.com")]
+    return settings
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     # Expose each phase's report on the item so fixtures can react to failures
@@ -88,6 +114,24 @@ def stripe_settings(settings):
     settings.STRIPE_SECRET_KEY = "sk_test_dummy"  # noqa: S105 (a test key)
     settings.STRIPE_WEBHOOK_SECRET = stripe_events.SECRET
     return settings
+
+
+@pytest.fixture
+def paypal_settings(settings):
+    """PayPal configured for its sandbox with test credentials and webhook id, and no cached
+    access token before or after (each test mocks the token call it needs)."""
+    from django.core.cache import cache
+
+    from payments.gateways.registry import checkout_gateway
+
+    settings.PAYPAL_CLIENT_ID = "client-id"
+    settings.PAYPAL_CLIENT_SECRET = "client-secret"  # noqa: S105 (a test secret)
+    settings.PAYPAL_WEBHOOK_ID = "WH-ID-1"
+    settings.PAYPAL_MODE = "sandbox"
+    token_key = checkout_gateway("paypal").token_key
+    cache.delete(token_key)
+    yield settings
+    cache.delete(token_key)
 
 
 @pytest.fixture

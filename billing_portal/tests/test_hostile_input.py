@@ -629,10 +629,9 @@ def _payments(w: SimpleNamespace) -> None:
 
 
 @pytest.fixture
-def world(monkeypatch, settings, stripe_settings, mocked) -> SimpleNamespace:
+def world(monkeypatch, settings, stripe_settings, paypal_settings, mocked) -> SimpleNamespace:
     """Everything the forms act on, for one customer; providers configured but unreachable
     (`mocked` answers nothing), so no case can reach a real provider."""
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
     # Every case must reach its form; the throttles are tested in accounts/tests/test_throttles.py.
     settings.RATELIMIT_ENABLE = False
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)

@@ -84,12 +84,6 @@ def test_customer_sees_credit_notes_on_the_invoice(client, customer):
     assert "Goodwill" in html
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
 def test_staff_create_a_manual_invoice(staff_client, customer):
     url = reverse("admin:invoices_invoice_manual")
     assert staff_client.get(url).status_code == 200

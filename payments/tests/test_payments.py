@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory, UserFactory
+from accounts.tests.factories import CustomerFactory
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
 from billing.services import payments as billing_payments
@@ -143,12 +143,6 @@ def test_refunding_a_held_payment_issues_no_credit_note():
 
 
 # --- staff screens ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_staff_record_a_partial_bank_transfer(staff_client):

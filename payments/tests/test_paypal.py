@@ -24,7 +24,7 @@ from payments.gateways.registry import checkout_gateway
 from payments.models import Payment, PaymentAttempt, RefundRequest, WebhookEvent
 from payments.tests import vendor_payloads
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("paypal_settings")]
 
 API = "https://api-m.sandbox.paypal.com"
 TOKEN = {
@@ -35,17 +35,6 @@ TOKEN = {
     "expires_in": 32400,
     "nonce": "n",
 }
-
-
-@pytest.fixture(autouse=True)
-def _paypal(settings):
-    settings.PAYPAL_CLIENT_ID = "client-id"
-    settings.PAYPAL_CLIENT_SECRET = "client-secret"
-    settings.PAYPAL_WEBHOOK_ID = "WH-ID-1"
-    settings.PAYPAL_MODE = "sandbox"
-    cache.delete(checkout_gateway("paypal").token_key)
-    yield
-    cache.delete(checkout_gateway("paypal").token_key)
 
 
 @pytest.fixture

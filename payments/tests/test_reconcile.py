@@ -17,12 +17,7 @@ from payments.models import Payment
 from payments.tasks import payments_reconcile_task
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 
 def _invoice() -> Invoice:
@@ -85,17 +80,12 @@ def test_without_stripe_there_is_nothing_to_reconcile(settings):
     }
 
 
-def test_paypal_transactions_the_portal_missed_are_recorded(settings):
-    from django.core.cache import cache
-
-    from payments.gateways.registry import checkout_gateway
+def test_paypal_transactions_the_portal_missed_are_recorded(settings, paypal_settings):
     from payments.models import GatewayPlan, GatewaySubscription
     from payments.tests.test_paypal import TOKEN
     from provisioning.models import Service
 
     settings.STRIPE_SECRET_KEY = ""
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "client-id", "client-secret"
-    cache.delete(checkout_gateway("paypal").token_key)
     missed = _invoice()
     service = Service.objects.create(
         customer=missed.customer,
@@ -162,7 +152,6 @@ def test_paypal_transactions_the_portal_missed_are_recorded(settings):
     renewal.refresh_from_db()
     assert (missed.status, renewal.status) == ("paid", "paid")
     assert set(Payment.objects.values_list("reference", flat=True)) == {"CAP-MISSED", "SALE-MISSED"}
-    cache.delete(checkout_gateway("paypal").token_key)
 
 
 def missed_product():

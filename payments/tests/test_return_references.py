@@ -29,10 +29,9 @@ BAD_REFERENCES = ["", " ", "\x00", "cs_test\x00", "r" * 10_000, "cs\u202etest", 
 
 
 @pytest.fixture
-def failed_attempts(customer, stripe_settings, settings):
+def failed_attempts(customer, stripe_settings, paypal_settings):
     """Checkouts, card set-ups and a PayPal subscription that failed before the provider gave
     them a reference (the provider was down): their reference is empty."""
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
     line = invoice_services.LineDraft(
         kind="manual", description="x", unit_price=Money(Decimal("30.00"), "USD")
     )

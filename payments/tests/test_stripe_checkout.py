@@ -16,14 +16,9 @@ from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 API = "https://api.stripe.com/v1"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
 
 
 def _invoice(customer, amount="49.99") -> Invoice:

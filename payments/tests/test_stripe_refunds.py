@@ -18,14 +18,9 @@ from payments.errors import RefundNotPossible
 from payments.models import Payment, RefundRequest
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 API = "https://api.stripe.com/v1"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
 
 
 @pytest.fixture

@@ -28,14 +28,9 @@ from payments.services import WEBHOOK_MAX_ATTEMPTS, WebhookHandlerFailed
 from payments.tasks import webhook_events_sweep_task
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 URL = "/webhooks/stripe/"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
 
 
 @pytest.fixture

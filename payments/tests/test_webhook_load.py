@@ -27,16 +27,14 @@ from payments.models import Payment, PaymentAttempt, WebhookEvent
 from payments.services import webhook_event_receive
 from payments.tests import stripe_events as se
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("stripe_settings"),
+]
 
 EVENTS = 1_000
 CLIENTS = 20
-
-
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    settings.STRIPE_WEBHOOK_SECRET = se.SECRET
 
 
 def test_webhook_and_return_page_racing_record_one_payment():

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from accounts.tests.factories import UserFactory
 from billing_portal.common.testing import form_values
 from catalogue.tests.factories import ConfigurableOptionFactory, ProductFactory, ProductGroupFactory
 from provisioning.models import ProvisioningOperation, Server, Service, ServiceOption
@@ -18,12 +17,6 @@ from provisioning.tests.factories import ServerFactory, ServerGroupFactory, pane
 
 pytestmark = pytest.mark.django_db
 SECRET = "ptla_secret-value-never-shown"
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_server_credentials_are_write_only(staff_client):

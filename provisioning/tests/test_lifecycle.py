@@ -25,8 +25,7 @@ Op = ProvisioningOperation
 
 
 @pytest.fixture(autouse=True)
-def _staff(settings):
-    settings.ADMINS = [("Staff", "ops@example.com")]
+def _staff(staff_alerts):
     cache.clear()
 
 

@@ -14,12 +14,7 @@ from provisioning.panels.sandbox import SandboxPanel
 from provisioning.tasks import servers_check_task
 from provisioning.tests.factories import ServerFactory, panel_product
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _staff(settings):
-    settings.ADMINS = [("Staff", "ops@example.com")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_alerts")]
 
 
 def test_health_check_records_online_state(monkeypatch, django_capture_on_commit_callbacks):
