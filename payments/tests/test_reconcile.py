@@ -9,7 +9,6 @@ import pytest
 import responses
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from invoices import services as invoice_services
 from invoices.models import Invoice
@@ -20,18 +19,11 @@ from payments.tests import stripe_events as se
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 
-def _invoice() -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("25"), "USD")
+def test_missed_payments_are_recorded_and_known_ones_left_alone(invoice_factory):
+    known, missed = (
+        invoice_factory(amount="25", description="x"),
+        invoice_factory(amount="25", description="x"),
     )
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="USD", lines=[line]
-    )
-    return billing_services.invoice_issue(invoice_id=draft.pk)
-
-
-def test_missed_payments_are_recorded_and_known_ones_left_alone():
-    known, missed = _invoice(), _invoice()
     billing_services.payment_record(
         invoice_id=known.pk,
         gateway="stripe",
@@ -80,13 +72,15 @@ def test_without_stripe_there_is_nothing_to_reconcile(settings):
     }
 
 
-def test_paypal_transactions_the_portal_missed_are_recorded(settings, paypal_settings):
+def test_paypal_transactions_the_portal_missed_are_recorded(
+    settings, paypal_settings, invoice_factory
+):
     from payments.models import GatewayPlan, GatewaySubscription
     from payments.tests.test_paypal import TOKEN
     from provisioning.models import Service
 
     settings.STRIPE_SECRET_KEY = ""
-    missed = _invoice()
+    missed = invoice_factory(amount="25", description="x")
     service = Service.objects.create(
         customer=missed.customer,
         product=missed_product(),

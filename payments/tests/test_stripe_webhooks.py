@@ -13,12 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
-from billing import services as billing_services
 from billing.services import payments as billing_payments
 from billing.services import webhook_event_process
 from billing_portal.common.audit import AuditEvent
-from invoices import services as invoice_services
 from invoices.audit import InvoiceAudit
 from invoices.models import CreditNote, Invoice
 from payments.audit import PaymentAudit
@@ -34,14 +31,8 @@ URL = "/webhooks/stripe/"
 
 
 @pytest.fixture
-def invoice() -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="Work", unit_price=Money(Decimal("100"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="USD", lines=[line]
-    )
-    return billing_services.invoice_issue(invoice_id=draft.pk)
+def invoice(invoice_factory) -> Invoice:
+    return invoice_factory(amount="100")
 
 
 def deliver(client, capture, payload, **signing):
