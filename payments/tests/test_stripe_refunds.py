@@ -8,10 +8,8 @@ import pytest
 import responses
 from django.urls import reverse
 
-from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.testing import eur
-from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments import services
 from payments.errors import RefundNotPossible
@@ -24,12 +22,8 @@ API = "https://api.stripe.com/v1"
 
 
 @pytest.fixture
-def payment() -> Payment:
-    line = invoice_services.LineDraft(kind="manual", description="Hosting", unit_price=eur("80"))
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="EUR", lines=[line]
-    )
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+def payment(invoice_factory) -> Payment:
+    invoice = invoice_factory(amount="80", currency="EUR", description="Hosting")
     return billing_services.payment_record(
         invoice_id=invoice.pk, gateway="stripe", reference="pi_ref", amount=eur("80")
     )

@@ -21,7 +21,6 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.testing import errors_of, run_together
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, PaymentAttempt, WebhookEvent
 from payments.services import webhook_event_receive
@@ -37,13 +36,9 @@ EVENTS = 1_000
 CLIENTS = 20
 
 
-def test_webhook_and_return_page_racing_record_one_payment():
+def test_webhook_and_return_page_racing_record_one_payment(invoice_factory):
     customer = CustomerFactory()
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("20"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    invoice = invoice_factory(customer, "20", description="x")
     PaymentAttempt.objects.create(
         invoice=invoice,
         customer=customer,
