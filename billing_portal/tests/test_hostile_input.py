@@ -504,12 +504,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 # --- the state in which every form above would succeed --------------------------------------
 
 
-def _invoice(customer) -> object:
-    line = invoice_services.LineDraft(kind="manual", description="Hosting", unit_price=usd("30.00"))
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
-
-
 def _dns(w: SimpleNamespace) -> None:
     dns_services.dns_plan_buy(
         customer=w.customer, plan_id=DnsPlan.objects.get(name="Basic").pk, request_key="world"
@@ -629,7 +623,9 @@ def _payments(w: SimpleNamespace) -> None:
 
 
 @pytest.fixture
-def world(monkeypatch, settings, stripe_settings, paypal_settings, mocked) -> SimpleNamespace:
+def world(
+    monkeypatch, settings, stripe_settings, paypal_settings, mocked, invoice_factory
+) -> SimpleNamespace:
     """Everything the forms act on, for one customer; providers configured but unreachable
     (`mocked` answers nothing), so no case can reach a real provider."""
     # Every case must reach its form; the throttles are tested in accounts/tests/test_throttles.py.
@@ -639,7 +635,7 @@ def world(monkeypatch, settings, stripe_settings, paypal_settings, mocked) -> Si
     credit_entry_append(
         customer=w.customer, amount=usd("100"), kind="admin_add", idempotency_key="world"
     )
-    w.invoice = _invoice(w.customer)
+    w.invoice = invoice_factory(w.customer, "30.00", description="Hosting")
     w.event = AuditEventFactory(customer=w.customer)
     w.uid = urlsafe_base64_encode(force_bytes(w.customer.user.pk))
     w.reset_token = default_token_generator.make_token(w.customer.user)
