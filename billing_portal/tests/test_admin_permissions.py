@@ -50,7 +50,11 @@ from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, Order, UsageRecord
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Server, Service, SitePlan
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import (
+    ServerFactory,
+    ServerGroupFactory,
+    service_on,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,15 +107,8 @@ def changelist(model: type[Model]) -> str:
 
 def _service(status: str = "active", *, on_panel: bool = True) -> Service:
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=CustomerFactory(),
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=usd("10"),
-        server=server,
-        status=status,
-        next_due_date=date(2026, 5, 1),
+    service = service_on(
+        server, customer=CustomerFactory(), status=status, next_due_date=date(2026, 5, 1)
     )
     if on_panel:
         service.external_id = f"sandbox-svc-{service.pk}"

@@ -29,8 +29,8 @@ from dnszones.models import DnsOperation
 from payments.models import Payment, WebhookEvent
 from payments.services import webhook_event_reprocess
 from payments.tests import stripe_events as se
-from provisioning.models import ProvisioningOperation, Service
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.models import ProvisioningOperation
+from provisioning.tests.factories import ServerFactory, service_on
 
 pytestmark = pytest.mark.django_db
 
@@ -53,13 +53,8 @@ def _event(status: str, name: str) -> WebhookEvent:
 
 def _operation(status: str, name: str) -> ProvisioningOperation:
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=CustomerFactory(),
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Money(Decimal("5"), "USD"),
-        server=server,
+    service = service_on(
+        server, customer=CustomerFactory(), recurring_amount=Money(Decimal("5"), "USD")
     )
     return ProvisioningOperation.objects.create(
         service=service,

@@ -32,8 +32,8 @@ from credits.models import RefundShortfall, TokenPurchase
 from dnszones.models import DnsOperation
 from invoices import services as invoice_services
 from payments.models import WebhookEvent
-from provisioning.models import ProvisioningOperation, Service
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.models import ProvisioningOperation
+from provisioning.tests.factories import ServerFactory, service_on
 
 pytestmark = pytest.mark.django_db
 
@@ -43,15 +43,7 @@ USD = "USD"
 
 def _provisioning_operation(status_: str) -> ProvisioningOperation:
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=CustomerFactory(),
-        product=panel_product(server),
-        cycle="monthly",
-        currency=USD,
-        recurring_amount=usd("10"),
-        server=server,
-        status="failed",
-    )
+    service = service_on(server, customer=CustomerFactory(), status="failed")
     return ProvisioningOperation.objects.create(
         service=service, kind="create", idempotency_key=uuid.uuid4().hex, status=status_
     )
