@@ -177,6 +177,15 @@ def paypal_settings(settings):
 
 
 @pytest.fixture
+def virtfusion_settings(settings):
+    """VirtFusion configured: its API at https://cp.example.test/api/v1 (each test mocks the
+    calls it expects) with the token "vf-token"."""
+    settings.VIRTFUSION_URL = "https://cp.example.test"
+    settings.VIRTFUSION_API_TOKEN = "vf-token"  # noqa: S105 (a test token)
+    return settings
+
+
+@pytest.fixture
 def mocked():
     """External HTTP APIs (gateways, panels) mocked with `responses`, strictly: a call that is
     not registered fails (ConnectionError), and so does a registered call the test never made,

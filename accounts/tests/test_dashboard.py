@@ -28,8 +28,7 @@ VF = "https://cp.example.test/api/v1"
 
 
 @pytest.fixture
-def virtfusion(settings, mocked):
-    settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "vf"
+def virtfusion(virtfusion_settings, mocked):
     cache.clear()
     yield mocked
     cache.clear()

@@ -80,9 +80,8 @@ def test_there_is_no_registry_to_register_with():
 
 
 def test_paying_has_every_effect_with_nothing_registered(
-    customer, settings, django_capture_on_commit_callbacks
+    customer, virtfusion_settings, django_capture_on_commit_callbacks
 ):
-    settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "vf"
     order = _order(customer)
     credit_invoice = billing.credit_purchase_start(customer=customer, amount=usd("20"), actor=None)
     token_invoice = billing.token_purchase_start(customer=customer, amount=usd("5"), actor=None)
