@@ -193,8 +193,8 @@ def test_payment_history_shows_own_payments_in_constant_queries(
     assert len(one.captured_queries) == len(fifty.captured_queries)
 
 
-def test_invoice_page_lists_its_payments(client, customer, other_customer, invoice_factory):
-    invoice = invoice_factory(customer)
+def test_invoice_page_lists_its_payments(client, customer, other_customer, issued_invoice):
+    invoice = issued_invoice
     _record(invoice, reference="bank-1", amount="40.00", method="bank_transfer")
     client.force_login(customer.user)
     html = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
