@@ -13,7 +13,11 @@ from celery._state import _set_task_join_will_block
 from django.conf import settings
 from django.db import connection
 
-from accounts.tests.factories import CustomerFactory
+from accounts.tests.factories import CustomerFactory, UserFactory
+from accounts.tests.helpers import logged_in, staff_user
+from billing import services as billing_services
+from billing_portal.common.testing import money
+from invoices import services as invoice_services
 
 pytest_plugins = ["billing_portal.common.browser", "billing_portal.common.socket_guard"]
 
@@ -71,6 +75,70 @@ def other_customer(db):
     return CustomerFactory()
 
 
+@pytest.fixture
+def invoice_factory():
+    """Issues invoices as the portal does, through billing's `invoice_issue` (so credit
+    applies itself after the commit and a zero total is settled at once):
+    `invoice_factory(customer, "49.99", "EUR")` is one manual line of that amount, `lines=3`
+    three of them, each described `description.format(n=<line number>)`; without a customer,
+    a new one. The factory lives here, above every app, so that any app's tests may use it by
+    name without importing billing."""
+
+    def issue(
+        customer=None,
+        amount: str = "100.00",
+        currency: str = "USD",
+        *,
+        lines: int = 1,
+        description: str = "Work",
+    ):
+        drafts = [
+            invoice_services.LineDraft(
+                kind="manual",
+                description=description.format(n=n),
+                unit_price=money(amount, currency),
+            )
+            for n in range(lines)
+        ]
+        draft = invoice_services.invoice_create_draft(
+            customer=customer or CustomerFactory(), currency=currency, lines=drafts
+        )
+        return billing_services.invoice_issue(invoice_id=draft.pk)
+
+    return issue
+
+
+@pytest.fixture
+def issued_invoice(customer, invoice_factory):
+    """An issued invoice of `customer`: one line of 100.00 USD."""
+    return invoice_factory(customer)
+
+
+@pytest.fixture
+def staff_client(client):
+    """The test client logged in as staff with every right (a superuser)."""
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def staff_client_factory(db):
+    """Clients of their own, each logged in as a new staff member with only the permissions
+    named: `staff_client_factory("change_credit", "view_customer")`."""
+
+    def make(*codenames: str, superuser: bool = False):
+        return logged_in(staff_user(*codenames, superuser=superuser))
+
+    return make
+
+
+@pytest.fixture
+def staff_alerts(settings):
+    """Staff alerts (mail_admins) go to ops@example.com."""
+    settings.ADMINS = [("Staff", "ops@example.com")]
+    return settings
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     # Expose each phase's report on the item so fixtures can react to failures
@@ -87,6 +155,33 @@ def stripe_settings(settings):
 
     settings.STRIPE_SECRET_KEY = "sk_test_dummy"  # noqa: S105 (a test key)
     settings.STRIPE_WEBHOOK_SECRET = stripe_events.SECRET
+    return settings
+
+
+@pytest.fixture
+def paypal_settings(settings):
+    """PayPal configured for its sandbox with test credentials and webhook id, and no cached
+    access token before or after (each test mocks the token call it needs)."""
+    from django.core.cache import cache
+
+    from payments.gateways.registry import checkout_gateway
+
+    settings.PAYPAL_CLIENT_ID = "client-id"
+    settings.PAYPAL_CLIENT_SECRET = "client-secret"  # noqa: S105 (a test secret)
+    settings.PAYPAL_WEBHOOK_ID = "WH-ID-1"
+    settings.PAYPAL_MODE = "sandbox"
+    token_key = checkout_gateway("paypal").token_key
+    cache.delete(token_key)
+    yield settings
+    cache.delete(token_key)
+
+
+@pytest.fixture
+def virtfusion_settings(settings):
+    """VirtFusion configured: its API at https://cp.example.test/api/v1 (each test mocks the
+    calls it expects) with the token "vf-token"."""
+    settings.VIRTFUSION_URL = "https://cp.example.test"
+    settings.VIRTFUSION_API_TOKEN = "vf-token"  # noqa: S105 (a test token)
     return settings
 
 

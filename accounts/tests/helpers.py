@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import Permission
 from django.test import Client
 
-from accounts.models import Customer
+from accounts.models import Customer, User
+from accounts.tests.factories import UserFactory
 
 
 def assert_customer_isolation(
@@ -40,3 +42,19 @@ def assert_customer_isolation(
             f"{method.upper()} {url} by its owner gave {response.status_code}"
         )
     client.logout()
+
+
+def staff_user(*codenames: str, superuser: bool = False) -> User:
+    """A new staff member holding the permissions named by `codenames` (every one with
+    `superuser=True`), read again so no permission set is cached on it."""
+    user = UserFactory(is_staff=True, is_superuser=superuser)
+    if codenames:
+        user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return User.objects.get(pk=user.pk)
+
+
+def logged_in(user: User) -> Client:
+    """A client of its own, logged in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client

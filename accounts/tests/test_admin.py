@@ -6,16 +6,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.audit import AccountAudit
-from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from accounts.tests.factories import AuditEventFactory, CustomerFactory
 from payments.audit import PaymentAudit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 @pytest.mark.parametrize(

@@ -145,10 +145,10 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     from decimal import Decimal
 
     from django.utils import timezone
-    from djmoney.money import Money
 
     from billing.services import payment_record
     from billing_portal.common.audit import AuditEvent
+    from billing_portal.common.testing import usd
     from catalogue.models import ConfigurableOptionPrice, TaxRate
     from catalogue.tests.factories import (
         ConfigurableOptionFactory,
@@ -162,9 +162,6 @@ def _client_area_with_data(customer, settings, monkeypatch) -> dict[str, str]:
     from payments.models import SavedPaymentMethod
     from provisioning.models import Service
     from provisioning.tests.factories import ServerFactory, panel_product, placed_product
-
-    def usd(value: str) -> Money:
-        return Money(Decimal(value), "USD")
 
     settings.STRIPE_SECRET_KEY = "sk_test_dummy"
     dns_seed()

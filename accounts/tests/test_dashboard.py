@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 import requests
@@ -14,9 +13,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from djmoney.money import Money
 
 from billing import services as billing_services
+from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductFactory
 from credits.services import credit_entry_append
 from invoices import services as invoice_services
@@ -28,13 +27,8 @@ pytestmark = pytest.mark.django_db
 VF = "https://cp.example.test/api/v1"
 
 
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
-
-
 @pytest.fixture
-def virtfusion(settings, mocked):
-    settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "vf"
+def virtfusion(virtfusion_settings, mocked):
     cache.clear()
     yield mocked
     cache.clear()

@@ -22,6 +22,7 @@ from billing import services as billing_services
 from billing.audit import RefundAudit
 from billing.models import RefundShortfall
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from credits import services
 from credits.audit import CreditAudit
 from credits.errors import CreditsError
@@ -31,7 +32,10 @@ from payments.gateways.registry import checkout_gateway
 from payments.models import Payment
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("stripe_settings", "paypal_settings", "staff_alerts"),
+]
 
 STRIPE = "https://api.stripe.com/v1"
 PAYPAL = "https://api-m.sandbox.paypal.com"
@@ -43,21 +47,6 @@ PAYPAL_TOKEN = {
     "expires_in": 32400,
     "nonce": "n",
 }
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
-
-
-@pytest.fixture(autouse=True)
-def _gateways(stripe_settings, settings):
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "client-id", "client-secret"
-    settings.PAYPAL_WEBHOOK_ID, settings.PAYPAL_MODE = "WH-ID-1", "sandbox"
-    settings.ADMINS = [("Staff", "ops@example.com")]
-    token_key = checkout_gateway("paypal").token_key
-    cache.delete(token_key)
-    yield
-    cache.delete(token_key)
 
 
 def _bought(customer, amount="50.00", *, gateway="stripe", reference="pi_credit") -> Payment:

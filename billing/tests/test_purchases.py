@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from billing import services as billing_services
 from billing.services import billing_run, payment_record
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.models import TaxRate
 from credits import services
 from credits.audit import CreditAudit
@@ -28,10 +28,6 @@ from payments.tests import stripe_events as se
 pytestmark = pytest.mark.django_db
 
 API = "https://api.stripe.com/v1"
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _session(invoice, *, cents: int, status="paid", session_id="cs_credit_1") -> dict:

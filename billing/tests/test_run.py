@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
-from djmoney.money import Money
 
 from billing import services as billing_services
 from billing.models import BillingRun
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.audit import OrderAudit
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices.audit import InvoiceAudit
@@ -25,10 +25,6 @@ from provisioning.models import Service
 pytestmark = pytest.mark.django_db
 
 START = date(2026, 1, 1)
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _at(day: date):

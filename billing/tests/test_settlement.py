@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.utils import timezone
-from djmoney.money import Money
 
 from billing import services as billing
 from billing.models import ServiceChange, TokenPurchase
 from billing.services import settlement
 from billing.services.ordering import OrderRequest
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.models import Order
 from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry
@@ -38,10 +37,6 @@ EFFECTS = [
     "services_on_invoice_paid",
     "plan_changes_on_invoice_paid",
 ]
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _pay(invoice: Invoice, reference: str) -> None:
@@ -87,9 +82,8 @@ def test_there_is_no_registry_to_register_with():
 
 
 def test_paying_has_every_effect_with_nothing_registered(
-    customer, settings, django_capture_on_commit_callbacks
+    customer, virtfusion_settings, django_capture_on_commit_callbacks
 ):
-    settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "vf"
     order = _order(customer)
     credit_invoice = billing.credit_purchase_start(customer=customer, amount=usd("20"), actor=None)
     token_invoice = billing.token_purchase_start(customer=customer, amount=usd("5"), actor=None)

@@ -21,8 +21,7 @@ VF = "https://cp.example.test/api/v1"
 WORKERS = 6
 
 
-def test_concurrent_deliveries_call_virtfusion_once(settings, mocked):
-    settings.VIRTFUSION_URL, settings.VIRTFUSION_API_TOKEN = "https://cp.example.test", "t"
+def test_concurrent_deliveries_call_virtfusion_once(virtfusion_settings, mocked):
     customer = CustomerFactory()
     credit = TokenPurchase.objects.create(
         customer=customer,

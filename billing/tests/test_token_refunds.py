@@ -13,7 +13,6 @@ import requests
 import responses
 from django.core import mail
 from django.utils import timezone
-from djmoney.money import Money
 
 from billing import services as billing_services
 from billing.audit import TokenAudit
@@ -21,14 +20,11 @@ from billing.models import RefundShortfall, TokenPurchase
 from billing.services import payment_record, payment_refund_record
 from billing.tests.conftest import VF
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from credits.models import CreditAccount
 from payments.models import Payment
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _purchase(customer, status: str, *, amount="25.00", credit_id: int | None = 77):

@@ -13,7 +13,6 @@ import requests
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 from responses import matchers
 
 from accounts.tests.factories import UserFactory
@@ -24,6 +23,7 @@ from billing.services import payment_record
 from billing.services import tokens as token_services
 from billing.tests.conftest import VF
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.models import TaxRate
 from credits.models import CreditEntry
 from invoices.models import Invoice
@@ -31,10 +31,6 @@ from payments.models import Payment
 from provisioning.tests.test_virtfusion_adapter import refused
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("virtfusion")]
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _credit_url(customer) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -13,11 +14,36 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from django.db import connections
+from djmoney.money import Money
+
+
+def money(amount: str, currency: str) -> Money:
+    """An exact amount (from its text, never a float) in `currency`: `money("12.00", "USD")`."""
+    return Money(Decimal(amount), currency)
+
+
+def load_fixture(tests_dir: str | Path, vendor: str, name: str) -> Any:
+    """A vendor's payload a test uses, stored as `<tests_dir>/fixtures/<vendor>/<name>.json`
+    (`tests_dir`: an app's tests folder, or a module in it: pass `__file__`); a new copy each
+    call, so a test may change it."""
+    base = Path(tests_dir)
+    if base.suffix == ".py":
+        base = base.parent
+    return json.loads((base / "fixtures" / vendor / f"{name}.json").read_text())
+
+
+def usd(amount: str) -> Money:
+    return money(amount, "USD")
+
+
+def eur(amount: str) -> Money:
+    return money(amount, "EUR")
 
 
 class _FormValues(HTMLParser):

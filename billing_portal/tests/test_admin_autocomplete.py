@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
-from django.contrib.auth.models import Permission
 from django.forms import Field
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -174,20 +173,12 @@ def test_the_customer_search_finds_one_of_5000_by_email(admin_client):
     assert response.json()["results"] == [{"id": str(wanted.pk), "text": str(wanted)}]
 
 
-def _staff(*codenames: str) -> Client:
-    user = UserFactory(is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def test_the_search_answers_only_staff_who_may_view_customers():
+def test_the_search_answers_only_staff_who_may_view_customers(staff_client_factory):
     wanted = CustomerFactory()
-    may_credit = _staff("change_credit")
+    may_credit = staff_client_factory("change_credit")
     assert may_credit.get(reverse("admin:credits_change_credit")).status_code == 200
     assert _autocomplete(may_credit, wanted.user.email).status_code == 403
-    may_view = _staff("change_credit", "view_customer")
+    may_view = staff_client_factory("change_credit", "view_customer")
     assert _autocomplete(may_view, wanted.user.email).json()["results"][0]["id"] == str(wanted.pk)
 
 

@@ -28,7 +28,6 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 
 from accounts.models import User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
@@ -36,7 +35,7 @@ from billing import services as billing_services
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing.services import payment_record
 from billing_portal.common.models import OutboxMessage
-from billing_portal.common.testing import form_values
+from billing_portal.common.testing import form_values, usd
 from catalogue.models import Order
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
@@ -52,7 +51,11 @@ from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Server, Service, SitePlan
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import (
+    ServerFactory,
+    ServerGroupFactory,
+    service_on,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -86,10 +89,6 @@ class Case:
     pages: Callable[[Env], list[str]] = lambda env: []  # admin pages showing its button
 
 
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
-
-
 def fresh(obj: Model) -> Any:
     """The object as stored now (None once deleted)."""
     return type(obj)._base_manager.filter(pk=obj.pk).first()
@@ -109,15 +108,8 @@ def changelist(model: type[Model]) -> str:
 
 def _service(status: str = "active", *, on_panel: bool = True) -> Service:
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=CustomerFactory(),
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=usd("10"),
-        server=server,
-        status=status,
-        next_due_date=date(2026, 5, 1),
+    service = service_on(
+        server, customer=CustomerFactory(), status=status, next_due_date=date(2026, 5, 1)
     )
     if on_panel:
         service.external_id = f"sandbox-svc-{service.pk}"

@@ -5,18 +5,14 @@ alert throttled less), so reads miss and writes are dropped, each after at most 
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 
 import pytest
 import responses
 from django.core.cache import cache
 from django.test import override_settings
 from django.urls import reverse
-from djmoney.money import Money
 
-from billing import services as billing_services
 from billing_portal.common.testing import free_port
-from invoices import services as invoice_services
 from payments.gateways.registry import checkout_gateway
 
 # The cache as settings.py configures it for Redis (CACHE_URL or REDIS_URL set).
@@ -54,14 +50,12 @@ def test_the_billing_page_reads_the_token_balance_again(client, customer, settin
     assert "1500" in response.content.decode()
 
 
-def test_a_paypal_checkout_fetches_its_token_again(client, customer, settings, cache_down):
+def test_a_paypal_checkout_fetches_its_token_again(
+    client, customer, settings, cache_down, invoice_factory
+):
     settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "client-id", "client-secret"
     settings.PAYPAL_MODE = "sandbox"
-    line = invoice_services.LineDraft(
-        kind="manual", description="Hosting", unit_price=Money(Decimal("10"), "EUR")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="EUR", lines=[line])
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    invoice = invoice_factory(customer, "10", "EUR", description="Hosting")
     approve = "https://www.sandbox.paypal.com/checkoutnow?token=ORDER-1"
     with responses.RequestsMock() as rsps:
         rsps.post(f"{PAYPAL}/v1/oauth2/token", json={"access_token": "A21", "expires_in": 32400})

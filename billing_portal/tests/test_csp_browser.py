@@ -17,8 +17,7 @@ from billing_portal.tests import test_hostile_input as hostile
 from credits.services import credit_entry_append
 from dnszones import services as dns_services
 from dnszones.tests.plans import dns_seed
-from provisioning.models import Service
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.tests.factories import ServerFactory, service_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -81,7 +80,7 @@ def test_the_admin_works_under_the_policy(page, live_server, violations, custome
 
 
 @pytest.fixture
-def client_world(customer, monkeypatch) -> SimpleNamespace:
+def client_world(customer, monkeypatch, invoice_factory) -> SimpleNamespace:
     """An issued invoice, a DNS plan with a zone and a record, a service being set up."""
     dns_seed()  # a transactional test: earlier ones may have flushed the seeded plans
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
@@ -92,18 +91,10 @@ def client_world(customer, monkeypatch) -> SimpleNamespace:
         kind="admin_add",
         idempotency_key="csp-browser",
     )
-    w.invoice = hostile._invoice(customer)
+    w.invoice = invoice_factory(customer, "30.00", description="Hosting")
     hostile._dns(w)
     server = ServerFactory()
-    w.service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount="10",
-        server=server,
-        status="provisioning",
-    )
+    w.service = service_on(server, customer=customer, status="provisioning")
     return w
 
 
@@ -135,16 +126,7 @@ def test_open_control_panel_follows_the_redirect_to_the_panels_origin(
     panel = live_server.url.replace("localhost", "127.0.0.1")
     assert panel != live_server.url
     server = ServerFactory(module="sandbox", base_url=panel)
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount="10",
-        server=server,
-        status="active",
-        external_id="sso-1",
-    )
+    service = service_on(server, customer=customer, status="active", external_id="sso-1")
     monkeypatch.setattr(
         "billing.views.provisioning.service_login_url", lambda service: f"{panel}/accounts/login/"
     )

@@ -25,7 +25,6 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -37,11 +36,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.forms import BIDI_CONTROLS
+from billing_portal.common.testing import usd
 from catalogue.models import ConfigurableOptionPrice
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
@@ -52,7 +51,6 @@ from catalogue.tests.factories import (
 from credits.services import credit_entry_append
 from dnszones import services as dns_services
 from dnszones.tests.plans import buy, dns_product
-from invoices import services as invoice_services
 from payments.models import (
     GatewayCustomer,
     GatewayPlan,
@@ -504,25 +502,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 # --- the state in which every form above would succeed --------------------------------------
 
 
-def _usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
-
-
-def _invoice(customer) -> object:
-    line = invoice_services.LineDraft(
-        kind="manual", description="Hosting", unit_price=_usd("30.00")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
-
-
 def _dns(w: SimpleNamespace) -> None:
     buy(w.customer)
     w.pro_plan = dns_product("Pro")
     # a debit with a receipt (not an invoice payment): as DNS plans were paid before
     w.debit = credit_entry_append(
         customer=w.customer,
-        amount=_usd("-5.00"),
+        amount=usd("-5.00"),
         kind="service_purchase",
         idempotency_key="dns:world",
         description="DNS plan Basic, one month",
@@ -548,17 +534,17 @@ def _services(w: SimpleNamespace) -> None:
     w.small.group = medium.group
     w.small.save()
     for product, price in ((medium, "10.00"), (w.small, "4.00")):
-        ProductPriceFactory(product=product, price=_usd(price))
+        ProductPriceFactory(product=product, price=usd(price))
     w.memory = ConfigurableOptionFactory(product=medium, max_quantity=8)
     ConfigurableOptionPrice.objects.create(
-        option=w.memory, cycle="monthly", currency="USD", unit_price=_usd("3"), setup_fee=_usd("0")
+        option=w.memory, cycle="monthly", currency="USD", unit_price=usd("3"), setup_fee=usd("0")
     )
     w.service = Service.objects.create(
         customer=w.customer,
         product=medium,
         cycle="monthly",
         currency="USD",
-        recurring_amount=_usd("16.00"),
+        recurring_amount=usd("16.00"),
         server=server,
         status="active",
         external_id="sandbox-svc-1",
@@ -569,14 +555,14 @@ def _services(w: SimpleNamespace) -> None:
 
 def _orders(w: SimpleNamespace) -> None:
     w.orderable = ProductFactory(slug="web-hosting", requires_domain=True, requires_hostname=True)
-    price = ProductPriceFactory(product=w.orderable, price=_usd("5.00"))
+    price = ProductPriceFactory(product=w.orderable, price=usd("5.00"))
     w.order_option = ConfigurableOptionFactory(product=w.orderable, max_quantity=4)
     ConfigurableOptionPrice.objects.create(
         option=w.order_option,
         cycle="monthly",
         currency="USD",
-        unit_price=_usd("1.00"),
-        setup_fee=_usd("0"),
+        unit_price=usd("1.00"),
+        setup_fee=usd("0"),
     )
     w.coupon = CouponFactory()
     request = billing_services.OrderRequest(
@@ -640,18 +626,19 @@ def _payments(w: SimpleNamespace) -> None:
 
 
 @pytest.fixture
-def world(monkeypatch, settings, stripe_settings, mocked) -> SimpleNamespace:
+def world(
+    monkeypatch, settings, stripe_settings, paypal_settings, mocked, invoice_factory
+) -> SimpleNamespace:
     """Everything the forms act on, for one customer; providers configured but unreachable
     (`mocked` answers nothing), so no case can reach a real provider."""
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
     # Every case must reach its form; the throttles are tested in accounts/tests/test_throttles.py.
     settings.RATELIMIT_ENABLE = False
     monkeypatch.setattr(dns_services, "delegation_check", lambda name: None)
     w = SimpleNamespace(customer=CustomerFactory(preferred_currency="USD"))
     credit_entry_append(
-        customer=w.customer, amount=_usd("100"), kind="admin_add", idempotency_key="world"
+        customer=w.customer, amount=usd("100"), kind="admin_add", idempotency_key="world"
     )
-    w.invoice = _invoice(w.customer)
+    w.invoice = invoice_factory(w.customer, "30.00", description="Hosting")
     w.event = AuditEventFactory(customer=w.customer)
     w.uid = urlsafe_base64_encode(force_bytes(w.customer.user.pk))
     w.reset_token = default_token_generator.make_token(w.customer.user)

@@ -20,19 +20,17 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import AuditEventFactory, CustomerFactory
-from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.db import in_batches
 from billing_portal.common.models import OutboxMessage
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones.models import DnsOperation
-from invoices import services as invoice_services
 from payments.models import Payment, WebhookEvent
 from payments.services import webhook_event_reprocess
 from payments.tests import stripe_events as se
-from provisioning.models import ProvisioningOperation, Service
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.models import ProvisioningOperation
+from provisioning.tests.factories import ServerFactory, service_on
 
 pytestmark = pytest.mark.django_db
 
@@ -55,13 +53,8 @@ def _event(status: str, name: str) -> WebhookEvent:
 
 def _operation(status: str, name: str) -> ProvisioningOperation:
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=CustomerFactory(),
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Money(Decimal("5"), "USD"),
-        server=server,
+    service = service_on(
+        server, customer=CustomerFactory(), recurring_amount=Money(Decimal("5"), "USD")
     )
     return ProvisioningOperation.objects.create(
         service=service,
@@ -211,16 +204,10 @@ def test_every_housekeeping_task_is_on_the_beat_schedule():
 
 
 def test_a_redelivery_of_a_pruned_event_is_still_not_run_twice(
-    client, stripe_settings, django_capture_on_commit_callbacks
+    client, stripe_settings, django_capture_on_commit_callbacks, invoice_factory
 ):
     with time_machine.travel(T0, tick=False):
-        line = invoice_services.LineDraft(
-            kind="manual", description="Work", unit_price=Money(Decimal("100"), "USD")
-        )
-        draft = invoice_services.invoice_create_draft(
-            customer=CustomerFactory(), currency="USD", lines=[line]
-        )
-        invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+        invoice = invoice_factory(amount="100")
         payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=10000))
         body, headers = se.signed(payload)
         with django_capture_on_commit_callbacks(execute=True):

@@ -24,7 +24,7 @@ from billing_portal.common.operations import OperationKind, operation_run, opera
 from billing_portal.common.testing import errors_of, run_together
 from dnszones.models import DnsOperation
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_alerts")]
 
 
 class Remote:
@@ -59,11 +59,6 @@ class Remote:
             max_attempts=3,
         )
         return dataclasses.replace(base, **overrides)
-
-
-@pytest.fixture(autouse=True)
-def staff(settings) -> None:
-    settings.ADMINS = [("Staff", "ops@example.com")]
 
 
 @pytest.fixture

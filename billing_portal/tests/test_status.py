@@ -16,22 +16,23 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 from kombu import Queue
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import User
 from accounts.tests.factories import CustomerFactory, UserFactory
+from accounts.tests.helpers import logged_in, staff_user
 from billing import services as billing_services
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing_portal import status
 from billing_portal.celery import app as celery_app
 from billing_portal.common.models import PortalBackup
+from billing_portal.common.testing import usd
 from dnszones.models import DnsOperation
 from invoices import services as invoice_services
 from payments.models import WebhookEvent
-from provisioning.models import ProvisioningOperation, Service
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.models import ProvisioningOperation
+from provisioning.tests.factories import ServerFactory, service_on
 
 pytestmark = pytest.mark.django_db
 
@@ -39,21 +40,9 @@ TOKEN = "m" * 40
 USD = "USD"
 
 
-def _usd(value: str) -> Money:
-    return Money(Decimal(value), USD)
-
-
 def _provisioning_operation(status_: str) -> ProvisioningOperation:
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=CustomerFactory(),
-        product=panel_product(server),
-        cycle="monthly",
-        currency=USD,
-        recurring_amount=_usd("10"),
-        server=server,
-        status="failed",
-    )
+    service = service_on(server, customer=CustomerFactory(), status="failed")
     return ProvisioningOperation.objects.create(
         service=service, kind="create", idempotency_key=uuid.uuid4().hex, status=status_
     )
@@ -82,13 +71,13 @@ def _token_purchase(status_: str) -> TokenPurchase:
         tokens=Decimal("500"),
         rate=Decimal("100"),
         currency=USD,
-        amount=_usd("0"),
+        amount=usd("0"),
         reason="Outage",
     )
 
 
 def _shortfall(status_: str) -> RefundShortfall:
-    line = invoice_services.LineDraft(kind="manual", description="Work", unit_price=_usd("40"))
+    line = invoice_services.LineDraft(kind="manual", description="Work", unit_price=usd("40"))
     draft = invoice_services.invoice_create_draft(
         customer=CustomerFactory(), currency=USD, lines=[line]
     )
@@ -99,7 +88,7 @@ def _shortfall(status_: str) -> RefundShortfall:
         invoice=invoice,
         kind="credit",
         currency=USD,
-        amount=_usd("5"),
+        amount=usd("5"),
         description="Spent.",
         status=status_,
         **resolved,
@@ -137,23 +126,11 @@ def last_billing_run() -> BillingRun:
     )
 
 
-def _staff(*codenames: str) -> User:
-    user = UserFactory(is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return User.objects.get(pk=user.pk)
-
-
 def _view_only() -> User:
     """Staff with every view_* permission and nothing else."""
     user = UserFactory(is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
     return User.objects.get(pk=user.pk)
-
-
-def _as(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _scrape(client: Client | None = None, **headers) -> dict[str, dict[tuple, float]]:
@@ -234,7 +211,7 @@ def test_queue_lengths_are_read_from_the_broker(broker_queue):
         celery_app.send_task("tests.never_runs", queue=broker_queue)
     figures = status.system_figures()
     assert figures.queues == {broker_queue: 3, f"{broker_queue}-empty": 0}
-    metrics = _scrape(_as(_staff("monitor_system")))
+    metrics = _scrape(logged_in(staff_user("monitor_system")))
     assert metrics["billing_portal_queue_length"] == {
         (("queue", broker_queue),): 3.0,
         (("queue", f"{broker_queue}-empty"),): 0.0,
@@ -253,10 +230,10 @@ def test_a_broker_that_does_not_answer_is_reported_without_lengths(settings):
     figures = status.system_figures()
     assert figures.broker["status"] == "error"
     assert figures.queues is None
-    metrics = _scrape(_as(_staff("monitor_system")))
+    metrics = _scrape(logged_in(staff_user("monitor_system")))
     assert metrics["billing_portal_broker_up"] == {(): 0.0}
     assert "billing_portal_queue_length" not in metrics
-    page = _as(_staff("monitor_system")).get(reverse("system-status")).content.decode()
+    page = logged_in(staff_user("monitor_system")).get(reverse("system-status")).content.decode()
     assert "the broker does not answer" in page
 
 
@@ -308,7 +285,7 @@ def test_a_running_billing_run_has_an_age_but_no_duration(settings):
 
 
 def test_metrics_answers_staff_with_the_permission():
-    _scrape(_as(_staff("monitor_system")))
+    _scrape(logged_in(staff_user("monitor_system")))
 
 
 @pytest.mark.parametrize(
@@ -328,7 +305,7 @@ def test_metrics_is_refused_to_everyone_else(settings, who, expected):
     if who == "customer":
         client.force_login(CustomerFactory().user)
     elif who == "view-only staff":
-        client = _as(_view_only())
+        client = logged_in(_view_only())
     elif who == "a bearer while no token is set":
         headers = _bearer("")
     elif who == "wrong token":
@@ -359,7 +336,7 @@ def test_a_short_metrics_token_stops_the_portal():
 
 
 def test_the_status_page_shows_the_figures(troubles, last_billing_run):
-    client = _as(_staff("monitor_system", "view_refundshortfall"))
+    client = logged_in(staff_user("monitor_system", "view_refundshortfall"))
     response = client.get(reverse("system-status"))
     assert response.status_code == 200
     page = response.content.decode()
@@ -385,14 +362,14 @@ def test_every_link_on_the_status_page_opens(admin_client, troubles, last_billin
 
 
 def test_the_admin_index_links_the_page_for_those_allowed():
-    allowed = _as(_staff("monitor_system")).get(reverse("admin:index")).content.decode()
+    allowed = logged_in(staff_user("monitor_system")).get(reverse("admin:index")).content.decode()
     assert reverse("system-status") in allowed
-    refused = _as(_view_only()).get(reverse("admin:index")).content.decode()
+    refused = logged_in(_view_only()).get(reverse("admin:index")).content.decode()
     assert reverse("system-status") not in refused
 
 
 def test_a_view_only_staff_user_is_refused_the_page():
-    assert _as(_view_only()).get(reverse("system-status")).status_code == 403
+    assert logged_in(_view_only()).get(reverse("system-status")).status_code == 403
 
 
 def test_the_page_is_for_staff_only():
@@ -406,6 +383,6 @@ def test_the_page_is_for_staff_only():
 
 def test_the_page_and_metrics_only_read(settings):
     settings.METRICS_TOKEN = TOKEN
-    post = _as(_staff("monitor_system")).post(reverse("system-status"))
+    post = logged_in(staff_user("monitor_system")).post(reverse("system-status"))
     assert post.status_code == 405
     assert Client().post(reverse("metrics"), **_bearer(TOKEN)).status_code == 405

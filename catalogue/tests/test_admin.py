@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.tests.factories import UserFactory
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
@@ -17,12 +16,6 @@ from provisioning.models import ProductPlacement
 from provisioning.tests.factories import ServerGroupFactory, placed_product
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 @pytest.mark.parametrize(

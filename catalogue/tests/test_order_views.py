@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
+from billing_portal.common.testing import usd
 from catalogue.models import Order
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from invoices.models import Invoice
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
-from djmoney.money import Money
 
+from billing_portal.common.testing import usd
 from catalogue.errors import InvalidOptionQuantity, PriceUnavailable
 from catalogue.models import ConfigurableOptionPrice
 from catalogue.selectors import (
@@ -24,10 +22,6 @@ from catalogue.tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(amount: str) -> Money:
-    return Money(Decimal(amount), "USD")
 
 
 def test_a_product_is_priced_per_cycle_and_currency():

@@ -9,12 +9,9 @@ VF = "https://cp.example.test/api/v1"
 
 
 @pytest.fixture
-def virtfusion(settings):
+def virtfusion(virtfusion_settings, staff_alerts):
     """VirtFusion configured (its API at `VF`, mocked by each test), staff alerts to
     ops@example.com, and no cached token balance before or after."""
-    settings.VIRTFUSION_URL = "https://cp.example.test"
-    settings.VIRTFUSION_API_TOKEN = "vf-token"
-    settings.ADMINS = [("Staff", "ops@example.com")]
     cache.clear()
-    yield settings
+    yield virtfusion_settings
     cache.clear()

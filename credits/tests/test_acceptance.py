@@ -7,24 +7,19 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from billing.services import billing_run
+from billing_portal.common.testing import usd
 from credits.models import CreditEntry
-from credits.tests.test_paying_with_credit import _invoice, _renewing_service
+from credits.tests.test_paying_with_credit import _renewing_service
 from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
 
 STRIPE = "https://api.stripe.com/v1"
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _stripe_checkout(mocked) -> None:
@@ -65,7 +60,7 @@ def _pay_at_stripe(client, redirect_url: str):
 
 
 def test_buy_credit_pay_part_with_it_rest_by_card_and_renew_from_credit(
-    client, customer, stripe_settings, mocked, django_capture_on_commit_callbacks
+    client, customer, stripe_settings, mocked, django_capture_on_commit_callbacks, invoice_factory
 ):
     _stripe_checkout(mocked)
     client.force_login(customer.user)
@@ -78,7 +73,7 @@ def test_buy_credit_pay_part_with_it_rest_by_card_and_renew_from_credit(
     assert 'data-testid="credit-balance">$50.00<' in overview
 
     # 2. an invoice of 80: 40 from credit, the rest by card
-    invoice = _invoice(customer, "80.00")
+    invoice = invoice_factory(customer, "80.00", description="x")
     detail = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
     assert "Use account credit ($50.00)" in detail
     nonce = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).context["pay_nonce"]

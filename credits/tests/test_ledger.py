@@ -6,20 +6,16 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from credits import services
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.models import CreditAccount, CreditEntry
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _append(customer, amount: str, key: str, kind="admin_add") -> CreditEntry:

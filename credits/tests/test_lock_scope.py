@@ -10,7 +10,6 @@ order the two transactions deadlocked."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import psycopg
 import pytest
@@ -20,12 +19,10 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
-from billing import services as billing_services
 from billing.services import webhook_event_process
 from billing_portal.common.testing import database_url_for_tests, errors_of, run_together
 from credits import services
 from credits.models import CreditEntry
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
 from payments.tests import stripe_events as se
@@ -40,14 +37,6 @@ def _dsn() -> str:
     return (
         f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
-
-
-def _invoice(customer, amount: str = "10.00") -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal(amount), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def test_the_credit_lock_leaves_the_customer_row_free_for_foreign_key_checks():
@@ -69,7 +58,7 @@ def test_the_credit_lock_leaves_the_customer_row_free_for_foreign_key_checks():
         other.close()
 
 
-def test_paying_with_credit_while_the_card_webhook_is_processed_never_fails():
+def test_paying_with_credit_while_the_card_webhook_is_processed_never_fails(invoice_factory):
     """Race the client-area "use account credit" button against a Stripe webhook paying
     the same invoice: every request ends in a page, every event is processed, and the
     invoice is paid exactly once over."""
@@ -79,7 +68,7 @@ def test_paying_with_credit_while_the_card_webhook_is_processed_never_fails():
         services.credit_entry_append(
             customer=customer, amount=Money(10, "USD"), kind="admin_add", idempotency_key="fund"
         )
-        invoice = _invoice(customer)
+        invoice = invoice_factory(customer, amount="10.00", description="x")
         payload = se.event(
             "payment_intent.succeeded",
             se.payment_intent(invoice.pk, amount=1000, pi=f"pi_{round_}"),

@@ -6,30 +6,19 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from djmoney.money import Money
 
 from billing import services as billing_services
 from billing.services import billing_run, payment_record
+from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductPriceFactory
 from credits import services
 from credits.errors import InsufficientCredit
 from credits.models import CreditAccount, CreditEntry
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
-
-
-def _invoice(customer, amount="100.00") -> Invoice:
-    line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd(amount))
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _give(customer, amount: str) -> None:
@@ -38,9 +27,9 @@ def _give(customer, amount: str) -> None:
     )
 
 
-def test_credit_pays_part_and_a_card_pays_the_rest(customer):
+def test_credit_pays_part_and_a_card_pays_the_rest(customer, invoice_factory):
     _give(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, description="x")
     entry = billing_services.credit_pay_invoice(
         customer=customer, invoice_id=invoice.pk, idempotency_key="invoice:1:apply:click-1"
     )
@@ -56,9 +45,9 @@ def test_credit_pays_part_and_a_card_pays_the_rest(customer):
     assert CreditAccount.objects.get(customer=customer).balance == usd("0")
 
 
-def test_credit_never_pays_more_than_is_due(customer):
+def test_credit_never_pays_more_than_is_due(customer, invoice_factory):
     _give(customer, "500.00")
-    invoice = _invoice(customer, "80.00")
+    invoice = invoice_factory(customer, "80.00", description="x")
     billing_services.credit_pay_invoice(
         customer=customer, invoice_id=invoice.pk, idempotency_key="k"
     )
@@ -67,9 +56,9 @@ def test_credit_never_pays_more_than_is_due(customer):
     assert CreditAccount.objects.get(customer=customer).balance == usd("420.00")
 
 
-def test_paying_with_credit_is_idempotent_per_key(customer):
+def test_paying_with_credit_is_idempotent_per_key(customer, invoice_factory):
     _give(customer, "30.00")
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, description="x")
     first = billing_services.credit_pay_invoice(
         customer=customer, invoice_id=invoice.pk, idempotency_key="k"
     )
@@ -80,8 +69,8 @@ def test_paying_with_credit_is_idempotent_per_key(customer):
     assert Payment.objects.count() == 1
 
 
-def test_no_credit_no_payment(customer):
-    invoice = _invoice(customer)
+def test_no_credit_no_payment(customer, invoice_factory):
+    invoice = invoice_factory(customer, description="x")
     with pytest.raises(InsufficientCredit):
         billing_services.credit_pay_invoice(
             customer=customer, invoice_id=invoice.pk, idempotency_key="k"

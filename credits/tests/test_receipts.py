@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
+from billing_portal.common.testing import usd
 from credits import services
 from credits.models import CreditEntry
 from dnszones.tests.plans import after_commit, at, buy, dns_product, run
@@ -23,10 +22,6 @@ from invoices import services as invoice_services
 from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _fund(customer, amount: str = "100.00") -> CreditEntry:

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.helpers import assert_customer_isolation
-from billing import services as billing_services
+from billing_portal.common.testing import usd
 from credits import services
 from credits.models import CreditAccount, CreditEntry
-from invoices import services as invoice_services
-from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _give(customer, amount: str, key: str) -> None:
@@ -33,12 +25,6 @@ def _give(customer, amount: str, key: str) -> None:
         idempotency_key=key,
         description="Welcome credit",
     )
-
-
-def _invoice(customer, amount="40.00") -> Invoice:
-    line = invoice_services.LineDraft(kind="manual", description="x", unit_price=usd(amount))
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def test_balance_and_transactions_with_filter_and_pages(client, customer, other_customer):
@@ -69,9 +55,9 @@ def test_transactions_export_as_csv(client, customer, other_customer):
     assert [row[1:5] for row in rows[1:]] == [["Added by staff", "Welcome credit", "25.00", "USD"]]
 
 
-def test_customer_pays_an_invoice_with_credit_from_its_page(client, customer):
+def test_customer_pays_an_invoice_with_credit_from_its_page(client, customer, invoice_factory):
     _give(customer, "15.00", "a")
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, amount="40.00", description="x")
     client.force_login(customer.user)
     page = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
     assert "Use account credit ($15.00)" in page
@@ -84,9 +70,11 @@ def test_customer_pays_an_invoice_with_credit_from_its_page(client, customer):
     assert CreditEntry.objects.filter(kind="invoice_payment").count() == 1
 
 
-def test_paying_with_credit_is_hidden_from_other_customers(client, customer, other_customer):
+def test_paying_with_credit_is_hidden_from_other_customers(
+    client, customer, other_customer, invoice_factory
+):
     _give(customer, "15.00", "a")
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, amount="40.00", description="x")
     assert_customer_isolation(
         client,
         urls=[reverse("credits:pay_invoice", args=[invoice.pk])],
@@ -118,9 +106,11 @@ def test_staff_add_and_remove_credit(client, customer):
 
 
 @pytest.mark.parametrize("nonce", ["\x00", "n" * 10_000, "<script>", "n\u202e1"])
-def test_a_bad_nonce_is_refused_with_a_message_and_pays_nothing(client, customer, nonce):
+def test_a_bad_nonce_is_refused_with_a_message_and_pays_nothing(
+    client, customer, nonce, invoice_factory
+):
     _give(customer, "15.00", "a")
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, amount="40.00", description="x")
     client.force_login(customer.user)
     response = client.post(reverse("credits:pay_invoice", args=[invoice.pk]), {"nonce": nonce})
     assert response.status_code == 302

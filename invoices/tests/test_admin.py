@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory, UserFactory
+from accounts.tests.factories import CustomerFactory
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
     CouponFactory,
@@ -19,12 +19,6 @@ from invoices import services
 from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_order_screens_open(staff_client):

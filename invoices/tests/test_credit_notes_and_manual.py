@@ -12,16 +12,13 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory, UserFactory
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from invoices import services
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoicesError
 from invoices.models import CreditNote, Invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _paid(customer, amount="100.00") -> Invoice:
@@ -85,12 +82,6 @@ def test_customer_sees_credit_notes_on_the_invoice(client, customer):
     html = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
     assert note.number in html
     assert "Goodwill" in html
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_staff_create_a_manual_invoice(staff_client, customer):

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
-from djmoney.money import Money
 
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing.services import settlement
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductFactory, TaxRateFactory
 from invoices import services
 from invoices.audit import InvoiceAudit
@@ -23,10 +23,6 @@ from provisioning.models import Service
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 @pytest.fixture

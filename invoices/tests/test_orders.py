@@ -12,6 +12,7 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import eur
 from catalogue.audit import OrderAudit
 from catalogue.errors import (
     CouponInvalid,
@@ -34,10 +35,6 @@ from provisioning.models import Service
 pytestmark = pytest.mark.django_db
 
 TODAY = date(2026, 5, 10)
-
-
-def eur(value: str) -> Money:
-    return Money(Decimal(value), "EUR")
 
 
 @pytest.fixture(autouse=True)

@@ -5,18 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from djmoney.money import Money
 
+from billing_portal.common.testing import usd
 from invoices.pricing import allocate, line_amounts, totals_of
 from invoices.tax import TaxTreatment
 
 VAT19 = TaxTreatment("VAT", Decimal("19"), Decimal("19"))
 EXEMPT19 = TaxTreatment("VAT", Decimal("0"), Decimal("19"))
 NONE = TaxTreatment("Tax", Decimal("0"), Decimal("0"))
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 def _line(price, qty="1", discount="0", tax=VAT19, inclusive=False):

@@ -11,29 +11,16 @@ from django.db import connection
 from django.templatetags.static import static
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from djmoney.money import Money
 from pypdf import PdfReader
 
 from accounts.tests.factories import CustomerFactory
 from accounts.tests.helpers import assert_customer_isolation
 from catalogue.tests.factories import TaxRateFactory
 from invoices import documents, services
-from invoices.models import Invoice
 
 pytestmark = pytest.mark.django_db
 
 MAX_PAGE_QUERIES = 10
-
-
-def _issued(customer, *, amount="50.00", lines=1) -> Invoice:
-    drafts = [
-        services.LineDraft(
-            kind="manual", description=f"Line {n}", unit_price=Money(Decimal(amount), "EUR")
-        )
-        for n in range(lines)
-    ]
-    draft = services.invoice_create_draft(customer=customer, currency="EUR", lines=drafts)
-    return services.invoice_issue(invoice_id=draft.pk)
 
 
 @pytest.fixture
@@ -51,12 +38,14 @@ def buyer(settings):
     )
 
 
-def test_list_shows_own_issued_invoices_with_status_filter(client, buyer, other_customer):
-    paid = _issued(buyer)
+def test_list_shows_own_issued_invoices_with_status_filter(
+    client, buyer, other_customer, invoice_factory
+):
+    paid = invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     services.invoice_mark_paid(invoice_id=paid.pk)
-    unpaid = _issued(buyer)
+    unpaid = invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     services.invoice_create_draft(customer=buyer, currency="EUR", lines=[])  # a draft
-    _issued(other_customer)
+    invoice_factory(other_customer, amount="50.00", currency="EUR", description="Line {n}")
     client.force_login(buyer.user)
 
     everything = client.get(reverse("invoices:invoice_list"))
@@ -69,17 +58,19 @@ def test_list_shows_own_issued_invoices_with_status_filter(client, buyer, other_
     assert list(bogus.context["invoices"]) == [unpaid, paid]
 
 
-def test_list_is_paginated(client, buyer):
+def test_list_is_paginated(client, buyer, invoice_factory):
     for _ in range(25):
-        _issued(buyer)
+        invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     client.force_login(buyer.user)
     response = client.get(reverse("invoices:invoice_list"))
     assert len(response.context["invoices"]) == 20
     assert len(client.get(reverse("invoices:invoice_list") + "?page=2").context["invoices"]) == 5
 
 
-def test_detail_and_print_show_frozen_details_lines_tax_and_totals(client, buyer):
-    invoice = _issued(buyer, amount="50.00", lines=2)
+def test_detail_and_print_show_frozen_details_lines_tax_and_totals(client, buyer, invoice_factory):
+    invoice = invoice_factory(
+        buyer, amount="50.00", lines=2, currency="EUR", description="Line {n}"
+    )
     buyer.company = "Renamed BV"
     buyer.save()
     client.force_login(buyer.user)
@@ -96,8 +87,10 @@ def test_detail_and_print_show_frozen_details_lines_tax_and_totals(client, buyer
         assert "Reverse charge" in html
 
 
-def test_pdf_download_contains_the_invoice(client, buyer):
-    invoice = _issued(buyer, amount="12.34", lines=3)
+def test_pdf_download_contains_the_invoice(client, buyer, invoice_factory):
+    invoice = invoice_factory(
+        buyer, amount="12.34", lines=3, currency="EUR", description="Line {n}"
+    )
     client.force_login(buyer.user)
     response = client.get(reverse("invoices:invoice_pdf", args=[invoice.pk]))
     assert response.status_code == 200
@@ -108,7 +101,7 @@ def test_pdf_download_contains_the_invoice(client, buyer):
         assert expected in text, expected
 
 
-def test_the_pdf_reads_its_stylesheet_from_the_static_files(buyer, monkeypatch):
+def test_the_pdf_reads_its_stylesheet_from_the_static_files(buyer, monkeypatch, invoice_factory):
     """The document's styles are a static file (no inline <style>, for the CSP); the PDF
     renderer reads the same file from disk and nothing from anywhere else."""
     read, original = [], documents.static_file_path
@@ -118,14 +111,16 @@ def test_the_pdf_reads_its_stylesheet_from_the_static_files(buyer, monkeypatch):
         return read[-1][1]
 
     monkeypatch.setattr(documents, "static_file_path", recording)
-    documents.invoice_render_pdf(_issued(buyer))
+    documents.invoice_render_pdf(
+        invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
+    )
     assert [uri for uri, _path in read] == [static("css/invoice_document.css")]
     assert Path(read[0][1]).read_text().startswith("/* The invoice document")
     assert documents.static_file_path("https://cdn.example.com/x.css") == ""
 
 
-def test_the_print_page_prints_with_a_button_not_inline_code(client, buyer):
-    invoice = _issued(buyer)
+def test_the_print_page_prints_with_a_button_not_inline_code(client, buyer, invoice_factory):
+    invoice = invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     client.force_login(buyer.user)
     page = client.get(reverse("invoices:invoice_print", args=[invoice.pk])).content.decode()
     assert '<button type="button" data-print>Print this invoice</button>' in page
@@ -134,8 +129,10 @@ def test_the_print_page_prints_with_a_button_not_inline_code(client, buyer):
     assert "javascript:" not in page
 
 
-def test_invoice_pages_are_hidden_from_other_customers(client, buyer, other_customer):
-    invoice = _issued(buyer)
+def test_invoice_pages_are_hidden_from_other_customers(
+    client, buyer, other_customer, invoice_factory
+):
+    invoice = invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     assert_customer_isolation(
         client,
         urls=[
@@ -163,21 +160,28 @@ def _queries(client, url: str) -> int:
     return len(captured)
 
 
-def test_list_runs_a_constant_number_of_queries(client, buyer, django_assert_max_num_queries):
+def test_list_runs_a_constant_number_of_queries(
+    client, buyer, django_assert_max_num_queries, invoice_factory
+):
     client.force_login(buyer.user)
     url = reverse("invoices:invoice_list")
-    _issued(buyer)
+    invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     one = _queries(client, url)
     for _ in range(49):
-        _issued(buyer)
+        invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     with django_assert_max_num_queries(MAX_PAGE_QUERIES):
         fifty = _queries(client, url + "?page=1")
     assert one == fifty
 
 
-def test_detail_runs_a_constant_number_of_queries(client, buyer, django_assert_max_num_queries):
+def test_detail_runs_a_constant_number_of_queries(
+    client, buyer, django_assert_max_num_queries, invoice_factory
+):
     client.force_login(buyer.user)
-    small, large = _issued(buyer, lines=1), _issued(buyer, lines=50)
+    small, large = (
+        invoice_factory(buyer, lines=1, amount="50.00", currency="EUR", description="Line {n}"),
+        invoice_factory(buyer, lines=50, amount="50.00", currency="EUR", description="Line {n}"),
+    )
     one = _queries(client, reverse("invoices:invoice_detail", args=[small.pk]))
     with django_assert_max_num_queries(MAX_PAGE_QUERIES):
         fifty = _queries(client, reverse("invoices:invoice_detail", args=[large.pk]))
@@ -196,9 +200,9 @@ def _pdf_text(content: bytes) -> str:
     ],
     ids=["newline", "backslash-n"],
 )
-def test_the_seller_address_prints_as_lines(client, buyer, settings, address):
+def test_the_seller_address_prints_as_lines(client, buyer, settings, address, invoice_factory):
     settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "address": address}
-    invoice = _issued(buyer)
+    invoice = invoice_factory(buyer, amount="50.00", currency="EUR", description="Line {n}")
     client.force_login(buyer.user)
     for name in ("invoices:invoice_detail", "invoices:invoice_print"):
         html = client.get(reverse(name, args=[invoice.pk])).content.decode()

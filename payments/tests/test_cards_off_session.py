@@ -20,14 +20,9 @@ from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, SavedPaymentMethod
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 API = "https://api.stripe.com/v1"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
 
 
 def _pm(pm_id: str, last4: str = "4242") -> dict:

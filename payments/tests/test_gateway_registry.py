@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import requests
 import responses
-from django.core.cache import cache
 
 from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
 from payments.gateways import registry
@@ -43,12 +42,8 @@ EVERY = (
 
 
 @pytest.fixture
-def both(settings, stripe_settings):
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "registry-id", "registry-secret"
-    settings.PAYPAL_MODE = "sandbox"
-    cache.delete(registry.gateway("paypal").token_key)
-    yield settings
-    cache.delete(registry.gateway("paypal").token_key)
+def both(stripe_settings, paypal_settings):
+    return paypal_settings
 
 
 @pytest.fixture

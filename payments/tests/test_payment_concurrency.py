@@ -7,11 +7,9 @@ from decimal import Decimal
 import pytest
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import errors_of, run_together
-from invoices import services as invoice_services
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice
 from payments.models import Payment
@@ -21,14 +19,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 REPORTERS = 8
 
 
-def test_webhook_return_page_and_reconciliation_racing_record_one_payment():
-    line = invoice_services.LineDraft(
-        kind="manual", description="Work", unit_price=Money(Decimal("50"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="USD", lines=[line]
-    )
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+def test_webhook_return_page_and_reconciliation_racing_record_one_payment(invoice_factory):
+    invoice = invoice_factory(amount="50")
 
     def report() -> None:
         billing_services.payment_record(

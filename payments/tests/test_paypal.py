@@ -16,14 +16,13 @@ from djmoney.money import Money
 from billing import services as billing_services
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import drop_unfired
-from invoices import services as invoice_services
 from invoices.models import CreditNote, Invoice
 from payments.audit import PaymentAudit
 from payments.gateways.registry import checkout_gateway
 from payments.models import Payment, PaymentAttempt, RefundRequest, WebhookEvent
 from payments.tests import vendor_payloads
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("paypal_settings")]
 
 API = "https://api-m.sandbox.paypal.com"
 TOKEN = {
@@ -36,31 +35,12 @@ TOKEN = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _paypal(settings):
-    settings.PAYPAL_CLIENT_ID = "client-id"
-    settings.PAYPAL_CLIENT_SECRET = "client-secret"
-    settings.PAYPAL_WEBHOOK_ID = "WH-ID-1"
-    settings.PAYPAL_MODE = "sandbox"
-    cache.delete(checkout_gateway("paypal").token_key)
-    yield
-    cache.delete(checkout_gateway("paypal").token_key)
-
-
 @pytest.fixture
 def mocked():
     with responses.RequestsMock() as rsps:
         token = rsps.post(f"{API}/v1/oauth2/token", json=TOKEN)
         yield rsps
         drop_unfired(rsps, token)
-
-
-def _invoice(customer, amount="49.99") -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="Hosting", unit_price=Money(Decimal(amount), "EUR")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="EUR", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _order_created(order_id="5O190127TN364715T") -> dict:
@@ -102,8 +82,8 @@ def _captured(
     }
 
 
-def test_pay_with_paypal_approve_and_capture_on_return(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_pay_with_paypal_approve_and_capture_on_return(client, customer, mocked, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     mocked.post(f"{API}/v2/checkout/orders", json=_order_created(), status=201)
     client.force_login(customer.user)
     page = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
@@ -161,8 +141,10 @@ def _attempt(invoice, customer, order_id="5O190127TN364715T") -> PaymentAttempt:
     )
 
 
-def test_declined_funding_is_reported_and_nothing_recorded(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_declined_funding_is_reported_and_nothing_recorded(
+    client, customer, mocked, invoice_factory
+):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     _attempt(invoice, customer)
     mocked.post(
         f"{API}/v2/checkout/orders/5O190127TN364715T/capture",
@@ -181,8 +163,8 @@ def test_declined_funding_is_reported_and_nothing_recorded(client, customer, moc
     assert Payment.objects.count() == 0
 
 
-def test_an_order_captured_before_is_read_back(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_an_order_captured_before_is_read_back(client, customer, mocked, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     _attempt(invoice, customer)
     mocked.post(
         f"{API}/v2/checkout/orders/5O190127TN364715T/capture",
@@ -195,8 +177,8 @@ def test_an_order_captured_before_is_read_back(client, customer, mocked):
     assert Payment.objects.get().reference == "3C679366HH908993F"
 
 
-def test_an_expired_token_is_refreshed_once(customer, mocked):
-    invoice = _invoice(customer)
+def test_an_expired_token_is_refreshed_once(customer, mocked, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     _attempt(invoice, customer)
     cache.set(checkout_gateway("paypal").token_key, "stale-token", 3600)
     capture_url = f"{API}/v2/checkout/orders/5O190127TN364715T/capture"
@@ -240,9 +222,9 @@ def _deliver(client, capture, body: str, headers=HEADERS):
 
 
 def test_capture_completed_webhook_is_verified_and_recorded(
-    client, customer, mocked, django_capture_on_commit_callbacks
+    client, customer, mocked, django_capture_on_commit_callbacks, invoice_factory
 ):
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     capture = _captured(invoice)["purchase_units"][0]["payments"]["captures"][0]
     mocked.post(
         f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
@@ -262,9 +244,9 @@ def test_capture_completed_webhook_is_verified_and_recorded(
 
 
 def test_failed_verification_is_refused(
-    client, customer, mocked, django_capture_on_commit_callbacks
+    client, customer, mocked, django_capture_on_commit_callbacks, invoice_factory
 ):
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     capture = _captured(invoice)["purchase_units"][0]["payments"]["captures"][0]
     mocked.post(
         f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "FAILURE"}
@@ -287,8 +269,10 @@ def test_deliveries_without_paypals_headers_are_refused(client, mocked, missing)
     assert not [c for c in mocked.calls if "verify" in c.request.url]
 
 
-def test_denied_capture_is_audited(client, customer, mocked, django_capture_on_commit_callbacks):
-    invoice = _invoice(customer)
+def test_denied_capture_is_audited(
+    client, customer, mocked, django_capture_on_commit_callbacks, invoice_factory
+):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     mocked.post(
         f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
     )
@@ -302,9 +286,9 @@ def test_denied_capture_is_audited(client, customer, mocked, django_capture_on_c
 
 @pytest.mark.parametrize("webhook_first", [True, False])
 def test_paypal_refund_and_its_webhook_book_it_once(
-    client, customer, mocked, django_capture_on_commit_callbacks, webhook_first
+    client, customer, mocked, django_capture_on_commit_callbacks, webhook_first, invoice_factory
 ):
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     payment = billing_services.payment_record(
         invoice_id=invoice.pk,
         gateway="paypal",

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 import responses
-from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -18,24 +17,13 @@ from billing_portal.common.testing import drop_unfired
 from catalogue.tests.factories import ProductFactory
 from invoices import services as invoice_services
 from invoices.models import Invoice
-from payments.gateways.registry import checkout_gateway
 from payments.models import GatewayPlan, GatewaySubscription, Payment, WebhookEvent
 from payments.tests import vendor_payloads
 from payments.tests.test_paypal import API, HEADERS, TOKEN
 from provisioning.models import Service
 from provisioning.services import service_terminate
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _paypal(settings):
-    settings.PAYPAL_CLIENT_ID = "client-id"
-    settings.PAYPAL_CLIENT_SECRET = "client-secret"
-    settings.PAYPAL_WEBHOOK_ID = "WH-ID-1"
-    cache.delete(checkout_gateway("paypal").token_key)
-    yield
-    cache.delete(checkout_gateway("paypal").token_key)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("paypal_settings")]
 
 
 @pytest.fixture

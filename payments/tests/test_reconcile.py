@@ -9,7 +9,6 @@ import pytest
 import responses
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing.tasks import payments_reconcile_task
 from invoices import services as invoice_services
@@ -17,26 +16,14 @@ from invoices.models import Invoice
 from payments.models import Payment
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-
-
-def _invoice() -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("25"), "USD")
+def test_missed_payments_are_recorded_and_known_ones_left_alone(invoice_factory):
+    known, missed = (
+        invoice_factory(amount="25", description="x"),
+        invoice_factory(amount="25", description="x"),
     )
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="USD", lines=[line]
-    )
-    return billing_services.invoice_issue(invoice_id=draft.pk)
-
-
-def test_missed_payments_are_recorded_and_known_ones_left_alone():
-    known, missed = _invoice(), _invoice()
     billing_services.payment_record(
         invoice_id=known.pk,
         gateway="stripe",
@@ -85,18 +72,15 @@ def test_without_stripe_there_is_nothing_to_reconcile(settings):
     }
 
 
-def test_paypal_transactions_the_portal_missed_are_recorded(settings):
-    from django.core.cache import cache
-
-    from payments.gateways.registry import checkout_gateway
+def test_paypal_transactions_the_portal_missed_are_recorded(
+    settings, paypal_settings, invoice_factory
+):
     from payments.models import GatewayPlan, GatewaySubscription
     from payments.tests.test_paypal import TOKEN
     from provisioning.models import Service
 
     settings.STRIPE_SECRET_KEY = ""
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "client-id", "client-secret"
-    cache.delete(checkout_gateway("paypal").token_key)
-    missed = _invoice()
+    missed = invoice_factory(amount="25", description="x")
     service = Service.objects.create(
         customer=missed.customer,
         product=missed_product(),
@@ -162,7 +146,6 @@ def test_paypal_transactions_the_portal_missed_are_recorded(settings):
     renewal.refresh_from_db()
     assert (missed.status, renewal.status) == ("paid", "paid")
     assert set(Payment.objects.values_list("reference", flat=True)) == {"CAP-MISSED", "SALE-MISSED"}
-    cache.delete(checkout_gateway("paypal").token_key)
 
 
 def missed_product():

@@ -4,15 +4,10 @@ changes nothing. Each of these answered 500 before."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
-from billing import services as billing_services
 from catalogue.tests.factories import ProductPriceFactory
-from invoices import services as invoice_services
 from payments.models import GatewayPlan, GatewaySubscription, PaymentAttempt
 from provisioning.models import Service
 
@@ -29,15 +24,10 @@ BAD_REFERENCES = ["", " ", "\x00", "cs_test\x00", "r" * 10_000, "cs\u202etest", 
 
 
 @pytest.fixture
-def failed_attempts(customer, stripe_settings, settings):
+def failed_attempts(customer, stripe_settings, paypal_settings, invoice_factory):
     """Checkouts, card set-ups and a PayPal subscription that failed before the provider gave
     them a reference (the provider was down): their reference is empty."""
-    settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "paypal-id", "paypal-secret"
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("30.00"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    invoice = invoice_factory(customer, "30.00", description="x")
     for gateway in ("stripe", "stripe", "paypal", "paypal"):
         for kind in (PaymentAttempt.Kind.CHECKOUT, PaymentAttempt.Kind.CARD_SETUP):
             PaymentAttempt.objects.create(

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
 from django.urls import reverse
-from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
-from billing import services as billing_services
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, SavedPaymentMethod
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 API = "https://api.stripe.com/v1"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
 
 
 @pytest.fixture
@@ -42,12 +33,8 @@ def card(customer) -> SavedPaymentMethod:
 
 
 @pytest.fixture
-def invoice(customer) -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("30.00"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
+def invoice(customer, invoice_factory) -> Invoice:
+    return invoice_factory(customer, "30.00", description="x")
 
 
 def _intent(invoice, status: str, **extra) -> dict:

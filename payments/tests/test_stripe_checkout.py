@@ -11,27 +11,13 @@ from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import GatewayCustomer, Payment, PaymentAttempt
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 API = "https://api.stripe.com/v1"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
-
-
-def _invoice(customer, amount="49.99") -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="Hosting", unit_price=Money(Decimal(amount), "EUR")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="EUR", lines=[line])
-    return billing_services.invoice_issue(invoice_id=draft.pk)
 
 
 def _session(invoice, *, status="paid", session_id="cs_test_1", amount=4999) -> dict:
@@ -53,8 +39,8 @@ def _form(call) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(call.request.body).items()}
 
 
-def test_pay_with_stripe_checkout_and_come_back(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_pay_with_stripe_checkout_and_come_back(client, customer, mocked, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     mocked.post(f"{API}/customers", json={"id": "cus_123", "object": "customer"})
     mocked.post(f"{API}/checkout/sessions", json=_session(invoice, status="unpaid"))
     client.force_login(customer.user)
@@ -106,8 +92,11 @@ def test_pay_with_stripe_checkout_and_come_back(client, customer, mocked):
     assert Payment.objects.count() == 1
 
 
-def test_the_stripe_customer_is_created_once(client, customer, mocked):
-    first, second = _invoice(customer), _invoice(customer)
+def test_the_stripe_customer_is_created_once(client, customer, mocked, invoice_factory):
+    first, second = (
+        invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting"),
+        invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting"),
+    )
     mocked.post(f"{API}/customers", json={"id": "cus_123", "object": "customer"})
     mocked.post(f"{API}/checkout/sessions", json=_session(first, status="unpaid"))
     client.force_login(customer.user)
@@ -116,8 +105,8 @@ def test_the_stripe_customer_is_created_once(client, customer, mocked):
     assert [c.request.url for c in mocked.calls].count(f"{API}/customers") == 1
 
 
-def test_coming_back_without_paying_changes_nothing(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_coming_back_without_paying_changes_nothing(client, customer, mocked, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     PaymentAttempt.objects.create(
         invoice=invoice,
         customer=customer,
@@ -136,8 +125,8 @@ def test_coming_back_without_paying_changes_nothing(client, customer, mocked):
     assert Payment.objects.count() == 0
 
 
-def test_cancelling_at_stripe_leaves_the_invoice_open(client, customer):
-    invoice = _invoice(customer)
+def test_cancelling_at_stripe_leaves_the_invoice_open(client, customer, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     attempt = PaymentAttempt.objects.create(
         invoice=invoice,
         customer=customer,
@@ -154,8 +143,10 @@ def test_cancelling_at_stripe_leaves_the_invoice_open(client, customer):
     assert attempt.status == PaymentAttempt.Status.ABANDONED
 
 
-def test_stripe_down_shows_a_clear_message_and_records_the_failure(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_stripe_down_shows_a_clear_message_and_records_the_failure(
+    client, customer, mocked, invoice_factory
+):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     error = {"error": {"type": "api_error", "message": "An unknown error occurred"}}
     mocked.post(f"{API}/customers", json={"id": "cus_123", "object": "customer"})
     mocked.post(f"{API}/checkout/sessions", status=500, json=error)
@@ -169,8 +160,8 @@ def test_stripe_down_shows_a_clear_message_and_records_the_failure(client, custo
     assert attempt.error
 
 
-def test_paid_invoices_offer_no_payment(client, customer, mocked):
-    invoice = _invoice(customer)
+def test_paid_invoices_offer_no_payment(client, customer, mocked, invoice_factory):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     billing_services.invoice_mark_paid(invoice_id=invoice.pk)
     client.force_login(customer.user)
     response = client.post(
@@ -180,16 +171,20 @@ def test_paid_invoices_offer_no_payment(client, customer, mocked):
     assert len(mocked.calls) == 0
 
 
-def test_without_stripe_keys_no_card_payment_is_offered(client, customer, settings):
+def test_without_stripe_keys_no_card_payment_is_offered(
+    client, customer, settings, invoice_factory
+):
     settings.STRIPE_SECRET_KEY = ""
-    invoice = _invoice(customer)
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     client.force_login(customer.user)
     page = client.get(reverse("invoices:invoice_detail", args=[invoice.pk])).content.decode()
     assert "Online payment is not set up yet" in page
 
 
-def test_checkout_urls_are_hidden_from_other_customers(client, customer, other_customer, mocked):
-    invoice = _invoice(customer)
+def test_checkout_urls_are_hidden_from_other_customers(
+    client, customer, other_customer, mocked, invoice_factory
+):
+    invoice = invoice_factory(customer, currency="EUR", amount="49.99", description="Hosting")
     attempt = PaymentAttempt.objects.create(
         invoice=invoice,
         customer=customer,

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
 import responses
 from django.urls import reverse
-from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
-from invoices import services as invoice_services
+from billing_portal.common.testing import eur
 from invoices.models import CreditNote, Invoice
 from payments.errors import RefundNotPossible
 from payments.models import Payment, RefundRequest
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 API = "https://api.stripe.com/v1"
 
 
-def eur(value: str) -> Money:
-    return Money(Decimal(value), "EUR")
-
-
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
-
-
 @pytest.fixture
-def payment() -> Payment:
-    line = invoice_services.LineDraft(kind="manual", description="Hosting", unit_price=eur("80"))
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="EUR", lines=[line]
-    )
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+def payment(invoice_factory) -> Payment:
+    invoice = invoice_factory(amount="80", currency="EUR", description="Hosting")
     return billing_services.payment_record(
         invoice_id=invoice.pk, gateway="stripe", reference="pi_ref", amount=eur("80")
     )

@@ -13,13 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
-from billing import services as billing_services
 from billing.services import payments as billing_payments
 from billing.services import webhook_event_process
 from billing.tasks import webhook_events_sweep_task
 from billing_portal.common.audit import AuditEvent
-from invoices import services as invoice_services
 from invoices.audit import InvoiceAudit
 from invoices.models import CreditNote, Invoice
 from payments.audit import PaymentAudit
@@ -28,25 +25,14 @@ from payments.models import Payment, WebhookEvent
 from payments.services import WEBHOOK_MAX_ATTEMPTS, WebhookHandlerFailed
 from payments.tests import stripe_events as se
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_settings")]
 
 URL = "/webhooks/stripe/"
 
 
-@pytest.fixture(autouse=True)
-def _stripe(stripe_settings):
-    return stripe_settings
-
-
 @pytest.fixture
-def invoice() -> Invoice:
-    line = invoice_services.LineDraft(
-        kind="manual", description="Work", unit_price=Money(Decimal("100"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="USD", lines=[line]
-    )
-    return billing_services.invoice_issue(invoice_id=draft.pk)
+def invoice(invoice_factory) -> Invoice:
+    return invoice_factory(amount="100")
 
 
 def deliver(client, capture, payload, **signing):

@@ -21,31 +21,24 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.testing import errors_of, run_together
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, PaymentAttempt, WebhookEvent
 from payments.services import webhook_event_receive
 from payments.tests import stripe_events as se
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("stripe_settings"),
+]
 
 EVENTS = 1_000
 CLIENTS = 20
 
 
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.STRIPE_SECRET_KEY = "sk_test_dummy"
-    settings.STRIPE_WEBHOOK_SECRET = se.SECRET
-
-
-def test_webhook_and_return_page_racing_record_one_payment():
+def test_webhook_and_return_page_racing_record_one_payment(invoice_factory):
     customer = CustomerFactory()
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("20"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(customer=customer, currency="USD", lines=[line])
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    invoice = invoice_factory(customer, "20", description="x")
     PaymentAttempt.objects.create(
         invoice=invoice,
         customer=customer,

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.utils import timezone
-from djmoney.money import Money
 
-from accounts.tests.factories import CustomerFactory
-from billing import services as billing_services
 from billing.tasks import webhook_event_process_task, webhook_events_sweep_task
 from billing_portal.common.testing import celery_worker, database_url_for_tests, wait_for
-from invoices import services as invoice_services
 from invoices.models import Invoice
 from payments.models import Payment, WebhookEvent
 from payments.tests import stripe_events as se
@@ -26,15 +21,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(tmp_path):
+def test_a_worker_killed_mid_processing_leaves_the_event_to_be_processed_later(
+    tmp_path, invoice_factory
+):
     # given a stored webhook event for an unpaid invoice
-    line = invoice_services.LineDraft(
-        kind="manual", description="x", unit_price=Money(Decimal("10"), "USD")
-    )
-    draft = invoice_services.invoice_create_draft(
-        customer=CustomerFactory(), currency="USD", lines=[line]
-    )
-    invoice = billing_services.invoice_issue(invoice_id=draft.pk)
+    invoice = invoice_factory(amount="10", description="x")
     payload = se.event("payment_intent.succeeded", se.payment_intent(invoice.pk, amount=1000))
     event = WebhookEvent.objects.create(
         provider="stripe",

@@ -3,9 +3,10 @@ named after its event type (with a suffix for a variant: `.unpaid`, `.foreign`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from billing_portal.common.testing import load_fixture
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -15,7 +16,7 @@ def names(vendor: str) -> list[str]:
 
 
 def load(vendor: str, name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / vendor / f"{name}.json").read_text())
+    return load_fixture(__file__, vendor, name)
 
 
 def event_type(vendor: str, payload: dict[str, Any]) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import factory
 from factory.django import DjangoModelFactory
 
+from accounts.tests.factories import CustomerFactory
 from catalogue.models import Product
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
-from provisioning.models import ProductPlacement, Server, ServerGroup
+from provisioning.models import ProductPlacement, Server, ServerGroup, Service
 
 
 class ServerGroupFactory(DjangoModelFactory[ServerGroup]):
@@ -41,3 +45,20 @@ def panel_product(server: Server, **settings) -> Product:
     product = placed_product(server.group, module=server.module, module_settings=settings)
     ProductPriceFactory(product=product)
     return product
+
+
+def service_on(server: Server, **fields: Any) -> Service:
+    """A monthly service of 10.00 USD on `server`, of a product its module automates
+    (`panel_product`), for a new customer unless `customer` is given; `fields` (a status,
+    an external id, secrets...) are the service's other columns or override these."""
+    values: dict[str, Any] = {
+        "product": panel_product(server),
+        "cycle": "monthly",
+        "currency": "USD",
+        "recurring_amount": Decimal("10"),
+        "server": server,
+        **fields,
+    }
+    values.setdefault("customer", None)
+    values["customer"] = values["customer"] or CustomerFactory()
+    return Service.objects.create(**values)

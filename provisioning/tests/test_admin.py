@@ -10,20 +10,18 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from accounts.tests.factories import UserFactory
 from billing_portal.common.testing import form_values
 from catalogue.tests.factories import ConfigurableOptionFactory, ProductFactory, ProductGroupFactory
 from provisioning.models import ProvisioningOperation, Server, Service, ServiceOption
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import (
+    ServerFactory,
+    ServerGroupFactory,
+    panel_product,
+    service_on,
+)
 
 pytestmark = pytest.mark.django_db
 SECRET = "ptla_secret-value-never-shown"
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_server_credentials_are_write_only(staff_client):
@@ -84,15 +82,7 @@ def test_product_settings_are_checked_for_the_module(staff_client):
 
 def test_failed_operations_can_be_retried_from_the_queue(staff_client, customer):
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=server,
-        status="failed",
-    )
+    service = service_on(server, customer=customer, status="failed")
     operation = ProvisioningOperation.objects.create(
         service=service,
         kind="create",
@@ -112,15 +102,7 @@ def test_failed_operations_can_be_retried_from_the_queue(staff_client, customer)
 
 def test_staff_place_a_service_from_its_page(staff_client, customer):
     first, second = ServerFactory(), ServerFactory()
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(first),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=first,
-        status="pending",
-    )
+    service = service_on(first, customer=customer, status="pending")
     change = staff_client.get(reverse("admin:provisioning_service_change", args=[service.pk]))
     url = reverse("admin:provisioning_service_place", args=[service.pk])
     assert url in change.content.decode()
@@ -199,15 +181,7 @@ def test_staff_provision_a_pending_service_without_payment(
     staff_client, customer, django_capture_on_commit_callbacks
 ):
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=server,
-        status="pending",
-    )
+    service = service_on(server, customer=customer, status="pending")
     url = reverse("admin:provisioning_service_changelist")
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url, {"action": "provision", "_selected_action": [service.pk]})
@@ -218,13 +192,9 @@ def test_staff_provision_a_pending_service_without_payment(
 
 def test_the_service_form_shows_but_does_not_change_what_the_customer_pays(staff_client, customer):
     server = ServerFactory()
-    service = Service.objects.create(
+    service = service_on(
+        server,
         customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=server,
         status="active",
         next_due_date=date(2026, 5, 1),
         external_id="sandbox-1",

@@ -72,18 +72,10 @@ def test_open_control_panel_shows_the_sandbox_page_on_a_phone(page, live_server,
 def test_the_set_up_page_updates_itself_when_the_service_becomes_active(
     page, live_server, customer
 ):
-    from provisioning.tests.factories import ServerFactory, panel_product
+    from provisioning.tests.factories import ServerFactory, service_on
 
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount="10",
-        server=server,
-        status="provisioning",
-    )
+    service = service_on(server, customer=customer, status="provisioning")
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
     page.goto(f"{live_server.url}/services/{service.pk}/")
     assert page.get_by_test_id("service-status").inner_text() == "Being set up"

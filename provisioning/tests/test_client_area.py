@@ -75,16 +75,12 @@ def test_order_pay_with_demo_credit_and_watch_the_service_follow_its_invoices(
 
 
 def test_customers_cannot_see_or_act_on_another_customers_service(client, customer, other_customer):
-    from provisioning.tests.factories import ServerFactory, panel_product
+    from provisioning.tests.factories import ServerFactory, service_on
 
     server = ServerFactory()
-    service = Service.objects.create(
+    service = service_on(
+        server,
         customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount="10",
-        server=server,
         status="active",
         external_id="sandbox-x",
         secrets={"password": "owner-only"},
@@ -105,16 +101,12 @@ def test_customers_cannot_see_or_act_on_another_customers_service(client, custom
 
 
 def test_a_support_key_is_shown_to_its_customer(client, customer):
-    from provisioning.tests.factories import ServerFactory, panel_product
+    from provisioning.tests.factories import ServerFactory, service_on
 
     server = ServerFactory(module="support", credentials={"token": "t"})
-    service = Service.objects.create(
+    service = service_on(
+        server,
         customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount="10",
-        server=server,
         status="active",
         external_id="svc-1",
         secrets={"support_key": "SK-7731"},
@@ -126,18 +118,10 @@ def test_a_support_key_is_shown_to_its_customer(client, customer):
 
 
 def _service_in(customer, status: str) -> Service:
-    from provisioning.tests.factories import ServerFactory, panel_product
+    from provisioning.tests.factories import ServerFactory, service_on
 
     server = ServerFactory()
-    return Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount="10",
-        server=server,
-        status=status,
-    )
+    return service_on(server, customer=customer, status=status)
 
 
 def test_the_status_endpoint_is_the_customers_own(client, customer, other_customer):

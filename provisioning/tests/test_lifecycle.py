@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -18,15 +17,19 @@ from provisioning import services
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import NoServerCapacity
 from provisioning.models import ProvisioningOperation, Server, ServerGroup, Service
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import (
+    ServerFactory,
+    ServerGroupFactory,
+    panel_product,
+    service_on,
+)
 
 pytestmark = pytest.mark.django_db
 Op = ProvisioningOperation
 
 
 @pytest.fixture(autouse=True)
-def _staff(settings):
-    settings.ADMINS = [("Staff", "ops@example.com")]
+def _staff(staff_alerts):
     cache.clear()
 
 
@@ -184,15 +187,7 @@ def test_later_operations_wait_for_earlier_ones(customer, django_capture_on_comm
 
 def test_the_sweeper_finds_lost_and_interrupted_operations(customer):
     server = ServerFactory()
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=server,
-        status="provisioning",
-    )
+    service = service_on(server, customer=customer, status="provisioning")
     now = timezone.now()
     lost = Op.objects.create(
         service=service,

@@ -20,6 +20,7 @@ from provisioning.panels.registry import MODULES, module_settings_errors
 from provisioning.panels.support import SupportBackend
 from provisioning.panels.virtfusion import VirtFusionPanel
 from provisioning.panels.wordpress import WordPressBackend
+from provisioning.tests import vendor_payloads
 
 
 def _spec(**settings) -> AccountSpec:
@@ -183,13 +184,7 @@ def test_nextpanel_calls(nextpanel, mocked):
     mocked.get(
         f"{NP}/api/v1/billing/accounts/88/stats",
         match=headers,
-        json={
-            "total_domains": 2,
-            "total_databases": 1,
-            "total_email_accounts": 5,
-            "total_ssl_certificates": 2,
-            "storage_used_mb": 700,
-        },
+        json=vendor_payloads.load("nextpanel", "account_stats"),
     )
     nextpanel.suspend("88", reason="Overdue")
     nextpanel.unsuspend("88")
@@ -238,12 +233,7 @@ def test_wordpress_site_calls(wordpress, mocked):
     mocked.post(
         f"{WP}/create-site",
         status=201,
-        json={
-            "url": "https://ada.example.com",
-            "admin_url": "https://ada.example.com/wp-admin",
-            "username": "ada",
-            "password": "s3cret",
-        },
+        json=vendor_payloads.load("wordpress", "create_site"),
         match=[matchers.json_params_matcher(body), matchers.header_matcher(BEARER)],
     )
     result = wordpress.create(_spec(plan="standard"))

@@ -5,17 +5,16 @@ the panel."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from djmoney.money import Money
 
 from accounts.tests.helpers import assert_customer_isolation
 from billing import services as billing_services
 from billing.models import ServiceChange
 from billing.services import billing_run
+from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductPriceFactory
 from credits.models import CreditEntry
 from credits.services import credit_balance
@@ -27,10 +26,6 @@ from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 3, 11)  # 20 of the 31 days from Mar 1 to Apr 1 are left
-
-
-def usd(value: str) -> Money:
-    return Money(Decimal(value), "USD")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from provisioning.errors import PanelPermanentError, PanelRetryableError
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.panels.base import AccountSpec, ServerCredentials
 from provisioning.panels.pterodactyl import PterodactylPanel
+from provisioning.tests import vendor_payloads
 from provisioning.tests.factories import ServerFactory, panel_product
 
 pytestmark = pytest.mark.django_db
@@ -39,70 +40,20 @@ SETTINGS = {
     "databases": 1,
     "backups": 2,
 }
-NOT_FOUND = {
-    "errors": [
-        {
-            "code": "NotFoundHttpException",
-            "status": "404",
-            "detail": "The requested resource could not be found on the server.",
-        }
-    ]
-}
-EGG = {
-    "object": "egg",
-    "attributes": {
-        "id": 5,
-        "nest": 1,
-        "docker_image": "ghcr.io/pterodactyl/yolks:java_17",
-        "startup": "java -Xms128M -jar {{SERVER_JARFILE}}",
-        "relationships": {
-            "variables": {
-                "object": "list",
-                "data": [
-                    {
-                        "object": "egg_variable",
-                        "attributes": {
-                            "env_variable": "SERVER_JARFILE",
-                            "default_value": "server.jar",
-                        },
-                    },
-                    {
-                        "object": "egg_variable",
-                        "attributes": {"env_variable": "VERSION", "default_value": "latest"},
-                    },
-                ],
-            }
-        },
-    },
-}
+NOT_FOUND = vendor_payloads.load("pterodactyl", "not_found")
+EGG = vendor_payloads.load("pterodactyl", "egg")
 
 
 def _server(pk=31, reference="svc-1") -> dict:
-    return {
-        "object": "server",
-        "attributes": {
-            "id": pk,
-            "external_id": reference,
-            "uuid": "a1b2c3d4-0000",
-            "identifier": "a1b2c3d4",
-            "name": "mc.example.net",
-            "allocation": 77,
-            "status": "installing",
-            "egg": 5,
-        },
-    }
+    server = vendor_payloads.load("pterodactyl", "server")
+    server["attributes"].update(id=pk, external_id=reference)
+    return server
 
 
 def _user(pk=9) -> dict:
-    return {
-        "object": "user",
-        "attributes": {
-            "id": pk,
-            "external_id": "cust-4",
-            "username": "c4",
-            "email": "ada@example.com",
-        },
-    }
+    user = vendor_payloads.load("pterodactyl", "user")
+    user["attributes"]["id"] = pk
+    return user
 
 
 def _spec(reference="svc-1", service_id=1) -> AccountSpec:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
@@ -12,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from provisioning.models import Server, Service
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.tests.factories import ServerFactory, service_on
 
 CANARY = "canary-7f3e9b1c-never-in-plaintext"
 
@@ -25,15 +24,7 @@ def _raw(table: str, column: str) -> list[str]:
 
 def _with_secrets(customer) -> tuple[Server, Service]:
     server = ServerFactory(credentials={"api_key": CANARY})
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(server),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=server,
-        secrets={"password": CANARY},
-    )
+    service = service_on(server, customer=customer, secrets={"password": CANARY})
     return server, service
 
 

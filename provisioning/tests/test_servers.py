@@ -12,14 +12,9 @@ from provisioning.errors import NoServerCapacity, PanelRetryableError
 from provisioning.models import Server, Service
 from provisioning.panels.sandbox import SandboxPanel
 from provisioning.tasks import servers_check_task
-from provisioning.tests.factories import ServerFactory, panel_product
+from provisioning.tests.factories import ServerFactory, service_on
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _staff(settings):
-    settings.ADMINS = [("Staff", "ops@example.com")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_alerts")]
 
 
 def test_health_check_records_online_state(monkeypatch, django_capture_on_commit_callbacks):
@@ -56,15 +51,7 @@ def test_capacity_over_80_percent_alerts_staff_once(django_capture_on_commit_cal
 
 def test_staff_place_a_service_on_a_chosen_server(customer):
     first, second = ServerFactory(), ServerFactory(capacity_accounts=1)
-    service = Service.objects.create(
-        customer=customer,
-        product=panel_product(first),
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10"),
-        server=first,
-        status="pending",
-    )
+    service = service_on(first, customer=customer, status="pending")
     Server.objects.filter(pk=first.pk).update(current_accounts=1)
     services.server_place_manually(service_id=service.pk, server_id=second.pk)
     first.refresh_from_db()
