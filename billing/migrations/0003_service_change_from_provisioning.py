@@ -12,6 +12,7 @@ Provisioning 0013 forgets the model.
 import django.db.models.deletion
 import django.utils.timezone
 import djmoney.models.fields
+from billing_portal.common.model_moves import content_types_moved
 from django.db import migrations, models
 
 import billing_portal.common.money
@@ -28,21 +29,6 @@ def _money(**kwargs):
         currency_field_name="currency", decimal_places=2, max_digits=14, **kwargs
     )
 
-
-def _content_type_to(source, target):
-    def move(apps, schema_editor):
-        ContentType = apps.get_model("contenttypes", "ContentType")
-        types = ContentType.objects.using(schema_editor.connection.alias)
-        # A type the target app already has (made by a post-migrate run in between) has no
-        # grants yet: it gives way to the one carrying them.
-        old = types.filter(app_label=source, model="servicechange").first()
-        if old is not None:
-            types.filter(app_label=target, model="servicechange").delete()
-            old.app_label = target
-            old.save(update_fields=["app_label"])
-        ContentType.objects.clear_cache()
-
-    return move
 
 
 STATE = [
@@ -141,7 +127,5 @@ class Migration(migrations.Migration):
             model_name="servicechange",
             constraint=_one_open("billing_servicechange_one_open_per_service"),
         ),
-        migrations.RunPython(
-            _content_type_to("provisioning", "billing"), _content_type_to("billing", "provisioning")
-        ),
+        content_types_moved(source="provisioning", target="billing", models=["servicechange"]),
     ]

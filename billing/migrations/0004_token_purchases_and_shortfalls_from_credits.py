@@ -15,6 +15,7 @@ import django.db.models.deletion
 import django.utils.timezone
 import djmoney.models.fields
 from django.conf import settings
+from billing_portal.common.model_moves import content_types_moved
 from django.db import migrations, models
 
 import billing.models.purchases
@@ -282,23 +283,6 @@ STATE = [
 ]
 
 
-def _content_types_to(source, target):
-    def move(apps, schema_editor):
-        ContentType = apps.get_model("contenttypes", "ContentType")
-        db = schema_editor.connection.alias
-        for model in MOVED:
-            # A type the target app already has (made by a post-migrate run in between) has
-            # no grants yet: it gives way to the one carrying the staff groups' permissions.
-            old = ContentType.objects.using(db).filter(app_label=source, model=model).first()
-            if old is None:
-                continue
-            ContentType.objects.using(db).filter(app_label=target, model=model).delete()
-            old.app_label = target
-            old.save(update_fields=["app_label"])
-        ContentType.objects.clear_cache()
-
-    return move
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -321,7 +305,5 @@ class Migration(migrations.Migration):
                 migrations.AddConstraint(model_name=model, constraint=make(new)),
             )
         ),
-        migrations.RunPython(
-            _content_types_to("credits", "billing"), _content_types_to("billing", "credits")
-        ),
+        content_types_moved(source="credits", target="billing", models=MOVED),
     ]

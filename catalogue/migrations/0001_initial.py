@@ -18,6 +18,7 @@ import django.db.models.deletion
 import django.utils.timezone
 import django_countries.fields
 import djmoney.models.fields
+from billing_portal.common.model_moves import content_types_moved
 from django.db import migrations, models
 
 import billing_portal.common.money
@@ -407,23 +408,6 @@ STATE = [
 ]
 
 
-def _content_types_to(source, target):
-    def move(apps, schema_editor):
-        ContentType = apps.get_model("contenttypes", "ContentType")
-        db = schema_editor.connection.alias
-        for model in MOVED:
-            # A type the target app already has (made by a post-migrate run in between) has
-            # no grants yet: it gives way to the one carrying the staff groups' permissions.
-            old = ContentType.objects.using(db).filter(app_label=source, model=model).first()
-            if old is None:
-                continue
-            ContentType.objects.using(db).filter(app_label=target, model=model).delete()
-            old.app_label = target
-            old.save(update_fields=["app_label"])
-        ContentType.objects.clear_cache()
-
-    return move
-
 
 class Migration(migrations.Migration):
     initial = True
@@ -447,7 +431,5 @@ class Migration(migrations.Migration):
                 migrations.AddConstraint(model_name=model, constraint=make(new)),
             )
         ),
-        migrations.RunPython(
-            _content_types_to("invoices", "catalogue"), _content_types_to("catalogue", "invoices")
-        ),
+        content_types_moved(source="invoices", target="catalogue", models=MOVED),
     ]

@@ -13,6 +13,7 @@ Provisioning 0012 repoints `Service.order` in state and invoices 0013 repoints
 
 import django.db.models.deletion
 import django.utils.timezone
+from billing_portal.common.model_moves import content_types_moved
 from django.db import migrations, models
 
 MOVED = ["order", "couponredemption"]
@@ -105,23 +106,6 @@ STATE = [
 ]
 
 
-def _content_types_to(source, target):
-    def move(apps, schema_editor):
-        ContentType = apps.get_model("contenttypes", "ContentType")
-        db = schema_editor.connection.alias
-        for model in MOVED:
-            # A type the target app already has (made by a post-migrate run in between) has
-            # no grants yet: it gives way to the one carrying the staff groups' permissions.
-            old = ContentType.objects.using(db).filter(app_label=source, model=model).first()
-            if old is None:
-                continue
-            ContentType.objects.using(db).filter(app_label=target, model=model).delete()
-            old.app_label = target
-            old.save(update_fields=["app_label"])
-        ContentType.objects.clear_cache()
-
-    return move
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -139,7 +123,5 @@ class Migration(migrations.Migration):
             new_name="catalogue_order_created_idx",
             old_name="invoices_order_created_idx",
         ),
-        migrations.RunPython(
-            _content_types_to("invoices", "catalogue"), _content_types_to("catalogue", "invoices")
-        ),
+        content_types_moved(source="invoices", target="catalogue", models=MOVED),
     ]

@@ -14,12 +14,12 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing import services as billing
+from billing.services import OrderRequest
 from catalogue.models import Product
 from credits.services import credit_entry_append
 from dnszones.demo import dns_plan_slug, dns_plans_seed
 from invoices.models import Invoice
-from invoices.services import OrderRequest
-from invoices.services.orders import order_invoice
+from invoices.selectors import order_invoice
 from provisioning.demo import dns_server_seed
 from provisioning.models import Service
 
