@@ -23,8 +23,8 @@ from accounts.models import User
 from accounts.tests.factories import CustomerFactory, UserFactory
 from accounts.tests.helpers import logged_in, staff_user
 from billing import services as billing_services
+from billing import status
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
-from billing_portal import status
 from billing_portal.celery import app as celery_app
 from billing_portal.common.models import PortalBackup
 from billing_portal.common.testing import usd
