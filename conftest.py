@@ -11,6 +11,7 @@ import pytest
 import responses
 from celery._state import _set_task_join_will_block
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from accounts.tests.factories import CustomerFactory, UserFactory
@@ -178,11 +179,20 @@ def paypal_settings(settings):
 
 @pytest.fixture
 def virtfusion_settings(settings):
-    """VirtFusion configured: its API at https://cp.example.test/api/v1 (each test mocks the
-    calls it expects) with the token "vf-token"."""
+    """VirtFusion configured: its API at VIRTFUSION_API (each test mocks the calls it
+    expects) with the token "vf-token"."""
     settings.VIRTFUSION_URL = "https://cp.example.test"
     settings.VIRTFUSION_API_TOKEN = "vf-token"  # noqa: S105 (a test token)
     return settings
+
+
+@pytest.fixture
+def virtfusion(virtfusion_settings, staff_alerts):
+    """VirtFusion configured, staff alerts to ops@example.com, and no cached token balance
+    before or after (the token purchase tests of credits and billing)."""
+    cache.clear()
+    yield virtfusion_settings
+    cache.clear()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing import services as billing_services
+from billing_portal.common.testing import VIRTFUSION_API as VF
 from billing_portal.common.testing import usd
 from catalogue.tests.factories import ProductFactory
 from credits.services import credit_entry_append
@@ -23,8 +24,6 @@ from invoices.models import Invoice
 from provisioning.models import Service
 
 pytestmark = pytest.mark.django_db
-
-VF = "https://cp.example.test/api/v1"
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from djmoney.money import Money
 from accounts.tests.factories import CustomerFactory
 from billing import services as billing_services
 from billing.models import TokenPurchase
+from billing_portal.common.testing import VIRTFUSION_API as VF
 from billing_portal.common.testing import errors_of, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-VF = "https://cp.example.test/api/v1"
 WORKERS = 6
 
 

@@ -18,8 +18,8 @@ from billing import services as billing_services
 from billing.audit import TokenAudit
 from billing.models import RefundShortfall, TokenPurchase
 from billing.services import payment_record, payment_refund_record
-from billing.tests.conftest import VF
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import VIRTFUSION_API as VF
 from billing_portal.common.testing import usd
 from credits.models import CreditAccount
 from payments.models import Payment

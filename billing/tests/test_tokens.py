@@ -21,8 +21,8 @@ from billing.audit import TokenAudit
 from billing.models import TokenPurchase
 from billing.services import payment_record
 from billing.services import tokens as token_services
-from billing.tests.conftest import VF
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.testing import VIRTFUSION_API as VF
 from billing_portal.common.testing import usd
 from catalogue.models import TaxRate
 from credits.models import CreditEntry

@@ -22,6 +22,9 @@ from typing import Any
 from django.db import connections
 from djmoney.money import Money
 
+# The VirtFusion API the tests configure (conftest `virtfusion_settings`) and mock.
+VIRTFUSION_API = "https://cp.example.test/api/v1"
+
 
 def money(amount: str, currency: str) -> Money:
     """An exact amount (from its text, never a float) in `currency`: `money("12.00", "USD")`."""
