@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test worker beat lint format migrate requirements clean
+.PHONY: help install install-dev run test bench worker beat lint format migrate requirements clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ run: install  ## Migrate, seed demo data and serve http://127.0.0.1:8000 (PORT=8
 
 test: install-dev  ## Run the whole test suite (PostgreSQL if DATABASE_URL is set, else SQLite)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Each benchmark prints its ratios against an interleaved baseline and exits 1 when it misses
+# a target (2 when it cannot measure); every one runs, and the target fails if any did.
+BENCHES ?= ledger billing_run webhooks pages
+bench: install-dev  ## Run the benchmarks under bench/ (PostgreSQL and Redis reachable; BENCHES=ledger for one)
+	@status=0; for name in $(BENCHES); do $(BIN)/python bench/$$name.py || status=1; done; exit $$status
 
 # Workers and beat need a broker: REDIS_URL (or CELERY_BROKER_URL), from the environment or
 # .env, which is why the settings are asked rather than the shell.
