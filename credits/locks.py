@@ -5,8 +5,15 @@ from __future__ import annotations
 from djmoney.money import Money
 
 from accounts.models import Customer
-from billing_portal.common.locks import LockKind, lock_first, lock_one
+from billing_portal.common.locks import LockKind, lock_first, lock_one, locked_by_statement
 from credits.models import CreditAccount
+
+# The ledger's one-statement append (credits.services.ledger) locks the account row with
+# this, and only this: the account table alone, no join (see credit_account_lock).
+ACCOUNT_LOCK_SQL = (
+    "SELECT id, balance, last_sequence FROM credits_creditaccount "
+    "WHERE customer_id = %(customer)s AND currency = %(currency)s FOR UPDATE"
+)
 
 
 def credit_account_lock(customer: Customer, currency: str) -> CreditAccount:
@@ -24,3 +31,10 @@ def credit_account_lock(customer: Customer, currency: str) -> CreditAccount:
         )
         account = lock_one(accounts, kind=kind, customer=customer, currency=currency)
     return account
+
+
+def credit_account_locked(account_id: int, *, using: str) -> None:
+    """Record that this transaction's own statement (ACCOUNT_LOCK_SQL inside the ledger's
+    append) locked the account: later lock helpers see it held, and the lock order is
+    checked as for credit_account_lock."""
+    locked_by_statement(CreditAccount, [account_id], kind=LockKind.CREDIT_ACCOUNT, using=using)

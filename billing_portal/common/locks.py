@@ -4,7 +4,9 @@ A transaction that locks rows of several kinds takes them in the order below, fr
 last. Two transactions that follow one order can only queue behind each other, never
 deadlock. Each app locks its own rows through its `<app>/locks.py` helpers, which are built
 on `lock_one`, `lock_first` and `lock_many` here; a test fails on a `select_for_update`
-anywhere else (billing_portal/tests/test_locks.py). `LockKind`'s values are the ranks.
+anywhere else (billing_portal/tests/test_locks.py). A statement that locks the row it writes
+in the same round trip (the credit ledger's append) records that lock with
+`locked_by_statement`, through its app's locks.py. `LockKind`'s values are the ranks.
 
 1. `outbox_message`: consuming an outbox message (`outbox_run_once`) locks it, then runs the
    effect, which takes the domain locks below; the relay locks unsent rows with SKIP LOCKED,
@@ -70,7 +72,7 @@ from enum import IntEnum
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save
 
@@ -160,12 +162,17 @@ def _note(kind: LockKind, rows: Sequence[Model], using: str) -> None:
     """Record the rows just locked and fail when the order is broken (tests and DEBUG).
     Locking a row again, or one this transaction created (no other can see it yet), never
     waits, so it cannot deadlock and is allowed in any order."""
-    if not getattr(settings, "LOCK_ORDER_CHECKS", False) or not rows:
+    if rows:
+        _note_keys(kind, {(row._meta.label, row.pk) for row in rows}, using)
+
+
+def _note_keys(kind: LockKind, keys: set[tuple[str, Any]], using: str) -> None:
+    if not getattr(settings, "LOCK_ORDER_CHECKS", False) or not keys:
         return
     held = _held(using)
     if held is None:
         return
-    new = {(row._meta.label, row.pk) for row in rows} - held.rows
+    new = keys - held.rows
     held.rows |= new
     if new and held.highest is not None and kind < held.highest:
         _violation(held.highest, kind)
@@ -218,6 +225,16 @@ def lock_first(
     row = rows.first()
     _note(kind, [row] if row is not None else [], queryset.db)
     return row
+
+
+def locked_by_statement(
+    model: type[Model], pks: Sequence[Any], *, kind: LockKind, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Record rows of `model` that one of the app's own statements just locked (an UPDATE,
+    or a data-modifying statement locking them FOR UPDATE, which writes in the same round
+    trip as it locks): the same record and order check as the helpers here, so a lock
+    taken by a later helper call sees them held, and a lock taken out of order fails."""
+    _note_keys(kind, {(model._meta.label, pk) for pk in pks}, using)
 
 
 def lock_many(

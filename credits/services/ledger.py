@@ -16,8 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.mail import mail_admins
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connections, router, transaction
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Customer, User
@@ -26,13 +28,14 @@ from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
-from credits.locks import credit_account_lock
+from credits.locks import ACCOUNT_LOCK_SQL, credit_account_lock, credit_account_locked
 from credits.models import CreditAccount, CreditEntry
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 AMOUNT_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)  # what a column holds
+METADATA = CreditEntry._meta.get_field("metadata")
 
 
 def credit_amount_parse(
@@ -62,8 +65,38 @@ def credit_amount_parse(
     return Money(amount, currency)
 
 
+# One round trip: lock the account row (the account table alone), append the entry unless
+# the key was used or the balance would go negative, and move the cached balance, in one
+# statement. The balance moves only with an entry inserted (the UPDATE reads the INSERT's
+# RETURNING), so a duplicate key writes nothing at all. No row back: the account does not
+# exist yet, the key was used, or the credit is short; the locked path sorts those out.
+APPEND_SQL = f"""
+WITH account AS ({ACCOUNT_LOCK_SQL}),
+entry AS (
+    INSERT INTO credits_creditentry (
+        account_id, sequence, kind, currency, amount, balance_before, balance_after,
+        description, payment_reference, staff_user_id, reason, metadata, idempotency_key,
+        created_at
+    )
+    SELECT id, last_sequence + 1, %(kind)s, %(currency)s, %(amount)s, balance,
+        balance + %(amount)s, %(description)s, %(payment_reference)s, %(staff_user)s,
+        %(reason)s, %(metadata)s, %(idempotency_key)s, %(now)s
+    FROM account
+    WHERE balance + %(amount)s >= 0
+    ON CONFLICT (account_id, idempotency_key) DO NOTHING
+    RETURNING *
+),
+moved AS (
+    UPDATE credits_creditaccount SET
+        balance = entry.balance_after, last_sequence = entry.sequence, updated_at = %(now)s
+    FROM entry
+    WHERE credits_creditaccount.id = entry.account_id
+)
+SELECT * FROM entry
+"""  # noqa: S608 (a constant; every value is a parameter)
+
+
 @retry_on_conflict
-@transaction.atomic
 def credit_entry_append(
     *,
     customer: Customer,
@@ -77,15 +110,80 @@ def credit_entry_append(
     metadata: dict[str, Any] | None = None,
 ) -> CreditEntry:
     """Append one signed entry to the customer's ledger in `amount`'s currency."""
+    entry, _ = _append(
+        customer=customer,
+        amount=amount,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        description=description,
+        payment_reference=payment_reference,
+        staff_user=staff_user,
+        reason=reason,
+        metadata=metadata,
+    )
+    return entry
+
+
+def _append(*, customer: Customer, amount: Money, **fields: Any) -> tuple[CreditEntry, bool]:
+    """The entry and whether this call wrote it (False: the key's first entry). On
+    PostgreSQL one statement, which is its own transaction when no caller opened one;
+    elsewhere, and on the rare paths, the account is locked first (_append_locked)."""
     if amount.amount == 0:
         raise InvalidCreditAmount("A credit entry cannot be zero.")
     if amount.amount != amount.amount.quantize(CENT):
         raise InvalidCreditAmount("The amount can have at most two decimals.")
+    using = router.db_for_write(CreditEntry)
+    if connections[using].vendor == "postgresql":
+        entry = _append_in_one_statement(customer=customer, amount=amount, using=using, **fields)
+        if entry is not None:
+            return entry, True
+    return _append_locked(customer=customer, amount=amount, **fields)
+
+
+def _append_in_one_statement(
+    *,
+    customer: Customer,
+    amount: Money,
+    using: str,
+    staff_user: User | None,
+    metadata: dict[str, Any] | None,
+    **fields: Any,
+) -> CreditEntry | None:
+    params = {
+        "customer": customer.pk,
+        "currency": str(amount.currency),
+        "amount": amount.amount,
+        "staff_user": staff_user.pk if staff_user is not None else None,
+        "metadata": METADATA.get_db_prep_save(metadata or {}, connections[using]),
+        "now": timezone.now(),
+        **fields,
+    }
+    entry = next(iter(CreditEntry.objects.using(using).raw(APPEND_SQL, params)), None)
+    if entry is not None:
+        credit_account_locked(entry.account_id, using=using)
+    return entry
+
+
+@transaction.atomic
+def _append_locked(
+    *,
+    customer: Customer,
+    amount: Money,
+    kind: str,
+    idempotency_key: str,
+    description: str,
+    payment_reference: str,
+    staff_user: User | None,
+    reason: str,
+    metadata: dict[str, Any] | None,
+) -> tuple[CreditEntry, bool]:
+    """The account locked (created on the first entry in its currency), then the key's
+    first entry, the refusal of an overdraft, or the entry written with the ORM."""
     currency = str(amount.currency)
     account = credit_account_lock(customer, currency)
     existing = account.entries.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
-        return existing
+        return existing, False
     after = account.balance + amount
     if after.amount < 0:
         raise InsufficientCredit(
@@ -109,7 +207,7 @@ def credit_entry_append(
     )
     account.balance, account.last_sequence = after, sequence
     account.save(update_fields=["balance", "last_sequence", "updated_at"])
-    return entry
+    return entry, True
 
 
 @retry_on_conflict
@@ -129,11 +227,7 @@ def credit_add(
 ) -> CreditEntry:
     """Credit from one source (a purchase, an overpayment, a refund, a downgrade), with its
     audit event: a retry with the same key returns the first entry and records nothing."""
-    account = credit_account_lock(customer, str(amount.currency))
-    existing = account.entries.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    entry = credit_entry_append(
+    entry, written = _append(
         customer=customer,
         amount=amount,
         kind=kind,
@@ -142,14 +236,16 @@ def credit_add(
         payment_reference=payment_reference,
         staff_user=staff_user,
         reason=reason,
+        metadata=None,
     )
-    audit_record(
-        action=action,
-        actor=staff_user,
-        customer=customer,
-        target=entry,
-        details={"amount": str(amount), **details},
-    )
+    if written:
+        audit_record(
+            action=action,
+            actor=staff_user,
+            customer=customer,
+            target=entry,
+            details={"amount": str(amount), **details},
+        )
     return entry
 
 
@@ -239,27 +335,31 @@ def credit_downgrade_add(
 
 def credits_reconcile() -> list[dict[str, str]]:
     """Check that every cached balance equals the sum of its entries and the last entry's
-    balance_after; report mismatches to staff. Returns the mismatches."""
-    sums = dict(
-        CreditEntry.objects.values("account_id")
-        .annotate(total=Sum("amount"))
-        .values_list("account_id", "total")
+    balance_after; report mismatches to staff. Returns the mismatches. One query, however
+    many accounts: the database compares, and only the accounts that differ come back."""
+    entries = CreditEntry.objects.filter(account=OuterRef("pk")).order_by()
+    zero = Value(Decimal(0), output_field=DecimalField())
+    total = entries.values("account").annotate(total=Sum("amount")).values("total")
+    last = entries.order_by("-sequence").values("balance_after")[:1]
+    differ = (
+        CreditAccount.objects.select_related("customer")
+        .annotate(
+            cached=F("balance"),
+            total=Coalesce(Subquery(total), zero),
+            last_after=Coalesce(Subquery(last), zero),
+        )
+        .filter(~Q(cached=F("total")) | ~Q(cached=F("last_after")))
     )
-    mismatches = []
-    for account in CreditAccount.objects.select_related("customer"):
-        total = Decimal(sums.get(account.pk) or 0).quantize(CENT)
-        last = account.entries.order_by("-sequence").first()
-        last_after = (last.balance_after.amount if last else Decimal(0)).quantize(CENT)
-        if account.balance.amount != total or account.balance.amount != last_after:
-            mismatches.append(
-                {
-                    "account": str(account.pk),
-                    "customer": str(account.customer),
-                    "cached": str(account.balance.amount),
-                    "sum": str(total),
-                    "last_entry": str(last_after),
-                }
-            )
+    mismatches = [
+        {
+            "account": str(account.pk),
+            "customer": str(account.customer),
+            "cached": str(account.balance.amount),
+            "sum": str(Decimal(account.total).quantize(CENT)),
+            "last_entry": str(Decimal(account.last_after).quantize(CENT)),
+        }
+        for account in differ
+    ]
     if mismatches:
         lines = "\n".join(str(m) for m in mismatches)
         logger.error("credit ledger mismatches: %s", lines)
