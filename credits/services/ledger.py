@@ -3,9 +3,12 @@
 `credit_entry_append` is the only function that writes ledger entries. It locks the
 account row first, so concurrent writers queue on it, and it is idempotent: a retry with the
 same key (derived from the source, e.g. `invoice:42:auto-apply`) returns the first entry
-instead of writing a second. Lock order across apps: credit account, then invoice, then
-payment (DESIGN.md), which paying with credit (billing.services.credit) follows. The ledger
-knows no invoice or payment: callers name the source in the key and the description.
+instead of writing a second. On PostgreSQL a write is one statement (APPEND_SQL: lock, insert,
+balance), so the row is held for no Python at all when the caller has no transaction open,
+and for the rest of the caller's transaction otherwise. Lock order across apps: credit
+account, then invoice, then payment (DESIGN.md), which paying with credit
+(billing.services.credit) follows. The ledger knows no invoice or payment: callers name the
+source in the key and the description.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.core.mail import mail_admins
 from django.db import connections, router, transaction
 from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
 from django.utils import timezone
 from djmoney.money import Money
 
@@ -36,6 +40,7 @@ CENT = Decimal("0.01")
 AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 AMOUNT_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)  # what a column holds
 METADATA = CreditEntry._meta.get_field("metadata")
+ENTRY_FIELDS = CreditEntry._meta.concrete_fields
 
 
 def credit_amount_parse(
@@ -92,8 +97,8 @@ moved AS (
     FROM entry
     WHERE credits_creditaccount.id = entry.account_id
 )
-SELECT * FROM entry
-"""  # noqa: S608 (a constant; every value is a parameter)
+SELECT {", ".join(field.column for field in ENTRY_FIELDS)} FROM entry
+"""  # noqa: S608 (constants; every value is a parameter)
 
 
 @retry_on_conflict
@@ -158,10 +163,25 @@ def _append_in_one_statement(
         "now": timezone.now(),
         **fields,
     }
-    entry = next(iter(CreditEntry.objects.using(using).raw(APPEND_SQL, params)), None)
-    if entry is not None:
-        credit_account_locked(entry.account_id, using=using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(APPEND_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry = _entry_from_row(row, using)
+    credit_account_locked(entry.account_id, using=using)
     return entry
+
+
+def _entry_from_row(row: tuple[Any, ...], using: str) -> CreditEntry:
+    """The entry from its row as a queryset would build it (the fields' own converters,
+    then from_db), without a raw queryset's work of matching columns to fields each time."""
+    connection = connections[using]
+    compiler = connection.ops.compiler("SQLCompiler")(Query(CreditEntry), connection, using)
+    table = CreditEntry._meta.db_table
+    converters = compiler.get_converters([field.get_col(table) for field in ENTRY_FIELDS])
+    (values,) = compiler.apply_converters([row], converters) if converters else (row,)
+    return CreditEntry.from_db(using, [field.attname for field in ENTRY_FIELDS], values)
 
 
 @transaction.atomic
@@ -311,7 +331,8 @@ def credit_remove_by_staff(
 
 
 def credit_balance(*, customer: Customer, currency: str) -> Money:
-    account = CreditAccount.objects.filter(customer=customer, currency=currency).first()
+    # order_by(): the model's ordering by customer would join the customer row for nothing
+    account = CreditAccount.objects.filter(customer=customer, currency=currency).order_by().first()
     return account.balance if account else Money(0, currency)
 
 
