@@ -97,7 +97,7 @@ moved AS (
     FROM entry
     WHERE credits_creditaccount.id = entry.account_id
 )
-SELECT {", ".join(field.column for field in ENTRY_FIELDS)} FROM entry
+SELECT {", ".join(str(field.column) for field in ENTRY_FIELDS)} FROM entry
 """  # noqa: S608 (constants; every value is a parameter)
 
 
