@@ -364,24 +364,27 @@ def main() -> None:
             rounds=args.rounds,
             metric="tps",
         )
-        hot_latencies: list[float] = []
+        hot_latencies: dict[str, list[float]] = {"portal": [], "bare": []}
 
-        def portal_hot() -> float:
-            rate, latencies = clients.round(mode="portal", hot=True, seconds=seconds)
-            hot_latencies.extend(latencies)
+        def hot_round(mode: str) -> float:
+            rate, latencies = clients.round(mode=mode, hot=True, seconds=seconds)
+            hot_latencies[mode].extend(latencies)
             return rate
 
         hot = bench.compare(
             "debits on one hot account vs bare psycopg, same statement",
-            baseline=lambda: clients.round(mode="bare", hot=True, seconds=seconds)[0],
-            subject=portal_hot,
+            baseline=lambda: hot_round("bare"),
+            subject=lambda: hot_round("portal"),
             rounds=args.rounds,
             metric="debits/s",
         )
     finally:
         clients.close()
-    p95 = percentile(hot_latencies, 95) * 1000
-    print(f"   portal writer on the hot account: p95 {p95:.1f} ms at {workers} workers")
+    p95, bare_p95 = (percentile(hot_latencies[mode], 95) * 1000 for mode in ("portal", "bare"))
+    print(
+        f"   hot account, {workers} workers: p95 {p95:.1f} ms through the writer, "
+        f"{bare_p95:.1f} ms bare psycopg"
+    )
     bench.at_least("many accounts, portal / pgbench", many, 0.30)
     bench.at_least("hot account, portal / bare psycopg", hot, 0.50)
     bench.at_most(f"hot account p95 at {workers} workers (ms)", p95, 50)
