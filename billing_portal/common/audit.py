@@ -57,22 +57,22 @@ def audit_record(
         raise UndeclaredAuditAction(f"No app declares the audit action {str(action)!r}")
     meta = meta or RequestMeta()
     actor = actor if actor is not None and actor.is_authenticated else None
-    event = AuditEvent(
-        action=str(action),
-        actor=actor,
-        actor_label=actor.get_username() if actor else "",
-        customer=customer,
-        object_type=target._meta.label_lower if target is not None else "",
-        object_id=str(target.pk) if target is not None else "",
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent,
-        details=details or {},
-    )
+    fields: dict[str, Any] = {
+        "action": str(action),
+        "actor": actor,
+        "actor_label": actor.get_username() if actor else "",
+        "customer": customer,
+        "object_type": target._meta.label_lower if target is not None else "",
+        "object_id": str(target.pk) if target is not None else "",
+        "ip_address": meta.ip_address,
+        "user_agent": meta.user_agent,
+        "details": details or {},
+    }
     batch = _batch.get()
     if batch is None:
-        event.save(force_insert=True)
-    else:
-        batch.append(event)  # saved when the batch ends
+        return AuditEvent.objects.create(**fields)
+    event = AuditEvent(**fields)
+    batch.append(event)  # saved when the batch ends
     return event
 
 

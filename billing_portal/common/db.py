@@ -77,7 +77,7 @@ def in_batches(queryset: QuerySet, change: Callable[[QuerySet], int], *, size: i
     return changed
 
 
-def _id_batches(queryset: QuerySet, size: int) -> Iterator[list[Any]]:
+def _id_batches(queryset: QuerySet[Any], size: int) -> Iterator[list[Any]]:
     after: Any = None
     while True:
         rows = queryset if after is None else queryset.filter(pk__gt=after)

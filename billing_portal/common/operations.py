@@ -239,7 +239,9 @@ def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> lis
     return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
 
 
-def _interrupted_uncertain(kind: OperationKind, operation_ids: list[int], now: datetime) -> None:
+def _interrupted_uncertain(
+    kind: OperationKind[Any], operation_ids: list[int], now: datetime
+) -> None:
     """Interrupted calls that are not safe to repeat wait in `uncertain` for staff, each as
     `_record_failure` leaves a call that may have applied (effect, audit, alert), but in
     one transaction for the batch: the rows still running are locked together in id order,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -332,19 +332,10 @@ class Sweep:
     due: Callable[[int, dict[str, Any]], int]
     per_item: tuple[str, ...] = ()
     counted: Callable[[Any], int] | None = None
-    fixtures: tuple[str, ...] = field(default=())
-
-
-def _recorded(result: dict[str, int]) -> int:
-    return result["recorded"] + result["refunds"]
 
 
 SWEEPS = (
-    Sweep(
-        "payments.charge_due_renewals",
-        _renewals_due,
-        per_item=("payments.services.cards.invoice_charge_off_session",),
-    ),
+    Sweep("payments.charge_due_renewals", _renewals_due),
     Sweep(
         "payments.reconcile",
         _reconciliation_due,
@@ -413,7 +404,6 @@ def context(monkeypatch, invoice_factory) -> dict[str, Any]:
 
 # What a per-item recorder answers, as the service it stands for would.
 PER_ITEM_RESULTS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "invoice_charge_off_session": lambda kwargs: "skipped",
     "payment_refund_sync": lambda kwargs: SimpleNamespace(amount_refunded=kwargs["refunded_total"]),
 }
 
