@@ -514,3 +514,44 @@ def test_dns_reconciliation_goes_through_every_zone_a_batch_at_a_time(context, m
     assert (counts["zones"], counts["created"]) == (5, 5)
     assert sorted(context["dns"].created) == sorted(f"{z.name}." for z in Zone.objects.all())
     assert len(captured) == 2 * 3  # zones, their records; three batches
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("table", "prune", "index"),
+    [
+        (
+            "payments_webhookevent",
+            "payments.webhook_payloads_prune",
+            "payments_webhook_unpruned_idx",
+        ),
+        (
+            "provisioning_provisioningoperation",
+            "provisioning.operation_logs_prune",
+            "prov_operation_unpruned_idx",
+        ),
+    ],
+)
+def test_a_prune_whose_rows_stay_finds_its_work_through_a_partial_index(
+    context, table, prune, index
+):
+    """Handled webhook deliveries and ended panel operations are kept (emptied) for good:
+    the prune's selection reads the partial index of the rows not emptied yet, instead of
+    walking every row ever pruned."""
+    makers = {
+        "payments.webhook_payloads_prune": _old_webhook_payloads,
+        "provisioning.operation_logs_prune": _old_operation_logs,
+    }
+    makers[prune](2000, context)
+    current_app.loader.import_default_modules()
+    current_app.tasks[prune]()  # all pruned now: the table is rows that stay
+    makers[prune](5, context)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+    with CaptureQueriesContext(connection) as captured:
+        assert current_app.tasks[prune]() == 5
+    selection = captured.captured_queries[0]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {selection}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index in plan, plan
