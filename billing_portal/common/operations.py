@@ -17,7 +17,9 @@ that decides it; a task queued on commit runs it through `operation_run`:
    is neither retried nor failed: it waits in `uncertain` for staff to check;
 5. sweep (every few minutes, `operations_sweep`): pending operations whose message was lost
    are returned for queueing; running ones left by a killed worker are run again if the
-   call is safe to repeat, else treated as a call that may have applied.
+   call is safe to repeat, else treated as a call that may have applied. Its queries are
+   a constant number per batch, however many operations are due (the rows are selected,
+   put back and marked together, never one by one).
 
 A concrete kind supplies only an `OperationKind`: its model and task, its call, its success
 effect and its messages (with optional status names, when its model's differ).
