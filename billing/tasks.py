@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from billing.services import (
     billing_run,
+    invoice_charge_off_session,
     payments_reconcile,
-    renewals_charge_off_session,
     token_purchase_deliver,
     token_purchase_remove,
     token_purchases_sweep,
@@ -21,7 +21,12 @@ from billing.services import (
     webhook_event_process,
 )
 from billing_portal.common.retry import backoff
-from payments.services import WEBHOOK_MAX_ATTEMPTS, WebhookHandlerFailed, webhook_events_stale
+from payments.services import (
+    WEBHOOK_MAX_ATTEMPTS,
+    WebhookHandlerFailed,
+    renewals_chargeable,
+    webhook_events_stale,
+)
 
 # Longer limits than the default: the run walks every service.
 RUN_LIMITS = {"soft_time_limit": 3300, "time_limit": 3600}
@@ -83,9 +88,22 @@ def payments_reconcile_task() -> dict[str, int]:
 
 
 @shared_task(name="payments.charge_due_renewals")
-def renewals_charge_off_session_task() -> dict[str, int]:
-    """Daily, after the billing run: charge renewals due today to saved default cards."""
-    return renewals_charge_off_session(today=timezone.localdate())
+def renewals_charge_off_session_task() -> int:
+    """Daily, after the billing run: queue a charge of each renewal due today to its saved
+    default card, one task each, so the charges spread over the workers and a long list
+    is not cut off by one task's time limit (one query selects them; a message lost is
+    charged at the next run, with the same idempotency key). Returns how many."""
+    due = list(renewals_chargeable(today=timezone.localdate()).values_list("pk", flat=True))
+    for invoice_id in due:
+        invoice_charge_off_session_task.delay(invoice_id)
+    return len(due)
+
+
+@shared_task(name="payments.invoice_charge_off_session")
+def invoice_charge_off_session_task(invoice_id: int) -> str:
+    """Charge one renewal to the customer's default card, at most once (its attempt row is
+    the idempotency key: a duplicate message is skipped or replays the provider's answer)."""
+    return invoice_charge_off_session(invoice_id=invoice_id)
 
 
 # The token purchase tasks keep the names they had in credits (issue 13): queued messages,

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
-from billing_portal.common.db import in_batches
+from billing_portal.common.db import in_batches, keyset_batches
 from billing_portal.common.errors import ExternalServiceError
 from billing_portal.common.operations import (
     OperationKind,
@@ -35,7 +35,7 @@ from billing_portal.common.operations import (
 )
 from dnszones.audit import DnsAudit
 from dnszones.backends import dns_backend
-from dnszones.backends.base import RRSet, ZoneData
+from dnszones.backends.base import DnsBackend, RRSet, ZoneData
 from dnszones.delegation import delegation_check
 from dnszones.errors import DNSError, LimitReached
 from dnszones.locks import dns_allowance_lock_for, zone_lock, zones_lock
@@ -469,6 +469,8 @@ def dns_operations_sweep(*, now: datetime | None = None) -> list[int]:
 
 # --- Reconciliation -----------------------------------------------------------------------
 
+RECONCILE_BATCH = 500  # zones compared per batch (two queries: the zones, their records)
+
 
 def dns_reconcile() -> dict[str, int]:
     """Compare every zone with the DNS server and repair what drifted: missing zones are
@@ -476,25 +478,31 @@ def dns_reconcile() -> dict[str, int]:
     zones taken off. Returns counts."""
     backend = dns_backend()
     counts = {"zones": 0, "created": 0, "repaired_sets": 0, "removed": 0}
-    for zone in Zone.objects.prefetch_related("records"):
-        counts["zones"] += 1
-        served = backend.zone_get(f"{zone.name}.")
-        if zone.status == Zone.Status.SUSPENDED:
-            if served is not None:
-                backend.zone_delete(f"{zone.name}.")
-                counts["removed"] += 1
-            continue
-        wanted = zone_data(zone)
-        if served is None:
-            backend.zone_create(wanted)
-            counts["created"] += 1
-            continue
-        fixes = _drift(wanted, served)
-        if fixes:
-            backend.rrset_replace(wanted.name, fixes)
-            counts["repaired_sets"] += len(fixes)
+    # The zones are never all in memory, and two queries bring a batch with its records.
+    for zones in keyset_batches(Zone.objects.prefetch_related("records"), size=RECONCILE_BATCH):
+        for zone in zones:
+            _zone_reconcile(backend, zone, counts)
     logger.info("dns reconcile: %s", counts)
     return counts
+
+
+def _zone_reconcile(backend: DnsBackend, zone: Zone, counts: dict[str, int]) -> None:
+    counts["zones"] += 1
+    served = backend.zone_get(f"{zone.name}.")
+    if zone.status == Zone.Status.SUSPENDED:
+        if served is not None:
+            backend.zone_delete(f"{zone.name}.")
+            counts["removed"] += 1
+        return
+    wanted = zone_data(zone)
+    if served is None:
+        backend.zone_create(wanted)
+        counts["created"] += 1
+        return
+    fixes = _drift(wanted, served)
+    if fixes:
+        backend.rrset_replace(wanted.name, fixes)
+        counts["repaired_sets"] += len(fixes)
 
 
 def _drift(wanted: ZoneData, served: ZoneData) -> list[RRSet]:

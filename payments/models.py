@@ -113,6 +113,16 @@ class WebhookEvent(models.Model):
                 fields=["provider", "event_id"], name="payments_webhookevent_unique"
             ),
         ]
+        indexes = [
+            # The daily prune's selection (payments.services.webhook_payloads_prune): the
+            # handled deliveries whose payload is still there, by age. Pruned rows stay
+            # forever, and without it each run walked every one of them.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(status__in=["processed", "ignored"]) & ~Q(body=""),
+                name="payments_webhook_unpruned_idx",
+            ),
+        ]
         permissions = [("reprocess_webhookevent", "Can reprocess webhook events")]
 
     def __str__(self) -> str:

@@ -252,6 +252,15 @@ class ProvisioningOperation(Operation):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="prov_operation_due_idx"),
             models.Index(fields=["-created_at", "-id"], name="prov_operation_created_idx"),
+            # The daily prune's selection (provisioning.services.operation_logs_prune): ended
+            # operations whose summaries are still there, by age. The emptied rows stay
+            # forever, and without it each run walked every one of them.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["succeeded", "cancelled"])
+                & ~Q(request_summary={}, response_summary={}),
+                name="prov_operation_unpruned_idx",
+            ),
         ]
         permissions = [
             ("retry_operation", "Can retry failed panel operations"),

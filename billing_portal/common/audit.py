@@ -9,6 +9,9 @@ the rules and how they are found are in billing_portal/common/audit_registry.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -27,7 +30,11 @@ __all__ = [
     "UndeclaredAuditAction",
     "audit_actions",
     "audit_record",
+    "audit_records_batched",
 ]
+
+# The events `audit_record` collects inside `audit_records_batched`, or None outside it.
+_batch: ContextVar[list[AuditEvent] | None] = ContextVar("audit_batch", default=None)
 
 
 class UndeclaredAuditAction(ValueError):
@@ -50,14 +57,36 @@ def audit_record(
         raise UndeclaredAuditAction(f"No app declares the audit action {str(action)!r}")
     meta = meta or RequestMeta()
     actor = actor if actor is not None and actor.is_authenticated else None
-    return AuditEvent.objects.create(
-        action=str(action),
-        actor=actor,
-        actor_label=actor.get_username() if actor else "",
-        customer=customer,
-        object_type=target._meta.label_lower if target is not None else "",
-        object_id=str(target.pk) if target is not None else "",
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent,
-        details=details or {},
-    )
+    fields: dict[str, Any] = {
+        "action": str(action),
+        "actor": actor,
+        "actor_label": actor.get_username() if actor else "",
+        "customer": customer,
+        "object_type": target._meta.label_lower if target is not None else "",
+        "object_id": str(target.pk) if target is not None else "",
+        "ip_address": meta.ip_address,
+        "user_agent": meta.user_agent,
+        "details": details or {},
+    }
+    batch = _batch.get()
+    if batch is None:
+        return AuditEvent.objects.create(**fields)
+    event = AuditEvent(**fields)
+    batch.append(event)  # saved when the batch ends
+    return event
+
+
+@contextmanager
+def audit_records_batched() -> Iterator[None]:
+    """Within the block, `audit_record` collects its events, and they are written in one
+    INSERT as the block ends, so a sweep that changes many rows at once appends their
+    events in one statement, not one each. Use it inside the transaction that makes the
+    changes (the events then exist exactly when the changes do); an error in the block
+    writes none. The events `audit_record` returns in it are saved only then."""
+    events: list[AuditEvent] = []
+    token = _batch.set(events)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    AuditEvent.objects.bulk_create(events)

@@ -14,8 +14,8 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import OperationalError, connection, models
 from django.db.models import Q, QuerySet
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound=models.Model)
 
 TRANSIENT_CAUSES = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 ATTEMPTS = 4
@@ -60,17 +61,49 @@ def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:
 def in_batches(queryset: QuerySet, change: Callable[[QuerySet], int], *, size: int = 1000) -> int:
     """Apply `change` (an update or a delete returning its row count) to the rows of
     `queryset`, `size` at a time, each batch its own short statement, so pruning a large
-    backlog never holds many row locks at once. Each batch is `queryset` narrowed to those
-    ids, so a row that stopped matching meanwhile is left alone; a changed row must stop
-    matching. Returns how many rows were changed (a batch that changed none ends it: what
-    is left waits for the next run)."""
+    backlog never holds many row locks at once: two queries a batch, whatever the backlog.
+    Each batch is `queryset` narrowed to those ids, so a row that stopped matching
+    meanwhile is left alone; a changed row must stop matching. Batches go in id order and
+    each starts after the last id of the one before (keyset pagination), so a prune whose
+    rows stay (blanked, not deleted) never walks again past the rows it has done. Returns
+    how many rows were changed (a batch that changed none ends it: what is left waits for
+    the next run)."""
     changed = 0
-    while ids := list(queryset.order_by("pk").values_list("pk", flat=True)[:size]):
+    for ids in _id_batches(queryset, size):
         done = change(queryset.filter(pk__in=ids))
         if not done:
             break
         changed += done
     return changed
+
+
+def _id_batches(queryset: QuerySet[Any], size: int) -> Iterator[list[Any]]:
+    after: Any = None
+    while True:
+        rows = queryset if after is None else queryset.filter(pk__gt=after)
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:size])
+        if ids:
+            yield ids
+        if len(ids) < size:
+            return
+        after = ids[-1]
+
+
+def keyset_batches(queryset: QuerySet[M], *, size: int = 1000) -> Iterator[list[M]]:
+    """The rows of `queryset` (with its select_related and prefetch_related) in id order,
+    `size` at a time, each batch one query (and one per prefetch) that starts after the
+    last id of the batch before: a long walk over a big table (doing network calls per
+    row, say) holds neither the whole table in memory nor a cursor open, and its queries
+    grow with the batches, not the rows."""
+    after: Any = None
+    while True:
+        rows = queryset if after is None else queryset.filter(pk__gt=after)
+        batch = list(rows.order_by("pk")[:size])
+        if batch:
+            yield batch
+        if len(batch) < size:
+            return
+        after = batch[-1].pk
 
 
 def nonnegative_check(name: str, *fields: str) -> models.CheckConstraint:

@@ -17,7 +17,9 @@ that decides it; a task queued on commit runs it through `operation_run`:
    is neither retried nor failed: it waits in `uncertain` for staff to check;
 5. sweep (every few minutes, `operations_sweep`): pending operations whose message was lost
    are returned for queueing; running ones left by a killed worker are run again if the
-   call is safe to repeat, else treated as a call that may have applied.
+   call is safe to repeat, else treated as a call that may have applied. Its queries are
+   a constant number per batch, however many operations are due (the rows are selected,
+   put back and marked together, never one by one).
 
 A concrete kind supplies only an `OperationKind`: its model and task, its call, its success
 effect and its messages (with optional status names, when its model's differ).
@@ -37,8 +39,9 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from billing_portal.common.audit import audit_records_batched
 from billing_portal.common.errors import ExternalServiceError, ExternalServiceUnavailable
-from billing_portal.common.locks import LockKind, lock_first, lock_one
+from billing_portal.common.locks import LockKind, lock_many, lock_one
 from billing_portal.common.models import Operation, OperationStatus
 from billing_portal.common.outbox import task_publish_on_commit
 from billing_portal.common.retry import backoff
@@ -187,15 +190,28 @@ def _record_failure(
         return operation
     else:
         operation.status = kind.failed
+    _end(kind, operation, error, now)
+    operation.save()
+    return operation
+
+
+def _end(
+    kind: OperationKind[OpT], operation: OpT, error: ExternalServiceError, now: datetime
+) -> None:
+    """An operation failed for good or uncertain (its status set): its failure effect, and
+    the staff alert once the transaction commits. The caller saves it."""
     operation.finished_at = now
     kind.on_failure(operation, error)
-    operation.save()
     alert = kind.alert(operation, error)
     if alert is not None:
         subject, body = alert
         transaction.on_commit(lambda: mail_admins(subject, body))
     logger.warning("%s #%s ended %s: %s", kind.task_name, operation.pk, operation.status, error)
-    return operation
+
+
+# Interrupted calls not safe to repeat are marked uncertain this many at a time: a
+# transaction of three statements each (lock the rows, append their audit events, update).
+SWEEP_BATCH = 500
 
 
 def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> list[int]:
@@ -217,21 +233,55 @@ def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> lis
         )
         put_back = interrupted
     else:
-        for operation_id in interrupted:
-            _interrupted_uncertain(kind, operation_id, now)
+        for start in range(0, len(interrupted), SWEEP_BATCH):
+            _interrupted_uncertain(kind, interrupted[start : start + SWEEP_BATCH], now)
     overdue = kind.model.objects.filter(status=kind.pending).filter(
         Q(next_attempt_at__lte=now - kind.lost_grace) | Q(next_attempt_at__isnull=True)
     )
     return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
 
 
-def _interrupted_uncertain(kind: OperationKind, operation_id: int, now: datetime) -> None:
+def _interrupted_uncertain(
+    kind: OperationKind[Any], operation_ids: list[int], now: datetime
+) -> None:
+    """Interrupted calls that are not safe to repeat wait in `uncertain` for staff, each as
+    `_record_failure` leaves a call that may have applied (effect, audit, alert), but in
+    one transaction for the batch: the rows still running are locked together in id order,
+    their audit events appended in one statement and the rows written in one UPDATE."""
     error = ExternalServiceUnavailable(kind.interrupted_message, may_have_applied=True)
-    with transaction.atomic():
-        rows = kind.model.objects.all()
-        running = lock_first(rows, kind=kind.lock_kind, pk=operation_id, status=kind.running)
-        if running is not None:  # not finished meanwhile
-            _record_failure(kind, operation_id, error, now)
+    with transaction.atomic(), audit_records_batched():
+        rows = kind.model.objects.select_related(*kind.related)
+        rows = rows.filter(pk__in=operation_ids, status=kind.running)  # not finished meanwhile
+        running = lock_many(rows, kind=kind.lock_kind)
+        before = [_values(operation) for operation in running]
+        for operation in running:
+            operation.status, operation.last_error = kind.uncertain, error.message
+            _end(kind, operation, error, now)
+        if running:
+            kind.model.objects.bulk_update(running, _changed_fields(before, running))
+
+
+def _values(row: Operation) -> dict[str, Any]:
+    return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields}
+
+
+def _changed_fields(before: list[dict[str, Any]], rows: list[OpT]) -> list[str]:
+    """The fields that differ from `before` on any of `rows` (the status, the error and
+    whatever the failure effect set), and the auto_now ones, set as `save()` would set
+    them: what `bulk_update` must write."""
+    changed: list[str] = []
+    saved_at = timezone.now()
+    for field_ in rows[0]._meta.concrete_fields:
+        if getattr(field_, "auto_now", False):
+            for row in rows:
+                setattr(row, field_.attname, saved_at)
+            changed.append(field_.name)
+        elif any(
+            getattr(r, field_.attname) != b[field_.attname]
+            for r, b in zip(rows, before, strict=True)
+        ):
+            changed.append(field_.name)
+    return changed
 
 
 def operation_requeue(kind: OperationKind[OpT], operation: OpT) -> OpT:

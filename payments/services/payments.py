@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from itertools import islice
+from typing import Any, Protocol, TypeVar, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -40,6 +41,7 @@ from invoices.models import Invoice
 from invoices.services import credit_note_issue, invoice_apply_payment, invoice_payment_problem
 from payments.audit import PaymentAudit
 from payments.errors import PaymentsError, RefundNotPossible
+from payments.events import PaymentSucceeded, RefundReported
 from payments.gateways import registry
 from payments.gateways.base import (
     CheckoutResult,
@@ -657,6 +659,16 @@ def checkout_abandon(*, customer: Customer, attempt_id: int) -> PaymentAttempt:
 # --- Reconciliation -----------------------------------------------------------------------
 
 RECONCILE_WINDOW = timedelta(days=3)
+# What the gateways report is compared with the portal's rows this many at a time: two
+# queries a batch (the payments, the invoices or refunds), whatever the window holds.
+RECONCILE_BATCH = 500
+T = TypeVar("T")
+
+
+def _batches(items: Iterable[T], size: int = RECONCILE_BATCH) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def payments_reconcile(
@@ -665,80 +677,134 @@ def payments_reconcile(
     """Ask each enabled gateway for its recent successful payments and record those the
     portal missed (a webhook that never arrived). Recording is idempotent per reference, so
     payments we have are left as they are."""
+    since = int(((now or timezone.now()) - RECONCILE_WINDOW).timestamp())
+    counts = {"checked": 0, "recorded": 0, "skipped": 0, "refunds": 0}
+    for gateway in registry.gateways_with(Reconciliation):
+        for batch in _batches(gateway.recent_payments(since=since)):
+            _payments_reconcile(gateway.name, batch, counts, settle)
+        counts["refunds"] += _refunds_reconcile(gateway.name, gateway, since, take_back)
+    logger.info("payments reconciliation: %s", counts)
+    return counts
+
+
+def _payments_reconcile(
+    name: str, batch: list[PaymentSucceeded], counts: dict[str, int], settle: Settle
+) -> None:
+    """Record the payments of `batch` the portal does not have; which it has, and which
+    invoices exist, are read for the whole batch. Each is recorded in its own transaction."""
     from payments.services.subscriptions import (
         SubscriptionPaymentUnmatched,
         subscription_payment_record,
     )
 
-    since = int(((now or timezone.now()) - RECONCILE_WINDOW).timestamp())
-    counts = {"checked": 0, "recorded": 0, "skipped": 0, "refunds": 0}
-    for gateway in registry.gateways_with(Reconciliation):
-        name = gateway.name
-        known = set(Payment.objects.filter(gateway=name).values_list("reference", flat=True))
-        for found in gateway.recent_payments(since=since):
-            counts["checked"] += 1
-            if found.reference in known:
-                continue
-            if found.subscription_reference:
-                try:
-                    subscription_payment_record(
-                        gateway=name,
-                        subscription_reference=found.subscription_reference,
-                        sale_id=found.reference,
-                        amount=found.amount,
-                        method=found.method,
-                        raw=found.raw,
-                        settle=settle,
-                    )
-                except SubscriptionPaymentUnmatched:
-                    counts["skipped"] += 1
-                    continue
-            elif found.invoice_id and Invoice.objects.filter(pk=found.invoice_id).exists():
-                payment_record(
-                    invoice_id=found.invoice_id,
+    references = [found.reference for found in batch]
+    known = set(
+        Payment.objects.filter(gateway=name, reference__in=references).values_list(
+            "reference", flat=True
+        )
+    )
+    invoice_ids = [found.invoice_id for found in batch if found.invoice_id]
+    invoices = set(Invoice.objects.filter(pk__in=invoice_ids).values_list("pk", flat=True))
+    for found in batch:
+        counts["checked"] += 1
+        if found.reference in known:
+            continue
+        if found.subscription_reference:
+            try:
+                subscription_payment_record(
                     gateway=name,
-                    reference=found.reference,
+                    subscription_reference=found.subscription_reference,
+                    sale_id=found.reference,
                     amount=found.amount,
                     method=found.method,
                     raw=found.raw,
                     settle=settle,
                 )
-            else:
+            except SubscriptionPaymentUnmatched:
                 counts["skipped"] += 1
                 continue
-            counts["recorded"] += 1
-        counts["refunds"] += _refunds_reconcile(name, gateway, since, take_back)
-    logger.info("payments reconciliation: %s", counts)
-    return counts
+        elif found.invoice_id in invoices:
+            payment_record(
+                invoice_id=found.invoice_id,
+                gateway=name,
+                reference=found.reference,
+                amount=found.amount,
+                method=found.method,
+                raw=found.raw,
+                settle=settle,
+            )
+        else:
+            counts["skipped"] += 1
+            continue
+        known.add(found.reference)  # reported twice (pages overlapping): recorded once
+        counts["recorded"] += 1
 
 
 def _refunds_reconcile(name: str, gateway: Reconciliation, since: int, take_back: TakeBack) -> int:
     """Book the provider's refunds of our payments that the portal missed (a lost refund
     webhook, a refund made in the provider's dashboard); booking is once per refund, so
-    those we have change nothing. Returns how many were booked now."""
+    those we have change nothing. Returns how many were booked now. The payments and the
+    refunds booked are read for a batch; only a refund that is missing is booked, under
+    its payment's locks, which decide again."""
     booked = 0
-    for found in gateway.recent_refunds(since=since):
-        payment = Payment.objects.filter(gateway=name, reference=found.payment_reference).first()
-        if payment is None:
-            continue  # a payment of another shop, or one reconciliation records next time
-        reason = f"Refunded at {name} (found by reconciliation)"
-        if found.refunded_total is not None:
-            before = payment.amount_refunded
-            after = payment_refund_sync(
-                payment_id=payment.pk,
-                reason=reason,
-                via=name,
-                refunded_total=found.refunded_total,
-                take_back=take_back,
-            ).amount_refunded
-            booked += int(after != before)
-        elif found.amount is not None:
-            booked += payment_refund_book_once(
-                payment_id=payment.pk,
-                reference=found.refund_reference,
-                reason=reason,
-                via=name,
-                amount=found.amount,
-                take_back=take_back,
-            )
+    reason = f"Refunded at {name} (found by reconciliation)"
+    for batch in _batches(gateway.recent_refunds(since=since)):
+        payments, have = _refunds_known(name, batch)
+        for found in batch:
+            payment = payments.get(found.payment_reference)
+            if payment is None:
+                continue  # a payment of another shop, or one reconciliation records next time
+            if found.refunded_total is not None:
+                if _refunded_up_to(payment, found.refunded_total):
+                    continue  # the amount refunded only grows: nothing to book
+                before = payment.amount_refunded
+                payment = payment_refund_sync(
+                    payment_id=payment.pk,
+                    reason=reason,
+                    via=name,
+                    refunded_total=found.refunded_total,
+                    take_back=take_back,
+                )
+                payments[found.payment_reference] = payment
+                booked += int(payment.amount_refunded != before)
+            elif found.amount is not None and (payment.pk, found.refund_reference) not in have:
+                booked += payment_refund_book_once(
+                    payment_id=payment.pk,
+                    reference=found.refund_reference,
+                    reason=reason,
+                    via=name,
+                    amount=found.amount,
+                    take_back=take_back,
+                )
+                have.add((payment.pk, found.refund_reference))
     return booked
+
+
+def _refunds_known(
+    name: str, batch: list[RefundReported]
+) -> tuple[dict[str, Payment], set[tuple[int, str]]]:
+    """The portal's payments the refunds of `batch` are of (by reference), and the
+    (payment, refund reference) pairs already booked among them."""
+    references = {found.payment_reference for found in batch}
+    payments = {
+        payment.reference: payment
+        for payment in Payment.objects.filter(gateway=name, reference__in=references).only(
+            "pk", "reference", "currency", "amount_refunded"
+        )
+    }
+    refund_references = {found.refund_reference for found in batch if found.refund_reference}
+    have = set(
+        RefundRequest.objects.filter(
+            payment__in=[payment.pk for payment in payments.values()],
+            reference__in=refund_references,
+            status=RefundRequest.Status.SUCCEEDED,
+        ).values_list("payment_id", "reference")
+    )
+    return payments, have
+
+
+def _refunded_up_to(payment: Payment, total: Money) -> bool:
+    """Whether the payment's refunded amount is already `total` or more (amounts of
+    another currency are left to the booking, which refuses them)."""
+    refunded = payment.amount_refunded
+    return str(total.currency) == str(refunded.currency) and total.amount <= refunded.amount

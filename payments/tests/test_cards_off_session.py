@@ -193,6 +193,29 @@ def test_renewal_is_charged_off_session_once(customer, mocked, django_capture_on
     assert len(mocked.calls) == 1
 
 
+def test_the_daily_task_queues_one_charge_per_renewal_and_each_charges_once(
+    customer, other_customer, mocked, django_capture_on_commit_callbacks
+):
+    from billing.tasks import invoice_charge_off_session_task, renewals_charge_off_session_task
+
+    invoices = []
+    for n, payer in enumerate((customer, other_customer)):
+        GatewayCustomer.objects.create(customer=payer, gateway="stripe", reference=f"cus_{n}")
+        _card(payer, reference=f"pm_{n}")
+        invoices.append(_renewal(payer, timezone.localdate()))
+    for n in range(2):
+        intent = {"id": f"pi_{n}", "object": "payment_intent", "status": "succeeded"}
+        mocked.post(f"{API}/payment_intents", json={**intent, "amount": 1500, "currency": "usd"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert renewals_charge_off_session_task.delay().get() == 2  # each its own task, eager
+    assert {i.status for i in Invoice.objects.filter(pk__in=[i.pk for i in invoices])} == {"paid"}
+    assert Payment.objects.count() == 2
+    # a duplicate message of one item finds its attempt finished: no second charge
+    assert invoice_charge_off_session_task.delay(invoices[0].pk).get() == "skipped"
+    assert renewals_charge_off_session_task.delay().get() == 0
+    assert len(mocked.calls) == 2
+
+
 def test_authentication_required_falls_back_to_an_email(
     customer, mocked, mailoutbox, django_capture_on_commit_callbacks
 ):
