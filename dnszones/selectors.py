@@ -23,7 +23,8 @@ class ZoneCounts(TypedDict):
 
 
 def zones_for_customer(*, customer: Customer) -> QuerySet[WithAnnotations[Zone, ZoneCounts]]:
-    return Zone.objects.filter(customer=customer).annotate(record_count=Count("records"))
+    zones = Zone.objects.filter(customer=customer).annotate(record_count=Count("records"))
+    return zones.order_by("name")
 
 
 def zone_get_for_customer(*, customer: Customer, zone_id: int) -> Zone:

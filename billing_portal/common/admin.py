@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
@@ -11,7 +12,7 @@ from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
@@ -190,15 +191,22 @@ class OutboxStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _task_names() -> list[tuple[str, str]]:
+    """The tasks the portal registers (asked of Celery, not of every queued message)."""
+    names = (name for name in current_app.tasks if not name.startswith("celery."))
+    return [(name, name) for name in sorted(names)]
+
+
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """What the portal queued, unsent first with why (broker down, unknown task) and how
-    often publishing was tried; the relay sends them every 30 s, or "Send now"."""
+class OutboxMessageAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the portal queued, newest first, with why a message is unsent (broker down,
+    unknown task) and how often publishing was tried ("Not sent yet" lists those, from
+    their partial index); the relay sends them every 30 s, or "Send now"."""
 
     list_display = ("id", "task_name", "created_at", "sent", "attempts", "error", "sent_at")
-    list_filter = (OutboxStateFilter, "task_name")
+    list_filter = (OutboxStateFilter, values_filter("task_name", "task name", _task_names))
     search_fields = ("task_name", "dedupe_key", "last_error")
-    ordering = (F("sent_at").asc(nulls_first=True), "-id")
+    ordering = ("-id",)  # the primary key's order: a page is an index range
     actions = ["relay_now"]
 
     has_relay_permission = permission_check("common.relay_outboxmessage")
