@@ -18,16 +18,17 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
 from billing import services as billing_services
-from billing.models import BillingRun
+from billing.models import BillingRun, TokenPurchase
 from billing_portal.common.admin import LargeTableAdminMixin
 from billing_portal.common.audit import AuditEvent
+from billing_portal.common.models import OutboxMessage
 from billing_portal.common.testing import index_for_order, order_by_columns
 from catalogue.models import Order
 from catalogue.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
 from credits.models import CreditEntry
-from dnszones.models import DnsOperation
+from dnszones.models import DnsOperation, Zone
 from invoices import services
-from invoices.models import Invoice, UsageRecord
+from invoices.models import CreditNote, Invoice, UsageRecord
 from payments.models import Payment, WebhookEvent
 from provisioning.models import ProvisioningOperation, Service
 
@@ -111,8 +112,6 @@ def _credit():
 
 
 def _token_purchase():
-    from billing.models import TokenPurchase
-
     TokenPurchase.objects.create(
         customer=CustomerFactory(),
         source="staff",
@@ -148,14 +147,10 @@ def _invoice_notice():
 
 
 def _outbox_message():
-    from billing_portal.common.models import OutboxMessage
-
     OutboxMessage.objects.create(task_name="common.email_send", last_error="broker down")
 
 
 def _zone():
-    from dnszones.models import Zone
-
     Zone.objects.create(customer=CustomerFactory(), name=f"z{Zone.objects.count()}.test")
 
 
@@ -317,6 +312,14 @@ LARGE_TABLES: dict[type[Model], dict[str, str]] = {
     },
     Order: {"created_at": _older("created_at")},
     UsageRecord: {"recorded_at": _older("recorded_at")},
+    TokenPurchase: {"idempotency_key": "'big-' || g", "created_at": _older("created_at")},
+    OutboxMessage: {"created_at": _older("created_at")},
+    Zone: {"name": "'z' || g || '.big.test'"},
+    CreditNote: {
+        "number": "'BIG-CN-' || g",
+        "sequence_number": "t.sequence_number + g",
+        "issued_at": _older("issued_at"),
+    },
     User: {"email": "'big' || g || '@example.com'", "date_joined": _older("date_joined")},
     Customer: {
         "user_id": "(SELECT id FROM accounts_user WHERE email = 'big' || g || '@example.com')",
