@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -104,7 +105,8 @@ def _older(column: str) -> str:
 def _tables() -> list[tuple[type, dict[str, str]]]:
     """Each growing table, in the order it is copied, and how a copy of its newest row
     differs from it (SQL over the row `t`, the copy's number `g`, the first copied
-    customer's id {c0} and invoice's {i0}, the measured customer {me}, the row count {n})."""
+    customer's id {c0}, invoice's {i0} and credit account's {a0}, the measured customer
+    {me}, the row count {n})."""
     from accounts.models import Customer, User
     from billing.models import TokenPurchase
     from billing_portal.common.models import AuditEvent, OutboxMessage
@@ -163,8 +165,10 @@ def _tables() -> list[tuple[type, dict[str, str]]]:
         (WebhookEvent, {"event_id": "'big-' || g", "received_at": _older("received_at")}),
         (CreditAccount, {"customer_id": one_each}),
         (
-            CreditEntry,  # the measured customer's account: its history is 100,000 entries
+            CreditEntry,  # on the measured customer's account, or one other account each
             {
+                "account_id": f"CASE WHEN g %% {OWN_ONE_IN} = 0 THEN t.account_id "
+                "ELSE {a0} + g - 1 END",
                 "sequence": "t.sequence + g",
                 "idempotency_key": "'big-' || g",
                 "balance_before": "t.balance_after + (g - 1) * t.amount",
@@ -367,6 +371,7 @@ def _copy(model: type, copies: int, changes: dict[str, str], values: dict[str, i
 
 def _build(rows: int) -> Seed:
     from accounts.models import Customer
+    from credits.models import CreditAccount
     from invoices.models import Invoice
 
     started = time.perf_counter()
@@ -381,6 +386,8 @@ def _build(rows: int) -> Seed:
         _copy(model, rows, changes, values)
         if model is Invoice:
             values["i0"] = Invoice.objects.filter(number="BIG-1").get().pk
+        if model is CreditAccount:
+            values["a0"] = CreditAccount.objects.filter(customer_id=values["c0"]).get().pk
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -534,6 +541,8 @@ def _table(title: str, results: list[Result]) -> None:
 
 def main() -> None:
     args = _parse()
+    # Whitenoise's note that there is no collectstatic output: static files are not measured.
+    warnings.filterwarnings("ignore", message="No directory at")
     bench = Bench("pages")
     _setup_django(args.database_url)
     from django.test import Client

@@ -17,8 +17,9 @@ from django.db.models import QuerySet
 from accounts.selectors import audit_event_list_for_customer
 from accounts.tests.factories import CustomerFactory
 from billing.selectors import token_purchases_for_customer
-from billing_portal.common.testing import index_for_order, order_by_columns
+from billing_portal.common.testing import index_for_order, order_by_columns, usd
 from credits.selectors import credit_accounts_for_customer, credit_entries_for_customer
+from credits.services import credit_entry_append
 from dnszones.models import Zone
 from dnszones.selectors import records_of_zone, zones_for_customer
 from invoices.selectors import invoice_list_for_customer
@@ -89,6 +90,9 @@ NOT_CUSTOMER_LISTS = {
 @pytest.fixture
 def world() -> SimpleNamespace:
     customer = CustomerFactory()
+    credit_entry_append(  # an account: credit lists filter on the customer's accounts
+        customer=customer, amount=usd("5"), kind="admin_add", idempotency_key="k"
+    )
     return SimpleNamespace(c=customer, zone=Zone.objects.create(customer=customer, name="a.test"))
 
 
