@@ -61,7 +61,7 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "company", "email", "country", "preferred_currency", "created_at")
+    list_display = ("name", "company", "email", "country_name", "preferred_currency", "created_at")
     list_filter = ("country", currency_filter("preferred_currency"))
     # Also what staff type into every customer field of the admin (autocomplete).
     search_fields = ("user__email", "name", "company")
@@ -72,6 +72,12 @@ class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdm
     @admin.display(ordering="user__email")
     def email(self, obj: Customer) -> str:
         return obj.user.email
+
+    # The country's name from django-countries' lookup: the field's own display flattens
+    # all 250 choices for every row (half the list's time at 100 rows).
+    @admin.display(description="country", ordering="country")
+    def country_name(self, obj: Customer) -> str:
+        return obj.country.name
 
 
 class AccessAttemptAdmin(AxesAccessAttemptAdmin):

@@ -107,10 +107,10 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "id"]  # names repeat: the id makes the order (and pages) total
         indexes = [
             models.Index(fields=["company"], name="accounts_customer_company_idx"),
-            models.Index(fields=["name"], name="accounts_customer_name_idx"),
+            models.Index(fields=["name", "id"], name="accounts_customer_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -13,4 +13,5 @@ def customer_get_for_user(*, user: User) -> Customer | None:
 
 
 def audit_event_list_for_customer(*, customer: Customer) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(customer=customer).select_related("actor")
+    events = AuditEvent.objects.filter(customer=customer).select_related("actor")
+    return events.order_by("-created_at", "-id")

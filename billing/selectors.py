@@ -14,4 +14,5 @@ def token_purchases_for_customer(*, customer: Customer) -> QuerySet[TokenPurchas
         TokenPurchase.objects.filter(customer=customer)
         .exclude(status=TokenPurchase.Status.AWAITING_PAYMENT)
         .select_related("invoice")
+        .order_by("-created_at", "-id")
     )

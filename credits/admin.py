@@ -46,9 +46,12 @@ class CreditChangeForm(forms.Form):
 
 
 @admin.register(CreditAccount)
-class CreditAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CreditAccountAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("customer", "currency", "balance", "last_sequence", "updated_at")
-    list_filter = ("currency",)
+    list_filter = (currency_filter(),)
+    # The unique (customer, currency) index's order; "customer" would sort by the joined
+    # customer's name, reading every account.
+    ordering = ("customer_id", "currency")
     search_fields = ("customer__name", "customer__company", "customer__user__email")
     list_select_related = ("customer",)
     change_list_template = "admin/credits/creditaccount/change_list.html"

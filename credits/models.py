@@ -78,7 +78,11 @@ class CreditEntry(models.Model):
     class Meta:
         ordering = ["-sequence"]
         indexes = [
-            models.Index(fields=["account", "-sequence"], name="credits_entry_account_idx"),
+            # The customer's credit history (newest first, per account). The account's
+            # entries in sequence order are the unique (account, sequence) index's.
+            models.Index(
+                fields=["account", "-created_at", "-id"], name="credits_entry_acct_created_idx"
+            ),
             # The staff list across accounts, newest first.
             models.Index(fields=["-created_at", "-id"], name="credits_entry_created_idx"),
         ]

@@ -25,7 +25,12 @@ def credit_balances_for_customer(*, customer: Customer) -> tuple[Money, list[Mon
 def credit_entries_for_customer(
     *, customer: Customer, kind: str | None = None
 ) -> QuerySet[CreditEntry]:
-    entries = CreditEntry.objects.filter(account__customer=customer).select_related("account")
+    """The customer's credit history, newest first. Filtered by the ids of the customer's
+    accounts (one per currency), not a join on the account: then PostgreSQL reads a page of
+    an account's (account, created_at, id) index however long the history is, where the
+    join's estimate (one account among all) made it read and sort every entry."""
+    accounts = list(credit_accounts_for_customer(customer=customer).values_list("pk", flat=True))
+    entries = CreditEntry.objects.filter(account_id__in=accounts).select_related("account")
     if kind:
         entries = entries.filter(kind=kind)
     return entries.order_by("-created_at", "-id")

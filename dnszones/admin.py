@@ -11,7 +11,7 @@ from dnszones.models import DnsAllowance, DnsOperation, Record, Zone
 
 
 @admin.register(DnsAllowance)
-class DnsAllowanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DnsAllowanceAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """What each customer's DNS plan allows: written by the `dns` provisioning module when
     the plan's service is set up, changed, suspended or ended (staff act on the service)."""
 
@@ -33,7 +33,7 @@ class RecordInline(admin.TabularInline):
 
 
 @admin.register(Zone)
-class ZoneAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ZoneAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Changes go through the customer's editor (and its checks); staff see every zone and
     can push it again or repair drift."""
 

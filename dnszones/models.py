@@ -55,6 +55,9 @@ class Zone(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [  # the customer's zones, by name
+            models.Index(fields=["customer", "name"], name="dns_zone_customer_idx"),
+        ]
         permissions = [("reconcile_zone", "Can compare zones with the DNS server and repair them")]
 
     def __str__(self) -> str:

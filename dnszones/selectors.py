@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Customer
 from dnszones.models import DnsAllowance, Record, Zone
@@ -23,12 +23,37 @@ class ZoneCounts(TypedDict):
 
 
 def zones_for_customer(*, customer: Customer) -> QuerySet[WithAnnotations[Zone, ZoneCounts]]:
-    return Zone.objects.filter(customer=customer).annotate(record_count=Count("records"))
+    zones = Zone.objects.filter(customer=customer).annotate(record_count=Count("records"))
+    return zones.order_by("name")
 
 
 def zone_get_for_customer(*, customer: Customer, zone_id: int) -> Zone:
     return Zone.objects.get(pk=zone_id, customer=customer)
 
 
-def records_of_zone(*, zone: Zone) -> QuerySet[Record]:
-    return zone.records.order_by("name", "type", "content")
+# A zone's records in the order of its unique index (zone, name, type, content): a page of
+# them is an index range, and the order is total, so a record is on exactly one page.
+RECORD_ORDER = ("name", "type", "content")
+
+
+def records_of_zone(*, zone: Zone, name: str = "", type: str = "") -> QuerySet[Record]:
+    """The zone's records, those whose name contains `name` and of `type` when given."""
+    records = zone.records.order_by(*RECORD_ORDER)
+    if name:
+        records = records.filter(name__icontains=name)
+    if type:
+        records = records.filter(type=type)
+    return records
+
+
+def record_position(*, records: QuerySet[Record], record: Record) -> int | None:
+    """Where `record` is in `records` (0 first), counted by the database in the list's own
+    order and collation; None when the record is not in the list."""
+    if not records.filter(pk=record.pk).exists():
+        return None
+    before = (
+        Q(name__lt=record.name)
+        | Q(name=record.name, type__lt=record.type)
+        | Q(name=record.name, type=record.type, content__lt=record.content)
+    )
+    return records.filter(before).count()

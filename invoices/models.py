@@ -104,6 +104,10 @@ class Invoice(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="invoices_invoice_cust_idx"),
+            # The customer's invoice list (issued, newest first), read a page at a time.
+            models.Index(
+                fields=["customer", "-issued_at", "-id"], name="invoices_invoice_issued_idx"
+            ),
             # The staff list's order (newest first), read a page at a time at any size.
             models.Index(fields=["-created_at", "-id"], name="invoices_invoice_created_idx"),
             models.Index(fields=["status", "due_date"], name="invoices_invoice_due_idx"),
@@ -252,6 +256,9 @@ class CreditNote(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-id"]
+        indexes = [  # the staff list's order
+            models.Index(fields=["-issued_at", "-id"], name="invoices_creditnote_issued_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["series", "sequence_number"], name="invoices_creditnote_number_unique"

@@ -57,7 +57,8 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [
-            models.Index(fields=["customer", "-received_at"], name="payments_customer_idx"),
+            # The customer's payment list; the id orders payments received together.
+            models.Index(fields=["customer", "-received_at", "-id"], name="payments_customer_idx"),
             models.Index(fields=["-received_at", "-id"], name="payments_payment_received_idx"),
         ]
         permissions = [("refund_payment", "Can refund payments")]
@@ -103,11 +104,14 @@ class WebhookEvent(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [  # the staff list's order (and ranges of received_at)
+            models.Index(fields=["-received_at", "-id"], name="payments_webhook_received_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "event_id"], name="payments_webhookevent_unique"
@@ -253,7 +257,13 @@ class SavedPaymentMethod(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["-is_default", "-created_at"]
+        ordering = ["-is_default", "-created_at", "-id"]
+        indexes = [  # the customer's cards, in this order
+            models.Index(
+                fields=["customer", "-is_default", "-created_at", "-id"],
+                name="payments_savedmethod_cust_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "reference"], name="payments_savedmethod_reference_unique"

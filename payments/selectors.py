@@ -10,7 +10,9 @@ from payments.models import Payment, SavedPaymentMethod
 
 
 def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
-    return Payment.objects.filter(customer=customer).select_related("invoice")
+    """The customer's payments, newest first (the order of an index on customer)."""
+    payments = Payment.objects.filter(customer=customer).select_related("invoice")
+    return payments.order_by("-received_at", "-id")
 
 
 def saved_cards_for_invoice(*, invoice: Invoice) -> list[SavedPaymentMethod]:
@@ -34,4 +36,5 @@ def pay_methods_for_invoice(*, invoice: Invoice) -> list[tuple[str, str]]:
 
 
 def card_list_for_customer(*, customer: Customer) -> QuerySet[SavedPaymentMethod]:
-    return SavedPaymentMethod.objects.filter(customer=customer)
+    cards = SavedPaymentMethod.objects.filter(customer=customer)
+    return cards.order_by("-is_default", "-created_at", "-id")

@@ -160,6 +160,8 @@ class Service(models.Model):
         indexes = [
             models.Index(fields=["status", "next_due_date"], name="prov_service_due_idx"),
             models.Index(fields=["-created_at", "-id"], name="prov_service_created_idx"),
+            # The customer's services, newest first (oldest first: scanned backwards).
+            models.Index(fields=["customer", "-created_at", "-id"], name="prov_service_cust_idx"),
         ]
         # Staff actions that call the panel; each needs its own permission.
         permissions = [

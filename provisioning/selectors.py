@@ -28,7 +28,8 @@ def service_list_for_customer(
     services = Service.objects.filter(customer=customer)
     if status:
         services = services.filter(status=status)
-    return services.select_related("product").prefetch_related("gateway_subscriptions")
+    services = services.select_related("product").prefetch_related("gateway_subscriptions")
+    return services.order_by("-created_at", "-id")
 
 
 def service_counts_for_customer(*, customer: Customer) -> list[tuple[str, str, int]]:

@@ -85,6 +85,10 @@ class TokenPurchase(Operation):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [  # the customer's token history and the staff list, newest first
+            models.Index(fields=["customer", "-created_at", "-id"], name="billing_token_cust_idx"),
+            models.Index(fields=["-created_at", "-id"], name="billing_token_created_idx"),
+        ]
         permissions = [("manage_tokens", "Can add, resolve and cancel VPS tokens")]
         constraints = [
             models.CheckConstraint(
@@ -152,6 +156,11 @@ class RefundShortfall(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [  # the staff list's order: open ones first ("open" > "resolved"), newest
+            models.Index(
+                fields=["-status", "-created_at", "-id"], name="billing_shortfall_status_idx"
+            ),
+        ]
         permissions = [("resolve_refundshortfall", "Can resolve refund shortfalls")]
         constraints = [
             models.CheckConstraint(

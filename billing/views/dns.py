@@ -9,12 +9,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from djmoney.money import Money
@@ -35,6 +38,7 @@ from dnszones.models import Record, Zone
 from dnszones.module import NAME as DNS
 from dnszones.selectors import (
     dns_allowance_for_customer,
+    record_position,
     records_of_zone,
     zone_get_for_customer,
     zones_for_customer,
@@ -301,14 +305,63 @@ class _ZoneMixin(CustomerRequiredMixin):
             raise Http404("No such zone.") from exc
 
 
+RECORDS_PER_PAGE = 50
+SEARCH_MAX = 253  # a record name is at most this long: a longer search matches nothing
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """What the record list shows: names containing `name`, of `type`, page `page`. Anything
+    unreadable in the URL shows every record (and page 1)."""
+
+    name: str = ""
+    type: str = ""
+    page: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> RecordFilter:
+        # No record name holds a control character (and PostgreSQL refuses NUL in a query).
+        name = "".join(c for c in query.get("q", "") if c.isprintable()).strip()[:SEARCH_MAX]
+        rtype = query.get("type", "")
+        page = query.get("page", "")
+        return cls(
+            name=name,
+            type=rtype if rtype in Record.Type.values else "",
+            page=page if page.isdigit() and len(page) < 10 else "",
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.name or self.type)
+
+    def query(self, *, page: int | str | None = None) -> str:
+        """The URL query of this filter (and `page`, by default its own)."""
+        params = {"q": self.name, "type": self.type, "page": self.page if page is None else page}
+        return urlencode({key: value for key, value in params.items() if value})
+
+    def records(self, zone: Zone):
+        return records_of_zone(zone=zone, name=self.name, type=self.type)
+
+
 class ZoneDetailView(_ZoneMixin, View):
-    """The record editor: add, edit and delete, with validation messages in place."""
+    """The record editor: records a page at a time (searchable by name and type), add, edit
+    and delete, with validation messages in place. Forms post to the page's own URL, so
+    after a change the customer is back on the page they were on (or the one the record
+    they added or edited is on now)."""
 
     def get(self, request: HttpRequest, pk: int, form: dict | None = None, error: str = ""):
         zone = self.zone()
+        shown = RecordFilter.from_query(request.GET)
+        page = Paginator(shown.records(zone), RECORDS_PER_PAGE).get_page(shown.page or 1)
+        total = zone.records.count() if shown.filtered else page.paginator.count
         context = {
             "zone": zone,
-            "records": records_of_zone(zone=zone),
+            "records": page.object_list,
+            "page_obj": page,
+            "record_count": total,
+            "shown": shown,
+            "query_string": RecordFilter(shown.name, shown.type).query(),
+            "page_query": shown.query(page=page.number if page.number > 1 else ""),
             "types": Record.Type.values,
             "allowance": dns_allowance_for_customer(customer=self.customer),
             "proxy_alias": PROXY_ALIAS,
@@ -328,6 +381,7 @@ class ZoneDetailView(_ZoneMixin, View):
         record_id = object_id(request.POST.get("record", ""))
         if action in ("delete", "edit") and record_id is None:
             raise Http404("No such record.")
+        record = None
         try:
             if action == "delete":
                 services.record_delete(
@@ -335,12 +389,12 @@ class ZoneDetailView(_ZoneMixin, View):
                 )
                 messages.success(request, "The record was deleted.")
             elif action == "edit":
-                services.record_update(
+                record = services.record_update(
                     customer=self.customer, record_id=record_id, actor=request.user, **data
                 )
                 messages.success(request, "The record was saved.")
             else:
-                services.record_add(
+                record = services.record_add(
                     customer=self.customer, zone_id=zone.pk, actor=request.user, **data
                 )
                 messages.success(request, "The record was added.")
@@ -348,7 +402,23 @@ class ZoneDetailView(_ZoneMixin, View):
             raise Http404("No such record.") from exc
         except DomainError as error:
             return self.get(request, pk, form=data, error=error.message)
-        return redirect("dns:zone_detail", pk=zone.pk)
+        query = _page_of(zone, RecordFilter.from_query(request.GET), record)
+        url = reverse("dns:zone_detail", args=[zone.pk])
+        return redirect(f"{url}?{query}" if query else url)
+
+
+def _page_of(zone: Zone, shown: RecordFilter, record: Record | None) -> str:
+    """The query of the page to go back to: the one `record` is on, in the list shown when
+    it is still in it (else in all records); the page shown when there is no record (after a
+    delete: a page past the end shows the last)."""
+    if record is None:
+        return shown.query()
+    position = record_position(records=shown.records(zone), record=record)
+    if position is None:
+        shown = RecordFilter()
+        position = record_position(records=shown.records(zone), record=record) or 0
+    number = position // RECORDS_PER_PAGE + 1
+    return shown.query(page=number if number > 1 else "")
 
 
 class ZoneDeleteView(_ZoneMixin, View):

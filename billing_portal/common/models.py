@@ -106,7 +106,7 @@ class AuditEvent(models.Model):
     billing_portal/common/audit_registry.py): the column has no choices, so a new action
     needs no migration; `audit_record` refuses an undeclared one."""
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -134,7 +134,11 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["customer", "-created_at"], name="common_audit_customer_idx"),
+            # The customer's activity and the staff list, newest first (and date ranges).
+            models.Index(
+                fields=["customer", "-created_at", "-id"], name="common_audit_customer_idx"
+            ),
+            models.Index(fields=["-created_at", "-id"], name="common_audit_created_idx"),
             models.Index(fields=["object_type", "object_id"], name="common_audit_object_idx"),
         ]
         constraints = [

@@ -400,3 +400,68 @@ def drop_unfired(rsps: Any, *registered: Any) -> None:
     for response in registered:
         if not response.call_count:
             rsps.remove(response)
+
+
+# --- Lists read in an index's order --------------------------------------------------------
+
+
+def order_by_columns(queryset: Any) -> list[tuple[str, bool]]:
+    """(column, descending) of each ORDER BY term of `queryset`, as Django compiles it. A term
+    no index of the table can give (a joined table's column, an expression, NULLS placed
+    against the index's default) comes back as its SQL text, which matches no column."""
+    from django.db.models.expressions import Col
+
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    compiler.setup_query()
+    table = queryset.model._meta.db_table
+    columns = []
+    for order_by, (sql, _params, _is_ref) in compiler.get_order_by():
+        term = order_by.expression
+        # An index ascending has NULLS LAST, read backwards NULLS FIRST: both are PostgreSQL's
+        # defaults, so only an explicit placement against them needs an index of its own.
+        against = order_by.nulls_first if not order_by.descending else order_by.nulls_last
+        if isinstance(term, Col) and term.alias == table and not against:
+            columns.append((term.target.column, order_by.descending))
+        else:
+            columns.append((sql, order_by.descending))
+    return columns
+
+
+def index_for_order(queryset: Any, *, equal: Iterable[str] = ()) -> str | None:
+    """The name of an index of the queryset's table (from the database's catalogue, so the
+    migrations made it) that reads the queryset in its order: its first columns are `equal`
+    (the columns the list filters on with `=`, in any order), then the ORDER BY columns, all
+    in the index's directions or all against them (an index is read backwards as well);
+    None when there is none."""
+    connection = connections[queryset.db]
+    table = queryset.model._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    meta = queryset.model._meta
+    # A partial index (or unique constraint) holds only some rows; a "_like" index is
+    # PostgreSQL's pattern-matching copy of a text column, in byte order, not the list's.
+    partial = {c.name for c in [*meta.indexes, *meta.constraints] if getattr(c, "condition", None)}
+    equal = set(equal)
+    wanted = order_by_columns(queryset)
+    for name, constraint in sorted(constraints.items()):
+        btree = constraint.get("index") or constraint.get("primary_key") or constraint["unique"]
+        if not btree or constraint.get("check") or constraint.get("foreign_key"):
+            continue
+        if (
+            name in partial
+            or name.endswith("_like")
+            or constraint.get("type") not in (None, "btree", "idx")
+        ):
+            continue
+        columns = constraint["columns"]
+        orders = constraint.get("orders") or ["ASC"] * len(columns)
+        if set(columns[: len(equal)]) != equal:
+            continue
+        rest = list(zip(columns[len(equal) :], orders[len(equal) :], strict=True))
+        if len(rest) < len(wanted):
+            continue
+        same = [(c, o == "DESC") for c, o in rest[: len(wanted)]]
+        flipped = [(c, not descending) for c, descending in same]
+        if wanted in (same, flipped):
+            return name
+    return None

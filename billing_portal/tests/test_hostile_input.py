@@ -372,7 +372,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         data=lambda w: {"action": "zone", "name": "second.example", "apex": "192.0.2.10"},
         fields=lambda w: {"name": strict, "apex": only("", "   ")},
     ),
-    Endpoint("dns:zone_detail", kwargs=_pk("zone"), fields=lambda w: {"edit": strict}),
+    Endpoint(
+        "dns:zone_detail",
+        kwargs=_pk("zone"),
+        # The record search (a name is any text) and its page; the forms post to the page's
+        # URL, so the POSTs below read the same query parameters.
+        fields=lambda w: {"edit": strict, "q": anything, "type": strict, "page": strict},
+    ),
     Endpoint(
         "dns:zone_detail",
         "post",
