@@ -21,8 +21,9 @@ Usage (from the project root, PostgreSQL and Redis reachable):
         [--no-scaling] [--no-memory] [--no-workers] [--database-url URL] [--redis-url URL]
 
 The database (default billing_portal_bench; BENCH_DATABASE_URL) is created if missing,
-migrated and emptied on every run, and the Redis database (BENCH_REDIS_URL, default
-redis://127.0.0.1:6379/2) is flushed: never point either at real data.
+migrated and emptied on every run, and the queues "default" and "bench-mail" of the Redis
+database (BENCH_REDIS_URL, default redis://127.0.0.1:6379/2) are emptied: never point
+either at real data.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ SERVICES_PER_CUSTOMER = 10
 DUE_ONE_IN = 30
 TODAY = date(2026, 6, 1)
 SETTINGS = "bench.settings_billing_run"
+QUEUES = ("default", "bench-mail")
 
 
 def _parse() -> argparse.Namespace:
@@ -87,7 +89,6 @@ def _environment(database_url: str, redis_url: str) -> dict[str, str]:
 def _setup_django(database_url: str, redis_url: str) -> None:
     os.environ.update(_environment(database_url, redis_url))
     import psycopg
-    import redis
 
     name = database_url.rsplit("/", 1)[1]
     admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
@@ -95,7 +96,7 @@ def _setup_django(database_url: str, redis_url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis.from_url(redis_url).flushdb()
+    _drop_queues(redis_url)
     import django
 
     django.setup()
@@ -132,12 +133,18 @@ RUN_TABLES = (
 )
 
 
-def _reset_renewals(redis_url: str) -> None:
-    """Undo a run: its rows go; renewals change no service (nothing is paid in this data)."""
+def _drop_queues(redis_url: str) -> None:
+    """Empty the queues the benchmark fills (only those: the Redis database may be shared)."""
     import redis
 
+    redis.Redis.from_url(redis_url).delete(*QUEUES)
+
+
+def _reset_renewals(redis_url: str) -> None:
+    """Undo a run: its rows go; renewals change no service (nothing is paid in this data)."""
+
     _sql(f"TRUNCATE {RUN_TABLES} CASCADE")
-    redis.Redis.from_url(redis_url).flushdb()
+    _drop_queues(redis_url)
 
 
 def _reset_all() -> None:

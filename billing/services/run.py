@@ -146,17 +146,22 @@ class RunContext:
             self.batch(step, items[start : start + size], handle_all, handle)
 
 
-def billing_run(*, today: date | None = None, fan_out: bool = False) -> BillingRun:
+def billing_run(
+    *, today: date | None = None, fan_out: bool = False, queue: str | None = None
+) -> BillingRun:
     """The daily run. In this process, or with `fan_out` the renewal chunks go to the
-    queue (the beat task) and the last one to finish completes the run: the record
-    returned is then still running unless the chunks ran in-process (eager tasks)."""
+    broker (to `queue`, else where the task routes send them) for any worker, and the last
+    one to finish completes the run: the record returned is then still running unless the
+    chunks ran in-process (eager tasks). A chunk is published once as it is recorded (a
+    fan-out inside a task publishes directly); one that is never taken stays pending on
+    the run's record, and the next day's run renews what it left."""
     today = today or timezone.localdate()
     run = BillingRun.objects.create(as_of=today)
     if fan_out:
         from billing.tasks import billing_run_chunk_task  # the task calls these services
 
         def dispatch(chunk: BillingRunChunk) -> None:
-            billing_run_chunk_task.delay(chunk.pk)
+            billing_run_chunk_task.apply_async([chunk.pk], queue=queue)
     else:
 
         def dispatch(chunk: BillingRunChunk) -> None:

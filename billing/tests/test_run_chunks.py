@@ -253,3 +253,50 @@ def test_reminders_go_out_in_batches_of_constant_statements(product, settings):
     run = billing_run(today=date(2026, 1, 25))
     assert run.counts["reminders"] == 45
     assert billing_run(today=date(2026, 1, 25)).counts["reminders"] == 0
+
+
+def test_the_admin_shows_each_runs_chunk_progress(product, settings, admin_client):
+    from django.urls import reverse
+
+    settings.BILLING_RUN_CHUNK_SIZE = 2
+    _services(product, 5)
+    run = billing_run(today=TODAY)
+    BillingRunChunk.objects.filter(run=run, number=3).update(status="failed")
+
+    listing = admin_client.get(reverse("admin:billing_billingrun_changelist"))
+    assert listing.status_code == 200
+    assert "2 / 3 done, 1 failed" in listing.content.decode()
+    page = admin_client.get(reverse("admin:billing_billingrun_change", args=[run.pk]))
+    assert page.status_code == 200
+    assert "2 / 3 done, 1 failed" in page.content.decode()
+    assert "billing run chunks" in page.content.decode().lower()  # the chunks, inline
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_takes_the_chunks_and_completes_the_run(product, settings, tmp_path):
+    from billing.tasks import billing_run_chunk_task
+    from billing_portal.common.testing import celery_worker, database_url_for_tests, wait_for
+
+    settings.BILLING_RUN_CHUNK_SIZE = 2
+    _services(product, 5)
+    log = tmp_path / "worker.log"
+    with celery_worker(log, env={"DATABASE_URL": database_url_for_tests()}) as (queue, _):
+        run = billing_run(today=TODAY, fan_out=True, queue=queue)
+
+        def finished() -> bool:
+            run.refresh_from_db()
+            return run.finished_at is not None
+
+        assert wait_for(finished, 90), log.read_text()
+        # a chunk delivered again changes nothing
+        chunk = run.chunks.get(number=1)
+        again = billing_run_chunk_task.apply_async([chunk.pk], queue=queue, ignore_result=False)
+        assert again.get(timeout=60) is False, log.read_text()
+    assert run.status == BillingRun.Status.COMPLETED
+    assert run.counts["renewals"] == 5
+    assert run.chunks.filter(status="done").count() == run.chunks_total == 3
+    chunk.refresh_from_db()
+    assert chunk.attempts == 1
+    assert Invoice.objects.count() == 5
