@@ -18,7 +18,9 @@ task runs in this process right after commit and the row is marked sent.
 Which call sites use it. A task goes through the outbox unless a durable row of its own
 already says the work is due and a sweeper queues that row again while it is:
 - outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`,
-  `webhook_event_reprocess`).
+  `webhook_event_reprocess`); a batch of emails (the billing run's renewals and reminders)
+  through `outbox_enqueue_many`: one INSERT, and after commit one `common.outbox_relay_ids`
+  message whose worker publishes the rows.
 - published once after commit (`task_publish_on_commit`): provisioning and DNS operations,
   token deliveries and removals: each is an operation row whose sweeper (provisioning/dns
   every 2 min, tokens every 5 min) queues it again while it is pending, so a publish lost to

@@ -5,7 +5,9 @@ ordering flow, which cancels their services too).
 
 Each `*_due` read selects what is due with one query; each rule locks its own row, checks
 again and returns whether it changed anything (the run counts that), in the caller's
-transaction: running twice, or two runs at once, changes nothing the second time.
+transaction: running twice, or two runs at once, changes nothing the second time. Reminders
+also go in batches (`invoice_reminders_send`: the same rule for many invoices in four
+statements), the run falling back to `invoice_remind_if_due` one by one if a batch fails.
 """
 
 from __future__ import annotations
