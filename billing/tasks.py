@@ -13,6 +13,7 @@ from django.utils import timezone
 from billing.services import (
     billing_run,
     invoice_charge_off_session,
+    billing_run_chunk,
     payments_reconcile,
     token_purchase_deliver,
     token_purchase_remove,
@@ -34,15 +35,24 @@ RUN_LIMITS = {"soft_time_limit": 3300, "time_limit": 3600}
 
 @shared_task(name="billing.billing_run", **RUN_LIMITS)
 def billing_run_task() -> int:
-    """The daily run; returns the BillingRun id."""
-    return billing_run().pk
+    """The daily run's orchestrator: scans what is due and queues the renewal chunks for
+    the workers (`billing.billing_run_chunk`); the last chunk completes the run. Returns
+    the BillingRun id."""
+    return billing_run(fan_out=True).pk
 
 
 @shared_task(name="invoices.billing_run", **RUN_LIMITS)
 def billing_run_legacy_task() -> int:
     """The run under its name before it moved to billing (issue 13), so a message queued
     under that name before a deploy still runs. Remove once no such message can be left."""
-    return billing_run().pk
+    return billing_run(fan_out=True).pk
+
+
+@shared_task(name="billing.billing_run_chunk", **RUN_LIMITS)
+def billing_run_chunk_task(chunk_id: int) -> bool:
+    """One chunk of a run's renewals (any worker; a chunk delivered twice runs once). The
+    last chunk also runs the run's remaining steps, hence the run's limits."""
+    return billing_run_chunk(chunk_id=chunk_id)
 
 
 # A database error (the connection lost, a deadlock at commit) means nothing of the event

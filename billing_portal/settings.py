@@ -538,6 +538,9 @@ CREDIT_NOTE_NUMBER_FORMAT = env.str("CREDIT_NOTE_NUMBER_FORMAT", default="CN-{ye
 
 BILLING_RENEWAL_DAYS_AHEAD = env.int("BILLING_RENEWAL_DAYS_AHEAD", default=7)
 BILLING_COMBINE_RENEWALS = env.bool("BILLING_COMBINE_RENEWALS", default=False)
+# Renewals are issued in chunks of about this many services, one transaction (and, on
+# Celery, one task) each; reminders in batches of this many invoices.
+BILLING_RUN_CHUNK_SIZE = env.int("BILLING_RUN_CHUNK_SIZE", default=500)
 BILLING_REMINDER_DAYS_BEFORE = env.int("BILLING_REMINDER_DAYS_BEFORE", default=3)
 BILLING_OVERDUE_REMINDER_DAYS = env.list(
     "BILLING_OVERDUE_REMINDER_DAYS", cast=int, default=[1, 3, 7]

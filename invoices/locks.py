@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one
+from django.db import connection
+
+from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one, lock_taken
 from invoices.models import Invoice, InvoiceLine, InvoiceNumberSequence
 
 
@@ -27,6 +29,26 @@ def invoice_number_sequence_lock(series: str) -> InvoiceNumberSequence:
     return lock_one(rows, kind=LockKind.INVOICE_NUMBER_SEQUENCE, series=series)
 
 
+# One statement takes `count` numbers: it creates the counter on first use and locks the row
+# it changes until the transaction ends (as `invoice_number_sequence_lock` would).
+_TAKE_NUMBERS = """
+    INSERT INTO invoices_invoicenumbersequence AS sequence (series, next_number)
+    VALUES (%(series)s, 1 + %(count)s)
+    ON CONFLICT (series) DO UPDATE SET next_number = sequence.next_number + %(count)s
+    RETURNING id, next_number
+"""
+
+
+def invoice_number_sequence_take(series: str, count: int) -> int:
+    """Advance the series' counter by `count`, locked until the transaction ends; returns
+    the first of the `count` numbers taken (a rollback returns them: no gaps)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_NUMBERS, {"series": series, "count": count})
+        pk, next_number = cursor.fetchone()
+    lock_taken(LockKind.INVOICE_NUMBER_SEQUENCE, [InvoiceNumberSequence(pk=pk, series=series)])
+    return next_number - count
+
+
 def invoices_lock_unpaid_renewals_of(*, service_id: int) -> list[Invoice]:
     """The unpaid renewal invoices billing this service, locked in id order: ending the
     service cancels them, and the lock order wants them before the service (a payment of
@@ -36,3 +58,9 @@ def invoices_lock_unpaid_renewals_of(*, service_id: int) -> list[Invoice]:
         pk__in=billing, status=Invoice.Status.UNPAID, kind=Invoice.Kind.RENEWAL
     )
     return lock_many(rows, kind=LockKind.INVOICE)
+
+
+def invoices_lock_unpaid(*, invoice_ids: list[int], related: tuple[str, ...] = ()) -> list[Invoice]:
+    """Those of these invoices still unpaid, locked in id order (a batch of reminders)."""
+    rows = Invoice.objects.filter(pk__in=invoice_ids, status=Invoice.Status.UNPAID)
+    return lock_many(rows.select_related(*related), kind=LockKind.INVOICE)

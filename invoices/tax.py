@@ -43,15 +43,16 @@ def is_eu_reverse_charge(customer: Customer, seller_country: str) -> bool:
 
 def tax_rate_for(customer: Customer) -> TaxRate | None:
     """The active rate for the customer's region, else their country's, else none."""
-    rates = {
-        rate.region.lower(): rate
-        for rate in TaxRate.objects.filter(country=customer.country.code, is_active=True)
-    }
-    return rates.get(customer.region.lower()) or rates.get("")
+    rates = TaxRate.objects.filter(country=customer.country.code, is_active=True)
+    return _rate_of(customer, list(rates))
 
 
-def tax_treatment_for(customer: Customer) -> TaxTreatment:
-    rate = tax_rate_for(customer)
+def _rate_of(customer: Customer, rates: list[TaxRate]) -> TaxRate | None:
+    by_region = {rate.region.lower(): rate for rate in rates}
+    return by_region.get(customer.region.lower()) or by_region.get("")
+
+
+def _treatment(customer: Customer, rate: TaxRate | None) -> TaxTreatment:
     name, location_rate = (rate.name, rate.rate) if rate else ("Tax", Decimal("0"))
     if customer.tax_exempt:
         return TaxTreatment(name, Decimal("0"), location_rate, note=EXEMPT_NOTE)
@@ -60,3 +61,27 @@ def tax_treatment_for(customer: Customer) -> TaxTreatment:
             name, Decimal("0"), location_rate, reverse_charge=True, note=REVERSE_CHARGE_NOTE
         )
     return TaxTreatment(name, location_rate, location_rate)
+
+
+def tax_treatment_for(customer: Customer) -> TaxTreatment:
+    return _treatment(customer, tax_rate_for(customer))
+
+
+@dataclass(frozen=True)
+class TaxRates:
+    """Every active rate, read once (one query) for a batch of invoices: the billing run
+    prices thousands of renewals with the rules of `tax_treatment_for`, without a look-up
+    per invoice."""
+
+    by_country: dict[str, list[TaxRate]]
+
+    def treatment_for(self, customer: Customer) -> TaxTreatment:
+        rates = self.by_country.get(customer.country.code, [])
+        return _treatment(customer, _rate_of(customer, rates))
+
+
+def tax_rates_load() -> TaxRates:
+    by_country: dict[str, list[TaxRate]] = {}
+    for rate in TaxRate.objects.filter(is_active=True):
+        by_country.setdefault(rate.country.code, []).append(rate)
+    return TaxRates(by_country)

@@ -2,6 +2,6 @@
 
 from billing.models.changes import ServiceChange
 from billing.models.purchases import RefundShortfall, TokenPurchase
-from billing.models.run import BillingRun
+from billing.models.run import BillingRun, BillingRunChunk
 
-__all__ = ["BillingRun", "RefundShortfall", "ServiceChange", "TokenPurchase"]
+__all__ = ["BillingRun", "BillingRunChunk", "RefundShortfall", "ServiceChange", "TokenPurchase"]

@@ -1,4 +1,4 @@
-"""One row per billing run (billing/services/run.py), with what each step did."""
+"""The billing run's record: one row per run, one per chunk of its renewals."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ class BillingRun(models.Model):
     errors = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set once every renewal chunk is on record (the scan for due renewals is over).
+    chunks_total = models.PositiveIntegerField(null=True, blank=True)
+    # Claimed by the one caller that runs the steps after the renewals (the last chunk).
+    renewals_done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -32,3 +36,42 @@ class BillingRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class BillingRunChunk(models.Model):
+    """A chunk of a run's renewals: the groups of services one transaction renews, taken by
+    one worker (or the run's own process), with what it did."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.FAILED)
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    # Lists of service ids, one per renewal invoice (several when renewals are combined).
+    groups = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    renewed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "number"], name="billing_billingrunchunk_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.number} of run {self.run_id} ({self.get_status_display()})"
+
+    @property
+    def services(self) -> int:
+        return sum(len(group) for group in self.groups)

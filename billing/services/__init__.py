@@ -53,7 +53,7 @@ from billing.services.refunds import (
     purchase_refunded,
     token_purchase_refund,
 )
-from billing.services.run import billing_run
+from billing.services.run import billing_run, billing_run_chunk
 from billing.services.settlement import invoice_apply_payment, invoice_mark_paid, invoice_settled
 from billing.services.shortfalls import refund_shortfall_resolve
 from billing.services.tokens import (
@@ -76,6 +76,7 @@ __all__ = [
     "Quote",
     "RefundPreview",
     "billing_run",
+    "billing_run_chunk",
     "checkout_complete",
     "credit_auto_apply",
     "credit_pay_invoice",

@@ -6,6 +6,7 @@ Lock order across apps: credit account, then invoice, then payment (DESIGN.md).
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from billing.services.payments import payment_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.request import RequestMeta
 from credits.errors import CreditsError, InsufficientCredit
-from credits.models import CreditEntry
+from credits.models import CreditAccount, CreditEntry
 from credits.services import credit_account_lock, credit_balance, credit_entry_append
 from invoices.locks import invoice_lock
 from invoices.models import Invoice
@@ -119,3 +120,28 @@ def credit_pay_invoice_if_covered(
         logger.info("credit did not pay %s", invoice)
     invoice.refresh_from_db()
     return invoice.status == Invoice.Status.PAID
+
+
+def credit_auto_apply_many(invoices: list[Invoice]) -> int:
+    """`credit_auto_apply` for a batch of newly issued renewals (the billing run's chunk),
+    offered only to the customers who hold credit in the invoice's currency: one query finds
+    them, so the thousands without credit cost nothing more. Each offer runs after the
+    issuing transaction commits, as `invoice_issued` does; returns how many were offered."""
+    unpaid = [
+        invoice
+        for invoice in invoices
+        if invoice.status == Invoice.Status.UNPAID
+        and invoice.kind == Invoice.Kind.RENEWAL
+        and invoice.customer.credit_auto_apply
+    ]
+    if not settings.CREDITS_AUTO_APPLY or not unpaid:
+        return 0
+    holders = set(
+        CreditAccount.objects.filter(
+            customer_id__in={invoice.customer_id for invoice in unpaid}, balance__gt=0
+        ).values_list("customer_id", "currency")
+    )
+    offered = [i.pk for i in unpaid if (i.customer_id, str(i.currency)) in holders]
+    for invoice_id in offered:
+        transaction.on_commit(functools.partial(credit_auto_apply, invoice_id), robust=True)
+    return len(offered)

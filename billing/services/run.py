@@ -3,14 +3,24 @@ end of services cancelled at the end of their period, and the cancellation of un
 orders, abandoned credit or token purchases and unpaid upgrades. DNS plans are products like
 any other (the `dns` provisioning module): they renew, suspend and end through these steps.
 
-`manage.py billing_run` and the `billing.billing_run` beat task both call `billing_run()`.
-The run orchestrates; it judges and locks nothing itself. Each step asks the owning app for
-what is due (one query), then hands each item to that app's own rule in its own
-transaction, and counts what changed:
-- renewals: provisioning selects and locks the services due; invoices builds the lines and
-  issues the renewal invoice;
-- reminders, late fees and unpaid purchases: invoices' dunning rules; unpaid orders:
-  billing's ordering flow (it cancels the invoice and the services);
+`manage.py billing_run` calls `billing_run()`, which does everything in its own process; the
+`billing.billing_run` beat task calls `billing_run(fan_out=True)`, which publishes the
+renewal chunks to the queue for any number of workers. Either way the same functions run:
+- renewals, in chunks (`BillingRunChunk`): the due services are scanned a page at a time
+  (keyset by customer, so a customer's combined renewals never straddle two chunks) into
+  chunks of about BILLING_RUN_CHUNK_SIZE services. A chunk is one transaction with a
+  constant number of statements whatever its size: provisioning locks its services in id
+  order, invoices re-reads which periods are billed already (after the lock), reads the
+  usage for overage lines, and issues all the chunk's invoices at once
+  (`renewal_invoices_issue`: one statement each for the numbers, invoices, lines, audit
+  events and emails); zero totals are settled, and the credit is offered only to the
+  customers who hold some. A chunk that fails is done again a renewal group per
+  transaction, so the bad item is isolated and recorded while the rest are issued.
+  The last chunk to finish runs the remaining steps (`billing_run_finish`).
+- reminders: invoices' dunning sends them in batches (`invoice_reminders_send`), one
+  transaction each, again an item at a time if a batch fails;
+- late fees and unpaid purchases: invoices' dunning rules; unpaid orders: billing's
+  ordering flow (it cancels the invoice and the services);
 - suspension and termination: provisioning's overdue rules, told what is unpaid by invoices;
   the renewals left billing a terminated service are cancelled by invoices;
 - services cancelled at the end of their period: provisioning ends them on their day, and
@@ -18,16 +28,16 @@ transaction, and counts what changed:
 - upgrades not paid in time: billing's plan changes.
 So:
 - one failing item is recorded on the BillingRun and never stops or rolls back the others;
-- running twice, or two runs at once, changes nothing the second time: renewals are unique
-  per (service, period start), notices per (invoice, kind), and each rule re-checks the
-  locked row.
+- running twice, or two runs at once, or one chunk twice, changes nothing the second time:
+  renewals are unique per (service, period start), notices per (invoice, kind), and each
+  rule re-checks the locked rows.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import groupby
@@ -35,14 +45,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from billing.models import BillingRun
+from billing.models import BillingRun, BillingRunChunk
 from billing.services.changes import plan_change_expire, plan_changes_expiring
+from billing.services.credit import credit_auto_apply_many
 from billing.services.issuing import invoice_issued
 from billing.services.ordering import order_cancel_if_pending, orders_unpaid_due
+from billing.services.settlement import invoice_settled
 from invoices.locks import invoices_lock_unpaid_renewals_of
+from invoices.models import Invoice
 from invoices.selectors import service_next_period_billed, service_period_billed
 from invoices.selectors import unpaid_service_bills as bills
 from invoices.services.dunning import (
@@ -50,11 +63,20 @@ from invoices.services.dunning import (
     invoice_late_fees_due,
     invoice_remind_if_due,
     invoice_reminders_due,
+    invoice_reminders_send,
     purchase_cancel_if_unpaid,
     purchases_abandoned_due,
     renewals_cancel_for_ended_service,
 )
-from invoices.services.renewals import invoice_renewal_issue, renewal_lines
+from invoices.services.renewals import (
+    RenewalBill,
+    RenewalUsage,
+    invoice_renewal_issue,
+    renewal_invoices_issue,
+    renewal_lines,
+    services_billed_of,
+)
+from invoices.tax import tax_rates_load
 from provisioning.models import Service
 from provisioning.services import (
     service_end_if_due,
@@ -68,6 +90,9 @@ from provisioning.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Due services read per page of the scan (ids and grouping keys only).
+SCAN_PAGE = 5_000
 
 
 @dataclass
@@ -89,28 +114,69 @@ class RunContext:
                     {"step": step, "item": repr(item), "error": f"{type(exc).__name__}: {exc}"}
                 )
 
+    def batch(
+        self,
+        step: str,
+        items: list[Any],
+        handle_all: Callable[[list[Any]], int],
+        handle: Callable[[Any], int | bool],
+    ) -> None:
+        """Handle items in one transaction; if that fails, one transaction each (`each`),
+        so what failed is isolated and recorded and the rest is done."""
+        self.counts[step] += 0
+        if not items:
+            return
+        try:
+            with transaction.atomic():
+                self.counts[step] += handle_all(items)
+        except Exception:
+            logger.warning("billing run step %s: a batch failed, retried item by item", step)
+            self.each(step, items, handle)
 
-def billing_run(*, today: date | None = None) -> BillingRun:
+    def batches(
+        self,
+        step: str,
+        items: list[Any],
+        handle_all: Callable[[list[Any]], int],
+        handle: Callable[[Any], int | bool],
+    ) -> None:
+        self.counts[step] += 0
+        size = settings.BILLING_RUN_CHUNK_SIZE
+        for start in range(0, len(items), size):
+            self.batch(step, items[start : start + size], handle_all, handle)
+
+
+def billing_run(
+    *, today: date | None = None, fan_out: bool = False, queue: str | None = None
+) -> BillingRun:
+    """The daily run. In this process, or with `fan_out` the renewal chunks go to the
+    broker (to `queue`, else where the task routes send them) for any worker, and the last
+    one to finish completes the run: the record returned is then still running unless the
+    chunks ran in-process (eager tasks). A chunk is published once as it is recorded (a
+    fan-out inside a task publishes directly); one that is never taken stays pending on
+    the run's record, and the next day's run renews what it left."""
     today = today or timezone.localdate()
     run = BillingRun.objects.create(as_of=today)
-    context = RunContext(today=today)
-    renewals_issue(context)
-    reminders_send(context)
-    late_fees_charge(context)
-    services_suspend_overdue(context)
-    services_terminate_overdue(context)
-    services_end_due(context)
-    orders_cancel_unpaid(context)
-    purchases_cancel_abandoned(context)
-    upgrades_expire(context)
-    run.counts = dict(context.counts)
-    run.errors = context.errors
-    run.status = (
-        BillingRun.Status.COMPLETED_WITH_ERRORS if context.errors else BillingRun.Status.COMPLETED
-    )
-    run.finished_at = timezone.now()
-    run.save(update_fields=["counts", "errors", "status", "finished_at"])
-    return run
+    if fan_out:
+        from billing.tasks import billing_run_chunk_task  # the task calls these services
+
+        def dispatch(chunk: BillingRunChunk) -> None:
+            billing_run_chunk_task.apply_async([chunk.pk], queue=queue)
+    else:
+
+        def dispatch(chunk: BillingRunChunk) -> None:
+            billing_run_chunk(chunk_id=chunk.pk)
+
+    total = 0
+    for number, groups in enumerate(renewal_chunks(today=today), start=1):
+        dispatch(BillingRunChunk.objects.create(run=run, number=number, groups=groups))
+        total = number
+    BillingRun.objects.filter(pk=run.pk).update(chunks_total=total)
+    finished = _finish_if_last(run.pk)
+    if finished is None:  # the last chunk finished it (or the workers are still at it)
+        run.refresh_from_db()
+        return run
+    return finished  # its counts in step order (the database's JSON keeps no key order)
 
 
 # --- Renewals -----------------------------------------------------------------------------
@@ -122,17 +188,52 @@ def renewal_candidates(*, today: date) -> QuerySet[Service]:
     return services_due_for_renewal(by=horizon).exclude(service_next_period_billed())
 
 
-def _renewal_groups(today: date) -> Iterable[list[int]]:
+def _due_rows(today: date) -> Iterator[tuple[int, int, date | None, str]]:
+    """(id, customer, due date, currency) of each due service, in the candidates' order
+    (customer first), a page at a time: keyset by customer, and a page never ends inside a
+    customer, so groups stay whole; memory holds one page whatever the number of services."""
     rows = renewal_candidates(today=today).values_list(
         "pk", "customer_id", "next_due_date", "currency"
     )
+    after = 0
+    while True:
+        page = list(rows.filter(customer_id__gt=after)[:SCAN_PAGE])
+        if len(page) < SCAN_PAGE:
+            yield from page
+            return
+        last = page[-1][1]
+        whole = [row for row in page if row[1] != last]
+        if not whole:  # one customer has a page of renewals due: all of theirs at once
+            whole = list(rows.filter(customer_id=last))
+        after = whole[-1][1]
+        yield from whole
+
+
+def _renewal_groups(today: date) -> Iterator[list[int]]:
+    rows = _due_rows(today)
     if not settings.BILLING_COMBINE_RENEWALS:
-        return ([pk] for pk, *_ in rows.iterator())
-    keyed = groupby(rows.iterator(), key=lambda row: row[1:])
+        return ([pk] for pk, *_ in rows)
+    keyed = groupby(rows, key=lambda row: row[1:])
     return ([row[0] for row in group] for _key, group in keyed)
 
 
+def renewal_chunks(*, today: date, size: int | None = None) -> Iterator[list[list[int]]]:
+    """The renewal groups due, in chunks of about `size` services (a group is never split)."""
+    size = size or settings.BILLING_RUN_CHUNK_SIZE
+    chunk: list[list[int]] = []
+    services = 0
+    for group in _renewal_groups(today):
+        chunk.append(group)
+        services += len(group)
+        if services >= size:
+            yield chunk
+            chunk, services = [], 0
+    if chunk:
+        yield chunk
+
+
 def _renew(service_ids: list[int]) -> int:
+    """One renewal group in the caller's transaction (a failed chunk's items, one each)."""
     # Lock first, then check for an existing renewal in a new statement: under READ
     # COMMITTED a filter in the locking query itself is evaluated on the snapshot taken
     # before waiting for the lock, so it would miss a renewal a concurrent run just committed.
@@ -154,17 +255,123 @@ def _renew(service_ids: list[int]) -> int:
     return len(services)
 
 
-def renewals_issue(context: RunContext) -> None:
-    context.each("renewals", list(_renewal_groups(context.today)), _renew)
+def renewals_renew(groups: list[list[int]]) -> int:
+    """Renew a chunk of groups in the caller's transaction, with a constant number of
+    statements: lock every service of the chunk (id order), re-check what is billed (after
+    the lock, see `_renew`), and issue the invoices together."""
+    locked = services_lock_for_renewal(service_ids=[pk for group in groups for pk in group])
+    billed = services_billed_of(locked)
+    renewable = {service.pk: service for service in locked if service.pk not in billed}
+    usage = RenewalUsage.load(renewable.values())
+    bills, renewed = [], 0
+    for group in groups:
+        services = [renewable[pk] for pk in group if pk in renewable]
+        if not services:
+            continue
+        renewed += len(services)
+        first = services[0]
+        lines = [line for service in services for line in renewal_lines(service, usage)]
+        bills.append(
+            RenewalBill(
+                customer=first.customer,
+                currency=str(first.currency),
+                due_date=first.next_due_date or timezone.localdate(),
+                lines=lines,
+            )
+        )
+    invoices = renewal_invoices_issue(bills=bills, tax_rates=tax_rates_load())
+    for invoice in invoices:
+        if invoice.status == Invoice.Status.PAID:  # zero total: paid as it was issued
+            invoice_settled(invoice)
+    credit_auto_apply_many(invoices)
+    return renewed
+
+
+def billing_run_chunk(*, chunk_id: int) -> bool:
+    """Run one renewal chunk (a worker's task, or the run's own process): claim it, renew
+    its groups in one transaction (one each if that fails), record what it did, and finish
+    the run if it was the last. A chunk already done is left alone; returns whether it ran."""
+    claimed = (
+        BillingRunChunk.objects.filter(pk=chunk_id)
+        .exclude(status__in=BillingRunChunk.FINISHED)
+        .update(
+            status=BillingRunChunk.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=timezone.now(),
+        )
+    )
+    if not claimed:
+        return False
+    chunk = BillingRunChunk.objects.get(pk=chunk_id)
+    context = RunContext(today=timezone.localdate())
+    try:
+        context.batch("renewals", chunk.groups, renewals_renew, _renew)
+    except Exception as exc:  # the database went away: the chunk failed, the run goes on
+        logger.exception("billing run chunk %s failed", chunk_id)
+        error = {"step": "renewals", "item": f"chunk {chunk.number}", "error": repr(exc)}
+        context.errors.append(error)
+        status = BillingRunChunk.Status.FAILED
+    else:
+        status = BillingRunChunk.Status.DONE
+    BillingRunChunk.objects.filter(pk=chunk_id, status=BillingRunChunk.Status.RUNNING).update(
+        status=status,
+        renewed=context.counts["renewals"],
+        errors=context.errors,
+        finished_at=timezone.now(),
+    )
+    _finish_if_last(chunk.run_id)
+    return True
+
+
+def _finish_if_last(run_id: int) -> BillingRun | None:
+    """Once every chunk of the run has finished (and the scan is over), the one caller that
+    claims it runs the remaining steps and completes the run (returned)."""
+    run = BillingRun.objects.get(pk=run_id)
+    if run.chunks_total is None or run.renewals_done_at is not None:
+        return None
+    if run.chunks.filter(status__in=BillingRunChunk.FINISHED).count() < run.chunks_total:
+        return None
+    claimed = BillingRun.objects.filter(pk=run_id, renewals_done_at__isnull=True).update(
+        renewals_done_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    billing_run_finish(run=run)
+    return run
+
+
+def billing_run_finish(*, run: BillingRun) -> None:
+    """The steps after the renewals, and the run's record (counts and errors of every
+    step, the chunks' first)."""
+    context = RunContext(today=run.as_of)
+    chunks = list(run.chunks.values_list("renewed", "errors"))
+    context.counts["renewals"] = sum(renewed for renewed, _errors in chunks)
+    context.errors = [error for _renewed, errors in chunks for error in errors]
+    reminders_send(context)
+    late_fees_charge(context)
+    services_suspend_overdue(context)
+    services_terminate_overdue(context)
+    services_end_due(context)
+    orders_cancel_unpaid(context)
+    purchases_cancel_abandoned(context)
+    upgrades_expire(context)
+    run.counts = dict(context.counts)
+    run.errors = context.errors
+    run.status = (
+        BillingRun.Status.COMPLETED_WITH_ERRORS if context.errors else BillingRun.Status.COMPLETED
+    )
+    run.finished_at = timezone.now()
+    run.save(update_fields=["counts", "errors", "status", "finished_at"])
 
 
 # --- Reminders and late fees --------------------------------------------------------------
 
 
 def reminders_send(context: RunContext) -> None:
-    context.each(
+    context.batches(
         "reminders",
         invoice_reminders_due(today=context.today),
+        lambda items: invoice_reminders_send(items=items),
         lambda item: invoice_remind_if_due(invoice_id=item[0], kind=item[1]),
     )
 

@@ -255,10 +255,10 @@ def test_one_failing_item_does_not_stop_the_run(customer, product, monkeypatch):
     healthy = _active_service(customer, product, next_due=date(2026, 2, 1))
     real = module.renewal_lines
 
-    def explode_for_one(service):
+    def explode_for_one(service, *usage):
         if service.pk == broken.pk:
             raise RuntimeError("tax service down")
-        return real(service)
+        return real(service, *usage)
 
     monkeypatch.setattr(module, "renewal_lines", explode_for_one)
     run = billing_run(today=date(2026, 1, 26))

@@ -153,8 +153,13 @@ def test_the_run_calls_each_rule_in_order_and_counts_its_answers(monkeypatch, se
         ("plan_changes_expiring", [51]),
     ):
         monkeypatch.setattr(module, due, lambda items=items, **_: items)
+
+    def reminders(**kwargs):  # a batch of reminders, counted as it answers
+        calls.append(("invoice_reminders_send", kwargs))
+        return len(kwargs["items"])
+
+    monkeypatch.setattr(module, "invoice_reminders_send", reminders)
     for name in (
-        "invoice_remind_if_due",
         "invoice_late_fee_charge",
         "service_terminate_if_overdue",
         "renewals_cancel_for_ended_service",
@@ -171,8 +176,7 @@ def test_the_run_calls_each_rule_in_order_and_counts_its_answers(monkeypatch, se
     today = date(2026, 1, 26)
     bills = unpaid_service_bills
     assert calls == [
-        ("invoice_remind_if_due", {"invoice_id": 11, "kind": "due"}),
-        ("invoice_remind_if_due", {"invoice_id": 12, "kind": "overdue_1"}),
+        ("invoice_reminders_send", {"items": [(11, "due"), (12, "overdue_1")]}),
         ("invoice_late_fee_charge", {"invoice_id": 13, "today": today}),
         ("service_suspend_if_overdue", {"service_id": 21, "today": today, "bills": bills}),
         ("service_suspend_if_overdue", {"service_id": 22, "today": today, "bills": bills}),

@@ -29,7 +29,9 @@ __all__ = [
     "AuditRegistry",
     "UndeclaredAuditAction",
     "audit_actions",
+    "audit_event",
     "audit_record",
+    "audit_record_many",
     "audit_records_batched",
 ]
 
@@ -40,6 +42,33 @@ _batch: ContextVar[list[AuditEvent] | None] = ContextVar("audit_batch", default=
 class UndeclaredAuditAction(ValueError):
     """`audit_record` was given an action no app declares (a typo, or a missing `audit.py`
     entry): a programming error, so it fails loudly instead of writing an unknown value."""
+
+
+def audit_event(
+    *,
+    action: AuditActions | str,
+    actor: AbstractBaseUser | None = None,
+    customer: models.Model | None = None,
+    target: models.Model | None = None,
+    meta: RequestMeta | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The event `audit_record` would append, not saved yet (for `audit_record_many`)."""
+    if not audit_actions.is_declared(str(action)):
+        raise UndeclaredAuditAction(f"No app declares the audit action {str(action)!r}")
+    meta = meta or RequestMeta()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent(
+        action=str(action),
+        actor=actor,
+        actor_label=actor.get_username() if actor else "",
+        customer=customer,
+        object_type=target._meta.label_lower if target is not None else "",
+        object_id=str(target.pk) if target is not None else "",
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        details=details or {},
+    )
 
 
 def audit_record(
@@ -53,27 +82,21 @@ def audit_record(
 ) -> AuditEvent:
     """Append one audit event. Call it inside the transaction that made the change, so the
     event exists exactly when the change does. `customer` is an `accounts.Customer`."""
-    if not audit_actions.is_declared(str(action)):
-        raise UndeclaredAuditAction(f"No app declares the audit action {str(action)!r}")
-    meta = meta or RequestMeta()
-    actor = actor if actor is not None and actor.is_authenticated else None
-    fields: dict[str, Any] = {
-        "action": str(action),
-        "actor": actor,
-        "actor_label": actor.get_username() if actor else "",
-        "customer": customer,
-        "object_type": target._meta.label_lower if target is not None else "",
-        "object_id": str(target.pk) if target is not None else "",
-        "ip_address": meta.ip_address,
-        "user_agent": meta.user_agent,
-        "details": details or {},
-    }
+    event = audit_event(
+        action=action, actor=actor, customer=customer, target=target, meta=meta, details=details
+    )
     batch = _batch.get()
     if batch is None:
-        return AuditEvent.objects.create(**fields)
-    event = AuditEvent(**fields)
-    batch.append(event)  # saved when the batch ends
+        event.save(force_insert=True)
+    else:
+        batch.append(event)  # saved when the batch ends
     return event
+
+
+def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Append events built by `audit_event` in one statement (a batch of changes, such as a
+    billing run chunk), in the caller's transaction."""
+    return AuditEvent.objects.bulk_create(events)
 
 
 @contextmanager
@@ -89,4 +112,4 @@ def audit_records_batched() -> Iterator[None]:
         yield
     finally:
         _batch.reset(token)
-    AuditEvent.objects.bulk_create(events)
+    audit_record_many(events)

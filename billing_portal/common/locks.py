@@ -251,3 +251,20 @@ def lock_many(
     locked = list(rows[:limit] if limit is not None else rows)
     _note(kind, locked, queryset.db)
     return locked
+
+
+def lock_taken(kind: LockKind, rows: Sequence[Model], *, using: str = "default") -> None:
+    """Record rows locked by a statement that is not a `select_for_update` (an `UPDATE ...
+    RETURNING` that locks the row it changes, e.g. the invoice number counter), so the
+    order checks see them like any other lock."""
+    _note(kind, rows, using)
+
+
+def rows_created(rows: Sequence[Model], *, using: str = "default") -> None:
+    """Record rows this transaction wrote with `bulk_create` (which sends no `post_save`):
+    no other transaction sees them yet, so locking them later never waits."""
+    if not getattr(settings, "LOCK_ORDER_CHECKS", False):
+        return
+    held = _held(using)
+    if held is not None:
+        held.rows |= {(row._meta.label, row.pk) for row in rows}

@@ -18,7 +18,9 @@ task runs in this process right after commit and the row is marked sent.
 Which call sites use it. A task goes through the outbox unless a durable row of its own
 already says the work is due and a sweeper queues that row again while it is:
 - outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`,
-  `webhook_event_reprocess`).
+  `webhook_event_reprocess`); a batch of emails (the billing run's renewals and reminders)
+  through `outbox_enqueue_many`: one INSERT, and after commit one `common.outbox_relay_ids`
+  message whose worker publishes the rows.
 - published once after commit (`task_publish_on_commit`): provisioning and DNS operations,
   token deliveries and removals: each is an operation row whose sweeper (provisioning/dns
   every 2 min, tokens every 5 min) queues it again while it is pending, so a publish lost to
@@ -260,3 +262,35 @@ def outbox_prune(*, now: datetime | None = None) -> int:
         Q(sent_at__lt=cutoff, consumed_at__isnull=True) & ~Q(task_name__in=RUN_ONCE_TASKS)
     )
     return in_batches(OutboxMessage.objects.filter(done), lambda rows: rows.delete()[0])
+
+
+def outbox_enqueue_many(task_name: str, kwargs_list: list[dict[str, Any]]) -> list[OutboxMessage]:
+    """`outbox_enqueue(task_name, kwargs=...)` for each of `kwargs_list`, in one INSERT, and
+    after commit one message for all of them (a billing run chunk's emails): the writer's
+    cost is constant per batch. A worker then publishes the rows (`common.outbox_relay_ids`,
+    the relay's rules: SKIP LOCKED, marked sent one by one); if that one message is lost
+    the beat relay publishes them. No dedupe keys or countdowns (`outbox_enqueue` has them)."""
+    if not kwargs_list:
+        return []
+    now, headers = timezone.now(), _request_id_headers()
+    messages = OutboxMessage.objects.bulk_create(
+        OutboxMessage(task_name=task_name, kwargs=kwargs, headers=headers, available_at=now)
+        for kwargs in kwargs_list
+    )
+    ids = [message.pk for message in messages]
+    transaction.on_commit(functools.partial(_relay_after_commit, ids))
+    return messages
+
+
+RELAY_IDS_TASK = "common.outbox_relay_ids"
+
+
+def _relay_after_commit(ids: list[int]) -> None:
+    # As `_publish_after_commit`: nothing here may fail the writer; the relay catches up.
+    try:
+        if current_app._get_current_object().conf.task_always_eager:
+            outbox_relay(ids=ids)  # in-process: the tasks run now, as one by one
+        else:
+            _task(RELAY_IDS_TASK).apply_async([ids], retry=False)
+    except Exception:
+        logger.exception("outbox messages %s..%s: publishing after commit failed", ids[0], ids[-1])

@@ -31,6 +31,12 @@ def outbox_relay_task() -> int:
     return outbox_relay()
 
 
+@shared_task(name="common.outbox_relay_ids")
+def outbox_relay_ids_task(ids: list[int]) -> int:
+    """Publish these outbox rows (written together by `outbox_enqueue_many`), if unsent."""
+    return outbox_relay(ids=ids)
+
+
 @shared_task(name="common.outbox_prune")
 def outbox_prune_task() -> int:
     """Daily (housekeeping): delete outbox rows long sent and done."""

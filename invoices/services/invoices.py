@@ -22,13 +22,12 @@ from billing_portal.common.emails import email_send_on_commit
 from catalogue.models import Coupon, Order
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
-from invoices.locks import invoice_lock, invoice_number_sequence_lock
+from invoices.locks import invoice_lock, invoice_number_sequence_take
 from invoices.models import (
     INVOICE_TRANSITIONS,
     CreditNote,
     Invoice,
     InvoiceLine,
-    InvoiceNumberSequence,
     seller_details_from_settings,
 )
 from invoices.pricing import LineAmounts, Totals, allocate, line_amounts, percent_of, totals_of
@@ -77,10 +76,17 @@ class PricedLines:
     totals: Totals
 
 
-def lines_price(*, customer: Customer, currency: str, lines: list[LineDraft]) -> PricedLines:
+def lines_price(
+    *,
+    customer: Customer,
+    currency: str,
+    lines: list[LineDraft],
+    tax: TaxTreatment | None = None,
+) -> PricedLines:
     """Tax and amounts of lines for this customer: the one place quotes and invoices share,
-    so a customer pays exactly what the review page showed."""
-    tax = tax_treatment_for(customer)
+    so a customer pays exactly what the review page showed. `tax`: the customer's treatment
+    when the caller looked it up already (`TaxRates.treatment_for`, for a batch)."""
+    tax = tax or tax_treatment_for(customer)
     include = settings.TAX_PRICES_INCLUDE_TAX
     amounts = [
         line_amounts(
@@ -173,15 +179,25 @@ def invoice_number_allocate(*, series: str, number_format: str, on: date) -> tup
     """Take the next number of a series. Call inside the issuing transaction: the counter row
     stays locked until it commits, so concurrent issuers queue and a rollback returns the
     number, which keeps the series free of gaps and duplicates."""
-    InvoiceNumberSequence.objects.get_or_create(series=series)
-    sequence = invoice_number_sequence_lock(series)
-    number = sequence.next_number
-    sequence.next_number = number + 1
-    sequence.save(update_fields=["next_number"])
-    return number, number_format.format(number=number, year=on.year, month=on.month)
+    (taken,) = invoice_numbers_allocate(series=series, number_format=number_format, on=on, count=1)
+    return taken
 
 
-def _buyer_details(customer: Customer) -> dict[str, str]:
+def invoice_numbers_allocate(
+    *, series: str, number_format: str, on: date, count: int
+) -> list[tuple[int, str]]:
+    """Take the next `count` numbers of a series in one statement (as
+    `invoice_number_allocate`, for a batch of invoices issued together)."""
+    if count <= 0:
+        return []
+    first = invoice_number_sequence_take(series, count)
+    return [
+        (number, number_format.format(number=number, year=on.year, month=on.month))
+        for number in range(first, first + count)
+    ]
+
+
+def buyer_details(customer: Customer) -> dict[str, str]:
     return {
         "name": customer.name,
         "company": customer.company,
@@ -218,7 +234,7 @@ def invoice_issue(
     invoice.issued_at = now
     invoice.due_date = invoice.due_date or now.date()
     invoice.seller_details = seller_details_from_settings()
-    invoice.buyer_details = _buyer_details(invoice.customer)
+    invoice.buyer_details = buyer_details(invoice.customer)
     invoice.save()
     audit_record(
         action=InvoiceAudit.INVOICE_ISSUED,
@@ -230,14 +246,14 @@ def invoice_issue(
     email_send_on_commit(
         to=[invoice.customer.user.email],
         name="invoice_issued",
-        context=_email_context(invoice),
+        context=invoice_email_context(invoice),
     )
     if invoice.total.amount == 0:  # fully discounted: nothing to pay, so it is paid now
         _settle(invoice, paid_at=now, actor=actor, reference="zero total")
     return invoice
 
 
-def _email_context(invoice: Invoice) -> dict[str, str]:
+def invoice_email_context(invoice: Invoice) -> dict[str, str]:
     return {
         "number": invoice.number or "",
         "total": str(invoice.total),
