@@ -3,14 +3,22 @@
 `outbox_enqueue` writes the task as a row (`OutboxMessage`) in the caller's transaction, so
 it exists exactly when the change that needs it committed. After commit one publishing
 attempt is made at once (no retries, a one-second connect timeout: a request never waits
-on a broker that is down), and the beat task `common.outbox_relay` publishes whatever is
-still unsent every 30 s, oldest first, in batches under `SELECT ... FOR UPDATE SKIP
-LOCKED`, so relays running side by side never publish one row twice. Publishing and
-marking the row sent share the row lock; only a commit lost after the broker took the
-message can publish it again, so delivery is at least once and the consumer tolerates a
-repeat: the row id travels as the `outbox_id` message header, and a task whose effect is
-not idempotent (email) runs it through `outbox_run_once`, which records it on the row.
-The row's `headers` travel with it (a request id, for one).
+on a broker that is down), from the row as it is in memory, and one UPDATE marks it sent
+(or records the error): no re-select and no lock, because no one else publishes a row that
+young. The beat task `common.outbox_relay` publishes whatever is still unsent every 30 s,
+oldest first, in batches under `SELECT ... FOR UPDATE SKIP LOCKED` (one UPDATE marks a
+batch sent), so relays running side by side never publish one row twice; it leaves a row
+nobody tried to publish alone for RELAY_GRACE (its after-commit publish is under way) and
+takes it after that (the process that committed it died first) or at once when that
+attempt failed. A run-once task's row is published and marked under its lock, as by the
+relay, because its consumer holds that lock around its effect. Only a mark lost after the
+broker took the message (or a relay meeting a row of a transaction that ran longer than
+the grace in the instant between its commit and its publish) publishes it again, so
+delivery is at least once and the consumer tolerates a repeat: the row id travels as the
+`outbox_id` message header, and a task whose effect is not idempotent (email) runs it
+through `outbox_run_once`, which records it on the row. The row's `headers` travel with it
+(a request id, for one). Nothing waits for a result: results are ignored
+(CELERY_TASK_IGNORE_RESULT), so publishing never subscribes to the result backend.
 
 Without a broker (CELERY_TASK_ALWAYS_EAGER, the embedded default and the test suite) the
 task runs in this process right after commit and the row is marked sent.
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +53,7 @@ from celery import current_app
 from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -57,6 +66,9 @@ logger = logging.getLogger(__name__)
 
 OUTBOX_HEADER = "outbox_id"
 RELAY_BATCH = 100
+# How long a row nobody tried to publish yet is left to the publish after its commit before
+# the sweep takes it (the commit's process may have died in between).
+RELAY_GRACE = timedelta(seconds=30)
 # The broker did not take the message: stop this pass, the next one tries again.
 BROKER_ERRORS = (KombuError, OSError)
 
@@ -96,22 +108,56 @@ def outbox_enqueue(
             return message
     else:
         message = OutboxMessage.objects.create(**values)
-    transaction.on_commit(functools.partial(_publish_after_commit, message.pk))
+    transaction.on_commit(functools.partial(_publish_after_commit, message.pk, message))
     return message
 
 
-def _publish_after_commit(message_id: int) -> None:
+def _publish_after_commit(message_id: int, message: OutboxMessage | None = None) -> None:
     # The change is committed: nothing here may fail the request that made it. A message
     # not published now (broker or database away) is published by the relay.
     try:
-        outbox_relay(ids=[message_id])
+        if message is None or not _publish_unlocked_ok(message):
+            outbox_relay(ids=[message_id])
+        else:
+            _publish_committed(message)
     except Exception:
         logger.exception("outbox message %s: publishing after commit failed", message_id)
 
 
+def _publish_unlocked_ok(message: OutboxMessage) -> bool:
+    """Whether the row just committed may be published as it is in memory, without taking
+    its lock: not in-process (that path marks and runs it under the lock), and not a run-once
+    task, whose consumer holds the row's lock around its effect (marking the row sent would
+    wait for an email to be sent)."""
+    return (
+        not current_app._get_current_object().conf.task_always_eager
+        and message.task_name not in RUN_ONCE_TASKS
+    )
+
+
+def _publish_committed(message: OutboxMessage) -> None:
+    """Publish the row this transaction just committed from memory, then mark it sent in one
+    UPDATE: no re-select and no lock (a webhook's whole acknowledgement is two inserts, a
+    commit, this publish and this update). The sweep leaves unattempted rows alone for
+    RELAY_GRACE, so it does not publish them at the same moment; a failure is recorded on
+    the row, which the sweep then takes at once."""
+    unsent = OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True)
+    try:
+        _publish(message)
+    except Exception as error:  # the broker is down, or the task is unknown: the relay's
+        logger.warning(
+            "outbox message %s (%s) not published: %s", message.pk, message.task_name, error
+        )
+        unsent.update(attempts=F("attempts") + 1, last_error=_error_text(error))
+        return
+    unsent.update(attempts=F("attempts") + 1, sent_at=timezone.now(), last_error="")
+
+
 def outbox_relay(*, ids: list[int] | None = None, batch: int = RELAY_BATCH) -> int:
     """Publish unsent messages (only `ids`, if given), oldest first, `batch` rows a
-    transaction; returns how many were published. Stops at the first broker error."""
+    transaction; returns how many were published. Stops at the first broker error. A sweep
+    (no `ids`) skips rows younger than RELAY_GRACE that no one tried to publish yet: their
+    after-commit publish is still under way."""
     published, after = 0, 0
     while True:
         rows, sent, stopped = _relay_batch(ids=ids, after=after, batch=batch)
@@ -125,7 +171,9 @@ def _relay_batch(
     *, ids: list[int] | None, after: int, batch: int
 ) -> tuple[list[OutboxMessage], int, bool]:
     """Lock and publish the next unsent rows after id `after` that no other relay holds:
-    (the rows, how many were published, whether a broker error stopped the pass)."""
+    (the rows, how many were published, whether a broker error stopped the pass). The same
+    queries whatever the batch's size: the select that locks, one update marking the
+    published rows sent (and one per row that failed, with its error), the commit."""
     app = current_app._get_current_object()
 
     eager = app.conf.task_always_eager
@@ -135,6 +183,8 @@ def _relay_batch(
         )
         if ids is not None:
             unsent = unsent.filter(pk__in=ids)
+        else:
+            unsent = unsent.exclude(attempts=0, created_at__gt=timezone.now() - RELAY_GRACE)
         rows = lock_many(unsent, kind=LockKind.OUTBOX_MESSAGE, skip_locked=True, limit=batch)
         if not eager:
             return rows, *_publish_rows(rows)
@@ -148,29 +198,43 @@ def _relay_batch(
 
 
 def _publish_rows(rows: list[OutboxMessage]) -> tuple[int, bool]:
-    """Publish locked rows in order, each marked sent as the broker takes it; (published,
-    whether a broker error stopped the pass)."""
-    published = 0
+    """Publish locked rows in order, then mark those the broker took sent in one update;
+    (published, whether a broker error stopped the pass)."""
+    sent: list[int] = []
+    stopped = False
     for row in rows:
-        row.attempts += 1
         try:
             _publish(row)
         except BROKER_ERRORS as error:
             _failed(row, error)
-            return published, True
+            stopped = True
+            break
         except Exception as error:  # this row cannot be sent (e.g. an unknown task): next
             _failed(row, error)
             continue
-        row.sent_at, row.last_error = timezone.now(), ""
-        row.save(update_fields=["attempts", "sent_at", "last_error"])
-        published += 1
-    return published, False
+        sent.append(row.pk)
+    if sent:
+        OutboxMessage.objects.filter(pk__in=sent).update(
+            attempts=F("attempts") + 1, sent_at=timezone.now(), last_error=""
+        )
+    return len(sent), stopped
 
 
 def _failed(row: OutboxMessage, error: Exception) -> None:
     logger.warning("outbox message %s (%s) not published: %s", row.pk, row.task_name, error)
-    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    row.attempts += 1
+    row.last_error = _error_text(error)
     row.save(update_fields=["attempts", "last_error"])
+
+
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+# Celery's task discovery runs once per process: a second thread calling it while the first
+# is still importing returns at once, before the task is registered (a gthread worker's first
+# requests then found "NotRegistered"), so the threads wait for the one importing.
+_TASKS_IMPORT = threading.Lock()
 
 
 def _task(name: str):
@@ -179,7 +243,9 @@ def _task(name: str):
     if name not in app.tasks:
         # A web process imports only the task modules its code used; the outbox names
         # tasks, so load every app's tasks (what a worker does at start) once.
-        app.loader.import_default_modules()
+        with _TASKS_IMPORT:
+            if name not in app.tasks:
+                app.loader.import_default_modules()
     try:
         return app.tasks[name]
     except KeyError as exc:
@@ -198,7 +264,12 @@ def _options(row: OutboxMessage) -> dict[str, Any]:
 def _publish(row: OutboxMessage) -> None:
     # One attempt: a broker that is down fails within the connect timeout, and the next
     # relay pass tries again (settings keep the connection's own retries to none too).
-    _task(row.task_name).apply_async(row.args, row.kwargs, retry=False, **_options(row))
+    # Nothing reads an outbox task's result: ignored whatever the settings say, so the publish
+    # never subscribes to the result backend (Celery's Redis backend does, for a result it
+    # expects).
+    _task(row.task_name).apply_async(
+        row.args, row.kwargs, retry=False, ignore_result=True, **_options(row)
+    )
 
 
 def _run_eagerly(row: OutboxMessage) -> None:

@@ -10,15 +10,20 @@ import time
 from datetime import timedelta
 
 import pytest
+from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from kombu.connection import Connection
 
 from billing import services as billing_services
+from billing_portal.common import outbox
 from billing_portal.common.context import request_id_reset, request_id_set
 from billing_portal.common.models import OutboxMessage
 from billing_portal.common.outbox import (
     OUTBOX_HEADER,
+    RELAY_GRACE,
     outbox_enqueue,
     outbox_relay,
     task_publish_on_commit,
@@ -29,6 +34,8 @@ from provisioning.errors import NoServerCapacity
 from provisioning.tests.factories import ServerFactory, panel_product
 
 EMAIL = "common.email_send"
+# A task that is not run-once (most of them: webhook processing, say).
+OPERATION = "provisioning.operation_run"
 
 
 def _email(to: str = "a@example.com") -> dict:
@@ -273,3 +280,104 @@ def test_an_order_refused_for_capacity_is_refused_with_the_broker_down(broker, c
     broker.stop()
     with pytest.raises(NoServerCapacity):
         billing_services.order_place(customer=customer, request=request)
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    """The first word of each statement run (BEGIN, SELECT, INSERT, UPDATE, COMMIT...)."""
+    return [query["sql"].split()[0] for query in queries.captured_queries]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_after_commit_the_row_is_published_as_written_and_marked_sent_in_one_update(broker):
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        message = outbox_enqueue(OPERATION, [7])
+    # No re-select and no lock of the row just written: insert, commit, publish, one update.
+    assert _statements(queries) == ["BEGIN", "INSERT", "COMMIT", "UPDATE"], queries
+    (queued,) = _queued(broker, "panels")
+    assert queued["headers"][OUTBOX_HEADER] == message.pk
+    assert queued["headers"]["ignore_result"] is True  # nothing waits for a result
+    message.refresh_from_db()
+    assert message.sent_at is not None
+    assert (message.attempts, message.last_error) == (1, "")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_once_row_is_published_under_its_lock_after_commit(broker):
+    # Its consumer holds the row's lock around the effect: marking it without the lock
+    # could wait for an email to be sent; with SKIP LOCKED the request never waits.
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        outbox_enqueue(EMAIL, kwargs=_email())
+    assert any("SKIP LOCKED" in q["sql"] for q in queries.captured_queries), [
+        q["sql"] for q in queries.captured_queries
+    ]
+    assert len(_queued(broker)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_leaves_a_row_to_its_publish_after_commit_for_the_grace(broker, monkeypatch):
+    # The committing process has not published yet (or died before it could).
+    monkeypatch.setattr(outbox, "_publish_after_commit", lambda *args: None)
+    with transaction.atomic():
+        message = outbox_enqueue(OPERATION, [7])
+    assert outbox_relay() == 0  # its publish after commit is under way: not twice
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        created_at=timezone.now() - RELAY_GRACE - timedelta(seconds=1)
+    )
+    assert outbox_relay() == 1  # it never came: the sweep publishes it
+    assert len(_queued(broker, "panels")) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_staff_relaying_chosen_rows_need_not_wait_for_the_grace(broker, monkeypatch):
+    monkeypatch.setattr(outbox, "_publish_after_commit", lambda *args: None)
+    with transaction.atomic():
+        message = outbox_enqueue(OPERATION, [7])
+    assert outbox_relay(ids=[message.pk]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_relay_batch_runs_the_same_queries_for_10_rows_as_for_100(broker, monkeypatch):
+    monkeypatch.setattr(outbox, "_publish_after_commit", lambda *args: None)
+
+    def relay_queries(count: int) -> list[str]:
+        with transaction.atomic():
+            for n in range(count):
+                outbox_enqueue(OPERATION, [n])
+        OutboxMessage.objects.update(created_at=timezone.now() - 2 * RELAY_GRACE)
+        with CaptureQueriesContext(connection) as queries:
+            assert outbox_relay(batch=500) == count
+        return _statements(queries)
+
+    ten, hundred = relay_queries(10), relay_queries(100)
+    # Lock the batch, mark the published rows sent in one update, commit.
+    assert ten == hundred == ["BEGIN", "SELECT", "UPDATE", "COMMIT"], (ten, hundred)
+    assert len(_queued(broker, "panels")) == 110
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_threads_asking_for_a_task_whose_module_is_not_imported_yet_all_get_it(monkeypatch):
+    # Celery's task discovery runs once per process: a second caller returns at once, even
+    # while the first is still importing. A gthread worker's first requests raced it.
+    app = current_app._get_current_object()
+    name = "common.test_not_imported_yet"
+    started = []
+
+    def discovery() -> None:
+        if started:
+            return
+        started.append(True)
+        time.sleep(0.2)
+        app.tasks[name] = email_send_task
+
+    monkeypatch.setattr(app.loader, "import_default_modules", discovery)
+    try:
+        found = run_together([lambda: outbox._task(name) for _ in range(4)])
+    finally:
+        app.tasks.pop(name, None)
+    assert found == [email_send_task] * 4, found
