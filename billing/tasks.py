@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from billing.services import (
     billing_run,
-    invoice_charge_off_session,
     billing_run_chunk,
+    invoice_charge_off_session,
     payments_reconcile,
     token_purchase_deliver,
     token_purchase_remove,

@@ -109,15 +109,14 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [  # the staff list's order (and ranges of received_at)
-            models.Index(fields=["-received_at", "-id"], name="payments_webhook_received_idx"),
-        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "event_id"], name="payments_webhookevent_unique"
             ),
         ]
         indexes = [
+            # the staff list's order (and ranges of received_at)
+            models.Index(fields=["-received_at", "-id"], name="payments_webhook_received_idx"),
             # The daily prune's selection (payments.services.webhook_payloads_prune): the
             # handled deliveries whose payload is still there, by age. Pruned rows stay
             # forever, and without it each run walked every one of them.

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0004_token_purchases_and_shortfalls_from_credits'),
+        ('billing', '0005_billing_run_chunks'),
         ('invoices', '0013_orders_moved_to_catalogue'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

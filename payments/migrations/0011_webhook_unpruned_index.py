@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0009_gateway_plan_product_in_catalogue'),
+        ('payments', '0010_list_indexes'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provisioning', '0013_service_change_moved_to_billing'),
+        ('provisioning', '0015_list_indexes'),
     ]
 
     operations = [
