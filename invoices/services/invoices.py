@@ -75,6 +75,48 @@ class PricedLines:
     amounts: list[LineAmounts]
     totals: Totals
 
+    def invoice_fields(self, currency: str) -> dict[str, Any]:
+        """The invoice's totals and frozen tax details (nothing paid or refunded yet)."""
+        tax, totals = self.tax, self.totals
+        return {
+            "currency": currency,
+            "subtotal": totals.subtotal,
+            "discount_total": totals.discount_total,
+            "tax_total": totals.tax_total,
+            "total": totals.total,
+            "amount_paid": Money(0, currency),
+            "amount_refunded": Money(0, currency),
+            "prices_include_tax": self.prices_include_tax,
+            "tax_name": tax.name,
+            "tax_rate": tax.rate,
+            "reverse_charge": tax.reverse_charge,
+            "tax_note": tax.note,
+        }
+
+    def invoice_lines(
+        self, invoice: Invoice, drafts: list[LineDraft], currency: str
+    ) -> list[InvoiceLine]:
+        """The invoice's line rows (unsaved), in the drafts' order, as priced."""
+        return [
+            InvoiceLine(
+                invoice=invoice,
+                kind=draft.kind,
+                description=draft.description,
+                service_id=draft.service_id,
+                period_start=draft.period_start,
+                period_end=draft.period_end,
+                quantity=draft.quantity,
+                currency=currency,
+                unit_price=draft.unit_price,
+                amount=amounts.amount,
+                discount=amounts.discount,
+                tax=amounts.tax,
+                total=amounts.total,
+                position=position,
+            )
+            for position, (draft, amounts) in enumerate(zip(drafts, self.amounts, strict=True))
+        ]
+
 
 def lines_price(
     *,
@@ -133,45 +175,15 @@ def invoice_create_draft(
 ) -> Invoice:
     """Price the lines for this customer (tax, discounts) and store a draft invoice."""
     priced = lines_price(customer=customer, currency=currency, lines=lines)
-    tax, totals = priced.tax, priced.totals
     invoice = Invoice.objects.create(
         customer=customer,
         order=order,
         kind=kind,
-        currency=currency,
-        subtotal=totals.subtotal,
-        discount_total=totals.discount_total,
-        tax_total=totals.tax_total,
-        total=totals.total,
-        amount_paid=Money(0, currency),
-        amount_refunded=Money(0, currency),
-        prices_include_tax=priced.prices_include_tax,
-        tax_name=tax.name,
-        tax_rate=tax.rate,
-        reverse_charge=tax.reverse_charge,
-        tax_note=tax.note,
         due_date=due_date,
         notes=notes,
+        **priced.invoice_fields(currency),
     )
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=invoice,
-            kind=draft.kind,
-            description=draft.description,
-            service_id=draft.service_id,
-            period_start=draft.period_start,
-            period_end=draft.period_end,
-            quantity=draft.quantity,
-            currency=currency,
-            unit_price=draft.unit_price,
-            amount=amounts.amount,
-            discount=amounts.discount,
-            tax=amounts.tax,
-            total=amounts.total,
-            position=position,
-        )
-        for position, (draft, amounts) in enumerate(zip(lines, priced.amounts, strict=True))
-    )
+    InvoiceLine.objects.bulk_create(priced.invoice_lines(invoice, lines, currency))
     return invoice
 
 

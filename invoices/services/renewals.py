@@ -23,7 +23,6 @@ from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from djmoney.money import Money
 
 from accounts.models import Customer
 from billing_portal.common.audit import AuditEvent, audit_event, audit_record_many
@@ -192,8 +191,7 @@ def _issued_invoice(
     customer, currency = bill.customer, bill.currency
     tax = tax_rates.treatment_for(customer)
     priced = lines_price(customer=customer, currency=currency, lines=bill.lines, tax=tax)
-    totals = priced.totals
-    zero = totals.total.amount == 0  # fully discounted: nothing to pay, so it is paid now
+    zero = priced.totals.total.amount == 0  # fully discounted: nothing to pay, so it is paid now
     invoice = Invoice(
         customer=customer,
         kind=Invoice.Kind.RENEWAL,
@@ -201,44 +199,14 @@ def _issued_invoice(
         series=INVOICE_SERIES,
         sequence_number=numbered[0],
         number=numbered[1],
-        currency=currency,
-        subtotal=totals.subtotal,
-        discount_total=totals.discount_total,
-        tax_total=totals.tax_total,
-        total=totals.total,
-        amount_paid=Money(0, currency),
-        amount_refunded=Money(0, currency),
-        prices_include_tax=priced.prices_include_tax,
-        tax_name=tax.name,
-        tax_rate=tax.rate,
-        reverse_charge=tax.reverse_charge,
-        tax_note=tax.note,
         due_date=bill.due_date or now.date(),
         created_at=now,
         issued_at=now,
         paid_at=now if zero else None,
         buyer_details=buyer_details(customer),
+        **priced.invoice_fields(currency),
     )
-    lines = [
-        InvoiceLine(
-            invoice=invoice,
-            kind=draft.kind,
-            description=draft.description,
-            service_id=draft.service_id,
-            period_start=draft.period_start,
-            period_end=draft.period_end,
-            quantity=draft.quantity,
-            currency=currency,
-            unit_price=draft.unit_price,
-            amount=amounts.amount,
-            discount=amounts.discount,
-            tax=amounts.tax,
-            total=amounts.total,
-            position=position,
-        )
-        for position, (draft, amounts) in enumerate(zip(bill.lines, priced.amounts, strict=True))
-    ]
-    return invoice, lines
+    return invoice, priced.invoice_lines(invoice, bill.lines, currency)
 
 
 def _audit_events(invoice: Invoice) -> list[AuditEvent]:
