@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_countries",
+    "django_htmx",
     "django_prometheus",
     "djmoney",
     "drf_spectacular",
@@ -323,6 +324,10 @@ CELERY_BEAT_SCHEDULE = {
 # and response summaries, succeeded DNS pushes are deleted; login logs are deleted.
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
 OPERATION_LOG_RETENTION_DAYS = env.int("OPERATION_LOG_RETENTION_DAYS", default=90)
+# Self-service (provisioning.services.actions): how long a panel's live answer (status,
+# statistics, lists) is reused, and how many actions a customer may start on one service.
+LIVE_READ_CACHE_SECONDS = env.int("LIVE_READ_CACHE_SECONDS", default=20)
+SERVICE_ACTION_RATE = env.str("SERVICE_ACTION_RATE", default="10/m")
 LOGIN_LOG_RETENTION_DAYS = env.int("LOGIN_LOG_RETENTION_DAYS", default=90)
 # Sent outbox messages whose work is done are deleted after this many days.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)

@@ -13,3 +13,6 @@ class ProvisioningAudit(AuditActions):
     SERVICE_CANCELLED = "service.cancelled", "Service cancelled"
     SERVICE_PLAN_CHANGED = "service.plan_changed", "Service plan changed"
     SERVICE_ENDING = "service.ending", "Service set to end at the end of its period"
+    SERVICE_ACTION_REQUESTED = "service.action_requested", "Service action requested by customer"
+    SERVICE_ACTION_SUCCEEDED = "service.action_succeeded", "Service action done"
+    SERVICE_ACTION_FAILED = "service.action_failed", "Service action failed"

@@ -7,6 +7,7 @@ the billing run and payments move it; `next_due_date` is the first day not yet p
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -229,6 +230,9 @@ class ProvisioningOperation(Operation):
         UNSUSPEND = "unsuspend", "Unsuspend"
         TERMINATE = "terminate", "Terminate"
         CHANGE_PACKAGE = "change_package", "Change package"
+        # A customer's self-service action (payload: {"action": ..., "params": {...}}), see
+        # provisioning.services.actions.
+        ACTION = "action", "Customer action"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -236,6 +240,9 @@ class ProvisioningOperation(Operation):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # A call not safe to send again (a reinstall, a rollback) whose answer was lost:
+        # it may have been applied, so staff check the panel before anything is resent.
+        UNCERTAIN = "uncertain", "Needs checking"
 
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="operations")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -247,12 +254,21 @@ class ProvisioningOperation(Operation):
     request_summary = models.JSONField(default=dict, blank=True)
     response_summary = models.JSONField(default=dict, blank=True)
     resolution = models.TextField(blank=True)
+    # What an action returned that the customer sees once (a new root password), encrypted
+    # and emptied when shown.
+    secret_result = EncryptedJSONField(default=dict, blank=True)
+    # Who asked for a customer action (None for the portal's own calls).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="prov_operation_due_idx"),
+            # A service's recent actions, newest first (its page and the rate limit).
+            models.Index(fields=["service", "-created_at"], name="prov_operation_service_idx"),
             models.Index(fields=["-created_at", "-id"], name="prov_operation_created_idx"),
             # The daily prune's selection (provisioning.services.operation_logs_prune): ended
             # operations whose summaries are still there, by age. The emptied rows stay

@@ -6,7 +6,14 @@ from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet
 
 from accounts.models import Customer
 from catalogue.models import Product
-from provisioning.models import ProductPlacement, Server, ServerGroup, Service, SitePlan
+from provisioning.models import (
+    ProductPlacement,
+    ProvisioningOperation,
+    Server,
+    ServerGroup,
+    Service,
+    SitePlan,
+)
 
 S = Service.Status
 SETTING_UP_STATUSES = (S.PENDING, S.PROVISIONING, S.FAILED)
@@ -122,3 +129,18 @@ def site_plan_for(*, service: Service) -> SitePlan | None:
     if service.product.module != "wordpress":
         return None
     return SitePlan.objects.filter(name=service.product.module_settings.get("plan")).first()
+
+
+def service_operation_for_customer(
+    *, customer: Customer, service_id: int, operation_id: int
+) -> ProvisioningOperation:
+    """One operation of the customer's own service (DoesNotExist for anyone else's)."""
+    return ProvisioningOperation.objects.select_related("service").get(
+        pk=operation_id, service_id=service_id, service__customer=customer
+    )
+
+
+def service_recent_actions(*, service: Service, limit: int = 5) -> list[ProvisioningOperation]:
+    """The service's latest customer actions, newest first (on prov_operation_service_idx)."""
+    actions = service.operations.filter(kind=ProvisioningOperation.Kind.ACTION)
+    return list(actions.order_by("-created_at")[:limit])

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing.views import provisioning as views
+from billing.views import self_service
 
 app_name = "provisioning"
 
@@ -11,4 +12,14 @@ urlpatterns = [
     path("<int:pk>/login/", views.ServiceLoginView.as_view(), name="service_login"),
     path("<int:pk>/sandbox-panel/", views.SandboxPanelView.as_view(), name="sandbox_panel"),
     path("<int:pk>/change-plan/", views.ServicePlanChangeView.as_view(), name="service_change"),
+    path(
+        "<int:pk>/actions/<slug:name>/",
+        self_service.ServiceActionView.as_view(),
+        name="service_action",
+    ),
+    path(
+        "<int:pk>/operations/<int:operation_id>/",
+        self_service.ServiceOperationView.as_view(),
+        name="service_operation",
+    ),
 ]

@@ -20,10 +20,12 @@ from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import message_form_errors
 from provisioning.errors import PanelError
 from provisioning.forms import PlanChangeForm
-from provisioning.models import Service
+from provisioning.models import ProvisioningOperation, Service
 from provisioning.selectors import (
     service_get_for_customer,
     service_list_for_customer,
+    service_operation_for_customer,
+    service_recent_actions,
     site_plan_for,
 )
 from provisioning.services import (
@@ -32,6 +34,7 @@ from provisioning.services import (
     service_login_url,
     service_option_quantities,
 )
+from provisioning.services.actions import service_page_context
 
 
 class ServiceListView(CustomerRequiredMixin, ListView):
@@ -92,7 +95,26 @@ class ServiceDetailView(_ServiceMixin, DetailView):
             (name, name.replace("_", " ").capitalize(), value) for name, value in secrets.items()
         ]
         context["site_plan"] = site_plan_for(service=service)
+        context.update(service_page_context(service))
+        context["recent_actions"] = service_recent_actions(service=service)
+        context["watched"] = self._watched_operation(service)
         return context
+
+    def _watched_operation(self, service: Service) -> dict | None:
+        """The action the customer just started (?op=), shown in the status box; the page
+        polls it with htmx, or a reload shows its new state."""
+        from billing.views.self_service import operation_context
+
+        raw = self.request.GET.get("op", "")
+        if not raw.isdigit():
+            return None
+        try:
+            operation = service_operation_for_customer(
+                customer=self.customer, service_id=service.pk, operation_id=int(raw)
+            )
+        except ProvisioningOperation.DoesNotExist:
+            return None
+        return operation_context(operation)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().get(request, *args, **kwargs)

@@ -83,6 +83,9 @@ class OperationKind(Generic[OpT]):
     # Safe to send again when the remote side may have applied it (lost answer, killed
     # worker); if not, such an operation goes to `uncertain` for staff instead.
     idempotent: bool = True
+    # Per operation instead (a kind whose rows differ, e.g. a customer's power button and
+    # a reinstall): True when that operation is safe to send again. Overrides `idempotent`.
+    repeatable: Callable[[Any], bool] | None = None
     pending: str = OperationStatus.PENDING
     running: str = OperationStatus.RUNNING
     succeeded: str = OperationStatus.SUCCEEDED
@@ -100,8 +103,11 @@ class OperationKind(Generic[OpT]):
     lock_kind: LockKind = LockKind.OPERATION  # its rows' place in the lock order
 
     def __post_init__(self) -> None:
-        if not self.idempotent and not self.uncertain:
+        if (not self.idempotent or self.repeatable) and not self.uncertain:
             raise ValueError(f"{self.task_name}: a non-idempotent kind needs `uncertain`.")
+
+    def safe_to_repeat(self, operation: Any) -> bool:
+        return self.repeatable(operation) if self.repeatable else self.idempotent
 
 
 def operation_queue(kind: OperationKind, operation_id: int, countdown: float = 0) -> None:
@@ -174,7 +180,7 @@ def _record_failure(
 ) -> OpT:
     operation = _locked(kind, operation_id)
     operation.last_error = error.message
-    if error.may_have_applied and not kind.idempotent:
+    if error.may_have_applied and not kind.safe_to_repeat(operation):
         operation.status = kind.uncertain  # sending it again could do it twice: for staff
     elif error.retryable and operation.attempts < kind.max_attempts:
         operation.status = kind.pending
@@ -226,19 +232,26 @@ def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> lis
         .filter(since__lt=now - kind.running_timeout)
         .values_list("pk", flat=True)
     )
-    put_back: list[int] = []
-    if kind.idempotent:
-        kind.model.objects.filter(pk__in=interrupted, status=kind.running).update(
+    put_back, unsafe = _split_repeatable(kind, interrupted)
+    if put_back:
+        kind.model.objects.filter(pk__in=put_back, status=kind.running).update(
             status=kind.pending, next_attempt_at=now, last_error=kind.interrupted_message
         )
-        put_back = interrupted
-    else:
-        for start in range(0, len(interrupted), SWEEP_BATCH):
-            _interrupted_uncertain(kind, interrupted[start : start + SWEEP_BATCH], now)
+    for start in range(0, len(unsafe), SWEEP_BATCH):
+        _interrupted_uncertain(kind, unsafe[start : start + SWEEP_BATCH], now)
     overdue = kind.model.objects.filter(status=kind.pending).filter(
         Q(next_attempt_at__lte=now - kind.lost_grace) | Q(next_attempt_at__isnull=True)
     )
     return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
+
+
+def _split_repeatable(kind: OperationKind, ids: list[int]) -> tuple[list[int], list[int]]:
+    """The interrupted operations safe to send again, and the others."""
+    if kind.repeatable is None:
+        return (ids, []) if kind.idempotent else ([], ids)
+    rows = kind.model.objects.filter(pk__in=ids) if ids else kind.model.objects.none()
+    safe = {row.pk for row in rows if kind.repeatable(row)}
+    return [i for i in ids if i in safe], [i for i in ids if i not in safe]
 
 
 def _interrupted_uncertain(

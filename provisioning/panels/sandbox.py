@@ -16,6 +16,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
+from provisioning.panels.sandbox_games import SandboxGames
+from provisioning.panels.sandbox_hosting import SandboxHosting
+from provisioning.panels.sandbox_sites import SandboxSites
+from provisioning.panels.sandbox_vps import SandboxVps
 
 LABEL = "Sandbox (no external panel)"
 PRODUCT_SETTINGS = (
@@ -34,7 +38,7 @@ def sandbox_page(service_id: int) -> str:
     return reverse("provisioning:sandbox_panel", args=[service_id])
 
 
-class SandboxPanel:
+class SandboxPanel(SandboxSites, SandboxVps, SandboxGames, SandboxHosting):
     def __init__(self, credentials: ServerCredentials) -> None:
         self.credentials = credentials  # nothing to reach: the panel is the portal's page
 

@@ -35,6 +35,7 @@ from provisioning.errors import PanelError, ProvisioningError
 from provisioning.locks import provisioning_operation_lock
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.panels.base import AccountSpec, PackageChange, ProvisionResult
+from provisioning.services import actions
 from provisioning.services.servers import server_panel
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,12 @@ def account_spec(service: Service) -> AccountSpec:
     )
 
 
-def _panel_call(operation: Op, service: Service) -> ProvisionResult | None:
+def _panel_call(operation: Op, service: Service) -> ProvisionResult | dict[str, Any] | None:
     if service.server is None:  # _call refuses these first
         raise ValueError("The service is not placed on any server.")
     panel = server_panel(service.server)
+    if operation.kind == Op.Kind.ACTION:
+        return actions.action_call(operation, panel, service)
     if operation.kind == Op.Kind.CREATE:
         return panel.create(account_spec(service))
     if operation.kind == Op.Kind.SUSPEND:
@@ -103,7 +106,7 @@ def _panel_call(operation: Op, service: Service) -> ProvisionResult | None:
     return None
 
 
-def _call(operation: Op) -> ProvisionResult | None:
+def _call(operation: Op) -> ProvisionResult | dict[str, Any] | None:
     service = Service.objects.select_related("server", "product", "customer__user").get(
         pk=operation.service_id
     )
@@ -129,9 +132,9 @@ def _request_summary(operation: Op, service: Service) -> dict[str, Any]:
     }
 
 
-def _summary(result: ProvisionResult | None) -> dict[str, Any]:
+def _summary(result: ProvisionResult | dict[str, Any] | None) -> dict[str, Any]:
     """What the panel answered, without secrets."""
-    if result is None:
+    if result is None or isinstance(result, dict):
         return {"ok": True}
     return {
         "external_id": result.external_id,
@@ -141,11 +144,16 @@ def _summary(result: ProvisionResult | None) -> dict[str, Any]:
     }
 
 
-def _succeeded(operation: Op, result: ProvisionResult | None, now: datetime) -> None:
+def _succeeded(
+    operation: Op, result: ProvisionResult | dict[str, Any] | None, now: datetime
+) -> None:
     from provisioning.services.lifecycle import service_provisioned
 
+    if operation.kind == Op.Kind.ACTION:
+        actions.action_succeeded(operation, result if isinstance(result, dict) else None)
+        return
     operation.response_summary = _summary(result)
-    if operation.kind == Op.Kind.CREATE and result is not None:
+    if operation.kind == Op.Kind.CREATE and result is not None and not isinstance(result, dict):
         service_provisioned(service_id=operation.service_id, result=result)
 
 
@@ -154,9 +162,19 @@ def _failed(operation: Op, error: ExternalServiceError) -> None:
 
     if operation.kind == Op.Kind.CREATE:
         service_provision_failed(service_id=operation.service_id, error=error.message)
+    elif operation.kind == Op.Kind.ACTION:
+        actions.action_failed(operation, error)
 
 
-def _alert(operation: Op, error: ExternalServiceError) -> tuple[str, str]:
+def _alert(operation: Op, error: ExternalServiceError) -> tuple[str, str] | None:
+    if operation.status == Op.Status.UNCERTAIN:
+        return f"Panel operation needs checking: {operation}", (
+            f"{operation}: the panel's answer was lost ({error.message}) and this call is not "
+            "safe to send twice. Check the panel, then retry it or mark it resolved in the "
+            "admin (Provisioning > Provisioning operations)."
+        )
+    if operation.kind == Op.Kind.ACTION and not error.retryable:
+        return None  # the panel refused a customer's request: the customer sees why
     message = (
         f"{operation} failed after {operation.attempts} attempt(s): {error.message}\n"
         "Retry it or mark it resolved in the admin (Provisioning > Provisioning operations)."
@@ -173,7 +191,11 @@ PANEL_CALL = kernel.OperationKind(
     on_failure=_failed,
     alert=_alert,
     target_field="service_id",
-    related=("service",),
+    related=("service__customer",),
+    # Lifecycle calls adopt or accept what is already done; a customer's reinstall or
+    # rollback is not sent twice: a lost answer waits for staff as `uncertain`.
+    repeatable=actions.action_repeatable,
+    uncertain=Op.Status.UNCERTAIN,
 )
 
 
@@ -193,8 +215,8 @@ def operation_retry(*, operation_id: int, staff: User) -> Op:
     from provisioning.services.lifecycle import service_provision_retry
 
     operation = provisioning_operation_lock(operation_id)
-    if operation.status != Op.Status.FAILED:
-        raise ProvisioningError("Only failed operations can be retried.")
+    if operation.status not in (Op.Status.FAILED, Op.Status.UNCERTAIN):
+        raise ProvisioningError("Only failed operations or those needing a check can be retried.")
     operation.resolution = f"Retried by {staff}"
     if operation.kind == Op.Kind.CREATE:
         service_provision_retry(service_id=operation.service_id, actor=staff)
@@ -207,8 +229,10 @@ def operation_mark_resolved(*, operation_id: int, staff: User, note: str) -> Op:
     if not note.strip():
         raise ProvisioningError("Say what was done: it is kept with the operation.")
     operation = provisioning_operation_lock(operation_id)
-    if operation.status not in (Op.Status.FAILED, Op.Status.PENDING):
-        raise ProvisioningError("Only failed or waiting operations can be marked resolved.")
+    if operation.status not in (Op.Status.FAILED, Op.Status.PENDING, Op.Status.UNCERTAIN):
+        raise ProvisioningError(
+            "Only failed, waiting or unchecked operations can be marked resolved."
+        )
     operation.status, operation.finished_at = Op.Status.CANCELLED, timezone.now()
     operation.resolution = f"{staff}: {note.strip()}"
     operation.save()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django import template
@@ -27,3 +28,10 @@ def portal_name() -> str:
     """The portal's name from settings, for pages rendered without context processors (the
     500 page)."""
     return settings.PORTAL_NAME
+
+
+@register.simple_tag
+def click_key() -> str:
+    """A fresh one-time key for an action form: the same click submitted twice (a double
+    click, a resent POST) is one action, and every form on a page gets its own."""
+    return uuid.uuid4().hex
