@@ -106,7 +106,7 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         from billing.views.self_service import operation_context
 
         raw = self.request.GET.get("op", "")
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):  # a bigint at most
             return None
         try:
             operation = service_operation_for_customer(

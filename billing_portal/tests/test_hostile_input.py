@@ -58,7 +58,7 @@ from payments.models import (
     PaymentAttempt,
     SavedPaymentMethod,
 )
-from provisioning.models import Service, ServiceOption
+from provisioning.models import ProvisioningOperation, Service, ServiceOption
 from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
@@ -481,7 +481,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("payments:attempt_cancelled", kwargs=_pk("attempt")),
     # --- services -------------------------------------------------------------------------
     Endpoint("provisioning:service_list", fields=_page(status=strict)),
-    Endpoint("provisioning:service_detail", kwargs=_pk("service")),
+    Endpoint("provisioning:service_detail", kwargs=_pk("service"), fields=lambda w: {"op": strict}),
+    Endpoint(
+        "provisioning:service_action",
+        "post",
+        kwargs=lambda w: {"pk": w.service.pk, "name": "start"},
+        path=("name",),
+        data=lambda w: {"click_key": "a" * 32},
+        fields=lambda w: {"click_key": strict, "confirm": anything},
+    ),
+    Endpoint(
+        "provisioning:service_operation",
+        kwargs=lambda w: {"pk": w.service.pk, "operation_id": w.operation.pk},
+    ),
     Endpoint("provisioning:service_status", kwargs=_pk("service")),
     Endpoint("provisioning:sandbox_panel", kwargs=_pk("service")),
     Endpoint("provisioning:service_login", "post", kwargs=_pk("service")),
@@ -557,6 +569,12 @@ def _services(w: SimpleNamespace) -> None:
         next_due_date=timezone.localdate() + timedelta(days=10),
     )
     ServiceOption.objects.create(service=w.service, option=w.memory, quantity=2)
+    w.operation = ProvisioningOperation.objects.create(
+        service=w.service,
+        kind=ProvisioningOperation.Kind.ACTION,
+        idempotency_key=f"service:{w.service.pk}:action:{'b' * 32}",
+        payload={"action": "start", "params": {}},
+    )
 
 
 def _orders(w: SimpleNamespace) -> None:
