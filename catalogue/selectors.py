@@ -57,9 +57,11 @@ def products_of_module(*, module: str) -> QuerySet[Product]:
 
 
 def product_get_orderable(*, slug: str) -> Product:
-    """A visible product with its prices and options; Product.DoesNotExist otherwise."""
+    """A visible product of a visible group, with its prices and options; DoesNotExist
+    otherwise. Products of hidden groups are sold by their own pages (the DNS plans, whose
+    purchase checks the customer's zones), never through the generic order form."""
     return Product.objects.prefetch_related("prices", "options__prices").get(
-        slug=slug, is_visible=True
+        slug=slug, is_visible=True, group__is_visible=True
     )
 
 

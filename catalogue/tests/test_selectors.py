@@ -11,6 +11,7 @@ from catalogue.selectors import (
     catalogue_for_currency,
     options_chosen,
     product_alternatives,
+    product_get_orderable,
     product_price_find,
     product_price_get,
     recurring_price,
@@ -76,3 +77,11 @@ def test_the_catalogue_shows_visible_products_with_prices_in_the_currency():
     groups = list(catalogue_for_currency(currency="USD"))
     assert groups == [shown.group]
     assert [list(p.prices.all()) for p in groups[0].products.all()] == [list(shown.prices.all())]
+
+
+def test_products_of_a_hidden_group_are_not_orderable_through_the_order_form():
+    shown = ProductPriceFactory().product
+    hidden = ProductPriceFactory(product__group__is_visible=False).product
+    assert product_get_orderable(slug=shown.slug) == shown
+    with pytest.raises(type(hidden).DoesNotExist):
+        product_get_orderable(slug=hidden.slug)
