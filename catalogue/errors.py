@@ -26,6 +26,12 @@ class OutOfStock(CatalogueError):
     default_message = "Sorry, this product is sold out."
 
 
+class AlreadyHeld(CatalogueError):
+    """The customer already holds the one live service of this kind they may have."""
+
+    code = "already_held"
+
+
 class MissingOrderField(CatalogueError):
     code = "missing_order_field"
 

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.locks import customer_lock
 from accounts.models import Customer, User
 from billing.models import ServiceChange
 from billing.services.changes import plan_change_apply, plan_change_start
@@ -37,6 +38,7 @@ from billing_portal.common.request import RequestMeta
 from catalogue import services as catalogue
 from catalogue.audit import OrderAudit
 from catalogue.errors import (
+    AlreadyHeld,
     InvalidOrderField,
     MissingOrderField,
     OrderNotCancellable,
@@ -67,6 +69,7 @@ from invoices.services.invoices import (
 from invoices.tax import TaxTreatment
 from provisioning import services as provisioning
 from provisioning.models import LIVE_STATUSES, Service
+from provisioning.selectors import service_current_of_module
 from provisioning.services import (
     server_room_check,
     service_cancel,
@@ -259,6 +262,22 @@ def _check_stock(product: Product) -> None:
     sold = Service.objects.filter(product=product, status__in=LIVE_STATUSES).count()
     if sold >= product.stock_limit:
         raise OutOfStock(f"Sorry, {product.name} is sold out.")
+
+
+@retry_on_conflict
+@transaction.atomic
+def order_place_sole(
+    *, customer: Customer, request: OrderRequest, meta: RequestMeta | None = None
+) -> Order:
+    """Place the order of a product of a module the customer may hold one live service of
+    (a DNS plan). The customer's row is locked and the check made again under it, so two
+    confirmations at once (two tabs, a double click) place one order, not two plans."""
+    customer_lock(customer.pk)
+    module = request.product.module
+    current = service_current_of_module(customer=customer, module=module)
+    if current is not None:
+        raise AlreadyHeld(f"You already have the {current.product.name} plan.")
+    return order_place(customer=customer, request=request, meta=meta)
 
 
 @retry_on_conflict

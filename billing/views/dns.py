@@ -244,7 +244,7 @@ class PlanConfirmView(CustomerRequiredMixin, View):
         covers it; the invoice, or None when nothing was invoiced (a downgrade)."""
         customer = self.customer
         if quote.from_plan is None:
-            order = billing.order_place(
+            order = billing.order_place_sole(
                 customer=customer,
                 request=billing.OrderRequest(
                     product=quote.plan.product,
