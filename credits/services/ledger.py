@@ -278,15 +278,19 @@ def _staff_change(
     if not reason.strip():
         raise CreditsError("Give the reason: it is kept with the entry.")
     with transaction.atomic():
-        entry = credit_entry_append(
+        entry, written = _append(
             customer=customer,
             amount=amount if add else -amount,
             kind=CreditEntry.Kind.ADMIN_ADD if add else CreditEntry.Kind.ADMIN_REMOVE,
             idempotency_key=f"staff:{request_key}",
             description="Added by staff" if add else "Removed by staff",
+            payment_reference="",
             staff_user=staff,
             reason=reason.strip(),
+            metadata=None,
         )
+        if not written:  # the same form submitted again: the first entry, nothing more
+            return entry
         audit_record(
             action=CreditAudit.CREDIT_ADDED if add else CreditAudit.CREDIT_REMOVED,
             actor=staff,

@@ -166,3 +166,19 @@ def test_reconciliation_reports_a_tampered_balance(customer, mailoutbox, setting
     assert mismatches[0]["sum"] == "5.00"
     assert mailoutbox[-1].subject.endswith("Credit ledger mismatch")
     assert mailoutbox[-1].to == ["ops@example.com"]
+
+
+def test_a_staff_change_submitted_twice_is_one_entry_and_one_audit_event(customer):
+    staff = UserFactory(is_staff=True)
+    for _ in range(2):
+        first = services.credit_add_by_staff(
+            customer=customer, amount=usd("10"), reason="Goodwill", staff=staff, request_key="k"
+        )
+        removal = services.credit_remove_by_staff(
+            customer=customer, amount=usd("3"), reason="Fix", staff=staff, request_key="r"
+        )
+    assert CreditEntry.objects.count() == 2
+    assert {first.reason, removal.reason} == {"Goodwill", "Fix"}
+    assert CreditAccount.objects.get(customer=customer).balance == usd("7")
+    assert AuditEvent.objects.filter(action=CreditAudit.CREDIT_ADDED).count() == 1
+    assert AuditEvent.objects.filter(action=CreditAudit.CREDIT_REMOVED).count() == 1
