@@ -116,6 +116,13 @@ def operation_context(operation: Op) -> dict:
 
 
 def operation_status_response(request: HttpRequest, operation: Op) -> HttpResponse:
+    """The status box while the action runs; once it has ended, htmx is told to load the
+    service page showing it (HX-Redirect), so the whole page shows the service's new state
+    (and a secret result is taken there, once)."""
+    if operation.status in FINAL:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = _service_page(operation.service_id, operation.pk)
+        return response
     context = operation_context(operation)
     return render(request, "provisioning/self_service/_operation.html", context)
 

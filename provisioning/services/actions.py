@@ -174,21 +174,23 @@ def service_action_request(
     The same click (`click_key`, a page's one-time token) gives the same operation."""
     if not CLICK_KEY.fullmatch(click_key):
         raise ActionRefused("This form has expired; reload the page and try again.")
+    rows = Service.objects.select_related("server", "product", "customer")
+    service = rows.get(pk=service_id, customer=customer)  # another's: as if none existed
+    key = f"service:{service.pk}:action:{click_key}"
+    existing = Op.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    spec = actions_for(service).get(action)
+    if spec is None:
+        raise ActionRefused("This service has no such action.")
+    _refuse_unless_actionable(service)
+    if spec.confirm and confirmation.strip() != spec.confirm:
+        raise ActionRefused(f"Type {spec.confirm} to confirm.")
+    # Checked before any lock: a check may ask the panel (the templates it offers).
+    cleaned = spec.clean(service, dict(params)) if spec.clean else dict(params)
     with transaction.atomic():
-        service = service_lock(service_id, related=("server", "product", "customer"))
-        if service.customer_id != customer.pk:
-            raise Service.DoesNotExist  # another customer's: as if it did not exist
-        key = f"service:{service.pk}:action:{click_key}"
-        existing = Op.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing
-        spec = actions_for(service).get(action)
-        if spec is None:
-            raise ActionRefused("This service has no such action.")
-        _refuse_unless_actionable(service)
-        if spec.confirm and confirmation.strip() != spec.confirm:
-            raise ActionRefused(f"Type {spec.confirm} to confirm.")
-        cleaned = spec.clean(service, dict(params)) if spec.clean else dict(params)
+        service = service_lock(service.pk, related=("server", "product", "customer"))
+        _refuse_unless_actionable(service)  # again: it may have changed meanwhile
         return _record(service, spec, cleaned, key, actor, meta)
 
 

@@ -155,9 +155,14 @@ def test_the_client_area_flow_without_javascript_and_with_htmx(
     assert "s3cret-once" in page
     assert "s3cret-once" not in client.get(response.url).content.decode()  # once
     status_url = reverse("provisioning:service_operation", args=[service.pk, operation.pk])
+    ended = client.get(status_url, HTTP_HX_REQUEST="true")  # htmx loads the page showing it
+    assert ended.status_code == 204
+    assert ended["HX-Redirect"] == response.url
+    Op.objects.filter(pk=operation.pk).update(status=Op.Status.RUNNING)
     partial = client.get(status_url, HTTP_HX_REQUEST="true")
     assert partial.status_code == 200
     assert b'id="action-status"' in partial.content
+    assert b"hx-trigger" in partial.content  # asks again while it runs
     assert client.get(status_url).status_code == 302  # no htmx: the page showing it
     refused = client.post(
         url, {"click_key": "0" * 31 + "3", "word": "toolong"}, HTTP_HX_REQUEST="true"
