@@ -19,6 +19,9 @@ from provisioning.services.actions import Action, ActionRefused, LiveRead, Panel
 
 LIST_CACHE_SECONDS = 300  # the templates and ISOs offered change rarely
 GB = 1024**3
+# Result keys are shown to the customer as they are (capitalised): so they are words.
+ROOT_PASSWORD = "root password"  # noqa: S105 (a label, not a password)
+VNC_PASSWORD = "VNC password"  # noqa: S105
 
 
 def _controls(panel: Panel) -> VpsControls:
@@ -117,14 +120,15 @@ def _reinstall(panel: Panel, service: Service, params: dict[str, Any]) -> dict[s
     )
     result = {"operating system": params.get("template", "")}
     if answer.get("root_password"):
-        result["root_password"] = answer["root_password"]
+        result[ROOT_PASSWORD] = answer["root_password"]
     else:
-        result["root password"] = "emailed to you by the control panel"
+        result["new password"] = "emailed to you by the control panel"
     return result
 
 
 def _console(panel: Panel, service: Service, params: dict[str, Any]) -> dict[str, Any]:
-    return _controls(panel).vps_console(service.external_id)
+    answer = _controls(panel).vps_console(service.external_id)
+    return {"address": answer["address"], VNC_PASSWORD: answer["vnc_password"]}
 
 
 def _iso_mount(panel: Panel, service: Service, params: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +141,8 @@ def _iso_unmount(panel: Panel, service: Service, params: dict[str, Any]) -> None
 
 
 def _password_reset(panel: Panel, service: Service, params: dict[str, Any]) -> dict[str, Any]:
-    return _controls(panel).vps_password_reset(service.external_id)
+    answer = _controls(panel).vps_password_reset(service.external_id)
+    return {ROOT_PASSWORD: answer["root_password"]}
 
 
 def _power_action(name: str, label: str, done: str) -> Action:
@@ -158,7 +163,7 @@ ACTIONS: tuple[Action, ...] = (
         repeatable=False,
         confirm="REINSTALL",
         clean=_clean_reinstall,
-        secret_keys=("root_password",),
+        secret_keys=(ROOT_PASSWORD,),
         done_message="The reinstall has started; the server is ready in a few minutes.",
         changes=("server",),
     ),
@@ -167,7 +172,7 @@ ACTIONS: tuple[Action, ...] = (
         "Open console access",
         _console,
         clean=_no_params,
-        secret_keys=("vnc_password",),
+        secret_keys=(VNC_PASSWORD,),
         done_message="Console access is open: connect a VNC viewer to the address below.",
     ),
     Action(
@@ -192,7 +197,7 @@ ACTIONS: tuple[Action, ...] = (
         _password_reset,
         repeatable=False,
         clean=_no_params,
-        secret_keys=("root_password",),
+        secret_keys=(ROOT_PASSWORD,),
         done_message="The root password was reset.",
     ),
 )

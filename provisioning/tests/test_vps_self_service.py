@@ -358,7 +358,7 @@ def test_reinstall_checks_the_template_then_builds_and_is_never_resent(
     )
     assert operation.status == Op.Status.SUCCEEDED
     assert operation.payload["params"] == {"os_template_id": 31, "template": "Debian 12"}
-    assert operation.response_summary["result"]["root password"].startswith("emailed")
+    assert operation.response_summary["result"]["new password"].startswith("emailed")
 
 
 def test_a_reinstall_whose_answer_is_lost_waits_for_staff(
@@ -427,9 +427,9 @@ def test_console_and_password_reset_keep_their_secrets_apart(
     )
     console, _ = _run_htmx(client, vf_vps, "console", capture)
     assert console.response_summary["result"] == {"address": "10.0.0.1:5901"}
-    assert console.secret_result == {"vnc_password": "vnc-pass"}
+    assert console.secret_result == {"VNC password": "vnc-pass"}
     reset, _ = _run_htmx(client, vf_vps, "password_reset", capture)
-    assert reset.secret_result == {"root_password": "n3w-root"}
+    assert reset.secret_result == {"root password": "n3w-root"}
     assert "n3w-root" not in str(reset.response_summary)
 
 
