@@ -19,7 +19,7 @@ from django.utils import timezone
 from provisioning.errors import PanelPermanentError
 
 # The sandbox plan: what the demo "vps-small" product sells.
-PLAN = {"cpu_cores": 2, "memory_mb": 2048, "disk_gb": 40, "traffic_gb": 1000}
+PLAN = {"cpu_cores": 2, "memory_mb": 4096, "disk_gb": 60, "traffic_gb": 1000}
 OS_TEMPLATES = (
     {"id": 101, "name": "Debian 12", "group": "Debian"},
     {"id": 102, "name": "Ubuntu 24.04 LTS", "group": "Ubuntu"},

@@ -5,6 +5,7 @@ any call, the retry rule per action, customer isolation and a panel that is down
 
 from __future__ import annotations
 
+import io
 import re
 from decimal import Decimal
 from itertools import count
@@ -13,11 +14,14 @@ from typing import Any
 import pytest
 import requests
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 from responses import matchers
 
+from accounts.models import Customer
 from accounts.tests.factories import CustomerFactory
 from accounts.tests.helpers import assert_customer_isolation
+from invoices.models import Invoice
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.tests.factories import ServerFactory, panel_product
 
@@ -457,3 +461,31 @@ def test_a_panel_refusal_is_shown_cleaned(
     box = client.get(status_url, HTTP_HX_REQUEST="true").content.decode()
     assert response.status_code == 200
     assert 'data-testid="action-error">Server is being built<' in box
+
+
+def test_the_demo_customer_orders_a_vps_and_uses_its_controls(
+    client, django_capture_on_commit_callbacks
+):
+    """Acceptance 1 for a VPS: `make run`'s demo customer orders the demo VPS on the
+    sandbox, pays it with the demo credit and finds every control on its page."""
+    call_command("seed_demo", stdout=io.StringIO())
+    customer = Customer.objects.get(user__email="demo@example.com")
+    client.force_login(customer.user)
+    form = {"cycle": "monthly", "hostname": "vps.demo.test", "place": "1"}
+    response = client.post("/order/vps-small/", form)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    invoice = Invoice.objects.get(customer=customer)
+    nonce = client.get(response.url).context["pay_nonce"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("credits:pay_invoice", args=[invoice.pk]), {"nonce": nonce})
+    service = Service.objects.get(customer=customer)
+    assert service.status == Service.Status.ACTIVE
+    page = _page(client, service)
+    assert 'data-testid="vps-controls"' in page
+    assert "4096 MB" in page
+    _, page = _run(
+        client, service, "reinstall", django_capture_on_commit_callbacks,
+        os_template_id="103", confirm="REINSTALL",
+    )  # fmt: skip
+    assert 'data-testid="action-secret"' in page
+    assert "AlmaLinux 9" in page
