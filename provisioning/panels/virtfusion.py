@@ -397,7 +397,8 @@ def server_summary(data: dict[str, Any]) -> dict[str, Any]:
     disk_used = sum(int(f.get("used-bytes") or 0) for f in filesystems)
     cpu = remote.get("cpu")
     return {
-        "state": str(remote.get("state") or data.get("state") or "unknown"),
+        # `data.state` is the build's state ("complete"), not the power state
+        "state": str(remote.get("state") or "unknown"),
         "name": str(data.get("name") or ""),
         "hostname": str(data.get("hostname") or ""),
         "cpu_cores": int(resources.get("cpuCores") or (data.get("cpu") or {}).get("cores") or 0),

@@ -10,6 +10,7 @@ the same short-cached list the page showed. Resizing is the plan change (its own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from provisioning.errors import PanelError
@@ -105,7 +106,7 @@ def _no_params(service: Service, params: dict[str, Any]) -> dict[str, Any]:
 # --- the calls (on the panels queue, outside transactions) --------------------------------
 
 
-def _power(action: str) -> Any:
+def _power(action: str) -> Callable[[Panel, Service, dict[str, Any]], None]:
     def call(panel: Panel, service: Service, params: dict[str, Any]) -> None:
         _controls(panel).vps_power(service.external_id, action=action)
 
