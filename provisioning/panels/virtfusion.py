@@ -3,7 +3,42 @@
 Customers are linked by `extRelationId` = our customer id. `VirtFusionClient` holds the calls
 the dual wallet needs (find-or-create of the user, self-service token credit, the token
 balance); `VirtFusionPanel` is the provisioning module (servers: create and build, suspend,
-unsuspend, delete with a delay, package change, power, login token).
+unsuspend, delete with a delay, package change, power, login token) and the customer's
+self-service controls (`VpsControls`).
+
+Self-service contract (API v1, base `/api/v1`, Bearer token, JSON). Sources: VirtFusion's
+OpenAPI 3.0.1 description as published with the EZSCALE virtfusion-php client
+(API_REFERENCE.md, tests/Fixtures) and the EZSCALE WHMCS module (lib/Module.php, its notes
+on VirtFusion v7.0). PROVISIONAL marks what neither confirms.
+
+- server and live state: GET /servers/{id}?remoteState=true -> `data.state`, `data.name`,
+  `data.hostname`, `data.settings.resources.{memory (MB), storage (GB), traffic (GB, 0 =
+  unmetered), cpuCores}`, `data.media.{isoMounted, isoName}` (all in the OpenAPI text);
+  `data.remoteState.{state, cpu, memory.{available, unused}, agent.fsinfo[]{used-bytes,
+  total-bytes}}` (the WHMCS module's notes). PROVISIONAL: the units, read as cpu = percent,
+  memory = libvirt's KiB; fsinfo is there only when the guest agent runs.
+- traffic: GET /servers/{id}/traffic -> `data.monthly[0].{start, end, rx, tx, total}` bytes
+  of the current period and its `limit` in GB (0 = unmetered).
+- power: POST /servers/{id}/power/{boot | shutdown (ACPI, graceful) | restart | poweroff}
+  -> 200 `{data:{queueId}}`, carried out by the hypervisor's queue.
+- OS templates: GET /servers/{id}/templates -> `data[]{name, templates[]{id, name, version,
+  variant}}`, templates grouped by distribution.
+- reinstall: POST /servers/{id}/build `{operatingSystemId, email: true, hostname?}` -> 200
+  server data. The answer carries no password: `email: true` has VirtFusion email the new
+  credentials to the server's owner.
+- console: POST /servers/{id}/vnc `{"vnc": true}` -> `data.vnc.{ip, hostname, port,
+  password, wss.{token, url}, enabled}`. PROVISIONAL body: the OpenAPI text names the field
+  `action` (enable/disable); the WHMCS module, tested on v7.0, found the panel reads `vnc`.
+- ISO list: GET /media/iso?results=200 -> `data[]{id, name, enabled}`. PROVISIONAL: only
+  GET /media/iso/{isoId} is published; the list is read as the Laravel-paginated collection
+  at the same path (enabled ones only).
+- ISO mount: POST /servers/{id}/media/iso/{isoId}; unmount: DELETE /servers/{id}/media/iso;
+  200 or 204. PROVISIONAL: neither is in the published description.
+- root password: POST /servers/{id}/resetPassword `{"user": "root", "sendMail": false}` ->
+  200 `{data:{queueId, expectedPassword}}`.
+
+Errors follow provisioning.panels.http: 423 (locked, "Do Not Disturb"), 429 and 5xx are
+retried later, other 4xx are final and their `msg`/`errors`/`message` shown cleaned.
 """
 
 from __future__ import annotations
@@ -245,9 +280,7 @@ class VirtFusionPanel:
         )  # 200 {info: []} or 204: both fine
 
     def power(self, external_id: str, *, action: str) -> None:
-        if action not in POWER_ACTIONS:
-            raise PanelPermanentError(f"Unknown power action {action!r}.")
-        self.http.request("POST", f"servers/{external_id}/power/{action}")
+        self.vps_power(external_id, action=action)
 
     def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
         answer = self.http.request(
@@ -255,3 +288,126 @@ class VirtFusionPanel:
             f"users/{spec.customer_id}/serverAuthenticationTokens/{external_id}",
         ).json()["data"]["authentication"]
         return cast(str, answer["endpoint_complete"])
+
+    # --- Self-service (VpsControls; the contract is at the top of this module) ----------
+
+    def _data(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        return response.json().get("data", {})
+
+    def vps_server(self, external_id: str) -> dict[str, Any]:
+        """The server's state, its plan's resources, the mounted ISO and live usage."""
+        data = self._data("GET", f"servers/{external_id}", params={"remoteState": "true"})
+        return server_summary(data)
+
+    def vps_traffic(self, external_id: str) -> dict[str, Any]:
+        """The current period's traffic (bytes) and its allowance (GB, 0 = unmetered)."""
+        monthly = self._data("GET", f"servers/{external_id}/traffic").get("monthly") or []
+        current = monthly[0] if monthly else {}
+        return {
+            "start": str(current.get("start", "")),
+            "end": str(current.get("end", "")),
+            "rx_bytes": int(current.get("rx") or 0),
+            "tx_bytes": int(current.get("tx") or 0),
+            "total_bytes": int(current.get("total") or 0),
+            "limit_gb": int(current.get("limit") or 0),
+        }
+
+    def vps_power(self, external_id: str, *, action: str) -> None:
+        if action not in POWER_ACTIONS:
+            raise PanelPermanentError(f"Unknown power action {action!r}.")
+        self.http.request("POST", f"servers/{external_id}/power/{action}")
+
+    def vps_os_templates(self, external_id: str) -> list[dict[str, Any]]:
+        """The templates the server may be reinstalled with, flat: `{id, name, group}`."""
+        groups = self._data("GET", f"servers/{external_id}/templates") or []
+        return [
+            {"id": int(t["id"]), "name": _template_name(t), "group": str(g.get("name", ""))}
+            for g in groups
+            for t in g.get("templates") or []
+        ]
+
+    def vps_reinstall(
+        self, external_id: str, *, os_template_id: int, hostname: str = ""
+    ) -> dict[str, Any]:
+        """Rebuild with a template. Returns `{"root_password"}` when the panel gives one;
+        VirtFusion does not: it emails the owner the new credentials (`email: true`)."""
+        body: dict[str, Any] = {"operatingSystemId": os_template_id, "email": True}
+        if hostname:
+            body["hostname"] = hostname
+        self.http.request("POST", f"servers/{external_id}/build", json=body, timeout=CREATE_TIMEOUT)
+        return {}
+
+    def vps_console(self, external_id: str) -> dict[str, Any]:
+        """Open VNC access (new credentials each time): address and password."""
+        vnc = self._data("POST", f"servers/{external_id}/vnc", json={"vnc": True}).get("vnc", {})
+        host = vnc.get("hostname") or vnc.get("ip") or ""
+        if not host or not vnc.get("port"):
+            raise PanelError("VirtFusion gave no console address.", retryable=False)
+        return {"address": f"{host}:{vnc['port']}", "vnc_password": str(vnc.get("password", ""))}
+
+    def vps_isos(self, external_id: str) -> list[dict[str, Any]]:
+        isos = self._data("GET", "media/iso", params={"results": 200}) or []
+        return [
+            {"id": int(i["id"]), "name": str(i.get("name", ""))}
+            for i in isos
+            if i.get("enabled", True)
+        ]
+
+    def vps_iso_mount(self, external_id: str, *, iso_id: int) -> None:
+        self.http.request("POST", f"servers/{external_id}/media/iso/{iso_id}")
+
+    def vps_iso_unmount(self, external_id: str) -> None:
+        self.http.request("DELETE", f"servers/{external_id}/media/iso")
+
+    def vps_password_reset(self, external_id: str) -> dict[str, Any]:
+        """A new root password, returned (not emailed) so the portal shows it once."""
+        data = self._data(
+            "POST",
+            f"servers/{external_id}/resetPassword",
+            json={"user": "root", "sendMail": False},
+        )
+        password = str(data.get("expectedPassword") or "")
+        if not password:
+            raise PanelError("VirtFusion did not return the new password.", retryable=False)
+        return {"root_password": password}
+
+
+def _template_name(template: dict[str, Any]) -> str:
+    parts = (template.get("name"), template.get("version"), template.get("variant"))
+    return " ".join(str(p) for p in parts if p)
+
+
+def _mb(kib: Any) -> int | None:
+    return int(kib) // 1024 if isinstance(kib, int | float) else None
+
+
+def server_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """GET /servers/{id}?remoteState=true in the portal's units (None where not reported)."""
+    resources = (data.get("settings") or {}).get("resources") or {}
+    media = data.get("media") or {}
+    # without the live state the field is a plain `false`
+    raw_remote = data.get("remoteState")
+    remote: dict[str, Any] = raw_remote if isinstance(raw_remote, dict) else {}
+    memory = remote.get("memory") or {}
+    available, unused = _mb(memory.get("available")), _mb(memory.get("unused"))
+    filesystems = (remote.get("agent") or {}).get("fsinfo") or []
+    disk_used = sum(int(f.get("used-bytes") or 0) for f in filesystems)
+    cpu = remote.get("cpu")
+    return {
+        # `data.state` is the build's state ("complete"), not the power state
+        "state": str(remote.get("state") or "unknown"),
+        "name": str(data.get("name") or ""),
+        "hostname": str(data.get("hostname") or ""),
+        "cpu_cores": int(resources.get("cpuCores") or (data.get("cpu") or {}).get("cores") or 0),
+        "memory_mb": int(resources.get("memory") or 0),
+        "disk_gb": int(resources.get("storage") or 0),
+        "traffic_gb": int(resources.get("traffic") or 0),
+        "iso_mounted": bool(media.get("isoMounted")),
+        "iso_name": str(media.get("isoName") or ""),
+        "cpu_percent": round(float(cpu), 1) if isinstance(cpu, int | float) else None,
+        "memory_used_mb": available - unused if available and unused is not None else None,
+        "disk_used_gb": round(disk_used / 1024**3, 1) if filesystems else None,
+    }
