@@ -70,7 +70,9 @@ def test_shut_down_and_reinstall_show_progress_then_the_result(page, live_server
     done = page.locator('[data-testid="action-status"][data-status="succeeded"]')
     done.wait_for()
     assert "The server is shutting down." in done.inner_text()
-    assert page.url.endswith(f"/services/{service.pk}/")  # no reload, no redirect
+    # once it ended htmx loaded the page showing it: the whole section has the new state
+    assert page.url.endswith(f"/services/{service.pk}/?op={queued[-1]}#action-status")
+    assert page.get_by_test_id("vps-state").inner_text() == "Stopped"
 
     page.get_by_test_id("vps-template").select_option(label="Ubuntu 24.04 LTS")
     page.get_by_test_id("confirm-reinstall").fill("REINSTALL")

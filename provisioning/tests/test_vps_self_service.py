@@ -458,9 +458,10 @@ def test_a_panel_refusal_is_shown_cleaned(
         response = client.post(url, {"click_key": _key()}, HTTP_HX_REQUEST="true")
     operation = Op.objects.get(kind=Op.Kind.ACTION)
     status_url = reverse("provisioning:service_operation", args=[vf_vps.pk, operation.pk])
-    box = client.get(status_url, HTTP_HX_REQUEST="true").content.decode()
+    ended = client.get(status_url, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    assert 'data-testid="action-error">Server is being built<' in box
+    page = client.get(ended["HX-Redirect"]).content.decode()  # htmx loads the page
+    assert 'data-testid="action-error">Server is being built<' in page
 
 
 def test_the_demo_customer_orders_a_vps_and_uses_its_controls(
