@@ -13,3 +13,6 @@ class ProvisioningAudit(AuditActions):
     SERVICE_CANCELLED = "service.cancelled", "Service cancelled"
     SERVICE_PLAN_CHANGED = "service.plan_changed", "Service plan changed"
     SERVICE_ENDING = "service.ending", "Service set to end at the end of its period"
+    CANCELLATION_REQUESTED = "service.cancellation_requested", "Service cancellation requested"
+    CANCELLATION_WITHDRAWN = "service.cancellation_withdrawn", "Service cancellation withdrawn"
+    CANCELLATION_COMPLETED = "service.cancellation_completed", "Service cancellation completed"

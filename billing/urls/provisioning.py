@@ -1,5 +1,6 @@
 from django.urls import path
 
+from billing.views import cancellation
 from billing.views import provisioning as views
 
 app_name = "provisioning"
@@ -11,4 +12,10 @@ urlpatterns = [
     path("<int:pk>/login/", views.ServiceLoginView.as_view(), name="service_login"),
     path("<int:pk>/sandbox-panel/", views.SandboxPanelView.as_view(), name="sandbox_panel"),
     path("<int:pk>/change-plan/", views.ServicePlanChangeView.as_view(), name="service_change"),
+    path("<int:pk>/cancel/", cancellation.ServiceCancelView.as_view(), name="service_cancel"),
+    path(
+        "<int:pk>/cancel/withdraw/",
+        cancellation.ServiceCancelWithdrawView.as_view(),
+        name="service_cancel_withdraw",
+    ),
 ]
