@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing_portal.common.forms import IdChoiceField, WholeNumberField
+from billing_portal.common.forms import IdChoiceField, SingleLineCharField, WholeNumberField
 from catalogue.models import ConfigurableOption, Product
 from provisioning.models import CancellationRequest, Service
 
@@ -88,11 +88,10 @@ class CancellationForm(forms.Form):
             "invalid_choice": "Choose a reason for cancelling.",
         },
     )
-    reason_text = forms.CharField(
+    reason_text = SingleLineCharField(
         label="Anything you want to tell us (optional)",
         required=False,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"max_length": "Keep the text under 2000 characters."},
     )
     confirm = forms.BooleanField(required=False)
