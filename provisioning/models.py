@@ -371,7 +371,7 @@ class CancellationRequest(models.Model):
         ]
         permissions = [
             ("cancel_service", "Can cancel services on behalf of customers"),
-            ("view_cancellation_report", "Can view the cancellation report"),
+            ("see_cancellation_report", "Can view the cancellation report"),
         ]
 
     def __str__(self) -> str:

@@ -61,7 +61,7 @@ class CancellationRequestAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     actions = ["withdraw"]
 
     has_cancel_permission = permission_check("provisioning.cancel_service")
-    has_report_permission = permission_check("provisioning.view_cancellation_report")
+    has_report_permission = permission_check("provisioning.see_cancellation_report")
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.report_view)

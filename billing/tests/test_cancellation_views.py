@@ -219,7 +219,7 @@ def test_staff_list_filter_report_and_cancel_on_behalf(customer, staff_client_fa
 
     report_url = reverse("admin:provisioning_cancellationrequest_report")
     assert viewer.get(report_url).status_code == 403
-    reporter = staff_client_factory("view_cancellationrequest", "view_cancellation_report")
+    reporter = staff_client_factory("view_cancellationrequest", "see_cancellation_report")
     today = timezone.localdate()
     page = reporter.get(report_url, {"start": f"{today:%Y-%m-%d}", "end": f"{today:%Y-%m-%d}"})
     report = page.context["report"]

@@ -72,6 +72,9 @@ STORED_ACTIONS = {
         "service.cancelled",
         "service.plan_changed",
         "service.ending",
+        "service.cancellation_requested",
+        "service.cancellation_withdrawn",
+        "service.cancellation_completed",
     ],
     "dns": [
         "dns.plan_bought",

@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-requested_at', '-id'],
-                'permissions': [('cancel_service', 'Can cancel services on behalf of customers'), ('view_cancellation_report', 'Can view the cancellation report')],
+                'permissions': [('cancel_service', 'Can cancel services on behalf of customers'), ('see_cancellation_report', 'Can view the cancellation report')],
                 'indexes': [models.Index(fields=['-requested_at', '-id'], name='prov_cancel_requested_idx')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'requested')), fields=('service',), name='provisioning_cancellationrequest_one_open'), models.CheckConstraint(condition=models.Q(('refund__isnull', True), ('refund__gt', 0), _connector='OR'), name='provisioning_cancellationrequest_refund_positive')],
             },
