@@ -1,9 +1,10 @@
 """Cancellation, the flow that spans apps: a customer (or staff on their behalf) cancels a
 running service at the end of its paid period or at once.
 
-- End of period: provisioning records the request and the service's end day; the billing
-  run renews it no more and terminates it on that day (`run.services_end_due`), cancelling
-  its unpaid renewals then. Until then the request can be withdrawn.
+- End of period: provisioning records the request and the service's end day, and automatic
+  payments of the service (a PayPal subscription) are stopped; the billing run renews it
+  no more and terminates it on that day (`run.services_end_due`), cancelling its unpaid
+  renewals then. Until then the request can be withdrawn.
 - Immediate: in one transaction, in the lock order (credit account, then the service's
   unpaid renewal invoices, then the service): the service is terminated (its panel gets
   the terminate operation), the request recorded completed, the unpaid renewals cancelled
@@ -31,6 +32,7 @@ from credits.models import CreditEntry
 from invoices.locks import invoices_lock_unpaid_renewals_of
 from invoices.models import Invoice, InvoiceLine
 from invoices.services.dunning import renewals_cancel_for_ended_service
+from payments.services import subscriptions_cancel_for_service
 from provisioning import services as provisioning
 from provisioning.errors import CancellationRefused, ProvisioningError
 from provisioning.models import CancellationRequest, Service
@@ -130,6 +132,9 @@ def service_cancellation_request(
     )
     if kind == Kind.END_OF_PERIOD:
         service = provisioning.cancellation_service_lock(customer=customer, service_id=service_id)
+        # Automatic payments (a PayPal subscription) would charge the period that never
+        # comes: stopped after commit, as when a service ends (the call may fail: logged).
+        transaction.on_commit(lambda: subscriptions_cancel_for_service(service_id), robust=True)
         return provisioning.cancellation_request_end_of_period(
             service=service,
             reason=reason,

@@ -5,21 +5,25 @@ idempotent, and what may not be cancelled."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import responses
 import time_machine
 from django.utils import timezone
 
 from billing import services as billing
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
-from billing_portal.common.testing import usd
+from billing_portal.common.testing import drop_unfired, usd
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from credits.models import CreditEntry
 from credits.services import credit_balance
 from invoices.models import Invoice
+from payments.models import GatewayPlan, GatewaySubscription
+from payments.tests.test_paypal import API, TOKEN
 from provisioning.errors import CancellationRefused
 from provisioning.models import CancellationRequest, ProvisioningOperation, Service
 from provisioning.tests.factories import ServerFactory, service_on
@@ -289,3 +293,49 @@ def test_a_service_on_a_panel_is_terminated_through_its_operation(customer, mail
     assert (operation.kind, operation.status) == ("terminate", "pending")
     server.refresh_from_db()
     assert server.current_accounts == 0  # its slot is free again (it was never taken here)
+
+
+@pytest.mark.usefixtures("paypal_settings")
+def test_ending_at_period_end_stops_automatic_paypal_payments(
+    customer, django_capture_on_commit_callbacks
+):
+    service = _service_on_paypal(customer)
+    with responses.RequestsMock() as mocked:
+        token = mocked.post(f"{API}/v1/oauth2/token", json=TOKEN)
+        cancel = mocked.post(f"{API}/v1/billing/subscriptions/I-SUB1/cancel", status=204)
+        with django_capture_on_commit_callbacks(execute=True):
+            _cancel(customer, service, END)
+        drop_unfired(mocked, token)
+    assert json.loads(cancel.calls[0].request.body) == {"reason": "Service ended"}
+    assert GatewaySubscription.objects.get().status == "cancelled"
+
+
+def _service_on_paypal(customer) -> Service:
+    product = _product()
+    service = Service.objects.create(
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10.00"),
+        status="active",
+        next_due_date=timezone.localdate() + timedelta(days=10),
+    )
+    plan = GatewayPlan.objects.create(
+        gateway="paypal",
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        amount=usd("10.00"),
+        product_reference="PROD-1",
+        reference="P-1",
+    )
+    GatewaySubscription.objects.create(
+        service=service,
+        customer=customer,
+        gateway="paypal",
+        reference="I-SUB1",
+        plan=plan,
+        status="active",
+    )
+    return service
