@@ -92,6 +92,12 @@ class Product(models.Model):
         max_digits=14, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
     )
     sort_order = models.PositiveIntegerField(default=0)
+    refund_on_immediate_cancel = models.BooleanField(
+        "refund unused time on immediate cancellation",
+        default=False,
+        help_text="A service cancelled at once gets the unused part of its paid period back "
+        "as account credit (prorated by days, as plan changes are).",
+    )
 
     class Meta:
         ordering = ["group__sort_order", "sort_order", "name"]

@@ -61,6 +61,7 @@ class ServerForm(forms.ModelForm):
             "capacity_accounts",
             "capacity_memory_mb",
             "capacity_disk_gb",
+            "capacity_cpu",
             "location",
             "tags",
             "is_active",
@@ -130,7 +131,7 @@ class ProductPlacementFormSet(forms.BaseInlineFormSet):
 class ProductPlacementInline(admin.TabularInline):
     model = ProductPlacement
     formset = ProductPlacementFormSet
-    fields = ("server_group",)
+    fields = ("server_group", "memory_mb", "disk_gb", "cpu_cores")
     extra = 1
     max_num = 1
     verbose_name = "placement"

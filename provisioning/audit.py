@@ -16,3 +16,6 @@ class ProvisioningAudit(AuditActions):
     SERVICE_ACTION_REQUESTED = "service.action_requested", "Service action requested by customer"
     SERVICE_ACTION_SUCCEEDED = "service.action_succeeded", "Service action done"
     SERVICE_ACTION_FAILED = "service.action_failed", "Service action failed"
+    CANCELLATION_REQUESTED = "service.cancellation_requested", "Service cancellation requested"
+    CANCELLATION_WITHDRAWN = "service.cancellation_withdrawn", "Service cancellation withdrawn"
+    CANCELLATION_COMPLETED = "service.cancellation_completed", "Service cancellation completed"

@@ -33,3 +33,9 @@ class PanelRetryableError(PanelError, ExternalServiceUnavailable):
 
 class PanelPermanentError(PanelError, ExternalServiceRejected):
     code = "panel_permanent"
+
+
+class CancellationRefused(ProvisioningError):
+    """A cancellation (or its withdrawal) that cannot be done; the message says why."""
+
+    code = "cancellation_refused"

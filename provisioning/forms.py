@@ -6,9 +6,9 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing_portal.common.forms import IdChoiceField, WholeNumberField
+from billing_portal.common.forms import IdChoiceField, SingleLineCharField, WholeNumberField
 from catalogue.models import ConfigurableOption, Product
-from provisioning.models import Service
+from provisioning.models import CancellationRequest, Service
 
 CHOOSE_PLAN = "Choose one of the plans shown."
 OPTION_PREFIX = "option_"
@@ -65,3 +65,33 @@ class PlanChangeForm(forms.Form):
         if not self._sent_options():
             return None
         return {option.pk: self.cleaned_data[self._name(option)] for option in self.options}
+
+
+class CancellationForm(forms.Form):
+    """When the service should end and why (the reason is a choice; the text is optional).
+    `confirm` is set by the confirmation step: without it the page only shows what would
+    happen."""
+
+    kind = forms.ChoiceField(
+        choices=CancellationRequest.Kind.choices,
+        initial=CancellationRequest.Kind.END_OF_PERIOD,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose when the service should end.",
+            "invalid_choice": "Choose when the service should end.",
+        },
+    )
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason"), *CancellationRequest.Reason.choices],
+        error_messages={
+            "required": "Choose a reason for cancelling.",
+            "invalid_choice": "Choose a reason for cancelling.",
+        },
+    )
+    reason_text = SingleLineCharField(
+        label="Anything you want to tell us (optional)",
+        required=False,
+        max_length=2000,
+        error_messages={"max_length": "Keep the text under 2000 characters."},
+    )
+    confirm = forms.BooleanField(required=False)

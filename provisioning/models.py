@@ -50,6 +50,11 @@ class ProductPlacement(models.Model):
         related_name="placements",
         help_text="Where new services of this product are placed (with a module).",
     )
+    # What one service of the product takes of its server; placement counts them against
+    # the server's capacity_* (empty: the product does not use that resource).
+    memory_mb = models.PositiveIntegerField("memory (MB)", null=True, blank=True)
+    disk_gb = models.PositiveIntegerField("disk (GB)", null=True, blank=True)
+    cpu_cores = models.PositiveIntegerField("CPU (cores)", null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.product} on {self.server_group}"
@@ -70,6 +75,8 @@ class Server(models.Model):
     capacity_accounts = models.PositiveIntegerField(default=100)
     capacity_memory_mb = models.PositiveIntegerField(null=True, blank=True)
     capacity_disk_gb = models.PositiveIntegerField(null=True, blank=True)
+    # Empty capacities are not counted (the server does not limit that resource).
+    capacity_cpu = models.PositiveIntegerField("capacity (CPU cores)", null=True, blank=True)
     current_accounts = models.PositiveIntegerField(default=0)
     location = models.CharField(max_length=100, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -307,3 +314,81 @@ class SitePlan(models.Model):
             f"{self.name}: {self.memory_gb} GB RAM, {self.disk_gb} GB disk, "
             f"{self.backups} backups, {self.domains} domains"
         )
+
+
+class CancellationRequest(models.Model):
+    """A customer's (or staff's, on their behalf) request to cancel a running service: at
+    the end of its paid period (the service's `ends_on`, withdrawable until then) or at
+    once. The database keeps one open request per service; every change of a request is
+    made with its service's row locked (provisioning/services/cancellation.py)."""
+
+    class Kind(models.TextChoices):
+        END_OF_PERIOD = "end_of_period", "At the end of the paid period"
+        IMMEDIATE = "immediate", "Immediately"
+
+    class Reason(models.TextChoices):
+        NOT_NEEDED = "not_needed", "I no longer need it"
+        TOO_EXPENSIVE = "too_expensive", "Too expensive"
+        SWITCHING = "switching", "Moving to another provider"
+        TECHNICAL = "technical", "Technical problems"
+        MISSING_FEATURES = "missing_features", "Missing features"
+        SUPPORT = "support", "Not happy with support"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        COMPLETED = "completed", "Completed"
+
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="cancellation_requests"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="cancellation_requests"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    reason_text = models.TextField("in their words", blank=True, max_length=2000)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    effective_on = models.DateField(help_text="The day the service ends (or ended).")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who asked: the customer, or staff on their behalf.",
+    )
+    currency = currency_field()
+    refund = money_field(
+        null=True, blank=True, help_text="Unused time credited to the account (immediate only)."
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["-requested_at", "-id"], name="prov_cancel_requested_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=Q(status="requested"),
+                name="provisioning_cancellationrequest_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(refund__isnull=True) | Q(refund__gt=0),
+                name="provisioning_cancellationrequest_refund_positive",
+            ),
+        ]
+        permissions = [
+            ("cancel_service", "Can cancel services on behalf of customers"),
+            ("see_cancellation_report", "Can view the cancellation report"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cancellation of {self.service} ({self.get_status_display()})"

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import (
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import Customer
 from catalogue.models import Product
 from provisioning.models import (
+    CancellationRequest,
     ProductPlacement,
     ProvisioningOperation,
     Server,
@@ -90,9 +107,57 @@ def product_server_group(*, product: Product) -> ServerGroup | None:
         return None
 
 
+# What a product's service takes of its server (ProductPlacement) -> the server's capacity.
+RESOURCES = (
+    ("memory_mb", "capacity_memory_mb"),
+    ("disk_gb", "capacity_disk_gb"),
+    ("cpu_cores", "capacity_cpu"),
+)
+# Services that hold their share of a server: as long as they hold its account slot
+# (placed at order time, given back when cancelled or terminated).
+HOLDING_STATUSES = (S.PENDING, S.PROVISIONING, S.ACTIVE, S.SUSPENDED, S.FAILED)
+
+
+def product_resources(*, product: Product) -> dict[str, int]:
+    """The resources one service of `product` declares (only those it uses)."""
+    try:
+        placement = product.placement
+    except ProductPlacement.DoesNotExist:
+        return {}
+    needs = {resource: getattr(placement, resource) for resource, _capacity in RESOURCES}
+    return {resource: need for resource, need in needs.items() if need}
+
+
+def _used(resource: str) -> Coalesce:
+    """The sum of `resource` declared by the services a server holds, as a subquery."""
+    totals = (
+        Service.objects.filter(server=OuterRef("pk"), status__in=HOLDING_STATUSES)
+        .order_by()
+        .values("server")
+        .annotate(total=Sum(f"product__placement__{resource}"))
+        .values("total")
+    )
+    return Coalesce(Subquery(totals), Value(0))
+
+
+def _with_resources(servers: QuerySet[Server], needs: dict[str, int]) -> QuerySet[Server]:
+    """Those servers with room for `needs` on every dimension they limit (an empty
+    capacity is not limited); one statement with a subquery per resource needed."""
+    for resource, capacity in RESOURCES:
+        need = needs.get(resource)
+        if not need:
+            continue
+        used = f"used_{resource}"
+        servers = servers.annotate(**{used: _used(resource)}).filter(
+            Q(**{f"{capacity}__isnull": True}) | Q(**{f"{capacity}__gte": F(used) + need})
+        )
+    return servers
+
+
 def servers_with_room(*, product: Product) -> QuerySet[Server]:
-    """Active, online servers of the product's group and module with a free account slot,
-    best first by the group's placement strategy."""
+    """Active, online servers of the product's group and module with a free account slot
+    and room for the product's declared memory, disk and CPU (what their live services
+    declare counted against each capacity), best first by the group's placement strategy."""
     group = product_server_group(product=product)
     servers = Server.objects.filter(
         group=group,
@@ -103,6 +168,7 @@ def servers_with_room(*, product: Product) -> QuerySet[Server]:
     )
     if group is None:
         return servers.none()
+    servers = _with_resources(servers, product_resources(product=product))
     if group.strategy == ServerGroup.Strategy.FILL_FIRST:
         return servers.order_by("-current_accounts", "pk")
     share = ExpressionWrapper(
@@ -144,3 +210,68 @@ def service_recent_actions(*, service: Service, limit: int = 5) -> list[Provisio
     """The service's latest customer actions, newest first (on prov_operation_service_idx)."""
     actions = service.operations.filter(kind=ProvisioningOperation.Kind.ACTION)
     return list(actions.order_by("-created_at")[:limit])
+
+
+def service_cancellation_open(*, service: Service) -> CancellationRequest | None:
+    """The open (requested) cancellation of a service the caller already scoped."""
+    return CancellationRequest.objects.filter(
+        service=service, status=CancellationRequest.Status.REQUESTED
+    ).first()
+
+
+@dataclass(frozen=True)
+class CancellationReportRow:
+    label: str
+    requested: int  # every request in the range, withdrawn ones included
+    withdrawn: int
+    completed: int
+
+
+@dataclass(frozen=True)
+class CancellationReport:
+    start: date
+    end: date
+    by_reason: list[CancellationReportRow]
+    by_product: list[CancellationReportRow]
+    total: CancellationReportRow
+
+
+def _report_rows(
+    requests: QuerySet[CancellationRequest], key: str
+) -> list[tuple[str, int, int, int]]:
+    status = CancellationRequest.Status
+    return list(
+        requests.order_by()
+        .values_list(key)
+        .annotate(
+            requested=Count("id"),
+            withdrawn=Count("id", filter=Q(status=status.WITHDRAWN)),
+            completed=Count("id", filter=Q(status=status.COMPLETED)),
+        )
+        .order_by("-requested", key)
+    )
+
+
+def cancellation_report(*, start: date, end: date) -> CancellationReport:
+    """Cancellation requests made from `start` to `end` (both included, local days), counted
+    by reason and by product (two grouped queries, however many requests)."""
+    tz = timezone.get_current_timezone()
+    since = datetime.combine(start, time.min, tzinfo=tz)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    requests = CancellationRequest.objects.filter(requested_at__gte=since, requested_at__lt=until)
+    reasons = dict(CancellationRequest.Reason.choices)
+    by_reason = [
+        CancellationReportRow(str(reasons.get(key, key)), *counts)
+        for key, *counts in _report_rows(requests, "reason")
+    ]
+    by_product = [
+        CancellationReportRow(name, *counts)
+        for name, *counts in _report_rows(requests, "service__product__name")
+    ]
+    total = CancellationReportRow(
+        "All",
+        sum(row.requested for row in by_reason),
+        sum(row.withdrawn for row in by_reason),
+        sum(row.completed for row in by_reason),
+    )
+    return CancellationReport(start, end, by_reason, by_product, total)

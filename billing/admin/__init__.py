@@ -2,4 +2,10 @@
 lower apps' models whose actions run billing's flows (issuing invoices, recording payments).
 Admin URLs go by the model's app label, so those keep theirs."""
 
-from billing.admin import invoices, payments, purchases, run  # noqa: F401 (each registers its admins)
+from billing.admin import (  # noqa: F401 (each registers its admins)
+    cancellation,
+    invoices,
+    payments,
+    purchases,
+    run,
+)

@@ -1,5 +1,11 @@
 """Writes of the billing app: the flows that span apps; import them from here."""
 
+from billing.services.cancellation import (
+    CancellationQuote,
+    cancellation_quote,
+    service_cancellation_request,
+    service_cancellation_withdraw,
+)
 from billing.services.changes import (
     PlanChangeStarted,
     plan_change_expire,
@@ -72,12 +78,14 @@ from billing.services.tokens import (
 )
 
 __all__ = [
+    "CancellationQuote",
     "OrderRequest",
     "PlanChangeStarted",
     "Quote",
     "RefundPreview",
     "billing_run",
     "billing_run_chunk",
+    "cancellation_quote",
     "checkout_complete",
     "credit_auto_apply",
     "credit_pay_invoice",
@@ -117,6 +125,8 @@ __all__ = [
     "renewals_charge_off_session",
     "saved_card_pay",
     "saved_card_pay_complete",
+    "service_cancellation_request",
+    "service_cancellation_withdraw",
     "subscription_payment_record",
     "token_purchase_await",
     "token_purchase_cancel",

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from billing.views import cancellation
 from billing.views import provisioning as views
 from billing.views import self_service
 
@@ -21,5 +22,11 @@ urlpatterns = [
         "<int:pk>/operations/<int:operation_id>/",
         self_service.ServiceOperationView.as_view(),
         name="service_operation",
+    ),
+    path("<int:pk>/cancel/", cancellation.ServiceCancelView.as_view(), name="service_cancel"),
+    path(
+        "<int:pk>/cancel/withdraw/",
+        cancellation.ServiceCancelWithdrawView.as_view(),
+        name="service_cancel_withdraw",
     ),
 ]

@@ -50,7 +50,13 @@ from dnszones.models import DnsAllowance, DnsOperation, Zone
 from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from payments.models import Payment, WebhookEvent
-from provisioning.models import ProvisioningOperation, Server, Service, SitePlan
+from provisioning.models import (
+    CancellationRequest,
+    ProvisioningOperation,
+    Server,
+    Service,
+    SitePlan,
+)
 from provisioning.tests.factories import (
     ServerFactory,
     ServerGroupFactory,
@@ -126,6 +132,12 @@ def _failed_operation() -> ProvisioningOperation:
         status="failed",
         attempts=12,
         last_error="The panel answered 504",
+    )
+
+
+def _cancellation() -> CancellationRequest:
+    return billing_services.service_cancellation_request(
+        customer=None, service_id=_service().pk, kind="end_of_period", reason="other"
     )
 
 
@@ -256,6 +268,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "provisioning.Server": ServerFactory,
     "provisioning.Service": _service,
     "provisioning.ProvisioningOperation": _failed_operation,
+    "provisioning.CancellationRequest": _cancellation,
     "dns.DnsAllowance": lambda: DnsAllowance.objects.create(
         customer=CustomerFactory(),
         service_ref="svc-1",
@@ -286,6 +299,7 @@ UNDELETABLE = {
     "billing.RefundShortfall": "what a refund could not take back; it ends by being resolved",
     "provisioning.Service": "its invoice lines and operations PROTECT it; it ends by terminate",
     "provisioning.ProvisioningOperation": "the log of panel calls, keyed for idempotency",
+    "provisioning.CancellationRequest": "the customer's request, kept for the report",
     "dns.DnsAllowance": "written by the dns provisioning module; it ends with the service",
     "dns.Zone": "removed through the customer's editor, which also removes it from DNS",
     "dns.DnsOperation": "the log of DNS pushes, keyed for idempotency",
@@ -340,6 +354,17 @@ ACTIONS: dict[tuple[str, str], Case] = {
         "provisioning.provision_service",
         lambda env: _failed_operation().service,
         lambda env: fresh(env.obj).status in ("provisioning", "active"),
+    ),
+    ("provisioning.Service", "cancel_at_period_end"): Case(
+        "provisioning.cancel_service",
+        lambda env: _service("active"),
+        lambda env: fresh(env.obj).ends_on is not None,
+    ),
+    ("provisioning.Service", "cancel_now"): Case(
+        "provisioning.cancel_service", lambda env: _service("active"), _status_is("terminated")
+    ),
+    ("provisioning.CancellationRequest", "withdraw"): Case(
+        "provisioning.cancel_service", lambda env: _cancellation(), _status_is("withdrawn")
     ),
     ("provisioning.ProvisioningOperation", "retry"): Case(
         "provisioning.retry_operation",
@@ -565,6 +590,14 @@ URLS: dict[str, Case] = {
         url=lambda env: reverse("admin:provisioning_server_lookups", args=[env.obj.pk]),
         method="get",
         pages=_on_its_page,
+    ),
+    "provisioning_cancellationrequest_report": Case(
+        "provisioning.see_cancellation_report",
+        lambda env: _cancellation(),
+        lambda env: "Cancellation requests made from" in env.response.content.decode(),
+        url=lambda env: reverse("admin:provisioning_cancellationrequest_report"),
+        method="get",
+        pages=lambda env: [changelist(CancellationRequest)],
     ),
     "provisioning_service_place": Case(
         "provisioning.provision_service",

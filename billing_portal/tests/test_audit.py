@@ -75,6 +75,9 @@ STORED_ACTIONS = {
         "service.action_requested",
         "service.action_succeeded",
         "service.action_failed",
+        "service.cancellation_requested",
+        "service.cancellation_withdrawn",
+        "service.cancellation_completed",
     ],
     "dns": [
         "dns.plan_bought",

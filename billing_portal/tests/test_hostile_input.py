@@ -514,6 +514,29 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         data=lambda w: {"product": w.service.product_id, f"option_{w.memory.pk}": "3"},
         fields=lambda w: {"product": strict, f"option_{w.memory.pk}": strict},
     ),
+    Endpoint("provisioning:service_cancel", kwargs=_pk("service")),
+    *(
+        Endpoint(
+            "provisioning:service_cancel",
+            "post",
+            kwargs=_pk("service"),
+            label=label,
+            data=lambda w, confirm=confirm: {
+                "kind": "end_of_period",
+                "reason": "other",
+                "reason_text": "Moving on",
+                **confirm,
+            },
+            fields=lambda w: {
+                "kind": strict,
+                "reason": strict,
+                "reason_text": text(2000, blank=True),
+                "confirm": anything,  # a flag: set, the cancellation is made
+            },
+        )
+        for label, confirm in (("review", {}), ("confirm", {"confirm": "on"}))
+    ),
+    Endpoint("provisioning:service_cancel_withdraw", "post", kwargs=_pk("service")),
 )
 
 

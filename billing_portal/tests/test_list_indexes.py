@@ -84,6 +84,7 @@ NOT_CUSTOMER_LISTS = {
     "products_of_module",
     "product_alternatives",
     "servers_with_room",
+    "_with_resources",  # servers_with_room's filter by memory, disk and CPU
 }
 
 

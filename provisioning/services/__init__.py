@@ -1,5 +1,14 @@
 """Writes of the provisioning app, one module per subject; import them from here."""
 
+from provisioning.services.cancellation import (
+    cancellation_check,
+    cancellation_effective_on,
+    cancellation_latest_of,
+    cancellation_request_end_of_period,
+    cancellation_request_immediate,
+    cancellation_service_lock,
+    cancellation_withdraw,
+)
 from provisioning.services.changes import (
     PlanChangeQuote,
     plan_change_apply,
@@ -8,6 +17,7 @@ from provisioning.services.changes import (
     plan_change_service_lock,
     plan_change_targets,
     service_option_quantities,
+    service_prorate,
 )
 from provisioning.services.dues import (
     UnpaidBills,
@@ -19,6 +29,7 @@ from provisioning.services.dues import (
     services_overdue_for_termination,
 )
 from provisioning.services.ending import (
+    cancellation_open_of,
     service_end_at_period_end,
     service_end_if_due,
     services_ending,
@@ -66,6 +77,14 @@ __all__ = [
     "PlanChangeQuote",
     "UnpaidBills",
     "account_spec",
+    "cancellation_check",
+    "cancellation_effective_on",
+    "cancellation_latest_of",
+    "cancellation_open_of",
+    "cancellation_request_end_of_period",
+    "cancellation_request_immediate",
+    "cancellation_service_lock",
+    "cancellation_withdraw",
     "operation_enqueue",
     "operation_logs_prune",
     "operation_mark_resolved",
@@ -95,6 +114,7 @@ __all__ = [
     "service_option_quantities",
     "service_package_check",
     "service_period_end",
+    "service_prorate",
     "service_provision_by_staff",
     "service_provision_failed",
     "service_provision_retry",

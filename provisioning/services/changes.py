@@ -99,14 +99,23 @@ def plan_change_quote(
         raise ProvisioningError(error.message) from error
     if same_plan and {o.pk: q for o, q in options} == service_option_quantities(service):
         raise ProvisioningError("Nothing would change.")
-    start, end = _period(service)
-    days_in_period = (end - start).days
-    days_left = min(max((end - today).days, 0), days_in_period)
     step = new_recurring - service.recurring_amount
-    difference = money_quantize(step * days_left / days_in_period)
+    difference, days_left, days_in_period = service_prorate(
+        service=service, amount=step, today=today
+    )
     return PlanChangeQuote(
         to_product, new_recurring, difference, days_left, days_in_period, tuple(options)
     )
+
+
+def service_prorate(*, service: Service, amount: Money, today: date) -> tuple[Money, int, int]:
+    """`amount` (per period) for the rest of the service's paid period, in Decimal, by days:
+    (amount * days left / days in the period, days left, days in the period). Plan changes
+    prorate their difference with it, an immediate cancellation its unused time."""
+    start, end = _period(service)
+    days_in_period = (end - start).days
+    days_left = min(max((end - today).days, 0), days_in_period)
+    return money_quantize(amount * days_left / days_in_period), days_left, days_in_period
 
 
 def plan_change_apply(

@@ -29,7 +29,13 @@ from provisioning.audit import ProvisioningAudit
 from provisioning.errors import InvalidServiceTransition
 from provisioning.hooks import service_ended_dispatch_on_commit
 from provisioning.locks import service_lock
-from provisioning.models import SERVICE_TRANSITIONS, ProvisioningOperation, Service, ServiceOption
+from provisioning.models import (
+    SERVICE_TRANSITIONS,
+    CancellationRequest,
+    ProvisioningOperation,
+    Service,
+    ServiceOption,
+)
 from provisioning.panels.base import ProvisionResult
 from provisioning.services.operations import operation_enqueue
 from provisioning.services.servers import server_place, server_release
@@ -198,7 +204,11 @@ def service_unsuspend(*, service_id: int, reason: str, actor: User | None = None
 
 
 @transaction.atomic
-def service_terminate(*, service_id: int, reason: str, actor: User | None = None) -> Service:
+def service_terminate(
+    *, service_id: int, reason: str, actor: User | None = None, email: bool = True
+) -> Service:
+    """Terminate now; `email=False` when the caller tells the customer itself (a completed
+    cancellation). An open cancellation request ends with the service (completed)."""
     service_ended_dispatch_on_commit(service_id)
     before = _lock(service_id).status
     service = _change_status(
@@ -208,11 +218,15 @@ def service_terminate(*, service_id: int, reason: str, actor: User | None = None
         stamp="terminated_at",
         actor=actor,
         reason=reason,
-        email="service_terminated",
+        email="service_terminated" if email else None,
         panel_kind=OpKind.TERMINATE,
     )
     if before != Service.Status.TERMINATED:
         server_release(server_id=service.server_id)
+        # e.g. terminated for non-payment before its end day: nothing is left to cancel.
+        CancellationRequest.objects.filter(
+            service_id=service_id, status=CancellationRequest.Status.REQUESTED
+        ).update(status=CancellationRequest.Status.COMPLETED, completed_at=timezone.now())
     return service
 
 
@@ -335,6 +349,9 @@ def _renew(service: Service, line: PaidServiceLine, invoice_number: str) -> None
     service.next_due_date = line.period_end + timedelta(days=1)
     if service.ends_on and line.period_start and service.ends_on <= line.period_start:
         service.ends_on = None  # the next period was paid anyway: it no longer ends
+        CancellationRequest.objects.filter(
+            service=service, status=CancellationRequest.Status.REQUESTED
+        ).update(status=CancellationRequest.Status.WITHDRAWN, withdrawn_at=timezone.now())
     service.save(update_fields=["next_due_date", "ends_on"])
     audit_record(
         action=ProvisioningAudit.SERVICE_RENEWED,

@@ -44,13 +44,18 @@ def server_panel(server: Server) -> Lifecycle:
 def server_place(*, product: Product) -> Server | None:
     """Pick a server for a new service of `product` and take one account slot on it (call in
     the ordering transaction; the slot returns if it rolls back). None for products without a
-    panel module; NoServerCapacity when no active, online server of its group has room."""
+    panel module; NoServerCapacity when no active, online server of its group has room: a
+    free account slot and the product's declared memory, disk and CPU on top of what the
+    services it holds declare (`servers_with_room`)."""
     if not product_is_placed(product=product):
         return None
-    for candidate in servers_with_room(product=product):
-        # Lock, then re-check: a concurrent order may have taken the last slot.
+    room = servers_with_room(product=product)
+    for candidate in room:
+        # Lock, then re-check in a new statement (it sees what committed while it waited):
+        # a concurrent order may have taken the last slot, or the last memory, disk or CPU
+        # (every placement on a server takes its lock, so they queue here).
         server = server_lock(candidate.pk)
-        if server.current_accounts < server.capacity_accounts:
+        if room.filter(pk=server.pk).exists():
             server.current_accounts += 1
             server.save(update_fields=["current_accounts"])
             return server
