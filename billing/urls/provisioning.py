@@ -1,7 +1,7 @@
 from django.urls import path
 
 from billing.views import provisioning as views
-from billing.views import self_service
+from billing.views import self_service, site_domains
 
 app_name = "provisioning"
 
@@ -21,5 +21,10 @@ urlpatterns = [
         "<int:pk>/operations/<int:operation_id>/",
         self_service.ServiceOperationView.as_view(),
         name="service_operation",
+    ),
+    path(
+        "<int:pk>/site-domains/via-zone/",
+        site_domains.SiteDomainViaZoneView.as_view(),
+        name="site_domain_via_zone",
     ),
 ]
