@@ -77,15 +77,10 @@ def site_domain_add_via_zone(
     (quota, not the customer's service) leaves the zone unchanged. Raises ActionRefused or
     DNSError (messages for the customer), Service.DoesNotExist for another's service."""
     name = site_domain_normalize(domain)
-    zone = _zone_for(customer, name)
-    if zone is None:
-        raise ActionRefused(
-            f"You have no DNS zone here that holds {name}: add its zone on the DNS page "
-            "first, or point the domain at the site at your DNS provider."
-        )
     with transaction.atomic():
         # The service first (its lock ranks before the zone's): another customer's service,
-        # or a refused action, stops here before the zone is touched.
+        # or a refused action, stops here before any zone is looked at; a refusal after it
+        # rolls the recorded action back.
         operation = service_action_request(
             customer=customer,
             service_id=service_id,
@@ -95,5 +90,11 @@ def site_domain_add_via_zone(
             actor=actor,
             meta=meta,
         )
+        zone = _zone_for(customer, name)
+        if zone is None:
+            raise ActionRefused(
+                f"You have no DNS zone here that holds {name}: add its zone on the DNS page "
+                "first, or point the domain at the site at your DNS provider."
+            )
         _point_at_proxy(customer, zone, name, site_proxy_ip(operation.service), actor)
     return operation
