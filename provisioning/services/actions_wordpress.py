@@ -12,10 +12,11 @@ Reset, roll back and the proxy switch are never resent after a lost answer (staf
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from provisioning.errors import PanelPermanentError
 from provisioning.models import Service, SitePlan
@@ -251,6 +252,14 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
+def _when(text: str) -> datetime | None:
+    """A backup's ISO time for display (None when the backend gave something else)."""
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        return None
+
+
 def page_context(service: Service) -> dict[str, Any]:
     """What the service page's wordpress section shows (live reads through `live_read`)."""
     status = live_read(service, "status", _fetch_status)
@@ -260,7 +269,14 @@ def page_context(service: Service) -> dict[str, Any]:
     site = status.data or {}
     # each row with the params its buttons post (templates cannot build dicts)
     domain_rows = [{"name": d, "params": {"domain": d}} for d in domains.data or []]
-    backup_rows = [{**b, "params": {"backup_id": b["id"]}} for b in backups.data or []]
+    backup_rows = [
+        {
+            **b,
+            "created": parse_datetime(b.get("created_at") or ""),
+            "params": {"backup_id": b["id"]},
+        }
+        for b in backups.data or []
+    ]
     return {
         "site_plan": plan,
         "site_status": site,
