@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from accounts.tests.factories import PASSWORD
 from billing_portal.common import operations as kernel
 from billing_portal.common.browser import browser_log_in
-from provisioning.models import Service
+from provisioning.models import Service, SitePlan
 from provisioning.tests.factories import ServerFactory, panel_product, service_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,6 +45,10 @@ def test_a_backup_is_followed_from_queued_to_done_without_a_reload(
     page, live_server, customer, delayed_worker
 ):
     cache.clear()
+    # a transactional test's flush may have taken the migration's plans
+    SitePlan.objects.get_or_create(
+        name="basic", defaults={"memory_gb": 2, "disk_gb": 20, "backups": 2, "domains": 3}
+    )
     server = ServerFactory(module="sandbox", location="Frankfurt")
     service = service_on(
         server,
