@@ -22,7 +22,14 @@ from provisioning.errors import PanelPermanentError
 from provisioning.models import Service, SitePlan
 from provisioning.panels.base import Backups, SiteControls
 from provisioning.selectors import site_plan_for
-from provisioning.services.actions import Action, ActionRefused, Panel, Params, live_read
+from provisioning.services.actions import (
+    Action,
+    ActionRefused,
+    LiveRead,
+    Panel,
+    Params,
+    live_read,
+)
 from provisioning.services.site_domains import (
     domain_points_at_proxy,
     site_domain_normalize,
@@ -252,6 +259,11 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
+def _room(plan: SitePlan | None, read: LiveRead[Any], quota: str) -> bool:
+    """Whether the page offers to add one more (known only from the backend's list)."""
+    return plan is not None and read.data is not None and len(read.data) < getattr(plan, quota)
+
+
 def _when(text: str) -> datetime | None:
     """A backup's ISO time for display (None when the backend gave something else)."""
     try:
@@ -263,8 +275,11 @@ def _when(text: str) -> datetime | None:
 def page_context(service: Service) -> dict[str, Any]:
     """What the service page's wordpress section shows (live reads through `live_read`)."""
     status = live_read(service, "status", _fetch_status)
-    domains = live_read(service, "domains", _fetch_domains)
-    backups = live_read(service, "backups", _fetch_backups)
+    if status.ok:
+        domains = live_read(service, "domains", _fetch_domains)
+        backups = live_read(service, "backups", _fetch_backups)
+    else:  # the backend is down: the page does not wait for two more timeouts
+        domains, backups = LiveRead(None, status.notice), LiveRead(None, status.notice)
     plan = site_plan_for(service=service)
     site = status.data or {}
     # each row with the params its buttons post (templates cannot build dicts)
@@ -285,10 +300,10 @@ def page_context(service: Service) -> dict[str, Any]:
         "site_proxy_ip": site_proxy_ip(service),
         "site_domains": domain_rows,
         "site_domains_notice": domains.notice,
-        "site_domains_room": plan is not None and len(domains.data or []) < plan.domains,
+        "site_domains_room": _room(plan, domains, "domains"),
         "site_backups": backup_rows,
         "site_backups_notice": backups.notice,
-        "site_backups_room": plan is not None and len(backups.data or []) < plan.backups,
+        "site_backups_room": _room(plan, backups, "backups"),
         "proxy_on": {"enabled": "on"},
         "proxy_off": {"enabled": "off"},
     }

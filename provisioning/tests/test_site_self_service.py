@@ -146,11 +146,14 @@ def test_the_page_shows_the_overview_quotas_and_every_control(client, site, mock
 
 
 def test_a_backend_that_is_down_gives_the_page_a_notice_not_an_error(client, site, mocked):
-    _reads(mocked, code=503)
+    mocked.get(f"{WP}/status", status=503, json={"error": "down"})  # and nothing more is asked
     client.force_login(site.customer.user)
     response = client.get(reverse("provisioning:service_detail", args=[site.pk]))
     assert response.status_code == 200
-    assert "The panel is not answering right now" in response.content.decode()
+    page = response.content.decode()
+    assert page.count("The panel is not answering right now") == 3  # overview, domains, backups
+    assert 'data-testid="action-create_backup"' not in page
+    assert 'data-testid="action-add_domain"' not in page
 
 
 # --- every action against the backend ------------------------------------------------------
