@@ -8,6 +8,11 @@ backend, the embedded default, else `resolver`), as for DNS zones (dnszones.dele
 - `demo` asks nobody: names under DNS_DEMO_DOMAINS (.test, .example) count as pointing at the
   proxy, anything else is refused, so `make run` works on a machine without network.
 
+The lookup runs in the add-domain action's `clean`, before anything is recorded (so a
+domain that does not point here is a message, not a failed operation); it holds the
+service's row lock meanwhile, which only other actions on the same site wait for, and it
+gives up after TIMEOUT seconds.
+
 A domain set up through the customer's own zone in this portal (billing.services.site_domains
 adds the `PROXYSRV` record) carries a signed proof instead: the record is ours, and DNS
 may not serve it yet."""
