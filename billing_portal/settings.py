@@ -628,6 +628,15 @@ DNS_PROXY_IP = env.str("DNS_PROXY_IP", default="192.0.2.1")  # what PROXYSRV sta
 DNS_TTL_MIN = env.int("DNS_TTL_MIN", default=60)
 DNS_TTL_MAX = env.int("DNS_TTL_MAX", default=86400)
 DNS_DEFAULT_TTL = env.int("DNS_DEFAULT_TTL", default=3600)
+# Custom domains of WordPress sites must point at the site's proxy: checked by "resolver"
+# (ask DNS: SITE_DOMAIN_RESOLVER, host or host:port, else the system's) or "demo" (names
+# under DNS_DEMO_DOMAINS pass, nobody is asked); empty: demo with the local DNS backend.
+SITE_DOMAIN_CHECK = env.str("SITE_DOMAIN_CHECK", default="")
+if SITE_DOMAIN_CHECK not in ("", "resolver", "demo"):
+    raise ImproperlyConfigured(
+        f"SITE_DOMAIN_CHECK must be resolver, demo or empty, not {SITE_DOMAIN_CHECK!r}."
+    )
+SITE_DOMAIN_RESOLVER = env.str("SITE_DOMAIN_RESOLVER", default="")
 # DNS plans are catalogue products billed like any other (reminders, grace and suspension
 # follow the BILLING_* settings); their provisioning module is "dns" (PROVISIONING_MODULES).
 

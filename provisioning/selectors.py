@@ -191,8 +191,13 @@ def product_has_room(*, product: Product) -> bool:
 
 
 def site_plan_for(*, service: Service) -> SitePlan | None:
-    """The WordPress plan (resources and quotas) a site service is on, if any."""
-    if service.product.module != "wordpress":
+    """The WordPress plan (resources and quotas) a site service is on, if any (also on the
+    sandbox, when its product stands in for the WordPress module)."""
+    settings = service.product.module_settings
+    module = service.product.module
+    if module == "sandbox":
+        module = str(settings.get("stands_in_for", ""))
+    if module != "wordpress":
         return None
     return SitePlan.objects.filter(name=service.product.module_settings.get("plan")).first()
 

@@ -1,8 +1,7 @@
 from django.urls import path
 
-from billing.views import cancellation
+from billing.views import cancellation, self_service, site_domains
 from billing.views import provisioning as views
-from billing.views import self_service
 
 app_name = "provisioning"
 
@@ -28,5 +27,10 @@ urlpatterns = [
         "<int:pk>/cancel/withdraw/",
         cancellation.ServiceCancelWithdrawView.as_view(),
         name="service_cancel_withdraw",
+    ),
+    path(
+        "<int:pk>/site-domains/via-zone/",
+        site_domains.SiteDomainViaZoneView.as_view(),
+        name="site_domain_via_zone",
     ),
 ]

@@ -16,6 +16,7 @@ from django.views.generic import DetailView, ListView
 
 from accounts.mixins import CustomerRequiredMixin
 from billing import services as billing
+from billing.services.site_domains import site_zone_names
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import message_form_errors
 from provisioning.errors import PanelError
@@ -96,6 +97,9 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         ]
         context["site_plan"] = site_plan_for(service=service)
         context.update(service_page_context(service))
+        if str(context.get("self_service_template", "")).endswith("/wordpress.html"):
+            # its custom domains can be set up through these zones in one click
+            context["site_dns_zones"] = site_zone_names(customer=self.customer)
         context["recent_actions"] = service_recent_actions(service=service)
         context["watched"] = self._watched_operation(service)
         return context
