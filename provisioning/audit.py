@@ -16,3 +16,4 @@ class ProvisioningAudit(AuditActions):
     SERVICE_ACTION_REQUESTED = "service.action_requested", "Service action requested by customer"
     SERVICE_ACTION_SUCCEEDED = "service.action_succeeded", "Service action done"
     SERVICE_ACTION_FAILED = "service.action_failed", "Service action failed"
+    SERVICE_SECRET_CHANGED = "service.secret_changed", "Service secret replaced"
