@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import base64
 import itertools
+import uuid
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from responses import matchers
 
 from accounts.tests.factories import CustomerFactory
 from billing_portal.common.models import AuditEvent
 from provisioning.models import ProvisioningOperation, Service
+from provisioning.services.actions import live_reads_forget
 from provisioning.tests.factories import ServerFactory, panel_product, service_on
 from provisioning.tests.test_panels_self_service import (
     APP_KEY,
@@ -33,11 +34,11 @@ Op = ProvisioningOperation
 KEYS = (f"{n:032x}" for n in itertools.count(1))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # live reads and the sandbox's demo state
-    yield
-    cache.clear()
+def _fresh(service: Service) -> Service:
+    """Forget reads cached for this pk by an earlier run (the test database may reuse ids;
+    the cache is shared and never flushed by tests)."""
+    live_reads_forget(service.pk)
+    return service
 
 
 def _sandbox_service(stands_in_for: str, **fields: Any) -> Service:
@@ -46,10 +47,11 @@ def _sandbox_service(stands_in_for: str, **fields: Any) -> Service:
     values: dict[str, Any] = {
         "product": panel_product(server, **settings),
         "status": Service.Status.ACTIVE,
-        "external_id": f"sandbox-svc-{next(KEYS)[-6:]}",
+        # unique per run: the sandbox keeps its demo state in the (shared) cache
+        "external_id": f"sandbox-{uuid.uuid4().hex[:12]}",
         **fields,
     }
-    return service_on(server, **values)
+    return _fresh(service_on(server, **values))
 
 
 def _page(client, service: Service, query: str = "") -> str:
@@ -104,12 +106,14 @@ def test_sandbox_game_server_shows_usage_and_power_runs_without_a_reload(
 def _game_server(client_key: str = CLIENT_KEY, **fields: Any) -> Service:
     secrets = {"api_key": APP_KEY, **({"client_api_key": client_key} if client_key else {})}
     server = ServerFactory(module="pterodactyl", base_url=PANEL, credentials=secrets)
-    return service_on(
-        server,
-        status=Service.Status.ACTIVE,
-        external_id="31",
-        panel_url=f"{PANEL}/server/a1b2c3d4",
-        **fields,
+    return _fresh(
+        service_on(
+            server,
+            status=Service.Status.ACTIVE,
+            external_id="31",
+            panel_url=f"{PANEL}/server/a1b2c3d4",
+            **fields,
+        )
     )
 
 
@@ -197,12 +201,14 @@ def _da_service(version: str = "") -> Service:
         credentials={"username": "reseller", "password": "login-key-1"},
         options={"DIRECTADMIN_API_VERSION": version} if version else {},
     )
-    return service_on(
-        server,
-        status=Service.Status.ACTIVE,
-        external_id="u0000012",
-        username="u0000012",
-        domain="ada.example.com",
+    return _fresh(
+        service_on(
+            server,
+            status=Service.Status.ACTIVE,
+            external_id="u0000012",
+            username="u0000012",
+            domain="ada.example.com",
+        )
     )
 
 
@@ -345,11 +351,13 @@ def test_support_regeneration_against_the_backend(
     client, mocked, django_capture_on_commit_callbacks
 ):
     server = ServerFactory(module="support", base_url=SUPPORT, credentials={"token": "tok-1"})
-    service = service_on(
-        server,
-        status=Service.Status.ACTIVE,
-        external_id="svc-5",
-        secrets={"support_key": "SK-OLD"},
+    service = _fresh(
+        service_on(
+            server,
+            status=Service.Status.ACTIVE,
+            external_id="svc-5",
+            secrets={"support_key": "SK-OLD"},
+        )
     )
     mocked.get(
         f"{SUPPORT}/support/svc-5",
@@ -376,8 +384,13 @@ def test_a_support_backend_refusal_is_shown_cleaned_and_keeps_the_key(
     client, mocked, django_capture_on_commit_callbacks
 ):
     server = ServerFactory(module="support", base_url=SUPPORT, credentials={"token": "tok-1"})
-    service = service_on(
-        server, status=Service.Status.ACTIVE, external_id="svc-6", secrets={"support_key": "SK-1"}
+    service = _fresh(
+        service_on(
+            server,
+            status=Service.Status.ACTIVE,
+            external_id="svc-6",
+            secrets={"support_key": "SK-1"},
+        )
     )
     mocked.post(
         f"{SUPPORT}/support/regenerate", status=422, json={"detail": "Subscription is locked"}
