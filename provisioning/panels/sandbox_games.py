@@ -28,7 +28,7 @@ class SandboxGames:
 
     def game_status(self, external_id: str) -> dict[str, Any]:
         state = cache.get(_state_key(external_id), "running")
-        idle = dict.fromkeys(RUNNING_USAGE, 0)
+        idle = {**dict.fromkeys(RUNNING_USAGE, 0), "disk_mb": RUNNING_USAGE["disk_mb"]}
         return {
             "state": state,
             "suspended": False,

@@ -20,6 +20,7 @@ from provisioning.services.actions import Action, Panel, Params, live_read
 
 INFO = "support_info"
 KEY = "support_key"
+SHOWN = "New support key"  # the label the status box shows the secret under
 
 
 def _keys(panel: Panel) -> SupportKeys:
@@ -51,7 +52,7 @@ def service_support_key_store(*, service_id: int, key: str) -> Service:
 def _regenerate(panel: Panel, service: Service, params: Params) -> dict[str, Any]:
     key = _keys(panel).support_key_regenerate(service.external_id)
     service_support_key_store(service_id=service.pk, key=key)
-    return {KEY: key}
+    return {SHOWN: key}
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -61,7 +62,7 @@ ACTIONS: tuple[Action, ...] = (
         "Regenerate support key",
         _regenerate,
         confirm="REGENERATE",
-        secret_keys=(KEY,),
+        secret_keys=(SHOWN,),
         done_message="Your new support key is below; the old one no longer works.",
         changes=(INFO,),
     ),

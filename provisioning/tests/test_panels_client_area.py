@@ -339,7 +339,7 @@ def test_sandbox_support_key_copy_button_and_regeneration(
     assert operation.status == Op.Status.SUCCEEDED
     assert new_key.startswith("SK-")
     assert new_key != "SK-OLD"
-    assert operation.secret_result == {"support_key": new_key}
+    assert operation.secret_result == {"New support key": new_key}
     page = _page(client, service, f"?op={operation.pk}")
     assert f'data-testid="support-key">{new_key}<' in page
     assert AuditEvent.objects.filter(
