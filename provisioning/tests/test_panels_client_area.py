@@ -435,3 +435,59 @@ def test_another_customer_gets_404_and_no_call(client, mocked, make, name, data)
     response = client.post(url, {"click_key": next(KEYS), **data})
     assert response.status_code == 404
     assert not Op.objects.filter(service=service).exists()  # `mocked` saw no request either
+
+
+# --- acceptance 1: the demo customer orders each kind on the sandbox and uses its controls --
+
+
+@pytest.mark.parametrize(
+    ("slug", "fields", "action", "data", "section"),
+    [
+        ("minecraft-4gb", {"hostname": "mc.demo.test"}, "restart", {}, "game-server"),
+        (
+            "hosting-directadmin",
+            {"domain": "da.demo.test"},
+            "create_database",
+            {"name": "shop"},
+            "hosting-domains",
+        ),
+        ("hosting-nextpanel", {"domain": "np.demo.test"}, "", {}, "hosting-stats"),
+        (
+            "support-priority",
+            {},
+            "regenerate_key",
+            {"confirm": "REGENERATE"},
+            "support-subscription",
+        ),
+    ],
+)
+def test_the_demo_customer_orders_and_uses_each_kind(
+    client, django_capture_on_commit_callbacks, slug, fields, action, data, section
+):
+    import io
+
+    from django.core.management import call_command
+
+    from accounts.models import Customer
+    from catalogue.models import Product
+    from invoices.models import Invoice
+
+    call_command("seed_demo", stdout=io.StringIO())
+    customer = Customer.objects.get(user__email="demo@example.com")
+    client.force_login(customer.user)
+    form = {"cycle": "monthly", "place": "1", **fields}
+    for option in Product.objects.get(slug=slug).options.all():
+        form[f"option_{option.pk}"] = "0"
+    response = client.post(f"/order/{slug}/", form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    invoice = Invoice.objects.filter(customer=customer).latest("pk")
+    nonce = client.get(response.url).context["pay_nonce"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("credits:pay_invoice", args=[invoice.pk]), {"nonce": nonce})
+    service = _fresh(Service.objects.get(customer=customer, product__slug=slug))
+    assert service.status == Service.Status.ACTIVE
+    page = _page(client, service)
+    assert f'data-testid="{section}"' in page
+    if action:
+        _act(client, service, action, django_capture_on_commit_callbacks, **data)
+        assert _last_action(service).status == Op.Status.SUCCEEDED
