@@ -21,7 +21,9 @@ Self-service (status, usage, power) -- the contract implemented here:
     "network_rx_bytes", "network_tx_bytes", "uptime" (ms)}}}`; Wings down: 5xx (504);
   - `POST /servers/{identifier}/power` body `{"signal": "start|stop|restart|kill"}` -> 204;
   - 401/403 when the key may not act on the server (the key lacks the permission or the
-    user has no access): power is then hidden with that explanation.
+    user has no access): power is then hidden with that explanation;
+  - 409 while the server is installing, restoring a backup or being transferred
+    (`ServerStateConflictException`): usage and power wait, with a notice.
 """
 
 from __future__ import annotations
@@ -275,6 +277,13 @@ class PterodactylPanel:
         except PanelPermanentError as error:
             if error.status in (401, 403):
                 return {"power_notice": KEY_REFUSED}
+            if error.status == 409:  # installing, restoring a backup, being transferred
+                return {
+                    "usage_notice": "The server is busy on the panel (installing, restoring "
+                    "or moving); usage and power come back when it is done.",
+                    "power_notice": "Power controls are paused while the panel works on "
+                    "the server.",
+                }
             raise
         except PanelError as error:  # Wings (the node) is down: limits without usage
             if not error.retryable:

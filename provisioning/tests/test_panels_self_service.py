@@ -106,6 +106,27 @@ def test_a_client_key_that_may_not_act_hides_power_with_the_reason(mocked):
     assert (status["power_allowed"], status["power_notice"]) == (False, KEY_REFUSED)
 
 
+def test_a_server_busy_on_the_panel_waits_for_usage_and_power(mocked):
+    _app_get(mocked, _server(status="installing"))
+    mocked.get(
+        f"{PANEL}/api/client/servers/a1b2c3d4/resources",
+        status=409,
+        json={
+            "errors": [
+                {
+                    "code": "ServerStateConflictException",
+                    "status": "409",
+                    "detail": "This server has not yet completed its installation.",
+                }
+            ]
+        },
+    )
+    status = _pterodactyl().game_status("31")
+    assert status["state"] == "installing"
+    assert status["power_allowed"] is False
+    assert "busy on the panel" in status["usage_notice"]
+
+
 def test_wings_down_keeps_the_limits_and_says_usage_is_missing(mocked):
     _app_get(mocked)
     mocked.get(f"{PANEL}/api/client/servers/a1b2c3d4/resources", status=504, json={})
