@@ -15,7 +15,14 @@ from typing import Any
 from provisioning.errors import PanelError
 from provisioning.models import Service
 from provisioning.panels.base import HostingDatabases, HostingStats
-from provisioning.services.actions import Action, ActionRefused, Panel, Params, live_read
+from provisioning.services.actions import (
+    Action,
+    ActionRefused,
+    Panel,
+    Params,
+    live_read,
+    service_module,
+)
 
 STATS = "hosting_stats"
 DOMAINS = "hosting_domains"
@@ -101,8 +108,6 @@ def _stat_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
 
 def page_context(service: Service) -> dict[str, Any]:
     """The hosting section: statistics for both panels; on DirectAdmin its domains too."""
-    from provisioning.services.actions import service_module
-
     stats = live_read(service, STATS, _stats)
     context: dict[str, Any] = {
         "hosting_stats": _stat_rows(stats.data) if stats.data else [],
