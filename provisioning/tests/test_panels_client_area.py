@@ -103,6 +103,27 @@ def test_sandbox_game_server_shows_usage_and_power_runs_without_a_reload(
     assert _last_action(service).status == Op.Status.SUCCEEDED
 
 
+@pytest.mark.parametrize(
+    ("signal", "data", "state"),
+    [
+        ("stop", {}, "Offline"),
+        ("start", {}, "Running"),
+        ("restart", {}, "Running"),
+        ("kill", {"confirm": "KILL"}, "Offline"),
+    ],
+)
+def test_each_power_signal_on_the_sandbox(
+    client, django_capture_on_commit_callbacks, signal, data, state
+):
+    service = _sandbox_service("pterodactyl")
+    if signal == "start":
+        _act(client, service, "stop", django_capture_on_commit_callbacks)
+    _act(client, service, signal, django_capture_on_commit_callbacks, **data)
+    assert _last_action(service).payload == {"action": signal, "params": {}}
+    assert _last_action(service).status == Op.Status.SUCCEEDED
+    assert f'data-testid="game-state">{state}<' in _page(client, service)
+
+
 def _game_server(client_key: str = CLIENT_KEY, **fields: Any) -> Service:
     secrets = {"api_key": APP_KEY, **({"client_api_key": client_key} if client_key else {})}
     server = ServerFactory(module="pterodactyl", base_url=PANEL, credentials=secrets)
