@@ -19,3 +19,4 @@ class ProvisioningAudit(AuditActions):
     CANCELLATION_REQUESTED = "service.cancellation_requested", "Service cancellation requested"
     CANCELLATION_WITHDRAWN = "service.cancellation_withdrawn", "Service cancellation withdrawn"
     CANCELLATION_COMPLETED = "service.cancellation_completed", "Service cancellation completed"
+    SERVICE_SECRET_CHANGED = "service.secret_changed", "Service secret replaced"

@@ -127,3 +127,48 @@ class SiteControls(Protocol):
     def site_domain_add(self, external_id: str, *, domain: str) -> None: ...
     def site_domain_delete(self, external_id: str, *, domain: str) -> None: ...
     def site_proxy_set(self, external_id: str, *, enabled: bool) -> None: ...
+
+
+# --- self-service capabilities of game servers, hosting accounts and support keys ---------
+
+
+@runtime_checkable
+class GameServerControls(Protocol):
+    """A game server's state, usage against its build limits, and power signals.
+
+    `game_status` gives {"state", "suspended", "limits": {memory_mb, disk_mb, cpu_percent},
+    "usage": {memory_mb, disk_mb, cpu_percent, uptime_seconds} or None, "usage_notice",
+    "power_allowed", "power_notice"}; `game_power` sends "start", "stop", "restart" or
+    "kill"; `game_power_enabled` says, without a call, whether the panel is set up for it."""
+
+    def game_status(self, external_id: str) -> dict[str, Any]: ...
+    def game_power(self, external_id: str, *, signal: str) -> None: ...
+    def game_power_enabled(self) -> bool: ...
+
+
+@runtime_checkable
+class HostingStats(Protocol):
+    """A hosting account's statistics: {"domains", "databases", "email_accounts",
+    "ssl_certificates", "storage_mb", "bandwidth_mb"}, each used value with its limit under
+    "<name>_limit" (None: unlimited or not reported)."""
+
+    def hosting_stats(self, external_id: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class HostingDatabases(Protocol):
+    """A hosting account's domains and new databases (DirectAdmin). `database_create` gives
+    {"database", "user", "password"} with the names as the panel made them."""
+
+    def hosting_domains(self, external_id: str) -> list[dict[str, Any]]: ...
+    def database_create(
+        self, external_id: str, *, name: str, user: str, password: str
+    ) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class SupportKeys(Protocol):
+    """A support subscription's details ({"status", "tier", "email"}) and a new key."""
+
+    def support_info(self, external_id: str) -> dict[str, Any]: ...
+    def support_key_regenerate(self, external_id: str) -> str: ...

@@ -4,6 +4,14 @@ Provisional contract (external-apis.md §7: not confirmed against NextPanel itse
 no documented look-up by our reference, so adoption works through the username, derived
 from our service id: a create repeated after a lost answer gets "already exists" and is
 stopped for staff to link, never duplicated.
+
+Self-service: `hosting_stats` reads `GET /api/v1/billing/accounts/{id}/stats` (the same
+provisional call as `usage`): `total_domains`, `total_databases`, `total_email_accounts`,
+`total_ssl_certificates`, `storage_used_mb`, `bandwidth_used_mb`, with limits where the
+panel gives them as `max_domains`, `max_databases`, `max_email_accounts`,
+`storage_limit_mb`, `bandwidth_limit_mb` (all provisional; a missing one shows as not
+reported). There is no documented single sign-on: "Open control panel" opens the panel's
+own login page (the panel URL recorded at creation).
 """
 
 from __future__ import annotations
@@ -97,3 +105,26 @@ class NextPanel:
     def usage(self, external_id: str) -> dict[str, Any]:
         stats = self.http.request("GET", f"api/v1/billing/accounts/{external_id}/stats").json()
         return {key: stats.get(key) for key in STATS}
+
+    def hosting_stats(self, external_id: str) -> dict[str, Any]:
+        stats = self.http.request("GET", f"api/v1/billing/accounts/{external_id}/stats").json()
+        names = {
+            "domains": ("total_domains", "max_domains"),
+            "databases": ("total_databases", "max_databases"),
+            "email_accounts": ("total_email_accounts", "max_email_accounts"),
+            "ssl_certificates": ("total_ssl_certificates", ""),
+            "storage_mb": ("storage_used_mb", "storage_limit_mb"),
+            "bandwidth_mb": ("bandwidth_used_mb", "bandwidth_limit_mb"),
+        }
+        return {
+            key: value
+            for name, (used, limit) in names.items()
+            for key, value in (
+                (name, _whole(stats.get(used))),
+                (f"{name}_limit", _whole(stats.get(limit))),
+            )
+        }
+
+
+def _whole(value: Any) -> int | None:
+    return round(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

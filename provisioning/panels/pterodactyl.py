@@ -3,6 +3,27 @@
 Create is find-or-create at every step: the server is looked up by `external_id` = our
 service reference and adopted when it exists (a create whose answer was lost), the user by
 `external_id` = our customer reference, then by email.
+
+Self-service (status, usage, power) -- the contract implemented here:
+
+- Application API (confirmed, external-apis.md section 1): `GET /api/application/servers/{id}`
+  gives `identifier`, `status` (null, installing, suspended...), `suspended` and
+  `limits{memory, disk, cpu}` (MiB, MiB, percent; 0 = unlimited).
+- Client API, only when the server's credentials also hold `client_api_key` (a `ptlc_` key
+  of a user who may see the server, e.g. the root admin's), base `{panel}/api/client`, the
+  same Bearer/JSON headers. The application API has no power or usage routes, so without
+  that key the page shows the build limits and explains that power is not available.
+  Provisional (panel source `routes/api-client.php`, `Servers/ResourceUtilizationController`,
+  `Servers/PowerController`, and third-party clients; not in external-apis.md):
+  - `GET /servers/{identifier}/resources` -> `{"object": "stats", "attributes":
+    {"current_state": "running|starting|stopping|offline", "is_suspended": bool,
+    "resources": {"memory_bytes", "cpu_absolute" (percent, 100 = one core), "disk_bytes",
+    "network_rx_bytes", "network_tx_bytes", "uptime" (ms)}}}`; Wings down: 5xx (504);
+  - `POST /servers/{identifier}/power` body `{"signal": "start|stop|restart|kill"}` -> 204;
+  - 401/403 when the key may not act on the server (the key lacks the permission or the
+    user has no access): power is then hidden with that explanation;
+  - 409 while the server is installing, restoring a backup or being transferred
+    (`ServerStateConflictException`): usage and power wait, with a notice.
 """
 
 from __future__ import annotations
@@ -10,7 +31,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, cast
 
-from provisioning.errors import PanelPermanentError
+from provisioning.errors import PanelError, PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
 from provisioning.panels.http import CREATE_TIMEOUT, PanelHttp, json_headers
 
@@ -31,6 +52,16 @@ PRODUCT_SETTINGS = (
     SettingSpec("docker_image", "Docker image (default: the egg's)", required=False),
 )
 LOOKUPS = {"Nests": "nests", "Locations": "locations", "Nodes": "nodes"}
+POWER_SIGNALS = ("start", "stop", "restart", "kill")
+MIB = 1024 * 1024
+NO_CLIENT_KEY = (
+    "Power controls are not set up for this game panel yet, so use the panel link to start "
+    "or stop the server."
+)
+KEY_REFUSED = (
+    "The game panel does not let us control this server for you, so use the panel link to "
+    "start or stop it."
+)
 
 
 def _attributes(body: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +100,14 @@ class PterodactylPanel:
             base_url=f"{self.panel_url}/api/application",
             headers=json_headers(bearer=credentials.secrets["api_key"]),
         )
+        client_key = credentials.secrets.get("client_api_key", "")
+        self.client: PanelHttp | None = None
+        if client_key:
+            self.client = PanelHttp(
+                panel=PANEL,
+                base_url=f"{self.panel_url}/api/client",
+                headers=json_headers(bearer=client_key),
+            )
 
     def test_connection(self) -> None:
         self.http.request("GET", "locations", params={"per_page": 1})
@@ -204,3 +243,77 @@ class PterodactylPanel:
     def login_url(self, external_id: str, *, spec: AccountSpec) -> str:
         server = _attributes(self.http.request("GET", f"servers/{external_id}").json())
         return f"{self.panel_url}/server/{server['identifier']}"
+
+    # --- self-service: status, usage, power (see the contract above) -------------------
+
+    def game_power_enabled(self) -> bool:
+        return self.client is not None
+
+    def game_status(self, external_id: str) -> dict[str, Any]:
+        server = _attributes(self.http.request("GET", f"servers/{external_id}").json())
+        limits = server.get("limits") or {}
+        status: dict[str, Any] = {
+            "state": "installing" if server.get("status") == "installing" else "unknown",
+            "suspended": bool(server.get("suspended")) or server.get("status") == "suspended",
+            "limits": {
+                "memory_mb": int(limits.get("memory") or 0),
+                "disk_mb": int(limits.get("disk") or 0),
+                "cpu_percent": int(limits.get("cpu") or 0),
+            },
+            "usage": None,
+            "usage_notice": "",
+            "power_allowed": False,
+            "power_notice": NO_CLIENT_KEY,
+        }
+        if self.client is None:
+            return status
+        return {**status, **self._resources(str(server["identifier"]))}
+
+    def _resources(self, identifier: str) -> dict[str, Any]:
+        if self.client is None:
+            return {}
+        try:
+            body = self.client.request("GET", f"servers/{identifier}/resources").json()
+        except PanelPermanentError as error:
+            if error.status in (401, 403):
+                return {"power_notice": KEY_REFUSED}
+            if error.status == 409:  # installing, restoring a backup, being transferred
+                return {
+                    "usage_notice": "The server is busy on the panel (installing, restoring "
+                    "or moving); usage and power come back when it is done.",
+                    "power_notice": "Power controls are paused while the panel works on "
+                    "the server.",
+                }
+            raise
+        except PanelError as error:  # Wings (the node) is down: limits without usage
+            if not error.retryable:
+                raise
+            return {
+                "usage_notice": "The game server's node is not answering, so usage is not shown.",
+                "power_allowed": True,
+                "power_notice": "",
+            }
+        attributes = _attributes(body)
+        used = attributes.get("resources") or {}
+        return {
+            "state": str(attributes.get("current_state") or "unknown"),
+            "suspended": bool(attributes.get("is_suspended")),
+            "usage": {
+                "memory_mb": round(int(used.get("memory_bytes") or 0) / MIB),
+                "disk_mb": round(int(used.get("disk_bytes") or 0) / MIB),
+                "cpu_percent": round(float(used.get("cpu_absolute") or 0), 1),
+                "uptime_seconds": int(used.get("uptime") or 0) // 1000,
+            },
+            "power_allowed": True,
+            "power_notice": "",
+        }
+
+    def game_power(self, external_id: str, *, signal: str) -> None:
+        if signal not in POWER_SIGNALS:
+            raise PanelPermanentError(f"Unknown power signal {signal!r}.")
+        if self.client is None:
+            raise PanelPermanentError(NO_CLIENT_KEY)
+        server = _attributes(self.http.request("GET", f"servers/{external_id}").json())
+        self.client.request(
+            "POST", f"servers/{server['identifier']}/power", json={"signal": signal}
+        )

@@ -1,8 +1,17 @@
 """The support subscription backend (bearer token): a support key per subscription, shown to
 the customer. Calls name the subscription by our service reference; 409 on create means it
-exists (an earlier attempt whose answer was lost) and its key is read back."""
+exists (an earlier attempt whose answer was lost) and its key is read back.
+
+Self-service (provisional: the backend's contract is not in external-apis.md):
+- `GET /support/{service_id}` -> `{"service_id", "email", "tier", "status", "support_key"}`
+  (the read `create` already relies on); the page shows status, tier and email from it;
+- `POST /support/regenerate` body `{"service_id"}` -> `{"support_key": "<new key>"}`; the
+  old key stops working at once. Sending it again makes another key, which the portal then
+  stores: repeating it after a lost answer is safe."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from provisioning.errors import PanelPermanentError
 from provisioning.panels.base import AccountSpec, ProvisionResult, ServerCredentials, SettingSpec
@@ -52,3 +61,16 @@ class SupportBackend:
 
     def terminate(self, external_id: str) -> None:
         self._post("terminate", external_id)
+
+    def support_info(self, external_id: str) -> dict[str, Any]:
+        answer = self.http.request("GET", f"support/{external_id}").json()
+        return {key: str(answer.get(key) or "") for key in ("status", "tier", "email")}
+
+    def support_key_regenerate(self, external_id: str) -> str:
+        answer = self.http.request(
+            "POST", "support/regenerate", json={"service_id": external_id}
+        ).json()
+        key = str(answer.get("support_key") or "")
+        if not key:
+            raise PanelPermanentError("The support backend gave no new key.")
+        return key

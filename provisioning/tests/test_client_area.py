@@ -100,7 +100,8 @@ def test_customers_cannot_see_or_act_on_another_customers_service(client, custom
     )
 
 
-def test_a_support_key_is_shown_to_its_customer(client, customer):
+def test_a_support_key_is_shown_to_its_customer(client, customer, mocked):
+    from provisioning.services.actions import live_reads_forget
     from provisioning.tests.factories import ServerFactory, service_on
 
     server = ServerFactory(module="support", credentials={"token": "t"})
@@ -111,6 +112,9 @@ def test_a_support_key_is_shown_to_its_customer(client, customer):
         external_id="svc-1",
         secrets={"support_key": "SK-7731"},
     )
+    live_reads_forget(service.pk)
+    # the page's support section reads the subscription's details from the backend
+    mocked.get(f"{server.base_url}/support/svc-1", json={"status": "active", "tier": "gold"})
     client.force_login(customer.user)
     page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
     assert "Support key" in page
