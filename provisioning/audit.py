@@ -16,3 +16,9 @@ class ProvisioningAudit(AuditActions):
     SERVICE_ACTION_REQUESTED = "service.action_requested", "Service action requested by customer"
     SERVICE_ACTION_SUCCEEDED = "service.action_succeeded", "Service action done"
     SERVICE_ACTION_FAILED = "service.action_failed", "Service action failed"
+    SERVICE_AUTO_BACKUPS_CHANGED = (
+        "service.auto_backups_changed",
+        "Automatic backups turned on or off by customer",
+    )
+    SERVICE_AUTO_BACKUP_FAILED = "service.auto_backup_failed", "Automatic backup failed"
+    SERVICE_AUTO_BACKUP_RETRIED = "service.auto_backup_retried", "Automatic backup retried by staff"

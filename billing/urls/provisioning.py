@@ -1,7 +1,7 @@
 from django.urls import path
 
 from billing.views import provisioning as views
-from billing.views import self_service
+from billing.views import self_service, self_service_backups
 
 app_name = "provisioning"
 
@@ -21,5 +21,10 @@ urlpatterns = [
         "<int:pk>/operations/<int:operation_id>/",
         self_service.ServiceOperationView.as_view(),
         name="service_operation",
+    ),
+    path(
+        "<int:pk>/auto-backups/",
+        self_service_backups.ServiceAutoBackupsView.as_view(),
+        name="service_auto_backups",
     ),
 ]

@@ -85,3 +85,15 @@ class Power(Protocol):
 @runtime_checkable
 class UsageStats(Protocol):
     def usage(self, external_id: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Backups(Protocol):
+    def backups_list(
+        self, external_id: str
+    ) -> list[dict[str, Any]]: ...  # each {"id", "name", "created_at" ISO}
+    def backup_create(
+        self, external_id: str, *, name: str
+    ) -> dict[str, Any]: ...  # returns at least {"id"}
+    def backup_delete(self, external_id: str, *, backup_id: str) -> None: ...
+    def backup_restore(self, external_id: str, *, backup_id: str) -> None: ...
