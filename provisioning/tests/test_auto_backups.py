@@ -6,12 +6,14 @@ customer's toggle and what their page shows; the staff list. The panel is the fa
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery import current_app
 from django.conf import settings
 from django.core import mail
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.test import TestCase
 from django.urls import reverse
@@ -485,3 +487,21 @@ def test_staff_set_a_products_backup_policy_on_its_admin_page(server):
     )
     assert page.status_code == 200
     assert 'name="backup_policy-0-interval"' in page.content.decode()
+
+
+def test_the_command_runs_the_due_backups_now(server, panel):
+    service = backed_up(server)
+    out = io.StringIO()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("auto_backups", stdout=out)
+    assert "1 automatic backup(s) queued." in out.getvalue()
+    # tasks run in-process here (no broker), as with `make run`
+    assert AB.objects.get(service=service).status == AB.Status.SUCCEEDED
+    assert len(panel.backups[service.external_id]) == 1
+
+
+def test_the_demo_site_and_vps_products_have_automatic_backups():
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())  # idempotent
+    policies = dict(ProductBackupPolicy.objects.values_list("product__slug", "interval"))
+    assert policies == {"wordpress-basic": "daily", "vps-small": "weekly"}
