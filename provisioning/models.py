@@ -312,7 +312,7 @@ class SitePlan(models.Model):
 class ProductBackupPolicy(models.Model):
     """Automatic backups included in a catalogue product (provisioning's part of a product,
     as its placement is): how often, whether a customer may turn them off, and how many
-    backups a service keeps when its plan does not say (a site plan's `backups` does)."""
+    automatic backups a service keeps (see provisioning.services.backups.backup_quota)."""
 
     class Interval(models.TextChoices):
         DAILY = "daily", "Daily"
@@ -326,10 +326,11 @@ class ProductBackupPolicy(models.Model):
         "customers may turn them off", default=True, help_text="Otherwise they always run."
     )
     keep = models.PositiveIntegerField(
-        "backups kept",
+        "automatic backups kept",
         null=True,
         blank=True,
-        help_text="Backups a service may hold, manual ones included. Empty: the site plan's.",
+        help_text="The oldest beyond this are deleted (a site plan's backups still cap all of "
+        "a service's backups; fewer here leaves room for manual ones). Empty: the plan's.",
     )
 
     class Meta:

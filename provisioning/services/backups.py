@@ -11,8 +11,8 @@ provisioning call (provisioning/tests/test_auto_backups_worker.py measures it).
 - `auto_backup_run(id)`: claims the row (a row already claimed or done is left alone),
   adopts a backup of the row's name the panel already has (an answer lost earlier) or makes
   room and creates one. Making room deletes the oldest automatic backups, known by the ids
-  recorded here, while the service's quota would be exceeded; a manual backup is never
-  deleted. A temporary failure is tried again with backoff, up to AUTO_BACKUP_MAX_ATTEMPTS;
+  recorded here, while one more would exceed the service's quota (`backup_quota`); a manual
+  backup is never deleted. A temporary failure is tried again with backoff, up to AUTO_BACKUP_MAX_ATTEMPTS;
   then, or at once for a permanent one, the row fails and staff are told.
 - `service_auto_backups_set`: the customer's toggle, where the product allows it.
 """
@@ -81,20 +81,29 @@ def auto_backup_name(row: AutomaticBackup) -> str:
     return f"AUTO{row.slot:%Y%m%d}-{row.pk}"
 
 
-def backup_quota(service: Service) -> int:
-    """How many backups the service may hold on its panel (manual ones included): the
-    smaller of its site plan's `backups` and the product's `keep`, else
-    AUTO_BACKUP_DEFAULT_KEEP."""
-    limits: list[int] = []
+@dataclass(frozen=True)
+class BackupQuota:
+    """How many backups a service may hold: `total` on its panel, manual ones included (its
+    site plan's `backups`; None: no plan says), and `automatic` of them made by the portal
+    (the product policy's `keep`, else the total, else AUTO_BACKUP_DEFAULT_KEEP). A `keep`
+    below the plan's total leaves room for the customer's own backups."""
+
+    total: int | None
+    automatic: int
+
+
+def backup_quota(service: Service) -> BackupQuota:
     policy = ProductBackupPolicy.objects.filter(product_id=service.product_id).first()
-    if policy is not None and policy.keep is not None:
-        limits.append(policy.keep)
     plan_name = service.product.module_settings.get("plan")
-    if plan_name:
-        plan = SitePlan.objects.filter(name=plan_name).first()
-        if plan is not None:
-            limits.append(plan.backups)
-    return min(limits) if limits else int(settings.AUTO_BACKUP_DEFAULT_KEEP)
+    plan = SitePlan.objects.filter(name=plan_name).first() if plan_name else None
+    total = plan.backups if plan is not None else None
+    keep = policy.keep if policy is not None else None
+    automatic = keep if keep is not None else total
+    if automatic is None:
+        automatic = int(settings.AUTO_BACKUP_DEFAULT_KEEP)
+    if total is not None:
+        automatic = min(automatic, total)
+    return BackupQuota(total=total, automatic=automatic)
 
 
 # --- the beat: rows for due services, then the rows to run ----------------------------------
@@ -256,24 +265,34 @@ def _make(panel: Backups, service: Service, row: AutomaticBackup, now: datetime)
 def _make_room(
     panel: Backups, service: Service, listed: list[dict[str, Any]], now: datetime
 ) -> None:
-    """Delete the service's oldest automatic backups while one more would exceed its quota;
-    only backups this portal made automatically (their ids are on its rows) are deleted."""
+    """Delete the service's oldest automatic backups while one more would exceed its quota
+    (of automatic backups, or of all its backups); only backups this portal made
+    automatically (their ids are on its rows) are ever deleted."""
     quota = backup_quota(service)
-    if quota < 1:
-        raise BackupQuotaFull("This plan includes no backups.", retryable=False)
+    if quota.automatic < 1:
+        raise BackupQuotaFull("This plan includes no automatic backups.", retryable=False)
     on_panel = {str(backup["id"]) for backup in listed}
-    ours = AB.objects.filter(
-        service=service, status=AB.Status.SUCCEEDED, backup_id__in=on_panel
-    ).order_by("slot", "pk")
+    ours = list(
+        AB.objects.filter(
+            service=service, status=AB.Status.SUCCEEDED, backup_id__in=on_panel
+        ).order_by("slot", "pk")
+    )
     held = len(on_panel)
-    for old in ours[: max(held + 1 - quota, 0)]:
+
+    def over() -> bool:
+        return len(ours) + 1 > quota.automatic or (
+            quota.total is not None and held + 1 > quota.total
+        )
+
+    while ours and over():
+        old = ours.pop(0)
         panel.backup_delete(service.external_id, backup_id=old.backup_id)
         AB.objects.filter(pk=old.pk).update(status=AB.Status.ROTATED, rotated_at=now)
         held -= 1
-    if held + 1 > quota:
+    if over():
         raise BackupQuotaFull(
-            f"The backup quota ({quota}) is full of manual backups; automatic backups never "
-            "delete those. Delete a manual backup to make room.",
+            f"The backup quota ({quota.total}) is full of manual backups; automatic backups "
+            "never delete those. Delete a manual backup to make room.",
             retryable=False,
         )
 

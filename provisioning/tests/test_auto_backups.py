@@ -30,6 +30,7 @@ from provisioning.models import (
     SitePlan,
 )
 from provisioning.services.backups import (
+    BackupQuota,
     auto_backup_run,
     auto_backups_due,
     backup_quota,
@@ -156,8 +157,15 @@ def test_a_due_backup_is_made_on_the_panel_and_recorded_as_automatic(server, pan
     assert creates(panel) == [("backup_create", service.external_id, row.name)]
 
 
+def _site_plan(service: Service, backups: int) -> None:
+    SitePlan.objects.create(name="tiny", memory_gb=1, disk_gb=5, backups=backups, domains=1)
+    service.product.module_settings = {"plan": "tiny"}
+    service.product.save()
+
+
 def test_rotation_deletes_the_oldest_automatic_backup_and_never_a_manual_one(server, panel):
-    service = backed_up(server, keep=3)
+    service = backed_up(server, keep=None)
+    _site_plan(service, backups=3)  # three in all, manual ones included
     manual = panel.give(service.external_id, "BAK20261201-1")
 
     made = []
@@ -177,14 +185,26 @@ def test_rotation_deletes_the_oldest_automatic_backup_and_never_a_manual_one(ser
     assert deleted == [made[0].backup_id, made[1].backup_id, made[2].backup_id]
 
 
-def test_a_quota_full_of_manual_backups_fails_without_deleting_any(server, panel, staff_alerts):
+def test_the_policy_keeps_fewer_automatic_ones_leaving_room_for_manual_ones(server, panel):
     service = backed_up(server, keep=2)
+    _site_plan(service, backups=4)
+    manual = panel.give(service.external_id, "BAK20261201-1")
+
+    made = [run_due(NOW + timedelta(days=day))[0] for day in range(4)]
+
+    on_panel = {b["id"] for b in panel.backups[service.external_id]}
+    assert on_panel == {manual, made[2].backup_id, made[3].backup_id}  # one place left free
+
+
+def test_a_quota_full_of_manual_backups_fails_without_deleting_any(server, panel, staff_alerts):
+    service = backed_up(server, keep=None)
+    _site_plan(service, backups=2)
     manual = {panel.give(service.external_id, f"BAK20261201-{n}") for n in (1, 2)}
 
     [row] = run_due()
 
     assert row.status == AB.Status.FAILED
-    assert row.attempts == 1
+    assert row.attempts == 1  # permanent: not retried
     assert "full of manual backups" in row.last_error
     assert {b["id"] for b in panel.backups[service.external_id]} == manual
     assert [c[0] for c in panel.calls] == ["backups_list"]  # no delete, no create
@@ -192,18 +212,17 @@ def test_a_quota_full_of_manual_backups_fails_without_deleting_any(server, panel
     assert "Automatic backup failed" in mail.outbox[0].subject
 
 
-def test_the_quota_is_the_smaller_of_the_site_plan_and_the_policy(server):
-    SitePlan.objects.create(name="tiny", memory_gb=1, disk_gb=5, backups=2, domains=1)
-    service = backed_up(server, keep=5)
-    service.product.module_settings = {"plan": "tiny"}
-    service.product.save()
-    assert backup_quota(service) == 2
+def test_the_quota_comes_from_the_site_plan_and_the_policy(server):
+    service = backed_up(server, keep=None)
+    assert backup_quota(service) == BackupQuota(None, settings.AUTO_BACKUP_DEFAULT_KEEP)
+    ProductBackupPolicy.objects.filter(product=service.product).update(keep=5)
+    assert backup_quota(service) == BackupQuota(None, 5)
+    _site_plan(service, backups=2)
+    assert backup_quota(service) == BackupQuota(2, 2)  # the plan caps all of them
     ProductBackupPolicy.objects.filter(product=service.product).update(keep=1)
-    assert backup_quota(service) == 1
-    service.product.module_settings = {}
-    service.product.save()
+    assert backup_quota(service) == BackupQuota(2, 1)
     ProductBackupPolicy.objects.filter(product=service.product).update(keep=None)
-    assert backup_quota(service) == settings.AUTO_BACKUP_DEFAULT_KEEP
+    assert backup_quota(service) == BackupQuota(2, 2)
 
 
 # --- retries and the staff report -----------------------------------------------------------
