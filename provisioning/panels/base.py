@@ -89,11 +89,7 @@ class UsageStats(Protocol):
 
 @runtime_checkable
 class Backups(Protocol):
-    def backups_list(
-        self, external_id: str
-    ) -> list[dict[str, Any]]: ...  # each {"id", "name", "created_at" ISO}
-    def backup_create(
-        self, external_id: str, *, name: str
-    ) -> dict[str, Any]: ...  # returns at least {"id"}
+    def backups_list(self, external_id: str) -> list[dict[str, Any]]: ...
+    def backup_create(self, external_id: str, *, name: str) -> dict[str, Any]: ...
     def backup_delete(self, external_id: str, *, backup_id: str) -> None: ...
     def backup_restore(self, external_id: str, *, backup_id: str) -> None: ...
