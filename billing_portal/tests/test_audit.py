@@ -72,6 +72,12 @@ STORED_ACTIONS = {
         "service.cancelled",
         "service.plan_changed",
         "service.ending",
+        "service.action_requested",
+        "service.action_succeeded",
+        "service.action_failed",
+        "service.auto_backups_changed",
+        "service.auto_backup_failed",
+        "service.auto_backup_retried",
     ],
     "dns": [
         "dns.plan_bought",
