@@ -12,8 +12,9 @@ provisioning call (provisioning/tests/test_auto_backups_worker.py measures it).
   adopts a backup of the row's name the panel already has (an answer lost earlier) or makes
   room and creates one. Making room deletes the oldest automatic backups, known by the ids
   recorded here, while one more would exceed the service's quota (`backup_quota`); a manual
-  backup is never deleted. A temporary failure is tried again with backoff, up to AUTO_BACKUP_MAX_ATTEMPTS;
-  then, or at once for a permanent one, the row fails and staff are told.
+  backup is never deleted. A temporary failure is tried again with backoff, up to
+  AUTO_BACKUP_MAX_ATTEMPTS; then, or at once for a permanent one, the row fails and staff
+  are told.
 - `service_auto_backups_set`: the customer's toggle, where the product allows it.
 """
 
