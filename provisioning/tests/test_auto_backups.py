@@ -29,6 +29,7 @@ from provisioning.models import (
     ServiceBackupSetting,
     SitePlan,
 )
+from provisioning.panels.registry import MODULES, ModuleInfo, module_register
 from provisioning.services.backups import (
     BackupQuota,
     auto_backup_run,
@@ -334,14 +335,23 @@ def test_a_service_suspended_after_it_was_due_is_skipped_without_a_call(
     assert mail.outbox == []
 
 
-def test_a_panel_without_backups_fails_clearly(panel, staff_alerts):
-    sandbox = ServerFactory(module="sandbox")
-    backed_up(sandbox)
+class _PowerOnlyPanel(fake_backups.FakeBackupPanel):
+    """A panel whose module has no backup calls."""
 
-    [row] = run_due()
+    backups_list = backup_create = backup_delete = backup_restore = None  # type: ignore[assignment]
+
+
+def test_a_panel_without_backups_fails_clearly(panel, staff_alerts):
+    module_register(ModuleInfo("nobackups", "No backups", _PowerOnlyPanel))
+    try:
+        backed_up(ServerFactory(module="nobackups"))
+        [row] = run_due()
+    finally:
+        MODULES.pop("nobackups")
 
     assert row.status == AB.Status.FAILED
     assert row.last_error == "This service's panel cannot make backups."
+    assert panel.calls == []
 
 
 # --- the customer's page and toggle ---------------------------------------------------------
