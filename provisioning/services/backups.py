@@ -218,6 +218,13 @@ def auto_backup_run(*, backup_id: int, now: datetime | None = None) -> Automatic
         return AB.objects.get(pk=backup_id)
     row, service = claimed.row, claimed.service
     assert service.server is not None  # noqa: S101 (checked by the claim)
+    if row.attempts > settings.AUTO_BACKUP_MAX_ATTEMPTS:
+        # Only rows left running come back this often: each try stopped its worker.
+        interrupted = PanelError(
+            f"Interrupted {row.attempts - 1} times (the worker stopped during the backup).",
+            retryable=False,
+        )
+        return _failed(row.pk, interrupted, now)
     try:
         panel = server_panel(service.server)
         if not isinstance(panel, Backups):

@@ -534,3 +534,21 @@ def test_the_demo_site_and_vps_products_have_automatic_backups():
     call_command("seed_demo", stdout=io.StringIO())  # idempotent
     policies = dict(ProductBackupPolicy.objects.values_list("product__slug", "interval"))
     assert policies == {"wordpress-basic": "daily", "vps-small": "weekly"}
+
+
+def test_a_backup_that_keeps_stopping_its_worker_fails_after_the_attempts(
+    server, panel, staff_alerts, settings
+):
+    settings.AUTO_BACKUP_MAX_ATTEMPTS = 2
+    backed_up(server)
+    [pk] = auto_backups_due(now=NOW)
+    # Claimed twice, and each time its worker died: left running.
+    AB.objects.filter(pk=pk).update(status=AB.Status.RUNNING, started_at=NOW, attempts=2)
+    stale = NOW + timedelta(minutes=settings.AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES + 1)
+
+    [row] = run_due(stale)
+
+    assert row.status == AB.Status.FAILED
+    assert row.last_error.startswith("Interrupted 2 times")
+    assert panel.calls == []
+    assert len(mail.outbox) == 1
