@@ -354,6 +354,27 @@ CELERY_BEAT_SCHEDULE["backups.portal_backup"] = {
     "schedule": crontab(hour=env.int("BACKUP_HOUR_UTC", default=1), minute=0),
 }
 
+# --- Automatic backups of customers' services (provisioning.services.backups) ---------------
+
+# Beat looks for due services this often (a day's slot starts at 00:00 UTC); each backup is
+# one task on the `backups` queue. Temporary failures are tried again (backoff from
+# AUTO_BACKUP_RETRY_MINUTES) up to AUTO_BACKUP_MAX_ATTEMPTS times, then staff are told.
+AUTO_BACKUP_SWEEP_MINUTES = env.int("AUTO_BACKUP_SWEEP_MINUTES", default=10)
+AUTO_BACKUP_BATCH_SIZE = env.int("AUTO_BACKUP_BATCH_SIZE", default=500)
+AUTO_BACKUP_MAX_ATTEMPTS = env.int("AUTO_BACKUP_MAX_ATTEMPTS", default=4)
+AUTO_BACKUP_RETRY_MINUTES = env.int("AUTO_BACKUP_RETRY_MINUTES", default=10)
+# A queued backup not started within the lease is queued again (its message was lost); one
+# running longer than the timeout (its worker died; above the task time limit) too.
+AUTO_BACKUP_LEASE_MINUTES = env.int("AUTO_BACKUP_LEASE_MINUTES", default=60)
+AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES = env.int("AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES", default=30)
+# Backups a service keeps when neither its site plan nor its product says.
+AUTO_BACKUP_DEFAULT_KEEP = env.int("AUTO_BACKUP_DEFAULT_KEEP", default=7)
+CELERY_BEAT_SCHEDULE["backups.due_run"] = {
+    "task": "backups.due_run",
+    "schedule": timedelta(minutes=AUTO_BACKUP_SWEEP_MINUTES),
+    "options": {"expires": AUTO_BACKUP_SWEEP_MINUTES * 60},  # one sweep finds them all
+}
+
 # --- Email --------------------------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

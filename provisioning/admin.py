@@ -28,6 +28,8 @@ from catalogue.admin import ProductAdmin
 from catalogue.models import Product
 from provisioning import services
 from provisioning.models import (
+    AutomaticBackup,
+    ProductBackupPolicy,
     ProductPlacement,
     ProvisioningOperation,
     Server,
@@ -37,6 +39,7 @@ from provisioning.models import (
     SitePlan,
 )
 from provisioning.panels.registry import MODULES, module_choices, module_settings_errors
+from provisioning.services.backups import auto_backup_retry
 
 
 class ServerForm(forms.ModelForm):
@@ -463,3 +466,46 @@ class ProvisioningOperationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin
                 )
             except DomainError as error:
                 self.message_user(request, f"{operation}: {error.message}", messages.ERROR)
+
+
+class ProductBackupPolicyInline(admin.StackedInline):
+    model = ProductBackupPolicy
+    fields = ("interval", "customer_may_disable", "keep")
+    extra = 0
+    max_num = 1
+    verbose_name = "automatic backups"
+    verbose_name_plural = "automatic backups (none: the product has none)"
+
+
+PlacedProductAdmin.inlines = [*PlacedProductAdmin.inlines, ProductBackupPolicyInline]
+
+
+@admin.register(AutomaticBackup)
+class AutomaticBackupAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Scheduled backups of customers' services: filter by status "Failed" for what needs
+    staff (they were told by email); retrying one needs its own permission."""
+
+    list_display = (
+        "slot",
+        "service",
+        "name",
+        "status",
+        "attempts",
+        "finished_at",
+        "backup_id",
+        "last_error",
+    )
+    list_filter = ("status", ("slot", admin.DateFieldListFilter), "service__product")
+    search_fields = ("name", "backup_id", "service__customer__user__email")
+    list_select_related = ("service__product",)
+    actions = ["retry"]
+
+    has_retry_permission = permission_check("provisioning.retry_automatic_backup")
+
+    @admin.action(description="Retry (failed ones)", permissions=["retry"])
+    def retry(self, request, queryset) -> None:
+        for row in queryset:
+            try:
+                auto_backup_retry(backup_id=row.pk, staff=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{row}: {error.message}", messages.ERROR)

@@ -20,3 +20,9 @@ class ProvisioningAudit(AuditActions):
     CANCELLATION_WITHDRAWN = "service.cancellation_withdrawn", "Service cancellation withdrawn"
     CANCELLATION_COMPLETED = "service.cancellation_completed", "Service cancellation completed"
     SERVICE_SECRET_CHANGED = "service.secret_changed", "Service secret replaced"
+    SERVICE_AUTO_BACKUPS_CHANGED = (
+        "service.auto_backups_changed",
+        "Automatic backups turned on or off by customer",
+    )
+    SERVICE_AUTO_BACKUP_FAILED = "service.auto_backup_failed", "Automatic backup failed"
+    SERVICE_AUTO_BACKUP_RETRIED = "service.auto_backup_retried", "Automatic backup retried by staff"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from catalogue.models import Product
-from provisioning.models import ProductPlacement, Server, ServerGroup
+from provisioning.models import ProductBackupPolicy, ProductPlacement, Server, ServerGroup
 
 # product slug -> the sandbox's module settings for it
 SANDBOX_PRODUCTS = {
@@ -41,6 +41,22 @@ def sandbox_seed() -> None:
         product.module_settings = {**wanted, **product.module_settings}
         product.save(update_fields=["module", "module_settings"])
         ProductPlacement.objects.update_or_create(product=product, defaults={"server_group": group})
+    backup_policies_seed()
+
+
+# product slug -> its automatic backups (provisioning.services.backups)
+BACKUP_POLICIES = {
+    "wordpress-basic": {"interval": ProductBackupPolicy.Interval.DAILY},
+    "vps-small": {"interval": ProductBackupPolicy.Interval.WEEKLY, "keep": 2},
+}
+
+
+def backup_policies_seed() -> None:
+    """Automatic backups for the demo site and VPS products (left alone once they exist)."""
+    for product in Product.objects.filter(slug__in=BACKUP_POLICIES):
+        ProductBackupPolicy.objects.get_or_create(
+            product=product, defaults=BACKUP_POLICIES[product.slug]
+        )
 
 
 DNS_SERVER_GROUP = "DNS zones"

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db.models import Model
 
 from billing_portal.common.locks import LockKind, lock_many, lock_one
-from provisioning.models import ProvisioningOperation, Server, Service
+from provisioning.models import AutomaticBackup, ProvisioningOperation, Server, Service
 
 
 def service_lock(service_id: int, *, related: tuple[str, ...] = ()) -> Service:
@@ -40,3 +40,9 @@ def secret_row_lock(model: type[Model], pk: int) -> Model:
     """A server's or a service's row, locked while its secrets are re-encrypted."""
     kind = {Server: LockKind.SERVER, Service: LockKind.SERVICE}[model]
     return lock_one(model._default_manager.all(), kind=kind, pk=pk)
+
+
+def automatic_backup_lock(backup_id: int) -> AutomaticBackup:
+    """A scheduled backup's row, locked alone while a worker claims it or records its
+    outcome: an outbound call's row, so it takes the operations' rank."""
+    return lock_one(AutomaticBackup.objects.all(), kind=LockKind.OPERATION, pk=backup_id)

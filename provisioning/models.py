@@ -392,3 +392,92 @@ class CancellationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Cancellation of {self.service} ({self.get_status_display()})"
+
+
+class ProductBackupPolicy(models.Model):
+    """Automatic backups included in a catalogue product (provisioning's part of a product,
+    as its placement is): how often, whether a customer may turn them off, and how many
+    automatic backups a service keeps (see provisioning.services.backups.backup_quota)."""
+
+    class Interval(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    product = models.OneToOneField(
+        "catalogue.Product", on_delete=models.CASCADE, related_name="backup_policy"
+    )
+    interval = models.CharField(max_length=10, choices=Interval.choices, default=Interval.DAILY)
+    customer_may_disable = models.BooleanField(
+        "customers may turn them off", default=True, help_text="Otherwise they always run."
+    )
+    keep = models.PositiveIntegerField(
+        "automatic backups kept",
+        null=True,
+        blank=True,
+        help_text="The oldest beyond this are deleted (a site plan's backups still cap all of "
+        "a service's backups; fewer here leaves room for manual ones). Empty: the plan's.",
+    )
+
+    class Meta:
+        verbose_name = "automatic backup policy"
+        verbose_name_plural = "automatic backup policies"
+
+    def __str__(self) -> str:
+        return f"{self.get_interval_display()} backups of {self.product}"
+
+
+class ServiceBackupSetting(models.Model):
+    """A customer's choice for one service: automatic backups off (no row: on)."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="backup_setting")
+    enabled = models.BooleanField(default=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.service}: automatic backups {'on' if self.enabled else 'off'}"
+
+
+class AutomaticBackup(models.Model):
+    """One scheduled backup of a service: one row per service and slot (the day, or the
+    week's Monday), so a duplicate task or a second beat never makes a second backup. The
+    panel's backup id tells the portal which of the service's backups are automatic: only
+    these are ever rotated away."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Made"
+        FAILED = "failed", "Failed"
+        ROTATED = "rotated", "Deleted by rotation"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="auto_backups")
+    slot = models.DateField(help_text="The day (weekly: the Monday) this backup is for.")
+    name = models.CharField(max_length=100)
+    backup_id = models.CharField("panel's backup id", max_length=100, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-slot", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "slot"], name="provisioning_automaticbackup_one_per_slot"
+            ),
+        ]
+        indexes = [
+            # The sweep's pick of lost and interrupted ones.
+            models.Index(fields=["status", "next_attempt_at"], name="prov_autobackup_due_idx"),
+            models.Index(fields=["-created_at", "-id"], name="prov_autobackup_created_idx"),
+        ]
+        permissions = [("retry_automatic_backup", "Can retry failed automatic backups")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.service} ({self.get_status_display()})"

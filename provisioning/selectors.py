@@ -23,12 +23,15 @@ from django.utils import timezone
 from accounts.models import Customer
 from catalogue.models import Product
 from provisioning.models import (
+    AutomaticBackup,
     CancellationRequest,
+    ProductBackupPolicy,
     ProductPlacement,
     ProvisioningOperation,
     Server,
     ServerGroup,
     Service,
+    ServiceBackupSetting,
     SitePlan,
 )
 
@@ -280,3 +283,39 @@ def cancellation_report(*, start: date, end: date) -> CancellationReport:
         sum(row.completed for row in by_reason),
     )
     return CancellationReport(start, end, by_reason, by_product, total)
+
+
+@dataclass(frozen=True)
+class AutoBackupsState:
+    """What a service's page shows of its automatic backups."""
+
+    policy: ProductBackupPolicy
+    enabled: bool  # they run for this service
+    can_toggle: bool  # the customer may turn them on or off
+    last: AutomaticBackup | None  # the latest slot's backup (made, failed or on its way)
+    last_made: AutomaticBackup | None  # the latest one that was made
+    last_error: str = ""  # why the latest failed, as a customer may read it
+
+
+def auto_backups_for_service(*, service: Service) -> AutoBackupsState | None:
+    """The service's automatic backups as its page shows them; None when its product has
+    none (on the unique (service, slot) index, newest slot first)."""
+    policy = ProductBackupPolicy.objects.filter(product_id=service.product_id).first()
+    if policy is None:
+        return None
+    setting = ServiceBackupSetting.objects.filter(service=service).first()
+    enabled = setting is None or setting.enabled or not policy.customer_may_disable
+    from provisioning.services.actions import customer_error_message
+
+    rows = AutomaticBackup.objects.filter(service=service).order_by("-slot")
+    made = (AutomaticBackup.Status.SUCCEEDED, AutomaticBackup.Status.ROTATED)
+    last = rows.first()
+    failed = last is not None and last.status == AutomaticBackup.Status.FAILED
+    return AutoBackupsState(
+        policy=policy,
+        enabled=enabled,
+        can_toggle=policy.customer_may_disable,
+        last=last,
+        last_made=rows.filter(status__in=made).first(),
+        last_error=customer_error_message(last.last_error) if failed and last else "",
+    )

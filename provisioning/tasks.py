@@ -11,6 +11,7 @@ from provisioning.services import (
     operations_sweep,
     server_check,
 )
+from provisioning.services.backups import auto_backup_run, auto_backups_due
 
 
 @shared_task(name="provisioning.operation_run")
@@ -50,3 +51,19 @@ def servers_check_task() -> int:
 @shared_task(name="provisioning.staff_alert")
 def staff_alert_task(subject: str, message: str) -> None:
     mail_admins(subject, message)
+
+
+# Automatic backups of customers' services: named `backups.*`, so routed to the `backups`
+# queue (settings), never `panels`: however slow the backups, panel calls are not held up.
+@shared_task(name="backups.due_run")
+def auto_backups_due_task() -> int:
+    """Every AUTO_BACKUP_SWEEP_MINUTES (beat): one task per backup due (or to try again)."""
+    due = auto_backups_due()
+    for backup_id in due:
+        auto_backup_task.delay(backup_id)
+    return len(due)
+
+
+@shared_task(name="backups.service_backup")
+def auto_backup_task(backup_id: int) -> str:
+    return auto_backup_run(backup_id=backup_id).status

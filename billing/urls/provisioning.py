@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import cancellation, self_service, site_domains
+from billing.views import cancellation, self_service, self_service_backups, site_domains
 from billing.views import provisioning as views
 
 app_name = "provisioning"
@@ -32,5 +32,10 @@ urlpatterns = [
         "<int:pk>/site-domains/via-zone/",
         site_domains.SiteDomainViaZoneView.as_view(),
         name="site_domain_via_zone",
+    ),
+    path(
+        "<int:pk>/auto-backups/",
+        self_service_backups.ServiceAutoBackupsView.as_view(),
+        name="service_auto_backups",
     ),
 ]

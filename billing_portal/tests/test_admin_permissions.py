@@ -34,7 +34,7 @@ from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFac
 from billing import services as billing_services
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing.services import payment_record
-from billing_portal.common.models import OutboxMessage
+from billing_portal.common.models import AuditEvent, OutboxMessage
 from billing_portal.common.testing import form_values, usd
 from catalogue.models import Order
 from catalogue.tests.factories import (
@@ -51,6 +51,7 @@ from invoices import services as invoice_services
 from invoices.models import Invoice, InvoiceNotice, UsageRecord
 from payments.models import Payment, WebhookEvent
 from provisioning.models import (
+    AutomaticBackup,
     CancellationRequest,
     ProvisioningOperation,
     Server,
@@ -138,6 +139,17 @@ def _failed_operation() -> ProvisioningOperation:
 def _cancellation() -> CancellationRequest:
     return billing_services.service_cancellation_request(
         customer=None, service_id=_service().pk, kind="end_of_period", reason="other"
+    )
+
+
+def _failed_automatic_backup() -> AutomaticBackup:
+    return AutomaticBackup.objects.create(
+        service=_service("active"),
+        slot=date(2026, 5, 1),
+        name="AUTO20260501-1",
+        status="failed",
+        attempts=4,
+        last_error="The panel answered 504",
     )
 
 
@@ -269,6 +281,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "provisioning.Service": _service,
     "provisioning.ProvisioningOperation": _failed_operation,
     "provisioning.CancellationRequest": _cancellation,
+    "provisioning.AutomaticBackup": _failed_automatic_backup,
     "dns.DnsAllowance": lambda: DnsAllowance.objects.create(
         customer=CustomerFactory(),
         service_ref="svc-1",
@@ -300,6 +313,7 @@ UNDELETABLE = {
     "provisioning.Service": "its invoice lines and operations PROTECT it; it ends by terminate",
     "provisioning.ProvisioningOperation": "the log of panel calls, keyed for idempotency",
     "provisioning.CancellationRequest": "the customer's request, kept for the report",
+    "provisioning.AutomaticBackup": "which panel backups are automatic (only those rotate)",
     "dns.DnsAllowance": "written by the dns provisioning module; it ends with the service",
     "dns.Zone": "removed through the customer's editor, which also removes it from DNS",
     "dns.DnsOperation": "the log of DNS pushes, keyed for idempotency",
@@ -373,6 +387,11 @@ ACTIONS: dict[tuple[str, str], Case] = {
     ),
     ("provisioning.ProvisioningOperation", "mark_resolved"): Case(
         "provisioning.resolve_operation", lambda env: _failed_operation(), _status_is("cancelled")
+    ),
+    ("provisioning.AutomaticBackup", "retry"): Case(
+        "provisioning.retry_automatic_backup",
+        lambda env: _failed_automatic_backup(),
+        lambda env: AuditEvent.objects.filter(action="service.auto_backup_retried").exists(),
     ),
     ("provisioning.Server", "check_now"): Case(
         "provisioning.change_server",

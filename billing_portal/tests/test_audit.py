@@ -78,6 +78,9 @@ STORED_ACTIONS = {
         "service.cancellation_requested",
         "service.cancellation_withdrawn",
         "service.cancellation_completed",
+        "service.auto_backups_changed",
+        "service.auto_backup_failed",
+        "service.auto_backup_retried",
     ],
     "dns": [
         "dns.plan_bought",

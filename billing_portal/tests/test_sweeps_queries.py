@@ -203,6 +203,39 @@ def _servers_active(n: int, context: dict[str, Any]) -> int:
     return Server.objects.filter(is_active=True).count()
 
 
+def _automatic_backups_due(n: int, context: dict[str, Any]) -> int:
+    """Services due for today's automatic backup, and as many whose row waits again (its
+    message lost) or was left running by a worker that died."""
+    from provisioning.models import AutomaticBackup, ProductBackupPolicy, Service
+
+    first = service_on(ServerFactory(), status="active", external_id=_key("acct"))
+    ProductBackupPolicy.objects.create(product=first.product)
+    services = Service.objects.bulk_create(
+        Service(
+            customer=first.customer,
+            product=first.product,
+            server=first.server,
+            cycle="monthly",
+            currency="USD",
+            recurring_amount=Decimal("10"),
+            status="active",
+            external_id=_key("acct"),
+        )
+        for _ in range(3 * n - 1)
+    )
+    today = timezone.localdate()
+    AutomaticBackup.objects.bulk_create(
+        AutomaticBackup(service=service, slot=today, name=_key("AUTO"), **fields)
+        for service, fields in zip(
+            services[n - 1 :],
+            [{"next_attempt_at": _long_ago(1)}] * n
+            + [{"status": "running", "started_at": _long_ago(1)}] * n,
+            strict=True,
+        )
+    )
+    return 3 * n
+
+
 def _dns_operations_due(n: int, context: dict[str, Any]) -> int:
     DnsOperation.objects.bulk_create(
         DnsOperation(zone_name=f"z{k}.test", kind="create_zone", idempotency_key=_key("dns"), **f)
@@ -351,6 +384,7 @@ SWEEPS = (
     Sweep("provisioning.operations_sweep", _panel_operations_due),
     Sweep("provisioning.servers_check", _servers_active),
     Sweep("dns.operations_sweep", _dns_operations_due),
+    Sweep("backups.due_run", _automatic_backups_due),
     Sweep("dns.reconcile", _zones, counted=lambda result: result["created"]),
     # Housekeeping (HOUSEKEEPING_TASKS): each prunes in batches of 1,000 rows.
     Sweep("accounts.sessions_clear_expired", _expired_sessions, counted=int),

@@ -46,6 +46,8 @@ def _product_form(**fields) -> dict:
         "options-INITIAL_FORMS": 0,
         "placement-TOTAL_FORMS": 1,
         "placement-INITIAL_FORMS": 0,
+        "backup_policy-TOTAL_FORMS": 0,
+        "backup_policy-INITIAL_FORMS": 0,
         **fields,
     }
 
@@ -72,3 +74,19 @@ def test_a_product_without_a_module_needs_no_placement(staff_client):
     page = staff_client.get(reverse("admin:catalogue_product_change", args=[product.pk]))
     assert page.status_code == 200
     assert "placement" in page.content.decode()
+
+
+def test_staff_give_a_product_automatic_backups_from_the_product_screen(staff_client):
+    from provisioning.models import ProductBackupPolicy
+
+    form = _product_form(
+        **{
+            "placement-0-server_group": ServerGroupFactory().pk,
+            "backup_policy-TOTAL_FORMS": 1,
+            "backup_policy-0-interval": "weekly",
+            "backup_policy-0-keep": "4",
+        }
+    )
+    staff_client.post(reverse("admin:catalogue_product_add"), form)
+    policy = ProductBackupPolicy.objects.get(product__slug="sandbox-box")
+    assert (policy.interval, policy.keep, policy.customer_may_disable) == ("weekly", 4, False)

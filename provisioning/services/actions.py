@@ -39,6 +39,7 @@ from provisioning.audit import ProvisioningAudit
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.locks import provisioning_operation_lock, service_lock
 from provisioning.models import ProvisioningOperation, Service
+from provisioning.selectors import auto_backups_for_service
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ def service_page_context(service: Service) -> dict[str, Any]:
     return {
         "self_service_template": f"provisioning/self_service/{module}.html",
         "actions": actions_for(service),
+        # Scheduled backups, where the product has them (_auto_backups.html).
+        "auto_backups": auto_backups_for_service(service=service),
         **page(service),
     }
 
