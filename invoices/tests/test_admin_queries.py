@@ -30,7 +30,7 @@ from dnszones.models import DnsOperation, Zone
 from invoices import services
 from invoices.models import CreditNote, Invoice, UsageRecord
 from payments.models import Payment, WebhookEvent
-from provisioning.models import ProvisioningOperation, Service
+from provisioning.models import CancellationRequest, ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +59,18 @@ def _operation():
         idempotency_key=f"service:{service.pk}:create:1",
         status="succeeded",
         request_summary={"kind": "create"},
+    )
+
+
+def _cancellation():
+    service = _service()
+    CancellationRequest.objects.create(
+        service=service,
+        customer=service.customer,
+        kind="end_of_period",
+        reason="other",
+        effective_on=date(2026, 2, 1),
+        currency="USD",
     )
 
 
@@ -188,6 +200,7 @@ BUILDERS = {
     "billing_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "provisioning_service": _service,
     "provisioning_provisioningoperation": _operation,
+    "provisioning_cancellationrequest": _cancellation,
     "dns_dnsoperation": _dns_operation,
     "invoices_usagerecord": _usage,
 }
