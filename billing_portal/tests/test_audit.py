@@ -72,6 +72,10 @@ STORED_ACTIONS = {
         "service.cancelled",
         "service.plan_changed",
         "service.ending",
+        "service.action_requested",
+        "service.action_succeeded",
+        "service.action_failed",
+        "service.secret_changed",
     ],
     "dns": [
         "dns.plan_bought",
