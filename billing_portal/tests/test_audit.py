@@ -81,6 +81,7 @@ STORED_ACTIONS = {
         "service.auto_backups_changed",
         "service.auto_backup_failed",
         "service.auto_backup_retried",
+        "service.secret_changed",
     ],
     "dns": [
         "dns.plan_bought",

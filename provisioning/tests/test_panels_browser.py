@@ -17,6 +17,7 @@ import pytest
 from accounts.tests.factories import PASSWORD
 from billing_portal.common import operations as kernel
 from billing_portal.common.browser import browser_log_in
+from billing_portal.tests.test_csp_browser import REPORT_VIOLATIONS
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.services import operation_run
 from provisioning.services.actions import live_reads_forget
@@ -33,6 +34,22 @@ def held(monkeypatch) -> list[int]:
     queued: list[int] = []
     monkeypatch.setattr(kernel, "operation_queue", lambda kind, pk, countdown=0: queued.append(pk))
     return queued
+
+
+@pytest.fixture
+def violations(page) -> list[str]:
+    """Content-Security-Policy violations and script errors of the pages `page` opens (as
+    billing_portal/tests/test_csp_browser.py collects them)."""
+    found: list[str] = []
+
+    def report(text: str) -> None:  # Playwright binds a Python function, not a method
+        found.append(text)
+
+    page.expose_function("reportViolation", report)
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", lambda message: message.type == "error" and found.append(message.text))
+    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    return found
 
 
 def _service(customer, stands_in_for: str, **fields: Any) -> Service:
@@ -71,6 +88,7 @@ def _queued_then_done(page, held: list[int], done_text: str) -> None:
 
 
 def _shots(page, name: str) -> None:
+    """Screenshots at 1280 and 375 px (no sideways scrolling on the phone)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"panels-{name}-1280.png"), full_page=True)
     page.set_viewport_size({"width": 375, "height": 800})
@@ -79,7 +97,7 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_game_server_stop_shows_progress_then_result(page, live_server, customer, held):
+def test_game_server_stop_shows_progress_then_result(page, live_server, customer, held, violations):
     service = _service(customer, "pterodactyl", panel_url=f"{live_server.url}/panel")
     _open(page, live_server, customer, service)
     assert page.get_by_test_id("game-state").inner_text() == "Running"
@@ -92,9 +110,12 @@ def test_game_server_stop_shows_progress_then_result(page, live_server, customer
     assert page.get_by_test_id("action-start").is_visible()
     assert page.evaluate("window.__notReloaded === true")
     _shots(page, "game")
+    assert violations == []  # CSP: no inline script or style, htmx and our scripts from 'self'
 
 
-def test_hosting_new_database_shows_its_password_once(page, live_server, customer, held):
+def test_hosting_new_database_shows_its_password_once(
+    page, live_server, customer, held, violations
+):
     service = _service(customer, "directadmin", domain="ada.example.com")
     _open(page, live_server, customer, service)
     assert "SSL certificates" in page.get_by_test_id("hosting-stats").inner_text()
@@ -114,9 +135,12 @@ def test_hosting_new_database_shows_its_password_once(page, live_server, custome
     page.get_by_test_id("action-create_database").click()
     page.locator('[data-testid="action-status"][data-status="pending"]').wait_for()
     assert len(set(held)) == 2  # a second database, not the first one again
+    assert violations == []
 
 
-def test_support_key_regenerated_after_typed_confirmation(page, live_server, customer, held):
+def test_support_key_regenerated_after_typed_confirmation(
+    page, live_server, customer, held, violations
+):
     service = _service(customer, "support", secrets={"support_key": "SK-DEMO0001"})
     _open(page, live_server, customer, service)
     assert page.get_by_test_id("support-key").inner_text() == "SK-DEMO0001"
@@ -137,3 +161,4 @@ def test_support_key_regenerated_after_typed_confirmation(page, live_server, cus
     assert "SK-DEMO0001" not in page.content()
     assert page.evaluate("window.__notReloaded === true")
     _shots(page, "support")
+    assert violations == []
