@@ -497,6 +497,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("provisioning:service_status", kwargs=_pk("service")),
     Endpoint("provisioning:sandbox_panel", kwargs=_pk("service")),
     Endpoint("provisioning:service_login", "post", kwargs=_pk("service")),
+    Endpoint(
+        "provisioning:site_domain_via_zone",
+        "post",
+        kwargs=_pk("service"),
+        data=lambda w: {"domain": "www.example.test", "click_key": "0" * 32},
+        fields=lambda w: {"domain": strict, "click_key": strict},
+    ),
     Endpoint("provisioning:service_change", kwargs=_pk("service")),
     Endpoint(
         "provisioning:service_change",
