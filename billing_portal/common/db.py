@@ -136,10 +136,14 @@ def fetchone_idempotent(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | No
     try:
         return _fetchone(sql, params)
     except (OperationalError, InterfaceError):
-        if not skipped or connection.is_usable():
-            raise  # the statement failed, not the connection
-        logger.info("database connection found dead by its first statement: reconnecting")
+        if connection.in_atomic_block or connection.is_usable():
+            raise  # the statement failed, not the connection (or a transaction's owner decides)
+        # Dead: closed now, so the next query opens a new connection (as the end of the
+        # request would, and as a rolled-back transaction's exit does).
         connection.close()
+        if not skipped:
+            raise
+        logger.info("database connection found dead by its first statement: reconnecting")
         return _fetchone(sql, params)
 
 

@@ -20,15 +20,30 @@ through `outbox_run_once`, which records it on the row. The row's `headers` trav
 (a request id, for one). Nothing waits for a result: results are ignored
 (CELERY_TASK_IGNORE_RESULT), so publishing never subscribes to the result backend.
 
+Rows marked by their consumer (`outbox_enqueue_with_insert`, webhook processing). Where the
+row is written together with one other row and its publish is on a hot path (a provider's
+webhook acknowledged at the provider's rate), both go in one statement (a CTE: the row's
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id` and the outbox row selected from it), and
+the publish after commit does not mark the row: the task consuming the message marks it
+sent as it starts (`outbox_delivered`), so a request is one statement and one publish. A row
+no one marked is then one the relay cannot tell from a row whose publish never happened:
+after RELAY_GRACE it publishes it again, once (marking it sent then), whether the process
+died before publishing or no worker took the message within the grace (workers down, a
+backlog longer than 30 s). The consumer tolerates the repeat (webhook processing claims the
+event row and skips a handled one), and a backlog costs at most one extra message per row,
+not one per relay pass. A failed publish is still recorded at once (one UPDATE, only then),
+so the relay takes that row without waiting for the grace.
+
 Without a broker (CELERY_TASK_ALWAYS_EAGER, the embedded default and the test suite) the
 task runs in this process right after commit and the row is marked sent.
 
 Which call sites use it. A task goes through the outbox unless a durable row of its own
 already says the work is due and a sweeper queues that row again while it is:
-- outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`,
-  `webhook_event_reprocess`); a batch of emails (the billing run's renewals and reminders)
-  through `outbox_enqueue_many`: one INSERT, and after commit one `common.outbox_relay_ids`
-  message whose worker publishes the rows.
+- outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`
+  through `outbox_enqueue_with_insert`, marked by its consumer; `webhook_event_reprocess`);
+  a batch of emails (the billing run's renewals and reminders) through
+  `outbox_enqueue_many`: one INSERT, and after commit one `common.outbox_relay_ids` message
+  whose worker publishes the rows.
 - published once after commit (`task_publish_on_commit`): provisioning and DNS operations,
   token deliveries and removals: each is an operation row whose sweeper (provisioning/dns
   every 2 min, tokens every 5 min) queues it again while it is pending, so a publish lost to
