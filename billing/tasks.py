@@ -21,6 +21,7 @@ from billing.services import (
     token_removals_sweep,
     webhook_event_process,
 )
+from billing_portal.common.outbox import outbox_delivered
 from billing_portal.common.retry import backoff
 from payments.services import (
     WEBHOOK_MAX_ATTEMPTS,
@@ -73,6 +74,8 @@ DATABASE_BACKOFF = {"base": timedelta(seconds=1), "cap": timedelta(seconds=30)}
 )
 def webhook_event_process_task(self: Task, webhook_event_id: int) -> str | None:
     try:
+        # The acknowledging request does not mark its outbox row sent; the delivery does.
+        outbox_delivered(self.request)
         event = webhook_event_process(webhook_event_id=webhook_event_id)
     except DatabaseError as error:
         wait = backoff(self.request.retries + 1, **DATABASE_BACKOFF)

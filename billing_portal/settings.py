@@ -242,6 +242,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,  # a broker gone without closing the connection
     "max_retries": 0,  # connecting for a publish: once (kombu's default is without end)
 }
+# kombu's Redis transport with one client per channel instead of one per message
+# (billing_portal/common/broker.py); other brokers (memory:// in-process) keep their own.
+CELERY_BROKER_TRANSPORT = (
+    "billing_portal.common.broker:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
+)
 # Separate queues so slow backups never starve panel calls, and neither starves email.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("panels"), Queue("backups"))

@@ -14,10 +14,10 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import OperationalError, connection, models
+from django.db import InterfaceError, OperationalError, connection, models
 from django.db.models import Q, QuerySet
 from psycopg import errors as pg_errors
 
@@ -113,3 +113,41 @@ def nonnegative_check(name: str, *fields: str) -> models.CheckConstraint:
     for field in fields:
         condition &= Q(**{f"{field}__gte": 0})
     return models.CheckConstraint(condition=condition, name=name)
+
+
+def fetchone_idempotent(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """Run one statement that is safe to run twice (an `INSERT ... ON CONFLICT DO NOTHING`)
+    and return its first row, letting the statement be the connection's health check.
+
+    With CONN_HEALTH_CHECKS Django sends a `SELECT 1` before the first query of each request
+    on a persistent connection, a round trip as long as the statement's own. Here that check
+    is skipped and, if the statement then fails because the connection turns out to be dead
+    (the server restarted, an idle timeout), the connection is opened again and the
+    statement run once more: the same protection, paid for only when it is needed. Inside a
+    transaction, or with the check already done, it is an ordinary execute."""
+    skipped = (
+        not connection.in_atomic_block
+        and connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+    )
+    if skipped:
+        connection.health_check_done = True
+    try:
+        return _fetchone(sql, params)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block or connection.is_usable():
+            raise  # the statement failed, not the connection (or a transaction's owner decides)
+        # Dead: closed now, so the next query opens a new connection (as the end of the
+        # request would, and as a rolled-back transaction's exit does).
+        connection.close()
+        if not skipped:
+            raise
+        logger.info("database connection found dead by its first statement: reconnecting")
+        return _fetchone(sql, params)
+
+
+def _fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()

@@ -20,15 +20,30 @@ through `outbox_run_once`, which records it on the row. The row's `headers` trav
 (a request id, for one). Nothing waits for a result: results are ignored
 (CELERY_TASK_IGNORE_RESULT), so publishing never subscribes to the result backend.
 
+Rows marked by their consumer (`outbox_enqueue_with_insert`, webhook processing). Where the
+row is written together with one other row and its publish is on a hot path (a provider's
+webhook acknowledged at the provider's rate), both go in one statement (a CTE: the row's
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id` and the outbox row selected from it), and
+the publish after commit does not mark the row: the task consuming the message marks it
+sent as it starts (`outbox_delivered`), so a request is one statement and one publish. A row
+no one marked is then one the relay cannot tell from a row whose publish never happened:
+after RELAY_GRACE it publishes it again, once (marking it sent then), whether the process
+died before publishing or no worker took the message within the grace (workers down, a
+backlog longer than 30 s). The consumer tolerates the repeat (webhook processing claims the
+event row and skips a handled one), and a backlog costs at most one extra message per row,
+not one per relay pass. A failed publish is still recorded at once (one UPDATE, only then),
+so the relay takes that row without waiting for the grace.
+
 Without a broker (CELERY_TASK_ALWAYS_EAGER, the embedded default and the test suite) the
 task runs in this process right after commit and the row is marked sent.
 
 Which call sites use it. A task goes through the outbox unless a durable row of its own
 already says the work is due and a sweeper queues that row again while it is:
-- outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`,
-  `webhook_event_reprocess`); a batch of emails (the billing run's renewals and reminders)
-  through `outbox_enqueue_many`: one INSERT, and after commit one `common.outbox_relay_ids`
-  message whose worker publishes the rows.
+- outbox: email (`email_send_on_commit`), webhook processing (`webhook_event_receive`
+  through `outbox_enqueue_with_insert`, marked by its consumer; `webhook_event_reprocess`);
+  a batch of emails (the billing run's renewals and reminders) through
+  `outbox_enqueue_many`: one INSERT, and after commit one `common.outbox_relay_ids` message
+  whose worker publishes the rows.
 - published once after commit (`task_publish_on_commit`): provisioning and DNS operations,
   token deliveries and removals: each is an operation row whose sweeper (provisioning/dns
   every 2 min, tokens every 5 min) queues it again while it is pending, so a publish lost to
@@ -43,7 +58,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,13 +67,13 @@ from typing import Any
 from celery import current_app
 from celery.exceptions import NotRegistered
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from billing_portal.common.context import REQUEST_ID_HEADER, request_id_get
-from billing_portal.common.db import in_batches
+from billing_portal.common.db import fetchone_idempotent, in_batches
 from billing_portal.common.locks import LockKind, lock_first, lock_many
 from billing_portal.common.models import OutboxMessage
 
@@ -112,14 +127,105 @@ def outbox_enqueue(
     return message
 
 
-def _publish_after_commit(message_id: int, message: OutboxMessage | None = None) -> None:
+def outbox_enqueue_with_insert(
+    row: models.Model, *, unique: Sequence[str], task_name: str
+) -> OutboxMessage | None:
+    """Insert `row` unless a row with the same `unique` fields exists and, in the same
+    statement, the outbox message `task_name(row.pk)`, published after commit without
+    marking it sent: its consumer does that (`outbox_delivered`), and until then the relay
+    treats it as a row nobody tried yet (see the module's docstring). Returns the message
+    (and sets `row.pk`), or None when the row existed: then nothing was written.
+
+    On PostgreSQL this is one statement (`WITH row AS (INSERT ... ON CONFLICT DO NOTHING
+    RETURNING id) INSERT INTO outbox ... SELECT ... FROM row`), atomic by itself: called
+    outside a transaction it is one round trip with no BEGIN or COMMIT. Elsewhere (SQLite in
+    development) the ORM writes both in a transaction, a conflict rolling it back."""
+    message = OutboxMessage(
+        task_name=task_name,
+        args=[],  # the row's id, known once it is inserted
+        headers=_request_id_headers(),
+        available_at=timezone.now(),
+    )
+    if connection.vendor == "postgresql":
+        inserted = _insert_with_message(row, unique, message)
+        if inserted is None:
+            return None
+        row.pk, message.pk = inserted
+        row._state.adding, message._state.adding = False, False
+        message.args = [row.pk]
+    else:
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+                message.args = [row.pk]
+                message.save(force_insert=True)
+        except IntegrityError:
+            return None
+    transaction.on_commit(functools.partial(_publish_after_commit, message.pk, message, False))
+    return message
+
+
+def _insert_with_message(
+    row: models.Model, unique: Sequence[str], message: OutboxMessage
+) -> tuple[int, int] | None:
+    """(row id, message id) of the one statement inserting both, or None on a conflict."""
+    sql, row_fields, message_fields = _insert_with_message_sql(type(row), tuple(unique))
+    params = [*_db_values(row, row_fields), *_db_values(message, message_fields)]
+    found = fetchone_idempotent(sql, params)  # ON CONFLICT DO NOTHING: safe to run again
+    return (found[0], found[1]) if found else None
+
+
+@functools.cache
+def _insert_with_message_sql(
+    model: type[models.Model], unique: tuple[str, ...]
+) -> tuple[str, list[models.Field], list[models.Field]]:
+    """The statement for `model` (built once per process) and the fields whose values are
+    its parameters, in order: the row's, then the message's (all but its `args`, which are
+    the inserted row's id: a SELECT over the inserted row, so no row means no message)."""
+    meta, outbox = model._meta, OutboxMessage._meta
+    row_fields = [field for field in meta.concrete_fields if not field.primary_key]
+    message_fields = [
+        field for field in outbox.concrete_fields if not field.primary_key and field.name != "args"
+    ]
+    pk, outbox_pk = _quote(meta.pk.column), _quote(outbox.pk.column)
+    row_columns = ", ".join(_quote(field.column) for field in row_fields)
+    message_columns = ", ".join(_quote(field.column) for field in message_fields)
+    conflict = ", ".join(_quote(meta.get_field(name).column) for name in unique)
+    placeholders = ", ".join(["%s"] * len(row_fields))
+    message_values = ", ".join(["%s"] * len(message_fields))
+    sql = (
+        # Identifiers from the models' metadata, quoted; every value is a parameter.
+        f"WITH new_row AS (INSERT INTO {_quote(meta.db_table)} ({row_columns}) "  # noqa: S608
+        f"VALUES ({placeholders}) ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}), "
+        f"new_message AS (INSERT INTO {_quote(outbox.db_table)} "
+        f"({message_columns}, {_quote(outbox.get_field('args').column)}) "
+        f"SELECT {message_values}, jsonb_build_array(new_row.{pk}) FROM new_row "
+        f"RETURNING {outbox_pk}) "
+        f"SELECT new_row.{pk}, new_message.{outbox_pk} FROM new_row, new_message"
+    )
+    return sql, row_fields, message_fields
+
+
+def _db_values(instance: models.Model, fields: list[models.Field]) -> list[Any]:
+    # As the ORM's insert prepares them: each field's pre_save, then its database value
+    # (JSON adapted, datetimes made aware).
+    return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _publish_after_commit(
+    message_id: int, message: OutboxMessage | None = None, mark_sent: bool = True
+) -> None:
     # The change is committed: nothing here may fail the request that made it. A message
     # not published now (broker or database away) is published by the relay.
     try:
         if message is None or not _publish_unlocked_ok(message):
             outbox_relay(ids=[message_id])
         else:
-            _publish_committed(message)
+            _publish_committed(message, mark_sent=mark_sent)
     except Exception:
         logger.exception("outbox message %s: publishing after commit failed", message_id)
 
@@ -135,22 +241,39 @@ def _publish_unlocked_ok(message: OutboxMessage) -> bool:
     )
 
 
-def _publish_committed(message: OutboxMessage) -> None:
+def _publish_committed(message: OutboxMessage, *, mark_sent: bool = True) -> None:
     """Publish the row this transaction just committed from memory, then mark it sent in one
-    UPDATE: no re-select and no lock (a webhook's whole acknowledgement is two inserts, a
-    commit, this publish and this update). The sweep leaves unattempted rows alone for
-    RELAY_GRACE, so it does not publish them at the same moment; a failure is recorded on
-    the row, which the sweep then takes at once."""
-    unsent = OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True)
+    UPDATE (unless its consumer marks it: `outbox_enqueue_with_insert`): no re-select and no
+    lock. The sweep leaves unattempted rows alone for RELAY_GRACE, so it does not publish
+    them at the same moment; a failure is recorded on the row, which the sweep then takes at
+    once."""
     try:
         _publish(message)
     except Exception as error:  # the broker is down, or the task is unknown: the relay's
         logger.warning(
             "outbox message %s (%s) not published: %s", message.pk, message.task_name, error
         )
-        unsent.update(attempts=F("attempts") + 1, last_error=_error_text(error))
+        _unsent(message.pk).update(attempts=F("attempts") + 1, last_error=_error_text(error))
         return
-    unsent.update(attempts=F("attempts") + 1, sent_at=timezone.now(), last_error="")
+    if mark_sent:
+        _unsent(message.pk).update(
+            attempts=F("attempts") + 1, sent_at=timezone.now(), last_error=""
+        )
+
+
+def _unsent(message_id: int) -> models.QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(pk=message_id, sent_at__isnull=True)
+
+
+def outbox_delivered(request: Any) -> None:
+    """Called by the task consuming a message of `outbox_enqueue_with_insert` (its Celery
+    `request`), first thing: the broker delivered it, so mark its row sent (one UPDATE, a
+    no-op for a row already marked) and the relay will not publish it again. Nothing to do
+    in-process (eager mode): the relay marked the row before running the task."""
+    outbox_id = outbox_id_of(request)
+    if outbox_id is None or getattr(request, "is_eager", False):
+        return
+    _unsent(outbox_id).update(attempts=F("attempts") + 1, sent_at=timezone.now(), last_error="")
 
 
 def outbox_relay(*, ids: list[int] | None = None, batch: int = RELAY_BATCH) -> int:

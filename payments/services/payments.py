@@ -32,7 +32,7 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import in_batches, is_transient_conflict, retry_on_conflict
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
-from billing_portal.common.outbox import outbox_enqueue
+from billing_portal.common.outbox import outbox_enqueue, outbox_enqueue_with_insert
 from billing_portal.common.request import RequestMeta
 from credits.models import CreditEntry
 from credits.services import credit_account_lock, credit_add
@@ -398,21 +398,18 @@ class WebhookHandlerFailed(Exception):
 def webhook_event_receive(
     *, provider: str, event_id: str, event_type: str, headers: dict[str, str], body: str
 ) -> tuple[WebhookEvent, bool]:
-    """Store a verified delivery once; (event, False) for a redelivery. Its processing is
-    written to the outbox in the same transaction: both are stored or neither (the provider
-    then retries), and it is published after commit, or by the relay once the broker is back.
-    """
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                provider=provider,
-                event_id=event_id,
-                event_type=event_type,
-                headers=headers,
-                body=body,
-            )
-            outbox_enqueue(WEBHOOK_PROCESS_TASK, [event.pk])
-    except IntegrityError:
+    """Store a verified delivery once; (event, False) for a redelivery, which writes nothing.
+    Its processing is written to the outbox in the same statement: both are stored or
+    neither (the provider then retries). It is published after commit, or by the relay once
+    the broker is back or when no worker took it within the relay's grace; the processing
+    task marks it delivered (`outbox_delivered`), so the request itself never updates it."""
+    event = WebhookEvent(
+        provider=provider, event_id=event_id, event_type=event_type, headers=headers, body=body
+    )
+    message = outbox_enqueue_with_insert(
+        event, unique=("provider", "event_id"), task_name=WEBHOOK_PROCESS_TASK
+    )
+    if message is None:
         return WebhookEvent.objects.get(provider=provider, event_id=event_id), False
     return event, True
 
