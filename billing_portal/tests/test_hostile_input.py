@@ -485,6 +485,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("provisioning:service_status", kwargs=_pk("service")),
     Endpoint("provisioning:sandbox_panel", kwargs=_pk("service")),
     Endpoint("provisioning:service_login", "post", kwargs=_pk("service")),
+    Endpoint(
+        "provisioning:service_auto_backups",
+        "post",
+        kwargs=_pk("service"),
+        data=lambda w: {"enabled": "off"},
+        fields=lambda w: {"enabled": only("on", "off")},
+    ),
     Endpoint("provisioning:service_change", kwargs=_pk("service")),
     Endpoint(
         "provisioning:service_change",

@@ -30,7 +30,7 @@ from dnszones.models import DnsOperation, Zone
 from invoices import services
 from invoices.models import CreditNote, Invoice, UsageRecord
 from payments.models import Payment, WebhookEvent
-from provisioning.models import ProvisioningOperation, Service
+from provisioning.models import AutomaticBackup, ProvisioningOperation, Service
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,10 @@ def _operation():
         status="succeeded",
         request_summary={"kind": "create"},
     )
+
+
+def _automatic_backup():
+    AutomaticBackup.objects.create(service=_service(), slot=date(2026, 5, 1), name="AUTO-1")
 
 
 def _dns_operation():
@@ -188,6 +192,7 @@ BUILDERS = {
     "billing_billingrun": lambda: BillingRun.objects.create(as_of=date(2026, 1, 1)),
     "provisioning_service": _service,
     "provisioning_provisioningoperation": _operation,
+    "provisioning_automaticbackup": _automatic_backup,
     "dns_dnsoperation": _dns_operation,
     "invoices_usagerecord": _usage,
 }
