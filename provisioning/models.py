@@ -466,7 +466,7 @@ class AutomaticBackup(models.Model):
     rotated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-slot", "-id"]
+        ordering = ["-created_at", "-id"]  # the staff list, on its index
         constraints = [
             models.UniqueConstraint(
                 fields=["service", "slot"], name="provisioning_automaticbackup_one_per_slot"

@@ -504,6 +504,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         data=lambda w: {"domain": "www.example.test", "click_key": "0" * 32},
         fields=lambda w: {"domain": strict, "click_key": strict},
     ),
+    Endpoint(
+        "provisioning:service_auto_backups",
+        "post",
+        kwargs=_pk("service"),
+        data=lambda w: {"enabled": "off"},
+        fields=lambda w: {"enabled": only("on", "off")},
+    ),
     Endpoint("provisioning:service_change", kwargs=_pk("service")),
     Endpoint(
         "provisioning:service_change",

@@ -30,7 +30,12 @@ from dnszones.models import DnsOperation, Zone
 from invoices import services
 from invoices.models import CreditNote, Invoice, UsageRecord
 from payments.models import Payment, WebhookEvent
-from provisioning.models import CancellationRequest, ProvisioningOperation, Service
+from provisioning.models import (
+    AutomaticBackup,
+    CancellationRequest,
+    ProvisioningOperation,
+    Service,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +77,10 @@ def _cancellation():
         effective_on=date(2026, 2, 1),
         currency="USD",
     )
+
+
+def _automatic_backup():
+    AutomaticBackup.objects.create(service=_service(), slot=date(2026, 5, 1), name="AUTO-1")
 
 
 def _dns_operation():
@@ -201,6 +210,7 @@ BUILDERS = {
     "provisioning_service": _service,
     "provisioning_provisioningoperation": _operation,
     "provisioning_cancellationrequest": _cancellation,
+    "provisioning_automaticbackup": _automatic_backup,
     "dns_dnsoperation": _dns_operation,
     "invoices_usagerecord": _usage,
 }
