@@ -135,8 +135,27 @@ class SecondFactorCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         code = "".join(self.cleaned_data["code"].split())
-        if not code.isalnum():
+        if not (code.isascii() and code.isalnum()):
             raise ValidationError("Enter the code as shown: letters and digits only.")
+        return code
+
+
+class TotpConfirmForm(forms.Form):
+    """The first code of a new authenticator app: six digits."""
+
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+        help_text="The six-digit code the app shows for this account now.",
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
+            raise ValidationError("Enter the six digits the app shows.")
         return code
 
 

@@ -22,8 +22,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp import devices_for_user
 from django_otp.models import Device
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -84,11 +86,6 @@ def totp_device_for_user(*, user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def totp_pending_device(*, user: User, device_id: int) -> TOTPDevice | None:
-    """The device being set up on the enrolment page, not yet confirmed."""
-    return TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
-
-
 def passkey_list_for_user(*, user: User) -> list[Passkey]:
     return list(Passkey.objects.filter(user=user, confirmed=True))
 
@@ -129,35 +126,51 @@ def totp_secret_text(*, device: TOTPDevice) -> str:
 # --- TOTP enrolment -----------------------------------------------------------------------
 
 
-@transaction.atomic
-def totp_enrol_start(*, user: User) -> TOTPDevice:
-    """A new, unconfirmed TOTP device for the enrolment page (replacing an earlier unconfirmed
-    one); it counts only once a first code confirms it."""
-    user = user_lock(user.pk)
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    device: TOTPDevice = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
-    return device
+def totp_key_new() -> str:
+    """A new TOTP key (hex, 20 random bytes) for the enrolment page; it is kept in the
+    session, and a device is written only once a first code confirms it."""
+    key: str = random_hex(20)
+    return key
+
+
+def totp_setup_device(*, user: User, key: str) -> TOTPDevice:
+    """An unsaved device with `key`, for the enrolment page's QR code and typed secret."""
+    return TOTPDevice(user=user, name=TOTP_NAME, key=key, confirmed=False)
 
 
 @transaction.atomic
 def totp_enrol_confirm(
-    *, user: User, device_id: int, token: str, meta: RequestMeta | None = None
+    *, user: User, key: str, token: str, meta: RequestMeta | None = None
 ) -> tuple[TOTPDevice, list[str]]:
-    """Confirm the pending device with a first code; the user's earlier authenticator app is
-    replaced. Returns the device and, when the user had no recovery codes yet, ten new ones
-    (shown once). Raises SecondFactorError for a wrong code or an unknown device."""
+    """Confirm the key shown on the enrolment page with a first code; the user's earlier
+    authenticator app is replaced. Returns the device and, when the user had no recovery
+    codes yet, ten new ones (shown once). SecondFactorError for a wrong code."""
     user = user_lock(user.pk)
-    device = TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
-    if device is None:
-        raise SecondFactorError("This setup has expired. Start again.")
-    if not device.verify_token(_digits(token)):
+    device = totp_setup_device(user=user, key=key)
+    token = _digits(token)
+    # verify_token saves the device when the code is right.
+    if not (_would_accept(device, token) and device.verify_token(token)):
         raise SecondFactorError("That code is not correct. Check the app's clock and try again.")
-    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _first_recovery_codes(user=user, meta=meta)
     _factor_changed(user=user, action=AccountAudit.SECOND_FACTOR_ENABLED, kind="totp", meta=meta)
     return device, codes
+
+
+def _would_accept(device: Device, token: str) -> bool:
+    """A read-only check first: django-otp's verify_token writes the device's failure count
+    on a wrong code, and a refused code must write nothing (the lockout is axes', counted by
+    the caller). It then accepts the code itself, recording the step used (replay)."""
+    if isinstance(device, StaticDevice):
+        return bool(device.token_set.filter(token=token).exists())
+    if isinstance(device, TOTPDevice):
+        if not (token.isascii() and token.isdigit()):
+            return False
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        return bool(totp.verify(int(token), device.tolerance, device.last_t + 1))
+    return False
 
 
 def _digits(token: str) -> str:
@@ -225,7 +238,7 @@ def second_factor_check(*, user: User, token: str, meta: RequestMeta | None = No
     for device in devices_for_user(user, confirmed=True):
         if isinstance(device, Passkey):
             continue
-        if device.verify_is_allowed()[0] and device.verify_token(token):
+        if _would_accept(device, token) and device.verify_token(token):
             if isinstance(device, StaticDevice):
                 _recovery_code_used(user=user, device=device, meta=meta)
             return device
@@ -489,20 +502,17 @@ def credential_id_text(passkey: Passkey) -> str:
 
 @transaction.atomic
 def totp_device_ensure(*, user: User) -> tuple[TOTPDevice, bool]:
-    """The user's confirmed TOTP device, created (with recovery codes) if they have none;
-    returns it and whether it was created. For seed_demo: the demo staff user has one."""
+    """The user's confirmed TOTP device, created if they have none (recovery codes they make
+    on the security page); returns it and whether it was created. For seed_demo."""
     user = user_lock(user.pk)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is not None:
         return device, False
     device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=True)
-    _first_recovery_codes(user=user, meta=None)
     return device, True
 
 
 def totp_current_code(*, device: TOTPDevice) -> str:
     """The code the device's app shows now (for `manage.py totp_code` on a demo install)."""
-    from django_otp.oath import TOTP
-
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"

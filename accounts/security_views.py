@@ -25,7 +25,7 @@ from django_otp.models import Device
 from accounts import second_factor as sf
 from accounts import session_keys as keys
 from accounts.errors import SecondFactorError
-from accounts.forms import PasskeyNameForm, ReauthForm, SecondFactorCodeForm
+from accounts.forms import PasskeyNameForm, ReauthForm, SecondFactorCodeForm, TotpConfirmForm
 from accounts.models import Passkey, User
 from billing_portal.common.request import RequestMeta
 
@@ -286,21 +286,21 @@ class TotpEnrolView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        device = sf.totp_enrol_start(user=request.user)
-        request.session[keys.TOTP_SETUP] = device.pk
-        return self._render(request, device, SecondFactorCodeForm())
+        key = sf.totp_key_new()
+        request.session[keys.TOTP_SETUP] = key
+        return self._render(request, key, TotpConfirmForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        device_id = request.session.get(keys.TOTP_SETUP)
-        form = SecondFactorCodeForm(request.POST)
-        if not isinstance(device_id, int):
+        key = request.session.get(keys.TOTP_SETUP)
+        if not isinstance(key, str):
             messages.error(request, "This setup has expired. Start again.")
             return redirect("accounts:totp_enrol")
+        form = TotpConfirmForm(request.POST)
         if form.is_valid():
             try:
                 device, codes = sf.totp_enrol_confirm(
                     user=request.user,
-                    device_id=device_id,
+                    key=key,
                     token=form.cleaned_data["code"],
                     meta=RequestMeta.from_request(request),
                 )
@@ -311,14 +311,12 @@ class TotpEnrolView(LoginRequiredMixin, View):
                 _after_enrolment(request, device, codes)
                 messages.success(request, "Your authenticator app is set up.")
                 return HttpResponseRedirect(safe_next(request, reverse("accounts:security")))
-        pending = sf.totp_pending_device(user=request.user, device_id=device_id)
-        if pending is None:
-            return redirect("accounts:totp_enrol")
-        return self._render(request, pending, form, status=400)
+        return self._render(request, key, form, status=400)
 
     def _render(
-        self, request: HttpRequest, device: Any, form: Any, status: int = 200
+        self, request: HttpRequest, key: str, form: TotpConfirmForm, status: int = 200
     ) -> HttpResponse:
+        device = sf.totp_setup_device(user=request.user, key=key)
         context = {
             "form": form,
             "qr_svg": sf.totp_qr_svg(device=device, user=request.user),

@@ -15,8 +15,10 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import second_factor
 from accounts.audit import AccountAudit
 from accounts.models import Passkey
+from accounts.session_keys import TOTP_SETUP
 from accounts.tests.factories import PASSWORD, CustomerFactory, UserFactory
 from accounts.tests.second_factor import totp_code, totp_device
 from billing_portal.common.audit import AuditEvent
@@ -47,6 +49,12 @@ def _verified(client: Client) -> bool:
     return DEVICE_ID_SESSION_KEY in client.session
 
 
+def _setup_code(client: Client, user, *, offset_steps: int = 0) -> str:
+    """The code an app set up from the enrolment page's key shows now."""
+    device = second_factor.totp_setup_device(user=user, key=client.session[TOTP_SETUP])
+    return totp_code(device, offset_steps=offset_steps)
+
+
 # --- Enrolment ----------------------------------------------------------------------------
 
 
@@ -57,16 +65,17 @@ def test_a_customer_enrols_totp_with_a_first_code_and_gets_ten_recovery_codes_on
     page = client.get(ENROL)
     assert page.status_code == 200
     assert b"<svg" in page.content
-    device = TOTPDevice.objects.get(user=customer.user, confirmed=False)
+    assert not TOTPDevice.objects.filter(user=customer.user).exists()  # none until confirmed
     secret = page.context["secret"].replace(" ", "")
     assert secret
     assert secret in page.content.decode().replace(" ", "")
 
-    assert client.post(ENROL, {"code": totp_code(device, offset_steps=10)}).status_code == 400
-    assert not TOTPDevice.objects.filter(user=customer.user, confirmed=True).exists()
+    wrong = _setup_code(client, customer.user, offset_steps=10)
+    assert client.post(ENROL, {"code": wrong}).status_code == 400
+    assert not TOTPDevice.objects.filter(user=customer.user).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(ENROL, {"code": totp_code(device)})
+        response = client.post(ENROL, {"code": _setup_code(client, customer.user)})
     assert response.status_code == 302
     assert response.url == SECURITY
     assert TOTPDevice.objects.get(user=customer.user).confirmed
@@ -87,13 +96,12 @@ def test_a_customer_enrols_totp_with_a_first_code_and_gets_ten_recovery_codes_on
 def test_a_wrong_first_code_leaves_the_factor_off(client, customer):
     client.force_login(customer.user)
     client.get(ENROL)
-    device = TOTPDevice.objects.get(user=customer.user)
-    wrong = totp_code(device, offset_steps=10)
+    wrong = _setup_code(client, customer.user, offset_steps=10)
     response = client.post(ENROL, {"code": wrong})
     assert response.status_code == 400
     assert "not correct" in response.content.decode()
-    device.refresh_from_db()
-    assert not device.confirmed
+    assert not TOTPDevice.objects.filter(user=customer.user).exists()
+    assert client.post(ENROL, {"code": "\u0661\u0662\u0663\u0664\u0665\u0666"}).status_code == 400
 
 
 # --- Login --------------------------------------------------------------------------------
@@ -284,8 +292,7 @@ def test_a_new_staff_user_logging_in_is_sent_to_enrolment(client):
     response = client.get(reverse("admin:index"))
     assert response.url.startswith(SECURITY)
     client.get(ENROL)
-    device = TOTPDevice.objects.get(user=staff)
-    assert client.post(ENROL, {"code": totp_code(device)}).status_code == 302
+    assert client.post(ENROL, {"code": _setup_code(client, staff)}).status_code == 302
     assert client.get(reverse("admin:index")).status_code == 200
 
 

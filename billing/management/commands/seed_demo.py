@@ -47,10 +47,11 @@ class Command(BaseCommand):
             sandbox_seed()
             dns_plans_seed()
             dns_server_seed()
-            self._demo_credit(customer)
+            # Before the credit: the user row locks first in the portal's lock order.
             staff_totp, staff_totp_new = second_factor.totp_device_ensure(
                 user=User.objects.get(email=STAFF_EMAIL)
             )
+            self._demo_credit(customer)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
         self.stdout.write(f"Demo logins ({base}/accounts/login/, staff: {base}/admin/):")
