@@ -65,6 +65,28 @@ def _throttle_counters_per_test(settings) -> None:
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
 
 
+@pytest.fixture(autouse=True)
+def _staff_second_factor_on_force_login(request, monkeypatch) -> None:
+    """Staff must pass a second factor before any admin page (accounts.middleware). Tests that
+    `force_login` a staff user are about something else, so their session is made verified by
+    a TOTP device created on the spot. Tests of the gate itself opt out with
+    `@pytest.mark.real_second_factor`; logins through the login form are never helped."""
+    if request.node.get_closest_marker("real_second_factor"):
+        return
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if user.is_staff:
+            from accounts.tests.second_factor import verify_session
+
+            verify_session(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture
 def customer(db):
     """A verified customer whose password is `factories.PASSWORD`."""

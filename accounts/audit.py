@@ -13,3 +13,7 @@ class AccountAudit(AuditActions):
     PASSWORD_CHANGED = "account.password_changed", "Password changed"
     PASSWORD_RESET_REQUESTED = "account.password_reset_requested", "Password reset requested"
     PROFILE_CHANGED = "account.profile_changed", "Profile changed"
+    SECOND_FACTOR_ENABLED = "account.second_factor_enabled", "Second factor added"
+    SECOND_FACTOR_REMOVED = "account.second_factor_removed", "Second factor removed"
+    RECOVERY_CODES_GENERATED = "account.recovery_codes_generated", "Recovery codes generated"
+    RECOVERY_CODE_USED = "account.recovery_code_used", "Recovery code used"

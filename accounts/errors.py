@@ -18,3 +18,10 @@ class EmailAlreadyRegistered(AccountError):
 class InvalidVerificationLink(AccountError):
     code = "invalid_verification_link"
     default_message = "This verification link is invalid or has expired. Request a new one below."
+
+
+class SecondFactorError(AccountError):
+    """A code, passkey or enrolment step that was refused; the message says why."""
+
+    code = "second_factor_refused"
+    default_message = "The second factor was not accepted."

@@ -112,3 +112,68 @@ class ProfileForm(forms.ModelForm):
                 "tax_id", f"Enter a valid {country} VAT number, for example {prefix}123456789."
             )
         return cleaned
+
+
+class SecondFactorCodeForm(forms.Form):
+    """The code from an authenticator app (six digits) or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "one-time-code",
+                "inputmode": "text",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+            }
+        ),
+        help_text="The six-digit code from your authenticator app, or one of your recovery codes.",
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (code.isascii() and code.isalnum()):
+            raise ValidationError("Enter the code as shown: letters and digits only.")
+        return code
+
+
+class TotpConfirmForm(forms.Form):
+    """The first code of a new authenticator app: six digits."""
+
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+        help_text="The six-digit code the app shows for this account now.",
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
+            raise ValidationError("Enter the six digits the app shows.")
+        return code
+
+
+class ReauthForm(SecondFactorCodeForm):
+    """The password and a current code again, before the second factor is changed."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["password", "code"]
+
+
+class PasskeyNameForm(forms.Form):
+    name = SingleLineCharField(
+        label="Name of this passkey",
+        max_length=64,
+        required=False,
+        help_text="For example the device or password manager that holds it.",
+    )

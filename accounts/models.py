@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_countries.fields import CountryField
+from django_otp.models import Device
 from phonenumber_field.modelfields import PhoneNumberField
 
 
@@ -115,3 +116,20 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.company})" if self.company else self.name
+
+
+class Passkey(Device):
+    """A WebAuthn credential (a passkey) of a user: a second factor after the password, or
+    the first factor on its own ("Sign in with a passkey"). A django-otp device, so a session
+    signed in with one counts as verified (`request.user.is_verified()`); it takes no typed
+    token, so `verify_token` (the Device default) refuses every code."""
+
+    credential_id = models.BinaryField(max_length=1023, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -9,11 +9,16 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
 from accounts import services
+from accounts.second_factor import user_has_second_factor
+from accounts.session_keys import HAS_FACTOR
 from billing_portal.common.request import RequestMeta
 
 
 def _on_login(sender, request, user, **kwargs) -> None:
     services.login_record(user=user, meta=RequestMeta.from_request(request))
+    if request is not None and hasattr(request, "session"):
+        # The second-factor gate reads this on every request instead of asking the database.
+        request.session[HAS_FACTOR] = user_has_second_factor(user=user)
 
 
 def _on_logout(sender, request, user, **kwargs) -> None:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import security_views, views
 
 app_name = "accounts"
 
@@ -33,4 +33,39 @@ urlpatterns = [
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("activity/", views.ActivityListView.as_view(), name="activity_list"),
     path("activity/<int:pk>/", views.ActivityDetailView.as_view(), name="activity_detail"),
+    # The second factor (accounts/security_views.py).
+    path("login/code/", security_views.LoginCodeView.as_view(), name="login_code"),
+    path(
+        "login/passkey/options/",
+        security_views.PasskeyLoginOptionsView.as_view(),
+        name="login_passkey_options",
+    ),
+    path("login/passkey/", security_views.PasskeyLoginView.as_view(), name="login_passkey"),
+    path("security/", security_views.SecurityView.as_view(), name="security"),
+    path("security/confirm/", security_views.ReauthView.as_view(), name="reauth"),
+    path("security/totp/", security_views.TotpEnrolView.as_view(), name="totp_enrol"),
+    path("security/totp/remove/", security_views.TotpRemoveView.as_view(), name="totp_remove"),
+    path(
+        "security/passkeys/options/",
+        security_views.PasskeyRegisterOptionsView.as_view(),
+        name="passkey_register_options",
+    ),
+    path(
+        "security/passkeys/", security_views.PasskeyRegisterView.as_view(), name="passkey_register"
+    ),
+    path(
+        "security/passkeys/<int:pk>/remove/",
+        security_views.PasskeyRemoveView.as_view(),
+        name="passkey_remove",
+    ),
+    path(
+        "security/recovery-codes/",
+        security_views.RecoveryCodesRegenerateView.as_view(),
+        name="recovery_codes_regenerate",
+    ),
+    path(
+        "security/disable/",
+        security_views.SecondFactorDisableView.as_view(),
+        name="second_factor_disable",
+    ),
 ]

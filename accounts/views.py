@@ -4,18 +4,20 @@ activity log. The dashboard, which shows every app's figures, is billing's
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from accounts import services
+from accounts import second_factor, security_views, services
 from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
 from accounts.forms import EmailForm, LoginForm, ProfileForm, RegistrationForm
 from accounts.mixins import CustomerRequiredMixin
@@ -94,9 +96,41 @@ class ResendVerificationView(FormView):
 
 @method_decorator(throttled("login", field="username"), name="post")
 class LoginView(auth_views.LoginView):
+    """The password; a user with a second factor is then asked for it (LoginCodeView) and is
+    logged in only once it is accepted. A user without one is logged in here (staff, and
+    customers where it is required, are then sent to enrolment by SecondFactorMiddleware)."""
+
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: LoginForm) -> HttpResponse:
+        user = form.get_user()
+        if not second_factor.user_has_second_factor(user=user):
+            return super().form_valid(form)
+        security_views.pending_start(self.request, user)
+        target = reverse("accounts:login_code")
+        next_url = self.get_redirect_url()
+        return HttpResponseRedirect(
+            f"{target}?{urlencode({'next': next_url})}" if next_url else target
+        )
+
+
+class AdminLoginView(LoginView):
+    """The admin's login (admin.site.login): the same two steps, back to the admin after.
+    A signed-in user who is not staff sees the form (to log in as someone else) rather than
+    being sent back to the admin, which would send them here again."""
+
+    redirect_authenticated_user = False
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user = request.user
+        if request.method == "GET" and user.is_active and user.is_staff:
+            return redirect("admin:index")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("admin:index")
 
 
 @method_decorator(throttled("password_reset", field="email"), name="post")

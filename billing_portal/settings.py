@@ -104,6 +104,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "phonenumber_field",
     "rest_framework",
+    # Second factor: TOTP devices and single-use recovery codes (accounts owns the flows).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Ours
     "billing_portal.common",
     "accounts",
@@ -128,6 +132,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: marks the session's user verified by a second factor, then
+    # sends staff (and customers, where required) without one to the code or enrolment page.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "billing_portal.common.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -426,6 +434,22 @@ AXES_USERNAME_FORM_FIELD = "username"
 # Number of reverse proxies in front of the portal: the client is the N-th address from the
 # right of X-Forwarded-For (billing_portal.common.request.client_ip); 0 means REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Second factor (accounts/second_factor.py): staff always need one; this requires it of
+# customers as well (they are sent to enrolment after their password).
+OTP_REQUIRED_FOR_CUSTOMERS = env.bool("OTP_REQUIRED_FOR_CUSTOMERS", default=False)
+# Disabling the second factor asks for the password and a current code again unless both
+# were given this many seconds ago or less.
+SECOND_FACTOR_REAUTH_SECONDS = env.int("SECOND_FACTOR_REAUTH_SECONDS", default=300)
+# A password accepted at login waits this long for its second factor.
+SECOND_FACTOR_PENDING_SECONDS = env.int("SECOND_FACTOR_PENDING_SECONDS", default=300)
+# The name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default=PORTAL_NAME)
+# Passkeys (WebAuthn): the relying party id (a domain, never an IP address) and the origins
+# the browser may report; empty means the host and origin of the request (its Host header
+# is checked against ALLOWED_HOSTS first).
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[])
 
 # Throttles on the forms that send email or check a password (billing_portal/common/
 # throttle.py): per submitted address and per client IP, as django-ratelimit rates

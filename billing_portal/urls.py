@@ -4,14 +4,18 @@ for operators `/metrics` and `/admin/status/`."""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.module_loading import import_string
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from billing_portal.common.throttle import throttled
 from billing_portal.common.views import healthz
 
 admin.site.site_header = admin.site.site_title = "Billing portal staff"
-# The staff login counts against the same limits as the client area's.
-admin.site.login = throttled("login", field="username")(admin.site.login)
+# The staff login is the client area's two-step login (password, then the second factor),
+# counted against the same limits.
+admin.site.login = throttled("login", field="username")(
+    import_string("accounts.views.AdminLoginView").as_view()
+)
 handler400 = "billing_portal.common.views.bad_request"  # 403, 404, 500: Django's own handlers
 
 api_v1 = [

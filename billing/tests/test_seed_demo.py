@@ -146,3 +146,19 @@ def test_seed_demo_brings_an_older_demo_database_up_to_date():
     assert vps.description
     assert (vps.module, vps.module_settings["stands_in_for"]) == ("sandbox", "virtfusion")
     assert credit_balance(customer=customer, currency="USD") == Money(1000, "USD")
+
+
+def test_seed_demo_gives_the_staff_user_a_totp_device_and_prints_its_key(settings):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts import second_factor
+
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    device = TOTPDevice.objects.get(user__email=STAFF_EMAIL, confirmed=True)
+    key = second_factor.totp_secret_text(device=device).replace(" ", "")
+    assert key in out.getvalue()
+    assert f"manage.py totp_code {STAFF_EMAIL}" in out.getvalue()
+    call_command("seed_demo", stdout=StringIO())
+    assert TOTPDevice.objects.filter(user__email=STAFF_EMAIL).count() == 1

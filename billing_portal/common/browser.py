@@ -7,7 +7,7 @@ screenshot in test-artifacts/<test name>.png.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,10 +65,30 @@ def page(browser, request) -> Iterator:
     context.close()
 
 
-def browser_log_in(page, base_url: str, *, email: str, password: str) -> None:
-    """Log in through the login page and wait for the dashboard."""
-    page.goto(f"{base_url}/accounts/login/")
+def browser_log_in(
+    page,
+    base_url: str,
+    *,
+    email: str,
+    password: str,
+    code: Callable[[], str] | None = None,
+    path: str = "/accounts/login/",
+    lands_on: str = "/",
+) -> None:
+    """Log in through the login page (`path`; the admin's is /admin/login/) and wait for
+    `lands_on`. A user with a second factor then gets the code prompt: `code` gives the
+    code to type (for staff, e.g. `accounts.tests.second_factor.totp_code` of a device).
+    """
+    page.goto(f"{base_url}{path}")
     page.locator("#id_username").fill(email)
     page.locator("#id_password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/")
+    if code is not None:
+        browser_enter_code(page, code())
+    page.wait_for_url(f"{base_url}{lands_on}")
+
+
+def browser_enter_code(page, code: str) -> None:
+    """On the second-factor prompt: type the code and submit it."""
+    page.locator("#id_code").fill(code)
+    page.get_by_role("button", name="Verify").click()

@@ -36,6 +36,10 @@ STORED_ACTIONS = {
         "account.password_changed",
         "account.password_reset_requested",
         "account.profile_changed",
+        "account.second_factor_enabled",
+        "account.second_factor_removed",
+        "account.recovery_codes_generated",
+        "account.recovery_code_used",
     ],
     "catalogue": [
         "order.placed",

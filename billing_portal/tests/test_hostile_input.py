@@ -36,6 +36,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
 from billing import services as billing_services
@@ -198,6 +199,15 @@ def _profile(w: SimpleNamespace) -> dict:
     }
 
 
+def _password_accepted(client: Client, w: SimpleNamespace) -> None:
+    """The customer has an authenticator app and their password was just accepted: the code
+    prompt is next (rolled back with the case)."""
+    TOTPDevice.objects.create(user=w.customer.user, name="App", confirmed=True)
+    client.post(
+        reverse("accounts:login"), {"username": w.customer.user.email, "password": PASSWORD}
+    )
+
+
 def _reset_session(client: Client, w: SimpleNamespace) -> None:
     """The reset link puts its token in the session and sends the browser on."""
     client.get(reverse("accounts:password_reset_confirm", args=[w.uid, w.reset_token]))
@@ -324,6 +334,54 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "credit_auto_apply": anything,
         },
     ),
+    # --- accounts: the second factor (accounts/security_views.py) -------------------------
+    Endpoint("accounts:login_code", anonymous=True, fields=lambda w: {"next": strict}),
+    Endpoint(
+        "accounts:login_code",
+        "post",
+        anonymous=True,
+        prepare=_password_accepted,
+        logs=LOGIN_LOGS,
+        data=lambda w: {"code": "000000"},
+        fields=lambda w: {"code": strict, "next": strict, "username": strict, "password": strict},
+        label="after the password",
+    ),
+    Endpoint("accounts:login_passkey_options", "post", anonymous=True),
+    Endpoint(
+        "accounts:login_passkey",
+        "post",
+        anonymous=True,
+        prepare=lambda c, w: c.post(reverse("accounts:login_passkey_options")),
+        fields=lambda w: {"credential": strict},
+    ),
+    Endpoint("accounts:security", fields=lambda w: {"next": strict}),
+    Endpoint("accounts:reauth", fields=lambda w: {"next": strict}),
+    Endpoint(
+        "accounts:reauth",
+        "post",
+        logs=LOGIN_LOGS,
+        data=lambda w: {"password": PASSWORD, "code": "000000"},
+        fields=lambda w: {"password": strict, "code": strict, "next": strict, "username": strict},
+    ),
+    Endpoint("accounts:totp_enrol", fields=lambda w: {"next": strict}),
+    Endpoint(
+        "accounts:totp_enrol",
+        "post",
+        prepare=lambda c, w: c.get(reverse("accounts:totp_enrol")),
+        data=lambda w: {"code": "000000"},
+        fields=lambda w: {"code": strict, "next": strict},
+    ),
+    Endpoint("accounts:totp_remove", "post"),
+    Endpoint("accounts:passkey_register_options", "post"),
+    Endpoint(
+        "accounts:passkey_register",
+        "post",
+        prepare=lambda c, w: c.post(reverse("accounts:passkey_register_options")),
+        fields=lambda w: {"name": strict, "credential": strict},
+    ),
+    Endpoint("accounts:passkey_remove", "post", kwargs=lambda w: {"pk": 10**6}),
+    Endpoint("accounts:recovery_codes_regenerate", "post"),
+    Endpoint("accounts:second_factor_disable", "post"),
     Endpoint("accounts:activity_list", fields=_page()),
     Endpoint("accounts:activity_detail", kwargs=_pk("event")),
     Endpoint("dashboard"),

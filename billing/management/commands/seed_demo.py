@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts import second_factor
 from accounts.models import Customer, User
 from catalogue.demo import catalogue_seed
 from credits.models import CreditEntry
@@ -46,6 +47,10 @@ class Command(BaseCommand):
             sandbox_seed()
             dns_plans_seed()
             dns_server_seed()
+            # Before the credit: the user row locks first in the portal's lock order.
+            staff_totp, staff_totp_new = second_factor.totp_device_ensure(
+                user=User.objects.get(email=STAFF_EMAIL)
+            )
             self._demo_credit(customer)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
@@ -53,6 +58,12 @@ class Command(BaseCommand):
         for email, password in created:
             shown = password or "(unchanged since it was first created)"
             self.stdout.write(f"  {email:<22} {shown}")
+        # Staff need a second factor: the demo staff user's authenticator-app key, to add to
+        # an app, and the command that prints a current code without one.
+        if staff_totp_new or settings.DEBUG:
+            secret = second_factor.totp_secret_text(device=staff_totp).replace(" ", "")
+            self.stdout.write(f"Staff authenticator-app key (TOTP) of {STAFF_EMAIL}: {secret}")
+        self.stdout.write(f"  current code: python manage.py totp_code {STAFF_EMAIL}")
 
     def _user(self, email: str, *, is_staff: bool) -> tuple[str, str | None]:
         user = User.objects.filter(email=email).first()

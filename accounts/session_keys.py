@@ -1,0 +1,14 @@
+"""Session keys of the login and second-factor flows, in one place."""
+
+# Whether the signed-in user had a second factor when the session logged in (True/False).
+HAS_FACTOR = "accounts_has_second_factor"
+# A password accepted and waiting for its second factor: {"user": id, "backend": path, "at": ts}.
+PENDING = "accounts_second_factor_pending"
+# When the password and a code were last confirmed in this session (a timestamp).
+REAUTH_AT = "accounts_reauth_at"
+# The TOTP device being set up, and the WebAuthn challenges waiting for an answer.
+TOTP_SETUP = "accounts_totp_setup"
+PASSKEY_REGISTER_CHALLENGE = "accounts_passkey_register_challenge"
+PASSKEY_LOGIN_CHALLENGE = "accounts_passkey_login_challenge"
+# Recovery codes just generated, shown once on the next page and then dropped.
+NEW_RECOVERY_CODES = "accounts_new_recovery_codes"
