@@ -72,9 +72,8 @@ class CustomerAdmin(AccountsCustomerAdmin):
         if posted and not may_add_note:
             raise PermissionDenied
         form = StaffNoteForm(request.POST if posted else None) if may_add_note else None
-        if posted and form is not None:
-            if form.is_valid() and self._note_added(request, customer, form):
-                return redirect("admin:accounts_customer_summary", customer.pk)
+        if form is not None and form.is_valid() and self._note_added(request, customer, form):
+            return redirect("admin:accounts_customer_summary", customer.pk)
         sections = self._sections(request)
         context = {
             **self.admin_site.each_context(request),

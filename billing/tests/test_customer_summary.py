@@ -46,9 +46,7 @@ def _fill(customer, invoice_factory, n: int) -> None:
     for i in range(n):
         service_on(server, customer=customer, status="active", next_due_date=date(2026, 5, 1))
         invoice = invoice_factory(customer, "20.00")
-        payment_record(
-            invoice_id=invoice.pk, gateway="manual", reference=f"r-{i}", amount=usd("5")
-        )
+        payment_record(invoice_id=invoice.pk, gateway="manual", reference=f"r-{i}", amount=usd("5"))
         AuditEventFactory(customer=customer, action=AccountAudit.PROFILE_CHANGED)
         StaffNoteFactory(customer=customer, pinned=i % 3 == 0)
         _tokens(customer, "delivered", "100")
@@ -116,12 +114,15 @@ def test_the_summary_shows_each_section_with_links_to_the_customers_own_lists(
     response = staff.get(_summary(customer))
     page = response.content.decode()
     # then
-    assert customer.name in page and customer.user.email in page
+    assert customer.name in page
+    assert customer.user.email in page
     summary = response.context["summary"]
     assert [due.amount for due in summary.amounts_due] == [usd("180.00")]  # 12 x (20 - 5)
     assert sorted(str(b) for b in summary.credit_balances) == sorted(["$7.00", "€3.00"])
-    assert summary.tokens.added == Decimal("1200") and summary.tokens.needs_checking == 50
-    assert "1200 added through the portal" in page and "50 need checking" in page
+    assert summary.tokens.added == Decimal("1200")
+    assert summary.tokens.needs_checking == 50
+    assert "1200 added through the portal" in page
+    assert "50 need checking" in page
     pinned = [note.pinned for note in summary.notes.rows]
     assert pinned == sorted(pinned, reverse=True)  # pinned first
     links = response.context["links"]
@@ -131,7 +132,8 @@ def test_the_summary_shows_each_section_with_links_to_the_customers_own_lists(
         listed = staff.get(link)
         assert listed.status_code == 200, name
         rows = listed.context["cl"].result_list
-        assert rows and all(row.customer_id == customer.pk for row in rows), name
+        assert rows, name
+        assert all(row.customer_id == customer.pk for row in rows), name
     unpaid = staff.get(links["invoices"]).context["cl"].result_list
     assert {invoice.status for invoice in unpaid} == {"unpaid"}
 
@@ -196,7 +198,8 @@ def test_tokens_are_shown_to_staff_who_may_view_token_purchases(customer):
 def test_staff_who_may_view_notes_but_not_add_them_get_no_form_and_cannot_post(customer):
     staff = logged_in(staff_user("view_customer", "view_staffnote"))
     page = staff.get(_summary(customer)).content.decode()
-    assert 'id="summary-notes"' in page and "Add note" not in page
+    assert 'id="summary-notes"' in page
+    assert "Add note" not in page
     assert staff.post(_summary(customer), {"body": "Hello"}).status_code == 403
     assert not StaffNote.objects.exists()
 
@@ -220,11 +223,13 @@ def test_customers_cannot_open_the_summary(client, customer):
 def test_staff_add_a_pinned_note_from_the_summary(customer):
     staff = logged_in(staff_user("view_customer", "view_staffnote", "add_staffnote"))
     response = staff.post(_summary(customer), {"body": "Call before renewals", "pinned": "on"})
-    assert response.status_code == 302 and response["Location"] == _summary(customer)
+    assert response.status_code == 302
+    assert response["Location"] == _summary(customer)
     note = StaffNote.objects.get()
     assert (note.customer, note.body, note.pinned) == (customer, "Call before renewals", True)
     page = staff.get(_summary(customer)).content.decode()
-    assert "The note was added." in page and "Call before renewals" in page
+    assert "The note was added." in page
+    assert "Call before renewals" in page
 
 
 @pytest.mark.parametrize(
