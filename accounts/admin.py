@@ -1,24 +1,30 @@
-"""Staff screens for users, customers and login lockouts (the audit log's is the kernel's)."""
+"""Staff screens for users, customers, staff notes and login lockouts (the audit log's is
+the kernel's). The customer summary page reads every app, so billing adds it to the customer
+admin (billing/admin/customers.py)."""
 
 from __future__ import annotations
 
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Customer, User
+from accounts import services
+from accounts.admin_forms import StaffNoteForm
+from accounts.models import Customer, StaffNote, User
 from billing_portal.common.admin import (
     AutocompleteAdminMixin,
     LargeTableAdminMixin,
     currency_filter,
 )
+from billing_portal.common.request import RequestMeta
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -80,6 +86,79 @@ class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdm
     @admin.display(description="country", ordering="country")
     def country_name(self, obj: Customer) -> str:
         return obj.country.name
+
+
+class StaffNoteAdminForm(StaffNoteForm):
+    class Meta(StaffNoteForm.Meta):
+        fields = ("customer", "body", "pinned")
+
+
+@admin.register(StaffNote)
+class StaffNoteAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
+    """Staff notes on customers (most are read and added on the customer's summary page).
+    Every add, edit, pin and delete goes through accounts.services, so each is audited."""
+
+    form = StaffNoteAdminForm
+    list_display = ("excerpt", "customer", "pinned", "author", "created_at", "updated_at")
+    list_filter = ("pinned", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("customer__name", "customer__company", "customer__user__email", "body")
+    list_select_related = ("customer", "author")
+    autocomplete_fields = ("customer",)
+    readonly_fields = ("author", "created_at", "updated_at")
+    actions = ["pin_selected", "unpin_selected"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return ("customer", *fields) if obj is not None else fields  # a note stays on its customer
+
+    @admin.display(description="note")
+    def excerpt(self, obj: StaffNote) -> str:
+        return str(obj)
+
+    def save_model(self, request: HttpRequest, obj: StaffNote, form: ModelForm, change: bool):
+        meta = RequestMeta.from_request(request)
+        data = form.cleaned_data
+        if not change:
+            obj.pk = services.staff_note_add(
+                customer_id=data["customer"].pk,
+                author=request.user,
+                body=data["body"],
+                pinned=data["pinned"],
+                meta=meta,
+            ).pk
+        else:
+            if "body" in form.changed_data:
+                services.staff_note_edit(
+                    note_id=obj.pk, actor=request.user, body=data["body"], meta=meta
+                )
+            if "pinned" in form.changed_data:
+                services.staff_note_pin(
+                    note_id=obj.pk, actor=request.user, pinned=data["pinned"], meta=meta
+                )
+        obj.refresh_from_db()
+
+    def delete_model(self, request: HttpRequest, obj: StaffNote) -> None:
+        meta = RequestMeta.from_request(request)
+        services.staff_note_delete(note_id=obj.pk, actor=request.user, meta=meta)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for note in queryset:
+            self.delete_model(request, note)
+
+    def _pin(self, request: HttpRequest, queryset: QuerySet, *, pinned: bool) -> None:
+        meta = RequestMeta.from_request(request)
+        for note in queryset:
+            services.staff_note_pin(note_id=note.pk, actor=request.user, pinned=pinned, meta=meta)
+        verb = "pinned" if pinned else "unpinned"
+        self.message_user(request, f"{queryset.count()} note(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Pin selected notes", permissions=["change"])
+    def pin_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._pin(request, queryset, pinned=True)
+
+    @admin.action(description="Unpin selected notes", permissions=["change"])
+    def unpin_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._pin(request, queryset, pinned=False)
 
 
 class AccessAttemptAdmin(AxesAccessAttemptAdmin):

@@ -17,3 +17,14 @@ class AccountAudit(AuditActions):
     SECOND_FACTOR_REMOVED = "account.second_factor_removed", "Second factor removed"
     RECOVERY_CODES_GENERATED = "account.recovery_codes_generated", "Recovery codes generated"
     RECOVERY_CODE_USED = "account.recovery_code_used", "Recovery code used"
+
+
+class StaffNoteAudit(AuditActions):
+    """Staff notes on a customer: staff-only, so the customer's activity log leaves this
+    namespace out (accounts.selectors). The note's body is never in the event."""
+
+    NOTE_ADDED = "staff_note.added", "Staff note added"
+    NOTE_EDITED = "staff_note.edited", "Staff note edited"
+    NOTE_PINNED = "staff_note.pinned", "Staff note pinned"
+    NOTE_UNPINNED = "staff_note.unpinned", "Staff note unpinned"
+    NOTE_DELETED = "staff_note.deleted", "Staff note deleted"

@@ -25,3 +25,10 @@ class SecondFactorError(AccountError):
 
     code = "second_factor_refused"
     default_message = "The second factor was not accepted."
+
+
+class StaffNoteRefused(AccountError):
+    """A staff note that cannot be written: empty, too long, or not by staff."""
+
+    code = "staff_note_refused"
+    default_message = "The note was not saved."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import Customer, User
+from accounts.models import Customer, StaffNote, User
 from billing_portal.common.locks import LockKind, lock_first, lock_one
 
 
@@ -20,3 +20,8 @@ def customer_lock(customer_id: int) -> Customer:
 def customer_lock_for_user(user: User) -> Customer | None:
     """The user's customer profile, locked, or None when the user has none yet."""
     return lock_first(Customer.objects.all(), kind=LockKind.CUSTOMER, user=user)
+
+
+def staff_note_lock(note_id: int) -> StaffNote:
+    """A staff note, locked alone while it is edited, pinned or deleted."""
+    return lock_one(StaffNote.objects.all(), kind=LockKind.STAFF_NOTE, pk=note_id)

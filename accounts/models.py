@@ -4,9 +4,14 @@
   unique constraint is case-insensitive in practice.
 - `Customer` is the billing identity of a user: everything a customer owns (services,
   invoices, credit) points here, and client-area selectors scope by it.
+- `StaffNote` is what staff write down about a customer (pinned ones first). Staff only:
+  nothing of the client area or the API reads it, and its audit events are hidden from the
+  customer's activity log (accounts.selectors).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -15,6 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.text import Truncator
 from django_countries.fields import CountryField
 from django_otp.models import Device
 from phonenumber_field.modelfields import PhoneNumberField
@@ -133,3 +139,42 @@ class Passkey(Device):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+NOTE_MAX_LENGTH = 5000
+
+
+class StaffNote(models.Model):
+    """A note staff keep about a customer ("prefers email", "disputed March invoice"),
+    written and changed only through accounts.services (each change audited, the body never
+    copied into the audit log)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="staff_notes")
+    author = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(max_length=NOTE_MAX_LENGTH)
+    pinned = models.BooleanField(default=False, help_text="Pinned notes are shown first.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # a customer's notes, pinned first (the summary page); the staff list, newest first
+            models.Index(
+                fields=["customer", "-pinned", "-created_at", "-id"], name="accounts_note_cust_idx"
+            ),
+            models.Index(fields=["-created_at", "-id"], name="accounts_note_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="accounts_staffnote_body_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return Truncator(self.body).chars(60)
+
+    @property
+    def changed(self) -> bool:
+        """Whether it was edited or (un)pinned after it was written."""
+        return self.updated_at - self.created_at > timedelta(seconds=1)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import Customer, User
+from accounts.models import Customer, StaffNote, User
 from billing_portal.common.audit import AuditEvent
+
+# Audit namespaces about staff work a customer never sees in their activity log.
+STAFF_ONLY_AUDIT_NAMESPACES = ("staff_note",)
 
 
 def customer_get_for_user(*, user: User) -> Customer | None:
@@ -13,5 +16,20 @@ def customer_get_for_user(*, user: User) -> Customer | None:
 
 
 def audit_event_list_for_customer(*, customer: Customer) -> QuerySet[AuditEvent]:
+    """The customer's own activity log (client area): their events less staff-only ones."""
+    events = audit_events_about_customer(customer=customer)
+    for namespace in STAFF_ONLY_AUDIT_NAMESPACES:
+        events = events.exclude(action__startswith=f"{namespace}.")
+    return events
+
+
+def audit_events_about_customer(*, customer: Customer) -> QuerySet[AuditEvent]:
+    """Every event about the customer, staff-only ones too: for staff screens only."""
     events = AuditEvent.objects.filter(customer=customer).select_related("actor")
     return events.order_by("-created_at", "-id")
+
+
+def staff_notes_for_customer(*, customer: Customer) -> QuerySet[StaffNote]:
+    """Staff notes on the customer, pinned first, then newest first: for staff screens only."""
+    notes = StaffNote.objects.filter(customer=customer).select_related("author")
+    return notes.order_by("-pinned", "-created_at", "-id")

@@ -1,4 +1,4 @@
-"""Account writes: registration, email verification, passwords and profile.
+"""Account writes: registration, email verification, passwords, profile and staff notes.
 
 Every function here owns its transaction and records an audit event; emails are queued on
 commit so a rolled-back change never sends mail.
@@ -6,6 +6,7 @@ commit so a rolled-back change never sends mail.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib import import_module
 from typing import Any
 
@@ -20,10 +21,10 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts.audit import AccountAudit
-from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
-from accounts.locks import customer_lock_for_user, user_lock
-from accounts.models import Customer, User, normalize_email
+from accounts.audit import AccountAudit, StaffNoteAudit
+from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink, StaffNoteRefused
+from accounts.locks import customer_lock_for_user, staff_note_lock, user_lock
+from accounts.models import NOTE_MAX_LENGTH, Customer, StaffNote, User, normalize_email
 from accounts.tokens import email_verification_token
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
@@ -247,6 +248,112 @@ def customer_profile_update(
         details={"fields": changed, "created": created},
     )
     return customer
+
+
+# --- Staff notes --------------------------------------------------------------------------
+# Staff-only: the permission to add, change or delete notes is the admin's to check; these
+# refuse anyone who is not staff. The body is never copied into an audit event.
+
+# A second identical note from the same author within this span is the first one submitted
+# twice (a double click, a reload of the POST), not a new note.
+NOTE_REPEAT_SECONDS = 60
+
+
+def _note_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise StaffNoteRefused("Write something in the note.")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise StaffNoteRefused(f"A note has at most {NOTE_MAX_LENGTH} characters.")
+    return body
+
+
+def _staff_only(user: User) -> None:
+    if not (user.is_authenticated and user.is_staff):
+        raise StaffNoteRefused("Only staff can keep notes on customers.")
+
+
+def _note_event(
+    action: StaffNoteAudit, note: StaffNote, actor: User, meta: RequestMeta | None
+) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        customer=note.customer,
+        target=note,
+        meta=meta,
+        details={"pinned": note.pinned},
+    )
+
+
+@transaction.atomic
+def staff_note_add(
+    *,
+    customer_id: int,
+    author: User,
+    body: str,
+    pinned: bool = False,
+    meta: RequestMeta | None = None,
+) -> StaffNote:
+    """Add a note on a customer (Customer.DoesNotExist for an unknown one). The same note
+    sent again by its author at once is returned, not added twice."""
+    _staff_only(author)
+    body = _note_body(body)
+    customer = Customer.objects.get(pk=customer_id)
+    since = timezone.now() - timedelta(seconds=NOTE_REPEAT_SECONDS)
+    repeat = StaffNote.objects.filter(
+        customer=customer, author=author, body=body, created_at__gte=since
+    ).first()
+    if repeat is not None:
+        return repeat
+    note = StaffNote.objects.create(customer=customer, author=author, body=body, pinned=pinned)
+    _note_event(StaffNoteAudit.NOTE_ADDED, note, author, meta)
+    return note
+
+
+@transaction.atomic
+def staff_note_edit(
+    *, note_id: int, actor: User, body: str, meta: RequestMeta | None = None
+) -> StaffNote:
+    """Replace a note's text (StaffNote.DoesNotExist once it is deleted)."""
+    _staff_only(actor)
+    body = _note_body(body)
+    note = staff_note_lock(note_id)
+    if note.body == body:
+        return note
+    note.body = body
+    note.save(update_fields=["body", "updated_at"])
+    _note_event(StaffNoteAudit.NOTE_EDITED, note, actor, meta)
+    return note
+
+
+@transaction.atomic
+def staff_note_pin(
+    *, note_id: int, actor: User, pinned: bool, meta: RequestMeta | None = None
+) -> StaffNote:
+    """Pin a note (shown first) or unpin it; asking for the state it has changes nothing."""
+    _staff_only(actor)
+    note = staff_note_lock(note_id)
+    if note.pinned == pinned:
+        return note
+    note.pinned = pinned
+    note.save(update_fields=["pinned", "updated_at"])
+    action = StaffNoteAudit.NOTE_PINNED if pinned else StaffNoteAudit.NOTE_UNPINNED
+    _note_event(action, note, actor, meta)
+    return note
+
+
+@transaction.atomic
+def staff_note_delete(*, note_id: int, actor: User, meta: RequestMeta | None = None) -> None:
+    """Delete a note; one already deleted is done already. The audit event keeps which note
+    it was (its id), not what it said."""
+    _staff_only(actor)
+    try:
+        note = staff_note_lock(note_id)
+    except StaffNote.DoesNotExist:
+        return
+    _note_event(StaffNoteAudit.NOTE_DELETED, note, actor, meta)
+    note.delete()
 
 
 # --- Login events (called from auth signal receivers) -------------------------------------

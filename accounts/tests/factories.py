@@ -7,7 +7,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.audit import AccountAudit
-from accounts.models import Customer, User
+from accounts.models import Customer, StaffNote, User
 from billing_portal.common.audit import AuditEvent
 
 PASSWORD = "correct-horse-battery-staple"
@@ -42,3 +42,12 @@ class AuditEventFactory(DjangoModelFactory[AuditEvent]):
     actor_label = factory.LazyAttribute(lambda o: o.customer.user.email)
     action = AccountAudit.LOGIN
     ip_address = "203.0.113.7"
+
+
+class StaffNoteFactory(DjangoModelFactory[StaffNote]):
+    class Meta:
+        model = StaffNote
+
+    customer = factory.SubFactory(CustomerFactory)
+    author = factory.SubFactory(UserFactory, is_staff=True)
+    body = factory.Faker("paragraph")

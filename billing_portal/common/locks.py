@@ -19,7 +19,8 @@ in the same round trip (the credit ledger's append) records that lock with
    is paid into: paying an invoice with credit (then the invoice, then the payment), a
    payment above what is due or buying credit (the overpayment or purchase is credited), a
    refund that takes credit or tokens back, a downgrade credited (then the service).
-6. (free: DNS plans are services now; their allowance is 18 below.)
+6. `staff_note`: a note staff keep on a customer, locked alone to edit, pin or delete it.
+   (DNS plans, which had this place, are services now; their allowance is 18 below.)
 7. `product`, 8. `coupon`: placing an order locks the product (stock) and the coupon (its
    last uses) before it creates the order, services and invoice.
 9. `order`: cancelling a pending order (staff, or dunning when it stays unpaid) locks it,
@@ -89,6 +90,7 @@ class LockKind(IntEnum):
     USER = 30
     CUSTOMER = 40
     CREDIT_ACCOUNT = 50
+    STAFF_NOTE = 60
     PRODUCT = 70
     COUPON = 80
     ORDER = 90

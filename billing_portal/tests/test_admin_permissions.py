@@ -29,8 +29,13 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from accounts.models import StaffNote, User
+from accounts.tests.factories import (
+    AuditEventFactory,
+    CustomerFactory,
+    StaffNoteFactory,
+    UserFactory,
+)
 from billing import services as billing_services
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing.services import payment_record
@@ -253,6 +258,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "axes.AccessFailureLog": lambda: _axes_row(AccessFailureLog),
     "accounts.User": UserFactory,
     "accounts.Customer": CustomerFactory,
+    "accounts.StaffNote": StaffNoteFactory,
     "common.AuditEvent": AuditEventFactory,
     "catalogue.ProductGroup": ProductGroupFactory,
     "catalogue.Product": ProductFactory,
@@ -414,6 +420,16 @@ ACTIONS: dict[tuple[str, str], Case] = {
         "payments.reprocess_webhookevent",
         lambda env: _webhook_event(),
         lambda env: fresh(env.obj).status != "failed",
+    ),
+    ("accounts.StaffNote", "pin_selected"): Case(
+        "accounts.change_staffnote",
+        lambda env: StaffNoteFactory(pinned=False),
+        lambda env: fresh(env.obj).pinned,
+    ),
+    ("accounts.StaffNote", "unpin_selected"): Case(
+        "accounts.change_staffnote",
+        lambda env: StaffNoteFactory(pinned=True),
+        lambda env: not fresh(env.obj).pinned,
     ),
     ("axes.AccessAttempt", "cleanup_expired_attempts"): Case(
         "axes.delete_accessattempt",
@@ -617,6 +633,16 @@ URLS: dict[str, Case] = {
         url=lambda env: reverse("admin:provisioning_cancellationrequest_report"),
         method="get",
         pages=lambda env: [changelist(CancellationRequest)],
+    ),
+    # The summary page itself needs accounts.view_customer (and each section the view
+    # permission of its model: billing/tests/test_customer_summary.py); what it changes is
+    # adding a note, posted to it, which needs accounts.add_staffnote.
+    "accounts_customer_summary": Case(
+        "accounts.add_staffnote",
+        lambda env: CustomerFactory(),
+        lambda env: StaffNote.objects.filter(customer=env.obj).exists(),
+        url=lambda env: reverse("admin:accounts_customer_summary", args=[env.obj.pk]),
+        data=lambda env: {"body": "Asked for a call back on Monday"},
     ),
     "provisioning_service_place": Case(
         "provisioning.provision_service",

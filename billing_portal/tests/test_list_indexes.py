@@ -14,7 +14,11 @@ import pytest
 from django.apps import apps
 from django.db.models import QuerySet
 
-from accounts.selectors import audit_event_list_for_customer
+from accounts.selectors import (
+    audit_event_list_for_customer,
+    audit_events_about_customer,
+    staff_notes_for_customer,
+)
 from accounts.tests.factories import CustomerFactory
 from billing.selectors import token_purchases_for_customer
 from billing_portal.common.testing import index_for_order, order_by_columns, usd
@@ -60,6 +64,12 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
         lambda w: audit_event_list_for_customer(customer=w.c),
         CUSTOMER,
     ),
+    # staff screens (the customer summary): the same per-customer lists, staff-only rows too
+    "audit_events_about_customer": (
+        lambda w: audit_events_about_customer(customer=w.c),
+        CUSTOMER,
+    ),
+    "staff_notes_for_customer": (lambda w: staff_notes_for_customer(customer=w.c), CUSTOMER),
     "service_list_for_customer": (lambda w: service_list_for_customer(customer=w.c), CUSTOMER),
     "service_list_for_customer(status)": (
         lambda w: service_list_for_customer(customer=w.c, status="active"),

@@ -16,7 +16,12 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.models import Customer, User
-from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
+from accounts.tests.factories import (
+    AuditEventFactory,
+    CustomerFactory,
+    StaffNoteFactory,
+    UserFactory,
+)
 from billing import services as billing_services
 from billing.models import BillingRun, TokenPurchase
 from billing_portal.common.admin import LargeTableAdminMixin
@@ -200,6 +205,7 @@ BUILDERS = {
     "payments_webhookevent": _webhook_event,
     "invoices_creditnote": _credit_note,
     "accounts_customer": CustomerFactory,
+    "accounts_staffnote": StaffNoteFactory,
     "accounts_user": UserFactory,
     "common_auditevent": AuditEventFactory,
     "invoices_invoice": _invoice,
@@ -252,6 +258,7 @@ SMALL_LISTS = {
 UNINDEXED_ORDER = {"catalogue_product", "billing_billingrun"}
 # The tables that grow with customers, invoices and events (besides LARGE_TABLES below).
 GROWING = {
+    "accounts_staffnote",
     "billing_tokenpurchase",
     "common_outboxmessage",
     "credits_creditaccount",
