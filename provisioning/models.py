@@ -7,6 +7,8 @@ the billing run and payments move it; `next_due_date` is the first day not yet p
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -437,11 +439,18 @@ class ServiceBackupSetting(models.Model):
         return f"{self.service}: automatic backups {'on' if self.enabled else 'off'}"
 
 
-class AutomaticBackup(models.Model):
-    """One scheduled backup of a service: one row per service and slot (the day, or the
-    week's Monday), so a duplicate task or a second beat never makes a second backup. The
-    panel's backup id tells the portal which of the service's backups are automatic: only
-    these are ever rotated away."""
+def automatic_backup_key() -> str:
+    """The idempotency key of a row written by hand (staff, tests); the due run writes
+    `auto_backup:<service>:<slot>` (see provisioning.services.backups)."""
+    return f"auto_backup:{uuid.uuid4().hex}"
+
+
+class AutomaticBackup(Operation):
+    """One scheduled backup of a service, an outbound operation the kernel runs (claimed,
+    retried with backoff, swept when lost or interrupted, failed with a staff alert): one
+    row per service and slot (the day, or the week's Monday), so a duplicate task or a
+    second beat never makes a second backup. The panel's backup id tells the portal which
+    of the service's backups are automatic: only these are ever rotated away."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting"
@@ -454,15 +463,10 @@ class AutomaticBackup(models.Model):
     slot = models.DateField(help_text="The day (weekly: the Monday) this backup is for.")
     name = models.CharField(max_length=100)
     backup_id = models.CharField("panel's backup id", max_length=100, blank=True)
-    status = models.CharField(
+    status = models.CharField(  # the kernel's states, and `rotated` (deleted to make room)
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, unique=True, default=automatic_backup_key)
     rotated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,7 +4,7 @@ on the `panels` queue (routes in settings)."""
 from celery import shared_task
 from django.core.mail import mail_admins
 
-from provisioning.models import Server
+from provisioning.models import AutomaticBackup, Server
 from provisioning.services import (
     operation_logs_prune,
     operation_run,
@@ -66,4 +66,8 @@ def auto_backups_due_task() -> int:
 
 @shared_task(name="backups.service_backup")
 def auto_backup_task(backup_id: int) -> str:
-    return auto_backup_run(backup_id=backup_id).status
+    """One automatic backup, run by the operation kernel (also its retries' task)."""
+    try:
+        return auto_backup_run(backup_id=backup_id).status
+    except AutomaticBackup.DoesNotExist:
+        return "gone"  # its service was deleted meanwhile, and the row with it

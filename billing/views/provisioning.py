@@ -26,7 +26,6 @@ from provisioning.selectors import (
     service_get_for_customer,
     service_list_for_customer,
     service_operation_for_customer,
-    service_recent_actions,
     site_plan_for,
 )
 from provisioning.services import (
@@ -35,7 +34,7 @@ from provisioning.services import (
     service_login_url,
     service_option_quantities,
 )
-from provisioning.services.actions import service_page_context
+from provisioning.services.actions import service_page_context, service_recent_actions_shown
 
 
 class ServiceListView(CustomerRequiredMixin, ListView):
@@ -100,7 +99,7 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         if str(context.get("self_service_template", "")).endswith("/wordpress.html"):
             # its custom domains can be set up through these zones in one click
             context["site_dns_zones"] = site_zone_names(customer=self.customer)
-        context["recent_actions"] = service_recent_actions(service=service)
+        context["recent_actions"] = service_recent_actions_shown(service=service)
         context["watched"] = self._watched_operation(service)
         return context
 

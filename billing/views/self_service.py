@@ -22,6 +22,7 @@ from provisioning.models import ProvisioningOperation, Service
 from provisioning.selectors import service_operation_for_customer
 from provisioning.services.actions import (
     ActionRefused,
+    action_label,
     action_of,
     action_secret_take,
     customer_error_message,
@@ -100,7 +101,7 @@ def operation_context(operation: Op) -> dict:
     final = operation.status in FINAL
     context = {
         "operation": operation,
-        "label": spec.label if spec else operation.get_kind_display(),
+        "label": action_label(operation),
         "final": final,
         "poll_seconds": POLL_SECONDS,
         "done_message": spec.done_message if spec else "Done.",

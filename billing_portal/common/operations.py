@@ -14,12 +14,15 @@ that decides it; a task queued on commit runs it through `operation_run`:
    `max_attempts`; a permanent one, or the last attempt, fails the operation and staff
    are alerted by mail (once: a failed operation is never run again by itself). When the
    remote side may have applied a call that is not safe to repeat (`idempotent=False`), it
-   is neither retried nor failed: it waits in `uncertain` for staff to check;
+   is neither retried nor failed: it waits in `uncertain` for staff to check. A call
+   whose worker died on every attempt fails when it comes back past `max_attempts`;
 5. sweep (every few minutes, `operations_sweep`): pending operations whose message was lost
-   are returned for queueing; running ones left by a killed worker are run again if the
-   call is safe to repeat, else treated as a call that may have applied. Its queries are
-   a constant number per batch, however many operations are due (the rows are selected,
-   put back and marked together, never one by one).
+   (still waiting `lost_grace` after their time) are returned for queueing and leased for
+   another `lost_grace`, so a long queue is not queued again at every sweep; running ones
+   left by a killed worker are run again if the call is safe to repeat, else treated as a
+   call that may have applied. Its queries are a constant number per batch, however many
+   operations are due (the rows are selected, put back and marked together, never one by
+   one).
 
 A concrete kind supplies only an `OperationKind`: its model and task, its call, its success
 effect and its messages (with optional status names, when its model's differ).
@@ -35,7 +38,7 @@ from typing import Any, Generic, TypeVar
 
 from django.core.mail import mail_admins
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -153,6 +156,15 @@ def operation_run(
     operation = operation_claim(kind, operation_id, now)
     if operation is None:
         return kind.model.objects.get(pk=operation_id)
+    if operation.attempts > kind.max_attempts:
+        # Only a call whose worker died each time (put back by the sweep) comes back this
+        # often: every other attempt recorded its outcome, and the last one failed it.
+        stopped = ExternalServiceError(
+            f"Interrupted {operation.attempts - 1} times (the worker stopped during the call).",
+            retryable=False,
+        )
+        with transaction.atomic():
+            return _record_failure(kind, operation.pk, stopped, now)
     try:
         result = kind.call(operation)
     except ExternalServiceError as error:
@@ -225,33 +237,43 @@ def operations_sweep(kind: OperationKind, *, now: datetime | None = None) -> lis
     again, or uncertain when the call is not safe to repeat) and return those to run with
     the pending ones overdue by `lost_grace` (a lost message), for the caller to queue."""
     now = now or timezone.now()
-    interrupted = list(
+    stale = (
         kind.model.objects.filter(status=kind.running)
         # a row set running by hand has no started_at: its age counts from its creation
         .alias(since=Coalesce("started_at", "created_at"))
         .filter(since__lt=now - kind.running_timeout)
-        .values_list("pk", flat=True)
     )
-    put_back, unsafe = _split_repeatable(kind, interrupted)
+    put_back, unsafe = _interrupted(kind, stale)
     if put_back:
         kind.model.objects.filter(pk__in=put_back, status=kind.running).update(
             status=kind.pending, next_attempt_at=now, last_error=kind.interrupted_message
         )
     for start in range(0, len(unsafe), SWEEP_BATCH):
         _interrupted_uncertain(kind, unsafe[start : start + SWEEP_BATCH], now)
-    overdue = kind.model.objects.filter(status=kind.pending).filter(
-        Q(next_attempt_at__lte=now - kind.lost_grace) | Q(next_attempt_at__isnull=True)
+    lost = Q(next_attempt_at__lte=now - kind.lost_grace) | Q(next_attempt_at__isnull=True)
+    overdue = list(
+        kind.model.objects.filter(lost, status=kind.pending).values_list("pk", flat=True)
     )
-    return sorted(set(put_back) | set(overdue.values_list("pk", flat=True)))
+    if overdue:
+        # Leased: handed out again only if still waiting `lost_grace` from now (a long
+        # queue is not queued again at every sweep). Rows a worker took meanwhile stay.
+        kind.model.objects.filter(lost, pk__in=overdue, status=kind.pending).update(
+            next_attempt_at=now
+        )
+    return sorted(set(put_back) | set(overdue))
 
 
-def _split_repeatable(kind: OperationKind, ids: list[int]) -> tuple[list[int], list[int]]:
-    """The interrupted operations safe to send again, and the others."""
+def _interrupted(kind: OperationKind, stale: QuerySet[Any]) -> tuple[list[int], list[int]]:
+    """The ids of the interrupted operations safe to send again, and of the others: in the
+    one query that finds them (a kind deciding per row reads the rows, with `related`)."""
     if kind.repeatable is None:
+        ids = list(stale.values_list("pk", flat=True))
         return (ids, []) if kind.idempotent else ([], ids)
-    rows = kind.model.objects.filter(pk__in=ids) if ids else kind.model.objects.none()
-    safe = {row.pk for row in rows if kind.repeatable(row)}
-    return [i for i in ids if i in safe], [i for i in ids if i not in safe]
+    safe: list[int] = []
+    unsafe: list[int] = []
+    for row in stale.select_related(*kind.related).order_by("pk"):
+        (safe if kind.repeatable(row) else unsafe).append(row.pk)
+    return safe, unsafe
 
 
 def _interrupted_uncertain(

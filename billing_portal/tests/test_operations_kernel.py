@@ -259,6 +259,51 @@ def test_the_sweeper_leaves_an_interrupted_non_idempotent_call_for_staff(
     assert remote.calls == []
 
 
+def test_a_per_row_decision_reads_the_interrupted_rows_in_the_query_that_finds_them(
+    queued, django_assert_num_queries
+):
+    remote = Remote()
+    kind = remote.kind(repeatable=lambda op: op.kind != "delete_zone", uncertain="uncertain")
+    started = timezone.now() - timedelta(minutes=30)
+    safe = [_operation(f"s{n}.test", status="running", started_at=started) for n in range(3)]
+    # find the interrupted rows (read whole), put the safe ones back, look for lost ones
+    with django_assert_num_queries(3):
+        assert operations_sweep(kind) == sorted(op.pk for op in safe)
+    unsafe = _operation("u.test", kind="delete_zone", status="running", started_at=started)
+    again = _operation("r.test", status="running", started_at=started)
+    assert operations_sweep(kind) == [again.pk]
+    unsafe.refresh_from_db()
+    assert unsafe.status == "uncertain"
+
+
+def test_lost_operations_handed_out_by_a_sweep_are_leased_until_the_grace_passes_again(queued):
+    kind = Remote().kind()
+    now = timezone.now()
+    lost = _operation(next_attempt_at=now - timedelta(minutes=5))
+    assert operations_sweep(kind, now=now) == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.next_attempt_at == now  # still due: the queued message runs it
+    assert operations_sweep(kind, now=now + timedelta(minutes=1)) == []  # the next sweep
+    assert operations_sweep(kind, now=now + kind.lost_grace) == [lost.pk]  # lost again
+    assert operation_run(kind, lost.pk, now=now + kind.lost_grace).status == "succeeded"
+
+
+def test_a_call_whose_worker_dies_every_time_fails_after_its_attempts(
+    queued, django_capture_on_commit_callbacks
+):
+    remote = Remote()
+    kind = remote.kind()  # three attempts
+    killed = _operation(status="running", attempts=3, started_at=_later(-60))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert operations_sweep(kind) == [killed.pk]
+        failed = operation_run(kind, killed.pk)
+    assert (failed.status, failed.attempts) == ("failed", 4)
+    assert failed.last_error == "Interrupted 3 times (the worker stopped during the call)."
+    assert remote.calls == []
+    assert remote.failures == [(killed.pk, "failed")]
+    assert [m.subject for m in mail.outbox] == ["[Django] Test operation failed"]
+
+
 def test_staff_requeue_a_failed_operation_from_a_fresh_count(queued):
     remote = Remote(ExternalServiceRejected("refused"))
     kind = remote.kind()

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
@@ -240,7 +241,19 @@ def _header(**parts) -> str:
     return ",".join(f"{key}={value}" for key, value in parts.items())
 
 
-NOW = int(time.time())
+# The signing clock, frozen on a whole second while a case signs and is verified: a header's
+# `t` is whole seconds, so on a running clock "now + 301" truncated could land within the
+# 300 s tolerance of the verifier's later, fractional now (it did, when the clock crossed a
+# second between signing and verifying). Frozen, 301 s is outside and 300 s inside, exactly.
+SIGNING_CLOCK = 1_796_000_000
+
+
+@pytest.fixture
+def frozen_clock():
+    with time_machine.travel(SIGNING_CLOCK, tick=False):
+        yield SIGNING_CLOCK
+
+
 SIGNATURE_CASES = {
     "missing header": lambda body: {},
     "empty header": lambda body: {"HTTP_STRIPE_SIGNATURE": ""},
@@ -257,7 +270,7 @@ SIGNATURE_CASES = {
 
 
 @pytest.mark.parametrize("case", SIGNATURE_CASES)
-def test_bad_signatures_are_refused(client, invoice, case):
+def test_bad_signatures_are_refused(client, invoice, frozen_clock, case):
     body = json.dumps(_good(invoice.pk))
     response = client.post(
         URL, body, content_type="application/json", **SIGNATURE_CASES[case](body)
@@ -265,6 +278,19 @@ def test_bad_signatures_are_refused(client, invoice, case):
     assert response.status_code == 400
     assert WebhookEvent.objects.count() == 0
     assert Payment.objects.count() == 0
+
+
+@pytest.mark.parametrize("offset", [-300, 300], ids=["stale by 300 s", "future by 300 s"])
+def test_a_signature_at_the_tolerance_edge_is_taken(
+    client, invoice, frozen_clock, offset, django_capture_on_commit_callbacks
+):
+    """The other side of the edge the 301 s cases refuse: 300 s either way is still in."""
+    timestamp = frozen_clock + offset
+    response = deliver(
+        client, django_capture_on_commit_callbacks, _good(invoice.pk), timestamp=timestamp
+    )
+    assert response.status_code == 200
+    assert Payment.objects.count() == 1
 
 
 def test_a_tampered_body_is_refused(client, invoice):

@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -39,7 +40,7 @@ from provisioning.audit import ProvisioningAudit
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.locks import provisioning_operation_lock, service_lock
 from provisioning.models import ProvisioningOperation, Service
-from provisioning.selectors import auto_backups_for_service
+from provisioning.selectors import auto_backups_for_service, service_recent_actions
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,35 @@ def action_of(operation: Op) -> Action | None:
     if operation.kind != Op.Kind.ACTION:
         return None
     return actions_for(operation.service).get(str(operation.payload.get("action", "")))
+
+
+def action_label(operation: Op) -> str:
+    """What the customer reads for an operation: its action's label ("Reset to the initial
+    snapshot", not `reset`), the raw name of an action its module no longer offers, or
+    the kind of a lifecycle call."""
+    spec = action_of(operation)
+    if spec is not None:
+        return spec.label
+    if operation.kind == Op.Kind.ACTION:
+        return str(operation.payload.get("action", "")) or operation.get_kind_display()
+    return operation.get_kind_display()
+
+
+@dataclass(frozen=True)
+class RecentAction:
+    """One line of the service page's "Recent actions"."""
+
+    created_at: datetime
+    label: str
+    status: str  # the status's display name
+
+
+def service_recent_actions_shown(*, service: Service) -> list[RecentAction]:
+    """The service's latest customer actions as its page lists them, with their labels."""
+    return [
+        RecentAction(op.created_at, action_label(op), op.get_status_display())
+        for op in service_recent_actions(service=service)
+    ]
 
 
 def action_repeatable(operation: Op) -> bool:

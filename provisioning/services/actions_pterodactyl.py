@@ -6,7 +6,7 @@ page says why and points to the panel link (see provisioning.services.actions)."
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from provisioning.errors import PanelError
 from provisioning.models import Service
@@ -41,41 +41,35 @@ def _power(signal: str) -> Callable[[Panel, Service, Params], None]:
     return call
 
 
-ACTIONS: tuple[Action, ...] = (
+class Power(NamedTuple):
+    """One power signal's button: its label, what the customer reads once it went through,
+    and the word to type first (empty: none)."""
+
+    label: str
+    done_message: str
+    confirm: str = ""
+
+
+# Pterodactyl's power signals, in the buttons' order. Kill ends the process without saving
+# (a world may lose its last minutes): typed.
+POWER: dict[str, Power] = {
+    "start": Power("Start", "The server is starting."),
+    "restart": Power("Restart", "The server is restarting."),
+    "stop": Power("Stop", "The server is stopping."),
+    "kill": Power("Kill", "The server process was killed.", confirm="KILL"),
+}
+
+ACTIONS: tuple[Action, ...] = tuple(
     Action(
-        "start",
-        "Start",
-        _power("start"),
+        signal,
+        power.label,
+        _power(signal),
         clean=_power_allowed,
-        done_message="The server is starting.",
+        confirm=power.confirm,
+        done_message=power.done_message,
         changes=(STATUS,),
-    ),
-    Action(
-        "restart",
-        "Restart",
-        _power("restart"),
-        clean=_power_allowed,
-        done_message="The server is restarting.",
-        changes=(STATUS,),
-    ),
-    Action(
-        "stop",
-        "Stop",
-        _power("stop"),
-        clean=_power_allowed,
-        done_message="The server is stopping.",
-        changes=(STATUS,),
-    ),
-    # Kill ends the process without saving (a world may lose its last minutes): typed.
-    Action(
-        "kill",
-        "Kill",
-        _power("kill"),
-        clean=_power_allowed,
-        confirm="KILL",
-        done_message="The server process was killed.",
-        changes=(STATUS,),
-    ),
+    )
+    for signal, power in POWER.items()
 )
 
 

@@ -1,41 +1,41 @@
 """Automatic (scheduled) backups of customers' services, made through the panel's `Backups`
-capability by tasks on the `backups` queue, never `panels`: a slow backup run never delays a
-provisioning call (provisioning/tests/test_auto_backups_worker.py measures it).
+capability. Each backup is an `AutomaticBackup` row run by the operation kernel
+(`billing_portal.common.operations`, kind `auto_backup_kind()`) as the panel calls are: the
+kernel claims it, retries a temporary failure with backoff (from AUTO_BACKUP_RETRY_MINUTES,
+up to AUTO_BACKUP_MAX_ATTEMPTS), fails it for good with a staff alert, and its sweep hands out
+rows whose message was lost (leased for AUTO_BACKUP_LEASE_MINUTES) and those a dead worker
+left running (after AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES). The task is named `backups.*`, so it
+runs on the `backups` queue, never `panels`: a slow backup run never delays a provisioning
+call (provisioning/tests/test_auto_backups_worker.py measures it).
 
-- `auto_backups_due` (beat, every AUTO_BACKUP_SWEEP_MINUTES): writes one AutomaticBackup row
-  per service due in the current slot (the day, or the week's Monday), in batches; the pair
-  (service, slot) is unique, so two beats or a duplicate message never make a second. It
-  then hands out the rows waiting to run (new ones, retries whose time came, and ones whose
-  message was lost or whose worker died), each leased for AUTO_BACKUP_LEASE_MINUTES so a
-  long queue is not handed out again at every beat.
-- `auto_backup_run(id)`: claims the row (a row already claimed or done is left alone),
-  adopts a backup of the row's name the panel already has (an answer lost earlier) or makes
-  room and creates one. Making room deletes the oldest automatic backups, known by the ids
-  recorded here, while one more would exceed the service's quota (`backup_quota`); a manual
-  backup is never deleted. A temporary failure is tried again with backoff, up to
-  AUTO_BACKUP_MAX_ATTEMPTS; then, or at once for a permanent one, the row fails and staff
-  are told.
+- `auto_backups_due` (beat, every AUTO_BACKUP_SWEEP_MINUTES): writes one row per service due
+  in the current slot (the day, or the week's Monday), in batches; the pair (service, slot)
+  is unique, so two beats or a duplicate message never make a second. It returns the rows
+  it wrote with those the kernel's sweep hands out, each to be queued as one task.
+- The kernel's call (`_call`): a backup of the row's name the panel already has (an answer
+  lost earlier) is adopted; else room is made and one is created. Making room deletes the
+  oldest automatic backups, known by the ids recorded here, while one more would exceed the
+  service's quota (`backup_quota`); a manual backup is never deleted. A service no longer
+  active is skipped (failed, nobody alerted).
 - `service_auto_backups_set`: the customer's toggle, where the product allows it.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import Case, DateField, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import Customer, User
+from billing_portal.common import operations as kernel
 from billing_portal.common.audit import audit_record
 from billing_portal.common.errors import ExternalServiceError
 from billing_portal.common.request import RequestMeta
-from billing_portal.common.retry import backoff
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import PanelError, ProvisioningError
 from provisioning.locks import automatic_backup_lock, service_lock
@@ -47,8 +47,6 @@ from provisioning.models import (
     SitePlan,
 )
 from provisioning.panels.base import Backups
-
-logger = logging.getLogger(__name__)
 
 AB = AutomaticBackup
 Interval = ProductBackupPolicy.Interval
@@ -64,6 +62,13 @@ class BackupQuotaFull(PanelError):
     """No room for an automatic backup without deleting a manual one (never done)."""
 
     code = "backup_quota_full"
+
+
+class BackupSkipped(PanelError):
+    """The service is no longer active (suspended or ended since it was due): nothing to
+    back up, and nobody to alert."""
+
+    code = "backup_skipped"
 
 
 # --- slots and quotas -----------------------------------------------------------------------
@@ -112,11 +117,13 @@ def backup_quota(service: Service) -> BackupQuota:
 
 def auto_backups_due(*, now: datetime | None = None) -> list[int]:
     """Write the rows of services due now and return the ids of the rows to run (each to
-    be queued as one `backups.service_backup` task). A constant number of queries per
+    be queued as one `backups.service_backup` task): those written, and those the kernel's
+    sweep hands out (a lost message, a dead worker). A constant number of queries per
     batch of AUTO_BACKUP_BATCH_SIZE."""
     now = now or timezone.now()
-    _rows_for_due_services(now)
-    return _rows_to_run(now)
+    written = _rows_for_due_services(now)
+    handed_out = kernel.operations_sweep(auto_backup_kind(), now=now)
+    return sorted(set(written) | set(handed_out))
 
 
 def _due_services(now: datetime) -> QuerySet[Service, tuple[int, date]]:
@@ -151,111 +158,84 @@ def _due_services(now: datetime) -> QuerySet[Service, tuple[int, date]]:
     )
 
 
-def _rows_for_due_services(now: datetime) -> None:
+def _rows_for_due_services(now: datetime) -> list[int]:
+    """The ids of the rows written for the services due now."""
     size, after = int(settings.AUTO_BACKUP_BATCH_SIZE), 0
+    written: list[int] = []
     due = _due_services(now)
     while True:
         batch = list(due.filter(pk__gt=after)[:size])
         if not batch:
-            return
+            return written
         AB.objects.bulk_create(
             [
-                AB(service_id=pk, slot=slot, created_at=now, next_attempt_at=now)
+                AB(
+                    service_id=pk,
+                    slot=slot,
+                    idempotency_key=f"auto_backup:{pk}:{slot:%Y%m%d}",
+                    created_at=now,
+                    next_attempt_at=now,
+                )
                 for pk, slot in batch
             ],
-            ignore_conflicts=True,  # a second beat wrote it first: it is that one's
+            ignore_conflicts=True,  # a second beat wrote it first: it is that one's to queue
         )
+        ours = AB.objects.filter(service_id__in=[pk for pk, _ in batch], created_at=now)
+        written += ours.values_list("pk", flat=True)
         if len(batch) < size:
-            return
+            return written
         after = batch[-1][0]
 
 
-def _rows_to_run(now: datetime) -> list[int]:
-    """Rows waiting whose time came (new, a retry, a lost message), and rows left running
-    past AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES (the worker died): leased and returned."""
-    size = int(settings.AUTO_BACKUP_BATCH_SIZE)
-    stale = now - timedelta(minutes=settings.AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES)
-    lease = now + timedelta(minutes=settings.AUTO_BACKUP_LEASE_MINUTES)
-    waiting = Q(status=AB.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=AB.Status.RUNNING, started_at__lte=stale
+# --- one backup: the kernel's kind ----------------------------------------------------------
+
+
+def auto_backup_kind() -> kernel.OperationKind[AutomaticBackup]:
+    """Automatic backups as the kernel runs them, with the settings' numbers as they are
+    now. A backup is safe to repeat (a second attempt adopts the first one's backup)."""
+    return kernel.OperationKind(
+        model=AB,
+        task_name="backups.service_backup",
+        call=_call,
+        on_success=_succeeded,
+        on_failure=_failed,
+        alert=_alert,
+        related=("service__customer",),
+        max_attempts=int(settings.AUTO_BACKUP_MAX_ATTEMPTS),
+        backoff_base=timedelta(minutes=settings.AUTO_BACKUP_RETRY_MINUTES),
+        backoff_cap=timedelta(hours=6),
+        running_timeout=timedelta(minutes=settings.AUTO_BACKUP_RUNNING_TIMEOUT_MINUTES),
+        lost_grace=timedelta(minutes=settings.AUTO_BACKUP_LEASE_MINUTES),
+        interrupted_message="Interrupted (the worker stopped during the backup); run again.",
     )
-    ids: list[int] = []
-    after = 0
-    while True:
-        batch = list(
-            AB.objects.filter(waiting, pk__gt=after)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:size]
-        )
-        if not batch:
-            return ids
-        # Only rows still as selected (a worker may have claimed one meanwhile).
-        AB.objects.filter(waiting, pk__in=batch).update(
-            status=AB.Status.PENDING, next_attempt_at=lease
-        )
-        ids += batch
-        if len(batch) < size:
-            return ids
-        after = batch[-1]
-
-
-# --- one backup -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    row: AutomaticBackup
-    service: Service
 
 
 def auto_backup_run(*, backup_id: int, now: datetime | None = None) -> AutomaticBackup:
-    """Make the row's backup (see the module's docstring); returns the row as it ended."""
+    """Run the row's backup once through the kernel (a row already claimed or done is left
+    alone); returns the row as it ended."""
+    return kernel.operation_run(auto_backup_kind(), backup_id, now=now)
+
+
+def _call(row: AutomaticBackup) -> str:
+    """The kernel's call, outside any transaction: the panel's id of the backup made (or
+    adopted) for the row."""
     from provisioning.services.servers import server_panel
 
-    now = now or timezone.now()
-    claimed = _claim(backup_id, now)
-    if claimed is None:
-        return AB.objects.get(pk=backup_id)
-    row, service = claimed.row, claimed.service
-    assert service.server is not None  # noqa: S101 (checked by the claim)
-    if row.attempts > settings.AUTO_BACKUP_MAX_ATTEMPTS:
-        # Only rows left running come back this often: each try stopped its worker.
-        interrupted = PanelError(
-            f"Interrupted {row.attempts - 1} times (the worker stopped during the backup).",
-            retryable=False,
-        )
-        return _failed(row.pk, interrupted, now)
+    service = Service.objects.select_related("server", "product").get(pk=row.service_id)
+    if service.status != Service.Status.ACTIVE or not service.external_id:
+        raise BackupSkipped("Skipped: the service was no longer active.", retryable=False)
+    if not row.name:  # the same on every attempt: what an attempt made is found by it
+        row.name = auto_backup_name(row)
+        AB.objects.filter(pk=row.pk).update(name=row.name)
     try:
+        if service.server is None:
+            raise PanelError("The service is not placed on any server.", retryable=False)
         panel = server_panel(service.server)
         if not isinstance(panel, Backups):
             raise PanelError("This service's panel cannot make backups.", retryable=False)
-        made = _make(panel, service, row, now)
-    except ExternalServiceError as error:
-        return _failed(row.pk, error, now)
-    return _succeeded(row.pk, made, now)
-
-
-def _claim(backup_id: int, now: datetime) -> _Claimed | None:
-    """Take a waiting row (None when another worker has it or it is done)."""
-    with transaction.atomic():
-        try:
-            row = automatic_backup_lock(backup_id)
-        except AB.DoesNotExist:
-            return None
-        if row.status != AB.Status.PENDING:
-            return None  # a duplicate message, or a second beat's
-        service = Service.objects.select_related("server", "product").get(pk=row.service_id)
-        if service.status != Service.Status.ACTIVE or not service.external_id:
-            # Suspended or ended since it was due: nothing to back up, nobody to alert.
-            row.status, row.finished_at = AB.Status.FAILED, now
-            row.last_error = "Skipped: the service was no longer active."
-            row.save(update_fields=["status", "finished_at", "last_error"])
-            return None
-        row.status, row.started_at = AB.Status.RUNNING, now
-        row.attempts += 1
-        row.name = row.name or auto_backup_name(row)
-        row.save(update_fields=["status", "started_at", "attempts", "name"])
-    return _Claimed(row=row, service=service)
+        return _make(panel, service, row, row.started_at or timezone.now())
+    except (KeyError, ValueError, ProvisioningError) as error:  # set-up or answer: for staff
+        raise PanelError(str(error), retryable=False) from error
 
 
 def _make(panel: Backups, service: Service, row: AutomaticBackup, now: datetime) -> str:
@@ -305,48 +285,32 @@ def _make_room(
         )
 
 
-def _succeeded(backup_id: int, made: str, now: datetime) -> AutomaticBackup:
-    with transaction.atomic():
-        row = automatic_backup_lock(backup_id)
-        row.status, row.backup_id, row.finished_at = AB.Status.SUCCEEDED, made, now
-        row.last_error = ""
-        row.save(update_fields=["status", "backup_id", "finished_at", "last_error"])
-    return row
+def _succeeded(row: AutomaticBackup, made: str, now: datetime) -> None:
+    row.backup_id = made
 
 
-def _failed(backup_id: int, error: ExternalServiceError, now: datetime) -> AutomaticBackup:
-    """Again later (backoff) while the failure is temporary and attempts remain; else failed
-    for good, audited, and staff told."""
-    with transaction.atomic():
-        row = automatic_backup_lock(backup_id)
-        row.last_error = error.message[:2000]
-        if error.retryable and row.attempts < settings.AUTO_BACKUP_MAX_ATTEMPTS:
-            row.status = AB.Status.PENDING
-            row.next_attempt_at = now + backoff(
-                row.attempts,
-                base=timedelta(minutes=settings.AUTO_BACKUP_RETRY_MINUTES),
-                cap=timedelta(hours=6),
-            )
-            row.save(update_fields=["status", "next_attempt_at", "last_error"])
-            return row
-        row.status, row.finished_at = AB.Status.FAILED, now
-        row.save(update_fields=["status", "finished_at", "last_error"])
-        service = Service.objects.select_related("customer").get(pk=row.service_id)
-        audit_record(
-            action=ProvisioningAudit.SERVICE_AUTO_BACKUP_FAILED,
-            customer=service.customer,
-            target=service,
-            details={"backup": row.pk, "attempts": row.attempts, "error": row.last_error},
-        )
-        subject = f"Automatic backup failed: {service}"
-        body = (
-            f"The automatic backup {row.name} of {service} (service {service.pk}) failed after "
-            f"{row.attempts} attempt(s): {row.last_error}\n"
-            "See Provisioning > Automatic backups in the admin."
-        )
-        transaction.on_commit(lambda: mail_admins(subject, body))
-    logger.warning("Automatic backup %s failed: %s", row.pk, row.last_error)
-    return row
+def _failed(row: AutomaticBackup, error: ExternalServiceError) -> None:
+    """Failed for good (the kernel's recording transaction, the row locked): audited, but
+    a skipped one (nothing was wrong)."""
+    if isinstance(error, BackupSkipped):
+        return
+    audit_record(
+        action=ProvisioningAudit.SERVICE_AUTO_BACKUP_FAILED,
+        customer=row.service.customer,
+        target=row.service,
+        details={"backup": row.pk, "attempts": row.attempts, "error": row.last_error},
+    )
+
+
+def _alert(row: AutomaticBackup, error: ExternalServiceError) -> kernel.Alert | None:
+    if isinstance(error, BackupSkipped):
+        return None
+    service = row.service
+    return f"Automatic backup failed: {service}", (
+        f"The automatic backup {row.name} of {service} (service {service.pk}) failed after "
+        f"{row.attempts} attempt(s): {row.last_error}\n"
+        "See Provisioning > Automatic backups in the admin."
+    )
 
 
 # --- the customer's toggle ------------------------------------------------------------------
@@ -392,17 +356,11 @@ def service_auto_backups_set(
 
 def auto_backup_retry(*, backup_id: int, staff: User) -> AutomaticBackup:
     """Staff try a failed automatic backup again (from its first attempt), queued after
-    commit; anything but a failed one is refused."""
-    from provisioning.tasks import auto_backup_task
-
+    commit by the kernel; anything but a failed one is refused."""
     with transaction.atomic():
         row = automatic_backup_lock(backup_id)
         if row.status != AB.Status.FAILED:
             raise AutoBackupsRefused("Only a failed automatic backup can be retried.")
-        row.status, row.attempts = AB.Status.PENDING, 0
-        row.next_attempt_at = timezone.now() + timedelta(minutes=settings.AUTO_BACKUP_LEASE_MINUTES)
-        row.finished_at = None
-        row.save(update_fields=["status", "attempts", "next_attempt_at", "finished_at"])
         service = Service.objects.select_related("customer").get(pk=row.service_id)
         audit_record(
             action=ProvisioningAudit.SERVICE_AUTO_BACKUP_RETRIED,
@@ -411,5 +369,6 @@ def auto_backup_retry(*, backup_id: int, staff: User) -> AutomaticBackup:
             target=service,
             details={"backup": row.pk, "error": row.last_error},
         )
-        transaction.on_commit(lambda: auto_backup_task.delay(backup_id))
+        row.finished_at = None
+        kernel.operation_requeue(auto_backup_kind(), row)
     return row

@@ -191,7 +191,8 @@ PANEL_CALL = kernel.OperationKind(
     on_failure=_failed,
     alert=_alert,
     target_field="service_id",
-    related=("service__customer",),
+    # read along when recording an outcome, and by `repeatable` (the action of the module)
+    related=("service__customer", "service__server", "service__product"),
     # Lifecycle calls adopt or accept what is already done; a customer's reinstall or
     # rollback is not sent twice: a lost answer waits for staff as `uncertain`.
     repeatable=actions.action_repeatable,

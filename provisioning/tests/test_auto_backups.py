@@ -10,6 +10,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from celery import current_app
 from django.conf import settings
 from django.core import mail
@@ -20,7 +21,8 @@ from django.urls import reverse
 
 from accounts.tests.factories import CustomerFactory
 from accounts.tests.helpers import assert_customer_isolation, logged_in, staff_user
-from billing_portal.common.models import AuditEvent
+from billing_portal.common import operations as kernel
+from billing_portal.common.models import AuditEvent, Operation
 from provisioning.errors import PanelError
 from provisioning.models import (
     AutomaticBackup,
@@ -73,10 +75,19 @@ def backed_up(server, *, interval="daily", keep=3, may_disable=True, **fields) -
 
 
 def run_due(now=NOW) -> list[AutomaticBackup]:
-    """What one beat does, the tasks run here: the rows it handed out, as they ended (what
-    each does after commit, e.g. a staff email, done too)."""
-    with TestCase.captureOnCommitCallbacks(execute=True):
+    """What one beat does at `now`, the tasks run here: the rows it handed out, as they
+    ended (what each does after commit, e.g. a staff email, done too; a retry the kernel
+    queues runs then as well, at `now`, so before its time: it does nothing)."""
+    with time_machine.travel(now, tick=False), TestCase.captureOnCommitCallbacks(execute=True):
         return [auto_backup_run(backup_id=pk, now=now) for pk in auto_backups_due(now=now)]
+
+
+def run_retry(row: AutomaticBackup) -> AutomaticBackup:
+    """What the retry message the kernel queued for `row` (with a countdown) does, delivered
+    at its time."""
+    at = row.next_attempt_at
+    with time_machine.travel(at, tick=False), TestCase.captureOnCommitCallbacks(execute=True):
+        return auto_backup_run(backup_id=row.pk, now=at)
 
 
 def creates(panel) -> list[tuple[str, ...]]:
@@ -153,6 +164,7 @@ def test_a_due_backup_is_made_on_the_panel_and_recorded_as_automatic(server, pan
     assert row.name == f"AUTO20261203-{row.pk}"
     assert row.attempts == 1
     assert row.finished_at == NOW
+    assert row.idempotency_key == f"auto_backup:{service.pk}:20261203"
     [backup] = panel.backups[service.external_id]
     assert (backup["id"], backup["name"]) == (row.backup_id, row.name)
     assert creates(panel) == [("backup_create", service.external_id, row.name)]
@@ -240,16 +252,20 @@ def test_temporary_failures_are_retried_with_backoff_then_reported_to_staff(
 
     [row] = run_due()
     assert (row.status, row.attempts) == ("pending", 1)
+    assert AB.objects.get(pk=row.pk).attempts == 1  # its retry, queued, is not due yet
     assert row.next_attempt_at >= NOW + timedelta(minutes=settings.AUTO_BACKUP_RETRY_MINUTES)
     assert auto_backups_due(now=NOW + timedelta(minutes=1)) == []  # not before its time
 
     later = row.next_attempt_at
-    [row] = run_due(later)
+    row = run_retry(row)  # the kernel's retry message, at its time
     assert (row.status, row.attempts) == ("pending", 2)
     assert row.next_attempt_at - later > later - NOW  # the wait doubles
     assert mail.outbox == []
 
-    [row] = run_due(row.next_attempt_at)
+    # This retry's message is lost: the beat hands the row out once its lease has passed.
+    assert auto_backups_due(now=row.next_attempt_at) == []  # its message may still come
+    lost = row.next_attempt_at + timedelta(minutes=settings.AUTO_BACKUP_LEASE_MINUTES)
+    [row] = run_due(lost)
     assert (row.status, row.attempts) == ("failed", 3)
     assert row.last_error == "Panel answered 503: busy 3"
     assert creates(panel) == []
@@ -259,6 +275,27 @@ def test_temporary_failures_are_retried_with_backoff_then_reported_to_staff(
     event = AuditEvent.objects.get(action="service.auto_backup_failed")
     assert event.details["attempts"] == 3
     assert auto_backups_due(now=NOW + timedelta(hours=3)) == []  # not tried again
+
+
+def test_a_backup_is_an_operation_whose_retry_the_kernel_queues_on_the_backups_queue(
+    server, panel, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(
+        kernel,
+        "task_publish_on_commit",
+        lambda name, args, countdown=0: queued.append((name, args, countdown)),
+    )
+    backed_up(server)
+    panel.failures = [PanelError("Panel answered 503: busy", retryable=True)]
+
+    [row] = run_due()
+
+    assert isinstance(row, Operation)
+    assert queued == [
+        ("backups.service_backup", [row.pk], (row.next_attempt_at - NOW).total_seconds())
+    ]
+    assert current_app.amqp.router.route({}, "backups.service_backup")["queue"].name == "backups"
 
 
 def test_a_retry_after_success_of_a_lost_answer_adopts_the_backup_instead_of_a_second(

@@ -468,3 +468,24 @@ def test_customers_reach_only_their_own_sites_actions(client, sandbox_site):
     response = client.post(via_zone, {"click_key": uuid.uuid4().hex, "domain": "a.test"})
     assert response.status_code == 404
     assert len(_ops(sandbox_site)) == 1
+
+
+def test_recent_actions_show_each_actions_label_not_its_name(client, sandbox_site):
+    client.force_login(sandbox_site.customer.user)
+    _act(client, sandbox_site, "create_backup")
+    _act(client, sandbox_site, "reset", confirm="RESET")
+    _act(client, sandbox_site, "proxy", enabled="off")
+    # an action its module no longer offers keeps its recorded name
+    gone = _ops(sandbox_site)[0]
+    Op.objects.filter(pk=gone.pk).update(payload={"action": "defragment", "params": {}})
+
+    page = client.get(reverse("provisioning:service_detail", args=[sandbox_site.pk]))
+    listed = page.content.decode().split('data-testid="recent-actions">')[1].split("</ul>")[0]
+
+    lines = [line.split(" · ")[1:] for line in listed.removeprefix("<li>").split("</li><li>")]
+    lines[-1][-1] = lines[-1][-1].removesuffix("</li>")
+    assert lines == [
+        ["Site traffic", "Succeeded"],
+        ["Reset to the initial snapshot", "Succeeded"],
+        ["defragment", "Succeeded"],
+    ]
