@@ -4,6 +4,7 @@ Admin URLs go by the model's app label, so those keep theirs."""
 
 from billing.admin import (  # noqa: F401 (each registers its admins)
     cancellation,
+    customers,
     invoices,
     payments,
     purchases,

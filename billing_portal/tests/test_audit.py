@@ -40,6 +40,11 @@ STORED_ACTIONS = {
         "account.second_factor_removed",
         "account.recovery_codes_generated",
         "account.recovery_code_used",
+        "account.data_export_requested",
+        "account.data_export_ready",
+        "account.data_export_failed",
+        "account.data_export_downloaded",
+        "account.erased",
     ],
     "catalogue": [
         "order.placed",
