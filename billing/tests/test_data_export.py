@@ -123,8 +123,9 @@ def test_a_customer_asks_for_their_data_and_downloads_the_archive(
     actions = {e["action"] for e in json.loads(archive.read("audit_events.json"))}
     assert {"account.data_export_requested", "invoice.issued"} <= actions
     audited = set(
-        AuditEvent.objects.filter(customer=customer, action__startswith="account.data_export")
-        .values_list("action", flat=True)
+        AuditEvent.objects.filter(
+            customer=customer, action__startswith="account.data_export"
+        ).values_list("action", flat=True)
     )
     assert audited == {
         "account.data_export_requested",
@@ -162,7 +163,8 @@ def test_one_export_at_a_time(client, customer, django_capture_on_commit_callbac
     assert "already being prepared" in response.content.decode()
     assert DataExport.objects.filter(customer=customer).count() == 1
     page = client.get(reverse("accounts:data_export")).content.decode()
-    assert "Queued" in page and 'http-equiv="refresh"' in page
+    assert "Queued" in page
+    assert 'http-equiv="refresh"' in page
 
 
 def test_the_task_builds_an_export_once(customer, django_capture_on_commit_callbacks):
@@ -212,4 +214,5 @@ def test_the_page_needs_a_customer_and_a_login(client, customer):
     assert client.get(page).status_code == 302
     client.force_login(customer.user)
     body = client.get(page).content.decode()
-    assert "No archives yet" in body and "Prepare my archive" in body
+    assert "No archives yet" in body
+    assert "Prepare my archive" in body
