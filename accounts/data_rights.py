@@ -184,23 +184,31 @@ def data_export_downloaded(*, export: DataExport, meta: RequestMeta | None = Non
 # --- The sweep ------------------------------------------------------------------------------
 
 
+PRUNE_BATCH = 1000
+
+
 def data_exports_prune() -> int:
     """Daily: delete the archives whose link expired, and fail builds whose worker died;
-    returns how many archives went. Queries do not grow with the number of exports."""
+    returns how many archives went. Two queries a batch of PRUNE_BATCH, whatever the rows."""
     now = timezone.now()
-    expired = list(
-        DataExport.objects.filter(status=DataExport.Status.READY, expires_at__lte=now).values_list(
-            "pk", "file_name"
+    pruned = 0
+    while True:
+        expired = list(
+            DataExport.objects.filter(status=DataExport.Status.READY, expires_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", "file_name")[:PRUNE_BATCH]
         )
-    )
-    _files_delete([name for _pk, name in expired if name])  # a file gone already is no error
-    DataExport.objects.filter(pk__in=[pk for pk, _name in expired]).update(
-        status=DataExport.Status.EXPIRED, file_name=""
-    )
+        _files_delete([name for _pk, name in expired if name])  # a file gone is no error
+        DataExport.objects.filter(pk__in=[pk for pk, _name in expired]).update(
+            status=DataExport.Status.EXPIRED, file_name=""
+        )
+        pruned += len(expired)
+        if len(expired) < PRUNE_BATCH:
+            break
     DataExport.objects.filter(
         status__in=DataExport.IN_PROGRESS, requested_at__lt=now - BUILD_STALE_AFTER
     ).update(status=DataExport.Status.FAILED, error="The build did not finish.", finished_at=now)
-    return len(expired)
+    return pruned
 
 
 # --- Erasure (the accounts part) ------------------------------------------------------------

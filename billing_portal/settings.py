@@ -47,6 +47,7 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. With DEBUG off the portal refuses to start without it. "
             "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
+    # A development default only: with DEBUG off the check above refuses to start.
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
 # Old keys still accepted for signatures (sessions, reset links) while rotating SECRET_KEY.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
