@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test bench worker beat lint format migrate requirements clean
+.PHONY: help install install-dev run test bench worker beat lint audit format migrate requirements clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ lint: install-dev  ## ruff check, ruff format --check, layer contracts, mypy, ma
 	DEBUG=true $(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+audit: install-dev  ## Known vulnerabilities in the pinned requirements (pip-audit; an unreachable service only warns)
+	$(BIN)/python .ci/pip_audit.py requirements-dev.txt
 
 format: install-dev  ## Format and auto-fix with ruff
 	$(BIN)/ruff format .

@@ -17,6 +17,11 @@ class AccountAudit(AuditActions):
     SECOND_FACTOR_REMOVED = "account.second_factor_removed", "Second factor removed"
     RECOVERY_CODES_GENERATED = "account.recovery_codes_generated", "Recovery codes generated"
     RECOVERY_CODE_USED = "account.recovery_code_used", "Recovery code used"
+    DATA_EXPORT_REQUESTED = "account.data_export_requested", "Data archive requested"
+    DATA_EXPORT_READY = "account.data_export_ready", "Data archive ready"
+    DATA_EXPORT_FAILED = "account.data_export_failed", "Data archive could not be built"
+    DATA_EXPORT_DOWNLOADED = "account.data_export_downloaded", "Data archive downloaded"
+    CUSTOMER_ERASED = "account.erased", "Personal data erased"
 
 
 class StaffNoteAudit(AuditActions):

@@ -112,9 +112,13 @@ class Customer(models.Model):
     preferred_currency = models.CharField(max_length=3, default=default_currency)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when staff erased the customer's personal data (billing.services.erasure); the
+    # financial records stay, under the anonymised profile.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]  # names repeat: the id makes the order (and pages) total
+        permissions = [("erase_customer", "Can erase a customer's personal data")]
         indexes = [
             models.Index(fields=["company"], name="accounts_customer_company_idx"),
             models.Index(fields=["name", "id"], name="accounts_customer_name_idx"),
@@ -178,3 +182,52 @@ class StaffNote(models.Model):
     def changed(self) -> bool:
         """Whether it was edited or (un)pinned after it was written."""
         return self.updated_at - self.created_at > timedelta(seconds=1)
+
+
+class DataExport(models.Model):
+    """A customer's request for an archive of all their data (profile, services, invoices,
+    payments, ledger, audit events), built by a task and kept for DATA_EXPORT_DAYS in the
+    `data_exports` storage, outside the web root; the link to it is signed and expires with
+    it. The database allows one export in progress per customer (`..._one_in_progress`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        BUILDING = "building", "Being prepared"
+        READY = "ready", "Ready to download"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    IN_PROGRESS = (Status.PENDING, Status.BUILDING)
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)  # in the data_exports storage
+    size = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["customer", "-requested_at", "-id"], name="accounts_dataexport_cust_idx"
+            ),
+            models.Index(fields=["status", "expires_at"], name="accounts_dataexport_exp_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status__in=["pending", "building"]),
+                name="accounts_dataexport_one_in_progress",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Data export {self.pk} ({self.get_status_display()})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in self.IN_PROGRESS

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from accounts.data_rights import data_exports_prune
 from accounts.services import login_logs_prune, sessions_clear_expired
 
 
@@ -15,3 +16,9 @@ def login_logs_prune_task() -> int:
 def sessions_clear_expired_task() -> int:
     """Daily: delete expired sessions (nothing else removes them from the database)."""
     return sessions_clear_expired()
+
+
+@shared_task(name="accounts.data_exports_prune")
+def data_exports_prune_task() -> int:
+    """Daily: delete data archives whose link expired; returns how many went."""
+    return data_exports_prune()

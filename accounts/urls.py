@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import security_views, views
+from accounts import data_views, security_views, views
 
 app_name = "accounts"
 
@@ -33,6 +33,13 @@ urlpatterns = [
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("activity/", views.ActivityListView.as_view(), name="activity_list"),
     path("activity/<int:pk>/", views.ActivityDetailView.as_view(), name="activity_detail"),
+    # Data rights (accounts/data_views.py).
+    path("data/", data_views.DataExportView.as_view(), name="data_export"),
+    path(
+        "data/download/<str:token>/",
+        data_views.DataExportDownloadView.as_view(),
+        name="data_export_download",
+    ),
     # The second factor (accounts/security_views.py).
     path("login/code/", security_views.LoginCodeView.as_view(), name="login_code"),
     path(

@@ -157,7 +157,7 @@ class Server:
             "gunicorn.conf.py",
             "billing_portal.wsgi:application",
         ]
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(  # noqa: S603 (our own gunicorn command line)
             command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 60

@@ -7,12 +7,14 @@ outbox (payments.services.WEBHOOK_PROCESS_TASK) and queued messages call them by
 from datetime import timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
 from billing.services import (
     billing_run,
     billing_run_chunk,
+    data_export_build,
     invoice_charge_off_session,
     payments_reconcile,
     token_purchase_deliver,
@@ -145,3 +147,15 @@ def token_purchases_sweep_task() -> int:
     for token_purchase_id in removals:
         token_purchase_remove_task.delay(token_purchase_id)
     return len(due) + len(removals)
+
+
+# A customer's data archive (billing.services.data_rights): renders every invoice as a PDF.
+EXPORT_LIMITS = {"soft_time_limit": 1500, "time_limit": 1800}
+
+
+@shared_task(name="billing.data_export_build", **EXPORT_LIMITS)
+def data_export_build_task(export_id: int) -> str | None:
+    """Build one queued data export and email its link (a duplicate message does nothing)."""
+    when = timezone.now().strftime("%Y-%m-%d %H:%M")
+    export = data_export_build(export_id=export_id, portal=settings.PORTAL_NAME, when=when)
+    return export.status if export else None

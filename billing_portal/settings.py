@@ -47,6 +47,7 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. With DEBUG off the portal refuses to start without it. "
             "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
+    # A development default only: with DEBUG off the check above refuses to start.
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
 # Old keys still accepted for signatures (sessions, reset links) while rotating SECRET_KEY.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
@@ -276,6 +277,7 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 # Daily clean-up, also run by `manage.py housekeeping`.
 HOUSEKEEPING_TASKS = (
     "accounts.sessions_clear_expired",
+    "accounts.data_exports_prune",
     "accounts.login_logs_prune",
     "payments.webhook_payloads_prune",
     "provisioning.operation_logs_prune",
@@ -695,8 +697,19 @@ SITE_DOMAIN_RESOLVER = env.str("SITE_DOMAIN_RESOLVER", default="")
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Customers' data archives (accounts/data_rights.py): a folder of their own, never under
+# MEDIA_ROOT or the static files, served only through the signed download view. Each
+# archive and its emailed link last DATA_EXPORT_DAYS, then the daily clean-up deletes it.
+DATA_EXPORT_DIR = env.str("DATA_EXPORT_DIR", default=str(BASE_DIR / "private" / "data_exports"))
+DATA_EXPORT_DAYS = env.int("DATA_EXPORT_DAYS", default=7)
+if DATA_EXPORT_DAYS < 1:
+    raise ImproperlyConfigured("DATA_EXPORT_DAYS must be at least 1.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "data_exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_EXPORT_DIR},
+    },
     "staticfiles": {
         # Hashed, compressed files in production (after collectstatic); plain files in dev.
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"

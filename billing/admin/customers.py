@@ -1,10 +1,14 @@
-"""The customer admin with its summary page: profile, services, unpaid invoices, credit and
-token balances, payments, audit events and staff notes on one screen. The page reads every
-app, so billing (the top layer) adds it to accounts' customer admin; everything else of that
-admin (its list, form and buttons, such as acting as the customer) stays accounts'."""
+"""The customer admin: accounts' customer screen with pages that read or change other
+apps, so billing (the top layer) adds them to accounts' customer admin (its admin URLs,
+admin/accounts/customer/..., stay): the summary (profile, services, unpaid invoices, credit
+and token balances, payments, audit events and staff notes on one screen) and the erasure of
+personal data ("Erase personal data": the customer's services end on their panels first and
+saved cards are removed at the gateway, billing.services.data_rights). Everything else of
+that admin (its list, form and buttons, such as acting as the customer) stays accounts'."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
@@ -18,8 +22,10 @@ from accounts import services as account_services
 from accounts.admin import CustomerAdmin as AccountsCustomerAdmin
 from accounts.admin_forms import StaffNoteForm
 from accounts.models import Customer, StaffNote
+from billing import services as billing
 from billing.models import TokenPurchase
 from billing.selectors import customer_summary
+from billing_portal.common.admin import permission_check
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
@@ -42,6 +48,26 @@ SECTION_MODELS: dict[str, type[Model]] = {
 # Extra filters of a section's "all of them" link (beyond the customer).
 SECTION_FILTERS = {"invoices": "&status__exact=unpaid"}
 
+
+class ErasureForm(forms.Form):
+    STEPS = [("end_services", "End their services"), ("erase", "Erase personal data")]
+
+    step = forms.ChoiceField(choices=STEPS, widget=forms.HiddenInput)
+    email = forms.CharField(
+        label="Customer's email", help_text="Type the customer's email address to confirm."
+    )
+
+    def __init__(self, *args, customer: Customer, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+
+    def clean_email(self) -> str:
+        typed = self.cleaned_data["email"].strip().lower()
+        if typed != self.customer.user.email:
+            raise forms.ValidationError("This is not the customer's email address.")
+        return typed
+
+
 if admin.site.is_registered(Customer):
     admin.site.unregister(Customer)
 
@@ -50,6 +76,9 @@ if admin.site.is_registered(Customer):
 class CustomerAdmin(AccountsCustomerAdmin):
     change_form_template = "admin/accounts/customer/change_form.html"
     list_display = (*AccountsCustomerAdmin.list_display, "summary_link")
+    readonly_fields = (*AccountsCustomerAdmin.readonly_fields, "erased_at")
+
+    has_erase_permission = permission_check("accounts.erase_customer")
 
     @admin.display(description="summary")
     def summary_link(self, obj: Customer) -> str:
@@ -57,9 +86,13 @@ class CustomerAdmin(AccountsCustomerAdmin):
         return format_html('<a href="{}">Summary</a>', url)
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.summary_view)
-        summary = path("<int:customer_id>/summary/", view, name="accounts_customer_summary")
-        return [summary, *super().get_urls()]
+        summary = self.admin_site.admin_view(self.summary_view)
+        erase = self.admin_site.admin_view(self.erase_view)
+        return [
+            path("<int:customer_id>/summary/", summary, name="accounts_customer_summary"),
+            path("<int:customer_id>/erase/", erase, name="accounts_customer_erase"),
+            *super().get_urls(),
+        ]
 
     def summary_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
         """GET: the page, for staff who may view customers (each section only for those who
@@ -122,6 +155,44 @@ class CustomerAdmin(AccountsCustomerAdmin):
             url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
             links[name] = f"{url}?customer__id__exact={customer.pk}{SECTION_FILTERS.get(name, '')}"
         return links
+
+    def erase_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        """Confirm, by typing the email, ending the services and then the erasure."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer.objects.select_related("user"), pk=customer_id)
+        form = ErasureForm(request.POST or None, customer=customer)
+        if request.method == "POST" and form.is_valid():
+            try:
+                return self._erase_step(request, customer, form.cleaned_data["step"])
+            except DomainError as error:
+                form.add_error(None, str(error))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase {customer}",
+            "opts": self.model._meta,
+            "original": customer,
+            "customer": customer,
+            "state": billing.customer_erasure_state(customer=customer),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/customer/erase.html", context)
+
+    def _erase_step(self, request: HttpRequest, customer: Customer, step: str) -> HttpResponse:
+        if step == "end_services":
+            ended = billing.customer_services_end(customer=customer, actor=request.user)
+            self.message_user(
+                request,
+                f"{ended} service(s) ended; panel terminations are queued. Erase once the "
+                "panels have confirmed.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:accounts_customer_erase", customer.pk)
+        billing.customer_erase(
+            customer_id=customer.pk, actor=request.user, meta=RequestMeta.from_request(request)
+        )
+        self.message_user(request, "The customer's personal data was erased.", messages.SUCCESS)
+        return redirect("admin:accounts_customer_change", customer.pk)
 
 
 def _address_lines(customer: Customer) -> list[str]:

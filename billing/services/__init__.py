@@ -18,6 +18,15 @@ from billing.services.credit import (
     credit_pay_invoice,
     credit_pay_invoice_if_covered,
 )
+from billing.services.data_rights import (
+    ErasureBlocked,
+    ErasureState,
+    customer_erase,
+    customer_erasure_state,
+    customer_services_end,
+    data_export_archive,
+    data_export_build,
+)
 from billing.services.delivery import purchases_on_invoice_paid
 from billing.services.issuing import invoice_issue, invoice_issued
 from billing.services.ordering import (
@@ -79,6 +88,8 @@ from billing.services.tokens import (
 
 __all__ = [
     "CancellationQuote",
+    "ErasureBlocked",
+    "ErasureState",
     "OrderRequest",
     "PlanChangeStarted",
     "Quote",
@@ -92,6 +103,11 @@ __all__ = [
     "credit_pay_invoice_if_covered",
     "credit_purchase_start",
     "credit_refund_payment",
+    "customer_erase",
+    "customer_erasure_state",
+    "customer_services_end",
+    "data_export_archive",
+    "data_export_build",
     "gateway_event_handle",
     "invoice_apply_payment",
     "invoice_charge_off_session",

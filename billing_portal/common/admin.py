@@ -74,7 +74,7 @@ class EstimatedCountPaginator(Paginator):
             return super().count
         table = connection.ops.quote_name(queryset.model._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(
+            cursor.execute(  # the table name is the model's, quoted; values are parameters
                 "SELECT CASE WHEN c.reltuples >= %s THEN c.reltuples::bigint "  # noqa: S608
                 f"ELSE (SELECT COUNT(*) FROM {table}) END, c.reltuples >= %s "
                 "FROM pg_class c WHERE c.oid = %s::regclass",

@@ -168,6 +168,7 @@ def repository_copy(destination: Path) -> Path:
     `destination`: a checkout of the working tree for commands that write where they run
     (a .env, a database, collected static files)."""
     listed = subprocess.run(
+        # git from PATH, as a developer runs it; fixed arguments, no input.
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
         cwd=ROOT,
         capture_output=True,
@@ -277,6 +278,7 @@ class RedisServer:
             str(self.directory),
         ]
         log = (self.directory / "redis.log").open("a")
+        # Our own command line (redis-server and fixed options), no shell.
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         if not wait_for(self._answers, 10):
             raise RuntimeError(f"redis-server did not start on port {self.port}")

@@ -529,6 +529,14 @@ def _on_its_page(env: Env) -> list[str]:
 
 
 URLS: dict[str, Case] = {
+    "accounts_customer_erase": Case(
+        "accounts.erase_customer",
+        lambda env: CustomerFactory(),
+        lambda env: fresh(env.obj).erased_at is not None,
+        url=lambda env: reverse("admin:accounts_customer_erase", args=[env.obj.pk]),
+        data=lambda env: {"step": "erase", "email": env.obj.user.email},
+        pages=_on_its_page,
+    ),
     "auth_user_password_change": Case(
         "accounts.change_user",
         lambda env: UserFactory(),

@@ -45,6 +45,11 @@ STORED_ACTIONS = {
         "staff_note.pinned",
         "staff_note.unpinned",
         "staff_note.deleted",
+        "account.data_export_requested",
+        "account.data_export_ready",
+        "account.data_export_failed",
+        "account.data_export_downloaded",
+        "account.erased",
     ],
     "catalogue": [
         "order.placed",

@@ -384,6 +384,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("accounts:second_factor_disable", "post"),
     Endpoint("accounts:activity_list", fields=_page()),
     Endpoint("accounts:activity_detail", kwargs=_pk("event")),
+    # --- accounts: data rights (accounts/data_views.py) -----------------------------------
+    Endpoint("accounts:data_export"),
+    Endpoint("accounts:data_export", "post"),
+    Endpoint(
+        "accounts:data_export_download",
+        kwargs=lambda w: {"token": "1:forged:signature"},
+        path=("token",),
+    ),
     Endpoint("dashboard"),
     # --- credits --------------------------------------------------------------------
     Endpoint("credits:overview", fields=_page(kind=strict, tab=strict)),

@@ -33,6 +33,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.models import DataExport
 from accounts.tests.factories import CustomerFactory
 from billing.models import TokenPurchase
 from billing_portal.common.models import OutboxMessage
@@ -342,6 +343,20 @@ def _old_dns_pushes(n: int, context: dict[str, Any]) -> int:
     return n
 
 
+def _expired_data_exports(n: int, context: dict[str, Any]) -> int:
+    customer = CustomerFactory()
+    DataExport.objects.bulk_create(
+        DataExport(
+            customer=customer,
+            status="ready",
+            file_name=f"customer-{customer.pk}/export-gone-{_key('x')}.zip",
+            expires_at=_long_ago(),
+        )
+        for _ in range(n)
+    )
+    return n
+
+
 def _old_outbox_rows(n: int, context: dict[str, Any]) -> int:
     OutboxMessage.objects.bulk_create(
         OutboxMessage(task_name="common.email_send", sent_at=_long_ago(), consumed_at=_long_ago())
@@ -393,6 +408,7 @@ SWEEPS = (
     Sweep("provisioning.operation_logs_prune", _old_operation_logs, counted=int),
     Sweep("dns.operations_prune", _old_dns_pushes, counted=int),
     Sweep("common.outbox_prune", _old_outbox_rows, counted=int),
+    Sweep("accounts.data_exports_prune", _expired_data_exports, counted=int),
 )
 
 # Periodic tasks measured elsewhere, or that do not sweep rows.

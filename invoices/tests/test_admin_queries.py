@@ -368,6 +368,7 @@ def _copy_newest_row(model: type[Model], copies: int, changes: dict[str, str]) -
     values = [changes.get(column, f"t.{connection.ops.quote_name(column)}") for column in columns]
     with connection.cursor() as cursor:
         cursor.execute(
+            # Identifiers from the models' metadata, quoted: no input reaches this SQL.
             f"INSERT INTO {table} ({', '.join(map(connection.ops.quote_name, columns))}) "  # noqa: S608
             f"SELECT {', '.join(values)} FROM {table} t, generate_series(1, %s) g "
             f"WHERE t.id = (SELECT max(id) FROM {table})",

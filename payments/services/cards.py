@@ -149,6 +149,25 @@ def card_remove(*, customer: Customer, method_id: int) -> None:
             successor.save(update_fields=["is_default"])
 
 
+def cards_remove_all(*, customer: Customer) -> int:
+    """Remove every saved card of the customer (their erasure): detached at each provider
+    that offers saved cards, then forgotten. A card whose gateway is no longer enabled is
+    forgotten only (the portal can no longer reach it). Stops at the first provider error,
+    with the cards not yet removed kept, so a retry removes the rest. Returns how many."""
+    methods = list(SavedPaymentMethod.objects.filter(customer=customer).order_by("pk"))
+    for method in methods:
+        gateway = registry.gateway_named_with(method.gateway, SavedCards)
+        if gateway is not None:
+            try:
+                gateway.payment_method_detach(reference=method.reference)
+            except GatewayError as error:
+                raise PaymentsError(
+                    f"The card {method} could not be removed at {method.gateway}; try again."
+                ) from error
+        SavedPaymentMethod.objects.filter(pk=method.pk).delete()
+    return len(methods)
+
+
 def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMethod:
     method = SavedPaymentMethod.objects.get(customer=customer, pk=method_id)
     gateway = _holding(method.gateway, SavedCards)

@@ -22,7 +22,7 @@ LIST_CACHE_SECONDS = 300  # the templates and ISOs offered change rarely
 GB = 1024**3
 # Result keys are shown to the customer as they are (capitalised): so they are words.
 ROOT_PASSWORD = "root password"  # noqa: S105 (a label, not a password)
-VNC_PASSWORD = "VNC password"  # noqa: S105
+VNC_PASSWORD = "VNC password"  # noqa: S105 (a label, not a password)
 
 
 def _controls(panel: Panel) -> VpsControls:
