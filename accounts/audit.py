@@ -17,3 +17,6 @@ class AccountAudit(AuditActions):
     SECOND_FACTOR_REMOVED = "account.second_factor_removed", "Second factor removed"
     RECOVERY_CODES_GENERATED = "account.recovery_codes_generated", "Recovery codes generated"
     RECOVERY_CODE_USED = "account.recovery_code_used", "Recovery code used"
+    SESSION_ENDED = "account.session_ended", "Signed out elsewhere"
+    EMAIL_CHANGE_REQUESTED = "account.email_change_requested", "Email change requested"
+    EMAIL_CHANGED = "account.email_changed", "Email changed"

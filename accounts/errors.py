@@ -25,3 +25,11 @@ class SecondFactorError(AccountError):
 
     code = "second_factor_refused"
     default_message = "The second factor was not accepted."
+
+
+class EmailChangeRefused(AccountError):
+    """An email change that cannot be made (the same address, a link that expired or was
+    superseded); the message says why."""
+
+    code = "email_change_refused"
+    default_message = "This link is invalid or has expired. Start the email change again."

@@ -40,6 +40,9 @@ STORED_ACTIONS = {
         "account.second_factor_removed",
         "account.recovery_codes_generated",
         "account.recovery_code_used",
+        "account.session_ended",
+        "account.email_change_requested",
+        "account.email_changed",
     ],
     "catalogue": [
         "order.placed",
