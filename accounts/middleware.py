@@ -78,11 +78,11 @@ class SecondFactorMiddleware:
 
 
 class SessionActivityMiddleware:
-    """The signed-in session's clock (accounts/user_sessions.py): before the view, a session
-    past its lifetime or idle too long is logged out; after it, the session's last-seen time,
-    address and row are written (at most once a minute, or at once when Django rotated the
-    key), renewing the expiry Django stores: the idle timeout from now, cut at the lifetime.
-    Only sessions signed in by the session cookie count (not API keys)."""
+    """The signed-in session's clock (accounts/user_sessions.py): a session past its lifetime
+    or idle too long is logged out before the view; otherwise its last-seen time, address and
+    row are written (at most once a minute, and again after a view that logged in or rotated
+    the key), renewing the expiry Django stores: the idle timeout from now, cut at the
+    lifetime. Only sessions signed in by the session cookie count (not API keys)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -99,9 +99,11 @@ class SessionActivityMiddleware:
                 now=now,
             ):
                 logout(request)
+            else:
+                self._seen(request, now)  # before the view, so the sessions page lists it
         response = self.get_response(request)
         if _signed_in(request):
-            self._seen(request, now)
+            self._seen(request, now)  # after a login or a key rotation in the view
         return response
 
     @staticmethod

@@ -14,7 +14,7 @@ import pytest
 from django.apps import apps
 from django.db.models import QuerySet
 
-from accounts.selectors import audit_event_list_for_customer
+from accounts.selectors import audit_event_list_for_customer, user_session_list_for_user
 from accounts.tests.factories import CustomerFactory
 from billing.selectors import token_purchases_for_customer
 from billing_portal.common.testing import index_for_order, order_by_columns, usd
@@ -59,6 +59,11 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "audit_event_list_for_customer": (
         lambda w: audit_event_list_for_customer(customer=w.c),
         CUSTOMER,
+    ),
+    # A user's signed-in sessions (the customer's user, or a staff user's own).
+    "user_session_list_for_user": (
+        lambda w: user_session_list_for_user(user=w.c.user),
+        ("user_id",),
     ),
     "service_list_for_customer": (lambda w: service_list_for_customer(customer=w.c), CUSTOMER),
     "service_list_for_customer(status)": (
