@@ -262,6 +262,17 @@ class ReauthView(LoginRequiredMixin, View):
 LISTED_MAX = 50
 
 
+def _duration(seconds: int) -> str:
+    """ "14 days", "12 hours", "30 minutes": in days or hours when it is a whole number of
+    them (timeouts are set in round figures), else in minutes."""
+    for unit, size in (("day", 86400), ("hour", 3600)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' * (count != 1)}"
+    count = max(1, round(seconds / 60))
+    return f"{count} minute{'s' * (count != 1)}"
+
+
 def sessions_context(request: HttpRequest) -> dict[str, Any]:
     """The user's sessions for a page: this one first, then the others, most recent first."""
     rows = list(user_session_list_for_user(user=request.user)[: LISTED_MAX + 1])
@@ -271,8 +282,8 @@ def sessions_context(request: HttpRequest) -> dict[str, Any]:
     rows.sort(key=lambda row: not row.is_current)  # type: ignore[attr-defined]
     idle, lifetime = user_sessions.session_limits(user=request.user)
     return {
-        "session_idle_minutes": idle // 60,
-        "session_lifetime_hours": lifetime // 3600,
+        "session_idle": _duration(idle),
+        "session_lifetime": _duration(lifetime),
         "user_sessions": rows[:LISTED_MAX],
         "more_sessions": len(rows) > LISTED_MAX,
         "other_sessions": any(not row.is_current for row in rows),  # type: ignore[attr-defined]

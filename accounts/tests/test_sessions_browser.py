@@ -69,7 +69,7 @@ def test_ending_another_session_signs_that_browser_out(browser, live_server, cus
         other_context.close()
 
 
-def test_the_email_change_and_staff_session_pages(page, live_server, customer, settings):
+def test_the_email_change_and_staff_session_pages(page, live_server, customer, mailoutbox):
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
     page.goto(f"{live_server.url}{reverse('accounts:email_change')}")
     page.locator("#id_password").fill(PASSWORD)
@@ -79,6 +79,14 @@ def test_the_email_change_and_staff_session_pages(page, live_server, customer, s
     page.locator("#id_new_email").fill("not an address")
     page.get_by_role("button", name="Send the confirmation link").click()
     page.get_by_text("Enter a valid email address.").wait_for()
+    page.locator("#id_new_email").fill("ada.new@example.org")
+    page.get_by_role("button", name="Send the confirmation link").click()
+    page.get_by_text("We sent a link to ada.new@example.org").wait_for()
+    message = next(m for m in mailoutbox if m.to == ["ada.new@example.org"])
+    link = re.search(r"http://\S+/accounts/email/confirm/\S+/", message.body).group(0)
+    _shots(page, link, "email-change-confirm")
+    page.get_by_role("button", name="Confirm the new address").click()
+    page.get_by_text("Your email address is now ada.new@example.org.").wait_for()
 
     staff = UserFactory(is_staff=True, is_superuser=True)
     device = totp_device(staff)
