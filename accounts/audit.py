@@ -22,6 +22,9 @@ class AccountAudit(AuditActions):
     DATA_EXPORT_FAILED = "account.data_export_failed", "Data archive could not be built"
     DATA_EXPORT_DOWNLOADED = "account.data_export_downloaded", "Data archive downloaded"
     CUSTOMER_ERASED = "account.erased", "Personal data erased"
+    SESSION_ENDED = "account.session_ended", "Signed out elsewhere"
+    EMAIL_CHANGE_REQUESTED = "account.email_change_requested", "Email change requested"
+    EMAIL_CHANGED = "account.email_changed", "Email changed"
 
 
 class StaffNoteAudit(AuditActions):

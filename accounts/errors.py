@@ -32,3 +32,11 @@ class StaffNoteRefused(AccountError):
 
     code = "staff_note_refused"
     default_message = "The note was not saved."
+
+
+class EmailChangeRefused(AccountError):
+    """An email change that cannot be made (the same address, a link that expired or was
+    superseded); the message says why."""
+
+    code = "email_change_refused"
+    default_message = "This link is invalid or has expired. Start the email change again."

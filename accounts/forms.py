@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -160,7 +162,8 @@ class TotpConfirmForm(forms.Form):
 
 
 class ReauthForm(SecondFactorCodeForm):
-    """The password and a current code again, before the second factor is changed."""
+    """The password and a current code again, before the second factor or the email is
+    changed; the password alone for a user without a second factor (`with_code=False`)."""
 
     password = forms.CharField(
         label="Password",
@@ -168,6 +171,20 @@ class ReauthForm(SecondFactorCodeForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     field_order = ["password", "code"]
+
+    def __init__(self, *args: Any, with_code: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not with_code:
+            del self.fields["code"]
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(
+        label="New email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+        help_text="We send a link to this address; your address changes when you open it.",
+    )
 
 
 class PasskeyNameForm(forms.Form):

@@ -231,3 +231,34 @@ class DataExport(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in self.IN_PROGRESS
+
+
+class UserSession(models.Model):
+    """A signed-in browser of a user, beside Django's own session row (django_session, which
+    holds the data and its expiry): what the sessions page lists. Ending one deletes both,
+    so that browser's next request finds no session and is signed out. The row follows the
+    session's key when Django rotates it (login, password change); a row whose session is
+    gone is not listed and is cleared by the daily housekeeping."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    # Read from the user agent once, when the session is first seen ("Firefox 128 on Linux").
+    device = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # When it ends if unused: the idle timeout from the last request, never past its lifetime.
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-last_seen_at", "-id"], name="accounts_usersession_user_idx"
+            ),
+            models.Index(fields=["expires_at"], name="accounts_usersession_exp_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.device or 'an unknown device'}"

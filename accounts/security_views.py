@@ -24,9 +24,11 @@ from django_otp.models import Device
 
 from accounts import second_factor as sf
 from accounts import session_keys as keys
+from accounts import user_sessions
 from accounts.errors import SecondFactorError
 from accounts.forms import PasskeyNameForm, ReauthForm, SecondFactorCodeForm, TotpConfirmForm
 from accounts.models import Passkey, User
+from accounts.selectors import user_session_list_for_user
 from billing_portal.common.request import RequestMeta
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -206,19 +208,20 @@ def reauth_redirect(request: HttpRequest, back_to: str) -> HttpResponse:
 
 
 class ReauthView(LoginRequiredMixin, View):
-    """The password and a current code again: changing the second factor (and, for the email
-    change, anything calling `reauth_is_recent`) needs both from the last few minutes."""
+    """The password and a current code again: changing the second factor or the email (any
+    view calling `reauth_is_recent`) needs both from the last few minutes; a user without a
+    second factor gives the password alone."""
 
     template_name = "accounts/reauth.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self._render(request, ReauthForm())
+        return self._render(request, ReauthForm(with_code=self._with_code(request)))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if AxesProxyHandler.is_locked(request, {"username": user.email}):
             return _lockout(request, user.email)
-        form = ReauthForm(request.POST)
+        form = ReauthForm(request.POST, with_code=self._with_code(request))
         if not form.is_valid():
             return self._render(request, form, status=400)
         if not user.check_password(form.cleaned_data["password"]):
@@ -226,19 +229,27 @@ class ReauthView(LoginRequiredMixin, View):
                 return _lockout(request, user.email)
             form.add_error("password", "The password is incorrect.")
             return self._render(request, form, status=400)
-        try:
-            device = sf.second_factor_check(
-                user=user, token=form.cleaned_data["code"], meta=RequestMeta.from_request(request)
-            )
-        except SecondFactorError as error:
-            if _code_refused(request, user):
-                return _lockout(request, user.email)
-            form.add_error("code", error.message)
-            return self._render(request, form, status=400)
-        # The session now stands on this device, so removing another factor keeps it verified.
-        otp_login(request, device)
+        if "code" in form.fields:
+            try:
+                device = sf.second_factor_check(
+                    user=user,
+                    token=form.cleaned_data["code"],
+                    meta=RequestMeta.from_request(request),
+                )
+            except SecondFactorError as error:
+                if _code_refused(request, user):
+                    return _lockout(request, user.email)
+                form.add_error("code", error.message)
+                return self._render(request, form, status=400)
+            # The session now stands on this device, so removing another factor keeps it
+            # verified.
+            otp_login(request, device)
         request.session[keys.REAUTH_AT] = time.time()
         return HttpResponseRedirect(safe_next(request, reverse("accounts:security")))
+
+    @staticmethod
+    def _with_code(request: HttpRequest) -> bool:
+        return sf.user_has_second_factor(user=request.user)
 
     def _render(self, request: HttpRequest, form: ReauthForm, status: int = 200) -> HttpResponse:
         context = {"form": form, "next": safe_next(request, "")}
@@ -246,6 +257,37 @@ class ReauthView(LoginRequiredMixin, View):
 
 
 # --- The security page and enrolment ------------------------------------------------------
+
+# More than this many are not listed (one "sign out all others" ends them all the same).
+LISTED_MAX = 50
+
+
+def _duration(seconds: int) -> str:
+    """ "14 days", "12 hours", "30 minutes": in days or hours when it is a whole number of
+    them (timeouts are set in round figures), else in minutes."""
+    for unit, size in (("day", 86400), ("hour", 3600)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' * (count != 1)}"
+    count = max(1, round(seconds / 60))
+    return f"{count} minute{'s' * (count != 1)}"
+
+
+def sessions_context(request: HttpRequest) -> dict[str, Any]:
+    """The user's sessions for a page: this one first, then the others, most recent first."""
+    rows = list(user_session_list_for_user(user=request.user)[: LISTED_MAX + 1])
+    current_key = request.session.session_key
+    for row in rows:
+        row.is_current = row.session_key == current_key  # type: ignore[attr-defined]
+    rows.sort(key=lambda row: not row.is_current)  # type: ignore[attr-defined]
+    idle, lifetime = user_sessions.session_limits(user=request.user)
+    return {
+        "session_idle": _duration(idle),
+        "session_lifetime": _duration(lifetime),
+        "user_sessions": rows[:LISTED_MAX],
+        "more_sessions": len(rows) > LISTED_MAX,
+        "other_sessions": any(not row.is_current for row in rows),  # type: ignore[attr-defined]
+    }
 
 
 class SecurityView(LoginRequiredMixin, View):
@@ -261,6 +303,7 @@ class SecurityView(LoginRequiredMixin, View):
             "required": sf.second_factor_required(user=user),
             "name_form": PasskeyNameForm(),
             "next": safe_next(request, ""),
+            **sessions_context(request),
         }
         return render(request, self.template_name, context)
 

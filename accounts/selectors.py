@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.sessions.models import Session
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
-from accounts.models import Customer, StaffNote, User
+from accounts.models import Customer, StaffNote, User, UserSession
 from billing_portal.common.audit import AuditEvent
 
 # Audit namespaces about staff work a customer never sees in their activity log.
@@ -33,3 +35,12 @@ def staff_notes_for_customer(*, customer: Customer) -> QuerySet[StaffNote]:
     """Staff notes on the customer, pinned first, then newest first: for staff screens only."""
     notes = StaffNote.objects.filter(customer=customer).select_related("author")
     return notes.order_by("-pinned", "-created_at", "-id")
+
+
+def user_session_list_for_user(*, user: User) -> QuerySet[UserSession]:
+    """The user's signed-in sessions, most recently used first: only those whose Django
+    session is still there and unexpired (a row outlives its session until housekeeping)."""
+    live = Session.objects.filter(
+        session_key=OuterRef("session_key"), expire_date__gt=timezone.now()
+    )
+    return UserSession.objects.filter(Exists(live), user=user).order_by("-last_seen_at", "-id")

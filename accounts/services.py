@@ -7,13 +7,13 @@ commit so a rolled-back change never sends mail.
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import import_module
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -22,10 +22,16 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.audit import AccountAudit, StaffNoteAudit
-from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink, StaffNoteRefused
+from accounts.errors import (
+    EmailAlreadyRegistered,
+    EmailChangeRefused,
+    InvalidVerificationLink,
+    StaffNoteRefused,
+)
 from accounts.locks import customer_lock_for_user, staff_note_lock, user_lock
 from accounts.models import NOTE_MAX_LENGTH, Customer, StaffNote, User, normalize_email
 from accounts.tokens import email_verification_token
+from accounts.user_sessions import user_sessions_end_others
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.request import RequestMeta
@@ -170,9 +176,16 @@ def password_reset_request(*, email: str, base_url: str, meta: RequestMeta | Non
 
 @transaction.atomic
 def user_password_set(
-    *, user: User, password: str, meta: RequestMeta | None = None, via_reset: bool = False
+    *,
+    user: User,
+    password: str,
+    meta: RequestMeta | None = None,
+    via_reset: bool = False,
+    keep_session_key: str | None = None,
 ) -> User:
-    """Set a new password (after the caller validated it), notify the owner, clear lockouts.
+    """Set a new password (after the caller validated it), notify the owner, clear lockouts,
+    and sign out every session of the user but `keep_session_key` (the one changing it; a
+    reset keeps none).
 
     A completed reset proves the user controls the mailbox, so it also verifies the email.
     """
@@ -191,6 +204,12 @@ def user_password_set(
         meta=meta,
         details={"via": "reset" if via_reset else "change"},
     )
+    user_sessions_end_others(
+        user=user,
+        keep_key=keep_session_key,
+        reason="password_reset" if via_reset else "password_changed",
+        meta=meta,
+    )
     transaction.on_commit(lambda: axes_reset(username=user.email))
     email_send_on_commit(
         to=[user.email],
@@ -198,6 +217,121 @@ def user_password_set(
         context={"email": user.email, "ip_address": (meta or RequestMeta()).ip_address},
     )
     return user
+
+
+# --- Email change -------------------------------------------------------------------------
+
+EMAIL_CHANGE_SALT = "accounts.email_change"
+
+
+@transaction.atomic
+def email_change_request(
+    *, user: User, new_email: str, base_url: str, meta: RequestMeta | None = None
+) -> None:
+    """Email a signed link, valid EMAIL_CHANGE_LINK_SECONDS, to `new_email`: the address
+    replaces the current one only when that link is opened. The current address is told.
+    The caller has re-authenticated the user (password and, if enrolled, a current code)."""
+    user = user_lock(user.pk)
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise EmailChangeRefused("That is already your email address.")
+    if User.objects.filter(email=new_email).exists():
+        raise EmailAlreadyRegistered("Another account already uses this email address.")
+    token = signing.dumps(
+        {"user": user.pk, "from": user.email, "to": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    path = reverse("accounts:email_change_confirm", kwargs={"token": token})
+    hours = max(1, settings.EMAIL_CHANGE_LINK_SECONDS // 3600)
+    email_send_on_commit(
+        to=[new_email],
+        name="account_email_change_confirm",
+        context={
+            "confirm_url": f"{base_url.rstrip('/')}{path}",
+            "email": new_email,
+            "hours": hours,
+        },
+    )
+    _email_change_notice(user=user, new_email=new_email, done=False, meta=meta)
+    audit_record(
+        action=AccountAudit.EMAIL_CHANGE_REQUESTED,
+        actor=user,
+        customer=_customer_of(user),
+        target=user,
+        meta=meta,
+        details={"from": user.email, "to": new_email},
+    )
+
+
+def _email_change_link(token: str) -> tuple[int, str, str]:
+    """(user id, old address, new address) of an email-change link that is signed by us and
+    not expired; EmailChangeRefused otherwise."""
+    try:
+        data = signing.loads(
+            token, salt=EMAIL_CHANGE_SALT, max_age=settings.EMAIL_CHANGE_LINK_SECONDS
+        )
+        return int(data["user"]), str(data["from"]), str(data["to"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
+        raise EmailChangeRefused from error
+
+
+def email_change_token_read(*, token: str) -> tuple[User, str]:
+    """The user and new address of an email-change link, for its confirmation page;
+    EmailChangeRefused when it expired, was tampered with or was overtaken by another change."""
+    user_id, old_email, new_email = _email_change_link(token)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or user.email not in (old_email, new_email):
+        raise EmailChangeRefused
+    return user, new_email
+
+
+@transaction.atomic
+def email_change_confirm(*, token: str, meta: RequestMeta | None = None) -> User:
+    """Replace the address with the one the link was sent to (now verified), and tell the
+    old one. Idempotent: the same link again succeeds without a second change; a link that
+    expired, was tampered with, or was overtaken by another change is refused."""
+    user_id, old_email, new_email = _email_change_link(token)
+    try:
+        user = user_lock(user_id)
+    except User.DoesNotExist as error:
+        raise EmailChangeRefused from error
+    if user.email == new_email:
+        return user
+    if user.email != old_email or not user.is_active:
+        raise EmailChangeRefused
+    if User.objects.filter(email=new_email).exclude(pk=user.pk).exists():
+        raise EmailAlreadyRegistered("Another account started using this address.")
+    user.email = new_email
+    user.email_verified_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "email_verified_at"])
+    except IntegrityError as error:  # a registration with it won the race
+        raise EmailAlreadyRegistered("Another account started using this address.") from error
+    _email_change_notice(user=user, new_email=new_email, done=True, meta=meta, to=old_email)
+    audit_record(
+        action=AccountAudit.EMAIL_CHANGED,
+        actor=user,
+        customer=_customer_of(user),
+        target=user,
+        meta=meta,
+        details={"from": old_email, "to": new_email},
+    )
+    return user
+
+
+def _email_change_notice(
+    *, user: User, new_email: str, done: bool, meta: RequestMeta | None, to: str = ""
+) -> None:
+    email_send_on_commit(
+        to=[to or user.email],
+        name="account_email_changed",
+        context={
+            "email": to or user.email,
+            "new_email": new_email,
+            "done": done,
+            "ip_address": (meta or RequestMeta()).ip_address,
+        },
+    )
 
 
 # --- Profile ------------------------------------------------------------------------------
@@ -390,16 +524,6 @@ def login_failure_record(*, username: str | None, meta: RequestMeta, locked_out:
 
 
 # --- Housekeeping -------------------------------------------------------------------------
-
-
-def sessions_clear_expired() -> int:
-    """Delete the sessions that have expired (Django's own clean-up, as `clearsessions`
-    does); returns how many there were with the database session store."""
-    from django.contrib.sessions.models import Session
-
-    expired = Session.objects.filter(expire_date__lt=timezone.now()).count()
-    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
-    return expired
 
 
 def login_logs_prune() -> int:

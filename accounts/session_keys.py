@@ -12,3 +12,10 @@ PASSKEY_REGISTER_CHALLENGE = "accounts_passkey_register_challenge"
 PASSKEY_LOGIN_CHALLENGE = "accounts_passkey_login_challenge"
 # Recovery codes just generated, shown once on the next page and then dropped.
 NEW_RECOVERY_CODES = "accounts_new_recovery_codes"
+# The signed-in session's clock (accounts/user_sessions.py): when it logged in and when its
+# last-seen time was last written (timestamps), and its UserSession row with the session key
+# that row was last written with (Django rotates keys; a mismatch writes it again).
+SESSION_STARTED = "accounts_session_started"
+SESSION_SEEN = "accounts_session_seen"
+SESSION_RECORD = "accounts_session_record"
+SESSION_RECORD_KEY = "accounts_session_record_key"

@@ -3,7 +3,8 @@
 from celery import shared_task
 
 from accounts.data_rights import data_exports_prune
-from accounts.services import login_logs_prune, sessions_clear_expired
+from accounts.services import login_logs_prune
+from accounts.user_sessions import sessions_clear_expired
 
 
 @shared_task(name="accounts.login_logs_prune")
@@ -14,7 +15,8 @@ def login_logs_prune_task() -> int:
 
 @shared_task(name="accounts.sessions_clear_expired")
 def sessions_clear_expired_task() -> int:
-    """Daily: delete expired sessions (nothing else removes them from the database)."""
+    """Daily: delete expired sessions and the rows listing them (nothing else removes them
+    from the database)."""
     return sessions_clear_expired()
 
 

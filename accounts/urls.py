@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import data_views, security_views, views
+from accounts import data_views, security_views, session_views, views
 
 app_name = "accounts"
 
@@ -31,6 +31,12 @@ urlpatterns = [
     ),
     path("password/change/", views.PasswordChangeView.as_view(), name="password_change"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("email/", views.EmailChangeView.as_view(), name="email_change"),
+    path(
+        "email/confirm/<str:token>/",
+        views.EmailChangeConfirmView.as_view(),
+        name="email_change_confirm",
+    ),
     path("activity/", views.ActivityListView.as_view(), name="activity_list"),
     path("activity/<int:pk>/", views.ActivityDetailView.as_view(), name="activity_detail"),
     # Data rights (accounts/data_views.py).
@@ -74,5 +80,16 @@ urlpatterns = [
         "security/disable/",
         security_views.SecondFactorDisableView.as_view(),
         name="second_factor_disable",
+    ),
+    # Signed-in sessions (accounts/session_views.py).
+    path(
+        "security/sessions/<int:pk>/end/",
+        session_views.SessionEndView.as_view(),
+        name="session_end",
+    ),
+    path(
+        "security/sessions/end-others/",
+        session_views.SessionsEndOthersView.as_view(),
+        name="sessions_end_others",
     ),
 ]

@@ -18,8 +18,14 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from accounts import second_factor, security_views, services
-from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
-from accounts.forms import EmailForm, LoginForm, ProfileForm, RegistrationForm
+from accounts.errors import EmailAlreadyRegistered, EmailChangeRefused, InvalidVerificationLink
+from accounts.forms import (
+    EmailChangeForm,
+    EmailForm,
+    LoginForm,
+    ProfileForm,
+    RegistrationForm,
+)
 from accounts.mixins import CustomerRequiredMixin
 from accounts.selectors import audit_event_list_for_customer, customer_get_for_user
 from billing_portal.common.audit import AuditEvent
@@ -171,8 +177,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             user=form.user,
             password=form.cleaned_data["new_password1"],
             meta=RequestMeta.from_request(self.request),
+            keep_session_key=self.request.session.session_key,
         )
-        # Keep this session signed in; every other session of the user is logged out.
+        # Keep this session signed in (its key rotates); every other one was signed out.
         update_session_auth_hash(self.request, user)
         messages.success(self.request, "Your password was changed.")
         return HttpResponseRedirect(self.get_success_url())
@@ -196,6 +203,70 @@ class ProfileView(LoginRequiredMixin, FormView):
         )
         messages.success(self.request, "Your profile was saved.")
         return super().form_valid(form)
+
+
+class EmailChangeView(LoginRequiredMixin, FormView):
+    """The new address, after the password (and a current code, when enrolled) from the
+    last few minutes; the change waits for the link emailed to that address."""
+
+    template_name = "accounts/email_change.html"
+    form_class = EmailChangeForm
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and not security_views.reauth_is_recent(request):
+            return security_views.reauth_redirect(request, reverse("accounts:email_change"))
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: EmailChangeForm) -> HttpResponse:
+        new_email = form.cleaned_data["new_email"]
+        try:
+            services.email_change_request(
+                user=self.request.user,
+                new_email=new_email,
+                base_url=_base_url(self.request),
+                meta=RequestMeta.from_request(self.request),
+            )
+        except (EmailAlreadyRegistered, EmailChangeRefused) as error:
+            form.add_error("new_email", error.message)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            f"We sent a link to {new_email}. Your email address changes when you open it.",
+        )
+        return redirect("accounts:profile")
+
+    def form_invalid(self, form: EmailChangeForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class EmailChangeConfirmView(View):
+    """The link emailed to the new address: GET shows what will change (mail scanners that
+    open links change nothing), POST makes the change."""
+
+    template_name = "accounts/email_change_confirm.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            user, new_email = services.email_change_token_read(token=token)
+        except EmailChangeRefused as error:
+            return self._refused(request, error.message)
+        done = user.email == new_email
+        return render(request, self.template_name, {"new_email": new_email, "done": done})
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            user = services.email_change_confirm(
+                token=token, meta=RequestMeta.from_request(request)
+            )
+        except (EmailChangeRefused, EmailAlreadyRegistered) as error:
+            return self._refused(request, error.message)
+        messages.success(request, f"Your email address is now {user.email}.")
+        signed_in = request.user.is_authenticated and request.user.pk == user.pk
+        return redirect("accounts:profile" if signed_in else "accounts:login")
+
+    def _refused(self, request: HttpRequest, message: str) -> HttpResponse:
+        context = {"error": message}
+        return render(request, self.template_name, context, status=400)
 
 
 class ActivityListView(CustomerRequiredMixin, ListView):

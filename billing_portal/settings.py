@@ -133,6 +133,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything that answers for a signed-in user: a session idle too long or past
+    # its lifetime is logged out first; its last-seen time is written after the view.
+    "accounts.middleware.SessionActivityMiddleware",
     # After authentication: marks the session's user verified by a second factor, then
     # sends staff (and customers, where required) without one to the code or enrolment page.
     "django_otp.middleware.OTPMiddleware",
@@ -440,8 +443,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Second factor (accounts/second_factor.py): staff always need one; this requires it of
 # customers as well (they are sent to enrolment after their password).
 OTP_REQUIRED_FOR_CUSTOMERS = env.bool("OTP_REQUIRED_FOR_CUSTOMERS", default=False)
-# Disabling the second factor asks for the password and a current code again unless both
-# were given this many seconds ago or less.
+# Disabling the second factor or changing the email asks for the password and a current
+# code again unless both were given this many seconds ago or less.
 SECOND_FACTOR_REAUTH_SECONDS = env.int("SECOND_FACTOR_REAUTH_SECONDS", default=300)
 # A password accepted at login waits this long for its second factor.
 SECOND_FACTOR_PENDING_SECONDS = env.int("SECOND_FACTOR_PENDING_SECONDS", default=300)
@@ -562,6 +565,24 @@ if SECURE_COOKIES:
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+# Sessions live in the database: the sessions page lists them and ends them there.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# A signed-in customer session unused this many seconds ends (accounts/user_sessions.py).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=12 * 3600)
+# A signed-in customer session ends this many seconds after its login, however it is used.
+SESSION_LIFETIME_SECONDS = env.int("SESSION_LIFETIME_SECONDS", default=14 * 24 * 3600)
+# The same two for staff, who can move money: shorter.
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+# A staff session ends this many seconds after its login.
+STAFF_SESSION_LIFETIME_SECONDS = env.int("STAFF_SESSION_LIFETIME_SECONDS", default=12 * 3600)
+# The link emailed to a new address to confirm an email change is valid this long.
+EMAIL_CHANGE_LINK_SECONDS = env.int("EMAIL_CHANGE_LINK_SECONDS", default=24 * 3600)
+for _idle, _lifetime in (
+    ("SESSION_IDLE_SECONDS", "SESSION_LIFETIME_SECONDS"),
+    ("STAFF_SESSION_IDLE_SECONDS", "STAFF_SESSION_LIFETIME_SECONDS"),
+):
+    if not 60 <= globals()[_idle] <= globals()[_lifetime]:
+        raise ImproperlyConfigured(f"{_idle} must be at least 60 and at most {_lifetime}.")
 
 # --- Internationalisation and money -------------------------------------------------------
 

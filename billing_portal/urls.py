@@ -26,6 +26,7 @@ urlpatterns = [
     # The dashboard, /admin/status/ (before the admin's own URLs) and /metrics.
     path("", include("billing.urls.project")),
     path("accounts/", include("accounts.urls")),
+    path("admin/my-sessions/", include("accounts.urls_admin")),
     path("services/", include("billing.urls.provisioning")),
     path("invoices/", include("billing.urls.invoices")),
     path("order/", include("billing.urls.catalogue")),

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0016_staff_notes'),
+        ('accounts', '0017_sessions_email_change'),
     ]
 
     operations = [

@@ -50,6 +50,9 @@ STORED_ACTIONS = {
         "account.data_export_failed",
         "account.data_export_downloaded",
         "account.erased",
+        "account.session_ended",
+        "account.email_change_requested",
+        "account.email_changed",
     ],
     "catalogue": [
         "order.placed",

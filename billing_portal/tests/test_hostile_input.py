@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.session_keys import REAUTH_AT
 from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
 from billing import services as billing_services
 from billing_portal.common.forms import BIDI_CONTROLS
@@ -87,8 +89,9 @@ HOSTILE = (
 # at the resolver, which is tried too.
 PATH_IDS = ("0", "99999999999999999999", "-1", "\u0661", "1e3")
 # Tables a request writes whatever its input: the session (messages that do not fit in a
-# cookie are kept there).
-ALWAYS_WRITTEN = frozenset({"django_session"})
+# cookie are kept there) and the row listing it with its last-seen time (at most once a
+# minute, accounts/user_sessions.py).
+ALWAYS_WRITTEN = frozenset({"django_session", "accounts_usersession"})
 # Failed logins are recorded by design (lockout counting and the customer's activity log).
 LOGIN_LOGS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "common_auditevent"})
 # Names libraries look up in every request: Django's CSRF token, and the parameters axes
@@ -104,6 +107,7 @@ NOT_CLIENT_AREA = (
     "healthz",
     "metrics",
     "system-status",
+    "staff-sessions",  # the staff's own sessions, an admin page (accounts/tests/test_sessions.py)
 )
 
 Accepts = Callable[[str], bool]
@@ -206,6 +210,13 @@ def _password_accepted(client: Client, w: SimpleNamespace) -> None:
     client.post(
         reverse("accounts:login"), {"username": w.customer.user.email, "password": PASSWORD}
     )
+
+
+def _reauthenticated(client: Client, w: SimpleNamespace) -> None:
+    """The password (and code) were confirmed a moment ago, as the email change needs."""
+    session = client.session
+    session[REAUTH_AT] = time.time()
+    session.save()
 
 
 def _reset_session(client: Client, w: SimpleNamespace) -> None:
@@ -391,6 +402,26 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "accounts:data_export_download",
         kwargs=lambda w: {"token": "1:forged:signature"},
         path=("token",),
+    # --- accounts: sessions and the email change ----------------------------------------
+    Endpoint("accounts:session_end", "post", kwargs=lambda w: {"pk": 10**6}),
+    Endpoint("accounts:sessions_end_others", "post", fields=lambda w: {"next": anything}),
+    Endpoint("accounts:email_change", prepare=_reauthenticated),
+    Endpoint(
+        "accounts:email_change",
+        "post",
+        prepare=_reauthenticated,
+        data=lambda w: {"new_email": w.customer.user.email},  # already theirs: refused
+        fields=lambda w: {"new_email": strict},
+    ),
+    *(
+        Endpoint(
+            "accounts:email_change_confirm",
+            method,
+            anonymous=True,
+            kwargs=lambda w: {"token": "not-a-signed-link"},
+            path=("token",),
+        )
+        for method in ("get", "post")
     ),
     Endpoint("dashboard"),
     # --- credits --------------------------------------------------------------------

@@ -18,6 +18,7 @@ from accounts.selectors import (
     audit_event_list_for_customer,
     audit_events_about_customer,
     staff_notes_for_customer,
+    user_session_list_for_user,
 )
 from accounts.tests.factories import CustomerFactory
 from billing.selectors import token_purchases_for_customer
@@ -70,6 +71,11 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
         CUSTOMER,
     ),
     "staff_notes_for_customer": (lambda w: staff_notes_for_customer(customer=w.c), CUSTOMER),
+    # A user's signed-in sessions (the customer's user, or a staff user's own).
+    "user_session_list_for_user": (
+        lambda w: user_session_list_for_user(user=w.c.user),
+        ("user_id",),
+    ),
     "service_list_for_customer": (lambda w: service_list_for_customer(customer=w.c), CUSTOMER),
     "service_list_for_customer(status)": (
         lambda w: service_list_for_customer(customer=w.c, status="active"),

@@ -33,7 +33,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import DataExport
+from accounts.models import DataExport, UserSession
 from accounts.tests.factories import CustomerFactory
 from billing.models import TokenPurchase
 from billing_portal.common.models import OutboxMessage
@@ -275,9 +275,17 @@ def _zones(n: int, context: dict[str, Any]) -> int:
 
 
 def _expired_sessions(n: int, context: dict[str, Any]) -> int:
-    Session.objects.bulk_create(
+    """n expired sessions, each with the row listing it, and n rows whose session is gone."""
+    sessions = Session.objects.bulk_create(
         Session(session_key=_key("s").ljust(32, "x"), session_data="", expire_date=_long_ago(1))
         for _ in range(n)
+    )
+    user = CustomerFactory().user
+    keys = [s.session_key for s in sessions] + [_key("gone").ljust(32, "x") for _ in range(n)]
+    UserSession.objects.bulk_create(
+        # not expired by their own clock: it is the sessions' being gone that clears them
+        UserSession(user=user, session_key=key, expires_at=_long_ago(-1))
+        for key in keys
     )
     return n
 
