@@ -402,6 +402,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "accounts:data_export_download",
         kwargs=lambda w: {"token": "1:forged:signature"},
         path=("token",),
+    ),
     # --- accounts: sessions and the email change ----------------------------------------
     Endpoint("accounts:session_end", "post", kwargs=lambda w: {"pk": 10**6}),
     Endpoint("accounts:sessions_end_others", "post", fields=lambda w: {"next": anything}),
