@@ -66,10 +66,8 @@ def test_a_customer_prepares_and_downloads_their_archive(
 
 
 def test_staff_erase_a_customer_on_the_confirmation_page(page, live_server, customer):
-    staff = staff_user("view_customer", "erase_customer")
-    staff.set_password(PASSWORD)
-    staff.save()
-    device = totp_device(staff)
+    staff = staff_user("view_customer", "erase_customer")  # password: PASSWORD (factory)
+    device = totp_device(staff)  # staff need a second factor: the prompt follows the password
     browser_log_in(
         page,
         live_server.url,
