@@ -28,7 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.audit import AccountAudit
 from accounts.errors import AccountError
 from accounts.locks import customer_lock, user_lock
-from accounts.models import Customer, DataExport, Passkey, User
+from accounts.models import Customer, DataExport, Passkey, StaffNote, User, UserSession
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.outbox import outbox_enqueue
@@ -227,6 +227,8 @@ def _sessions_end(user: User) -> int:
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk)
     ]
     Session.objects.filter(pk__in=ended).delete()
+    # The sessions page's rows (device, IP address) are personal data too.
+    UserSession.objects.filter(user=user).delete()
     return len(ended)
 
 
@@ -273,12 +275,15 @@ def customer_anonymise(
     for log_model in (AccessLog, AccessFailureLog, AccessAttempt):
         log_model.objects.filter(username=old_email).delete()
     _exports_delete(customer)
+    # Staff notes are free text about the person ("prefers calls on 0123..."): not a
+    # financial record, so they go with the rest of the personal data.
+    notes = StaffNote.objects.filter(customer=customer).delete()[0]
     audit_record(
         action=AccountAudit.CUSTOMER_ERASED,
         actor=actor,
         customer=customer,
         target=customer,
         meta=meta,
-        details={**details, "sessions_ended": sessions},
+        details={**details, "sessions_ended": sessions, "staff_notes_deleted": notes},
     )
     return customer

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Customer, DataExport
+from accounts.models import Customer, DataExport, StaffNote, UserSession
 from accounts.tests.helpers import logged_in, staff_user
 from billing.services import ErasureBlocked, customer_erase, payment_record
 from billing_portal.common.models import AuditEvent
@@ -62,6 +62,7 @@ def test_staff_end_the_services_then_erase_the_customer(
     credit_entry_append(customer=customer, amount=usd("5"), kind="admin_add", idempotency_key="k")
     TOTPDevice.objects.create(user=customer.user, name="App", confirmed=True)
     DataExport.objects.create(customer=customer, status="failed")
+    StaffNote.objects.create(customer=customer, author=staff_user(), body="Call 0123 456 789")
     browser = logged_in(customer.user)  # their session, in the database
     email, snapshot = customer.user.email, dict(invoice.buyer_details)
     page = _erase_page(customer)
@@ -110,6 +111,8 @@ def test_staff_end_the_services_then_erase_the_customer(
     assert not SavedPaymentMethod.objects.filter(pk=card.pk).exists()
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert not DataExport.objects.filter(customer=customer).exists()
+    assert not StaffNote.objects.filter(customer=customer).exists()
+    assert not UserSession.objects.filter(user=user).exists()
     assert not [
         s for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(user.pk)
     ]
@@ -121,6 +124,7 @@ def test_staff_end_the_services_then_erase_the_customer(
     event = AuditEvent.objects.get(action="account.erased")
     assert (event.customer_id, event.details["cards_removed"]) == (customer.pk, 1)
     assert event.details["sessions_ended"] >= 1
+    assert event.details["staff_notes_deleted"] == 1
     assert AuditEvent.objects.filter(customer=customer, action="invoice.issued").exists()
     assert "was erased" in eraser.get(page).content.decode()
 
