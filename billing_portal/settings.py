@@ -375,7 +375,8 @@ CELERY_BEAT_SCHEDULE["backups.portal_backup"] = {
 # --- Automatic backups of customers' services (provisioning.services.backups) ---------------
 
 # Beat looks for due services this often (a day's slot starts at 00:00 UTC); each backup is
-# one task on the `backups` queue. Temporary failures are tried again (backoff from
+# an operation of the kernel (billing_portal/common/operations.py), one task on the `backups`
+# queue, and these are its numbers. Temporary failures are tried again (backoff from
 # AUTO_BACKUP_RETRY_MINUTES) up to AUTO_BACKUP_MAX_ATTEMPTS times, then staff are told.
 AUTO_BACKUP_SWEEP_MINUTES = env.int("AUTO_BACKUP_SWEEP_MINUTES", default=10)
 AUTO_BACKUP_BATCH_SIZE = env.int("AUTO_BACKUP_BATCH_SIZE", default=500)
