@@ -117,9 +117,13 @@ unpaid_service_bills = UnpaidServiceBills()
 
 
 def service_period_billed(*, service_id: int, period_start: date | None) -> bool:
-    """Whether the service's period from `period_start` is on an invoice already."""
+    """Whether the service's period from `period_start` is on an invoice already (a
+    released period, of a renewal cancelled for a cancellation, is not)."""
     return InvoiceLine.objects.filter(
-        service_id=service_id, kind=InvoiceLine.Kind.SERVICE, period_start=period_start
+        service_id=service_id,
+        kind=InvoiceLine.Kind.SERVICE,
+        period_start=period_start,
+        period_released=False,
     ).exists()
 
 
@@ -130,5 +134,6 @@ def service_next_period_billed() -> Exists:
             service=OuterRef("pk"),
             kind=InvoiceLine.Kind.SERVICE,
             period_start=OuterRef("next_due_date"),
+            period_released=False,
         )
     )

@@ -21,7 +21,7 @@ from billing_portal.common.testing import drop_unfired, usd
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from credits.models import CreditEntry
 from credits.services import credit_balance
-from invoices.models import Invoice
+from invoices.models import Invoice, InvoiceNotice
 from payments.models import GatewayPlan, GatewaySubscription
 from payments.tests.test_paypal import API, TOKEN
 from provisioning.errors import CancellationRefused
@@ -126,19 +126,109 @@ def test_end_of_period_no_renewal_after_the_request_and_terminated_on_its_due_da
     assert {"service.cancellation_requested", "service.cancellation_completed"} <= set(actions)
 
 
-def test_a_renewal_issued_before_the_request_is_cancelled_when_the_service_ends(
+def _renewal_issued_jan_25(customer, timeline: Timeline) -> tuple[Service, Invoice]:
+    service = _ordered(customer, timeline, _product())
+    timeline.run_until(date(2026, 1, 26))
+    renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)  # issued Jan 25, due Feb 1
+    assert (renewal.status, renewal.due_date) == (Invoice.Status.UNPAID, DUE)
+    return service, renewal
+
+
+def test_a_renewal_issued_before_the_request_is_cancelled_at_once_and_never_reminded(
+    customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service, renewal = _renewal_issued_jan_25(customer, timeline)
+    quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=END))
+    assert quote.unpaid_renewals == (renewal.number,)  # shown before the customer confirms
+
+    timeline.act(lambda: _cancel(customer, service, END))
+    renewal.refresh_from_db()
+    assert renewal.status == Invoice.Status.CANCELLED
+    cancelled = AuditEvent.objects.get(action="invoice.cancelled", object_id=str(renewal.pk))
+    assert cancelled.details["reason"] == "service cancelled by the customer"
+
+    # the upcoming (Jan 29) and due (Feb 1) reminders, and any late fee, never come
+    mailoutbox.clear()
+    timeline.run_until(date(2026, 3, 5))
+    assert not InvoiceNotice.objects.filter(invoice=renewal).exists()
+    assert not Invoice.objects.filter(kind=Invoice.Kind.LATE_FEE).exists()
+    service.refresh_from_db()
+    assert (service.status, service.terminated_at.date()) == (Service.Status.TERMINATED, DUE)
+    assert sorted(Invoice.objects.values_list("kind", "status")) == [
+        ("order", "paid"),
+        ("renewal", "cancelled"),  # nothing more was billed
+    ]
+    assert _subjects(mailoutbox) == [f"Your service {service} is cancelled"]
+
+
+def test_withdrawn_after_its_renewal_was_cancelled_the_renewal_is_issued_again_and_paid(
+    customer, django_capture_on_commit_callbacks
+):
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service, renewal = _renewal_issued_jan_25(customer, timeline)
+    timeline.act(lambda: _cancel(customer, service, END))
+    timeline.run_until(date(2026, 1, 27))  # no renewal for the cancelled period meanwhile
+    assert Invoice.objects.filter(kind=Invoice.Kind.RENEWAL).count() == 1
+
+    timeline.act(
+        lambda: billing.service_cancellation_withdraw(customer=customer, service_id=service.pk)
+    )
+    again = Invoice.objects.get(kind=Invoice.Kind.RENEWAL, status=Invoice.Status.UNPAID)
+    assert again.pk != renewal.pk  # issued at once, as the run would (the same period)
+    line = again.lines.get()
+    assert (again.due_date, line.period_start, line.period_end, again.total) == (
+        DUE,
+        DUE,
+        date(2026, 2, 28),
+        usd("10.00"),
+    )
+    assert renewal.lines.get().period_released  # the cancelled one gave its period back
+
+    timeline.run_until(date(2026, 1, 29))  # the run issues no second one; reminders go out
+    assert Invoice.objects.filter(kind=Invoice.Kind.RENEWAL).count() == 2
+    assert InvoiceNotice.objects.filter(invoice=again, kind="upcoming").exists()
+    timeline.act(lambda: billing.invoice_mark_paid(invoice_id=again.pk))
+    timeline.run_until(date(2026, 2, 10))
+    service.refresh_from_db()
+    assert (service.status, service.next_due_date, service.ends_on) == (
+        Service.Status.ACTIVE,
+        date(2026, 3, 1),
+        None,
+    )
+
+
+def test_withdrawn_long_before_its_end_the_run_issues_the_renewal(
     customer, django_capture_on_commit_callbacks
 ):
     timeline = Timeline(django_capture_on_commit_callbacks)
     service = _ordered(customer, timeline, _product())
-    timeline.run_until(date(2026, 1, 26))
-    renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)  # issued Jan 25
     timeline.act(lambda: _cancel(customer, service, END))
+    timeline.act(
+        lambda: billing.service_cancellation_withdraw(customer=customer, service_id=service.pk)
+    )
+    assert not Invoice.objects.filter(kind=Invoice.Kind.RENEWAL).exists()  # not due yet
+    timeline.run_until(date(2026, 1, 25))
+    assert Invoice.objects.get(kind=Invoice.Kind.RENEWAL).due_date == DUE
 
-    timeline.run_until(DUE)
-    renewal.refresh_from_db()
-    service.refresh_from_db()
-    assert (service.status, renewal.status) == (Service.Status.TERMINATED, Invoice.Status.CANCELLED)
+
+def test_a_combined_renewal_is_cancelled_and_the_other_service_billed_again(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    settings.BILLING_COMBINE_RENEWALS = True
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    product = _product()
+    kept, cancelled = (_ordered(customer, timeline, product) for _ in range(2))
+    timeline.run_until(date(2026, 1, 26))
+    combined = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)
+    assert combined.lines.count() == 2
+
+    timeline.act(lambda: _cancel(customer, cancelled, END))
+    combined.refresh_from_db()
+    assert combined.status == Invoice.Status.CANCELLED
+    alone = Invoice.objects.get(kind=Invoice.Kind.RENEWAL, status=Invoice.Status.UNPAID)
+    assert [line.service_id for line in alone.lines.all()] == [kept.pk]
+    assert (alone.due_date, alone.total) == (DUE, usd("10.00"))
 
 
 def test_withdrawn_before_its_end_the_service_renews_as_before(
