@@ -180,6 +180,38 @@ def servers_with_room(*, product: Product) -> QuerySet[Server]:
     return servers.annotate(share=share).order_by("share", "pk")
 
 
+# How each resource is named to a customer.
+RESOURCE_NAMES = {"memory_mb": "memory", "disk_gb": "disk space", "cpu_cores": "CPU cores"}
+
+
+def plan_change_extra_resources(*, service: Service, to_product: Product) -> dict[str, int]:
+    """What `to_product` declares above the service's current plan, resource by resource
+    (only those it declares more of: none for a downgrade)."""
+    current = product_resources(product=service.product)
+    return {
+        resource: need - current.get(resource, 0)
+        for resource, need in product_resources(product=to_product).items()
+        if need > current.get(resource, 0)
+    }
+
+
+def plan_change_resources_short(*, service: Service, to_product: Product) -> list[str]:
+    """The resources (RESOURCES' names) the service's own server lacks for moving it to
+    `to_product`: what the new plan declares above the current one, against the server's
+    capacity less what its services declare (this one counted on its current plan), as
+    placement counts them. Empty when it fits; a plan that declares no more of anything
+    (a downgrade) always fits, and so does a service on no server."""
+    extra = plan_change_extra_resources(service=service, to_product=to_product)
+    if service.server_id is None or not extra:
+        return []
+    servers = Server.objects.filter(pk=service.server_id)
+    return [
+        resource
+        for resource, more in extra.items()
+        if not _with_resources(servers, {resource: more}).exists()
+    ]
+
+
 def product_is_placed(*, product: Product) -> bool:
     """Whether new services of `product` go to a panel server (a module and a group)."""
     return bool(product.module) and product_server_group(product=product) is not None

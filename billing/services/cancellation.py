@@ -12,8 +12,9 @@ running service at the end of its paid period or at once.
   unpaid renewal invoices, then the service): the service is terminated (its panel gets
   the terminate operation), the request recorded completed, the unpaid renewals cancelled
   and, where the product allows it, the unused part of the paid period credited to the
-  account (prorated by days in Decimal by `service_prorate`, as plan changes are; once per
-  request by its idempotency key).
+  account (prorated by days in Decimal by `service_prorate`, as plan changes are, at the
+  rate the customer paid for the period: net of coupons, with its tax; nothing when the
+  period was not paid; once per request by its idempotency key).
 A double submit changes nothing the second time: the locked service has an open request
 (returned as it is), or has ended with its completed request (returned).
 """
@@ -21,7 +22,7 @@ A double submit changes nothing the second time: the locked service has an open 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +36,7 @@ from credits import services as credits
 from credits.models import CreditEntry
 from invoices.locks import invoices_lock_unpaid_renewals_of
 from invoices.models import Invoice, InvoiceLine
+from invoices.selectors import service_period_paid_share
 from invoices.services.dunning import renewals_cancel_for_cancellation
 from payments.services import subscriptions_cancel_for_service
 from provisioning import services as provisioning
@@ -62,12 +64,20 @@ class CancellationQuote:
 
 
 def _refund(service: Service, today: date) -> tuple[Money | None, int, int]:
-    """The unused time of the paid period, when the product refunds it (None: nothing)."""
-    if not service.product.refund_on_immediate_cancel:
+    """What the customer paid for the unused time of the current period, when the product
+    refunds it (None: nothing; nor when that period was not paid): the plan's price for
+    the days left (prorated as plan changes are, so a plan change since is counted), at
+    the rate actually paid for the period: net of its recurring coupon, with its tax."""
+    if not service.product.refund_on_immediate_cancel or service.next_due_date is None:
+        return None, 0, 0
+    share = service_period_paid_share(
+        service_id=service.pk, period_end=service.next_due_date - timedelta(days=1)
+    )
+    if share is None:
         return None, 0, 0
     try:
         amount, days_left, days = provisioning.service_prorate(
-            service=service, amount=service.recurring_amount, today=today
+            service=service, amount=service.recurring_amount * share, today=today
         )
     except ProvisioningError:  # one-time: no period to prorate
         return None, 0, 0
@@ -77,13 +87,14 @@ def _refund(service: Service, today: date) -> tuple[Money | None, int, int]:
 def _unpaid_renewal_numbers(service: Service, from_date: date | None) -> tuple[str, ...]:
     """The unpaid renewals the cancellation cancels: those billing periods from
     `from_date` (the end day; None: any)."""
-    billing = InvoiceLine.objects.filter(service=service, kind=InvoiceLine.Kind.SERVICE)
+    lines = InvoiceLine.objects.filter(service=service, kind=InvoiceLine.Kind.SERVICE)
     if from_date is not None:
-        billing = billing.filter(period_start__gte=from_date)
-    billing = billing.values("invoice_id")
+        lines = lines.filter(period_start__gte=from_date)
     numbers = (
         Invoice.objects.filter(
-            pk__in=billing, status=Invoice.Status.UNPAID, kind=Invoice.Kind.RENEWAL
+            pk__in=lines.values("invoice_id"),
+            status=Invoice.Status.UNPAID,
+            kind=Invoice.Kind.RENEWAL,
         )
         .order_by("pk")
         .values_list("number", flat=True)

@@ -50,6 +50,8 @@ def plan_change_start(
         service=service, status=ServiceChange.Status.AWAITING_PAYMENT
     ).exists():
         raise ProvisioningError("A plan change of this service is waiting for payment already.")
+    # The quote checks the server's room for the new plan under its lock (placement's).
+    provisioning.plan_change_server_lock(service=service, to_product=to_product)
     quote = provisioning.plan_change_quote(
         service=service, to_product=to_product, option_quantities=option_quantities, today=today
     )

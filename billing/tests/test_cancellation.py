@@ -14,11 +14,18 @@ import responses
 import time_machine
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory
 from billing import services as billing
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import drop_unfired, usd
-from catalogue.tests.factories import ProductFactory, ProductPriceFactory
+from catalogue.models import Coupon
+from catalogue.tests.factories import (
+    CouponFactory,
+    ProductFactory,
+    ProductPriceFactory,
+    TaxRateFactory,
+)
 from credits.models import CreditEntry
 from credits.services import credit_balance
 from invoices.models import Invoice, InvoiceNotice
@@ -65,9 +72,11 @@ def _product(refund: bool = False):
     return product
 
 
-def _ordered(customer, timeline: Timeline, product) -> Service:
+def _ordered(customer, timeline: Timeline, product, coupon_code: str = "") -> Service:
     def place() -> Service:
-        request = billing.OrderRequest(product=product, cycle="monthly", currency="USD")
+        request = billing.OrderRequest(
+            product=product, cycle="monthly", currency="USD", coupon_code=coupon_code
+        )
         order = billing.order_place(customer=customer, request=request)
         billing.invoice_mark_paid(invoice_id=order.invoices.get().pk)
         return Service.objects.get(order=order)
@@ -327,6 +336,78 @@ def test_immediate_cancels_the_unpaid_renewal(customer, django_capture_on_commit
     assert renewal.status == Invoice.Status.CANCELLED
     # Jan 27: 5 of 31 days unused, of the period that was paid (the renewal never was)
     assert request.refund == usd("1.61")
+
+
+def test_immediate_refund_is_what_was_paid_net_of_a_recurring_coupon(
+    customer, django_capture_on_commit_callbacks
+):
+    CouponFactory(code="QUARTER", percent=Decimal("25"), applies=Coupon.Applies.RECURRING)
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service = _ordered(customer, timeline, _product(refund=True), coupon_code="quarter")
+    assert Invoice.objects.get().total == usd("7.50")
+    timeline.run_until(date(2026, 1, 26))
+    renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)
+    assert renewal.total == usd("7.50")  # the coupon recurs
+    timeline.act(lambda: billing.invoice_mark_paid(invoice_id=renewal.pk))
+    timeline.run_until(date(2026, 2, 10))
+    service.refresh_from_db()
+
+    # Feb 11: 18 of February's 28 days unused, of the 7.50 paid: 4.821... -> 4.82 (not the
+    # list price's 6.43)
+    quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=NOW))
+    assert (quote.refund, quote.days_left, quote.days_in_period) == (usd("4.82"), 18, 28)
+    request = timeline.act(lambda: _cancel(customer, service, NOW))
+    assert request.refund == usd("4.82")
+    assert credit_balance(customer=customer, currency="USD") == usd("4.82")
+
+
+@pytest.mark.parametrize(
+    ("prices_include_tax", "paid", "refund"),
+    [
+        (False, "11.90", "8.06"),  # 19% on top: 11.90 * 21 / 31 = 8.061...
+        (True, "10.00", "6.77"),  # 10.00 with its tax in it: 10.00 * 21 / 31 = 6.774...
+    ],
+    ids=["tax-added", "tax-included"],
+)
+def test_immediate_refund_includes_the_tax_that_was_charged(
+    settings, django_capture_on_commit_callbacks, prices_include_tax, paid, refund
+):
+    settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "country": "DE"}
+    settings.TAX_PRICES_INCLUDE_TAX = prices_include_tax
+    TaxRateFactory(country="DE", rate=Decimal("19"))
+    buyer = CustomerFactory(country="DE")
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service = _ordered(buyer, timeline, _product(refund=True))
+    order_invoice = Invoice.objects.get()
+    assert (order_invoice.total, order_invoice.tax_total.amount > 0) == (usd(paid), True)
+    timeline.run_until(date(2026, 1, 10))
+    request = timeline.act(lambda: _cancel(buyer, service, NOW))
+    assert request.refund == usd(refund)
+    assert credit_balance(customer=buyer, currency="USD") == usd(refund)
+
+
+def test_immediate_refunds_nothing_when_the_current_period_was_not_paid(
+    customer, django_capture_on_commit_callbacks
+):
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    product = _product(refund=True)
+    service = _ordered(customer, timeline, product)
+    timeline.run_until(date(2026, 2, 2))  # February's renewal is unpaid, its period begun
+    quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=NOW))
+    assert quote.refund is None
+    # a service staff set up without any invoice: nothing was paid, nothing is refunded
+    free = Service.objects.create(
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10.00"),
+        status="active",
+        next_due_date=date(2026, 2, 20),
+    )
+    request = timeline.act(lambda: _cancel(customer, free, NOW))
+    assert request.refund is None
+    assert not CreditEntry.objects.exists()
 
 
 def test_an_open_end_of_period_request_becomes_the_immediate_one(

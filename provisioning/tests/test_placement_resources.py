@@ -6,13 +6,18 @@ servers and services there are."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from billing import services as billing
+from billing.models import ServiceChange
+from billing_portal.common.testing import usd
 from invoices.models import Invoice
 from provisioning import services
 from provisioning.errors import NoServerCapacity
@@ -132,3 +137,90 @@ def test_placement_queries_are_constant(customer):
         _holding(server, product, customer, count=5)
     product = type(product).objects.get(pk=product.pk)  # nothing cached from before
     assert _placement_queries(product) == small
+
+
+# --- Plan changes against the service's server ----------------------------------------
+
+
+@pytest.fixture
+def packed(customer):
+    """A server of 8192 MB holding 6144 MB: the customer's service on Small (2048 MB) and
+    another service of 4096 MB. Medium (4096 MB) fits, Large (8192 MB) does not."""
+    group = ServerGroupFactory()
+    server = ServerFactory(group=group, capacity_memory_mb=8192, capacity_cpu=8)
+    small, medium, large = (
+        _product(group, memory_mb=memory, cpu_cores=1) for memory in (2048, 4096, 8192)
+    )
+    plans = ((small, "Small", "5"), (medium, "Medium", "10"), (large, "Large", "20"))
+    for product, name, price in plans:
+        product.name, product.slug, product.group = name, name.lower(), small.group
+        product.save()
+        row = product.prices.get()
+        row.price = usd(price)
+        row.save()
+    _holding(server, medium, customer)
+    service = Service.objects.create(
+        customer=customer,
+        product=small,
+        server=server,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("5"),
+        status="active",
+        external_id="sandbox-svc-1",
+        next_due_date=timezone.localdate() + timedelta(days=10),
+    )
+    Server.objects.filter(pk=server.pk).update(current_accounts=2)
+    return service, small, medium, large
+
+
+def test_a_plan_change_the_server_has_no_room_for_is_refused_before_payment(customer, packed):
+    service, _small, medium, large = packed
+    with pytest.raises(NoServerCapacity, match="Large needs more memory than the server"):
+        services.plan_change_quote(service=service, to_product=large)
+    with pytest.raises(NoServerCapacity, match="needs more memory"):
+        billing.plan_change_request(
+            customer=customer, service_id=service.pk, to_product_id=large.pk
+        )
+    assert not Invoice.objects.exists()
+    assert not ServiceChange.objects.exists()
+    # Medium takes 2048 MB more: 6144 + 2048 = 8192 of 8192, it fits
+    change = billing.plan_change_request(
+        customer=customer, service_id=service.pk, to_product_id=medium.pk
+    )
+    assert change.invoice.kind == Invoice.Kind.UPGRADE
+
+
+def test_each_dimension_is_checked_and_named(customer, packed):
+    service, _small, medium, _large = packed
+    ProductPlacement.objects.filter(product=medium).update(cpu_cores=9, disk_gb=10)
+    Server.objects.filter(pk=service.server_id).update(capacity_disk_gb=5)
+    medium.refresh_from_db()
+    with pytest.raises(NoServerCapacity, match="needs more disk space or CPU cores than"):
+        services.plan_change_quote(
+            service=service, to_product=type(medium).objects.get(pk=medium.pk)
+        )
+
+
+def test_a_downgrade_always_fits_even_on_an_overfull_server(customer, packed):
+    service, small, _medium, large = packed
+    Service.objects.filter(pk=service.pk).update(product=large, recurring_amount=Decimal("20"))
+    service.refresh_from_db()  # 4096 + 8192 MB on 8192: staff put it there by hand
+    assert services.plan_change_quote(service=service, to_product=small).difference.amount < 0
+    change = billing.plan_change_request(
+        customer=customer, service_id=service.pk, to_product_id=small.pk
+    )
+    assert change.status == ServiceChange.Status.APPLIED
+
+
+def test_the_plan_page_shows_what_does_not_fit_and_offers_the_rest(client, customer, packed):
+    service, _small, medium, large = packed
+    client.force_login(customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    page = client.get(url).content.decode()
+    assert f'data-testid="quote-{medium.slug}">Pay $' in page
+    assert f'data-testid="unavailable-{large.slug}"' in page
+    assert "Large needs more memory than the server your service is on has free" in page
+    response = client.post(url, {"product": large.pk}, follow=True)
+    assert "needs more memory" in response.content.decode()
+    assert not Invoice.objects.exists()
