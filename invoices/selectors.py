@@ -169,3 +169,14 @@ def service_period_paid_share(*, service_id: int, period_end: date) -> Decimal |
     if gross <= 0 or paid <= 0:
         return None
     return paid / gross
+
+
+def service_unpaid_invoices(*, customer: Customer, service_id: int) -> list[Invoice]:
+    """The customer's unpaid invoices billing this service, oldest due first (what a
+    suspended service's page offers to pay)."""
+    billing = InvoiceLine.objects.filter(service_id=service_id).values("invoice_id")
+    return list(
+        Invoice.objects.filter(
+            customer=customer, status=Invoice.Status.UNPAID, pk__in=billing
+        ).order_by("due_date", "pk")
+    )

@@ -21,7 +21,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Customer
+from billing_portal.common.audit import AuditEvent
 from catalogue.models import Product
+from provisioning.audit import ProvisioningAudit
 from provisioning.models import (
     AutomaticBackup,
     CancellationRequest,
@@ -250,6 +252,21 @@ def service_recent_actions(*, service: Service, limit: int = 5) -> list[Provisio
     """The service's latest customer actions, newest first (on prov_operation_service_idx)."""
     actions = service.operations.filter(kind=ProvisioningOperation.Kind.ACTION)
     return list(actions.order_by("-created_at")[:limit])
+
+
+def service_suspension_reason(*, service: Service) -> str:
+    """Why the service was last suspended, as the suspension email told its customer (the
+    audit trail keeps it for services with a panel and without; on its object index)."""
+    event = (
+        AuditEvent.objects.filter(
+            object_type=Service._meta.label_lower,
+            object_id=str(service.pk),
+            action=ProvisioningAudit.SERVICE_SUSPENDED,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return str(event.details.get("reason", "")) if event is not None else ""
 
 
 def service_cancellation_open(*, service: Service) -> CancellationRequest | None:

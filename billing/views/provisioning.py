@@ -19,6 +19,7 @@ from billing import services as billing
 from billing.services.site_domains import site_zone_names
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import message_form_errors
+from invoices.selectors import service_unpaid_invoices
 from provisioning.errors import NoServerCapacity, PanelError, PlanNotAvailable
 from provisioning.forms import PlanChangeForm
 from provisioning.models import ProvisioningOperation, Service
@@ -27,6 +28,7 @@ from provisioning.selectors import (
     service_list_for_customer,
     service_operation_for_customer,
     service_recent_actions,
+    service_suspension_reason,
     site_plan_for,
 )
 from provisioning.services import (
@@ -100,6 +102,11 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         if str(context.get("self_service_template", "")).endswith("/wordpress.html"):
             # its custom domains can be set up through these zones in one click
             context["site_dns_zones"] = site_zone_names(customer=self.customer)
+        if service.status == Service.Status.SUSPENDED:  # why, and the invoice to pay
+            context["suspension_reason"] = service_suspension_reason(service=service)
+            context["unpaid_invoices"] = service_unpaid_invoices(
+                customer=self.customer, service_id=service.pk
+            )
         context["recent_actions"] = service_recent_actions(service=service)
         context["watched"] = self._watched_operation(service)
         return context
