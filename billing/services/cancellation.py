@@ -96,6 +96,7 @@ def _unpaid_renewal_numbers(service: Service, from_date: date | None) -> tuple[s
             status=Invoice.Status.UNPAID,
             kind=Invoice.Kind.RENEWAL,
         )
+        .exclude(amount_paid__gt=0)  # as renewals_cancel_for_cancellation
         .order_by("pk")
         .values_list("number", flat=True)
     )

@@ -86,6 +86,19 @@ def _ordered(customer, timeline: Timeline, product, coupon_code: str = "") -> Se
     return service
 
 
+def _active(customer, product, *, due: date) -> Service:
+    """An active monthly service of 10.00 USD due on `due`, with no invoice behind it."""
+    return Service.objects.create(
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10.00"),
+        status="active",
+        next_due_date=due,
+    )
+
+
 def _cancel(customer, service, kind, **extra):
     return billing.service_cancellation_request(
         customer=customer,
@@ -396,15 +409,7 @@ def test_immediate_refunds_nothing_when_the_current_period_was_not_paid(
     quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=NOW))
     assert quote.refund is None
     # a service staff set up without any invoice: nothing was paid, nothing is refunded
-    free = Service.objects.create(
-        customer=customer,
-        product=product,
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10.00"),
-        status="active",
-        next_due_date=date(2026, 2, 20),
-    )
+    free = _active(customer, product, due=date(2026, 2, 20))
     request = timeline.act(lambda: _cancel(customer, free, NOW))
     assert request.refund is None
     assert not CreditEntry.objects.exists()
@@ -483,15 +488,7 @@ def test_ending_at_period_end_stops_automatic_paypal_payments(
 
 def _service_on_paypal(customer) -> Service:
     product = _product()
-    service = Service.objects.create(
-        customer=customer,
-        product=product,
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10.00"),
-        status="active",
-        next_due_date=timezone.localdate() + timedelta(days=10),
-    )
+    service = _active(customer, product, due=timezone.localdate() + timedelta(days=10))
     plan = GatewayPlan.objects.create(
         gateway="paypal",
         product=product,

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from accounts.tests.factories import PASSWORD
 from billing.services import billing_run
 from billing_portal.common.browser import browser_log_in
-from billing_portal.common.testing import usd
 from invoices.models import Invoice
-from provisioning.models import ProductPlacement, Server, Service
 from provisioning.services import service_suspend
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import packed_server_plans
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 375, "height": 740}
@@ -37,39 +33,11 @@ def _fits_the_phone(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
 
 
-def _on_a_packed_server(customer) -> Service:
-    """A Small (2048 MB) service on a server of 8192 MB that holds 6144 MB: Medium fits,
-    Large does not."""
-    server = ServerFactory(group=ServerGroupFactory(), capacity_memory_mb=8192)
-    plans = [panel_product(server) for _ in range(3)]
-    for product, (name, memory, price) in zip(
-        plans, (("Small", 2048, "5"), ("Medium", 4096, "10"), ("Large", 8192, "20")), strict=True
-    ):
-        product.name, product.slug, product.group = name, name.lower(), plans[0].group
-        product.save()
-        ProductPlacement.objects.filter(product=product).update(memory_mb=memory)
-        row = product.prices.get()
-        row.price = usd(price)
-        row.save()
-    values = {"customer": customer, "server": server, "cycle": "monthly", "currency": "USD"}
-    Service.objects.create(product=plans[1], recurring_amount=Decimal("10"), **values)
-    Server.objects.filter(pk=server.pk).update(current_accounts=2)
-    return Service.objects.create(
-        product=plans[0],
-        recurring_amount=Decimal("5"),
-        status="active",
-        external_id="sandbox-svc-packed",
-        hostname="small.demo.test",
-        next_due_date=timezone.localdate() + timedelta(days=12),
-        **values,
-    )
-
-
 @pytest.mark.parametrize("width", [1280, 375])
 def test_the_plan_page_shows_a_plan_that_does_not_fit_and_offers_the_rest(
     page, live_server, customer, width
 ):
-    service = _on_a_packed_server(customer)
+    service = packed_server_plans(customer)[0]
     if width == 375:
         page.set_viewport_size(PHONE)
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
@@ -87,7 +55,7 @@ def test_the_plan_page_shows_a_plan_that_does_not_fit_and_offers_the_rest(
 
 @pytest.mark.parametrize("width", [1280, 375])
 def test_a_suspended_service_offers_the_invoice_to_pay(page, live_server, customer, width):
-    service = _on_a_packed_server(customer)
+    service = packed_server_plans(customer)[0]
     due = service.next_due_date
     billing_run(today=due - timedelta(days=5))  # the renewal, unpaid
     service_suspend(service_id=service.pk, reason="overdue invoice")
@@ -106,7 +74,7 @@ def test_a_suspended_service_offers_the_invoice_to_pay(page, live_server, custom
 
 
 def test_an_end_of_period_cancellation_names_the_renewal_it_cancels(page, live_server, customer):
-    service = _on_a_packed_server(customer)
+    service = packed_server_plans(customer)[0]
     billing_run(today=service.next_due_date - timedelta(days=5))
     renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)

@@ -242,10 +242,11 @@ def renewals_cancel_for_cancellation(
 ) -> list[int]:
     """Cancel the unpaid renewals billing this service's periods from `from_date` (its end
     day; None: any period), which the cancelled service will not have, even where they
-    bill other services too; their lines give their periods back (`period_released`), so
-    a withdrawn request, or another service of a combined renewal, is billed again. Call
-    with the invoices locked (`invoices_lock_unpaid_renewals_of`). Returns the ids of the
-    other services those invoices billed, for the caller to bill again."""
+    bill other services too (not one with a part payment on it: `invoice_cancel` refuses
+    those, staff settle them). Their lines give their periods back (`period_released`),
+    so a withdrawn request, or another service of a combined renewal, is billed again.
+    Call with the invoices locked (`invoices_lock_unpaid_renewals_of`). Returns the ids of
+    the other services those invoices billed, for the caller to bill again."""
     lines = InvoiceLine.objects.filter(service=service_id, kind=InvoiceLine.Kind.SERVICE)
     if from_date is not None:
         lines = lines.filter(period_start__gte=from_date)
@@ -255,6 +256,7 @@ def renewals_cancel_for_cancellation(
             kind=Invoice.Kind.RENEWAL,
             pk__in=lines.values("invoice_id"),
         )
+        .exclude(amount_paid__gt=0)  # part paid: staff refund or credit it, never lost here
         .order_by("pk")
         .values_list("pk", flat=True)
     )

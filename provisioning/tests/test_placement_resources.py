@@ -6,24 +6,26 @@ servers and services there are."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from billing import services as billing
 from billing.models import ServiceChange
-from billing_portal.common.testing import usd
 from invoices.models import Invoice
 from provisioning import services
 from provisioning.errors import NoServerCapacity
 from provisioning.models import ProductPlacement, Server, ServerGroup, Service
 from provisioning.selectors import servers_with_room
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import (
+    ServerFactory,
+    ServerGroupFactory,
+    packed_server_plans,
+    panel_product,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_alerts")]
 
@@ -144,34 +146,8 @@ def test_placement_queries_are_constant(customer):
 
 @pytest.fixture
 def packed(customer):
-    """A server of 8192 MB holding 6144 MB: the customer's service on Small (2048 MB) and
-    another service of 4096 MB. Medium (4096 MB) fits, Large (8192 MB) does not."""
-    group = ServerGroupFactory()
-    server = ServerFactory(group=group, capacity_memory_mb=8192, capacity_cpu=8)
-    small, medium, large = (
-        _product(group, memory_mb=memory, cpu_cores=1) for memory in (2048, 4096, 8192)
-    )
-    plans = ((small, "Small", "5"), (medium, "Medium", "10"), (large, "Large", "20"))
-    for product, name, price in plans:
-        product.name, product.slug, product.group = name, name.lower(), small.group
-        product.save()
-        row = product.prices.get()
-        row.price = usd(price)
-        row.save()
-    _holding(server, medium, customer)
-    service = Service.objects.create(
-        customer=customer,
-        product=small,
-        server=server,
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("5"),
-        status="active",
-        external_id="sandbox-svc-1",
-        next_due_date=timezone.localdate() + timedelta(days=10),
-    )
-    Server.objects.filter(pk=server.pk).update(current_accounts=2)
-    return service, small, medium, large
+    """Small (2048 MB) on a server of 8192 MB holding 6144 MB: Medium fits, Large not."""
+    return packed_server_plans(customer)
 
 
 def test_a_plan_change_the_server_has_no_room_for_is_refused_before_payment(customer, packed):
