@@ -92,6 +92,7 @@ def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
         return
     service = service_lock(change.service_id, related=("customer",))
     if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
+        provisioning.plan_change_room_alert(service=service, to_product=change.to_product)
         plan_change_apply(service, change, None)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from djmoney.money import Money
@@ -135,6 +136,26 @@ def plan_change_room_check(*, service: Service, to_product: Product) -> None:
             "free right now. Choose a smaller plan, or ask our support team to move the "
             "service to a server with room."
         )
+
+
+def plan_change_room_alert(*, service: Service, to_product: Product) -> bool:
+    """A paid upgrade is applied even when its server has lost the room for it since the
+    request (an upgrade holds nothing until paid; the customer has paid): staff are told
+    after commit, to move the service or add capacity. True if they were."""
+    short = plan_change_resources_short(service=service, to_product=to_product)
+    if not short:
+        return False
+    from provisioning.tasks import staff_alert_task  # tasks call services: not at import
+
+    lacking = ", ".join(RESOURCE_NAMES[resource] for resource in short)
+    subject = f"{service.server} is over capacity after a paid upgrade"
+    message = (
+        f"{service} moved to {to_product.name} after its upgrade was paid, but its server "
+        f"{service.server} has no room left for it ({lacking}). Move the service or add "
+        "capacity."
+    )
+    transaction.on_commit(lambda: staff_alert_task.delay(subject, message), robust=True)
+    return True
 
 
 def plan_change_server_lock(*, service: Service, to_product: Product) -> None:

@@ -200,3 +200,19 @@ def test_the_plan_page_shows_what_does_not_fit_and_offers_the_rest(client, custo
     response = client.post(url, {"product": large.pk}, follow=True)
     assert "needs more memory" in response.content.decode()
     assert not Invoice.objects.exists()
+
+
+def test_a_paid_upgrade_the_room_went_from_is_applied_and_staff_told(
+    customer, packed, mailoutbox, django_capture_on_commit_callbacks
+):
+    service, _small, medium, _large = packed
+    change = billing.plan_change_request(
+        customer=customer, service_id=service.pk, to_product_id=medium.pk
+    )
+    Server.objects.filter(pk=service.server_id).update(capacity_memory_mb=6144)  # room gone
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.invoice_mark_paid(invoice_id=change.invoice_id)
+    service.refresh_from_db()
+    assert service.product == medium  # paid for: applied
+    alert = next(m for m in mailoutbox if "over capacity after a paid upgrade" in m.subject)
+    assert "no room left for it (memory)" in alert.body
