@@ -205,13 +205,17 @@ class InvoiceLine(models.Model):
     tax = money_field()
     total = money_field()
     position = models.PositiveIntegerField(default=0)
+    # A renewal cancelled because its service was to end (a cancellation request) gives its
+    # period back: the period may be billed again (the request withdrawn, or another service
+    # of a combined renewal). Lines of invoices cancelled for any other reason keep theirs.
+    period_released = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["position", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["service", "period_start"],
-                condition=Q(kind="service"),
+                condition=Q(kind="service", period_released=False),
                 name="invoices_invoiceline_one_per_service_period",
             ),
             nonnegative_check(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
@@ -117,9 +118,13 @@ unpaid_service_bills = UnpaidServiceBills()
 
 
 def service_period_billed(*, service_id: int, period_start: date | None) -> bool:
-    """Whether the service's period from `period_start` is on an invoice already."""
+    """Whether the service's period from `period_start` is on an invoice already (a
+    released period, of a renewal cancelled for a cancellation, is not)."""
     return InvoiceLine.objects.filter(
-        service_id=service_id, kind=InvoiceLine.Kind.SERVICE, period_start=period_start
+        service_id=service_id,
+        kind=InvoiceLine.Kind.SERVICE,
+        period_start=period_start,
+        period_released=False,
     ).exists()
 
 
@@ -130,5 +135,48 @@ def service_next_period_billed() -> Exists:
             service=OuterRef("pk"),
             kind=InvoiceLine.Kind.SERVICE,
             period_start=OuterRef("next_due_date"),
+            period_released=False,
         )
+    )
+
+
+# The lines that pay for a service's period itself (not its setup fees or usage).
+PERIOD_LINE_KINDS = (InvoiceLine.Kind.SERVICE, InvoiceLine.Kind.OPTION)
+PAID_STATUSES = (Invoice.Status.PAID, Invoice.Status.PARTIALLY_REFUNDED)
+
+
+def service_period_paid_share(*, service_id: int, period_end: date) -> Decimal | None:
+    """The part of its catalogued price the customer actually paid for the service's
+    period ending on `period_end`: what its paid order or renewal lines total (net of
+    their discounts, with the tax charged), less what a credit note gave back, divided by
+    their catalogued price (unit price x quantity). 0.9 with a 10% recurring coupon and no
+    tax, 1.2 with 20% tax added to the price; None when that period was not paid."""
+    lines = InvoiceLine.objects.filter(
+        service_id=service_id,
+        kind__in=PERIOD_LINE_KINDS,
+        period_end=period_end,
+        period_released=False,
+        invoice__status__in=PAID_STATUSES,
+    ).select_related("invoice")
+    paid = gross = Decimal(0)
+    for line in lines:
+        invoice = line.invoice
+        kept = Decimal(1)
+        if invoice.total.amount > 0:  # a credit note took part of the invoice back
+            kept -= invoice.amount_refunded.amount / invoice.total.amount
+        paid += line.total.amount * kept
+        gross += line.unit_price.amount * line.quantity
+    if gross <= 0 or paid <= 0:
+        return None
+    return paid / gross
+
+
+def service_unpaid_invoices(*, customer: Customer, service_id: int) -> list[Invoice]:
+    """The customer's unpaid invoices billing this service, oldest due first (what a
+    suspended service's page offers to pay)."""
+    billing = InvoiceLine.objects.filter(service_id=service_id).values("invoice_id")
+    return list(
+        Invoice.objects.filter(
+            customer=customer, status=Invoice.Status.UNPAID, pk__in=billing
+        ).order_by("due_date", "pk")
     )

@@ -20,6 +20,12 @@ class NoServerCapacity(ProvisioningError):
     code = "no_server_capacity"
 
 
+class PlanNotAvailable(ProvisioningError):
+    """This service cannot move to that plan (the module's check); others may still do."""
+
+    code = "plan_not_available"
+
+
 class PanelError(ExternalServiceError):
     """A panel call failed; `retryable`, `may_have_applied` and `status` as for every
     ExternalServiceError (the panels' HTTP layer sets them, see `provisioning.panels.http`)."""

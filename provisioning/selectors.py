@@ -21,7 +21,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Customer
+from billing_portal.common.audit import AuditEvent
 from catalogue.models import Product
+from provisioning.audit import ProvisioningAudit
 from provisioning.models import (
     AutomaticBackup,
     CancellationRequest,
@@ -180,6 +182,38 @@ def servers_with_room(*, product: Product) -> QuerySet[Server]:
     return servers.annotate(share=share).order_by("share", "pk")
 
 
+# How each resource is named to a customer.
+RESOURCE_NAMES = {"memory_mb": "memory", "disk_gb": "disk space", "cpu_cores": "CPU cores"}
+
+
+def plan_change_extra_resources(*, service: Service, to_product: Product) -> dict[str, int]:
+    """What `to_product` declares above the service's current plan, resource by resource
+    (only those it declares more of: none for a downgrade)."""
+    current = product_resources(product=service.product)
+    return {
+        resource: need - current.get(resource, 0)
+        for resource, need in product_resources(product=to_product).items()
+        if need > current.get(resource, 0)
+    }
+
+
+def plan_change_resources_short(*, service: Service, to_product: Product) -> list[str]:
+    """The resources (RESOURCES' names) the service's own server lacks for moving it to
+    `to_product`: what the new plan declares above the current one, against the server's
+    capacity less what its services declare (this one counted on its current plan), as
+    placement counts them. Empty when it fits; a plan that declares no more of anything
+    (a downgrade) always fits, and so does a service on no server."""
+    extra = plan_change_extra_resources(service=service, to_product=to_product)
+    if service.server_id is None or not extra:
+        return []
+    servers = Server.objects.filter(pk=service.server_id)
+    return [
+        resource
+        for resource, more in extra.items()
+        if not _with_resources(servers, {resource: more}).exists()
+    ]
+
+
 def product_is_placed(*, product: Product) -> bool:
     """Whether new services of `product` go to a panel server (a module and a group)."""
     return bool(product.module) and product_server_group(product=product) is not None
@@ -218,6 +252,21 @@ def service_recent_actions(*, service: Service, limit: int = 5) -> list[Provisio
     """The service's latest customer actions, newest first (on prov_operation_service_idx)."""
     actions = service.operations.filter(kind=ProvisioningOperation.Kind.ACTION)
     return list(actions.order_by("-created_at")[:limit])
+
+
+def service_suspension_reason(*, service: Service) -> str:
+    """Why the service was last suspended, as the suspension email told its customer (the
+    audit trail keeps it for services with a panel and without; on its object index)."""
+    event = (
+        AuditEvent.objects.filter(
+            object_type=Service._meta.label_lower,
+            object_id=str(service.pk),
+            action=ProvisioningAudit.SERVICE_SUSPENDED,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return str(event.details.get("reason", "")) if event is not None else ""
 
 
 def service_cancellation_open(*, service: Service) -> CancellationRequest | None:

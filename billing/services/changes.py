@@ -50,6 +50,8 @@ def plan_change_start(
         service=service, status=ServiceChange.Status.AWAITING_PAYMENT
     ).exists():
         raise ProvisioningError("A plan change of this service is waiting for payment already.")
+    # The quote checks the server's room for the new plan under its lock (placement's).
+    provisioning.plan_change_server_lock(service=service, to_product=to_product)
     quote = provisioning.plan_change_quote(
         service=service, to_product=to_product, option_quantities=option_quantities, today=today
     )
@@ -90,6 +92,7 @@ def plan_changes_on_invoice_paid(invoice: Invoice) -> None:
         return
     service = service_lock(change.service_id, related=("customer",))
     if service.status in (Service.Status.ACTIVE, Service.Status.SUSPENDED):
+        provisioning.plan_change_room_alert(service=service, to_product=change.to_product)
         plan_change_apply(service, change, None)
 
 

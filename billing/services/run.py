@@ -210,7 +210,12 @@ def _due_rows(today: date) -> Iterator[tuple[int, int, date | None, str]]:
 
 
 def _renewal_groups(today: date) -> Iterator[list[int]]:
-    rows = _due_rows(today)
+    return _grouped(_due_rows(today))
+
+
+def _grouped(rows: Iterable[tuple[int, int, date | None, str]]) -> Iterator[list[int]]:
+    """(id, customer, due date, currency) rows in that order -> the renewal groups: one
+    service each, or (combined renewals) those of a customer, due date and currency."""
     if not settings.BILLING_COMBINE_RENEWALS:
         return ([pk] for pk, *_ in rows)
     keyed = groupby(rows, key=lambda row: row[1:])
@@ -253,6 +258,20 @@ def _renew(service_ids: list[int]) -> int:
     )
     invoice_issued(invoice)  # paid from credit after commit, when the customer allows it
     return len(services)
+
+
+def renewals_issue_now(*, service_ids: list[int], today: date) -> int:
+    """Bill at once the next period of those of these services due within the renewal
+    horizon and not billed (a cancellation withdrawn after its renewal was cancelled, the
+    other services of a combined renewal cancelled with it), as the run would, a group of
+    the same due date and currency per invoice, in the caller's transaction. Returns how
+    many services were renewed (0: the run will, when they come due)."""
+    rows = (
+        renewal_candidates(today=today)
+        .filter(pk__in=service_ids)
+        .values_list("pk", "customer_id", "next_due_date", "currency")
+    )
+    return sum(_renew(group) for group in _grouped(rows))
 
 
 def renewals_renew(groups: list[list[int]]) -> int:

@@ -14,14 +14,21 @@ import responses
 import time_machine
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory
 from billing import services as billing
 from billing.services import billing_run
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.testing import drop_unfired, usd
-from catalogue.tests.factories import ProductFactory, ProductPriceFactory
+from catalogue.models import Coupon
+from catalogue.tests.factories import (
+    CouponFactory,
+    ProductFactory,
+    ProductPriceFactory,
+    TaxRateFactory,
+)
 from credits.models import CreditEntry
 from credits.services import credit_balance
-from invoices.models import Invoice
+from invoices.models import Invoice, InvoiceNotice
 from payments.models import GatewayPlan, GatewaySubscription
 from payments.tests.test_paypal import API, TOKEN
 from provisioning.errors import CancellationRefused
@@ -65,9 +72,11 @@ def _product(refund: bool = False):
     return product
 
 
-def _ordered(customer, timeline: Timeline, product) -> Service:
+def _ordered(customer, timeline: Timeline, product, coupon_code: str = "") -> Service:
     def place() -> Service:
-        request = billing.OrderRequest(product=product, cycle="monthly", currency="USD")
+        request = billing.OrderRequest(
+            product=product, cycle="monthly", currency="USD", coupon_code=coupon_code
+        )
         order = billing.order_place(customer=customer, request=request)
         billing.invoice_mark_paid(invoice_id=order.invoices.get().pk)
         return Service.objects.get(order=order)
@@ -75,6 +84,19 @@ def _ordered(customer, timeline: Timeline, product) -> Service:
     service = timeline.act(place)
     assert (service.status, service.next_due_date) == (Service.Status.ACTIVE, DUE)
     return service
+
+
+def _active(customer, product, *, due: date) -> Service:
+    """An active monthly service of 10.00 USD due on `due`, with no invoice behind it."""
+    return Service.objects.create(
+        customer=customer,
+        product=product,
+        cycle="monthly",
+        currency="USD",
+        recurring_amount=Decimal("10.00"),
+        status="active",
+        next_due_date=due,
+    )
 
 
 def _cancel(customer, service, kind, **extra):
@@ -126,19 +148,109 @@ def test_end_of_period_no_renewal_after_the_request_and_terminated_on_its_due_da
     assert {"service.cancellation_requested", "service.cancellation_completed"} <= set(actions)
 
 
-def test_a_renewal_issued_before_the_request_is_cancelled_when_the_service_ends(
+def _renewal_issued_jan_25(customer, timeline: Timeline) -> tuple[Service, Invoice]:
+    service = _ordered(customer, timeline, _product())
+    timeline.run_until(date(2026, 1, 26))
+    renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)  # issued Jan 25, due Feb 1
+    assert (renewal.status, renewal.due_date) == (Invoice.Status.UNPAID, DUE)
+    return service, renewal
+
+
+def test_a_renewal_issued_before_the_request_is_cancelled_at_once_and_never_reminded(
+    customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service, renewal = _renewal_issued_jan_25(customer, timeline)
+    quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=END))
+    assert quote.unpaid_renewals == (renewal.number,)  # shown before the customer confirms
+
+    timeline.act(lambda: _cancel(customer, service, END))
+    renewal.refresh_from_db()
+    assert renewal.status == Invoice.Status.CANCELLED
+    cancelled = AuditEvent.objects.get(action="invoice.cancelled", object_id=str(renewal.pk))
+    assert cancelled.details["reason"] == "service cancelled by the customer"
+
+    # the upcoming (Jan 29) and due (Feb 1) reminders, and any late fee, never come
+    mailoutbox.clear()
+    timeline.run_until(date(2026, 3, 5))
+    assert not InvoiceNotice.objects.filter(invoice=renewal).exists()
+    assert not Invoice.objects.filter(kind=Invoice.Kind.LATE_FEE).exists()
+    service.refresh_from_db()
+    assert (service.status, service.terminated_at.date()) == (Service.Status.TERMINATED, DUE)
+    assert sorted(Invoice.objects.values_list("kind", "status")) == [
+        ("order", "paid"),
+        ("renewal", "cancelled"),  # nothing more was billed
+    ]
+    assert _subjects(mailoutbox) == [f"Your service {service} is cancelled"]
+
+
+def test_withdrawn_after_its_renewal_was_cancelled_the_renewal_is_issued_again_and_paid(
+    customer, django_capture_on_commit_callbacks
+):
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service, renewal = _renewal_issued_jan_25(customer, timeline)
+    timeline.act(lambda: _cancel(customer, service, END))
+    timeline.run_until(date(2026, 1, 27))  # no renewal for the cancelled period meanwhile
+    assert Invoice.objects.filter(kind=Invoice.Kind.RENEWAL).count() == 1
+
+    timeline.act(
+        lambda: billing.service_cancellation_withdraw(customer=customer, service_id=service.pk)
+    )
+    again = Invoice.objects.get(kind=Invoice.Kind.RENEWAL, status=Invoice.Status.UNPAID)
+    assert again.pk != renewal.pk  # issued at once, as the run would (the same period)
+    line = again.lines.get()
+    assert (again.due_date, line.period_start, line.period_end, again.total) == (
+        DUE,
+        DUE,
+        date(2026, 2, 28),
+        usd("10.00"),
+    )
+    assert renewal.lines.get().period_released  # the cancelled one gave its period back
+
+    timeline.run_until(date(2026, 1, 29))  # the run issues no second one; reminders go out
+    assert Invoice.objects.filter(kind=Invoice.Kind.RENEWAL).count() == 2
+    assert InvoiceNotice.objects.filter(invoice=again, kind="upcoming").exists()
+    timeline.act(lambda: billing.invoice_mark_paid(invoice_id=again.pk))
+    timeline.run_until(date(2026, 2, 10))
+    service.refresh_from_db()
+    assert (service.status, service.next_due_date, service.ends_on) == (
+        Service.Status.ACTIVE,
+        date(2026, 3, 1),
+        None,
+    )
+
+
+def test_withdrawn_long_before_its_end_the_run_issues_the_renewal(
     customer, django_capture_on_commit_callbacks
 ):
     timeline = Timeline(django_capture_on_commit_callbacks)
     service = _ordered(customer, timeline, _product())
-    timeline.run_until(date(2026, 1, 26))
-    renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)  # issued Jan 25
     timeline.act(lambda: _cancel(customer, service, END))
+    timeline.act(
+        lambda: billing.service_cancellation_withdraw(customer=customer, service_id=service.pk)
+    )
+    assert not Invoice.objects.filter(kind=Invoice.Kind.RENEWAL).exists()  # not due yet
+    timeline.run_until(date(2026, 1, 25))
+    assert Invoice.objects.get(kind=Invoice.Kind.RENEWAL).due_date == DUE
 
-    timeline.run_until(DUE)
-    renewal.refresh_from_db()
-    service.refresh_from_db()
-    assert (service.status, renewal.status) == (Service.Status.TERMINATED, Invoice.Status.CANCELLED)
+
+def test_a_combined_renewal_is_cancelled_and_the_other_service_billed_again(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    settings.BILLING_COMBINE_RENEWALS = True
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    product = _product()
+    kept, cancelled = (_ordered(customer, timeline, product) for _ in range(2))
+    timeline.run_until(date(2026, 1, 26))
+    combined = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)
+    assert combined.lines.count() == 2
+
+    timeline.act(lambda: _cancel(customer, cancelled, END))
+    combined.refresh_from_db()
+    assert combined.status == Invoice.Status.CANCELLED
+    alone = Invoice.objects.get(kind=Invoice.Kind.RENEWAL, status=Invoice.Status.UNPAID)
+    assert [line.service_id for line in alone.lines.all()] == [kept.pk]
+    assert (alone.due_date, alone.total) == (DUE, usd("10.00"))
 
 
 def test_withdrawn_before_its_end_the_service_renews_as_before(
@@ -239,6 +351,70 @@ def test_immediate_cancels_the_unpaid_renewal(customer, django_capture_on_commit
     assert request.refund == usd("1.61")
 
 
+def test_immediate_refund_is_what_was_paid_net_of_a_recurring_coupon(
+    customer, django_capture_on_commit_callbacks
+):
+    CouponFactory(code="QUARTER", percent=Decimal("25"), applies=Coupon.Applies.RECURRING)
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service = _ordered(customer, timeline, _product(refund=True), coupon_code="quarter")
+    assert Invoice.objects.get().total == usd("7.50")
+    timeline.run_until(date(2026, 1, 26))
+    renewal = Invoice.objects.get(kind=Invoice.Kind.RENEWAL)
+    assert renewal.total == usd("7.50")  # the coupon recurs
+    timeline.act(lambda: billing.invoice_mark_paid(invoice_id=renewal.pk))
+    timeline.run_until(date(2026, 2, 10))
+    service.refresh_from_db()
+
+    # Feb 11: 18 of February's 28 days unused, of the 7.50 paid: 4.821... -> 4.82 (not the
+    # list price's 6.43)
+    quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=NOW))
+    assert (quote.refund, quote.days_left, quote.days_in_period) == (usd("4.82"), 18, 28)
+    request = timeline.act(lambda: _cancel(customer, service, NOW))
+    assert request.refund == usd("4.82")
+    assert credit_balance(customer=customer, currency="USD") == usd("4.82")
+
+
+@pytest.mark.parametrize(
+    ("prices_include_tax", "paid", "refund"),
+    [
+        (False, "11.90", "8.06"),  # 19% on top: 11.90 * 21 / 31 = 8.061...
+        (True, "10.00", "6.77"),  # 10.00 with its tax in it: 10.00 * 21 / 31 = 6.774...
+    ],
+    ids=["tax-added", "tax-included"],
+)
+def test_immediate_refund_includes_the_tax_that_was_charged(
+    settings, django_capture_on_commit_callbacks, prices_include_tax, paid, refund
+):
+    settings.SELLER_DETAILS = {**settings.SELLER_DETAILS, "country": "DE"}
+    settings.TAX_PRICES_INCLUDE_TAX = prices_include_tax
+    TaxRateFactory(country="DE", rate=Decimal("19"))
+    buyer = CustomerFactory(country="DE")
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    service = _ordered(buyer, timeline, _product(refund=True))
+    order_invoice = Invoice.objects.get()
+    assert (order_invoice.total, order_invoice.tax_total.amount > 0) == (usd(paid), True)
+    timeline.run_until(date(2026, 1, 10))
+    request = timeline.act(lambda: _cancel(buyer, service, NOW))
+    assert request.refund == usd(refund)
+    assert credit_balance(customer=buyer, currency="USD") == usd(refund)
+
+
+def test_immediate_refunds_nothing_when_the_current_period_was_not_paid(
+    customer, django_capture_on_commit_callbacks
+):
+    timeline = Timeline(django_capture_on_commit_callbacks)
+    product = _product(refund=True)
+    service = _ordered(customer, timeline, product)
+    timeline.run_until(date(2026, 2, 2))  # February's renewal is unpaid, its period begun
+    quote = timeline.act(lambda: billing.cancellation_quote(service=service, kind=NOW))
+    assert quote.refund is None
+    # a service staff set up without any invoice: nothing was paid, nothing is refunded
+    free = _active(customer, product, due=date(2026, 2, 20))
+    request = timeline.act(lambda: _cancel(customer, free, NOW))
+    assert request.refund is None
+    assert not CreditEntry.objects.exists()
+
+
 def test_an_open_end_of_period_request_becomes_the_immediate_one(
     customer, django_capture_on_commit_callbacks
 ):
@@ -312,15 +488,7 @@ def test_ending_at_period_end_stops_automatic_paypal_payments(
 
 def _service_on_paypal(customer) -> Service:
     product = _product()
-    service = Service.objects.create(
-        customer=customer,
-        product=product,
-        cycle="monthly",
-        currency="USD",
-        recurring_amount=Decimal("10.00"),
-        status="active",
-        next_due_date=timezone.localdate() + timedelta(days=10),
-    )
+    service = _active(customer, product, due=timezone.localdate() + timedelta(days=10))
     plan = GatewayPlan.objects.create(
         gateway="paypal",
         product=product,

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import PASSWORD
+from billing.tests.factories import paid_current_period
 from billing_portal.common.browser import browser_log_in
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from provisioning.models import CancellationRequest, Service
@@ -30,7 +31,7 @@ def _shot(page, name: str) -> None:
 def _service(customer, *, refund: bool) -> Service:
     product = ProductFactory(name="Web Starter", refund_on_immediate_cancel=refund)
     ProductPriceFactory(product=product)
-    return Service.objects.create(
+    service = Service.objects.create(
         customer=customer,
         product=product,
         cycle="monthly",
@@ -40,6 +41,9 @@ def _service(customer, *, refund: bool) -> Service:
         domain="shop.example.com",
         next_due_date=timezone.localdate() + timedelta(days=15),
     )
+    if refund:  # the current period was paid: its unused part is refunded
+        paid_current_period(service)
+    return service
 
 
 def test_cancel_now_with_a_refund_on_a_desktop(page, live_server, customer):

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.helpers import assert_customer_isolation
+from billing.tests.factories import paid_current_period
 from catalogue.tests.factories import ProductFactory, ProductPriceFactory
 from credits.services import credit_balance
 from invoices.models import Invoice
@@ -27,7 +28,7 @@ def _service(customer, *, refund: bool = False, status: str = "active", days: in
     product = ProductFactory(name="Web Starter", refund_on_immediate_cancel=refund)
     ProductPriceFactory(product=product)
     today = timezone.localdate()
-    return Service.objects.create(
+    service = Service.objects.create(
         customer=customer,
         product=product,
         cycle="monthly",
@@ -36,6 +37,9 @@ def _service(customer, *, refund: bool = False, status: str = "active", days: in
         status=status,
         next_due_date=today + timedelta(days=days),
     )
+    if refund:  # the current period was paid: its unused part is refunded
+        paid_current_period(service)
+    return service
 
 
 def _messages(response) -> list[str]:

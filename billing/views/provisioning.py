@@ -19,13 +19,15 @@ from billing import services as billing
 from billing.services.site_domains import site_zone_names
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import message_form_errors
-from provisioning.errors import PanelError
+from invoices.selectors import service_unpaid_invoices
+from provisioning.errors import NoServerCapacity, PanelError, PlanNotAvailable
 from provisioning.forms import PlanChangeForm
 from provisioning.models import ProvisioningOperation, Service
 from provisioning.selectors import (
     service_get_for_customer,
     service_list_for_customer,
     service_operation_for_customer,
+    service_suspension_reason,
     site_plan_for,
 )
 from provisioning.services import (
@@ -99,6 +101,11 @@ class ServiceDetailView(_ServiceMixin, DetailView):
         if str(context.get("self_service_template", "")).endswith("/wordpress.html"):
             # its custom domains can be set up through these zones in one click
             context["site_dns_zones"] = site_zone_names(customer=self.customer)
+        if service.status == Service.Status.SUSPENDED:  # why, and the invoice to pay
+            context["suspension_reason"] = service_suspension_reason(service=service)
+            context["unpaid_invoices"] = service_unpaid_invoices(
+                customer=self.customer, service_id=service.pk
+            )
         context["recent_actions"] = service_recent_actions_shown(service=service)
         context["watched"] = self._watched_operation(service)
         return context
@@ -196,17 +203,24 @@ class ServicePlanChangeView(_ServiceMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         service = self.get_object()
-        quotes, problem = [], ""
+        quotes, unavailable, problem = [], [], ""
         try:
-            quotes = [
-                plan_change_quote(service=service, to_product=target)
-                for target in plan_change_targets(service=service)
-            ]
+            for target in plan_change_targets(service=service):
+                try:
+                    quotes.append(plan_change_quote(service=service, to_product=target))
+                except (NoServerCapacity, PlanNotAvailable) as error:  # this plan, not the rest
+                    unavailable.append((target, error.message))
         except DomainError as error:
             problem = error.message
         current = service_option_quantities(service)
         add_ons = [(option, current.get(option.pk, 0)) for option in service.product.options.all()]
-        context = {"service": service, "quotes": quotes, "problem": problem, "add_ons": add_ons}
+        context = {
+            "service": service,
+            "quotes": quotes,
+            "unavailable": unavailable,
+            "problem": problem,
+            "add_ons": add_ons,
+        }
         return render(request, "provisioning/service_change.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:

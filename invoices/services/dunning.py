@@ -235,3 +235,36 @@ def renewals_cancel_for_ended_service(*, service_id: int) -> int:
     for invoice_id in invoice_ids:
         invoice_cancel(invoice_id=invoice_id, reason="service terminated")
     return len(invoice_ids)
+
+
+def renewals_cancel_for_cancellation(
+    *, service_id: int, from_date: date | None = None
+) -> list[int]:
+    """Cancel the unpaid renewals billing this service's periods from `from_date` (its end
+    day; None: any period), which the cancelled service will not have, even where they
+    bill other services too (not one with a part payment on it: `invoice_cancel` refuses
+    those, staff settle them). Their lines give their periods back (`period_released`),
+    so a withdrawn request, or another service of a combined renewal, is billed again.
+    Call with the invoices locked (`invoices_lock_unpaid_renewals_of`). Returns the ids of
+    the other services those invoices billed, for the caller to bill again."""
+    lines = InvoiceLine.objects.filter(service=service_id, kind=InvoiceLine.Kind.SERVICE)
+    if from_date is not None:
+        lines = lines.filter(period_start__gte=from_date)
+    invoice_ids = list(
+        Invoice.objects.filter(
+            status=Invoice.Status.UNPAID,
+            kind=Invoice.Kind.RENEWAL,
+            pk__in=lines.values("invoice_id"),
+        )
+        .exclude(amount_paid__gt=0)  # part paid: staff refund or credit it, never lost here
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for invoice_id in invoice_ids:
+        invoice_cancel(invoice_id=invoice_id, reason="service cancelled by the customer")
+    released = InvoiceLine.objects.filter(
+        invoice__in=invoice_ids, kind=InvoiceLine.Kind.SERVICE, service__isnull=False
+    )
+    others = set(released.exclude(service=service_id).values_list("service_id", flat=True))
+    released.update(period_released=True)
+    return sorted(others)

@@ -283,6 +283,7 @@ def services_billed_of(services: Iterable[Service]) -> set[int]:
         return set()
     billed = InvoiceLine.objects.filter(
         kind=InvoiceLine.Kind.SERVICE,
+        period_released=False,
         service_id__in={pk for pk, _due in wanted},
         period_start__in={due for _pk, due in wanted},
     ).values_list("service_id", "period_start")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from djmoney.money import Money
@@ -29,9 +30,14 @@ from catalogue.errors import CatalogueError
 from catalogue.models import CYCLE_MONTHS, ConfigurableOption, Product
 from catalogue.selectors import product_alternatives, recurring_price
 from provisioning.audit import ProvisioningAudit
-from provisioning.errors import ProvisioningError
-from provisioning.locks import service_lock
+from provisioning.errors import NoServerCapacity, ProvisioningError
+from provisioning.locks import server_lock, service_lock
 from provisioning.models import ProvisioningOperation, Service, ServiceOption
+from provisioning.selectors import (
+    RESOURCE_NAMES,
+    plan_change_extra_resources,
+    plan_change_resources_short,
+)
 from provisioning.services.operations import operation_enqueue
 from provisioning.services.packages import service_package_check
 
@@ -86,6 +92,7 @@ def plan_change_quote(
         raise ProvisioningError(f"{service} cannot move to {to_product}.")
     if not same_plan:
         service_package_check(service=service, to_product=to_product)
+        plan_change_room_check(service=service, to_product=to_product)
     if option_quantities is None:
         option_quantities = service_option_quantities(service) if same_plan else {}
     try:
@@ -116,6 +123,49 @@ def service_prorate(*, service: Service, amount: Money, today: date) -> tuple[Mo
     days_in_period = (end - start).days
     days_left = min(max((end - today).days, 0), days_in_period)
     return money_quantize(amount * days_left / days_in_period), days_left, days_in_period
+
+
+def plan_change_room_check(*, service: Service, to_product: Product) -> None:
+    """Refuse (NoServerCapacity), before anything is invoiced, a plan whose memory, disk or
+    CPU the service's server has no room for (`plan_change_resources_short`)."""
+    short = plan_change_resources_short(service=service, to_product=to_product)
+    if short:
+        lacking = " or ".join(RESOURCE_NAMES[resource] for resource in short)
+        raise NoServerCapacity(
+            f"{to_product.name} needs more {lacking} than the server your service is on has "
+            "free right now. Choose a smaller plan, or ask our support team to move the "
+            "service to a server with room."
+        )
+
+
+def plan_change_room_alert(*, service: Service, to_product: Product) -> bool:
+    """A paid upgrade is applied even when its server has lost the room for it since the
+    request (an upgrade holds nothing until paid; the customer has paid): staff are told
+    after commit, to move the service or add capacity. True if they were."""
+    short = plan_change_resources_short(service=service, to_product=to_product)
+    if not short:
+        return False
+    from provisioning.tasks import staff_alert_task  # tasks call services: not at import
+
+    lacking = ", ".join(RESOURCE_NAMES[resource] for resource in short)
+    subject = f"{service.server} is over capacity after a paid upgrade"
+    message = (
+        f"{service} moved to {to_product.name} after its upgrade was paid, but its server "
+        f"{service.server} has no room left for it ({lacking}). Move the service or add "
+        "capacity."
+    )
+    transaction.on_commit(lambda: staff_alert_task.delay(subject, message), robust=True)
+    return True
+
+
+def plan_change_server_lock(*, service: Service, to_product: Product) -> None:
+    """Lock the service's server when the new plan takes more of it, as placement does
+    (`server_place`): the quote that follows then checks its room in a new statement,
+    which sees what a concurrent order took meanwhile. Call after the service's lock."""
+    if service.server_id is not None and plan_change_extra_resources(
+        service=service, to_product=to_product
+    ):
+        server_lock(service.server_id)
 
 
 def plan_change_apply(

@@ -64,6 +64,12 @@ def test_order_pay_with_demo_credit_and_watch_the_service_follow_its_invoices(
     service.refresh_from_db()
     assert service.status == Service.Status.SUSPENDED
     renewal = Invoice.objects.get(customer=customer, kind="renewal")
+    # the page says why and offers the invoice to pay
+    page = client.get(reverse("provisioning:service_detail", args=[service.pk])).content.decode()
+    notice = page[page.index('data-testid="suspended-notice"') :]
+    assert "This service is suspended (overdue invoice), so its controls" in notice
+    assert f"Pay invoice {renewal.number}" in notice
+    assert reverse("invoices:invoice_detail", args=[renewal.pk]) in notice
     nonce = client.get(reverse("invoices:invoice_detail", args=[renewal.pk])).context["pay_nonce"]
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("credits:pay_invoice", args=[renewal.pk]), {"nonce": nonce})

@@ -11,14 +11,21 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from billing import services as billing
+from billing.models import ServiceChange
 from invoices.models import Invoice
 from provisioning import services
 from provisioning.errors import NoServerCapacity
 from provisioning.models import ProductPlacement, Server, ServerGroup, Service
 from provisioning.selectors import servers_with_room
-from provisioning.tests.factories import ServerFactory, ServerGroupFactory, panel_product
+from provisioning.tests.factories import (
+    ServerFactory,
+    ServerGroupFactory,
+    packed_server_plans,
+    panel_product,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_alerts")]
 
@@ -132,3 +139,80 @@ def test_placement_queries_are_constant(customer):
         _holding(server, product, customer, count=5)
     product = type(product).objects.get(pk=product.pk)  # nothing cached from before
     assert _placement_queries(product) == small
+
+
+# --- Plan changes against the service's server ----------------------------------------
+
+
+@pytest.fixture
+def packed(customer):
+    """Small (2048 MB) on a server of 8192 MB holding 6144 MB: Medium fits, Large not."""
+    return packed_server_plans(customer)
+
+
+def test_a_plan_change_the_server_has_no_room_for_is_refused_before_payment(customer, packed):
+    service, _small, medium, large = packed
+    with pytest.raises(NoServerCapacity, match="Large needs more memory than the server"):
+        services.plan_change_quote(service=service, to_product=large)
+    with pytest.raises(NoServerCapacity, match="needs more memory"):
+        billing.plan_change_request(
+            customer=customer, service_id=service.pk, to_product_id=large.pk
+        )
+    assert not Invoice.objects.exists()
+    assert not ServiceChange.objects.exists()
+    # Medium takes 2048 MB more: 6144 + 2048 = 8192 of 8192, it fits
+    change = billing.plan_change_request(
+        customer=customer, service_id=service.pk, to_product_id=medium.pk
+    )
+    assert change.invoice.kind == Invoice.Kind.UPGRADE
+
+
+def test_each_dimension_is_checked_and_named(customer, packed):
+    service, _small, medium, _large = packed
+    ProductPlacement.objects.filter(product=medium).update(cpu_cores=9, disk_gb=10)
+    Server.objects.filter(pk=service.server_id).update(capacity_disk_gb=5)
+    medium.refresh_from_db()
+    with pytest.raises(NoServerCapacity, match="needs more disk space or CPU cores than"):
+        services.plan_change_quote(
+            service=service, to_product=type(medium).objects.get(pk=medium.pk)
+        )
+
+
+def test_a_downgrade_always_fits_even_on_an_overfull_server(customer, packed):
+    service, small, _medium, large = packed
+    Service.objects.filter(pk=service.pk).update(product=large, recurring_amount=Decimal("20"))
+    service.refresh_from_db()  # 4096 + 8192 MB on 8192: staff put it there by hand
+    assert services.plan_change_quote(service=service, to_product=small).difference.amount < 0
+    change = billing.plan_change_request(
+        customer=customer, service_id=service.pk, to_product_id=small.pk
+    )
+    assert change.status == ServiceChange.Status.APPLIED
+
+
+def test_the_plan_page_shows_what_does_not_fit_and_offers_the_rest(client, customer, packed):
+    service, _small, medium, large = packed
+    client.force_login(customer.user)
+    url = reverse("provisioning:service_change", args=[service.pk])
+    page = client.get(url).content.decode()
+    assert f'data-testid="quote-{medium.slug}">Pay $' in page
+    assert f'data-testid="unavailable-{large.slug}"' in page
+    assert "Large needs more memory than the server your service is on has free" in page
+    response = client.post(url, {"product": large.pk}, follow=True)
+    assert "needs more memory" in response.content.decode()
+    assert not Invoice.objects.exists()
+
+
+def test_a_paid_upgrade_the_room_went_from_is_applied_and_staff_told(
+    customer, packed, mailoutbox, django_capture_on_commit_callbacks
+):
+    service, _small, medium, _large = packed
+    change = billing.plan_change_request(
+        customer=customer, service_id=service.pk, to_product_id=medium.pk
+    )
+    Server.objects.filter(pk=service.server_id).update(capacity_memory_mb=6144)  # room gone
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.invoice_mark_paid(invoice_id=change.invoice_id)
+    service.refresh_from_db()
+    assert service.product == medium  # paid for: applied
+    alert = next(m for m in mailoutbox if "over capacity after a paid upgrade" in m.subject)
+    assert "no room left for it (memory)" in alert.body
