@@ -228,6 +228,18 @@ def test_an_idle_session_ends_and_staff_sooner_than_customers(settings):
         assert not _signed_in(customer_browser)
 
 
+def test_staff_acting_as_a_customer_keep_the_staff_timeout(settings, customer):
+    settings.SESSION_IDLE_SECONDS, settings.STAFF_SESSION_IDLE_SECONDS = 3600, 600
+    client = _browser(customer.user)
+    session = client.session
+    session["hijack_history"] = ["1"]  # django-hijack's record of who is acting
+    session.save()
+    with time_machine.travel(timezone.now() + timedelta(seconds=90)):
+        assert _signed_in(client)  # the clock is written with the staff timeout
+    with time_machine.travel(timezone.now() + timedelta(seconds=90 + 660)):
+        assert not _signed_in(client)
+
+
 def test_a_session_in_use_ends_at_its_lifetime(settings, customer):
     settings.SESSION_IDLE_SECONDS, settings.SESSION_LIFETIME_SECONDS = 600, 1800
     client = _browser(customer.user)
