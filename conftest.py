@@ -66,6 +66,24 @@ def _throttle_counters_per_test(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _session_seen_on_force_login(monkeypatch) -> None:
+    """A login request writes the session's row and clock (accounts.middleware); a
+    `force_login` does the same here, so the first page a test opens is not the one that
+    also does the once-a-minute bookkeeping."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        from accounts.tests.helpers import session_seen
+
+        session_seen(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
 def _staff_second_factor_on_force_login(request, monkeypatch) -> None:
     """Staff must pass a second factor before any admin page (accounts.middleware). Tests that
     `force_login` a staff user are about something else, so their session is made verified by

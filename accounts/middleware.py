@@ -24,6 +24,8 @@ from accounts import session_keys as keys
 from accounts.session_keys import HAS_FACTOR
 from billing_portal.common.request import RequestMeta
 
+# Where django-hijack records the staff users acting as the signed-in user.
+HIJACK_HISTORY = "hijack_history"
 # Pages a session in either state may open: logging out, and what serves the pages.
 ALWAYS_OPEN = ("/static/", "/healthz", "/webhooks/", "/metrics", "/favicon.ico")
 
@@ -93,7 +95,7 @@ class SessionActivityMiddleware:
             session = request.session
             started, seen = session.get(keys.SESSION_STARTED), session.get(keys.SESSION_SEEN)
             if isinstance(started, float) and user_sessions.session_is_over(
-                user=request.user,
+                staff=_staff_clock(request),
                 started_at=started,
                 seen_at=seen if isinstance(seen, float) else None,
                 now=now,
@@ -122,19 +124,26 @@ class SessionActivityMiddleware:
             and session.get(keys.SESSION_RECORD_KEY) == session.session_key
         ):
             return
+        left = user_sessions.session_seconds_left(
+            staff=_staff_clock(request), started_at=started, now=now
+        )
         session[keys.SESSION_RECORD] = user_sessions.user_session_seen(
             user=request.user,
             session_key=session.session_key,
             record_id=record if isinstance(record, int) else None,
             started_at=started,
-            now=now,
+            seconds_left=left,
             meta=RequestMeta.from_request(request),
         )
         session[keys.SESSION_RECORD_KEY] = session.session_key
         session[keys.SESSION_SEEN] = now
-        session.set_expiry(
-            user_sessions.session_seconds_left(user=request.user, started_at=started, now=now)
-        )
+        session.set_expiry(left)
+
+
+def _staff_clock(request: HttpRequest) -> bool:
+    # Staff's shorter timeouts, also while a staff user acts as a customer (django-hijack
+    # keeps who is acting in the session).
+    return bool(request.user.is_staff or request.session.get(HIJACK_HISTORY))
 
 
 def _signed_in(request: HttpRequest) -> bool:

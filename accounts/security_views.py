@@ -280,7 +280,7 @@ def sessions_context(request: HttpRequest) -> dict[str, Any]:
     for row in rows:
         row.is_current = row.session_key == current_key  # type: ignore[attr-defined]
     rows.sort(key=lambda row: not row.is_current)  # type: ignore[attr-defined]
-    idle, lifetime = user_sessions.session_limits(user=request.user)
+    idle, lifetime = user_sessions.session_limits(staff=request.user.is_staff)
     return {
         "session_idle": _duration(idle),
         "session_lifetime": _duration(lifetime),

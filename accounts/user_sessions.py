@@ -34,23 +34,24 @@ DEVICE_MAX_LENGTH = 200
 # --- Timeouts -----------------------------------------------------------------------------
 
 
-def session_limits(*, user: User) -> tuple[int, int]:
-    """(idle timeout, absolute lifetime) in seconds for the user's sessions."""
-    if user.is_staff:
+def session_limits(*, staff: bool) -> tuple[int, int]:
+    """(idle timeout, absolute lifetime) in seconds: staff's (also a staff user acting as a
+    customer), or customers'."""
+    if staff:
         return settings.STAFF_SESSION_IDLE_SECONDS, settings.STAFF_SESSION_LIFETIME_SECONDS
     return settings.SESSION_IDLE_SECONDS, settings.SESSION_LIFETIME_SECONDS
 
 
-def session_seconds_left(*, user: User, started_at: float, now: float) -> int:
+def session_seconds_left(*, staff: bool, started_at: float, now: float) -> int:
     """How long the session may go unused from now: the idle timeout, cut at its lifetime."""
-    idle, lifetime = session_limits(user=user)
+    idle, lifetime = session_limits(staff=staff)
     return max(0, int(min(idle, started_at + lifetime - now)))
 
 
-def session_is_over(*, user: User, started_at: float, seen_at: float | None, now: float) -> bool:
+def session_is_over(*, staff: bool, started_at: float, seen_at: float | None, now: float) -> bool:
     """Whether a session whose clock says this has passed its lifetime or sat idle too long
     (Django's stored expiry refuses it too; this catches what a later setting shortened)."""
-    idle, lifetime = session_limits(user=user)
+    idle, lifetime = session_limits(staff=staff)
     return now - started_at > lifetime or (seen_at is not None and now - seen_at > idle)
 
 
@@ -77,44 +78,43 @@ def device_from_user_agent(user_agent: str) -> str:
 # --- Recording requests -------------------------------------------------------------------
 
 
-def _expires_at(*, user: User, started_at: float, now: float) -> datetime:
-    left = session_seconds_left(user=user, started_at=started_at, now=now)
-    return timezone.now() + timedelta(seconds=left)
-
-
 def user_session_seen(
     *,
     user: User,
     session_key: str,
     record_id: int | None,
     started_at: float,
-    now: float,
+    seconds_left: int,
     meta: RequestMeta,
 ) -> int:
-    """Write that the session was used now (from this address), following a rotated key;
-    a session seen for the first time gets its row. Returns the row's id."""
-    expires_at = _expires_at(user=user, started_at=started_at, now=now)
+    """Write that the session was used now (from this address) and ends `seconds_left`
+    from now unless used again, following a rotated key; a session seen for the first time
+    gets its row. Returns the row's id."""
     seen = {
         "session_key": session_key,
         "last_seen_at": timezone.now(),
         "ip_address": meta.ip_address,
-        "expires_at": expires_at,
+        "expires_at": timezone.now() + timedelta(seconds=seconds_left),
     }
     if record_id is not None and UserSession.objects.filter(pk=record_id, user=user).update(**seen):
         return record_id
-    # A row already for this key (the session's record id was lost) is taken over.
-    row, _ = UserSession.objects.update_or_create(
-        session_key=session_key,
-        defaults={**seen, "user": user},
-        create_defaults={
-            **seen,
-            "user": user,
-            "user_agent": meta.user_agent,
-            "device": device_from_user_agent(meta.user_agent),
-            "created_at": datetime.fromtimestamp(started_at, tz=UTC),
-        },
+    # One statement that also takes over a row already there for this key (two first
+    # requests of a new session at once, or a session that lost its row id).
+    (row,) = UserSession.objects.bulk_create(
+        [
+            UserSession(
+                user=user,
+                user_agent=meta.user_agent,
+                device=device_from_user_agent(meta.user_agent),
+                created_at=datetime.fromtimestamp(started_at, tz=UTC),
+                **seen,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["session_key"],
+        update_fields=["user", *seen],
     )
-    return row.pk
+    return int(row.pk)
 
 
 # --- Ending sessions ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from accounts.audit import AccountAudit
 from accounts.models import Passkey
 from accounts.session_keys import TOTP_SETUP
 from accounts.tests.factories import PASSWORD, CustomerFactory, UserFactory
+from accounts.tests.helpers import password_reset_through_the_email
 from accounts.tests.second_factor import totp_code, totp_device
 from billing_portal.common.audit import AuditEvent
 
@@ -200,16 +201,14 @@ def test_password_reset_then_login_still_asks_for_the_second_factor(
     client, customer, mailoutbox, django_capture_on_commit_callbacks
 ):
     device = totp_device(customer.user)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("accounts:password_reset"), {"email": customer.user.email})
-    link = re.search(r"https?://\S+/accounts/password/reset/\S+/", mailoutbox[0].body).group(0)
-    form = client.get(link, follow=True)
     new_password = "a-brand-new-passphrase-8"
-    with django_capture_on_commit_callbacks(execute=True):
-        done = client.post(
-            form.redirect_chain[-1][0],
-            {"new_password1": new_password, "new_password2": new_password},
-        )
+    done = password_reset_through_the_email(
+        client,
+        email=customer.user.email,
+        new_password=new_password,
+        mailoutbox=mailoutbox,
+        capture=django_capture_on_commit_callbacks,
+    )
     assert done.status_code == 302
     assert not _logged_in(client)  # a reset never signs in
     response = client.post(LOGIN, {"username": customer.user.email, "password": new_password})

@@ -4,7 +4,6 @@ lifetime (staff shorter), the staff's own admin page, and the housekeeping of th
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from accounts import user_sessions
 from accounts.audit import AccountAudit
 from accounts.models import UserSession
 from accounts.tests.factories import PASSWORD, CustomerFactory, UserFactory
-from accounts.tests.helpers import assert_customer_isolation
+from accounts.tests.helpers import assert_customer_isolation, password_reset_through_the_email
 from accounts.user_sessions import device_from_user_agent
 from billing_portal.common.audit import AuditEvent
 
@@ -200,12 +199,13 @@ def test_a_password_reset_signs_out_every_session(
     client, customer, mailoutbox, django_capture_on_commit_callbacks
 ):
     signed_in = _browser(customer.user)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("accounts:password_reset"), {"email": customer.user.email})
-    link = re.search(r"https?://\S+/accounts/password/reset/\S+/", mailoutbox[0].body).group(0)
-    form = client.get(link, follow=True)
-    new = "a-brand-new-passphrase-8"
-    client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    password_reset_through_the_email(
+        client,
+        email=customer.user.email,
+        new_password="a-brand-new-passphrase-8",
+        mailoutbox=mailoutbox,
+        capture=django_capture_on_commit_callbacks,
+    )
     assert not _signed_in(signed_in)
     assert not UserSession.objects.filter(user=customer.user).exists()
 
@@ -226,6 +226,18 @@ def test_an_idle_session_ends_and_staff_sooner_than_customers(settings):
         assert "_auth_user_id" not in staff_browser.session
     with time_machine.travel(timezone.now() + timedelta(seconds=660 + 3660)):
         assert not _signed_in(customer_browser)
+
+
+def test_staff_acting_as_a_customer_keep_the_staff_timeout(settings, customer):
+    settings.SESSION_IDLE_SECONDS, settings.STAFF_SESSION_IDLE_SECONDS = 3600, 600
+    client = _browser(customer.user)
+    session = client.session
+    session["hijack_history"] = ["1"]  # django-hijack's record of who is acting
+    session.save()
+    with time_machine.travel(timezone.now() + timedelta(seconds=90)):
+        assert _signed_in(client)  # the clock is written with the staff timeout
+    with time_machine.travel(timezone.now() + timedelta(seconds=90 + 660)):
+        assert not _signed_in(client)
 
 
 def test_a_session_in_use_ends_at_its_lifetime(settings, customer):

@@ -714,11 +714,12 @@ def _custom_url_names(model_admin) -> list[str]:
 
 
 def _snapshot() -> dict[str, list[dict]]:
-    """Every row of every table but sessions: a refused request must leave it as it was."""
+    """Every row of every table but sessions (and the rows listing them, with their
+    last-seen time): a refused request must leave it as it was."""
     return {
         model._meta.label: list(model._base_manager.order_by("pk").values())
         for model in apps.get_models()
-        if model._meta.label != "sessions.Session"
+        if model._meta.label not in ("sessions.Session", "accounts.UserSession")
     }
 
 
