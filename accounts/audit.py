@@ -17,3 +17,5 @@ class AccountAudit(AuditActions):
     SECOND_FACTOR_REMOVED = "account.second_factor_removed", "Second factor removed"
     RECOVERY_CODES_GENERATED = "account.recovery_codes_generated", "Recovery codes generated"
     RECOVERY_CODE_USED = "account.recovery_code_used", "Recovery code used"
+    ACTING_STARTED = "account.acting_started", "Staff started acting as the customer"
+    ACTING_ENDED = "account.acting_ended", "Staff stopped acting as the customer"

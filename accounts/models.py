@@ -109,6 +109,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "id"]  # names repeat: the id makes the order (and pages) total
+        permissions = [("act_as_customer", "Can act as the customer in the client area")]
         indexes = [
             models.Index(fields=["company"], name="accounts_customer_company_idx"),
             models.Index(fields=["name", "id"], name="accounts_customer_name_idx"),

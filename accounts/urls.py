@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import security_views, views
+from accounts import acting_views, security_views, views
 
 app_name = "accounts"
 
@@ -31,6 +31,8 @@ urlpatterns = [
     ),
     path("password/change/", views.PasswordChangeView.as_view(), name="password_change"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    # Staff acting as this customer end it here (the banner's button; accounts/acting.py).
+    path("acting/stop/", acting_views.StopActingView.as_view(), name="stop_acting"),
     path("activity/", views.ActivityListView.as_view(), name="activity_list"),
     path("activity/<int:pk>/", views.ActivityDetailView.as_view(), name="activity_detail"),
     # The second factor (accounts/security_views.py).

@@ -20,7 +20,7 @@ from django.views.generic import DetailView, FormView, ListView
 from accounts import second_factor, security_views, services
 from accounts.errors import EmailAlreadyRegistered, InvalidVerificationLink
 from accounts.forms import EmailForm, LoginForm, ProfileForm, RegistrationForm
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from accounts.selectors import audit_event_list_for_customer, customer_get_for_user
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.request import RequestMeta
@@ -162,8 +162,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return HttpResponseRedirect(self.get_success_url())
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(NotWhileActingMixin, auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
+    acting_refused_what = "change the password"
+    acting_refused_redirect = "accounts:profile"
     success_url = reverse_lazy("accounts:profile")
 
     def form_valid(self, form) -> HttpResponse:

@@ -513,6 +513,15 @@ def _on_its_page(env: Env) -> list[str]:
 
 
 URLS: dict[str, Case] = {
+    "accounts_customer_act_as": Case(
+        "accounts.act_as_customer",
+        lambda env: CustomerFactory(),
+        lambda env: AuditEvent.objects.filter(
+            action="account.acting_started", customer=env.obj
+        ).exists(),
+        url=lambda env: reverse("admin:accounts_customer_act_as", args=[env.obj.pk]),
+        pages=_on_its_page,
+    ),
     "auth_user_password_change": Case(
         "accounts.change_user",
         lambda env: UserFactory(),

@@ -40,6 +40,8 @@ STORED_ACTIONS = {
         "account.second_factor_removed",
         "account.recovery_codes_generated",
         "account.recovery_code_used",
+        "account.acting_started",
+        "account.acting_ended",
     ],
     "catalogue": [
         "order.placed",
