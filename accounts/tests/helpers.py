@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from accounts.models import Customer, User
+from accounts.roles import roles_sync
 from accounts.tests.factories import UserFactory
 
 
@@ -58,3 +59,14 @@ def logged_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def role_member(role: str) -> User:
+    """A new staff member in the role group `role` (accounts/roles.py), read again so no
+    permission set is cached on it. The groups come from the migration; a transactional
+    test's flush removes them, so they are synced again then."""
+    if not Group.objects.filter(name=role).exists():
+        roles_sync(group_model=Group, permission_model=Permission)
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return User.objects.get(pk=user.pk)

@@ -8,7 +8,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -17,7 +16,7 @@ from accounts.acting import may_act_as
 from accounts.mixins import NotWhileActingMixin
 from accounts.models import User
 from accounts.tests.factories import CustomerFactory, UserFactory
-from accounts.tests.helpers import staff_user
+from accounts.tests.helpers import role_member, staff_user
 from billing_portal.common.models import AuditEvent
 from billing_portal.common.testing import usd
 from billing_portal.tests.test_admin_permissions import _snapshot
@@ -26,12 +25,6 @@ from credits.services import credit_entry_append
 pytestmark = pytest.mark.django_db
 
 REFUSED = "Staff acting as a customer cannot"
-
-
-def role_member(role: str) -> User:
-    user = UserFactory(is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return User.objects.get(pk=user.pk)
 
 
 def act_as_url(customer) -> str:

@@ -244,7 +244,7 @@ def _credit_note():
 
 # One object per registered admin (for the change/add/delete walk and "delete selected").
 OBJECTS: dict[str, Callable[[], Model]] = {
-    "auth.Group": lambda: Group.objects.create(name="Support"),
+    "auth.Group": lambda: Group.objects.create(name="Night shift"),  # not one of the roles
     "common.OutboxMessage": lambda: OutboxMessage.objects.create(
         task_name="accounts.login_logs_prune", last_error="OperationalError: refused"
     ),

@@ -14,13 +14,13 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import ROLES
 from accounts.tests.factories import CustomerFactory, UserFactory
+from accounts.tests.helpers import role_member
 from billing_portal.common.testing import form_values
 from billing_portal.tests.test_admin_permissions import (
     ACTIONS,
@@ -119,12 +119,6 @@ URL_ROLES: dict[str, set[str]] = {
 }
 
 
-def member(role: str) -> User:
-    user = UserFactory(is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return User.objects.get(pk=user.pk)  # without a cached permission set
-
-
 def _model_rights(model_admin, user: User) -> str:
     request = RequestFactory().get("/")
     request.user = user
@@ -139,7 +133,7 @@ def _model_rights(model_admin, user: User) -> str:
 
 @pytest.fixture
 def users() -> dict[str, User]:
-    made = {role.name: member(role.name) for role in ROLES}
+    made = {role.name: role_member(role.name) for role in ROLES}
     made["superuser"] = UserFactory(is_staff=True, is_superuser=True)
     return made
 
@@ -213,31 +207,31 @@ def _refund_attempt(user: User, mocked, settings) -> tuple[Env, int]:
 
 
 def test_a_support_user_can_act_as_a_customer_and_cannot_refund(mocked, settings):
-    support = member(SUPPORT)
+    support = role_member(SUPPORT)
     customer = CustomerFactory()
     client = _client(support)
     acting = client.post(reverse("admin:accounts_customer_act_as", args=[customer.pk]))
     assert acting.status_code == 302
     assert int(client.session["_auth_user_id"]) == customer.user.pk
     # (in a session of its own: the one above is the customer's now)
-    env, status = _refund_attempt(member(SUPPORT), mocked, settings)
+    env, status = _refund_attempt(role_member(SUPPORT), mocked, settings)
     assert status == 403
     assert fresh(env.obj).amount_refunded.amount == 0
-    assert _client(member(SUPPORT)).get(change_page(env.obj)).status_code == 200  # may look
+    assert _client(role_member(SUPPORT)).get(change_page(env.obj)).status_code == 200  # may look
 
 
 def test_a_billing_user_can_refund_and_cannot_edit_servers(mocked, settings, admin_client):
-    env, status = _refund_attempt(member(BILLING), mocked, settings)
+    env, status = _refund_attempt(role_member(BILLING), mocked, settings)
     assert status == 302
     assert fresh(env.obj).amount_refunded.amount > 0
     # given a server's real change form, as a superuser posts it
     server = ServerFactory()
     page = admin_client.get(change_page(server))
     data = {**form_values(page.content.decode(), "server_form"), "name": "renamed"}
-    billing = _client(member(BILLING))
+    billing = _client(role_member(BILLING))
     assert billing.get(change_page(server)).status_code == 403
     assert billing.post(change_page(server), data).status_code == 403
     assert fresh(server).name != "renamed"
     # the same form is one Technical may save
-    assert _client(member(TECHNICAL)).post(change_page(server), data).status_code == 302
+    assert _client(role_member(TECHNICAL)).post(change_page(server), data).status_code == 302
     assert fresh(server).name == "renamed"
