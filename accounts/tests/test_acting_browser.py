@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.tests.factories import PASSWORD, CustomerFactory
+from accounts.tests.factories import CustomerFactory
 from accounts.tests.helpers import role_member
-from accounts.tests.second_factor import totp_code, totp_device
-from billing_portal.common.browser import ARTIFACTS, browser_log_in
+from accounts.tests.second_factor import browser_staff_log_in
+from billing_portal.common.browser import ARTIFACTS
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,19 +36,10 @@ def _shots(page, name: str) -> None:
 def test_support_acts_as_a_customer_sees_the_banner_and_stops(page, live_server):
     # given a Support user with an authenticator app, and a customer
     staff = role_member("Support")
-    device = totp_device(staff)
     customer = CustomerFactory(name="Ada Customer")
     admin_page = reverse("admin:accounts_customer_change", args=[customer.pk])
     page.set_viewport_size(DESKTOP)
-    browser_log_in(
-        page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    browser_staff_log_in(page, live_server.url, staff)
 
     # when they act as the customer from the customer's admin page
     page.goto(f"{live_server.url}{admin_page}")
