@@ -12,11 +12,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
+from accounts.acting import ACT_AS_PERMISSION, may_act_as
+from accounts.acting_views import ActAsCustomerView
 from accounts.admin_forms import StaffNoteForm
 from accounts.models import Customer, StaffNote, User
 from billing_portal.common.admin import (
@@ -69,6 +72,7 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/accounts/customer/change_form.html"
     list_display = ("name", "company", "email", "country_name", "preferred_currency", "created_at")
     list_filter = ("country", currency_filter("preferred_currency"))
     # Also what staff type into every customer field of the admin (autocomplete).
@@ -76,6 +80,28 @@ class CustomerAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdm
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
+
+    def get_urls(self) -> list[URLPattern]:
+        # Acting checks its permission itself (accounts.acting.may_act_as, as django-hijack's
+        # permission check), so the customer is never acted as through any other door.
+        view = self.admin_site.admin_view(ActAsCustomerView.as_view())
+        return [
+            path("<int:pk>/act-as/", view, name="accounts_customer_act_as"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        customer = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if customer is not None and request.user.has_perm(ACT_AS_PERMISSION):
+            if may_act_as(hijacker=request.user, hijacked=customer.user):
+                url = reverse("admin:accounts_customer_act_as", args=[customer.pk])
+                context["act_as_url"] = url
+            else:
+                context["act_as_refusal"] = "Staff accounts and inactive users cannot be acted as."
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(ordering="user__email")
     def email(self, obj: Customer) -> str:

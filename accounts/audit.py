@@ -25,6 +25,8 @@ class AccountAudit(AuditActions):
     SESSION_ENDED = "account.session_ended", "Signed out elsewhere"
     EMAIL_CHANGE_REQUESTED = "account.email_change_requested", "Email change requested"
     EMAIL_CHANGED = "account.email_changed", "Email changed"
+    ACTING_STARTED = "account.acting_started", "Staff started acting as the customer"
+    ACTING_ENDED = "account.acting_ended", "Staff stopped acting as the customer"
 
 
 class StaffNoteAudit(AuditActions):

@@ -4,8 +4,10 @@ The second-factor gate: after django-otp's OTPMiddleware has marked whether this
 was verified by a second factor, a signed-in user who has a factor but did not use it is sent
 to the code prompt, and a user who must have one (staff always; customers when
 OTP_REQUIRED_FOR_CUSTOMERS is on) but has none is sent to enrolment, before any other page,
-the admin included. Whether the user has a factor is recorded in the session at login
-(accounts.receivers), so verified and factor-less sessions cost no query here.
+the admin included. A session where staff act as a customer passes: starting it required a
+verified staff session (accounts.acting.may_act_as). Whether the user has a factor is
+recorded in the session at login (accounts.receivers), so verified and factor-less sessions
+cost no query here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.urls import reverse
 
 from accounts import second_factor, user_sessions
 from accounts import session_keys as keys
+from accounts.acting import is_acting
 from accounts.session_keys import HAS_FACTOR
 from billing_portal.common.request import RequestMeta
 
@@ -54,6 +57,8 @@ class SecondFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if not user.is_authenticated or user.is_verified() or request.path.startswith(ALWAYS_OPEN):
+            return self.get_response(request)
+        if is_acting(request):  # staff acting as the customer passed their own second factor
             return self.get_response(request)
         has_factor = request.session.get(HAS_FACTOR)
         if has_factor is None:  # a session from before the gate: ask once, then remember

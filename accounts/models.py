@@ -118,7 +118,10 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name", "id"]  # names repeat: the id makes the order (and pages) total
-        permissions = [("erase_customer", "Can erase a customer's personal data")]
+        permissions = [
+            ("act_as_customer", "Can act as the customer in the client area"),
+            ("erase_customer", "Can erase a customer's personal data"),
+        ]
         indexes = [
             models.Index(fields=["company"], name="accounts_customer_company_idx"),
             models.Index(fields=["name", "id"], name="accounts_customer_name_idx"),

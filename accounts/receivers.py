@@ -8,22 +8,33 @@ admin login alike. Receivers only translate the signal into one service call.
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-from accounts import services
+from accounts import acting, services
+from accounts.models import User
 from accounts.second_factor import user_has_second_factor
 from accounts.session_keys import HAS_FACTOR
 from billing_portal.common.request import RequestMeta
 
 
 def _on_login(sender, request, user, **kwargs) -> None:
-    services.login_record(user=user, meta=RequestMeta.from_request(request))
+    # Starting or stopping acting as a customer logs the session in too; those are audited
+    # as what they are (accounts/acting_views.py), not as the user's login.
+    if not acting.is_switching(request):
+        services.login_record(user=user, meta=RequestMeta.from_request(request))
     if request is not None and hasattr(request, "session"):
         # The second-factor gate reads this on every request instead of asking the database.
         request.session[HAS_FACTOR] = user_has_second_factor(user=user)
 
 
 def _on_logout(sender, request, user, **kwargs) -> None:
-    if user is not None:
-        services.logout_record(user=user, meta=RequestMeta.from_request(request))
+    if user is None:
+        return
+    meta = RequestMeta.from_request(request)
+    staff_id = acting.acting_staff_id(request) if request is not None else None
+    staff = User.objects.filter(pk=staff_id).first() if staff_id else None
+    if staff is not None:  # staff acting as the customer logged out: that ends the acting
+        services.acting_record(staff=staff, user=user, started=False, meta=meta)
+    else:
+        services.logout_record(user=user, meta=meta)
 
 
 def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:

@@ -27,6 +27,7 @@ from accounts import session_keys as keys
 from accounts import user_sessions
 from accounts.errors import SecondFactorError
 from accounts.forms import PasskeyNameForm, ReauthForm, SecondFactorCodeForm, TotpConfirmForm
+from accounts.mixins import NotWhileActingMixin
 from accounts.models import Passkey, User
 from accounts.selectors import user_session_list_for_user
 from billing_portal.common.request import RequestMeta
@@ -207,7 +208,7 @@ def reauth_redirect(request: HttpRequest, back_to: str) -> HttpResponse:
     return HttpResponseRedirect(f"{reverse('accounts:reauth')}?{urlencode({'next': back_to})}")
 
 
-class ReauthView(LoginRequiredMixin, View):
+class ReauthView(NotWhileActingMixin, LoginRequiredMixin, View):
     """The password and a current code again: changing the second factor or the email (any
     view calling `reauth_is_recent`) needs both from the last few minutes; a user without a
     second factor gives the password alone."""
@@ -315,8 +316,10 @@ def _after_enrolment(request: HttpRequest, device: Device, codes: list[str]) -> 
         request.session[keys.NEW_RECOVERY_CODES] = codes
 
 
-class TotpEnrolView(LoginRequiredMixin, View):
+class TotpEnrolView(NotWhileActingMixin, LoginRequiredMixin, View):
     template_name = "accounts/totp_enrol.html"
+    acting_refused_what = "change the second factor"
+    acting_refused_redirect = "accounts:security"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if (
@@ -369,7 +372,10 @@ class TotpEnrolView(LoginRequiredMixin, View):
         return render(request, self.template_name, context, status=status)
 
 
-class PasskeyRegisterOptionsView(LoginRequiredMixin, View):
+class PasskeyRegisterOptionsView(NotWhileActingMixin, LoginRequiredMixin, View):
+    acting_refused_what = "change the second factor"
+    acting_refused_redirect = "accounts:security"
+
     def post(self, request: HttpRequest) -> HttpResponse:
         options, challenge = sf.passkey_registration_options(
             user=request.user, rp=relying_party(request)
@@ -378,8 +384,11 @@ class PasskeyRegisterOptionsView(LoginRequiredMixin, View):
         return HttpResponse(options, content_type="application/json")
 
 
-class PasskeyRegisterView(LoginRequiredMixin, View):
+class PasskeyRegisterView(NotWhileActingMixin, LoginRequiredMixin, View):
     """POST (JSON: {"name": ..., "credential": {...}}): store the new passkey."""
+
+    acting_refused_what = "change the second factor"
+    acting_refused_redirect = "accounts:security"
 
     def post(self, request: HttpRequest) -> HttpResponse:
         import json
@@ -414,7 +423,10 @@ class PasskeyRegisterView(LoginRequiredMixin, View):
 # --- Changes that need the password and a code again --------------------------------------
 
 
-class _ReauthRequiredPost(LoginRequiredMixin, View):
+class _ReauthRequiredPost(NotWhileActingMixin, LoginRequiredMixin, View):
+    acting_refused_what = "change the second factor"
+    acting_refused_redirect = "accounts:security"
+
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if not reauth_is_recent(request):
             messages.info(request, "Confirm it is you: enter your password and a current code.")
@@ -481,7 +493,10 @@ class SecondFactorDisableView(_ReauthRequiredPost):
         return redirect("accounts:security")
 
 
-class RecoveryCodesRegenerateView(LoginRequiredMixin, View):
+class RecoveryCodesRegenerateView(NotWhileActingMixin, LoginRequiredMixin, View):
+    acting_refused_what = "change the second factor"
+    acting_refused_redirect = "accounts:security"
+
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             codes = sf.recovery_codes_regenerate(

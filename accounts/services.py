@@ -509,6 +509,19 @@ def logout_record(*, user: User, meta: RequestMeta) -> None:
     audit_record(action=AccountAudit.LOGOUT, actor=user, customer=_customer_of(user), meta=meta)
 
 
+def acting_record(*, staff: User, user: User, started: bool, meta: RequestMeta) -> None:
+    """Staff started (or stopped) acting as the customer `user`: one event on the customer,
+    by the staff user, so the customer's activity log shows it too."""
+    audit_record(
+        action=AccountAudit.ACTING_STARTED if started else AccountAudit.ACTING_ENDED,
+        actor=staff,
+        customer=_customer_of(user),
+        target=user,
+        meta=meta,
+        details={"staff": staff.email, "customer_email": user.email},
+    )
+
+
 def login_failure_record(*, username: str | None, meta: RequestMeta, locked_out: bool) -> None:
     """Record a failed or refused login. When the address belongs to a customer the event is
     attached to them, so they can see attempts on their account in the activity log."""

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import data_views, security_views, session_views, views
+from accounts import acting_views, data_views, security_views, session_views, views
 
 app_name = "accounts"
 
@@ -37,6 +37,8 @@ urlpatterns = [
         views.EmailChangeConfirmView.as_view(),
         name="email_change_confirm",
     ),
+    # Staff acting as this customer end it here (the banner's button; accounts/acting.py).
+    path("acting/stop/", acting_views.StopActingView.as_view(), name="stop_acting"),
     path("activity/", views.ActivityListView.as_view(), name="activity_list"),
     path("activity/<int:pk>/", views.ActivityDetailView.as_view(), name="activity_detail"),
     # Data rights (accounts/data_views.py).

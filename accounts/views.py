@@ -26,7 +26,7 @@ from accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from accounts.selectors import audit_event_list_for_customer, customer_get_for_user
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.request import RequestMeta
@@ -168,8 +168,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return HttpResponseRedirect(self.get_success_url())
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(NotWhileActingMixin, auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
+    acting_refused_what = "change the password"
+    acting_refused_redirect = "accounts:profile"
     success_url = reverse_lazy("accounts:profile")
 
     def form_valid(self, form) -> HttpResponse:
@@ -205,9 +207,11 @@ class ProfileView(LoginRequiredMixin, FormView):
         return super().form_valid(form)
 
 
-class EmailChangeView(LoginRequiredMixin, FormView):
+class EmailChangeView(NotWhileActingMixin, LoginRequiredMixin, FormView):
     """The new address, after the password (and a current code, when enrolled) from the
     last few minutes; the change waits for the link emailed to that address."""
+
+    acting_refused_what = "change the customer's email address"
 
     template_name = "accounts/email_change.html"
     form_class = EmailChangeForm
@@ -239,9 +243,11 @@ class EmailChangeView(LoginRequiredMixin, FormView):
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
-class EmailChangeConfirmView(View):
+class EmailChangeConfirmView(NotWhileActingMixin, View):
     """The link emailed to the new address: GET shows what will change (mail scanners that
     open links change nothing), POST makes the change."""
+
+    acting_refused_what = "change the customer's email address"
 
     template_name = "accounts/email_change_confirm.html"
 

@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Staff acting as a customer ("log in as"); accounts/acting.py holds the rules.
+    "hijack",
     # Ours
     "billing_portal.common",
     "accounts",
@@ -139,6 +141,8 @@ MIDDLEWARE = [
     # After authentication: marks the session's user verified by a second factor, then
     # sends staff (and customers, where required) without one to the code or enrolment page.
     "django_otp.middleware.OTPMiddleware",
+    # Marks a session where staff act as a customer (`request.user.is_hijacked`).
+    "hijack.middleware.HijackUserMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
     "billing_portal.common.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -165,6 +169,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "billing_portal.common.context_processors.portal",
+                "accounts.context_processors.acting",
             ],
         },
     },
@@ -456,6 +461,11 @@ OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default=PORTAL_NAME)
 # is checked against ALLOWED_HOSTS first).
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")
 WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[])
+
+# Acting as a customer (django-hijack): who may act as whom (staff with the permission, never
+# as staff), and no injected notice: the client area's layout shows its own banner.
+HIJACK_PERMISSION_CHECK = "accounts.acting.may_act_as"
+HIJACK_INSERT_BEFORE = None
 
 # Throttles on the forms that send email or check a password (billing_portal/common/
 # throttle.py): per submitted address and per client IP, as django-ratelimit rates

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0014_second_factor'),
+        ('accounts', '0015_staff_roles'),
     ]
 
     operations = [

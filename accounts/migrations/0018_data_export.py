@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name='customer',
-            options={'ordering': ['name', 'id'], 'permissions': [('erase_customer', "Can erase a customer's personal data")]},
+            options={'ordering': ['name', 'id'], 'permissions': [('act_as_customer', 'Can act as the customer in the client area'), ('erase_customer', "Can erase a customer's personal data")]},
         ),
         migrations.AddField(
             model_name='customer',

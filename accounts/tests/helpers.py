@@ -8,12 +8,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
 from accounts import session_keys as keys
 from accounts.models import Customer, User
+from accounts.roles import roles_sync
 from accounts.tests.factories import UserFactory
 from accounts.user_sessions import session_seconds_left, user_session_seen
 from billing_portal.common.request import RequestMeta
@@ -100,3 +101,14 @@ def password_reset_through_the_email(
             form.redirect_chain[-1][0],
             {"new_password1": new_password, "new_password2": new_password},
         )
+
+
+def role_member(role: str) -> User:
+    """A new staff member in the role group `role` (accounts/roles.py), read again so no
+    permission set is cached on it. The groups come from the migration; a transactional
+    test's flush removes them, so they are synced again then."""
+    if not Group.objects.filter(name=role).exists():
+        roles_sync(group_model=Group, permission_model=Permission)
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return User.objects.get(pk=user.pk)

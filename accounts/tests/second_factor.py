@@ -11,6 +11,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from accounts.session_keys import HAS_FACTOR
+from accounts.tests.factories import PASSWORD
+from billing_portal.common.browser import browser_log_in
 
 # A fixed key (hex, 20 bytes) for browser tests that type a code into the login form.
 KNOWN_KEY = "3132333435363738393031323334353637383930"
@@ -41,3 +43,19 @@ def verify_session(client: Client, user: User) -> None:
     session.save()
     if settings.SESSION_COOKIE_NAME not in client.cookies:  # pragma: no cover
         raise AssertionError("force_login did not set the session cookie")
+
+
+def browser_staff_log_in(page, base_url: str, staff: User) -> TOTPDevice:
+    """Log `staff` (password `factories.PASSWORD`) in to the admin through its form, with
+    the code of a TOTP device made for them (staff need a second factor); returns it."""
+    device = totp_device(staff)
+    browser_log_in(
+        page,
+        base_url,
+        email=staff.email,
+        password=PASSWORD,
+        code=lambda: totp_code(device),
+        path="/admin/login/",
+        lands_on="/admin/",
+    )
+    return device

@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Passkey
 from accounts.tests.factories import PASSWORD
-from accounts.tests.second_factor import totp_code, totp_device
+from accounts.tests.second_factor import browser_staff_log_in, totp_code
 from billing_portal.common.browser import browser_enter_code, browser_log_in
 
 pytestmark = [
@@ -127,14 +127,5 @@ def test_staff_log_in_to_the_admin_with_a_code(page, live_server):
     from accounts.tests.factories import UserFactory
 
     staff = UserFactory(is_staff=True, is_superuser=True)
-    device = totp_device(staff)
-    browser_log_in(
-        page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    browser_staff_log_in(page, live_server.url, staff)
     page.get_by_role("link", name="Users").first.wait_for()

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from djmoney.money import Money
 
 from accounts.models import Customer, User
-from billing.management.commands.seed_demo import CUSTOMER_EMAIL, STAFF_EMAIL
+from billing.management.commands.seed_demo import CUSTOMER_EMAIL, ROLE_STAFF, STAFF_EMAIL
 from billing.services import OrderRequest, order_quote
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import ConfigurableOptionPrice, Product, ProductGroup, ProductPrice
@@ -43,6 +43,12 @@ def test_seed_demo_creates_staff_and_customer_once(settings):
     customer = Customer.objects.get(user__email=CUSTOMER_EMAIL)
     assert customer.user.check_password("demo-customer-pass")
     assert "demo@example.com" in out.getvalue()
+    for email, role in ROLE_STAFF.items():
+        member = User.objects.get(email=email)
+        assert member.is_staff
+        assert not member.is_superuser
+        assert list(member.groups.values_list("name", flat=True)) == [role]
+        assert f"totp_code {email}" in out.getvalue()
     staff_password_hash = staff.password
 
     call_command("seed_demo", stdout=StringIO())
@@ -51,7 +57,7 @@ def test_seed_demo_creates_staff_and_customer_once(settings):
         _counts()
         == first
         == {
-            "users": 2,
+            "users": 4,  # admin, Support, Billing, the customer
             "customers": 1,
             "events": 0,
             "products": 9,  # 6 in the catalogue, 3 DNS plans

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from billing import services as billing
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
@@ -35,9 +35,13 @@ class CatalogueView(CustomerRequiredMixin, TemplateView):
         return context
 
 
-class ProductOrderView(CustomerRequiredMixin, View):
+class ProductOrderView(NotWhileActingMixin, CustomerRequiredMixin, View):
     """GET: the configuration form. POST: review the priced order, or place it when the
     customer confirms (`place` in the form); the service prices it again either way."""
+
+    acting_refused_methods = ("POST",)
+    acting_refused_what = "place orders"
+    acting_refused_redirect = "orders:catalogue"
 
     def _product(self) -> Product:
         try:

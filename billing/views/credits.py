@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import ListView
 from djmoney.money import Money
 
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from accounts.models import Customer
 from billing import services as billing
 from billing.selectors import token_purchases_for_customer
@@ -165,9 +165,12 @@ class TransactionsCsvView(_EntriesMixin, View):
         return response
 
 
-class _PurchaseView(CustomerRequiredMixin, View):
+class _PurchaseView(NotWhileActingMixin, CustomerRequiredMixin, View):
     """Validate the amount, issue the purchase invoice and send the customer to the chosen
     gateway; what was bought is added when the payment is recorded."""
+
+    acting_refused_what = "buy credit or tokens"
+    acting_refused_redirect = "credits:overview"
 
     def currency(self) -> str:
         raise NotImplementedError
@@ -219,7 +222,9 @@ class BuyTokensView(_PurchaseView):
         )
 
 
-class PayInvoiceWithCreditView(CustomerRequiredMixin, View):
+class PayInvoiceWithCreditView(NotWhileActingMixin, CustomerRequiredMixin, View):
+    acting_refused_what = "pay invoices"
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not Invoice.objects.filter(pk=pk, customer=self.customer).exists():
             raise Http404("No such invoice.")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views import View
 from djmoney.money import Money
 
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from billing import services as billing
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import FORM_EXPIRED, object_id
@@ -199,10 +199,14 @@ def _plan_quote(customer, product_id: int) -> PlanQuote:
     return PlanQuote(offer, service.product, quote.difference, today, service.next_due_date, renews)
 
 
-class PlanConfirmView(CustomerRequiredMixin, View):
+class PlanConfirmView(NotWhileActingMixin, CustomerRequiredMixin, View):
     """Buying or switching a plan: the charge (or credit), the period it covers and the
     renewal are shown first; only Confirm places the order (or the plan change), whose
     invoice account credit pays at once when it covers it."""
+
+    acting_refused_methods = ("POST",)
+    acting_refused_what = "buy or change DNS plans"
+    acting_refused_redirect = "dns:zone_list"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         try:

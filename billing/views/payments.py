@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from billing import services as billing
 from billing_portal.common.forms import TokenField
 from billing_portal.common.request import RequestMeta
@@ -46,7 +46,9 @@ class PaymentListView(CustomerRequiredMixin, ListView):
         return payment_list_for_customer(customer=self.customer)
 
 
-class CheckoutBeginView(CustomerRequiredMixin, View):
+class CheckoutBeginView(NotWhileActingMixin, CustomerRequiredMixin, View):
+    acting_refused_what = "pay invoices"
+
     def post(self, request: HttpRequest, pk: int, gateway: str) -> HttpResponse:
         try:
             invoice = invoice_get_for_customer(customer=self.customer, invoice_id=pk)
@@ -109,7 +111,10 @@ class CardListView(CustomerRequiredMixin, TemplateView):
         return context
 
 
-class CardAddView(CustomerRequiredMixin, View):
+class CardAddView(NotWhileActingMixin, CustomerRequiredMixin, View):
+    acting_refused_what = "change saved cards"
+    acting_refused_redirect = "payments:card_list"
+
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             url = services.card_setup_begin(
@@ -142,7 +147,9 @@ class CardReturnView(CustomerRequiredMixin, View):
         return redirect("payments:card_list")
 
 
-class CardActionView(CustomerRequiredMixin, View):
+class CardActionView(NotWhileActingMixin, CustomerRequiredMixin, View):
+    acting_refused_what = "change saved cards"
+    acting_refused_redirect = "payments:card_list"
     action = ""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -159,7 +166,9 @@ class CardActionView(CustomerRequiredMixin, View):
         return redirect("payments:card_list")
 
 
-class SavedCardPayView(CustomerRequiredMixin, View):
+class SavedCardPayView(NotWhileActingMixin, CustomerRequiredMixin, View):
+    acting_refused_what = "pay invoices"
+
     def post(self, request: HttpRequest, pk: int, method_id: int) -> HttpResponse:
         try:
             invoice = invoice_get_for_customer(customer=self.customer, invoice_id=pk)
@@ -200,7 +209,9 @@ class ChargeReturnView(CustomerRequiredMixin, View):
         return redirect("invoices:invoice_detail", pk=attempt.invoice_id)
 
 
-class SubscriptionBeginView(CustomerRequiredMixin, View):
+class SubscriptionBeginView(NotWhileActingMixin, CustomerRequiredMixin, View):
+    acting_refused_what = "set up automatic payments"
+
     def post(self, request: HttpRequest, service_id: int) -> HttpResponse:
         from provisioning.models import Service
 

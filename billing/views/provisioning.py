@@ -14,7 +14,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView
 
-from accounts.mixins import CustomerRequiredMixin
+from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
 from billing import services as billing
 from billing.services.site_domains import site_zone_names
 from billing_portal.common.errors import DomainError
@@ -197,9 +197,13 @@ class ServiceLoginView(_ServiceMixin, View):
         return redirect(url)
 
 
-class ServicePlanChangeView(_ServiceMixin, View):
+class ServicePlanChangeView(NotWhileActingMixin, _ServiceMixin, View):
     """Other plans with their prorated price for the rest of the period; choosing one
     upgrades (pay the invoice) or downgrades (credited, applied at once)."""
+
+    acting_refused_methods = ("POST",)
+    acting_refused_what = "change plans"
+    acting_refused_redirect = "provisioning:service_list"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         service = self.get_object()

@@ -249,7 +249,7 @@ def _credit_note():
 
 # One object per registered admin (for the change/add/delete walk and "delete selected").
 OBJECTS: dict[str, Callable[[], Model]] = {
-    "auth.Group": lambda: Group.objects.create(name="Support"),
+    "auth.Group": lambda: Group.objects.create(name="Night shift"),  # not one of the roles
     "common.OutboxMessage": lambda: OutboxMessage.objects.create(
         task_name="accounts.login_logs_prune", last_error="OperationalError: refused"
     ),
@@ -535,6 +535,14 @@ URLS: dict[str, Case] = {
         lambda env: fresh(env.obj).erased_at is not None,
         url=lambda env: reverse("admin:accounts_customer_erase", args=[env.obj.pk]),
         data=lambda env: {"step": "erase", "email": env.obj.user.email},
+    ),
+    "accounts_customer_act_as": Case(
+        "accounts.act_as_customer",
+        lambda env: CustomerFactory(),
+        lambda env: AuditEvent.objects.filter(
+            action="account.acting_started", customer=env.obj
+        ).exists(),
+        url=lambda env: reverse("admin:accounts_customer_act_as", args=[env.obj.pk]),
         pages=_on_its_page,
     ),
     "auth_user_password_change": Case(

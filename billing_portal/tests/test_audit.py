@@ -53,6 +53,8 @@ STORED_ACTIONS = {
         "account.session_ended",
         "account.email_change_requested",
         "account.email_changed",
+        "account.acting_started",
+        "account.acting_ended",
     ],
     "catalogue": [
         "order.placed",

@@ -12,7 +12,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.second_factor import totp_code, totp_device
+from accounts.tests.second_factor import browser_staff_log_in
 from billing_portal.common.browser import browser_log_in
 from billing_portal.tests import test_hostile_input as hostile
 from credits.services import credit_entry_append
@@ -54,16 +54,7 @@ def violations(page) -> list[str]:
 
 def test_the_admin_works_under_the_policy(page, live_server, violations, customer):
     staff = UserFactory(is_staff=True, is_superuser=True)
-    device = totp_device(staff)  # staff need a second factor: the prompt follows the password
-    browser_log_in(
-        page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    browser_staff_log_in(page, live_server.url, staff)  # the code prompt follows the password
 
     # a changelist: the actions script runs (the header box selects every row)
     page.goto(f"{live_server.url}{reverse('admin:accounts_customer_changelist')}")

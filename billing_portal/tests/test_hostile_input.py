@@ -393,6 +393,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("accounts:passkey_remove", "post", kwargs=lambda w: {"pk": 10**6}),
     Endpoint("accounts:recovery_codes_regenerate", "post"),
     Endpoint("accounts:second_factor_disable", "post"),
+    # Not acting: refused (403); the acting session's own checks are accounts/tests/test_acting.py.
+    Endpoint("accounts:stop_acting", "post"),
     Endpoint("accounts:activity_list", fields=_page()),
     Endpoint("accounts:activity_detail", kwargs=_pk("event")),
     # --- accounts: data rights (accounts/data_views.py) -----------------------------------

@@ -11,7 +11,7 @@ import pytest
 from djmoney.money import Money
 
 from accounts.tests.factories import PASSWORD, CustomerFactory, UserFactory
-from accounts.tests.second_factor import totp_code, totp_device
+from accounts.tests.second_factor import browser_staff_log_in
 from billing_portal.common.browser import browser_log_in
 from credits.models import CreditEntry
 from invoices.models import Invoice
@@ -70,16 +70,7 @@ def test_staff_find_the_customer_by_email_and_add_credit(page, live_server):
     staff = UserFactory(is_staff=True, is_superuser=True)
     wanted = CustomerFactory(user__email="wanted@example.com", name="Wanda Wanted", company="")
     CustomerFactory.create_batch(3)
-    device = totp_device(staff)  # staff need a second factor: the prompt follows the password
-    browser_log_in(
-        page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    browser_staff_log_in(page, live_server.url, staff)  # the code prompt follows the password
     page.goto(f"{live_server.url}/admin/credits/creditaccount/change-credit/")
 
     page.locator(".select2-selection").click()  # the customer field: a search, not a list

@@ -1,4 +1,5 @@
-"""Demo data: a staff user, a demo customer with demo credit that pays the first cycle of
+"""Demo data: a staff user, a Support and a Billing staff user (the roles of
+accounts/roles.py), a demo customer with demo credit that pays the first cycle of
 any product, a catalogue of one product of every kind (each provisioned on a sandbox panel
 server) and the DNS plans.
 
@@ -13,6 +14,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +22,7 @@ from djmoney.money import Money
 
 from accounts import second_factor
 from accounts.models import Customer, User
+from accounts.roles import roles_sync
 from catalogue.demo import catalogue_seed
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
@@ -28,9 +31,16 @@ from provisioning.demo import dns_server_seed, sandbox_seed
 
 STAFF_EMAIL = "admin@example.com"
 CUSTOMER_EMAIL = "demo@example.com"
+# Staff in one role each, to try the roles with (Support acts as customers, Billing refunds).
+ROLE_STAFF = {"support@example.com": "Support", "billing@example.com": "Billing"}
 # Pays the first cycle of any demo product, even annual with every add-on (about 520).
 DEMO_CREDIT = Decimal("1000")
-DEV_PASSWORDS = {STAFF_EMAIL: "admin-demo-pass", CUSTOMER_EMAIL: "demo-customer-pass"}
+DEV_PASSWORDS = {
+    STAFF_EMAIL: "admin-demo-pass",
+    CUSTOMER_EMAIL: "demo-customer-pass",
+    "support@example.com": "support-demo-pass",
+    "billing@example.com": "billing-demo-pass",
+}
 
 
 class Command(BaseCommand):
@@ -41,6 +51,7 @@ class Command(BaseCommand):
             created = [
                 self._user(STAFF_EMAIL, is_staff=True),
                 self._user(CUSTOMER_EMAIL, is_staff=False),
+                *(self._role_user(email, role) for email, role in ROLE_STAFF.items()),
             ]
             customer = self._customer()
             catalogue_seed()
@@ -48,9 +59,10 @@ class Command(BaseCommand):
             dns_plans_seed()
             dns_server_seed()
             # Before the credit: the user row locks first in the portal's lock order.
-            staff_totp, staff_totp_new = second_factor.totp_device_ensure(
-                user=User.objects.get(email=STAFF_EMAIL)
-            )
+            devices = {
+                email: second_factor.totp_device_ensure(user=User.objects.get(email=email))
+                for email in (STAFF_EMAIL, *ROLE_STAFF)
+            }
             self._demo_credit(customer)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
@@ -60,12 +72,23 @@ class Command(BaseCommand):
             self.stdout.write(f"  {email:<22} {shown}")
         # Staff need a second factor: the demo staff user's authenticator-app key, to add to
         # an app, and the command that prints a current code without one.
-        if staff_totp_new or settings.DEBUG:
-            secret = second_factor.totp_secret_text(device=staff_totp).replace(" ", "")
-            self.stdout.write(f"Staff authenticator-app key (TOTP) of {STAFF_EMAIL}: {secret}")
-        self.stdout.write(f"  current code: python manage.py totp_code {STAFF_EMAIL}")
+        for email, (device, new) in devices.items():
+            if new or settings.DEBUG:
+                secret = second_factor.totp_secret_text(device=device).replace(" ", "")
+                self.stdout.write(f"Staff authenticator-app key (TOTP) of {email}: {secret}")
+            self.stdout.write(f"  current code: python manage.py totp_code {email}")
 
-    def _user(self, email: str, *, is_staff: bool) -> tuple[str, str | None]:
+    def _role_user(self, email: str, role: str) -> tuple[str, str | None]:
+        """A staff user (not a superuser) in one role group."""
+        created = self._user(email, is_staff=True, is_superuser=False)
+        if not Group.objects.filter(name=role).exists():  # a database flushed since migrate
+            roles_sync(group_model=Group, permission_model=Permission)
+        User.objects.get(email=email).groups.add(Group.objects.get(name=role))
+        return created
+
+    def _user(
+        self, email: str, *, is_staff: bool, is_superuser: bool | None = None
+    ) -> tuple[str, str | None]:
         user = User.objects.filter(email=email).first()
         if user is not None:
             return email, DEV_PASSWORDS[email] if settings.DEBUG else None
@@ -74,7 +97,7 @@ class Command(BaseCommand):
             email=email,
             password=password,
             is_staff=is_staff,
-            is_superuser=is_staff,
+            is_superuser=is_staff if is_superuser is None else is_superuser,
             email_verified_at=timezone.now(),
         )
         return email, password

@@ -1,0 +1,73 @@
+"""The staff roles (accounts/roles.py): seeded by the migration, re-synced by
+`manage.py staff_roles` (idempotent), and picking up permissions that appear later."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+
+from accounts.roles import ROLES, role_permissions
+
+pytestmark = pytest.mark.django_db
+
+
+def _held(name: str) -> set[str]:
+    group = Group.objects.get(name=name)
+    return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+
+
+def _wanted(role) -> set[str]:
+    perms = role_permissions(role, Permission.objects).select_related("content_type")
+    return {f"{p.content_type.app_label}.{p.codename}" for p in perms}
+
+
+def test_the_migration_seeds_every_role_with_its_permissions():
+    # the test database is built by the migrations, so this is what 0015_staff_roles made
+    for role in ROLES:
+        assert _held(role.name) == _wanted(role), role.name
+    assert _held("Administrator") == {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Permission.objects.select_related("content_type")
+    }
+    assert {"accounts.act_as_customer", "provisioning.suspend_service"} <= _held("Support")
+    assert "payments.refund_payment" in _held("Billing")
+    assert "payments.refund_payment" not in _held("Support")
+    assert "provisioning.change_server" in _held("Technical")
+    assert "provisioning.change_server" not in _held("Billing")
+
+
+def test_the_command_is_idempotent_and_puts_hand_edits_back():
+    # given a role edited by hand
+    support = Group.objects.get(name="Support")
+    support.permissions.remove(Permission.objects.get(codename="act_as_customer"))
+    support.permissions.add(Permission.objects.get(codename="refund_payment"))
+    Group.objects.get(name="Technical").delete()
+    out = StringIO()
+    # when
+    call_command("staff_roles", stdout=out)
+    # then
+    assert "Support: synced, 1 permissions added, 1 removed" in out.getvalue()
+    assert "Technical: created" in out.getvalue()
+    for role in ROLES:
+        assert _held(role.name) == _wanted(role)
+    again = StringIO()
+    call_command("staff_roles", stdout=again)
+    assert again.getvalue().count("0 permissions added, 0 removed") == len(ROLES)
+
+
+def test_permissions_of_a_model_added_later_join_the_role_on_the_next_sync():
+    # given the staff notes' model arriving (its content type and permissions)
+    notes = ContentType.objects.create(app_label="accounts", model="staffnote")
+    for codename in ("view_staffnote", "add_staffnote", "pin_staffnote"):
+        Permission.objects.create(content_type=notes, codename=codename, name=codename)
+    # when
+    call_command("staff_roles", stdout=StringIO())
+    # then every permission of it, its own ones included, is Support's (and Administrator's)
+    wanted = {"accounts.view_staffnote", "accounts.add_staffnote", "accounts.pin_staffnote"}
+    assert wanted <= _held("Support")
+    assert wanted <= _held("Administrator")
+    assert not wanted & _held("Billing")
