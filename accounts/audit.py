@@ -17,3 +17,8 @@ class AccountAudit(AuditActions):
     SECOND_FACTOR_REMOVED = "account.second_factor_removed", "Second factor removed"
     RECOVERY_CODES_GENERATED = "account.recovery_codes_generated", "Recovery codes generated"
     RECOVERY_CODE_USED = "account.recovery_code_used", "Recovery code used"
+
+
+class ApiKeyAudit(AuditActions):
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"

@@ -12,3 +12,5 @@ PASSKEY_REGISTER_CHALLENGE = "accounts_passkey_register_challenge"
 PASSKEY_LOGIN_CHALLENGE = "accounts_passkey_login_challenge"
 # Recovery codes just generated, shown once on the next page and then dropped.
 NEW_RECOVERY_CODES = "accounts_new_recovery_codes"
+# An API key just created ({"name": ..., "token": ...}), shown once on the next page.
+NEW_API_KEY = "accounts_new_api_key"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import security_views, views
+from accounts import api_key_views, security_views, views
 
 app_name = "accounts"
 
@@ -33,6 +33,13 @@ urlpatterns = [
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("activity/", views.ActivityListView.as_view(), name="activity_list"),
     path("activity/<int:pk>/", views.ActivityDetailView.as_view(), name="activity_detail"),
+    path("api-keys/", api_key_views.ApiKeyListView.as_view(), name="api_key_list"),
+    path("api-keys/new/", api_key_views.ApiKeyCreateView.as_view(), name="api_key_create"),
+    path(
+        "api-keys/<int:pk>/revoke/",
+        api_key_views.ApiKeyRevokeView.as_view(),
+        name="api_key_revoke",
+    ),
     # The second factor (accounts/security_views.py).
     path("login/code/", security_views.LoginCodeView.as_view(), name="login_code"),
     path(

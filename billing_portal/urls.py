@@ -20,6 +20,8 @@ handler400 = "billing_portal.common.views.bad_request"  # 403, 404, 500: Django'
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("billing.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 
 urlpatterns = [
