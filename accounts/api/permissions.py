@@ -18,7 +18,7 @@ class HasScope(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         scope: str = getattr(view, "required_scope", ApiKey.Scope.READ)
-        self.message = f"This request needs the {scope!r} scope."
+        self.message = f"This request needs the '{scope}' scope."
         auth: Any = request.auth
         if scope in ApiKey.STAFF_SCOPES and not request.user.is_staff:
             return False
