@@ -182,6 +182,8 @@ class ApiKey(models.Model):
         verbose_name = "API key"
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="accounts_apikey_user_idx"),
+            # the admin's list, newest first
+            models.Index(fields=["-created_at", "-id"], name="accounts_apikey_created_idx"),
         ]
 
     def __str__(self) -> str:

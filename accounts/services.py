@@ -38,6 +38,7 @@ from accounts.locks import customer_lock_for_user, user_lock
 from accounts.models import ApiKey, Customer, IdempotencyKey, User, normalize_email
 from accounts.tokens import email_verification_token
 from billing_portal.common.audit import audit_record
+from billing_portal.common.db import in_batches
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.request import RequestMeta
 
@@ -543,5 +544,5 @@ def idempotency_keys_prune() -> int:
     """Forget answers older than API_IDEMPOTENCY_KEEP_HOURS (a retry after that runs anew,
     as Stripe's keys expire after 24 hours); the daily housekeeping calls this."""
     cutoff = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEEP_HOURS)
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    old = IdempotencyKey.objects.filter(created_at__lt=cutoff)
+    return in_batches(old, lambda rows: rows.delete()[0])

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from accounts.services import login_logs_prune, sessions_clear_expired
+from accounts.services import idempotency_keys_prune, login_logs_prune, sessions_clear_expired
 
 
 @shared_task(name="accounts.login_logs_prune")
@@ -15,3 +15,9 @@ def login_logs_prune_task() -> int:
 def sessions_clear_expired_task() -> int:
     """Daily: delete expired sessions (nothing else removes them from the database)."""
     return sessions_clear_expired()
+
+
+@shared_task(name="accounts.idempotency_keys_prune")
+def idempotency_keys_prune_task() -> int:
+    """Daily: forget the API's stored answers to old Idempotency-Keys."""
+    return idempotency_keys_prune()

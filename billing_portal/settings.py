@@ -279,6 +279,7 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 HOUSEKEEPING_TASKS = (
     "accounts.sessions_clear_expired",
     "accounts.login_logs_prune",
+    "accounts.idempotency_keys_prune",
     "payments.webhook_payloads_prune",
     "provisioning.operation_logs_prune",
     "dns.operations_prune",

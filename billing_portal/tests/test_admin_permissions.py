@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import api_key_create
 from accounts.tests.factories import AuditEventFactory, CustomerFactory, UserFactory
 from billing import services as billing_services
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
@@ -253,6 +254,9 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "axes.AccessFailureLog": lambda: _axes_row(AccessFailureLog),
     "accounts.User": UserFactory,
     "accounts.Customer": CustomerFactory,
+    "accounts.ApiKey": lambda: (
+        api_key_create(user=UserFactory(), name="Integration", scopes=["read"]).api_key
+    ),
     "common.AuditEvent": AuditEventFactory,
     "catalogue.ProductGroup": ProductGroupFactory,
     "catalogue.Product": ProductFactory,
@@ -297,6 +301,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.
 UNDELETABLE = {
+    "accounts.ApiKey": "revoked, never deleted: the audit log points at it",
     "common.OutboxMessage": "the record of queued work and of emails sent (not sent twice)",
     "common.AuditEvent": "the audit log is evidence",
     "catalogue.Order": "its invoices and services point at it (PROTECT)",
@@ -414,6 +419,11 @@ ACTIONS: dict[tuple[str, str], Case] = {
         "payments.reprocess_webhookevent",
         lambda env: _webhook_event(),
         lambda env: fresh(env.obj).status != "failed",
+    ),
+    ("accounts.ApiKey", "revoke_selected"): Case(
+        "accounts.change_apikey",
+        lambda env: OBJECTS["accounts.ApiKey"](),
+        lambda env: fresh(env.obj).revoked_at is not None,
     ),
     ("axes.AccessAttempt", "cleanup_expired_attempts"): Case(
         "axes.delete_accessattempt",

@@ -40,6 +40,8 @@ STORED_ACTIONS = {
         "account.second_factor_removed",
         "account.recovery_codes_generated",
         "account.recovery_code_used",
+        "api_key.created",
+        "api_key.revoked",
     ],
     "catalogue": [
         "order.placed",
@@ -178,9 +180,13 @@ def test_check_refuses_malformed_values():
 
 
 def test_only_classes_an_apps_audit_module_defines_count():
-    # accounts' audit.py declares AccountAudit; the base class itself declares nothing
+    # accounts' audit.py declares AccountAudit and ApiKeyAudit; the base class itself declares
+    # nothing
     accounts = [d for d in audit_actions.declarations() if d.app_label == "accounts"]
-    assert {d.declared_in for d in accounts} == {"accounts.audit.AccountAudit"}
+    assert {d.declared_in for d in accounts} == {
+        "accounts.audit.AccountAudit",
+        "accounts.audit.ApiKeyAudit",
+    }
     assert not [d for d in audit_actions.declarations() if d.app_label == "common"]
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.apps import apps
 from django.db.models import QuerySet
 
-from accounts.selectors import audit_event_list_for_customer
+from accounts.selectors import api_key_list_for_user, audit_event_list_for_customer
 from accounts.tests.factories import CustomerFactory
 from billing.selectors import token_purchases_for_customer
 from billing_portal.common.testing import index_for_order, order_by_columns, usd
@@ -55,6 +55,10 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "token_purchases_for_customer": (
         lambda w: token_purchases_for_customer(customer=w.c),
         CUSTOMER,
+    ),
+    "api_key_list_for_user": (
+        lambda w: api_key_list_for_user(user=w.c.user),
+        ("user_id",),
     ),
     "audit_event_list_for_customer": (
         lambda w: audit_event_list_for_customer(customer=w.c),
