@@ -319,3 +319,13 @@ def test_making_a_key_in_the_admin_needs_the_add_permission(staff_client_factory
     )
     assert response.status_code == 403
     assert not ApiKey.objects.exists()
+
+
+@pytest.mark.real_second_factor
+def test_a_staff_session_without_its_second_factor_is_refused_in_the_error_shape(client):
+    client.force_login(UserFactory(is_staff=True))
+    response = client.get(ME)
+    assert response.status_code == 403
+    body = response.json()
+    assert (body["type"], body["code"]) == ("client_error", "second_factor_required")
+    assert set(body) == {"type", "code", "detail", "errors"}
