@@ -10,9 +10,11 @@ from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -21,11 +23,14 @@ from accounts import services
 from accounts.acting import ACT_AS_PERMISSION, may_act_as
 from accounts.acting_views import ActAsCustomerView
 from accounts.admin_forms import StaffNoteForm
-from accounts.models import Customer, StaffNote, User
+from accounts.errors import ApiKeyRefused
+from accounts.forms import StaffApiKeyForm
+from accounts.models import ApiKey, Customer, StaffNote, User
 from billing_portal.common.admin import (
     AutocompleteAdminMixin,
     LargeTableAdminMixin,
     currency_filter,
+    permission_check,
 )
 from billing_portal.common.request import RequestMeta
 
@@ -185,6 +190,63 @@ class StaffNoteAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAd
     @admin.action(description="Unpin selected notes", permissions=["change"])
     def unpin_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._pin(request, queryset, pinned=False)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys: made here for integrations (the whole key shown once), revoked by an
+    action; never edited or deleted, so the audit log keeps pointing at them."""
+
+    list_display = ("name", "user", "prefix", "state", "expires_at", "last_used_at", "created_at")
+    list_filter = (("created_at", admin.DateFieldListFilter), "revoked_at")
+    search_fields = ("name", "prefix", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = [field.name for field in ApiKey._meta.fields if field.name != "secret_hash"]
+    exclude = ("secret_hash",)
+    actions = ["revoke_selected"]
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # read-only: a key's scopes are fixed when it is made
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = StaffApiKeyForm(request.POST or None)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta}
+        if request.method == "POST" and form.is_valid():
+            try:
+                new = services.api_key_create(
+                    user=form.cleaned_data["email"],
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    expires_at=form.expires_at(),
+                    allowed_ips=form.cleaned_data["allowed_ips"],
+                    actor=request.user,
+                    meta=RequestMeta.from_request(request),
+                )
+            except ApiKeyRefused as error:
+                form.add_error(None, error.message)
+            else:
+                # Shown on this answer only: never put in a message or the session.
+                context.update(title=f"API key {new.api_key}", new=new)
+                return TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+        context.update(title="Create an API key", form=form)
+        return TemplateResponse(request, "admin/billing/staff_form.html", context)
+
+    # The action needs the change permission, which the read-only screen itself never uses.
+    has_revoke_permission = permission_check("accounts.change_apikey")
+
+    @admin.action(description="Revoke the selected keys", permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        meta = RequestMeta.from_request(request)
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(api_key_id=api_key.pk, user=None, actor=request.user, meta=meta)
+        self.message_user(request, "The keys were revoked.", messages.SUCCESS)
 
 
 class AccessAttemptAdmin(AxesAccessAttemptAdmin):

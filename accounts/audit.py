@@ -38,3 +38,8 @@ class StaffNoteAudit(AuditActions):
     NOTE_PINNED = "staff_note.pinned", "Staff note pinned"
     NOTE_UNPINNED = "staff_note.unpinned", "Staff note unpinned"
     NOTE_DELETED = "staff_note.deleted", "Staff note deleted"
+
+
+class ApiKeyAudit(AuditActions):
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"

@@ -40,3 +40,21 @@ class EmailChangeRefused(AccountError):
 
     code = "email_change_refused"
     default_message = "This link is invalid or has expired. Start the email change again."
+
+
+class ApiKeyRefused(AccountError):
+    """An API key that cannot be made as asked (bad scopes, network or expiry)."""
+
+    code = "api_key_refused"
+    default_message = "The API key could not be created."
+
+
+class IdempotencyConflict(AccountError):
+    """An Idempotency-Key used again while its first request is still running (409), or with
+    a different request (422)."""
+
+    code = "idempotency_conflict"
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message, code=code)
+        self.status = status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -10,11 +11,13 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django_countries.fields import CountryField
 
-from accounts.models import Customer, User, normalize_email
-from accounts.services import PROFILE_FIELDS
+from accounts.errors import ApiKeyRefused
+from accounts.models import ApiKey, Customer, User, normalize_email
+from accounts.services import PROFILE_FIELDS, api_key_networks_parse
 from billing_portal.common.forms import SingleLineCharField, validate_single_line
 from billing_portal.common.vat import eu_vat_number_valid, is_eu_member
 
@@ -194,3 +197,73 @@ class PasskeyNameForm(forms.Form):
         required=False,
         help_text="For example the device or password manager that holds it.",
     )
+
+
+API_KEY_MAX_YEARS = 3
+
+
+class ApiKeyForm(forms.Form):
+    name = SingleLineCharField(
+        max_length=100, help_text="What the key is for, e.g. “Monitoring script”."
+    )
+    scopes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple, help_text="Give the key only what it needs."
+    )
+    valid_until = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The last day the key works (UTC). Empty: until you revoke it.",
+    )
+    allowed_ips = forms.CharField(
+        label="Allowed IP addresses",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "203.0.113.10\n198.51.100.0/24"}),
+        help_text="One address or network a line. Empty: any address.",
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        scopes = ApiKey.CUSTOMER_SCOPES + (ApiKey.STAFF_SCOPES if user.is_staff else ())
+        self.fields["scopes"].choices = [(scope.value, scope.label) for scope in scopes]
+        self.fields["scopes"].initial = [ApiKey.Scope.READ]
+
+    def clean_valid_until(self) -> date | None:
+        valid_until: date | None = self.cleaned_data["valid_until"]
+        today = timezone.now().date()
+        latest = today + timedelta(days=365 * API_KEY_MAX_YEARS)
+        if valid_until is not None and valid_until < today:
+            raise ValidationError("Choose today or a later day.")
+        if valid_until is not None and valid_until > latest:
+            raise ValidationError(f"A key can be valid for at most {API_KEY_MAX_YEARS} years.")
+        return valid_until
+
+    def clean_allowed_ips(self) -> list[str]:
+        try:
+            return api_key_networks_parse(self.cleaned_data["allowed_ips"])
+        except ApiKeyRefused as error:
+            raise ValidationError(error.message) from error
+
+    def expires_at(self) -> datetime | None:
+        """The key stops working when its last day ends (UTC)."""
+        valid_until = self.cleaned_data["valid_until"]
+        if valid_until is None:
+            return None
+        return datetime.combine(valid_until + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+class StaffApiKeyForm(ApiKeyForm):
+    """Staff making a key in the admin, for a customer's integration or a staff user's own
+    (staff scopes only for a staff user: the service refuses them for anyone else)."""
+
+    email = forms.EmailField(label="User's email address", max_length=254)
+    field_order = ["email", "name", "scopes", "valid_until", "allowed_ips"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, user=User(is_staff=True), **kwargs)
+
+    def clean_email(self) -> User:
+        user = User.objects.filter(email=normalize_email(self.cleaned_data["email"])).first()
+        if user is None:
+            raise ValidationError("No user has this email address.")
+        return user

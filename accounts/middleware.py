@@ -77,7 +77,9 @@ class SecondFactorMiddleware:
     @staticmethod
     def _refuse(request: HttpRequest, url_name: str, message: str) -> HttpResponse:
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": message}, status=403)
+            # The API's one error shape (billing_portal/common/api_errors.py).
+            body = {"type": "client_error", "code": "second_factor_required", "detail": message}
+            return JsonResponse({**body, "errors": {}}, status=403)
         target = reverse(url_name)
         if request.method == "GET":
             target += "?" + urlencode({"next": request.get_full_path()})

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -265,3 +265,96 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.device or 'an unknown device'}"
+
+
+class ApiKey(models.Model):
+    """A key a machine client sends as `Authorization: Bearer <key>` to act as `user`, within
+    its scopes. The full key is shown once, when it is made: the portal keeps its public
+    `prefix` (to find the row) and the SHA-256 of its secret part (compared in constant
+    time). A key is never deleted, only revoked, so the audit log keeps pointing at it.
+
+    Customer scopes let a key do what its customer can in the client area; staff scopes act
+    with the staff user's own admin permissions as well (a key never exceeds its user)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read the account (services, invoices, balances)"
+        SERVICES = "services", "Manage services"
+        BILLING = "billing", "Pay invoices and move money"
+        DNS = "dns", "Manage DNS zones and records"
+        STAFF_READ = "staff:read", "Staff: read customers, services and billing"
+        STAFF_SERVICES = "staff:services", "Staff: provision and manage services and servers"
+        STAFF_BILLING = "staff:billing", "Staff: invoices, payments, credit and tokens"
+
+    CUSTOMER_SCOPES = (Scope.READ, Scope.SERVICES, Scope.BILLING, Scope.DNS)
+    STAFF_SCOPES = (Scope.STAFF_READ, Scope.STAFF_SERVICES, Scope.STAFF_BILLING)
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    # Networks (CIDR) requests with this key may come from; empty: any address.
+    allowed_ips = models.JSONField("allowed IP networks", default=list, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="accounts_apikey_user_idx"),
+            # the admin's list, newest first
+            models.Index(fields=["-created_at", "-id"], name="accounts_apikey_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "Revoked"
+        return "Active" if self.is_active() else "Expired"
+
+    def scope_labels(self) -> list[str]:
+        return [str(self.Scope(s).label) for s in self.scopes if s in self.Scope.values]
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key` header, per user and key
+    (Brandur Leach's and Stripe's design): a retry with the same key and body gets the stored
+    answer again, the same key with another body is refused (422), and a retry while the
+    first request is still running is refused (409). `locked_at` marks a request in flight; a
+    lock older than API_IDEMPOTENCY_LOCK_SECONDS is from a request that died, and may be
+    taken over (the services called are idempotent by a key derived from this row, so running
+    one again has no second effect)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)  # SHA-256 of method, path and body
+    locked_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="accounts_idempotencykey_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

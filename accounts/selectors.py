@@ -6,7 +6,7 @@ from django.contrib.sessions.models import Session
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from accounts.models import Customer, StaffNote, User, UserSession
+from accounts.models import ApiKey, Customer, StaffNote, User, UserSession
 from billing_portal.common.audit import AuditEvent
 
 # Audit namespaces about staff work a customer never sees in their activity log.
@@ -44,3 +44,13 @@ def user_session_list_for_user(*, user: User) -> QuerySet[UserSession]:
         session_key=OuterRef("session_key"), expire_date__gt=timezone.now()
     )
     return UserSession.objects.filter(Exists(live), user=user).order_by("-last_seen_at", "-id")
+
+
+def api_key_list_for_user(*, user: User) -> QuerySet[ApiKey]:
+    """The user's API keys, revoked ones too, newest first."""
+    return ApiKey.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def api_key_get_for_user(*, user: User, api_key_id: int) -> ApiKey:
+    """One of the user's own keys; ApiKey.DoesNotExist for anyone else's."""
+    return api_key_list_for_user(user=user).get(pk=api_key_id)

@@ -6,7 +6,12 @@ commit so a rolled-back change never sends mail.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -15,24 +20,36 @@ from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts.audit import AccountAudit, StaffNoteAudit
+from accounts.audit import AccountAudit, ApiKeyAudit, StaffNoteAudit
 from accounts.errors import (
+    ApiKeyRefused,
     EmailAlreadyRegistered,
     EmailChangeRefused,
+    IdempotencyConflict,
     InvalidVerificationLink,
     StaffNoteRefused,
 )
 from accounts.locks import customer_lock_for_user, staff_note_lock, user_lock
-from accounts.models import NOTE_MAX_LENGTH, Customer, StaffNote, User, normalize_email
+from accounts.models import (
+    NOTE_MAX_LENGTH,
+    ApiKey,
+    Customer,
+    IdempotencyKey,
+    StaffNote,
+    User,
+    normalize_email,
+)
 from accounts.tokens import email_verification_token
 from accounts.user_sessions import user_sessions_end_others
 from billing_portal.common.audit import audit_record
+from billing_portal.common.db import in_batches
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.request import RequestMeta
 
@@ -546,3 +563,234 @@ def login_logs_prune() -> int:
     logs: int = AxesProxyHandler.reset_logs(age_days=days)
     failures: int = AxesProxyHandler.reset_failure_logs(age_days=days)
     return logs + failures
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+API_KEY_TAG = "bpk"  # keys read `bpk_<prefix>_<secret>`, so a leaked one is recognisable
+API_KEY_MAX_NETWORKS = 20
+# last_used_* is written at most once a minute, not on every request.
+API_KEY_USE_RECORD_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """A key as made: `token` is the whole key, shown once and never stored."""
+
+    api_key: ApiKey
+    token: str
+
+
+def _secret_hash(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is as safe as a slow one here and keeps
+    # every request's check cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_networks_parse(value: str | list[str]) -> list[str]:
+    """The allow-list as networks in canonical form (`192.0.2.7` is `192.0.2.7/32`), from a
+    list or text with one network per line or comma; ApiKeyRefused names a bad one."""
+    items = value.replace(",", "\n").splitlines() if isinstance(value, str) else value
+    networks = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as error:
+            raise ApiKeyRefused(f"{item[:60]!r} is not an IP address or network.") from error
+    if len(networks) > API_KEY_MAX_NETWORKS:
+        raise ApiKeyRefused(f"Give at most {API_KEY_MAX_NETWORKS} networks.")
+    return list(dict.fromkeys(networks))
+
+
+def _scopes_check(user: User, scopes: list[str]) -> list[str]:
+    chosen = list(dict.fromkeys(scopes))
+    if not chosen:
+        raise ApiKeyRefused("Choose at least one scope.")
+    allowed = set(ApiKey.CUSTOMER_SCOPES) | (set(ApiKey.STAFF_SCOPES) if user.is_staff else set())
+    refused = [scope for scope in chosen if scope not in allowed]
+    if refused:
+        raise ApiKeyRefused(f"This account cannot have the scope {refused[0]!r}.")
+    return chosen
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    allowed_ips: list[str] | None = None,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> NewApiKey:
+    """A new key for `user` (by the user in the client area, or by staff in the admin:
+    `actor`). Returns the whole key once; only its hash is kept."""
+    name = name.strip()
+    if not name:
+        raise ApiKeyRefused("Give the key a name.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApiKeyRefused("The expiry must be in the future.")
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        user=user,
+        name=name[:100],
+        prefix=prefix,
+        secret_hash=_secret_hash(secret),
+        scopes=_scopes_check(user, scopes),
+        expires_at=expires_at,
+        allowed_ips=api_key_networks_parse(allowed_ips or []),
+        created_by=actor or user,
+    )
+    audit_record(
+        action=ApiKeyAudit.API_KEY_CREATED,
+        actor=actor or user,
+        customer=_customer_of(user),
+        target=api_key,
+        meta=meta,
+        details={"name": api_key.name, "prefix": prefix, "scopes": api_key.scopes},
+    )
+    return NewApiKey(api_key=api_key, token=f"{API_KEY_TAG}_{prefix}_{secret}")
+
+
+@transaction.atomic
+def api_key_revoke(
+    *, api_key_id: int, user: User | None, actor: User, meta: RequestMeta | None = None
+) -> ApiKey:
+    """Revoke a key (the user's own, or with `user=None` any key, for staff); revoking a
+    revoked key changes nothing. ApiKey.DoesNotExist for a key not theirs."""
+    keys = ApiKey.objects.all() if user is None else ApiKey.objects.filter(user=user)
+    api_key = keys.select_related("user").get(pk=api_key_id)
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    )
+    api_key.refresh_from_db()
+    if revoked:
+        audit_record(
+            action=ApiKeyAudit.API_KEY_REVOKED,
+            actor=actor,
+            customer=_customer_of(api_key.user),
+            target=api_key,
+            meta=meta,
+            details={"name": api_key.name, "prefix": api_key.prefix},
+        )
+    return api_key
+
+
+def api_key_authenticate(*, token: str, ip_address: str | None) -> ApiKey | None:
+    """The active key `token` is, if the request comes from an address it allows; None
+    otherwise (whatever the reason, so a caller learns nothing about other keys)."""
+    tag, _, rest = token.partition("_")
+    prefix, _, secret = rest.partition("_")
+    if tag != API_KEY_TAG or not prefix or not secret or len(token) > 200:
+        return None
+    api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    # Compared in constant time, and hashed even for an unknown prefix, so timing tells
+    # nothing about which prefixes exist.
+    expected = api_key.secret_hash if api_key else _secret_hash("")
+    if not hmac.compare_digest(_secret_hash(secret), expected) or api_key is None:
+        return None
+    if not api_key.is_active() or not api_key.user.is_active:
+        return None
+    if api_key.allowed_ips and not _address_allowed(ip_address, api_key.allowed_ips):
+        return None
+    _api_key_use_record(api_key, ip_address)
+    return api_key
+
+
+def _address_allowed(ip_address: str | None, networks: list[str]) -> bool:
+    if ip_address is None:
+        return False
+    address = ipaddress.ip_address(ip_address)
+    return any(address in ipaddress.ip_network(network) for network in networks)
+
+
+def _api_key_use_record(api_key: ApiKey, ip_address: str | None) -> None:
+    """Record when and from where the key was used, at most once a minute (or when the
+    address changes): one conditional UPDATE, so concurrent requests write it once."""
+    now = timezone.now()
+    recent = now - timedelta(seconds=API_KEY_USE_RECORD_SECONDS)
+    if (
+        api_key.last_used_at is not None
+        and api_key.last_used_at > recent
+        and api_key.last_used_ip == ip_address
+    ):
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=recent)
+    if ip_address is not None:
+        stale |= ~Q(last_used_ip=ip_address) | Q(last_used_ip__isnull=True)
+    ApiKey.objects.filter(stale, pk=api_key.pk).update(last_used_at=now, last_used_ip=ip_address)
+    api_key.last_used_at, api_key.last_used_ip = now, ip_address
+
+
+# --- Idempotency keys (the API's POSTs that move money or create something) --------------
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Either the request may run (`record` is claimed for it: finish or release it), or
+    `replay` holds the stored answer (status, body) of the first request."""
+
+    record: IdempotencyKey
+    replay: tuple[int, Any] | None = None
+
+
+def idempotency_claim(*, user: User, key: str, request_hash: str) -> IdempotencyClaim:
+    """Claim `key` for a request of `user` whose method, path and body hash to
+    `request_hash`. IdempotencyConflict (422) for another request with the same key, (409)
+    while the first one is still running. Commits at once, so concurrent requests see the
+    claim: the unique (user, key) lets one INSERT win, the others wait for it and then find
+    the row."""
+    now = timezone.now()
+    with transaction.atomic():
+        record, created = IdempotencyKey.objects.get_or_create(
+            user=user, key=key, defaults={"request_hash": request_hash, "locked_at": now}
+        )
+    if created:
+        return IdempotencyClaim(record=record)
+    if not hmac.compare_digest(record.request_hash, request_hash):
+        raise IdempotencyConflict(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+            status=422,
+        )
+    if record.response_status is not None:
+        return IdempotencyClaim(
+            record=record, replay=(record.response_status, record.response_body)
+        )
+    # A request with this key was released (it failed on our side) or died holding it.
+    stale = now - timedelta(seconds=settings.API_IDEMPOTENCY_LOCK_SECONDS)
+    taken = IdempotencyKey.objects.filter(
+        Q(locked_at__isnull=True) | Q(locked_at__lt=stale),
+        pk=record.pk,
+        response_status__isnull=True,
+    ).update(locked_at=now)
+    if not taken:
+        raise IdempotencyConflict(
+            "A request with this Idempotency-Key is still being processed; retry later.",
+            code="idempotency_key_in_use",
+            status=409,
+        )
+    return IdempotencyClaim(record=record)
+
+
+def idempotency_finish(*, record: IdempotencyKey, status: int, body: Any) -> None:
+    """Store the answer to replay for the claimed key."""
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        response_status=status, response_body=body, locked_at=None, finished_at=timezone.now()
+    )
+
+
+def idempotency_release(*, record: IdempotencyKey) -> None:
+    """The claimed request failed on our side (5xx): the client may retry with the key."""
+    IdempotencyKey.objects.filter(pk=record.pk, response_status__isnull=True).update(locked_at=None)
+
+
+def idempotency_keys_prune() -> int:
+    """Forget answers older than API_IDEMPOTENCY_KEEP_HOURS (a retry after that runs anew,
+    as Stripe's keys expire after 24 hours); the daily housekeeping calls this."""
+    cutoff = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEEP_HOURS)
+    old = IdempotencyKey.objects.filter(created_at__lt=cutoff)
+    return in_batches(old, lambda rows: rows.delete()[0])

@@ -19,3 +19,5 @@ SESSION_STARTED = "accounts_session_started"
 SESSION_SEEN = "accounts_session_seen"
 SESSION_RECORD = "accounts_session_record"
 SESSION_RECORD_KEY = "accounts_session_record_key"
+# An API key just created ({"name": ..., "token": ...}), shown once on the next page.
+NEW_API_KEY = "accounts_new_api_key"

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from accounts.data_rights import data_exports_prune
-from accounts.services import login_logs_prune
+from accounts.services import idempotency_keys_prune, login_logs_prune
 from accounts.user_sessions import sessions_clear_expired
 
 
@@ -24,3 +24,9 @@ def sessions_clear_expired_task() -> int:
 def data_exports_prune_task() -> int:
     """Daily: delete data archives whose link expired; returns how many went."""
     return data_exports_prune()
+
+
+@shared_task(name="accounts.idempotency_keys_prune")
+def idempotency_keys_prune_task() -> int:
+    """Daily: forget the API's stored answers to old Idempotency-Keys."""
+    return idempotency_keys_prune()

@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import acting_views, data_views, security_views, session_views, views
+from accounts import (
+    acting_views,
+    api_key_views,
+    data_views,
+    security_views,
+    session_views,
+    views,
+)
 
 app_name = "accounts"
 
@@ -47,6 +54,14 @@ urlpatterns = [
         "data/download/<str:token>/",
         data_views.DataExportDownloadView.as_view(),
         name="data_export_download",
+    ),
+    # API keys (accounts/api_key_views.py).
+    path("api-keys/", api_key_views.ApiKeyListView.as_view(), name="api_key_list"),
+    path("api-keys/new/", api_key_views.ApiKeyCreateView.as_view(), name="api_key_create"),
+    path(
+        "api-keys/<int:pk>/revoke/",
+        api_key_views.ApiKeyRevokeView.as_view(),
+        name="api_key_revoke",
     ),
     # The second factor (accounts/security_views.py).
     path("login/code/", security_views.LoginCodeView.as_view(), name="login_code"),

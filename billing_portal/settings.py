@@ -101,7 +101,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_prometheus",
     "djmoney",
+    "django_filters",
     "drf_spectacular",
+    "drf_standardized_errors",
     "drf_spectacular_sidecar",
     "phonenumber_field",
     "rest_framework",
@@ -287,6 +289,7 @@ HOUSEKEEPING_TASKS = (
     "accounts.sessions_clear_expired",
     "accounts.data_exports_prune",
     "accounts.login_logs_prune",
+    "accounts.idempotency_keys_prune",
     "payments.webhook_payloads_prune",
     "provisioning.operation_logs_prune",
     "dns.operations_prune",
@@ -766,25 +769,64 @@ PAYPAL_MODE = env.str("PAYPAL_MODE", default="sandbox")
 if PAYPAL_MODE not in {"sandbox", "live"}:
     raise ImproperlyConfigured(f"PAYPAL_MODE must be 'sandbox' or 'live', not {PAYPAL_MODE!r}.")
 
-# --- Forms, API ---------------------------------------------------------------------------
+# --- Forms ---------------------------------------------------------------------------------
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# --- API ----------------------------------------------------------------------------------
+
 REST_FRAMEWORK = {
+    # Bearer API keys for machine clients; the session (with CSRF) for the browser.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "billing_portal.common.api_errors.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "billing_portal.common.api.ApiPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["billing_portal.common.api.ApiKeyRateThrottle"],
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "PAGE_SIZE": 25,
+}
+# Requests per key (or per signed-in user, or per address) a minute, hour or day: 120/m.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/m")
+if not re.fullmatch(r"[1-9][0-9]*/[smhd]", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_THROTTLE_RATE must be a rate like 120/m (s, m, h or d), not {API_THROTTLE_RATE!r}."
+    )
+# A request holding an Idempotency-Key longer than this died: a retry may take the key over.
+API_IDEMPOTENCY_LOCK_SECONDS = env.int("API_IDEMPOTENCY_LOCK_SECONDS", default=120)
+# How long the first answer to an Idempotency-Key is kept to replay.
+API_IDEMPOTENCY_KEEP_HOURS = env.int("API_IDEMPOTENCY_KEEP_HOURS", default=24)
+# One error shape (billing_portal/common/api_errors.py): {"type", "code", "detail", "errors"}.
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "billing_portal.common.api_errors.ApiExceptionHandler",
+    "EXCEPTION_FORMATTER_CLASS": "billing_portal.common.api_errors.ApiErrorFormatter",
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "429"],
+    "ERROR_SCHEMAS": {
+        str(code): "billing_portal.common.api_errors.ErrorSerializer"
+        for code in (400, 401, 403, 404, 405, 406, 409, 415, 422, 429)
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{PORTAL_NAME} API",
-    "DESCRIPTION": "Client API of the billing portal.",
+    "DESCRIPTION": (
+        "Client API of the billing portal. Authenticate with `Authorization: Bearer <key>` "
+        "(keys are made under Account, API keys). POSTs that move money take an "
+        "`Idempotency-Key` header."
+    ),
     "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceStatusEnum": "provisioning.models.Service.Status",
+        "InvoiceStatusEnum": "invoices.models.Invoice.Status",
+        "InvoiceKindEnum": "invoices.models.Invoice.Kind",
+        "InvoiceLineKindEnum": "invoices.models.InvoiceLine.Kind",
+    },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

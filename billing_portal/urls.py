@@ -16,10 +16,13 @@ admin.site.site_header = admin.site.site_title = "Billing portal staff"
 admin.site.login = throttled("login", field="username")(
     import_string("accounts.views.AdminLoginView").as_view()
 )
-handler400 = "billing_portal.common.views.bad_request"  # 403, 404, 500: Django's own handlers
+handler400 = "billing_portal.common.views.bad_request"  # 403, 500: Django's own handlers
+handler404 = "billing_portal.common.views.not_found"  # JSON under /api/
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("billing.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 
 urlpatterns = [

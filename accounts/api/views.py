@@ -2,15 +2,19 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import HasScope
 from accounts.selectors import customer_get_for_user
 
 
 class MeApi(APIView):
     """The logged-in user and their customer profile."""
+
+    permission_classes = [IsAuthenticated, HasScope]  # the `read` scope
 
     class OutputSerializer(serializers.Serializer):
         email = serializers.EmailField()

@@ -7,23 +7,9 @@ are created here first so a fresh database gets complete roles, which is also wh
 migration runs after the latest migration of every app whose permissions a role holds.
 `manage.py staff_roles` re-syncs the roles when later migrations add models."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from accounts.roles import roles_sync
-
-
-def seed_roles(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        # create_permissions skips app configs without a models module; the historical
-        # registry's have none, so mark them for the call.
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    roles_sync(
-        group_model=apps.get_model("auth", "Group"),
-        permission_model=apps.get_model("auth", "Permission"),
-    )
+from accounts.migrations._roles import seed_roles
 
 
 class Migration(migrations.Migration):

@@ -183,6 +183,8 @@ GUARDED: dict[str, tuple[tuple[str, ...], Callable[[SimpleNamespace], dict], dic
         {"old_password": "x", "new_password1": "a-New-pass-42", "new_password2": "a-New-pass-42"},
     ),
     "accounts:reauth": (EVERY, lambda w: {}, {"password": "x", "code": "123456"}),
+    "accounts:api_key_create": (("post",), lambda w: {}, {"name": "Acting", "scopes": ["read"]}),
+    "accounts:api_key_revoke": (("post",), lambda w: {"pk": 1}, {}),
     "accounts:email_change": (EVERY, lambda w: {}, {"new_email": "acting@example.test"}),
     "accounts:email_change_confirm": (EVERY, lambda w: {"token": "not-a-link"}, {}),
     "accounts:totp_enrol": (EVERY, lambda w: {}, {"code": "123456"}),

@@ -10,7 +10,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_me_requires_authentication(client):
-    assert client.get("/api/v1/me/").status_code == 403
+    # 401 with a Bearer challenge: the API takes API keys (accounts/api/authentication.py).
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_me_returns_the_callers_profile(client, customer):

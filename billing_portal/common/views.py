@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET
@@ -36,3 +37,17 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     request, so the layout would lose its name and navigation; the request is safe to use
     here (a disallowed host is only refused when asked for, which the page never does)."""
     return render(request, "400.html", status=400)
+
+
+API_PREFIX = "/api/"
+
+
+@requires_csrf_token
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 page, except under /api/, where an address that names no operation gets
+    the API's error shape as JSON (billing_portal/common/api_errors.py), as its clients
+    expect of every answer."""
+    if request.path.startswith(API_PREFIX):
+        body = {"type": "client_error", "code": "not_found", "detail": "Not found.", "errors": {}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)

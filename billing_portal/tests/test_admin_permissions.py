@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StaffNote, User
+from accounts.services import api_key_create
 from accounts.tests.factories import (
     AuditEventFactory,
     CustomerFactory,
@@ -259,6 +260,9 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "accounts.User": UserFactory,
     "accounts.Customer": CustomerFactory,
     "accounts.StaffNote": StaffNoteFactory,
+    "accounts.ApiKey": lambda: (
+        api_key_create(user=UserFactory(), name="Integration", scopes=["read"]).api_key
+    ),
     "common.AuditEvent": AuditEventFactory,
     "catalogue.ProductGroup": ProductGroupFactory,
     "catalogue.Product": ProductFactory,
@@ -303,6 +307,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.
 UNDELETABLE = {
+    "accounts.ApiKey": "revoked, never deleted: the audit log points at it",
     "common.OutboxMessage": "the record of queued work and of emails sent (not sent twice)",
     "common.AuditEvent": "the audit log is evidence",
     "catalogue.Order": "its invoices and services point at it (PROTECT)",
@@ -430,6 +435,11 @@ ACTIONS: dict[tuple[str, str], Case] = {
         "accounts.change_staffnote",
         lambda env: StaffNoteFactory(pinned=True),
         lambda env: not fresh(env.obj).pinned,
+    ),
+    ("accounts.ApiKey", "revoke_selected"): Case(
+        "accounts.change_apikey",
+        lambda env: OBJECTS["accounts.ApiKey"](),
+        lambda env: fresh(env.obj).revoked_at is not None,
     ),
     ("axes.AccessAttempt", "cleanup_expired_attempts"): Case(
         "axes.delete_accessattempt",

@@ -55,6 +55,8 @@ STORED_ACTIONS = {
         "account.email_changed",
         "account.acting_started",
         "account.acting_ended",
+        "api_key.created",
+        "api_key.revoked",
     ],
     "catalogue": [
         "order.placed",
@@ -193,12 +195,13 @@ def test_check_refuses_malformed_values():
 
 
 def test_only_classes_an_apps_audit_module_defines_count():
-    # accounts' audit.py declares AccountAudit and StaffNoteAudit; the base class itself
-    # declares nothing
+    # accounts' audit.py declares AccountAudit, StaffNoteAudit and ApiKeyAudit; the base class
+    # itself declares nothing
     accounts = [d for d in audit_actions.declarations() if d.app_label == "accounts"]
     assert {d.declared_in for d in accounts} == {
         "accounts.audit.AccountAudit",
         "accounts.audit.StaffNoteAudit",
+        "accounts.audit.ApiKeyAudit",
     }
     assert not [d for d in audit_actions.declarations() if d.app_label == "common"]
 

@@ -39,6 +39,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services as account_services
 from accounts.session_keys import REAUTH_AT
 from accounts.tests.factories import PASSWORD, AuditEventFactory, CustomerFactory
 from billing import services as billing_services
@@ -426,6 +427,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         )
         for method in ("get", "post")
     ),
+    # --- accounts: API keys (accounts/api_key_views.py) ---------------------------------------
+    Endpoint("accounts:api_key_list", fields=_page()),
+    Endpoint("accounts:api_key_create"),
+    Endpoint(
+        "accounts:api_key_create",
+        "post",
+        data=lambda w: {"name": "Deploy", "scopes": ["read"], "valid_until": "", "allowed_ips": ""},
+        fields=lambda w: {
+            "name": text(100),
+            "scopes": strict,
+            "valid_until": only("", "   "),
+            "allowed_ips": only("", "   "),
+        },
+    ),
+    Endpoint("accounts:api_key_revoke", kwargs=_pk("api_key")),
+    Endpoint("accounts:api_key_revoke", "post", kwargs=_pk("api_key")),
     Endpoint("dashboard"),
     # --- credits --------------------------------------------------------------------
     Endpoint("credits:overview", fields=_page(kind=strict, tab=strict)),
@@ -801,6 +818,9 @@ def world(
     )
     w.invoice = invoice_factory(w.customer, "30.00", description="Hosting")
     w.event = AuditEventFactory(customer=w.customer)
+    w.api_key = account_services.api_key_create(
+        user=w.customer.user, name="Script", scopes=["read"]
+    ).api_key
     w.uid = urlsafe_base64_encode(force_bytes(w.customer.user.pk))
     w.reset_token = default_token_generator.make_token(w.customer.user)
     _dns(w)

@@ -15,6 +15,7 @@ from django.apps import apps
 from django.db.models import QuerySet
 
 from accounts.selectors import (
+    api_key_list_for_user,
     audit_event_list_for_customer,
     audit_events_about_customer,
     staff_notes_for_customer,
@@ -60,6 +61,10 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "token_purchases_for_customer": (
         lambda w: token_purchases_for_customer(customer=w.c),
         CUSTOMER,
+    ),
+    "api_key_list_for_user": (
+        lambda w: api_key_list_for_user(user=w.c.user),
+        ("user_id",),
     ),
     "audit_event_list_for_customer": (
         lambda w: audit_event_list_for_customer(customer=w.c),

@@ -33,8 +33,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from djmoney.money import Money
 
-from accounts.models import DataExport, UserSession
-from accounts.tests.factories import CustomerFactory
+from accounts.models import DataExport, IdempotencyKey, UserSession
+from accounts.tests.factories import CustomerFactory, UserFactory
 from billing.models import TokenPurchase
 from billing_portal.common.models import OutboxMessage
 from dnszones.models import DnsOperation, Record, Zone
@@ -304,6 +304,15 @@ def _old_login_logs(n: int, context: dict[str, Any]) -> int:
     return 2 * n
 
 
+def _old_idempotency_keys(n: int, context: dict[str, Any]) -> int:
+    user = UserFactory()
+    IdempotencyKey.objects.bulk_create(
+        IdempotencyKey(user=user, key=_key("i"), request_hash="h", created_at=_long_ago())
+        for _ in range(n)
+    )
+    return n
+
+
 def _old_webhook_payloads(n: int, context: dict[str, Any]) -> int:
     events = WebhookEvent.objects.bulk_create(
         WebhookEvent(
@@ -412,6 +421,7 @@ SWEEPS = (
     # Housekeeping (HOUSEKEEPING_TASKS): each prunes in batches of 1,000 rows.
     Sweep("accounts.sessions_clear_expired", _expired_sessions, counted=int),
     Sweep("accounts.login_logs_prune", _old_login_logs, counted=int),
+    Sweep("accounts.idempotency_keys_prune", _old_idempotency_keys, counted=int),
     Sweep("payments.webhook_payloads_prune", _old_webhook_payloads, counted=int),
     Sweep("provisioning.operation_logs_prune", _old_operation_logs, counted=int),
     Sweep("dns.operations_prune", _old_dns_pushes, counted=int),

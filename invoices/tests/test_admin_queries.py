@@ -16,6 +16,7 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.models import Customer, User
+from accounts.services import api_key_create
 from accounts.tests.factories import (
     AuditEventFactory,
     CustomerFactory,
@@ -207,6 +208,9 @@ BUILDERS = {
     "accounts_customer": CustomerFactory,
     "accounts_staffnote": StaffNoteFactory,
     "accounts_user": UserFactory,
+    "accounts_apikey": lambda: (
+        api_key_create(user=UserFactory(), name="Integration", scopes=["read"]).api_key
+    ),
     "common_auditevent": AuditEventFactory,
     "invoices_invoice": _invoice,
     "catalogue_order": lambda: Order.objects.create(customer=CustomerFactory()),

@@ -1,0 +1,27 @@
+"""Scopes: what an API key may do. A view names the scope it needs (`required_scope`); a
+request signed in by the browser session acts as its user in the client area does, so it
+has every customer scope (and nothing more: staff scopes need a key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey
+
+
+class HasScope(BasePermission):
+    code = "scope_missing"
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        scope: str = getattr(view, "required_scope", ApiKey.Scope.READ)
+        self.message = f"This request needs the '{scope}' scope."
+        auth: Any = request.auth
+        if scope in ApiKey.STAFF_SCOPES and not request.user.is_staff:
+            return False
+        if isinstance(auth, ApiKey):
+            return scope in auth.scopes
+        return scope in ApiKey.CUSTOMER_SCOPES
