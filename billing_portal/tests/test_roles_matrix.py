@@ -40,7 +40,9 @@ DECLARED = (SUPPORT, BILLING, TECHNICAL)  # Administrator: whatever a superuser 
 # Per model admin: what (v)iew, (a)dd, (c)hange, (d)elete each role has, in DECLARED order.
 # (An admin that never adds or deletes, such as a ledger, refuses those to every role.)
 MODELS: dict[str, tuple[str, str, str]] = {
+    "accounts.ApiKey": ("", "", ""),  # read-only and never deleted; staff keys: Administrator
     "accounts.Customer": ("v", "v", "v"),
+    "accounts.StaffNote": ("vacd", "", ""),
     "accounts.User": ("v", "v", ""),
     "auth.Group": ("", "", ""),
     "axes.AccessAttempt": ("", "", ""),
@@ -79,6 +81,9 @@ MODELS: dict[str, tuple[str, str, str]] = {
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.
 ACTION_ROLES: dict[tuple[str, str], set[str]] = {
+    ("accounts.ApiKey", "revoke_selected"): set(),
+    ("accounts.StaffNote", "pin_selected"): {SUPPORT},
+    ("accounts.StaffNote", "unpin_selected"): {SUPPORT},
     ("axes.AccessAttempt", "cleanup_expired_attempts"): set(),
     ("common.OutboxMessage", "relay_now"): {TECHNICAL},
     ("dns.Zone", "reconcile"): {TECHNICAL},
@@ -102,6 +107,8 @@ ACTION_ROLES: dict[tuple[str, str], set[str]] = {
 # Per custom admin URL: the roles that may use it.
 URL_ROLES: dict[str, set[str]] = {
     "accounts_customer_act_as": {SUPPORT},
+    "accounts_customer_erase": set(),  # Administrator only
+    "accounts_customer_summary": {SUPPORT},  # its POST adds a note
     "auth_user_password_change": set(),
     "billing_refundshortfall_resolve": {BILLING},
     "billing_tokenpurchase_grant": {BILLING},
