@@ -97,6 +97,16 @@ def service_current_of_module(*, customer: Customer, module: str) -> Service | N
     )
 
 
+def services_active_of_module(*, customer: Customer, module: str) -> list[Service]:
+    """The customer's running services of a module's products (e.g. their support
+    subscriptions), newest first."""
+    return list(
+        Service.objects.filter(customer=customer, product__module=module, status=S.ACTIVE)
+        .select_related("product")
+        .order_by("-created_at", "-id")
+    )
+
+
 def service_get_for_customer(*, customer: Customer, service_id: int) -> Service:
     """The customer's own service (DoesNotExist for anyone else's)."""
     return Service.objects.select_related("product", "server").get(pk=service_id, customer=customer)
