@@ -20,12 +20,9 @@ def create(apps, schema_editor):
         )
 
 
-def remove(apps, schema_editor):
-    Department = apps.get_model("support", "Department")
-    Department.objects.filter(name__in=[name for name, _, _ in DEFAULTS], tickets=None).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [("support", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
 
-    operations = [migrations.RunPython(create, remove)]
+    # Nothing to undo row by row: unapplying 0001 next drops the table (the groups stay, as
+    # staff may have given them to people).
+    operations = [migrations.RunPython(create, migrations.RunPython.noop)]
