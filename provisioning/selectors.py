@@ -99,9 +99,12 @@ def service_current_of_module(*, customer: Customer, module: str) -> Service | N
 
 def services_active_of_module(*, customer: Customer, module: str) -> list[Service]:
     """The customer's running services of a module's products (e.g. their support
-    subscriptions), newest first."""
+    subscriptions), also those on the sandbox standing in for it, newest first."""
+    of_module = Q(product__module=module) | Q(
+        product__module="sandbox", product__module_settings__stands_in_for=module
+    )
     return list(
-        Service.objects.filter(customer=customer, product__module=module, status=S.ACTIVE)
+        Service.objects.filter(of_module, customer=customer, status=S.ACTIVE)
         .select_related("product")
         .order_by("-created_at", "-id")
     )

@@ -45,7 +45,7 @@ class MessageField(forms.CharField):
         super().__init__(**kwargs)
 
 
-class MultipleFileInput(forms.ClearableFileInput):
+class MultipleFileInput(forms.FileInput):  # no "clear" box: nothing to clear
     allow_multiple_selected = True
 
 
@@ -73,7 +73,7 @@ def _attachments_help() -> str:
 
 
 class TicketOpenForm(forms.Form):
-    department = IdChoiceField(queryset=None, empty_label=None)
+    department = IdChoiceField(queryset=None, empty_label="Choose a department")
     subject = SingleLineCharField(max_length=200)
     body = MessageField(label="Message")
     service = IdChoiceField(
@@ -96,7 +96,7 @@ class TicketOpenForm(forms.Form):
 
 
 class TicketReplyForm(forms.Form):
-    body = MessageField(label="Your reply")
+    body = MessageField(label="Your reply", widget=forms.Textarea(attrs={"rows": 6}))
     attachments = AttachmentsField()
     request_key = RequestKeyField(widget=forms.HiddenInput)
 

@@ -64,7 +64,7 @@ from provisioning.tests.factories import (
     service_on,
 )
 from support.models import CannedResponse, Department, Ticket
-from support.tests.helpers import ticket_for
+from support.tests.helpers import department, ticket_for
 
 pytestmark = pytest.mark.django_db
 
@@ -427,9 +427,9 @@ ACTIONS: dict[tuple[str, str], Case] = {
     ),
     ("support.Ticket", "move_department"): Case(
         "support.change_ticket",
-        lambda env: _ticket(),
+        lambda env: env.extra.setdefault("billing", department("Billing")) and _ticket(),
         lambda env: fresh(env.obj).department.name == "Billing",
-        data=lambda env: {"department": Department.objects.get(name="Billing").pk},
+        data=lambda env: {"department": env.extra["billing"].pk},
     ),
     ("support.Ticket", "change_priority"): Case(
         "support.change_ticket",
