@@ -260,9 +260,12 @@ def ticket_open(
     department = Department.objects.filter(pk=department_id, is_active=True).first()
     if department is None:
         raise SupportError("Choose one of the departments offered.")
-    service = (
-        service_get_for_customer(customer=customer, service_id=service_id) if service_id else None
-    )
+    service = None
+    if service_id is not None:
+        try:
+            service = service_get_for_customer(customer=customer, service_id=service_id)
+        except Service.DoesNotExist as error:
+            raise SupportError("Choose one of your services.") from error
     level = support_level_for(customer=customer, support_key=support_key)
     files = attachments_check(list(attachments))
     now = timezone.now()
@@ -771,6 +774,8 @@ def ticket_reply_from_email(*, raw: bytes) -> TicketMessage | None:
     )
     if ticket is None:
         raise InboundRefused("The email names no ticket (its reference is missing or forged).")
+    if ticket.merged_into_id:  # the conversation goes on where it was merged
+        ticket = Ticket.objects.select_related("customer__user").get(pk=ticket.merged_into_id)
     if email.sender != ticket.customer.user.email.strip().lower():
         _refused(ticket, email.sender, "not the ticket's customer")
         raise InboundRefused(

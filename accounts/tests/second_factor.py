@@ -41,3 +41,19 @@ def verify_session(client: Client, user: User) -> None:
     session.save()
     if settings.SESSION_COOKIE_NAME not in client.cookies:  # pragma: no cover
         raise AssertionError("force_login did not set the session cookie")
+
+
+def staff_browser_log_in(page, base_url: str, staff: User, *, password: str) -> None:
+    """Log `staff` in to the admin in a browser, typing the code of a new TOTP device."""
+    from billing_portal.common.browser import browser_log_in
+
+    device = totp_device(staff)  # staff need a second factor: the prompt follows the password
+    browser_log_in(
+        page,
+        base_url,
+        email=staff.email,
+        password=password,
+        code=lambda: totp_code(device),
+        path="/admin/login/",
+        lands_on="/admin/",
+    )

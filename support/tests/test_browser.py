@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from accounts.tests.factories import PASSWORD, UserFactory
-from accounts.tests.second_factor import totp_code, totp_device
+from accounts.tests.second_factor import staff_browser_log_in
 from billing_portal.common.browser import browser_log_in
 from support.models import Ticket
 from support.tests.helpers import PNG, department
@@ -54,17 +54,8 @@ def test_a_customer_opens_a_ticket_staff_answer_the_customer_sees_it(
 
     # staff answer from the ticket's page in the admin
     staff = UserFactory(is_staff=True, is_superuser=True)
-    device = totp_device(staff)
     staff_page = browser.new_page(viewport={"width": 1280, "height": 900})
-    browser_log_in(
-        staff_page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    staff_browser_log_in(staff_page, live_server.url, staff, password=PASSWORD)
     staff_page.goto(f"{live_server.url}/admin/support/ticket/")
     staff_page.get_by_role("link", name=f"#{ticket.pk}").click()
     staff_page.locator("#id_internal").check()

@@ -132,3 +132,13 @@ def test_customer_emails_carry_the_reply_address_and_internal_notes_none(
         assert message.reply_to == [ticket_reply_address(ticket.pk)]
         assert ticket_token(ticket.pk) in message.subject
         assert "secret" not in message.body
+
+
+def test_a_reply_to_a_merged_ticket_lands_on_the_ticket_it_was_merged_into(customer):
+    from accounts.tests.factories import UserFactory
+
+    kept, merged = ticket_for(customer, subject="Kept"), ticket_for(customer, subject="Merged")
+    services.ticket_merge(ticket_ids=[merged.pk], into_id=kept.pk, actor=UserFactory(is_staff=True))
+    raw = _reply(customer.user.email, ticket_reply_address(merged.pk), "Any news?")
+    message = services.ticket_reply_from_email(raw=raw)
+    assert message.ticket_id == kept.pk

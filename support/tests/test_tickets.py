@@ -457,3 +457,10 @@ def test_a_merge_across_customers_is_refused(customer, other_customer, staff):
     with pytest.raises(services.SupportError):
         services.ticket_merge(ticket_ids=[theirs.pk], into_id=mine.pk, actor=staff)
     assert mine.messages.count() == 1
+
+
+def test_another_customers_service_is_refused(customer, other_customer):
+    theirs = support_subscription(other_customer, "SK-X")
+    with pytest.raises(services.SupportError, match="your services"):
+        ticket_for(customer, service_id=theirs.pk)
+    assert not Ticket.objects.exists()
