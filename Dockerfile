@@ -16,12 +16,12 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
-# A fixed numeric uid/gid, so that volumes and the host see one owner; the backups directory
-# is theirs (a volume mounted there keeps this owner).
+# A fixed numeric uid/gid, so that volumes and the host see one owner; the backups and the
+# ticket attachments directories are theirs (a volume mounted there keeps this owner).
 RUN groupadd --system --gid 10001 portal \
     && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin portal \
-    && install -d -o 10001 -g 10001 -m 0700 /var/lib/portal/backups
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/portal/backups /var/lib/portal/private
 
 WORKDIR /app
 

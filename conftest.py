@@ -58,6 +58,18 @@ def _fast_password_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _support_attachments_in_tmp(settings, tmp_path) -> None:
+    # Ticket attachments a test stores go to its own directory, not the checkout's private/.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "support_attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "support", "base_url": None},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
 def _throttle_counters_per_test(settings) -> None:
     # Each test counts throttled requests under keys of its own, so no test inherits another's
     # counts. Clearing the cache instead would flush the Redis database the Celery broker of

@@ -57,8 +57,15 @@ SUPPORT = Role(
         "credits.creditentry": VIEW,
         "dns.zone": VIEW,
         "common.auditevent": VIEW,
+        # The desk (issue 18): every ticket action; the departments are an administrator's.
+        "support.ticket": EVERY,
+        "support.cannedresponse": EVERY,
+        "support.department": VIEW,
     },
 )
+
+# Billing and Technical answer the tickets of their departments (reply, internal notes).
+ANSWER_TICKETS = ("view", "reply_ticket")
 
 BILLING = Role(
     "Billing",
@@ -78,6 +85,7 @@ BILLING = Role(
         "catalogue.taxrate": EVERY,
         "provisioning.service": VIEW,
         "common.auditevent": VIEW,
+        "support.ticket": ANSWER_TICKETS,
     },
 )
 
@@ -98,6 +106,7 @@ TECHNICAL = Role(
         "common.outboxmessage": EVERY,
         "common.portalbackup": EVERY,
         "common.auditevent": VIEW,
+        "support.ticket": ANSWER_TICKETS,
     },
 )
 

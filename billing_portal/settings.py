@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "credits",
     "provisioning",
     "dnszones",
+    "support",
     "billing",
 ]
 
@@ -400,6 +401,32 @@ CELERY_BEAT_SCHEDULE["backups.due_run"] = {
     "task": "backups.due_run",
     "schedule": timedelta(minutes=AUTO_BACKUP_SWEEP_MINUTES),
     "options": {"expires": AUTO_BACKUP_SWEEP_MINUTES * 60},  # one sweep finds them all
+}
+
+# --- Support desk (support/) -------------------------------------------------------------
+
+# Ticket attachments are kept here, outside the web root (nothing serves this directory:
+# the portal hands a file only to the ticket's customer and staff, as a download).
+SUPPORT_ATTACHMENTS_ROOT = Path(
+    env.str("SUPPORT_ATTACHMENTS_ROOT", default=str(BASE_DIR / "private"))
+)
+SUPPORT_ATTACHMENT_MAX_BYTES = env.int("SUPPORT_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+SUPPORT_ATTACHMENT_MAX_COUNT = env.int("SUPPORT_ATTACHMENT_MAX_COUNT", default=5)
+# Hours staff have to answer a ticket of a customer without a support subscription (a
+# subscription's plan sets its own in the product's module settings).
+SUPPORT_DEFAULT_RESPONSE_HOURS = env.int("SUPPORT_DEFAULT_RESPONSE_HOURS", default=24)
+# A ticket awaiting the customer this many days is closed; a notice goes out
+# SUPPORT_CLOSE_NOTICE_DAYS before.
+SUPPORT_AUTO_CLOSE_DAYS = env.int("SUPPORT_AUTO_CLOSE_DAYS", default=7)
+SUPPORT_CLOSE_NOTICE_DAYS = env.int("SUPPORT_CLOSE_NOTICE_DAYS", default=2)
+# The address customers reply to (support+<signed ticket token>@domain) when inbound mail
+# is piped to `manage.py support_inbound`; empty: emails carry no reply address.
+SUPPORT_INBOUND_ADDRESS = env.str("SUPPORT_INBOUND_ADDRESS", default="")
+SUPPORT_SWEEP_MINUTES = 15
+CELERY_BEAT_SCHEDULE["support.tickets_sweep"] = {
+    "task": "support.tickets_sweep",
+    "schedule": timedelta(minutes=SUPPORT_SWEEP_MINUTES),
+    "options": {"expires": SUPPORT_SWEEP_MINUTES * 60},
 }
 
 # --- Email --------------------------------------------------------------------------------
@@ -751,6 +778,10 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage",
     },
+}
+STORAGES["support_attachments"] = {  # the support desk's attachments (outside the web root)
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": SUPPORT_ATTACHMENTS_ROOT / "support", "base_url": None},
 }
 MEDIA_ROOT = BASE_DIR / "media"
 MEDIA_URL = "/media/"

@@ -36,6 +36,7 @@ urlpatterns = [
     path("billing/", include("billing.urls.credits")),
     path("payments/", include("billing.urls.payments")),
     path("dns/", include("billing.urls.dns")),
+    path("support/", include("support.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

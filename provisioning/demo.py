@@ -17,7 +17,13 @@ SANDBOX_PRODUCTS = {
     "hosting-directadmin": {"stands_in_for": "directadmin", "plan": "starter"},
     "hosting-nextpanel": {"stands_in_for": "nextpanel", "plan": "plus"},
     "wordpress-basic": {"stands_in_for": "wordpress", "plan": "basic"},
-    "support-priority": {"stands_in_for": "support", "plan": "priority"},
+    # Its tickets' priority and response target (the support desk reads them).
+    "support-priority": {
+        "stands_in_for": "support",
+        "plan": "priority",
+        "priority": "high",
+        "response_hours": 2,
+    },
 }
 
 

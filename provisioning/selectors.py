@@ -99,6 +99,19 @@ def service_current_of_module(*, customer: Customer, module: str) -> Service | N
     )
 
 
+def services_active_of_module(*, customer: Customer, module: str) -> list[Service]:
+    """The customer's running services of a module's products (e.g. their support
+    subscriptions), also those on the sandbox standing in for it, newest first."""
+    of_module = Q(product__module=module) | Q(
+        product__module="sandbox", product__module_settings__stands_in_for=module
+    )
+    return list(
+        Service.objects.filter(of_module, customer=customer, status=S.ACTIVE)
+        .select_related("product")
+        .order_by("-created_at", "-id")
+    )
+
+
 def service_get_for_customer(*, customer: Customer, service_id: int) -> Service:
     """The customer's own service (DoesNotExist for anyone else's)."""
     return Service.objects.select_related("product", "server").get(pk=service_id, customer=customer)

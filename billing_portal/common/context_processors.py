@@ -10,6 +10,7 @@ NAVIGATION = (
     ("Invoices", "invoices:invoice_list", "invoices"),
     ("Billing & credits", "credits:overview", "credits"),
     ("DNS", "dns:zone_list", "dns"),
+    ("Support", "support:ticket_list", "support"),
     ("Account", "accounts:profile", "accounts"),
 )
 

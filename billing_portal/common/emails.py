@@ -32,17 +32,25 @@ def email_render(*, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def email_send(*, to: list[str], name: str, context: dict[str, Any]) -> None:
+def email_send(
+    *, to: list[str], name: str, context: dict[str, Any], reply_to: list[str] | None = None
+) -> None:
     """Render and send now. Called by the email task; use email_send_on_commit elsewhere."""
     subject, text, html = email_render(name=name, context=context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=to)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=to, reply_to=reply_to)
     message.attach_alternative(html, "text/html")
     message.send()
 
 
-def email_send_on_commit(*, to: list[str], name: str, context: dict[str, Any]) -> None:
+def email_send_on_commit(
+    *, to: list[str], name: str, context: dict[str, Any], reply_to: list[str] | None = None
+) -> None:
     """Queue a message with the surrounding transaction (never sent if it rolls back),
-    through the outbox, so a broker outage delays it and loses nothing."""
+    through the outbox, so a broker outage delays it and loses nothing. `reply_to`: where
+    replies go (the support desk's signed address), when not to the sender."""
     from billing_portal.common.outbox import outbox_enqueue
 
-    outbox_enqueue("common.email_send", kwargs={"to": to, "name": name, "context": context})
+    kwargs: dict[str, Any] = {"to": to, "name": name, "context": context}
+    if reply_to:  # only when given: messages queued before it existed still match the task
+        kwargs["reply_to"] = reply_to
+    outbox_enqueue("common.email_send", kwargs=kwargs)

@@ -52,6 +52,8 @@ in the same round trip (the credit ledger's append) records that lock with
     claims and records it alone): last, because a refund locks it after the credit note is
     numbered, and settlement after its invoice and payment; staff converting it to credit
     lock the credit account first.
+22. `ticket`: a support ticket (a reply, a status or priority change, an auto-close); a
+    merge locks both tickets, in id order. Nothing else is locked with it.
 
 Two rules make the order practical: locking a row the transaction holds already, or one it
 created (no other transaction sees it yet), never waits, so either is allowed at any point
@@ -106,6 +108,7 @@ class LockKind(IntEnum):
     ZONE = 180
     INVOICE_NUMBER_SEQUENCE = 190
     TOKEN_PURCHASE = 200
+    TICKET = 210
 
 
 class LockOrderViolation(RuntimeError):

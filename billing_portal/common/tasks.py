@@ -18,10 +18,13 @@ from billing_portal.common.outbox import outbox_id_of, outbox_prune, outbox_rela
     retry_jitter=True,
     max_retries=8,
 )
-def email_send_task(self: Task, *, to: list[str], name: str, context: dict) -> bool:
+def email_send_task(
+    self: Task, *, to: list[str], name: str, context: dict, reply_to: list[str] | None = None
+) -> bool:
     """Send once per outbox message, however often it is delivered; returns whether sent."""
     return outbox_run_once(
-        outbox_id_of(self.request), lambda: email_send(to=to, name=name, context=context)
+        outbox_id_of(self.request),
+        lambda: email_send(to=to, name=name, context=context, reply_to=reply_to),
     )
 
 

@@ -69,6 +69,8 @@ from provisioning.tests.factories import (
     ServerGroupFactory,
     service_on,
 )
+from support.models import CannedResponse, Department, Ticket
+from support.tests.helpers import department, ticket_for
 
 pytestmark = pytest.mark.django_db
 
@@ -248,6 +250,17 @@ def _credit_note():
     return invoice_services.credit_note_issue(invoice_id=invoice.pk, amount=usd("1"), reason="x")
 
 
+def _ticket(env: Env | None = None) -> Ticket:
+    return ticket_for(CustomerFactory())
+
+
+def _ticket_pair(env: Env) -> Ticket:
+    """A ticket and another of the same customer to merge it into."""
+    ticket = _ticket()
+    env.extra["into"] = ticket_for(ticket.customer, subject="The first report")
+    return ticket
+
+
 # One object per registered admin (for the change/add/delete walk and "delete selected").
 OBJECTS: dict[str, Callable[[], Model]] = {
     "auth.Group": lambda: Group.objects.create(name="Night shift"),  # not one of the roles
@@ -303,6 +316,11 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "dns.DnsOperation": lambda: DnsOperation.objects.create(
         zone_name="example.test", kind="create_zone", idempotency_key="z:1", status="failed"
     ),
+    "support.Department": lambda: Department.objects.create(
+        name=f"Department {Department.objects.count()}", email="desk@example.com"
+    ),
+    "support.CannedResponse": lambda: CannedResponse.objects.create(title="Hi", body="Hello"),
+    "support.Ticket": _ticket,
 }
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.
@@ -328,6 +346,7 @@ UNDELETABLE = {
     "dns.DnsAllowance": "written by the dns provisioning module; it ends with the service",
     "dns.Zone": "removed through the customer's editor, which also removes it from DNS",
     "dns.DnsOperation": "the log of DNS pushes, keyed for idempotency",
+    "support.Ticket": "the customer's conversation: closed or merged, never deleted",
 }
 
 # --- actions ------------------------------------------------------------------------------
@@ -410,6 +429,37 @@ ACTIONS: dict[tuple[str, str], Case] = {
         lambda env: fresh(env.obj).last_checked_at is not None,
     ),
     ("dns.Zone", "reconcile"): Case("dns.reconcile_zone", _zone_setup, _zone_pushed),
+    # Actions that ask for a value first: `data` is what their intermediate page posts.
+    ("support.Ticket", "assign"): Case(
+        "support.assign_ticket",
+        lambda env: env.extra.setdefault("assignee", UserFactory(is_staff=True)) and _ticket(),
+        lambda env: fresh(env.obj).assignee == env.extra["assignee"],
+        data=lambda env: {"assignee": env.extra["assignee"].pk},
+    ),
+    ("support.Ticket", "move_department"): Case(
+        "support.change_ticket",
+        lambda env: env.extra.setdefault("billing", department("Billing")) and _ticket(),
+        lambda env: fresh(env.obj).department.name == "Billing",
+        data=lambda env: {"department": env.extra["billing"].pk},
+    ),
+    ("support.Ticket", "change_priority"): Case(
+        "support.change_ticket",
+        lambda env: _ticket(),
+        lambda env: fresh(env.obj).priority == "urgent",
+        data=lambda env: {"priority": "urgent"},
+    ),
+    ("support.Ticket", "put_on_hold"): Case(
+        "support.change_ticket", lambda env: _ticket(), _status_is("on_hold")
+    ),
+    ("support.Ticket", "close_tickets"): Case(
+        "support.change_ticket", lambda env: _ticket(), _status_is("closed")
+    ),
+    ("support.Ticket", "merge"): Case(
+        "support.merge_ticket",
+        _ticket_pair,
+        lambda env: fresh(env.obj).merged_into_id == env.extra["into"].pk,
+        data=lambda env: {"into": env.extra["into"].pk},
+    ),
     ("invoices.Invoice", "issue_selected"): Case(
         "invoices.issue_invoice", lambda env: _draft(), _status_is("unpaid")
     ),
@@ -553,6 +603,13 @@ URLS: dict[str, Case] = {
             action="account.acting_started", customer=env.obj
         ).exists(),
         url=lambda env: reverse("admin:accounts_customer_act_as", args=[env.obj.pk]),
+    ),
+    "support_ticket_reply": Case(
+        "support.reply_ticket",
+        lambda env: _ticket(),
+        lambda env: fresh(env.obj).messages.filter(from_staff=True).exists(),
+        url=lambda env: reverse("admin:support_ticket_reply", args=[env.obj.pk]),
+        data=lambda env: {"body": "We are on it.", "status": "awaiting_customer"},
         pages=_on_its_page,
     ),
     "auth_user_password_change": Case(
@@ -806,7 +863,12 @@ def test_delete_is_offered_only_where_the_database_allows_it(admin_client, admin
 def _attempt(client: Client, case: Case, env: Env, *, action: tuple[str, str] | None = None):
     if action is not None:
         model = apps.get_model(action[0])
-        data = {"action": action[1], "_selected_action": [env.obj.pk], "post": "yes"}
+        data = {
+            "action": action[1],
+            "_selected_action": [env.obj.pk],
+            "post": "yes",
+            **case.data(env),  # the values an action's intermediate page asks for
+        }
         return client.post(changelist(model), data)
     return getattr(client, case.method)(case.url(env), case.data(env))
 

@@ -112,6 +112,22 @@ STORED_ACTIONS = {
         "dns.records_changed",
     ],
     "payments": ["payment.received", "payment.held", "payment.refunded", "payment.denied"],
+    "support": [
+        "ticket.opened",
+        "ticket.replied",
+        "ticket.note_added",
+        "ticket.closed",
+        "ticket.reopened",
+        "ticket.auto_closed",
+        "ticket.close_notice_sent",
+        "ticket.overdue_alerted",
+        "ticket.status_changed",
+        "ticket.assigned",
+        "ticket.moved",
+        "ticket.priority_changed",
+        "ticket.merged",
+        "ticket.email_refused",
+    ],
 }
 
 

@@ -64,6 +64,8 @@ from payments.models import (
 )
 from provisioning.models import ProvisioningOperation, Service, ServiceOption
 from provisioning.tests.factories import ServerFactory, placed_product
+from support import services as support_services
+from support.tests.helpers import department, ticket_for, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +142,16 @@ def text(max_length: int, *, blank: bool = False) -> Accepts:
         )
 
     return accepts
+
+
+def message(value: str) -> bool:
+    """A message's text: several lines of printable characters (tabs and line breaks are
+    text), up to the message's limit."""
+    if not value.strip():
+        return False
+    return len(value.strip()) <= support_services.BODY_MAX and not any(
+        (unicodedata.category(c) == "Cc" and c not in "\n\r\t") or c in BIDI_CONTROLS for c in value
+    )
 
 
 def token(value: str) -> bool:
@@ -533,6 +545,40 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         data=lambda w: {"confirm": "shop.example"},
         fields=lambda w: {"confirm": strict},
     ),
+    # --- support desk ----------------------------------------------------------------------
+    Endpoint("support:ticket_list", fields=_page()),
+    Endpoint("support:ticket_create", fields=lambda w: {"service": strict}),
+    Endpoint(
+        "support:ticket_create",
+        "post",
+        data=lambda w: {
+            "department": w.department.pk,
+            "subject": "The panel is slow",
+            "body": "Since this morning.",
+            "service": w.service.pk,
+            "support_key": "",
+            "request_key": "new-ticket-1",
+        },
+        fields=lambda w: {
+            "department": strict,
+            "subject": text(200),
+            "body": message,
+            "service": only(""),
+            "support_key": only("", "   "),  # blank: no key; any other is no key of theirs
+            "request_key": token,
+        },
+    ),
+    Endpoint("support:ticket_detail", kwargs=_pk("ticket")),
+    Endpoint(
+        "support:ticket_detail",
+        "post",
+        kwargs=_pk("ticket"),
+        data=lambda w: {"body": "Thanks, that helped.", "request_key": "reply-1"},
+        fields=lambda w: {"body": message, "request_key": token},
+    ),
+    Endpoint("support:ticket_close", "post", kwargs=_pk("ticket")),
+    Endpoint("support:ticket_reopen", "post", kwargs=_pk("closed_ticket")),
+    Endpoint("support:attachment", kwargs=_pk("attachment")),
     # --- invoices and orders ---------------------------------------------------------------
     Endpoint("invoices:invoice_list", fields=_page(status=strict)),
     Endpoint("invoices:invoice_detail", kwargs=_pk("invoice")),
@@ -771,6 +817,16 @@ def _orders(w: SimpleNamespace) -> None:
     )
 
 
+def _support(w: SimpleNamespace) -> None:
+    w.department = department()
+    w.ticket = ticket_for(w.customer, attachments=[upload()])
+    w.attachment = w.ticket.attachments.get()
+    w.closed_ticket = ticket_for(w.customer, subject="Solved")
+    support_services.ticket_close(
+        ticket_id=w.closed_ticket.pk, actor=w.customer.user, customer=w.customer
+    )
+
+
 def _payments(w: SimpleNamespace) -> None:
     GatewayCustomer.objects.create(customer=w.customer, gateway="stripe", reference="cus_1")
     w.card = SavedPaymentMethod.objects.create(
@@ -827,6 +883,7 @@ def world(
     _services(w)
     _orders(w)
     _payments(w)
+    _support(w)
     return w
 
 
@@ -875,7 +932,11 @@ def _run(client: Client, endpoint: Endpoint, w, url: str, data: dict) -> Outcome
             else:
                 after = _database_state()
                 outcome.changed = {t for t in after if before.get(t) != after[t]}
-                outcome.markup_shown = MARKUP.encode() in response.content
+                # (a download streams its body)
+                body = (
+                    b"".join(response.streaming_content) if response.streaming else response.content
+                )
+                outcome.markup_shown = MARKUP.encode() in body
             transaction.set_rollback(True)
     finally:
         client.cookies = cookies

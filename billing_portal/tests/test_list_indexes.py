@@ -31,6 +31,12 @@ from dnszones.selectors import records_of_zone, zones_for_customer
 from invoices.selectors import invoice_list_for_customer
 from payments.selectors import card_list_for_customer, payment_list_for_customer
 from provisioning.selectors import service_list_for_customer, services_setting_up_for_customer
+from support.selectors import (
+    ticket_list_for_customer,
+    ticket_messages_for_customer,
+    ticket_messages_for_staff,
+)
+from support.tests.helpers import ticket_for
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +97,16 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
         CUSTOMER,
     ),
     "zones_for_customer": (lambda w: zones_for_customer(customer=w.c), CUSTOMER),
+    "ticket_list_for_customer": (lambda w: ticket_list_for_customer(customer=w.c), CUSTOMER),
+    # A ticket's conversation, oldest first (the customer's without internal notes).
+    "ticket_messages_for_customer": (
+        lambda w: ticket_messages_for_customer(ticket=w.ticket),
+        ("ticket_id",),
+    ),
+    "ticket_messages_for_staff": (
+        lambda w: ticket_messages_for_staff(ticket=w.ticket),
+        ("ticket_id",),
+    ),
     "records_of_zone": (lambda w: records_of_zone(zone=w.zone), ("zone_id",)),
     "records_of_zone(search)": (
         lambda w: records_of_zone(zone=w.zone, name="www", type="A"),
@@ -106,6 +122,10 @@ NOT_CUSTOMER_LISTS = {
     "product_alternatives",
     "servers_with_room",
     "_with_resources",  # servers_with_room's filter by memory, disk and CPU
+    # the support desk's departments and canned responses (staff create, tens of rows)
+    "departments_offered",
+    "canned_responses_for",
+    "_with_attachments",  # the conversation selectors' prefetch of files
 }
 
 
@@ -115,7 +135,11 @@ def world() -> SimpleNamespace:
     credit_entry_append(  # an account: credit lists filter on the customer's accounts
         customer=customer, amount=usd("5"), kind="admin_add", idempotency_key="k"
     )
-    return SimpleNamespace(c=customer, zone=Zone.objects.create(customer=customer, name="a.test"))
+    return SimpleNamespace(
+        c=customer,
+        zone=Zone.objects.create(customer=customer, name="a.test"),
+        ticket=ticket_for(customer),
+    )
 
 
 @pytest.mark.parametrize("selector", CLIENT_LISTS)

@@ -77,6 +77,9 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "provisioning.ServerGroup": ("", "", "vacd"),
     "provisioning.Service": ("v", "v", "v"),
     "provisioning.SitePlan": ("", "", "vacd"),
+    "support.CannedResponse": ("vacd", "", ""),
+    "support.Department": ("v", "", ""),
+    "support.Ticket": ("vac", "v", "v"),  # never deleted (closed or merged instead)
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.
@@ -102,6 +105,12 @@ ACTION_ROLES: dict[tuple[str, str], set[str]] = {
     ("provisioning.Service", "suspend"): {SUPPORT},
     ("provisioning.Service", "terminate"): set(),
     ("provisioning.Service", "unsuspend"): {SUPPORT},
+    ("support.Ticket", "assign"): {SUPPORT},
+    ("support.Ticket", "change_priority"): {SUPPORT},
+    ("support.Ticket", "close_tickets"): {SUPPORT},
+    ("support.Ticket", "merge"): {SUPPORT},
+    ("support.Ticket", "move_department"): {SUPPORT},
+    ("support.Ticket", "put_on_hold"): {SUPPORT},
 }
 
 # Per custom admin URL: the roles that may use it.
@@ -123,6 +132,7 @@ URL_ROLES: dict[str, set[str]] = {
     "provisioning_cancellationrequest_report": set(),
     "provisioning_server_lookups": {TECHNICAL},
     "provisioning_service_place": {TECHNICAL},
+    "support_ticket_reply": {SUPPORT, BILLING, TECHNICAL},
 }
 
 

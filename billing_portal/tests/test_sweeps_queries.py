@@ -399,7 +399,24 @@ class Sweep:
     counted: Callable[[Any], int] | None = None
 
 
+def _tickets_due(n: int, context: dict[str, Any]) -> int:
+    """Tickets awaiting their customer for the notice, for the auto-close (noticed), and
+    past their response target, n of each."""
+    from support.models import Department, Ticket
+
+    customer, department = CustomerFactory(), Department.objects.first()
+    waiting = {"status": "awaiting_customer", "awaiting_customer_since": _long_ago(30)}
+    Ticket.objects.bulk_create(
+        Ticket(customer=customer, department=department, subject="t", response_hours=1, **fields)
+        for fields in [waiting] * n
+        + [{**waiting, "close_notice_sent_at": _long_ago(20)}] * n
+        + [{"status": "awaiting_staff", "response_due_at": _long_ago(1)}] * n
+    )
+    return 3 * n
+
+
 SWEEPS = (
+    Sweep("support.tickets_sweep", _tickets_due),
     Sweep("payments.charge_due_renewals", _renewals_due),
     Sweep(
         "payments.reconcile",

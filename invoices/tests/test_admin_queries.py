@@ -193,7 +193,14 @@ def _dns_allowance():
     )
 
 
+def _ticket():
+    from support.tests.helpers import ticket_for
+
+    ticket_for(CustomerFactory())
+
+
 BUILDERS = {
+    "support_ticket": _ticket,
     "billing_tokenpurchase": _token_purchase,
     "billing_refundshortfall": _refund_shortfall,
     "invoices_invoicenotice": _invoice_notice,
@@ -256,6 +263,8 @@ SMALL_LISTS = {
     "provisioning_siteplan",
     "provisioning_servergroup",
     "provisioning_server",
+    "support_department",
+    "support_cannedresponse",
 }
 # Lists in BUILDERS whose order has no index, and why that is fine: products sort by their
 # group's place (a join, over tens of rows); a billing run is one a day.
@@ -263,6 +272,7 @@ UNINDEXED_ORDER = {"catalogue_product", "billing_billingrun"}
 # The tables that grow with customers, invoices and events (besides LARGE_TABLES below).
 GROWING = {
     "accounts_staffnote",
+    "support_ticket",
     "billing_tokenpurchase",
     "common_outboxmessage",
     "credits_creditaccount",

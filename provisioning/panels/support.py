@@ -19,7 +19,24 @@ from provisioning.panels.http import PanelHttp, json_headers
 
 PANEL = "Support backend"
 LABEL = "Support subscriptions"
-PRODUCT_SETTINGS = (SettingSpec("tier", "Support tier", required=False),)
+PRODUCT_SETTINGS = (
+    SettingSpec("tier", "Support tier", required=False),
+    # Read by the support desk: the tickets of a subscriber get the plan's priority and
+    # response target (support/services.py).
+    SettingSpec(
+        "priority",
+        "Ticket priority",
+        required=False,
+        help="low, normal, high or urgent (default normal)",
+    ),
+    SettingSpec(
+        "response_hours",
+        "Ticket response target (hours)",
+        required=False,
+        kind=int,
+        help="How soon staff answer this plan's tickets (default SUPPORT_DEFAULT_RESPONSE_HOURS)",
+    ),
+)
 
 
 class SupportBackend:

@@ -1,7 +1,7 @@
 """Demo data: a staff user, a Support and a Billing staff user (the roles of
 accounts/roles.py), a demo customer with demo credit that pays the first cycle of
 any product, a catalogue of one product of every kind (each provisioned on a sandbox panel
-server) and the DNS plans.
+server), the DNS plans, and an answered support ticket with canned responses.
 
 Idempotent: every object is looked up by a natural key first, so a second run creates
 nothing and never changes a password someone set. With DEBUG on the demo passwords are
@@ -28,6 +28,7 @@ from credits.models import CreditEntry
 from credits.services import credit_entry_append
 from dnszones.demo import dns_plans_seed
 from provisioning.demo import dns_server_seed, sandbox_seed
+from support.demo import support_seed
 
 STAFF_EMAIL = "admin@example.com"
 CUSTOMER_EMAIL = "demo@example.com"
@@ -64,6 +65,8 @@ class Command(BaseCommand):
                 for email in (STAFF_EMAIL, *ROLE_STAFF)
             }
             self._demo_credit(customer)
+            # Last: tickets are last in the lock order.
+            support_seed(customer=customer, staff=User.objects.get(email=STAFF_EMAIL))
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         base = settings.PORTAL_BASE_URL
         self.stdout.write(f"Demo logins ({base}/accounts/login/, staff: {base}/admin/):")
