@@ -79,7 +79,7 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "provisioning.SitePlan": ("", "", "vacd"),
     "support.CannedResponse": ("vacd", "", ""),
     "support.Department": ("v", "", ""),
-    "support.Ticket": ("vac", "v", "v"),  # never deleted (closed or merged instead)
+    "support.Ticket": ("v", "v", "v"),  # changed by its actions and replies; never deleted
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.
