@@ -22,3 +22,13 @@ graceful_timeout = 30
 max_requests = env.int("GUNICORN_MAX_REQUESTS", default=1000)
 max_requests_jitter = env.int("GUNICORN_MAX_REQUESTS_JITTER", default=100)
 accesslog = "-"
+
+
+def post_worker_init(worker) -> None:
+    """Each new worker (at start, and after every max_requests) imports the portal's task
+    modules before its first request, as a Celery worker does at start: otherwise the first
+    request that queues a task (a payment provider's webhook) pays for the import, about
+    0.15 s, while the provider waits for its answer."""
+    from celery import current_app
+
+    current_app.loader.import_default_modules()

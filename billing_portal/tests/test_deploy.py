@@ -157,6 +157,20 @@ def test_gunicorn_takes_its_settings_from_the_environment():
     assert defaults["accesslog"] == "-"
 
 
+def test_a_new_gunicorn_worker_imports_the_task_modules_before_its_first_request(monkeypatch):
+    # The first webhook a worker answers would otherwise import every task module (the
+    # outbox names its tasks) while the provider waits: post_worker_init does it first.
+    import runpy
+
+    from celery import current_app
+
+    imported = []
+    monkeypatch.setattr(current_app.loader, "import_default_modules", lambda: imported.append(1))
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config["post_worker_init"](worker=None)
+    assert imported == [1]
+
+
 @pytest.mark.django_db
 def test_the_web_healthcheck_is_accepted_and_a_refused_host_mails_nobody(tmp_path, image):
     mail = tmp_path / "mail"
