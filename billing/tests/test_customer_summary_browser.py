@@ -11,16 +11,15 @@ import pytest
 
 from accounts.audit import AccountAudit
 from accounts.tests.factories import (
-    PASSWORD,
     AuditEventFactory,
     CustomerFactory,
     StaffNoteFactory,
     UserFactory,
 )
-from accounts.tests.second_factor import totp_code, totp_device
+from accounts.tests.second_factor import browser_staff_log_in
 from billing.models import TokenPurchase
 from billing.services import payment_record
-from billing_portal.common.browser import ARTIFACTS, browser_log_in
+from billing_portal.common.browser import ARTIFACTS
 from billing_portal.common.testing import usd
 from credits.services import credit_entry_append
 from provisioning.tests.factories import ServerFactory, service_on
@@ -76,16 +75,7 @@ def test_staff_open_the_summary_add_a_pinned_note_and_it_fits_every_screen(
 ):
     _customer_with_history(invoice_factory)
     staff = UserFactory(is_staff=True, is_superuser=True)
-    device = totp_device(staff)
-    browser_log_in(
-        page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    browser_staff_log_in(page, live_server.url, staff)
     page.goto(f"{live_server.url}/admin/accounts/customer/")
     page.get_by_role("link", name="Summary").click()
     page.get_by_role("heading", name="Summary of Ada Lovelace").wait_for()

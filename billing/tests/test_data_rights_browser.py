@@ -14,7 +14,7 @@ import pytest
 from accounts.models import Customer
 from accounts.tests.factories import PASSWORD
 from accounts.tests.helpers import staff_user
-from accounts.tests.second_factor import totp_code, totp_device
+from accounts.tests.second_factor import browser_staff_log_in
 from billing_portal.common.browser import browser_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,16 +67,7 @@ def test_a_customer_prepares_and_downloads_their_archive(
 
 def test_staff_erase_a_customer_on_the_confirmation_page(page, live_server, customer):
     staff = staff_user("view_customer", "erase_customer")  # password: PASSWORD (factory)
-    device = totp_device(staff)  # staff need a second factor: the prompt follows the password
-    browser_log_in(
-        page,
-        live_server.url,
-        email=staff.email,
-        password=PASSWORD,
-        code=lambda: totp_code(device),
-        path="/admin/login/",
-        lands_on="/admin/",
-    )
+    browser_staff_log_in(page, live_server.url, staff)
     page.goto(f"{live_server.url}/admin/accounts/customer/{customer.pk}/change/")
     page.get_by_role("link", name="Erase personal data").click()
     page.locator("#id_email").fill(customer.user.email)
