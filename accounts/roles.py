@@ -1,6 +1,6 @@
 """Staff roles: the groups Support, Billing, Technical and Administrator and the permissions
 each one holds. This table is the one place roles are defined: the data migration
-`accounts/0015_staff_roles`, `manage.py staff_roles` and the permissions-matrix test
+`billing/0007_staff_roles`, `manage.py staff_roles` and the permissions-matrix test
 (billing_portal/tests/test_roles_matrix.py) all read it.
 
 A role lists, per model (`"app_label.model"`, or `"app_label.*"` for every model of an
@@ -145,15 +145,18 @@ class RoleSync:
     removed: int
 
 
-def roles_sync(*, group_model: Any, permission_model: Any) -> list[RoleSync]:
+def roles_sync(*, group_model: Any, permission_model: Any, remove: bool = True) -> list[RoleSync]:
     """Create the role groups and set each one's permissions to the table's (idempotent).
-    Takes the models so the data migration can pass its historical ones."""
+    Takes the models so the data migration can pass its historical ones. `remove=False`
+    (the migration) only adds: a provider's existing group of the same name keeps what its
+    staff gave it; `manage.py staff_roles` puts the table back exactly."""
     results = []
     for role in ROLES:
         group, created = group_model.objects.get_or_create(name=role.name)
         wanted = set(role_permissions(role, permission_model.objects).values_list("pk", flat=True))
         held = set(group.permissions.values_list("pk", flat=True))
+        extra = held - wanted if remove else set()
         group.permissions.add(*(wanted - held))
-        group.permissions.remove(*(held - wanted))
-        results.append(RoleSync(role.name, created, len(wanted - held), len(held - wanted)))
+        group.permissions.remove(*extra)
+        results.append(RoleSync(role.name, created, len(wanted - held), len(extra)))
     return results

@@ -26,7 +26,7 @@ def _wanted(role) -> set[str]:
 
 
 def test_the_migration_seeds_every_role_with_its_permissions():
-    # the test database is built by the migrations, so this is what 0015_staff_roles made
+    # the test database is built by the migrations, so this is what billing/0007_staff_roles made
     for role in ROLES:
         assert _held(role.name) == _wanted(role), role.name
     assert _held("Administrator") == {
@@ -71,3 +71,24 @@ def test_permissions_of_a_model_added_later_join_the_role_on_the_next_sync():
     assert wanted <= _held("Support")
     assert wanted <= _held("Administrator")
     assert not wanted & _held("Billing")
+
+
+def test_the_migration_only_adds_to_a_group_that_already_has_a_roles_name():
+    # given a provider's own "Support" group holding a permission the role table does not give
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from billing.migrations._roles import seed_roles
+
+    historical = MigrationExecutor(connection).loader.project_state().apps  # as a migration's
+
+    support = Group.objects.get(name="Support")
+    extra = Permission.objects.get(codename="add_server")
+    support.permissions.add(extra)
+    support.permissions.remove(Permission.objects.get(codename="view_customer"))
+    # when the migration's step runs again (as on an upgrade)
+    seed_roles(historical, None)
+    # then the role's permissions are there and the provider's own one was kept
+    held = _held("Support")
+    assert "accounts.view_customer" in held
+    assert "provisioning.add_server" in held

@@ -80,7 +80,7 @@ def test_purchases_shortfalls_and_their_permissions_survive_the_move():
             model: ContentType.objects.get(app_label="credits", model=model)
             for model in ("tokenpurchase", "refundshortfall")
         }
-        support = Group.objects.create(name="Support")
+        support = Group.objects.create(name="Token desk")  # not a seeded role's name
         support.permissions.add(
             Permission.objects.get(content_type=types["tokenpurchase"], codename="manage_tokens"),
             Permission.objects.get(

@@ -1,4 +1,4 @@
-"""The data step of the staff-role migrations (0015, 0020): create every app's
+"""The data step of the staff-role migration (billing/0007_staff_roles): create every app's
 permissions now (they are normally made after `migrate` ends, by post_migrate), then apply
 the role table (accounts/roles.py)."""
 
@@ -17,4 +17,5 @@ def seed_roles(apps, schema_editor):
     roles_sync(
         group_model=apps.get_model("auth", "Group"),
         permission_model=apps.get_model("auth", "Permission"),
+        remove=False,  # an existing group of a role's name keeps what staff gave it
     )
