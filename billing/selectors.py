@@ -152,13 +152,3 @@ def customer_summary(
             summary, notes=_latest(staff_notes_for_customer(customer=customer), length)
         )
     return summary
-
-
-def tokens_added_for_customer(*, customer: Customer) -> Decimal:
-    """The VPS tokens the portal has added to the customer's VirtFusion account and not taken
-    back (delivered purchases and grants), from the portal's own records: VirtFusion holds the
-    live balance, which also falls as servers use tokens; one query."""
-    delivered = TokenPurchase.objects.filter(
-        customer=customer, status=TokenPurchase.Status.DELIVERED
-    ).aggregate(total=Sum("tokens"))["total"]
-    return delivered if delivered is not None else Decimal("0")

@@ -30,7 +30,7 @@ from billing.api.serializers import (
     ServiceSerializer,
     money_data,
 )
-from billing.selectors import tokens_added_for_customer
+from billing.selectors import token_totals_for_customer
 from billing_portal.common.api_errors import ErrorSerializer
 from billing_portal.common.request import RequestMeta
 from credits.selectors import credit_accounts_for_customer
@@ -121,7 +121,8 @@ class BalanceApi(CustomerApi):
     @extend_schema(responses=BalanceSerializer, operation_id="balance_retrieve")
     def get(self, request: Request) -> Response:
         customer = self.customer
-        tokens = tokens_added_for_customer(customer=customer)
+        # The figure the staff summary shows: sent and not yet taken back (one query).
+        tokens = token_totals_for_customer(customer=customer).added
         accounts = credit_accounts_for_customer(customer=customer)
         data = {
             "credit": [money_data(account.balance) for account in accounts],
