@@ -347,7 +347,9 @@ class IdempotencyKey(models.Model):
     request_hash = models.CharField(max_length=64)  # SHA-256 of method, path and body
     locked_at = models.DateTimeField(null=True, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The JSON text exactly as first rendered: jsonb would reorder the keys, so a replay
+    # would differ from the first answer in its bytes.
+    response_body = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -758,7 +759,8 @@ def idempotency_claim(*, user: User, key: str, request_hash: str) -> Idempotency
         )
     if record.response_status is not None:
         return IdempotencyClaim(
-            record=record, replay=(record.response_status, record.response_body)
+            record=record,
+            replay=(record.response_status, json.loads(record.response_body or "null")),
         )
     # A request with this key was released (it failed on our side) or died holding it.
     stale = now - timedelta(seconds=settings.API_IDEMPOTENCY_LOCK_SECONDS)
@@ -776,8 +778,9 @@ def idempotency_claim(*, user: User, key: str, request_hash: str) -> Idempotency
     return IdempotencyClaim(record=record)
 
 
-def idempotency_finish(*, record: IdempotencyKey, status: int, body: Any) -> None:
-    """Store the answer to replay for the claimed key."""
+def idempotency_finish(*, record: IdempotencyKey, status: int, body: str) -> None:
+    """Store the answer to replay for the claimed key: its JSON text as first rendered (a
+    replay parses it in the same key order, so it renders to the same bytes)."""
     IdempotencyKey.objects.filter(pk=record.pk).update(
         response_status=status, response_body=body, locked_at=None, finished_at=timezone.now()
     )

@@ -79,6 +79,6 @@ class IdempotentMixin:
         if response.status_code >= 500:
             idempotency_release(record=claim.record)
         else:
-            body = json.loads(JSONRenderer().render(response.data) or b"null")
+            body = JSONRenderer().render(response.data).decode() or "null"
             idempotency_finish(record=claim.record, status=response.status_code, body=body)
         return response
