@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "dnszones",
     "support",
     "billing",
+    "reports",
 ]
 
 MIDDLEWARE = [
