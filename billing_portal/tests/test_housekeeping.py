@@ -97,6 +97,7 @@ def _snapshot() -> dict[str, list[dict]]:
     return {
         model._meta.label: list(model._base_manager.order_by("pk").values())
         for model in apps.get_models()
+        if model._meta.managed  # reports.Report holds permissions, not rows
     }
 
 
