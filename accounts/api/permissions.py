@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from accounts.acting import is_acting
 from accounts.models import ApiKey
 
 
@@ -25,3 +26,18 @@ class HasScope(BasePermission):
         if isinstance(auth, ApiKey):
             return scope in auth.scopes
         return scope in ApiKey.CUSTOMER_SCOPES
+
+
+class NotWhileActing(BasePermission):
+    """Staff acting as a customer in the browser may read the customer's API but change
+    nothing through it: in the client area the views that move money or change credentials
+    refuse them (NotWhileActingMixin), and an API call must not be the way round that. A
+    key's requests are the customer's own, never acting."""
+
+    code = "not_while_acting"
+    message = "Staff acting as a customer can read through the API but change nothing."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.method in SAFE_METHODS or isinstance(request.auth, ApiKey):
+            return True
+        return not is_acting(request)

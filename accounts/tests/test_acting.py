@@ -278,3 +278,26 @@ def test_the_customer_themselves_are_not_refused(world, client):
     assert not any(REFUSED in str(m) for m in get_messages(response.wsgi_request))
     world.invoice.refresh_from_db()
     assert world.invoice.status == "paid"
+
+
+# --- the API through the acting session --------------------------------------------------------
+
+
+def test_the_api_through_an_acting_session_reads_but_changes_nothing(customer, invoice_factory):
+    # given: credit and an unpaid invoice, and staff acting as the customer
+    credit_entry_append(customer=customer, amount=usd("50"), kind="admin_add", idempotency_key="g")
+    invoice = invoice_factory(customer, "20")
+    client = acting_client(customer)
+    # when: a read, then a payment through the session
+    read = client.get("/api/v1/invoices/")
+    before = _snapshot()
+    paid = client.post(
+        f"/api/v1/invoices/{invoice.pk}/pay-with-credit/",
+        HTTP_IDEMPOTENCY_KEY="acting",
+        HTTP_X_CSRFTOKEN=client.cookies.get("csrftoken", ""),
+    )
+    # then
+    assert read.status_code == 200
+    assert paid.status_code == 403
+    assert paid.json()["code"] == "not_while_acting"
+    assert _snapshot() == before

@@ -63,6 +63,11 @@ class ServiceSerializer(serializers.ModelSerializer):
 
 
 class ServiceDetailSerializer(ServiceSerializer):
+    # Not a `uri` in the schema: it is empty until the panel has given one.
+    panel_url = serializers.CharField(
+        read_only=True, help_text="The control panel's address; empty until the panel gives one."
+    )
+
     class Meta(ServiceSerializer.Meta):
         fields = [*ServiceSerializer.Meta.fields, "username", "panel_url"]
         read_only_fields = fields

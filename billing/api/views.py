@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentMixin
-from accounts.api.permissions import HasScope
+from accounts.api.permissions import HasScope, NotWhileActing
 from accounts.models import ApiKey, Customer
 from accounts.selectors import customer_get_for_user
 from billing import services as billing
@@ -44,7 +44,7 @@ from provisioning.services.tokens import tokens_value
 class CustomerApi(APIView):
     """A customer's own data: the caller's user must have a customer profile."""
 
-    permission_classes = [IsAuthenticated, HasScope]
+    permission_classes = [IsAuthenticated, HasScope, NotWhileActing]
     required_scope: str = ApiKey.Scope.READ
 
     @property

@@ -22,7 +22,11 @@ from drf_standardized_errors.types import VALIDATION_ERROR
 from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
-from billing_portal.common.errors import DomainError, ExternalServiceUnavailable
+from billing_portal.common.errors import (
+    DomainError,
+    ExternalServiceError,
+    ExternalServiceUnavailable,
+)
 
 
 class ApiError(exceptions.APIException):
@@ -35,10 +39,14 @@ class ApiError(exceptions.APIException):
 
 class ApiExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
-        if isinstance(exc, ExternalServiceUnavailable):
+        if isinstance(exc, ExternalServiceUnavailable | ExternalServiceError):
+            # An outside system's `status` is its own HTTP answer (0 when none came), not
+            # ours to pass on: the portal says the service it needs is failing.
             return ApiError(exc.message, code=exc.code, status=503)
         if isinstance(exc, DomainError):
             status = getattr(exc, "status", 400)
+            if not 400 <= status < 500:
+                status = 400  # a refusal is the client's to correct, never a server error
             return ApiError(exc.message, code=exc.code, status=status)
         if isinstance(exc, ObjectDoesNotExist):
             return exceptions.NotFound()
