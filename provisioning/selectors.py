@@ -403,6 +403,4 @@ def service_list_for_staff() -> QuerySet[Service]:
 
 
 def service_get_for_staff(*, service_id: int) -> Service:
-    return Service.objects.select_related("customer__user", "product", "server").get(
-        pk=service_id
-    )
+    return Service.objects.select_related("customer__user", "product", "server").get(pk=service_id)

@@ -163,6 +163,8 @@ class StaffServiceSerializer(ServiceDetailSerializer):
 
     customer_email = serializers.EmailField(source="customer.user.email")
     server_name = serializers.CharField(source="server.name", allow_null=True, default=None)
+    # A URL, or "" before the panel gave one (a URL field's schema would refuse "").
+    panel_url = serializers.CharField(help_text="The panel's URL; empty when there is none.")
 
     class Meta(ServiceDetailSerializer.Meta):
         model = Service

@@ -11,9 +11,7 @@ urlpatterns = [
     path("servers/<int:pk>/", views.ServerDetailApi.as_view(), name="staff_server_detail"),
     path("servers/<int:pk>/check/", views.ServerCheckApi.as_view(), name="staff_server_check"),
     path("services/", views.StaffServiceListApi.as_view(), name="staff_service_list"),
-    path(
-        "services/<int:pk>/", views.StaffServiceDetailApi.as_view(), name="staff_service_detail"
-    ),
+    path("services/<int:pk>/", views.StaffServiceDetailApi.as_view(), name="staff_service_detail"),
     path(
         "services/<int:pk>/provision/",
         views.StaffServiceProvisionApi.as_view(),
