@@ -372,6 +372,7 @@ def test_the_admin_forms_rules_apply_to_a_change(admin_api):
     assert "name" in taken.json()["errors"]
     below = patch(admin_api, url, {"capacity_accounts": 2})  # 5 accounts are on it
     assert below.status_code == 400
+    assert "cannot be lower than the accounts already on" in below.json()["detail"]
     server.refresh_from_db()
     assert (server.capacity_accounts, server.name) == (10, server.name)
     assert not changes().exists()
