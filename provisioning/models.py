@@ -96,8 +96,7 @@ class Server(models.Model):
                 name="provisioning_server_within_capacity",
                 # What staff read (admin form and API) when they lower the capacity too far.
                 violation_error_message=(
-                    "The account capacity cannot be lower than the accounts already on the "
-                    "server."
+                    "The account capacity cannot be lower than the accounts already on the server."
                 ),
             ),
         ]
