@@ -26,3 +26,11 @@ class ProvisioningAudit(AuditActions):
     )
     SERVICE_AUTO_BACKUP_FAILED = "service.auto_backup_failed", "Automatic backup failed"
     SERVICE_AUTO_BACKUP_RETRIED = "service.auto_backup_retried", "Automatic backup retried by staff"
+
+
+class ServerAudit(AuditActions):
+    """Staff adding, changing and removing panel servers (credential values never logged)."""
+
+    SERVER_CREATED = "server.created", "Server added"
+    SERVER_CHANGED = "server.changed", "Server changed"
+    SERVER_DELETED = "server.deleted", "Server removed"

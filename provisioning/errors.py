@@ -45,3 +45,11 @@ class CancellationRefused(ProvisioningError):
     """A cancellation (or its withdrawal) that cannot be done; the message says why."""
 
     code = "cancellation_refused"
+
+
+class ServerInUse(ProvisioningError):
+    """A server that services were ever placed on cannot be removed (their history points to
+    it): take it out of placement (inactive) instead."""
+
+    code = "server_in_use"
+    status = 409

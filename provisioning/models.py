@@ -94,6 +94,10 @@ class Server(models.Model):
             models.CheckConstraint(
                 condition=Q(current_accounts__lte=models.F("capacity_accounts")),
                 name="provisioning_server_within_capacity",
+                # What staff read (admin form and API) when they lower the capacity too far.
+                violation_error_message=(
+                    "The account capacity cannot be lower than the accounts already on the server."
+                ),
             ),
         ]
 

@@ -381,3 +381,26 @@ def auto_backups_for_service(*, service: Service) -> AutoBackupsState | None:
         last_made=rows.filter(status__in=made).first(),
         last_error=customer_error_message(last.last_error) if failed and last else "",
     )
+
+
+# --- Staff (the staff API): every customer's, for staff whose role lets them see it ------
+
+
+def server_list_for_staff() -> QuerySet[Server]:
+    """Every panel server (tens of rows), by group then name, as the admin lists them."""
+    return Server.objects.select_related("group").order_by("group__name", "name", "id")
+
+
+def server_get_for_staff(*, server_id: int) -> Server:
+    return Server.objects.select_related("group").get(pk=server_id)
+
+
+def service_list_for_staff() -> QuerySet[Service]:
+    """Every customer's services, newest first (on prov_service_created_idx)."""
+    return Service.objects.select_related("customer__user", "product", "server").order_by(
+        "-created_at", "-id"
+    )
+
+
+def service_get_for_staff(*, service_id: int) -> Service:
+    return Service.objects.select_related("customer__user", "product", "server").get(pk=service_id)

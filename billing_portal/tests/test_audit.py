@@ -103,6 +103,9 @@ STORED_ACTIONS = {
         "service.auto_backup_failed",
         "service.auto_backup_retried",
         "service.secret_changed",
+        "server.created",
+        "server.changed",
+        "server.deleted",
     ],
     "dns": [
         "dns.plan_bought",

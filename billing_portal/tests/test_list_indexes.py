@@ -30,7 +30,11 @@ from dnszones.models import Zone
 from dnszones.selectors import records_of_zone, zones_for_customer
 from invoices.selectors import invoice_list_for_customer
 from payments.selectors import card_list_for_customer, payment_list_for_customer
-from provisioning.selectors import service_list_for_customer, services_setting_up_for_customer
+from provisioning.selectors import (
+    service_list_for_customer,
+    service_list_for_staff,
+    services_setting_up_for_customer,
+)
 from support.selectors import (
     ticket_list_for_customer,
     ticket_messages_for_customer,
@@ -112,6 +116,8 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
         lambda w: records_of_zone(zone=w.zone, name="www", type="A"),
         ("zone_id",),
     ),
+    # The staff API's list of every customer's services, newest first.
+    "service_list_for_staff": (lambda w: service_list_for_staff(), ()),
 }
 
 # Selectors returning a queryset that is no growing list of a customer's: the catalogue
@@ -126,6 +132,7 @@ NOT_CUSTOMER_LISTS = {
     "departments_offered",
     "canned_responses_for",
     "_with_attachments",  # the conversation selectors' prefetch of files
+    "server_list_for_staff",  # the panel servers (staff add them, tens of rows)
 }
 
 
