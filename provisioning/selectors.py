@@ -381,3 +381,22 @@ def auto_backups_for_service(*, service: Service) -> AutoBackupsState | None:
         last_made=rows.filter(status__in=made).first(),
         last_error=customer_error_message(last.last_error) if failed and last else "",
     )
+
+
+# --- Staff (the staff API; the role's permission is the caller's to check) -------------------
+
+# What waits for staff in the operations queue: failed for good, or to be checked on the
+# panel before anything is sent again.
+OPERATION_QUEUE_STATUSES = (
+    ProvisioningOperation.Status.FAILED,
+    ProvisioningOperation.Status.UNCERTAIN,
+)
+
+
+def operation_queue_for_staff() -> QuerySet[ProvisioningOperation]:
+    """The failed queue, newest first (on the created-at index)."""
+    return (
+        ProvisioningOperation.objects.filter(status__in=OPERATION_QUEUE_STATUSES)
+        .select_related("service__product", "service__customer")
+        .order_by("-created_at", "-id")
+    )
