@@ -18,19 +18,32 @@ from accounts.selectors import (
     api_key_list_for_user,
     audit_event_list_for_customer,
     audit_events_about_customer,
+    customer_list_for_staff,
     staff_notes_for_customer,
     user_session_list_for_user,
 )
 from accounts.tests.factories import CustomerFactory
-from billing.selectors import token_purchases_for_customer
+from billing.selectors import token_purchase_list_for_staff, token_purchases_for_customer
 from billing_portal.common.testing import index_for_order, order_by_columns, usd
 from credits.selectors import credit_accounts_for_customer, credit_entries_for_customer
 from credits.services import credit_entry_append
 from dnszones.models import Zone
 from dnszones.selectors import records_of_zone, zones_for_customer
-from invoices.selectors import invoice_list_for_customer
-from payments.selectors import card_list_for_customer, payment_list_for_customer
-from provisioning.selectors import service_list_for_customer, services_setting_up_for_customer
+from invoices.selectors import (
+    invoice_list_for_customer,
+    invoice_list_for_staff,
+    usage_records_for_service,
+)
+from payments.selectors import (
+    card_list_for_customer,
+    payment_list_for_customer,
+    payment_list_for_staff,
+)
+from provisioning.selectors import (
+    operation_queue_for_staff,
+    service_list_for_customer,
+    services_setting_up_for_customer,
+)
 from support.selectors import (
     ticket_list_for_customer,
     ticket_messages_for_customer,
@@ -111,6 +124,17 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "records_of_zone(search)": (
         lambda w: records_of_zone(zone=w.zone, name="www", type="A"),
         ("zone_id",),
+    ),
+    # The staff API's lists (issue 17): every row of a table, newest first (or by name),
+    # and a service's usage records.
+    "customer_list_for_staff": (lambda w: customer_list_for_staff(), ()),
+    "invoice_list_for_staff": (lambda w: invoice_list_for_staff(), ()),
+    "payment_list_for_staff": (lambda w: payment_list_for_staff(), ()),
+    "token_purchase_list_for_staff": (lambda w: token_purchase_list_for_staff(), ()),
+    "operation_queue_for_staff": (lambda w: operation_queue_for_staff(), ()),
+    "usage_records_for_service": (
+        lambda w: usage_records_for_service(service_id=1),
+        ("service_id",),
     ),
 }
 
