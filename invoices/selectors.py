@@ -24,6 +24,7 @@ from djmoney.money import Money
 from accounts.models import Customer
 from catalogue.models import Order
 from invoices.models import Invoice, InvoiceLine, UsageRecord
+from provisioning.models import Service
 
 CUSTOMER_VISIBLE_STATUSES = [status for status in Invoice.Status.values if status != "draft"]
 
@@ -201,5 +202,8 @@ def invoice_get_for_staff(*, invoice_id: int) -> Invoice:
 
 
 def usage_records_for_service(*, service_id: int) -> QuerySet[UsageRecord]:
-    """A service's usage records, newest first (on the service's recent-usage index)."""
+    """A service's usage records, newest first (on the service's recent-usage index);
+    Service.DoesNotExist for an unknown service (an empty list would hide a wrong id)."""
+    if not Service.objects.filter(pk=service_id).exists():
+        raise Service.DoesNotExist(f"No service {service_id}.")
     return UsageRecord.objects.filter(service_id=service_id).order_by("-recorded_at", "-id")

@@ -8,10 +8,11 @@ POST that creates something or moves money takes an Idempotency-Key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.utils import timezone
 from djmoney.money import Money
@@ -47,7 +48,7 @@ from invoices.services.usage import usage_record_add
 from payments.models import Payment
 from payments.selectors import payment_get_for_staff, payment_list_for_staff
 from provisioning import services as provisioning
-from provisioning.models import ProvisioningOperation, Service
+from provisioning.models import ProvisioningOperation
 from provisioning.selectors import operation_queue_for_staff
 
 READ = ApiKey.Scope.STAFF_READ
@@ -70,11 +71,12 @@ def _idempotent(operation_id: str, request: Any, response: Any, description: str
     )
 
 
-def _found(model: type[Any], name: str, pk: int) -> Any:
-    """The object a request body names, or a 400 on that field (a 404 is for the URL)."""
+def _found(get: Callable[[int], Any], name: str, pk: int) -> Any:
+    """The object a request body names, read by its selector, or a 400 on that field (a
+    404 is for the object the URL names)."""
     try:
-        return model.objects.get(pk=pk)
-    except model.DoesNotExist:
+        return get(pk)
+    except ObjectDoesNotExist:
         raise exceptions.ValidationError({name: [f"No {name} has the id {pk}."]}) from None
 
 
@@ -237,7 +239,7 @@ class StaffInvoiceListApi(IdempotentMixin, StaffBillingApi, generics.ListAPIView
             for line in data["lines"]
         ]
         invoice = invoice_create_manual(
-            customer=_found(Customer, "customer", data["customer"]),
+            customer=_found(_customer, "customer", data["customer"]),
             currency=currency,
             lines=lines,
             due_date=data["due_date"],
@@ -350,7 +352,7 @@ class StaffPaymentListApi(IdempotentMixin, StaffBillingApi, generics.ListAPIView
 
     def idempotent_post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _valid(s.ManualPaymentSerializer, request)
-        invoice = _found(Invoice, "invoice", data["invoice"])
+        invoice = _found(_invoice, "invoice", data["invoice"])
         if invoice.status != Invoice.Status.UNPAID:  # as the admin's form offers
             refusal = "Payments are recorded on unpaid invoices only."
             raise exceptions.ValidationError({"invoice": [refusal]})
@@ -451,7 +453,7 @@ class StaffTokenListApi(IdempotentMixin, StaffBillingApi, generics.ListAPIView):
     def idempotent_post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _valid(s.TokenGrantSerializer, request)
         grant = billing.tokens_add_by_staff(
-            customer=_found(Customer, "customer", data["customer"]),
+            customer=_found(_customer, "customer", data["customer"]),
             tokens=data["tokens"],
             reason=data["reason"],
             staff=request.user,
@@ -473,10 +475,9 @@ class StaffTokenCancelApi(StaffBillingApi):
     required_permissions = {"POST": ("billing.manage_tokens",)}
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        token_purchase_id = _object(TokenPurchase, self.object_id()).pk
         data = _valid(s.TokenCancelSerializer, request)
-        cancelled = billing.token_purchase_cancel(
-            token_purchase_id=token_purchase_id, staff=request.user, reason=data["reason"]
+        cancelled = billing.token_purchase_cancel(  # TokenPurchase.DoesNotExist: a 404
+            token_purchase_id=self.object_id(), staff=request.user, reason=data["reason"]
         )
         return Response(s.StaffTokenPurchaseSerializer(cancelled).data)
 
@@ -512,8 +513,9 @@ class StaffOperationRetryApi(StaffBillingApi):
     required_permissions = {"POST": ("provisioning.retry_operation",)}
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        operation_id = _object(ProvisioningOperation, self.object_id()).pk
-        operation = provisioning.operation_retry(operation_id=operation_id, staff=request.user)
+        operation = provisioning.operation_retry(  # DoesNotExist: a 404
+            operation_id=self.object_id(), staff=request.user
+        )
         return Response(s.StaffOperationSerializer(operation).data)
 
 
@@ -548,14 +550,12 @@ class StaffUsageApi(IdempotentMixin, StaffBillingApi, generics.ListAPIView):
     queryset = UsageRecord.objects.none()
 
     def get_queryset(self) -> QuerySet[UsageRecord]:
-        service_id = _object(Service, self.object_id()).pk
-        return usage_records_for_service(service_id=service_id)
+        return usage_records_for_service(service_id=self.object_id())
 
     def idempotent_post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        service_id = _object(Service, self.object_id()).pk
         data = _valid(s.UsageRecordCreateSerializer, request)
-        recorded = usage_record_add(
-            service_id=service_id,
+        recorded = usage_record_add(  # Service.DoesNotExist: a 404
+            service_id=self.object_id(),
             metric=data["metric"],
             quantity=data["quantity"],
             recorded_at=data["recorded_at"],
@@ -576,9 +576,12 @@ def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
-def _object(model: type[Any], pk: int) -> Any:
-    """The object the URL names (a 404 for an unknown id, by the error handler)."""
-    return model.objects.only("pk").get(pk=pk)
+def _customer(pk: int) -> Customer:
+    return account_selectors.customer_get_for_staff(customer_id=pk)
+
+
+def _invoice(pk: int) -> Invoice:
+    return invoice_get_for_staff(invoice_id=pk)
 
 
 def _invoice_data(invoice_id: int) -> Any:

@@ -44,6 +44,7 @@ from provisioning.selectors import (
     service_list_for_customer,
     services_setting_up_for_customer,
 )
+from provisioning.tests.factories import ServerFactory, service_on
 from support.selectors import (
     ticket_list_for_customer,
     ticket_messages_for_customer,
@@ -133,7 +134,7 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "token_purchase_list_for_staff": (lambda w: token_purchase_list_for_staff(), ()),
     "operation_queue_for_staff": (lambda w: operation_queue_for_staff(), ()),
     "usage_records_for_service": (
-        lambda w: usage_records_for_service(service_id=1),
+        lambda w: usage_records_for_service(service_id=service_on(ServerFactory()).pk),
         ("service_id",),
     ),
 }
