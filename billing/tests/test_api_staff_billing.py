@@ -473,6 +473,7 @@ def test_grant_and_cancel_tokens(
     post(billing_staff, f"{API}/tokens/", data, key="grant-1")  # a replay
     grant = TokenPurchase.objects.get()
     assert (grant.status, grant.source, grant.reason) == ("delivered", "staff", "Outage")
+    assert AuditEvent.objects.filter(action="tokens.added", customer=customer).count() == 1
     listing = billing_staff.get(f"{API}/tokens/", {"status": "delivered"}).json()
     assert [row["id"] for row in listing["results"]] == [grant.pk]
 
