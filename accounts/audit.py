@@ -27,6 +27,7 @@ class AccountAudit(AuditActions):
     EMAIL_CHANGED = "account.email_changed", "Email changed"
     ACTING_STARTED = "account.acting_started", "Staff started acting as the customer"
     ACTING_ENDED = "account.acting_ended", "Staff stopped acting as the customer"
+    CREATED_BY_STAFF = "account.created_by_staff", "Account created by staff"
 
 
 class StaffNoteAudit(AuditActions):

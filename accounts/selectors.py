@@ -54,3 +54,16 @@ def api_key_list_for_user(*, user: User) -> QuerySet[ApiKey]:
 def api_key_get_for_user(*, user: User, api_key_id: int) -> ApiKey:
     """One of the user's own keys; ApiKey.DoesNotExist for anyone else's."""
     return api_key_list_for_user(user=user).get(pk=api_key_id)
+
+
+# --- Staff (the staff API; the role's permission is the caller's to check) -------------------
+
+
+def customer_list_for_staff() -> QuerySet[Customer]:
+    """Every customer, by name (then id: names repeat), on the (name, id) index."""
+    return Customer.objects.select_related("user").order_by("name", "id")
+
+
+def customer_get_for_staff(*, customer_id: int) -> Customer:
+    """One customer; Customer.DoesNotExist for an unknown id."""
+    return Customer.objects.select_related("user").get(pk=customer_id)

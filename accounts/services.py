@@ -797,3 +797,37 @@ def idempotency_keys_prune() -> int:
     cutoff = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEEP_HOURS)
     old = IdempotencyKey.objects.filter(created_at__lt=cutoff)
     return in_batches(old, lambda rows: rows.delete()[0])
+
+
+# --- Customers created by staff -----------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create_by_staff(
+    *, email: str, profile: dict[str, Any], actor: User, meta: RequestMeta | None = None
+) -> Customer:
+    """Create a user (no password: the customer sets one through "forgot password", which
+    also proves the address) and its customer profile from PROFILE_FIELDS, `name` and
+    `country` required, plus `tax_exempt`, a staff-only field. Validated as the model is;
+    EmailAlreadyRegistered when the address has an account."""
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise EmailAlreadyRegistered
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=None)
+    except IntegrityError as exc:  # a concurrent request for the address won the race
+        raise EmailAlreadyRegistered from exc
+    allowed = {*PROFILE_FIELDS, "tax_exempt"}
+    customer = Customer(user=user, **{k: v for k, v in profile.items() if k in allowed})
+    customer.full_clean()
+    customer.save()
+    audit_record(
+        action=AccountAudit.CREATED_BY_STAFF,
+        actor=actor,
+        customer=customer,
+        target=customer,
+        meta=meta,
+        details={"fields": sorted(k for k in profile if k in allowed)},
+    )
+    return customer

@@ -152,3 +152,11 @@ def customer_summary(
             summary, notes=_latest(staff_notes_for_customer(customer=customer), length)
         )
     return summary
+
+
+# --- Staff (the staff API; the role's permission is the caller's to check) -------------------
+
+
+def token_purchase_list_for_staff() -> QuerySet[TokenPurchase]:
+    """Every token purchase and staff grant, newest first (on the created-at index)."""
+    return TokenPurchase.objects.select_related("customer").order_by("-created_at", "-id")

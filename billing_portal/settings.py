@@ -858,6 +858,8 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoices.models.Invoice.Status",
         "InvoiceKindEnum": "invoices.models.Invoice.Kind",
         "InvoiceLineKindEnum": "invoices.models.InvoiceLine.Kind",
+        # The portal's currencies, wherever an API body names one (staff money endpoints).
+        "CurrencyEnum": [(code, code) for code in CURRENCIES],
     },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

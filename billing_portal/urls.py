@@ -24,6 +24,7 @@ api_v1 = [
     path("", include("billing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("staff/", include("billing.api.staff_servers_urls")),
+    path("staff/", include("billing.api.staff_billing_urls")),
 ]
 
 urlpatterns = [

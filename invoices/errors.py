@@ -23,3 +23,15 @@ class PriceUnavailable(InvoicesError):
 
 class InvalidOptionQuantity(InvoicesError):
     code = "invalid_option_quantity"
+
+
+class UsageRefused(InvoicesError):
+    code = "usage_refused"
+
+
+class UsageKeyReused(InvoicesError):
+    """The idempotency key already recorded other usage of the service."""
+
+    code = "usage_key_reused"
+    status = 422
+    default_message = "This idempotency key already recorded different usage of the service."

@@ -305,7 +305,10 @@ class InvoiceNotice(models.Model):
 
 
 class UsageRecord(models.Model):
-    """A measured quantity of a service's usage metric (e.g. bandwidth in GB) at a time."""
+    """A measured quantity of a service's usage metric (e.g. bandwidth in GB, call minutes,
+    seats) at a time; renewals bill what is above the product's included quantity. Records
+    reported through the API carry the caller's idempotency key, so a report sent again is
+    the first record, never a second one (rows staff add in the admin have none)."""
 
     service = models.ForeignKey(
         "provisioning.Service", on_delete=models.CASCADE, related_name="usage_records"
@@ -313,16 +316,34 @@ class UsageRecord(models.Model):
     metric = models.CharField(max_length=50)
     quantity = models.DecimalField(max_digits=14, decimal_places=4)
     recorded_at = models.DateTimeField(default=timezone.now)
+    idempotency_key = models.CharField(max_length=300, null=True, blank=True, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         indexes = [
             models.Index(
                 fields=["service", "metric", "recorded_at"], name="invoices_usage_service_idx"
             ),
+            # A service's usage, newest first (the staff API's list), a page at a time.
+            models.Index(
+                fields=["service", "-recorded_at", "-id"], name="invoices_usage_recent_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gte=0), name="invoices_usagerecord_quantity_nonneg"
+            ),
+            models.UniqueConstraint(
+                fields=["service", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="invoices_usagerecord_key_unique_per_service",
             ),
         ]
 

@@ -23,7 +23,8 @@ from djmoney.money import Money
 
 from accounts.models import Customer
 from catalogue.models import Order
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import Invoice, InvoiceLine, UsageRecord
+from provisioning.models import Service
 
 CUSTOMER_VISIBLE_STATUSES = [status for status in Invoice.Status.values if status != "draft"]
 
@@ -180,3 +181,29 @@ def service_unpaid_invoices(*, customer: Customer, service_id: int) -> list[Invo
             customer=customer, status=Invoice.Status.UNPAID, pk__in=billing
         ).order_by("due_date", "pk")
     )
+
+
+# --- Staff (the staff API; the role's permission is the caller's to check) -------------------
+
+
+def invoice_list_for_staff() -> QuerySet[Invoice]:
+    """Every invoice, drafts included, newest first (the staff list's index)."""
+    return Invoice.objects.select_related("customer").order_by("-created_at", "-id")
+
+
+def invoice_get_for_staff(*, invoice_id: int) -> Invoice:
+    """One invoice (any status) with its lines; Invoice.DoesNotExist for an unknown id."""
+    lines = InvoiceLine.objects.order_by("position", "id")
+    return (
+        Invoice.objects.select_related("customer")
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .get(pk=invoice_id)
+    )
+
+
+def usage_records_for_service(*, service_id: int) -> QuerySet[UsageRecord]:
+    """A service's usage records, newest first (on the service's recent-usage index);
+    Service.DoesNotExist for an unknown service (an empty list would hide a wrong id)."""
+    if not Service.objects.filter(pk=service_id).exists():
+        raise Service.DoesNotExist(f"No service {service_id}.")
+    return UsageRecord.objects.filter(service_id=service_id).order_by("-recorded_at", "-id")

@@ -38,3 +38,16 @@ def pay_methods_for_invoice(*, invoice: Invoice) -> list[tuple[str, str]]:
 def card_list_for_customer(*, customer: Customer) -> QuerySet[SavedPaymentMethod]:
     cards = SavedPaymentMethod.objects.filter(customer=customer)
     return cards.order_by("-is_default", "-created_at", "-id")
+
+
+# --- Staff (the staff API; the role's permission is the caller's to check) -------------------
+
+
+def payment_list_for_staff() -> QuerySet[Payment]:
+    """Every payment, newest first (on the received-at index)."""
+    return Payment.objects.select_related("invoice", "customer").order_by("-received_at", "-id")
+
+
+def payment_get_for_staff(*, payment_id: int) -> Payment:
+    """One payment; Payment.DoesNotExist for an unknown id."""
+    return Payment.objects.select_related("invoice", "customer").get(pk=payment_id)

@@ -404,3 +404,20 @@ def service_list_for_staff() -> QuerySet[Service]:
 
 def service_get_for_staff(*, service_id: int) -> Service:
     return Service.objects.select_related("customer__user", "product", "server").get(pk=service_id)
+# --- Staff (the staff API; the role's permission is the caller's to check) -------------------
+
+# What waits for staff in the operations queue: failed for good, or to be checked on the
+# panel before anything is sent again.
+OPERATION_QUEUE_STATUSES = (
+    ProvisioningOperation.Status.FAILED,
+    ProvisioningOperation.Status.UNCERTAIN,
+)
+
+
+def operation_queue_for_staff() -> QuerySet[ProvisioningOperation]:
+    """The failed queue, newest first (on the created-at index)."""
+    return (
+        ProvisioningOperation.objects.filter(status__in=OPERATION_QUEUE_STATUSES)
+        .select_related("service__product", "service__customer")
+        .order_by("-created_at", "-id")
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -16,6 +15,7 @@ from django.urls import path
 from djmoney.money import Money
 
 from billing import services as billing
+from billing.services.issuing import invoice_create_manual
 from billing_portal.common.admin import (
     LargeTableAdminMixin,
     ReadOnlyAdminMixin,
@@ -129,16 +129,15 @@ class InvoiceAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 for line in lines.cleaned_data
                 if line
             ]
-            with transaction.atomic():
-                invoice = services.invoice_create_draft(
-                    customer=data["customer"],
-                    currency=data["currency"],
-                    lines=drafts,
-                    due_date=data["due_date"],
-                    notes=data["notes"],
-                )
-                if data.get("issue_now"):
-                    invoice = billing.invoice_issue(invoice_id=invoice.pk, actor=request.user)
+            invoice = invoice_create_manual(
+                customer=data["customer"],
+                currency=data["currency"],
+                lines=drafts,
+                due_date=data["due_date"],
+                notes=data["notes"],
+                issue=bool(data.get("issue_now")),
+                actor=request.user,
+            )
             self.message_user(request, f"{invoice} created.", messages.SUCCESS)
             return redirect("admin:invoices_invoice_change", invoice.pk)
         context = {

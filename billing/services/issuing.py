@@ -12,14 +12,15 @@ never zero and they are not renewals.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import Customer, User
 from billing.services.credit import credit_auto_apply
 from billing.services.settlement import invoice_settled
 from invoices import services as invoices
+from invoices.errors import InvoicesError
 from invoices.models import Invoice
 
 
@@ -39,4 +40,27 @@ def invoice_issue(
     """Issue a draft (invoices.invoice_issue) and react to it (`invoice_issued`)."""
     invoice = invoices.invoice_issue(invoice_id=invoice_id, actor=actor, now=now)
     invoice_issued(invoice)
+    return invoice
+
+
+@transaction.atomic
+def invoice_create_manual(
+    *,
+    customer: Customer,
+    currency: str,
+    lines: list[invoices.LineDraft],
+    due_date: date | None = None,
+    notes: str = "",
+    issue: bool = True,
+    actor: User | None = None,
+) -> Invoice:
+    """A manual invoice (staff work: consulting, a setup fee): priced as a draft, then
+    issued at once unless `issue` is False (staff who may not issue leave a draft)."""
+    if not lines:
+        raise InvoicesError("A manual invoice needs at least one line.")
+    invoice = invoices.invoice_create_draft(
+        customer=customer, currency=currency, lines=lines, due_date=due_date, notes=notes
+    )
+    if issue:
+        invoice = invoice_issue(invoice_id=invoice.pk, actor=actor)
     return invoice

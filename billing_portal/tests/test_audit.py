@@ -57,6 +57,7 @@ STORED_ACTIONS = {
         "account.acting_ended",
         "api_key.created",
         "api_key.revoked",
+        "account.created_by_staff",
     ],
     "catalogue": [
         "order.placed",
@@ -67,6 +68,7 @@ STORED_ACTIONS = {
         "invoice.credit_note_issued",
         "invoice.paid",
         "invoice.cancelled",
+        "usage.recorded",
     ],
     "credits": [
         "credit.added",

@@ -18,23 +18,34 @@ from accounts.selectors import (
     api_key_list_for_user,
     audit_event_list_for_customer,
     audit_events_about_customer,
+    customer_list_for_staff,
     staff_notes_for_customer,
     user_session_list_for_user,
 )
 from accounts.tests.factories import CustomerFactory
-from billing.selectors import token_purchases_for_customer
+from billing.selectors import token_purchase_list_for_staff, token_purchases_for_customer
 from billing_portal.common.testing import index_for_order, order_by_columns, usd
 from credits.selectors import credit_accounts_for_customer, credit_entries_for_customer
 from credits.services import credit_entry_append
 from dnszones.models import Zone
 from dnszones.selectors import records_of_zone, zones_for_customer
-from invoices.selectors import invoice_list_for_customer
-from payments.selectors import card_list_for_customer, payment_list_for_customer
+from invoices.selectors import (
+    invoice_list_for_customer,
+    invoice_list_for_staff,
+    usage_records_for_service,
+)
+from payments.selectors import (
+    card_list_for_customer,
+    payment_list_for_customer,
+    payment_list_for_staff,
+)
 from provisioning.selectors import (
+    operation_queue_for_staff,
     service_list_for_customer,
     service_list_for_staff,
     services_setting_up_for_customer,
 )
+from provisioning.tests.factories import ServerFactory, service_on
 from support.selectors import (
     ticket_list_for_customer,
     ticket_messages_for_customer,
@@ -118,6 +129,17 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     ),
     # The staff API's list of every customer's services, newest first.
     "service_list_for_staff": (lambda w: service_list_for_staff(), ()),
+    # The staff API's lists (issue 17): every row of a table, newest first (or by name),
+    # and a service's usage records.
+    "customer_list_for_staff": (lambda w: customer_list_for_staff(), ()),
+    "invoice_list_for_staff": (lambda w: invoice_list_for_staff(), ()),
+    "payment_list_for_staff": (lambda w: payment_list_for_staff(), ()),
+    "token_purchase_list_for_staff": (lambda w: token_purchase_list_for_staff(), ()),
+    "operation_queue_for_staff": (lambda w: operation_queue_for_staff(), ()),
+    "usage_records_for_service": (
+        lambda w: usage_records_for_service(service_id=service_on(ServerFactory()).pk),
+        ("service_id",),
+    ),
 }
 
 # Selectors returning a queryset that is no growing list of a customer's: the catalogue
