@@ -858,6 +858,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoices.models.Invoice.Status",
         "InvoiceKindEnum": "invoices.models.Invoice.Kind",
         "InvoiceLineKindEnum": "invoices.models.InvoiceLine.Kind",
+        "CancellationKindEnum": "provisioning.models.CancellationRequest.Kind",
     },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
