@@ -143,7 +143,7 @@ class PdfRenderer(renderers.BaseRenderer):
     ) -> bytes:
         response = (renderer_context or {}).get("response")
         if response is not None:
-            response.content_type = "application/json"
+            response["Content-Type"] = "application/json"  # DRF set the PDF type already
         return renderers.JSONRenderer().render(data)
 
 

@@ -183,7 +183,7 @@ def _medium_service(customer, plans) -> Service:
 
 
 def test_plan_change_options_then_an_upgrade_invoiced_once(customer, plans):
-    _server, small, _medium, large = plans
+    _server, _small, _medium, large = plans
     service = _medium_service(customer, plans)
     client = api(customer, "services")
     url = f"/api/v1/services/{service.pk}/change-plan/"
@@ -290,7 +290,8 @@ def test_immediate_cancellation_refunds_to_credit(customer):
     )
     assert response.status_code == 201, response.content
     refund = response.json()["refund"]
-    assert refund is not None and Decimal(refund["amount"]) > 0
+    assert refund is not None
+    assert Decimal(refund["amount"]) > 0
     service.refresh_from_db()
     assert service.status == "terminated"
     assert credit_balance(customer=customer, currency="USD").amount == Decimal(refund["amount"])
@@ -338,10 +339,7 @@ def test_another_customers_service_is_404_everywhere(customer, other_customer):
     }
     for i, (method, url) in enumerate(_object_urls(service, operation["id"])):
         body = next((b for name, b in bodies.items() if f"/{name}/" in url), {})
-        if method == "get":
-            response = intruder.get(url)
-        else:
-            response = _post(intruder, url, body, f"i{i}")
+        response = intruder.get(url) if method == "get" else _post(intruder, url, body, f"i{i}")
         assert response.status_code == 404, (url, response.content)
     service.refresh_from_db()
     assert service.status == "active"
