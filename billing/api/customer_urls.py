@@ -21,6 +21,12 @@ urlpatterns = [
         name="service_operation",
     ),
     path(
+        f"{service}site-domains/via-zone/",
+        services.ServiceSiteDomainViaZoneApi.as_view(),
+        name="service_site_domain_via_zone",
+    ),
+    path(f"{service}login/", services.ServiceLoginApi.as_view(), name="service_login"),
+    path(
         f"{service}auto-backups/",
         services.ServiceAutoBackupsApi.as_view(),
         name="service_auto_backups",

@@ -199,7 +199,7 @@ class DnsZoneListApi(IdempotentMixin, DnsApi, generics.ListAPIView):
     queryset = Zone.objects.none()  # for the schema; get_queryset reads the selector
 
     def get_queryset(self) -> QuerySet[Zone]:
-        return zones_for_customer(customer=self.customer).order_by("name", "pk")
+        return zones_for_customer(customer=self.customer)  # by name: unique, a total order
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())

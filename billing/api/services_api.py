@@ -19,22 +19,22 @@ from billing import services as billing
 from billing.api import services_api_serializers as io
 from billing.api.views import CustomerApi
 from billing.models import ServiceChange
+from billing.services.site_domains import site_domain_add_via_zone
 from billing.views.cancellation import _done_message
 from billing.views.self_service import FINAL, _over_rate
-from billing_portal.common.api_errors import ErrorSerializer
+from billing_portal.common.api_errors import ApiError, ErrorSerializer
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
-from provisioning.errors import NoServerCapacity, PlanNotAvailable
+from provisioning.errors import NoServerCapacity, PanelError, PlanNotAvailable
 from provisioning.forms import OPTION_PREFIX, PlanChangeForm
 from provisioning.models import CancellationRequest, ProvisioningOperation, Service
 from provisioning.selectors import (
     service_get_for_customer,
     service_operation_for_customer,
 )
-from provisioning.services import plan_change_quote, plan_change_targets
+from provisioning.services import plan_change_quote, plan_change_targets, service_login_url
 from provisioning.services.actions import (
     action_label,
-    action_of,
     action_secret_take,
     actions_for,
     customer_error_message,
@@ -60,11 +60,18 @@ class ServiceApi(CustomerApi):
         return RequestMeta.from_request(self.request)
 
 
-def operation_data(operation: Op) -> dict[str, Any]:
-    """An action's state as its status box shows it; a secret result is taken (once)."""
+def _click_key(reference: str) -> str:
+    """The one-time click token an action is keyed by: on a page, the page's; here, the
+    Idempotency-Key's reference (the same key, the same operation)."""
+    return hashlib.sha256(reference.encode()).hexdigest()[:32]
+
+
+def operation_data(operation: Op, *, take_secret: bool = True) -> dict[str, Any]:
+    """An action's state as its status box shows it; a secret result is taken (once). The
+    answer to a POST never holds one: it is stored for replays."""
     final = operation.status in FINAL
     secret: dict[str, Any] = {}
-    if operation.status == Op.Status.SUCCEEDED and operation.secret_result:
+    if take_secret and operation.status == Op.Status.SUCCEEDED and operation.secret_result:
         secret = action_secret_take(customer=operation.service.customer, operation_id=operation.pk)
     return {
         "id": operation.pk,
@@ -124,13 +131,12 @@ class ServiceActionApi(IdempotentMixin, ServiceApi):
             service_id=service_id,
             action=name,
             params=data["params"],
-            # The page's one-time click token, here the Idempotency-Key's own reference.
-            click_key=hashlib.sha256(self.idempotency_reference.encode()).hexdigest()[:32],
+            click_key=_click_key(self.idempotency_reference),
             confirmation=data["confirm"],
             actor=request.user,
             meta=self.meta(),
         )
-        body = io.OperationSerializer(operation_data(operation)).data
+        body = io.OperationSerializer(operation_data(operation, take_secret=False)).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -153,9 +159,71 @@ class ServiceOperationApi(ServiceApi):
         operation = service_operation_for_customer(
             customer=self.customer, service_id=self.object_id(), operation_id=operation_id
         )
-        if action_of(operation) is None and operation.kind != Op.Kind.ACTION:
+        if operation.kind != Op.Kind.ACTION:
             raise exceptions.NotFound()  # a lifecycle call is staff's, not the customer's
         return Response(io.OperationSerializer(operation_data(operation)).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="service_site_domain_via_zone",
+        request=io.SiteDomainInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: io.OperationSerializer, 429: ErrorSerializer, **POSTED},
+        description=(
+            "A WordPress site's custom domain in one step: the domain's record in your own "
+            "zone here points at the site, and the site adds the domain (an action: follow "
+            "it at its operation). Needs the `services` scope and an Idempotency-Key."
+        ),
+    )
+)
+class ServiceSiteDomainViaZoneApi(IdempotentMixin, ServiceApi):
+    def idempotent_post(self, request: Request, pk: int) -> Response:
+        customer = self.customer
+        service_id = self.object_id()
+        if _over_rate(request._request, customer.pk, service_id):
+            raise exceptions.Throttled(wait=60, detail=OVER_RATE)
+        operation = site_domain_add_via_zone(
+            customer=customer,
+            service_id=service_id,
+            domain=_valid(io.SiteDomainInput, request)["domain"],
+            click_key=_click_key(self.idempotency_reference),
+            actor=request.user,
+            meta=self.meta(),
+        )
+        body = io.OperationSerializer(operation_data(operation, take_secret=False)).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="service_login_link",
+        request=None,
+        responses={200: io.LoginLinkSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        description=(
+            "A sign-on link to the service's control panel (one-time where the panel offers "
+            "single sign-on, so it is made when asked for); 409 when there is none now."
+        ),
+    )
+)
+class ServiceLoginApi(ServiceApi):
+    required_scope = ApiKey.Scope.READ
+
+    def post(self, request: Request, pk: int) -> Response:
+        service = self.service()
+        try:
+            url = service_login_url(service=service)
+        except PanelError as error:
+            raise ApiError(
+                f"The control panel cannot be reached right now: {error}",
+                code="panel_unreachable",
+                status=409,
+            ) from error
+        if not url:
+            raise ApiError(
+                "This service has no control panel to log in to.", code="no_panel", status=409
+            )
+        return Response(io.LoginLinkSerializer({"url": request.build_absolute_uri(url)}).data)
 
 
 @extend_schema_view(

@@ -51,6 +51,14 @@ class OperationSerializer(serializers.Serializer):
     secret = serializers.DictField(child=serializers.CharField())
 
 
+class SiteDomainInput(serializers.Serializer):
+    domain = serializers.CharField(max_length=253, help_text="A name in one of your zones here.")
+
+
+class LoginLinkSerializer(serializers.Serializer):
+    url = serializers.URLField()
+
+
 class AutoBackupsInput(serializers.Serializer):
     enabled = serializers.BooleanField()
 

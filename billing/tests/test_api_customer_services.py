@@ -137,6 +137,27 @@ def test_the_actions_rate_limit_is_the_pages(customer, settings):
     assert [_post(client, url, {}, f"r{i}").status_code for i in range(3)] == [202, 202, 429]
 
 
+def test_the_login_link_of_the_services_panel(customer):
+    service = _on_panel(customer)
+    client = api(customer)
+    link = client.post(f"/api/v1/services/{service.pk}/login/")
+    assert link.status_code == 200, link.content
+    assert link.json()["url"].startswith("http://testserver/")
+    service.status = Service.Status.SUSPENDED
+    service.save()
+    none = _is_error(client.post(f"/api/v1/services/{service.pk}/login/"), 409)
+    assert none["detail"] == "This service has no control panel to log in to."
+
+
+def test_a_site_domain_via_zone_is_refused_for_a_service_without_sites(customer):
+    service = _on_panel(customer)
+    url = f"/api/v1/services/{service.pk}/site-domains/via-zone/"
+    client = api(customer, "services")
+    _is_error(_post(client, url, {"domain": "shop.example"}), 400)
+    assert "domain" in _is_error(_post(client, url, {}, "2"), 400)["errors"]
+    assert not Op.objects.exists()
+
+
 # --- automatic backups ----------------------------------------------------------------------
 
 
@@ -316,6 +337,8 @@ def _object_urls(service: Service, operation_id: int) -> list[tuple[str, str]]:
     return [
         ("get", f"{base}/actions/"),
         ("post", f"{base}/actions/echo/"),
+        ("post", f"{base}/site-domains/via-zone/"),
+        ("post", f"{base}/login/"),
         ("get", f"{base}/operations/{operation_id}/"),
         ("post", f"{base}/auto-backups/"),
         ("get", f"{base}/change-plan/"),
@@ -336,6 +359,7 @@ def test_another_customers_service_is_404_everywhere(customer, other_customer):
         "change-plan": {"product": service.product_id},
         "quote": {"kind": "immediate"},
         "cancel": {"kind": "immediate", "reason": "other"},
+        "via-zone": {"domain": "shop.example"},
     }
     for i, (method, url) in enumerate(_object_urls(service, operation["id"])):
         body = next((b for name, b in bodies.items() if f"/{name}/" in url), {})
@@ -350,6 +374,6 @@ def test_a_key_without_the_services_scope_is_refused(customer):
     service = _on_panel(customer)
     reader = api(customer, "read")
     for method, url in _object_urls(service, 1):
-        if method == "post":
+        if method == "post" and not url.endswith("/login/"):  # login: `read`
             assert _is_error(_post(reader, url, {}), 403)["code"] == "scope_missing", url
     assert not Op.objects.exists()

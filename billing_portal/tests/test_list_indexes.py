@@ -126,6 +126,7 @@ NOT_CUSTOMER_LISTS = {
     "departments_offered",
     "canned_responses_for",
     "_with_attachments",  # the conversation selectors' prefetch of files
+    "catalogue_products_for_currency",  # the API's catalogue
 }
 
 
