@@ -860,6 +860,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceLineKindEnum": "invoices.models.InvoiceLine.Kind",
         # The portal's currencies, wherever an API body names one (staff money endpoints).
         "CurrencyEnum": [(code, code) for code in CURRENCIES],
+        "CancellationKindEnum": "provisioning.models.CancellationRequest.Kind",
     },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

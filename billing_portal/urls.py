@@ -25,6 +25,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("staff/", include("billing.api.staff_servers_urls")),
     path("staff/", include("billing.api.staff_billing_urls")),
+    path("", include("billing.api.customer_urls")),
 ]
 
 urlpatterns = [

@@ -269,10 +269,20 @@ class Order(models.Model):
     coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The API's Idempotency-Key reference of the request that placed it: a retry of that
+    # request finds this order instead of placing another. Null for the client area's.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["-created_at", "-id"], name="catalogue_order_created_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="catalogue_order_idempotency_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Order #{self.pk}"

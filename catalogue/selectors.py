@@ -14,6 +14,7 @@ from accounts.models import Customer
 from catalogue.errors import CouponInvalid, InvalidOptionQuantity, PriceUnavailable
 from catalogue.models import (
     ConfigurableOption,
+    ConfigurableOptionPrice,
     Coupon,
     CouponRedemption,
     Order,
@@ -175,3 +176,27 @@ def coupon_check(
 
 def order_get_for_customer(*, customer: Customer, order_id: int) -> Order:
     return Order.objects.get(customer=customer, pk=order_id)
+
+
+def order_by_idempotency_key(*, customer: Customer, idempotency_key: str) -> Order | None:
+    """The customer's order placed by the request with this key, if there was one."""
+    return Order.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
+
+
+def catalogue_products_for_currency(*, currency: str) -> QuerySet[Product]:
+    """What the catalogue sells in `currency`, for the API: the visible products of visible
+    groups in the catalogue's order, with their prices and their options' in `currency`
+    (a constant number of queries)."""
+    prices = ProductPrice.objects.filter(currency=currency).order_by("cycle")
+    option_prices = ConfigurableOptionPrice.objects.filter(currency=currency).order_by("cycle")
+    options = ConfigurableOption.objects.prefetch_related(
+        Prefetch("prices", queryset=option_prices)
+    ).order_by("sort_order", "name", "pk")
+    return (
+        Product.objects.filter(is_visible=True, group__is_visible=True)
+        .select_related("group")
+        .prefetch_related(
+            Prefetch("prices", queryset=prices), Prefetch("options", queryset=options)
+        )
+        .order_by("group__sort_order", "group__name", "sort_order", "name", "pk")
+    )

@@ -10,10 +10,14 @@ from accounts.models import Customer
 from catalogue.models import Coupon, CouponRedemption, Order
 
 
-def order_create(*, customer: Customer, coupon: Coupon | None) -> Order:
+def order_create(
+    *, customer: Customer, coupon: Coupon | None, idempotency_key: str | None = None
+) -> Order:
     """A pending order, with the coupon's redemption when one is used (its limits were
     checked with the coupon locked)."""
-    order = Order.objects.create(customer=customer, coupon=coupon)
+    order = Order.objects.create(
+        customer=customer, coupon=coupon, idempotency_key=idempotency_key or None
+    )
     if coupon is not None:
         CouponRedemption.objects.create(coupon=coupon, customer=customer, order=order)
     return order

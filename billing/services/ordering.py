@@ -51,6 +51,7 @@ from catalogue.selectors import (
     ChosenOption,
     coupon_check,
     options_chosen,
+    order_by_idempotency_key,
     product_price_get,
     recurring_amount_of,
 )
@@ -267,26 +268,47 @@ def _check_stock(product: Product) -> None:
 @retry_on_conflict
 @transaction.atomic
 def order_place_sole(
-    *, customer: Customer, request: OrderRequest, meta: RequestMeta | None = None
+    *,
+    customer: Customer,
+    request: OrderRequest,
+    meta: RequestMeta | None = None,
+    idempotency_key: str = "",
 ) -> Order:
     """Place the order of a product of a module the customer may hold one live service of
     (a DNS plan). The customer's row is locked and the check made again under it, so two
     confirmations at once (two tabs, a double click) place one order, not two plans."""
     customer_lock(customer.pk)
+    placed = idempotency_key and order_by_idempotency_key(
+        customer=customer, idempotency_key=idempotency_key
+    )
+    if placed:
+        return placed
     module = request.product.module
     current = service_current_of_module(customer=customer, module=module)
     if current is not None:
         raise AlreadyHeld(f"You already have the {current.product.name} plan.")
-    return order_place(customer=customer, request=request, meta=meta)
+    return order_place(
+        customer=customer, request=request, meta=meta, idempotency_key=idempotency_key
+    )
 
 
 @retry_on_conflict
 @transaction.atomic
 def order_place(
-    *, customer: Customer, request: OrderRequest, meta: RequestMeta | None = None
+    *,
+    customer: Customer,
+    request: OrderRequest,
+    meta: RequestMeta | None = None,
+    idempotency_key: str = "",
 ) -> Order:
     """Place the order: pending service, coupon redemption and an invoice due today; a fully
-    discounted one is paid (and settled) at once."""
+    discounted one is paid (and settled) at once. An `idempotency_key` (the API's) already
+    used by the customer gives the order it placed, unchanged."""
+    if idempotency_key:
+        customer_lock(customer.pk)  # a retry racing its first attempt waits, then finds it
+        placed = order_by_idempotency_key(customer=customer, idempotency_key=idempotency_key)
+        if placed is not None:
+            return placed
     product = product_lock(request.product.pk)
     if not product.is_visible:
         raise PriceUnavailable("This product is no longer available.")
@@ -295,7 +317,9 @@ def order_place(
         coupon_lock(request.coupon_code.strip().upper())
     quote = order_quote(customer=customer, request=request)
 
-    order = catalogue.order_create(customer=customer, coupon=quote.coupon)
+    order = catalogue.order_create(
+        customer=customer, coupon=quote.coupon, idempotency_key=idempotency_key
+    )
     recurring_coupon = (
         quote.coupon if quote.coupon and quote.coupon.applies == Coupon.Applies.RECURRING else None
     )

@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views import View
-from djmoney.money import Money
 
 from accounts.mixins import CustomerRequiredMixin, NotWhileActingMixin
-from billing import services as billing
+from billing.services import dns_plans
+from billing.services.dns_plans import PlanOffer, PlanQuote
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import FORM_EXPIRED, object_id
 from billing_portal.common.request import RequestMeta
@@ -32,7 +29,7 @@ from catalogue.selectors import products_of_module
 from credits.services import credit_balance
 from dnszones import services
 from dnszones.delegation import demo_domains_in_use
-from dnszones.errors import DNSError, PriceChanged
+from dnszones.errors import PriceChanged
 from dnszones.forms import PlanConfirmForm
 from dnszones.models import Record, Zone
 from dnszones.module import NAME as DNS
@@ -45,53 +42,20 @@ from dnszones.selectors import (
 )
 from dnszones.validation import PROXY_ALIAS
 from invoices.models import Invoice
-from invoices.selectors import order_invoice
-from provisioning import services as provisioning
 from provisioning.models import Service
-from provisioning.selectors import service_current_of_module
 
 MONTHLY = BillingCycle.MONTHLY
 
 
-@dataclass(frozen=True)
-class PlanOffer:
-    """A DNS plan as the DNS page sells it: a product of the `dns` module, monthly."""
-
-    product: Product
-    price: Money
-    domain_limit: int
-    record_limit: int
-
-    @property
-    def pk(self) -> int:
-        return self.product.pk
-
-    @property
-    def name(self) -> str:
-        return self.product.name
-
-    @property
-    def description(self) -> str:
-        return self.product.description
-
-
-def _offer(product: Product, currency: str) -> PlanOffer | None:
-    prices = [p for p in product.prices.all() if p.cycle == MONTHLY]
-    price = next((p for p in prices if str(p.currency) == currency), None)
-    price = price or (prices[0] if prices else None)
-    if price is None:
-        return None
-    limits = services.dns_limits_from_settings(product.module_settings, plan_name=product.name)
-    return PlanOffer(product, price.price, limits.domain_limit, limits.record_limit)
+_offer = dns_plans.dns_plan_offer
 
 
 def _offers(customer) -> list[PlanOffer]:
-    offers = (_offer(p, customer.preferred_currency) for p in products_of_module(module=DNS))
-    return [offer for offer in offers if offer is not None]
+    return dns_plans.dns_plan_offers(customer=customer)
 
 
 def _dns_service(customer) -> Service | None:
-    return service_current_of_module(customer=customer, module=DNS)
+    return dns_plans.dns_service_of(customer)
 
 
 class ZoneListView(CustomerRequiredMixin, View):
@@ -114,12 +78,7 @@ class ZoneListView(CustomerRequiredMixin, View):
         action = request.POST.get("action")
         try:
             if action == "cancel":
-                service = _dns_service(self.customer)
-                if service is None:
-                    raise DNSError("You have no DNS plan to cancel.")
-                service = provisioning.service_end_at_period_end(
-                    service_id=service.pk, actor=request.user
-                )
+                service = dns_plans.dns_plan_cancel(customer=self.customer, actor=request.user)
                 messages.success(request, f"Your plan ends on {service.ends_on:%Y-%m-%d}.")
             elif action == "zone":
                 zone = services.zone_create(
@@ -136,67 +95,16 @@ class ZoneListView(CustomerRequiredMixin, View):
 
 
 def _unpaid_invoice(service: Service | None) -> Invoice | None:
-    """The oldest unpaid invoice billing the DNS service (its order, renewal or upgrade)."""
-    if service is None:
-        return None
-    return (
-        Invoice.objects.filter(lines__service=service, status=Invoice.Status.UNPAID)
-        .order_by("due_date", "pk")
-        .first()
-    )
-
-
-@dataclass(frozen=True)
-class PlanQuote:
-    """What buying or switching to `plan` does now, shown before the customer confirms:
-    `amount` is invoiced (and paid from their credit when it covers it; negative: added to
-    their credit) for the days from `period_start` to `period_end`; the plan then renews on
-    `renews_on` (None: it ends then) at its monthly price."""
-
-    plan: PlanOffer
-    from_plan: Product | None
-    amount: Money
-    period_start: date
-    period_end: date
-    renews_on: date | None
-
-    @property
-    def credited(self) -> Money:
-        return -self.amount
+    return dns_plans.dns_plan_unpaid_invoice(service)
 
 
 def _plan_quote(customer, product_id: int) -> PlanQuote:
-    """The quote of buying or switching to the plan; Http404 for a product that is not a
-    DNS plan on sale, DomainError with the reason it cannot be done now."""
-    product = products_of_module(module=DNS).filter(pk=product_id).first()
-    offer = _offer(product, customer.preferred_currency) if product else None
-    if offer is None:
-        raise Http404("No such plan.")
-    today = timezone.localdate()
-    service = _dns_service(customer)
-    if service is None:
-        request = billing.OrderRequest(
-            product=product, cycle=MONTHLY, currency=str(offer.price.currency)
-        )
-        total = billing.order_quote(customer=customer, request=request).totals.total
-        end = today + relativedelta(months=1)
-        return PlanQuote(offer, None, total, today, end, end)
-    if service.status == Service.Status.PENDING:
-        raise DNSError(f"Your order of {service.product.name} awaits payment: pay its invoice.")
-    if service.status in (Service.Status.PROVISIONING, Service.Status.FAILED):
-        raise DNSError(f"Your {service.product.name} plan is being set up.")
-    if service.status != Service.Status.ACTIVE or service.next_due_date is None:
-        raise DNSError(
-            f"Your {service.product.name} plan is {service.get_status_display().lower()}: "
-            "pay its invoice to serve your zones again."
-        )
-    if service.product_id == product.pk:
-        raise DNSError(f"You already have the {product.name} plan.")
-    quote = provisioning.plan_change_peek(
-        customer=customer, service_id=service.pk, to_product_id=product.pk
-    )
-    renews = None if service.ends_on else service.next_due_date
-    return PlanQuote(offer, service.product, quote.difference, today, service.next_due_date, renews)
+    """The quote of buying or switching to the plan (billing.services.dns_plans); Http404
+    for a product that is not a DNS plan on sale."""
+    try:
+        return dns_plans.dns_plan_quote(customer=customer, product_id=product_id)
+    except Product.DoesNotExist as exc:
+        raise Http404("No such plan.") from exc
 
 
 class PlanConfirmView(NotWhileActingMixin, CustomerRequiredMixin, View):
@@ -244,37 +152,12 @@ class PlanConfirmView(NotWhileActingMixin, CustomerRequiredMixin, View):
         return redirect("dns:zone_list")
 
     def _confirm(self, quote: PlanQuote) -> Invoice | None:
-        """Place the order (or the plan change) and pay its invoice from credit when it
-        covers it; the invoice, or None when nothing was invoiced (a downgrade)."""
-        customer = self.customer
-        if quote.from_plan is None:
-            order = billing.order_place_sole(
-                customer=customer,
-                request=billing.OrderRequest(
-                    product=quote.plan.product,
-                    cycle=MONTHLY,
-                    currency=str(quote.plan.price.currency),
-                ),
-                meta=RequestMeta.from_request(self.request),
-            )
-            invoice = order_invoice(order)
-        else:
-            service = _dns_service(customer)
-            if service is None:  # ended a moment ago
-                raise DNSError("You have no DNS plan to switch.")
-            change = billing.plan_change_request(
-                customer=customer,
-                service_id=service.pk,
-                to_product_id=quote.plan.pk,
-                actor=self.request.user,
-            )
-            invoice = change.invoice
-        if invoice is not None:
-            billing.credit_pay_invoice_if_covered(
-                customer=customer, invoice_id=invoice.pk, actor=self.request.user
-            )
-            invoice.refresh_from_db()
-        return invoice
+        return dns_plans.dns_plan_confirm(
+            customer=self.customer,
+            quote=quote,
+            actor=self.request.user,
+            meta=RequestMeta.from_request(self.request),
+        )
 
     def _tell(self, request: HttpRequest, quote: PlanQuote, invoice: Invoice | None) -> None:
         if invoice is None or invoice.status == Invoice.Status.PAID:

@@ -14,7 +14,8 @@ in the same round trip (the credit ledger's append) records that lock with
 2. `webhook_event`: processing a stored event claims it with SKIP LOCKED (a duplicate
    delivery never waits), then the handler records payments and refunds (3 to 11).
 3. `user`: email verification and password changes; nothing else is locked with it.
-4. `customer`: what a customer holds as a whole (saved cards, the default card).
+4. `customer`: what a customer holds as a whole (saved cards, the default card; an order
+   placed by an API Idempotency-Key, whose retry waits for it and finds it).
 5. `credit_account`: the customer's credit in one currency. Before anything credit pays or
    is paid into: paying an invoice with credit (then the invoice, then the payment), a
    payment above what is due or buying credit (the overpayment or purchase is credited), a

@@ -155,6 +155,7 @@ NOT_CUSTOMER_LISTS = {
     "canned_responses_for",
     "_with_attachments",  # the conversation selectors' prefetch of files
     "server_list_for_staff",  # the panel servers (staff add them, tens of rows)
+    "catalogue_products_for_currency",  # the API's catalogue
 }
 
 
