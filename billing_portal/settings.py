@@ -858,6 +858,9 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "invoices.models.Invoice.Status",
         "InvoiceKindEnum": "invoices.models.Invoice.Kind",
         "InvoiceLineKindEnum": "invoices.models.InvoiceLine.Kind",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "PaymentAttemptStatusEnum": "payments.models.PaymentAttempt.Status",
+        "GatewaySubscriptionStatusEnum": "payments.models.GatewaySubscription.Status",
     },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

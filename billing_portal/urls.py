@@ -23,6 +23,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("billing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", include("billing.api.payments_urls")),
 ]
 
 urlpatterns = [

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer
 from invoices.models import Invoice
-from payments.models import Payment, SavedPaymentMethod
+from payments.models import Payment, PaymentAttempt, SavedPaymentMethod
 
 
 def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
@@ -38,3 +38,32 @@ def pay_methods_for_invoice(*, invoice: Invoice) -> list[tuple[str, str]]:
 def card_list_for_customer(*, customer: Customer) -> QuerySet[SavedPaymentMethod]:
     cards = SavedPaymentMethod.objects.filter(customer=customer)
     return cards.order_by("-is_default", "-created_at", "-id")
+
+
+def payment_get_for_customer(*, customer: Customer, payment_id: int) -> Payment:
+    """One of the customer's payments; Payment.DoesNotExist for anyone else's."""
+    return Payment.objects.select_related("invoice").get(customer=customer, pk=payment_id)
+
+
+def checkout_get_for_customer(
+    *, customer: Customer, checkout_id: int, invoice_kind: str | None = None
+) -> PaymentAttempt:
+    """One of the customer's hosted checkouts that reached its provider (one the provider
+    never answered has no reference, so there is nothing to confirm), optionally only one
+    paying an invoice of `invoice_kind`; PaymentAttempt.DoesNotExist otherwise."""
+    attempts = PaymentAttempt.objects.select_related("invoice").filter(
+        customer=customer, kind=PaymentAttempt.Kind.CHECKOUT, invoice__isnull=False
+    )
+    if invoice_kind is not None:
+        attempts = attempts.filter(invoice__kind=invoice_kind)
+    return attempts.exclude(reference="").get(pk=checkout_id)
+
+
+def card_setup_get_for_customer(*, customer: Customer, setup_id: int) -> PaymentAttempt:
+    """One of the customer's card set-ups that reached its provider."""
+    return (
+        PaymentAttempt.objects.filter(customer=customer, kind=PaymentAttempt.Kind.CARD_SETUP)
+        .exclude(reference="")
+        .get(pk=setup_id)
+    )
+
