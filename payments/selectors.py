@@ -66,4 +66,3 @@ def card_setup_get_for_customer(*, customer: Customer, setup_id: int) -> Payment
         .exclude(reference="")
         .get(pk=setup_id)
     )
-

@@ -31,9 +31,9 @@ def credit_purchase_checkout(
     currency, CREDITS_PURCHASE_MIN to _MAX) of credit and start paying it at `gateway_name`.
 
     The amount and the gateway are checked before the invoice is issued, so bad input or a
-    gateway that is off leaves nothing behind. A provider that fails after that leaves the invoice unpaid, as the
-    client area does: it can be paid again (`checkout_begin_attempt`) or is cancelled by
-    the billing run like any unpaid purchase."""
+    gateway that is off leaves nothing behind. A provider that fails after that leaves the
+    invoice unpaid, as the client area does: it can be paid again (`checkout_begin_attempt`)
+    or is cancelled by the billing run like any unpaid purchase."""
     money = purchase_amount_parse(amount, currency=customer.preferred_currency)
     if gateway_name not in checkout_gateways_enabled():
         raise PaymentsError(NOT_AVAILABLE, code="gateway_unavailable")

@@ -109,9 +109,7 @@ def _plan_for(gateway: Subscriptions, service: Service, amount: Money) -> Gatewa
 
 def subscription_begin(*, customer: Customer, service_id: int, base_url: str) -> str:
     """Send the customer to the provider to approve automatic payments for a service."""
-    return subscription_begin_record(customer=customer, service_id=service_id, base_url=base_url)[
-        1
-    ]
+    return subscription_begin_record(customer=customer, service_id=service_id, base_url=base_url)[1]
 
 
 def subscription_begin_record(
