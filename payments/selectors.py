@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer
 from invoices.models import Invoice
-from payments.models import Payment, PaymentAttempt, SavedPaymentMethod
+from payments.models import GatewaySubscription, Payment, PaymentAttempt, SavedPaymentMethod
 
 
 def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
@@ -66,3 +66,9 @@ def card_setup_get_for_customer(*, customer: Customer, setup_id: int) -> Payment
         .exclude(reference="")
         .get(pk=setup_id)
     )
+
+
+def subscription_list_for_customer(*, customer: Customer) -> QuerySet[GatewaySubscription]:
+    """The customer's automatic-payment subscriptions, newest first (live and ended)."""
+    subscriptions = GatewaySubscription.objects.filter(customer=customer)
+    return subscriptions.select_related("plan").order_by("-created_at", "-id")

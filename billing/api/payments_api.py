@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentMixin
 from accounts.models import ApiKey
 from billing import services as billing
-from billing.api.payments_api_filters import LedgerFilter, PaymentFilter
+from billing.api.payments_api_filters import LedgerFilter, PaymentFilter, SubscriptionFilter
 from billing.api.payments_api_serializers import (
     CardSetupCompletedSerializer,
     CardSetupStartedSerializer,
@@ -52,13 +52,14 @@ from credits.selectors import credit_balances_for_customer, credit_entries_for_c
 from invoices.models import Invoice
 from invoices.selectors import invoice_get_for_customer
 from payments import services as payments
-from payments.models import Payment, PaymentAttempt, SavedPaymentMethod
+from payments.models import GatewaySubscription, Payment, PaymentAttempt, SavedPaymentMethod
 from payments.selectors import (
     card_list_for_customer,
     card_setup_get_for_customer,
     checkout_get_for_customer,
     payment_get_for_customer,
     payment_list_for_customer,
+    subscription_list_for_customer,
 )
 
 MAX_ID = 2**63 - 1
@@ -302,6 +303,21 @@ class SubscriptionCreateApi(IdempotentMixin, BillingApi):
         )
         data = {"subscription": subscription, "redirect_url": url}
         return Response(SubscriptionStartedSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class SubscriptionListApi(CustomerApi, generics.ListAPIView):
+    """The caller's automatic-payment subscriptions, newest first; filter by status."""
+
+    serializer_class = SubscriptionSerializer
+    filterset_class = SubscriptionFilter
+    queryset = GatewaySubscription.objects.none()
+
+    @extend_schema(operation_id="subscription_list")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[GatewaySubscription]:
+        return subscription_list_for_customer(customer=self.customer)
 
 
 @extend_schema_view(

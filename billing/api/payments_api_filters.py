@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from credits.models import CreditEntry
-from payments.models import Payment
+from payments.models import GatewaySubscription, Payment
 
 
 class PaymentFilter(django_filters.FilterSet):
@@ -26,3 +26,11 @@ class LedgerFilter(django_filters.FilterSet):
     class Meta:
         model = CreditEntry
         fields = ["kind"]
+
+
+class SubscriptionFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=GatewaySubscription.Status.choices)
+
+    class Meta:
+        model = GatewaySubscription
+        fields = ["status"]

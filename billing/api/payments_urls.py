@@ -40,6 +40,7 @@ urlpatterns = [
         views.SubscriptionCreateApi.as_view(),
         name="service_subscription_create",
     ),
+    path("subscriptions/", views.SubscriptionListApi.as_view(), name="subscription_list"),
     path(
         "subscriptions/<int:pk>/cancel/",
         views.SubscriptionCancelApi.as_view(),

@@ -11,9 +11,13 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import responses
+import schemathesis
 from django.utils import timezone
 from djmoney.money import Money
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
 
 from accounts.models import IdempotencyKey
 from billing.tests.test_api import ERROR_KEYS, api, give_credit
@@ -79,6 +83,34 @@ def _order_captured(invoice: Invoice, value: str, currency: str = "USD") -> dict
     }
 
 
+@pytest.fixture(scope="module")
+def schema():
+    return schemathesis.openapi.from_dict(
+        json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(public=True)))
+    )
+
+
+def documented(schema, operation: str, response) -> None:
+    """`response` (a test client's) is one the schema describes for `operation`
+    ("POST /api/v1/payments/{checkout_id}/capture/"): the fuzz test meets these answers only
+    as errors, since it configures no gateway."""
+    method, path = operation.split(" ")
+    answer = schemathesis.Response(
+        status_code=response.status_code,
+        headers={name: [value] for name, value in response.headers.items()},
+        content=response.content,
+        request=requests.Request(method=method, url=f"http://testserver{path}").prepare(),
+        elapsed=0.0,
+        message="",
+        encoding="utf-8",
+        http_version="1.1",
+        verify=False,
+    )
+    operation = schema[path][method]
+    assert str(response.status_code) in operation.definition.raw["responses"], operation
+    operation.validate_response(answer)
+
+
 def _post(client, url: str, body: dict | None = None, *, key: str):
     return client.post(
         url, json.dumps(body or {}), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
@@ -89,7 +121,7 @@ def _post(client, url: str, body: dict | None = None, *, key: str):
 
 
 def test_a_script_reads_both_balances_buys_10_of_credit_with_paypal_and_sees_the_ledger(
-    customer, paypal
+    customer, paypal, schema
 ):
     client = api(customer, "read", "billing")
 
@@ -100,6 +132,7 @@ def test_a_script_reads_both_balances_buys_10_of_credit_with_paypal_and_sees_the
     assert balance.json()["tokens"]["added"] == "0.00"
     assert balance.json()["tokens"]["value"]["formatted"] == "$0.00"
     assert client.get("/api/v1/balance/").json() == balance.json()  # the old path still answers
+    documented(schema, "GET /api/v1/billing/balance/", balance)
 
     # buy $10 of credit with PayPal: the purchase invoice and an order to approve
     paypal.post(f"{PAYPAL}/v2/checkout/orders", json=_order_created(), status=201)
@@ -107,6 +140,7 @@ def test_a_script_reads_both_balances_buys_10_of_credit_with_paypal_and_sees_the
         client, "/api/v1/billing/credits/purchase/", {"amount": "10", "gateway": "paypal"}, key="b1"
     )
     assert bought.status_code == 201, bought.json()
+    documented(schema, "POST /api/v1/billing/credits/purchase/", bought)
     body = bought.json()
     assert body["redirect_url"] == APPROVE
     assert body["invoice"]["kind"] == "credit"
@@ -138,6 +172,7 @@ def test_a_script_reads_both_balances_buys_10_of_credit_with_paypal_and_sees_the
     capture_url = f"/api/v1/billing/credits/purchases/{checkout['id']}/capture/"
     captured = _post(client, capture_url, key="c1")
     assert captured.status_code == 200, captured.json()
+    documented(schema, "POST /api/v1/billing/credits/purchases/{checkout_id}/capture/", captured)
     assert captured.json()["paid"] is True
     assert captured.json()["invoice"]["status"] == "paid"
     assert captured.json()["credit"] == {
@@ -151,7 +186,9 @@ def test_a_script_reads_both_balances_buys_10_of_credit_with_paypal_and_sees_the
     assert capture_call.request.headers["Prefer"] == "return=representation"
 
     # the ledger shows the purchase, and the balance has it
-    ledger = client.get("/api/v1/billing/ledger/").json()
+    ledger_answer = client.get("/api/v1/billing/ledger/")
+    documented(schema, "GET /api/v1/billing/ledger/", ledger_answer)
+    ledger = ledger_answer.json()
     assert ledger["count"] == 1
     entry = ledger["results"][0]
     assert (entry["kind"], entry["amount"]["amount"], entry["balance_after"]["amount"]) == (
@@ -163,13 +200,15 @@ def test_a_script_reads_both_balances_buys_10_of_credit_with_paypal_and_sees_the
     assert client.get("/api/v1/billing/balance/").json()["credit"] == [
         {"amount": "10.00", "currency": "USD", "formatted": "$10.00"}
     ]
-    payments = client.get("/api/v1/payments/").json()["results"]
+    listed = client.get("/api/v1/payments/")
+    documented(schema, "GET /api/v1/payments/", listed)
+    payments = listed.json()["results"]
     assert [(p["gateway"], p["amount"]["amount"], p["status"]) for p in payments] == [
         ("paypal", "10.00", "applied")
     ]
 
 
-def test_a_replayed_capture_has_one_effect(customer, paypal, invoice_factory):
+def test_a_replayed_capture_has_one_effect(customer, paypal, invoice_factory, schema):
     invoice = invoice_factory(customer, "25.00")
     client = api(customer, "billing", "read")
     paypal.post(f"{PAYPAL}/v2/checkout/orders", json=_order_created(), status=201)
@@ -185,6 +224,7 @@ def test_a_replayed_capture_has_one_effect(customer, paypal, invoice_factory):
     url = f"/api/v1/payments/{started.json()['checkout']['id']}/capture/"
     first = _post(client, url, key="cap")
     assert first.status_code == 200
+    documented(schema, "POST /api/v1/payments/{checkout_id}/capture/", first)
     assert first.json()["paid"] is True
 
     # the same key: the first answer again, without asking PayPal
@@ -199,9 +239,9 @@ def test_a_replayed_capture_has_one_effect(customer, paypal, invoice_factory):
     assert other.json()["paid"] is True
     assert Payment.objects.count() == 1
     assert Invoice.objects.get(pk=invoice.pk).status == "paid"
-    assert client.get(f"/api/v1/payments/{Payment.objects.get().pk}/").json()["reference"] == (
-        CAPTURE
-    )
+    detail = client.get(f"/api/v1/payments/{Payment.objects.get().pk}/")
+    documented(schema, "GET /api/v1/payments/{id}/", detail)
+    assert detail.json()["reference"] == CAPTURE
 
 
 def test_capturing_an_order_not_yet_approved_records_nothing(customer, paypal, invoice_factory):
@@ -245,7 +285,9 @@ def _form(call) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(call.request.body).items()}
 
 
-def test_paying_an_invoice_with_stripe_checkout(customer, stripe_settings, mocked, invoice_factory):
+def test_paying_an_invoice_with_stripe_checkout(
+    customer, stripe_settings, mocked, invoice_factory, schema
+):
     invoice = invoice_factory(customer, "49.99")
     mocked.post(f"{STRIPE}/customers", json={"id": "cus_1", "object": "customer"})
     mocked.post(f"{STRIPE}/checkout/sessions", json=_session(invoice, paid=False))
@@ -254,6 +296,7 @@ def test_paying_an_invoice_with_stripe_checkout(customer, stripe_settings, mocke
         client, f"/api/v1/invoices/{invoice.pk}/payments/", {"gateway": "stripe"}, key="s"
     )
     assert started.status_code == 201, started.json()
+    documented(schema, "POST /api/v1/invoices/{id}/payments/", started)
     assert started.json()["redirect_url"] == "https://checkout.stripe.com/c/pay/cs_test_1"
     checkout = started.json()["checkout"]
     session_call = mocked.calls[1]
@@ -303,7 +346,7 @@ def _card(customer, reference: str, *, default: bool, last4: str = "4242") -> Sa
     )
 
 
-def test_saving_a_card_listing_defaulting_and_removing(customer, stripe_settings, mocked):
+def test_saving_a_card_listing_defaulting_and_removing(customer, stripe_settings, mocked, schema):
     client = api(customer, "billing", "read")
     mocked.post(f"{STRIPE}/customers", json={"id": "cus_1", "object": "customer"})
     setup_session = {
@@ -314,6 +357,7 @@ def test_saving_a_card_listing_defaulting_and_removing(customer, stripe_settings
     mocked.post(f"{STRIPE}/checkout/sessions", json=setup_session)
     started = _post(client, "/api/v1/payment-methods/setup/", key="setup")
     assert started.status_code == 201, started.json()
+    documented(schema, "POST /api/v1/payment-methods/setup/", started)
     assert started.json()["redirect_url"] == "https://checkout.stripe.com/c/setup"
     setup = started.json()["setup"]
     assert _form(mocked.calls[1])["mode"] == "setup"
@@ -330,22 +374,28 @@ def test_saving_a_card_listing_defaulting_and_removing(customer, stripe_settings
     mocked.get(f"{STRIPE}/checkout/sessions/cs_setup", json=done)
     completed = _post(client, f"/api/v1/payment-methods/setup/{setup['id']}/complete/", key="d")
     assert completed.status_code == 200
+    documented(schema, "POST /api/v1/payment-methods/setup/{setup_id}/complete/", completed)
     assert completed.json()["saved"] is True
     assert completed.json()["method"]["last4"] == "4242"
     assert completed.json()["method"]["is_default"] is True
 
     second = _card(customer, "pm_2", default=False, last4="1111")
-    listed = client.get("/api/v1/payment-methods/").json()["results"]
+    answer = client.get("/api/v1/payment-methods/")
+    documented(schema, "GET /api/v1/payment-methods/", answer)
+    listed = answer.json()["results"]
     assert [(m["last4"], m["is_default"]) for m in listed] == [("4242", True), ("1111", False)]
 
     mocked.post(f"{STRIPE}/customers/cus_1", json={"id": "cus_1", "object": "customer"})
     made = client.post(f"/api/v1/payment-methods/{second.pk}/default/")
     assert made.status_code == 200
+    documented(schema, "POST /api/v1/payment-methods/{id}/default/", made)
     assert made.json()["is_default"] is True
     assert _form(mocked.calls[-1]) == {"invoice_settings[default_payment_method]": "pm_2"}
 
     mocked.post(f"{STRIPE}/payment_methods/pm_2/detach", json=_pm("pm_2"))
-    assert client.delete(f"/api/v1/payment-methods/{second.pk}/").status_code == 204
+    removed = client.delete(f"/api/v1/payment-methods/{second.pk}/")
+    assert removed.status_code == 204
+    documented(schema, "DELETE /api/v1/payment-methods/{id}/", removed)
     assert list(SavedPaymentMethod.objects.values_list("reference", "is_default")) == [
         ("pm_1", True)
     ]
@@ -367,7 +417,9 @@ def renewing_service(customer) -> Service:
     )
 
 
-def test_automatic_payments_for_a_service_and_stopping_them(customer, paypal, renewing_service):
+def test_automatic_payments_for_a_service_and_stopping_them(
+    customer, paypal, renewing_service, schema
+):
     client = api(customer, "billing")
     paypal.post(f"{PAYPAL}/v1/catalogs/products", status=201, json={"id": "PROD-1"})
     paypal.post(f"{PAYPAL}/v1/billing/plans", status=201, json={"id": "P-1", "status": "ACTIVE"})
@@ -383,6 +435,7 @@ def test_automatic_payments_for_a_service_and_stopping_them(customer, paypal, re
     )
     made = _post(client, f"/api/v1/services/{renewing_service.pk}/subscription/", key="sub")
     assert made.status_code == 201, made.json()
+    documented(schema, "POST /api/v1/services/{id}/subscription/", made)
     assert made.json()["redirect_url"] == approve
     subscription = made.json()["subscription"]
     assert (subscription["status"], subscription["reference"]) == ("approval_pending", "I-SUB1")
@@ -394,9 +447,16 @@ def test_automatic_payments_for_a_service_and_stopping_them(customer, paypal, re
     assert again.status_code == 400
     assert "already pays its renewals automatically" in again.json()["detail"]
 
+    listed = client.get("/api/v1/subscriptions/?status=approval_pending")
+    assert listed.status_code == 403  # reading needs `read`
+    listed = api(customer, "read").get("/api/v1/subscriptions/?status=approval_pending")
+    documented(schema, "GET /api/v1/subscriptions/", listed)
+    assert [row["id"] for row in listed.json()["results"]] == [subscription["id"]]
+
     paypal.post(f"{PAYPAL}/v1/billing/subscriptions/I-SUB1/cancel", status=204)
     cancelled = client.post(f"/api/v1/subscriptions/{subscription['id']}/cancel/")
     assert cancelled.status_code == 200
+    documented(schema, "POST /api/v1/subscriptions/{id}/cancel/", cancelled)
     assert cancelled.json()["status"] == "cancelled"
     assert json.loads(paypal.calls[-1].request.body) == {"reason": "Cancelled by the customer"}
 
@@ -463,6 +523,7 @@ def test_another_customers_ids_are_404_and_change_nothing(
     assert intruder.get("/api/v1/payments/").json()["count"] == 0
     assert intruder.get("/api/v1/payment-methods/").json()["count"] == 0
     assert intruder.get("/api/v1/billing/ledger/").json()["count"] == 0
+    assert intruder.get("/api/v1/subscriptions/").json()["count"] == 0
     assert PaymentAttempt.objects.count() == 2
     assert SavedPaymentMethod.objects.get().is_default is True
     assert GatewaySubscription.objects.get().status == "active"
@@ -525,6 +586,7 @@ def test_writes_need_the_billing_scope(customer, method, url):
         "/api/v1/payment-methods/",
         "/api/v1/billing/balance/",
         "/api/v1/billing/ledger/",
+        "/api/v1/subscriptions/",
     ],
 )
 def test_reads_need_the_read_scope(customer, url):

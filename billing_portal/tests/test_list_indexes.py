@@ -29,7 +29,11 @@ from credits.services import credit_entry_append
 from dnszones.models import Zone
 from dnszones.selectors import records_of_zone, zones_for_customer
 from invoices.selectors import invoice_list_for_customer
-from payments.selectors import card_list_for_customer, payment_list_for_customer
+from payments.selectors import (
+    card_list_for_customer,
+    payment_list_for_customer,
+    subscription_list_for_customer,
+)
 from provisioning.selectors import service_list_for_customer, services_setting_up_for_customer
 from support.selectors import (
     ticket_list_for_customer,
@@ -111,6 +115,10 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "records_of_zone(search)": (
         lambda w: records_of_zone(zone=w.zone, name="www", type="A"),
         ("zone_id",),
+    ),
+    "subscription_list_for_customer": (
+        lambda w: subscription_list_for_customer(customer=w.c),
+        CUSTOMER,
     ),
 }
 
