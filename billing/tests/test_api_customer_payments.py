@@ -678,3 +678,22 @@ def test_the_ledger_filters_by_kind_and_date_and_pages(customer):
         assert response.status_code in (400, 404), query
         assert set(response.json()) == ERROR_KEYS
     assert CreditEntry.objects.count() == 3
+
+
+def test_a_provider_that_fails_is_a_clean_400_and_the_checkout_is_on_record(customer, paypal):
+    paypal.post(f"{PAYPAL}/v2/checkout/orders", json={"name": "INTERNAL_SERVER_ERROR"}, status=503)
+    client = api(customer, "billing")
+    response = _post(
+        client, "/api/v1/billing/credits/purchase/", {"amount": "10", "gateway": "paypal"}, key="p"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == ERROR_KEYS
+    assert "unavailable right now" in response.json()["detail"]
+    attempt = PaymentAttempt.objects.get()
+    assert (attempt.status, attempt.reference) == ("failed", "")
+    # the purchase invoice stays open, as in the client area, and nothing was paid
+    assert Invoice.objects.get().status == "unpaid"
+    assert not CreditEntry.objects.exists()
+    # a checkout the provider never answered has nothing to capture
+    capture = _post(client, f"/api/v1/billing/credits/purchases/{attempt.pk}/capture/", key="c")
+    assert capture.status_code == 404
