@@ -861,6 +861,9 @@ SPECTACULAR_SETTINGS = {
         # The portal's currencies, wherever an API body names one (staff money endpoints).
         "CurrencyEnum": [(code, code) for code in CURRENCIES],
         "CancellationKindEnum": "provisioning.models.CancellationRequest.Kind",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "PaymentAttemptStatusEnum": "payments.models.PaymentAttempt.Status",
+        "GatewaySubscriptionStatusEnum": "payments.models.GatewaySubscription.Status",
     },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

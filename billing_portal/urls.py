@@ -26,6 +26,7 @@ api_v1 = [
     path("staff/", include("billing.api.staff_servers_urls")),
     path("staff/", include("billing.api.staff_billing_urls")),
     path("", include("billing.api.customer_urls")),
+    path("", include("billing.api.payments_urls")),
 ]
 
 urlpatterns = [

@@ -329,6 +329,11 @@ class GatewaySubscription(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [  # the customer's subscriptions, in this order (the API's list)
+            models.Index(
+                fields=["customer", "-created_at", "-id"], name="payments_subscription_cust_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "reference"],

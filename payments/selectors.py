@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer
 from invoices.models import Invoice
-from payments.models import Payment, SavedPaymentMethod
+from payments.models import GatewaySubscription, Payment, PaymentAttempt, SavedPaymentMethod
 
 
 def payment_list_for_customer(*, customer: Customer) -> QuerySet[Payment]:
@@ -51,3 +51,35 @@ def payment_list_for_staff() -> QuerySet[Payment]:
 def payment_get_for_staff(*, payment_id: int) -> Payment:
     """One payment; Payment.DoesNotExist for an unknown id."""
     return Payment.objects.select_related("invoice", "customer").get(pk=payment_id)
+def payment_get_for_customer(*, customer: Customer, payment_id: int) -> Payment:
+    """One of the customer's payments; Payment.DoesNotExist for anyone else's."""
+    return Payment.objects.select_related("invoice").get(customer=customer, pk=payment_id)
+
+
+def checkout_get_for_customer(
+    *, customer: Customer, checkout_id: int, invoice_kind: str | None = None
+) -> PaymentAttempt:
+    """One of the customer's hosted checkouts that reached its provider (one the provider
+    never answered has no reference, so there is nothing to confirm), optionally only one
+    paying an invoice of `invoice_kind`; PaymentAttempt.DoesNotExist otherwise."""
+    attempts = PaymentAttempt.objects.select_related("invoice").filter(
+        customer=customer, kind=PaymentAttempt.Kind.CHECKOUT, invoice__isnull=False
+    )
+    if invoice_kind is not None:
+        attempts = attempts.filter(invoice__kind=invoice_kind)
+    return attempts.exclude(reference="").get(pk=checkout_id)
+
+
+def card_setup_get_for_customer(*, customer: Customer, setup_id: int) -> PaymentAttempt:
+    """One of the customer's card set-ups that reached its provider."""
+    return (
+        PaymentAttempt.objects.filter(customer=customer, kind=PaymentAttempt.Kind.CARD_SETUP)
+        .exclude(reference="")
+        .get(pk=setup_id)
+    )
+
+
+def subscription_list_for_customer(*, customer: Customer) -> QuerySet[GatewaySubscription]:
+    """The customer's automatic-payment subscriptions, newest first (live and ended)."""
+    subscriptions = GatewaySubscription.objects.filter(customer=customer)
+    return subscriptions.select_related("plan").order_by("-created_at", "-id")

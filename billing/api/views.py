@@ -118,7 +118,12 @@ class BalanceApi(CustomerApi):
     """Account credit in each currency held, and the VPS tokens the portal has added to the
     customer's VirtFusion account (from the portal's records, not a call to VirtFusion)."""
 
-    @extend_schema(responses=BalanceSerializer, operation_id="balance_retrieve")
+    @extend_schema(
+        responses=BalanceSerializer,
+        operation_id="balance_retrieve",
+        deprecated=True,
+        description="The old path of `GET /billing/balance/`, which answers the same.",
+    )
     def get(self, request: Request) -> Response:
         customer = self.customer
         # The figure the staff summary shows: sent and not yet taken back (one query).

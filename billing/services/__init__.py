@@ -52,6 +52,7 @@ from billing.services.payments import (
     subscription_payment_record,
     webhook_event_process,
 )
+from billing.services.purchase_checkout import PurchaseCheckout, credit_purchase_checkout
 from billing.services.purchases import (
     credit_purchase_start,
     purchase_amount_parse,
@@ -92,6 +93,7 @@ __all__ = [
     "ErasureState",
     "OrderRequest",
     "PlanChangeStarted",
+    "PurchaseCheckout",
     "Quote",
     "RefundPreview",
     "billing_run",
@@ -101,6 +103,7 @@ __all__ = [
     "credit_auto_apply",
     "credit_pay_invoice",
     "credit_pay_invoice_if_covered",
+    "credit_purchase_checkout",
     "credit_purchase_start",
     "credit_refund_payment",
     "customer_erase",

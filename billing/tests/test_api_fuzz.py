@@ -46,6 +46,15 @@ def _connection_kept():
         signal.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True)
+def _no_gateway(settings):
+    """No payment provider is configured, whatever the environment says: the operations
+    that would call one answer 400 ("not available") and no request leaves the machine."""
+    settings.STRIPE_SECRET_KEY = ""
+    settings.PAYPAL_CLIENT_ID = ""
+    settings.PAYPAL_CLIENT_SECRET = ""
+
+
 @pytest.fixture
 def customer_key(settings, invoice_factory, _connection_kept):
     settings.API_THROTTLE_RATE = "100000/m"  # the fuzzer sends far more than a client may

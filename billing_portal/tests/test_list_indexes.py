@@ -38,6 +38,7 @@ from payments.selectors import (
     card_list_for_customer,
     payment_list_for_customer,
     payment_list_for_staff,
+    subscription_list_for_customer,
 )
 from provisioning.selectors import (
     operation_queue_for_staff,
@@ -139,6 +140,10 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
     "usage_records_for_service": (
         lambda w: usage_records_for_service(service_id=service_on(ServerFactory()).pk),
         ("service_id",),
+    ),
+    "subscription_list_for_customer": (
+        lambda w: subscription_list_for_customer(customer=w.c),
+        CUSTOMER,
     ),
 }
 

@@ -64,6 +64,12 @@ def _holding(name: str, capability: type[T]) -> T:
 
 def card_setup_begin(*, customer: Customer, base_url: str) -> str:
     """Send the customer to the provider to save a card; returns the URL."""
+    return card_setup_begin_attempt(customer=customer, base_url=base_url)[1]
+
+
+def card_setup_begin_attempt(*, customer: Customer, base_url: str) -> tuple[PaymentAttempt, str]:
+    """Start saving a card at the provider; returns the set-up attempt (which the API
+    completes by its id later) and the URL of the provider's page."""
     gateway = _saved_cards()
     attempt = PaymentAttempt.objects.create(
         kind=PaymentAttempt.Kind.CARD_SETUP, customer=customer, gateway=gateway.name
@@ -82,7 +88,7 @@ def card_setup_begin(*, customer: Customer, base_url: str) -> str:
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     attempt.status, attempt.reference = PaymentAttempt.Status.REDIRECTED, start.reference
     attempt.save(update_fields=["status", "reference"])
-    return start.redirect_url
+    return attempt, start.redirect_url
 
 
 @transaction.atomic

@@ -541,7 +541,15 @@ def _return_path(gateway: HostedCheckout) -> str:
 
 
 def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str:
-    """Start paying `invoice` on the provider's page; returns the URL to send the customer to.
+    """Start paying `invoice` on the provider's page; returns the URL to send the customer to."""
+    return checkout_begin_attempt(invoice=invoice, gateway_name=gateway_name, base_url=base_url)[1]
+
+
+def checkout_begin_attempt(
+    *, invoice: Invoice, gateway_name: str, base_url: str
+) -> tuple[PaymentAttempt, str]:
+    """Start paying `invoice` on the provider's page; returns the attempt (which the API
+    confirms by its id later) and the URL to send the customer to.
 
     The attempt row is committed before the provider is called, so its id (the idempotency
     key) exists whatever happens next, and a failed call is on record."""
@@ -575,7 +583,7 @@ def checkout_begin(*, invoice: Invoice, gateway_name: str, base_url: str) -> str
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     attempt.status, attempt.reference = PaymentAttempt.Status.REDIRECTED, start.reference
     attempt.save(update_fields=["status", "reference"])
-    return start.redirect_url
+    return attempt, start.redirect_url
 
 
 def checkout_complete(

@@ -109,6 +109,14 @@ def _plan_for(gateway: Subscriptions, service: Service, amount: Money) -> Gatewa
 
 def subscription_begin(*, customer: Customer, service_id: int, base_url: str) -> str:
     """Send the customer to the provider to approve automatic payments for a service."""
+    return subscription_begin_record(customer=customer, service_id=service_id, base_url=base_url)[1]
+
+
+def subscription_begin_record(
+    *, customer: Customer, service_id: int, base_url: str
+) -> tuple[GatewaySubscription, str]:
+    """Start automatic payments for a service; returns the subscription, waiting for the
+    customer's approval, and the URL of the provider's approval page."""
     service = Service.objects.select_related("product", "customer__user", "recurring_coupon").get(
         customer=customer, pk=service_id
     )
@@ -146,7 +154,8 @@ def subscription_begin(*, customer: Customer, service_id: int, base_url: str) ->
         )
         raise PaymentsError(CHECKOUT_UNAVAILABLE) from error
     GatewaySubscription.objects.filter(pk=subscription.pk).update(reference=start.reference)
-    return start.redirect_url
+    subscription.reference = start.reference
+    return subscription, start.redirect_url
 
 
 def subscription_mark_active(*, gateway: str, reference: str) -> GatewaySubscription | None:
