@@ -1,0 +1,53 @@
+"""Knowledge-base search. On PostgreSQL: full-text search over the title (weighted most),
+the summary and the body, in English (stemmed: "invoices" finds "invoice"), ranked, on the
+expression GIN index migration 0003 creates from ARTICLE_VECTOR (the query uses the very
+same expression, so the planner can use the index). Elsewhere (the embedded SQLite of
+`make run`): every word of the query must be in the title, summary or body (icontains)."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.search import (
+    CombinedSearchVector,
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+)
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+SEARCH_CONFIG = "english"
+QUERY_MAX = 200  # characters of a query that are searched
+WORDS_MAX = 8  # words of a query the fallback matches
+
+
+def article_vector() -> CombinedSearchVector:
+    """The expression of the GIN index and of the query (they must stay identical)."""
+    return (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("body", weight="C", config=SEARCH_CONFIG)
+    )
+
+
+def search_words(text: str) -> list[str]:
+    """The query's words: printable, at most WORDS_MAX of them."""
+    cleaned = "".join(char if char.isprintable() else " " for char in text[:QUERY_MAX])
+    return cleaned.split()[:WORDS_MAX]
+
+
+def articles_matching(articles: QuerySet, text: str) -> QuerySet:
+    """`articles` that match `text`, best first (none for an empty query)."""
+    words = search_words(text)
+    if not words:
+        return articles.none()
+    if connection.vendor == "postgresql":
+        query = SearchQuery(" ".join(words), search_type="websearch", config=SEARCH_CONFIG)
+        return (
+            articles.annotate(search=article_vector(), rank=SearchRank(article_vector(), query))
+            .filter(search=query)
+            .order_by("-rank", "title", "id")
+        )
+    where = Q()
+    for word in words:
+        where &= Q(title__icontains=word) | Q(summary__icontains=word) | Q(body__icontains=word)
+    return articles.filter(where).order_by("title", "id")
