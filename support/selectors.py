@@ -116,7 +116,8 @@ def article_search(*, text: str) -> QuerySet[Article]:
 
 def article_suggestions(*, subject: str) -> list[Article]:
     """A few published articles for a new ticket's subject (the form's suggestion list)."""
-    return list(article_search(text=subject)[:ARTICLE_SUGGESTIONS])
+    articles = _published_articles().select_related("category")
+    return list(articles_matching(articles, subject, any_word=True)[:ARTICLE_SUGGESTIONS])
 
 
 # --- announcements -----------------------------------------------------------------------
