@@ -32,10 +32,13 @@ from invoices.selectors import invoice_list_for_customer
 from payments.selectors import card_list_for_customer, payment_list_for_customer
 from provisioning.selectors import service_list_for_customer, services_setting_up_for_customer
 from support.selectors import (
+    announcement_list_published,
+    article_list_for_category,
     ticket_list_for_customer,
     ticket_messages_for_customer,
     ticket_messages_for_staff,
 )
+from support.models import ArticleCategory
 from support.tests.helpers import ticket_for
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +115,13 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
         lambda w: records_of_zone(zone=w.zone, name="www", type="A"),
         ("zone_id",),
     ),
+    # The knowledge base: a category's published articles by title; announcements, newest
+    # first (everyone's, published by now: a range of the index's first column).
+    "article_list_for_category": (
+        lambda w: article_list_for_category(category=w.category),
+        ("category_id", "status"),
+    ),
+    "announcement_list_published": (lambda w: announcement_list_published(), ()),
 }
 
 # Selectors returning a queryset that is no growing list of a customer's: the catalogue
@@ -126,6 +136,11 @@ NOT_CUSTOMER_LISTS = {
     "departments_offered",
     "canned_responses_for",
     "_with_attachments",  # the conversation selectors' prefetch of files
+    # the knowledge base's categories (staff create, tens of rows), its base filter, and the
+    # search, ranked by relevance over the matches its GIN index finds (support/search.py)
+    "article_categories_listed",
+    "_published_articles",
+    "article_search",
 }
 
 
@@ -139,6 +154,7 @@ def world() -> SimpleNamespace:
         c=customer,
         zone=Zone.objects.create(customer=customer, name="a.test"),
         ticket=ticket_for(customer),
+        category=ArticleCategory.objects.create(name="Guides", slug="guides"),
     )
 
 
