@@ -8,7 +8,14 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from accounts.models import Customer
-from support.models import Announcement, Article, ArticleCategory, CannedResponse, Department, Ticket
+from support.models import (
+    Announcement,
+    Article,
+    ArticleCategory,
+    CannedResponse,
+    Department,
+    Ticket,
+)
 from support.services import article_save, ticket_open, ticket_reply_by_staff
 
 DEMO_TICKET_KEY = "demo-first-ticket"

@@ -306,6 +306,8 @@ class Article(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+
 # --- announcements -----------------------------------------------------------------------
 
 

@@ -159,5 +159,3 @@ class AnnouncementUnsubscribeView(View):
                 "every customer are still sent.",
             )
         return redirect("support:announcement_unsubscribe", token=token)
-
-

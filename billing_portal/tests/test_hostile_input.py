@@ -592,9 +592,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         path=("slug",),
         fields=_page(),
     ),
-    Endpoint(
-        "support:kb_article", kwargs=lambda w: {"slug": w.kb_article.slug}, path=("slug",)
-    ),
+    Endpoint("support:kb_article", kwargs=lambda w: {"slug": w.kb_article.slug}, path=("slug",)),
     Endpoint("support:announcement_list", fields=_page()),
     Endpoint(
         "support:announcement_unsubscribe",

@@ -31,6 +31,7 @@ from dnszones.selectors import records_of_zone, zones_for_customer
 from invoices.selectors import invoice_list_for_customer
 from payments.selectors import card_list_for_customer, payment_list_for_customer
 from provisioning.selectors import service_list_for_customer, services_setting_up_for_customer
+from support.models import ArticleCategory
 from support.selectors import (
     announcement_list_published,
     article_list_for_category,
@@ -38,7 +39,6 @@ from support.selectors import (
     ticket_messages_for_customer,
     ticket_messages_for_staff,
 )
-from support.models import ArticleCategory
 from support.tests.helpers import ticket_for
 
 pytestmark = pytest.mark.django_db

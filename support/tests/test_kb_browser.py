@@ -78,9 +78,9 @@ def test_the_knowledge_base_and_announcements_pages(page, live_server, customer)
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     department("Technical")
     browser_log_in(page, live_server.url, email=customer.user.email, password=PASSWORD)
