@@ -61,6 +61,10 @@ SUPPORT = Role(
         "support.ticket": EVERY,
         "support.cannedresponse": EVERY,
         "support.department": VIEW,
+        # The knowledge base is Support's to write; announcements are read here.
+        "support.article": EVERY,
+        "support.articlecategory": EVERY,
+        "support.announcement": VIEW,
     },
 )
 
@@ -107,6 +111,8 @@ TECHNICAL = Role(
         "common.portalbackup": EVERY,
         "common.auditevent": VIEW,
         "support.ticket": ANSWER_TICKETS,
+        # Maintenance notices to customers (announcements, optionally emailed).
+        "support.announcement": EVERY,
     },
 )
 

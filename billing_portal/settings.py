@@ -429,6 +429,12 @@ CELERY_BEAT_SCHEDULE["support.tickets_sweep"] = {
     "schedule": timedelta(minutes=SUPPORT_SWEEP_MINUTES),
     "options": {"expires": SUPPORT_SWEEP_MINUTES * 60},
 }
+# Announcements reaching their publish date with an email: queued within the sweep's period.
+CELERY_BEAT_SCHEDULE["support.announcements_sweep"] = {
+    "task": "support.announcements_sweep",
+    "schedule": timedelta(minutes=SUPPORT_SWEEP_MINUTES),
+    "options": {"expires": SUPPORT_SWEEP_MINUTES * 60},
+}
 
 # --- Email --------------------------------------------------------------------------------
 

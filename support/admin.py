@@ -28,7 +28,7 @@ from billing_portal.common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
 from billing_portal.common.errors import DomainError
 from billing_portal.common.forms import object_id
 from billing_portal.common.request import RequestMeta
-from support import services
+from support import admin_kb, services  # noqa: F401 (admin_kb: the knowledge base, announcements)
 from support.forms import AssignForm, DepartmentForm, MergeForm, PriorityForm, StaffReplyForm
 from support.models import CannedResponse, Department, Ticket
 from support.selectors import canned_responses_for, ticket_messages_for_staff

@@ -18,3 +18,7 @@ class SupportAudit(AuditActions):
     TICKET_PRIORITY_CHANGED = "ticket.priority_changed", "Support ticket priority changed"
     TICKET_MERGED = "ticket.merged", "Support ticket merged into another"
     TICKET_EMAIL_REFUSED = "ticket.email_refused", "Inbound ticket email refused"
+    ANNOUNCEMENT_EMAIL_STARTED = "announcement.email_started", "Announcement email started"
+    ANNOUNCEMENT_EMAILED = "announcement.emailed", "Announcement emailed to customers"
+    ANNOUNCEMENT_UNSUBSCRIBED = "announcement.unsubscribed", "Unsubscribed from announcements"
+    ANNOUNCEMENT_RESUBSCRIBED = "announcement.resubscribed", "Subscribed to announcements again"

@@ -4,7 +4,7 @@ tickets are locked alone, last; a merge takes both tickets in id order."""
 from __future__ import annotations
 
 from billing_portal.common.locks import LockKind, lock_many, lock_one
-from support.models import Ticket
+from support.models import Announcement, Ticket
 
 
 def ticket_lock(ticket_id: int, **lookups: object) -> Ticket:
@@ -21,3 +21,8 @@ def tickets_lock(ticket_ids: list[int]) -> list[Ticket]:
     """These tickets, locked in id order."""
     rows = Ticket.objects.select_related("customer__user").filter(pk__in=ticket_ids)
     return lock_many(rows, kind=LockKind.TICKET)
+
+
+def announcement_lock(announcement_id: int) -> Announcement:
+    """The announcement, locked (DoesNotExist if it is gone)."""
+    return lock_one(Announcement.objects.all(), kind=LockKind.ANNOUNCEMENT, pk=announcement_id)

@@ -242,3 +242,132 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- knowledge base ----------------------------------------------------------------------
+
+
+class ArticleCategory(models.Model):
+    """A section of the knowledge base (staff-made, tens of rows)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name", "id"]
+        verbose_name_plural = "article categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Article(models.Model):
+    """A knowledge-base article: Markdown rendered like ticket messages (no raw HTML).
+    Customers only ever see published ones; a draft is staff's until they publish it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    category = models.ForeignKey(ArticleCategory, on_delete=models.PROTECT, related_name="articles")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    summary = models.CharField(max_length=300, blank=True, help_text="Shown in lists.")
+    body = models.TextField(help_text="Markdown (no raw HTML, no images).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [
+            # A category's published articles by title (the client list).
+            models.Index(
+                fields=["category", "status", "title", "id"], name="support_article_cat_idx"
+            ),
+            # Staff's list, last edited first.
+            models.Index(fields=["-updated_at", "-id"], name="support_article_updated_idx"),
+            # The full-text index is added by migration 0003 on PostgreSQL only
+            # (support.search.ARTICLE_VECTOR, an expression GIN index).
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="support_article_published_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+# --- announcements -----------------------------------------------------------------------
+
+
+class Announcement(models.Model):
+    """News for customers, shown from `publish_at` (a future date schedules it). With
+    `email_customers`, it is emailed once when it is published, in batches: `emailed_up_to`
+    is the last customer id a batch queued mail for, moved in the same transaction as the
+    batch's outbox rows, so a retried batch never mails anyone twice. An essential notice
+    (planned maintenance, a policy change) goes to every customer; any other only to those
+    who did not unsubscribe from announcements."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown (no raw HTML, no images).")
+    publish_at = models.DateTimeField(
+        default=timezone.now, help_text="Shown to customers from then (future: scheduled)."
+    )
+    is_draft = models.BooleanField(
+        "draft", default=False, help_text="A draft is never shown nor emailed."
+    )
+    email_customers = models.BooleanField(
+        default=False, help_text="Email it to customers when it is published (once)."
+    )
+    essential = models.BooleanField(
+        default=False,
+        help_text="A service notice every customer must get (sent even to those who "
+        "unsubscribed from announcements).",
+    )
+    email_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    emailed_up_to = models.PositiveBigIntegerField(default=0, editable=False)
+    emailed_count = models.PositiveIntegerField(default=0, editable=False)
+    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-publish_at", "-id"]
+        indexes = [
+            # The client list and the dashboard's latest (published up to now, newest first).
+            models.Index(fields=["-publish_at", "-id"], name="support_announcement_pub_idx"),
+            # The sweep's announcements due for email.
+            models.Index(
+                fields=["email_customers", "emailed_at", "publish_at"],
+                name="support_announcement_mail_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.publish_at > timezone.now()
+
+
+class AnnouncementOptOut(models.Model):
+    """A customer who unsubscribed from non-essential announcement emails."""
+
+    customer = models.OneToOneField(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="announcement_opt_out"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Opt-out of customer {self.customer_id}"

@@ -20,13 +20,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.outbox import outbox_enqueue_many
 from billing_portal.common.request import RequestMeta
 from provisioning.models import Service
 from provisioning.selectors import service_get_for_customer, services_active_of_module
@@ -40,9 +43,12 @@ from support.errors import (
     UnknownSupportKey,
 )
 from support.inbound import inbound_parse
-from support.locks import ticket_lock, tickets_lock
+from support.locks import announcement_lock, ticket_lock, tickets_lock
 from support.models import (
     TICKET_TRANSITIONS,
+    Announcement,
+    AnnouncementOptOut,
+    Article,
     Department,
     Priority,
     Ticket,
@@ -803,3 +809,134 @@ def _refused(ticket: Ticket, sender: str, reason: str) -> None:
         target=ticket,
         details={"sender": sender[:200], "reason": reason},
     )
+
+
+# --- knowledge base ----------------------------------------------------------------------
+
+
+def article_save(*, article: Article) -> Article:
+    """Save an article staff edited; publishing it dates it (the first time only, so its
+    date stays when staff later fix a typo)."""
+    if article.status == Article.Status.PUBLISHED and article.published_at is None:
+        article.published_at = timezone.now()
+    article.save()
+    return article
+
+
+# --- announcements -----------------------------------------------------------------------
+
+ANNOUNCEMENT_EMAIL = "support_announcement"  # templates/emails/support_announcement*
+ANNOUNCEMENT_BATCH = 200  # customers mailed per batch (one transaction, one outbox INSERT)
+UNSUBSCRIBE_SALT = "support.announcements.unsubscribe"
+
+
+def announcement_unsubscribe_token(customer_id: int) -> str:
+    """The customer's unsubscribe link token: signed, so it names only that customer."""
+    return signing.dumps(customer_id, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def announcement_unsubscribe_customer(token: str) -> Customer | None:
+    """The customer a token names (None for a forged, altered or stale one)."""
+    try:
+        customer_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(customer_id, int):
+        return None
+    return Customer.objects.select_related("user").filter(pk=customer_id).first()
+
+
+def _announcements_emailable(now: datetime) -> QuerySet[Announcement]:
+    return Announcement.objects.filter(
+        email_customers=True, emailed_at__isnull=True, is_draft=False, publish_at__lte=now
+    )
+
+
+def announcements_due_for_email() -> list[int]:
+    """Published announcements whose email is not finished (the sweep queues each)."""
+    due = _announcements_emailable(timezone.now()).order_by("publish_at", "id")
+    return list(due.values_list("pk", flat=True)[:100])
+
+
+def _announcement_recipients(announcement: Announcement) -> QuerySet[Customer]:
+    customers = Customer.objects.filter(
+        pk__gt=announcement.emailed_up_to, erased_at__isnull=True, user__is_active=True
+    )
+    if not announcement.essential:  # news: not to those who unsubscribed
+        customers = customers.filter(announcement_opt_out__isnull=True)
+    return customers.select_related("user").order_by("pk")
+
+
+def _announcement_context(announcement: Announcement, customer: Customer) -> dict[str, Any]:
+    return {
+        "title": announcement.title,
+        "body": announcement.body,
+        "essential": announcement.essential,
+        "link_path": reverse("support:announcement_list"),
+        "unsubscribe_path": reverse(
+            "support:announcement_unsubscribe",
+            args=[announcement_unsubscribe_token(customer.pk)],
+        ),
+    }
+
+
+def announcement_email_batch(*, announcement_id: int) -> bool:
+    """Queue the next batch of an announcement's emails, once per customer: the batch's
+    outbox rows and the moved cursor commit together. The first batch records that the
+    mailing started; the last (short) one that it is done, with the count. Returns whether
+    customers remain (the task then queues the next batch)."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            announcement = announcement_lock(announcement_id)
+        except Announcement.DoesNotExist:
+            return False
+        if not _announcements_emailable(now).filter(pk=announcement.pk).exists():
+            return False  # a draft again, moved to the future, or finished
+        if announcement.email_started_at is None:
+            announcement.email_started_at = now
+            audit_record(action=SupportAudit.ANNOUNCEMENT_EMAIL_STARTED, target=announcement)
+        batch = list(_announcement_recipients(announcement)[:ANNOUNCEMENT_BATCH])
+        outbox_enqueue_many(
+            "common.email_send",
+            [
+                {
+                    "to": [customer.user.email],
+                    "name": ANNOUNCEMENT_EMAIL,
+                    "context": _announcement_context(announcement, customer),
+                }
+                for customer in batch
+            ],
+        )
+        if batch:
+            announcement.emailed_up_to = batch[-1].pk
+            announcement.emailed_count += len(batch)
+        more = len(batch) == ANNOUNCEMENT_BATCH
+        if not more:
+            announcement.emailed_at = now
+            audit_record(
+                action=SupportAudit.ANNOUNCEMENT_EMAILED,
+                target=announcement,
+                details={"recipients": announcement.emailed_count},
+            )
+        announcement.save(
+            update_fields=["email_started_at", "emailed_up_to", "emailed_count", "emailed_at"]
+        )
+    return more
+
+
+def announcement_subscription_set(
+    *, customer: Customer, subscribed: bool, meta: RequestMeta | None = None
+) -> bool:
+    """Unsubscribe the customer from announcement emails, or subscribe them again (the
+    essential ones are sent whatever they choose). Returns whether anything changed."""
+    with transaction.atomic():
+        if subscribed:
+            changed = AnnouncementOptOut.objects.filter(customer=customer).delete()[0] > 0
+            action = SupportAudit.ANNOUNCEMENT_RESUBSCRIBED
+        else:
+            changed = AnnouncementOptOut.objects.get_or_create(customer=customer)[1]
+            action = SupportAudit.ANNOUNCEMENT_UNSUBSCRIBED
+        if changed:
+            audit_record(action=action, actor=customer.user, customer=customer, meta=meta)
+    return changed

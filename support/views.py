@@ -25,6 +25,7 @@ from support import services
 from support.forms import TicketOpenForm, TicketReplyForm
 from support.models import Ticket, TicketAttachment
 from support.selectors import (
+    article_suggestions,
     attachment_get,
     attachment_get_for_customer,
     departments_offered,
@@ -56,7 +57,10 @@ class TicketCreateView(CustomerRequiredMixin, View):
         )
 
     def _render(self, request: HttpRequest, form: TicketOpenForm) -> HttpResponse:
-        return render(request, self.template_name, {"form": form})
+        # Without JS the suggestions come with the page shown again (a form with errors).
+        subject = str(form.data.get("subject", "")) if form.is_bound else ""
+        suggestions = article_suggestions(subject=subject)
+        return render(request, self.template_name, {"form": form, "suggestions": suggestions})
 
     def get(self, request: HttpRequest) -> HttpResponse:
         initial = {"request_key": uuid.uuid4().hex}

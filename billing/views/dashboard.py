@@ -17,18 +17,20 @@ from invoices.selectors import (
 )
 from provisioning.selectors import service_counts_for_customer, services_setting_up_for_customer
 from provisioning.services.tokens import token_balance_get, token_currency
+from support.selectors import announcement_list_published
 
 DASHBOARD_RECENT_EVENTS = 5
 DASHBOARD_LATEST_INVOICES = 5
 DASHBOARD_SETTING_UP = 10
+DASHBOARD_ANNOUNCEMENTS = 3
 
 
 class DashboardView(CustomerRequiredMixin, TemplateView):
     """The customer's figures from each app's selectors: services by status, what is due,
-    credit and VPS tokens, the latest invoices, services being set up, recent activity. A
-    fixed number of queries however many services and invoices there are; the token balance
-    comes from the cache or one short call to VirtFusion, and an unreachable VirtFusion is
-    shown as such."""
+    credit and VPS tokens, the latest invoices, services being set up, recent activity, the
+    latest announcements. A fixed number of queries however many services and invoices
+    there are; the token balance comes from the cache or one short call to VirtFusion, and
+    an unreachable VirtFusion is shown as such."""
 
     template_name = "accounts/dashboard.html"
 
@@ -55,4 +57,5 @@ class DashboardView(CustomerRequiredMixin, TemplateView):
             :DASHBOARD_RECENT_EVENTS
         ]
         context["activity_url"] = reverse("accounts:activity_list")
+        context["announcements"] = announcement_list_published()[:DASHBOARD_ANNOUNCEMENTS]
         return context

@@ -55,6 +55,8 @@ in the same round trip (the credit ledger's append) records that lock with
     lock the credit account first.
 22. `ticket`: a support ticket (a reply, a status or priority change, an auto-close); a
     merge locks both tickets, in id order. Nothing else is locked with it.
+23. `announcement`: a support announcement while a batch of its emails is queued (the
+    batch's cursor moves with its outbox rows); locked alone.
 
 Two rules make the order practical: locking a row the transaction holds already, or one it
 created (no other transaction sees it yet), never waits, so either is allowed at any point
@@ -110,6 +112,7 @@ class LockKind(IntEnum):
     INVOICE_NUMBER_SEQUENCE = 190
     TOKEN_PURCHASE = 200
     TICKET = 210
+    ANNOUNCEMENT = 220
 
 
 class LockOrderViolation(RuntimeError):

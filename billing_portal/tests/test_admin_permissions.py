@@ -69,7 +69,14 @@ from provisioning.tests.factories import (
     ServerGroupFactory,
     service_on,
 )
-from support.models import CannedResponse, Department, Ticket
+from support.models import (
+    Announcement,
+    Article,
+    ArticleCategory,
+    CannedResponse,
+    Department,
+    Ticket,
+)
 from support.tests.helpers import department, ticket_for
 
 pytestmark = pytest.mark.django_db
@@ -254,6 +261,14 @@ def _ticket(env: Env | None = None) -> Ticket:
     return ticket_for(CustomerFactory())
 
 
+def _article() -> Article:
+    number = Article.objects.count()
+    category = ArticleCategory.objects.create(name=f"Guides {number}", slug=f"guides-{number}")
+    return Article.objects.create(
+        category=category, title="Uploading files", slug=f"upload-{number}", body="Use SFTP."
+    )
+
+
 def _ticket_pair(env: Env) -> Ticket:
     """A ticket and another of the same customer to merge it into."""
     ticket = _ticket()
@@ -321,6 +336,14 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     ),
     "support.CannedResponse": lambda: CannedResponse.objects.create(title="Hi", body="Hello"),
     "support.Ticket": _ticket,
+    "support.ArticleCategory": lambda: ArticleCategory.objects.create(
+        name=f"Category {ArticleCategory.objects.count()}",
+        slug=f"category-{ArticleCategory.objects.count()}",
+    ),
+    "support.Article": _article,
+    "support.Announcement": lambda: Announcement.objects.create(
+        title="Maintenance", body="Sunday night."
+    ),
 }
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.

@@ -132,6 +132,10 @@ STORED_ACTIONS = {
         "ticket.priority_changed",
         "ticket.merged",
         "ticket.email_refused",
+        "announcement.email_started",
+        "announcement.emailed",
+        "announcement.unsubscribed",
+        "announcement.resubscribed",
     ],
 }
 

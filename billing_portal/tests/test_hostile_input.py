@@ -65,6 +65,7 @@ from payments.models import (
 from provisioning.models import ProvisioningOperation, Service, ServiceOption
 from provisioning.tests.factories import ServerFactory, placed_product
 from support import services as support_services
+from support.models import Announcement, Article, ArticleCategory
 from support.tests.helpers import department, ticket_for, upload
 
 pytestmark = pytest.mark.django_db
@@ -579,6 +580,35 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("support:ticket_close", "post", kwargs=_pk("ticket")),
     Endpoint("support:ticket_reopen", "post", kwargs=_pk("closed_ticket")),
     Endpoint("support:attachment", kwargs=_pk("attachment")),
+    # the knowledge base (public) and announcements
+    Endpoint("support:kb_index"),
+    Endpoint("support:kb_index", anonymous=True),
+    Endpoint("support:kb_search", fields=_page(q=anything)),
+    Endpoint("support:kb_search", anonymous=True, fields=_page(q=anything)),
+    Endpoint("support:kb_suggest", fields=lambda w: {"subject": anything}),
+    Endpoint(
+        "support:kb_category",
+        kwargs=lambda w: {"slug": w.kb_category.slug},
+        path=("slug",),
+        fields=_page(),
+    ),
+    Endpoint("support:kb_article", kwargs=lambda w: {"slug": w.kb_article.slug}, path=("slug",)),
+    Endpoint("support:announcement_list", fields=_page()),
+    Endpoint(
+        "support:announcement_unsubscribe",
+        anonymous=True,
+        kwargs=lambda w: {"token": w.unsubscribe_token},
+        path=("token",),
+    ),
+    Endpoint(
+        "support:announcement_unsubscribe",
+        "post",
+        anonymous=True,
+        kwargs=lambda w: {"token": w.unsubscribe_token},
+        path=("token",),
+        data=lambda w: {"subscribe": "1"},
+        fields=lambda w: {"subscribe": anything},  # a flag: any other value unsubscribes
+    ),
     # --- invoices and orders ---------------------------------------------------------------
     Endpoint("invoices:invoice_list", fields=_page(status=strict)),
     Endpoint("invoices:invoice_detail", kwargs=_pk("invoice")),
@@ -825,6 +855,15 @@ def _support(w: SimpleNamespace) -> None:
     support_services.ticket_close(
         ticket_id=w.closed_ticket.pk, actor=w.customer.user, customer=w.customer
     )
+    w.kb_category = ArticleCategory.objects.create(name="Guides", slug="guides")
+    w.kb_article = support_services.article_save(
+        article=Article(
+            category=w.kb_category, title="Upload", slug="upload", body="Use SFTP.",
+            status=Article.Status.PUBLISHED,
+        )
+    )  # fmt: skip
+    Announcement.objects.create(title="Maintenance", body="Sunday.")
+    w.unsubscribe_token = support_services.announcement_unsubscribe_token(w.customer.pk)
 
 
 def _payments(w: SimpleNamespace) -> None:

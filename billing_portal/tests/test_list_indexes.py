@@ -47,7 +47,10 @@ from provisioning.selectors import (
     services_setting_up_for_customer,
 )
 from provisioning.tests.factories import ServerFactory, service_on
+from support.models import ArticleCategory
 from support.selectors import (
+    announcement_list_published,
+    article_list_for_category,
     ticket_list_for_customer,
     ticket_messages_for_customer,
     ticket_messages_for_staff,
@@ -145,6 +148,13 @@ CLIENT_LISTS: dict[str, tuple[Callable[[SimpleNamespace], QuerySet], tuple[str, 
         lambda w: subscription_list_for_customer(customer=w.c),
         CUSTOMER,
     ),
+    # The knowledge base: a category's published articles by title; announcements, newest
+    # first (everyone's, published by now: a range of the index's first column).
+    "article_list_for_category": (
+        lambda w: article_list_for_category(category=w.category),
+        ("category_id", "status"),
+    ),
+    "announcement_list_published": (lambda w: announcement_list_published(), ()),
 }
 
 # Selectors returning a queryset that is no growing list of a customer's: the catalogue
@@ -161,6 +171,11 @@ NOT_CUSTOMER_LISTS = {
     "_with_attachments",  # the conversation selectors' prefetch of files
     "server_list_for_staff",  # the panel servers (staff add them, tens of rows)
     "catalogue_products_for_currency",  # the API's catalogue
+    # the knowledge base's categories (staff create, tens of rows), its base filter, and the
+    # search, ranked by relevance over the matches its GIN index finds (support/search.py)
+    "article_categories_listed",
+    "_published_articles",
+    "article_search",
 }
 
 
@@ -174,6 +189,7 @@ def world() -> SimpleNamespace:
         c=customer,
         zone=Zone.objects.create(customer=customer, name="a.test"),
         ticket=ticket_for(customer),
+        category=ArticleCategory.objects.create(name="Guides", slug="guides"),
     )
 
 

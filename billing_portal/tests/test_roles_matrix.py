@@ -80,6 +80,9 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "support.CannedResponse": ("vacd", "", ""),
     "support.Department": ("v", "", ""),
     "support.Ticket": ("v", "v", "v"),  # changed by its actions and replies; never deleted
+    "support.Article": ("vacd", "", ""),
+    "support.ArticleCategory": ("vacd", "", ""),
+    "support.Announcement": ("v", "", "vacd"),
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.

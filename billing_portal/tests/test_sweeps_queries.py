@@ -415,8 +415,23 @@ def _tickets_due(n: int, context: dict[str, Any]) -> int:
     return 3 * n
 
 
+def _announcements_due(n: int, context: dict[str, Any]) -> int:
+    """Published announcements with an email not yet sent (and one scheduled, not due)."""
+    from support.models import Announcement
+
+    Announcement.objects.bulk_create(
+        Announcement(title="News", body="b", email_customers=True, publish_at=_long_ago(1))
+        for _ in range(n)
+    )
+    Announcement.objects.create(
+        title="Later", body="b", email_customers=True, publish_at=timezone.now() + timedelta(1)
+    )
+    return n
+
+
 SWEEPS = (
     Sweep("support.tickets_sweep", _tickets_due),
+    Sweep("support.announcements_sweep", _announcements_due),
     Sweep("payments.charge_due_renewals", _renewals_due),
     Sweep(
         "payments.reconcile",

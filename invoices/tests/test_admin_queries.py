@@ -199,8 +199,24 @@ def _ticket():
     ticket_for(CustomerFactory())
 
 
+def _article():
+    from support.models import Article, ArticleCategory
+
+    category, _ = ArticleCategory.objects.get_or_create(slug="guides", defaults={"name": "Guides"})
+    number = Article.objects.count()
+    Article.objects.create(category=category, title="A guide", slug=f"guide-{number}", body="x")
+
+
+def _announcement():
+    from support.models import Announcement
+
+    Announcement.objects.create(title="News", body="Body")
+
+
 BUILDERS = {
     "support_ticket": _ticket,
+    "support_article": _article,
+    "support_announcement": _announcement,
     "billing_tokenpurchase": _token_purchase,
     "billing_refundshortfall": _refund_shortfall,
     "invoices_invoicenotice": _invoice_notice,
@@ -265,6 +281,7 @@ SMALL_LISTS = {
     "provisioning_server",
     "support_department",
     "support_cannedresponse",
+    "support_articlecategory",
 }
 # Lists in BUILDERS whose order has no index, and why that is fine: products sort by their
 # group's place (a join, over tens of rows); a billing run is one a day.
