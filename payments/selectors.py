@@ -51,6 +51,8 @@ def payment_list_for_staff() -> QuerySet[Payment]:
 def payment_get_for_staff(*, payment_id: int) -> Payment:
     """One payment; Payment.DoesNotExist for an unknown id."""
     return Payment.objects.select_related("invoice", "customer").get(pk=payment_id)
+
+
 def payment_get_for_customer(*, customer: Customer, payment_id: int) -> Payment:
     """One of the customer's payments; Payment.DoesNotExist for anyone else's."""
     return Payment.objects.select_related("invoice").get(customer=customer, pk=payment_id)

@@ -404,6 +404,8 @@ def service_list_for_staff() -> QuerySet[Service]:
 
 def service_get_for_staff(*, service_id: int) -> Service:
     return Service.objects.select_related("customer__user", "product", "server").get(pk=service_id)
+
+
 # --- Staff (the staff API; the role's permission is the caller's to check) -------------------
 
 # What waits for staff in the operations queue: failed for good, or to be checked on the
