@@ -192,7 +192,7 @@ def test_customers_and_anonymous_visitors_are_sent_to_the_admin_login(customer, 
 
 
 def test_empty_data_shows_empty_states(frozen):
-    Server.objects.update(is_active=False)  # (any left by other tests' set-up; not counted)
+    Server.objects.update(is_active=False)  # the DNS group's, from a migration: not counted
     html = logged_in(staff_user(superuser=True)).get("/admin/").content.decode()
     assert 'id="figures-empty"' in html
     assert "No services in service yet." in html
