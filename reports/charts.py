@@ -48,6 +48,7 @@ OPTIONS: dict[str, Any] = {
     "x_label_rotation": 0,
     "truncate_label": -1,
     "margin": 12,
+    "max_scale": 8,  # at most 8 grid lines: readable at a phone's width
     "disable_xml_declaration": False,
 }
 
