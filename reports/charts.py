@@ -76,7 +76,9 @@ def _month_labels(months: Sequence[date]) -> list[str]:
 
 
 def _short_months(months: Sequence[date]) -> list[str]:
-    return [month.strftime("%b") if month.month != 1 else month.strftime("%b %y") for month in months]
+    return [
+        month.strftime("%b") if month.month != 1 else month.strftime("%b %y") for month in months
+    ]
 
 
 def _amount(value: Decimal) -> str:
@@ -196,7 +198,7 @@ def ageing_chart(receivables: dict[str, Receivables]) -> Chart:
     return Chart(
         key="ageing",
         title=title,
-        description="Bars of the amount overdue per age band (0–30, 31–60, 61–90, over 90 "
+        description="Bars of the amount overdue per age band (0-30, 31-60, 61-90, over 90 "
         "days past the due date), per currency.",
         headers=headers,
         rows=rows,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -54,7 +54,7 @@ from support.models import Ticket
 
 CENT = Decimal("0.01")
 MONTHS_SHOWN = 12
-AGEING_BUCKETS = ("0–30 days", "31–60 days", "61–90 days", "over 90 days")
+AGEING_BUCKETS = ("0-30 days", "31-60 days", "61-90 days", "over 90 days")
 MONEY = DecimalField(max_digits=20, decimal_places=6)
 _S = Service.Status
 # The statuses of services that were ever in service (terminated ones only until then).
@@ -215,7 +215,8 @@ def revenue_by_month(*, periods: Periods) -> dict[str, dict[str, list[Decimal]]]
         )
         for i, (start, end) in enumerate(periods.bounds())
     }
-    rows = (
+    # (Rows of dynamic keys: mypy's plugin types a values() row by its literal keys only.)
+    rows: Iterable[Mapping[str, Any]] = (
         Payment.objects.exclude(method=Payment.Method.CREDIT)
         .filter(received_at__gte=periods.bounds()[0][0], received_at__lt=periods.now)
         .values("currency", "gateway")
@@ -268,7 +269,7 @@ def receivables_by_currency(*, periods: Periods) -> dict[str, Receivables]:
     for i, bucket in enumerate(_ageing_filters(periods.today)):
         aggregates[f"a{i}"] = Sum(due, filter=unpaid_now & bucket, default=Decimal(0))
         aggregates[f"c{i}"] = Count("id", filter=unpaid_now & bucket)
-    rows = (
+    rows: Iterable[Mapping[str, Any]] = (
         Invoice.objects.exclude(status=Invoice.Status.DRAFT)
         .filter(unpaid_now | unpaid_then)
         .values("currency")
@@ -332,9 +333,7 @@ def service_flow(*, periods: Periods) -> ServiceFlow:
             filter=Q(status=_S.TERMINATED, terminated_at__gte=start, terminated_at__lt=end),
         )
         # "Before the start": a service started at the very moment is the month's new one.
-        aggregates[f"s{i}"] = Count(
-            "id", filter=_in_service_at(start) & Q(started_at__lt=start)
-        )
+        aggregates[f"s{i}"] = Count("id", filter=_in_service_at(start) & Q(started_at__lt=start))
     row = _services().aggregate(**aggregates)
     months = range(len(periods.months))
     return ServiceFlow(

@@ -124,9 +124,7 @@ def payment(
 
 def credit(customer: Customer, currency: str, *moves: tuple[str, str]) -> CreditAccount:
     """An account with entries (amount, day); its cached balance is the last one's."""
-    account = CreditAccount.objects.create(
-        customer=customer, currency=currency, balance=Decimal(0)
-    )
+    account = CreditAccount.objects.create(customer=customer, currency=currency, balance=Decimal(0))
     balance = Decimal(0)
     for sequence, (amount, day) in enumerate(moves, start=1):
         after = balance + Decimal(amount)
@@ -157,15 +155,33 @@ def build_business() -> dict[str, Any]:
         "C": service(customer, game, "annual", "120", "suspended", activated="2026-03-01"),
         "D": service(customer, vps, "one_time", "50", activated="2026-01-01"),
         "E": service(
-            other, vps, "monthly", "20", "terminated", activated="2026-01-05", terminated="2026-06-05"
+            other,
+            vps,
+            "monthly",
+            "20",
+            "terminated",
+            activated="2026-01-05",
+            terminated="2026-06-05",
         ),
         "F": service(other, vps, "monthly", "5", activated="2026-06-10"),
         "G": service(other, vps, "monthly", "99", "pending", activated=None),
         "H": service(
-            other, web, "monthly", "7", "terminated", activated="2026-02-01", terminated="2026-05-20"
+            other,
+            web,
+            "monthly",
+            "7",
+            "terminated",
+            activated="2026-02-01",
+            terminated="2026-05-20",
         ),
         "K": service(
-            other, web, "monthly", "3", "terminated", activated="2026-01-01", terminated="2026-05-25"
+            other,
+            web,
+            "monthly",
+            "3",
+            "terminated",
+            activated="2026-01-01",
+            terminated="2026-05-25",
         ),
         "I": service(customer, web, "monthly", "9.99", currency="EUR", activated="2026-04-01"),
         "J": service(customer, web, "semiannual", "60", currency="EUR", activated="2026-05-15"),
@@ -209,8 +225,12 @@ def build_business() -> dict[str, Any]:
     ProvisioningOperation.objects.create(
         service=svc["A"], kind="suspend", idempotency_key="op-ok", status="succeeded"
     )
-    WebhookEvent.objects.create(provider="stripe", event_id="evt_1", event_type="x", body="{}", status="failed")
-    WebhookEvent.objects.create(provider="stripe", event_id="evt_2", event_type="x", body="{}", status="processed")
+    WebhookEvent.objects.create(
+        provider="stripe", event_id="evt_1", event_type="x", body="{}", status="failed"
+    )
+    WebhookEvent.objects.create(
+        provider="stripe", event_id="evt_2", event_type="x", body="{}", status="processed"
+    )
     desk = Department.objects.create(name="Desk", email="desk@example.com")
     for hours, status in ((-1, "open"), (-1, "awaiting_customer"), (5, "open")):
         Ticket.objects.create(

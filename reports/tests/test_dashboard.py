@@ -116,7 +116,11 @@ def test_server_utilisation_per_group_counts_active_servers(business):
     groups = {g.group: g for g in selectors.server_utilisation_by_group()}
     assert (groups["Alpha"].used, groups["Alpha"].capacity, groups["Alpha"].offline) == (10, 20, 1)
     assert groups["Alpha"].percent == D("50.0")
-    assert (groups["Beta"].used, groups["Beta"].capacity, groups["Beta"].percent) == (9, 10, D("90.0"))
+    assert (groups["Beta"].used, groups["Beta"].capacity, groups["Beta"].percent) == (
+        9,
+        10,
+        D("90.0"),
+    )
 
 
 def test_attention_counts(business, periods):
@@ -140,9 +144,7 @@ def _attention(html: str) -> dict[str, tuple[int, str]]:
     return {key: (int(count), url.replace("&amp;", "&")) for key, url, count in found}
 
 
-def test_each_attention_link_opens_the_admin_list_of_exactly_the_items_counted(
-    business, frozen
-):
+def test_each_attention_link_opens_the_admin_list_of_exactly_the_items_counted(business, frozen):
     client = logged_in(staff_user(superuser=True))
     page = client.get("/admin/")
     assert page.status_code == 200
@@ -161,8 +163,10 @@ def test_each_attention_link_opens_the_admin_list_of_exactly_the_items_counted(
 def test_staff_with_view_reports_see_the_figures_and_charts(business, frozen):
     page = logged_in(staff_user("view_reports")).get("/admin/")
     html = page.content.decode()
-    assert 'id="figures"' in html and 'id="charts"' in html
-    assert 'id="mrr-usd"' in html and "35.00 USD" in html
+    assert 'id="figures"' in html
+    assert 'id="charts"' in html
+    assert 'id="mrr-usd"' in html
+    assert "35.00 USD" in html
     assert html.count('src="data:image/svg+xml;base64,') == 6  # revenue USD and EUR, 4 more
     assert 'id="content-main"' in html  # the app list stays below
     assert "<script" not in html.split('id="dashboard"')[1].split('id="content-main"')[0]
@@ -173,13 +177,19 @@ def test_staff_without_view_reports_see_only_the_attention_list_they_may_view(bu
     html = logged_in(user).get("/admin/").content.decode()
     assert 'id="attention"' in html
     assert set(_attention(html)) == {"failed_operations"}
-    assert 'id="figures"' not in html and 'id="charts"' not in html
+    assert 'id="figures"' not in html
+    assert 'id="charts"' not in html
     assert "data:image/svg" not in html
 
 
 def test_roles_billing_and_administrator_see_the_figures_support_and_technical_do_not(db):
     roles_sync(group_model=Group, permission_model=Permission)  # the table as it is now
-    for role, sees in (("Billing", True), ("Administrator", True), ("Support", False), ("Technical", False)):
+    for role, sees in (
+        ("Billing", True),
+        ("Administrator", True),
+        ("Support", False),
+        ("Technical", False),
+    ):
         html = logged_in(role_member(role)).get("/admin/").content.decode()
         assert ('id="figures"' in html) is sees, role
 
@@ -201,9 +211,7 @@ def test_empty_data_shows_empty_states(frozen):
     assert all(count == 0 for count, _ in _attention(html).values())
 
 
-def test_the_dashboard_runs_a_constant_number_of_queries(
-    frozen, django_assert_max_num_queries
-):
+def test_the_dashboard_runs_a_constant_number_of_queries(frozen, django_assert_max_num_queries):
     client = logged_in(staff_user(superuser=True))
     client.get("/admin/")  # warm: the session's first touches
     with django_assert_max_num_queries(22) as empty:
