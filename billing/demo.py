@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, User
 from catalogue.models import CYCLE_MONTHS, Product
-from invoices.models import Invoice
+from invoices.models import Invoice, InvoiceLine
 from payments.models import Payment
 from provisioning.models import ProvisioningOperation, Service
 
@@ -159,8 +159,8 @@ def _paid_invoices(service: Service, demo: DemoService, now: datetime) -> None:
 
 
 def _invoice(service: Service, key: str, issued: datetime, days_overdue: int | None) -> Invoice:
-    """A renewal invoice of the service, issued then: paid two hours later, or unpaid and
-    `days_overdue` days past its due date (two weeks after issue)."""
+    """A renewal invoice of the service (one line, its period), issued then: paid two hours
+    later, or unpaid and `days_overdue` days past its due date (two weeks after issue)."""
     number = f"{INVOICE_SERIES}-{service.domain.split('.')[0]}-{key}"
     existing = Invoice.objects.filter(number=number).first()
     if existing is not None:
@@ -168,7 +168,7 @@ def _invoice(service: Service, key: str, issued: datetime, days_overdue: int | N
     amount = service.recurring_amount.amount
     paid = days_overdue is None
     last = Invoice.objects.filter(series=INVOICE_SERIES).order_by("-sequence_number").first()
-    return Invoice.objects.create(
+    invoice = Invoice.objects.create(
         customer=service.customer,
         kind=Invoice.Kind.RENEWAL,
         status=Invoice.Status.PAID if paid else Invoice.Status.UNPAID,
@@ -187,3 +187,19 @@ def _invoice(service: Service, key: str, issued: datetime, days_overdue: int | N
         issued_at=issued,
         paid_at=issued + timedelta(hours=2) if paid else None,
     )
+    start = issued.date()
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        kind=InvoiceLine.Kind.SERVICE,
+        description=f"{service.product} ({service.domain}), {service.get_cycle_display()}",
+        service=service,
+        period_start=start,
+        period_end=start + timedelta(days=30 * (CYCLE_MONTHS[service.cycle] or 12) - 1),
+        currency=service.currency,
+        unit_price=amount,
+        amount=amount,
+        discount=Decimal(0),
+        tax=Decimal(0),
+        total=amount,
+    )
+    return invoice
