@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -214,8 +215,26 @@ def test_empty_data_shows_empty_states(frozen):
 def test_the_dashboard_runs_a_constant_number_of_queries(frozen, django_assert_max_num_queries):
     client = logged_in(staff_user(superuser=True))
     client.get("/admin/")  # warm: the session's first touches
-    with django_assert_max_num_queries(22) as empty:
+    with django_assert_max_num_queries(19) as empty:  # session, user, device, 8+7, log
         client.get("/admin/")
     build_business()
     with django_assert_max_num_queries(len(empty.captured_queries)):
         assert client.get("/admin/").status_code == 200
+
+
+def test_periods_are_the_last_twelve_calendar_months_across_a_year_boundary():
+    periods = selectors.Periods.at(datetime(2026, 1, 31, 23, 59, tzinfo=UTC))
+    assert periods.months[0] == date(2025, 2, 1)
+    assert periods.months[-1] == date(2026, 1, 1)
+    assert len(periods.bounds()) == selectors.MONTHS_SHOWN
+    assert periods.bounds()[-1][1] == periods.now
+    assert periods.previous_month_start == datetime(2025, 12, 1, tzinfo=UTC)
+
+
+def test_a_change_from_nothing_has_no_percentage_and_churn_needs_services_at_the_start():
+    assert selectors.Change(D("5"), D("0")).percent is None
+    assert selectors.Change(D("5"), D("4")).percent == D("25.0")
+    empty = selectors.ServiceFlow(
+        new=(0,) * 12, cancelled=(0,) * 12, in_service_at_start=(0,) * 12, in_service_now=0
+    )
+    assert selectors.service_figures(empty).churn is None
