@@ -90,6 +90,7 @@ BILLING = Role(
         "provisioning.service": VIEW,
         "common.auditevent": VIEW,
         "support.ticket": ANSWER_TICKETS,
+        "reports.report": ("view_reports",),  # the dashboard's figures and the reports
     },
 )
 

@@ -84,7 +84,7 @@ PORTAL_NAME = env.str("PORTAL_NAME", default="Billing Portal")
 # --- Applications -------------------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "reports.apps.PortalAdminConfig",  # django.contrib.admin, opening on the dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

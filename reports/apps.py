@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ReportsConfig(AppConfig):
@@ -7,3 +8,12 @@ class ReportsConfig(AppConfig):
 
     name = "reports"
     verbose_name = "Reports"
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """Django's admin (label `admin`) with the portal's site, whose index is the staff
+    dashboard (reports/dashboard.py). INSTALLED_APPS names it in place of
+    django.contrib.admin; `default = False` keeps "reports" meaning ReportsConfig."""
+
+    default = False
+    default_site = "reports.dashboard.PortalAdminSite"

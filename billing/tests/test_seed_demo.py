@@ -6,14 +6,19 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from djmoney.money import Money
 
 from accounts.models import Customer, User
+from billing.demo import FAILED_OPERATION_KEY, INVOICE_SERIES, OVERDUE
 from billing.management.commands.seed_demo import CUSTOMER_EMAIL, ROLE_STAFF, STAFF_EMAIL
 from billing.services import OrderRequest, order_quote
 from billing_portal.common.audit import AuditEvent
 from catalogue.models import ConfigurableOptionPrice, Product, ProductGroup, ProductPrice
 from credits.services import credit_balance, credit_entry_append
+from invoices.models import Invoice
+from payments.models import Payment
+from provisioning.models import ProvisioningOperation
 from provisioning.panels.registry import module_settings_errors
 from provisioning.selectors import servers_with_room
 
@@ -57,8 +62,8 @@ def test_seed_demo_creates_staff_and_customer_once(settings):
         _counts()
         == first
         == {
-            "users": 4,  # admin, Support, Billing, the customer
-            "customers": 1,
+            "users": 5,  # admin, Support, Billing, the customer, the dashboard's history
+            "customers": 2,
             "events": 2,  # the demo ticket, opened and answered (support.demo)
             "products": 9,  # 6 in the catalogue, 3 DNS plans
             "prices": 66,
@@ -168,3 +173,33 @@ def test_seed_demo_gives_the_staff_user_a_totp_device_and_prints_its_key(setting
     assert f"manage.py totp_code {STAFF_EMAIL}" in out.getvalue()
     call_command("seed_demo", stdout=StringIO())
     assert TOTPDevice.objects.filter(user__email=STAFF_EMAIL).count() == 1
+
+
+def test_the_demo_staff_user_lands_on_a_dashboard_of_the_demo_business():
+    """Issue 19, acceptance 1: figures and charts drawn from the demo data, and an attention
+    list linking to the failed operation the demo seeds."""
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())  # idempotent: nothing twice
+    assert Invoice.objects.filter(series=INVOICE_SERIES).count() == Payment.objects.filter(
+        reference__startswith="demo-"
+    ).count() + len(OVERDUE)
+    failed = ProvisioningOperation.objects.get(idempotency_key=FAILED_OPERATION_KEY)
+    client = Client()
+    client.force_login(User.objects.get(email=STAFF_EMAIL))
+    page = client.get("/admin/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    figures = {f.currency: f for f in page.context["currencies"]}
+    usd = figures["USD"]
+    assert usd.mrr.current > 0
+    assert usd.revenue.previous > 0
+    assert usd.overdue.current > 0
+    assert page.context["services"].in_service.current == 8
+    assert html.count('src="data:image/svg+xml;base64,') == 5  # every chart has data
+    attention = {item.key: item for item in page.context["attention"]}
+    assert attention["failed_operations"].count == 1
+    assert attention["overdue_invoices"].count == len(OVERDUE)
+    listing = client.get(attention["failed_operations"].url)
+    assert f'href="/admin/provisioning/provisioningoperation/{failed.pk}/change/' in (
+        listing.content.decode()
+    )

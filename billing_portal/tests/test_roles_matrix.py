@@ -14,11 +14,12 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.roles import ROLES
+from accounts.roles import ROLES, roles_sync
 from accounts.tests.factories import CustomerFactory, UserFactory
 from accounts.tests.helpers import role_member
 from billing_portal.common.testing import form_values
@@ -255,3 +256,15 @@ def test_a_billing_user_can_refund_and_cannot_edit_servers(mocked, settings, adm
     # the same form is one Technical may save
     assert _client(role_member(TECHNICAL)).post(change_page(server), data).status_code == 302
     assert fresh(server).name == "renamed"
+
+
+def test_the_dashboards_figures_and_reports_are_billings_and_administrators():
+    """reports.view_reports (issue 19): a tableless model's permission, so no admin above
+    declares it."""
+    roles_sync(group_model=Group, permission_model=Permission)  # the table as it is now
+    holders = {
+        role
+        for role in (*DECLARED, ADMINISTRATOR)
+        if role_member(role).has_perm("reports.view_reports")
+    }
+    assert holders == {BILLING, ADMINISTRATOR}

@@ -1,7 +1,8 @@
 """Demo data: a staff user, a Support and a Billing staff user (the roles of
 accounts/roles.py), a demo customer with demo credit that pays the first cycle of
 any product, a catalogue of one product of every kind (each provisioned on a sandbox panel
-server), the DNS plans, and an answered support ticket with canned responses.
+server), the DNS plans, an answered support ticket with canned responses, and a year of a
+second customer's business for the staff dashboard (billing/demo.py).
 
 Idempotent: every object is looked up by a natural key first, so a second run creates
 nothing and never changes a password someone set. With DEBUG on the demo passwords are
@@ -23,6 +24,7 @@ from djmoney.money import Money
 from accounts import second_factor
 from accounts.models import Customer, User
 from accounts.roles import roles_sync
+from billing.demo import business_history_seed
 from catalogue.demo import catalogue_seed
 from credits.models import CreditEntry
 from credits.services import credit_entry_append
@@ -59,6 +61,7 @@ class Command(BaseCommand):
             sandbox_seed()
             dns_plans_seed()
             dns_server_seed()
+            business_history_seed()  # a year of another customer's business, for the dashboard
             # Before the credit: the user row locks first in the portal's lock order.
             devices = {
                 email: second_factor.totp_device_ensure(user=User.objects.get(email=email))
