@@ -107,6 +107,10 @@ TECHNICAL = Role(
         "common.portalbackup": EVERY,
         "common.auditevent": VIEW,
         "support.ticket": ANSWER_TICKETS,
+        # Outbound webhooks: what was sent, and sending it again; registering endpoints
+        # (where customers' data goes, and their secrets) is an administrator's.
+        "common.webhookdelivery": ("view", "resend_webhookdelivery"),
+        "common.webhookendpoint": VIEW,
     },
 )
 
