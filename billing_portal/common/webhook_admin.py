@@ -42,6 +42,7 @@ SHOWN_ONCE = "Signing secret of {name} (shown this once; copy it now): {secret}"
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text=SIGNATURE_HELP)
     events = forms.MultipleChoiceField(
         choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
     )

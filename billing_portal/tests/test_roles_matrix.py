@@ -80,6 +80,8 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "support.CannedResponse": ("vacd", "", ""),
     "support.Department": ("v", "", ""),
     "support.Ticket": ("v", "v", "v"),  # changed by its actions and replies; never deleted
+    "common.WebhookDelivery": ("", "", "v"),
+    "common.WebhookEndpoint": ("", "", "v"),  # registered by an Administrator
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.
@@ -111,6 +113,8 @@ ACTION_ROLES: dict[tuple[str, str], set[str]] = {
     ("support.Ticket", "merge"): {SUPPORT},
     ("support.Ticket", "move_department"): {SUPPORT},
     ("support.Ticket", "put_on_hold"): {SUPPORT},
+    ("common.WebhookDelivery", "resend"): {TECHNICAL},
+    ("common.WebhookEndpoint", "rotate_secret"): set(),
 }
 
 # Per custom admin URL: the roles that may use it.
@@ -133,6 +137,7 @@ URL_ROLES: dict[str, set[str]] = {
     "provisioning_server_lookups": {TECHNICAL},
     "provisioning_service_place": {TECHNICAL},
     "support_ticket_reply": {SUPPORT, BILLING, TECHNICAL},
+    "common_webhookdelivery_resend": {TECHNICAL},
 }
 
 
