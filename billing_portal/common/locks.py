@@ -54,6 +54,8 @@ in the same round trip (the credit ledger's append) records that lock with
     lock the credit account first.
 22. `ticket`: a support ticket (a reply, a status or priority change, an auto-close); a
     merge locks both tickets, in id order. Nothing else is locked with it.
+23. `webhook_endpoint`: an outbound webhook endpoint staff change, give a new secret or
+    delete (and `manage.py rotate_keys` re-encrypts). Nothing else is locked with it.
 
 Two rules make the order practical: locking a row the transaction holds already, or one it
 created (no other transaction sees it yet), never waits, so either is allowed at any point
@@ -109,6 +111,7 @@ class LockKind(IntEnum):
     INVOICE_NUMBER_SEQUENCE = 190
     TOKEN_PURCHASE = 200
     TICKET = 210
+    WEBHOOK_ENDPOINT = 220
 
 
 class LockOrderViolation(RuntimeError):

@@ -410,6 +410,11 @@ def _events_checked(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
+def webhook_endpoint_lock(endpoint_id: int) -> WebhookEndpoint:
+    """An endpoint's row, locked alone (its rank in the lock order: `webhook_endpoint`)."""
+    return lock_one(WebhookEndpoint.objects.all(), kind=LockKind.WEBHOOK_ENDPOINT, pk=endpoint_id)
+
+
 def webhook_endpoint_create(
     *,
     name: str,
@@ -443,7 +448,7 @@ def webhook_endpoint_update(
 ) -> WebhookEndpoint:
     webhook_url_validate(url)
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint = webhook_endpoint_lock(endpoint_id)
         endpoint.name, endpoint.url, endpoint.is_active = name, url, is_active
         endpoint.events = _events_checked(events)
         endpoint.save()
@@ -458,7 +463,7 @@ def webhook_endpoint_rotate_secret(
     """A new secret for the endpoint (returned to show once); the old one stops at once."""
     secret = webhook_secret_new()
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint = webhook_endpoint_lock(endpoint_id)
         endpoint.secret = secret
         endpoint.save(update_fields=["secret", "updated_at"])
         _audit(WebhookAudit.SECRET_ROTATED, endpoint, actor, meta)
@@ -469,7 +474,7 @@ def webhook_endpoint_delete(
     *, endpoint_id: int, actor: Any = None, meta: RequestMeta | None = None
 ) -> None:
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint = webhook_endpoint_lock(endpoint_id)
         _audit(WebhookAudit.ENDPOINT_DELETED, endpoint, actor, meta, url=endpoint.url)
         endpoint.delete()
         _subscriptions_changed()

@@ -28,6 +28,7 @@ def test_the_docs_render_the_operations_from_local_assets_only(page, live_server
     page.on("request", lambda request: requested.append(request.url))
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
     def report(text: str) -> None:
         problems.append(text)
 

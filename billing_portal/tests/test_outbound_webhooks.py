@@ -17,7 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -454,3 +456,34 @@ def test_a_delivery_being_sent_is_not_sent_again(loopback_urls):
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="running")
     with pytest.raises(Exception, match="right now"):
         webhook_delivery_resend(delivery_id=delivery.pk)
+
+
+@pytest.mark.django_db
+def test_rotate_keys_re_encrypts_the_endpoints_secrets(loopback_urls, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    endpoint, secret = _endpoint("http://127.0.0.1:9/unused")
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    call_command("rotate_keys")
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone: the secret still reads
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == secret
+
+
+@pytest.mark.django_db
+def test_staff_change_and_delete_an_endpoint_through_the_services(loopback_urls, client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    endpoint, secret = _endpoint("http://127.0.0.1:9/h", [WebhookEventType.INVOICE_PAID])
+    response = client.post(
+        reverse("admin:common_webhookendpoint_change", args=[endpoint.pk]),
+        {"name": "ERP", "url": "http://127.0.0.1:9/erp", "events": ["ticket.opened"]},
+    )
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.name, endpoint.events, endpoint.is_active) == ("ERP", ["ticket.opened"], False)
+    assert endpoint.secret == secret  # a change keeps the secret
+    assert AuditEvent.objects.filter(action="webhook.endpoint_changed").exists()
+
+    delete = reverse("admin:common_webhookendpoint_delete", args=[endpoint.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not WebhookEndpoint.objects.exists()
+    assert AuditEvent.objects.filter(action="webhook.endpoint_deleted").exists()
