@@ -298,6 +298,7 @@ HOUSEKEEPING_TASKS = (
     "provisioning.operation_logs_prune",
     "dns.operations_prune",
     "common.outbox_prune",
+    "common.webhook_deliveries_prune",
 )
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {

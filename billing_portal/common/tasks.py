@@ -8,7 +8,11 @@ from celery import Task, shared_task
 from billing_portal.common.backups import backup_create
 from billing_portal.common.emails import email_send
 from billing_portal.common.outbox import outbox_id_of, outbox_prune, outbox_relay, outbox_run_once
-from billing_portal.common.webhooks import webhook_deliver, webhooks_sweep
+from billing_portal.common.webhooks import (
+    webhook_deliver,
+    webhook_deliveries_prune,
+    webhooks_sweep,
+)
 
 
 @shared_task(
@@ -70,3 +74,9 @@ def webhooks_sweep_task() -> int:
     for delivery_id in due:
         webhook_deliver_task.delay(delivery_id)
     return len(due)
+
+
+@shared_task(name="common.webhook_deliveries_prune")
+def webhook_deliveries_prune_task() -> int:
+    """Daily (housekeeping): delete outbound webhook deliveries long delivered."""
+    return webhook_deliveries_prune()

@@ -62,6 +62,7 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from billing_portal.common.audit import WebhookAudit, audit_record
+from billing_portal.common.db import in_batches
 from billing_portal.common.errors import DomainError, ExternalServiceError
 from billing_portal.common.locks import LockKind, lock_one
 from billing_portal.common.operations import (
@@ -397,6 +398,18 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
 def webhooks_sweep(*, now: datetime | None = None) -> list[int]:
     """Deliveries to queue again: their message was lost, or their worker died."""
     return operations_sweep(DELIVERY, now=now)
+
+
+def webhook_deliveries_prune(*, now: datetime | None = None) -> int:
+    """Housekeeping: delete deliveries (with their attempts) that succeeded more than
+    OPERATION_LOG_RETENTION_DAYS ago, as succeeded DNS pushes are; failed ones stay for
+    staff. Returns how many deliveries went."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OPERATION_LOG_RETENTION_DAYS)
+    done = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.SUCCEEDED, finished_at__lt=cutoff
+    )
+    label = WebhookDelivery._meta.label
+    return in_batches(done, lambda rows: rows.delete()[1].get(label, 0))
 
 
 # --- Staff: endpoints and re-sending ------------------------------------------------------

@@ -34,8 +34,10 @@ from billing_portal.common.webhooks import (
     SIGNATURE_HEADER,
     WebhookEventType,
     webhook_deliver,
+    webhook_deliveries_prune,
     webhook_delivery_resend,
     webhook_emit,
+    webhook_emit_many,
     webhook_endpoint_create,
     webhook_sign,
     webhook_signature_verify,
@@ -487,3 +489,19 @@ def test_staff_change_and_delete_an_endpoint_through_the_services(loopback_urls,
     assert client.post(delete, {"post": "yes"}).status_code == 302
     assert not WebhookEndpoint.objects.exists()
     assert AuditEvent.objects.filter(action="webhook.endpoint_deleted").exists()
+
+
+@pytest.mark.django_db
+def test_housekeeping_deletes_long_delivered_deliveries_and_keeps_failed_ones(loopback_urls):
+    endpoint, _ = _endpoint("http://127.0.0.1:9/unused")
+    old = timezone.now() - timedelta(days=400)
+    delivered, failed, recent = webhook_emit_many(
+        [(WebhookEventType.INVOICE_PAID, endpoint, {})] * 3
+    )
+    WebhookDelivery.objects.filter(pk__in=[delivered.pk, recent.pk]).update(status="succeeded")
+    WebhookDelivery.objects.filter(pk=failed.pk).update(status="failed")
+    WebhookDelivery.objects.exclude(pk=recent.pk).update(finished_at=old)
+    WebhookDelivery.objects.filter(pk=recent.pk).update(finished_at=timezone.now())
+    WebhookAttempt.objects.create(delivery=delivered, status_code=200)
+    assert webhook_deliveries_prune() == 1
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {failed.pk, recent.pk}

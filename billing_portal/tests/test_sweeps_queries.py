@@ -385,6 +385,34 @@ def _old_dns_pushes(n: int, context: dict[str, Any]) -> int:
     return n
 
 
+def _old_webhook_deliveries(n: int, context: dict[str, Any]) -> int:
+    """Deliveries delivered long ago, each with an attempt (deleted with it)."""
+    import uuid
+
+    from billing_portal.common.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://hooks.example.com/x", events=["invoice.paid"]
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_id=uuid.uuid4(),
+            event_type="invoice.paid",
+            body="{}",
+            idempotency_key=_key("hook"),
+            retry_until=_long_ago(),
+            status="succeeded",
+            finished_at=_long_ago(),
+        )
+        for _ in range(n)
+    )
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(delivery=delivery, status_code=200) for delivery in deliveries
+    )
+    return n
+
+
 def _expired_data_exports(n: int, context: dict[str, Any]) -> int:
     customer = CustomerFactory()
     DataExport.objects.bulk_create(
@@ -469,6 +497,7 @@ SWEEPS = (
     Sweep("provisioning.operation_logs_prune", _old_operation_logs, counted=int),
     Sweep("dns.operations_prune", _old_dns_pushes, counted=int),
     Sweep("common.outbox_prune", _old_outbox_rows, counted=int),
+    Sweep("common.webhook_deliveries_prune", _old_webhook_deliveries, counted=int),
     Sweep("accounts.data_exports_prune", _expired_data_exports, counted=int),
 )
 
