@@ -114,6 +114,10 @@ TECHNICAL = Role(
         "support.ticket": ANSWER_TICKETS,
         # Maintenance notices to customers (announcements, optionally emailed).
         "support.announcement": EVERY,
+        # Outbound webhooks: what was sent, and sending it again; registering endpoints
+        # (where customers' data goes, and their secrets) is an administrator's.
+        "common.webhookdelivery": ("view", "resend_webhookdelivery"),
+        "common.webhookendpoint": VIEW,
     },
 )
 

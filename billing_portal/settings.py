@@ -280,6 +280,8 @@ CELERY_TASK_ROUTES = {
     "provisioning.operation_logs_prune": {"queue": "default"},
     "dns.operations_prune": {"queue": "default"},
     "backups.*": {"queue": "backups"},
+    # Outbound webhooks wait on other people's servers, as panel calls do.
+    "common.webhook_deliver": {"queue": "panels"},
 }
 # Beat is a singleton: RedBeat keeps the schedule (with each entry's last run) in the broker's
 # Redis, so it survives redeploys, and sends only while holding a lock there; a second beat
@@ -296,6 +298,7 @@ HOUSEKEEPING_TASKS = (
     "provisioning.operation_logs_prune",
     "dns.operations_prune",
     "common.outbox_prune",
+    "common.webhook_deliveries_prune",
 )
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
@@ -347,6 +350,14 @@ CELERY_BEAT_SCHEDULE = {
     # Housekeeping; audit events and the credit ledger are kept forever.
     **{name: {"task": name, "schedule": crontab(hour=4, minute=0)} for name in HOUSEKEEPING_TASKS},
 }
+# Outbound webhooks (billing_portal/common/webhooks.py): deliveries whose message was lost
+# are queued again. http:// and loopback or private addresses as endpoint URLs are refused
+# unless allowed (development, and the tests' loopback receiver).
+CELERY_BEAT_SCHEDULE["common.webhooks_sweep"] = {
+    "task": "common.webhooks_sweep",
+    "schedule": timedelta(minutes=2),
+}
+WEBHOOK_ALLOW_INSECURE_URLS = env.bool("WEBHOOK_ALLOW_INSECURE_URLS", default=DEBUG)
 # Retention in days: handled webhook deliveries keep their row (it stops a redelivery being
 # run twice) but lose their body and headers; finished panel operations lose their request
 # and response summaries, succeeded DNS pushes are deleted; login logs are deleted.

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.db.models import Model
 
 from billing_portal.common.locks import LockKind, lock_many, lock_one
+from billing_portal.common.models import WebhookEndpoint
 from provisioning.models import AutomaticBackup, ProvisioningOperation, Server, Service
 
 
@@ -37,8 +38,13 @@ def provisioning_operation_lock(operation_id: int) -> ProvisioningOperation:
 
 
 def secret_row_lock(model: type[Model], pk: int) -> Model:
-    """A server's or a service's row, locked while its secrets are re-encrypted."""
-    kind = {Server: LockKind.SERVER, Service: LockKind.SERVICE}[model]
+    """A server's, a service's or a webhook endpoint's row, locked while its secrets are
+    re-encrypted."""
+    kind = {
+        Server: LockKind.SERVER,
+        Service: LockKind.SERVICE,
+        WebhookEndpoint: LockKind.WEBHOOK_ENDPOINT,
+    }[model]
     return lock_one(model._default_manager.all(), kind=kind, pk=pk)
 
 

@@ -31,6 +31,7 @@ from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.outbox import outbox_enqueue_many
 from billing_portal.common.request import RequestMeta
+from billing_portal.common.webhooks import WebhookEventType, webhook_emit
 from provisioning.models import Service
 from provisioning.selectors import service_get_for_customer, services_active_of_module
 from support.attachments import CheckedFile, Upload, attachments_check
@@ -245,6 +246,19 @@ def _await_customer(ticket: Ticket, now: datetime, status: str = S.AWAITING_CUST
 # --- customers and staff: opening, replying, closing, reopening -----------------------------
 
 
+def _webhook_fields(ticket: Ticket) -> dict[str, object]:
+    """What outbound webhooks say about a ticket (billing_portal/common/webhooks.py): no
+    message text, which stays in the portal."""
+    return {
+        "customer_id": ticket.customer_id,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "department_id": ticket.department_id,
+        "last_message_at": ticket.last_message_at,
+    }
+
+
 def ticket_open(
     *,
     customer: Customer,
@@ -315,6 +329,7 @@ def ticket_open(
                     "attachments": len(files),
                 },
             )
+            webhook_emit(WebhookEventType.TICKET_OPENED, ticket, **_webhook_fields(ticket))
             _email_customer(
                 ticket, intro="We have received your ticket and will answer it soon.", body=body
             )
@@ -372,6 +387,9 @@ def ticket_reply_by_customer(
             meta=meta,
             details={"message": message.pk, "source": source, "reopened": was_closed},
         )
+        webhook_emit(
+            WebhookEventType.TICKET_REPLIED, ticket, by="customer", **_webhook_fields(ticket)
+        )
         _email_staff(ticket, intro=f"{customer.name} replied to ticket #{ticket.pk}.", body=body)
     return message
 
@@ -421,6 +439,9 @@ def ticket_reply_by_staff(
             ticket.save()
             _email_customer(
                 ticket, intro=f"{message.author_name} replied to your ticket.", body=body
+            )
+            webhook_emit(
+                WebhookEventType.TICKET_REPLIED, ticket, by="staff", **_webhook_fields(ticket)
             )
         audit_record(
             action=action,

@@ -285,3 +285,7 @@ class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     @admin.display(description="action", ordering="action")
     def action_label(self, obj: AuditEvent) -> str:
         return obj.get_action_display()
+
+
+# Outbound webhooks' admins (endpoints, deliveries) are registered by their own module.
+from billing_portal.common import webhook_admin  # noqa: E402, F401

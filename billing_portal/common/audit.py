@@ -28,12 +28,24 @@ __all__ = [
     "AuditEvent",
     "AuditRegistry",
     "UndeclaredAuditAction",
+    "WebhookAudit",
     "audit_actions",
     "audit_event",
     "audit_record",
     "audit_record_many",
     "audit_records_batched",
 ]
+
+
+class WebhookAudit(AuditActions):
+    """The kernel's own actions: outbound webhooks (billing_portal/common/webhooks.py)."""
+
+    ENDPOINT_CREATED = "webhook.endpoint_created", "Webhook endpoint registered"
+    ENDPOINT_CHANGED = "webhook.endpoint_changed", "Webhook endpoint changed"
+    ENDPOINT_DELETED = "webhook.endpoint_deleted", "Webhook endpoint deleted"
+    SECRET_ROTATED = "webhook.secret_rotated", "Webhook endpoint given a new secret"
+    DELIVERY_RESENT = "webhook.delivery_resent", "Webhook delivery sent again"
+
 
 # The events `audit_record` collects inside `audit_records_batched`, or None outside it.
 _batch: ContextVar[list[AuditEvent] | None] = ContextVar("audit_batch", default=None)

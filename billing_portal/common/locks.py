@@ -57,6 +57,8 @@ in the same round trip (the credit ledger's append) records that lock with
     merge locks both tickets, in id order. Nothing else is locked with it.
 23. `announcement`: a support announcement while a batch of its emails is queued (the
     batch's cursor moves with its outbox rows); locked alone.
+24. `webhook_endpoint`: an outbound webhook endpoint staff change, give a new secret or
+    delete (and `manage.py rotate_keys` re-encrypts). Nothing else is locked with it.
 
 Two rules make the order practical: locking a row the transaction holds already, or one it
 created (no other transaction sees it yet), never waits, so either is allowed at any point
@@ -113,6 +115,7 @@ class LockKind(IntEnum):
     TOKEN_PURCHASE = 200
     TICKET = 210
     ANNOUNCEMENT = 220
+    WEBHOOK_ENDPOINT = 230
 
 
 class LockOrderViolation(RuntimeError):

@@ -189,3 +189,23 @@ class Operation(models.Model):
 
     class Meta:
         abstract = True
+
+
+# Outbound webhooks' tables live in a module of their own (billing_portal/common/webhooks.py
+# documents them); importing them here makes them this app's models.
+from billing_portal.common.webhook_models import (  # noqa: E402
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "AuditEvent",
+    "Operation",
+    "OperationStatus",
+    "OutboxMessage",
+    "PortalBackup",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -1,4 +1,5 @@
-"""Shared tasks: outgoing email, the outbox relay, the portal's own backup."""
+"""Shared tasks: outgoing email, the outbox relay, the portal's own backup, outbound
+webhooks."""
 
 from smtplib import SMTPException
 
@@ -7,6 +8,11 @@ from celery import Task, shared_task
 from billing_portal.common.backups import backup_create
 from billing_portal.common.emails import email_send
 from billing_portal.common.outbox import outbox_id_of, outbox_prune, outbox_relay, outbox_run_once
+from billing_portal.common.webhooks import (
+    webhook_deliver,
+    webhook_deliveries_prune,
+    webhooks_sweep,
+)
 
 
 @shared_task(
@@ -53,3 +59,24 @@ def portal_backup_task() -> str:
     """Back up the portal's database (daily at BACKUP_HOUR_UTC); fails loudly, and leaves a
     failed record on the System status page, when it cannot."""
     return backup_create().file_name
+
+
+@shared_task(name="common.webhook_deliver")
+def webhook_deliver_task(delivery_id: int) -> str:
+    """One attempt at an outbound webhook delivery (retries are queued by the kernel)."""
+    return webhook_deliver(delivery_id=delivery_id).status
+
+
+@shared_task(name="common.webhooks_sweep")
+def webhooks_sweep_task() -> int:
+    """Every 2 minutes: queue deliveries whose message was lost or whose worker died."""
+    due = webhooks_sweep()
+    for delivery_id in due:
+        webhook_deliver_task.delay(delivery_id)
+    return len(due)
+
+
+@shared_task(name="common.webhook_deliveries_prune")
+def webhook_deliveries_prune_task() -> int:
+    """Daily (housekeeping): delete outbound webhook deliveries long delivered."""
+    return webhook_deliveries_prune()

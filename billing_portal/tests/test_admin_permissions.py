@@ -12,6 +12,7 @@ hidden), everything but its permission (refused), and view plus exactly its perm
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -40,8 +41,14 @@ from accounts.tests.factories import (
 from billing import services as billing_services
 from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing.services import payment_record
-from billing_portal.common.models import AuditEvent, OutboxMessage
+from billing_portal.common.models import (
+    AuditEvent,
+    OutboxMessage,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from billing_portal.common.testing import form_values, usd
+from billing_portal.common.webhooks import webhook_endpoint_create
 from catalogue.models import Order
 from catalogue.tests.factories import (
     ConfigurableOptionFactory,
@@ -276,6 +283,32 @@ def _ticket_pair(env: Env) -> Ticket:
     return ticket
 
 
+def _endpoint() -> WebhookEndpoint:
+    return webhook_endpoint_create(
+        name="CRM", url="https://hooks.example.com/billing", events=["invoice.paid"]
+    )[0]
+
+
+def _endpoint_with_secret(env: Env) -> WebhookEndpoint:
+    endpoint = _endpoint()
+    env.extra["secret"] = endpoint.secret
+    return endpoint
+
+
+def _failed_delivery() -> WebhookDelivery:
+    return WebhookDelivery.objects.create(
+        endpoint=_endpoint(),
+        event_id=uuid.uuid4(),
+        event_type="invoice.paid",
+        body="{}",
+        idempotency_key=f"webhook:{uuid.uuid4()}",
+        status="failed",
+        attempts=30,
+        retry_until=timezone.now(),
+        last_error="The endpoint answered 500.",
+    )
+
+
 # One object per registered admin (for the change/add/delete walk and "delete selected").
 OBJECTS: dict[str, Callable[[], Model]] = {
     "auth.Group": lambda: Group.objects.create(name="Night shift"),  # not one of the roles
@@ -344,6 +377,8 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "support.Announcement": lambda: Announcement.objects.create(
         title="Maintenance", body="Sunday night."
     ),
+    "common.WebhookEndpoint": lambda: _endpoint(),
+    "common.WebhookDelivery": lambda: _failed_delivery(),
 }
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.
@@ -370,6 +405,7 @@ UNDELETABLE = {
     "dns.Zone": "removed through the customer's editor, which also removes it from DNS",
     "dns.DnsOperation": "the log of DNS pushes, keyed for idempotency",
     "support.Ticket": "the customer's conversation: closed or merged, never deleted",
+    "common.WebhookDelivery": "the record of what was sent where (and its attempts)",
 }
 
 # --- actions ------------------------------------------------------------------------------
@@ -518,6 +554,16 @@ ACTIONS: dict[tuple[str, str], Case] = {
         "axes.delete_accessattempt",
         lambda env: _axes_row(AccessAttempt),
         lambda env: fresh(env.obj) is None,
+    ),
+    ("common.WebhookDelivery", "resend"): Case(
+        "common.resend_webhookdelivery",
+        lambda env: _failed_delivery(),
+        lambda env: fresh(env.obj).status == "pending",
+    ),
+    ("common.WebhookEndpoint", "rotate_secret"): Case(
+        "common.rotate_secret_webhookendpoint",
+        _endpoint_with_secret,
+        lambda env: fresh(env.obj).secret != env.extra["secret"],
     ),
     **{
         (label, "delete_selected"): _delete_case(label)
@@ -756,6 +802,13 @@ URLS: dict[str, Case] = {
         lambda env: fresh(env.obj).server == env.extra["other"],
         url=lambda env: reverse("admin:provisioning_service_place", args=[env.obj.pk]),
         data=lambda env: {"server": env.extra["other"].pk},
+        pages=_on_its_page,
+    ),
+    "common_webhookdelivery_resend": Case(
+        "common.resend_webhookdelivery",
+        lambda env: _failed_delivery(),
+        lambda env: fresh(env.obj).status == "pending",
+        url=lambda env: reverse("admin:common_webhookdelivery_resend", args=[env.obj.pk]),
         pages=_on_its_page,
     ),
 }

@@ -84,6 +84,8 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "support.Article": ("vacd", "", ""),
     "support.ArticleCategory": ("vacd", "", ""),
     "support.Announcement": ("v", "", "vacd"),
+    "common.WebhookDelivery": ("", "", "v"),
+    "common.WebhookEndpoint": ("", "", "v"),  # registered by an Administrator
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.
@@ -115,6 +117,8 @@ ACTION_ROLES: dict[tuple[str, str], set[str]] = {
     ("support.Ticket", "merge"): {SUPPORT},
     ("support.Ticket", "move_department"): {SUPPORT},
     ("support.Ticket", "put_on_hold"): {SUPPORT},
+    ("common.WebhookDelivery", "resend"): {TECHNICAL},
+    ("common.WebhookEndpoint", "rotate_secret"): set(),
 }
 
 # Per custom admin URL: the roles that may use it.
@@ -137,6 +141,7 @@ URL_ROLES: dict[str, set[str]] = {
     "provisioning_server_lookups": {TECHNICAL},
     "provisioning_service_place": {TECHNICAL},
     "support_ticket_reply": {SUPPORT, BILLING, TECHNICAL},
+    "common_webhookdelivery_resend": {TECHNICAL},
 }
 
 

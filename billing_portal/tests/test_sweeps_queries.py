@@ -248,6 +248,31 @@ def _dns_operations_due(n: int, context: dict[str, Any]) -> int:
     return 2 * n
 
 
+def _webhook_deliveries_due(n: int, context: dict[str, Any]) -> int:
+    """Deliveries whose message was lost, and as many left running by a worker that died."""
+    import uuid
+
+    from billing_portal.common.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://hooks.example.com/x", events=["invoice.paid"]
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_id=uuid.uuid4(),
+            event_type="invoice.paid",
+            body="{}",
+            idempotency_key=_key("hook"),
+            retry_until=timezone.now() + timedelta(hours=1),
+            **fields,
+        )
+        for fields in [{"next_attempt_at": _long_ago(1)}] * n
+        + [{"status": "running", "started_at": _long_ago(1)}] * n
+    )
+    return 2 * n
+
+
 class _DnsServer:
     """A DNS server that serves nothing yet: reconciliation creates every zone."""
 
@@ -360,6 +385,34 @@ def _old_dns_pushes(n: int, context: dict[str, Any]) -> int:
     return n
 
 
+def _old_webhook_deliveries(n: int, context: dict[str, Any]) -> int:
+    """Deliveries delivered long ago, each with an attempt (deleted with it)."""
+    import uuid
+
+    from billing_portal.common.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://hooks.example.com/x", events=["invoice.paid"]
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_id=uuid.uuid4(),
+            event_type="invoice.paid",
+            body="{}",
+            idempotency_key=_key("hook"),
+            retry_until=_long_ago(),
+            status="succeeded",
+            finished_at=_long_ago(),
+        )
+        for _ in range(n)
+    )
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(delivery=delivery, status_code=200) for delivery in deliveries
+    )
+    return n
+
+
 def _expired_data_exports(n: int, context: dict[str, Any]) -> int:
     customer = CustomerFactory()
     DataExport.objects.bulk_create(
@@ -448,6 +501,7 @@ SWEEPS = (
     Sweep("provisioning.operations_sweep", _panel_operations_due),
     Sweep("provisioning.servers_check", _servers_active),
     Sweep("dns.operations_sweep", _dns_operations_due),
+    Sweep("common.webhooks_sweep", _webhook_deliveries_due),
     Sweep("backups.due_run", _automatic_backups_due),
     Sweep("dns.reconcile", _zones, counted=lambda result: result["created"]),
     # Housekeeping (HOUSEKEEPING_TASKS): each prunes in batches of 1,000 rows.
@@ -458,6 +512,7 @@ SWEEPS = (
     Sweep("provisioning.operation_logs_prune", _old_operation_logs, counted=int),
     Sweep("dns.operations_prune", _old_dns_pushes, counted=int),
     Sweep("common.outbox_prune", _old_outbox_rows, counted=int),
+    Sweep("common.webhook_deliveries_prune", _old_webhook_deliveries, counted=int),
     Sweep("accounts.data_exports_prune", _expired_data_exports, counted=int),
 )
 

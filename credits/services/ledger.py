@@ -30,6 +30,7 @@ from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from billing_portal.common.webhooks import WebhookEventType, webhook_atomic, webhook_emit
 from credits.audit import CreditAudit
 from credits.errors import CreditsError, InsufficientCredit, InvalidCreditAmount
 from credits.locks import ACCOUNT_LOCK_SQL, credit_account_lock, credit_account_locked
@@ -129,6 +130,17 @@ def credit_entry_append(
     return entry
 
 
+def _webhook_fields(customer: Customer, entry: CreditEntry) -> dict[str, Any]:
+    """What outbound webhooks say about a ledger entry (billing_portal/common/webhooks.py)."""
+    return {
+        "customer_id": customer.pk,
+        "kind": entry.kind,
+        "amount": entry.amount,
+        "balance_after": entry.balance_after,
+        "description": entry.description,
+    }
+
+
 def _append(*, customer: Customer, amount: Money, **fields: Any) -> tuple[CreditEntry, bool]:
     """The entry and whether this call wrote it (False: the key's first entry). On
     PostgreSQL one statement, which is its own transaction when no caller opened one;
@@ -137,6 +149,15 @@ def _append(*, customer: Customer, amount: Money, **fields: Any) -> tuple[Credit
         raise InvalidCreditAmount("A credit entry cannot be zero.")
     if amount.amount != amount.amount.quantize(CENT):
         raise InvalidCreditAmount("The amount can have at most two decimals.")
+    # Every entry written is reported to outbound webhooks, in its transaction.
+    with webhook_atomic(WebhookEventType.CREDIT_CHANGED):
+        entry, written = _append_once(customer=customer, amount=amount, **fields)
+        if written:
+            webhook_emit(WebhookEventType.CREDIT_CHANGED, entry, **_webhook_fields(customer, entry))
+    return entry, written
+
+
+def _append_once(*, customer: Customer, amount: Money, **fields: Any) -> tuple[CreditEntry, bool]:
     using = router.db_for_write(CreditEntry)
     if connections[using].vendor == "postgresql":
         entry = _append_in_one_statement(customer=customer, amount=amount, using=using, **fields)

@@ -19,6 +19,7 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.webhooks import WebhookEventType, webhook_emit
 from catalogue.models import Coupon, Order
 from invoices.audit import InvoiceAudit
 from invoices.errors import InvalidInvoiceTransition, InvoiceNotEditable, InvoicesError
@@ -255,6 +256,7 @@ def invoice_issue(
         target=invoice,
         details={"number": number, "total": str(invoice.total)},
     )
+    webhook_emit(WebhookEventType.INVOICE_ISSUED, invoice, **invoice_webhook_fields(invoice))
     email_send_on_commit(
         to=[invoice.customer.user.email],
         name="invoice_issued",
@@ -263,6 +265,20 @@ def invoice_issue(
     if invoice.total.amount == 0:  # fully discounted: nothing to pay, so it is paid now
         _settle(invoice, paid_at=now, actor=actor, reference="zero total")
     return invoice
+
+
+def invoice_webhook_fields(invoice: Invoice) -> dict[str, Any]:
+    """What outbound webhooks say about an invoice (billing_portal/common/webhooks.py)."""
+    return {
+        "customer_id": invoice.customer_id,
+        "number": invoice.number,
+        "kind": invoice.kind,
+        "status": invoice.status,
+        "total": invoice.total,
+        "amount_due": invoice.amount_due,
+        "due_date": invoice.due_date,
+        "paid_at": invoice.paid_at,
+    }
 
 
 def invoice_email_context(invoice: Invoice) -> dict[str, str]:
@@ -309,6 +325,7 @@ def _settle(
         target=invoice,
         details={"number": invoice.number, "total": str(invoice.total), "reference": reference},
     )
+    webhook_emit(WebhookEventType.INVOICE_PAID, invoice, **invoice_webhook_fields(invoice))
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ from accounts.models import Customer
 from billing_portal.common.audit import AuditEvent, audit_event, audit_record_many
 from billing_portal.common.locks import rows_created
 from billing_portal.common.outbox import outbox_enqueue_many
+from billing_portal.common.webhooks import Event, WebhookEventType, webhook_emit_many
 from catalogue.models import CYCLE_MONTHS, BillingCycle, ProductPrice
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice, InvoiceLine, UsageRecord, seller_details_from_settings
@@ -40,6 +41,7 @@ from invoices.services.invoices import (
     invoice_email_context,
     invoice_issue,
     invoice_numbers_allocate,
+    invoice_webhook_fields,
     lines_price,
 )
 from invoices.tax import TaxRates, tax_rates_load
@@ -231,6 +233,14 @@ def _audit_events(invoice: Invoice) -> list[AuditEvent]:
     return events
 
 
+def _webhook_events(invoice: Invoice) -> list[Event]:
+    fields = invoice_webhook_fields(invoice)
+    events: list[Event] = [(WebhookEventType.INVOICE_ISSUED, invoice, fields)]
+    if invoice.status == Invoice.Status.PAID:
+        events.append((WebhookEventType.INVOICE_PAID, invoice, fields))
+    return events
+
+
 def renewal_invoices_issue(
     *, bills: list[RenewalBill], tax_rates: TaxRates | None = None, now: datetime | None = None
 ) -> list[Invoice]:
@@ -260,6 +270,7 @@ def renewal_invoices_issue(
     rows_created(invoices)  # settling a zero total locks its invoice again: allowed
     InvoiceLine.objects.bulk_create(line for _invoice, lines in built for line in lines)
     audit_record_many([event for invoice in invoices for event in _audit_events(invoice)])
+    webhook_emit_many([event for invoice in invoices for event in _webhook_events(invoice)])
     outbox_enqueue_many(
         "common.email_send",
         [

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from djmoney.money import Money
 
 from accounts.models import Customer, User
@@ -27,7 +28,7 @@ from billing import services as billing_services
 from billing.models import BillingRun, TokenPurchase
 from billing_portal.common.admin import LargeTableAdminMixin
 from billing_portal.common.audit import AuditEvent
-from billing_portal.common.models import OutboxMessage
+from billing_portal.common.models import OutboxMessage, WebhookDelivery, WebhookEndpoint
 from billing_portal.common.testing import index_for_order, order_by_columns
 from catalogue.models import Order
 from catalogue.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
@@ -213,6 +214,23 @@ def _announcement():
     Announcement.objects.create(title="News", body="Body")
 
 
+def _webhook_delivery():
+    import uuid
+
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://hooks.example.com/x", events=["invoice.paid"]
+    )
+    key = uuid.uuid4()
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id=key,
+        event_type="invoice.paid",
+        body="{}",
+        idempotency_key=f"webhook:{key}",
+        retry_until=timezone.now(),
+    )
+
+
 BUILDERS = {
     "support_ticket": _ticket,
     "support_article": _article,
@@ -246,6 +264,7 @@ BUILDERS = {
     "provisioning_automaticbackup": _automatic_backup,
     "dns_dnsoperation": _dns_operation,
     "invoices_usagerecord": _usage,
+    "common_webhookdelivery": _webhook_delivery,
 }
 
 
@@ -270,6 +289,7 @@ def test_changelist_queries_do_not_grow_with_rows(client, model):
 # django-axes' own screens of login attempts.
 SMALL_LISTS = {
     "auth_group",
+    "common_webhookendpoint",
     "axes_accessattempt",
     "axes_accesslog",
     "axes_accessfailurelog",
@@ -297,6 +317,7 @@ GROWING = {
     "dns_dnsallowance",
     "invoices_creditnote",
     "invoices_invoicenotice",
+    "common_webhookdelivery",
 }
 
 

@@ -34,6 +34,7 @@ from billing_portal.common.db import in_batches, is_transient_conflict, retry_on
 from billing_portal.common.money import money_from_minor_units, money_to_minor_units
 from billing_portal.common.outbox import outbox_enqueue, outbox_enqueue_with_insert
 from billing_portal.common.request import RequestMeta
+from billing_portal.common.webhooks import WebhookEventType, webhook_emit
 from credits.models import CreditEntry
 from credits.services import credit_account_lock, credit_add
 from invoices.locks import invoice_lock
@@ -152,7 +153,22 @@ def payment_record(
             **({"reason": problem} if problem else {}),
         },
     )
+    webhook_emit(WebhookEventType.PAYMENT_RECEIVED, payment, **payment_webhook_fields(payment))
     return payment
+
+
+def payment_webhook_fields(payment: Payment) -> dict[str, Any]:
+    """What outbound webhooks say about a payment (billing_portal/common/webhooks.py)."""
+    return {
+        "customer_id": payment.customer_id,
+        "invoice_id": payment.invoice_id,
+        "gateway": payment.gateway,
+        "reference": payment.reference,
+        "status": payment.status,
+        "amount": payment.amount,
+        "amount_refunded": payment.amount_refunded,
+        "received_at": payment.received_at,
+    }
 
 
 def _credit_account_lock_first(invoice_id: int, amount: Money) -> bool:
@@ -257,6 +273,8 @@ def payment_refund_record(
         target=payment,
         details={"amount": str(amount), "reason": reason.strip(), "via": via},
     )
+    fields = payment_webhook_fields(payment)
+    webhook_emit(WebhookEventType.PAYMENT_REFUNDED, payment, refunded_now=amount, **fields)
     return payment
 
 

@@ -24,6 +24,7 @@ from djmoney.money import Money
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
+from billing_portal.common.webhooks import WebhookEventType, webhook_emit
 from catalogue.models import CYCLE_MONTHS, ConfigurableOption, Coupon, Product
 from provisioning.audit import ProvisioningAudit
 from provisioning.errors import InvalidServiceTransition
@@ -44,6 +45,12 @@ if TYPE_CHECKING:
     from provisioning.services.dues import UnpaidBills
 
 OpKind = ProvisioningOperation.Kind
+# The outbound webhook each status change reports (billing_portal/common/webhooks.py).
+STATUS_WEBHOOKS = {
+    ProvisioningAudit.SERVICE_SUSPENDED: WebhookEventType.SERVICE_SUSPENDED,
+    ProvisioningAudit.SERVICE_UNSUSPENDED: WebhookEventType.SERVICE_UNSUSPENDED,
+    ProvisioningAudit.SERVICE_TERMINATED: WebhookEventType.SERVICE_TERMINATED,
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,18 @@ def service_cancel(*, service_id: int, actor: User | None = None, reason: str = 
     return service
 
 
+def service_webhook_fields(service: Service) -> dict[str, object]:
+    """What outbound webhooks say about a service (billing_portal/common/webhooks.py)."""
+    return {
+        "customer_id": service.customer_id,
+        "product": service.product.name,
+        "status": service.status,
+        "domain": service.domain,
+        "hostname": service.hostname,
+        "next_due_date": service.next_due_date,
+    }
+
+
 def _lock(service_id: int) -> Service:
     return service_lock(service_id, related=("customer__user", "product"))
 
@@ -162,6 +181,7 @@ def _change_status(
         target=service,
         details={"reason": reason},
     )
+    webhook_emit(STATUS_WEBHOOKS[action], service, reason=reason, **service_webhook_fields(service))
     if email:
         email_send_on_commit(
             to=[service.customer.user.email],
@@ -256,6 +276,7 @@ def _activate(service: Service, line: PaidServiceLine, invoice_number: str) -> N
         target=service,
         details={"invoice": invoice_number, "module": service.product.module},
     )
+    webhook_emit(WebhookEventType.SERVICE_ACTIVATED, service, **service_webhook_fields(service))
 
 
 @transaction.atomic
@@ -279,6 +300,7 @@ def service_provisioned(*, service_id: int, result: ProvisionResult) -> Service:
             "external_id": result.external_id,
         },
     )
+    webhook_emit(WebhookEventType.SERVICE_ACTIVATED, service, **service_webhook_fields(service))
     email_send_on_commit(
         to=[service.customer.user.email],
         name="service_welcome",

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing_portal.common.crypto import encrypted_fields
+from billing_portal.common.models import WebhookEndpoint
 from billing_portal.common.outbox import BROKER_ERRORS
 from catalogue.models import Product
 from provisioning.errors import NoServerCapacity, PanelError
@@ -156,7 +157,7 @@ def secrets_rotate() -> int:
     """Re-encrypt every stored secret with the first FIELD_ENCRYPTION_KEYS key; returns the
     number of rows rewritten. Safe to run again (and while the portal runs)."""
     count = 0
-    for model in (Server, Service):
+    for model in (Server, Service, WebhookEndpoint):
         fields = encrypted_fields(model)
         for pk in model.objects.values_list("pk", flat=True).iterator():
             with transaction.atomic():
