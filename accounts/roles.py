@@ -86,6 +86,8 @@ BILLING = Role(
         "provisioning.service": VIEW,
         "common.auditevent": VIEW,
         "support.ticket": ANSWER_TICKETS,
+        # The staff reports and accounting exports (issue 19).
+        "reports.report": ("view_reports", "export_reports"),
     },
 )
 

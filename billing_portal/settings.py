@@ -923,3 +923,15 @@ if SENTRY_DSN:
         environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# --- Staff reports and accounting exports (issue 19) ----------------------------------------
+
+# The exports' files (reports/exports.py): a folder of their own outside the web root, written
+# by the default queue's workers and handed out only to the staff user who asked.
+REPORT_EXPORT_DIR = env.str(
+    "REPORT_EXPORT_DIR", default=str(BASE_DIR / "private" / "report_exports")
+)
+STORAGES["report_exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": REPORT_EXPORT_DIR, "base_url": None},
+}

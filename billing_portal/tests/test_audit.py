@@ -128,6 +128,12 @@ STORED_ACTIONS = {
         "ticket.merged",
         "ticket.email_refused",
     ],
+    "reports": [
+        "report_export.requested",
+        "report_export.ready",
+        "report_export.failed",
+        "report_export.downloaded",
+    ],
 }
 
 
