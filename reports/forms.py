@@ -13,7 +13,7 @@ from reports.models import ReportExport
 from reports.report_selectors import Period
 
 MAX_DAYS = 3_660  # ten years: a range any report or export answers in reasonable time
-EARLIEST = date(2000, 1, 1)
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def last_month(today: date) -> tuple[date, date]:
@@ -41,8 +41,10 @@ class PeriodForm(forms.Form):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start is None or end is None:
             return cleaned
-        if start < EARLIEST or end < EARLIEST:
-            raise forms.ValidationError(f"Dates start from {EARLIEST:%Y-%m-%d}.")
+        if min(start, end) < EARLIEST or max(start, end) > LATEST:
+            raise forms.ValidationError(
+                f"Dates go from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}."
+            )
         if start > end:
             raise forms.ValidationError("The range must start on or before its last day.")
         if (end - start).days >= MAX_DAYS:

@@ -24,6 +24,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    CharField,
+    Exists,
     Count,
     DecimalField,
     Expression,
@@ -32,7 +34,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -42,7 +43,7 @@ from django_countries import countries
 
 from accounts.models import Customer
 from billing.models import TokenPurchase
-from credits.models import CreditAccount, CreditEntry
+from credits.models import CreditEntry
 from invoices.models import CreditNote, Invoice, InvoiceLine
 from payments.models import Payment, RefundRequest
 from provisioning.models import Service
@@ -298,12 +299,12 @@ def revenue_by_month(period: Period) -> Table:
         .values("month")
         .annotate(
             payments=Count("id"),
-            amount=_money("amount"),
             running=RunningTotal(Sum("amount"), TruncMonth("received_at")),
+            received=_money("amount"),
         )
         .order_by("month")
     )
-    rows = [(row["month"], row["payments"], row["amount"], row["running"]) for row in grouped]
+    rows = [(row["month"], row["payments"], row["received"], row["running"]) for row in grouped]
     table = _table(
         "revenue_by_month",
         "Payments received by month",
@@ -494,12 +495,12 @@ def credit_notes_by_month(period: Period) -> Table:
         .values("month")
         .annotate(
             notes=Count("id"),
-            amount=_money("amount"),
             running=RunningTotal(Sum("amount"), TruncMonth("issued_at")),
+            noted=_money("amount"),
         )
         .order_by("month")
     )
-    rows = [(row["month"], row["notes"], row["amount"], row["running"]) for row in grouped]
+    rows = [(row["month"], row["notes"], row["noted"], row["running"]) for row in grouped]
     table = _table(
         "credit_notes_by_month",
         "Credit notes issued, by month",
@@ -524,7 +525,7 @@ def tax_by_rate(period: Period) -> Table:
     grouped = (
         _issued(period)
         .filter(reverse_charge=False)
-        .annotate(country=Coalesce(_buyer_country(), Value("")))
+        .annotate(country=Coalesce(_buyer_country(), Value(""), output_field=CharField()))
         .values("country", "tax_name", "tax_rate")
         .annotate(
             invoices=Count("id"),
@@ -551,21 +552,16 @@ def tax_by_rate(period: Period) -> Table:
         "Tax collected by country and rate",
         ("Country", "Tax", "Rate %", "Invoices", "Net", "Tax collected", "Gross"),
         rows,
-        _tax_totals(rows, skip=3) if rows else None,
+        _totals(rows, skip=3) if rows else None,
         "Invoices issued in the range (cancelled ones excluded); credit notes are their own report.",
     )
-
-
-def _tax_totals(rows: list[tuple[Any, ...]], skip: int) -> tuple[Any, ...]:
-    totals = list(_totals([row[skip:] for row in rows], skip=0))
-    return ("Total", *([""] * (skip - 1)), *totals)
 
 
 def tax_reverse_charge(period: Period) -> Table:
     grouped = (
         _issued(period)
         .filter(reverse_charge=True)
-        .annotate(country=Coalesce(_buyer_country(), Value("")))
+        .annotate(country=Coalesce(_buyer_country(), Value(""), output_field=CharField()))
         .values("country")
         .annotate(
             invoices=Count("id"),
@@ -612,23 +608,24 @@ def ledger_by_kind(period: Period) -> Table:
     )
 
 
-def _balance_at(moment: datetime) -> Subquery:
-    """An account's balance at `moment`: the balance after its last entry before it."""
-    last = CreditEntry.objects.filter(account=OuterRef("pk"), created_at__lt=moment).order_by(
-        "-sequence"
+def _last_before(moment: datetime) -> Q:
+    """The entry is its account's last one before `moment` (none later: an anti-join)."""
+    later = CreditEntry.objects.filter(
+        account=OuterRef("account"), sequence__gt=OuterRef("sequence"), created_at__lt=moment
     )
-    return Subquery(last.values("balance_after")[:1], output_field=MONEY)
+    return Q(created_at__lt=moment) & ~Exists(later)
 
 
 def ledger_balances(period: Period) -> Table:
-    """Credit customers held at the start and end of the range (the liability)."""
+    """Credit customers held at the start and end of the range (the liability): the sum of
+    each account's balance after its last entry before then."""
     balances = (
-        CreditAccount.objects.filter(currency=period.currency)
-        .annotate(
-            opening=Coalesce(_balance_at(period.start_at), Value(ZERO), output_field=MONEY),
-            closing=Coalesce(_balance_at(period.end_before), Value(ZERO), output_field=MONEY),
+        CreditEntry.objects.filter(currency=period.currency, created_at__lt=period.end_before)
+        .order_by()
+        .aggregate(
+            opening=_sum_if("balance_after", _last_before(period.start_at)),
+            closing=_sum_if("balance_after", _last_before(period.end_before)),
         )
-        .aggregate(opening=_money("opening"), closing=_money("closing"))
     )
     rows = [
         ("Opening balance", balances["opening"]),

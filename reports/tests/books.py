@@ -264,12 +264,13 @@ def books() -> Books:
     Payment.objects.filter(pk=p1.pk).update(
         status=Payment.Status.PARTIALLY_REFUNDED, amount_refunded=D("19")
     )
+    note_number = next(_numbers)
     CreditNote.objects.create(
         invoice=i1,
         customer=de,
         series="CN",
-        sequence_number=1,
-        number="CN-00001",
+        sequence_number=note_number,
+        number=f"CN-{note_number:05d}",
         currency="USD",
         amount=Money(D("19"), "USD"),
         reason="Goodwill",
