@@ -15,7 +15,6 @@ import os
 import tempfile
 from datetime import date, timedelta
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
@@ -23,6 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from accounts.models import User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.outbox import outbox_enqueue
 from billing_portal.common.request import RequestMeta
@@ -47,7 +47,7 @@ def export_storage() -> Storage:
 @transaction.atomic
 def report_export_request(
     *,
-    user: AbstractBaseUser,
+    user: User,
     kind: str,
     fmt: str,
     start: date,
@@ -87,10 +87,8 @@ def report_export_claim(*, export_id: int) -> ReportExport | None:
     claimable = Q(status=ReportExport.Status.PENDING) | Q(
         status=ReportExport.Status.BUILDING, started_at__lt=stale
     )
-    claimed = (
-        ReportExport.objects.filter(claimable, pk=export_id).update(
-            status=ReportExport.Status.BUILDING, started_at=timezone.now(), rows_done=0
-        )
+    claimed = ReportExport.objects.filter(claimable, pk=export_id).update(
+        status=ReportExport.Status.BUILDING, started_at=timezone.now(), rows_done=0
     )
     if not claimed:
         return None
@@ -188,7 +186,7 @@ def _failed(export: ReportExport, error: Exception) -> ReportExport:
     return export
 
 
-def report_export_for_download(*, user: AbstractBaseUser, export_id: int) -> ReportExport | None:
+def report_export_for_download(*, user: User, export_id: int) -> ReportExport | None:
     """The user's own ready export with this id, or None: another user's export is as
     absent as one that does not exist."""
     return ReportExport.objects.filter(
@@ -197,7 +195,7 @@ def report_export_for_download(*, user: AbstractBaseUser, export_id: int) -> Rep
 
 
 def report_export_downloaded(
-    *, export: ReportExport, user: AbstractBaseUser, meta: RequestMeta | None = None
+    *, export: ReportExport, user: User, meta: RequestMeta | None = None
 ) -> None:
     audit_record(
         action=ReportAudit.EXPORT_DOWNLOADED,

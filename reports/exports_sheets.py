@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Model, Prefetch, QuerySet
 
@@ -19,6 +19,7 @@ from reports.models import ReportExport
 from reports.report_selectors import ISSUED_STATES, Period
 
 Row = tuple[Any, ...]
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def _period(export: ReportExport) -> Period:
     return Period(export.start_date, export.end_date, export.currency)
 
 
-def _currency(queryset: QuerySet[Any], export: ReportExport, column: str = "currency") -> Any:
+def _currency(queryset: QuerySet[M], export: ReportExport, column: str = "currency") -> QuerySet[M]:
     return queryset.filter(**{column: export.currency}) if export.currency else queryset
 
 

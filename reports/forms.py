@@ -42,9 +42,7 @@ class PeriodForm(forms.Form):
         if start is None or end is None:
             return cleaned
         if min(start, end) < EARLIEST or max(start, end) > LATEST:
-            raise forms.ValidationError(
-                f"Dates go from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}."
-            )
+            raise forms.ValidationError(f"Dates go from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}.")
         if start > end:
             raise forms.ValidationError("The range must start on or before its last day.")
         if (end - start).days >= MAX_DAYS:

@@ -25,9 +25,9 @@ from typing import Any
 
 from django.db.models import (
     CharField,
-    Exists,
     Count,
     DecimalField,
+    Exists,
     Expression,
     F,
     Func,
@@ -41,7 +41,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncMonth
 from django_countries import countries
 
-from accounts.models import Customer
+from accounts.models import Customer, User
 from billing.models import TokenPurchase
 from credits.models import CreditEntry
 from invoices.models import CreditNote, Invoice, InvoiceLine
@@ -148,7 +148,15 @@ class RunningTotal(Func):
     def __init__(self, aggregate: Expression, key: Expression) -> None:
         super().__init__(aggregate, key, output_field=MONEY)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
         aggregate, key = self.get_source_expressions()
         aggregate_sql, aggregate_params = compiler.compile(aggregate)
         key_sql, key_params = compiler.compile(key)
@@ -163,7 +171,9 @@ def _money(column: str, **filters: Any) -> Coalesce:
     return Coalesce(Sum(column, filter=condition), Value(ZERO), output_field=MONEY)
 
 
-def _totals(rows: Sequence[tuple[Any, ...]], label: str = "Total", skip: int = 1) -> tuple[Any, ...]:
+def _totals(
+    rows: Sequence[tuple[Any, ...]], label: str = "Total", skip: int = 1
+) -> tuple[Any, ...]:
     """The totals row of a few grouped rows: the sum of each numeric column after the
     first `skip` label columns (a running total's column is summed too; callers blank it)."""
     width = len(rows[0]) if rows else 0
@@ -209,11 +219,10 @@ LINE_FIGURES = {
 
 def revenue_by_product(period: Period) -> Table:
     kinds = dict(InvoiceLine.Kind.choices)
-    grouped = (
-        _paid_lines(period)
-        .values("service__product__name", "service__product__group__name", "kind")
-        .annotate(**LINE_FIGURES)
-    )
+    lines: Any = _paid_lines(period)  # annotated from LINE_FIGURES: no static row type
+    grouped = lines.values(
+        "service__product__name", "service__product__group__name", "kind"
+    ).annotate(**LINE_FIGURES)
     merged: dict[tuple[str, str], list[Any]] = {}
     for row in grouped:  # a line without a product is named by its kind
         name = row["service__product__name"] or f"{NO_PRODUCT} {kinds.get(row['kind'], '')}"
@@ -235,9 +244,9 @@ def revenue_by_product(period: Period) -> Table:
 
 
 def revenue_by_group(period: Period) -> Table:
+    lines: Any = _paid_lines(period)
     grouped = (
-        _paid_lines(period)
-        .annotate(group=Coalesce(F("service__product__group__name"), Value(NO_PRODUCT)))
+        lines.annotate(group=Coalesce(F("service__product__group__name"), Value(NO_PRODUCT)))
         .values("group")
         .annotate(**LINE_FIGURES)
         .order_by("-net", "group")
@@ -553,7 +562,8 @@ def tax_by_rate(period: Period) -> Table:
         ("Country", "Tax", "Rate %", "Invoices", "Net", "Tax collected", "Gross"),
         rows,
         _totals(rows, skip=3) if rows else None,
-        "Invoices issued in the range (cancelled ones excluded); credit notes are their own report.",
+        "Invoices issued in the range (cancelled ones excluded); credit notes are a report of "
+        "their own.",
     )
 
 
@@ -597,7 +607,13 @@ def ledger_by_kind(period: Period) -> Table:
         .order_by("kind")
     )
     rows = [
-        (kinds.get(row["kind"], row["kind"]), row["entries"], row["added"], row["taken"], row["net"])
+        (
+            kinds.get(row["kind"], row["kind"]),
+            row["entries"],
+            row["added"],
+            row["taken"],
+            row["net"],
+        )
         for row in grouped
     ]
     return _table(
@@ -613,7 +629,7 @@ def _last_before(moment: datetime) -> Q:
     later = CreditEntry.objects.filter(
         account=OuterRef("account"), sequence__gt=OuterRef("sequence"), created_at__lt=moment
     )
-    return Q(created_at__lt=moment) & ~Exists(later)
+    return Q(created_at__lt=moment) & Q(~Exists(later))
 
 
 def ledger_balances(period: Period) -> Table:
@@ -682,9 +698,9 @@ def services_by_product(period: Period) -> Table:
         status: Count("id", filter=Q(status=status)) for status in Service.Status.values
     }
     ended = period.during("terminated_at") | period.during("cancelled_at")
+    services: Any = Service.objects.filter(currency=period.currency)  # a column per status
     grouped = (
-        Service.objects.filter(currency=period.currency)
-        .order_by()
+        services.order_by()
         .values("product__name")
         .annotate(
             **status_counts,
@@ -782,6 +798,7 @@ def report_build(*, slug: str, period: Period, today: date) -> Report:
     return Report(slug, title, period, [builder(period, today) for builder in builders])
 
 
-def report_exports_for_user(*, user: Any, limit: int = 50) -> list[ReportExport]:
+def report_exports_for_user(*, user: User, limit: int = 50) -> list[ReportExport]:
     """The user's own exports, newest first (the index on requested_by, created_at)."""
-    return list(ReportExport.objects.filter(requested_by=user).order_by("-created_at", "-id")[:limit])
+    mine = ReportExport.objects.filter(requested_by=user).order_by("-created_at", "-id")
+    return list(mine[:limit])

@@ -66,7 +66,12 @@ def report_page(request: HttpRequest, slug: str) -> TemplateResponse:
     if form.is_valid():
         report = report_build(slug=slug, period=form.period(), today=timezone.localdate())
     context = _context(
-        request, REPORTS[slug][0], form=form, report=report, slug=slug, query=request.GET.urlencode()
+        request,
+        REPORTS[slug][0],
+        form=form,
+        report=report,
+        slug=slug,
+        query=request.GET.urlencode(),
     )
     return TemplateResponse(request, "reports/report.html", context, status=200 if report else 400)
 
@@ -88,9 +93,7 @@ def exports_page(request: HttpRequest) -> HttpResponse:
                 currency=data["currency"],
                 meta=RequestMeta.from_request(request),
             )
-            messages.success(
-                request, "The export is being built; this page shows its progress."
-            )
+            messages.success(request, "The export is being built; this page shows its progress.")
             return redirect("reports:exports")
         status = 400
     else:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.roles import ROLES
+from accounts.roles import ROLES, roles_sync
 from accounts.tests.factories import CustomerFactory, UserFactory
 from accounts.tests.helpers import role_member
 from billing_portal.common.testing import form_values
@@ -134,6 +135,15 @@ URL_ROLES: dict[str, set[str]] = {
     "provisioning_service_place": {TECHNICAL},
     "support_ticket_reply": {SUPPORT, BILLING, TECHNICAL},
 }
+
+# The staff report pages beside the admin (reports/urls.py, issue 19): the roles that may
+# open each (the reports' permissions: view_reports, export_reports).
+REPORT_URL_ROLES: dict[str, set[str]] = {
+    "reports:index": {BILLING},
+    "reports:report": {BILLING},
+    "reports:exports": {BILLING},
+}
+REPORT_URL_ARGS: dict[str, list[str]] = {"reports:report": ["revenue"]}
 
 
 def _model_rights(model_admin, user: User) -> str:
@@ -252,3 +262,17 @@ def test_a_billing_user_can_refund_and_cannot_edit_servers(mocked, settings, adm
     # the same form is one Technical may save
     assert _client(role_member(TECHNICAL)).post(change_page(server), data).status_code == 302
     assert fresh(server).name == "renamed"
+
+
+def test_each_role_may_open_exactly_its_report_pages():
+    # The role groups as the table declares them now: their migration ran before the
+    # reports' permissions existed (roles are synced again when a release adds some).
+    roles_sync(group_model=Group, permission_model=Permission)
+    wrong = []
+    for role in (*DECLARED, ADMINISTRATOR):
+        client = _client(role_member(role))
+        for name, allowed in REPORT_URL_ROLES.items():
+            status = client.get(reverse(name, args=REPORT_URL_ARGS.get(name, []))).status_code
+            if (status == 200) is not (role in allowed or role == ADMINISTRATOR):
+                wrong.append(f"{role} gets {status} from {name}")
+    assert not wrong, "\n".join(wrong)

@@ -159,7 +159,11 @@ def _ledger(customer: Customer) -> None:
     )
     balance = D(0)
     for sequence, (kind, amount, when) in enumerate(
-        [("purchase", "30", at(9, 21)), ("admin_remove", "-10", at(10, 3)), ("admin_add", "5", at(11, 4))],
+        [
+            ("purchase", "30", at(9, 21)),
+            ("admin_remove", "-10", at(10, 3)),
+            ("admin_add", "5", at(11, 4)),
+        ],
         start=1,
     ):
         after = balance + D(amount)
@@ -222,7 +226,11 @@ def books() -> Books:
     i1 = invoice(de, issued=at(10, 5), paid=at(10, 6), lines=[(mc_de, "100", "0", "19")], **vat)
     i2 = invoice(de, issued=at(10, 10), paid=at(11, 2), lines=[(vps_de, "50", "0", "9.50")], **vat)
     i3 = invoice(
-        fr, issued=at(10, 12), paid=at(10, 12), lines=[(vps_fr, "220", "20", "0")], reverse_charge=True
+        fr,
+        issued=at(10, 12),
+        paid=at(10, 12),
+        lines=[(vps_fr, "220", "20", "0")],
+        reverse_charge=True,
     )
     i4 = invoice(
         us,
@@ -246,14 +254,20 @@ def books() -> Books:
         "P2": payment(i2, gateway="paypal", amount="59.50", received=at(11, 2)),
         "P3": payment(i3, gateway="stripe", amount="200", received=at(10, 12)),
         "P4": payment(
-            i4, gateway="manual", amount="30", received=at(9, 21), method=Payment.Method.BANK_TRANSFER
+            i4,
+            gateway="manual",
+            amount="30",
+            received=at(9, 21),
+            method=Payment.Method.BANK_TRANSFER,
         ),
         "P5": payment(
             i5, gateway="stripe", amount="5", received=at(10, 15), status=Payment.Status.HELD
         ),
     }
     # left out: another currency, a cancelled and a draft invoice
-    eur = invoice(de, issued=at(10, 7), paid=at(10, 7), currency="EUR", lines=[(None, "70", "0", "0")])
+    eur = invoice(
+        de, issued=at(10, 7), paid=at(10, 7), currency="EUR", lines=[(None, "70", "0", "0")]
+    )
     payment(eur, gateway="stripe", amount="70", received=at(10, 7))
     invoice(de, issued=at(10, 8), status=Invoice.Status.CANCELLED, lines=[(None, "40", "0", "0")])
     invoice(de, issued=None, status=Invoice.Status.DRAFT, lines=[(None, "40", "0", "0")])

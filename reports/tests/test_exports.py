@@ -37,7 +37,8 @@ def _request(user, kind: str, fmt: str = "csv", *, period: Period = USD) -> Repo
 def _built(user, kind: str, fmt: str = "csv", *, period: Period = USD, **options) -> ReportExport:
     export = _request(user, kind, fmt, period=period)
     built = report_export_build(export_id=export.pk, **options)
-    assert built is not None and built.status == ReportExport.Status.READY, built and built.error
+    assert built is not None
+    assert built.status == ReportExport.Status.READY, built.error
     return built
 
 
@@ -72,12 +73,16 @@ def test_the_invoices_csv_adds_up_to_the_invoice_and_tax_reports(data, accountan
     assert len(invoices) == 5  # the EUR, cancelled and draft invoices are not in it
     assert len(rows) == 10  # and a line each
     report = report_build(slug="invoices", period=USD, today=timezone.localdate())
-    assert _sum(rows, "Total", Record="Invoice") == report.table("invoices_by_status").total("Total")
+    assert _sum(rows, "Total", Record="Invoice") == report.table("invoices_by_status").total(
+        "Total"
+    )
     tax = report_build(slug="tax", period=USD, today=timezone.localdate())
     assert _sum(rows, "Tax", Record="Invoice") == tax.table("tax_by_rate").total("Tax collected")
     assert _sum(rows, "Tax", Record="Line") == _sum(rows, "Tax", Record="Invoice")
     i3 = data.invoices["I3"]
-    line = next(row for row in rows if row["Record"] == "Line" and row["Invoice number"] == i3.number)
+    line = next(
+        row for row in rows if row["Record"] == "Line" and row["Invoice number"] == i3.number
+    )
     assert (line["Product"], line["Net"], line["Discount"], line["Total"]) == (
         "VPS S",
         "220.00",
@@ -130,7 +135,8 @@ def test_an_export_is_built_in_batches_with_its_progress_stored(data, accountant
     # five invoices, two at a time, each with its line: 4, 8, then 10 rows of 10
     assert seen == [(4, 10), (8, 10), (10, 10)]
     assert (export.rows_done, export.rows_total, export.percent_done) == (10, 10, 100)
-    assert export.size > 0 and export.finished_at is not None
+    assert export.size > 0
+    assert export.finished_at is not None
 
 
 def test_the_request_queues_the_task_and_two_clicks_make_one_export(
@@ -149,9 +155,11 @@ def test_the_request_queues_the_task_and_two_clicks_make_one_export(
     with django_capture_on_commit_callbacks(execute=False):
         client.post(reverse("reports:exports"), form)
     export = ReportExport.objects.get()  # the second click found the first queued
-    assert export.requested_by == accountant and export.status == ReportExport.Status.PENDING
+    assert export.requested_by == accountant
+    assert export.status == ReportExport.Status.PENDING
     page = client.get(reverse("reports:exports")).content.decode()
-    assert "Queued" in page and 'http-equiv="refresh"' in page
+    assert "Queued" in page
+    assert 'http-equiv="refresh"' in page
     with django_capture_on_commit_callbacks(execute=True):  # the outbox publishes the task
         client.post(reverse("reports:exports"), {**form, "format": "csv"})
     built = ReportExport.objects.get(format="csv")
@@ -172,13 +180,17 @@ def test_a_failing_build_is_stored_as_failed(data, accountant, monkeypatch):
 
     sheet = exports.SHEETS[ReportExport.Kind.PAYMENTS]
     monkeypatch.setitem(
-        exports.SHEETS, ReportExport.Kind.PAYMENTS, type(sheet)(**{**sheet.__dict__, "rows": broken})
+        exports.SHEETS,
+        ReportExport.Kind.PAYMENTS,
+        type(sheet)(**{**sheet.__dict__, "rows": broken}),
     )
     export = _request(accountant, ReportExport.Kind.PAYMENTS)
     failed = report_export_build(export_id=export.pk)
     assert failed.status == ReportExport.Status.FAILED
     assert "the disk is full" in failed.error
-    assert AuditEvent.objects.filter(action="report_export.failed", object_id=str(export.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="report_export.failed", object_id=str(export.pk)
+    ).exists()
     page = client_for(accountant).get(reverse("reports:exports")).content.decode()
     assert "the disk is full" in page
     url = reverse("reports:export_download", args=[export.pk])
@@ -199,7 +211,8 @@ def test_only_the_user_who_asked_can_download(data, accountant):
     assert client_for(superuser).get(url).status_code == 404  # not even a superuser
     response, _ = _download(accountant, export)
     assert response["Content-Disposition"].startswith('attachment; filename="payments-usd-')
-    assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+    assert "no-store" in response["Cache-Control"]
     assert AuditEvent.objects.filter(
         action="report_export.downloaded", actor=accountant, object_id=str(export.pk)
     ).exists()
@@ -243,8 +256,9 @@ def test_every_currency_exports_each_currencys_rows(data, accountant):
 def test_audit_events_of_an_export(data, accountant):
     export = _built(accountant, ReportExport.Kind.CREDIT_NOTES)
     actions = set(
-        AuditEvent.objects.filter(object_id=str(export.pk), object_type="reports.reportexport")
-        .values_list("action", flat=True)
+        AuditEvent.objects.filter(
+            object_id=str(export.pk), object_type="reports.reportexport"
+        ).values_list("action", flat=True)
     )
     assert actions == {"report_export.requested", "report_export.ready"}
 
@@ -267,7 +281,9 @@ def test_an_accountants_export_of_last_month_opens_in_a_spreadsheet_and_matches_
         return datetime.combine(start.replace(day=n), time(10), tzinfo=UTC)
 
     product = ProductFactory(name="Web hosting L")
-    for n, (amount, gateway) in enumerate([("12.50", "stripe"), ("40", "paypal"), ("7.25", "stripe")]):
+    for n, (amount, gateway) in enumerate(
+        [("12.50", "stripe"), ("40", "paypal"), ("7.25", "stripe")]
+    ):
         customer = CustomerFactory(country="NL")
         made = invoice(
             customer,
