@@ -27,11 +27,9 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
-    Exists,
     Expression,
     F,
     Func,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -624,23 +622,17 @@ def ledger_by_kind(period: Period) -> Table:
     )
 
 
-def _last_before(moment: datetime) -> Q:
-    """The entry is its account's last one before `moment` (none later: an anti-join)."""
-    later = CreditEntry.objects.filter(
-        account=OuterRef("account"), sequence__gt=OuterRef("sequence"), created_at__lt=moment
-    )
-    return Q(created_at__lt=moment) & Q(~Exists(later))
-
-
 def ledger_balances(period: Period) -> Table:
-    """Credit customers held at the start and end of the range (the liability): the sum of
-    each account's balance after its last entry before then."""
+    """Credit customers held at the start and end of the range (the liability). An
+    account's balance at a moment is the sum of its entries before it (every account starts
+    at zero and each entry moves it by its amount, as the ledger's constraints enforce), so
+    both are two conditional sums of one pass, not a search for each account's last entry."""
     balances = (
         CreditEntry.objects.filter(currency=period.currency, created_at__lt=period.end_before)
         .order_by()
         .aggregate(
-            opening=_sum_if("balance_after", _last_before(period.start_at)),
-            closing=_sum_if("balance_after", _last_before(period.end_before)),
+            opening=_money("amount", created_at__lt=period.start_at),
+            closing=_money("amount"),
         )
     )
     rows = [
