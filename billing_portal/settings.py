@@ -296,6 +296,7 @@ HOUSEKEEPING_TASKS = (
     "provisioning.operation_logs_prune",
     "dns.operations_prune",
     "common.outbox_prune",
+    "reports.report_exports_prune",
 )
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
@@ -931,6 +932,10 @@ if SENTRY_DSN:
 REPORT_EXPORT_DIR = env.str(
     "REPORT_EXPORT_DIR", default=str(BASE_DIR / "private" / "report_exports")
 )
+# Days an export is kept (file and row); the daily clean-up deletes it then.
+REPORT_EXPORT_DAYS = env.int("REPORT_EXPORT_DAYS", default=30)
+if REPORT_EXPORT_DAYS < 1:
+    raise ImproperlyConfigured("REPORT_EXPORT_DAYS must be at least 1.")
 STORAGES["report_exports"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": REPORT_EXPORT_DIR, "base_url": None},

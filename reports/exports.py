@@ -15,6 +15,7 @@ import os
 import tempfile
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
@@ -210,3 +211,36 @@ def report_export_file_name(export: ReportExport) -> str:
     """The name the browser saves the file under."""
     currency = f"-{export.currency.lower()}" if export.currency else ""
     return f"{export.kind}{currency}-{export.start_date}-to-{export.end_date}.{export.format}"
+
+
+# --- Housekeeping ---------------------------------------------------------------------------
+
+PRUNE_BATCH = 1000
+
+
+def report_exports_prune() -> int:
+    """Daily: delete exports (their files and rows) older than REPORT_EXPORT_DAYS, accounting
+    data with customers' names that should not pile up, and fail builds whose worker died;
+    returns how many went. Two queries a batch of PRUNE_BATCH, whatever the rows (the audit
+    events of each export stay)."""
+    now = timezone.now()
+    cutoff = now - timedelta(days=int(settings.REPORT_EXPORT_DAYS))
+    storage = export_storage()
+    pruned = 0
+    while True:
+        old = list(
+            ReportExport.objects.filter(created_at__lt=cutoff)
+            .order_by("pk")
+            .values_list("pk", "file_name")[:PRUNE_BATCH]
+        )
+        for _pk, name in old:
+            if name:
+                storage.delete(name)  # a file already gone is no error
+        ReportExport.objects.filter(pk__in=[pk for pk, _name in old]).delete()
+        pruned += len(old)
+        if len(old) < PRUNE_BATCH:
+            break
+    ReportExport.objects.filter(
+        status__in=ReportExport.IN_PROGRESS, created_at__lt=now - BUILD_STALE_AFTER * 2
+    ).update(status=ReportExport.Status.FAILED, error="The build did not finish.", finished_at=now)
+    return pruned

@@ -303,3 +303,24 @@ def test_an_accountants_export_of_last_month_opens_in_a_spreadsheet_and_matches_
     assert sum(D(str(row["Total"])) for row in invoiced) == received
     net = sum(D(str(r["Net"])) - D(str(r["Discount"])) for r in invoices if r["Record"] == "Line")
     assert net == revenue.table("revenue_by_product").total("Net")
+
+
+def test_old_exports_are_pruned_with_their_files(data, accountant, settings):
+    from datetime import timedelta
+
+    from reports.exports import export_storage, report_exports_prune
+
+    old, recent = (_built(accountant, kind) for kind in ("payments", "refunds"))
+    ReportExport.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=settings.REPORT_EXPORT_DAYS + 1)
+    )
+    stuck = _request(accountant, "ledger")
+    ReportExport.objects.filter(pk=stuck.pk).update(
+        status="building", created_at=timezone.now() - timedelta(hours=3)
+    )
+    assert report_exports_prune() == 1
+    assert not ReportExport.objects.filter(pk=old.pk).exists()
+    assert not export_storage().exists(old.file_name)
+    assert export_storage().exists(recent.file_name)
+    assert ReportExport.objects.get(pk=stuck.pk).status == ReportExport.Status.FAILED
+    assert report_exports_prune() == 0  # again: nothing twice
