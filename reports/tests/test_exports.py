@@ -20,7 +20,8 @@ from reports.forms import last_month
 from reports.models import ReportExport
 from reports.report_selectors import Period, report_build
 from reports.tests.books import END, START, invoice, payment, service
-from reports.tests.conftest import client_for, staff_with
+from reports.tests.report_fixtures import *  # noqa: F403 (the fixtures)
+from reports.tests.report_fixtures import client_for, staff_with
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from reports.report_selectors import REPORTS, Period, report_build
 from reports.tests.books import END, RANGE, START
-from reports.tests.conftest import client_for, staff_with
+from reports.tests.report_fixtures import *  # noqa: F403 (the fixtures)
+from reports.tests.report_fixtures import client_for, staff_with
 
 pytestmark = pytest.mark.django_db
 

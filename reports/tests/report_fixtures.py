@@ -1,13 +1,24 @@
+"""Fixtures and helpers of the reports' and exports' tests (a module rather than a
+conftest.py, which the dashboard's tests in this app may have): each test module imports
+them with `from reports.tests.report_fixtures import *`."""
+
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import User
-from accounts.roles import roles_sync
 from accounts.tests.factories import UserFactory
 from reports.tests.books import Books, books
+
+__all__ = [
+    "_report_exports_in_tmp",
+    "accountant",
+    "client_for",
+    "data",
+    "staff_with",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -42,10 +53,3 @@ def accountant() -> User:
 @pytest.fixture
 def data() -> Books:
     return books()
-
-
-@pytest.fixture
-def synced_roles() -> None:
-    # The role groups as accounts/roles.py declares them now (the migration that made them
-    # ran before the reports' permissions existed).
-    roles_sync(group_model=Group, permission_model=Permission)
