@@ -325,3 +325,23 @@ def test_old_exports_are_pruned_with_their_files(data, accountant, settings):
     assert export_storage().exists(recent.file_name)
     assert ReportExport.objects.get(pk=stuck.pk).status == ReportExport.Status.FAILED
     assert report_exports_prune() == 0  # again: nothing twice
+
+
+def test_a_batch_costs_the_same_queries_however_many_rows_it_holds(data, accountant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reports.tests.books import at
+
+    def queries() -> int:
+        export = _request(accountant, ReportExport.Kind.INVOICES)
+        with CaptureQueriesContext(connection) as captured:
+            report_export_build(export_id=export.pk)
+        ReportExport.objects.filter(pk=export.pk).delete()  # the next one is not a duplicate
+        return len(captured)
+
+    few = queries()
+    customer = data.customers["de"]
+    for day in range(1, 21):  # 20 more invoices in the same batch, a line each
+        invoice(customer, issued=at(10, day), paid=at(10, day), lines=[(None, "5", "0", "0")])
+    assert queries() == few
