@@ -43,7 +43,7 @@ test: install-dev  ## Run the whole test suite (PostgreSQL if DATABASE_URL is se
 
 # Each benchmark prints its ratios against an interleaved baseline and exits 1 when it misses
 # a target (2 when it cannot measure); every one runs, and the target fails if any did.
-BENCHES ?= ledger billing_run webhooks pages
+BENCHES ?= ledger billing_run webhooks pages bench_reports
 bench: install-dev  ## Run the benchmarks under bench/ (PostgreSQL and Redis reachable; BENCHES=ledger for one)
 	@status=0; for name in $(BENCHES); do $(BIN)/python bench/$$name.py || status=1; done; exit $$status
 

@@ -90,7 +90,8 @@ BILLING = Role(
         "provisioning.service": VIEW,
         "common.auditevent": VIEW,
         "support.ticket": ANSWER_TICKETS,
-        "reports.report": ("view_reports",),  # the dashboard's figures and the reports
+        # The staff reports and accounting exports (issue 19).
+        "reports.report": ("view_reports", "export_reports"),
     },
 )
 

@@ -299,6 +299,7 @@ HOUSEKEEPING_TASKS = (
     "dns.operations_prune",
     "common.outbox_prune",
     "common.webhook_deliveries_prune",
+    "reports.report_exports_prune",
 )
 # The schedule lives in code so it is reviewed with the tasks it runs.
 CELERY_BEAT_SCHEDULE = {
@@ -946,3 +947,19 @@ if SENTRY_DSN:
         environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# --- Staff reports and accounting exports (issue 19) ----------------------------------------
+
+# The exports' files (reports/exports.py): a folder of their own outside the web root, written
+# by the default queue's workers and handed out only to the staff user who asked.
+REPORT_EXPORT_DIR = env.str(
+    "REPORT_EXPORT_DIR", default=str(BASE_DIR / "private" / "report_exports")
+)
+# Days an export is kept (file and row); the daily clean-up deletes it then.
+REPORT_EXPORT_DAYS = env.int("REPORT_EXPORT_DAYS", default=30)
+if REPORT_EXPORT_DAYS < 1:
+    raise ImproperlyConfigured("REPORT_EXPORT_DAYS must be at least 1.")
+STORAGES["report_exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": REPORT_EXPORT_DIR, "base_url": None},
+}

@@ -41,6 +41,7 @@ urlpatterns = [
     path("payments/", include("billing.urls.payments")),
     path("dns/", include("billing.urls.dns")),
     path("support/", include("support.urls")),
+    path("admin/reports/", include("reports.urls")),  # before the admin's own URLs
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

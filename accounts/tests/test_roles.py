@@ -26,7 +26,8 @@ def _wanted(role) -> set[str]:
 
 
 def test_the_migration_seeds_every_role_with_its_permissions():
-    # the test database is built by the migrations, so this is what billing/0007_staff_roles made
+    # the test database is built by the migrations, so this is what billing/0007_staff_roles
+    # and reports/0003_staff_roles (its re-sync after later models) made
     for role in ROLES:
         assert _held(role.name) == _wanted(role), role.name
     assert _held("Administrator") == {

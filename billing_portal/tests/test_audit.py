@@ -144,6 +144,12 @@ STORED_ACTIONS = {
         "webhook.secret_rotated",
         "webhook.delivery_resent",
     ],
+    "reports": [
+        "report_export.requested",
+        "report_export.ready",
+        "report_export.failed",
+        "report_export.downloaded",
+    ],
 }
 
 

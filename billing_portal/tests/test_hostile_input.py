@@ -112,6 +112,7 @@ NOT_CLIENT_AREA = (
     "metrics",
     "system-status",
     "staff-sessions",  # the staff's own sessions, an admin page (accounts/tests/test_sessions.py)
+    "reports:",  # the staff reports and exports, admin pages (reports/tests/: hostile input too)
 )
 
 Accepts = Callable[[str], bool]

@@ -43,6 +43,7 @@ from payments.events import PaymentSucceeded, RefundReported
 from payments.models import Payment, RefundRequest, SavedPaymentMethod, WebhookEvent
 from provisioning.models import ProvisioningOperation, Server
 from provisioning.tests.factories import ServerFactory, service_on
+from reports.models import ReportExport
 
 pytestmark = pytest.mark.django_db
 
@@ -435,6 +436,24 @@ def _old_outbox_rows(n: int, context: dict[str, Any]) -> int:
     return n
 
 
+def _old_report_exports(n: int, context: dict[str, Any]) -> int:
+    user = UserFactory(is_staff=True)
+    ReportExport.objects.bulk_create(
+        ReportExport(
+            requested_by=user,
+            kind="payments",
+            format="csv",
+            start_date=_long_ago().date(),
+            end_date=_long_ago().date(),
+            status="ready",
+            file_name=f"user-{user.pk}/gone-{_key('x')}.csv",
+            created_at=_long_ago(400),
+        )
+        for _ in range(n)
+    )
+    return n
+
+
 # --- The sweeps ---------------------------------------------------------------------------
 
 
@@ -514,6 +533,7 @@ SWEEPS = (
     Sweep("common.outbox_prune", _old_outbox_rows, counted=int),
     Sweep("common.webhook_deliveries_prune", _old_webhook_deliveries, counted=int),
     Sweep("accounts.data_exports_prune", _expired_data_exports, counted=int),
+    Sweep("reports.report_exports_prune", _old_report_exports, counted=int),
 )
 
 # Periodic tasks measured elsewhere, or that do not sweep rows.
