@@ -882,6 +882,9 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "PaymentAttemptStatusEnum": "payments.models.PaymentAttempt.Status",
         "GatewaySubscriptionStatusEnum": "payments.models.GatewaySubscription.Status",
+        "CreditEntryKindEnum": "credits.models.CreditEntry.Kind",
+        "OperationStatusEnum": "provisioning.models.ProvisioningOperation.Status",
+        "PaymentMethodEnum": "payments.models.Payment.Method",
     },
     # Swagger UI assets come from drf-spectacular-sidecar, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -88,7 +88,7 @@ class DnsPlanQuoteApi(DnsApi):
 
 @extend_schema_view(
     get=extend_schema(
-        operation_id="dns_subscription_retrieve", responses=io.SubscriptionSerializer
+        operation_id="dns_subscription_retrieve", responses=io.DnsSubscriptionSerializer
     ),
     post=extend_schema(
         operation_id="dns_subscribe",
@@ -113,7 +113,7 @@ class DnsSubscriptionApi(IdempotentMixin, DnsApi):
             "unpaid_invoice": unpaid.pk if unpaid else None,
             "nameservers": list(settings.DNS_REQUIRED_NAMESERVERS),
         }
-        return Response(io.SubscriptionSerializer(data).data)
+        return Response(io.DnsSubscriptionSerializer(data).data)
 
     def idempotent_post(self, request: Request) -> Response:
         data = _valid(io.SubscribeInput, request)

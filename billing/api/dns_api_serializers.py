@@ -47,7 +47,7 @@ class DnsServiceSerializer(serializers.Serializer):
     ends_on = serializers.DateField(allow_null=True)
 
 
-class SubscriptionSerializer(serializers.Serializer):
+class DnsSubscriptionSerializer(serializers.Serializer):
     service = DnsServiceSerializer(allow_null=True, help_text="The plan held; null: none.")
     allowance = AllowanceSerializer(allow_null=True)
     unpaid_invoice = serializers.IntegerField(allow_null=True)
