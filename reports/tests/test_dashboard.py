@@ -170,6 +170,8 @@ def test_staff_with_view_reports_see_the_figures_and_charts(business, frozen):
     assert "35.00 USD" in html
     assert html.count('src="data:image/svg+xml;base64,') == 6  # revenue USD and EUR, 4 more
     assert 'id="content-main"' in html  # the app list stays below
+    assert f'href="{reverse("reports:index")}"' in html  # the report pages, one click away
+    assert f'href="{reverse("reports:exports")}"' not in html  # exports need their own right
     assert "<script" not in html.split('id="dashboard"')[1].split('id="content-main"')[0]
 
 
@@ -181,6 +183,7 @@ def test_staff_without_view_reports_see_only_the_attention_list_they_may_view(bu
     assert 'id="figures"' not in html
     assert 'id="charts"' not in html
     assert "data:image/svg" not in html
+    assert reverse("reports:index") not in html
 
 
 def test_roles_billing_and_administrator_see_the_figures_support_and_technical_do_not(db):
