@@ -280,10 +280,11 @@ class DnsRecordListApi(IdempotentMixin, DnsApi, generics.ListAPIView):
         return RecordFilter.from_query(self.request.query_params).records(self.zone())
 
     def idempotent_post(self, request: Request, pk: int) -> Response:
+        zone = self.zone()  # another customer's zone is a 404 before the body is read
         data = _valid(io.RecordInput, request)
         record = dns.record_add(
             customer=self.customer,
-            zone_id=self.zone().pk,
+            zone_id=zone.pk,
             actor=request.user,
             **_record_args(data),
         )

@@ -126,9 +126,10 @@ def _captured(api: BillingApi, checkout: PaymentAttempt) -> tuple[Invoice, dict[
 )
 class InvoicePaymentStartApi(IdempotentMixin, BillingApi):
     def idempotent_post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Another customer's invoice is a 404 before the body is read.
+        invoice = invoice_get_for_customer(customer=self.customer, invoice_id=self.route_id("pk"))
         form = PaymentStartInput(data=request.data)
         form.is_valid(raise_exception=True)
-        invoice = invoice_get_for_customer(customer=self.customer, invoice_id=self.route_id("pk"))
         checkout, url = payments.checkout_begin_attempt(
             invoice=invoice,
             gateway_name=form.validated_data["gateway"],

@@ -53,6 +53,13 @@ class ServiceApi(CustomerApi):
 
     required_scope = ApiKey.Scope.SERVICES
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Another customer's service is a 404 before the body is read: a refusal of the
+        # body would tell the caller the id exists.
+        if "pk" in self.kwargs:
+            self.service()
+
     def service(self) -> Service:
         return service_get_for_customer(customer=self.customer, service_id=self.object_id())
 
