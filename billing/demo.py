@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Customer, User
 from catalogue.models import CYCLE_MONTHS, Product
 from invoices.models import Invoice, InvoiceLine
+from payments.gateways import registry as gateways
 from payments.models import Payment
 from provisioning.models import ProvisioningOperation, Service
 
@@ -37,25 +38,35 @@ class DemoService:
     cycle: str
     amount: str
     months_ago: int  # when it started
-    gateway: str
+    gateway: int  # which gateway: an index into the registry's, or MANUAL
     ended_months_ago: int | None = None  # terminated then
 
 
+MANUAL = -1  # a payment recorded by staff (a bank transfer)
+
 SERVICES = (
-    DemoService("mc-lobby", "minecraft-4gb", "monthly", "12.00", 11, "stripe"),
-    DemoService("mc-survival", "minecraft-4gb", "monthly", "12.00", 9, "paypal", 3),
-    DemoService("vps-build", "vps-small", "monthly", "8.00", 10, "stripe"),
-    DemoService("vps-ci", "vps-small", "quarterly", "22.50", 7, "manual"),
-    DemoService("shop", "hosting-directadmin", "annual", "96.00", 8, "stripe"),
-    DemoService("blog", "wordpress-basic", "monthly", "9.00", 6, "paypal"),
-    DemoService("agency", "hosting-nextpanel", "semiannual", "54.00", 5, "stripe", 1),
-    DemoService("priority", "support-priority", "monthly", "29.00", 4, "stripe"),
-    DemoService("vps-stage", "vps-small", "monthly", "8.00", 2, "paypal"),
-    DemoService("mc-event", "minecraft-4gb", "monthly", "12.00", 0, "stripe"),
+    DemoService("mc-lobby", "minecraft-4gb", "monthly", "12.00", 11, 0),
+    DemoService("mc-survival", "minecraft-4gb", "monthly", "12.00", 9, 1, 3),
+    DemoService("vps-build", "vps-small", "monthly", "8.00", 10, 0),
+    DemoService("vps-ci", "vps-small", "quarterly", "22.50", 7, MANUAL),
+    DemoService("shop", "hosting-directadmin", "annual", "96.00", 8, 0),
+    DemoService("blog", "wordpress-basic", "monthly", "9.00", 6, 1),
+    DemoService("agency", "hosting-nextpanel", "semiannual", "54.00", 5, 0, 1),
+    DemoService("priority", "support-priority", "monthly", "29.00", 4, 0),
+    DemoService("vps-stage", "vps-small", "monthly", "8.00", 2, 1),
+    DemoService("mc-event", "minecraft-4gb", "monthly", "12.00", 0, 0),
 )
 # Overdue renewals: (the service's name, days past due); every age band of the dashboard.
 OVERDUE = (("blog", 12), ("vps-build", 45), ("priority", 75), ("mc-lobby", 120))
-METHODS = {"stripe": "card", "paypal": "paypal", "manual": "bank_transfer"}
+
+
+def _gateway_and_method(index: int) -> tuple[str, str]:
+    """The gateway a demo payment came through and the method it is recorded with: the
+    registry's adapters in turn (only payments/gateways names providers)."""
+    if index == MANUAL:
+        return "manual", Payment.Method.BANK_TRANSFER
+    adapter = gateways.ADAPTERS[index % len(gateways.ADAPTERS)]
+    return adapter.name, adapter.recorded_method
 
 
 def business_history_seed() -> None:
@@ -141,13 +152,14 @@ def _paid_invoices(service: Service, demo: DemoService, now: datetime) -> None:
     for k, months_ago in enumerate(range(demo.months_ago, end - 1, -months)):
         issued = _months_ago(now, months_ago)
         invoice = _invoice(service, f"{demo.name}-{k}", issued, None)
+        gateway, method = _gateway_and_method(demo.gateway)
         Payment.objects.get_or_create(
-            gateway=demo.gateway,
+            gateway=gateway,
             reference=f"demo-{demo.name}-{k}",
             defaults={
                 "invoice": invoice,
                 "customer": service.customer,
-                "method": METHODS[demo.gateway],
+                "method": method,
                 "status": Payment.Status.APPLIED,
                 "currency": invoice.currency,
                 "amount": invoice.total.amount,

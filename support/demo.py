@@ -54,9 +54,9 @@ ARTICLES = {
     "pay-with-credit": (
         "billing",
         "Paying an invoice with account credit",
-        "Credit is applied first; the rest by card or PayPal.",
+        "Credit is applied first; the rest with another payment method.",
         "Add credit under *Billing & credits*. An unpaid invoice's page offers **Pay with "
-        "credit**; if the credit does not cover it all, pay the rest by card or PayPal.",
+        "credit**; if the credit does not cover it all, pay the rest with another payment method.",
         True,
     ),
     "refund-policy-draft": (
