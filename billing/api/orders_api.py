@@ -92,6 +92,9 @@ def quote_data(quote: billing.Quote) -> dict[str, Any]:
         "recurring_total": quote.recurring_total,
         "domain": quote.domain,
         "hostname": quote.hostname,
+        "trial_days": quote.trial.days if quote.trial else 0,
+        "trial_ends_on": quote.trial.ends_on if quote.trial else None,
+        "trial_text": quote.trial_text,
     }
 
 
