@@ -25,7 +25,8 @@ from payments.gateways.base import SavedCard
 from payments.gateways.stripe import _card
 from payments.models import SavedPaymentMethod
 from payments.services.cards import card_store
-from provisioning.models import Service
+from provisioning.models import ProvisioningOperation, Service
+from provisioning.tests.factories import ServerFactory, placed_product
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +260,18 @@ def test_stripe_cards_keep_their_fingerprint(customer):
     assert _card(method).fingerprint == "Xt5E"
     assert _card({"id": "pm_2", "card": {}}).fingerprint == ""
     assert card_store(customer=customer, gateway="stripe", card=_card(method)).fingerprint == "Xt5E"
+
+
+def test_a_trial_of_a_panel_product_is_provisioned_at_once(
+    customer, django_capture_on_commit_callbacks
+):
+    server = ServerFactory()
+    product = placed_product(
+        server.group, slug="box", module="sandbox", module_settings={"plan": "box"}, trial_days=7
+    )
+    ProductPriceFactory(product=product, cycle="monthly", price=usd("10.00"))
+    service = _place_trial(customer, product, django_capture_on_commit_callbacks)
+    assert ProvisioningOperation.objects.filter(service=service, kind="create").exists()
+    service.refresh_from_db()
+    assert service.status == Service.Status.ACTIVE  # the sandbox panel confirmed it
+    assert service.next_due_date == date(2026, 1, 8)
