@@ -217,6 +217,8 @@ def test_the_order_pages_show_the_trial(
     client, customer, product, django_capture_on_commit_callbacks
 ):
     client.force_login(customer.user)
+    listing = client.get(reverse("orders:catalogue")).content.decode()
+    assert 'data-testid="catalogue-trial">14 days free<' in listing
     url = reverse("orders:product", args=["rust"])
     configure = client.get(url).content.decode()
     assert 'data-testid="product-trial">14 days free' in configure
