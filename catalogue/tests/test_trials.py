@@ -277,3 +277,13 @@ def test_a_trial_of_a_panel_product_is_provisioned_at_once(
     service.refresh_from_db()
     assert service.status == Service.Status.ACTIVE  # the sandbox panel confirmed it
     assert service.next_due_date == date(2026, 1, 8)
+
+
+def test_staff_who_may_view_orders_see_the_trial_on_the_order(
+    staff_client_factory, customer, product, django_capture_on_commit_callbacks
+):
+    service = _place_trial(customer, product, django_capture_on_commit_callbacks)
+    url = reverse("admin:catalogue_order_change", args=[service.order_id])
+    page = staff_client_factory("view_order").get(url)
+    assert "14 days, free until 2026-01-14" in page.content.decode()
+    assert staff_client_factory("view_product").get(url).status_code == 403
