@@ -106,7 +106,8 @@ def quote_data(quote: billing.Quote) -> dict[str, Any]:
         responses={201: io.OrderSerializer, **REFUSED, 409: ErrorSerializer, 422: ErrorSerializer},
         description=(
             "Place the order: a pending service and an invoice due today (pay it to start "
-            "the service). Needs the `services` scope and an Idempotency-Key."
+            "the service; a free trial's invoice is zero, paid at once, and the service "
+            "starts). Needs the `services` scope and an Idempotency-Key."
         ),
     )
 )
