@@ -17,6 +17,7 @@ from catalogue.models import (
     ProductGroup,
     ProductPrice,
     TaxRate,
+    TrialRedemption,
 )
 
 
@@ -81,7 +82,15 @@ class OrderAdmin(LargeTableAdminMixin, AutocompleteAdminMixin, admin.ModelAdmin)
     search_fields = ("customer__name", "customer__user__email")
     list_select_related = ("customer", "coupon")
     autocomplete_fields = ("customer",)
-    readonly_fields = ("created_at", "cancelled_at")
+    readonly_fields = ("created_at", "cancelled_at", "free_trial")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # its invoices and services PROTECT it
+
+    @admin.display(description="free trial")
+    def free_trial(self, obj: Order) -> str:
+        """The trial the order started (the redemption is written by order placement)."""
+        redemption = TrialRedemption.objects.filter(order=obj).first()
+        if redemption is None:
+            return "-"
+        return f"{redemption.days} days, free until {redemption.ends_on:%Y-%m-%d}"

@@ -98,6 +98,13 @@ class Product(models.Model):
         help_text="A service cancelled at once gets the unused part of its paid period back "
         "as account credit (prorated by days, as plan changes are).",
     )
+    trial_days = models.PositiveSmallIntegerField(
+        "free trial days",
+        default=0,
+        validators=[MaxValueValidator(365)],
+        help_text="0: no trial. A customer's first order of it (once per customer and per "
+        "saved card) starts free for this many days; the first invoice follows as a renewal.",
+    )
 
     class Meta:
         ordering = ["group__sort_order", "sort_order", "name"]
@@ -300,3 +307,47 @@ class CouponRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon} on order #{self.order_id}"
+
+
+class TrialRedemption(models.Model):
+    """A free trial a customer took of a product, with the fingerprints of the cards they
+    had saved then: a card cannot start a second trial of it on another account, even once
+    it is removed from the first."""
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="trial_redemptions"
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="trial_redemption")
+    days = models.PositiveSmallIntegerField()
+    ends_on = models.DateField(help_text="The trial's last free day.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "product"], name="catalogue_trialredemption_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} trial on order #{self.order_id}"
+
+
+class TrialCardFingerprint(models.Model):
+    """A card (by its provider's fingerprint) the customer had saved when the trial began."""
+
+    redemption = models.ForeignKey(
+        TrialRedemption, on_delete=models.CASCADE, related_name="card_fingerprints"
+    )
+    fingerprint = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["redemption", "fingerprint"], name="catalogue_trialcardfingerprint_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.fingerprint

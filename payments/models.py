@@ -252,6 +252,9 @@ class SavedPaymentMethod(models.Model):
     last4 = models.CharField(max_length=4, blank=True)
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The provider's fingerprint of the card number (Stripe `card.fingerprint`): the same
+    # card saved on two accounts has the same one, so a free trial is not taken twice.
+    fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -85,3 +85,17 @@ def subscription_list_for_customer(*, customer: Customer) -> QuerySet[GatewaySub
     """The customer's automatic-payment subscriptions, newest first (live and ended)."""
     subscriptions = GatewaySubscription.objects.filter(customer=customer)
     return subscriptions.select_related("plan").order_by("-created_at", "-id")
+
+
+def card_fingerprints_of(*, customer: Customer) -> list[str]:
+    """The provider fingerprints of the customer's saved cards (those that have one)."""
+    cards = SavedPaymentMethod.objects.filter(customer=customer).exclude(fingerprint="")
+    return sorted(set(cards.values_list("fingerprint", flat=True)))
+
+
+def card_holders_of(*, fingerprints: list[str]) -> list[int]:
+    """Ids of the customers who have a card with one of these fingerprints saved."""
+    if not fingerprints:
+        return []
+    cards = SavedPaymentMethod.objects.filter(fingerprint__in=fingerprints)
+    return sorted(set(cards.values_list("customer_id", flat=True)))

@@ -92,6 +92,9 @@ def quote_data(quote: billing.Quote) -> dict[str, Any]:
         "recurring_total": quote.recurring_total,
         "domain": quote.domain,
         "hostname": quote.hostname,
+        "trial_days": quote.trial.days if quote.trial else 0,
+        "trial_ends_on": quote.trial.ends_on if quote.trial else None,
+        "trial_text": quote.trial_text,
     }
 
 
@@ -103,7 +106,8 @@ def quote_data(quote: billing.Quote) -> dict[str, Any]:
         responses={201: io.OrderSerializer, **REFUSED, 409: ErrorSerializer, 422: ErrorSerializer},
         description=(
             "Place the order: a pending service and an invoice due today (pay it to start "
-            "the service). Needs the `services` scope and an Idempotency-Key."
+            "the service; a free trial's invoice is zero, paid at once, and the service "
+            "starts). Needs the `services` scope and an Idempotency-Key."
         ),
     )
 )

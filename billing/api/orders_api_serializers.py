@@ -42,6 +42,10 @@ class ProductSerializer(serializers.Serializer):
     description = serializers.CharField()
     requires_domain = serializers.BooleanField()
     requires_hostname = serializers.BooleanField()
+    trial_days = serializers.IntegerField(
+        help_text="Free days on a customer's first order of it (once per customer and card); "
+        "0: no trial. The quote tells whether an order would get them."
+    )
     prices = PriceSerializer(many=True)
     options = OptionSerializer(many=True)
 
@@ -108,6 +112,13 @@ class QuoteSerializer(serializers.Serializer):
     )
     domain = serializers.CharField()
     hostname = serializers.CharField()
+    trial_days = serializers.IntegerField(help_text="Free days this order starts; 0: no trial.")
+    trial_ends_on = serializers.DateField(
+        allow_null=True, help_text="The trial's last free day; the first invoice is due after."
+    )
+    trial_text = serializers.CharField(
+        help_text='For a trial, e.g. "14 days free, then $10.00 per month"; else empty.'
+    )
 
 
 class OrderSerializer(serializers.Serializer):

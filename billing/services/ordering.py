@@ -30,6 +30,13 @@ from accounts.models import Customer, User
 from billing.models import ServiceChange
 from billing.services.changes import plan_change_apply, plan_change_start
 from billing.services.issuing import invoice_issue, invoice_issued
+from billing.services.trials import (
+    TrialOffer,
+    trial_coupon_check,
+    trial_lines,
+    trial_offer,
+    trial_summary,
+)
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
 from billing_portal.common.emails import email_send_on_commit
@@ -55,6 +62,7 @@ from catalogue.selectors import (
     product_price_get,
     recurring_amount_of,
 )
+from catalogue.trials import trial_redemption_create
 from credits import services as credits
 from invoices import services as invoices
 from invoices.models import Invoice, InvoiceLine
@@ -107,10 +115,20 @@ class Quote:
     recurring_total: Money | None  # what each renewal will cost with tax; None if one-time
     domain: str = ""  # as stored: lower-case ASCII (punycode)
     hostname: str = ""
+    trial: TrialOffer | None = None  # the free trial this order starts, if any
 
     @property
     def cycle_label(self) -> str:
         return BillingCycle(self.request.cycle).label
+
+    @property
+    def trial_text(self) -> str:
+        """ "14 days free, then $10.00 per month" for a trial; empty otherwise."""
+        if self.trial is None:
+            return ""
+        return trial_summary(
+            days=self.trial.days, then=self.recurring_total, cycle=self.request.cycle
+        )
 
     @property
     def rows(self) -> list[tuple[LineDraft, LineAmounts]]:
@@ -236,8 +254,15 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
             currency=request.currency,
             at=timezone.now(),
         )
+    trial = trial_offer(
+        customer=customer, product=request.product, cycle=request.cycle, today=today
+    )
     period = (today, service_period_end(start=today, cycle=request.cycle))
-    lines = coupon_apply(_order_lines(request, price, options, period), coupon)
+    lines = _order_lines(request, price, options, period)
+    if trial is not None:
+        trial_coupon_check(coupon)
+        lines = trial_lines(lines, trial, request.currency)
+    lines = coupon_apply(lines, coupon)
     priced = lines_price(customer=customer, currency=request.currency, lines=lines)
     recurring_amount = recurring_amount_of(price, options)
     return Quote(
@@ -254,6 +279,7 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
         ),
         domain=domain,
         hostname=hostname,
+        trial=trial,
     )
 
 
@@ -320,6 +346,13 @@ def order_place(
     order = catalogue.order_create(
         customer=customer, coupon=quote.coupon, idempotency_key=idempotency_key
     )
+    if quote.trial is not None:  # checked under the product's lock, in the quote
+        trial_redemption_create(
+            order=order,
+            product=product,
+            ends_on=quote.trial.ends_on,
+            card_fingerprints=quote.trial.card_fingerprints,
+        )
     recurring_coupon = (
         quote.coupon if quote.coupon and quote.coupon.applies == Coupon.Applies.RECURRING else None
     )
@@ -355,7 +388,12 @@ def order_place(
         customer=customer,
         target=order,
         meta=meta,
-        details={"product": product.name, "invoice": invoice.number, "total": str(invoice.total)},
+        details={
+            "product": product.name,
+            "invoice": invoice.number,
+            "total": str(invoice.total),
+            **({"trial_days": quote.trial.days} if quote.trial else {}),
+        },
     )
     email_send_on_commit(
         to=[customer.user.email],

@@ -40,6 +40,7 @@ def _product_form(**fields) -> dict:
         "module_settings": "{}",
         "sort_order": 0,
         "usage_included": "0",
+        "trial_days": 0,
         "prices-TOTAL_FORMS": 0,
         "prices-INITIAL_FORMS": 0,
         "options-TOTAL_FORMS": 0,

@@ -95,6 +95,7 @@ class SavedCard:
     last4: str
     exp_month: int | None
     exp_year: int | None
+    fingerprint: str = ""  # the provider's card-number fingerprint, where it gives one
 
 
 @dataclass(frozen=True)

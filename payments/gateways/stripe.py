@@ -577,4 +577,5 @@ def _card(method: dict[str, Any]) -> SavedCard:
         last4=card.get("last4", ""),
         exp_month=card.get("exp_month"),
         exp_year=card.get("exp_year"),
+        fingerprint=card.get("fingerprint") or "",
     )

@@ -105,6 +105,7 @@ def card_store(*, customer: Customer, gateway: str, card: SavedCard) -> SavedPay
             "last4": card.last4,
             "exp_month": card.exp_month,
             "exp_year": card.exp_year,
+            "fingerprint": card.fingerprint,
         },
     )
     if (
