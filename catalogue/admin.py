@@ -1,7 +1,8 @@
 """Staff screens for the catalogue: product groups, products with their prices and options,
 coupons and tax rates, edited freely, the orders placed from it, and client groups (pricing
-tiers: their discounts, and which customers are in them, set through the audited service). Provisioning adds where a
-product's services are placed (and checks its module settings) from its own admin."""
+tiers: their discounts, and which customers are in them, set through the audited service).
+Provisioning adds where a product's services are placed (and checks its module settings)
+from its own admin."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Catalogue reads: the client catalogue, one orderable product, the price of a product and
 its options on a billing cycle in a currency (orders, renewals and plan changes all price
-through these), whether a coupon may be used, a customer's order, and a customer's client group discounts."""
+through these), whether a coupon may be used, a customer's order, and a customer's client
+group discounts."""
 
 from __future__ import annotations
 

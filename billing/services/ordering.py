@@ -84,7 +84,6 @@ from provisioning.services import (
     service_period_end,
 )
 
-
 # The order invoice's lines that belong to the service it creates (reports count them as
 # the product's revenue): its price, its add-ons and the group discount on them.
 SERVICE_LINE_KINDS = (

@@ -114,7 +114,7 @@ def _renewal_of(service: Service) -> Invoice:
 # --- Acceptance 1 -------------------------------------------------------------------------
 
 
-def test_acceptance_a_reseller_group_makes_the_demo_customers_next_order_and_renewal_20_percent_cheaper(
+def test_acceptance_a_reseller_group_makes_the_demo_customers_order_and_renewal_20pc_cheaper(
     settings,
 ):
     settings.DEBUG = True
@@ -430,7 +430,8 @@ def test_setting_the_group_is_audited_once_and_a_customer_is_in_at_most_one():
     assert events.count() == 1
     assert events.get().details == {"from": "", "to": "Reseller"}
     discounts = client_group_discounts_for(customer=customer)
-    assert discounts is not None and discounts.group_name == "Reseller"
+    assert discounts is not None
+    assert discounts.group_name == "Reseller"
     with pytest.raises(IntegrityError), transaction.atomic():
         CustomerGroup.objects.create(customer=customer, group=_group(None, name="Other"))
 

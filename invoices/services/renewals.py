@@ -7,9 +7,10 @@ asks for the lines here; payments reuses the service line for gateway subscripti
 
 The run works in chunks of hundreds of renewals, so the chunk's reads and writes are set
 based: `RenewalUsage.load` reads the usage and overage prices of a chunk's services in two
-queries (and their customers' group discounts in two more), and `renewal_invoices_issue` issues a chunk's invoices with one statement per table
-(numbers, invoices, lines, audit events, emails), priced exactly as `invoice_issue` prices
-one (the same `lines_price`, the tax rules of `tax_treatment_for` on rates read once).
+queries (and their customers' group discounts in two more), and `renewal_invoices_issue`
+issues a chunk's invoices with one statement per table (numbers, invoices, lines, audit
+events, emails), priced exactly as `invoice_issue` prices one (the same `lines_price`, the
+tax rules of `tax_treatment_for` on rates read once).
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ class RenewalUsage:
             if s.next_due_date and (window := _usage_window(s, s.next_due_date))
         }
         usage = cls(
-            group_discounts=client_group_discounts_of(customer_ids={s.customer_id for s in services})
+            group_discounts=client_group_discounts_of(
+                customer_ids={s.customer_id for s in services}
+            )
         )
         if not windows:
             return usage
