@@ -73,7 +73,8 @@ ANSWER_TICKETS = ("view", "reply_ticket")
 
 BILLING = Role(
     "Billing",
-    "Invoices, payments, refunds, account credit, tokens and credit notes; tax rates.",
+    "Invoices, payments, refunds, account credit, tokens and credit notes; tax rates and "
+    "client groups (pricing tiers).",
     {
         "accounts.customer": VIEW,
         "accounts.user": VIEW,
@@ -92,6 +93,10 @@ BILLING = Role(
         "support.ticket": ANSWER_TICKETS,
         # The staff reports and accounting exports (issue 19).
         "reports.report": ("view_reports", "export_reports"),
+        # Client groups (issue 20): pricing tiers, their discounts and who is in them.
+        "catalogue.clientgroup": EVERY,
+        "catalogue.clientgroupdiscount": EVERY,
+        "catalogue.customergroup": EVERY,
     },
 )
 

@@ -7,3 +7,7 @@ from billing_portal.common.audit import AuditActions
 class OrderAudit(AuditActions):
     ORDER_PLACED = "order.placed", "Order placed"
     ORDER_CANCELLED = "order.cancelled", "Order cancelled"
+
+
+class ClientGroupAudit(AuditActions):
+    CUSTOMER_GROUP_CHANGED = "client_group.customer_changed", "Customer's client group changed"

@@ -12,6 +12,8 @@ from django.db.models import ProtectedError
 from djmoney.money import Money
 
 from catalogue.models import (
+    ClientGroup,
+    ClientGroupDiscount,
     ConfigurableOption,
     ConfigurableOptionPrice,
     Product,
@@ -132,6 +134,18 @@ def catalogue_seed() -> None:
         _prices(product, demo)
         if demo.kind == "game_server":
             _memory_option(product)
+    _client_groups()
+
+
+def _client_groups() -> None:
+    """A reseller tier with 20% off everything (setup fees paid in full), with no members:
+    staff put a customer in it from admin to try it."""
+    group, created = ClientGroup.objects.get_or_create(
+        name="Reseller",
+        defaults={"colour": "#7b3fbf", "description": "Resellers: 20% off every product."},
+    )
+    if created:
+        ClientGroupDiscount.objects.create(group=group, percent=Decimal("20"))
 
 
 def _prices(product: Product, demo: DemoProduct) -> None:

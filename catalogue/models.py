@@ -8,13 +8,17 @@ provisioning's (`provisioning.ProductPlacement`): the catalogue knows nothing ab
 An `Order` is what a customer bought from it, with the `CouponRedemption` counted against the
 coupon's limits; placing one (services, invoice) is billing's flow. Services and invoices
 point at the order: it sits below them.
+
+A `ClientGroup` is a pricing tier: a customer is in at most one (`CustomerGroup`), and its
+`ClientGroupDiscount`s take a percentage off what its members are invoiced (invoices apply
+them: `invoices.services.group_discounts`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -351,3 +355,87 @@ class TrialCardFingerprint(models.Model):
 
     def __str__(self) -> str:
         return self.fingerprint
+
+
+# --- Client groups ------------------------------------------------------------------------
+
+
+class ClientGroup(models.Model):
+    """A pricing tier (resellers, loyal customers): its discounts apply to every invoice its
+    members are issued while they belong to it (orders, renewals, plan changes)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    colour = models.CharField(
+        max_length=7,
+        default="#6c757d",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour such as #1f77b4.")],
+        help_text="The badge colour staff see next to its members, e.g. #1f77b4.",
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientGroupDiscount(models.Model):
+    """A percentage off for a group's members, on one product group or (empty) on everything;
+    a product group's own discount wins over the group's discount for everything."""
+
+    group = models.ForeignKey(ClientGroup, on_delete=models.CASCADE, related_name="discounts")
+    product_group = models.ForeignKey(
+        ProductGroup,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="client_group_discounts",
+        help_text="Empty: every product.",
+    )
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
+    )
+    includes_setup_fees = models.BooleanField(
+        "also on setup fees", default=False, help_text="Unticked: setup fees are paid in full."
+    )
+
+    class Meta:
+        ordering = ["group", "product_group"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "product_group"],
+                name="catalogue_clientgroupdiscount_one_per_product_group",
+            ),
+            models.UniqueConstraint(
+                fields=["group"],
+                condition=Q(product_group__isnull=True),
+                name="catalogue_clientgroupdiscount_one_for_everything",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent__gt=0, percent__lte=100),
+                name="catalogue_clientgroupdiscount_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.percent}% on {self.product_group or 'everything'}"
+
+
+class CustomerGroup(models.Model):
+    """A customer's membership of a client group (at most one: the customer is the key).
+    Kept here, not on the customer, because accounts sit below the catalogue."""
+
+    customer = models.OneToOneField(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="client_group"
+    )
+    group = models.ForeignKey(ClientGroup, on_delete=models.PROTECT, related_name="members")
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer} in {self.group}"

@@ -1,9 +1,11 @@
 """Catalogue reads: the client catalogue, one orderable product, the price of a product and
 its options on a billing cycle in a currency (orders, renewals and plan changes all price
-through these), whether a coupon may be used, and a customer's order."""
+through these), whether a coupon may be used, a customer's order, and a customer's client
+group discounts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,10 +15,12 @@ from djmoney.money import Money
 from accounts.models import Customer
 from catalogue.errors import CouponInvalid, InvalidOptionQuantity, PriceUnavailable
 from catalogue.models import (
+    ClientGroupDiscount,
     ConfigurableOption,
     ConfigurableOptionPrice,
     Coupon,
     CouponRedemption,
+    CustomerGroup,
     Order,
     Product,
     ProductGroup,
@@ -200,3 +204,42 @@ def catalogue_products_for_currency(*, currency: str) -> QuerySet[Product]:
         )
         .order_by("group__sort_order", "group__name", "sort_order", "name", "pk")
     )
+
+
+# --- Client groups ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupDiscounts:
+    """A customer's client group and its discounts by product group id (None: the discount
+    for everything)."""
+
+    group_name: str
+    by_product_group: dict[int | None, ClientGroupDiscount]
+
+    def for_product_group(self, product_group_id: int | None) -> ClientGroupDiscount | None:
+        """The product group's own discount, else the group's discount for everything."""
+        own = self.by_product_group.get(product_group_id) if product_group_id else None
+        return own or self.by_product_group.get(None)
+
+
+def client_group_discounts_of(*, customer_ids: Iterable[int]) -> dict[int, GroupDiscounts]:
+    """The client group discounts of these customers (those in a group), in two queries
+    whatever their number (the billing run reads a chunk's at once)."""
+    memberships = (
+        CustomerGroup.objects.filter(customer_id__in=set(customer_ids))
+        .select_related("group")
+        .prefetch_related("group__discounts")
+    )
+    return {
+        member.customer_id: GroupDiscounts(
+            group_name=member.group.name,
+            by_product_group={d.product_group_id: d for d in member.group.discounts.all()},
+        )
+        for member in memberships
+    }
+
+
+def client_group_discounts_for(*, customer: Customer) -> GroupDiscounts | None:
+    """The customer's client group discounts now; None when the customer is in no group."""
+    return client_group_discounts_of(customer_ids=[customer.pk]).get(customer.pk)

@@ -1,13 +1,19 @@
-"""Writes of the catalogue's orders. Placing and cancelling an order span apps (services,
-invoices) and are billing's flows (billing/services/ordering.py); the order's own rows are
-written here, inside billing's transaction, after billing has taken the locks."""
+"""Writes of the catalogue's orders and client group memberships. Placing and cancelling an
+order span apps (services, invoices) and are billing's flows (billing/services/ordering.py);
+the order's own rows are written here, inside billing's transaction, after billing has taken
+the locks. A customer's client group is set here (staff, in admin)."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Customer
-from catalogue.models import Coupon, CouponRedemption, Order
+from accounts.locks import customer_lock
+from accounts.models import Customer, User
+from billing_portal.common.audit import audit_record
+from billing_portal.common.request import RequestMeta
+from catalogue.audit import ClientGroupAudit
+from catalogue.models import ClientGroup, Coupon, CouponRedemption, CustomerGroup, Order
 
 
 def order_create(
@@ -34,3 +40,37 @@ def order_mark_completed(*, order_id: int) -> bool:
     """The order's invoice is paid: a pending order is completed. True if it changed."""
     pending = Order.objects.filter(pk=order_id, status=Order.Status.PENDING)
     return pending.update(status=Order.Status.COMPLETED) > 0
+
+
+@transaction.atomic
+def customer_group_set(
+    *,
+    customer_id: int,
+    group: ClientGroup | None,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> CustomerGroup | None:
+    """Put the customer in `group` (None: in no group), audited. Only invoices priced from
+    now on see the change; issued ones keep their lines. Setting the group the customer is
+    in already changes nothing. The customer's row is locked so two staff edits queue."""
+    customer = customer_lock(customer_id)
+    current = CustomerGroup.objects.filter(customer=customer).select_related("group").first()
+    before = current.group if current else None
+    if before == group:
+        return current
+    if group is None:
+        CustomerGroup.objects.filter(customer=customer).delete()
+        membership = None
+    else:
+        membership, _created = CustomerGroup.objects.update_or_create(
+            customer=customer, defaults={"group": group, "joined_at": timezone.now()}
+        )
+    audit_record(
+        action=ClientGroupAudit.CUSTOMER_GROUP_CHANGED,
+        actor=actor,
+        customer=customer,
+        target=membership or customer,
+        meta=meta,
+        details={"from": before.name if before else "", "to": group.name if group else ""},
+    )
+    return membership

@@ -184,6 +184,8 @@ class InvoiceLine(models.Model):
         CREDIT = "credit", "Account credit"
         TOKENS = "tokens", "VPS tokens"
         PLAN_CHANGE = "plan_change", "Plan change"
+        # The customer's client group discount: the one kind of line that is negative.
+        GROUP_DISCOUNT = "group_discount", "Client group discount"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -218,8 +220,17 @@ class InvoiceLine(models.Model):
                 condition=Q(kind="service", period_released=False),
                 name="invoices_invoiceline_one_per_service_period",
             ),
-            nonnegative_check(
-                "invoices_invoiceline_nonnegative", "amount", "discount", "tax", "total"
+            # Every line is zero or above but a client group discount, which is zero or
+            # below and carries no discount of its own (its whole amount is the discount).
+            models.CheckConstraint(
+                condition=Q(kind="group_discount")
+                | Q(amount__gte=0, discount__gte=0, tax__gte=0, total__gte=0),
+                name="invoices_invoiceline_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="group_discount")
+                | Q(amount__lte=0, discount=0, tax__lte=0, total__lte=0),
+                name="invoices_invoiceline_group_discount_nonpositive",
             ),
             money_adds_up_constraint(
                 "invoices_invoiceline_total_adds_up",
@@ -228,7 +239,8 @@ class InvoiceLine(models.Model):
                 minus=("discount",),
             ),
             models.CheckConstraint(
-                condition=Q(discount__lte=F("amount")), name="invoices_invoiceline_discount_le"
+                condition=Q(discount__lte=F("amount")) | Q(kind="group_discount"),
+                name="invoices_invoiceline_discount_le",
             ),
         ]
 

@@ -48,7 +48,8 @@ def line_amounts(
 ) -> LineAmounts:
     """Amounts of one line; `discount` is on the same (list price) basis as `unit_price`."""
     listed = money_quantize(unit_price * quantity)
-    discount = min(money_quantize(discount), listed)
+    # A negative line (a client group discount) is all discount already: none on top.
+    discount = max(min(money_quantize(discount), listed), money_zero(str(listed.currency)))
     if prices_include_tax:
         divisor = 1 + tax.location_rate / HUNDRED
         amount = money_quantize(listed / divisor)

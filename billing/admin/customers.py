@@ -3,7 +3,8 @@ apps, so billing (the top layer) adds them to accounts' customer admin (its admi
 admin/accounts/customer/..., stay): the summary (profile, services, unpaid invoices, credit
 and token balances, payments, audit events and staff notes on one screen) and the erasure of
 personal data ("Erase personal data": the customer's services end on their panels first and
-saved cards are removed at the gateway, billing.services.data_rights). Everything else of
+saved cards are removed at the gateway, billing.services.data_rights), and the customer's
+client group as a badge in its colour, in the list and on the form (catalogue's). Everything else of
 that admin (its list, form and buttons, such as acting as the customer) stays accounts'."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from billing_portal.common.admin import permission_check
 from billing_portal.common.audit import AuditEvent
 from billing_portal.common.errors import DomainError
 from billing_portal.common.request import RequestMeta
+from catalogue.admin import client_group_badge
 from credits.models import CreditAccount
 from invoices.models import Invoice
 from payments.models import Payment
@@ -75,10 +77,17 @@ if admin.site.is_registered(Customer):
 @admin.register(Customer)
 class CustomerAdmin(AccountsCustomerAdmin):
     change_form_template = "admin/accounts/customer/change_form.html"
-    list_display = (*AccountsCustomerAdmin.list_display, "summary_link")
-    readonly_fields = (*AccountsCustomerAdmin.readonly_fields, "erased_at")
+    list_display = (*AccountsCustomerAdmin.list_display, "group_badge", "summary_link")
+    list_select_related = (*AccountsCustomerAdmin.list_select_related, "client_group__group")
+    readonly_fields = (*AccountsCustomerAdmin.readonly_fields, "erased_at", "group_badge")
 
     has_erase_permission = permission_check("accounts.erase_customer")
+
+    @admin.display(description="client group")
+    def group_badge(self, obj: Customer) -> str:
+        """The customer's client group as a badge in its colour (catalogue's membership)."""
+        membership = getattr(obj, "client_group", None)
+        return client_group_badge(membership.group if membership else None)
 
     @admin.display(description="summary")
     def summary_link(self, obj: Customer) -> str:

@@ -8,6 +8,9 @@ Stock and coupon limits are checked under row locks (product, then coupon), so c
 orders cannot oversell or overuse. The billing run cancels orders left unpaid
 (`orders_unpaid_due`, `order_cancel_if_pending`).
 
+Orders and plan changes price through invoices' `coupon_apply` then `group_discount_apply`
+(the customer's client group discount as its own line, read when the invoice is priced).
+
 A plan change is provisioning's rules (quote, apply the new plan to the service), billing's
 ServiceChange (billing/services/changes.py), an invoice for an upgrade and account credit
 for a downgrade: the request that joins them is here.
@@ -56,6 +59,8 @@ from catalogue.locks import coupon_lock, order_lock, product_lock
 from catalogue.models import BillingCycle, ConfigurableOption, Coupon, Order, Product, ProductPrice
 from catalogue.selectors import (
     ChosenOption,
+    GroupDiscounts,
+    client_group_discounts_for,
     coupon_check,
     options_chosen,
     order_by_idempotency_key,
@@ -68,6 +73,7 @@ from invoices import services as invoices
 from invoices.models import Invoice, InvoiceLine
 from invoices.pricing import LineAmounts, Totals
 from invoices.selectors import order_invoice
+from invoices.services.group_discounts import group_discount_apply, group_discounted
 from invoices.services.invoices import (
     LineDraft,
     coupon_apply,
@@ -84,6 +90,14 @@ from provisioning.services import (
     service_cancel,
     service_create_pending,
     service_period_end,
+)
+
+# The order invoice's lines that belong to the service it creates (reports count them as
+# the product's revenue): its price, its add-ons and the group discount on them.
+SERVICE_LINE_KINDS = (
+    InvoiceLine.Kind.SERVICE,
+    InvoiceLine.Kind.OPTION,
+    InvoiceLine.Kind.GROUP_DISCOUNT,
 )
 
 
@@ -223,7 +237,12 @@ def _order_lines(
 
 
 def _recurring_total(
-    *, customer: Customer, request: OrderRequest, amount: Money, coupon: Coupon | None
+    *,
+    customer: Customer,
+    request: OrderRequest,
+    amount: Money,
+    coupon: Coupon | None,
+    discounts: GroupDiscounts | None,
 ) -> Money | None:
     if request.cycle == BillingCycle.ONE_TIME:
         return None
@@ -232,9 +251,22 @@ def _recurring_total(
     priced = lines_price(
         customer=customer,
         currency=request.currency,
-        lines=coupon_apply([line], recurring_coupon),
+        lines=_group_discount(request, coupon_apply([line], recurring_coupon), discounts),
     )
     return priced.totals.total
+
+
+def _group_discount(
+    request: OrderRequest, lines: list[LineDraft], discounts: GroupDiscounts | None
+) -> list[LineDraft]:
+    """The lines with the customer's client group discount line after them (the coupon is
+    applied first: invoices/services/group_discounts.py says why)."""
+    return group_discount_apply(
+        lines=lines,
+        discounts=discounts,
+        product_group_id=request.product.group_id,
+        currency=request.currency,
+    )
 
 
 def order_quote(*, customer: Customer, request: OrderRequest, today: date | None = None) -> Quote:
@@ -258,11 +290,13 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
         customer=customer, product=request.product, cycle=request.cycle, today=today
     )
     period = (today, service_period_end(start=today, cycle=request.cycle))
+    discounts = client_group_discounts_for(customer=customer)
     lines = _order_lines(request, price, options, period)
     if trial is not None:
         trial_coupon_check(coupon)
         lines = trial_lines(lines, trial, request.currency)
     lines = coupon_apply(lines, coupon)
+    lines = _group_discount(request, lines, discounts)
     priced = lines_price(customer=customer, currency=request.currency, lines=lines)
     recurring_amount = recurring_amount_of(price, options)
     return Quote(
@@ -275,7 +309,11 @@ def order_quote(*, customer: Customer, request: OrderRequest, today: date | None
         options=[(chosen.option, chosen.quantity) for chosen in options],
         recurring_amount=recurring_amount,
         recurring_total=_recurring_total(
-            customer=customer, request=request, amount=recurring_amount, coupon=coupon
+            customer=customer,
+            request=request,
+            amount=recurring_amount,
+            coupon=coupon,
+            discounts=discounts,
         ),
         domain=domain,
         hostname=hostname,
@@ -369,7 +407,7 @@ def order_place(
     )
     lines = [
         LineDraft(**{**line.__dict__, "service_id": service.pk})
-        if line.kind in (InvoiceLine.Kind.SERVICE, InvoiceLine.Kind.OPTION)
+        if line.kind in SERVICE_LINE_KINDS
         else line
         for line in quote.lines
     ]
@@ -506,7 +544,11 @@ def plan_change_request(
     if quote.difference.amount < 0:
         credits.credit_downgrade_add(
             customer=customer,
-            amount=-quote.difference,
+            amount=group_discounted(
+                amount=-quote.difference,
+                discounts=client_group_discounts_for(customer=customer),
+                product_group_id=quote.to_product.group_id,
+            ),
             change_id=change.pk,
             description=f"Downgrade of {service} to {quote.to_product.name}",
         )
@@ -533,10 +575,17 @@ def _upgrade_invoice(
         service_id=service.pk,
         period_end=service.next_due_date,
     )
+    lines = group_discount_apply(
+        lines=[line],
+        discounts=client_group_discounts_for(customer=service.customer),
+        product_group_id=quote.to_product.group_id,
+        currency=str(service.currency),
+        service_id=service.pk,
+    )
     draft = invoices.invoice_create_draft(
         customer=service.customer,
         currency=str(service.currency),
-        lines=[line],
+        lines=lines,
         kind=Invoice.Kind.UPGRADE,
     )
     return invoice_issue(invoice_id=draft.pk, actor=actor)

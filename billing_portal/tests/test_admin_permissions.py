@@ -51,8 +51,10 @@ from billing_portal.common.testing import form_values, usd
 from billing_portal.common.webhooks import webhook_endpoint_create
 from catalogue.models import Order
 from catalogue.tests.factories import (
+    ClientGroupFactory,
     ConfigurableOptionFactory,
     CouponFactory,
+    CustomerGroupFactory,
     ProductFactory,
     ProductGroupFactory,
     TaxRateFactory,
@@ -379,6 +381,8 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     ),
     "common.WebhookEndpoint": lambda: _endpoint(),
     "common.WebhookDelivery": lambda: _failed_delivery(),
+    "catalogue.ClientGroup": ClientGroupFactory,
+    "catalogue.CustomerGroup": CustomerGroupFactory,
 }
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.

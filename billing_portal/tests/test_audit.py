@@ -151,6 +151,8 @@ STORED_ACTIONS = {
         "report_export.downloaded",
     ],
 }
+# Client groups (issue 20): the catalogue's.
+STORED_ACTIONS["catalogue"].append("client_group.customer_changed")
 
 
 # --- Declarations and the system check ----------------------------------------------------

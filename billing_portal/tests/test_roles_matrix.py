@@ -86,6 +86,8 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "support.Announcement": ("v", "", "vacd"),
     "common.WebhookDelivery": ("", "", "v"),
     "common.WebhookEndpoint": ("", "", "v"),  # registered by an Administrator
+    "catalogue.ClientGroup": ("", "vacd", ""),
+    "catalogue.CustomerGroup": ("", "vacd", ""),
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.

@@ -10,8 +10,11 @@ from factory.django import DjangoModelFactory
 
 from catalogue.models import (
     BillingCycle,
+    ClientGroup,
+    ClientGroupDiscount,
     ConfigurableOption,
     Coupon,
+    CustomerGroup,
     Product,
     ProductGroup,
     ProductPrice,
@@ -75,3 +78,28 @@ class CouponFactory(DjangoModelFactory[Coupon]):
     kind = Coupon.Kind.PERCENT
     percent = Decimal("10")
     applies = Coupon.Applies.FIRST_INVOICE
+
+
+class ClientGroupFactory(DjangoModelFactory[ClientGroup]):
+    class Meta:
+        model = ClientGroup
+
+    name = factory.Sequence(lambda n: f"Client group {n}")
+    colour = "#1f77b4"
+
+
+class ClientGroupDiscountFactory(DjangoModelFactory[ClientGroupDiscount]):
+    class Meta:
+        model = ClientGroupDiscount
+
+    group = factory.SubFactory(ClientGroupFactory)
+    product_group = None
+    percent = Decimal("20")
+
+
+class CustomerGroupFactory(DjangoModelFactory[CustomerGroup]):
+    class Meta:
+        model = CustomerGroup
+
+    customer = factory.SubFactory("accounts.tests.factories.CustomerFactory")
+    group = factory.SubFactory(ClientGroupFactory)

@@ -1,14 +1,16 @@
 """The renewal invoice of a service: its lines (the next period, the recurring coupon, usage
-above the plan's included quantity in the period just ended) and the invoice issued from them.
+above the plan's included quantity in the period just ended, the customer's client group
+discount as the group is when the renewal is issued) and the invoice issued from them.
 
 The billing run (billing/services/run.py) passes the services, locked by provisioning, and
 asks for the lines here; payments reuses the service line for gateway subscriptions.
 
 The run works in chunks of hundreds of renewals, so the chunk's reads and writes are set
 based: `RenewalUsage.load` reads the usage and overage prices of a chunk's services in two
-queries, and `renewal_invoices_issue` issues a chunk's invoices with one statement per table
-(numbers, invoices, lines, audit events, emails), priced exactly as `invoice_issue` prices
-one (the same `lines_price`, the tax rules of `tax_treatment_for` on rates read once).
+queries (and their customers' group discounts in two more), and `renewal_invoices_issue`
+issues a chunk's invoices with one statement per table (numbers, invoices, lines, audit
+events, emails), priced exactly as `invoice_issue` prices one (the same `lines_price`, the
+tax rules of `tax_treatment_for` on rates read once).
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ from billing_portal.common.locks import rows_created
 from billing_portal.common.outbox import outbox_enqueue_many
 from billing_portal.common.webhooks import Event, WebhookEventType, webhook_emit_many
 from catalogue.models import CYCLE_MONTHS, BillingCycle, ProductPrice
+from catalogue.selectors import (
+    GroupDiscounts,
+    client_group_discounts_for,
+    client_group_discounts_of,
+)
 from invoices.audit import InvoiceAudit
 from invoices.models import Invoice, InvoiceLine, UsageRecord, seller_details_from_settings
+from invoices.services.group_discounts import group_discount_apply
 from invoices.services.invoices import (
     INVOICE_SERIES,
     LineDraft,
@@ -64,15 +72,22 @@ class RenewalUsage:
 
     daily: dict[tuple[int, str], list[tuple[date, Decimal]]] = field(default_factory=dict)
     prices: dict[tuple[int, str, str], ProductPrice] = field(default_factory=dict)
+    # The chunk's customers' client group discounts (two queries; absent: in no group).
+    group_discounts: dict[int, GroupDiscounts] = field(default_factory=dict)
 
     @classmethod
     def load(cls, services: Iterable[Service]) -> RenewalUsage:
+        services = list(services)
         windows = {
             s.pk: (s, window)
             for s in services
             if s.next_due_date and (window := _usage_window(s, s.next_due_date))
         }
-        usage = cls()
+        usage = cls(
+            group_discounts=client_group_discounts_of(
+                customer_ids={s.customer_id for s in services}
+            )
+        )
         if not windows:
             return usage
         first = min(start for _s, (_m, start) in windows.values())
@@ -160,7 +175,18 @@ def renewal_lines(service: Service, usage: RenewalUsage | None = None) -> list[L
     )
     lines = coupon_apply([line], service.recurring_coupon)
     overage = _overage_line(service, start, usage)
-    return [*lines, overage] if overage else lines
+    lines = [*lines, overage] if overage else lines
+    if usage is not None:
+        discounts = usage.group_discounts.get(service.customer_id)
+    else:
+        discounts = client_group_discounts_for(customer=service.customer)
+    return group_discount_apply(
+        lines=lines,
+        discounts=discounts,
+        product_group_id=service.product.group_id,
+        currency=str(service.currency),
+        service_id=service.pk,
+    )
 
 
 def invoice_renewal_issue(

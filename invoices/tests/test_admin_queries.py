@@ -31,7 +31,13 @@ from billing_portal.common.audit import AuditEvent
 from billing_portal.common.models import OutboxMessage, WebhookDelivery, WebhookEndpoint
 from billing_portal.common.testing import index_for_order, order_by_columns
 from catalogue.models import Order
-from catalogue.tests.factories import CouponFactory, ProductFactory, ProductPriceFactory
+from catalogue.tests.factories import (
+    ClientGroupFactory,
+    CouponFactory,
+    CustomerGroupFactory,
+    ProductFactory,
+    ProductPriceFactory,
+)
 from credits.models import CreditEntry
 from dnszones.models import DnsOperation, Zone
 from invoices import services
@@ -265,6 +271,8 @@ BUILDERS = {
     "dns_dnsoperation": _dns_operation,
     "invoices_usagerecord": _usage,
     "common_webhookdelivery": _webhook_delivery,
+    "catalogue_clientgroup": ClientGroupFactory,
+    "catalogue_customergroup": CustomerGroupFactory,
 }
 
 
@@ -318,6 +326,7 @@ GROWING = {
     "invoices_creditnote",
     "invoices_invoicenotice",
     "common_webhookdelivery",
+    "catalogue_customergroup",
 }
 
 

@@ -22,8 +22,10 @@ from djmoney.money import Money
 from accounts.models import Customer
 from billing_portal.common.money import money_to_minor_units
 from catalogue.models import CYCLE_MONTHS, BillingCycle
+from catalogue.selectors import client_group_discounts_for
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import lines_price
+from invoices.services.group_discounts import group_discount_apply
 from invoices.services.renewals import renewal_lines
 from payments.errors import PaymentsError
 from payments.gateways import registry
@@ -66,8 +68,17 @@ def _names() -> list[str]:
 
 
 def renewal_total(service: Service) -> Money:
-    """What each renewal invoice of this service totals (usage overage aside)."""
+    """What each renewal invoice of this service totals (usage overage aside), with the
+    customer's client group discount as it is now (a later change of group is not pushed
+    to the gateway's plan: the subscription keeps the amount it was made with)."""
     lines = [line for line in renewal_lines(service) if line.kind == InvoiceLine.Kind.SERVICE]
+    lines = group_discount_apply(
+        lines=lines,
+        discounts=client_group_discounts_for(customer=service.customer),
+        product_group_id=service.product.group_id,
+        currency=str(service.currency),
+        service_id=service.pk,
+    )
     return lines_price(
         customer=service.customer, currency=service.currency, lines=lines
     ).totals.total
