@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0020_idempotency_body_text'),
-        ('catalogue', '0004_api'),
+        ("catalogue", "0005_trials"),
     ]
 
     operations = [
