@@ -95,7 +95,8 @@ class EmailTemplateOverrideAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not self.has_view_permission(request):
+        # For whoever writes the wording (those who only read see the text on its page).
+        if not self.has_change_permission(request):
             raise PermissionDenied
         override = get_object_or_404(EmailTemplateOverride, pk=pk)
         context = {

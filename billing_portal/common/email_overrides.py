@@ -83,7 +83,8 @@ def email_override_save(
     email_override_validate(
         name=override.name, subject=override.subject, text=override.text, html=override.html
     )
-    override.updated_at, override.updated_by = timezone.now(), actor
+    override.updated_at = timezone.now()
+    override.updated_by_id = actor.pk if actor is not None else None
     override.save()
     audit_record(
         action=EmailOverrideAudit.SAVED,

@@ -144,10 +144,11 @@ def _node_variables(node: Node, local: frozenset[str]) -> Iterator[str]:
             yield from _variables(nodelist, local)
         return
     if isinstance(node, ForNode):
-        yield from _expression_names(node.sequence, local)
-        inner = local | set(node.loopvars) | {"forloop"}
-        yield from _variables(node.nodelist_loop, frozenset(inner))
-        yield from _variables(node.nodelist_empty, local)
+        loop: Any = node  # the stubs type its parts loosely (str | FilterExpression)
+        yield from _expression_names(loop.sequence, local)
+        inner = local | set(loop.loopvars) | {"forloop"}
+        yield from _variables(loop.nodelist_loop, frozenset(inner))
+        yield from _variables(loop.nodelist_empty, local)
         return
     if isinstance(node, WithNode):
         for expression in node.extra_context.values():

@@ -824,7 +824,7 @@ URLS: dict[str, Case] = {
         pages=_on_its_page,
     ),
     "common_emailtemplateoverride_preview": Case(
-        "common.view_emailtemplateoverride",
+        "common.change_emailtemplateoverride",
         lambda env: _override(),
         lambda env: "Hello Jane Doe" in env.response.content.decode(),
         url=lambda env: reverse("admin:common_emailtemplateoverride_preview", args=[env.obj.pk]),

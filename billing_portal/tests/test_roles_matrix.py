@@ -143,7 +143,7 @@ URL_ROLES: dict[str, set[str]] = {
     "provisioning_service_place": {TECHNICAL},
     "support_ticket_reply": {SUPPORT, BILLING, TECHNICAL},
     "common_webhookdelivery_resend": {TECHNICAL},
-    "common_emailtemplateoverride_preview": {SUPPORT},
+    "common_emailtemplateoverride_preview": set(),  # Administrator only (who writes them)
     "common_emailtemplateoverride_test_send": set(),  # Administrator only
 }
 
