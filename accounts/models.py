@@ -360,3 +360,29 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EmailPreferences(models.Model):
+    """Which optional emails a customer gets (accounts/email_preferences.py). Security
+    notices, invoices and reminders are not optional and have no switch here; nor do
+    announcements, whose opt-out is support's `AnnouncementOptOut`. No row: every optional
+    email is sent (the defaults)."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, related_name="email_preferences"
+    )
+    payment_receipts = models.BooleanField(
+        default=True, help_text="A receipt, with the invoice as PDF, for every payment."
+    )
+    account_updates = models.BooleanField(
+        "service and credit updates",
+        default=True,
+        help_text="When a suspended service is running again, or staff add account credit.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "email preferences"
+
+    def __str__(self) -> str:
+        return f"Email preferences of {self.customer}"

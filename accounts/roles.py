@@ -65,6 +65,8 @@ SUPPORT = Role(
         "support.article": EVERY,
         "support.articlecategory": EVERY,
         "support.announcement": VIEW,
+        # Staff's wording of emails: read and previewed here, written by an Administrator.
+        "common.emailtemplateoverride": VIEW,
     },
 )
 

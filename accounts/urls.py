@@ -5,6 +5,7 @@ from accounts import (
     acting_views,
     api_key_views,
     data_views,
+    preference_views,
     security_views,
     session_views,
     views,
@@ -108,5 +109,11 @@ urlpatterns = [
         "security/sessions/end-others/",
         session_views.SessionsEndOthersView.as_view(),
         name="sessions_end_others",
+    ),
+    # Which optional emails the customer gets (accounts/preference_views.py).
+    path(
+        "email-preferences/",
+        preference_views.EmailPreferencesView.as_view(),
+        name="email_preferences",
     ),
 ]

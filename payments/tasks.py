@@ -2,12 +2,31 @@
 settle invoices (webhook processing and its sweep, reconciliation, off-session renewal
 charges) are billing's, under their payments.* names (billing/tasks.py)."""
 
-from celery import shared_task
+from smtplib import SMTPException
 
-from payments.services import webhook_payloads_prune
+from celery import Task, shared_task
+
+from billing_portal.common.outbox import outbox_id_of, outbox_run_once
+from payments.services import payment_receipt_send, webhook_payloads_prune
 
 
 @shared_task(name="payments.webhook_payloads_prune")
 def webhook_payloads_prune_task() -> int:
     """Daily: blank the payloads of old handled deliveries (the rows stay)."""
     return webhook_payloads_prune()
+
+
+@shared_task(
+    bind=True,
+    name="payments.payment_receipt_send",
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def payment_receipt_send_task(self: Task, *, payment_id: int) -> bool:
+    """The receipt of one payment, with its invoice PDF: sent once per outbox message."""
+    return outbox_run_once(
+        outbox_id_of(self.request), lambda: payment_receipt_send(payment_id=payment_id)
+    )

@@ -118,6 +118,7 @@ def test_one_service_from_order_to_termination(
         "Overdue: invoice INV-2026-00002",  # Feb 2
         "Overdue: invoice INV-2026-00002",  # Feb 4
         f"Your service Rust server #{service.pk} is suspended",
+        f"Your service Rust server #{service.pk} is running again",  # Feb 5, paid
         "Invoice INV-2026-00003 from Billing Portal",  # Feb 22
         "Invoice INV-2026-00003 is due on 2026-03-01",  # Feb 26
         "Invoice INV-2026-00003 is due today",

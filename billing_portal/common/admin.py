@@ -287,5 +287,6 @@ class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
         return obj.get_action_display()
 
 
-# Outbound webhooks' admins (endpoints, deliveries) are registered by their own module.
-from billing_portal.common import webhook_admin  # noqa: E402, F401
+# Outbound webhooks' admins (endpoints, deliveries) and email overrides' admin (staff's
+# wording of emails) are registered by their own modules.
+from billing_portal.common import email_admin, webhook_admin  # noqa: E402, F401

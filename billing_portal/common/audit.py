@@ -27,6 +27,7 @@ __all__ = [
     "AuditActions",
     "AuditEvent",
     "AuditRegistry",
+    "EmailOverrideAudit",
     "UndeclaredAuditAction",
     "WebhookAudit",
     "audit_actions",
@@ -45,6 +46,14 @@ class WebhookAudit(AuditActions):
     ENDPOINT_DELETED = "webhook.endpoint_deleted", "Webhook endpoint deleted"
     SECRET_ROTATED = "webhook.secret_rotated", "Webhook endpoint given a new secret"
     DELIVERY_RESENT = "webhook.delivery_resent", "Webhook delivery sent again"
+
+
+class EmailOverrideAudit(AuditActions):
+    """Staff's wording of emails (billing_portal/common/email_overrides.py)."""
+
+    SAVED = "email_override.saved", "Email override saved"
+    DELETED = "email_override.deleted", "Email override deleted"
+    TEST_SENT = "email_override.test_sent", "Email override sent as a test"
 
 
 # The events `audit_record` collects inside `audit_records_batched`, or None outside it.

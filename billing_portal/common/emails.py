@@ -24,8 +24,15 @@ def _full_context(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def email_render(*, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Return (subject, text body, html body) for a message."""
+    """Return (subject, text body, html body) for a message: staff's active override of it
+    (rendered in the sandbox), else the file templates."""
+    from billing_portal.common.email_overrides import email_override_active, override_render
+
     full = _full_context(context)
+    override = email_override_active(name)
+    if override is not None:
+        rendered = override_render(override, full)
+        return rendered.subject, rendered.text, rendered.html
     subject = " ".join(render_to_string(f"emails/{name}_subject.txt", full).split())
     text = render_to_string(f"emails/{name}.txt", full)
     html = render_to_string(f"emails/{name}.html", full)
@@ -33,12 +40,20 @@ def email_render(*, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def email_send(
-    *, to: list[str], name: str, context: dict[str, Any], reply_to: list[str] | None = None
+    *,
+    to: list[str],
+    name: str,
+    context: dict[str, Any],
+    reply_to: list[str] | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None,
 ) -> None:
-    """Render and send now. Called by the email task; use email_send_on_commit elsewhere."""
+    """Render and send now. Called by the email task; use email_send_on_commit elsewhere.
+    `attachments`: (file name, content, MIME type), e.g. a receipt's invoice PDF."""
     subject, text, html = email_render(name=name, context=context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=to, reply_to=reply_to)
     message.attach_alternative(html, "text/html")
+    for filename, content, mimetype in attachments or []:
+        message.attach(filename, content, mimetype)
     message.send()
 
 

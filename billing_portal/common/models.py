@@ -193,6 +193,8 @@ class Operation(models.Model):
 
 # Outbound webhooks' tables live in a module of their own (billing_portal/common/webhooks.py
 # documents them); importing them here makes them this app's models.
+# Staff's wording of emails (billing_portal/common/email_overrides.py).
+from billing_portal.common.email_models import EmailTemplateOverride  # noqa: E402
 from billing_portal.common.webhook_models import (  # noqa: E402
     WebhookAttempt,
     WebhookDelivery,
@@ -201,6 +203,7 @@ from billing_portal.common.webhook_models import (  # noqa: E402
 
 __all__ = [
     "AuditEvent",
+    "EmailTemplateOverride",
     "Operation",
     "OperationStatus",
     "OutboxMessage",

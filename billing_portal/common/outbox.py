@@ -444,7 +444,7 @@ def outbox_run_once(outbox_id: int | None, effect: Callable[[], None]) -> bool:
 # Tasks run through `outbox_run_once`: their row is the record that the effect happened, so
 # it may go only once that is recorded (`consumed_at`); a delivery arriving after the row
 # went is then skipped, never repeated.
-RUN_ONCE_TASKS = frozenset({"common.email_send"})
+RUN_ONCE_TASKS = frozenset({"common.email_send", "payments.payment_receipt_send"})
 
 
 def outbox_prune(*, now: datetime | None = None) -> int:

@@ -24,6 +24,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
+from django.core import mail
 from django.db.models import Model
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
@@ -43,6 +44,7 @@ from billing.models import BillingRun, RefundShortfall, TokenPurchase
 from billing.services import payment_record
 from billing_portal.common.models import (
     AuditEvent,
+    EmailTemplateOverride,
     OutboxMessage,
     WebhookDelivery,
     WebhookEndpoint,
@@ -311,6 +313,15 @@ def _failed_delivery() -> WebhookDelivery:
     )
 
 
+def _override() -> EmailTemplateOverride:
+    return EmailTemplateOverride.objects.create(
+        name="invoice_reminder",
+        subject="Reminder: {{ number }}",
+        text="Hello {{ customer_name }}",
+        html="<p>Hello {{ customer_name }}</p>",
+    )
+
+
 # One object per registered admin (for the change/add/delete walk and "delete selected").
 OBJECTS: dict[str, Callable[[], Model]] = {
     "auth.Group": lambda: Group.objects.create(name="Night shift"),  # not one of the roles
@@ -383,6 +394,7 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "common.WebhookDelivery": lambda: _failed_delivery(),
     "catalogue.ClientGroup": ClientGroupFactory,
     "catalogue.CustomerGroup": CustomerGroupFactory,
+    "common.EmailTemplateOverride": lambda: _override(),
 }
 
 # Admins that do not offer deleting (and why); every other admin's delete must work.
@@ -813,6 +825,21 @@ URLS: dict[str, Case] = {
         lambda env: _failed_delivery(),
         lambda env: fresh(env.obj).status == "pending",
         url=lambda env: reverse("admin:common_webhookdelivery_resend", args=[env.obj.pk]),
+        pages=_on_its_page,
+    ),
+    "common_emailtemplateoverride_preview": Case(
+        "common.change_emailtemplateoverride",
+        lambda env: _override(),
+        lambda env: "Hello Jane Doe" in env.response.content.decode(),
+        url=lambda env: reverse("admin:common_emailtemplateoverride_preview", args=[env.obj.pk]),
+        method="get",
+        pages=_on_its_page,
+    ),
+    "common_emailtemplateoverride_test_send": Case(
+        "common.test_send_emailtemplateoverride",
+        lambda env: _override(),
+        lambda env: any(m.subject.startswith("[Test] Reminder") for m in mail.outbox),
+        url=lambda env: reverse("admin:common_emailtemplateoverride_test_send", args=[env.obj.pk]),
         pages=_on_its_page,
     ),
 }

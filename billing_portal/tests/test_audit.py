@@ -143,6 +143,9 @@ STORED_ACTIONS = {
         "webhook.endpoint_deleted",
         "webhook.secret_rotated",
         "webhook.delivery_resent",
+        "email_override.saved",
+        "email_override.deleted",
+        "email_override.test_sent",
     ],
     "reports": [
         "report_export.requested",
@@ -243,9 +246,12 @@ def test_only_classes_an_apps_audit_module_defines_count():
         "accounts.audit.StaffNoteAudit",
         "accounts.audit.ApiKeyAudit",
     }
-    # the kernel's own audit.py declares the outbound webhooks' actions (WebhookAudit) only
+    # the kernel's own audit.py declares the outbound webhooks' and email overrides' actions
     common = [d for d in audit_actions.declarations() if d.app_label == "common"]
-    assert {d.declared_in for d in common} == {"billing_portal.common.audit.WebhookAudit"}
+    assert {d.declared_in for d in common} == {
+        "billing_portal.common.audit.WebhookAudit",
+        "billing_portal.common.audit.EmailOverrideAudit",
+    }
 
 
 # --- Recording ----------------------------------------------------------------------------

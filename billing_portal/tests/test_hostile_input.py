@@ -745,6 +745,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         for label, confirm in (("review", {}), ("confirm", {"confirm": "on"}))
     ),
     Endpoint("provisioning:service_cancel_withdraw", "post", kwargs=_pk("service")),
+    # --- accounts: email preferences (accounts/preference_views.py) ----------------------
+    Endpoint("accounts:email_preferences"),
+    Endpoint(
+        "accounts:email_preferences",
+        "post",
+        data=lambda w: {"payment_receipts": "on", "account_updates": ""},
+        fields=lambda w: {"payment_receipts": anything, "account_updates": anything},
+    ),
 )
 
 

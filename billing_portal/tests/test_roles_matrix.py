@@ -88,6 +88,7 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "common.WebhookEndpoint": ("", "", "v"),  # registered by an Administrator
     "catalogue.ClientGroup": ("", "vacd", ""),
     "catalogue.CustomerGroup": ("", "vacd", ""),
+    "common.EmailTemplateOverride": ("v", "", ""),  # written by an Administrator
 }
 
 # Per admin action (delete_selected follows the model's "d" above): the roles offered it.
@@ -144,6 +145,8 @@ URL_ROLES: dict[str, set[str]] = {
     "provisioning_service_place": {TECHNICAL},
     "support_ticket_reply": {SUPPORT, BILLING, TECHNICAL},
     "common_webhookdelivery_resend": {TECHNICAL},
+    "common_emailtemplateoverride_preview": set(),  # Administrator only (who writes them)
+    "common_emailtemplateoverride_test_send": set(),  # Administrator only
 }
 
 # The staff report pages beside the admin (reports/urls.py, issue 19): the roles that may

@@ -26,9 +26,11 @@ from django.db.models.sql import Query
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.email_preferences import OptionalEmail, email_wanted
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.db import retry_on_conflict
+from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from billing_portal.common.webhooks import WebhookEventType, webhook_atomic, webhook_emit
 from credits.audit import CreditAudit
@@ -319,7 +321,25 @@ def _staff_change(
             target=entry,
             details={"amount": str(amount), "reason": reason.strip()},
         )
+        if add:
+            _credit_added_email(customer, entry)
     return entry
+
+
+def _credit_added_email(customer: Customer, entry: CreditEntry) -> None:
+    # Staff's reason is an internal note (kept with the entry), so it is not in the email.
+    if not email_wanted(customer=customer, kind=OptionalEmail.ACCOUNT_UPDATE):
+        return
+    email_send_on_commit(
+        to=[customer.user.email],
+        name="credit_added",
+        context={
+            "customer_name": customer.name,
+            "amount": str(entry.amount),
+            "balance": str(entry.balance_after),
+            "billing_path": "/billing/",
+        },
+    )
 
 
 def credit_add_by_staff(

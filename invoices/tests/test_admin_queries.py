@@ -310,6 +310,7 @@ SMALL_LISTS = {
     "support_department",
     "support_cannedresponse",
     "support_articlecategory",
+    "common_emailtemplateoverride",  # one row per email at most
 }
 # Lists in BUILDERS whose order has no index, and why that is fine: products sort by their
 # group's place (a join, over tens of rows); a billing run is one a day.

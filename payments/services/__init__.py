@@ -35,6 +35,7 @@ from payments.services.payments import (
     webhook_events_stale,
     webhook_payloads_prune,
 )
+from payments.services.receipts import payment_receipt_queue, payment_receipt_send
 from payments.services.subscriptions import (
     SubscriptionPaymentUnmatched,
     renewal_total,
@@ -66,6 +67,8 @@ __all__ = [
     "checkout_complete",
     "gateway_customer_reference",
     "invoice_charge_off_session",
+    "payment_receipt_queue",
+    "payment_receipt_send",
     "payment_record",
     "payment_refund_book_once",
     "payment_refund_record",

@@ -56,6 +56,7 @@ from payments.gateways.base import (
 )
 from payments.locks import payment_lock, webhook_event_claim
 from payments.models import GatewayCustomer, Payment, PaymentAttempt, RefundRequest, WebhookEvent
+from payments.services.receipts import payment_receipt_queue
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def payment_record(
         return Payment.objects.get(gateway=gateway, reference=reference)
     if problem is None:
         _apply(payment, invoice, actor=actor, settle=settle)
+        payment_receipt_queue(payment)
     audit_record(
         action=PaymentAudit.PAYMENT_HELD if problem else PaymentAudit.PAYMENT_RECEIVED,
         actor=actor,

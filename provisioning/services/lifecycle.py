@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from djmoney.money import Money
 
+from accounts.email_preferences import OptionalEmail, email_wanted
 from accounts.models import Customer, User
 from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
@@ -164,6 +165,7 @@ def _change_status(
     reason: str,
     email: str | None,
     panel_kind: str | None = None,
+    optional: OptionalEmail | None = None,
 ) -> Service:
     service = _lock(service_id)
     if service.status == to:
@@ -182,7 +184,7 @@ def _change_status(
         details={"reason": reason},
     )
     webhook_emit(STATUS_WEBHOOKS[action], service, reason=reason, **service_webhook_fields(service))
-    if email:
+    if email and (optional is None or email_wanted(customer=service.customer, kind=optional)):
         email_send_on_commit(
             to=[service.customer.user.email],
             name=email,
@@ -190,6 +192,7 @@ def _change_status(
                 "customer_name": service.customer.name,
                 "service": str(service),
                 "reason": reason,
+                "service_path": f"/services/{service.pk}/",
             },
         )
     return service
@@ -218,8 +221,9 @@ def service_unsuspend(*, service_id: int, reason: str, actor: User | None = None
         stamp="activated_at",
         actor=actor,
         reason=reason,
-        email=None,
+        email="service_unsuspended",
         panel_kind=OpKind.UNSUSPEND,
+        optional=OptionalEmail.ACCOUNT_UPDATE,
     )
 
 
