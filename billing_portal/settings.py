@@ -307,9 +307,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.billing_run",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=0),
     },
+    # Before the billing run (issue 20): a card try due on the day a service would be
+    # suspended is made first, so a renewal paid by it keeps the service running. The run
+    # issues renewals days ahead, so none it issues is due before the next day's charges.
     "payments.charge_due_renewals": {
         "task": "payments.charge_due_renewals",
-        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=15),
+        "schedule": crontab(hour=(env.int("BILLING_RUN_HOUR_UTC", default=2) - 1) % 24, minute=45),
     },
     "credits.reconcile": {
         "task": "credits.reconcile",
