@@ -975,7 +975,7 @@ STORAGES["report_exports"] = {
 # Days after the due date on which a failed off-session renewal charge is tried again (the
 # first try is on the due date); never once a service the invoice bills is suspended.
 DUNNING_RETRY_DAYS = env.list("DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 5])
-if DUNNING_RETRY_DAYS != sorted(set(DUNNING_RETRY_DAYS)) or min(DUNNING_RETRY_DAYS, default=1) < 1:
+if sorted(set(DUNNING_RETRY_DAYS)) != DUNNING_RETRY_DAYS or min(DUNNING_RETRY_DAYS, default=1) < 1:
     raise ImproperlyConfigured("DUNNING_RETRY_DAYS takes rising day counts above 0, e.g. 1,3,5.")
 # Reminders of an unpaid invoice, in days relative to its due date (negative: before it, 0:
 # on it). Unset, it is the sequence the two older settings above describe.
@@ -984,7 +984,7 @@ INVOICE_REMINDER_DAYS = env.list(
     cast=int,
     default=[-BILLING_REMINDER_DAYS_BEFORE, 0, *BILLING_OVERDUE_REMINDER_DAYS],
 )
-if not INVOICE_REMINDER_DAYS or INVOICE_REMINDER_DAYS != sorted(set(INVOICE_REMINDER_DAYS)):
+if not INVOICE_REMINDER_DAYS or sorted(set(INVOICE_REMINDER_DAYS)) != INVOICE_REMINDER_DAYS:
     raise ImproperlyConfigured("INVOICE_REMINDER_DAYS takes rising day counts, e.g. -3,1,7,14.")
 CELERY_BEAT_SCHEDULE["payments.card_expiry_notices"] = {
     "task": "payments.card_expiry_notices",

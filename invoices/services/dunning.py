@@ -89,7 +89,8 @@ def _final_kind() -> str:
 
 def _reminder_horizon() -> int:
     """Days before the due date that the earliest reminder goes out (0: none before)."""
-    return max(0, -min(settings.INVOICE_REMINDER_DAYS))
+    days: list[int] = settings.INVOICE_REMINDER_DAYS
+    return max(0, -min(days))
 
 
 def invoice_reminders_due(*, today: date) -> list[tuple[int, str]]:

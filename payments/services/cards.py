@@ -24,6 +24,7 @@ from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_to_minor_units
 from invoices.models import Invoice
+from payments.audit import PaymentAudit
 from payments.errors import PaymentsError
 from payments.gateways import registry
 from payments.gateways.base import (
@@ -34,7 +35,6 @@ from payments.gateways.base import (
     SavedCard,
     SavedCards,
 )
-from payments.audit import PaymentAudit
 from payments.models import PaymentAttempt, SavedPaymentMethod
 from payments.services import dunning
 from payments.services.payments import (
@@ -245,7 +245,9 @@ def _notify(invoice: Invoice, template: str, message: str = "", next_try: str = 
     )
 
 
-def _attempt_for_today(invoice: Invoice, card: SavedPaymentMethod) -> PaymentAttempt | None:
+def _attempt_for_today(
+    invoice: Invoice, card: SavedPaymentMethod, due: date
+) -> PaymentAttempt | None:
     """The attempt to charge now: one left `started` (its key replays the provider's first
     answer), else today's try of the schedule, created and committed before the provider is
     called; None when no try is due, it was made already, or a service is suspended."""
@@ -254,7 +256,7 @@ def _attempt_for_today(invoice: Invoice, card: SavedPaymentMethod) -> PaymentAtt
     ).first()
     if pending is not None:
         return pending
-    number = dunning.charge_try_due(due=invoice.due_date, today=timezone.localdate())
+    number = dunning.charge_try_due(due=due, today=timezone.localdate())
     made = PaymentAttempt.objects.filter(
         invoice=invoice, kind=PaymentAttempt.Kind.OFF_SESSION, attempt_number__gte=number or 0
     )
@@ -311,7 +313,7 @@ def invoice_charge_off_session(*, invoice_id: int, settle: Settle) -> str:
     ).first()
     if invoice.status != Invoice.Status.UNPAID or card is None or invoice.due_date is None:
         return "skipped"
-    attempt = _attempt_for_today(invoice, card)
+    attempt = _attempt_for_today(invoice, card, invoice.due_date)
     if attempt is None:
         return "skipped"
     gateway = _holding(attempt.gateway, OffSessionCharge)

@@ -16,8 +16,8 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.urls import reverse
 
 from billing_portal.common.audit import audit_event, audit_record_many
 from billing_portal.common.outbox import outbox_enqueue_many

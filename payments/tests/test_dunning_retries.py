@@ -147,9 +147,9 @@ def test_fail_fail_succeed_on_the_schedule_keeps_the_service_active_with_one_pay
             assert "insufficient funds" in emails[-1].body
     assert queued == {0: 1, 1: 1, 2: 0, 3: 1, 4: 0, 5: 0, 6: 0}
     assert len(mocked.calls) == 3
-    next_tries = [m.body.split("try the card again on ")[1][:10] for m in _failure_emails(
-        mailoutbox, invoice
-    )]
+    next_tries = [
+        m.body.split("try the card again on ")[1][:10] for m in _failure_emails(mailoutbox, invoice)
+    ]
     assert next_tries == ["2026-03-11", "2026-03-13"]
     invoice.refresh_from_db()
     service.refresh_from_db()
