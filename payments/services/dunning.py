@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.urls import reverse
 
+from accounts.locks import customers_lock
 from billing_portal.common.audit import audit_event, audit_record_many
 from billing_portal.common.outbox import outbox_enqueue_many
 from invoices.models import Invoice, InvoiceLine
@@ -100,15 +101,13 @@ def cards_expiring_due(*, today: date) -> QuerySet[SavedPaymentMethod]:
 @transaction.atomic
 def card_expiry_notices_send(*, today: date) -> int:
     """Email each customer whose saved card expires within 30 days, once per card and
-    expiry: the due cards are locked (a concurrent run waits, then finds them noticed),
-    marked, audited and their emails queued in the outbox, a few statements for any number.
-    Returns how many notices went out."""
-    cards = list(
-        cards_expiring_due(today=today)
-        .select_related("customer__user")
-        .select_for_update(of=("self",))
-        .order_by("pk")
-    )
+    expiry: their customers are locked (what a customer holds is serialised on its row; a
+    concurrent run waits), the due cards read again under the lock (the other run's marks
+    are committed by then), marked, audited and their emails queued in the outbox, a few
+    statements for any number. Returns how many notices went out."""
+    due = cards_expiring_due(today=today)
+    customers_lock(customer_ids=list(due.values_list("customer_id", flat=True).distinct()))
+    cards = list(due.select_related("customer__user").order_by("pk"))
     for year, month in _expiring_months(today):
         SavedPaymentMethod.objects.filter(
             pk__in=[c.pk for c in cards], exp_year=year, exp_month=month
