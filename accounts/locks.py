@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import Customer, StaffNote, User
-from billing_portal.common.locks import LockKind, lock_first, lock_one
+from billing_portal.common.locks import LockKind, lock_first, lock_many, lock_one
 
 
 def user_lock(user_id: int) -> User:
@@ -25,3 +25,9 @@ def customer_lock_for_user(user: User) -> Customer | None:
 def staff_note_lock(note_id: int) -> StaffNote:
     """A staff note, locked alone while it is edited, pinned or deleted."""
     return lock_one(StaffNote.objects.all(), kind=LockKind.STAFF_NOTE, pk=note_id)
+
+
+def customers_lock(*, customer_ids: list[int]) -> list[Customer]:
+    """Several customer rows, locked in id order (a batch changing what each holds, e.g.
+    the daily card expiry notices marking their cards)."""
+    return lock_many(Customer.objects.filter(pk__in=customer_ids), kind=LockKind.CUSTOMER)

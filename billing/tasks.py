@@ -104,8 +104,9 @@ def payments_reconcile_task() -> dict[str, int]:
 
 @shared_task(name="payments.charge_due_renewals")
 def renewals_charge_off_session_task() -> int:
-    """Daily, after the billing run: queue a charge of each renewal due today to its saved
-    default card, one task each, so the charges spread over the workers and a long list
+    """Daily, just before the billing run (so a try due on a suspension day comes first):
+    queue today's try of the dunning schedule of each renewal due to its saved default
+    card, one task each, so the charges spread over the workers and a long list
     is not cut off by one task's time limit (one query selects them; a message lost is
     charged at the next run, with the same idempotency key). Returns how many."""
     due = list(renewals_chargeable(today=timezone.localdate()).values_list("pk", flat=True))
@@ -116,8 +117,9 @@ def renewals_charge_off_session_task() -> int:
 
 @shared_task(name="payments.invoice_charge_off_session")
 def invoice_charge_off_session_task(invoice_id: int) -> str:
-    """Charge one renewal to the customer's default card, at most once (its attempt row is
-    the idempotency key: a duplicate message is skipped or replays the provider's answer)."""
+    """Make today's try of charging one renewal to the customer's default card, at most once
+    (the try's attempt row makes the idempotency key: a duplicate message is skipped or
+    replays the provider's answer)."""
     return invoice_charge_off_session(invoice_id=invoice_id)
 
 

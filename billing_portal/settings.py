@@ -307,9 +307,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.billing_run",
         "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=0),
     },
+    # Before the billing run (issue 20): a card try due on the day a service would be
+    # suspended is made first, so a renewal paid by it keeps the service running. The run
+    # issues renewals days ahead, so none it issues is due before the next day's charges.
     "payments.charge_due_renewals": {
         "task": "payments.charge_due_renewals",
-        "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=15),
+        "schedule": crontab(hour=(env.int("BILLING_RUN_HOUR_UTC", default=2) - 1) % 24, minute=45),
     },
     "credits.reconcile": {
         "task": "credits.reconcile",
@@ -965,4 +968,25 @@ if REPORT_EXPORT_DAYS < 1:
 STORAGES["report_exports"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": REPORT_EXPORT_DIR, "base_url": None},
+}
+
+# --- Dunning (issue 20): card retries, card expiry notices, the reminder sequence ------------
+
+# Days after the due date on which a failed off-session renewal charge is tried again (the
+# first try is on the due date); never once a service the invoice bills is suspended.
+DUNNING_RETRY_DAYS = env.list("DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 5])
+if sorted(set(DUNNING_RETRY_DAYS)) != DUNNING_RETRY_DAYS or min(DUNNING_RETRY_DAYS, default=1) < 1:
+    raise ImproperlyConfigured("DUNNING_RETRY_DAYS takes rising day counts above 0, e.g. 1,3,5.")
+# Reminders of an unpaid invoice, in days relative to its due date (negative: before it, 0:
+# on it). Unset, it is the sequence the two older settings above describe.
+INVOICE_REMINDER_DAYS = env.list(
+    "INVOICE_REMINDER_DAYS",
+    cast=int,
+    default=[-BILLING_REMINDER_DAYS_BEFORE, 0, *BILLING_OVERDUE_REMINDER_DAYS],
+)
+if not INVOICE_REMINDER_DAYS or sorted(set(INVOICE_REMINDER_DAYS)) != INVOICE_REMINDER_DAYS:
+    raise ImproperlyConfigured("INVOICE_REMINDER_DAYS takes rising day counts, e.g. -3,1,7,14.")
+CELERY_BEAT_SCHEDULE["payments.card_expiry_notices"] = {
+    "task": "payments.card_expiry_notices",
+    "schedule": crontab(hour=env.int("BILLING_RUN_HOUR_UTC", default=2), minute=20),
 }

@@ -8,3 +8,5 @@ class PaymentAudit(AuditActions):
     PAYMENT_HELD = "payment.held", "Payment held for review"
     PAYMENT_REFUNDED = "payment.refunded", "Payment refunded"
     PAYMENT_DENIED = "payment.denied", "Payment denied"
+    CARD_CHARGE_FAILED = "payment.card_charge_failed", "Saved card charge failed"
+    CARD_EXPIRY_NOTICE = "payment.card_expiry_notice", "Card expiry notice sent"

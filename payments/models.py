@@ -187,16 +187,18 @@ class PaymentAttempt(models.Model):
     currency = currency_field(blank=True)
     amount = money_field(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Off-session charges: which try of the dunning schedule this is (1: the due date).
+    attempt_number = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # A renewal is charged off-session at most once, whatever runs or retries.
+            # Each try of the schedule charges a renewal at most once, whatever runs or retries.
             models.UniqueConstraint(
-                fields=["invoice"],
+                fields=["invoice", "attempt_number"],
                 condition=Q(kind="off_session"),
-                name="payments_attempt_one_off_session_charge",
+                name="payments_attempt_one_off_session_try",
             ),
         ]
 
@@ -205,6 +207,8 @@ class PaymentAttempt(models.Model):
 
     @property
     def idempotency_key(self) -> str:
+        if self.kind == self.Kind.OFF_SESSION:  # one key per invoice and try of the schedule
+            return f"invoice-{self.invoice_id}-off-session-{self.attempt_number}"
         return f"payment-attempt-{self.pk}"
 
 
@@ -256,6 +260,8 @@ class SavedPaymentMethod(models.Model):
     # card saved on two accounts has the same one, so a free trial is not taken twice.
     fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     is_default = models.BooleanField(default=False)
+    # The expiry ("YYYY-MM") the customer was last told about: one notice per card and expiry.
+    expiry_noticed = models.CharField(max_length=7, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,9 +5,14 @@ charges) are billing's, under their payments.* names (billing/tasks.py)."""
 from smtplib import SMTPException
 
 from celery import Task, shared_task
+from django.utils import timezone
 
 from billing_portal.common.outbox import outbox_id_of, outbox_run_once
-from payments.services import payment_receipt_send, webhook_payloads_prune
+from payments.services import (
+    card_expiry_notices_send,
+    payment_receipt_send,
+    webhook_payloads_prune,
+)
 
 
 @shared_task(name="payments.webhook_payloads_prune")
@@ -30,3 +35,9 @@ def payment_receipt_send_task(self: Task, *, payment_id: int) -> bool:
     return outbox_run_once(
         outbox_id_of(self.request), lambda: payment_receipt_send(payment_id=payment_id)
     )
+
+
+@shared_task(name="payments.card_expiry_notices")
+def card_expiry_notices_task() -> int:
+    """Daily: tell customers whose saved card expires within 30 days, once per expiry."""
+    return card_expiry_notices_send(today=timezone.localdate())

@@ -116,7 +116,14 @@ STORED_ACTIONS = {
         "dns.zone_deleted",
         "dns.records_changed",
     ],
-    "payments": ["payment.received", "payment.held", "payment.refunded", "payment.denied"],
+    "payments": [
+        "payment.received",
+        "payment.held",
+        "payment.refunded",
+        "payment.denied",
+        "payment.card_charge_failed",
+        "payment.card_expiry_notice",
+    ],
     "support": [
         "ticket.opened",
         "ticket.replied",

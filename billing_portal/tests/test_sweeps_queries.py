@@ -501,6 +501,22 @@ def _announcements_due(n: int, context: dict[str, Any]) -> int:
     return n
 
 
+def _cards_expiring(n: int, context: dict[str, Any]) -> int:
+    """Saved cards expiring this month, each of its own customer, not noticed yet."""
+    today = timezone.localdate()
+    SavedPaymentMethod.objects.bulk_create(
+        SavedPaymentMethod(
+            customer=CustomerFactory(),
+            gateway="stripe",
+            reference=_key("pm"),
+            exp_month=today.month,
+            exp_year=today.year,
+        )
+        for _ in range(n)
+    )
+    return n
+
+
 SWEEPS = (
     Sweep("support.tickets_sweep", _tickets_due),
     Sweep("support.announcements_sweep", _announcements_due),
@@ -534,6 +550,7 @@ SWEEPS = (
     Sweep("common.webhook_deliveries_prune", _old_webhook_deliveries, counted=int),
     Sweep("accounts.data_exports_prune", _expired_data_exports, counted=int),
     Sweep("reports.report_exports_prune", _old_report_exports, counted=int),
+    Sweep("payments.card_expiry_notices", _cards_expiring, counted=int),
 )
 
 # Periodic tasks measured elsewhere, or that do not sweep rows.

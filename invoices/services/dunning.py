@@ -60,27 +60,42 @@ def _notice_once(invoice: Invoice, kind: str, fee_invoice: Invoice | None = None
 # --- Reminders ----------------------------------------------------------------------------
 
 
+def reminder_sequence() -> list[tuple[int, str]]:
+    """(days relative to the due date, notice kind) of each reminder of INVOICE_REMINDER_DAYS,
+    in order. Kinds are named by position so a sequence keeps the names the fixed one had:
+    before the due date `upcoming`, `upcoming_2`, ...; on it `due`; after it `overdue_1`,
+    `overdue_2`, ... (the default -3,0,1,3,7 gives exactly the former five kinds)."""
+    days = settings.INVOICE_REMINDER_DAYS
+    before = [d for d in days if d < 0]
+    after = [d for d in days if d > 0]
+    sequence = [(d, "upcoming" if n == 1 else f"upcoming_{n}") for n, d in enumerate(before, 1)]
+    sequence += [(0, InvoiceNotice.Kind.DUE)] if 0 in days else []
+    sequence += [(d, f"overdue_{n}") for n, d in enumerate(after, 1)]
+    return sequence
+
+
 def reminder_kind(*, due: date, today: date) -> str | None:
     """The one notice an unpaid invoice should have received by `today`, if any. After a
     missed day only the latest notice goes out, never a burst of older ones."""
-    first, second, final = settings.BILLING_OVERDUE_REMINDER_DAYS
     overdue = (today - due).days
-    for days, kind in (
-        (final, InvoiceNotice.Kind.OVERDUE_3),
-        (second, InvoiceNotice.Kind.OVERDUE_2),
-        (first, InvoiceNotice.Kind.OVERDUE_1),
-        (0, InvoiceNotice.Kind.DUE),
-    ):
-        if overdue >= days:
-            return kind
-    if -overdue <= settings.BILLING_REMINDER_DAYS_BEFORE:
-        return InvoiceNotice.Kind.UPCOMING
-    return None
+    came = [kind for days, kind in reminder_sequence() if overdue >= days]
+    return str(came[-1]) if came else None
+
+
+def _final_kind() -> str:
+    after = [kind for days, kind in reminder_sequence() if days > 0]
+    return after[-1] if after else ""
+
+
+def _reminder_horizon() -> int:
+    """Days before the due date that the earliest reminder goes out (0: none before)."""
+    days: list[int] = settings.INVOICE_REMINDER_DAYS
+    return max(0, -min(days))
 
 
 def invoice_reminders_due(*, today: date) -> list[tuple[int, str]]:
     """(invoice id, notice kind) of each reminder due today and not sent yet, in id order."""
-    horizon = today + timedelta(days=settings.BILLING_REMINDER_DAYS_BEFORE)
+    horizon = today + timedelta(days=_reminder_horizon())
     unpaid = Invoice.objects.filter(status=Invoice.Status.UNPAID, due_date__lte=horizon).exclude(
         kind__in=NO_DUNNING_KINDS
     )
@@ -102,7 +117,7 @@ def _reminder_context(invoice: Invoice, kind: str) -> dict[str, object]:
         "invoice_path": f"/invoices/{invoice.pk}/",
         "due_today": kind == InvoiceNotice.Kind.DUE,
         "overdue": kind.startswith("overdue"),
-        "final": kind == InvoiceNotice.Kind.OVERDUE_3,
+        "final": kind == _final_kind(),
     }
 
 

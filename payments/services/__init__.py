@@ -14,6 +14,7 @@ from payments.services.cards import (
     saved_card_pay,
     saved_card_pay_complete,
 )
+from payments.services.dunning import card_expiry_notices_send
 from payments.services.payments import (
     CHECKOUT_UNAVAILABLE,
     WEBHOOK_MAX_ATTEMPTS,
@@ -54,6 +55,7 @@ __all__ = [
     "WEBHOOK_MAX_ATTEMPTS",
     "SubscriptionPaymentUnmatched",
     "WebhookHandlerFailed",
+    "card_expiry_notices_send",
     "card_remove",
     "card_set_default",
     "card_setup_begin",

@@ -16,12 +16,15 @@ from typing import TypeVar
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.locks import customer_lock
 from accounts.models import Customer
+from billing_portal.common.audit import audit_record
 from billing_portal.common.emails import email_send_on_commit
 from billing_portal.common.money import money_to_minor_units
 from invoices.models import Invoice
+from payments.audit import PaymentAudit
 from payments.errors import PaymentsError
 from payments.gateways import registry
 from payments.gateways.base import (
@@ -33,6 +36,7 @@ from payments.gateways.base import (
     SavedCards,
 )
 from payments.models import PaymentAttempt, SavedPaymentMethod
+from payments.services import dunning
 from payments.services.payments import (
     CHECKOUT_UNAVAILABLE,
     Settle,
@@ -199,21 +203,26 @@ def card_set_default(*, customer: Customer, method_id: int) -> SavedPaymentMetho
 
 
 def renewals_chargeable(*, today: date) -> QuerySet[Invoice]:
-    """Unpaid renewal invoices due by `today` whose customer has a default card and that
-    were not charged yet; an attempt left `started` (the provider did not answer) is
-    included, so it is retried with the same idempotency key."""
+    """Unpaid renewal invoices with a try of the dunning schedule due today (the due date,
+    then each DUNNING_RETRY_DAYS day) not made yet, whose customer has a default card and
+    none of whose services is suspended or ended; an attempt left `started` (the provider
+    did not answer) keeps its invoice here, so it is retried with the same idempotency key."""
     has_card = SavedPaymentMethod.objects.filter(
         customer=OuterRef("customer"), gateway__in=_off_session_names(), is_default=True
     )
     finished = PaymentAttempt.objects.filter(
-        invoice=OuterRef("pk"), kind=PaymentAttempt.Kind.OFF_SESSION
+        invoice=OuterRef("pk"),
+        kind=PaymentAttempt.Kind.OFF_SESSION,
+        attempt_number__gte=OuterRef("charge_try"),
     ).exclude(status=PaymentAttempt.Status.STARTED)
     return (
         Invoice.objects.filter(
             status=Invoice.Status.UNPAID, kind=Invoice.Kind.RENEWAL, due_date__lte=today
         )
+        .annotate(charge_try=dunning.try_number_today(today))
         .filter(Exists(has_card))
         .exclude(Exists(finished))
+        .exclude(dunning.not_charged_service())
     )
 
 
@@ -222,7 +231,7 @@ def _off_session_names() -> list[str]:
     return registry.names_offering(OffSessionCharge)
 
 
-def _notify(invoice: Invoice, template: str, message: str = "") -> None:
+def _notify(invoice: Invoice, template: str, message: str = "", next_try: str = "") -> None:
     email_send_on_commit(
         to=[invoice.customer.user.email],
         name=template,
@@ -232,39 +241,83 @@ def _notify(invoice: Invoice, template: str, message: str = "") -> None:
             "amount_due": str(invoice.amount_due),
             "message": message,
             "invoice_path": f"/invoices/{invoice.pk}/",
+            "next_try": next_try,
+        },
+    )
+
+
+def _attempt_for_today(
+    invoice: Invoice, card: SavedPaymentMethod, due: date
+) -> PaymentAttempt | None:
+    """The attempt to charge now: one left `started` (its key replays the provider's first
+    answer), else today's try of the schedule, created and committed before the provider is
+    called; None when no try is due, it was made already, or a service is suspended."""
+    pending = PaymentAttempt.objects.filter(
+        invoice=invoice, kind=PaymentAttempt.Kind.OFF_SESSION, status=PaymentAttempt.Status.STARTED
+    ).first()
+    if pending is not None:
+        return pending
+    number = dunning.charge_try_due(due=due, today=timezone.localdate())
+    made = PaymentAttempt.objects.filter(
+        invoice=invoice, kind=PaymentAttempt.Kind.OFF_SESSION, attempt_number__gte=number or 0
+    )
+    if number is None or made.exists() or dunning.invoice_bills_stopped_service(invoice):
+        return None
+    try:
+        with transaction.atomic():
+            return PaymentAttempt.objects.create(
+                invoice=invoice,
+                kind=PaymentAttempt.Kind.OFF_SESSION,
+                attempt_number=number,
+                customer=invoice.customer,
+                gateway=card.gateway,
+                currency=str(invoice.currency),
+                amount=invoice.amount_due,
+            )
+    except IntegrityError:  # a concurrent run made this try
+        return None
+
+
+def _charge_failed(invoice: Invoice, attempt: PaymentAttempt, outcome: str, message: str) -> None:
+    """Tell the customer (with a pay link and the next try's day) and audit the failure."""
+    template = (
+        "invoice_payment_action_required"
+        if outcome == "authentication_required"
+        else "invoice_payment_failed"
+    )
+    due, number = invoice.due_date, attempt.attempt_number + 1
+    next_day = dunning.charge_try_day(due=due, number=number) if due else None
+    _notify(invoice, template, message, next_day.isoformat() if next_day else "")
+    audit_record(
+        action=PaymentAudit.CARD_CHARGE_FAILED,
+        customer=invoice.customer,
+        target=attempt,
+        details={
+            "invoice": invoice.number,
+            "try": attempt.attempt_number,
+            "outcome": outcome,
+            "message": message,
+            "next_try": next_day.isoformat() if next_day else "",
         },
     )
 
 
 def invoice_charge_off_session(*, invoice_id: int, settle: Settle) -> str:
-    """Charge one renewal invoice to the customer's default card, at most once.
+    """Make today's try of charging one renewal invoice to the customer's default card.
 
-    The attempt row (unique per invoice) is committed before the provider is called and
-    its id is the idempotency key: a retry after a lost answer replays the provider's first
-    answer instead of charging again."""
+    Each try's attempt row (unique per invoice and try number) is committed before the
+    provider is called and makes the idempotency key: a retry after a lost answer replays
+    the provider's first answer instead of charging again."""
     invoice = Invoice.objects.select_related("customer__user").get(pk=invoice_id)
     card = SavedPaymentMethod.objects.filter(
         customer=invoice.customer, gateway__in=_off_session_names(), is_default=True
     ).first()
-    if invoice.status != Invoice.Status.UNPAID or card is None:
+    if invoice.status != Invoice.Status.UNPAID or card is None or invoice.due_date is None:
         return "skipped"
-    try:
-        with transaction.atomic():
-            attempt, _ = PaymentAttempt.objects.get_or_create(
-                invoice=invoice,
-                kind=PaymentAttempt.Kind.OFF_SESSION,
-                defaults={
-                    "customer": invoice.customer,
-                    "gateway": card.gateway,
-                    "currency": str(invoice.currency),
-                    "amount": invoice.amount_due,
-                },
-            )
-    except IntegrityError:
+    attempt = _attempt_for_today(invoice, card, invoice.due_date)
+    if attempt is None:
         return "skipped"
-    if attempt.status != PaymentAttempt.Status.STARTED:
-        return "skipped"
-    gateway = _holding(card.gateway, OffSessionCharge)
+    gateway = _holding(attempt.gateway, OffSessionCharge)
     try:
         result = gateway.charge_off_session(
             customer_reference=gateway_customer_reference(
@@ -291,17 +344,12 @@ def invoice_charge_off_session(*, invoice_id: int, settle: Settle) -> str:
                 reference=reference,
                 amount=attempt.amount,
                 method=gateway.recorded_method,
-                raw={"off_session": True, **raw},
+                raw={"off_session": True, "try": attempt.attempt_number, **raw},
                 settle=settle,
             )
             status = PaymentAttempt.Status.COMPLETED
         else:
-            template = (
-                "invoice_payment_action_required"
-                if result_outcome == "authentication_required"
-                else "invoice_payment_failed"
-            )
-            _notify(invoice, template, message)
+            _charge_failed(invoice, attempt, result_outcome, message)
             status = PaymentAttempt.Status.FAILED
         PaymentAttempt.objects.filter(pk=attempt.pk).update(
             status=status, reference=reference, error=message

@@ -185,7 +185,8 @@ def test_renewal_is_charged_off_session_once(customer, mocked, django_capture_on
         "metadata[invoice_id]": str(invoice.pk),
     }
     attempt = PaymentAttempt.objects.get(kind="off_session")
-    assert call.request.headers["Idempotency-Key"] == f"payment-attempt-{attempt.pk}"
+    assert call.request.headers["Idempotency-Key"] == f"invoice-{invoice.pk}-off-session-1"
+    assert attempt.attempt_number == 1
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     assert Payment.objects.get().reference == "pi_off"

@@ -11,17 +11,17 @@ from billing.migrations._roles import seed_roles
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0002_report_export"),
-        ("billing", "0007_staff_roles"),
-        ("common", "0005_outbound_webhooks"),
-        ("accounts", "0020_idempotency_body_text"),
-        ("catalogue", "0004_api"),
-        ("invoices", "0017_usage_record_idempotency"),
-        ("payments", "0012_api"),
+        ("common", "0006_email_overrides"),
+        ("accounts", "0021_email_preferences"),
+        ("catalogue", "0006_client_groups"),
+        ("invoices", "0018_group_discount_line"),
+        ("payments", "0014_dunning"),
         ("credits", "0013_list_indexes"),
         ("provisioning", "0022_staff_api"),
         ("dns", "0007_list_indexes"),
         ("support", "0004_announcements"),
+        ("billing", "0007_staff_roles"),
+        ("reports", "0002_report_export"),
     ]
 
     operations = [migrations.RunPython(seed_roles, migrations.RunPython.noop)]
