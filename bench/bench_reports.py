@@ -40,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.harness import Bench, CannotMeasure, percentile, run  # noqa: E402
 
+# The same settings (bench/settings_pages.py) and database set-up as the pages benchmark.
+from bench.pages import _setup_django  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/billing_portal_bench_reports"
 P95_TARGET_MS = 500
 PORTAL_APPS = (
@@ -72,38 +75,6 @@ def _parse() -> argparse.Namespace:
     if args.quick:
         args.invoices, args.requests = 2_000, 3
     return args
-
-
-def _setup_django(database_url: str) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings_pages",
-            "DATABASE_URL": database_url,
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-            "FIELD_ENCRYPTION_KEYS": "YmVuY2gtb25seS1rZXktbm90LWZvci1wcm9kdWN0aW9u",
-            "ALLOWED_HOSTS": "testserver,localhost",
-            "SECURE_SSL_REDIRECT": "false",
-            "SECURE_COOKIES": "false",
-            "READ_DOT_ENV_FILE": "false",
-            "CELERY_TASK_ALWAYS_EAGER": "true",
-            "EMAIL_URL": "dummymail://",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("REDIS_URL", None)
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 # --- The data -------------------------------------------------------------------------------

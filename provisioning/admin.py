@@ -40,6 +40,7 @@ from provisioning.models import (
 )
 from provisioning.panels.registry import MODULES, module_choices, module_settings_errors
 from provisioning.services.backups import auto_backup_retry
+from provisioning.services.server_records import EDITABLE_FIELDS
 
 
 class ServerForm(forms.ModelForm):
@@ -55,21 +56,7 @@ class ServerForm(forms.ModelForm):
 
     class Meta:
         model = Server
-        fields = (
-            "group",
-            "module",
-            "name",
-            "base_url",
-            "options",
-            "capacity_accounts",
-            "capacity_memory_mb",
-            "capacity_disk_gb",
-            "capacity_cpu",
-            "location",
-            "tags",
-            "is_active",
-            "is_online",
-        )
+        fields = EDITABLE_FIELDS  # what staff set (the API's server writes take the same)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
