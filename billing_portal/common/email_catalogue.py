@@ -65,6 +65,12 @@ EMAIL_VARIABLES: dict[str, dict[str, Any]] = {
         "service_path": "/services/7/",
     },
     "cancellation_withdrawn": {**_CUSTOMER, **_SERVICE, "service_path": "/services/7/"},
+    "card_expiring": {
+        **_CUSTOMER,
+        "card": "Visa ending 4242",
+        "expires": "December 2026",
+        "cards_path": "/payments/cards/",
+    },
     "credit_added": {
         **_CUSTOMER,
         "amount": "USD 25.00",
@@ -92,6 +98,7 @@ EMAIL_VARIABLES: dict[str, dict[str, Any]] = {
         **_INVOICE,
         "amount_due": "USD 12.00",
         "message": "Your card was declined.",
+        "next_try": "2026-12-18",  # the next automatic try (dunning); empty after the last
     },
     "invoice_reminder": {
         **_CUSTOMER,
