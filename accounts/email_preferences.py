@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from django.db import transaction
 
+from accounts.locks import customer_lock
 from accounts.models import Customer, EmailPreferences
 
 
@@ -34,8 +35,10 @@ def email_wanted(*, customer: Customer, kind: OptionalEmail) -> bool:
 
 @transaction.atomic
 def email_preferences_update(*, customer: Customer, values: dict[str, bool]) -> EmailPreferences:
-    """Save the customer's choice (only the known switches are read); idempotent."""
-    preferences, _ = EmailPreferences.objects.select_for_update().get_or_create(customer=customer)
+    """Save the customer's choice (only the known switches are read); idempotent. Under the
+    customer's lock, so two saves at once make one row."""
+    customer_lock(customer.pk)
+    preferences, _ = EmailPreferences.objects.get_or_create(customer=customer)
     for field in PREFERENCE_FIELDS:
         if field in values:
             setattr(preferences, field, bool(values[field]))

@@ -51,7 +51,7 @@ def test_every_scheduled_task_exists():
         assert entry["task"] in celery_app.tasks, entry["task"]
 
 
-def test_without_a_broker_tasks_run_in_process(mailoutbox):
+def test_without_a_broker_tasks_run_in_process(db, mailoutbox):  # db: overrides are read
     # The embedded default (no REDIS_URL) and the test run both execute tasks eagerly.
     assert celery_app.conf.task_always_eager
     email_send_task.delay(

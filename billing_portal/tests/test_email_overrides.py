@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.template.loader import get_template
 from django.urls import reverse
 
@@ -159,6 +160,20 @@ def test_deleting_or_deactivating_falls_back_to_the_file_template():
     )
     actions = list(AuditEvent.objects.values_list("action", flat=True).order_by("id"))
     assert actions == [EmailOverrideAudit.SAVED] * 3 + [EmailOverrideAudit.DELETED]
+
+
+def test_an_unreadable_override_table_sends_the_file_template_in_a_usable_transaction():
+    # given: an override, and a database without its table (new code before its migration)
+    _override()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE common_emailtemplateoverride RENAME TO gone")
+        # when
+        subject = email_render(name="invoice_reminder", context=REMINDER)[0]
+        # then: the file template, and the transaction still answers
+        assert subject == "Invoice INV-7 is due on 2026-12-15"
+        assert EmailPreferences.objects.count() >= 0
+        transaction.set_rollback(True)
 
 
 # --- preview and test send -----------------------------------------------------------------
