@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import Bench, CannotMeasure, percentile, run  # noqa: E402
 
 # The same settings (bench/settings_pages.py) and database set-up as the pages benchmark.
-from bench.pages import _setup_django  # noqa: E402
+from bench.pages import _copy, _setup_django  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/billing_portal_bench_reports"
 P95_TARGET_MS = 500
@@ -290,24 +290,6 @@ def _tables(invoices: int) -> list[tuple[type, int, dict[str, str]]]:
         (TokenPurchase, tenth, {"idempotency_key": "'big-' || g", "created_at": AGO}),
         (Service, tenth, {"customer_id": "{c0} + g - 1", "created_at": AGO}),
     ]
-
-
-def _copy(model: type, copies: int, changes: dict[str, str], values: dict[str, int]) -> None:
-    """`copies` copies of the table's newest row, made by PostgreSQL in one statement."""
-    from django.db import connection
-
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
-    select = [changes[c].format(**values) if c in changes else f"t.{quote(c)}" for c in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(  # identifiers from the model, quoted; the row count is a parameter
-            f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "  # noqa: S608
-            f"SELECT {', '.join(select)} FROM {table} t, generate_series(1, %s) g "
-            f"WHERE t.id = (SELECT max(id) FROM {table})",
-            [copies],
-        )
-        cursor.execute(f"ANALYZE {table}")
 
 
 def _build(invoices: int) -> Seed:

@@ -14,11 +14,20 @@ from accounts.acting import is_acting
 from accounts.models import ApiKey
 
 
+def scope_needed(view: APIView, method: str) -> str:
+    """The scope a request needs: the view's `required_scope`, or its `write_scope` (where
+    it sets one) for a method that writes, as when one route lists and creates."""
+    write_scope: str | None = getattr(view, "write_scope", None)
+    if write_scope and method not in SAFE_METHODS:
+        return write_scope
+    return str(getattr(view, "required_scope", ApiKey.Scope.READ))
+
+
 class HasScope(BasePermission):
     code = "scope_missing"
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        scope: str = getattr(view, "required_scope", ApiKey.Scope.READ)
+        scope = scope_needed(view, request.method or "GET")
         self.message = f"This request needs the '{scope}' scope."
         auth: Any = request.auth
         if scope in ApiKey.STAFF_SCOPES and not request.user.is_staff:

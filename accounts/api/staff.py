@@ -55,6 +55,7 @@ class StaffApi(APIView):
 
     permission_classes = [IsAuthenticated, HasScope, HasRolePermissions]
     required_scope: str = ApiKey.Scope.STAFF_READ
+    write_scope: str | None = None  # where set, the scope of the methods that write
     required_permissions: Mapping[str, tuple[str, ...]] = {}
 
     def object_id(self, name: str = "pk") -> int:

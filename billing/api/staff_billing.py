@@ -81,15 +81,8 @@ def _found(get: Callable[[int], Any], name: str, pk: int) -> Any:
 
 
 class StaffBillingApi(StaffApi):
-    """A staff endpoint of this module: reads need `required_scope`, writes `write_scope`
-    where a view both lists (staff:read) and creates (staff:billing)."""
-
-    write_scope: str | None = None
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if self.write_scope and request.method not in ("GET", "HEAD", "OPTIONS"):
-            self.required_scope = self.write_scope
-        super().initial(request, *args, **kwargs)
+    """A staff endpoint of this module (reads `required_scope`, writes `write_scope` where a
+    view both lists and creates: accounts.api.permissions.scope_needed)."""
 
     @property
     def meta(self) -> RequestMeta:

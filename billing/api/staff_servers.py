@@ -15,7 +15,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, permissions
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -47,10 +47,8 @@ SCOPE_WRITE = ApiKey.Scope.STAFF_SERVICES
 
 class InfrastructureApi(StaffApi):
     # `staff:read` for reads, `staff:services` for writes.
-
-    @property
-    def required_scope(self) -> str:  # type: ignore[override]
-        return SCOPE_READ if self.request.method in permissions.SAFE_METHODS else SCOPE_WRITE
+    required_scope = SCOPE_READ
+    write_scope = SCOPE_WRITE
 
 
 def _meta(request: Request) -> RequestMeta:
